@@ -1,0 +1,83 @@
+// Package lifecycle is the state machine of one plugin version, from the
+// moment its package is received to its revocation. Every transition is
+// checked here; the store refuses to record one this package does not allow.
+package lifecycle
+
+import "fmt"
+
+// State is where a version stands.
+type State string
+
+const (
+	Received         State = "received"
+	Vetting          State = "vetting"
+	Triage           State = "triage"
+	AutoApproved     State = "auto_approved"
+	InReview         State = "in_review"
+	ChangesRequested State = "changes_requested"
+	Certified        State = "certified"
+	Rejected         State = "rejected"
+	Suspended        State = "suspended"
+	Revoked          State = "revoked"
+)
+
+// States lists every state in lifecycle order.
+var States = []State{Received, Vetting, Triage, AutoApproved, InReview, ChangesRequested, Certified, Rejected, Suspended, Revoked}
+
+// transitions is the whole diagram of DESIGN.md. A version is immutable, so
+// a fix is a new version: no state leads back to received.
+var transitions = map[State][]State{
+	Received:         {Vetting, Rejected},
+	Vetting:          {Triage, Rejected, Vetting}, // vetting again: a re-run on demand
+	Triage:           {AutoApproved, InReview, Rejected},
+	AutoApproved:     {Certified},
+	InReview:         {Certified, Rejected, ChangesRequested},
+	ChangesRequested: {InReview, Rejected},            // the author's next version links back; an appeal reopens
+	Certified:        {Certified, Suspended, Revoked}, // certified again: renewed by revalidation
+	Rejected:         {InReview},                      // an appeal
+	Suspended:        {Certified, Revoked},
+	Revoked:          {},
+}
+
+// Valid reports whether s is a known state.
+func Valid(s State) bool {
+	_, ok := transitions[s]
+	return ok
+}
+
+// Allowed reports whether a version may move from one state to another.
+func Allowed(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Check returns an error naming the illegal transition, or nil.
+func Check(from, to State) error {
+	if !Valid(from) {
+		return fmt.Errorf("unknown state %q", from)
+	}
+	if !Valid(to) {
+		return fmt.Errorf("unknown state %q", to)
+	}
+	if !Allowed(from, to) {
+		return &IllegalTransitionError{From: from, To: to}
+	}
+	return nil
+}
+
+// IllegalTransitionError is returned for a move the diagram does not have.
+type IllegalTransitionError struct{ From, To State }
+
+func (e *IllegalTransitionError) Error() string {
+	return fmt.Sprintf("a version in state %s cannot move to %s", e.From, e.To)
+}
+
+// Terminal reports whether nothing can follow s.
+func Terminal(s State) bool { return len(transitions[s]) == 0 }
+
+// Next lists the states reachable from s in one step.
+func Next(s State) []State { return append([]State(nil), transitions[s]...) }

@@ -1,0 +1,195 @@
+// Package store defines where Gatehouse keeps its state: the records
+// (namespaces, tokens, plugins and their versions, the audit trail) and the
+// blobs (package bytes, by digest). Two implementations of Store, SQLite and
+// PostgreSQL, pass one conformance suite (package storetest).
+//
+// Every method that changes state takes the audit events that record the
+// change and writes them in the same transaction: there is no state change
+// without its audit event, and no audit event for a change that did not
+// happen.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"gatehouse.dev/gatehouse/audit"
+	"gatehouse.dev/gatehouse/lifecycle"
+)
+
+// Errors callers match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write contradicts what is stored (another version
+	// with the same namespace/name@version, a namespace that exists).
+	ErrConflict = errors.New("conflict")
+	// ErrStateChanged: a transition's expected current state no longer
+	// holds (another worker moved the version first).
+	ErrStateChanged = errors.New("state changed concurrently")
+)
+
+// Role is what a token may do.
+type Role string
+
+const (
+	RoleAdmin     Role = "admin" // everything, including token management
+	RolePublisher Role = "publisher"
+	RoleReviewer  Role = "reviewer"
+	RoleSteward   Role = "steward"
+	RoleAuditor   Role = "auditor"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RolePublisher, RoleReviewer, RoleSteward, RoleAuditor}
+
+// Token is an API credential. Only the SHA-256 of its secret is stored.
+type Token struct {
+	ID        string
+	Subject   string // who holds it: the actor named in audit events
+	Role      Role
+	Namespace string // optional scope: a publisher token for one namespace
+	Hash      []byte // SHA-256 of the secret
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero when not revoked
+}
+
+// Namespace is the first part of a plugin id, owned by publishers.
+type Namespace struct {
+	Name      string
+	Owners    []string // token subjects
+	CreatedAt time.Time
+}
+
+// Version is one submitted version of a plugin. Its ID is the submission
+// id. Everything but State, Reason and UpdatedAt is immutable.
+type Version struct {
+	ID        string
+	PluginID  string // namespace/name
+	Version   string // SemVer
+	Digest    string // "sha256:HEX" of the package bytes
+	Size      int64
+	Manifest  []byte // the manifest as stored in the package (v1 JSON)
+	Files     []File
+	Submitter string
+	State     lifecycle.State
+	Reason    string // why it is in State
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// File is one entry of a package, with its digest.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Plugin is a catalog entry: a namespace/name with at least one version.
+type Plugin struct {
+	ID            string
+	Namespace     string
+	Name          string
+	DisplayName   string // from the latest version's manifest
+	Description   string
+	LatestVersion string // highest SemVer among its versions
+	UpdatedAt     time.Time
+}
+
+// PluginQuery filters and pages the catalog.
+type PluginQuery struct {
+	Search    string // substring of id, name or description, case-insensitive
+	Namespace string
+	Limit     int // 1..500; 0 means 50
+	Offset    int
+}
+
+// VersionQuery filters versions across plugins.
+type VersionQuery struct {
+	State lifecycle.State // empty: any
+	Limit int
+}
+
+// AuditQuery filters the trail. Zero values mean "any".
+type AuditQuery struct {
+	Subject  string
+	AfterSeq int64
+	Limit    int // 0: no limit
+}
+
+// Store holds every record.
+type Store interface {
+	// Tokens.
+	CreateToken(ctx context.Context, t Token, ev audit.Event) error
+	// TokenByHash finds a token by the SHA-256 of its secret. The caller
+	// still checks expiry and revocation.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	ListTokens(ctx context.Context) ([]Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time, ev audit.Event) error
+
+	// Namespaces.
+	CreateNamespace(ctx context.Context, ns Namespace, ev audit.Event) error
+	GetNamespace(ctx context.Context, name string) (Namespace, error)
+	ListNamespaces(ctx context.Context) ([]Namespace, error)
+
+	// CreateVersion records a new version (and its plugin and namespace
+	// rows when they do not exist yet). When namespace/name@version exists
+	// with the same digest, it returns that version and created=false; with
+	// another digest, ErrConflict.
+	CreateVersion(ctx context.Context, v Version, events []audit.Event) (stored Version, created bool, err error)
+	GetVersion(ctx context.Context, id string) (Version, error)
+	GetVersionByName(ctx context.Context, pluginID, version string) (Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]Version, error)
+	FindVersions(ctx context.Context, q VersionQuery) ([]Version, error)
+	// VersionByDigest returns a version whose package has this digest.
+	VersionByDigest(ctx context.Context, digest string) (Version, error)
+	// DigestReferenced reports whether any record names this blob digest.
+	DigestReferenced(ctx context.Context, digest string) (bool, error)
+
+	// Transition moves a version from one state to another, checked by
+	// package lifecycle and by compare-and-set on the current state
+	// (ErrStateChanged when it moved), with the audit event in the same
+	// transaction. ev's OldState and NewState are filled in.
+	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
+
+	// Catalog.
+	ListPlugins(ctx context.Context, q PluginQuery) ([]Plugin, error)
+	GetPlugin(ctx context.Context, id string) (Plugin, error)
+
+	// Audit trail. AppendAudit is for events that go with no other write
+	// (a failed sign-in, an export).
+	AppendAudit(ctx context.Context, ev audit.Event) error
+	// ScanAudit calls fn for each event in Seq order.
+	ScanAudit(ctx context.Context, q AuditQuery, fn func(audit.Event) error) error
+
+	Close() error
+}
+
+// Blobs holds package bytes by digest on disk or in an object store.
+type Blobs interface {
+	// Stage streams r to a temporary place, hashing as it goes, and refuses
+	// more than max bytes. Nothing is visible until Commit.
+	Stage(ctx context.Context, r io.Reader, max int64) (Staged, error)
+	// Open returns the blob's bytes; the caller checks the digest while
+	// reading (VerifyingReader).
+	Open(ctx context.Context, digest string) (io.ReadCloser, int64, error)
+	Exists(ctx context.Context, digest string) (bool, error)
+	Delete(ctx context.Context, digest string) error
+	// List calls fn for every stored digest.
+	List(ctx context.Context, fn func(digest string, modTime time.Time) error) error
+}
+
+// Staged is a blob written but not yet visible.
+type Staged interface {
+	Digest() string // "sha256:HEX"
+	Size() int64
+	// Path is a local file holding the bytes, for reading before commit.
+	Path() string
+	// Commit makes the blob durable and visible under its digest
+	// (idempotent when it already exists).
+	Commit(ctx context.Context) error
+	// Abort removes the staged bytes; safe after Commit (then a no-op).
+	Abort() error
+}
