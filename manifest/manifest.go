@@ -100,6 +100,10 @@ type LegacyInfo struct {
 	Signed bool
 	// Permissions are the seed form's free-form permission names.
 	Permissions []string
+	// Notes say, one sentence each, what the conversion assumed or changed
+	// (a normalised version, a mapped permission, a default it filled in),
+	// so a reviewer sees what the v1 manifest says that the author did not.
+	Notes []string
 }
 
 // Namespace returns the part of the id before the slash.

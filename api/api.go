@@ -1,0 +1,137 @@
+// Package api holds the JSON types of Gatehouse's HTTP API, shared by the
+// server and its Go client.
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// BasePath prefixes every API endpoint.
+const BasePath = "/api/v1"
+
+// Submission is where a submitted version stands.
+type Submission struct {
+	ID        string          `json:"id"`
+	Plugin    string          `json:"plugin"`
+	Version   string          `json:"version"`
+	Digest    string          `json:"digest"`
+	Size      int64           `json:"size"`
+	State     string          `json:"state"`
+	Reason    string          `json:"reason"`
+	Submitter string          `json:"submitter"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+	StatusURL string          `json:"statusUrl"`
+	Next      string          `json:"next"` // what happens next, in a sentence
+	Files     []File          `json:"files,omitempty"`
+	Manifest  json.RawMessage `json:"manifest,omitempty"`
+	History   []Event         `json:"history,omitempty"`
+}
+
+// File is a package entry with its digest.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Event is an audit event as the API shows it.
+type Event struct {
+	Seq      int64           `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`
+	Subject  string          `json:"subject"`
+	OldState string          `json:"oldState,omitempty"`
+	NewState string          `json:"newState,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	PrevHash string          `json:"prevHash"`
+	Hash     string          `json:"hash"`
+}
+
+// Plugin is a catalog entry.
+type Plugin struct {
+	ID            string    `json:"id"`
+	Namespace     string    `json:"namespace"`
+	Name          string    `json:"name"`
+	DisplayName   string    `json:"displayName"`
+	Description   string    `json:"description"`
+	LatestVersion string    `json:"latestVersion"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// PluginDetail is a plugin with its versions.
+type PluginDetail struct {
+	Plugin
+	Versions []Submission `json:"versions"`
+}
+
+// PluginList is a page of the catalog.
+type PluginList struct {
+	Plugins []Plugin `json:"plugins"`
+	Limit   int      `json:"limit"`
+	Offset  int      `json:"offset"`
+}
+
+// SubmissionList is a page of submissions.
+type SubmissionList struct {
+	Submissions []Submission `json:"submissions"`
+}
+
+// Namespace is a publisher's namespace.
+type Namespace struct {
+	Name      string    `json:"name"`
+	Owners    []string  `json:"owners"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// TokenRequest asks for a new token.
+type TokenRequest struct {
+	Subject   string `json:"subject"`
+	Role      string `json:"role"`
+	Namespace string `json:"namespace,omitempty"`
+	// TTL is a Go duration ("720h"); 90 days when empty.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// Token describes a token; Secret is present only in the answer to its
+// creation and is never shown again.
+type Token struct {
+	ID        string     `json:"id"`
+	Subject   string     `json:"subject"`
+	Role      string     `json:"role"`
+	Namespace string     `json:"namespace,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+	RevokedAt *time.Time `json:"revokedAt,omitempty"`
+	Secret    string     `json:"secret,omitempty"`
+}
+
+// Whoami describes the caller.
+type Whoami struct {
+	TokenID   string `json:"tokenId"`
+	Subject   string `json:"subject"`
+	Role      string `json:"role"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// AuditVerification is the result of checking the audit chain.
+type AuditVerification struct {
+	OK     bool   `json:"ok"`
+	Count  int64  `json:"count"`
+	Head   string `json:"head"`
+	Broken *struct {
+		Seq    int64  `json:"seq"`
+		Reason string `json:"reason"`
+	} `json:"broken,omitempty"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}

@@ -1,0 +1,137 @@
+// Package auth issues API tokens and decides who may do what. Token secrets
+// are never stored: only their SHA-256, which the store indexes, so a lookup
+// reveals nothing useful through timing and a leaked database holds no
+// usable credential.
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/store"
+)
+
+// Prefix marks a Gatehouse token, so secret scanners (and people) can
+// recognise one that leaked.
+const Prefix = "ghtk_"
+
+// DefaultLifetime is a token's validity unless its creator says otherwise.
+const DefaultLifetime = 90 * 24 * time.Hour
+
+// MaxLifetime bounds how long any token may live.
+const MaxLifetime = 366 * 24 * time.Hour
+
+var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewSecret returns a fresh token secret (160 bits of randomness after the
+// prefix) and its hash.
+func NewSecret() (secret string, hash []byte) {
+	var b [20]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand never fails on a supported platform.
+		panic(fmt.Sprintf("auth: reading randomness: %v", err))
+	}
+	secret = Prefix + strings.ToLower(enc.EncodeToString(b[:]))
+	return secret, Hash(secret)
+}
+
+// NewID returns a short random identifier for a token record.
+func NewID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("auth: reading randomness: %v", err))
+	}
+	return "tok_" + strings.ToLower(enc.EncodeToString(b[:]))
+}
+
+// Hash is the SHA-256 of a token secret, the only form the store keeps.
+func Hash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// Errors from Authenticate. They are deliberately coarse for the caller on
+// the wire (all become 401) but distinct in the audit trail.
+var (
+	ErrMissing = errors.New("no token given")
+	ErrInvalid = errors.New("token not recognised")
+	ErrExpired = errors.New("token expired")
+	ErrRevoked = errors.New("token revoked")
+)
+
+// Check validates a token record found by the hash of secret: the stored
+// hash matches in constant time, and the token is neither expired nor
+// revoked at now.
+func Check(t store.Token, secret string, now time.Time) error {
+	if subtle.ConstantTimeCompare(t.Hash, Hash(secret)) != 1 {
+		return ErrInvalid
+	}
+	if !t.RevokedAt.IsZero() {
+		return ErrRevoked
+	}
+	if !now.Before(t.ExpiresAt) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// ParseRole turns a role name into a store.Role.
+func ParseRole(s string) (store.Role, error) {
+	for _, r := range store.Roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("unknown role %q: one of admin, publisher, reviewer, steward, auditor", s)
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	TokenID   string
+	Subject   string
+	Role      store.Role
+	Namespace string // scope; empty when unscoped
+}
+
+// Allowed reports whether p's role is one of roles. Admin is allowed
+// everywhere.
+func (p Principal) Allowed(roles ...store.Role) bool {
+	if p.Role == store.RoleAdmin {
+		return true
+	}
+	for _, r := range roles {
+		if p.Role == r {
+			return true
+		}
+	}
+	return false
+}
+
+// CanPublish reports whether p may submit to namespace ns, owned by
+// owners (nil when the namespace does not exist yet and would be claimed).
+// A scoped token publishes only in its namespace, which an administrator
+// granted by issuing it; an unscoped publisher publishes in namespaces it
+// owns, or claims a new one.
+func (p Principal) CanPublish(ns string, owners []string) error {
+	if !p.Allowed(store.RolePublisher) {
+		return fmt.Errorf("role %s may not publish", p.Role)
+	}
+	if p.Namespace != "" && p.Namespace != ns {
+		return fmt.Errorf("this token is scoped to namespace %q and cannot publish to %q", p.Namespace, ns)
+	}
+	if owners == nil || p.Role == store.RoleAdmin || p.Namespace == ns {
+		return nil
+	}
+	for _, o := range owners {
+		if o == p.Subject {
+			return nil
+		}
+	}
+	return fmt.Errorf("namespace %q belongs to other publishers", ns)
+}

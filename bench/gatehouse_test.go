@@ -1,0 +1,139 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"gatehouse.dev/gatehouse/bench/internal/transform"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/sandbox"
+)
+
+var benchManifest = &manifest.Manifest{
+	ManifestVersion: manifest.SchemaVersion,
+	ID:              "bench/transform",
+	Version:         "1.0.0",
+	Name:            "Benchmark",
+	License:         "MIT",
+	Runtime: manifest.Runtime{
+		Module:  "plugin.wasm",
+		Exports: []string{"noop", "transform"},
+		HostAPI: "^1.0.0",
+	},
+	Permissions: []string{},
+}
+
+func gatehouseRuntime(tb testing.TB) *sandbox.Runtime {
+	tb.Helper()
+	rt, err := sandbox.NewRuntime(sandbox.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+func gatehouseLoad(tb testing.TB, rt *sandbox.Runtime) *sandbox.Plugin {
+	tb.Helper()
+	ctx := context.Background()
+	p, err := rt.Load(ctx, sandbox.LoadRequest{Manifest: benchManifest, Module: guest(tb, "gatehouse/plugin")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close(ctx) })
+	return p
+}
+
+// TestGatehouseTransform checks the Gatehouse guest computes what the
+// transform does natively.
+func TestGatehouseTransform(t *testing.T) {
+	in := transform.Sample(sampleItems)
+	want, err := transform.ApplyJSON(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := gatehouseLoad(t, gatehouseRuntime(t))
+	res, err := p.Call(context.Background(), "transform", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Output, want) {
+		t.Errorf("transform = %s, want %s", res.Output, want)
+	}
+	if _, err := p.Call(context.Background(), "transform", []byte("{")); sandbox.KindOf(err) != sandbox.KindPluginError {
+		t.Errorf("transform of malformed JSON: %v, want a plugin error", err)
+	}
+}
+
+// BenchmarkGatehouse measures the guest logic under Gatehouse's sandbox.
+// Every Gatehouse call runs in a fresh instance (no call sees another's
+// memory), so call includes instantiation; compare it with both Extism's
+// call (a reused instance) and Extism's instantiate+call.
+func BenchmarkGatehouse(b *testing.B) {
+	ctx := context.Background()
+	in := transform.Sample(sampleItems)
+
+	b.Run("call/noop", func(b *testing.B) {
+		p := gatehouseLoad(b, gatehouseRuntime(b))
+		for b.Loop() {
+			if _, err := p.Call(ctx, "noop", nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("call/transform-1KB", func(b *testing.B) {
+		p := gatehouseLoad(b, gatehouseRuntime(b))
+		b.SetBytes(int64(len(in)))
+		for b.Loop() {
+			if _, err := p.Call(ctx, "transform", in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("call/noop-parallel", func(b *testing.B) {
+		p := gatehouseLoad(b, gatehouseRuntime(b))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := p.Call(ctx, "noop", nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("load-cached", func(b *testing.B) {
+		// The module is already in the runtime's compilation cache: this
+		// is the cost of loading a version again (a swap or a rollback).
+		rt := gatehouseRuntime(b)
+		gatehouseLoad(b, rt)
+		wasm := guest(b, "gatehouse/plugin")
+		for b.Loop() {
+			p, err := rt.Load(ctx, sandbox.LoadRequest{Manifest: benchManifest, Module: wasm})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close(ctx)
+		}
+	})
+	b.Run("compile", func(b *testing.B) {
+		wasm := guest(b, "gatehouse/plugin")
+		for b.Loop() {
+			rt, err := sandbox.NewRuntime(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := rt.Load(ctx, sandbox.LoadRequest{Manifest: benchManifest, Module: wasm})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p.Close(ctx)
+			rt.Close(ctx)
+		}
+	})
+}

@@ -1,0 +1,326 @@
+package main_test
+
+// These tests run the real binary as a user would: a server process, and
+// the CLI against it.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/pkgfile"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building gatehouse: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type serverProc struct {
+	cmd   *exec.Cmd
+	base  string
+	token string
+	out   *bytes.Buffer
+	mu    *sync.Mutex
+}
+
+var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
+
+// startServer runs `gatehouse serve` on a free port over data and waits
+// until it serves.
+func startServer(t *testing.T, data string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stderr = &lockedWriter{w: &logs, mu: &mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serverProc{cmd: cmd, out: &logs, mu: &mu}
+	t.Cleanup(func() { p.kill() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.base = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not start; its log:\n%s", logs.String())
+	}
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.token = strings.TrimSpace(string(tok))
+	return p
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *serverProc) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+// run runs the CLI with the server's address and token in its environment.
+func run(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// TestNewcomerFlow is the issue's "done when": init, build, pack, submit,
+// status --wait in in_review with its history; audit verify passes, and
+// fails after a row is edited by hand.
+func TestNewcomerFlow(t *testing.T) {
+	data := t.TempDir()
+	srv := startServer(t, data)
+	env := []string{"GATEHOUSE_SERVER=" + srv.base, "GATEHOUSE_TOKEN=" + srv.token}
+	work := t.TempDir()
+	dir := filepath.Join(work, "hello")
+
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, code := run(t, env, args...)
+		if code != 0 {
+			t.Fatalf("gatehouse %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	mustRun("plugin", "init", "acme/hello", dir)
+	mustRun("plugin", "build", dir)
+	pkgPath := filepath.Join(work, "hello.gpkg")
+	mustRun("plugin", "pack", dir, "-o", pkgPath)
+	again := filepath.Join(work, "again.gpkg")
+	mustRun("plugin", "pack", dir, "-o", again)
+	a, _ := os.ReadFile(pkgPath)
+	b, _ := os.ReadFile(again)
+	if !bytes.Equal(a, b) {
+		t.Fatal("packing the same folder twice gave different bytes")
+	}
+	inspect := mustRun("plugin", "inspect", pkgPath)
+	if !strings.Contains(inspect, "acme/hello") || !strings.Contains(inspect, "plugin.wasm") {
+		t.Errorf("inspect output lacks the manifest or files:\n%s", inspect)
+	}
+	id := strings.TrimSpace(mustRun("plugin", "submit", pkgPath))
+	if !strings.HasPrefix(id, "sub_") {
+		t.Fatalf("submit printed %q", id)
+	}
+	status := mustRun("plugin", "status", id, "--wait")
+	if !strings.Contains(status, "in_review") || !strings.Contains(status, "submission.create") || !strings.Contains(status, "triage → in_review") {
+		t.Errorf("status --wait:\n%s", status)
+	}
+	var sub api.Submission
+	if err := json.Unmarshal([]byte(mustRun("plugin", "status", id, "--json")), &sub); err != nil || sub.State != "in_review" {
+		t.Errorf("status --json: %v %+v", err, sub)
+	}
+	if out := mustRun("audit", "verify"); !strings.Contains(out, "verified") {
+		t.Errorf("audit verify: %s", out)
+	}
+	export := mustRun("audit", "export")
+	if n := strings.Count(export, "\n"); n < 5 {
+		t.Errorf("audit export has %d lines", n)
+	}
+
+	// Stop the server and edit a row by hand: verification must fail and
+	// name the row.
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	srv.cmd.Wait()
+	db, err := sql.Open("sqlite", filepath.Join(data, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit_events SET reason = 'nothing happened here' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, code := run(t, nil, "audit", "verify", "--data", data)
+	if code != 2 || !strings.Contains(out, "event 3") {
+		t.Errorf("audit verify after tampering: exit %d\n%s", code, out)
+	}
+}
+
+// TestCrashSafety kills the server with SIGKILL while submissions are in
+// flight, restarts it, and checks that every submission answered with 202
+// is there with its bytes, that no blob is left without a record, and that
+// the audit chain holds.
+func TestCrashSafety(t *testing.T) {
+	data := t.TempDir()
+	accepted := map[string]string{} // submission id → digest
+	var mu sync.Mutex
+	round := 0
+	for ; round < 3; round++ {
+		srv := startServer(t, data)
+		cl, err := client.New(srv.base, srv.token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil; i++ {
+					p := testPackage(t, fmt.Sprintf("crash/p%d", w), fmt.Sprintf("%d.%d.0", round, i), 64<<10)
+					sub, created, err := cl.Submit(ctx, bytes.NewReader(p))
+					if err == nil && created {
+						mu.Lock()
+						accepted[sub.ID] = sub.Digest
+						mu.Unlock()
+					}
+				}
+			}(w)
+		}
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		srv.kill() // SIGKILL, mid-flight
+		cancel()
+		wg.Wait()
+	}
+	if len(accepted) == 0 {
+		t.Fatal("no submission was accepted before the kills")
+	}
+
+	srv := startServer(t, data)
+	cl, _ := client.New(srv.base, srv.token)
+	ctx := context.Background()
+	all, err := cl.Submissions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for _, s := range all {
+		recorded[s.Digest] = true
+	}
+	for id, digest := range accepted {
+		sub, err := cl.Submission(ctx, id)
+		if err != nil {
+			t.Fatalf("submission %s was answered 202 but is lost: %v", id, err)
+		}
+		var buf bytes.Buffer
+		if err := cl.Download(ctx, digest, &buf); err != nil {
+			t.Fatalf("package of %s (%s) cannot be served: %v", id, sub.Plugin, err)
+		}
+	}
+	// Every blob on disk has its record.
+	err = filepath.WalkDir(filepath.Join(data, "blobs", "sha256"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		digest := "sha256:" + filepath.Base(filepath.Dir(path)) + d.Name()
+		if !recorded[digest] {
+			t.Errorf("blob %s has no record after restart", digest)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cl.VerifyAudit(ctx)
+	if err != nil || !v.OK {
+		t.Fatalf("audit chain after crashes: %v %+v", err, v)
+	}
+	// Everything accepted moves on once the server runs again.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pending, err := cl.Submissions(ctx, "received")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d submissions still received after restart", len(pending))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get(srv.base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v", err)
+	}
+	t.Logf("%d submissions accepted across %d kills; all recovered", len(accepted), round)
+}
+
+// testPackage makes a valid package of about size bytes.
+func testPackage(t *testing.T, id, version string, size int) []byte {
+	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Crash","description":"Crash test.","owners":[{"name":"T","email":"t@example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["handle"],"hostApi":"^1.0.0"},"permissions":[]}`, id, version)
+	filler := make([]byte, size)
+	r := rand.New(rand.NewPCG(uint64(len(id)), uint64(len(version))))
+	for i := range filler {
+		filler[i] = byte(r.UintN(256))
+	}
+	copy(filler, "filler:") // never the magic of a nested archive
+	var buf bytes.Buffer
+	_, err := pkgfile.Write(&buf, []pkgfile.File{
+		{Path: "manifest.json", Data: []byte(m)},
+		{Path: "plugin.wasm", Data: []byte("\x00asm\x01\x00\x00\x00")},
+		{Path: "data.bin", Data: filler},
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	return buf.Bytes()
+}

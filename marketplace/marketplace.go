@@ -1,0 +1,193 @@
+// Package marketplace assembles a running Gatehouse: it opens the data
+// folder and the store, bootstraps the first admin token, clears what an
+// interrupted run left behind, and serves the API with its background
+// worker until told to stop.
+package marketplace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/intake"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/server"
+	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/store/blobfs"
+	"gatehouse.dev/gatehouse/store/postgres"
+	"gatehouse.dev/gatehouse/store/sqlite"
+)
+
+// Config is what `gatehouse serve` is told.
+type Config struct {
+	Addr string // HOST:PORT
+	Data string // the data folder
+	// DatabaseURL selects PostgreSQL; empty means SQLite in the data folder.
+	DatabaseURL string
+	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
+	LegacySigningKey []byte
+	Log              *slog.Logger
+}
+
+// AdminTokenFile is where the first admin token is written, mode 0600.
+const AdminTokenFile = "admin.token"
+
+// Marketplace is an assembled, not yet serving, Gatehouse.
+type Marketplace struct {
+	cfg    Config
+	Store  store.Store
+	Blobs  store.Blobs
+	Intake *intake.Service
+	Server *server.Server
+	// AdminTokenPath is set when this start created the admin token.
+	AdminTokenPath string
+	shared         bool // the store may be shared with other processes
+}
+
+// Open prepares the data folder and the store.
+func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data folder: %w", err)
+	}
+	var (
+		st  store.Store
+		err error
+	)
+	if cfg.DatabaseURL != "" {
+		st, err = postgres.Open(ctx, cfg.DatabaseURL)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "gatehouse.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	blobs, err := blobfs.New(filepath.Join(cfg.Data, "blobs"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	in := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{LegacyKey: cfg.LegacySigningKey}, cfg.Log)
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, shared: cfg.DatabaseURL != ""}
+	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Log: cfg.Log})
+	return m, nil
+}
+
+// Close releases the store.
+func (m *Marketplace) Close() error { return m.Store.Close() }
+
+// EnsureAdminToken creates the first admin token when the data folder has
+// none, writes it to admin.token (mode 0600) and returns its path. It
+// returns "" when the file exists already.
+func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
+	path := filepath.Join(m.cfg.Data, AdminTokenFile)
+	if _, err := os.Stat(path); err == nil {
+		return "", nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	now := time.Now()
+	t, secret, err := server.NewToken(now, api.TokenRequest{Subject: "admin", Role: "admin"})
+	if err != nil {
+		return "", err
+	}
+	// Write the file first, exclusively: if the record then fails, a
+	// restart makes a new one; a record whose secret was lost would be
+	// worse, as nobody could use or even find it.
+	f, err := os.OpenFile(path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if err := m.Store.CreateToken(ctx, t, server.TokenEvent(t, "system", now)); err != nil {
+		os.Remove(path + ".tmp")
+		return "", fmt.Errorf("recording admin token: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return "", err
+	}
+	m.AdminTokenPath = path
+	return path, nil
+}
+
+// ReadAdminToken reads the admin token of a data folder.
+func ReadAdminToken(data string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(data, AdminTokenFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Listen binds the address (so a caller knows the port before serving).
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve clears blobs left by interrupted submissions, then serves on ln
+// and runs the worker until ctx ends, then shuts down gracefully: in-flight
+// requests get up to 30 seconds to finish.
+func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
+	grace := time.Duration(0) // alone on this data folder: nothing is in flight yet
+	if m.shared {
+		grace = time.Hour // other processes may be between blob and record
+	}
+	if n, err := m.Intake.Sweep(ctx, grace); err != nil {
+		return fmt.Errorf("sweeping orphan blobs: %w", err)
+	} else if n > 0 {
+		m.cfg.Log.Warn("removed blobs of interrupted submissions", "count", n)
+	}
+	srv := &http.Server{
+		Handler:           m.Server,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	workDone := make(chan struct{})
+	go func() {
+		defer close(workDone)
+		m.Intake.Work(workCtx, 2*time.Second)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopWork()
+		<-workDone
+		return err
+	case <-ctx.Done():
+	}
+	m.cfg.Log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	stopWork()
+	<-workDone
+	return err
+}

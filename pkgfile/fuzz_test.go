@@ -1,0 +1,95 @@
+package pkgfile
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fuzzLimits are small so that every input the fuzzer finds is cheap and the
+// memory a run holds stays bounded.
+var fuzzLimits = Limits{
+	MaxPackageBytes: 64 << 10,
+	MaxTotalBytes:   256 << 10,
+	MaxFileBytes:    64 << 10,
+	MaxFiles:        32,
+	MaxPathLen:      128,
+	MaxDepth:        8,
+}
+
+func FuzzRead(f *testing.F) {
+	f.Add(validPackage(f))
+	f.Add(validPackage(f, File{"long/" + strings.Repeat("n", 110), []byte("x")}, File{"é.txt", nil}))
+	f.Add(gz(f, append(rawBase(), make([]byte, 2048)...)))
+	for _, tc := range hostileCases(f) {
+		f.Add(tc.pkg)
+	}
+	f.Fuzz(checkRead)
+}
+
+// FuzzReadTar fuzzes the tar stream inside a valid gzip member, where
+// mutations reach the entry rules instead of breaking the gzip checksum.
+func FuzzReadTar(f *testing.F) {
+	f.Add(rawBase())
+	for _, tc := range hostileCases(f) {
+		if zr, err := gzip.NewReader(bytes.NewReader(tc.pkg)); err == nil {
+			if raw, err := io.ReadAll(zr); err == nil {
+				f.Add(raw)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkRead(t, gz(t, raw))
+	})
+}
+
+// checkRead reads data with fuzzLimits and checks the properties every input
+// must have.
+func checkRead(t *testing.T, data []byte) {
+	p, err := Read(bytes.NewReader(data), fuzzLimits)
+	if err != nil {
+		var re *RefusalError
+		if !errors.As(err, &re) {
+			t.Fatalf("error %v is not a *RefusalError", err)
+		}
+		if re.Rule == "" || !strings.Contains(err.Error(), "rule "+re.Rule) {
+			t.Fatalf("refusal without a rule: %v", err)
+		}
+		return
+	}
+	if p.Size != int64(len(data)) || p.Digest != "sha256:"+sha(data) {
+		t.Fatalf("Size %d, Digest %s for %d bytes hashing to %s", p.Size, p.Digest, len(data), sha(data))
+	}
+	// Anything accepted re-packs into a package that reads back the same.
+	files := make([]File, 0, len(p.Files))
+	for _, e := range p.Files {
+		b, ok := p.File(e.Path)
+		if !ok || int64(len(b)) != e.Size || sha(b) != e.SHA256 {
+			t.Fatalf("entry %+v does not match File()", e)
+		}
+		files = append(files, File{e.Path, b})
+	}
+	var repacked bytes.Buffer
+	digest, err := Write(&repacked, files)
+	if err != nil {
+		t.Fatalf("an accepted package does not re-pack: %v", err)
+	}
+	q, err := Read(bytes.NewReader(repacked.Bytes()), DefaultLimits())
+	if err != nil {
+		t.Fatalf("a re-packed package is refused: %v", err)
+	}
+	if q.Digest != digest || !slices.Equal(q.Files, p.Files) {
+		t.Fatalf("re-packed package reads back as %v, want %v", q.Files, p.Files)
+	}
+	for _, e := range p.Files {
+		a, _ := p.File(e.Path)
+		b, _ := q.File(e.Path)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%q differs after re-packing", e.Path)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package pkgfile
+
+import "fmt"
+
+// Limits bound what Read accepts. Every field must be positive.
+type Limits struct {
+	// MaxPackageBytes bounds the compressed package, as read.
+	MaxPackageBytes int64
+	// MaxTotalBytes bounds the uncompressed tar stream: file contents plus
+	// tar headers and padding. It therefore bounds the memory a package's
+	// files take and the work spent decompressing it.
+	MaxTotalBytes int64
+	// MaxFileBytes bounds one file's contents.
+	MaxFileBytes int64
+	// MaxFiles bounds the number of entries, SHA256SUMS included.
+	MaxFiles int
+	// MaxPathLen bounds a path's length in bytes.
+	MaxPathLen int
+	// MaxDepth bounds the number of slash-separated components of a path.
+	MaxDepth int
+}
+
+// DefaultLimits returns the limits the marketplace applies to uploads.
+//
+// A plugin is a WebAssembly module of a few MiB (a Go plugin is 2 to 20 MiB,
+// a debug build with DWARF up to ~100 MiB) plus small text files, so:
+// 100 MiB compressed and 128 MiB per file leave room for a large debug
+// module; 256 MiB uncompressed bounds the memory one Read holds; 10,000 files
+// allows vendored source while keeping per-entry bookkeeping small; 255 bytes
+// is the common file-name limit of file systems and keeps paths printable;
+// depth 16 is deeper than any sane source tree and stops path-building games.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxPackageBytes: 100 << 20,
+		MaxTotalBytes:   256 << 20,
+		MaxFileBytes:    128 << 20,
+		MaxFiles:        10_000,
+		MaxPathLen:      255,
+		MaxDepth:        16,
+	}
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.MaxPackageBytes <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxPackageBytes must be positive, got %d", l.MaxPackageBytes)
+	case l.MaxTotalBytes <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxTotalBytes must be positive, got %d", l.MaxTotalBytes)
+	case l.MaxFileBytes <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxFileBytes must be positive, got %d", l.MaxFileBytes)
+	case l.MaxFiles <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxFiles must be positive, got %d", l.MaxFiles)
+	case l.MaxPathLen <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxPathLen must be positive, got %d", l.MaxPathLen)
+	case l.MaxDepth <= 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxDepth must be positive, got %d", l.MaxDepth)
+	}
+	return nil
+}

@@ -1,0 +1,458 @@
+package pkgfile
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+)
+
+// Entry describes one file of a package.
+type Entry struct {
+	Path   string // package-relative, slash-separated
+	Size   int64  // bytes
+	SHA256 string // lowercase hex
+}
+
+// Package is a package that passed every check of Read.
+type Package struct {
+	// Digest is "sha256:HEX" of the compressed bytes: the package identity.
+	Digest string
+	// Size is the compressed size in bytes.
+	Size int64
+	// Files lists the files sorted by path, without SHA256SUMS.
+	Files []Entry
+
+	data map[string][]byte
+}
+
+// File returns the contents of the file at path. The slice is shared with the
+// Package and must not be modified.
+func (p *Package) File(path string) ([]byte, bool) {
+	b, ok := p.data[path]
+	return b, ok
+}
+
+// Manifest returns the raw manifest.json, which every package holds.
+func (p *Package) Manifest() []byte {
+	return p.data[ManifestPath]
+}
+
+// ReadFile opens and reads the package at path; see Read.
+func ReadFile(path string, lim Limits) (*Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pkgfile: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pkgfile: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("pkgfile: %s is not a regular file", path)
+	}
+	if fi.Size() > lim.MaxPackageBytes && lim.MaxPackageBytes > 0 {
+		return nil, fmt.Errorf("%s: %w", path, refuse("", RulePackageTooLarge, "the package is %d bytes; the limit is %d", fi.Size(), lim.MaxPackageBytes))
+	}
+	p, err := Read(f, lim)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Read reads and checks a package from r, consuming r to its end. It returns a
+// *RefusalError when the package breaks a rule, and another error when r
+// itself fails. The digest covers exactly the bytes read from r.
+//
+// Read holds every file in memory; lim.MaxTotalBytes bounds that memory.
+func Read(r io.Reader, lim Limits) (*Package, error) {
+	if err := lim.validate(); err != nil {
+		return nil, err
+	}
+	rd := &reader{lim: lim, hash: sha256.New()}
+	rd.in = &inputReader{r: r, max: lim.MaxPackageBytes}
+	// bufio.Reader is an io.ByteReader, so gzip uses it as is instead of
+	// wrapping it in a buffer of its own: whatever follows the gzip member
+	// then stays in br, where trailing data can be detected.
+	rd.br = bufio.NewReaderSize(io.TeeReader(rd.in, rd.hash), 64<<10)
+	p, err := rd.read()
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type reader struct {
+	lim    Limits
+	hash   hash.Hash
+	in     *inputReader
+	br     *bufio.Reader
+	stream *streamReader
+}
+
+func (rd *reader) read() (*Package, error) {
+	magic, err := rd.br.Peek(2)
+	if err != nil {
+		if len(magic) == 0 && err == io.EOF {
+			return nil, refuse("", RuleNotGzip, "the package is empty")
+		}
+		return nil, rd.fail("", err)
+	}
+	if magic[0] != 0x1f || magic[1] != 0x8b {
+		return nil, refuse("", RuleNotGzip, "the package does not start with the gzip signature 1f 8b; packages are gzip-compressed tar files written by `gatehouse plugin pack`")
+	}
+	gz, err := gzip.NewReader(rd.br)
+	if err != nil {
+		return nil, rd.fail("", err)
+	}
+	// One member only: a second member would be data the digest covers but
+	// that a multistream reader elsewhere might interpret differently.
+	gz.Multistream(false)
+	rd.stream = &streamReader{r: gz, max: rd.lim.MaxTotalBytes}
+
+	files, sums, err := rd.readTar()
+	if err != nil {
+		return nil, err
+	}
+	if err := rd.readTrailer(); err != nil {
+		return nil, err
+	}
+
+	p := &Package{
+		Digest: "sha256:" + hex.EncodeToString(rd.hash.Sum(nil)),
+		Size:   rd.in.n,
+		Files:  make([]Entry, 0, len(files)),
+		data:   make(map[string][]byte, len(files)),
+	}
+	for _, f := range files {
+		want, ok := sums[f.entry.Path]
+		if !ok {
+			return nil, refuse(f.entry.Path, RuleChecksumsUnlisted, "the file is not listed in SHA256SUMS")
+		}
+		if want != f.entry.SHA256 {
+			return nil, refuse(f.entry.Path, RuleChecksumMismatch, "the file's SHA-256 is %s but SHA256SUMS lists %s", f.entry.SHA256, want)
+		}
+		delete(sums, f.entry.Path)
+		p.Files = append(p.Files, f.entry)
+		p.data[f.entry.Path] = f.data
+	}
+	if len(sums) > 0 {
+		missing := make([]string, 0, len(sums))
+		for name := range sums {
+			missing = append(missing, name)
+		}
+		slices.Sort(missing)
+		return nil, refuse(missing[0], RuleChecksumsMissingFile, "SHA256SUMS lists the file but the package does not hold it")
+	}
+	if _, ok := p.data[ManifestPath]; !ok {
+		return nil, refuse(ManifestPath, RuleManifestMissing, "every package must hold manifest.json at its root")
+	}
+	return p, nil
+}
+
+type fileData struct {
+	entry Entry
+	data  []byte
+}
+
+// readTar reads every entry, applying the entry rules as it goes.
+func (rd *reader) readTar() ([]fileData, map[string]string, error) {
+	tr := tar.NewReader(rd.stream)
+	names := newNameSet()
+	var (
+		files   []fileData
+		sums    map[string]string
+		count   int
+		prev    string
+		dataEnd int64 // stream offset where the last entry's padded data ends
+	)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		// ErrInsecurePath comes with a usable header; checkPath decides.
+		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && hdr != nil) {
+			context := "reading the first tar header"
+			if prev != "" {
+				context = fmt.Sprintf("reading the tar header after entry %q", prev)
+			}
+			return nil, nil, rd.failf("", err, context)
+		}
+		name := hdr.Name
+		count++
+		if count > rd.lim.MaxFiles {
+			return nil, nil, refuse(name, RuleFileCount, "the package has more than %d entries", rd.lim.MaxFiles)
+		}
+		// The type first: a directory's name ends in "/", which would
+		// otherwise be reported as an empty path component.
+		if r := checkType(hdr); r != nil {
+			return nil, nil, r
+		}
+		if r := checkPath(name, rd.lim); r != nil {
+			return nil, nil, r
+		}
+		if r := checkFormat(hdr); r != nil {
+			return nil, nil, r
+		}
+		if count == 1 && name != SumsPath {
+			return nil, nil, refuse(name, RuleChecksumsMissing, "the first entry must be SHA256SUMS")
+		}
+		if count > 1 && name == SumsPath {
+			return nil, nil, refuse(name, RuleReservedName, "SHA256SUMS may only be the first entry")
+		}
+		if r := names.add(name); r != nil {
+			return nil, nil, r
+		}
+		if count > 2 && name < prev {
+			return nil, nil, refuse(name, RuleEntryOrder, "the entry comes after %q; entries are sorted by path", prev)
+		}
+		prev = name
+
+		data, err := rd.readData(tr, hdr)
+		if err != nil {
+			return nil, nil, err
+		}
+		dataEnd = rd.stream.n + blockPadding(int64(len(data)))
+
+		if count == 1 {
+			var r *RefusalError
+			if sums, r = parseSums(data, rd.lim); r != nil {
+				return nil, nil, r
+			}
+			continue
+		}
+		if kind := nestedArchive(data); kind != "" {
+			return nil, nil, refuse(name, RuleNestedArchive, "the file is a %s archive; nested archives are refused because they can hide a decompression bomb", kind)
+		}
+		sum := sha256.Sum256(data)
+		files = append(files, fileData{
+			entry: Entry{Path: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])},
+			data:  data,
+		})
+	}
+	if count == 0 && rd.stream.n == 2*blockSize {
+		return nil, nil, refuse(SumsPath, RuleChecksumsMissing, "the package holds no files")
+	}
+	// tar.Reader also reports io.EOF when the stream simply stops between
+	// entries or after one zero block; only a full end-of-archive marker (two
+	// zero blocks) right after the last entry proves nothing was cut off.
+	if rd.stream.n != dataEnd+2*blockSize {
+		return nil, nil, refuse("", RuleTruncated, "the tar stream ends without its end-of-archive marker; the package was cut short")
+	}
+	return files, sums, nil
+}
+
+const blockSize = 512
+
+func blockPadding(n int64) int64 {
+	return -n & (blockSize - 1)
+}
+
+// checkType refuses every entry that is not a regular file. The values it
+// sees are final: tar.Reader has already applied PAX and GNU extension
+// records.
+func checkType(hdr *tar.Header) *RefusalError {
+	name := hdr.Name
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeSymlink, tar.TypeLink:
+		return refuse(name, RuleLink, "the entry is a link to %q; packages hold regular files only", hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return refuse(name, RuleSpecialFile, "the entry is a device or FIFO; packages hold regular files only")
+	case tar.TypeDir:
+		return refuse(name, RuleDirectory, "the entry is a directory; packages hold regular files only and folders are implied by paths")
+	default:
+		return refuse(name, RuleEntryType, "the entry has tar type %q; packages hold regular files only", hdr.Typeflag)
+	}
+	return nil
+}
+
+// checkFormat refuses headers outside the canonical USTAR or PAX form, in
+// particular extension records that could make tools disagree on what an
+// entry is.
+func checkFormat(hdr *tar.Header) *RefusalError {
+	name := hdr.Name
+	if hdr.Format != tar.FormatUSTAR && hdr.Format != tar.FormatPAX {
+		return refuse(name, RuleTarFormat, "the header is in %v format; packages use USTAR and PAX headers only", hdr.Format)
+	}
+	for key := range hdr.PAXRecords {
+		if key != "path" {
+			return refuse(name, RulePAXRecord, "the header has the PAX record %q; only \"path\" is allowed", key)
+		}
+	}
+	if _, ok := hdr.PAXRecords["path"]; ok && fitsUSTAR(name) {
+		// The USTAR name field could say something else, and a tool that
+		// ignores PAX would extract that instead.
+		return refuse(name, RulePAXRecord, "a PAX path record overrides a name that fits the USTAR header")
+	}
+	return nil
+}
+
+// readData reads one entry's contents, enforcing the size limits on the bytes
+// actually read. The header's size only lets it refuse sooner.
+func (rd *reader) readData(tr *tar.Reader, hdr *tar.Header) ([]byte, error) {
+	name := hdr.Name
+	max := rd.lim.MaxFileBytes
+	if name == SumsPath {
+		max = min(max, maxSumsBytes(rd.lim))
+	}
+	if hdr.Size > max {
+		return nil, refuse(name, RuleFileSize, "the file is %d bytes; the limit is %d", hdr.Size, max)
+	}
+	if left := rd.stream.max - rd.stream.n; hdr.Size > left {
+		return nil, refuse(name, RuleTotalSize, "the file is %d bytes, more than the %d bytes left of the %d-byte limit on the uncompressed package", hdr.Size, left, rd.stream.max)
+	}
+	data, err := readAll(io.LimitReader(tr, max+1), hdr.Size)
+	if err != nil {
+		return nil, rd.failf(name, err, "reading the file")
+	}
+	if int64(len(data)) > max {
+		return nil, refuse(name, RuleFileSize, "the file is larger than the limit of %d bytes", max)
+	}
+	return data, nil
+}
+
+// readAll reads r to its end. The size hint comes from a header, so it only
+// shapes the allocation: memory grows with the bytes actually read (at most
+// twice them), never with what a header claims. Reserving one byte past the
+// hint lets a truthful hint finish without a final reallocation.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	const firstChunk = 1 << 20
+	b := make([]byte, 0, min(hint, firstChunk)+1)
+	for {
+		if len(b) == cap(b) {
+			grow := max(1, min(int64(cap(b)), hint+1-int64(len(b))))
+			b = slices.Grow(b, int(grow))
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+// readTrailer checks what follows the tar end-of-archive marker: only zero
+// padding may remain in the gzip member (tar tools pad to a record size), and
+// nothing may follow the gzip member.
+func (rd *reader) readTrailer() error {
+	var chunk [4096]byte
+	for {
+		n, err := rd.stream.Read(chunk[:])
+		if slices.ContainsFunc(chunk[:n], func(b byte) bool { return b != 0 }) {
+			return refuse("", RuleTrailingData, "data follows the tar end-of-archive marker")
+		}
+		if err == io.EOF {
+			break // gzip has checked the member's CRC-32 and length
+		}
+		if err != nil {
+			return rd.failf("", err, "reading the end of the tar stream")
+		}
+	}
+	next, err := rd.br.Peek(2)
+	switch {
+	case len(next) == 0 && err == io.EOF:
+		return nil // the input is consumed to its end
+	case len(next) == 0:
+		return rd.fail("", err)
+	case len(next) == 2 && next[0] == 0x1f && next[1] == 0x8b:
+		return refuse("", RuleGzipMultistream, "a second gzip member follows the first; a package is a single gzip stream")
+	default:
+		return refuse("", RuleTrailingData, "data follows the end of the gzip stream")
+	}
+}
+
+func (rd *reader) fail(entry string, err error) error {
+	return rd.failf(entry, err, "reading the package")
+}
+
+// failf turns an error from the decoding pipeline into a refusal naming the
+// rule, or passes through an I/O error of the underlying reader.
+func (rd *reader) failf(entry string, err error, context string) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case rd.in.tooLarge:
+		return refuse(entry, RulePackageTooLarge, "the package is larger than the limit of %d bytes", rd.in.max)
+	case rd.in.err != nil:
+		return fmt.Errorf("pkgfile: %s: %w", context, rd.in.err)
+	case rd.stream != nil && rd.stream.exceeded:
+		return refuse(entry, RuleTotalSize, "the uncompressed package is larger than the limit of %d bytes", rd.stream.max)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return refuse(entry, RuleTruncated, "%s: the stream ends early; the package was cut short", context)
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, &corrupt):
+		return refuse(entry, RuleCorruptGzip, "%s: %v", context, err)
+	default:
+		return refuse(entry, RuleCorruptTar, "%s: %v", context, err)
+	}
+}
+
+var (
+	errPackageTooLarge = errors.New("package exceeds the size limit")
+	errTotalTooLarge   = errors.New("uncompressed package exceeds the size limit")
+)
+
+// inputReader counts the compressed bytes and stops one byte past max, so a
+// too-large package is detected without reading all of it.
+type inputReader struct {
+	r        io.Reader
+	n, max   int64
+	tooLarge bool
+	err      error // first non-EOF error of r
+}
+
+func (c *inputReader) Read(p []byte) (int, error) {
+	if c.tooLarge {
+		return 0, errPackageTooLarge
+	}
+	if left := c.max + 1 - c.n; int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		c.tooLarge = true
+		return n, errPackageTooLarge
+	}
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// streamReader counts the decompressed bytes and fails past max, bounding
+// the work and memory a decompression bomb can cost.
+type streamReader struct {
+	r        io.Reader
+	n, max   int64
+	exceeded bool
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	if s.exceeded {
+		return 0, errTotalTooLarge
+	}
+	if left := s.max + 1 - s.n; int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if s.n > s.max {
+		s.exceeded = true
+		return n, errTotalTooLarge
+	}
+	return n, err
+}

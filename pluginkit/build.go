@@ -1,0 +1,263 @@
+package pluginkit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/version"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	gatehouse "gatehouse.dev/gatehouse"
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+// BuildOptions adjust Build. The zero value builds with the go command on
+// PATH, the kit embedded in this binary and the user's cache folder.
+type BuildOptions struct {
+	// CacheDir is where the plugin kit is written out, one folder per kit
+	// content. Empty means os.UserCacheDir()/gatehouse.
+	CacheDir string
+	// Go is the go command to run. Empty means "go" from PATH.
+	Go string
+	// Kit is the plugin kit source (pdk/ and hostapi/ trees). Nil means
+	// the kit embedded in this binary (gatehouse.PDKSource).
+	Kit fs.FS
+}
+
+// Limits on what Build reads from the plugin folder.
+const (
+	maxManifestSize = 1 << 20
+	maxGoModSize    = 1 << 20
+	// maxBuildOutput bounds the compiler output kept in an error.
+	maxBuildOutput = 64 << 10
+)
+
+// wasmMagic is how every WebAssembly binary module starts: "\0asm" and
+// version 1.
+var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+
+// Build compiles the plugin in dir to the WebAssembly module its manifest
+// names (runtime.module, usually plugin.wasm) and returns that file's path.
+//
+// The plugin imports gatehouse.dev/gatehouse/pdk, which no module proxy
+// serves: Build writes the kit embedded in this binary to a cache folder and
+// runs the go command in workspace mode over the plugin and the kit, with
+// GOOS=wasip1 GOARCH=wasm -buildmode=c-shared (a WASI reactor, so the host
+// calls exports without running main). The build uses -trimpath and no VCS
+// stamping, so the same source and toolchain give the same bytes wherever
+// the folders are. The rest of the user's Go environment (GOPROXY,
+// GOFLAGS, caches) is kept, for plugins with dependencies of their own.
+func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+	module, err := manifestModule(dir)
+	if err != nil {
+		return "", err
+	}
+	goVersion, err := goModVersion(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return "", err
+	}
+
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("finding a cache folder for the plugin kit: %w (set XDG_CACHE_HOME or HOME)", err)
+		}
+		cacheDir = filepath.Join(base, "gatehouse")
+	}
+	kit := opts.Kit
+	if kit == nil {
+		kit = gatehouse.PDKSource
+	}
+	kitDir, err := ensureKit(cacheDir, kit)
+	if err != nil {
+		return "", err
+	}
+
+	work, err := os.MkdirTemp("", "gatehouse-build-")
+	if err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+	defer os.RemoveAll(work)
+	goWork := filepath.Join(work, "go.work")
+	// go.work must declare a Go version at least as new as every module in
+	// it, so follow the plugin's own go.mod when it asks for more.
+	workVersion := minGoVersion
+	if version.Compare("go"+goVersion, "go"+workVersion) > 0 {
+		workVersion = goVersion
+	}
+	workFile := fmt.Sprintf("go %s\n\nuse (\n\t%s\n\t%s\n)\n", workVersion, strconv.Quote(dir), strconv.Quote(kitDir))
+	if err := os.WriteFile(goWork, []byte(workFile), 0o644); err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+
+	out := filepath.Join(dir, filepath.FromSlash(module))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+	// Build next to the target and rename, so a failed or cancelled build
+	// never leaves a truncated module where a packer would pick it up.
+	tmpOut := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
+	defer os.Remove(tmpOut)
+
+	goBin := opts.Go
+	if goBin == "" {
+		goBin = "go"
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build",
+		"-buildmode=c-shared", "-trimpath", "-buildvcs=false",
+		"-o", tmpOut, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
+		"GOWORK="+goWork,
+		"GOFLAGS="+workspaceGOFLAGS(os.Getenv("GOFLAGS")),
+	)
+	var output bytes.Buffer
+	cmd.Stdout = &limitedBuffer{buf: &output, max: maxBuildOutput}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("building plugin in %s: %w", dir, ctx.Err())
+		}
+		msg := strings.TrimSpace(output.String())
+		if msg == "" {
+			msg = "(no output)"
+		}
+		return "", fmt.Errorf("building plugin in %s: go build failed: %v\n%s", dir, err, msg)
+	}
+	if err := checkWasm(tmpOut); err != nil {
+		return "", fmt.Errorf("building plugin in %s: %w", dir, err)
+	}
+	if err := os.Rename(tmpOut, out); err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+	return out, nil
+}
+
+// manifestModule reads the manifest in dir and returns its runtime.module,
+// checked to be a plain relative path inside the plugin folder.
+func manifestModule(dir string) (string, error) {
+	p := filepath.Join(dir, manifest.FileName)
+	data, err := readLimited(p, maxManifestSize)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("no %s in %s: is this a plugin folder? (gatehouse plugin init creates one)", manifest.FileName, dir)
+		}
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	var m manifest.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	mod := m.Runtime.Module
+	switch {
+	case mod == "":
+		return "", fmt.Errorf("%s: runtime.module is empty; name the module file, e.g. \"plugin.wasm\"", p)
+	case !fs.ValidPath(mod) || mod == "." || strings.Contains(mod, `\`):
+		return "", fmt.Errorf("%s: runtime.module %q must be a relative path inside the plugin folder, with no '..'", p, mod)
+	case path.Ext(mod) != ".wasm":
+		return "", fmt.Errorf("%s: runtime.module %q must end in .wasm", p, mod)
+	}
+	return mod, nil
+}
+
+// goModVersion returns the go directive of the go.mod at p ("1.26" when
+// there is none, as the go command assumes an old version then and the kit
+// needs 1.26).
+func goModVersion(p string) (string, error) {
+	data, err := readLimited(p, maxGoModSize)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("no go.mod in %s: a plugin is a Go module that requires %s v0.0.0 (gatehouse plugin init writes one)", filepath.Dir(p), KitModule)
+		}
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "go" {
+			if !version.IsValid("go" + f[1]) {
+				return "", fmt.Errorf("%s: %q is not a Go version", p, f[1])
+			}
+			return f[1], nil
+		}
+	}
+	return minGoVersion, nil
+}
+
+// workspaceGOFLAGS returns the user's GOFLAGS without -mod: the go command
+// refuses -mod=mod in workspace mode, and the workspace is how the kit is
+// found, so such a setting would only break the build.
+func workspaceGOFLAGS(flags string) string {
+	var keep []string
+	for _, f := range strings.Fields(flags) {
+		if strings.HasPrefix(f, "-mod=") || strings.HasPrefix(f, "--mod=") {
+			continue
+		}
+		keep = append(keep, f)
+	}
+	return strings.Join(keep, " ")
+}
+
+func checkWasm(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, len(wasmMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, wasmMagic) {
+		return fmt.Errorf("go build did not produce a WebAssembly module (%s)", p)
+	}
+	return nil
+}
+
+func readLimited(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("file is larger than %d bytes", max)
+	}
+	return data, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest,
+// so a runaway compiler output cannot fill memory.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(p) > room {
+			l.buf.Write(p[:room])
+			l.buf.WriteString("\n[output truncated]")
+		} else {
+			l.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}

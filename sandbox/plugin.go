@@ -1,0 +1,448 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"gatehouse.dev/gatehouse/hostapi"
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+// Plugin is a loaded plugin version. It is safe for concurrent use; every
+// call runs in a fresh instance of the compiled module, so no call ever
+// sees another call's memory.
+type Plugin struct {
+	rt       *Runtime
+	ref      PluginRef
+	manifest *manifest.Manifest
+	grants   []manifest.Permission
+	limits   Limits
+	log      *slog.Logger
+
+	wrt      wazero.Runtime
+	compiled wazero.CompiledModule
+	modCfg   wazero.ModuleConfig
+	exports  map[string]bool
+
+	fetch   *fetcher
+	mounts  mounts
+	secrets map[string]bool
+	dataR   map[string]bool
+	dataW   map[string]bool
+	data    DataFunc
+
+	sem     chan struct{}
+	bucket  *tokenBucket
+	breaker *breaker
+
+	memMu   sync.Mutex
+	memHigh uint64
+
+	mu       sync.Mutex
+	inflight int
+	retired  bool
+	closed   bool
+	drained  chan struct{}
+}
+
+// Ref returns the plugin's id and version.
+func (p *Plugin) Ref() PluginRef { return p.ref }
+
+// Manifest returns the plugin's manifest.
+func (p *Plugin) Manifest() *manifest.Manifest { return p.manifest }
+
+// Grants returns the permissions the plugin runs with.
+func (p *Plugin) Grants() []manifest.Permission {
+	return append([]manifest.Permission(nil), p.grants...)
+}
+
+// Limits returns the limits the plugin runs under.
+func (p *Plugin) Limits() Limits { return p.limits }
+
+// BreakerState returns the state of the plugin's circuit breaker.
+func (p *Plugin) BreakerState() BreakerState { return p.breaker.State() }
+
+// Result is what a call produced and how it behaved. Call returns it on
+// failure too, as far as the call got.
+type Result struct {
+	// Output is what the plugin set with output_set (nil on failure).
+	Output []byte
+	// Duration is the call's wall time, instantiation included.
+	Duration time.Duration
+	// MemoryBytes is the largest the instance's linear memory grew to.
+	MemoryBytes uint64
+	// HostCalls lists the capability host calls made (kv, fetch, fs,
+	// secret, data), in order.
+	HostCalls []HostCall
+	// Logs are the lines logged with the log host function; LogsDropped
+	// counts those over the limit.
+	Logs        []LogLine
+	LogsDropped int
+	// Stdout and Stderr are what the plugin wrote through WASI, up to the
+	// output limit each.
+	Stdout, Stderr []byte
+}
+
+// HostCall is one capability host call.
+type HostCall struct {
+	Function string `json:"function"`
+	// Target is the key, URL, path, secret name or data scope.
+	Target string         `json:"target"`
+	Status hostapi.Status `json:"status"`
+}
+
+// LogLine is a line logged by the plugin.
+type LogLine struct {
+	Level     int    `json:"level"`
+	Message   string `json:"message"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// Call runs export with input in a fresh instance and returns its output.
+//
+// On failure the error is a *CallError (or ErrClosed, or an unknown export
+// error): KindBreakerOpen and KindThrottled without running; KindTimeout,
+// KindOutOfMemory, KindTrap, KindOutputTooLarge or KindThrottled (host
+// call budget) when the sandbox stopped the guest; KindPluginError when the
+// plugin returned 1; KindDenied when the plugin failed (returned 1 or
+// trapped) after a host function refused it something it was not granted.
+// A plugin that handles a refusal and succeeds keeps its success; the
+// refusal is in Result.HostCalls and the denials metric either way.
+//
+// A call beyond the plugin's concurrency limit waits up to Config.QueueWait
+// for a slot (by default not at all) and is then throttled.
+func (p *Plugin) Call(ctx context.Context, export string, input []byte) (Result, error) {
+	if !p.acquire() {
+		return Result{}, ErrClosed
+	}
+	defer p.release()
+	if !p.exports[export] {
+		return Result{}, fmt.Errorf("plugin %s@%s has no export %q; its manifest lists %s", p.ref.ID, p.ref.Version, export, strings.Join(p.manifest.Runtime.Exports, ", "))
+	}
+	m := p.rt.metrics
+	ok, probe := p.breaker.allow()
+	if !ok {
+		m.calls.WithLabelValues(p.ref.ID, p.ref.Version, string(KindBreakerOpen)).Inc()
+		return Result{}, p.callErr(export, KindBreakerOpen, "the plugin's circuit breaker is open after repeated failures; it will be probed again later", nil)
+	}
+	throttled := func(reason, msg string) (Result, error) {
+		p.breaker.done(probe, outcomeNeutral)
+		m.calls.WithLabelValues(p.ref.ID, p.ref.Version, string(KindThrottled)).Inc()
+		m.throttles.WithLabelValues(p.ref.ID, p.ref.Version, reason).Inc()
+		return Result{}, p.callErr(export, KindThrottled, msg, nil)
+	}
+	if !p.bucket.allow() {
+		return throttled(ThrottleRate, fmt.Sprintf("the plugin is limited to %g calls a second", p.rt.cfg.RatePerSecond))
+	}
+	if !p.acquireSlot(ctx) {
+		return throttled(ThrottleConcurrency, fmt.Sprintf("the plugin already runs %d calls, its limit", cap(p.sem)))
+	}
+	defer func() { <-p.sem }()
+
+	res, cerr := p.run(ctx, export, input)
+
+	kind := ResultOK
+	o := outcomeSuccess
+	if cerr != nil {
+		kind = string(cerr.Kind)
+		switch cerr.Kind {
+		case KindPluginError:
+			o = outcomeSuccess
+		case KindCanceled:
+			o = outcomeNeutral
+		default:
+			o = outcomeFailure
+		}
+		if cerr.Kind == KindThrottled {
+			m.throttles.WithLabelValues(p.ref.ID, p.ref.Version, ThrottleHostCalls).Inc()
+		}
+	}
+	p.breaker.done(probe, o)
+	m.calls.WithLabelValues(p.ref.ID, p.ref.Version, kind).Inc()
+	m.latency.WithLabelValues(p.ref.ID, p.ref.Version).Observe(res.Duration.Seconds())
+	p.noteMemory(res.MemoryBytes)
+	if cerr != nil {
+		lvl := slog.LevelWarn
+		if cerr.Kind == KindPluginError {
+			lvl = slog.LevelInfo
+		}
+		p.log.LogAttrs(ctx, lvl, "plugin call failed", slog.String("export", export),
+			slog.String("kind", string(cerr.Kind)), slog.String("error", cerr.Msg),
+			slog.Duration("duration", res.Duration), slog.Uint64("memory_bytes", res.MemoryBytes))
+		return res, cerr
+	}
+	p.log.LogAttrs(ctx, slog.LevelDebug, "plugin call", slog.String("export", export),
+		slog.Duration("duration", res.Duration), slog.Uint64("memory_bytes", res.MemoryBytes),
+		slog.Int("host_calls", len(res.HostCalls)))
+	return res, nil
+}
+
+func (p *Plugin) acquireSlot(ctx context.Context) bool {
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	default:
+	}
+	wait := p.rt.cfg.QueueWait
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (p *Plugin) noteMemory(n uint64) {
+	p.memMu.Lock()
+	defer p.memMu.Unlock()
+	if n > p.memHigh {
+		p.memHigh = n
+		p.rt.metrics.memory.WithLabelValues(p.ref.ID, p.ref.Version).Set(float64(n))
+	}
+}
+
+func (p *Plugin) callErr(export string, kind ErrorKind, msg string, err error) *CallError {
+	return &CallError{Kind: kind, Plugin: p.ref.ID, Version: p.ref.Version, Export: export, Msg: msg, Err: err}
+}
+
+// errAbort is the panic a host function raises to end a call after it has
+// recorded the breach in the call's state.
+var errAbort = errors.New("call aborted by the host")
+
+// run instantiates a fresh instance, calls export and classifies the end.
+func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, *CallError) {
+	start := time.Now()
+	ctx, cancelTimeout := context.WithTimeout(ctx, p.limits.Timeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	st := &callState{p: p, export: export, input: input, cancel: cancel}
+	st.stdout = &capWriter{max: p.limits.OutputBytes, name: "stdout", st: st}
+	st.stderr = &capWriter{max: p.limits.OutputBytes, name: "stderr", st: st}
+	ctx = context.WithValue(ctx, callStateKey{}, st)
+
+	cfg := p.modCfg.WithStdout(st.stdout).WithStderr(st.stderr)
+	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+	var status uint64
+	var memBytes uint64
+	if err == nil {
+		var results []uint64
+		results, err = mod.ExportedFunction(export).Call(ctx)
+		if err == nil && len(results) == 1 {
+			status = results[0]
+		}
+		if mem := mod.Memory(); mem != nil {
+			memBytes = uint64(mem.Size())
+		}
+		mod.Close(context.Background())
+	}
+	res := Result{
+		Duration:    time.Since(start),
+		MemoryBytes: memBytes,
+		HostCalls:   st.hostCalls,
+		Logs:        st.logs,
+		LogsDropped: st.logsDropped,
+		Stdout:      st.stdout.buf.Bytes(),
+		Stderr:      st.stderr.buf.Bytes(),
+	}
+	if st.breach != nil {
+		return res, st.breach
+	}
+	if err != nil {
+		ce := p.classify(ctx, export, err, st, memBytes)
+		if ce.Kind == KindTrap && st.denied > 0 {
+			ce.Kind = KindDenied
+			ce.Msg = "the plugin failed after being refused " + st.firstDenial + ": " + ce.Msg
+		}
+		return res, ce
+	}
+	switch api.DecodeI32(status) {
+	case 0:
+		res.Output = st.output
+		return res, nil
+	case 1:
+		msg := st.errMsg
+		if msg == "" {
+			msg = "the plugin reported an error without a message"
+		}
+		if st.denied > 0 {
+			return res, p.callErr(export, KindDenied, "the plugin failed after being refused "+st.firstDenial+": "+msg, nil)
+		}
+		return res, p.callErr(export, KindPluginError, msg, nil)
+	default:
+		return res, p.callErr(export, KindTrap, fmt.Sprintf("the export returned status %d; exports return 0 (success) or 1 (error)", api.DecodeI32(status)), nil)
+	}
+}
+
+// classify turns the error of an instantiation or call into a CallError.
+func (p *Plugin) classify(ctx context.Context, export string, err error, st *callState, memBytes uint64) *CallError {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return p.callErr(export, KindTimeout, fmt.Sprintf("the call ran longer than its %s limit and was stopped", p.limits.Timeout), err)
+		case sys.ExitCodeContextCanceled:
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+				return p.callErr(export, KindTimeout, fmt.Sprintf("the call ran longer than its %s limit and was stopped", p.limits.Timeout), err)
+			}
+			return p.callErr(export, KindCanceled, "the caller canceled the call; the plugin was stopped", err)
+		}
+	}
+	stderr := st.stderr.buf.String()
+	// Go's runtime reports a failed memory.grow as a fatal "out of memory"
+	// and exits; other guests trap when they touch memory they could not
+	// get. Either way the memory is at (or within a growth step of) the cap.
+	if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") {
+		return p.callErr(export, KindOutOfMemory, fmt.Sprintf("the plugin needed more than its %d MiB of memory", p.limits.MemoryBytes>>20), err)
+	}
+	msg := "the plugin crashed: " + firstLine(err.Error())
+	if exit != nil {
+		msg = fmt.Sprintf("the plugin exited with code %d", exit.ExitCode())
+	}
+	if tail := lastLines(stderr, 3); tail != "" {
+		msg += " (stderr: " + tail + ")"
+	}
+	return p.callErr(export, KindTrap, msg, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// lastLines returns up to n of the first meaningful lines of a Go panic
+// report (the "panic:" or "fatal error:" line and what follows), or the
+// last n lines of anything else, bounded in length.
+func lastLines(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "fatal error:") {
+			lines = lines[i:]
+			break
+		}
+	}
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	out := strings.Join(lines, " | ")
+	if len(out) > 512 {
+		out = out[:512] + "…"
+	}
+	return out
+}
+
+// capWriter captures stdout or stderr up to max bytes. Going over ends the
+// call with KindOutputTooLarge: it cancels the call's context, and wazero
+// then stops the guest.
+type capWriter struct {
+	buf  bytes.Buffer
+	max  int
+	name string
+	st   *callState
+	over bool
+}
+
+var errOutputLimit = errors.New("output limit exceeded")
+
+func (w *capWriter) Write(b []byte) (int, error) {
+	if w.over {
+		return 0, errOutputLimit
+	}
+	if w.buf.Len()+len(b) > w.max {
+		n := w.max - w.buf.Len()
+		w.buf.Write(b[:n])
+		w.over = true
+		w.st.breachWith(KindOutputTooLarge, fmt.Sprintf("the plugin wrote more than %d bytes to %s", w.max, w.name))
+		w.st.cancel(errOutputLimit)
+		return n, errOutputLimit
+	}
+	return w.buf.Write(b)
+}
+
+// acquire registers a call in flight; it fails once the plugin is retired.
+func (p *Plugin) acquire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.retired {
+		return false
+	}
+	p.inflight++
+	return true
+}
+
+func (p *Plugin) release() {
+	p.mu.Lock()
+	p.inflight--
+	done := p.retired && p.inflight == 0 && !p.closed
+	if done {
+		p.closed = true
+	}
+	p.mu.Unlock()
+	if done {
+		p.closeNow()
+	}
+}
+
+// retire stops new calls and closes the plugin once the calls in flight
+// have finished (at once if there are none). It does not wait.
+func (p *Plugin) retire() {
+	p.mu.Lock()
+	if p.retired {
+		p.mu.Unlock()
+		return
+	}
+	p.retired = true
+	done := p.inflight == 0 && !p.closed
+	if done {
+		p.closed = true
+	}
+	p.mu.Unlock()
+	if done {
+		p.closeNow()
+	}
+}
+
+// Close stops new calls, waits (up to ctx) for the calls in flight, and
+// releases the plugin's resources. Calls after Close return ErrClosed.
+func (p *Plugin) Close(ctx context.Context) error {
+	p.retire()
+	select {
+	case <-p.drained:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing plugin %s@%s: calls still in flight: %w", p.ref.ID, p.ref.Version, ctx.Err())
+	}
+}
+
+func (p *Plugin) closeNow() {
+	p.wrt.Close(context.Background())
+	p.mounts.close()
+	p.fetch.close()
+	p.rt.metrics.breaker.DeleteLabelValues(p.ref.ID, p.ref.Version)
+	p.log.Info("plugin closed")
+	close(p.drained)
+}

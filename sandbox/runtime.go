@@ -1,0 +1,445 @@
+// Package sandbox runs plugins' WebAssembly modules in-process under
+// wazero, with only the capabilities they were granted.
+//
+// A Runtime is made once per host process. Load checks a module against its
+// manifest and grants and links only the granted host functions (package
+// hostapi); Call runs an export in a fresh instance under the plugin's
+// limits and returns its output, or a *CallError whose Kind says why not.
+// Host keeps plugins by id and swaps, rolls back and unloads versions while
+// calls are in flight.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"gatehouse.dev/gatehouse/hostapi"
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+// Runtime loads plugins. It holds the compiled-module cache and the
+// metrics; each loaded plugin has its own wazero runtime (so its memory
+// cap and its set of host functions are its own) sharing that cache.
+type Runtime struct {
+	cfg     Config
+	cache   wazero.CompilationCache
+	metrics *metrics
+	closed  atomic.Bool
+}
+
+// NewRuntime returns a Runtime. With cfg.CacheDir set, compiled modules are
+// kept there (wazero keys them by the SHA-256 of the module's bytes and its
+// own version), so a restart loads without compiling.
+func NewRuntime(cfg Config) (*Runtime, error) {
+	cfg = cfg.withDefaults()
+	if _, err := semver.NewVersion(cfg.HostAPIVersion); err != nil {
+		return nil, fmt.Errorf("host API version %q is not a SemVer version: %w", cfg.HostAPIVersion, err)
+	}
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening the compilation cache in %s: %w", cfg.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{cfg: cfg, cache: cache, metrics: m}, nil
+}
+
+// Close releases the compilation cache's memory. Close plugins first.
+func (r *Runtime) Close(ctx context.Context) error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	return r.cache.Close(ctx)
+}
+
+// LoadRequest is what Load needs.
+type LoadRequest struct {
+	Manifest *manifest.Manifest
+	// Module is the WebAssembly binary.
+	Module []byte
+	// Grants are the permissions granted, a subset of the manifest's; nil
+	// grants all of the manifest's permissions.
+	Grants []manifest.Permission
+	// Mounts maps the mount path of each granted fs:read permission (for
+	// fs:read:/templates, "/templates") to a host directory.
+	Mounts map[string]string
+
+	// HTTPTransport replaces the network leg of http_fetch (scenario runs
+	// pass fakes here). Origin and redirect checks still apply; the
+	// dial-time address check belongs to the built-in transport only.
+	HTTPTransport http.RoundTripper
+	// Data replaces Config.Data for this plugin.
+	Data DataFunc
+}
+
+// Limits are the limits a plugin runs under: its manifest's asks, capped by
+// the Config's ceilings.
+type Limits struct {
+	MemoryBytes   uint64
+	Timeout       time.Duration
+	OutputBytes   int
+	HostCalls     int
+	MaxConcurrent int
+}
+
+// Load compiles (or fetches from the cache) and checks a plugin's module,
+// and links the host functions it was granted. It fails with a *CallError
+// of KindLoadFailed that says what is wrong.
+func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err error) {
+	m := req.Manifest
+	if m == nil {
+		return nil, &CallError{Kind: KindLoadFailed, Msg: "no manifest"}
+	}
+	defer func() {
+		result := ResultOK
+		if err != nil {
+			result = "failed"
+			r.cfg.Logger.LogAttrs(ctx, levelWarn, "plugin load failed",
+				attrPlugin(m.ID), attrVersion(m.Version), attrErr(err))
+		}
+		r.metrics.loads.WithLabelValues(m.ID, m.Version, result).Inc()
+	}()
+	fail := func(format string, args ...any) error {
+		return &CallError{Kind: KindLoadFailed, Plugin: m.ID, Version: m.Version, Msg: fmt.Sprintf(format, args...)}
+	}
+	if r.closed.Load() {
+		return nil, fail("the runtime is closed")
+	}
+	if err := checkHostAPI(m.Runtime.HostAPI, r.cfg.HostAPIVersion); err != nil {
+		return nil, fail("%v", err)
+	}
+	grants, err := effectiveGrants(m, req.Grants)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	limits := r.limitsFor(m)
+
+	var mountPaths, origins []string
+	for _, g := range grants {
+		switch g.Kind {
+		case hostapi.PermFSRead:
+			mountPaths = append(mountPaths, g.Scope)
+		case hostapi.PermNet:
+			origins = append(origins, g.Scope)
+		}
+	}
+	ms, err := openMounts(mountPaths, req.Mounts)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	defer func() {
+		if err != nil {
+			ms.close()
+		}
+	}()
+
+	pages := uint32(limits.MemoryBytes / 65536)
+	wrt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCompilationCache(r.cache).
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(pages))
+	defer func() {
+		if err != nil {
+			wrt.Close(context.Background())
+		}
+	}()
+	compiled, err := wrt.CompileModule(ctx, req.Module)
+	if err != nil {
+		return nil, fail("the module is not valid WebAssembly or does not fit the %d MiB memory cap: %v", limits.MemoryBytes>>20, err)
+	}
+	if err := checkImports(compiled, grants); err != nil {
+		return nil, fail("%v", err)
+	}
+	exports, err := checkExports(compiled, m.Runtime.Exports)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+
+	p = &Plugin{
+		rt:       r,
+		ref:      PluginRef{ID: m.ID, Version: m.Version},
+		manifest: m,
+		grants:   grants,
+		limits:   limits,
+		wrt:      wrt,
+		compiled: compiled,
+		exports:  exports,
+		mounts:   ms,
+		secrets:  map[string]bool{},
+		dataR:    map[string]bool{},
+		dataW:    map[string]bool{},
+		data:     r.cfg.Data,
+		sem:      make(chan struct{}, limits.MaxConcurrent),
+		drained:  make(chan struct{}),
+		bucket:   newTokenBucket(r.cfg.RatePerSecond, r.cfg.RateBurst, r.cfg.now),
+		log:      r.cfg.Logger.With(attrPlugin(m.ID), attrVersion(m.Version)),
+	}
+	if req.Data != nil {
+		p.data = req.Data
+	}
+	for _, g := range grants {
+		switch g.Kind {
+		case hostapi.PermSecret:
+			p.secrets[g.Scope] = true
+		case hostapi.PermDataRead:
+			p.dataR[g.Scope] = true
+		case hostapi.PermDataWrite:
+			p.dataW[g.Scope] = true
+		}
+	}
+	if len(origins) > 0 {
+		p.fetch = newFetcher(origins, req.HTTPTransport, &r.cfg)
+	}
+	p.breaker = newBreaker(r.cfg.Breaker, r.cfg.now, func(s BreakerState) {
+		r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(s))
+		p.log.Warn("plugin circuit breaker changed state", "state", s.String())
+	})
+	r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(BreakerClosed))
+
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wrt); err != nil {
+		return nil, fail("linking WASI: %v", err)
+	}
+	if err := p.linkHostModule(ctx); err != nil {
+		return nil, fail("linking the host API: %v", err)
+	}
+
+	fsc := wazero.NewFSConfig()
+	for _, mt := range ms {
+		// The os.Root's fs.FS keeps WASI inside the mount even through
+		// symbolic links, and an fs.FS offers no way to write.
+		fsc = fsc.WithFSMount(mt.root.FS(), mt.guest)
+	}
+	p.modCfg = wazero.NewModuleConfig().
+		WithName("").
+		// Go reactors (-buildmode=c-shared) initialise their runtime in
+		// _initialize; a module without one skips it.
+		WithStartFunctions("_initialize").
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithFSConfig(fsc)
+
+	p.log.Info("plugin loaded", "grants", permStrings(grants), "memory_bytes", limits.MemoryBytes,
+		"timeout", limits.Timeout.String())
+	return p, nil
+}
+
+func (r *Runtime) limitsFor(m *manifest.Manifest) Limits {
+	c := &r.cfg
+	l := Limits{
+		MemoryBytes:   c.DefaultMemoryBytes,
+		Timeout:       c.DefaultTimeout,
+		OutputBytes:   c.MaxOutputBytes,
+		HostCalls:     c.MaxHostCalls,
+		MaxConcurrent: c.MaxConcurrent,
+	}
+	if ml := m.Limits; ml != nil {
+		if ml.MemoryMiB > 0 {
+			l.MemoryBytes = min(uint64(ml.MemoryMiB)<<20, c.MaxMemoryBytes)
+		}
+		if ml.TimeoutMillis > 0 {
+			l.Timeout = min(time.Duration(ml.TimeoutMillis)*time.Millisecond, c.MaxTimeout)
+		}
+		if ml.OutputBytes > 0 {
+			l.OutputBytes = min(ml.OutputBytes, c.MaxOutputBytes)
+		}
+		if ml.HostCalls > 0 {
+			l.HostCalls = min(ml.HostCalls, c.MaxHostCalls)
+		}
+	}
+	// At least one 64 KiB page.
+	l.MemoryBytes = max(l.MemoryBytes, 65536)
+	return l
+}
+
+func checkHostAPI(rangeStr, offered string) error {
+	if strings.TrimSpace(rangeStr) == "" {
+		return fmt.Errorf("the manifest does not say which host API versions it works with (runtime.hostApi)")
+	}
+	c, err := semver.NewConstraint(rangeStr)
+	if err != nil {
+		return fmt.Errorf("runtime.hostApi %q is not a SemVer range: %v", rangeStr, err)
+	}
+	v, err := semver.NewVersion(offered)
+	if err != nil {
+		return fmt.Errorf("host API version %q is not SemVer: %v", offered, err)
+	}
+	if !c.Check(v) {
+		return fmt.Errorf("the plugin needs host API %s, and this host offers %s", rangeStr, offered)
+	}
+	return nil
+}
+
+// effectiveGrants returns the permissions the plugin runs with: the
+// manifest's own, or the subset granted.
+func effectiveGrants(m *manifest.Manifest, grants []manifest.Permission) ([]manifest.Permission, error) {
+	asked, err := manifest.ParsePermissions(m.Permissions)
+	if err != nil {
+		return nil, fmt.Errorf("the manifest's permissions: %v", err)
+	}
+	if grants == nil {
+		return asked, nil
+	}
+	askedSet := make(map[string]bool, len(asked))
+	for _, p := range asked {
+		askedSet[p.String()] = true
+	}
+	seen := make(map[string]bool, len(grants))
+	out := make([]manifest.Permission, 0, len(grants))
+	for _, g := range grants {
+		// Re-parse so a hand-built Permission gets the canonical scope.
+		pg, err := manifest.ParsePermission(g.String())
+		if err != nil {
+			return nil, fmt.Errorf("grant %q: %v", g.String(), err)
+		}
+		if !askedSet[pg.String()] {
+			return nil, fmt.Errorf("permission %s is granted but the manifest does not ask for it; a grant can only narrow the manifest's permissions", pg)
+		}
+		if !seen[pg.String()] {
+			seen[pg.String()] = true
+			out = append(out, pg)
+		}
+	}
+	return out, nil
+}
+
+// checkImports refuses a module that imports anything it may not have: a
+// host function whose permission was not granted, an unknown host
+// function, a WASI function outside hostapi.WASI (sockets above all), a
+// function of any other module, or any imported memory, table or global.
+func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
+	var problems []string
+	for _, f := range c.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		switch mod {
+		case hostapi.Module:
+			hf, ok := hostapi.Lookup(name)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("it imports %s.%s, which host API %s does not have", mod, name, hostapi.Version))
+				continue
+			}
+			if !manifest.Grants(grants, hf.Permission) {
+				problems = append(problems, fmt.Sprintf("it imports %s, which needs a %s permission that was not granted", name, permExample(hf.Permission)))
+				continue
+			}
+			if !sameSig(f, hf) {
+				problems = append(problems, fmt.Sprintf("it imports %s with the signature %s, and host API %s defines %s", name, sigString(f.ParamTypes(), f.ResultTypes()), hostapi.Version, sigString(valTypes(hf.Params), valTypes(hf.Results))))
+			}
+		case hostapi.WASIModule:
+			switch {
+			case hostapi.WASISockets[name]:
+				problems = append(problems, fmt.Sprintf("it imports the WASI socket function %s; plugins have no sockets (use http_fetch with a net: permission)", name))
+			case !hostapi.WASI[name]:
+				problems = append(problems, fmt.Sprintf("it imports the WASI function %s, which plugins may not use", name))
+			}
+		default:
+			problems = append(problems, fmt.Sprintf("it imports %s.%s; plugins may import only from %s and %s", mod, name, hostapi.Module, hostapi.WASIModule))
+		}
+	}
+	for _, m := range c.ImportedMemories() {
+		mod, name, _ := m.Import()
+		problems = append(problems, fmt.Sprintf("it imports the memory %s.%s; a plugin must define its own memory", mod, name))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the module cannot be loaded: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func permExample(kind string) string {
+	switch kind {
+	case hostapi.PermNet:
+		return "net:ORIGIN"
+	case hostapi.PermFSRead:
+		return "fs:read:/PATH"
+	case hostapi.PermSecret:
+		return "secret:NAME"
+	case hostapi.PermDataRead:
+		return "data:read:SCOPE"
+	case hostapi.PermDataWrite:
+		return "data:write:SCOPE"
+	}
+	return kind
+}
+
+func checkExports(c wazero.CompiledModule, names []string) (map[string]bool, error) {
+	fns := c.ExportedFunctions()
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		f, ok := fns[n]
+		if !ok {
+			return nil, fmt.Errorf("the manifest lists the export %q, which the module does not export", n)
+		}
+		if len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 1 || f.ResultTypes()[0] != api.ValueTypeI32 {
+			return nil, fmt.Errorf("the export %q has the signature %s; exports take no parameters and return an i32 status", n, sigString(f.ParamTypes(), f.ResultTypes()))
+		}
+		out[n] = true
+	}
+	return out, nil
+}
+
+func valTypes(v []hostapi.ValType) []api.ValueType {
+	out := make([]api.ValueType, len(v))
+	for i, t := range v {
+		out[i] = api.ValueType(t)
+	}
+	return out
+}
+
+func sameSig(f api.FunctionDefinition, hf hostapi.Function) bool {
+	eq := func(a []api.ValueType, b []hostapi.ValType) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i] != api.ValueType(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(f.ParamTypes(), hf.Params) && eq(f.ResultTypes(), hf.Results)
+}
+
+func sigString(params, results []api.ValueType) string {
+	names := func(v []api.ValueType) string {
+		s := make([]string, len(v))
+		for i, t := range v {
+			s[i] = api.ValueTypeName(t)
+		}
+		return strings.Join(s, ", ")
+	}
+	return "(" + names(params) + ") -> (" + names(results) + ")"
+}
+
+func permStrings(ps []manifest.Permission) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+const levelWarn = slog.LevelWarn
+
+func attrPlugin(id string) slog.Attr { return slog.String("plugin", id) }
+func attrVersion(v string) slog.Attr { return slog.String("version", v) }
+func attrErr(err error) slog.Attr    { return slog.String("error", err.Error()) }

@@ -1,0 +1,187 @@
+// Package server is Gatehouse's HTTP API. Every endpoint is one row of a
+// route table that says who may call it; the mux, the role checks, the
+// OpenAPI document and the access tests are all made from that table, so
+// they cannot drift apart.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/auth"
+	"gatehouse.dev/gatehouse/intake"
+	"gatehouse.dev/gatehouse/store"
+)
+
+// MaxJSONBody bounds every JSON request body.
+const MaxJSONBody = 64 << 10
+
+// Config holds the server's parts.
+type Config struct {
+	Store  store.Store
+	Blobs  store.Blobs
+	Intake *intake.Service
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	cfg    Config
+	routes []Route
+	mux    *http.ServeMux
+}
+
+// Access says who may call a route.
+type Access struct {
+	// Public routes need no token.
+	Public bool
+	// Roles may call the route (admin always may). Empty with Public false
+	// means any authenticated caller.
+	Roles []store.Role
+}
+
+// Route is one endpoint.
+type Route struct {
+	Method  string
+	Path    string // net/http pattern path, e.g. /api/v1/submissions/{id}
+	Summary string
+	Access  Access
+	// Body describes the request body for the OpenAPI document ("" for none).
+	Body    string
+	handler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+}
+
+// New builds the server.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; the API is described at /api/v1/openapi.json", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// Routes returns the route table (for tests and documentation).
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw.Header().Set("X-Content-Type-Options", "nosniff")
+	sw.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(sw, r)
+	s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// guard authenticates and authorises before the handler runs.
+func (s *Server) guard(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Access.Public {
+			rt.handler(w, r, auth.Principal{})
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+			return
+		}
+		if len(rt.Access.Roles) > 0 && !p.Allowed(rt.Access.Roles...) {
+			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
+			return
+		}
+		rt.handler(w, r, p)
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return auth.Principal{}, errors.New("this endpoint needs a token: send Authorization: Bearer <token>")
+	}
+	t, err := s.cfg.Store.TokenByHash(r.Context(), auth.Hash(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Principal{}, errors.New("the token is not recognised")
+	}
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("checking token: %w", err)
+	}
+	if err := auth.Check(t, secret, s.cfg.Now()); err != nil {
+		// Say why (expired, revoked) so a holder can act; the token id is
+		// safe to log, the secret never is.
+		s.cfg.Log.Info("token refused", "token", t.ID, "reason", err)
+		return auth.Principal{}, fmt.Errorf("the token was refused: %w", err)
+	}
+	return auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}, nil
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e api.Error
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away: nothing to do
+}
+
+// internal answers 500 without leaking internals, and logs the cause.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.cfg.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error; the server log has the details")
+}
+
+// decodeJSON reads a bounded JSON body into v, refusing unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxJSONBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is over %d bytes", MaxJSONBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad_json", "the request body is not valid JSON for this endpoint: "+err.Error())
+		return false
+	}
+	return true
+}

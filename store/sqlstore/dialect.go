@@ -1,0 +1,59 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"io/fs"
+	"strconv"
+	"strings"
+)
+
+// Dialect is what differs between the databases one Store runs on. The SQL
+// in this package is written once, with ? placeholders and portable types;
+// a Dialect rewrites the placeholders and supplies the few statements that
+// cannot be portable.
+type Dialect struct {
+	// Name names the database in error messages ("sqlite", "postgres").
+	Name string
+	// DollarPlaceholders rewrites ? to $1, $2, ... (PostgreSQL).
+	DollarPlaceholders bool
+	// Migrations holds the schema as files named NNNN_description.sql,
+	// applied in order of NNNN.
+	Migrations fs.FS
+	// LockWrites runs first in every writing transaction and holds until it
+	// ends, so that writers (and with them the audit chain) are serialised.
+	// nil when the transaction itself already serialises writers (SQLite's
+	// BEGIN IMMEDIATE).
+	LockWrites func(ctx context.Context, tx *sql.Tx) error
+	// LockMigrations does the same for schema migrations, so that two
+	// processes starting at once do not both apply one.
+	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// IsUniqueViolation reports whether err is a unique or primary-key
+	// constraint failure.
+	IsUniqueViolation func(err error) bool
+	// SerialWriters makes the Store queue its own writers in process before
+	// they reach the database: for SQLite, where waiting writers otherwise
+	// poll under busy_timeout.
+	SerialWriters bool
+}
+
+// rebind rewrites ? placeholders for the dialect. The SQL in this package
+// has no ? inside string literals, so a plain scan is exact.
+func (d *Dialect) rebind(q string) string {
+	if !d.DollarPlaceholders || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
