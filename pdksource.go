@@ -17,7 +17,9 @@ import "embed"
 // The variable lives at the module root because a //go:embed pattern may
 // only name files in the embedding package's folder or below it; it cannot
 // reach up with "..". The patterns may also match _test.go files; whoever
-// writes the kit out skips them.
+// writes the kit out skips them. They name each package's own folder only:
+// if pdk ever imports another package of this module, or grows a
+// sub-package, add it here (pluginkit's build test fails until then).
 //
 //go:embed pdk/*.go hostapi/*.go
 var PDKSource embed.FS

@@ -39,7 +39,7 @@ or, with --data or --database, directly on a server's store.`,
 			if _, err := os.Stat(path); err != nil {
 				return nil, fmt.Errorf("no Gatehouse store in %s: %w", data, err)
 			}
-			return sqlite.Open(ctx, path)
+			return sqlite.OpenExisting(ctx, path)
 		}
 		return nil, nil
 	}

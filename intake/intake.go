@@ -73,39 +73,14 @@ func New(st store.Store, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.O
 	return &Service{Store: st, Blobs: blobs, Limits: lim, Manifest: mopts, Log: log, Now: time.Now, wake: make(chan struct{}, 1)}
 }
 
-var errTooLarge = errors.New("package too large")
-
-// limitReader fails with errTooLarge past max bytes instead of truncating,
-// so an oversized upload is refused rather than stored cut short.
-type limitReader struct {
-	r   io.Reader
-	n   int64
-	max int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n > l.max {
-		return 0, errTooLarge
-	}
-	if int64(len(p)) > l.max-l.n+1 {
-		p = p[:l.max-l.n+1]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.n > l.max {
-		return n, errTooLarge
-	}
-	return n, err
-}
-
 // Submit reads a package from r on behalf of p and records it as a new
 // version in state received. When namespace/name@version already exists
 // with the same bytes, it returns that version and created=false.
 func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v store.Version, created bool, err error) {
 	max := s.Limits.MaxPackageBytes
-	staged, err := s.Blobs.Stage(ctx, &limitReader{r: r, max: max}, max)
+	staged, err := s.Blobs.Stage(ctx, r, max)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, store.ErrTooLarge) {
 			return v, false, refuse(TooLarge, "the package is larger than the limit of %d bytes", max)
 		}
 		return v, false, fmt.Errorf("receiving package: %w", err)

@@ -20,7 +20,8 @@ type Options struct {
 	// signature is not checked and Legacy.Signed stays false.
 	LegacyKey []byte
 	// LegacyNamespace is the namespace given to legacy ids, which have
-	// none; DefaultLegacyNamespace when empty.
+	// none; DefaultLegacyNamespace when empty. An invalid namespace is a
+	// configuration error: Parse returns a plain error for legacy input.
 	LegacyNamespace string
 }
 

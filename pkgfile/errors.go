@@ -28,7 +28,7 @@ const (
 	RuleEmptyComponent       = "empty-component"        // an empty path or component ("a//b", "a/")
 	RuleDotComponent         = "dot-component"          // a "." component
 	RuleInvalidUTF8          = "invalid-utf8"           // a path that is not valid UTF-8
-	RuleControlCharacter     = "control-character"      // a control character in a path
+	RuleControlCharacter     = "control-character"      // a control or invisible formatting character in a path
 	RuleLink                 = "link"                   // a symbolic or hard link
 	RuleSpecialFile          = "special-file"           // a device or a FIFO
 	RuleDirectory            = "directory"              // a directory entry (the writer never emits one)

@@ -113,10 +113,15 @@ var (
 	baseFiles    = []File{{ManifestPath, testManifest}, {"plugin.wasm", testModule}}
 )
 
-// rawPackage is a tar stream with SHA256SUMS for listed and then the given
-// parts in order, with the base files first unless parts replace them.
+// rawBase is a tar stream holding SHA256SUMS (listing the base files), the
+// base files, and then the given parts.
 func rawBase(extra ...part) []byte {
-	ps := []part{rawFile(SumsPath, sumsFor(baseFiles...))}
+	return rawBaseListing(nil, extra...)
+}
+
+// rawBaseListing is rawBase with SHA256SUMS also listing listed.
+func rawBaseListing(listed []File, extra ...part) []byte {
+	ps := []part{rawFile(SumsPath, sumsFor(append(slices.Clone(baseFiles), listed...)...))}
 	for _, f := range baseFiles {
 		ps = append(ps, rawFile(f.Path, f.Data))
 	}

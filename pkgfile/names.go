@@ -34,6 +34,12 @@ func checkPath(name string, lim Limits) *RefusalError {
 		if unicode.IsControl(r) {
 			return refuse(name, RuleControlCharacter, "the path contains the control character %U", r)
 		}
+		// Format characters are invisible: bidirectional overrides and
+		// zero-width characters make a name display as another one
+		// ("gpj.exe" shown as "exe.jpg") to a reviewer.
+		if unicode.Is(unicode.Cf, r) {
+			return refuse(name, RuleControlCharacter, "the path contains the invisible formatting character %U", r)
+		}
 	}
 	if len(name) > lim.MaxPathLen {
 		return refuse(name, RulePathLength, "the path is %d bytes long; the limit is %d", len(name), lim.MaxPathLen)

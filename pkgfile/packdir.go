@@ -32,7 +32,9 @@ const IgnoreFile = ".gatehouseignore"
 // excluded, and a folder without manifest.json. It does not parse the
 // manifest: the caller must check that the module the manifest names is
 // among the returned files (an ignore pattern could exclude it). Modification
-// times, permissions and the path of dir do not affect the output.
+// times, permissions and the path of dir do not affect the output. As with
+// Write, w may hold part of a package when the error is a compressed size
+// over the limit.
 func PackDir(dir string, w io.Writer) (digest string, files []Entry, err error) {
 	lim := DefaultLimits()
 	root, err := os.OpenRoot(dir)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"slices"
 )
@@ -103,10 +104,14 @@ type reader struct {
 func (rd *reader) read() (*Package, error) {
 	magic, err := rd.br.Peek(2)
 	if err != nil {
-		if len(magic) == 0 && err == io.EOF {
+		switch {
+		case err != io.EOF || (len(magic) == 1 && magic[0] == 0x1f):
+			return nil, rd.fail("", err)
+		case len(magic) == 0:
 			return nil, refuse("", RuleNotGzip, "the package is empty")
+		default:
+			return nil, refuse("", RuleNotGzip, "the package is one byte long")
 		}
-		return nil, rd.fail("", err)
 	}
 	if magic[0] != 0x1f || magic[1] != 0x8b {
 		return nil, refuse("", RuleNotGzip, "the package does not start with the gzip signature 1f 8b; packages are gzip-compressed tar files written by `gatehouse plugin pack`")
@@ -120,57 +125,25 @@ func (rd *reader) read() (*Package, error) {
 	gz.Multistream(false)
 	rd.stream = &streamReader{r: gz, max: rd.lim.MaxTotalBytes}
 
-	files, sums, err := rd.readTar()
-	if err != nil {
+	p := &Package{data: make(map[string][]byte)}
+	if err := rd.readTar(p); err != nil {
 		return nil, err
 	}
 	if err := rd.readTrailer(); err != nil {
 		return nil, err
 	}
-
-	p := &Package{
-		Digest: "sha256:" + hex.EncodeToString(rd.hash.Sum(nil)),
-		Size:   rd.in.n,
-		Files:  make([]Entry, 0, len(files)),
-		data:   make(map[string][]byte, len(files)),
-	}
-	for _, f := range files {
-		want, ok := sums[f.entry.Path]
-		if !ok {
-			return nil, refuse(f.entry.Path, RuleChecksumsUnlisted, "the file is not listed in SHA256SUMS")
-		}
-		if want != f.entry.SHA256 {
-			return nil, refuse(f.entry.Path, RuleChecksumMismatch, "the file's SHA-256 is %s but SHA256SUMS lists %s", f.entry.SHA256, want)
-		}
-		delete(sums, f.entry.Path)
-		p.Files = append(p.Files, f.entry)
-		p.data[f.entry.Path] = f.data
-	}
-	if len(sums) > 0 {
-		missing := make([]string, 0, len(sums))
-		for name := range sums {
-			missing = append(missing, name)
-		}
-		slices.Sort(missing)
-		return nil, refuse(missing[0], RuleChecksumsMissingFile, "SHA256SUMS lists the file but the package does not hold it")
-	}
-	if _, ok := p.data[ManifestPath]; !ok {
-		return nil, refuse(ManifestPath, RuleManifestMissing, "every package must hold manifest.json at its root")
-	}
+	p.Digest = "sha256:" + hex.EncodeToString(rd.hash.Sum(nil))
+	p.Size = rd.in.n
 	return p, nil
 }
 
-type fileData struct {
-	entry Entry
-	data  []byte
-}
-
-// readTar reads every entry, applying the entry rules as it goes.
-func (rd *reader) readTar() ([]fileData, map[string]string, error) {
+// readTar reads every entry into p, applying the entry rules as it goes.
+// SHA256SUMS comes first, so every file is checked against it as soon as it
+// is read.
+func (rd *reader) readTar(p *Package) error {
 	tr := tar.NewReader(rd.stream)
 	names := newNameSet()
 	var (
-		files   []fileData
 		sums    map[string]string
 		count   int
 		prev    string
@@ -187,70 +160,83 @@ func (rd *reader) readTar() ([]fileData, map[string]string, error) {
 			if prev != "" {
 				context = fmt.Sprintf("reading the tar header after entry %q", prev)
 			}
-			return nil, nil, rd.failf("", err, context)
+			return rd.failf("", err, context)
 		}
 		name := hdr.Name
 		count++
 		if count > rd.lim.MaxFiles {
-			return nil, nil, refuse(name, RuleFileCount, "the package has more than %d entries", rd.lim.MaxFiles)
+			return refuse(name, RuleFileCount, "the package has more than %d entries", rd.lim.MaxFiles)
 		}
 		// The type first: a directory's name ends in "/", which would
 		// otherwise be reported as an empty path component.
 		if r := checkType(hdr); r != nil {
-			return nil, nil, r
+			return r
 		}
 		if r := checkPath(name, rd.lim); r != nil {
-			return nil, nil, r
+			return r
 		}
 		if r := checkFormat(hdr); r != nil {
-			return nil, nil, r
+			return r
 		}
 		if count == 1 && name != SumsPath {
-			return nil, nil, refuse(name, RuleChecksumsMissing, "the first entry must be SHA256SUMS")
+			return refuse(name, RuleChecksumsMissing, "the first entry must be SHA256SUMS")
 		}
 		if count > 1 && name == SumsPath {
-			return nil, nil, refuse(name, RuleReservedName, "SHA256SUMS may only be the first entry")
+			return refuse(name, RuleReservedName, "SHA256SUMS may only be the first entry")
 		}
 		if r := names.add(name); r != nil {
-			return nil, nil, r
+			return r
 		}
 		if count > 2 && name < prev {
-			return nil, nil, refuse(name, RuleEntryOrder, "the entry comes after %q; entries are sorted by path", prev)
+			return refuse(name, RuleEntryOrder, "the entry comes after %q; entries are sorted by path", prev)
 		}
 		prev = name
 
 		data, err := rd.readData(tr, hdr)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		dataEnd = rd.stream.n + blockPadding(int64(len(data)))
 
 		if count == 1 {
 			var r *RefusalError
 			if sums, r = parseSums(data, rd.lim); r != nil {
-				return nil, nil, r
+				return r
 			}
 			continue
 		}
 		if kind := nestedArchive(data); kind != "" {
-			return nil, nil, refuse(name, RuleNestedArchive, "the file is a %s archive; nested archives are refused because they can hide a decompression bomb", kind)
+			return refuse(name, RuleNestedArchive, "the file is a %s archive; nested archives are refused because they can hide a decompression bomb", kind)
 		}
 		sum := sha256.Sum256(data)
-		files = append(files, fileData{
-			entry: Entry{Path: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])},
-			data:  data,
-		})
+		e := Entry{Path: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		want, ok := sums[name]
+		if !ok {
+			return refuse(name, RuleChecksumsUnlisted, "the file is not listed in SHA256SUMS")
+		}
+		if want != e.SHA256 {
+			return refuse(name, RuleChecksumMismatch, "the file's SHA-256 is %s but SHA256SUMS lists %s", e.SHA256, want)
+		}
+		delete(sums, name)
+		p.Files = append(p.Files, e)
+		p.data[name] = data
 	}
 	if count == 0 && rd.stream.n == 2*blockSize {
-		return nil, nil, refuse(SumsPath, RuleChecksumsMissing, "the package holds no files")
+		return refuse(SumsPath, RuleChecksumsMissing, "the package holds no files")
 	}
 	// tar.Reader also reports io.EOF when the stream simply stops between
 	// entries or after one zero block; only a full end-of-archive marker (two
 	// zero blocks) right after the last entry proves nothing was cut off.
 	if rd.stream.n != dataEnd+2*blockSize {
-		return nil, nil, refuse("", RuleTruncated, "the tar stream ends without its end-of-archive marker; the package was cut short")
+		return refuse("", RuleTruncated, "the tar stream ends without its end-of-archive marker; the package was cut short")
 	}
-	return files, sums, nil
+	if len(sums) > 0 {
+		return refuse(slices.Min(slices.Collect(maps.Keys(sums))), RuleChecksumsMissingFile, "SHA256SUMS lists the file but the package does not hold it")
+	}
+	if _, ok := p.data[ManifestPath]; !ok {
+		return refuse(ManifestPath, RuleManifestMissing, "every package must hold manifest.json at its root")
+	}
+	return nil
 }
 
 const blockSize = 512

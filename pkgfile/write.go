@@ -34,7 +34,10 @@ const maxEntryOverhead = 4 * blockSize
 // returns its digest ("sha256:HEX"). The same files, in any order, always
 // give the same bytes. Write applies the reader's rules with DefaultLimits,
 // so it never writes a package that Read with DefaultLimits would refuse;
-// a violation is a *RefusalError.
+// a violation is a *RefusalError. Every rule but the compressed size is
+// checked before the first byte is written; a package that compresses to
+// more than MaxPackageBytes is refused part-way, so a caller writing to a
+// file should remove it on error.
 func Write(w io.Writer, files []File) (digest string, err error) {
 	digest, _, err = write(w, files, DefaultLimits())
 	return digest, err
@@ -49,30 +52,55 @@ func write(w io.Writer, files []File, lim Limits) (string, []Entry, error) {
 	}
 
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 64<<10)
+	lw := &limitWriter{w: io.MultiWriter(w, h), max: lim.MaxPackageBytes}
+	bw := bufio.NewWriterSize(lw, 64<<10)
 	gw, err := gzip.NewWriterLevel(bw, compressionLevel)
 	if err != nil {
 		return "", nil, fmt.Errorf("pkgfile: %w", err)
 	}
 	tw := tar.NewWriter(gw)
-	if err := writeEntry(tw, SumsPath, formatSums(entries)); err != nil {
-		return "", nil, err
-	}
+	err = writeEntry(tw, SumsPath, formatSums(entries))
 	for _, f := range sorted {
-		if err := writeEntry(tw, f.Path, f.Data); err != nil {
-			return "", nil, err
+		if err != nil {
+			break
 		}
+		err = writeEntry(tw, f.Path, f.Data)
 	}
-	if err := tw.Close(); err != nil {
-		return "", nil, fmt.Errorf("pkgfile: writing the package: %w", err)
+	if err == nil {
+		err = tw.Close()
 	}
-	if err := gw.Close(); err != nil {
-		return "", nil, fmt.Errorf("pkgfile: writing the package: %w", err)
+	if err == nil {
+		err = gw.Close()
 	}
-	if err := bw.Flush(); err != nil {
+	if err == nil {
+		err = bw.Flush()
+	}
+	if lw.exceeded {
+		return "", nil, refuse("", RulePackageTooLarge, "the compressed package is larger than the limit of %d bytes", lim.MaxPackageBytes)
+	}
+	if err != nil {
 		return "", nil, fmt.Errorf("pkgfile: writing the package: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), entries, nil
+}
+
+// limitWriter stops a package that would be too large to read back. The
+// compressed size is only known while writing, so w may have received the
+// start of the package when the limit trips.
+type limitWriter struct {
+	w        io.Writer
+	n, max   int64
+	exceeded bool
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > l.max {
+		l.exceeded = true
+		return 0, errPackageTooLarge
+	}
+	n, err := l.w.Write(p)
+	l.n += int64(n)
+	return n, err
 }
 
 // epoch is the modification time of every entry.
@@ -92,10 +120,10 @@ func writeEntry(tw *tar.Writer, name string, data []byte) error {
 		Format:   format,
 	}
 	if err := tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("pkgfile: writing the header of %q: %w", name, err)
+		return fmt.Errorf("header of %q: %w", name, err)
 	}
 	if _, err := tw.Write(data); err != nil {
-		return fmt.Errorf("pkgfile: writing %q: %w", name, err)
+		return fmt.Errorf("%q: %w", name, err)
 	}
 	return nil
 }
@@ -107,6 +135,7 @@ func checkFiles(files []File, lim Limits) ([]Entry, error) {
 		return nil, refuse("", RuleFileCount, "the package would have %d files; the limit is %d", len(files)+1, lim.MaxFiles)
 	}
 	names := newNameSet()
+	names.add(SumsPath) // so that "sha256sums" collides as it would in Read
 	entries := make([]Entry, 0, len(files))
 	total := int64(2*blockSize + maxEntryOverhead) // end marker and SHA256SUMS header
 	manifest := false

@@ -169,6 +169,8 @@ func TestWriteRefusals(t *testing.T) {
 		{"case", with(File{"MANIFEST.JSON", nil}), RuleCaseCollision},
 		{"conflict", with(File{"plugin.wasm/x", nil}), RulePathConflict},
 		{"reserved", with(File{SumsPath, nil}), RuleReservedName},
+		{"reserved in another case", with(File{"sha256sums", nil}), RuleCaseCollision},
+		{"reserved as a folder", with(File{"SHA256SUMS/x", nil}), RulePathConflict},
 		{"nested", with(File{"inner.tgz", gz(t, []byte("x"))}), RuleNestedArchive},
 		{"no manifest", []File{{"plugin.wasm", testModule}}, RuleManifestMissing},
 	}
@@ -206,5 +208,16 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errDisk }
 func TestWritePassesThroughWriteErrors(t *testing.T) {
 	if _, err := Write(failingWriter{}, sampleFiles()); !errors.Is(err, errDisk) {
 		t.Fatalf("got %v; want the writer's error", err)
+	}
+}
+
+func TestWriteRefusesTooLargeCompressed(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxPackageBytes = 4096
+	noise := benchFiles(20_000)[1].Data // a module that compresses little
+	_, _, err := write(io.Discard, append(slices.Clone(baseFiles), File{"noise.bin", noise}), lim)
+	var re *RefusalError
+	if !errors.As(err, &re) || re.Rule != RulePackageTooLarge {
+		t.Fatalf("got %v; want rule %s", err, RulePackageTooLarge)
 	}
 }

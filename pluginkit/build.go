@@ -109,10 +109,17 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", fmt.Errorf("building plugin: %w", err)
 	}
-	// Build next to the target and rename, so a failed or cancelled build
-	// never leaves a truncated module where a packer would pick it up.
-	tmpOut := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
-	defer os.Remove(tmpOut)
+	// Build into a fresh hidden folder next to the target and rename, so a
+	// failed or cancelled build never leaves a truncated module where a
+	// packer would pick it up, and two builds of one plugin never write the
+	// same file. (go build -o refuses to overwrite a file it did not make,
+	// so a pre-created temporary file would not do.)
+	tmpDir, err := os.MkdirTemp(filepath.Dir(out), ".gatehouse-build-")
+	if err != nil {
+		return "", fmt.Errorf("building plugin: %w", err)
+	}
+	defer os.RemoveAll(tmpDir)
+	tmpOut := filepath.Join(tmpDir, filepath.Base(out))
 
 	goBin := opts.Go
 	if goBin == "" {
@@ -176,9 +183,7 @@ func manifestModule(dir string) (string, error) {
 	return mod, nil
 }
 
-// goModVersion returns the go directive of the go.mod at p ("1.26" when
-// there is none, as the go command assumes an old version then and the kit
-// needs 1.26).
+// goModVersion returns the go directive of the go.mod at p.
 func goModVersion(p string) (string, error) {
 	data, err := readLimited(p, maxGoModSize)
 	if err != nil {
@@ -187,15 +192,32 @@ func goModVersion(p string) (string, error) {
 		}
 		return "", fmt.Errorf("reading %s: %w", p, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	v, err := parseGoVersion(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", p, err)
+	}
+	return v, nil
+}
+
+// parseGoVersion returns the version of the go directive in a go.mod file
+// (minGoVersion when there is none: the kit needs that much anyway). It
+// reads only that line; the go command checks the rest.
+func parseGoVersion(gomod []byte) (string, error) {
+	sc := bufio.NewScanner(bytes.NewReader(gomod))
+	sc.Buffer(nil, maxGoModSize)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && f[0] == "go" {
-			if !version.IsValid("go" + f[1]) {
-				return "", fmt.Errorf("%s: %q is not a Go version", p, f[1])
-			}
-			return f[1], nil
+		line, _, _ := strings.Cut(sc.Text(), "//")
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "go" {
+			continue
 		}
+		if len(f) != 2 || !version.IsValid("go"+f[1]) {
+			return "", fmt.Errorf("the go directive %q does not name a Go version such as 1.26", strings.TrimSpace(line))
+		}
+		return f[1], nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("reading go.mod: %w", err)
 	}
 	return minGoVersion, nil
 }

@@ -93,12 +93,12 @@ func TestInitBuildOutsideRepository(t *testing.T) {
 
 	// The same source in another folder, with the kit written to another
 	// cache, gives the same bytes: the build is reproducible.
-	dir2 := filepath.Join(root, "elsewhere", "hello")
+	dir2 := filepath.Join(root, "else where", "hello") // a space: go.work quoting
 	if err := os.MkdirAll(dir2, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	copyTree(t, dir, dir2, func(name string) bool { return name != "plugin.wasm" })
-	out2, err := Build(context.Background(), dir2, BuildOptions{CacheDir: filepath.Join(root, "cache2")})
+	out2, err := Build(context.Background(), dir2, BuildOptions{CacheDir: filepath.Join(root, "cache 2")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +108,30 @@ func TestInitBuildOutsideRepository(t *testing.T) {
 	}
 	if !bytes.Equal(wasm, wasm2) {
 		t.Errorf("two builds of the same source differ (%d and %d bytes)", len(wasm), len(wasm2))
+	}
+
+	// Two builds of one folder at once (an editor's save hook and a
+	// terminal, say) both succeed and leave the same module.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Build(context.Background(), dir, BuildOptions{CacheDir: cache})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent build: %v", err)
+		}
+	}
+	if again, _ := os.ReadFile(out); !bytes.Equal(again, wasm) {
+		t.Error("concurrent builds left a different module")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".gatehouse-build-*")); len(leftovers) > 0 {
+		t.Errorf("builds left temporary folders: %v", leftovers)
 	}
 }
 
@@ -353,5 +377,20 @@ func copyTree(t *testing.T, from, to string, keep func(string) bool) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseGoVersion(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"module x\n\ngo 1.26\n", "1.26", ""},
+		{"module x\ngo 1.27.1 // newer\n", "1.27.1", ""},
+		{"module x\n", minGoVersion, ""},
+		{"module x\ngo banana\n", "", "does not name a Go version"},
+		{"module x\ngo 1.26 1.27\n", "", "does not name a Go version"},
+	} {
+		got, err := parseGoVersion([]byte(c.in))
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("parseGoVersion(%q) = %q, %v; want %q, error containing %q", c.in, got, err, c.want, c.err)
+		}
 	}
 }

@@ -80,8 +80,9 @@ type Config struct {
 	// still work, e.g. for tests that read them directly).
 	Registerer prometheus.Registerer
 
-	// now is the clock; tests replace it.
-	now func() time.Time
+	// Now is the clock of the rate limiter and the circuit breaker
+	// (default time.Now); tests replace it.
+	Now func() time.Time
 }
 
 // PluginRef names a loaded plugin version for callbacks.
@@ -154,8 +155,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.now == nil {
-		c.now = time.Now
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	c.Breaker = c.Breaker.withDefaults()
 	return c

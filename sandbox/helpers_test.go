@@ -109,15 +109,16 @@ func (e *testEnv) load(tb testing.TB, req LoadRequest) *Plugin {
 	return p
 }
 
-// metric returns the value of the counter or gauge name with labels, from
-// the registry (so it also proves the metric is registered), or 0 if the
-// series does not exist.
+// metric returns the sum of the counters or gauges called name whose
+// labels include labels, read from the registry (so it also proves the
+// metric is registered); 0 if there is no such series.
 func (e *testEnv) metric(tb testing.TB, name string, labels map[string]string) float64 {
 	tb.Helper()
 	mfs, err := e.reg.Gather()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -135,15 +136,15 @@ func (e *testEnv) metric(tb testing.TB, name string, labels map[string]string) f
 			}
 			switch {
 			case m.Counter != nil:
-				return m.Counter.GetValue()
+				sum += m.Counter.GetValue()
 			case m.Gauge != nil:
-				return m.Gauge.GetValue()
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
+				sum += float64(m.Histogram.GetSampleCount())
 			}
 		}
 	}
-	return 0
+	return sum
 }
 
 func (e *testEnv) calls(tb testing.TB, p *Plugin, result string) float64 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,11 @@ func (p *Plugin) Call(ctx context.Context, export string, input []byte) (Result,
 		return Result{}, ErrClosed
 	}
 	defer p.release()
+	return p.call(ctx, export, input)
+}
+
+// call is Call for a caller that has already registered the call.
+func (p *Plugin) call(ctx context.Context, export string, input []byte) (Result, error) {
 	if !p.exports[export] {
 		return Result{}, fmt.Errorf("plugin %s@%s has no export %q; its manifest lists %s", p.ref.ID, p.ref.Version, export, strings.Join(p.manifest.Runtime.Exports, ", "))
 	}
@@ -249,9 +255,7 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 		if err == nil && len(results) == 1 {
 			status = results[0]
 		}
-		if mem := mod.Memory(); mem != nil {
-			memBytes = uint64(mem.Size())
-		}
+		memBytes = memorySize(mod)
 		mod.Close(context.Background())
 	}
 	res := Result{
@@ -321,6 +325,16 @@ func (p *Plugin) classify(ctx context.Context, export string, err error, st *cal
 		msg += " (stderr: " + tail + ")"
 	}
 	return p.callErr(export, KindTrap, msg, err)
+}
+
+// memorySize returns the size of mod's memory. wazero returns a typed nil
+// for a module without memory, which a plain nil check misses.
+func memorySize(mod api.Module) uint64 {
+	mem := mod.Memory()
+	if mem == nil || reflect.ValueOf(mem).IsNil() {
+		return 0
+	}
+	return uint64(mem.Size())
 }
 
 func firstLine(s string) string {

@@ -190,7 +190,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		data:     r.cfg.Data,
 		sem:      make(chan struct{}, limits.MaxConcurrent),
 		drained:  make(chan struct{}),
-		bucket:   newTokenBucket(r.cfg.RatePerSecond, r.cfg.RateBurst, r.cfg.now),
+		bucket:   newTokenBucket(r.cfg.RatePerSecond, r.cfg.RateBurst, r.cfg.Now),
 		log:      r.cfg.Logger.With(attrPlugin(m.ID), attrVersion(m.Version)),
 	}
 	if req.Data != nil {
@@ -209,7 +209,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if len(origins) > 0 {
 		p.fetch = newFetcher(origins, req.HTTPTransport, &r.cfg)
 	}
-	p.breaker = newBreaker(r.cfg.Breaker, r.cfg.now, func(s BreakerState) {
+	p.breaker = newBreaker(r.cfg.Breaker, r.cfg.Now, func(s BreakerState) {
 		r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(s))
 		p.log.Warn("plugin circuit breaker changed state", "state", s.String())
 	})

@@ -28,6 +28,8 @@ var (
 	// ErrStateChanged: a transition's expected current state no longer
 	// holds (another worker moved the version first).
 	ErrStateChanged = errors.New("state changed concurrently")
+	// ErrTooLarge: Blobs.Stage was given more bytes than its limit.
+	ErrTooLarge = errors.New("too large")
 )
 
 // Role is what a token may do.
@@ -164,7 +166,73 @@ type Store interface {
 	// ScanAudit calls fn for each event in Seq order.
 	ScanAudit(ctx context.Context, q AuditQuery, fn func(audit.Event) error) error
 
+	// Background jobs. At most one job per (Kind, Key) is queued or running
+	// at a time, so the same version is never vetted twice at once.
+	//
+	// EnqueueJob adds j unless one with its Kind and Key is already queued or
+	// running (then enqueued is false).
+	EnqueueJob(ctx context.Context, j Job) (enqueued bool, err error)
+	// ClaimJob leases the next due job of one of kinds until now+lease, or
+	// returns ErrNotFound. A job whose lease ran out (its worker died) is due
+	// again.
+	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (Job, error)
+	// FinishJob marks a claimed job done.
+	FinishJob(ctx context.Context, id int64, now time.Time) error
+	// RetryJob puts a claimed job back in the queue for at, with its error.
+	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
+	// FailJob gives up on a job (it stays, with its error, for operators).
+	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
+	// ListJobs lists jobs in a state ("queued", "running", "done", "failed").
+	ListJobs(ctx context.Context, state string, limit int) ([]Job, error)
+
+	// Vetting results. Each run of the analyzers over a version is kept.
+	// SaveVetRun assigns r.Run (1, 2, …) and records ev in the same
+	// transaction.
+	SaveVetRun(ctx context.Context, r VetRun, ev audit.Event) (VetRun, error)
+	// LatestVetRun returns the newest run for a version, or ErrNotFound.
+	LatestVetRun(ctx context.Context, versionID string) (VetRun, error)
+
+	// False-positive decisions, per plugin and finding fingerprint; they
+	// carry forward to later versions of the plugin.
+	AddSuppression(ctx context.Context, s Suppression, ev audit.Event) error
+	ListSuppressions(ctx context.Context, pluginID string) ([]Suppression, error)
+
 	Close() error
+}
+
+// Job is a unit of background work.
+type Job struct {
+	ID         int64
+	Kind       string // e.g. "vet"
+	Key        string // e.g. the submission id
+	Args       []byte // JSON
+	State      string // queued, running, done, failed
+	Attempts   int    // claims so far
+	RunAt      time.Time
+	LeaseUntil time.Time
+	LastError  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// VetRun is one run of the analyzers over a version.
+type VetRun struct {
+	VersionID string
+	Run       int
+	Results   []byte // JSON array of vet.Result
+	Blocked   bool
+	Summary   string // why it blocked, or that it passed
+	CreatedAt time.Time
+}
+
+// Suppression is a reviewer's decision that a finding is a false positive.
+type Suppression struct {
+	PluginID    string
+	Fingerprint string
+	RuleID      string
+	By          string
+	Reason      string
+	CreatedAt   time.Time
 }
 
 // Blobs holds package bytes by digest on disk or in an object store.

@@ -32,12 +32,23 @@ type FS struct {
 
 var _ store.Blobs = (*FS)(nil)
 
-// New opens (creating if needed) a blob directory.
+// New opens (creating if needed) a blob directory. The 256 fan-out
+// directories are made here, once, so that Commit never creates one and
+// has only the rename itself to make durable.
 func New(dir string) (*FS, error) {
 	for _, d := range []string{dir, filepath.Join(dir, "tmp"), filepath.Join(dir, "sha256")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating blob directory: %w", err)
 		}
+	}
+	for i := 0; i < 256; i++ {
+		fan := filepath.Join(dir, "sha256", fmt.Sprintf("%02x", i))
+		if err := os.Mkdir(fan, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating blob directory: %w", err)
+		}
+	}
+	if err := syncDir(filepath.Join(dir, "sha256")); err != nil {
+		return nil, fmt.Errorf("creating blob directory: %w", err)
 	}
 	return &FS{dir: dir}, nil
 }
@@ -103,7 +114,7 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 }
 
 // ErrTooLarge is returned (wrapped) by Stage when the bytes exceed max.
-var ErrTooLarge = errors.New("blob too large")
+var ErrTooLarge = store.ErrTooLarge
 
 // copyLimited copies at most max bytes, failing with ErrTooLarge when
 // there are more and with ctx's error when it is done.

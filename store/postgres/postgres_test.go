@@ -94,7 +94,6 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
-
 func BenchmarkCreateVersion(b *testing.B) {
 	s := open(b)
 	ctx := context.Background()

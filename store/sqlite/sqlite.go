@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -70,6 +71,20 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// OpenExisting is Open for tools pointed at a data folder (gatehouse audit
+// verify --data DIR): it refuses a path that holds no database instead of
+// creating an empty one that would verify as an empty trail.
+func OpenExisting(ctx context.Context, path string) (*sqlstore.Store, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("no Gatehouse database at %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil, fmt.Errorf("%s is not a Gatehouse database (not a non-empty file)", path)
+	}
+	return Open(ctx, path)
 }
 
 func isUniqueViolation(err error) bool {

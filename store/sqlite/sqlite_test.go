@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -48,9 +50,10 @@ func TestReopen(t *testing.T) {
 	if _, err := s.GetNamespace(ctx, "acme"); err != nil {
 		t.Errorf("namespace lost on reopen: %v", err)
 	}
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
 	var n int
-	if err := s.DB().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Errorf("schema_migrations has %d rows (%v) after two opens, want 1", n, err)
+	if err := s.DB().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
+		t.Errorf("schema_migrations has %d rows (%v) after two opens, want %d (one per migration)", n, err, len(files))
 	}
 	var mode string
 	if err := s.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -102,4 +105,27 @@ func BenchmarkCreateVersion(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "nothing-here.db")
+	if s, err := OpenExisting(ctx, missing); err == nil {
+		s.Close()
+		t.Fatal("OpenExisting opened a path with no database")
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("OpenExisting created a database file")
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenExisting(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenExisting on a real database: %v", err)
+	}
+	s.Close()
 }

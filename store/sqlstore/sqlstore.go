@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-
 	"gatehouse.dev/gatehouse/audit"
 	"gatehouse.dev/gatehouse/store"
 )

@@ -43,6 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TamperEdit", testTamperEdit},
 		{"TamperDelete", testTamperDelete},
 		{"TamperReorder", testTamperReorder},
+		{"Jobs", testJobs},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"VetRuns", testVetRuns},
+		{"Suppressions", testSuppressions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

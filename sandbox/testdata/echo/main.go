@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"gatehouse.dev/gatehouse/pdk"
 )
@@ -60,6 +61,15 @@ func leak() int32 {
 		prev := marker
 		marker = in.Message
 		return echoIO{Message: prev}, nil
+	})
+}
+
+// nonce returns the clock: a different output on every call.
+//
+//go:wasmexport nonce
+func nonce() int32 {
+	return pdk.Handle(func(in echoIO) (echoIO, error) {
+		return echoIO{Message: fmt.Sprint(time.Now().UnixNano())}, nil
 	})
 }
 

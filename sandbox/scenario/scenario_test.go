@@ -1,0 +1,153 @@
+package scenario
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/sandbox"
+)
+
+func build(t *testing.T, name string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "../testdata/"+name)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newRuntime(t *testing.T) *sandbox.Runtime {
+	rt, err := sandbox.NewRuntime(sandbox.Config{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+const capsScenarios = `{"scenarios": [
+  {"name": "faked fetch", "export": "fetch", "input": {"url": "https://api.example.com/x"},
+   "fetch": {"GET https://api.example.com/x": {"status": 201, "body": "made"}},
+   "expected": {"body": "made", "status": 201}},
+  {"name": "redirect inside the origin", "export": "fetch", "input": {"url": "https://api.example.com/old"},
+   "fetch": {"GET https://api.example.com/old": {"status": 302, "headers": {"Location": "/new"}},
+             "GET https://api.example.com/new": {"status": 200, "body": "moved"}},
+   "expected": {"status": 200, "body": "moved"}},
+  {"name": "ungranted origin", "export": "fetch", "input": {"url": "https://evil.example/steal"},
+   "fetch": {"GET https://evil.example/steal": {"body": "never served"}},
+   "expectedError": "denied"},
+  {"name": "fetch without a fake", "export": "fetch", "input": {"url": "https://api.example.com/unfaked"},
+   "expectedError": "plugin_error"},
+  {"name": "data scope", "export": "data", "input": {"req": {"scope": "contacts"}},
+   "data": {"read:contacts": {"name": "Ada"}},
+   "expected": {"content": "{\"name\": \"Ada\"}"}},
+  {"name": "wrong expectation", "export": "data", "input": {"req": {"scope": "contacts"}},
+   "data": {"read:contacts": 1},
+   "expected": {"content": "2"}}
+]}`
+
+func TestRunCaps(t *testing.T) {
+	scenarios, err := Parse([]byte(capsScenarios))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &manifest.Manifest{ManifestVersion: 1, ID: "acme/caps", Version: "1.0.0",
+		Runtime:     manifest.Runtime{Exports: []string{"fetch", "data"}, HostAPI: "^1"},
+		Permissions: []string{"kv:read", "kv:write", "net:https://api.example.com", "fs:read:/m", "secret:T", "data:read:contacts", "data:write:contacts"}}
+	req := sandbox.LoadRequest{Manifest: m, Module: build(t, "caps"), Mounts: map[string]string{"/m": t.TempDir()}}
+	results, err := Run(context.Background(), newRuntime(t), req, scenarios)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Result{}
+	for _, r := range results {
+		byName[r.Name] = r
+		if r.Nondeterministic {
+			t.Errorf("%s: flagged nondeterministic: %s", r.Name, r.Difference)
+		}
+	}
+	for _, name := range []string{"faked fetch", "redirect inside the origin", "ungranted origin", "fetch without a fake", "data scope"} {
+		if r := byName[name]; !r.Passed {
+			t.Errorf("%s: did not pass: %+v", name, r)
+		}
+	}
+	if r := byName["ungranted origin"]; len(r.Denied) != 1 || r.Denied[0].Function != "http_fetch" {
+		t.Errorf("the denied fetch is not recorded: %+v", r.Denied)
+	}
+	if r := byName["fetch without a fake"]; len(r.Unfaked) != 1 || r.Unfaked[0] != "GET https://api.example.com/unfaked" {
+		t.Errorf("unfaked fetch not recorded: %+v", r.Unfaked)
+	}
+	if r := byName["redirect inside the origin"]; len(r.HostCalls) != 1 {
+		t.Errorf("host calls = %+v", r.HostCalls)
+	}
+	if r := byName["wrong expectation"]; r.Passed || !strings.Contains(r.Mismatch, "differs") {
+		t.Errorf("a wrong expectation passed: %+v", r)
+	}
+}
+
+func TestRunFlagsNondeterminism(t *testing.T) {
+	m := &manifest.Manifest{ManifestVersion: 1, ID: "acme/echo", Version: "1.0.0",
+		Runtime: manifest.Runtime{Exports: []string{"nonce", "echo"}, HostAPI: "^1"}}
+	scenarios, err := Parse([]byte(`[
+		{"name": "clock", "export": "nonce", "input": {"message": "x"}},
+		{"name": "echo", "export": "echo", "input": {"message": "x"}, "expected": {"message": "x"}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := Run(context.Background(), newRuntime(t), sandbox.LoadRequest{Manifest: m, Module: build(t, "echo")}, scenarios)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !results[0].Nondeterministic || results[0].Passed {
+		t.Errorf("a clock-dependent output was not flagged: %+v", results[0])
+	}
+	if results[1].Nondeterministic || !results[1].Passed {
+		t.Errorf("a deterministic echo was flagged: %+v", results[1])
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	for name, in := range map[string]string{
+		"unknown field":     `[{"name":"a","export":"e","expcted":{}}]`,
+		"no name":           `[{"export":"e"}]`,
+		"no export":         `[{"name":"a"}]`,
+		"both expectations": `[{"name":"a","export":"e","expected":1,"expectedError":"trap"}]`,
+		"bad fetch key":     `[{"name":"a","export":"e","fetch":{"https://x":{}}}]`,
+		"bad data key":      `[{"name":"a","export":"e","data":{"contacts":1}}]`,
+		"duplicate name":    `[{"name":"a","export":"e"},{"name":"a","export":"e"}]`,
+		"trailing data":     `[] []`,
+		"not json":          `scenarios`,
+	} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(capsScenarios))
+	f.Add([]byte(`[{"name":"a","export":"e","input":{"x":1},"expected":{"y":2}}]`))
+	f.Add([]byte(`{"scenarios":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		list, err := Parse(data)
+		if err != nil {
+			return
+		}
+		for _, s := range list {
+			if err := s.validate(); err != nil {
+				t.Fatalf("Parse returned an invalid scenario: %v", err)
+			}
+		}
+	})
+}
