@@ -5,6 +5,8 @@ package api
 import (
 	"encoding/json"
 	"time"
+
+	"gatehouse.dev/gatehouse/vet"
 )
 
 // BasePath prefixes every API endpoint.
@@ -27,6 +29,23 @@ type Submission struct {
 	Files     []File          `json:"files,omitempty"`
 	Manifest  json.RawMessage `json:"manifest,omitempty"`
 	History   []Event         `json:"history,omitempty"`
+	Vetting   *Vetting        `json:"vetting,omitempty"`
+}
+
+// Vetting is the newest run of the analyzers over a version. Findings a
+// reviewer marked false positive are shown, marked suppressed.
+type Vetting struct {
+	Run     int          `json:"run"`
+	Blocked bool         `json:"blocked"`
+	Summary string       `json:"summary"`
+	At      time.Time    `json:"at"`
+	Results []vet.Result `json:"results"`
+}
+
+// FalsePositive marks a finding (by fingerprint) a false positive for a
+// plugin; the decision carries forward to later versions.
+type FalsePositive struct {
+	Reason string `json:"reason"`
 }
 
 // File is a package entry with its digest.

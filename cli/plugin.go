@@ -240,8 +240,13 @@ func pluginStatusCmd(g *globals) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(sub)
 			}
-			fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n\nHistory:\n",
+			fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n",
 				sub.ID, sub.Plugin, sub.Version, sub.State, sub.Reason, sub.Next, sub.Digest, sub.CreatedAt.Format(time.RFC3339), sub.Submitter)
+			if sub.Vetting != nil {
+				fmt.Fprintf(w, "\nVetting (run %d, %s): %s\n", sub.Vetting.Run, sub.Vetting.At.Format(time.RFC3339), sub.Vetting.Summary)
+				printResults(w, sub.Vetting.Results)
+			}
+			fmt.Fprintln(w, "\nHistory:")
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			for _, e := range sub.History {
 				move := e.NewState

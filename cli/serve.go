@@ -18,8 +18,9 @@ import (
 
 func serveCmd(g *globals) *cobra.Command {
 	var (
-		cfg      marketplace.Config
-		examples string
+		cfg           marketplace.Config
+		examples      string
+		licensePolicy string
 	)
 	c := &cobra.Command{
 		Use:   "serve",
@@ -36,6 +37,12 @@ catalog and a review queue to look at.`,
 			ctx := cmd.Context()
 			log := g.logger()
 			cfg.Log = log
+			if licensePolicy != "" {
+				var err error
+				if cfg.Licenses, err = readLicensePolicy(licensePolicy); err != nil {
+					return err
+				}
+			}
 			if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
 				cfg.LegacySigningKey = []byte(k)
 			}
@@ -74,6 +81,8 @@ catalog and a review queue to look at.`,
 	f.StringVar(&cfg.Addr, "addr", g.getenv("GATEHOUSE_ADDR", "127.0.0.1:8080"), "address to listen on (GATEHOUSE_ADDR)")
 	f.StringVar(&cfg.Data, "data", g.getenv("GATEHOUSE_DATA", "./gatehouse-data"), "data folder (GATEHOUSE_DATA)")
 	f.StringVar(&cfg.DatabaseURL, "database", g.getenv("GATEHOUSE_DATABASE", ""), "PostgreSQL URL; SQLite in the data folder when empty (GATEHOUSE_DATABASE)")
+	f.StringVar(&cfg.VetConfig, "vet-config", g.getenv("GATEHOUSE_VET_CONFIG", ""), "check modes (JSON): which analyzers and rules are enabled, enforced, required (GATEHOUSE_VET_CONFIG)")
+	f.StringVar(&licensePolicy, "licenses", g.getenv("GATEHOUSE_LICENSES", ""), `licence policy (JSON): {"allowed": [...], "denied": [...]} (GATEHOUSE_LICENSES)`)
 	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
 	return c
 }

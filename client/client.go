@@ -159,3 +159,19 @@ func (c *Client) Download(ctx context.Context, digest string, w io.Writer) error
 	_, err := c.do(ctx, "GET", api.BasePath+"/packages/"+url.PathEscape(digest), nil, "", w, http.StatusOK)
 	return err
 }
+
+// ImportVulnDB uploads an OSV all.zip as the server's vulnerability
+// database and returns its version.
+func (c *Client) ImportVulnDB(ctx context.Context, zip io.Reader) (string, error) {
+	var out struct {
+		Version string `json:"version"`
+	}
+	_, err := c.do(ctx, "POST", api.BasePath+"/vulndb", zip, "application/zip", &out, http.StatusOK)
+	return out.Version, err
+}
+
+// SARIF writes the newest vetting run of a submission as SARIF to w.
+func (c *Client) SARIF(ctx context.Context, id string, w io.Writer) error {
+	_, err := c.do(ctx, "GET", api.BasePath+"/submissions/"+url.PathEscape(id)+"/sarif", nil, "", w, http.StatusOK)
+	return err
+}

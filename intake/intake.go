@@ -27,6 +27,7 @@ import (
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/vet"
 )
 
 // Kind classifies a refused submission, so the API can answer with the
@@ -61,6 +62,12 @@ type Service struct {
 	Manifest manifest.Options // legacy-form handling (PLUGIN_SIGNING_KEY)
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// Analyzers returns the analyzers to run (read per run, so a newly
+	// imported vulnerability database is used at once); VetConfig says
+	// which count and how.
+	Analyzers func() []vet.Analyzer
+	VetConfig vet.Config
 
 	wake chan struct{}
 }
@@ -238,80 +245,4 @@ func (s *Service) Wake() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Work moves versions on from received until ctx ends. It polls as well as
-// listening for Wake, so versions left mid-way by a crash or by another
-// process are picked up: every step is a compare-and-set transition, so two
-// workers never both apply one.
-func (s *Service) Work(ctx context.Context, poll time.Duration) {
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		if err := s.ProcessPending(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("processing submissions", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
-	}
-}
-
-// steps is what happens to a version in each automatic state until the
-// vetting pipeline and triage policy exist: nothing is checked
-// automatically yet, so every version goes to a person. The reasons say so
-// plainly to the author.
-var steps = []struct {
-	from, to lifecycle.State
-	reason   string
-}{
-	{lifecycle.Received, lifecycle.Vetting, "vetting started"},
-	{lifecycle.Vetting, lifecycle.Triage, "no automated analyzers are configured on this server; nothing was checked automatically"},
-	{lifecycle.Triage, lifecycle.InReview, "no auto-approval policy is active: a reviewer looks at every version"},
-}
-
-// ProcessPending advances every version waiting in an automatic state.
-func (s *Service) ProcessPending(ctx context.Context) error {
-	for _, st := range steps {
-		for {
-			vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: st.from, Limit: 100})
-			if err != nil {
-				return fmt.Errorf("finding %s versions: %w", st.from, err)
-			}
-			for _, v := range vs {
-				if err := s.advance(ctx, v.ID); err != nil {
-					return err
-				}
-			}
-			if len(vs) < 100 {
-				break
-			}
-		}
-	}
-	return nil
-}
-
-// advance walks one version through the automatic steps from wherever it is.
-func (s *Service) advance(ctx context.Context, id string) error {
-	for _, st := range steps {
-		v, err := s.Store.GetVersion(ctx, id)
-		if err != nil {
-			return fmt.Errorf("reading submission %s: %w", id, err)
-		}
-		if v.State != st.from {
-			continue
-		}
-		ev := audit.Event{Time: s.Now().UTC(), Actor: "system", Action: "submission.transition", Subject: "submission:" + id, Reason: st.reason}
-		err = s.Store.Transition(ctx, id, st.from, st.to, st.reason, ev)
-		if errors.Is(err, store.ErrStateChanged) {
-			return nil // another worker has it
-		}
-		if err != nil {
-			return fmt.Errorf("moving submission %s to %s: %w", id, st.to, err)
-		}
-	}
-	return nil
 }

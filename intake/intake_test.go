@@ -172,8 +172,8 @@ func TestWorkerIsIdempotent(t *testing.T) {
 	}
 	n := 0
 	st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID}, func(audit.Event) error { n++; return nil })
-	if n != 4 {
-		t.Errorf("%d events for one submission, want 4 (create and three moves)", n)
+	if n != 5 {
+		t.Errorf("%d events for one submission, want 5 (create, three moves and one vetting run)", n)
 	}
 }
 

@@ -25,6 +25,10 @@ import (
 	"gatehouse.dev/gatehouse/store/blobfs"
 	"gatehouse.dev/gatehouse/store/postgres"
 	"gatehouse.dev/gatehouse/store/sqlite"
+	"gatehouse.dev/gatehouse/vet/analyzers"
+	"gatehouse.dev/gatehouse/vet/licenses"
+	"gatehouse.dev/gatehouse/vet/manifestcheck"
+	"gatehouse.dev/gatehouse/vulndb"
 )
 
 // Config is what `gatehouse serve` is told.
@@ -35,7 +39,13 @@ type Config struct {
 	DatabaseURL string
 	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
 	LegacySigningKey []byte
-	Log              *slog.Logger
+	// VetConfig is a file of check modes (which analyzers and rules are
+	// enabled, enforced, required); empty means every check enforced and
+	// required.
+	VetConfig string
+	// Licenses is the licence policy (allowed and denied SPDX ids).
+	Licenses licenses.Policy
+	Log      *slog.Logger
 }
 
 // AdminTokenFile is where the first admin token is written, mode 0600.
@@ -48,6 +58,7 @@ type Marketplace struct {
 	Blobs  store.Blobs
 	Intake *intake.Service
 	Server *server.Server
+	VulnDB *vulndb.Store
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -78,9 +89,25 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		st.Close()
 		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
-	in := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{LegacyKey: cfg.LegacySigningKey}, cfg.Log)
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, shared: cfg.DatabaseURL != ""}
-	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Log: cfg.Log})
+	vulns, err := vulndb.OpenStore(filepath.Join(cfg.Data, "vulndb"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("opening the vulnerability database: %w", err)
+	}
+	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
+	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
+	set := &analyzerSet{vulns: vulns, opts: analyzers.DefaultOptions{
+		Manifest: manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
+		Licenses: cfg.Licenses,
+	}}
+	in.Analyzers = set.get
+	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	in.VetConfig.Logger = cfg.Log
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, shared: cfg.DatabaseURL != ""}
+	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Log: cfg.Log})
 	return m, nil
 }
 

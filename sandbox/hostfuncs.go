@@ -141,6 +141,11 @@ type capResult struct {
 // buffer. fn returns the status; a non-negative status is replaced by the
 // result's length.
 func capability(name string, fn func(ctx context.Context, st *callState, mod api.Module, stack []uint64) capResult) hostFunc {
+	hf, ok := hostapi.Lookup(name)
+	if !ok || len(hf.Results) != 1 {
+		panic("sandbox: " + name + " is not a capability function of the host API")
+	}
+	returnsI64 := hf.Results[0] == hostapi.I64
 	return func(ctx context.Context, st *callState, mod api.Module, stack []uint64) {
 		if len(st.hostCalls) >= st.p.limits.HostCalls {
 			st.abort(KindThrottled, fmt.Sprintf("the plugin made more than %d host calls in one call", st.p.limits.HostCalls))
@@ -169,8 +174,7 @@ func capability(name string, fn func(ctx context.Context, st *callState, mod api
 		} else {
 			st.result = nil
 		}
-		hf, _ := hostapi.Lookup(name)
-		if hf.Results[0] == hostapi.I64 {
+		if returnsI64 {
 			stack[0] = api.EncodeI64(ret)
 		} else {
 			stack[0] = api.EncodeI32(int32(min(ret, 0)))
@@ -367,6 +371,7 @@ func fnData(write bool) func(ctx context.Context, st *callState, mod api.Module,
 		case err != nil:
 			return failed(req.Scope, err)
 		}
+		// A data result is bounded like a fetched body.
 		if len(b) > st.p.rt.cfg.MaxFetchResponseBytes {
 			return capResult{status: hostapi.StatusTooLarge, target: req.Scope}
 		}

@@ -245,7 +245,18 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 	st.stderr = &capWriter{max: p.limits.OutputBytes, name: "stderr", st: st}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 
-	cfg := p.modCfg.WithStdout(st.stdout).WithStderr(st.stderr)
+	cfg := p.modCfg.WithStdout(st.stdout).WithStderr(st.stderr).
+		// wazero's own nanosleep cannot be interrupted, so a guest asleep
+		// in poll_oneoff would outlive its deadline; this one wakes when
+		// the call's context ends.
+		WithNanosleep(func(ns int64) {
+			t := time.NewTimer(time.Duration(ns))
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		})
 	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
 	var status uint64
 	var memBytes uint64
@@ -456,7 +467,6 @@ func (p *Plugin) closeNow() {
 	p.wrt.Close(context.Background())
 	p.mounts.close()
 	p.fetch.close()
-	p.rt.metrics.breaker.DeleteLabelValues(p.ref.ID, p.ref.Version)
 	p.log.Info("plugin closed")
 	close(p.drained)
 }

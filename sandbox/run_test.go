@@ -21,7 +21,7 @@ func TestRunOnce(t *testing.T) {
 		t.Errorf("output = %s", res.Output)
 	}
 	s := res.Summary()
-	for _, want := range []string{"time ", "memory ", "MiB", "0 host call(s)", "log[1] hi", "stdout (13 bytes)"} {
+	for _, want := range []string{"time ", "memory ", "MiB", "0 host call(s)", "log[1] hi", "stdout (11 bytes)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}

@@ -162,7 +162,9 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 			wrt.Close(context.Background())
 		}
 	}()
-	compiled, err := wrt.CompileModule(ctx, req.Module)
+	// The rewrite is deterministic, so the compilation cache (keyed by the
+	// bytes compiled) still hits on the next load of the same module.
+	compiled, err := wrt.CompileModule(ctx, coalesceData(req.Module))
 	if err != nil {
 		return nil, fail("the module is not valid WebAssembly or does not fit the %d MiB memory cap: %v", limits.MemoryBytes>>20, err)
 	}
@@ -213,7 +215,6 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(s))
 		p.log.Warn("plugin circuit breaker changed state", "state", s.String())
 	})
-	r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(BreakerClosed))
 
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wrt); err != nil {
 		return nil, fail("linking WASI: %v", err)
@@ -233,10 +234,11 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		// Go reactors (-buildmode=c-shared) initialise their runtime in
 		// _initialize; a module without one skips it.
 		WithStartFunctions("_initialize").
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader).
 		WithFSConfig(fsc)
 
+	r.metrics.breaker.WithLabelValues(m.ID, m.Version).Set(float64(BreakerClosed))
 	p.log.Info("plugin loaded", "grants", permStrings(grants), "memory_bytes", limits.MemoryBytes,
 		"timeout", limits.Timeout.String())
 	return p, nil

@@ -12,7 +12,7 @@ import (
 // component and the component tree.
 func parseCycloneDX(b []byte) ([]Component, error) {
 	var bom cdx.BOM
-	if err := cdx.NewBOMDecoder(bytes.NewReader(trimBOM(b)), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+	if err := cdx.NewBOMDecoder(bytes.NewReader(b), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
 		return nil, fmt.Errorf("sbom: malformed CycloneDX JSON: %w", err)
 	}
 	var l list

@@ -64,6 +64,7 @@ func Parse(b []byte) ([]Component, Format, error) {
 	if len(b) > MaxSize {
 		return nil, "", fmt.Errorf("sbom: document of %d bytes exceeds the %d-byte limit", len(b), MaxSize)
 	}
+	b = trimBOM(b)
 	var probe struct {
 		BOMFormat   string `json:"bomFormat"`
 		SPDXVersion string `json:"spdxVersion"`

@@ -25,7 +25,7 @@ type spdxDocument struct {
 
 func parseSPDX(b []byte) ([]Component, error) {
 	var doc spdxDocument
-	if err := json.Unmarshal(trimBOM(b), &doc); err != nil {
+	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("sbom: malformed SPDX JSON: %w", err)
 	}
 	if len(doc.Packages) > MaxComponents {

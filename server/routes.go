@@ -28,6 +28,8 @@ var (
 	publishers = Access{Roles: []store.Role{store.RolePublisher}}
 	overseers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward, store.RoleAuditor}}
 	auditors   = Access{Roles: []store.Role{store.RoleSteward, store.RoleAuditor}}
+	stewards   = Access{Roles: []store.Role{store.RoleSteward}}
+	reviewers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward}}
 )
 
 func (s *Server) routeTable() []Route {
@@ -39,7 +41,10 @@ func (s *Server) routeTable() []Route {
 
 		{Method: "POST", Path: "/api/v1/submissions", Summary: "Submit a package (the .gpkg bytes as the body). Answers 202 with the submission and its status URL; 200 with the existing submission when the same bytes were submitted before.", Access: publishers, Body: "application/octet-stream", handler: s.submit},
 		{Method: "GET", Path: "/api/v1/submissions", Summary: "List submissions, optionally by ?state= (the review queue is ?state=in_review).", Access: overseers, handler: s.listSubmissions},
-		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files and history. Publishers see their own namespaces'.", Access: signedIn, handler: s.getSubmission},
+		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files, vetting results and history. Publishers see their own namespaces'.", Access: signedIn, handler: s.getSubmission},
+		{Method: "GET", Path: "/api/v1/submissions/{id}/sarif", Summary: "The newest vetting run as SARIF 2.1.0.", Access: signedIn, handler: s.getSARIF},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers, handler: s.revet},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers, Body: "application/json", handler: s.falsePositive},
 
 		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=.", Access: signedIn, handler: s.listPlugins},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with its versions.", Access: signedIn, handler: s.getPlugin},
@@ -51,6 +56,9 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
 		{Method: "GET", Path: "/api/v1/tokens", Summary: "List tokens (never their secrets).", Access: admins, handler: s.listTokens},
 		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Summary: "Revoke a token.", Access: admins, handler: s.revokeToken},
+
+		{Method: "POST", Path: "/api/v1/vulndb", Summary: "Import an OSV all.zip (the body) as the vulnerability database. A corrupt or partial file changes nothing; the previous database stays active.", Access: stewards, Body: "application/zip", handler: s.importVulnDB},
+		{Method: "GET", Path: "/api/v1/vulndb", Summary: "The active vulnerability database's version.", Access: signedIn, handler: s.vulnDBVersion},
 
 		{Method: "GET", Path: "/api/v1/audit/verify", Summary: "Recompute the audit hash chain and report the first broken link.", Access: auditors, handler: s.auditVerify},
 		{Method: "GET", Path: "/api/v1/audit/events", Summary: "Export the audit trail as JSON lines: ?subject=, ?after= (a seq), ?limit=.", Access: auditors, handler: s.auditExport},
@@ -192,6 +200,10 @@ func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	sub := submissionJSON(v, true)
+	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	err = s.cfg.Store.ScanAudit(r.Context(), store.AuditQuery{Subject: "submission:" + v.ID, Limit: 1000}, func(e audit.Event) error {
 		sub.History = append(sub.History, eventJSON(e))
 		return nil

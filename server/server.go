@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/auth"
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/vulndb"
 )
 
 // MaxJSONBody bounds every JSON request body.
@@ -28,6 +29,9 @@ type Config struct {
 	Store  store.Store
 	Blobs  store.Blobs
 	Intake *intake.Service
+	// VulnDB is the vulnerability database store; nil disables imports
+	// through the API.
+	VulnDB *vulndb.Store
 	Log    *slog.Logger
 	Now    func() time.Time
 }

@@ -256,9 +256,9 @@ func TestSubmissionLifecycle(t *testing.T) {
 	}
 	var moves []string
 	for _, h := range sub.History {
-		moves = append(moves, h.OldState+">"+h.NewState)
+		moves = append(moves, h.Action+":"+h.OldState+">"+h.NewState)
 	}
-	if got, want := strings.Join(moves, " "), ">received received>vetting vetting>triage triage>in_review"; got != want {
+	if got, want := strings.Join(moves, " "), "submission.create:>received submission.transition:received>vetting submission.vet:> submission.transition:vetting>triage submission.transition:triage>in_review"; got != want {
 		t.Errorf("history %q, want %q", got, want)
 	}
 

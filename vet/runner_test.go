@@ -341,3 +341,40 @@ func TestFingerprintAndLineCol(t *testing.T) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+func TestPointerLine(t *testing.T) {
+	doc := []byte("{\n  \"id\": \"a/b\",\n  \"permissions\": [\n    \"kv:read\",\n    \"net:https://x.example.com\"\n  ],\n  \"a/b\": {\"c~d\": 1}\n}\n")
+	for _, c := range []struct {
+		ptr       string
+		line, col int
+		ok        bool
+	}{
+		{"", 1, 1, true},
+		{"/id", 2, 9, true},
+		{"/permissions", 3, 18, true},
+		{"/permissions/1", 5, 5, true},
+		{"/a~1b/c~0d", 7, 18, true},
+		{"/permissions/2", 0, 0, false},
+		{"/nope", 0, 0, false},
+	} {
+		l, col, ok := PointerLine(doc, c.ptr)
+		if l != c.line || col != c.col || ok != c.ok {
+			t.Errorf("PointerLine(%q) = %d:%d %v, want %d:%d %v", c.ptr, l, col, ok, c.line, c.col, c.ok)
+		}
+	}
+	if _, _, ok := PointerLine([]byte("{"), "/x"); ok {
+		t.Error("broken JSON gave a position")
+	}
+}
+
+func TestIsText(t *testing.T) {
+	long := strings.Repeat("é", 8<<10) // the 8 KiB window cuts a rune
+	for _, c := range []struct {
+		in   string
+		want bool
+	}{{"hello\n", true}, {"", true}, {long, true}, {"a\x00b", false}, {"\xff\xfe", false}} {
+		if got := IsText([]byte(c.in)); got != c.want {
+			t.Errorf("IsText(%.10q) = %v", c.in, got)
+		}
+	}
+}

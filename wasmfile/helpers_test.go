@@ -17,6 +17,9 @@ var (
 // goModule builds testdata/src as a wasip1 reactor once per test binary.
 func goModule(tb testing.TB) []byte {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("builds a wasip1 module")
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "wasmfile-test")
 		if err != nil {

@@ -466,19 +466,19 @@ func (r *reader) u32() (uint32, error) {
 	return uint32(v), err
 }
 
-// count reads a vector length, capped by max and by the bytes left (every
-// element takes at least min bytes).
-func (r *reader) count(what string, max int, min int) (int, error) {
+// count reads a vector length, capped by limit and by the bytes left (every
+// element takes at least minSize bytes).
+func (r *reader) count(what string, limit, minSize int) (int, error) {
 	at := r.pos
 	n, err := r.u32()
 	if err != nil {
 		return 0, err
 	}
-	if uint64(n) > uint64(max) {
+	if uint64(n) > uint64(limit) {
 		r.pos = at
-		return 0, r.errf(ErrLimit, "%d %s, the limit is %d", n, what, max)
+		return 0, r.errf(ErrLimit, "%d %s, the limit is %d", n, what, limit)
 	}
-	if left := r.left(); uint64(n)*uint64(min) > uint64(left) {
+	if left := r.left(); uint64(n)*uint64(minSize) > uint64(left) {
 		r.pos = at
 		return 0, r.errf(ErrTruncated, "%d %s cannot fit in the %d bytes left", n, what, left)
 	}
@@ -516,8 +516,8 @@ func (r *reader) custom(m *Module) error {
 	return nil
 }
 
-func (r *reader) valTypes(what string, max int) ([]ValType, error) {
-	n, err := r.count(what, max, 1)
+func (r *reader) valTypes(what string, limit int) ([]ValType, error) {
+	n, err := r.count(what, limit, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -652,7 +652,7 @@ func (r *reader) imports(m *Module) error {
 			}
 			mem.Imported = true
 			m.Memories = append(m.Memories, mem)
-			im.Memory = &m.Memories[len(m.Memories)-1]
+			im.Memory = &mem // a copy: m.Memories may still grow
 		case KindGlobal:
 			t, err := r.byte()
 			if err != nil {
@@ -687,15 +687,6 @@ func (r *reader) imports(m *Module) error {
 			return r.errf(nil, "unknown import kind %d for %q.%q", k, im.Module, im.Name)
 		}
 		m.Imports = append(m.Imports, im)
-	}
-	// Memory imports point into m.Memories, which may have moved while
-	// growing; point them again now it is final.
-	j := 0
-	for i := range m.Imports {
-		if m.Imports[i].Kind == KindMemory {
-			m.Imports[i].Memory = &m.Memories[j]
-			j++
-		}
 	}
 	return nil
 }

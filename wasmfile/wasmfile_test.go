@@ -43,7 +43,7 @@ func small() []byte {
 		sec(0, cat(str("go:buildid"), []byte("abc"))...),
 		sec(1, cat([]byte{2}, // two types
 			[]byte{0x60, 2, 0x7f, 0x7e, 1, 0x7f}, // (i32, i64) -> (i32)
-			[]byte{0x60, 0, 0})...), // () -> ()
+			[]byte{0x60, 0, 0})...),              // () -> ()
 		sec(2, cat([]byte{2},
 			str("gatehouse_v1"), str("kv_get"), []byte{0, 0},
 			str("env"), str("memory"), []byte{2, 0x01, 1, 2})...), // memory min 1 max 2
@@ -99,6 +99,29 @@ func TestParseSmall(t *testing.T) {
 	}
 	if len(m.Custom) != 1 || m.Custom[0].Name != "go:buildid" || m.Custom[0].Size != 3 {
 		t.Errorf("custom = %+v", m.Custom)
+	}
+}
+
+func TestParseMemories(t *testing.T) {
+	// An imported memory, then two defined ones (multi-memory), one
+	// shared and one 64-bit.
+	m, err := Parse(module(
+		sec(2, cat([]byte{1}, str("env"), str("mem"), []byte{2, 0x00, 3})...),
+		sec(5, 2, 0x03, 1, 4, 0x05, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Memory{
+		{Min: 3, Imported: true},
+		{Min: 1, Max: 4, HasMax: true, Shared: true},
+		{Min: 1 << 35, Max: 1 << 36, HasMax: true, Memory64: true},
+	}
+	if len(m.Memories) != 3 || m.Memories[0] != want[0] || m.Memories[1] != want[1] || m.Memories[2] != want[2] {
+		t.Errorf("memories = %+v, want %+v", m.Memories, want)
+	}
+	if m.Imports[0].Memory == nil || *m.Imports[0].Memory != want[0] {
+		t.Errorf("memory import = %+v", m.Imports[0].Memory)
 	}
 }
 

@@ -1,0 +1,109 @@
+# The default policy's settings. A steward tunes the platform by editing the
+# values here; the rules in policy.rego read them and hold no numbers or lists
+# of their own. Every value is data, so a proposed change can be tested and
+# dry-run against pending versions before it is applied.
+package gatehouse.config
+
+# Auto-approval as a whole: "on" lets versions that pass every gate through
+# without a person; "dry_run" sends everything to review but still records
+# what auto-approval would have done, so a steward can watch it before
+# trusting it.
+auto_approval_mode := "on"
+
+# Permission kinds no plugin may ask for at all, with the message a plugin
+# author sees and a suggested alternative. Empty by default: every kind of
+# the host API is allowed, subject to the rules below.
+#   Example: {"data:write": {"message": "...", "suggestion": "..."}}
+forbidden_permission_kinds := {}
+
+# Secret names the platform keeps for itself.
+reserved_secret_prefixes := {"GATEHOUSE_"}
+
+# Origins plugins may not reach: hosts and networks inside the platform
+# (loopback, private, link-local, the cloud metadata service). Reaching them
+# from a plugin is server-side request forgery waiting to happen.
+forbidden_hosts := {"localhost", "metadata.google.internal", "metadata"}
+
+forbidden_host_suffixes := {".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa"}
+
+forbidden_networks := {
+	"0.0.0.0/8",
+	"10.0.0.0/8",
+	"100.64.0.0/10",
+	"127.0.0.0/8",
+	"169.254.0.0/16",
+	"172.16.0.0/12",
+	"192.168.0.0/16",
+	"::1/128",
+	"fc00::/7",
+	"fe80::/10",
+}
+
+# The data categories a plugin may declare. Anything else is refused.
+allowed_data_categories := {
+	"account",
+	"analytics",
+	"calendar",
+	"contacts",
+	"documents",
+	"files",
+	"messages",
+	"orders",
+	"products",
+	"tasks",
+	"usage",
+}
+
+# What to tell the author of a plugin that declares a category outside the
+# allowed list, for the categories authors most often ask for.
+data_category_guidance := {
+	"health": "Health data needs a platform agreement this marketplace does not offer; keep health data out of the plugin, or process only aggregated, de-identified figures declared as \"analytics\".",
+	"biometric": "Biometric data is not processed by marketplace plugins; use the platform's own sign-in and identity features instead.",
+	"genetic": "Genetic data is not processed by marketplace plugins; keep it in a system built and certified for it.",
+	"children": "Data about children is not processed by marketplace plugins; restrict the plugin to adult accounts.",
+	"criminal_records": "Criminal-record data is not processed by marketplace plugins.",
+	"payment_cards": "Card numbers never pass through plugins; hand payments to the platform's payment provider and declare \"orders\".",
+	"location": "Precise location is not available to plugins; use the coarse region in \"account\" data.",
+}
+
+# Licences the marketplace does not distribute, with the suggestion shown to
+# the author. A plugin is refused only when every way of satisfying its SPDX
+# expression needs one of these (so "MIT OR AGPL-3.0-only" is accepted).
+denied_licenses := {
+	"AGPL-1.0-only",
+	"AGPL-1.0-or-later",
+	"AGPL-3.0",
+	"AGPL-3.0-only",
+	"AGPL-3.0-or-later",
+	"BUSL-1.1",
+	"CC-BY-NC-4.0",
+	"CC-BY-NC-ND-4.0",
+	"CC-BY-NC-SA-4.0",
+	"Commons-Clause",
+	"SSPL-1.0",
+}
+
+license_suggestion := "Offer the plugin under a permissive licence such as MIT, Apache-2.0 or BSD-3-Clause (a dual licence such as \"MIT OR AGPL-3.0-only\" is accepted)."
+
+# Unsuppressed findings of these severities, from checks that are enforced,
+# block a version: it is rejected until they are fixed or marked false
+# positives. Medium findings fail their check, which sends the version to a
+# person instead of auto-approval.
+blocking_severities := {"critical", "high"}
+
+# Ownership or key changes of the namespace more recent than this stop
+# auto-approval: a taken-over account must not push an update unseen.
+ownership_change_quiet_days := 14
+
+# Risk tiers by the additive risk weight (triage.Weigh): a version is in the
+# highest tier whose threshold its weight reaches.
+tier_thresholds := {"medium": 15, "high": 35, "critical": 60}
+
+# Per tier: distinct approvals needed, hours until the review is overdue and
+# escalated, and the lifetime of the certificate issued on approval.
+tiers := {
+	"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90},
+	"medium": {"approvals": 1, "review_deadline_hours": 72, "certificate_lifetime_days": 60},
+	"high": {"approvals": 2, "review_deadline_hours": 120, "certificate_lifetime_days": 30},
+	"critical": {"approvals": 2, "review_deadline_hours": 168, "certificate_lifetime_days": 14},
+}

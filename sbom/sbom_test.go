@@ -1,0 +1,176 @@
+package sbom
+
+import (
+	"runtime/debug"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const cdxDoc = `{
+  "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+  "metadata": {"component": {"type": "application", "name": "acme/hello", "version": "1.0.0"}},
+  "components": [
+    {"type": "library", "name": "text", "group": "golang.org/x", "version": "v0.3.5", "purl": "pkg:golang/golang.org/x/text@v0.3.5"},
+    {"type": "library", "name": "core", "version": "7.1.0", "purl": "pkg:npm/%40babel/core@7.1.0",
+     "components": [{"type": "library", "name": "lodash", "version": "4.17.20", "purl": "pkg:npm/lodash@4.17.20"}]},
+    {"type": "library", "name": "Django_Rest", "purl": "pkg:pypi/Django_Rest@3.0"},
+    {"type": "library", "name": "log4j-core", "group": "org.apache.logging.log4j", "version": "2.14.1", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1?type=jar"},
+    {"type": "library", "name": "text", "group": "golang.org/x", "version": "v0.3.5", "purl": "pkg:golang/golang.org/x/text@v0.3.5"}
+  ]
+}`
+
+const spdxDoc = `{
+  "spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT", "name": "hello",
+  "packages": [
+    {"SPDXID": "SPDXRef-1", "name": "golang.org/x/net", "versionInfo": "v0.7.0",
+     "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:golang/golang.org/x/net@v0.7.0"}]},
+    {"SPDXID": "SPDXRef-2", "name": "left-pad", "versionInfo": "1.3.0",
+     "externalRefs": [{"referenceCategory": "PACKAGE_MANAGER", "referenceType": "purl", "referenceLocator": "pkg:npm/left-pad@1.3.0"}]},
+    {"SPDXID": "SPDXRef-3", "name": "vendored-thing", "versionInfo": "2.0"}
+  ]
+}`
+
+func TestParseCycloneDX(t *testing.T) {
+	cs, f, err := Parse([]byte(cdxDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f != CycloneDX {
+		t.Errorf("format = %q", f)
+	}
+	want := []Component{
+		{Name: "acme/hello", Version: "1.0.0"},
+		{Name: "golang.org/x/text", Version: "v0.3.5", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/text@v0.3.5"},
+		{Name: "@babel/core", Version: "7.1.0", Ecosystem: "npm", PURL: "pkg:npm/%40babel/core@7.1.0"},
+		{Name: "lodash", Version: "4.17.20", Ecosystem: "npm", PURL: "pkg:npm/lodash@4.17.20"},
+		{Name: "django-rest", Version: "3.0", Ecosystem: "PyPI", PURL: "pkg:pypi/Django_Rest@3.0"},
+		{Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1", Ecosystem: "Maven", PURL: "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1?type=jar"},
+	}
+	if !slices.Equal(cs, want) {
+		t.Errorf("components:\n got %+v\nwant %+v", cs, want)
+	}
+}
+
+func TestParseSPDX(t *testing.T) {
+	cs, f, err := Parse([]byte("\xef\xbb\xbf" + spdxDoc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Component{
+		{Name: "golang.org/x/net", Version: "v0.7.0", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/net@v0.7.0"},
+		{Name: "left-pad", Version: "1.3.0", Ecosystem: "npm", PURL: "pkg:npm/left-pad@1.3.0"},
+		{Name: "vendored-thing", Version: "2.0"},
+	}
+	if f != SPDX || !slices.Equal(cs, want) {
+		t.Errorf("Parse = %q %+v, want SPDX %+v", f, cs, want)
+	}
+}
+
+func TestParseMalformed(t *testing.T) {
+	tests := []struct{ name, doc, want string }{
+		{"not json", `{"bomFormat": "CycloneDX", `, "not valid JSON"},
+		{"unknown", `{"hello": 1}`, "neither a CycloneDX nor an SPDX"},
+		{"spdx 3", `{"spdxVersion": "SPDX-3.0"}`, "not supported"},
+		{"cdx wrong type", `{"bomFormat": "CycloneDX", "components": {"name": 1}}`, "malformed CycloneDX"},
+		{"spdx wrong type", `{"spdxVersion": "SPDX-2.3", "packages": [{"name": 7}]}`, "malformed SPDX"},
+		{"bad purl", `{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "x", "purl": "http://x"}]}`, "does not start with pkg:"},
+		{"nameless", `{"spdxVersion": "SPDX-2.3", "packages": [{"versionInfo": "1"}]}`, "has no name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse([]byte(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	deep := strings.Repeat(`{"type":"library","name":"x","components":[`, maxDepth+2) + strings.Repeat(`]}`, maxDepth+2)
+	if _, _, err := Parse([]byte(`{"bomFormat":"CycloneDX","components":[` + deep + `]}`)); err == nil || !strings.Contains(err.Error(), "nest deeper") {
+		t.Errorf("deep nesting: %v", err)
+	}
+}
+
+func TestParsePURL(t *testing.T) {
+	tests := []struct {
+		in   string
+		want PURL
+		name string
+	}{
+		{"pkg:golang/golang.org/x/text@v0.3.5", PURL{"golang", "golang.org/x", "text", "v0.3.5"}, "golang.org/x/text"},
+		{"pkg:npm/@scope/name@1.0.0", PURL{"npm", "@scope", "name", "1.0.0"}, "@scope/name"},
+		{"pkg:npm/%40scope/name", PURL{"npm", "@scope", "name", ""}, "@scope/name"},
+		{"PKG:Cargo/serde@1.0.0#sub/path", PURL{"cargo", "", "serde", "1.0.0"}, "serde"},
+		{"pkg://gem/rails@7.0.0?platform=ruby", PURL{"gem", "", "rails", "7.0.0"}, "rails"},
+	}
+	for _, tt := range tests {
+		p, err := ParsePURL(tt.in)
+		if err != nil || p != tt.want || p.OSVName() != tt.name {
+			t.Errorf("ParsePURL(%q) = %+v (%q), %v; want %+v (%q)", tt.in, p, p.OSVName(), err, tt.want, tt.name)
+		}
+	}
+	for _, bad := range []string{"", "pkg:", "pkg:npm", "pkg:npm/", "pkg:npm/a/%zz", "pkg:npm//x"} {
+		if p, err := ParsePURL(bad); err == nil {
+			t.Errorf("ParsePURL(%q) = %+v, want an error", bad, p)
+		}
+	}
+}
+
+func TestFromGoBuildInfo(t *testing.T) {
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.21.3",
+		Main:      debug.Module{Path: "example.com/plugin", Version: "(devel)"},
+		Deps: []*debug.Module{
+			{Path: "golang.org/x/text", Version: "v0.3.5"},
+			{Path: "github.com/old/mod", Version: "v1.0.0", Replace: &debug.Module{Path: "github.com/fork/mod", Version: "v1.0.1-0.20230101000000-abcdefabcdef"}},
+			{Path: "github.com/local/mod", Version: "v1.0.0", Replace: &debug.Module{Path: "../mod"}},
+		},
+	}
+	want := []Component{
+		{Name: "stdlib", Version: "1.21.3", Ecosystem: "Go"},
+		{Name: "example.com/plugin", Version: "(devel)", Ecosystem: "Go"},
+		{Name: "golang.org/x/text", Version: "v0.3.5", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/text@v0.3.5"},
+		{Name: "github.com/fork/mod", Version: "v1.0.1-0.20230101000000-abcdefabcdef", Ecosystem: "Go", PURL: "pkg:golang/github.com/fork/mod@v1.0.1-0.20230101000000-abcdefabcdef"},
+		{Name: "../mod", Ecosystem: "Go"},
+	}
+	if got := FromGoBuildInfo(bi); !slices.Equal(got, want) {
+		t.Errorf("FromGoBuildInfo:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestGoVersionToSemver(t *testing.T) {
+	for in, want := range map[string]string{
+		"go1.21.3":           "1.21.3",
+		"go1.22":             "1.22.0",
+		"go1.22rc1":          "1.22.0-rc.1",
+		"go1.21beta2":        "1.21.0-beta.2",
+		"go1.26.8 X:jsonv2":  "1.26.8",
+		"go1.21.3-fips":      "1.21.3",
+		"devel go1.23-abcde": "",
+		"":                   "",
+		"go1":                "",
+		"go1.x.1":            "",
+		"go1.22rcX":          "",
+	} {
+		if got := GoVersionToSemver(in); got != want {
+			t.Errorf("GoVersionToSemver(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(cdxDoc))
+	f.Add([]byte(spdxDoc))
+	f.Add([]byte(`{"bomFormat":"CycloneDX","components":[{"purl":"pkg:npm/x@1"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cs, _, err := Parse(b)
+		if err != nil {
+			return
+		}
+		for _, c := range cs {
+			if c.Name == "" {
+				t.Fatalf("component without a name: %+v", c)
+			}
+		}
+	})
+}

@@ -1,0 +1,373 @@
+// Package secrets finds credentials shipped inside a package: in every
+// file, and in the WebAssembly module's data segments, where a string
+// constant such as an API key ends up. It runs the gitleaks rule set (the
+// default configuration of github.com/zricethezav/gitleaks/v8, used as a
+// library) so its rules track a maintained, widely reviewed list.
+//
+// A secret's value never leaves this package: messages, snippets and
+// properties carry only its first characters ("AKIA…"), and the
+// fingerprint is a hash that also covers the rule and file, so the same
+// key in the same file keeps its reviewer decision across versions.
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+
+	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/wasmfile"
+)
+
+// Name is the analyzer's name.
+const Name = "secrets"
+
+// Version changes whenever the analyzer's own logic changes; the rule
+// set's version is in each result's Databases.
+const Version = "1.0.0"
+
+// gitleaksModule is the module path whose version names the rule set.
+const gitleaksModule = "github.com/zricethezav/gitleaks/v8"
+
+// remediation is the same for every secret: a shipped secret is a leaked
+// secret.
+const remediation = "Treat the secret as leaked: revoke or rotate it at its provider now. Remove it from the package and the source, " +
+	"and have the plugin read it at run time with a secret:NAME permission and pdk.Secret(\"NAME\"), so the operator supplies it."
+
+// Analyzer is the secrets analyzer. It is safe for concurrent use.
+type Analyzer struct {
+	cfg     config.Config
+	rules   []vet.Rule
+	version string
+}
+
+// New loads the gitleaks default rule set. Compiling its few hundred
+// regular expressions takes tens of milliseconds, so build one Analyzer
+// and reuse it.
+func New() (*Analyzer, error) {
+	// A viper instance of our own: gitleaks' NewDetectorDefaultConfig uses
+	// viper's global, which is not safe for concurrent use.
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, fmt.Errorf("secrets: reading the gitleaks default rules: %w", err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("secrets: decoding the gitleaks default rules: %w", err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("secrets: compiling the gitleaks default rules: %w", err)
+	}
+	a := &Analyzer{cfg: cfg, version: rulesetVersion()}
+	for _, id := range cfg.OrderedRules {
+		r := cfg.Rules[id]
+		a.rules = append(a.rules, vet.Rule{
+			ID:          RuleID(r.RuleID),
+			Name:        r.RuleID,
+			Description: r.Description,
+			Severity:    severity(r.RuleID),
+			Remediation: remediation,
+		})
+	}
+	return a, nil
+}
+
+// RuleID is the vet rule id of a gitleaks rule.
+func RuleID(gitleaksID string) string { return Name + "/" + gitleaksID }
+
+// severity: a provider-specific rule matches a key's exact format, so a
+// hit is almost certainly a real credential; the generic rule keys on
+// names like "api_key = ..." and is wrong often enough to be a warning.
+func severity(id string) vet.Severity {
+	if strings.HasPrefix(id, "generic") {
+		return vet.Medium
+	}
+	return vet.High
+}
+
+func rulesetVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == gitleaksModule {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	return "v8.30.1"
+}
+
+func (*Analyzer) Name() string           { return Name }
+func (*Analyzer) Version() string        { return Version }
+func (*Analyzer) Requires() []string     { return nil }
+func (*Analyzer) Timeout() time.Duration { return time.Minute }
+
+// Rules returns one rule per gitleaks rule.
+func (a *Analyzer) Rules() []vet.Rule { return append([]vet.Rule(nil), a.rules...) }
+
+// Detail is the analyzer's Detail.
+type Detail struct {
+	FilesScanned    int   `json:"filesScanned"`
+	BytesScanned    int64 `json:"bytesScanned"`
+	SegmentsScanned int   `json:"moduleSegmentsScanned"`
+}
+
+// Analyze implements vet.Analyzer.
+func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, error) {
+	if in.Package == nil {
+		return nil, fmt.Errorf("no package to scan")
+	}
+	det := detect.NewDetectorContext(ctx, a.cfg)
+	s := &scan{a: a, det: det, seen: map[string]int{}}
+	modPath := ""
+	if in.Manifest != nil {
+		modPath = in.Manifest.Runtime.Module
+	}
+	d := &Detail{}
+	for _, e := range in.Package.Files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, _ := in.Package.File(e.Path)
+		d.FilesScanned++
+		d.BytesScanned += int64(len(data))
+		switch {
+		case e.Path == modPath && in.Module != nil:
+			// String constants live in the data segments; scanning only
+			// those skips the code, and offsets point into the file.
+			mod, err := wasmfile.Parse(in.Module)
+			if err != nil {
+				// The capabilities analyzer reports the malformed
+				// module; here the whole file is still scanned.
+				s.binary(ctx, e.Path, []piece{{data, 0}}, false)
+				continue
+			}
+			segs := make([]piece, 0, len(mod.Data))
+			for _, seg := range mod.Data {
+				segs = appendSplit(segs, piece{seg.Data, seg.Offset})
+			}
+			d.SegmentsScanned += len(segs)
+			s.binary(ctx, e.Path, segs, false)
+		case vet.IsText(data):
+			s.text(ctx, e.Path, data)
+		default:
+			s.binary(ctx, e.Path, []piece{{data, 0}}, true)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &vet.Report{
+		Findings:  s.findings,
+		Detail:    d,
+		Databases: map[string]string{"gitleaks": a.version},
+	}, nil
+}
+
+type scan struct {
+	a        *Analyzer
+	det      *detect.Detector
+	findings []vet.Finding
+	seen     map[string]int // fingerprint → index in findings
+}
+
+// text scans a text file; locations are lines and columns.
+func (s *scan) text(ctx context.Context, file string, data []byte) {
+	starts := lineStarts(data)
+	for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(data), FilePath: file}) {
+		off, ok := secretOffset(data, starts, f.StartLine, f.Match, f.Secret)
+		loc := vet.Location{File: file}
+		if ok {
+			loc.Line, loc.Column = vet.LineCol(data, off)
+		} else {
+			loc.Line = f.StartLine + 1
+		}
+		s.add(f.RuleID, f.Description, f.Secret, loc)
+	}
+}
+
+// piece is bytes of a file at a file offset: a whole binary file, or one
+// data segment of the module.
+type piece struct {
+	data []byte
+	base int64
+}
+
+// batchBytes is how many bytes of small pieces are joined into one
+// gitleaks fragment. Rules run on a fragment only when one of their
+// keywords occurs in it, so small fragments keep the expensive rules on
+// the few places that mention "key" or "token"; joining tiny pieces keeps
+// the fixed cost per fragment (a pass over every rule) from dominating in
+// a Go module's thousands of small data segments.
+const batchBytes = 8 << 10
+
+// binary scans bytes that are not text (data segments, an image) as text:
+// every byte that is not printable ASCII becomes a line break, so each run
+// of printable bytes is a line and rules anchored on word or line
+// boundaries still work. Pieces are never split, so a multi-line secret
+// (a PEM private key) stays whole. The mapping is byte for byte, so a
+// match's position gives its file offset.
+//
+// Module data is scanned without a file path: gitleaks' path allowlists
+// and path-only rules are about files (lock files, key files), and the
+// path check costs more than the scan of a small segment.
+func (s *scan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
+	for len(pieces) > 0 && ctx.Err() == nil {
+		n, size := 0, 0
+		for n < len(pieces) && (n == 0 || size+len(pieces[n].data) < batchBytes) {
+			size += len(pieces[n].data) + 1
+			n++
+		}
+		s.batch(ctx, file, pieces[:n], withPath)
+		pieces = pieces[n:]
+	}
+}
+
+// appendSplit appends p to list, cut into pieces of about batchBytes at
+// NUL bytes. A Go module keeps most of its strings in a few segments of
+// hundreds of KiB where keywords such as "token" occur somewhere, so
+// without the cut every expensive rule would run over all of them. A
+// string constant holds no NUL, so no secret is cut; a piece without a
+// NUL near the mark is cut at the next one, however far.
+func appendSplit(list []piece, p piece) []piece {
+	for len(p.data) > batchBytes {
+		i := bytes.IndexByte(p.data[batchBytes:], 0)
+		if i < 0 {
+			break
+		}
+		cut := batchBytes + i + 1
+		list = append(list, piece{p.data[:cut], p.base})
+		p = piece{p.data[cut:], p.base + int64(cut)}
+	}
+	return append(list, p)
+}
+
+func (s *scan) batch(ctx context.Context, file string, pieces []piece, withPath bool) {
+	n := 0
+	for _, p := range pieces {
+		n += len(p.data) + 1
+	}
+	buf := make([]byte, 0, n)
+	starts := make([]int, len(pieces)) // where each piece starts in buf
+	for i, p := range pieces {
+		starts[i] = len(buf)
+		for _, c := range p.data {
+			if c < 0x20 && c != '\t' || c > 0x7e {
+				c = '\n'
+			}
+			buf = append(buf, c)
+		}
+		buf = append(buf, '\n')
+	}
+	frag := detect.Fragment{Raw: string(buf)}
+	if withPath {
+		frag.FilePath = file
+	}
+	lines := lineStarts(buf)
+	for _, f := range s.det.DetectContext(ctx, frag) {
+		loc := vet.Location{File: file}
+		if off, ok := secretOffset(buf, lines, f.StartLine, f.Match, f.Secret); ok {
+			i, found := slices.BinarySearch(starts, off)
+			if !found {
+				i--
+			}
+			loc.Offset = pieces[i].base + int64(off-starts[i])
+			loc.Length = int64(len(f.Secret))
+		}
+		s.add(f.RuleID, f.Description, f.Secret, loc)
+	}
+}
+
+func (s *scan) add(ruleID, desc, secret string, loc vet.Location) {
+	id := RuleID(ruleID)
+	fp := vet.Fingerprint(id, loc.File, secret)
+	if i, ok := s.seen[fp]; ok {
+		s.findings[i].Properties["occurrences"] = s.findings[i].Properties["occurrences"].(int) + 1
+		return
+	}
+	red := Redact(secret)
+	where := loc.File
+	if loc.Line > 0 {
+		where = fmt.Sprintf("%s line %d", loc.File, loc.Line)
+	} else if loc.Offset > 0 {
+		where = fmt.Sprintf("%s at byte %d", loc.File, loc.Offset)
+	}
+	what := strings.TrimSuffix(desc, ".")
+	if what == "" {
+		what = ruleID
+	}
+	loc.Snippet = red
+	s.seen[fp] = len(s.findings)
+	s.findings = append(s.findings, vet.Finding{
+		RuleID:      id,
+		Severity:    severity(ruleID),
+		Message:     fmt.Sprintf("%s holds what looks like a secret (%s): %s", where, what, red),
+		Location:    loc,
+		Fingerprint: fp,
+		Remediation: remediation,
+		Properties:  map[string]any{"gitleaksRule": ruleID, "redacted": red, "length": len(secret), "occurrences": 1},
+	})
+}
+
+// Redact returns the first characters of a secret followed by "…": at
+// most 4, and fewer for a short secret (a quarter of it), so that what is
+// shown never narrows the secret down usefully.
+func Redact(secret string) string {
+	n := min(4, utf8.RuneCountInString(secret)/4)
+	i := 0
+	for k := 0; k < n; k++ {
+		_, size := utf8.DecodeRuneInString(secret[i:])
+		i += size
+	}
+	return secret[:i] + "…"
+}
+
+// lineStarts returns the offset at which each line starts.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return starts
+		}
+		i += j + 1
+		starts = append(starts, i)
+	}
+}
+
+// secretOffset returns the byte offset of the secret that gitleaks
+// matched on a line (0-based, as gitleaks counts them). The match is
+// looked up in the line itself rather than trusting gitleaks' column,
+// which counts differently on the first line and on later ones.
+func secretOffset(data []byte, starts []int, line int, match, secret string) (int, bool) {
+	if line < 0 || line >= len(starts) {
+		return 0, false
+	}
+	lineStart := starts[line]
+	lineEnd := len(data)
+	if line+1 < len(starts) {
+		lineEnd = starts[line+1]
+	}
+	i := bytes.Index(data[lineStart:lineEnd], []byte(match))
+	if i < 0 {
+		return 0, false
+	}
+	off := lineStart + i
+	if j := strings.Index(match, secret); j >= 0 {
+		off += j
+	}
+	return off, true
+}
