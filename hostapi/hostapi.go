@@ -170,8 +170,10 @@ type DataRequest struct {
 	Query []byte `json:"query,omitempty"` // raw JSON, passed to the host's callback
 }
 
-// WASI is the set of wasi_snapshot_preview1 functions a plugin may import.
-// Everything else from WASI (sockets above all) is refused at load time and
+// WASI is the set of wasi_snapshot_preview1 functions a plugin may import,
+// apart from the inert socket calls in WASISocketsInert. A WASI function is
+// linked if and only if it is in WASI or in WASISocketsInert; everything
+// else from WASI (WASISockets above all) is refused at load time and
 // reported by the capabilities analyzer. The write calls are in the set
 // because Go's wasip1 runtime imports them whether or not a plugin uses
 // them; they fail at run time, as every preopen is a read-only mount.
@@ -194,8 +196,25 @@ var WASI = map[string]bool{
 // WASIModule is the import module name of WASI preview 1.
 const WASIModule = "wasi_snapshot_preview1"
 
-// WASISockets are the WASI socket functions: never linked, always a finding.
-var WASISockets = map[string]bool{
+// WASISocketsInert are the WASI socket calls that act only on a socket
+// descriptor the host handed over at start. The sandbox hands over none, so
+// they fail for every descriptor a plugin has (EBADF or ENOTSOCK) and can
+// neither open nor reach anything. They are linked because Go's wasip1
+// runtime imports sock_accept and sock_shutdown in any module whose
+// reflection keeps os.File's methods reachable (text/template does); the
+// capabilities analyzer still reports them, at low severity.
+var WASISocketsInert = map[string]bool{
 	"sock_accept": true, "sock_recv": true, "sock_send": true, "sock_shutdown": true,
+}
+
+// WASISockets are the WASI socket calls that could open, bind, connect or
+// listen, or that serve those that do (the socket extensions runtimes such
+// as WasmEdge add to preview 1). They are never linked, so a module
+// importing one fails to load, and they are always a critical finding.
+// Any other "sock_" import is treated the same way.
+var WASISockets = map[string]bool{
 	"sock_open": true, "sock_bind": true, "sock_connect": true, "sock_listen": true,
+	"sock_recv_from": true, "sock_send_to": true,
+	"sock_getsockopt": true, "sock_setsockopt": true,
+	"sock_getlocaladdr": true, "sock_getpeeraddr": true, "sock_getaddrinfo": true,
 }

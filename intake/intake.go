@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 	}
 	defer staged.Abort() // a no-op once committed
 
-	pkg, err := pkgfile.ReadFile(staged.Path(), s.Limits)
+	pkg, err := readStaged(staged.Path(), s.Limits)
 	if err != nil {
 		var re *pkgfile.RefusalError
 		if errors.As(err, &re) {
@@ -171,6 +172,18 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 		s.Wake()
 	}
 	return stored, created, nil
+}
+
+// readStaged reads a staged package. It opens the file itself rather than
+// using pkgfile.ReadFile, whose errors name the file: a refusal must name
+// the entry and the rule, never a path inside the server.
+func readStaged(path string, lim pkgfile.Limits) (*pkgfile.Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return pkgfile.Read(f, lim)
 }
 
 // claimNamespace returns the namespace, creating it owned by p when it does

@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Difference is one input that two policies decide differently.
@@ -115,25 +117,12 @@ func compare(a, b *Decision) []Change {
 func sortedViolations(vs []Violation) []Violation {
 	out := slices.Clone(vs)
 	slices.SortFunc(out, func(x, y Violation) int {
-		if c := compareStrings(x.Rule, y.Rule); c != 0 {
-			return c
-		}
-		return compareStrings(x.Message, y.Message)
+		return cmp.Or(strings.Compare(x.Rule, y.Rule), strings.Compare(x.Message, y.Message))
 	})
 	if out == nil {
 		out = []Violation{}
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func jsonText(v any) string {

@@ -191,14 +191,13 @@ func (e *Engine) Policy() Policy { return New(e.policy.Modules) }
 // a policy that leaves the decision undefined (a rule it needs did not
 // apply) or answers out of range is an error, never a default.
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("policy decision for %s@%s: %w", in.Plugin.ID, in.Plugin.Version, err)
+	}
 	if err := in.Validate(); err != nil {
 		return Decision{}, err
 	}
-	v, err := inputValue(in)
-	if err != nil {
-		return Decision{}, err
-	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v))
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(in.value()))
 	if err != nil {
 		return Decision{}, fmt.Errorf("policy %s: evaluating the decision for %s@%s: %w", short(e.policy.Digest), in.Plugin.ID, in.Plugin.Version, err)
 	}
@@ -210,17 +209,6 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return Decision{}, fmt.Errorf("policy %s: %w", short(e.policy.Digest), err)
 	}
 	return d, nil
-}
-
-// inputValue converts an input to the value Rego sees. Empty lists become
-// [] rather than null, so `count(input.permissions)` is 0 and not an error.
-func inputValue(in Input) (ast.Value, error) {
-	in = in.withEmptyLists()
-	b, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("encoding policy input: %w", err)
-	}
-	return ast.ValueFromReader(strings.NewReader(string(b)))
 }
 
 func decodeDecision(v any) (Decision, error) {
@@ -236,43 +224,6 @@ func decodeDecision(v any) (Decision, error) {
 		return Decision{}, err
 	}
 	return d, nil
-}
-
-func (in Input) withEmptyLists() Input {
-	nz := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	in.Data.Categories = nz(in.Data.Categories)
-	if in.Permissions == nil {
-		in.Permissions = []Permission{}
-	}
-	choices := make([][]string, len(in.License.Choices))
-	for i, c := range in.License.Choices {
-		choices[i] = nz(c)
-	}
-	in.License.Choices = choices
-	if in.Findings == nil {
-		in.Findings = []Finding{}
-	}
-	if in.Checks == nil {
-		in.Checks = []Check{}
-	}
-	if in.Diff != nil {
-		d := *in.Diff
-		d.PermissionsAdded = nz(d.PermissionsAdded)
-		d.PermissionsRemoved = nz(d.PermissionsRemoved)
-		d.OriginsAdded = nz(d.OriginsAdded)
-		d.DataCategoriesAdded = nz(d.DataCategoriesAdded)
-		d.ImportsAdded = nz(d.ImportsAdded)
-		in.Diff = &d
-	}
-	if in.Weight.Factors == nil {
-		in.Weight.Factors = []Factor{}
-	}
-	return in
 }
 
 // short abbreviates a digest for messages.

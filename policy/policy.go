@@ -37,8 +37,13 @@ type Policy struct {
 	Modules map[string]string
 	// Digest identifies the policy: "sha256:" and the hex SHA-256 of its
 	// canonical file list (see ComputeDigest). Every decision records it.
+	// Build policies with New, Load or Default, which compute it; Compile
+	// refuses a policy whose digest does not match its files.
 	Digest string
 }
+
+// Names returns the policy's file names in order, for showing it.
+func (p Policy) Names() []string { return sortedNames(p.Modules) }
 
 // Limits on a policy's files, which come from a steward's upload.
 const (

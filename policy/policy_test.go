@@ -1,13 +1,17 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // engine compiles the default policy once per test binary run of a test.
@@ -188,7 +192,9 @@ func TestDenyRules(t *testing.T) {
 			"forbidden-data-category", `"biometric"`, "sign-in"},
 		{"unlisted data", func(in *Input) { in.Data.Categories = []string{"horoscopes"} },
 			"forbidden-data-category", `"horoscopes"`, "account, analytics, calendar"},
-		{"AGPL", func(in *Input) { in.License = License{Expression: "AGPL-3.0-only", Choices: [][]string{{"AGPL-3.0-only"}}} },
+		{"AGPL", func(in *Input) {
+			in.License = License{Expression: "AGPL-3.0-only", Choices: [][]string{{"AGPL-3.0-only"}}}
+		},
 			"forbidden-license", "AGPL-3.0-only", "MIT, Apache-2.0 or BSD-3-Clause"},
 		{"AND with SSPL", func(in *Input) {
 			in.License = License{Expression: "MIT AND SSPL-1.0", Choices: [][]string{{"MIT", "SSPL-1.0"}}}
@@ -253,7 +259,7 @@ func TestBlockingFindings(t *testing.T) {
 	}{
 		{f("critical", false, true), true, Rejected},
 		{f("high", false, true), true, Rejected},
-		{f("high", true, true), false, AutoApproved},  // a reviewer marked it a false positive
+		{f("high", true, true), false, AutoApproved},   // a reviewer marked it a false positive
 		{f("high", false, false), false, AutoApproved}, // shadow mode: shown, never blocks
 		{f("medium", false, true), false, AutoApproved},
 		{f("low", false, true), false, AutoApproved},
@@ -509,12 +515,12 @@ func TestDryRunShowsAPolicyThatFailsToDecide(t *testing.T) {
 func TestDecideRefusesBadInput(t *testing.T) {
 	e := engine(t)
 	cases := map[string]func(*Input){
-		"no weight":           func(in *Input) { in.Weight = Weight{} },
-		"weight total is off": func(in *Input) { in.Weight.Total++ },
-		"factor over its cap": func(in *Input) { in.Weight = Weight{Total: 50, Factors: []Factor{{Name: "x", Value: 50, Cap: 10}}} },
-		"error rate above 1":  func(in *Input) { in.HostErrorRate = 1.5 },
-		"unknown severity":    func(in *Input) { in.Findings = []Finding{{RuleID: "r", Severity: "urgent"}} },
-		"no plugin id":        func(in *Input) { in.Plugin.ID = "" },
+		"no weight":                         func(in *Input) { in.Weight = Weight{} },
+		"weight total is off":               func(in *Input) { in.Weight.Total++ },
+		"factor over its cap":               func(in *Input) { in.Weight = Weight{Total: 50, Factors: []Factor{{Name: "x", Value: 50, Cap: 10}}} },
+		"error rate above 1":                func(in *Input) { in.HostErrorRate = 1.5 },
+		"unknown severity":                  func(in *Input) { in.Findings = []Finding{{RuleID: "r", Severity: "urgent"}} },
+		"no plugin id":                      func(in *Input) { in.Plugin.ID = "" },
 		"first version with a previous one": func(in *Input) { in.Plugin.FirstVersion = true },
 		"too many permissions": func(in *Input) {
 			in.Permissions = make([]Permission, MaxListLen+1)
@@ -534,11 +540,11 @@ func TestDecideRefusesBadInput(t *testing.T) {
 
 func TestDecideRefusesUnsoundDecisions(t *testing.T) {
 	cases := map[string]string{
-		"undefined":        "decision := x if { x := 1; input.nothing }\n",
-		"no approvals":     `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 0, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
-		"unknown tier":     `decision := {"tier": "meh", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
+		"undefined":                     "decision := x if { x := 1; input.nothing }\n",
+		"no approvals":                  `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 0, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
+		"unknown tier":                  `decision := {"tier": "meh", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
 		"approve despite a failed gate": `decision := {"tier": "low", "auto_approval_mode": "on", "auto_approve_allowed": true, "would_auto_approve": true, "gates": [{"name": "g", "passed": false, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
-		"ten-year certificate": `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 3650}` + "\n",
+		"ten-year certificate":          `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 3650}` + "\n",
 	}
 	for name, rule := range cases {
 		e, err := Compile(context.Background(), New(map[string]string{"p.rego": "package gatehouse\n\n" + rule}))
@@ -663,6 +669,50 @@ func TestParseInput(t *testing.T) {
 	} {
 		if _, err := ParseInput([]byte(data)); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestRegoTestsCatchAChangedSetting(t *testing.T) {
+	// Shortening the quiet period after a key change is a policy change the
+	// shipped tests must notice.
+	p := Default()
+	p.Modules["config.rego"] = strings.Replace(p.Modules["config.rego"], "ownership_change_quiet_days := 14", "ownership_change_quiet_days := 7", 1)
+	rep, err := Test(context.Background(), New(p.Modules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rep.Err()
+	if err == nil || !strings.Contains(err.Error(), "test_gate_recent_key_change") {
+		t.Fatalf("tests after the change: %v; want test_gate_recent_key_change to fail", err)
+	}
+}
+
+// TestInputValueMatchesJSON keeps the hand-built Rego value of an input in
+// step with its JSON encoding, which is what stewards read and what is
+// stored: a field added to Input but not to value() fails here.
+func TestInputValueMatchesJSON(t *testing.T) {
+	in := baseInput()
+	in.Findings = []Finding{{Analyzer: "a", RuleID: "a/b", Severity: "high", Suppressed: true, Enforced: true}}
+	in.Publisher.KeyChangedDaysAgo = intp(3)
+	in.Diff.ImportsAdded = []string{"gatehouse_v1.kv_set"}
+	in.Diff.SizeChangePercent = -12.25
+	in.HostErrorRate = 0.125
+	for _, in := range []Input{in, {Plugin: Plugin{ID: "a/b", Version: "1", FirstVersion: true}}} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ast.ValueFromReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := in.value()
+		// JSON has null where Go has a nil list; Rego sees [] instead.
+		wantText := strings.ReplaceAll(want.String(), "null", "[]")
+		gotText := strings.ReplaceAll(got.String(), "null", "[]")
+		if gotText != wantText {
+			t.Errorf("value and JSON differ:\n got %s\nwant %s", gotText, wantText)
 		}
 	}
 }

@@ -325,7 +325,8 @@ func effectiveGrants(m *manifest.Manifest, grants []manifest.Permission) ([]mani
 
 // checkImports refuses a module that imports anything it may not have: a
 // host function whose permission was not granted, an unknown host
-// function, a WASI function outside hostapi.WASI (sockets above all), a
+// function, a WASI function outside hostapi.WASI and
+// hostapi.WASISocketsInert (sockets that could connect above all), a
 // function of any other module, or any imported memory, table or global.
 func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 	var problems []string
@@ -347,9 +348,12 @@ func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 			}
 		case hostapi.WASIModule:
 			switch {
-			case hostapi.WASISockets[name]:
-				problems = append(problems, fmt.Sprintf("it imports the WASI socket function %s; plugins have no sockets (use http_fetch with a net: permission)", name))
-			case !hostapi.WASI[name]:
+			case hostapi.WASI[name], hostapi.WASISocketsInert[name]:
+				// Linked. The inert socket calls act only on descriptors
+				// the host hands over, and it hands over none.
+			case hostapi.WASISockets[name] || strings.HasPrefix(name, "sock_"):
+				problems = append(problems, fmt.Sprintf("it imports the WASI socket function %s, which could open a connection; plugins have no sockets (use http_fetch with a net: permission)", name))
+			default:
 				problems = append(problems, fmt.Sprintf("it imports the WASI function %s, which plugins may not use", name))
 			}
 		default:

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"gatehouse.dev/gatehouse/hostapi"
@@ -93,8 +95,10 @@ func TestHostileSocketImports(t *testing.T) {
 		imp  wasmImport
 		want []string
 	}{
-		{"sock_accept", wasmImport{module: hostapi.WASIModule, name: "sock_accept", params: []byte{0x7f, 0x7f, 0x7f}, results: i32}, []string{"sock_accept", "socket"}},
 		{"sock_open", wasmImport{module: hostapi.WASIModule, name: "sock_open", params: []byte{0x7f, 0x7f, 0x7f}, results: i32}, []string{"sock_open", "socket"}},
+		{"sock_connect", wasmImport{module: hostapi.WASIModule, name: "sock_connect", params: []byte{0x7f, 0x7f, 0x7f}, results: i32}, []string{"sock_connect", "socket"}},
+		{"sock_listen", wasmImport{module: hostapi.WASIModule, name: "sock_listen", params: []byte{0x7f, 0x7f}, results: i32}, []string{"sock_listen", "socket"}},
+		{"unlisted socket call", wasmImport{module: hostapi.WASIModule, name: "sock_addr_resolve", params: []byte{0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f}, results: i32}, []string{"sock_addr_resolve", "socket"}},
 		{"other WASI", wasmImport{module: hostapi.WASIModule, name: "thread_spawn", params: i32, results: i32}, []string{"thread_spawn"}},
 		{"unknown module", wasmImport{module: "env", name: "socket", params: []byte{0x7f, 0x7f, 0x7f}, results: i32}, []string{"env.socket"}},
 		{"unknown host function", wasmImport{module: hostapi.Module, name: "exec", results: i32}, []string{"exec", "does not have"}},
@@ -116,6 +120,91 @@ func TestHostileSocketImports(t *testing.T) {
 				t.Errorf("failed loads metric = %v, want %d", got, i+1)
 			}
 		})
+	}
+	env.stillServes(t)
+}
+
+// sockAcceptModule imports sock_accept and output_set and exports run,
+// which calls sock_accept(fd, 0, &newfd) for fd 0 to maxFD and hands back
+// one byte per fd: the WASI errno it got.
+func sockAcceptModule(maxFD byte) []byte {
+	i32 := byte(0x7f)
+	types := [][]byte{
+		functype(nil, []byte{i32}),                   // run
+		functype([]byte{i32, i32, i32}, []byte{i32}), // sock_accept
+		functype([]byte{i32, i32}, nil),              // output_set
+	}
+	imps := [][]byte{
+		append(append(wasmName(hostapi.WASIModule), wasmName("sock_accept")...), 0x00, 1),
+		append(append(wasmName(hostapi.Module), wasmName("output_set")...), 0x00, 2),
+	}
+	var body []byte
+	body = append(body, 0x00) // no locals
+	for fd := byte(0); fd <= maxFD; fd++ {
+		body = append(body, 0x41, fd)                                     // i32.const fd: where the errno goes
+		body = append(body, 0x41, fd, 0x41, 0x00, 0x41, 0x20, 0x10, 0x00) // sock_accept(fd, 0, 32)
+		body = append(body, 0x3a, 0x00, 0x00)                             // i32.store8
+	}
+	body = append(body, 0x41, 0x00, 0x41, maxFD+1, 0x10, 0x01) // output_set(0, maxFD+1)
+	body = append(body, 0x41, 0x00, 0x0b)                      // return 0
+	mod := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+	mod = append(mod, section(1, types...)...)
+	mod = append(mod, section(2, imps...)...)
+	mod = append(mod, section(3, []byte{0x00})...)
+	mod = append(mod, section(5, []byte{0x00, 0x01})...) // one memory, min 1 page
+	mod = append(mod, section(7, append(append(wasmName("run"), 0x00), 2))...)
+	mod = append(mod, section(10, append(uleb(uint32(len(body))), body...))...)
+	return mod
+}
+
+// TestInertSocketImportsLoad: a module importing sock_accept (as every Go
+// plugin that uses text/template does) loads, and calling it on any
+// descriptor it has, stdio and a granted mount included, fails with EBADF
+// and reaches nothing.
+func TestInertSocketImportsLoad(t *testing.T) {
+	// A listener on the host that a working accept could only ever reach
+	// through a descriptor the host handed over; it must see nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+
+	env := newEnv(t, nil)
+	m := testManifest("evil/accept", []string{"run"}, "fs:read:/data")
+	p := env.load(t, LoadRequest{Manifest: m, Module: sockAcceptModule(5), Mounts: map[string]string{"/data": t.TempDir()}})
+	res, err := p.Call(context.Background(), "run", nil)
+	if err != nil {
+		t.Fatalf("calling sock_accept: %v", err)
+	}
+	const wasiEBADF = 8
+	if len(res.Output) != 6 {
+		t.Fatalf("output = %v, want one errno for each of fds 0 to 5", res.Output)
+	}
+	for fd, errno := range res.Output {
+		if errno != wasiEBADF {
+			t.Errorf("sock_accept(%d) = errno %d, want EBADF (%d)", fd, errno, wasiEBADF)
+		}
+	}
+	if len(res.HostCalls) != 0 {
+		t.Errorf("host calls = %+v, want none", res.HostCalls)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("the host listener saw %d connections", n)
+	}
+	if got := env.metric(t, "gatehouse_plugin_loads_total", map[string]string{"plugin": m.ID, "result": "ok"}); got != 1 {
+		t.Errorf("successful loads metric = %v, want 1", got)
 	}
 	env.stillServes(t)
 }

@@ -194,12 +194,11 @@ func (r *run) blockedByDeps(n *node) (Result, bool) {
 				reason += ": " + d.result.Reason
 			}
 			res := r.preResult(n.name, n.a.Version(), Skipped, reason)
-			// A required analyzer that could not run is a missing
-			// result: it fails closed even though it did nothing wrong.
-			res.Blocking = res.Mode.Required && d.result.Status == Errored
-			if d.result.Status == Skipped && d.result.Blocking {
-				res.Blocking = res.Mode.Required
-			}
+			// A required analyzer that could not run because its
+			// requirement failed is a missing result: it fails closed
+			// even though it did nothing wrong. One skipped because its
+			// requirement did not apply (or was disabled) is not.
+			res.Blocking = res.Mode.Required && (d.result.Status == Errored || d.result.Blocking)
 			return res, true
 		}
 	}

@@ -172,6 +172,53 @@ func TestNewcomerFlow(t *testing.T) {
 	if !strings.Contains(status, "in_review") || !strings.Contains(status, "submission.create") || !strings.Contains(status, "triage → in_review") {
 		t.Errorf("status --wait:\n%s", status)
 	}
+	// The analyzers ran, and the author sees each one's result.
+	for _, want := range []string{"Vetting (run 1", "capabilities  passed", "secrets       passed", "dependencies  skipped"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	// The host side: run the packed plugin in the sandbox.
+	if out := mustRun("run", pkgPath, "--call", "greet", "--input", `{"name":"Ada"}`); !strings.Contains(out, "Ada") || !strings.Contains(out, "host call") {
+		t.Errorf("run greet:\n%s", out)
+	}
+	if out, code := run(t, env, "run", pkgPath, "--call", "nosuchexport"); code != 1 {
+		t.Errorf("run of a missing export: exit %d\n%s", code, out)
+	}
+	// The same checks run locally, with no server.
+	if out := mustRun("vet", dir); !strings.Contains(out, "Every enforced check passed") {
+		t.Errorf("vet of the scaffold:\n%s", out)
+	}
+	// A steward imports the real Go vulnerability database into the
+	// running server; a re-run then matches components against it.
+	osv := filepath.Join("..", "..", "..", "shared", "data", "osv-go-all.zip")
+	if out := mustRun("vulndb", "import", osv); !strings.Contains(out, "records=4291") {
+		t.Errorf("vulndb import: %s", out)
+	}
+	bad := filepath.Join(work, "bad.zip")
+	os.WriteFile(bad, []byte("PK\x03\x04 not really a zip"), 0o600)
+	if out, code := run(t, env, "vulndb", "import", bad); code == 0 || !strings.Contains(out, "unchanged") {
+		t.Errorf("import of a corrupt zip: exit %d: %s", code, out)
+	}
+	req, _ := http.NewRequest("POST", srv.base+"/api/v1/submissions/"+id+"/vet", nil)
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("re-vet: %v %v", err, resp)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := mustRun("plugin", "status", id)
+		if strings.Contains(out, "Vetting (run 2") {
+			if !strings.Contains(out, "dependencies  passed") {
+				t.Errorf("re-run did not match against the imported database:\n%s", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no second vetting run:\n%s", out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	var sub api.Submission
 	if err := json.Unmarshal([]byte(mustRun("plugin", "status", id, "--json")), &sub); err != nil || sub.State != "in_review" {
 		t.Errorf("status --json: %v %+v", err, sub)

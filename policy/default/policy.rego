@@ -125,13 +125,11 @@ blocking_finding(f) if {
 # Auto-approval gates: yes/no questions only, every one reported. A gate
 # passes only on positive evidence; missing facts fail it.
 
-gate(name, true, reason) := {"name": name, "passed": true, "reason": reason}
 
-gate(name, false, reason) := {"name": name, "passed": false, "reason": reason}
 
-gate_no_blocking_finding := gate("no_blocking_finding", true, "no unsuppressed finding blocks the version") if {
+gate_no_blocking_finding := {"name": "no_blocking_finding", "passed": true, "reason": "no unsuppressed finding blocks the version"} if {
 	count(blocking_findings) == 0
-} else := gate("no_blocking_finding", false, sprintf("blocking findings: %s", [concat(", ", sort(blocking_findings))]))
+} else := {"name": "no_blocking_finding", "passed": false, "reason": sprintf("blocking findings: %s", [concat(", ", sort(blocking_findings))])}
 
 # A check is good when it passed, or was skipped without blocking (the diff
 # analyzer skips a first version, for example).
@@ -154,53 +152,53 @@ bad_checks contains sprintf("%s failed and is enforced", [c.analyzer]) if {
 	c.blocking
 }
 
-gate_required_checks_passed := gate("required_checks_passed", true, sprintf("all %d checks passed or were skipped without blocking", [count(input.checks)])) if {
+gate_required_checks_passed := {"name": "required_checks_passed", "passed": true, "reason": sprintf("all %d checks passed or were skipped without blocking", [count(input.checks)])} if {
 	count(input.checks) > 0
 	count(bad_checks) == 0
-} else := gate("required_checks_passed", false, "no vetting results were recorded for the version") if {
+} else := {"name": "required_checks_passed", "passed": false, "reason": "no vetting results were recorded for the version"} if {
 	count(object.get(input, "checks", [])) == 0
-} else := gate("required_checks_passed", false, concat("; ", sort(bad_checks)))
+} else := {"name": "required_checks_passed", "passed": false, "reason": concat("; ", sort(bad_checks))}
 
-gate_not_first_version := gate("not_first_version", true, sprintf("version %s was approved before", [input.plugin.previous_version])) if {
+gate_not_first_version := {"name": "not_first_version", "passed": true, "reason": sprintf("version %s was approved before", [input.plugin.previous_version])} if {
 	input.plugin.first_version == false
 	input.plugin.previous_version != ""
-} else := gate("not_first_version", false, "this is the plugin's first version; a person reviews every new plugin")
+} else := {"name": "not_first_version", "passed": false, "reason": "this is the plugin's first version; a person reviews every new plugin"}
 
 # The change gates need the comparison with the last approved version; a
 # version with nothing to compare with fails them.
 no_diff_reason := "there is no approved version to compare with"
 
-gate_no_new_permission := gate("no_new_permission", true, "no permission added since the last approved version") if {
+gate_no_new_permission := {"name": "no_new_permission", "passed": true, "reason": "no permission added since the last approved version"} if {
 	is_object(input.diff)
 	count(input.diff.permissions_added) == 0
-} else := gate("no_new_permission", false, no_diff_reason) if {
+} else := {"name": "no_new_permission", "passed": false, "reason": no_diff_reason} if {
 	not is_object(input.diff)
-} else := gate("no_new_permission", false, sprintf("permissions added: %s", [concat(", ", sort(input.diff.permissions_added))]))
+} else := {"name": "no_new_permission", "passed": false, "reason": sprintf("permissions added: %s", [concat(", ", sort(input.diff.permissions_added))])}
 
-gate_no_new_origin := gate("no_new_origin", true, "no network origin added since the last approved version") if {
+gate_no_new_origin := {"name": "no_new_origin", "passed": true, "reason": "no network origin added since the last approved version"} if {
 	is_object(input.diff)
 	count(input.diff.origins_added) == 0
-} else := gate("no_new_origin", false, no_diff_reason) if {
+} else := {"name": "no_new_origin", "passed": false, "reason": no_diff_reason} if {
 	not is_object(input.diff)
-} else := gate("no_new_origin", false, sprintf("origins added: %s", [concat(", ", sort(input.diff.origins_added))]))
+} else := {"name": "no_new_origin", "passed": false, "reason": sprintf("origins added: %s", [concat(", ", sort(input.diff.origins_added))])}
 
-gate_no_new_data_category := gate("no_new_data_category", true, "no data category added since the last approved version") if {
+gate_no_new_data_category := {"name": "no_new_data_category", "passed": true, "reason": "no data category added since the last approved version"} if {
 	is_object(input.diff)
 	count(input.diff.data_categories_added) == 0
-} else := gate("no_new_data_category", false, no_diff_reason) if {
+} else := {"name": "no_new_data_category", "passed": false, "reason": no_diff_reason} if {
 	not is_object(input.diff)
-} else := gate("no_new_data_category", false, sprintf("data categories added: %s", [concat(", ", sort(input.diff.data_categories_added))]))
+} else := {"name": "no_new_data_category", "passed": false, "reason": sprintf("data categories added: %s", [concat(", ", sort(input.diff.data_categories_added))])}
 
-gate_no_host_api_change := gate("no_host_api_change", true, "the host API range is unchanged") if {
+gate_no_host_api_change := {"name": "no_host_api_change", "passed": true, "reason": "the host API range is unchanged"} if {
 	is_object(input.diff)
 	input.diff.host_api_changed == false
-} else := gate("no_host_api_change", false, no_diff_reason) if {
+} else := {"name": "no_host_api_change", "passed": false, "reason": no_diff_reason} if {
 	not is_object(input.diff)
-} else := gate("no_host_api_change", false, sprintf("the host API range changed from %q to %q", [input.diff.previous_host_api, input.host_api]))
+} else := {"name": "no_host_api_change", "passed": false, "reason": sprintf("the host API range changed from %q to %q", [input.diff.previous_host_api, input.host_api])}
 
-gate_publisher_in_good_standing := gate("publisher_in_good_standing", true, "the publisher is in good standing") if {
+gate_publisher_in_good_standing := {"name": "publisher_in_good_standing", "passed": true, "reason": "the publisher is in good standing"} if {
 	input.publisher.in_good_standing == true
-} else := gate("publisher_in_good_standing", false, "the publisher is not in good standing")
+} else := {"name": "publisher_in_good_standing", "passed": false, "reason": "the publisher is not in good standing"}
 
 recent_changes contains sprintf("namespace ownership changed %d day(s) ago", [d]) if {
 	d := input.publisher.ownership_changed_days_ago
@@ -214,23 +212,23 @@ recent_changes contains sprintf("the publisher's signing key changed %d day(s) a
 	d < config.ownership_change_quiet_days
 }
 
-gate_no_recent_ownership_change := gate("no_recent_ownership_or_key_change", true, sprintf("no namespace ownership or key change in the last %d days", [config.ownership_change_quiet_days])) if {
+gate_no_recent_ownership_change := {"name": "no_recent_ownership_or_key_change", "passed": true, "reason": sprintf("no namespace ownership or key change in the last %d days", [config.ownership_change_quiet_days])} if {
 	is_object(input.publisher)
 	count(recent_changes) == 0
-} else := gate("no_recent_ownership_or_key_change", false, "the publisher's history is unknown") if {
+} else := {"name": "no_recent_ownership_or_key_change", "passed": false, "reason": "the publisher's history is unknown"} if {
 	not is_object(input.publisher)
-} else := gate("no_recent_ownership_or_key_change", false, concat("; ", sort(recent_changes)))
+} else := {"name": "no_recent_ownership_or_key_change", "passed": false, "reason": concat("; ", sort(recent_changes))}
 
 switched_off contains "the plugin" if input.auto_approval_off.plugin != false
 
 switched_off contains "the namespace" if input.auto_approval_off.namespace != false
 
-gate_auto_approval_switched_on := gate("auto_approval_not_switched_off", true, "auto-approval is on for the plugin and its namespace") if {
+gate_auto_approval_switched_on := {"name": "auto_approval_not_switched_off", "passed": true, "reason": "auto-approval is on for the plugin and its namespace"} if {
 	is_object(input.auto_approval_off)
 	count(switched_off) == 0
-} else := gate("auto_approval_not_switched_off", false, "auto-approval is switched off (no setting recorded)") if {
+} else := {"name": "auto_approval_not_switched_off", "passed": false, "reason": "auto-approval is switched off (no setting recorded)"} if {
 	not is_object(input.auto_approval_off)
-} else := gate("auto_approval_not_switched_off", false, sprintf("auto-approval is switched off for %s", [concat(" and ", sort(switched_off))]))
+} else := {"name": "auto_approval_not_switched_off", "passed": false, "reason": sprintf("auto-approval is switched off for %s", [concat(" and ", sort(switched_off))])}
 
 gates := [
 	gate_no_blocking_finding,
@@ -276,6 +274,9 @@ tier := "critical" if {
 	is_number(weight)
 }
 
+# What the tier needs: approvals, review deadline, certificate lifetime.
+settings := config.tiers[tier]
+
 # ---------------------------------------------------------------------------
 # Explanation: which rules fired and why, in a stable order.
 
@@ -287,7 +288,7 @@ explanation := array.concat(
 	array.concat(
 		[
 			sprintf("risk weight %d puts the version in the %s tier (medium from %d, high from %d, critical from %d)", [weight, tier, config.tier_thresholds.medium, config.tier_thresholds.high, config.tier_thresholds.critical]),
-			sprintf("the %s tier needs %d approval(s), a review within %d hours, and a certificate valid for %d days", [tier, config.tiers[tier].approvals, config.tiers[tier].review_deadline_hours, config.tiers[tier].certificate_lifetime_days]),
+			sprintf("the %s tier needs %d approval(s), a review within %d hours, and a certificate valid for %d days", [tier, settings.approvals, settings.review_deadline_hours, settings.certificate_lifetime_days]),
 		],
 		array.concat(
 			[sprintf("auto-approval gate %s failed: %s", [g.name, g.reason]) | some g in failed_gates],
@@ -313,9 +314,9 @@ decision := {
 	"auto_approval_mode": config.auto_approval_mode,
 	"would_auto_approve": would_auto_approve_value,
 	"auto_approve_allowed": auto_approve_allowed,
-	"approvals_required": config.tiers[tier].approvals,
-	"review_deadline_hours": config.tiers[tier].review_deadline_hours,
-	"certificate_lifetime_days": config.tiers[tier].certificate_lifetime_days,
+	"approvals_required": settings.approvals,
+	"review_deadline_hours": settings.review_deadline_hours,
+	"certificate_lifetime_days": settings.certificate_lifetime_days,
 	"explanation": explanation,
 }
 

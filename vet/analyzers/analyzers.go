@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/vet/licenses"
 	"gatehouse.dev/gatehouse/vet/manifestcheck"
 	"gatehouse.dev/gatehouse/vet/secrets"
+	"gatehouse.dev/gatehouse/vet/source"
 	"gatehouse.dev/gatehouse/vulndb"
 )
 
@@ -57,6 +58,7 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		sec,
 		dependencies.New(opts.VulnDB),
 		licenses.New(opts.Licenses),
+		source.New(),
 		diff.New(),
 	}
 }

@@ -192,7 +192,7 @@ func TestLicenceMismatch(t *testing.T) {
 	wantOnly(t, vetPackage(t, pkg), "licenses", vet.Finding{RuleID: "licenses/mismatch", Location: at("LICENSE", line, 0)})
 }
 
-func TestInvalidManifestSkipsDependents(t *testing.T) {
+func TestInvalidManifest(t *testing.T) {
 	mod := plugintest.Module(nil, []string{"run"}, 1, 1, nil)
 	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte(`{"manifestVersion": 1, "id": "x"}`), "plugin.wasm": mod})
 	in, err := LoadInput(pkg, manifest.Options{})
@@ -206,10 +206,13 @@ func TestInvalidManifestSkipsDependents(t *testing.T) {
 	if r := res["manifest"]; r.Status != vet.Failed || !r.Blocking || len(r.Findings) == 0 {
 		t.Errorf("manifest: %+v", r)
 	}
-	for _, name := range []string{"capabilities", "licenses"} {
-		if r := res[name]; r.Status != vet.Skipped {
-			t.Errorf("%s: %s %s", name, r.Status, r.Reason)
-		}
+	// The core check fails closed; the licence check has nothing to
+	// compare and is skipped.
+	if r := res["capabilities"]; r.Status != vet.Errored || !r.Blocking {
+		t.Errorf("capabilities: %s %s", r.Status, r.Reason)
+	}
+	if r := res["licenses"]; r.Status != vet.Skipped || r.Blocking {
+		t.Errorf("licenses: %s %s", r.Status, r.Reason)
 	}
 	if _, err := LoadInput(nil, manifest.Options{}); err == nil {
 		t.Error("LoadInput(nil) succeeded")

@@ -104,12 +104,19 @@ func (*Analyzer) Rules() []vet.Rule { return slices.Clone(rules) }
 // Detail is the analyzer's Detail: what the module imports and exports,
 // its memory, and every origin found.
 type Detail struct {
-	Imports         []ImportDetail `json:"imports"`
-	Exports         []string       `json:"exports"`
-	Memory          *MemoryDetail  `json:"memory,omitempty"`
-	Origins         []OriginDetail `json:"origins"`
-	PermissionsUsed []string       `json:"permissionsUsed"`
+	Imports []ImportDetail `json:"imports"`
+	Exports []string       `json:"exports"`
+	Memory  *MemoryDetail  `json:"memory,omitempty"`
+	Origins []OriginDetail `json:"origins"`
+	// OriginsOmitted counts (file, origin) pairs left out of Origins once
+	// it holds maxDetailOrigins; their findings are still reported.
+	OriginsOmitted  int      `json:"originsOmitted,omitempty"`
+	PermissionsUsed []string `json:"permissionsUsed"`
 }
+
+// maxDetailOrigins bounds Detail.Origins, which is stored with every
+// result.
+const maxDetailOrigins = 1000
 
 // ImportDetail is one import.
 type ImportDetail struct {
@@ -143,7 +150,9 @@ type OriginDetail struct {
 // Analyze implements vet.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, error) {
 	if in.Manifest == nil {
-		return nil, fmt.Errorf("the manifest did not parse, so there are no declarations to compare with (see the manifest analyzer): %w", vet.ErrSkipped)
+		// Not skipped: a required capabilities check that could not run
+		// must fail closed, whatever mode the manifest analyzer is in.
+		return nil, errors.New("the manifest did not parse, so the module cannot be checked against its declarations (see the manifest analyzer's findings)")
 	}
 	modPath := in.Manifest.Runtime.Module
 	if in.Module == nil {
@@ -273,20 +282,16 @@ func checkImports(mod *wasmfile.Module, modPath string, granted []manifest.Permi
 			}
 		case im.Module == hostapi.WASIModule && im.Kind == wasmfile.KindFunc:
 			switch {
-			case hostapi.WASISockets[im.Name]:
-				// sock_accept and sock_shutdown act only on a socket the
-				// host hands over, and the host never preopens one; Go's
-				// linker keeps them in any module that reaches os.File's
+			case hostapi.WASISocketsInert[im.Name]:
+				// These act only on a socket the host hands over, and the
+				// host never preopens one; Go's linker keeps sock_accept
+				// and sock_shutdown in any module that reaches os.File's
 				// methods through reflection (text/template does). They
-				// are reported, but low. The others are the plugin
-				// asking for networking of its own.
-				sev := vet.Critical
-				msg := fmt.Sprintf("the module imports the WASI socket function %s; plugins may reach the network only through http_fetch", im.Name)
-				if im.Name == "sock_accept" || im.Name == "sock_shutdown" {
-					sev = vet.Low
-					msg = fmt.Sprintf("the module imports the WASI socket function %s, which can do nothing as the host provides no sockets; Go keeps it in modules that use reflection over os.File", im.Name)
-				}
-				add(RuleWASISocket, sev, im, msg)
+				// are reported, but low.
+				add(RuleWASISocket, vet.Low, im, fmt.Sprintf("the module imports the WASI socket function %s, which can do nothing as the host provides no sockets; Go keeps it in modules that use reflection over os.File", im.Name))
+			case hostapi.WASISockets[im.Name] || strings.HasPrefix(im.Name, "sock_"):
+				// The plugin asking for networking of its own.
+				add(RuleWASISocket, vet.Critical, im, fmt.Sprintf("the module imports the WASI socket function %s; plugins may reach the network only through http_fetch", im.Name))
 			case !hostapi.WASI[im.Name]:
 				add(RuleWASINotAllowed, vet.High, im, fmt.Sprintf("the module imports the WASI function %s, which is outside the set the host provides", im.Name))
 			}
@@ -417,13 +422,20 @@ func scanOrigins(ctx context.Context, in *vet.Input, mod *wasmfile.Module, modPa
 	record := func(file string, h origins.Hit, loc vet.Location) {
 		k := key{file, h.Origin}
 		if i, ok := seen[k]; ok {
-			d.Origins[i].Count++
+			if i >= 0 {
+				d.Origins[i].Count++
+			}
 			return
 		}
 		covered := origins.Covered(h, allowed)
 		tool := origins.Wellknown(h.Host)
-		seen[k] = len(d.Origins)
-		d.Origins = append(d.Origins, OriginDetail{Origin: h.Origin, File: file, Line: loc.Line, Offset: loc.Offset, Count: 1, Covered: covered, Toolchain: tool})
+		if len(d.Origins) < maxDetailOrigins {
+			seen[k] = len(d.Origins)
+			d.Origins = append(d.Origins, OriginDetail{Origin: h.Origin, File: file, Line: loc.Line, Offset: loc.Offset, Count: 1, Covered: covered, Toolchain: tool})
+		} else {
+			seen[k] = -1
+			d.OriginsOmitted++
+		}
 		if covered || tool {
 			return
 		}

@@ -3,6 +3,7 @@ package capabilities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -189,9 +190,9 @@ func TestMalformedModule(t *testing.T) {
 	}
 }
 
-func TestSkipsWithoutManifestAndErrorsWithoutModule(t *testing.T) {
+func TestErrorsWithoutManifestOrModule(t *testing.T) {
 	_, err := New().Analyze(context.Background(), &vet.Input{})
-	if err == nil || !strings.Contains(err.Error(), "skipped") {
+	if err == nil || errors.Is(err, vet.ErrSkipped) || !strings.Contains(err.Error(), "manifest did not parse") {
 		t.Errorf("nil manifest: %v", err)
 	}
 	in := input(t, plugintest.Module(nil, []string{"run"}, 1, 1, nil), manifestJSON(nil, []string{"run"}, ""), nil)

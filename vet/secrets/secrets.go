@@ -184,18 +184,31 @@ type scan struct {
 	seen     map[string]int // fingerprint → index in findings
 }
 
-// text scans a text file; locations are lines and columns.
+// text scans a text file; locations are lines and columns. A large file
+// goes to gitleaks in chunks of about batchBytes cut at blank lines, for
+// the reason appendSplit gives; a secret never spans a blank line (a PEM
+// block has none), so none is cut.
 func (s *scan) text(ctx context.Context, file string, data []byte) {
-	starts := lineStarts(data)
-	for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(data), FilePath: file}) {
-		off, ok := secretOffset(data, starts, f.StartLine, f.Match, f.Secret)
-		loc := vet.Location{File: file}
-		if ok {
-			loc.Line, loc.Column = vet.LineCol(data, off)
-		} else {
-			loc.Line = f.StartLine + 1
+	for start := 0; start < len(data) && ctx.Err() == nil; {
+		end := len(data)
+		if end-start > batchBytes {
+			if i := bytes.Index(data[start+batchBytes:], []byte("\n\n")); i >= 0 {
+				end = start + batchBytes + i + 1
+			}
 		}
-		s.add(f.RuleID, f.Description, f.Secret, loc)
+		chunk := data[start:end]
+		starts := lineStarts(chunk)
+		for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(chunk), FilePath: file}) {
+			loc := vet.Location{File: file}
+			if off, ok := secretOffset(chunk, starts, f.StartLine, f.Match, f.Secret); ok {
+				loc.Line, loc.Column = vet.LineCol(data, start+off)
+			} else {
+				loc.Line, _ = vet.LineCol(data, start)
+				loc.Line += f.StartLine
+			}
+			s.add(f.RuleID, f.Description, f.Secret, loc)
+		}
+		start = end
 	}
 }
 
@@ -212,7 +225,7 @@ type piece struct {
 // the few places that mention "key" or "token"; joining tiny pieces keeps
 // the fixed cost per fragment (a pass over every rule) from dominating in
 // a Go module's thousands of small data segments.
-const batchBytes = 8 << 10
+const batchBytes = 4 << 10
 
 // binary scans bytes that are not text (data segments, an image) as text:
 // every byte that is not printable ASCII becomes a line break, so each run

@@ -100,6 +100,33 @@ func TestSecretNeverLeaves(t *testing.T) {
 	}
 }
 
+// TestLargeTextFile checks the line of a secret deep in a file that is
+// scanned in chunks.
+func TestLargeTextFile(t *testing.T) {
+	a, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for i := range 1000 {
+		sb.WriteString("// filler line of a long source file\n")
+		if i%10 == 9 {
+			sb.WriteString("\n")
+		}
+	}
+	before := strings.Count(sb.String(), "\n")
+	sb.WriteString("const token = \"" + fakeToken + "\"\n")
+	files := map[string][]byte{"manifest.json": []byte(man), "src/big.go": []byte(sb.String())}
+	m, _ := manifest.Parse([]byte(man), manifest.Options{})
+	rep, err := a.Analyze(context.Background(), &vet.Input{Package: plugintest.Package(t, files), Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Location.Line != before+1 || rep.Findings[0].Location.Column != len("const token = \"")+1 {
+		t.Errorf("findings %+v, want one at line %d", rep.Findings, before+1)
+	}
+}
+
 func TestCleanPackageHasNoFinding(t *testing.T) {
 	a, err := New()
 	if err != nil {

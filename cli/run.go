@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/sandbox"
+)
+
+func runCmd(g *globals) *cobra.Command {
+	var (
+		export, input, secretsDir string
+		grants, mounts            []string
+	)
+	c := &cobra.Command{
+		Use:   "run PACKAGE --call EXPORT --input JSON|@FILE",
+		Short: "Run a plugin's export locally in the sandbox, as a host would",
+		Long: `Run one export of a package in the sandbox with the manifest's permissions,
+or fewer with --grant (repeat it; each must be one the manifest asks for).
+A granted fs:read:/NAME mount needs --mount NAME=DIR. Secrets come from
+GATEHOUSE_SECRET_<NAME> variables, or files in --secrets DIR.
+
+The output goes to standard output; the call's time, memory and host calls
+to standard error. A refused or failed call exits 1 and names its kind
+(timeout, out_of_memory, trap, denied, throttled, output_too_large, ...).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if export == "" {
+				return errors.New("--call EXPORT is required: name the export to call")
+			}
+			pkg, err := pkgfile.ReadFile(args[0], pkgfile.DefaultLimits())
+			if err != nil {
+				return err
+			}
+			m, err := manifest.Parse(pkg.Manifest(), manifest.Options{})
+			if err != nil {
+				return fmt.Errorf("%s: %w", manifest.FileName, err)
+			}
+			module, ok := pkg.File(m.Runtime.Module)
+			if !ok {
+				return fmt.Errorf("the package has no module %s", m.Runtime.Module)
+			}
+			req := sandbox.LoadRequest{Manifest: m, Module: module, Mounts: map[string]string{}}
+			if len(grants) > 0 {
+				for _, s := range grants {
+					p, err := manifest.ParsePermission(s)
+					if err != nil {
+						return fmt.Errorf("--grant: %w", err)
+					}
+					req.Grants = append(req.Grants, p)
+				}
+			}
+			for _, s := range mounts {
+				name, dir, ok := strings.Cut(s, "=")
+				if !ok || name == "" || dir == "" {
+					return fmt.Errorf("--mount %q: write NAME=DIR, e.g. templates=./templates for fs:read:/templates", s)
+				}
+				req.Mounts["/"+strings.TrimPrefix(name, "/")] = dir
+			}
+			in := []byte(input)
+			if strings.HasPrefix(input, "@") {
+				if in, err = os.ReadFile(strings.TrimPrefix(input, "@")); err != nil {
+					return err
+				}
+			}
+			if !json.Valid(in) {
+				return errors.New("--input is not valid JSON")
+			}
+			cfg := sandbox.Config{Logger: g.logger(), Secrets: sandbox.EnvSecrets{}}
+			if secretsDir != "" {
+				cfg.Secrets = sandbox.DirSecrets{Dir: secretsDir}
+			}
+			if dir, err := os.UserCacheDir(); err == nil {
+				cfg.CacheDir = filepath.Join(dir, "gatehouse", "compiled")
+			}
+			res, err := sandbox.RunOnce(cmd.Context(), cfg, req, export, in)
+			if len(res.Output) > 0 {
+				cmd.OutOrStdout().Write(res.Output)
+				fmt.Fprintln(cmd.OutOrStdout())
+			}
+			if sandbox.KindOf(err) != sandbox.KindLoadFailed {
+				fmt.Fprintln(cmd.ErrOrStderr(), res.Summary())
+			}
+			if err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&export, "call", "", "the export to call (required)")
+	f.StringVar(&input, "input", "{}", "the input: JSON, or @FILE")
+	f.StringArrayVar(&grants, "grant", nil, "grant only this permission (repeatable); default: all the manifest asks for")
+	f.StringArrayVar(&mounts, "mount", nil, "NAME=DIR: serve DIR read-only at /NAME (repeatable)")
+	f.StringVar(&secretsDir, "secrets", "", "read secrets from files in this folder instead of GATEHOUSE_SECRET_* variables")
+	return c
+}

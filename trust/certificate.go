@@ -1,0 +1,215 @@
+package trust
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+)
+
+// PredicateCertificate is the predicate type of a marketplace certificate.
+const PredicateCertificate = "https://gatehouse.dev/certificate/v1"
+
+// Certificate is what the marketplace certifies about one package: an
+// in-toto statement over the package digest, signed by the marketplace key.
+type Certificate struct {
+	PluginID    string   // namespace/name
+	Version     string   // SemVer
+	Digest      string   // "sha256:HEX" of the package bytes
+	Permissions []string // granted, in the manifest's grammar
+	RiskTier    string
+	Checks      []string // checks passed: the badges
+	// PolicyDigest identifies the policy that produced the verdict.
+	PolicyDigest string
+	// VulnDBVersion identifies the vulnerability database the package was
+	// checked against.
+	VulnDBVersion string
+	Reviewers     []string
+	IssuedAt      time.Time
+	ExpiresAt     time.Time
+	// Publisher is the publisher's signature kept beside the certificate
+	// (dual signing).
+	Publisher PublisherRef
+}
+
+// PublisherRef binds a certificate to the publisher signature the
+// marketplace checked.
+type PublisherRef struct {
+	KeyID string `json:"keyId"`
+	// Envelope is EnvelopeDigest of the publisher's DSSE envelope.
+	Envelope string `json:"envelope"`
+}
+
+// CertificateInput is what IssueCertificate needs. The publisher signature
+// must already have been verified against the namespace's keys.
+type CertificateInput struct {
+	PluginID      string
+	Version       string
+	Digest        string
+	Permissions   []string
+	RiskTier      string
+	Checks        []string
+	PolicyDigest  string
+	VulnDBVersion string
+	Reviewers     []string
+	IssuedAt      time.Time
+	// Lifetime is how long the certificate is valid (per risk tier, from
+	// policy).
+	Lifetime time.Duration
+	// PublisherSignature is the publisher's envelope over Digest.
+	PublisherSignature *dsse.Envelope
+}
+
+// certificatePredicate is the JSON form of the predicate.
+type certificatePredicate struct {
+	Plugin struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+	} `json:"plugin"`
+	Permissions           []string     `json:"permissions"`
+	RiskTier              string       `json:"riskTier"`
+	Checks                []string     `json:"checks"`
+	PolicyDigest          string       `json:"policyDigest"`
+	VulnerabilityDatabase string       `json:"vulnerabilityDatabase"`
+	Reviewers             []string     `json:"reviewers"`
+	IssuedAt              time.Time    `json:"issuedAt"`
+	ExpiresAt             time.Time    `json:"expiresAt"`
+	Publisher             PublisherRef `json:"publisher"`
+}
+
+// maxCertificateLifetime bounds a certificate's validity: a certificate that
+// never needs renewing would never be revalidated.
+const maxCertificateLifetime = 5 * 366 * 24 * time.Hour
+
+// IssueCertificate signs a certificate with the marketplace key.
+func IssueCertificate(ctx context.Context, s Signer, in CertificateInput) (*dsse.Envelope, error) {
+	if in.IssuedAt.IsZero() {
+		return nil, fmt.Errorf("trust: certificate for %s: issue time is required", SubjectName(in.PluginID, in.Version))
+	}
+	if in.Lifetime <= 0 || in.Lifetime > maxCertificateLifetime {
+		return nil, fmt.Errorf("trust: certificate for %s: lifetime %s is outside (0, %s]", SubjectName(in.PluginID, in.Version), in.Lifetime, maxCertificateLifetime)
+	}
+	if in.PublisherSignature == nil || len(in.PublisherSignature.Signatures) == 0 {
+		return nil, fmt.Errorf("trust: certificate for %s: the publisher signature is required (dual signing)", SubjectName(in.PluginID, in.Version))
+	}
+	envDigest, err := EnvelopeDigest(in.PublisherSignature)
+	if err != nil {
+		return nil, err
+	}
+	var p certificatePredicate
+	p.Plugin.ID, p.Plugin.Version = in.PluginID, in.Version
+	p.Permissions = nonNil(in.Permissions)
+	p.RiskTier = in.RiskTier
+	p.Checks = nonNil(in.Checks)
+	p.PolicyDigest = in.PolicyDigest
+	p.VulnerabilityDatabase = in.VulnDBVersion
+	p.Reviewers = nonNil(in.Reviewers)
+	p.IssuedAt = in.IssuedAt.UTC().Truncate(time.Second)
+	p.ExpiresAt = p.IssuedAt.Add(in.Lifetime)
+	p.Publisher = PublisherRef{KeyID: in.PublisherSignature.Signatures[0].KeyID, Envelope: envDigest}
+	payload, err := newStatement(in.Digest, in.PluginID, in.Version, PredicateCertificate, p)
+	if err != nil {
+		return nil, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
+	}
+	return SignEnvelope(ctx, s, PayloadTypeInToto, payload)
+}
+
+// VerifyCertificate checks the marketplace signature on a certificate
+// envelope (by a key in keyring that was active at the issue time) and
+// returns the certificate. It checks neither the subject against a package
+// nor the validity window against a clock: see Certificate.CheckSubject and
+// Certificate.CheckValidAt.
+func VerifyCertificate(env *dsse.Envelope, keyring *Keyring) (*Certificate, Key, error) {
+	payload, key, err := OpenEnvelope(env, PayloadTypeInToto, keyring)
+	if err != nil {
+		return nil, Key{}, fmt.Errorf("certificate: %w", err)
+	}
+	c, err := parseCertificate(payload)
+	if err != nil {
+		return nil, Key{}, err
+	}
+	if !key.ActiveAt(c.IssuedAt) {
+		return nil, Key{}, fmt.Errorf("certificate: %w: key %s issued it at %s, outside its window", ErrKeyNotActive, key.ID, c.IssuedAt.Format(time.RFC3339))
+	}
+	return c, key, nil
+}
+
+// ParseCertificate decodes a certificate envelope without checking its
+// signature, for display. Never trust what it returns.
+func ParseCertificate(env *dsse.Envelope) (*Certificate, error) {
+	if env == nil || env.PayloadType != PayloadTypeInToto {
+		return nil, fmt.Errorf("certificate: %w: not an in-toto envelope", ErrMalformed)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w: payload is not base64", ErrMalformed)
+	}
+	return parseCertificate(payload)
+}
+
+func parseCertificate(payload []byte) (*Certificate, error) {
+	var p certificatePredicate
+	st, err := parseStatement(payload, PredicateCertificate, &p)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	digest, _ := st.SubjectDigest()
+	if st.Subject[0].Name != SubjectName(p.Plugin.ID, p.Plugin.Version) {
+		return nil, fmt.Errorf("certificate: %w: subject %q disagrees with the predicate's plugin %s", ErrMalformed, st.Subject[0].Name, SubjectName(p.Plugin.ID, p.Plugin.Version))
+	}
+	if !p.ExpiresAt.After(p.IssuedAt) {
+		return nil, fmt.Errorf("certificate: %w: it expires (%s) before it is issued (%s)", ErrMalformed, p.ExpiresAt.Format(time.RFC3339), p.IssuedAt.Format(time.RFC3339))
+	}
+	return &Certificate{
+		PluginID:      p.Plugin.ID,
+		Version:       p.Plugin.Version,
+		Digest:        digest,
+		Permissions:   p.Permissions,
+		RiskTier:      p.RiskTier,
+		Checks:        p.Checks,
+		PolicyDigest:  p.PolicyDigest,
+		VulnDBVersion: p.VulnerabilityDatabase,
+		Reviewers:     p.Reviewers,
+		IssuedAt:      p.IssuedAt,
+		ExpiresAt:     p.ExpiresAt,
+		Publisher:     p.Publisher,
+	}, nil
+}
+
+// CheckSubject checks that the certificate is about exactly this package:
+// its digest, and the plugin id and version its manifest declares. A
+// certificate copied to another plugin fails here.
+func (c *Certificate) CheckSubject(digest, pluginID, version string) error {
+	if c.Digest != digest {
+		return fmt.Errorf("certificate: %w: it certifies %s, the package is %s", ErrWrongDigest, c.Digest, digest)
+	}
+	if c.PluginID != pluginID || c.Version != version {
+		return fmt.Errorf("certificate: %w: it certifies %s, the package's manifest says %s",
+			ErrWrongSubject, SubjectName(c.PluginID, c.Version), SubjectName(pluginID, version))
+	}
+	return nil
+}
+
+// CheckValidAt checks the validity window: not before the issue time, not
+// after the expiry time.
+func (c *Certificate) CheckValidAt(now time.Time) error {
+	if now.Before(c.IssuedAt) {
+		return fmt.Errorf("certificate: %w: issued at %s, the time is %s (check the clock)", ErrNotYetValid, c.IssuedAt.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if now.After(c.ExpiresAt) {
+		return fmt.Errorf("certificate: %w: it expired at %s; the marketplace renews certificates it revalidates, so fetch a fresh bundle", ErrExpired, c.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Grants reports whether the certificate grants permission p exactly.
+func (c *Certificate) Grants(p string) bool { return slices.Contains(c.Permissions, p) }
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,237 @@
+package trust
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ita1 "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+var (
+	t0     = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	digest = "sha256:" + strings.Repeat("0123456789abcdef", 4)
+)
+
+func TestKeyFiles(t *testing.T) {
+	for _, alg := range []Algorithm{Ed25519, ECDSAP256} {
+		t.Run(string(alg), func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := GenerateKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			priv, pub := filepath.Join(dir, "key"), filepath.Join(dir, "key.pub")
+			if err := s.WriteKeyPair(priv, pub); err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := os.Stat(priv)
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("private key mode %04o, want 0600", fi.Mode().Perm())
+			}
+			if err := s.WriteKeyPair(priv, pub); err == nil {
+				t.Error("an existing private key was overwritten")
+			}
+			loaded, err := LoadSigner(priv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk, err := LoadPublicKey(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loaded.KeyID() != s.KeyID() || pk.ID != s.KeyID() || len(s.KeyID()) != 32 || pk.Algorithm != alg {
+				t.Errorf("ids %s %s %s, alg %s", loaded.KeyID(), pk.ID, s.KeyID(), pk.Algorithm)
+			}
+			sig, err := loaded.Sign(context.Background(), []byte("msg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pk.Verify([]byte("msg"), sig); err != nil {
+				t.Error(err)
+			}
+			if err := pk.Verify([]byte("msh"), sig); !errors.Is(err, ErrBadSignature) {
+				t.Errorf("altered message: %v", err)
+			}
+			// A key readable by others is refused, with the fix named.
+			os.Chmod(priv, 0o640)
+			if _, err := LoadSigner(priv); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+				t.Errorf("group-readable key: %v", err)
+			}
+		})
+	}
+	if _, err := GenerateKey("rsa"); err == nil {
+		t.Error("unknown algorithm accepted")
+	}
+}
+
+func TestPackageSignature(t *testing.T) {
+	ctx := context.Background()
+	pub, _ := GenerateKey(Ed25519)
+	ring, _ := NewKeyring(Key{PublicKey: pub.PublicKey()})
+	env, err := SignPackageAt(ctx, pub, digest, "acme/hello", "1.0.0", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifyPackageSignature(env, digest, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.KeyID != pub.KeyID() || got.PluginID != "acme/hello" || got.Version != "1.0.0" || !got.SignedAt.Equal(t0) {
+		t.Errorf("got %+v", got)
+	}
+
+	other := "sha256:" + strings.Repeat("f", 64)
+	if _, err := VerifyPackageSignature(env, other, ring); !errors.Is(err, ErrWrongDigest) {
+		t.Errorf("wrong digest: %v", err)
+	}
+	intruder, _ := GenerateKey(Ed25519)
+	forged, _ := SignPackageAt(ctx, intruder, digest, "acme/hello", "1.0.0", t0)
+	if _, err := VerifyPackageSignature(forged, digest, ring); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("unregistered key: %v", err)
+	}
+	// The intruder's signature under the registered key's id.
+	forged.Signatures[0].KeyID = pub.KeyID()
+	if _, err := VerifyPackageSignature(forged, digest, ring); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("bad signature: %v", err)
+	}
+	// A changed payload type is signed too (PAE).
+	retyped := *env
+	retyped.PayloadType = "application/json"
+	if _, err := VerifyPackageSignature(&retyped, digest, ring); !errors.Is(err, ErrMalformed) {
+		t.Errorf("payload type: %v", err)
+	}
+	// Signed after the key was retired.
+	ring.Retire(pub.KeyID(), t0.Add(-time.Hour))
+	if _, err := VerifyPackageSignature(env, digest, ring); !errors.Is(err, ErrKeyNotActive) {
+		t.Errorf("retired key: %v", err)
+	}
+}
+
+// TestInTotoConformance parses our statements with the in-toto attestation
+// framework's own types and validation.
+func TestInTotoConformance(t *testing.T) {
+	ctx := context.Background()
+	s, _ := GenerateKey(Ed25519)
+	pubEnv, _ := SignPackageAt(ctx, s, digest, "acme/hello", "1.0.0", t0)
+	cert, err := IssueCertificate(ctx, s, CertificateInput{PluginID: "acme/hello", Version: "1.0.0", Digest: digest,
+		Permissions: []string{"kv:read"}, IssuedAt: t0, Lifetime: time.Hour, PublisherSignature: pubEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{pubEnv.Payload, cert.Payload} {
+		payload, _ := base64.StdEncoding.DecodeString(env)
+		var st ita1.Statement
+		if err := protojson.Unmarshal(payload, &st); err != nil {
+			t.Fatalf("in-toto cannot parse %s: %v", payload, err)
+		}
+		if err := st.Validate(); err != nil {
+			t.Errorf("in-toto rejects %s: %v", payload, err)
+		}
+		if st.GetSubject()[0].GetName() != "acme/hello@1.0.0" || st.GetSubject()[0].GetDigest()["sha256"] != digest[7:] {
+			t.Errorf("subject = %v", st.GetSubject())
+		}
+	}
+}
+
+func TestCertificate(t *testing.T) {
+	ctx := context.Background()
+	m, _ := GenerateKey(ECDSAP256)
+	p, _ := GenerateKey(Ed25519)
+	ring, _ := NewKeyring(Key{PublicKey: m.PublicKey()})
+	pubEnv, _ := SignPackageAt(ctx, p, digest, "acme/hello", "1.0.0", t0)
+	env, err := IssueCertificate(ctx, m, CertificateInput{PluginID: "acme/hello", Version: "1.0.0", Digest: digest,
+		Permissions: []string{"kv:read"}, RiskTier: "low", Checks: []string{"malware"}, IssuedAt: t0, Lifetime: 24 * time.Hour, PublisherSignature: pubEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, key, err := VerifyCertificate(env, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envDigest, _ := EnvelopeDigest(pubEnv)
+	if key.ID != m.KeyID() || c.Publisher.KeyID != p.KeyID() || c.Publisher.Envelope != envDigest || !c.ExpiresAt.Equal(t0.Add(24*time.Hour)) || !c.Grants("kv:read") {
+		t.Errorf("certificate = %+v", c)
+	}
+	if err := c.CheckSubject(digest, "acme/other", "1.0.0"); !errors.Is(err, ErrWrongSubject) {
+		t.Errorf("moved certificate: %v", err)
+	}
+	if err := c.CheckValidAt(t0.Add(25 * time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("expired: %v", err)
+	}
+	if err := c.CheckValidAt(t0.Add(time.Hour)); err != nil {
+		t.Error(err)
+	}
+	if _, err := IssueCertificate(ctx, m, CertificateInput{PluginID: "acme/hello", Version: "1.0.0", Digest: digest, IssuedAt: t0, Lifetime: time.Hour}); err == nil {
+		t.Error("a certificate without a publisher signature was issued")
+	}
+	// The log entry binds the exact certificate.
+	ev, err := CertificateEvent(EventCertificateIssued, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _ := MarshalEvent(ev)
+	if err := CheckCertificateEntry(entry, env, c); err != nil {
+		t.Error(err)
+	}
+	other, _ := IssueCertificate(ctx, m, CertificateInput{PluginID: "acme/hello", Version: "1.0.0", Digest: digest, IssuedAt: t0.Add(time.Second), Lifetime: time.Hour, PublisherSignature: pubEnv})
+	if err := CheckCertificateEntry(entry, other, c); !errors.Is(err, ErrWrongDigest) {
+		t.Errorf("another certificate matched the entry: %v", err)
+	}
+}
+
+func TestRevocationList(t *testing.T) {
+	ctx := context.Background()
+	m, _ := GenerateKey(Ed25519)
+	ring, _ := NewKeyring(Key{PublicKey: m.PublicKey()})
+	l, err := NewRevocationList(5, t0, t0.Add(24*time.Hour), []Revocation{{Digest: digest, Reason: "malware", Time: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := SignRevocationList(ctx, m, l)
+	check := RevocationCheck{Now: t0.Add(time.Hour), MaxAge: 48 * time.Hour, LastNumber: 4}
+	got, err := VerifyRevocationList(env, ring, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := got.Revoked(digest); !ok || r.Reason != "malware" {
+		t.Error("revoked digest not found")
+	}
+	if _, ok := got.Revoked("sha256:" + strings.Repeat("f", 64)); ok {
+		t.Error("unrevoked digest found")
+	}
+	for name, c := range map[string]struct {
+		check RevocationCheck
+		want  error
+	}{
+		"past next update": {RevocationCheck{Now: t0.Add(25 * time.Hour), MaxAge: 48 * time.Hour}, ErrStaleList},
+		"older than max":   {RevocationCheck{Now: t0.Add(2 * time.Hour), MaxAge: time.Hour}, ErrStaleList},
+		"rolled back":      {RevocationCheck{Now: t0.Add(time.Hour), MaxAge: 48 * time.Hour, LastNumber: 6}, ErrRollback},
+	} {
+		if _, err := VerifyRevocationList(env, ring, c.check); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := VerifyRevocationList(env, ring, RevocationCheck{Now: t0}); err == nil {
+		t.Error("no max age accepted")
+	}
+	if _, err := NewRevocationList(1, t0, t0.Add(time.Hour), []Revocation{{Digest: digest}, {Digest: digest}}); err == nil {
+		t.Error("duplicate entries accepted")
+	}
+}
+
+func TestKeyringRefusesMismatchedID(t *testing.T) {
+	a, _ := GenerateKey(Ed25519)
+	b, _ := GenerateKey(Ed25519)
+	k := Key{PublicKey: a.PublicKey()}
+	k.ID = b.KeyID()
+	if _, err := NewKeyring(k); err == nil {
+		t.Error("a key under another key's id was accepted")
+	}
+}

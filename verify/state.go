@@ -1,0 +1,52 @@
+package verify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gatehouse.dev/gatehouse/trust"
+)
+
+// stateFile is the file in the host's state folder.
+const stateFile = "verify-state.json"
+
+// state is what a host remembers between verifications: the newest log
+// checkpoint it accepted (so a rolled-back or forked log is caught) and the
+// highest revocation list number (so an older list cannot be replayed).
+type state struct {
+	Checkpoint       string `json:"checkpoint,omitempty"` // signed note
+	RevocationNumber uint64 `json:"revocationNumber"`
+}
+
+func loadState(dir string) (state, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return state{}, nil
+	}
+	if err != nil {
+		return state{}, fmt.Errorf("reading the state folder: %w", err)
+	}
+	var s state
+	if err := json.Unmarshal(data, &s); err != nil {
+		return state{}, fmt.Errorf("the state file %s is damaged (%v); restore it from a backup rather than deleting it, which would forget the log's history", filepath.Join(dir, stateFile), err)
+	}
+	return s, nil
+}
+
+func saveState(dir string, s state) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the state folder: %w", err)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := trust.WriteFileAtomic(filepath.Join(dir, stateFile), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing the state folder: %w", err)
+	}
+	return nil
+}
