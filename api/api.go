@@ -30,6 +30,27 @@ type Submission struct {
 	Manifest  json.RawMessage `json:"manifest,omitempty"`
 	History   []Event         `json:"history,omitempty"`
 	Vetting   *Vetting        `json:"vetting,omitempty"`
+	Review    *Review         `json:"review,omitempty"`
+	Thread    []Message       `json:"thread,omitempty"`
+}
+
+// Review is where a version stands in the review queue.
+type Review struct {
+	Tier              string    `json:"tier"`
+	Weight            int       `json:"weight"`
+	Deadline          time.Time `json:"deadline"`
+	ApprovalsRequired int       `json:"approvalsRequired"`
+	Approvals         int       `json:"approvals"`
+	Open              bool      `json:"open"`
+}
+
+// Message is an entry of a plugin's review thread.
+type Message struct {
+	Version string    `json:"submission"`
+	Author  string    `json:"author"`
+	Kind    string    `json:"kind"`
+	Body    string    `json:"body"`
+	At      time.Time `json:"at"`
 }
 
 // Vetting is the newest run of the analyzers over a version. Findings a

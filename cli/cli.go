@@ -108,7 +108,7 @@ http://127.0.0.1:8080) with the token in GATEHOUSE_TOKEN.`,
 	pf.StringVar(&g.logLevel, "log-level", g.getenv("GATEHOUSE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
 	pf.StringVar(&g.logFormat, "log-format", g.getenv("GATEHOUSE_LOG_FORMAT", "text"), "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 
-	root.AddCommand(serveCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g))
+	root.AddCommand(serveCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g))
 	return root
 }
 

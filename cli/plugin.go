@@ -20,7 +20,7 @@ import (
 
 func pluginCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "plugin", Short: "Author commands: scaffold, build, pack, inspect, submit, follow"}
-	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g))
+	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g))
 	return c
 }
 
@@ -242,9 +242,18 @@ func pluginStatusCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n",
 				sub.ID, sub.Plugin, sub.Version, sub.State, sub.Reason, sub.Next, sub.Digest, sub.CreatedAt.Format(time.RFC3339), sub.Submitter)
+			if rv := sub.Review; rv != nil && rv.Open {
+				fmt.Fprintf(w, "Review:    tier %s, %d of %d approval(s), due %s\n", rv.Tier, rv.Approvals, rv.ApprovalsRequired, rv.Deadline.Format(time.RFC3339))
+			}
 			if sub.Vetting != nil {
 				fmt.Fprintf(w, "\nVetting (run %d, %s): %s\n", sub.Vetting.Run, sub.Vetting.At.Format(time.RFC3339), sub.Vetting.Summary)
 				printResults(w, sub.Vetting.Results)
+			}
+			if len(sub.Thread) > 0 {
+				fmt.Fprintln(w, "\nReview thread:")
+				for _, m := range sub.Thread {
+					fmt.Fprintf(w, "  %s %s (%s): %s\n", m.At.Format(time.RFC3339), m.Author, m.Kind, m.Body)
+				}
 			}
 			fmt.Fprintln(w, "\nHistory:")
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

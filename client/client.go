@@ -175,3 +175,22 @@ func (c *Client) SARIF(ctx context.Context, id string, w io.Writer) error {
 	_, err := c.do(ctx, "GET", api.BasePath+"/submissions/"+url.PathEscape(id)+"/sarif", nil, "", w, http.StatusOK)
 	return err
 }
+
+// JSON sends in (nil for no body) as JSON to an API path and decodes the
+// answer into out (nil to discard it), for endpoints without a helper.
+func (c *Client) JSON(ctx context.Context, method, path string, in, out any, okStatus ...int) error {
+	var body io.Reader
+	ct := ""
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	if len(okStatus) == 0 {
+		okStatus = []int{http.StatusOK}
+	}
+	_, err := c.do(ctx, method, api.BasePath+path, body, ct, out, okStatus...)
+	return err
+}

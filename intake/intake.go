@@ -69,6 +69,9 @@ type Service struct {
 	// which count and how.
 	Analyzers func() []vet.Analyzer
 	VetConfig vet.Config
+	// Triager decides what follows vetting; nil sends every version that
+	// vetting did not block to review.
+	Triager Triager
 
 	wake chan struct{}
 }

@@ -140,6 +140,13 @@ func (s *Service) runJob(ctx context.Context, job store.Job) {
 	}
 }
 
+// Triager decides where a vetted version that nothing blocked goes next:
+// auto-approval, review or rejection by policy. It moves the version out of
+// vetting itself.
+type Triager interface {
+	Triage(ctx context.Context, v store.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error
+}
+
 // moveOn walks a version in vetting through triage to state to.
 func (s *Service) moveOn(ctx context.Context, id string, to lifecycle.State, reason string) {
 	steps := [][2]lifecycle.State{{lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, to}}
@@ -171,7 +178,7 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	if err != nil {
 		return err
 	}
-	results, err := s.Vet(ctx, v.PluginID, v.Version, pkg)
+	in, results, err := s.Vet(ctx, v.PluginID, v.Version, pkg)
 	if err != nil {
 		return err
 	}
@@ -201,6 +208,13 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	}
 	if blocked {
 		s.moveOn(ctx, id, lifecycle.Rejected, summary+". Fix these and submit a new version; `gatehouse vet` runs the same checks locally.")
+		return nil
+	}
+	if s.Triager != nil {
+		return s.Triager.Triage(ctx, v, in, results, s.VetConfig)
+	}
+	if blocked {
+		s.moveOn(ctx, id, lifecycle.Rejected, summary+". Fix these and submit a new version; `gatehouse vet` runs the same checks locally.")
 	} else {
 		s.moveOn(ctx, id, lifecycle.InReview, summary+"; no auto-approval policy is active, so a reviewer looks at every version")
 	}
@@ -218,28 +232,28 @@ func statusCounts(results []vet.Result) map[string]int {
 // Vet runs the analyzers over a package of pluginID@version: the same code
 // path as `gatehouse vet`, plus the plugin's last approved version (for the
 // diff) and its reviewers' false-positive decisions.
-func (s *Service) Vet(ctx context.Context, pluginID, version string, pkg *pkgfile.Package) ([]vet.Result, error) {
+func (s *Service) Vet(ctx context.Context, pluginID, version string, pkg *pkgfile.Package) (*vet.Input, []vet.Result, error) {
 	in, err := analyzers.LoadInput(pkg, s.Manifest)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	in.Previous, err = s.previousApproved(ctx, pluginID, version)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sups, err := s.Store.ListSuppressions(ctx, pluginID)
 	if err != nil {
-		return nil, fmt.Errorf("reading suppressions: %w", err)
+		return nil, nil, fmt.Errorf("reading suppressions: %w", err)
 	}
 	sm := vet.SuppressionMap{}
 	for _, x := range sups {
 		sm[x.Fingerprint] = vet.Suppression{By: x.By, Reason: x.Reason, At: x.CreatedAt}
 	}
-	var analyzers []vet.Analyzer
+	var as []vet.Analyzer
 	if s.Analyzers != nil {
-		analyzers = s.Analyzers()
+		as = s.Analyzers()
 	}
-	return vet.Run(ctx, analyzers, in, s.VetConfig, sm), nil
+	return in, vet.Run(ctx, as, in, s.VetConfig, sm), nil
 }
 
 // previousApproved returns the highest certified version below version.

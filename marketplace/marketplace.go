@@ -20,6 +20,7 @@ import (
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/server"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/store/blobfs"
@@ -59,6 +60,7 @@ type Marketplace struct {
 	Intake *intake.Service
 	Server *server.Server
 	VulnDB *vulndb.Store
+	Review *review.Service
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -107,7 +109,14 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	in.VetConfig.Logger = cfg.Log
 	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, shared: cfg.DatabaseURL != ""}
-	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Log: cfg.Log})
+	rv, err := review.New(ctx, st, cfg.Log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	in.Triager = rv
+	m.Review = rv
+	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log})
 	return m, nil
 }
 
@@ -201,6 +210,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(workDone)
 		m.Intake.Work(workCtx, 2*time.Second)
 	}()
+	go m.escalate(workCtx, time.Minute)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -217,4 +227,21 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	stopWork()
 	<-workDone
 	return err
+}
+
+// escalate raises an event for every review whose deadline passed, every
+// interval until ctx ends.
+func (m *Marketplace) escalate(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := m.Review.Escalate(ctx); err != nil && ctx.Err() == nil {
+			m.cfg.Log.Error("escalating overdue reviews", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -34,7 +34,7 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func benchPlugin(b *testing.B, mutate func(*Config)) *Plugin {
+func benchPlugin(b *testing.B, iso Isolation, mutate func(*Config)) *Plugin {
 	b.Helper()
 	env := newEnv(b, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,46 +43,83 @@ func benchPlugin(b *testing.B, mutate func(*Config)) *Plugin {
 			mutate(c)
 		}
 	})
-	return env.load(b, LoadRequest{Manifest: testManifest("bench/plugin", []string{"noop", "transform"}), Module: buildPlugin(b, "bench")})
+	return env.load(b, LoadRequest{Manifest: testManifest("bench/plugin", []string{"noop", "transform"}), Module: buildPlugin(b, "bench"), Isolation: iso})
 }
 
-// BenchmarkCallNoop is a full Call of an empty export: a fresh instance
-// (Go runtime initialisation included), the call, and closing it.
-func BenchmarkCallNoop(b *testing.B) {
-	p := benchPlugin(b, nil)
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := p.Call(ctx, "noop", nil); err != nil {
-			b.Fatal(err)
-		}
+// modes are the ways a call can get its instance: fresh (instantiated
+// for the call, _initialize included, and closed after), reset (pooled,
+// reset to the post-initialisation snapshot; IsolationCall's default) and
+// warm (pooled, not reset; IsolationPlugin).
+var modes = []struct {
+	name  string
+	iso   Isolation
+	fresh bool
+}{
+	{"fresh", IsolationCall, true},
+	{"reset", IsolationCall, false},
+	{"warm", IsolationPlugin, false},
+}
+
+func benchModes(b *testing.B, export string, input []byte) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			p := benchPlugin(b, m.iso, nil)
+			if m.fresh {
+				p.pool = nil
+			}
+			ctx := context.Background()
+			res, err := p.Call(ctx, export, input)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(input) > 0 {
+				b.SetBytes(int64(len(input)))
+				if m.name == "fresh" {
+					b.Logf("input %d bytes, output %s", len(input), res.Output)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := p.Call(ctx, export, input); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkCallTransform1KB is a full Call of the 1 KB JSON transform.
-func BenchmarkCallTransform1KB(b *testing.B) {
-	p := benchPlugin(b, nil)
-	in := transformInput()
-	ctx := context.Background()
-	res, err := p.Call(ctx, "transform", in)
-	if err != nil {
+// BenchmarkCallNoop is a full Call of an empty export in each mode.
+func BenchmarkCallNoop(b *testing.B) { benchModes(b, "noop", nil) }
+
+// BenchmarkCallTransform1KB is a full Call of the 1 KB JSON transform in
+// each mode.
+func BenchmarkCallTransform1KB(b *testing.B) { benchModes(b, "transform", transformInput()) }
+
+// BenchmarkReset is the reset alone: copying the snapshot back into a
+// pooled instance's memory and setting its globals.
+func BenchmarkReset(b *testing.B) {
+	p := benchPlugin(b, IsolationCall, nil)
+	if _, err := p.Call(context.Background(), "noop", nil); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("input %d bytes, output %s", len(in), res.Output)
-	b.SetBytes(int64(len(in)))
+	inst := <-p.pool.free
+	snap := p.pool.snap.Load()
+	b.ReportMetric(float64(len(snap.memory)), "snapshot-bytes")
+	b.ReportMetric(float64(len(snap.globals)), "globals")
+	b.SetBytes(int64(len(snap.memory)))
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := p.Call(ctx, "transform", in); err != nil {
-			b.Fatal(err)
+		if !inst.resetTo(snap) {
+			b.Fatal("reset refused")
 		}
 	}
 }
 
 // BenchmarkExportCallWarm calls the empty export on one live instance: the
-// cost of crossing into the guest, without the fresh instance that Call
-// makes for isolation. It is the floor a reused instance would have.
+// cost of crossing into the guest with none of Call's bookkeeping. It is
+// the floor for a reused instance.
 func BenchmarkExportCallWarm(b *testing.B) {
-	p := benchPlugin(b, nil)
+	p := benchPlugin(b, IsolationCall, nil)
 	ctx := context.Background()
 	st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
@@ -101,9 +138,10 @@ func BenchmarkExportCallWarm(b *testing.B) {
 }
 
 // BenchmarkInstantiateCached instantiates (and closes) the compiled module,
-// running the Go runtime's _initialize: what every Call pays.
+// running the Go runtime's _initialize: what a fresh call pays, and what
+// a pool pays once per new instance.
 func BenchmarkInstantiateCached(b *testing.B) {
-	p := benchPlugin(b, nil)
+	p := benchPlugin(b, IsolationCall, nil)
 	ctx := context.WithValue(context.Background(), callStateKey{}, &callState{p: p})
 	b.ResetTimer()
 	for b.Loop() {
@@ -112,6 +150,22 @@ func BenchmarkInstantiateCached(b *testing.B) {
 			b.Fatal(err)
 		}
 		mod.Close(ctx)
+	}
+}
+
+// BenchmarkNewPooledInstance makes (and closes) a pooled instance: the
+// instantiation from the compiled cache plus looking up its globals.
+func BenchmarkNewPooledInstance(b *testing.B) {
+	p := benchPlugin(b, IsolationCall, nil)
+	st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
+	ctx := context.WithValue(context.Background(), callStateKey{}, st)
+	b.ResetTimer()
+	for b.Loop() {
+		inst, err := p.newInstance(ctx, st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		inst.mod.Close(ctx)
 	}
 }
 
@@ -160,20 +214,27 @@ func BenchmarkLoadFromDiskCache(b *testing.B) {
 
 // BenchmarkCallsParallel measures calls a second with every core busy.
 func BenchmarkCallsParallel(b *testing.B) {
-	p := benchPlugin(b, func(c *Config) {
-		c.MaxConcurrent = 256
-		c.QueueWait = time.Minute
-	})
-	ctx := context.Background()
-	start := time.Now()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := p.Call(ctx, "noop", nil); err != nil {
-				b.Error(err)
-				return
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			p := benchPlugin(b, m.iso, func(c *Config) {
+				c.MaxConcurrent = 256
+				c.QueueWait = time.Minute
+			})
+			if m.fresh {
+				p.pool = nil
 			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+			ctx := context.Background()
+			start := time.Now()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.Call(ctx, "noop", nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+		})
+	}
 }

@@ -35,6 +35,12 @@ type callState struct {
 
 	stdout, stderr *capWriter
 	breach         *CallError
+
+	// done is closed when the call's context ends (a sleeping guest
+	// wakes on it); wasiState is set when the call used a WASI function
+	// that changes the instance's descriptors (see wasiState).
+	done      <-chan struct{}
+	wasiState bool
 }
 
 type callStateKey struct{}

@@ -30,10 +30,13 @@ type Plugin struct {
 	limits   Limits
 	log      *slog.Logger
 
-	wrt      wazero.Runtime
-	compiled wazero.CompiledModule
-	modCfg   wazero.ModuleConfig
-	exports  map[string]bool
+	wrt       wazero.Runtime
+	compiled  wazero.CompiledModule
+	modCfg    wazero.ModuleConfig
+	exports   map[string]bool
+	isolation Isolation
+	// pool holds live instances; nil means a fresh instance per call.
+	pool *pool
 
 	fetch   *fetcher
 	mounts  mounts
@@ -232,7 +235,8 @@ func (p *Plugin) callErr(export string, kind ErrorKind, msg string, err error) *
 // recorded the breach in the call's state.
 var errAbort = errors.New("call aborted by the host")
 
-// run instantiates a fresh instance, calls export and classifies the end.
+// run calls export in a fresh, reset or (IsolationPlugin) warm instance and
+// classifies the end.
 func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, *CallError) {
 	start := time.Now()
 	ctx, cancelTimeout := context.WithTimeout(ctx, p.limits.Timeout)
@@ -240,24 +244,29 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	st := &callState{p: p, export: export, input: input, cancel: cancel}
+	st := &callState{p: p, export: export, input: input, cancel: cancel, done: ctx.Done()}
 	st.stdout = &capWriter{max: p.limits.OutputBytes, name: "stdout", st: st}
 	st.stderr = &capWriter{max: p.limits.OutputBytes, name: "stderr", st: st}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 
-	cfg := p.modCfg.WithStdout(st.stdout).WithStderr(st.stderr).
-		// wazero's own nanosleep cannot be interrupted, so a guest asleep
-		// in poll_oneoff would outlive its deadline; this one wakes when
-		// the call's context ends.
-		WithNanosleep(func(ns int64) {
-			t := time.NewTimer(time.Duration(ns))
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-		})
-	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+	var (
+		mod  api.Module
+		inst *instance
+		err  error
+	)
+	if p.pool != nil {
+		inst, err = p.takeInstance(ctx, st)
+		if inst != nil {
+			mod = inst.mod
+		}
+	} else {
+		cfg := p.modCfg.WithStdout(st.stdout).WithStderr(st.stderr).
+			// wazero's own nanosleep cannot be interrupted, so a guest
+			// asleep in poll_oneoff would outlive its deadline; this one
+			// wakes when the call's context ends.
+			WithNanosleep(func(ns int64) { sleep(time.Duration(ns), st.done) })
+		mod, err = p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+	}
 	var status uint64
 	var memBytes uint64
 	if err == nil {
@@ -267,7 +276,12 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 			status = results[0]
 		}
 		memBytes = memorySize(mod)
-		mod.Close(context.Background())
+		if inst != nil {
+			s := api.DecodeI32(status)
+			p.putInstance(inst, st, err == nil && st.breach == nil && (s == 0 || s == 1))
+		} else {
+			mod.Close(context.Background())
+		}
 	}
 	res := Result{
 		Duration:    time.Since(start),

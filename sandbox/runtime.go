@@ -22,6 +22,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"gatehouse.dev/gatehouse/hostapi"
@@ -89,6 +90,10 @@ type LoadRequest struct {
 	HTTPTransport http.RoundTripper
 	// Data replaces Config.Data for this plugin.
 	Data DataFunc
+
+	// Isolation says what a call may see of the plugin's earlier calls;
+	// the default, IsolationCall, is nothing. See the package comment.
+	Isolation Isolation
 }
 
 // Limits are the limits a plugin runs under: its manifest's asks, capped by
@@ -162,9 +167,16 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 			wrt.Close(context.Background())
 		}
 	}()
+	if req.Isolation != IsolationCall && req.Isolation != IsolationPlugin {
+		return nil, fail("unknown isolation %d", int(req.Isolation))
+	}
 	// The rewrite is deterministic, so the compilation cache (keyed by the
 	// bytes compiled) still hits on the next load of the same module.
-	compiled, err := wrt.CompileModule(ctx, coalesceData(req.Module))
+	prepared, reset, err := prepareModule(req.Module)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	compiled, err := wrt.CompileModule(ctx, prepared)
 	if err != nil {
 		return nil, fail("the module is not valid WebAssembly or does not fit the %d MiB memory cap: %v", limits.MemoryBytes>>20, err)
 	}
@@ -194,6 +206,16 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		drained:  make(chan struct{}),
 		bucket:   newTokenBucket(r.cfg.RatePerSecond, r.cfg.RateBurst, r.cfg.Now),
 		log:      r.cfg.Logger.With(attrPlugin(m.ID), attrVersion(m.Version)),
+
+		isolation: req.Isolation,
+	}
+	switch {
+	case req.Isolation == IsolationPlugin:
+		p.pool = &pool{free: make(chan *instance, limits.MaxConcurrent), globals: reset.globals}
+	case reset.unsafe == "":
+		p.pool = &pool{free: make(chan *instance, limits.MaxConcurrent), globals: reset.globals, reset: true}
+	default:
+		p.log.Info("each call gets a freshly instantiated module, as its instances cannot be reset", "reason", reset.unsafe)
 	}
 	if req.Data != nil {
 		p.data = req.Data
@@ -216,7 +238,9 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		p.log.Warn("plugin circuit breaker changed state", "state", s.String())
 	})
 
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wrt); err != nil {
+	// The listener marks calls that change an instance's WASI descriptors,
+	// whose instance a reset could not restore.
+	if _, err := wasi_snapshot_preview1.Instantiate(experimental.WithFunctionListenerFactory(ctx, wasiState{}), wrt); err != nil {
 		return nil, fail("linking WASI: %v", err)
 	}
 	if err := p.linkHostModule(ctx); err != nil {

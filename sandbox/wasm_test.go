@@ -52,7 +52,10 @@ func functype(params, results []byte) []byte {
 }
 
 // wasmModule returns a module importing imports and exporting run.
-func wasmModule(imports ...wasmImport) []byte {
+func wasmModule(imports ...wasmImport) []byte { return wasmModuleExporting("run", imports...) }
+
+// wasmModuleExporting is wasmModule with the export called name.
+func wasmModuleExporting(name string, imports ...wasmImport) []byte {
 	types := [][]byte{functype(nil, []byte{0x7f})}
 	var imps [][]byte
 	nfuncs := uint32(0)
@@ -74,7 +77,7 @@ func wasmModule(imports ...wasmImport) []byte {
 		mod = append(mod, section(2, imps...)...)
 	}
 	mod = append(mod, section(3, []byte{0x00})...)
-	mod = append(mod, section(7, append(append(wasmName("run"), 0x00), uleb(nfuncs)...))...)
+	mod = append(mod, section(7, append(append(wasmName(name), 0x00), uleb(nfuncs)...))...)
 	body := []byte{0x00, 0x41, 0x00, 0x0b} // no locals; i32.const 0; end
 	mod = append(mod, section(10, append(uleb(uint32(len(body))), body...))...)
 	return mod

@@ -46,6 +46,14 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers, handler: s.revet},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers, Body: "application/json", handler: s.falsePositive},
 
+		{Method: "GET", Path: "/api/v1/reviews", Summary: "The review queue: earliest deadline first, then highest risk weight. ?limit=, ?offset=.", Access: reviewers, handler: s.listReviews},
+		{Method: "GET", Path: "/api/v1/reviews/{id}", Summary: "Everything a reviewer decides on: findings, the verdict factor by factor with the dry run, the changes since the last approved version in plain language, the thread.", Access: reviewers, handler: s.getReview},
+		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, message}), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers, Body: "application/json", handler: s.reviewAction},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/{action}", Summary: "comment ({message}) in the review thread, or appeal ({message}) a rejection (the publisher).", Access: signedIn, Body: "application/json", handler: s.threadAction},
+		{Method: "GET", Path: "/api/v1/policy", Summary: "The active policy (digest and sources) and the history of applied policies.", Access: signedIn, handler: s.getPolicy},
+		{Method: "POST", Path: "/api/v1/policy/dry-run", Summary: "Compile and test a proposed policy ({modules}) and report which versions in review it would decide differently.", Access: stewards, Body: "application/json", handler: s.policyDryRun},
+		{Method: "POST", Path: "/api/v1/policy", Summary: "Apply a policy ({modules}). One that does not compile or whose tests fail is refused with file, line and column; the active policy stays.", Access: stewards, Body: "application/json", handler: s.applyPolicy},
+
 		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=.", Access: signedIn, handler: s.listPlugins},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with its versions.", Access: signedIn, handler: s.getPlugin},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn, handler: s.getPluginVersion},
@@ -125,7 +133,7 @@ func next(st lifecycle.State) string {
 	case lifecycle.Certified:
 		return "certified: hosts may install it"
 	case lifecycle.Rejected:
-		return "rejected: read the reason, fix it in a new version, or appeal"
+		return "rejected: read the reason, fix it in a new version, or appeal with `gatehouse plugin appeal ID -m ...`"
 	case lifecycle.Suspended:
 		return "suspended: certify a fixed version before the deadline, or this one is revoked"
 	case lifecycle.Revoked:
@@ -201,6 +209,10 @@ func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	sub := submissionJSON(v, true)
 	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.reviewState(r, v, &sub); err != nil {
 		s.internal(w, r, err)
 		return
 	}

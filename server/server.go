@@ -17,6 +17,7 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/auth"
 	"gatehouse.dev/gatehouse/intake"
+	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/vulndb"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	// VulnDB is the vulnerability database store; nil disables imports
 	// through the API.
 	VulnDB *vulndb.Store
+	// Review runs triage and the review workflow.
+	Review *review.Service
 	Log    *slog.Logger
 	Now    func() time.Time
 }

@@ -17,6 +17,7 @@ import (
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/server"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/store/blobfs"
@@ -47,7 +48,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{}, nil)
-	srv := server.New(server.Config{Store: st, Blobs: blobs, Intake: in})
+	rv, err := review.New(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Triager = rv
+	srv := server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv})
 	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, tokens: map[string]string{}}
 	t.Cleanup(e.http.Close)
 	mk := func(key, subject string, role store.Role, ns string) {
@@ -258,7 +264,7 @@ func TestSubmissionLifecycle(t *testing.T) {
 	for _, h := range sub.History {
 		moves = append(moves, h.Action+":"+h.OldState+">"+h.NewState)
 	}
-	if got, want := strings.Join(moves, " "), "submission.create:>received submission.transition:received>vetting submission.vet:> submission.transition:vetting>triage submission.transition:triage>in_review"; got != want {
+	if got, want := strings.Join(moves, " "), "submission.create:>received submission.transition:received>vetting submission.vet:> submission.transition:vetting>triage triage.verdict:> review.open:> submission.transition:triage>in_review"; got != want {
 		t.Errorf("history %q, want %q", got, want)
 	}
 

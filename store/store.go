@@ -197,7 +197,103 @@ type Store interface {
 	AddSuppression(ctx context.Context, s Suppression, ev audit.Event) error
 	ListSuppressions(ctx context.Context, pluginID string) ([]Suppression, error)
 
+	// Triage and review. A version's verdicts (one per triage) are kept;
+	// a review item is open while the version is in review (the store closes
+	// it when the version leaves in_review).
+	SaveVerdict(ctx context.Context, v Verdict, ev audit.Event) (Verdict, error)
+	LatestVerdict(ctx context.Context, versionID string) (Verdict, error)
+	OpenReview(ctx context.Context, item ReviewItem, ev audit.Event) error
+	GetReview(ctx context.Context, versionID string) (ReviewItem, error)
+	// ListReviews pages the open queue: earliest deadline first, then the
+	// highest weight.
+	ListReviews(ctx context.Context, q ReviewQuery) ([]ReviewItem, error)
+	// ClaimReview gives reviewer the item until until; ErrConflict when
+	// another reviewer holds an unexpired claim.
+	ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (ReviewItem, error)
+	// AddApproval records one reviewer's approval (ErrConflict when that
+	// reviewer approved already) and returns how many distinct reviewers
+	// have approved.
+	AddApproval(ctx context.Context, a Approval, ev audit.Event) (int, error)
+	ListApprovals(ctx context.Context, versionID string) ([]Approval, error)
+	// EscalateOverdue marks open items past their deadline (once each) with
+	// an audit event per item, and returns them.
+	EscalateOverdue(ctx context.Context, now time.Time) ([]ReviewItem, error)
+	// AddMessage appends to a plugin's review thread.
+	AddMessage(ctx context.Context, m Message, ev audit.Event) (Message, error)
+	ListMessages(ctx context.Context, pluginID string) ([]Message, error)
+
+	// Policies. ApplyPolicy makes p the active policy (recording it if new);
+	// ActivePolicy returns ErrNotFound before any was applied.
+	ApplyPolicy(ctx context.Context, p PolicyRecord, ev audit.Event) error
+	ActivePolicy(ctx context.Context) (PolicyRecord, error)
+	ListPolicies(ctx context.Context) ([]PolicyRecord, error)
+
 	Close() error
+}
+
+// Verdict is one triage decision over a version.
+type Verdict struct {
+	VersionID    string
+	Seq          int
+	PolicyDigest string
+	Outcome      string // rejected, auto_approved, in_review
+	Tier         string
+	Weight       int
+	Body         []byte // JSON: input, decision, explanation, dry run
+	CreatedAt    time.Time
+}
+
+// ReviewItem is a version waiting for people.
+type ReviewItem struct {
+	VersionID         string
+	PluginID          string
+	Tier              string
+	Weight            int
+	ApprovalsRequired int
+	Deadline          time.Time
+	// PreferredReviewer is who asked for changes on the previous version:
+	// the review picks up where it stopped.
+	PreferredReviewer string
+	ClaimedBy         string
+	ClaimUntil        time.Time
+	EscalatedAt       time.Time
+	Open              bool
+	CreatedAt         time.Time
+}
+
+// ReviewQuery pages the queue.
+type ReviewQuery struct {
+	Limit  int // 1..500, 0 means 50
+	Offset int
+}
+
+// Approval is one reviewer's approval, possibly granting fewer permissions
+// than the manifest asks for.
+type Approval struct {
+	VersionID string
+	Reviewer  string
+	Granted   []string
+	CreatedAt time.Time
+}
+
+// PolicyRecord is an applied policy.
+type PolicyRecord struct {
+	Digest    string
+	Modules   []byte // JSON object: file name → Rego source
+	AppliedBy string
+	AppliedAt time.Time
+	Active    bool
+}
+
+// Message is an entry in a plugin's review thread.
+type Message struct {
+	ID        int64
+	PluginID  string
+	VersionID string
+	Author    string
+	Kind      string // comment, changes_requested, rejection, appeal, approval
+	Body      string
+	CreatedAt time.Time
 }
 
 // Job is a unit of background work.

@@ -11,11 +11,12 @@
 //	tile/entries/<N>[.p/<W>]       entry bundles: each entry is a big-endian
 //	                               uint16 length and the entry's bytes
 //	state/hashes                   the log's own index of every stored hash
+//	state/lock                     held (flock) by the one process writing the log
 //
 // Tiles and bundles are immutable once the checkpoint that covers them is
 // published, so they may be cached forever; only checkpoint changes.
-// state/hashes holds nothing secret (every hash in it is derivable from the
-// tiles) but is not part of the protocol, so a server need not publish it.
+// state/ holds nothing secret (every stored hash is derivable from the
+// tiles) but is not part of the protocol: publish only checkpoint and tile/.
 //
 // # Hashing and proofs
 //

@@ -32,7 +32,8 @@ type Options struct {
 var ErrClosed = errors.New("tlog: the log is closed")
 
 // Log is a transparency log stored in a directory. Its methods are safe for
-// concurrent use. Only one process may open a directory at a time.
+// concurrent use. Only one process may open a directory at a time; Open
+// enforces that with a lock where the system supports one.
 type Log struct {
 	dir    string
 	origin string
@@ -40,6 +41,7 @@ type Log struct {
 	max    int
 
 	hashes *os.File // state/hashes: stored hash i at offset 32*i
+	lock   *os.File // held for the log's lifetime; nil where unsupported
 
 	// Published state, read by proofs without the writer's lock.
 	size atomic.Uint64
@@ -85,19 +87,25 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o755); err != nil {
 		return nil, fmt.Errorf("tlog: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	hf, err := os.OpenFile(filepath.Join(dir, "state", "hashes"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		closeLock(lock)
 		return nil, fmt.Errorf("tlog: %w", err)
 	}
 	l := &Log{
 		dir: dir, origin: opts.Origin, signer: opts.Signer, max: opts.MaxBatch,
-		hashes: hf,
-		reqs:   make(chan *appendRequest, opts.MaxBatch),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		hashes: hf, lock: lock,
+		reqs: make(chan *appendRequest, opts.MaxBatch),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
 	}
 	if err := l.recover(); err != nil {
 		hf.Close()
+		closeLock(lock)
 		return nil, err
 	}
 	go l.sequence()
@@ -514,7 +522,14 @@ func (l *Log) Close() error {
 	close(l.quit)
 	<-l.done
 	l.closeErr = l.hashes.Close()
+	closeLock(l.lock)
 	return l.closeErr
+}
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
 
 func syncDir(dir string) error {

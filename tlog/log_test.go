@@ -403,3 +403,18 @@ func TestCheckpointFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestOneWriterPerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	k := newTestKey(t, testOrigin)
+	l := openLog(t, dir, k)
+	if _, err := Open(dir, Options{Origin: testOrigin, Signer: k.signer}); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("a second writer opened the log: %v", err)
+	}
+	l.Close()
+	l2, err := Open(dir, Options{Origin: testOrigin, Signer: k.signer})
+	if err != nil {
+		t.Fatalf("reopening after close: %v", err)
+	}
+	l2.Close()
+}

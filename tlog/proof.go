@@ -1,7 +1,6 @@
 package tlog
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -95,5 +94,3 @@ func VerifyConsistency(older, newer Checkpoint, proof Proof) error {
 	}
 	return nil
 }
-
-func contextBackground() context.Context { return context.Background() }

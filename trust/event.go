@@ -143,3 +143,22 @@ func CheckCertificateEntry(entry []byte, env *dsse.Envelope, c *Certificate) err
 	}
 	return nil
 }
+
+// RevocationListEvent returns the log entry that publishes a signed
+// revocation list.
+func RevocationListEvent(env *dsse.Envelope) (Event, error) {
+	if env == nil || env.PayloadType != PayloadTypeRevocations {
+		return Event{}, fmt.Errorf("%w: not a revocation list envelope", ErrMalformed)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: payload is not base64", ErrMalformed)
+	}
+	var l RevocationList
+	if err := decodeStrict(payload, &l); err != nil {
+		return Event{}, fmt.Errorf("%w: revocation list: %v", ErrMalformed, err)
+	}
+	doc, _ := PayloadDigest(env)
+	return Event{Kind: EventRevocationList, Time: l.IssuedAt, Subject: fmt.Sprintf("revocations/%d", l.Number), Document: doc,
+		Detail: fmt.Sprintf("%d entries", len(l.Entries))}, nil
+}

@@ -53,3 +53,21 @@ func FuzzParseEvent(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseKeyring(f *testing.F) {
+	a, _ := GenerateKey(Ed25519)
+	r, _ := NewKeyring(Key{PublicKey: a.PublicKey(), NotAfter: t0})
+	data, _ := r.MarshalJSON()
+	f.Add(data)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseKeyring(b)
+		if err != nil {
+			return
+		}
+		for _, k := range r.Keys() {
+			if id, _ := KeyID(k.Key); id != k.ID {
+				t.Fatalf("key %s has id %s", k.ID, id)
+			}
+		}
+	})
+}

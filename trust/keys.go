@@ -198,13 +198,6 @@ func (s *FileSigner) Sign(ctx context.Context, msg []byte) ([]byte, error) {
 	}
 }
 
-// Ed25519PrivateKey returns the private key when it is Ed25519. The log
-// uses it to build a signed-note signer; nothing else should need it.
-func (s *FileSigner) Ed25519PrivateKey() (ed25519.PrivateKey, bool) {
-	k, ok := s.priv.(ed25519.PrivateKey)
-	return k, ok
-}
-
 // WriteKeyPair writes the private key to privPath (PKCS#8 PEM, mode 0600) and
 // the public key to pubPath (PKIX PEM, mode 0644). It refuses to overwrite an
 // existing private key file, so a key is never lost by accident.

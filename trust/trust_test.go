@@ -218,6 +218,16 @@ func TestRevocationList(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	ev, err := RevocationListEvent(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, _ := PayloadDigest(env); ev.Document != doc || ev.Kind != EventRevocationList {
+		t.Errorf("event = %+v", ev)
+	}
+	if _, err := MarshalEvent(ev); err != nil {
+		t.Error(err)
+	}
 	if _, err := VerifyRevocationList(env, ring, RevocationCheck{Now: t0}); err == nil {
 		t.Error("no max age accepted")
 	}
@@ -233,5 +243,50 @@ func TestKeyringRefusesMismatchedID(t *testing.T) {
 	k.ID = b.KeyID()
 	if _, err := NewKeyring(k); err == nil {
 		t.Error("a key under another key's id was accepted")
+	}
+}
+
+func TestKeyringFile(t *testing.T) {
+	a, _ := GenerateKey(Ed25519)
+	b, _ := GenerateKey(ECDSAP256)
+	r, _ := NewKeyring(Key{PublicKey: a.PublicKey(), NotAfter: t0}, Key{PublicKey: b.PublicKey(), NotBefore: t0})
+	data, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseKeyring(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, _ := got.Lookup(a.KeyID())
+	kb, _ := got.Lookup(b.KeyID())
+	if got.Len() != 2 || !ka.NotAfter.Equal(t0) || !kb.NotBefore.Equal(t0) || kb.Algorithm != ECDSAP256 {
+		t.Errorf("round trip lost something: %+v %+v", ka, kb)
+	}
+	// A key listed under another key's id is refused.
+	bad := strings.Replace(string(data), a.KeyID(), b.KeyID(), 1)
+	if _, err := ParseKeyring([]byte(bad)); err == nil {
+		t.Error("a key under a wrong id was accepted")
+	}
+}
+
+func TestLoadOrGenerate(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "signing.key"), filepath.Join(dir, "signing.pub")
+	s1, created, err := LoadOrGenerate(priv, pub, "")
+	if err != nil || !created {
+		t.Fatalf("first start: created=%v, %v", created, err)
+	}
+	s2, created, err := LoadOrGenerate(priv, pub, "")
+	if err != nil || created || s2.KeyID() != s1.KeyID() {
+		t.Fatalf("second start: created=%v, %v", created, err)
+	}
+	// An unusable key is reported, never replaced.
+	os.Chmod(priv, 0o644)
+	if _, _, err := LoadOrGenerate(priv, pub, ""); err == nil {
+		t.Error("a world-readable key was used")
+	}
+	if s3, _ := LoadSigner(priv); s3 != nil {
+		t.Error("expected the key to stay refused")
 	}
 }

@@ -331,6 +331,12 @@ func (s *Store) Transition(ctx context.Context, id string, from, to lifecycle.St
 			}
 			return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
 		}
+		if from == lifecycle.InReview && to != lifecycle.InReview {
+			// Leaving review closes the queue item in the same transaction.
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET is_open = ? WHERE version_id = ?`), false, id); err != nil {
+				return fmt.Errorf("%s: closing the review of %s: %w", s.d.Name, id, err)
+			}
+		}
 		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }

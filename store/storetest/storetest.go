@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"VetRuns", testVetRuns},
 		{"Suppressions", testSuppressions},
+		{"ReviewQueue", testReviewQueue},
+		{"VerdictsMessagesPolicies", testVerdictsMessagesPolicies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

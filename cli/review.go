@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/server"
+	"gatehouse.dev/gatehouse/vet"
+)
+
+func reviewCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "review", Short: "Work the review queue (reviewer or steward)"}
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "The queue: earliest deadline first, then highest risk",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			var out struct{ Items []server.ReviewItem }
+			if err := cl.JSON(cmd.Context(), "GET", fmt.Sprintf("/reviews?limit=%d", limit), nil, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPLUGIN\tTIER\tWEIGHT\tAPPROVALS\tDEADLINE\tCLAIMED BY")
+			for _, it := range out.Items {
+				due := it.Deadline.Format(time.RFC3339)
+				if it.Overdue {
+					due += " (overdue)"
+				}
+				fmt.Fprintf(tw, "%s\t%s@%s\t%s\t%d\t%d/%d\t%s\t%s\n", it.ID, it.Plugin, it.Version, it.Tier, it.Weight, len(it.Approvals), it.ApprovalsRequired, due, orDash(it.ClaimedBy))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 50, "how many items")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "What to decide on: verdict factor by factor, findings, changes, thread",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			var d json.RawMessage
+			if err := cl.JSON(cmd.Context(), "GET", "/reviews/"+url.PathEscape(args[0]), nil, &d); err != nil {
+				return err
+			}
+			var detail server.ReviewDetail
+			if err := json.Unmarshal(d, &detail); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			it := detail.Item
+			fmt.Fprintf(w, "%s  %s@%s\nTier %s, weight %d, approvals %d/%d, due %s\n", it.ID, it.Plugin, it.Version, it.Tier, it.Weight, len(it.Approvals), it.ApprovalsRequired, it.Deadline.Format(time.RFC3339))
+			if v := detail.Verdict; v != nil {
+				fmt.Fprintf(w, "\nPolicy %s: %s\n", v.PolicyDigest, strings.Join(v.Reasons, "; "))
+				for _, f := range v.Weight.Factors {
+					fmt.Fprintf(w, "  weight %-16s %3d of %3d  %s\n", f.Name, f.Value, f.Cap, f.Reason)
+				}
+				fmt.Fprintf(w, "  %s\n", v.DryRun.Summary)
+			}
+			if len(detail.Changes) > 0 {
+				fmt.Fprintln(w, "\nChanges since the last approved version:")
+				for _, ch := range detail.Changes {
+					fmt.Fprintf(w, "  - %s\n", ch)
+				}
+			}
+			var sub struct {
+				Vetting *struct {
+					Summary string          `json:"summary"`
+					Results json.RawMessage `json:"results"`
+				} `json:"vetting"`
+			}
+			raw, _ := json.Marshal(detail.Submission)
+			if json.Unmarshal(raw, &sub) == nil && sub.Vetting != nil {
+				fmt.Fprintf(w, "\nVetting: %s\n", sub.Vetting.Summary)
+				var results []vet.Result
+				if json.Unmarshal(sub.Vetting.Results, &results) == nil {
+					printResults(w, results)
+				}
+			}
+			if len(detail.Thread) > 0 {
+				fmt.Fprintln(w, "\nThread:")
+				for _, m := range detail.Thread {
+					fmt.Fprintf(w, "  %s %s (%s): %s\n", m.CreatedAt.Format(time.RFC3339), m.Author, m.Kind, m.Body)
+				}
+			}
+			return nil
+		},
+	}
+
+	action := func(name, short string, setup func(*cobra.Command, *server.DecisionRequest)) *cobra.Command {
+		var req server.DecisionRequest
+		a := &cobra.Command{
+			Use:   name + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				var body any = req
+				if name == "claim" {
+					body = nil
+				}
+				var out map[string]any
+				if err := cl.JSON(cmd.Context(), "POST", "/reviews/"+url.PathEscape(args[0])+"/"+name, body, &out); err != nil {
+					return err
+				}
+				if st, ok := out["state"]; ok {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %v\n", args[0], st)
+				} else if until, ok := out["claimedUntil"]; ok {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: claimed until %v\n", args[0], until)
+				}
+				return nil
+			},
+		}
+		if setup != nil {
+			setup(a, &req)
+		}
+		return a
+	}
+	c.AddCommand(list, show,
+		action("claim", "Claim an item so nobody else decides it meanwhile", nil),
+		action("approve", "Approve (a high tier needs two different reviewers)", func(a *cobra.Command, r *server.DecisionRequest) {
+			a.Flags().StringSliceVar(&r.Granted, "grant", nil, "grant only these permissions (default: all the manifest asks for)")
+			a.Flags().StringVarP(&r.Message, "message", "m", "", "a note for the thread")
+		}),
+		action("reject", "Reject with a reason code and a message the author reads", func(a *cobra.Command, r *server.DecisionRequest) {
+			a.Flags().StringVar(&r.Code, "code", "", "security, privacy, policy, quality, malicious or other")
+			a.Flags().StringVarP(&r.Message, "message", "m", "", "what is wrong (required)")
+		}),
+		action("request-changes", "Send back to the author; the next version returns to you", func(a *cobra.Command, r *server.DecisionRequest) {
+			a.Flags().StringVarP(&r.Message, "message", "m", "", "which changes are needed (required)")
+		}),
+	)
+	return c
+}
+
+func appealCmd(g *globals) *cobra.Command {
+	var msg string
+	c := &cobra.Command{
+		Use:   "appeal ID",
+		Short: "Appeal a rejection; two reviewers other than the first decide",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(args[0])+"/thread/appeal", server.DecisionRequest{Message: msg}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: appealed; back in review\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&msg, "message", "m", "", "your case (required)")
+	return c
+}
+
+func policyCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "policy", Short: "Show, test and apply the triage policy (Rego)"}
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "The active policy's digest, files and history",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Digest  string            `json:"digest"`
+				Modules map[string]string `json:"modules"`
+				History []struct {
+					Digest, AppliedBy string
+					AppliedAt         time.Time
+					Active            bool
+				} `json:"history"`
+			}
+			if err := cl.JSON(cmd.Context(), "GET", "/policy", nil, &out); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Active policy %s\n", out.Digest)
+			for name, src := range out.Modules {
+				fmt.Fprintf(w, "  %s (%d lines)\n", name, strings.Count(src, "\n"))
+			}
+			if len(out.History) == 0 {
+				fmt.Fprintln(w, "No policy was applied: the embedded default decides.")
+			}
+			for _, h := range out.History {
+				fmt.Fprintf(w, "  applied %s by %s: %s\n", h.AppliedAt.Format(time.RFC3339), h.AppliedBy, h.Digest)
+			}
+			return nil
+		},
+	}
+	test := &cobra.Command{
+		Use:   "test [DIR]",
+		Short: "Compile a policy folder (*.rego) and run its Rego tests, locally; the embedded default without DIR",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := policy.Default()
+			if len(args) == 1 {
+				var err error
+				if p, err = policy.Load(args[0]); err != nil {
+					return err
+				}
+			}
+			if _, err := policy.Compile(cmd.Context(), p); err != nil {
+				return err
+			}
+			rep, err := policy.Test(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, r := range rep.Results {
+				fmt.Fprintf(w, "%-5s %s:%d %s\n", strings.ToUpper(string(r.Outcome)), filepath.Base(r.File), r.Line, r.Name)
+			}
+			fmt.Fprintf(w, "%d passed, %d failed\n", rep.Passed, rep.Failed)
+			if err := rep.Err(); err != nil {
+				return &exitError{code: 1, msg: err.Error()}
+			}
+			return nil
+		},
+	}
+	var dry bool
+	apply := &cobra.Command{
+		Use:   "apply DIR",
+		Short: "Apply a policy folder (refused when it does not compile or its tests fail); --dry-run reports what it would change",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := policy.Load(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			req := server.PolicyRequest{Modules: p.Modules}
+			w := cmd.OutOrStdout()
+			if dry {
+				var out struct {
+					Proposed, Active string
+					Differences      []policy.Difference
+				}
+				if err := cl.JSON(cmd.Context(), "POST", "/policy/dry-run", req, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "Dry run of %s against the active %s: %d version(s) in review would be decided differently\n", out.Proposed, out.Active, len(out.Differences))
+				for _, d := range out.Differences {
+					fmt.Fprintf(w, "  %s@%s: %s → %s\n", d.Plugin, d.Version, d.Current, d.Proposed)
+					for _, ch := range d.Changes {
+						fmt.Fprintf(w, "      %s: %v → %v\n", ch.Field, ch.Current, ch.Proposed)
+					}
+				}
+				return nil
+			}
+			var out map[string]string
+			if err := cl.JSON(cmd.Context(), "POST", "/policy", req, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Applied %s\n", out["digest"])
+			return nil
+		},
+	}
+	apply.Flags().BoolVar(&dry, "dry-run", false, "report which versions in review the policy would decide differently, and change nothing")
+	c.AddCommand(show, test, apply)
+	return c
+}

@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+const secret = "s3cr3t-7f1c-do-not-carry"
+
+// loadIsolation loads the isolation test plugin with a pool of one
+// instance, so that consecutive calls use the same instance.
+func loadIsolation(t *testing.T, iso Isolation, version string) (*testEnv, *Plugin) {
+	t.Helper()
+	env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
+	m := testManifest("acme/isolation", []string{"remember", "recall"})
+	m.Version = version
+	p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "isolation"), Isolation: iso})
+	return env, p
+}
+
+func recall(t *testing.T, p *Plugin) string {
+	t.Helper()
+	res, err := p.Call(context.Background(), "recall", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(res.Output)
+}
+
+// pooled takes the one pooled instance out of p's pool, failing if there
+// is none; put it back with p.pool.free <- inst.
+func pooled(t *testing.T, p *Plugin) *instance {
+	t.Helper()
+	select {
+	case inst := <-p.pool.free:
+		return inst
+	default:
+		t.Fatal("the pool holds no instance after a clean call")
+		return nil
+	}
+}
+
+func memoryOf(t *testing.T, inst *instance) []byte {
+	t.Helper()
+	b, ok := inst.mem.Read(0, inst.mem.Size())
+	if !ok {
+		t.Fatal("cannot read the instance's memory")
+	}
+	return b
+}
+
+const initial = `{"global":"initial","heap":"initial-heap"}`
+
+func TestIsolationCallResetsInstance(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	if p.pool == nil || !p.pool.reset {
+		t.Fatal("a Go plugin should get pooled instances reset to a snapshot")
+	}
+	if got := recall(t, p); got != initial {
+		t.Fatalf("first recall = %s, want %s", got, initial)
+	}
+	if _, err := p.Call(context.Background(), "remember", []byte(secret)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The secret is in the pooled instance now (so the checks below can
+	// fail), and a reset removes every trace of it.
+	inst := pooled(t, p)
+	if !bytes.Contains(memoryOf(t, inst), []byte(secret)) {
+		t.Fatal("the secret is not in the instance's memory after remember; the test would prove nothing")
+	}
+	snap := p.pool.snap.Load()
+	changed := false
+	for i, g := range inst.globals {
+		changed = changed || g.Get() != snap.globals[i]
+	}
+	if !inst.resetTo(snap) {
+		t.Fatal("reset refused an instance whose memory did not grow")
+	}
+	if !bytes.Equal(memoryOf(t, inst), snap.memory) {
+		t.Fatal("memory after the reset differs from the snapshot")
+	}
+	for i, g := range inst.globals {
+		if g.Get() != snap.globals[i] {
+			t.Errorf("global %s = %d after the reset, snapshot %d", p.pool.globals[i], g.Get(), snap.globals[i])
+		}
+	}
+	if !changed {
+		t.Log("no mutable global changed during the call")
+	}
+	p.pool.free <- inst
+
+	// The next call runs on the same instance and sees the state after
+	// initialisation, not the secret.
+	if got := recall(t, p); got != initial {
+		t.Fatalf("recall after remember = %s, want %s", got, initial)
+	}
+	if again := pooled(t, p); again != inst {
+		t.Error("the call did not reuse the pooled instance")
+	} else {
+		p.pool.free <- again
+	}
+}
+
+// TestIsolationCallResetsBeforeTheCall: the reset happens when a call
+// takes an instance, so an instance returned by a call that stored a
+// secret never serves another call without being reset.
+func TestIsolationCallResetsBeforeTheCall(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	for i := range 3 {
+		if _, err := p.Call(context.Background(), "remember", []byte(secret+string(rune('a'+i)))); err != nil {
+			t.Fatal(err)
+		}
+		if got := recall(t, p); got != initial {
+			t.Fatalf("round %d: recall = %s, want %s", i, got, initial)
+		}
+	}
+}
+
+func TestIsolationPluginPersists(t *testing.T) {
+	_, p := loadIsolation(t, IsolationPlugin, "1.0.0")
+	if _, err := p.Call(context.Background(), "remember", []byte(secret)); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"global":"` + secret + `","heap":"` + secret + `"}`
+	if got := recall(t, p); got != want {
+		t.Fatalf("warm recall = %s, want %s (a warm instance keeps its memory)", got, want)
+	}
+	// Another version of the same plugin has instances of its own.
+	_, p2 := loadIsolation(t, IsolationPlugin, "1.0.1")
+	if got := recall(t, p2); got != initial {
+		t.Fatalf("recall in another version = %s, want %s", got, initial)
+	}
+}
+
+// TestBreachedInstanceDiscarded: an instance that breached a limit is
+// never reused, under either isolation.
+func TestBreachedInstanceDiscarded(t *testing.T) {
+	for _, iso := range []Isolation{IsolationCall, IsolationPlugin} {
+		t.Run(iso.String(), func(t *testing.T) {
+			env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
+			m := testManifest("evil/flood", []string{"stdout", "output"})
+			m.Limits = &manifest.Limits{OutputBytes: 4 << 10, TimeoutMillis: 10000}
+			p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "hostile/flood"), Isolation: iso})
+			_, err := p.Call(context.Background(), "output", nil)
+			wantKind(t, err, KindOutputTooLarge)
+			if n := len(p.pool.free); n != 0 {
+				t.Fatalf("%d instances pooled after a breach, want 0", n)
+			}
+			_, err = p.Call(context.Background(), "stdout", nil)
+			wantKind(t, err, KindOutputTooLarge)
+			if n := len(p.pool.free); n != 0 {
+				t.Fatalf("%d instances pooled after a breach, want 0", n)
+			}
+		})
+	}
+}
+
+// TestWASIDescriptorChangeDiscards: a call that opens a file through WASI
+// changes the instance's descriptor table, which a reset cannot restore,
+// so under IsolationCall its instance is discarded.
+func TestWASIDescriptorChangeDiscards(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
+	m := testManifest("acme/escape", []string{"hostread", "wasiread"}, "fs:read:/data")
+	p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "hostile/escape"), Mounts: map[string]string{"/data": dir}})
+	call := func(export string) {
+		t.Helper()
+		res, err := p.Call(context.Background(), export, []byte(`{"path":"/data/hello.txt"}`))
+		if err != nil || !strings.Contains(string(res.Output), "hello") {
+			t.Fatalf("%s: %s, %v", export, res.Output, err)
+		}
+	}
+	call("hostread")
+	if n := len(p.pool.free); n != 1 {
+		t.Fatalf("%d instances pooled after a host-API read, want 1", n)
+	}
+	call("wasiread")
+	if n := len(p.pool.free); n != 0 {
+		t.Fatalf("%d instances pooled after a WASI open, want 0", n)
+	}
+}
+
+func TestPrepareModule(t *testing.T) {
+	// Reserved export names are refused.
+	bad := wasmModuleExporting(globalExportPrefix + "0")
+	if _, _, err := prepareModule(bad); err == nil || !strings.Contains(err.Error(), globalExportPrefix) {
+		t.Errorf("a module exporting the reserved prefix: err = %v", err)
+	}
+
+	// A Go module: every mutable global exported, reset possible, and
+	// the result still compiles and exports what it did.
+	goMod := buildPlugin(t, "isolation")
+	out, info, err := prepareModule(goMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.unsafe != "" || len(info.globals) == 0 {
+		t.Fatalf("Go module: unsafe %q, %d globals", info.unsafe, len(info.globals))
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	cm, err := rt.CompileModule(ctx, out)
+	if err != nil {
+		t.Fatalf("the rewritten module does not compile: %v", err)
+	}
+	for _, name := range []string{"remember", "recall", "_initialize"} {
+		if _, ok := cm.ExportedFunctions()[name]; !ok {
+			t.Errorf("the rewritten module lost the export %s", name)
+		}
+	}
+	again, _, _ := prepareModule(goMod)
+	if !bytes.Equal(out, again) {
+		t.Error("the rewrite is not deterministic, so the compilation cache would miss")
+	}
+
+	// A module that changes a table cannot be reset.
+	for _, tc := range []struct {
+		name string
+		code []byte
+	}{
+		{"table.set", []byte{0x41, 0x00, 0xd0, 0x70, 0x26, 0x00}},
+		{"table.grow", []byte{0xd0, 0x70, 0x41, 0x01, 0xfc, 0x0f, 0x00, 0x1a}},
+		{"data.drop", []byte{0xfc, 0x09, 0x00}},
+		{"SIMD", []byte{0xfd, 0x0c}},
+	} {
+		body := append([]byte{0x00}, tc.code...) // no locals
+		body = append(body, 0x41, 0x00, 0x0b)
+		code := append([]byte{0x01}, binary.AppendUvarint(nil, uint64(len(body)))...)
+		code = append(code, body...)
+		if why := stateOutsideMemory(code); why == "" {
+			t.Errorf("%s: a module using it was judged resettable", tc.name)
+		}
+	}
+	plain := []byte{0x01, 0x04, 0x00, 0x41, 0x00, 0x0b}
+	if why := stateOutsideMemory(plain); why != "" {
+		t.Errorf("a function returning a constant was judged not resettable: %s", why)
+	}
+}

@@ -1,0 +1,282 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// Isolation says what one call of a plugin may see of its earlier calls.
+type Isolation int
+
+const (
+	// IsolationCall, the default, starts every call from the state the
+	// module had right after its initialisation: nothing a call writes
+	// reaches a later call. Instances are pooled and reset to a snapshot
+	// before each call when the module allows it (see Plugin.Call), and
+	// made fresh for each call otherwise.
+	IsolationCall Isolation = iota
+	// IsolationPlugin reuses instances across calls of the same plugin
+	// version without resetting them, so the plugin's memory persists
+	// between its own calls, as a process's would. Calls of other plugins
+	// and other versions never share an instance. An instance is still
+	// thrown away after any call that breached a limit or failed.
+	IsolationPlugin
+)
+
+func (i Isolation) String() string {
+	switch i {
+	case IsolationCall:
+		return "call"
+	case IsolationPlugin:
+		return "plugin"
+	}
+	return fmt.Sprintf("Isolation(%d)", int(i))
+}
+
+// instance is a live module instance of a pool. At most one call uses it
+// at a time; cur is that call's state, which the instance's stdout, stderr
+// and sleep reach through.
+type instance struct {
+	mod     api.Module
+	mem     api.Memory // nil for a module without memory
+	globals []api.MutableGlobal
+	cur     *callState
+}
+
+// instanceOut routes an instance's stdout or stderr to the current call.
+type instanceOut struct {
+	inst   *instance
+	stderr bool
+}
+
+func (w instanceOut) Write(b []byte) (int, error) {
+	st := w.inst.cur
+	if st == nil {
+		// Written outside a call (wazero flushes nothing on its own);
+		// dropped rather than kept for a later call to see.
+		return len(b), nil
+	}
+	if w.stderr {
+		return st.stderr.Write(b)
+	}
+	return st.stdout.Write(b)
+}
+
+// snapshot is the state of an instance right after its initialisation:
+// the bytes of its memory up to the size it had then, and the value of
+// every mutable global.
+type snapshot struct {
+	memory  []byte
+	globals []uint64
+}
+
+// pool keeps the live instances of one plugin version; its size is the
+// plugin's concurrency limit, so it never holds more instances than can
+// run at once.
+type pool struct {
+	free chan *instance
+	// reset is whether instances are reset to snap before each call
+	// (IsolationCall); snap is taken from the first instance made.
+	reset bool
+	snap  atomic.Pointer[snapshot]
+	// globals are the export names of the module's mutable globals.
+	globals []string
+}
+
+// newInstance instantiates the module for a pool, running its
+// _initialize under st (whose input is withheld).
+func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, error) {
+	inst := &instance{cur: st}
+	cfg := p.modCfg.
+		WithStdout(instanceOut{inst: inst}).
+		WithStderr(instanceOut{inst: inst, stderr: true}).
+		WithNanosleep(func(ns int64) {
+			var done <-chan struct{}
+			if st := inst.cur; st != nil {
+				done = st.done
+			}
+			sleep(time.Duration(ns), done)
+		})
+	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+	if err != nil {
+		return nil, err
+	}
+	inst.mod = mod
+	if mem := mod.Memory(); mem != nil && memorySize(mod) > 0 {
+		inst.mem = mem
+	}
+	for _, name := range p.pool.globals {
+		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			mod.Close(context.Background())
+			return nil, fmt.Errorf("the module's global %s is not exported as mutable", name)
+		}
+		inst.globals = append(inst.globals, g)
+	}
+	return inst, nil
+}
+
+// takeSnapshot records inst's state; the pool's first instance, right
+// after its initialisation, is the snapshot every later call starts from.
+func (pl *pool) takeSnapshot(inst *instance) *snapshot {
+	s := &snapshot{globals: make([]uint64, len(inst.globals))}
+	if inst.mem != nil {
+		b, _ := inst.mem.Read(0, inst.mem.Size())
+		s.memory = bytes.Clone(b)
+	}
+	for i, g := range inst.globals {
+		s.globals[i] = g.Get()
+	}
+	return s
+}
+
+// resetTo puts inst back into the state s recorded: memory bytes copied
+// back and globals set back. It reports false if that is impossible (the
+// memory is not the size it was), and the instance must be discarded.
+func (inst *instance) resetTo(s *snapshot) bool {
+	if inst.mem != nil {
+		if inst.mem.Size() != uint32(len(s.memory)) {
+			return false
+		}
+		b, ok := inst.mem.Read(0, uint32(len(s.memory)))
+		if !ok {
+			return false
+		}
+		copy(b, s.memory)
+	} else if len(s.memory) != 0 {
+		return false
+	}
+	for i, g := range inst.globals {
+		g.Set(s.globals[i])
+	}
+	return true
+}
+
+func sleep(d time.Duration, done <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+	}
+}
+
+// wasiState is a function listener on the WASI functions that change an
+// instance's descriptor table or a descriptor's position: closing,
+// opening, renumbering, changing flags, seeking, reading a file or a
+// directory. A call that uses one leaves state a reset of memory and
+// globals would not undo, so its instance is discarded afterwards rather
+// than reused. Go plugins that read their mounts through the host API's
+// fs_read never trigger it; reading through os.Open does.
+type wasiState struct{}
+
+// wasiStateful lists those functions; for the ones marked true only a
+// descriptor above stderr counts (reading stdin, which is empty, or
+// writing to the captured stdout and stderr changes nothing).
+var wasiStateful = map[string]bool{
+	"fd_close": false, "fd_renumber": false, "path_open": false,
+	"fd_fdstat_set_flags": false, "fd_fdstat_set_rights": false,
+	"fd_seek": true, "fd_read": true, "fd_readdir": true, "fd_pread": true,
+	"fd_write": true, "fd_pwrite": true, "fd_allocate": false,
+	"fd_filestat_set_size": false, "fd_filestat_set_times": false,
+	"path_create_directory": false, "path_filestat_set_times": false, "path_link": false,
+	"path_remove_directory": false, "path_rename": false, "path_symlink": false,
+	"path_unlink_file": false,
+	"sock_accept":      false, "sock_recv": false, "sock_send": false, "sock_shutdown": false,
+}
+
+func (wasiState) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if _, ok := wasiStateful[def.Name()]; !ok {
+		return nil
+	}
+	return wasiState{}
+}
+
+func (wasiState) Before(ctx context.Context, _ api.Module, def api.FunctionDefinition, params []uint64, _ experimental.StackIterator) {
+	st, _ := ctx.Value(callStateKey{}).(*callState)
+	if st == nil {
+		return
+	}
+	if fdOnly := wasiStateful[def.Name()]; fdOnly && len(params) > 0 && int32(params[0]) <= 2 {
+		return
+	}
+	st.wasiState = true
+}
+
+func (wasiState) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (wasiState) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}
+
+// takeInstance returns an instance ready for st's call: a pooled one,
+// reset to the snapshot first under IsolationCall, or a new one. The reset
+// happens here, before the call, so whatever an earlier call left in an
+// instance is gone before the next call's code runs.
+func (p *Plugin) takeInstance(ctx context.Context, st *callState) (*instance, error) {
+	pl := p.pool
+	for {
+		var inst *instance
+		select {
+		case inst = <-pl.free:
+		default:
+		}
+		if inst == nil {
+			break
+		}
+		if !pl.reset {
+			inst.cur = st
+			return inst, nil
+		}
+		if inst.resetTo(pl.snap.Load()) {
+			inst.cur = st
+			return inst, nil
+		}
+		inst.mod.Close(context.Background())
+	}
+
+	// A new instance initialises under this call's limits, but without
+	// its input and with a clean result afterwards: what _initialize did
+	// becomes the snapshot every later call starts from, so it must not
+	// hold anything of this call's.
+	input := st.input
+	st.input = nil
+	inst, err := p.newInstance(ctx, st)
+	st.input, st.output, st.errMsg, st.result, st.wasiState = input, nil, "", nil, false
+	if err != nil {
+		return nil, err
+	}
+	if pl.reset && pl.snap.Load() == nil {
+		pl.snap.CompareAndSwap(nil, pl.takeSnapshot(inst))
+	}
+	return inst, nil
+}
+
+// putInstance returns inst to the pool after st's call, or discards it.
+// An instance is discarded after a call that failed or breached a limit
+// (wazero may have stopped it mid-way, and its memory is suspect), and
+// under IsolationCall also after a call whose effects a reset cannot undo:
+// its memory grew past the snapshot (memory cannot shrink) or it changed
+// its WASI descriptors.
+func (p *Plugin) putInstance(inst *instance, st *callState, clean bool) {
+	inst.cur = nil
+	pl := p.pool
+	keep := clean
+	if keep && pl.reset {
+		s := pl.snap.Load()
+		keep = s != nil && !st.wasiState &&
+			(inst.mem == nil || inst.mem.Size() == uint32(len(s.memory)))
+	}
+	if keep {
+		select {
+		case pl.free <- inst:
+			return
+		default:
+		}
+	}
+	inst.mod.Close(context.Background())
+}

@@ -1,0 +1,435 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// globalExportPrefix names the exports the load-time rewrite adds for the
+// module's mutable globals; a module may not use it itself.
+const globalExportPrefix = "__gatehouse_global_"
+
+// resetInfo is what the load-time rewrite learnt about whether an instance
+// of the module can be reset to a snapshot between calls.
+type resetInfo struct {
+	// globals are the export names of every mutable global, in index
+	// order.
+	globals []string
+	// unsafe, when not empty, says why an instance cannot be reset: the
+	// module holds state outside its memory and globals that the host
+	// cannot restore (a table it can change, a segment it can drop) or
+	// a construct this reader does not know. Such a module gets a fresh
+	// instance per call instead.
+	unsafe string
+}
+
+// prepareModule returns the module the sandbox compiles: its data segments
+// coalesced (see coalesceData) and every mutable global exported under a
+// reserved name, so that the host can read and restore it. The rewrite is
+// deterministic, so the compilation cache still hits on the next load.
+//
+// A module that already exports a name under the reserved prefix is
+// refused. One this reader cannot follow is returned with only its data
+// coalesced and reset marked unsafe.
+func prepareModule(mod []byte) ([]byte, resetInfo, error) {
+	mod = coalesceData(mod)
+	secs, err := splitSections(mod)
+	if err != nil {
+		return mod, resetInfo{unsafe: err.Error()}, nil
+	}
+	var (
+		importedGlobals uint32
+		mutable         []uint32
+		exportIdx       = -1
+		info            resetInfo
+	)
+	for i, s := range secs {
+		switch s.id {
+		case 2:
+			n, err := countImportedGlobals(s.body)
+			if err != nil {
+				return mod, resetInfo{unsafe: err.Error()}, nil
+			}
+			importedGlobals = n
+		case 6:
+			m, why := mutableGlobals(s.body)
+			if why != "" {
+				return mod, resetInfo{unsafe: why}, nil
+			}
+			mutable = m
+		case 7:
+			exportIdx = i
+			names, err := exportNames(s.body)
+			if err != nil {
+				return mod, resetInfo{unsafe: err.Error()}, nil
+			}
+			for _, n := range names {
+				if len(n) >= len(globalExportPrefix) && n[:len(globalExportPrefix)] == globalExportPrefix {
+					return nil, resetInfo{}, fmt.Errorf("the module exports %q; names starting with %s are reserved for the sandbox", n, globalExportPrefix)
+				}
+			}
+		case 10:
+			if why := stateOutsideMemory(s.body); why != "" {
+				info.unsafe = why
+			}
+		}
+	}
+	if len(mutable) == 0 {
+		return mod, info, nil
+	}
+	var extra []byte
+	for k, idx := range mutable {
+		name := globalExportPrefix + strconv.Itoa(k)
+		info.globals = append(info.globals, name)
+		extra = append(extra, wasmString(name)...)
+		extra = append(extra, 0x03) // global
+		extra = binary.AppendUvarint(extra, uint64(importedGlobals+idx))
+	}
+	var body []byte
+	if exportIdx >= 0 {
+		old := secs[exportIdx].body
+		count, k := binary.Uvarint(old)
+		body = binary.AppendUvarint(body, count+uint64(len(mutable)))
+		body = append(body, old[k:]...)
+	} else {
+		body = binary.AppendUvarint(body, uint64(len(mutable)))
+		// The export wasmSection goes after the global wasmSection and before
+		// start, element, data count, code and data.
+		exportIdx = len(secs)
+		for i, s := range secs {
+			if s.id == 8 || s.id == 9 || s.id == 10 || s.id == 11 || s.id == 12 {
+				exportIdx = i
+				break
+			}
+		}
+		secs = append(secs[:exportIdx], append([]wasmSection{{id: 7}}, secs[exportIdx:]...)...)
+	}
+	body = append(body, extra...)
+	secs[exportIdx].body = body
+
+	out := make([]byte, 0, len(mod)+len(extra)+16)
+	out = append(out, mod[:8]...)
+	for _, s := range secs {
+		out = append(out, s.id)
+		out = binary.AppendUvarint(out, uint64(len(s.body)))
+		out = append(out, s.body...)
+	}
+	return out, info, nil
+}
+
+type wasmSection struct {
+	id   byte
+	body []byte
+}
+
+var errMalformed = errors.New("the module's binary could not be read wasmSection by wasmSection")
+
+func splitSections(mod []byte) ([]wasmSection, error) {
+	if len(mod) < 8 || !bytes.Equal(mod[:8], []byte{0, 'a', 's', 'm', 1, 0, 0, 0}) {
+		return nil, errMalformed
+	}
+	var secs []wasmSection
+	for i := 8; i < len(mod); {
+		id := mod[i]
+		size, n := binary.Uvarint(mod[i+1:])
+		if n <= 0 || size > uint64(len(mod)-i-1-n) {
+			return nil, errMalformed
+		}
+		body := mod[i+1+n : i+1+n+int(size)]
+		secs = append(secs, wasmSection{id: id, body: body})
+		i += 1 + n + int(size)
+	}
+	return secs, nil
+}
+
+func wasmString(s string) []byte {
+	return append(binary.AppendUvarint(nil, uint64(len(s))), s...)
+}
+
+// reader reads the LEB128 and byte fields of a wasmSection body; the first
+// malformed read sets err and every later read returns zero.
+type reader struct {
+	p   []byte
+	err error
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = errMalformed
+	}
+	r.p = nil
+}
+
+func (r *reader) byte() byte {
+	if len(r.p) == 0 {
+		r.fail()
+		return 0
+	}
+	b := r.p[0]
+	r.p = r.p[1:]
+	return b
+}
+
+func (r *reader) uleb() uint64 {
+	v, n := binary.Uvarint(r.p)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// sleb skips a signed LEB128 of at most max bytes.
+func (r *reader) sleb(max int) {
+	for i := 0; i < max; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.fail()
+}
+
+func (r *reader) skip(n uint64) {
+	if n > uint64(len(r.p)) {
+		r.fail()
+		return
+	}
+	r.p = r.p[n:]
+}
+
+func (r *reader) name() string {
+	n := r.uleb()
+	if n > uint64(len(r.p)) {
+		r.fail()
+		return ""
+	}
+	s := string(r.p[:n])
+	r.p = r.p[n:]
+	return s
+}
+
+func (r *reader) limits() {
+	flags := r.byte()
+	if flags > 7 {
+		r.fail()
+		return
+	}
+	r.uleb()
+	if flags&1 != 0 {
+		r.uleb()
+	}
+}
+
+// count reads a vector length, bounded by the bytes left (each item takes
+// at least one byte).
+func (r *reader) count() uint64 {
+	n := r.uleb()
+	if n > uint64(len(r.p)) {
+		r.fail()
+		return 0
+	}
+	return n
+}
+
+func countImportedGlobals(body []byte) (uint32, error) {
+	r := &reader{p: body}
+	var globals uint32
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		r.name()
+		r.name()
+		switch r.byte() {
+		case 0x00: // function
+			r.uleb()
+		case 0x01: // table
+			r.byte()
+			r.limits()
+		case 0x02: // memory
+			r.limits()
+		case 0x03: // global
+			r.byte()
+			r.byte()
+			globals++
+		case 0x04: // tag
+			r.byte()
+			r.uleb()
+		default:
+			r.fail()
+		}
+	}
+	return globals, r.err
+}
+
+// mutableGlobals returns the indices (within the global wasmSection) of the
+// mutable globals, or why the module cannot be reset: a mutable global of
+// a type the host cannot save as one number.
+func mutableGlobals(body []byte) ([]uint32, string) {
+	r := &reader{p: body}
+	var out []uint32
+	n := r.count()
+	for i := uint32(0); uint64(i) < n && r.err == nil; i++ {
+		typ := r.byte()
+		mut := r.byte()
+		if mut == 1 {
+			switch typ {
+			case 0x7f, 0x7e, 0x7d, 0x7c: // i32, i64, f32, f64
+				out = append(out, i)
+			default:
+				return nil, fmt.Sprintf("mutable global %d has a type (0x%x) the sandbox cannot save", i, typ)
+			}
+		}
+		constExpr(r)
+	}
+	if r.err != nil {
+		return nil, r.err.Error()
+	}
+	return out, ""
+}
+
+// constExpr skips a constant expression up to and including its end.
+func constExpr(r *reader) {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0b:
+			return
+		case 0x41:
+			r.sleb(5)
+		case 0x42:
+			r.sleb(10)
+		case 0x43:
+			r.skip(4)
+		case 0x44:
+			r.skip(8)
+		case 0x23, 0xd2: // global.get, ref.func
+			r.uleb()
+		case 0xd0: // ref.null
+			r.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constant arithmetic
+		default:
+			r.fail()
+		}
+	}
+}
+
+func exportNames(body []byte) ([]string, error) {
+	r := &reader{p: body}
+	var names []string
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		names = append(names, r.name())
+		r.byte()
+		r.uleb()
+	}
+	return names, r.err
+}
+
+// stateOutsideMemory reads every function body and says why an instance
+// keeps state that a reset of memory and globals would not undo: an
+// instruction that changes a table (table.set, table.grow, table.fill,
+// table.copy, table.init) or drops or reads a passive segment (data.drop,
+// memory.init, elem.drop). An instruction it does not know (SIMD, atomics,
+// exceptions, GC) makes it give up, which is safe: the module then gets a
+// fresh instance per call. Go's compiler emits none of these.
+func stateOutsideMemory(code []byte) string {
+	r := &reader{p: code}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		size := r.uleb()
+		if size > uint64(len(r.p)) {
+			r.fail()
+			break
+		}
+		fn := &reader{p: r.p[:size]}
+		r.skip(size)
+		for k := fn.count(); k > 0 && fn.err == nil; k-- {
+			fn.uleb()
+			fn.byte()
+		}
+		for len(fn.p) > 0 && fn.err == nil {
+			if why := instruction(fn); why != "" {
+				return why
+			}
+		}
+		if fn.err != nil {
+			return fn.err.Error()
+		}
+	}
+	if r.err != nil {
+		return r.err.Error()
+	}
+	return ""
+}
+
+// instruction reads one instruction and its immediates; it returns a
+// reason if the instruction keeps state outside memory and globals, or is
+// one this reader does not know.
+func instruction(r *reader) string {
+	op := r.byte()
+	switch {
+	case op == 0x00, op == 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
+	case op == 0x02, op == 0x03, op == 0x04: // block, loop, if
+		switch bt := r.p; {
+		case len(bt) > 0 && (bt[0] == 0x40 || bt[0] >= 0x6f && bt[0] <= 0x7f):
+			r.byte()
+		default:
+			r.sleb(5) // type index as s33
+		}
+	case op == 0x0c, op == 0x0d, op == 0x10, op == 0x12: // br, br_if, call, return_call
+		r.uleb()
+	case op == 0x0e: // br_table
+		for n := r.count(); n > 0 && r.err == nil; n-- {
+			r.uleb()
+		}
+		r.uleb()
+	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect
+		r.uleb()
+		r.uleb()
+	case op == 0x1c: // select t*
+		r.skip(r.count())
+	case op >= 0x20 && op <= 0x25: // locals, globals, table.get
+		r.uleb()
+	case op == 0x26:
+		return "the module changes a table (table.set)"
+	case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
+		if align := r.uleb(); align&0x40 != 0 {
+			r.uleb() // memory index
+		}
+		r.uleb()
+	case op == 0x3f, op == 0x40: // memory.size, memory.grow
+		r.uleb()
+	case op == 0x41:
+		r.sleb(5)
+	case op == 0x42:
+		r.sleb(10)
+	case op == 0x43:
+		r.skip(4)
+	case op == 0x44:
+		r.skip(8)
+	case op >= 0x45 && op <= 0xc4: // numeric
+	case op == 0xd0: // ref.null
+		r.byte()
+	case op == 0xd2: // ref.func
+		r.uleb()
+	case op == 0xfc:
+		switch sub := r.uleb(); {
+		case sub <= 7: // saturating truncation
+		case sub == 10: // memory.copy
+			r.uleb()
+			r.uleb()
+		case sub == 11: // memory.fill
+			r.uleb()
+		case sub == 16: // table.size
+			r.uleb()
+		case sub == 8 || sub == 9:
+			return "the module uses passive data segments (memory.init, data.drop)"
+		case sub >= 12 && sub <= 17:
+			return "the module changes a table or drops an element segment"
+		default:
+			return fmt.Sprintf("the module uses the instruction 0xfc %d, which the sandbox does not know", sub)
+		}
+	default:
+		return fmt.Sprintf("the module uses the instruction 0x%x, which the sandbox does not know", op)
+	}
+	return ""
+}

@@ -1,0 +1,53 @@
+//go:build wasip1
+
+// Command isolation is a test plugin that tries to carry a secret from one
+// call to the next, in a global variable and in a heap buffer:
+//
+//   - remember: stores the input in the global and copies it into the heap
+//     buffer made at initialisation.
+//   - recall: outputs {"global":...,"heap":...}, what the two hold now.
+//
+// Under per-call isolation recall must see the values they had after
+// initialisation, whatever an earlier remember stored.
+package main
+
+import (
+	"encoding/json"
+
+	"gatehouse.dev/gatehouse/pdk"
+)
+
+var (
+	global = "initial"
+	heap   = newHeap()
+)
+
+// newHeap allocates the buffer at initialisation, so it lives on the Go
+// heap, not in the data segment.
+func newHeap() []byte {
+	b := make([]byte, 64)
+	copy(b, "initial-heap")
+	return b
+}
+
+//go:wasmexport remember
+func remember() int32 {
+	in := pdk.Input()
+	global = string(in)
+	clear(heap)
+	copy(heap, in)
+	return 0
+}
+
+//go:wasmexport recall
+func recall() int32 {
+	n := 0
+	for n < len(heap) && heap[n] != 0 {
+		n++
+	}
+	out, _ := json.Marshal(map[string]string{"global": global, "heap": string(heap[:n])})
+	pdk.Output(out)
+	return 0
+}
+
+func main() {}
