@@ -250,3 +250,49 @@ func TestPrepareModule(t *testing.T) {
 		t.Errorf("a function returning a constant was judged not resettable: %s", why)
 	}
 }
+
+// TestNewInstanceFromSnapshot: once a pool has its snapshot, a new
+// instance starts from it without running _initialize, and works as the
+// first one did, under both isolations.
+func TestNewInstanceFromSnapshot(t *testing.T) {
+	for _, iso := range []Isolation{IsolationCall, IsolationPlugin} {
+		t.Run(iso.String(), func(t *testing.T) {
+			_, p := loadIsolation(t, iso, "1.0.0")
+			if got := recall(t, p); got != initial {
+				t.Fatalf("recall = %s", got)
+			}
+			snap := p.pool.snap.Load()
+			if snap == nil || !snap.cloneable {
+				t.Fatal("no snapshot to start new instances from")
+			}
+			first := pooled(t, p)
+			first.mod.Close(context.Background())
+
+			if got := recall(t, p); got != initial {
+				t.Fatalf("recall in an instance made from the snapshot = %s, want %s", got, initial)
+			}
+			inst := pooled(t, p)
+			if inst == first {
+				t.Fatal("the closed instance was reused")
+			}
+			if iso == IsolationCall && !bytes.Equal(memoryOf(t, inst), snap.memory) {
+				// recall allocates, so compare after a reset.
+				inst.resetTo(snap)
+				if !bytes.Equal(memoryOf(t, inst), snap.memory) {
+					t.Fatal("an instance made from the snapshot does not reset to it")
+				}
+			}
+			p.pool.free <- inst
+			if _, err := p.Call(context.Background(), "remember", []byte(secret)); err != nil {
+				t.Fatal(err)
+			}
+			want := initial
+			if iso == IsolationPlugin {
+				want = `{"global":"` + secret + `","heap":"` + secret + `"}`
+			}
+			if got := recall(t, p); got != want {
+				t.Fatalf("recall after remember = %s, want %s", got, want)
+			}
+		})
+	}
+}

@@ -271,7 +271,11 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 	var memBytes uint64
 	if err == nil {
 		var results []uint64
-		results, err = mod.ExportedFunction(export).Call(ctx)
+		if inst != nil {
+			results, err = inst.function(export).Call(ctx)
+		} else {
+			results, err = mod.ExportedFunction(export).Call(ctx)
+		}
 		if err == nil && len(results) == 1 {
 			status = results[0]
 		}

@@ -47,6 +47,23 @@ type instance struct {
 	mem     api.Memory // nil for a module without memory
 	globals []api.MutableGlobal
 	cur     *callState
+	// fns caches the exports called so far: wazero gives each
+	// api.Function its own stack, which is most of an empty call's cost
+	// if made anew for every call.
+	fns map[string]api.Function
+}
+
+// function returns the export called name.
+func (inst *instance) function(name string) api.Function {
+	fn, ok := inst.fns[name]
+	if !ok {
+		fn = inst.mod.ExportedFunction(name)
+		if inst.fns == nil {
+			inst.fns = map[string]api.Function{}
+		}
+		inst.fns[name] = fn
+	}
+	return fn
 }
 
 // instanceOut routes an instance's stdout or stderr to the current call.
@@ -74,6 +91,11 @@ func (w instanceOut) Write(b []byte) (int, error) {
 type snapshot struct {
 	memory  []byte
 	globals []uint64
+	// cloneable is whether a new instance can start from the snapshot
+	// instead of running _initialize: true unless the initialisation
+	// changed WASI descriptors (opened a file, say), which a copy of
+	// memory and globals would not carry.
+	cloneable bool
 }
 
 // pool keeps the live instances of one plugin version; its size is the
@@ -81,16 +103,22 @@ type snapshot struct {
 // run at once.
 type pool struct {
 	free chan *instance
-	// reset is whether instances are reset to snap before each call
-	// (IsolationCall); snap is taken from the first instance made.
-	reset bool
-	snap  atomic.Pointer[snapshot]
+	// snapshots is whether the module's instances can be reset (see
+	// prepareModule); then snap is taken from the first instance made,
+	// and later instances start from it. reset is whether instances are
+	// reset to snap before each call (IsolationCall).
+	snapshots bool
+	reset     bool
+	snap      atomic.Pointer[snapshot]
 	// globals are the export names of the module's mutable globals.
 	globals []string
 }
 
-// newInstance instantiates the module for a pool, running its
-// _initialize under st (whose input is withheld).
+// newInstance instantiates the module for a pool under st. The first
+// instance runs _initialize; once there is a snapshot, a new instance
+// starts from it instead (instantiated without start functions, then
+// given the snapshot's memory and globals), which is the same state at a
+// fraction of the cost.
 func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, error) {
 	inst := &instance{cur: st}
 	cfg := p.modCfg.
@@ -103,6 +131,11 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 			}
 			sleep(time.Duration(ns), done)
 		})
+	snap := p.pool.snap.Load()
+	clone := snap != nil && snap.cloneable
+	if clone {
+		cfg = cfg.WithStartFunctions()
+	}
 	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
 	if err != nil {
 		return nil, err
@@ -119,13 +152,24 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		}
 		inst.globals = append(inst.globals, g)
 	}
+	if clone {
+		if inst.mem != nil {
+			if want := uint32(len(snap.memory) / 65536); inst.mem.Size()/65536 < want {
+				inst.mem.Grow(want - inst.mem.Size()/65536)
+			}
+		}
+		if !inst.resetTo(snap) {
+			mod.Close(context.Background())
+			return nil, fmt.Errorf("a new instance could not take the snapshot's %d bytes of memory", len(snap.memory))
+		}
+	}
 	return inst, nil
 }
 
 // takeSnapshot records inst's state; the pool's first instance, right
 // after its initialisation, is the snapshot every later call starts from.
-func (pl *pool) takeSnapshot(inst *instance) *snapshot {
-	s := &snapshot{globals: make([]uint64, len(inst.globals))}
+func (pl *pool) takeSnapshot(inst *instance, cloneable bool) *snapshot {
+	s := &snapshot{globals: make([]uint64, len(inst.globals)), cloneable: cloneable}
 	if inst.mem != nil {
 		b, _ := inst.mem.Read(0, inst.mem.Size())
 		s.memory = bytes.Clone(b)
@@ -246,12 +290,13 @@ func (p *Plugin) takeInstance(ctx context.Context, st *callState) (*instance, er
 	input := st.input
 	st.input = nil
 	inst, err := p.newInstance(ctx, st)
+	initWASI := st.wasiState
 	st.input, st.output, st.errMsg, st.result, st.wasiState = input, nil, "", nil, false
 	if err != nil {
 		return nil, err
 	}
-	if pl.reset && pl.snap.Load() == nil {
-		pl.snap.CompareAndSwap(nil, pl.takeSnapshot(inst))
+	if pl.snapshots && pl.snap.Load() == nil {
+		pl.snap.CompareAndSwap(nil, pl.takeSnapshot(inst, !initWASI))
 	}
 	return inst, nil
 }

@@ -209,13 +209,16 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 
 		isolation: req.Isolation,
 	}
-	switch {
-	case req.Isolation == IsolationPlugin:
-		p.pool = &pool{free: make(chan *instance, limits.MaxConcurrent), globals: reset.globals}
-	case reset.unsafe == "":
-		p.pool = &pool{free: make(chan *instance, limits.MaxConcurrent), globals: reset.globals, reset: true}
-	default:
-		p.log.Info("each call gets a freshly instantiated module, as its instances cannot be reset", "reason", reset.unsafe)
+	if req.Isolation == IsolationPlugin || reset.unsafe == "" {
+		p.pool = &pool{
+			free:      make(chan *instance, limits.MaxConcurrent),
+			globals:   reset.globals,
+			snapshots: reset.unsafe == "",
+			reset:     req.Isolation == IsolationCall,
+		}
+	}
+	if reset.unsafe != "" {
+		p.log.Info("the plugin's instances cannot be reset to a snapshot, so each is initialised anew", "reason", reset.unsafe, "isolation", req.Isolation.String())
 	}
 	if req.Data != nil {
 		p.data = req.Data

@@ -112,3 +112,6 @@ func BenchmarkCreateVersion(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
+func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }

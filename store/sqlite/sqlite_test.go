@@ -129,3 +129,6 @@ func TestOpenExisting(t *testing.T) {
 	}
 	s.Close()
 }
+
+// BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
+func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"gatehouse.dev/gatehouse/audit"
 	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/store"
 )
@@ -138,5 +139,53 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	all, _ := s.ListPolicies(ctx)
 	if len(all) != 2 || all[0].Digest != "sha256:two" || all[1].Active {
 		t.Fatalf("history = %+v", all)
+	}
+}
+
+// BenchQueue fills a store with n versions in review (through raw SQL in
+// one transaction: the benchmark is about reading the queue, not about
+// writing it) and measures one page of the queue, as a reviewer opens it.
+func BenchQueue(b *testing.B, s store.Store, n int) {
+	raw, ok := s.(RawDB)
+	if !ok {
+		b.Skip("the store does not expose its database")
+	}
+	ctx := context.Background()
+	// The namespace and plugin rows, through the store.
+	seed := newVersion("seed", "bench/seed", "1.0.0", "seed")
+	if _, _, err := s.CreateVersion(ctx, seed, []audit.Event{event("submission.create", "submission:seed", 1)}); err != nil {
+		b.Fatal(err)
+	}
+	tx, err := raw.DB().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	insV, err := tx.Prepare(raw.Rebind(`INSERT INTO versions (id, plugin_id, version, digest, size, manifest, files, submitter, state, reason, created_at, updated_at) VALUES (?, 'bench/seed', ?, ?, 1, ?, '[]', 'alice', 'in_review', '', 1, 1)`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	insR, err := tx.Prepare(raw.Rebind(`INSERT INTO review_items (version_id, plugin_id, tier, weight, approvals_required, deadline, preferred_reviewer, claimed_by, claim_until, escalated_at, is_open, created_at) VALUES (?, 'bench/seed', 'low', ?, 1, ?, '', '', 0, 0, ?, 1)`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("sub_%07d", i)
+		if _, err := insV.Exec(id, fmt.Sprintf("2.0.%d", i), fmt.Sprintf("sha256:%064x", i), []byte(`{}`)); err != nil {
+			b.Fatal(err)
+		}
+		// Deadlines spread over a month, weights 0..99.
+		if _, err := insR.Exec(id, i%100, int64(1_800_000_000_000_000)+int64(i%43200)*60_000_000, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		page, err := s.ListReviews(ctx, store.ReviewQuery{Limit: 50, Offset: (i % 20) * 50})
+		if err != nil || len(page) != 50 {
+			b.Fatalf("page: %d items, %v", len(page), err)
+		}
 	}
 }

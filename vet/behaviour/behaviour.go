@@ -62,6 +62,7 @@ const (
 	maxScenarioFiles = 64
 	maxScenarios     = 500
 	maxMessage       = 300 // bytes of plugin output quoted in a message
+	maxCallsShown    = 100 // host calls listed per scenario in Detail
 )
 
 // Options configure the analyzer.
@@ -183,15 +184,18 @@ type Detail struct {
 
 // Run is one scenario's outcome, as Detail lists it.
 type Run struct {
-	File        string             `json:"file"`
-	Name        string             `json:"name"`
-	Export      string             `json:"export"`
-	Passed      bool               `json:"passed"`
-	Duration    time.Duration      `json:"durationNs"`
-	MemoryBytes uint64             `json:"memoryBytes"`
-	HostCalls   []sandbox.HostCall `json:"hostCalls"`
-	Denied      int                `json:"denied"`
-	ErrorKind   string             `json:"errorKind,omitempty"`
+	File        string        `json:"file"`
+	Name        string        `json:"name"`
+	Export      string        `json:"export"`
+	Passed      bool          `json:"passed"`
+	Duration    time.Duration `json:"durationNs"`
+	MemoryBytes uint64        `json:"memoryBytes"`
+	// HostCalls lists the first run's host calls in order, the first
+	// maxCallsShown of them; HostCallCount counts them all.
+	HostCalls     []sandbox.HostCall `json:"hostCalls"`
+	HostCallCount int                `json:"hostCallCount"`
+	Denied        int                `json:"denied"`
+	ErrorKind     string             `json:"errorKind,omitempty"`
 	// Problem says what went wrong, redacted and truncated.
 	Problem string   `json:"problem,omitempty"`
 	Unfaked []string `json:"unfaked,omitempty"`
@@ -316,15 +320,16 @@ func (a *Analyzer) run(ctx context.Context, req sandbox.LoadRequest, s scenario.
 	res := results[0]
 	o := outcome{
 		Run: Run{
-			Name:        s.Name,
-			Export:      s.Export,
-			Passed:      res.Passed,
-			Duration:    res.Duration,
-			MemoryBytes: res.MemoryBytes,
-			HostCalls:   redactCalls(res.HostCalls),
-			Denied:      len(res.Denied),
-			ErrorKind:   string(res.ErrorKind),
-			Unfaked:     redactAll(res.Unfaked),
+			Name:          s.Name,
+			Export:        s.Export,
+			Passed:        res.Passed,
+			Duration:      res.Duration,
+			MemoryBytes:   res.MemoryBytes,
+			HostCalls:     redactCalls(res.HostCalls[:min(len(res.HostCalls), maxCallsShown)]),
+			HostCallCount: len(res.HostCalls),
+			Denied:        len(res.Denied),
+			ErrorKind:     string(res.ErrorKind),
+			Unfaked:       redactAll(res.Unfaked),
 		},
 		denied:           res.Denied,
 		mismatch:         res.Mismatch,
@@ -584,8 +589,13 @@ func redact(s string) string {
 				letters = true
 			}
 		}
-		if !letters || !digits || strings.Count(t, "/") > 2 || strings.Count(t, ".") > 2 {
-			// Paths, host names and words with a number are not keys.
+		if !letters || !digits {
+			return t
+		}
+		// Paths, URLs and host names are not keys; a JWT has dots too
+		// but starts with an encoded "{".
+		if strings.HasPrefix(t, "/") || strings.Contains(t, "//") ||
+			(strings.Count(t, ".") >= 2 && !strings.HasPrefix(t, "eyJ")) {
 			return t
 		}
 		return t[:4] + "…"

@@ -242,8 +242,15 @@ func TestSecretsNotEchoed(t *testing.T) {
 	if len(r.findings) != 1 || strings.Contains(string(b), key[4:]) {
 		t.Errorf("the finding echoes the key: %s", b)
 	}
-	if got := redact("see /templates/welcome.txt and 12345678901234567890123"); got != "see /templates/welcome.txt and 12345678901234567890123" {
-		t.Errorf("redact changed plain text: %q", got)
+	for in, want := range map[string]string{
+		"see /templates/welcome2024/report.txt and 12345678901234567890123": "see /templates/welcome2024/report.txt and 12345678901234567890123",
+		"GET https://hooks2.example.com/v1/messages":                        "GET https://hooks2.example.com/v1/messages",
+		"key=AKIAQYLPMN5HHHFPZAM2":                                          "key=…",
+		"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlMTIz":      "Bearer eyJh…",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

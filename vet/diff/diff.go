@@ -53,8 +53,11 @@ const (
 	RuleFilesChanged      = "diff/files-changed"
 )
 
+// Every diff rule reports a change, not a defect, so none fails vetting: a
+// new permission or origin is for the triage policy's gates to route to a
+// person, not a reason to reject the version outright.
 var rules = []vet.Rule{
-	{ID: RulePermissionAdded, Name: "PermissionAdded", Severity: vet.Medium,
+	{ID: RulePermissionAdded, Name: "PermissionAdded", Severity: vet.Low,
 		Description: "The version asks for a permission the last approved version did not have.",
 		Remediation: "A reviewer confirms the new permission is needed; authors say why in the release notes."},
 	{ID: RulePermissionRemoved, Name: "PermissionRemoved", Severity: vet.Info,
@@ -161,7 +164,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	d.Permissions = compare(old, cur)
 	for _, p := range d.Permissions.Added {
 		rep.Findings = append(rep.Findings, vet.Finding{
-			RuleID: RulePermissionAdded, Severity: vet.Medium, Location: at(fmt.Sprintf("/permissions/%d", curIdx[p])),
+			RuleID: RulePermissionAdded, Severity: vet.Low, Location: at(fmt.Sprintf("/permissions/%d", curIdx[p])),
 			Message:     fmt.Sprintf("version %s asks for %s, which the approved version %s did not have", in.Manifest.Version, p, prev.Version),
 			Fingerprint: vet.Fingerprint(RulePermissionAdded, p),
 			Properties:  map[string]any{"permission": p, "previousVersion": prev.Version},

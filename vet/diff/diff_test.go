@@ -74,7 +74,7 @@ func TestDiff(t *testing.T) {
 		sev[f.RuleID] = f.Severity
 	}
 	want := map[string]vet.Severity{
-		RulePermissionAdded: vet.Medium, RulePermissionRemoved: vet.Info, RuleImportAdded: vet.Low,
+		RulePermissionAdded: vet.Low, RulePermissionRemoved: vet.Info, RuleImportAdded: vet.Low,
 		RuleOriginAdded: vet.Low, RuleFilesChanged: vet.Info, RuleModuleSize: vet.Info,
 	}
 	for id, s := range want {

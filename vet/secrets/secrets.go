@@ -14,9 +14,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -130,65 +133,107 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	if in.Package == nil {
 		return nil, fmt.Errorf("no package to scan")
 	}
+	// One detector serves every worker: gitleaks scans files
+	// concurrently with a shared detector itself, and DetectContext only
+	// reads it.
 	det := detect.NewDetectorContext(ctx, a.cfg)
-	s := &scan{a: a, det: det, seen: map[string]int{}}
 	modPath := ""
 	if in.Manifest != nil {
 		modPath = in.Manifest.Runtime.Module
 	}
-	d := &Detail{}
-	for _, e := range in.Package.Files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, _ := in.Package.File(e.Path)
-		d.FilesScanned++
-		d.BytesScanned += int64(len(data))
-		switch {
-		case e.Path == modPath && in.Module != nil:
-			// String constants live in the data segments; scanning only
-			// those skips the code, and offsets point into the file.
-			mod, err := wasmfile.Parse(in.Module)
-			if err != nil {
-				// The capabilities analyzer reports the malformed
-				// module; here the whole file is still scanned.
-				s.binary(ctx, e.Path, []piece{{data, 0}}, false)
-				continue
+	files := in.Package.Files
+	hits := make([][]hit, len(files))
+	segments := make([]int, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || ctx.Err() != nil {
+					return
+				}
+				fs := &fileScan{det: det}
+				segments[i] = fs.scanFile(ctx, in, files[i].Path, modPath)
+				hits[i] = fs.hits
 			}
-			segs := make([]piece, 0, len(mod.Data))
-			for _, seg := range mod.Data {
-				segs = appendSplit(segs, piece{seg.Data, seg.Offset})
-			}
-			d.SegmentsScanned += len(segs)
-			s.binary(ctx, e.Path, segs, false)
-		case vet.IsText(data):
-			s.text(ctx, e.Path, data)
-		default:
-			s.binary(ctx, e.Path, []piece{{data, 0}}, true)
-		}
+		}()
 	}
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Merge in file order, so findings and their first locations do not
+	// depend on which worker finished first.
+	d := &Detail{}
+	m := &merge{seen: map[string]int{}}
+	for i, e := range files {
+		d.FilesScanned++
+		d.BytesScanned += e.Size
+		d.SegmentsScanned += segments[i]
+		for _, h := range hits[i] {
+			m.add(h)
+		}
+	}
 	return &vet.Report{
-		Findings:  s.findings,
+		Findings:  m.findings,
 		Detail:    d,
 		Databases: map[string]string{"gitleaks": a.version},
 	}, nil
 }
 
-type scan struct {
-	a        *Analyzer
-	det      *detect.Detector
-	findings []vet.Finding
-	seen     map[string]int // fingerprint → index in findings
+// hit is one gitleaks match, before deduplication.
+type hit struct {
+	rule, desc, secret string
+	loc                vet.Location
+}
+
+// fileScan scans one file.
+type fileScan struct {
+	det  *detect.Detector
+	hits []hit
+}
+
+func (s *fileScan) add(rule, desc, secret string, loc vet.Location) {
+	s.hits = append(s.hits, hit{rule, desc, secret, loc})
+}
+
+// scanFile scans the file at path and returns how many module data
+// segments it scanned.
+func (s *fileScan) scanFile(ctx context.Context, in *vet.Input, path, modPath string) int {
+	data, _ := in.Package.File(path)
+	switch {
+	case path == modPath && in.Module != nil:
+		// String constants live in the data segments; scanning only
+		// those skips the code, and offsets point into the file.
+		mod, err := wasmfile.Parse(in.Module)
+		if err != nil {
+			// The capabilities analyzer reports the malformed module;
+			// here the whole file is still scanned.
+			s.binary(ctx, path, []piece{{data, 0}}, false)
+			return 0
+		}
+		segs := make([]piece, 0, len(mod.Data))
+		for _, seg := range mod.Data {
+			segs = appendSplit(segs, piece{seg.Data, seg.Offset})
+		}
+		s.binary(ctx, path, segs, false)
+		return len(mod.Data)
+	case vet.IsText(data):
+		s.text(ctx, path, data)
+	default:
+		s.binary(ctx, path, []piece{{data, 0}}, true)
+	}
+	return 0
 }
 
 // text scans a text file; locations are lines and columns. A large file
 // goes to gitleaks in chunks of about batchBytes cut at blank lines, for
 // the reason appendSplit gives; a secret never spans a blank line (a PEM
 // block has none), so none is cut.
-func (s *scan) text(ctx context.Context, file string, data []byte) {
+func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 	for start := 0; start < len(data) && ctx.Err() == nil; {
 		end := len(data)
 		if end-start > batchBytes {
@@ -237,7 +282,7 @@ const batchBytes = 4 << 10
 // Module data is scanned without a file path: gitleaks' path allowlists
 // and path-only rules are about files (lock files, key files), and the
 // path check costs more than the scan of a small segment.
-func (s *scan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
+func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
 	for len(pieces) > 0 && ctx.Err() == nil {
 		n, size := 0, 0
 		for n < len(pieces) && (n == 0 || size+len(pieces[n].data) < batchBytes) {
@@ -268,7 +313,7 @@ func appendSplit(list []piece, p piece) []piece {
 	return append(list, p)
 }
 
-func (s *scan) batch(ctx context.Context, file string, pieces []piece, withPath bool) {
+func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withPath bool) {
 	n := 0
 	for _, p := range pieces {
 		n += len(p.data) + 1
@@ -304,11 +349,18 @@ func (s *scan) batch(ctx context.Context, file string, pieces []piece, withPath 
 	}
 }
 
-func (s *scan) add(ruleID, desc, secret string, loc vet.Location) {
+// merge deduplicates hits into findings: one per rule, file and secret.
+type merge struct {
+	findings []vet.Finding
+	seen     map[string]int // fingerprint → index in findings
+}
+
+func (m *merge) add(h hit) {
+	ruleID, desc, secret, loc := h.rule, h.desc, h.secret, h.loc
 	id := RuleID(ruleID)
 	fp := vet.Fingerprint(id, loc.File, secret)
-	if i, ok := s.seen[fp]; ok {
-		s.findings[i].Properties["occurrences"] = s.findings[i].Properties["occurrences"].(int) + 1
+	if i, ok := m.seen[fp]; ok {
+		m.findings[i].Properties["occurrences"] = m.findings[i].Properties["occurrences"].(int) + 1
 		return
 	}
 	red := Redact(secret)
@@ -323,8 +375,8 @@ func (s *scan) add(ruleID, desc, secret string, loc vet.Location) {
 		what = ruleID
 	}
 	loc.Snippet = red
-	s.seen[fp] = len(s.findings)
-	s.findings = append(s.findings, vet.Finding{
+	m.seen[fp] = len(m.findings)
+	m.findings = append(m.findings, vet.Finding{
 		RuleID:      id,
 		Severity:    severity(ruleID),
 		Message:     fmt.Sprintf("%s holds what looks like a secret (%s): %s", where, what, red),

@@ -72,7 +72,8 @@ const gosecModule = "github.com/securego/gosec/v2"
 const (
 	maxGoFiles    = 2000
 	maxGoBytes    = 32 << 20
-	maxTypeErrors = 5 // type errors quoted in Detail
+	maxTypeErrors = 5   // type errors quoted in Detail
+	maxListed     = 100 // files listed in Detail.NotAnalysed
 	snippetBytes  = 160
 )
 
@@ -157,6 +158,11 @@ type Detail struct {
 	// SSA is true when gosec's SSA analyzers ran; they need a package
 	// without type errors.
 	SSA bool `json:"ssa"`
+	// NotAnalysed lists Go files no analysed package holds: files whose
+	// build constraints leave them out of a wasip1 build, tests, and
+	// folders the go command ignores (testdata, names starting with _ or
+	// .). They are not compiled into the module.
+	NotAnalysed []string `json:"notAnalysed,omitempty"`
 }
 
 // Analyze implements vet.Analyzer.
@@ -190,7 +196,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	if loadErr != nil || !coversGoFiles(pkgs, w) {
 		d.Loader = LoaderParser
 		if loadErr != nil {
-			d.Note = "the go command could not load the source (" + trimPath(loadErr.Error(), w.src) + "); only gosec's AST rules ran, over each file parsed alone"
+			d.Note = "the go command could not load the source (" + w.trim(loadErr.Error()) + "); only gosec's AST rules ran, over each file parsed alone"
 		} else {
 			d.Note = "the go command loaded none of the package's Go files; only gosec's AST rules ran, over each file parsed alone"
 		}
@@ -226,6 +232,7 @@ func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail) [
 	g := gosec.NewAnalyzer(gosecConfig(), false, false, false, 1, log.New(io.Discard, "", 0))
 	g.LoadRules(rules.Generate(false).RulesInfo())
 	g.LoadAnalyzers(analyzers.Generate(false).AnalyzersInfo())
+	analysed := map[string]bool{}
 	for _, p := range pkgs {
 		if ctx.Err() != nil || !w.owns(p) {
 			continue
@@ -237,16 +244,25 @@ func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail) [
 		}
 		d.Packages = append(d.Packages, p.PkgPath)
 		d.SSA = d.SSA || withSSA
+		for _, f := range p.CompiledGoFiles {
+			analysed[f] = true
+		}
 		for _, e := range p.Errors {
 			d.TypeErrors++
 			if len(d.TypeErrorSamples) < maxTypeErrors {
-				d.TypeErrorSamples = append(d.TypeErrorSamples, trimPath(e.Error(), w.src))
+				d.TypeErrorSamples = append(d.TypeErrorSamples, w.trim(e.Error()))
 			}
 		}
 	}
 	issues, metrics, _ := g.Report()
 	d.Files, d.Lines = metrics.NumFiles, metrics.NumLines
 	slices.Sort(d.Packages)
+	for f := range w.files {
+		if !analysed[f] && len(d.NotAnalysed) < maxListed {
+			d.NotAnalysed = append(d.NotAnalysed, w.trim(f))
+		}
+	}
+	slices.Sort(d.NotAnalysed)
 	return issues
 }
 
@@ -410,11 +426,12 @@ func load(ctx context.Context, w *tree) ([]*packages.Package, error) {
 			"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
 			"GOENV=off", "GOFLAGS=", "GO111MODULE=on", "GOWORK="+w.work,
 			"GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
+			// An external driver would run instead of the go command.
+			"GOPACKAGESDRIVER=off",
 		),
 		// -trimpath keeps the temporary folder out of the build cache's
 		// keys, so the kit's export data is reused across runs.
 		BuildFlags: []string{"-trimpath"},
-		Logf:       nil,
 	}
 	pkgs, err := packages.Load(cfg, "./...")
 	if err != nil {
@@ -453,14 +470,19 @@ func (w *tree) owns(p *packages.Package) bool {
 
 // parseAlone is the fallback: each folder's files, grouped by package
 // clause, parsed and type-checked with no importer, so every import is an
-// error and only local types resolve. Files that do not parse are left
-// out (and counted as errors).
+// error and only local types resolve. Build constraints are not evaluated,
+// so every file but tests is analysed, which errs on the side of
+// reporting. A file that does not parse at all is left out (and counted
+// as an error).
 func parseAlone(w *tree) []*packages.Package {
 	fset := token.NewFileSet()
 	type key struct{ dir, name string }
 	groups := map[key]*packages.Package{}
 	var order []key
 	for _, p := range slices.Sorted(maps.Keys(w.files)) {
+		if strings.HasSuffix(p, "_test.go") {
+			continue // as the go command leaves tests out of a build
+		}
 		f, err := parser.ParseFile(fset, p, w.files[p], parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil && f == nil {
 			continue
@@ -618,10 +640,11 @@ func truncate(s string, n int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// trimPath removes the temporary folder from a message, so what is stored
+// trim removes the temporary folder from a message, so what is stored
 // names package paths only.
-func trimPath(msg, dir string) string {
-	return strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+func (w *tree) trim(msg string) string {
+	msg = strings.ReplaceAll(msg, w.src+string(filepath.Separator), "")
+	return strings.ReplaceAll(msg, w.root+string(filepath.Separator), "")
 }
 
 // defaultSeverity is the severity a rule usually reports with, for the

@@ -13,17 +13,14 @@ import (
 
 // pluginInput packages a test plugin the way an author ships one: its
 // manifest, the module built from its source, and the source itself.
-func pluginInput(t testing.TB, name string, extra map[string][]byte) *vet.Input {
+func pluginInput(t testing.TB, name, srcPath string) *vet.Input {
 	t.Helper()
 	mod := plugintest.Build(t, name)
 	man := plugintest.Source(t, name, "manifest.json")
 	files := map[string][]byte{
 		"manifest.json": man,
 		"plugin.wasm":   mod,
-		"main.go":       plugintest.Source(t, name, "main.go"),
-	}
-	for p, b := range extra {
-		files[p] = b
+		srcPath:         plugintest.Source(t, name, "main.go"),
 	}
 	m, err := manifest.Parse(man, manifest.Options{})
 	if err != nil {
@@ -39,7 +36,9 @@ type want struct {
 }
 
 func TestGosecPatternPlugin(t *testing.T) {
-	in := pluginInput(t, "gosecpattern", nil)
+	// Under src/, as `gatehouse plugin pack` lays out a plugin kept
+	// inside a larger module, with no go.mod of its own.
+	in := pluginInput(t, "gosecpattern", "src/main.go")
 	rep, err := New().Analyze(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
@@ -48,14 +47,18 @@ func TestGosecPatternPlugin(t *testing.T) {
 	if d.Loader != LoaderPackages || !d.SSA || d.TypeErrors != 0 {
 		t.Errorf("detail %+v: want the go/packages loader, fully typed (the kit resolves), with SSA", d)
 	}
-	for _, w := range []want{
+	wants := []want{
 		{"source/G501", 11, vet.Medium}, // import "crypto/md5"
-		{"source/G404", 32, vet.High},   // rand.Intn for a token
-		{"source/G401", 35, vet.Medium}, // md5.Sum
-	} {
-		f, ok := find(rep.Findings, w.rule, w.line)
+		{"source/G404", 31, vet.High},   // rand.Uint64 for a token
+		{"source/G401", 32, vet.Medium}, // md5.Sum
+	}
+	if len(rep.Findings) != len(wants) {
+		t.Errorf("%d findings, want exactly %d: %s", len(rep.Findings), len(wants), summary(rep.Findings))
+	}
+	for _, w := range wants {
+		f, ok := findIn(rep.Findings, "src/main.go", w.rule, w.line)
 		if !ok {
-			t.Errorf("no %s at main.go:%d; findings: %s", w.rule, w.line, summary(rep.Findings))
+			t.Errorf("no %s at src/main.go:%d; findings: %s", w.rule, w.line, summary(rep.Findings))
 			continue
 		}
 		if f.Severity != w.sev || f.Location.Column == 0 || f.Remediation == "" || f.Properties["cwe"] == nil || f.Location.Snippet == "" {
@@ -68,7 +71,7 @@ func TestGosecPatternPlugin(t *testing.T) {
 }
 
 func TestCleanPluginHasNoFailingFinding(t *testing.T) {
-	in := pluginInput(t, "clean", nil)
+	in := pluginInput(t, "clean", "main.go")
 	rep, err := New().Analyze(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +95,12 @@ func TestNoGoSourceIsSkipped(t *testing.T) {
 }
 
 func find(fs []vet.Finding, rule string, line int) (vet.Finding, bool) {
+	return findIn(fs, "main.go", rule, line)
+}
+
+func findIn(fs []vet.Finding, file, rule string, line int) (vet.Finding, bool) {
 	for _, f := range fs {
-		if f.RuleID == rule && f.Location.File == "main.go" && f.Location.Line == line {
+		if f.RuleID == rule && f.Location.File == file && f.Location.Line == line {
 			return f, true
 		}
 	}
@@ -131,12 +138,16 @@ func main() {}
 
 func TestUnresolvedImportStillAnalysed(t *testing.T) {
 	gomod := "module plugins.local/acme/t\n\ngo 1.26\n\nrequire (\n\tgatehouse.dev/gatehouse v0.0.0\n\tgithub.com/acme/missing v1.2.3\n)\n"
-	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(weakHash), "go.mod": []byte(gomod)})
+	other := "//go:build windows\n\npackage main\n\nimport \"crypto/sha1\"\n\nvar _ = sha1.New\n"
+	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(weakHash), "go.mod": []byte(gomod), "windows.go": []byte(other)})
 	rep, err := New().Analyze(context.Background(), &vet.Input{Package: pkg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := rep.Detail.(*Detail)
+	if len(d.NotAnalysed) != 1 || d.NotAnalysed[0] != "windows.go" {
+		t.Errorf("not analysed %v, want the file a wasip1 build leaves out", d.NotAnalysed)
+	}
 	if d.Loader != LoaderPackages || d.TypeErrors == 0 || d.SSA {
 		t.Errorf("detail %+v: want go/packages with type errors and no SSA", d)
 	}

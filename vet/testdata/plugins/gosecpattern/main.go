@@ -11,6 +11,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"math/rand"
+	"strconv"
 
 	"gatehouse.dev/gatehouse/pdk"
 )
@@ -27,11 +28,7 @@ type Output struct {
 //go:wasmexport session
 func session() int32 {
 	return pdk.Handle(func(in Input) (Output, error) {
-		b := make([]byte, 16)
-		for i := range b {
-			b[i] = byte(rand.Intn(256))
-		}
-		token := hex.EncodeToString(b)
+		token := strconv.FormatUint(rand.Uint64(), 16)
 		sum := md5.Sum([]byte(in.User + token))
 		return Output{Token: token, Fingerprint: hex.EncodeToString(sum[:])}, nil
 	})
