@@ -134,7 +134,7 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 		}
 		submitted = append(submitted, fmt.Sprintf("  %s@%s  %s  %s", sub.Plugin, sub.Version, sub.ID, sub.State))
 	}
-	fmt.Fprintf(out, "Submitted %d example plugins:\n%s\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" '%s/api/v1/submissions?state=in_review'\n",
+	fmt.Fprintf(out, "Submitted %d example plugins:\n%s\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/reviews   (or: gatehouse review list)\n",
 		len(submitted), strings.Join(submitted, "\n"), base, base)
 	return nil
 }

@@ -153,10 +153,17 @@ func BenchmarkInstantiateCached(b *testing.B) {
 	}
 }
 
-// BenchmarkNewPooledInstance makes (and closes) a pooled instance: the
-// instantiation from the compiled cache plus looking up its globals.
+// BenchmarkNewPooledInstance makes (and closes) a new pooled instance
+// once the pool has its snapshot: instantiation from the compiled cache
+// without _initialize, then the snapshot's memory and globals.
 func BenchmarkNewPooledInstance(b *testing.B) {
 	p := benchPlugin(b, IsolationCall, nil)
+	if _, err := p.Call(context.Background(), "noop", nil); err != nil {
+		b.Fatal(err)
+	}
+	if s := p.pool.snap.Load(); s == nil || !s.cloneable {
+		b.Fatal("the pool has no snapshot to start instances from")
+	}
 	st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
 	ctx := context.WithValue(context.Background(), callStateKey{}, st)
 	b.ResetTimer()

@@ -133,10 +133,14 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		})
 	snap := p.pool.snap.Load()
 	clone := snap != nil && snap.cloneable
+	ictx := ctx
 	if clone {
 		cfg = cfg.WithStartFunctions()
+		// Allocate the memory at the snapshot's size up front, so that
+		// growing it to that size does not copy it.
+		ictx = experimental.WithMemoryAllocator(ctx, presized(len(snap.memory)))
 	}
-	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+	mod, err := p.wrt.InstantiateModule(ictx, p.compiled, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +206,29 @@ func (inst *instance) resetTo(s *snapshot) bool {
 	return true
 }
 
+// presized allocates linear memories with room for n bytes from the start.
+type presized uint64
+
+func (n presized) Allocate(capacity, max uint64) experimental.LinearMemory {
+	return &linearMemory{buf: make([]byte, capacity, min(max, uint64(n)))}
+}
+
+// linearMemory is a wazero linear memory backed by a Go slice. Bytes past
+// its length are always zero: memory never shrinks, so nothing is written
+// there before the memory grows over them.
+type linearMemory struct{ buf []byte }
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+	} else {
+		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
+	}
+	return m.buf
+}
+
+func (m *linearMemory) Free() { m.buf = nil }
+
 func sleep(d time.Duration, done <-chan struct{}) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -221,11 +248,13 @@ func sleep(d time.Duration, done <-chan struct{}) {
 type wasiState struct{}
 
 // wasiStateful lists those functions; for the ones marked true only a
-// descriptor above stderr counts (reading stdin, which is empty, or
-// writing to the captured stdout and stderr changes nothing).
+// descriptor above stderr counts. The sandbox's stdio keeps no state:
+// stdin is wazero's empty reader, stdout and stderr are writers routed to
+// the current call, and none of them takes flags (Go's runtime sets
+// non-blocking on all three while it initialises, and wazero ignores it).
 var wasiStateful = map[string]bool{
 	"fd_close": false, "fd_renumber": false, "path_open": false,
-	"fd_fdstat_set_flags": false, "fd_fdstat_set_rights": false,
+	"fd_fdstat_set_flags": true, "fd_fdstat_set_rights": false,
 	"fd_seek": true, "fd_read": true, "fd_readdir": true, "fd_pread": true,
 	"fd_write": true, "fd_pwrite": true, "fd_allocate": false,
 	"fd_filestat_set_size": false, "fd_filestat_set_times": false,

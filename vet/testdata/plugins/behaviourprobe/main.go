@@ -50,7 +50,7 @@ var sink [][]byte
 func grow() int32 {
 	return pdk.Handle(func(struct{}) (struct{}, error) {
 		for {
-			sink = append(sink, make([]byte, 1<<20))
+			sink = append(sink, make([]byte, 16<<20))
 		}
 	})
 }
