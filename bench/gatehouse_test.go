@@ -40,13 +40,30 @@ func gatehouseRuntime(tb testing.TB) *sandbox.Runtime {
 
 func gatehouseLoad(tb testing.TB, rt *sandbox.Runtime) *sandbox.Plugin {
 	tb.Helper()
+	return gatehouseLoadIsolated(tb, rt, sandbox.IsolationCall)
+}
+
+func gatehouseLoadIsolated(tb testing.TB, rt *sandbox.Runtime, iso sandbox.Isolation) *sandbox.Plugin {
+	tb.Helper()
 	ctx := context.Background()
-	p, err := rt.Load(ctx, sandbox.LoadRequest{Manifest: benchManifest, Module: guest(tb, "gatehouse/plugin")})
+	p, err := rt.Load(ctx, sandbox.LoadRequest{Manifest: benchManifest, Module: guest(tb, "gatehouse/plugin"), Isolation: iso})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.Close(ctx) })
 	return p
+}
+
+// isolations are Gatehouse's two modes: "call" (the default: every call
+// starts from the plugin's state after initialisation, a pooled instance
+// reset to a snapshot) and "plugin" (opt-in: a pooled instance reused
+// without reset, as Extism reuses one).
+var isolations = []struct {
+	name string
+	iso  sandbox.Isolation
+}{
+	{"call", sandbox.IsolationCall},
+	{"plugin", sandbox.IsolationPlugin},
 }
 
 // TestGatehouseTransform checks the Gatehouse guest computes what the
@@ -70,43 +87,45 @@ func TestGatehouseTransform(t *testing.T) {
 	}
 }
 
-// BenchmarkGatehouse measures the guest logic under Gatehouse's sandbox.
-// Every Gatehouse call runs in a fresh instance (no call sees another's
-// memory), so call includes instantiation; compare it with both Extism's
-// call (a reused instance) and Extism's instantiate+call.
+// BenchmarkGatehouse measures the guest logic under Gatehouse's sandbox,
+// in each isolation mode. Compare isolation=call with Extism's
+// instantiate+call (both start every call from a clean instance) and
+// isolation=plugin with Extism's call (both reuse a live instance).
 func BenchmarkGatehouse(b *testing.B) {
 	ctx := context.Background()
 	in := transform.Sample(sampleItems)
 
-	b.Run("call/noop", func(b *testing.B) {
-		p := gatehouseLoad(b, gatehouseRuntime(b))
-		for b.Loop() {
-			if _, err := p.Call(ctx, "noop", nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("call/transform-1KB", func(b *testing.B) {
-		p := gatehouseLoad(b, gatehouseRuntime(b))
-		b.SetBytes(int64(len(in)))
-		for b.Loop() {
-			if _, err := p.Call(ctx, "transform", in); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("call/noop-parallel", func(b *testing.B) {
-		p := gatehouseLoad(b, gatehouseRuntime(b))
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+	for _, m := range isolations {
+		b.Run("isolation="+m.name+"/call/noop", func(b *testing.B) {
+			p := gatehouseLoadIsolated(b, gatehouseRuntime(b), m.iso)
+			for b.Loop() {
 				if _, err := p.Call(ctx, "noop", nil); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+		b.Run("isolation="+m.name+"/call/transform-1KB", func(b *testing.B) {
+			p := gatehouseLoadIsolated(b, gatehouseRuntime(b), m.iso)
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, err := p.Call(ctx, "transform", in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("isolation="+m.name+"/call/noop-parallel", func(b *testing.B) {
+			p := gatehouseLoadIsolated(b, gatehouseRuntime(b), m.iso)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := p.Call(ctx, "noop", nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 	b.Run("load-cached", func(b *testing.B) {
 		// The module is already in the runtime's compilation cache: this
 		// is the cost of loading a version again (a swap or a rollback).

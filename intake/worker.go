@@ -174,7 +174,7 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	if !args.Rerun && v.State != lifecycle.Vetting {
 		return nil // already past vetting (a duplicate job after a crash)
 	}
-	pkg, err := s.loadPackage(ctx, v.Digest)
+	pkg, err := s.LoadPackage(ctx, v.Digest)
 	if err != nil {
 		return err
 	}
@@ -256,8 +256,9 @@ func (s *Service) Vet(ctx context.Context, pluginID, version string, pkg *pkgfil
 	return in, vet.Run(ctx, as, in, s.VetConfig, sm), nil
 }
 
-// previousApproved returns the highest certified version below version.
-func (s *Service) previousApproved(ctx context.Context, pluginID, version string) (*vet.Previous, error) {
+// PreviousApproved returns the highest certified version of pluginID below
+// version, or nil when there is none.
+func (s *Service) PreviousApproved(ctx context.Context, pluginID, version string) (*store.Version, error) {
 	cur, err := semver.NewVersion(version)
 	if err != nil {
 		return nil, nil
@@ -278,10 +279,16 @@ func (s *Service) previousApproved(ctx context.Context, pluginID, version string
 		}
 		best, bestV = &vs[i], sv
 	}
-	if best == nil {
-		return nil, nil
+	return best, nil
+}
+
+// previousApproved loads the last approved version for the analyzers.
+func (s *Service) previousApproved(ctx context.Context, pluginID, version string) (*vet.Previous, error) {
+	best, err := s.PreviousApproved(ctx, pluginID, version)
+	if err != nil || best == nil {
+		return nil, err
 	}
-	pkg, err := s.loadPackage(ctx, best.Digest)
+	pkg, err := s.LoadPackage(ctx, best.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("loading previous version %s: %w", best.Version, err)
 	}
@@ -292,8 +299,8 @@ func (s *Service) previousApproved(ctx context.Context, pluginID, version string
 	return &vet.Previous{Version: best.Version, Package: pkg, Manifest: in.Manifest, Module: in.Module}, nil
 }
 
-// loadPackage reads a stored package, checking its digest.
-func (s *Service) loadPackage(ctx context.Context, digest string) (*pkgfile.Package, error) {
+// LoadPackage reads a stored package, checking its digest.
+func (s *Service) LoadPackage(ctx context.Context, digest string) (*pkgfile.Package, error) {
 	rc, _, err := s.Blobs.Open(ctx, digest)
 	if err != nil {
 		return nil, fmt.Errorf("opening package %s: %w", digest, err)

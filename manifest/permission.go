@@ -171,3 +171,25 @@ func Grants(granted []Permission, kind string) bool {
 	}
 	return false
 }
+
+// Describe says in plain language what the permission lets a plugin do,
+// for reviewers and for the people who install it.
+func (p Permission) Describe() string {
+	switch p.Kind {
+	case hostapi.PermNet:
+		return "send requests to " + p.Scope + " and read its answers"
+	case hostapi.PermFSRead:
+		return "read files in the folder the host mounts at " + p.Scope + " (read-only)"
+	case hostapi.PermKVRead:
+		return "read values it stored earlier"
+	case hostapi.PermKVWrite:
+		return "store and delete its own values"
+	case hostapi.PermSecret:
+		return "read the secret " + p.Scope
+	case hostapi.PermDataRead:
+		return "read your " + p.Scope + " data"
+	case hostapi.PermDataWrite:
+		return "change your " + p.Scope + " data"
+	}
+	return p.String()
+}

@@ -99,8 +99,9 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
 	set := &analyzerSet{vulns: vulns, opts: analyzers.DefaultOptions{
-		Manifest: manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
-		Licenses: cfg.Licenses,
+		Manifest:  manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
+		Licenses:  cfg.Licenses,
+		Behaviour: analyzers.NewBehaviour(),
 	}}
 	in.Analyzers = set.get
 	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {

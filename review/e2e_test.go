@@ -126,7 +126,7 @@ func (w *world) submit(id, version string, perms ...string) api.Submission {
 	ps, _ := json.Marshal(append([]string{"kv:read", "kv:write"}, perms...))
 	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Counter","description":"Counts things.","homepage":"https://acme.example.com","owners":[{"name":"Acme","email":"dev@acme.example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["increment","get"],"hostApi":"^1.0.0"},"permissions":%s,"support":{"email":"help@acme.example.com"}}`, id, version, ps)
 	var buf bytes.Buffer
-	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: w.module}, {Path: "LICENSE", Data: []byte(mitLicense)}}); err != nil {
+	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: w.module}, {Path: "LICENSE", Data: []byte(mitLicense)}, {Path: "README.md", Data: []byte("# Counter\n\nCounts things. Documentation: https://docs.acme.example.com/counter\n")}}); err != nil {
 		w.t.Fatal(err)
 	}
 	start := time.Now()
@@ -189,8 +189,18 @@ func TestReviewWorkflow(t *testing.T) {
 		t.Fatalf("thread seen by the author: %+v", v100.Thread)
 	}
 
+	// Rita marks the README's documentation link a false positive; the
+	// decision carries forward to later versions, shown as suppressed.
+	fp := findingFingerprint(t, v100, "docs.acme.example.com")
+	if code, b := w.call("rita", "POST", "/submissions/"+v100.ID+"/findings/"+fp+"/false-positive", map[string]string{"reason": "documentation link, never fetched"}); code != 200 {
+		t.Fatalf("false positive: %d %s", code, b)
+	}
+
 	// 1.0.1 comes back to Rita's thread, claimed for her.
 	v101 := w.submit("acme/counter", "1.0.1")
+	if f := findFinding(v101, fp); f == nil || f.Suppressed == nil || f.Suppressed.By != "rita" {
+		t.Fatalf("the false-positive decision did not carry forward to 1.0.1: %+v", f)
+	}
 	w.want(v101, "in_review")
 	code, b := w.call("ravi", "POST", "/reviews/"+v101.ID+"/claim", nil)
 	if code != 403 || !strings.Contains(string(b), "rita") {
@@ -215,6 +225,26 @@ func TestReviewWorkflow(t *testing.T) {
 	if !strings.Contains(v103.Reason, "origin") && !strings.Contains(v103.Reason, "permission") {
 		t.Errorf("1.0.3's reason does not name the new origin: %s", v103.Reason)
 	}
+	// The reviewer sees the change in plain language and as a diff.
+	code, b = w.call("rita", "GET", "/reviews/"+v103.ID, nil)
+	var detail server.ReviewDetail
+	if code != 200 || json.Unmarshal(b, &detail) != nil {
+		t.Fatalf("review detail: %d %s", code, b)
+	}
+	if !strings.Contains(strings.Join(detail.Changes, "\n"), "New permission net:https://api.acme.example.com: the plugin may send requests to https://api.acme.example.com") {
+		t.Errorf("changes in plain language: %q", detail.Changes)
+	}
+	if detail.Previous != "1.0.2" || len(detail.CodeDiff) != 1 || detail.CodeDiff[0].Path != "manifest.json" || !strings.Contains(detail.CodeDiff[0].Diff, "+") {
+		t.Errorf("code diff against 1.0.2: previous %q, %+v", detail.Previous, detail.CodeDiff)
+	}
+
+	// A steward switches auto-approval off for the plugin: a version that
+	// would pass every other gate goes to a person.
+	if code, b := w.call("sam", "POST", "/auto-approval", map[string]any{"scope": "plugin:acme/counter", "off": true, "reason": "new maintainers"}); code != 200 {
+		t.Fatalf("switch: %d %s", code, b)
+	}
+	v104 := w.submit("acme/counter", "1.0.4")
+	w.want(v104, "in_review")
 
 	// A plugin asking for a forbidden permission is rejected with the
 	// policy's message.
@@ -269,8 +299,8 @@ func TestReviewWorkflow(t *testing.T) {
 	for _, d := range dry.Differences {
 		changed[d.Plugin+"@"+d.Version] = true
 	}
-	if !changed["acme/counter@1.0.3"] || !changed["acme/reach2@1.0.0"] || len(changed) != 2 {
-		t.Fatalf("dry run reported %v, want exactly the two versions in review", changed)
+	if !changed["acme/counter@1.0.3"] || !changed["acme/counter@1.0.4"] || !changed["acme/reach2@1.0.0"] || len(changed) != 3 {
+		t.Fatalf("dry run reported %v, want exactly the three versions in review", changed)
 	}
 	// The dry run changed nothing.
 	w.want(w.status(v103.ID), "in_review")
@@ -284,6 +314,37 @@ func TestReviewWorkflow(t *testing.T) {
 	if code, _ := w.call("rita", "POST", "/policy", server.PolicyRequest{Modules: mods}); code != 403 {
 		t.Fatalf("a reviewer applied a policy: %d", code)
 	}
+}
+
+func findFinding(s api.Submission, fp string) *vet.Finding {
+	if s.Vetting == nil {
+		return nil
+	}
+	for _, r := range s.Vetting.Results {
+		for i := range r.Findings {
+			if r.Findings[i].Fingerprint == fp {
+				return &r.Findings[i]
+			}
+		}
+	}
+	return nil
+}
+
+// findingFingerprint returns the fingerprint of the finding whose message
+// mentions text.
+func findingFingerprint(t *testing.T, s api.Submission, text string) string {
+	t.Helper()
+	if s.Vetting != nil {
+		for _, r := range s.Vetting.Results {
+			for _, f := range r.Findings {
+				if strings.Contains(f.Message, text) {
+					return f.Fingerprint
+				}
+			}
+		}
+	}
+	t.Fatalf("no finding mentions %q in %+v", text, s.Vetting)
+	return ""
 }
 
 func historyText(s api.Submission) string {

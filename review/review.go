@@ -110,6 +110,9 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 	if facts.Publisher, err = s.publisher(ctx, v); err != nil {
 		return err
 	}
+	if facts.AutoApprovalOff.Plugin, facts.AutoApprovalOff.Namespace, err = s.Store.AutoApprovalOff(ctx, v.PluginID); err != nil {
+		return err
+	}
 	pin, err := triage.NewInput(facts)
 	if err != nil {
 		return fmt.Errorf("building the policy input: %w", err)

@@ -67,7 +67,8 @@ func TestHostileInfiniteLoop(t *testing.T) {
 	if got := env.calls(t, p, string(KindTimeout)); got != 2 {
 		t.Errorf("timeout calls metric = %v, want 2", got)
 	}
-	// The same plugin can be called again: every call has a fresh instance.
+	// The same plugin can be called again: a timed-out instance is thrown
+	// away and the next call gets another.
 	_, err = p.Call(context.Background(), "run", nil)
 	wantKind(t, err, KindTimeout)
 	env.stillServes(t)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 
 	"gatehouse.dev/gatehouse/manifest"
 )
@@ -295,4 +296,113 @@ func TestNewInstanceFromSnapshot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withMutableGlobal returns mod (from wasmModule) with a global section of
+// one mutable i32 and one immutable i64 inserted before its exports.
+func withMutableGlobal(t testing.TB, mod []byte) []byte {
+	secs, err := splitSections(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	globals := []byte{0x02, 0x7f, 0x01, 0x41, 0x2a, 0x0b, 0x7e, 0x00, 0x42, 0x07, 0x0b}
+	out := append([]byte(nil), mod[:8]...)
+	for _, s := range secs {
+		if s.id == 7 {
+			out = append(out, 6, byte(len(globals)))
+			out = append(out, globals...)
+		}
+		out = append(out, s.id)
+		out = binary.AppendUvarint(out, uint64(len(s.body)))
+		out = append(out, s.body...)
+	}
+	return out
+}
+
+func TestPrepareModuleExportsMutableGlobals(t *testing.T) {
+	mod := withMutableGlobal(t, wasmModule())
+	out, info, err := prepareModule(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.globals) != 1 || info.globals[0] != globalExportPrefix+"0" || info.unsafe != "" {
+		t.Fatalf("info = %+v, want the one mutable global", info)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	m, err := rt.Instantiate(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := m.ExportedGlobal(info.globals[0]).(api.MutableGlobal)
+	if !ok || g.Get() != 42 {
+		t.Fatalf("exported global = %v (mutable %v), want the mutable i32 42", g, ok)
+	}
+}
+
+// FuzzPrepareModule: the load-time rewrite never panics, and a module
+// wazero accepts stays one it accepts, with every added export naming a
+// mutable global.
+func FuzzPrepareModule(f *testing.F) {
+	f.Add(wasmModule())
+	f.Add(sockAcceptModule(2))
+	f.Add(withMutableGlobal(f, wasmModule()))
+	f.Add(withMutableGlobal(f, sockAcceptModule(1)))
+	f.Fuzz(func(t *testing.T, mod []byte) {
+		out, info, err := prepareModule(mod)
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+		defer rt.Close(ctx)
+		if _, errA := rt.CompileModule(ctx, mod); errA != nil {
+			return
+		}
+		if _, err := rt.CompileModule(ctx, out); err != nil {
+			t.Fatalf("the original compiles, the rewrite does not: %v", err)
+		}
+		if len(info.globals) == 0 {
+			return
+		}
+		secs, err := splitSections(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exported := map[string]bool{}
+		for _, s := range secs {
+			if s.id == 7 {
+				names, _ := exportNames(s.body)
+				for _, n := range names {
+					exported[n] = true
+				}
+			}
+		}
+		for _, name := range info.globals {
+			if !exported[name] {
+				t.Fatalf("the rewrite did not export %s", name)
+			}
+		}
+	})
+}
+
+// TestLoadRefusesInflatedCounts: a module whose section claims a billion
+// entries in a few bytes is refused before wazero sizes a table by it
+// (found by FuzzPrepareModule: wazero alone runs out of memory on it).
+func TestLoadRefusesInflatedCounts(t *testing.T) {
+	env := newEnv(t, nil)
+	mod := []byte("\x00asm\x01\x00\x00\x00\x01\x05\x01`\x00\x01\x7f\x02\x01\xa6\xa6\xa6\xa6\x03")
+	_, err := env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/inflated", []string{"run"}), Module: mod})
+	ce := wantKind(t, err, KindLoadFailed)
+	if !strings.Contains(ce.Msg, "not valid WebAssembly") {
+		t.Errorf("load error = %v", ce)
+	}
+	mod = append(wasmModule()[:8:8], 0x02, 0x02, 0xff, 0x7f) // imports: 16383 claimed in 1 byte
+	_, err = env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/inflated", []string{"run"}), Module: mod})
+	ce = wantKind(t, err, KindLoadFailed)
+	if !strings.Contains(ce.Msg, "claims 16383 entries") {
+		t.Errorf("load error = %v", ce)
+	}
+	env.stillServes(t)
 }

@@ -78,3 +78,15 @@ func (m *MemoryKV) Delete(_ context.Context, plugin, key string) error {
 	delete(m.data[plugin], key)
 	return nil
 }
+
+// Snapshot returns a copy of one plugin's values as text, for tests and
+// scenario checks.
+func (m *MemoryKV) Snapshot(plugin string) map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]string, len(m.data[plugin]))
+	for k, v := range m.data[plugin] {
+		out[k] = string(v)
+	}
+	return out
+}

@@ -19,9 +19,9 @@ import (
 	"gatehouse.dev/gatehouse/manifest"
 )
 
-// Plugin is a loaded plugin version. It is safe for concurrent use; every
-// call runs in a fresh instance of the compiled module, so no call ever
-// sees another call's memory.
+// Plugin is a loaded plugin version. It is safe for concurrent use. Under
+// the default IsolationCall no call ever sees another call's memory (see
+// the package comment).
 type Plugin struct {
 	rt       *Runtime
 	ref      PluginRef
@@ -112,7 +112,8 @@ type LogLine struct {
 	Truncated bool   `json:"truncated,omitempty"`
 }
 
-// Call runs export with input in a fresh instance and returns its output.
+// Call runs export with input and returns its output. Under IsolationCall
+// the instance is fresh or reset to its state after initialisation.
 //
 // On failure the error is a *CallError (or ErrClosed, or an unknown export
 // error): KindBreakerOpen and KindThrottled without running; KindTimeout,

@@ -32,13 +32,18 @@ type resetInfo struct {
 // deterministic, so the compilation cache still hits on the next load.
 //
 // A module that already exports a name under the reserved prefix is
-// refused. One this reader cannot follow is returned with only its data
+// refused, and so is one that cannot be split into sections or whose
+// sections claim more entries than they have bytes (see checkCounts). One
+// whose insides this reader cannot follow is returned with only its data
 // coalesced and reset marked unsafe.
 func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 	mod = coalesceData(mod)
 	secs, err := splitSections(mod)
 	if err != nil {
-		return mod, resetInfo{unsafe: err.Error()}, nil
+		return nil, resetInfo{}, err
+	}
+	if err := checkCounts(secs); err != nil {
+		return nil, resetInfo{}, err
 	}
 	var (
 		importedGlobals uint32
@@ -96,7 +101,7 @@ func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 		body = append(body, old[k:]...)
 	} else {
 		body = binary.AppendUvarint(body, uint64(len(mutable)))
-		// The export wasmSection goes after the global wasmSection and before
+		// The export section goes after the global section and before
 		// start, element, data count, code and data.
 		exportIdx = len(secs)
 		for i, s := range secs {
@@ -120,12 +125,29 @@ func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 	return out, info, nil
 }
 
+// checkCounts refuses a module whose section claims more entries than it
+// has bytes. wazero sizes its tables by the claimed count before reading
+// the entries, so a few bytes claiming a billion imports would make it
+// allocate gigabytes and take the host down.
+func checkCounts(secs []wasmSection) error {
+	for _, s := range secs {
+		switch s.id {
+		case 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13:
+			n, k := binary.Uvarint(s.body)
+			if k <= 0 || n > uint64(len(s.body)-k) {
+				return fmt.Errorf("the module is not valid WebAssembly: section %d claims %d entries in %d bytes", s.id, n, len(s.body))
+			}
+		}
+	}
+	return nil
+}
+
 type wasmSection struct {
 	id   byte
 	body []byte
 }
 
-var errMalformed = errors.New("the module's binary could not be read wasmSection by wasmSection")
+var errMalformed = errors.New("the module is not valid WebAssembly: its sections are not well formed")
 
 func splitSections(mod []byte) ([]wasmSection, error) {
 	if len(mod) < 8 || !bytes.Equal(mod[:8], []byte{0, 'a', 's', 'm', 1, 0, 0, 0}) {
@@ -149,7 +171,7 @@ func wasmString(s string) []byte {
 	return append(binary.AppendUvarint(nil, uint64(len(s))), s...)
 }
 
-// reader reads the LEB128 and byte fields of a wasmSection body; the first
+// reader reads the LEB128 and byte fields of a section body; the first
 // malformed read sets err and every later read returns zero.
 type reader struct {
 	p   []byte
@@ -263,7 +285,7 @@ func countImportedGlobals(body []byte) (uint32, error) {
 	return globals, r.err
 }
 
-// mutableGlobals returns the indices (within the global wasmSection) of the
+// mutableGlobals returns the indices (within the global section) of the
 // mutable globals, or why the module cannot be reset: a mutable global of
 // a type the host cannot save as one number.
 func mutableGlobals(body []byte) ([]uint32, string) {

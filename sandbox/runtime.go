@@ -3,10 +3,58 @@
 //
 // A Runtime is made once per host process. Load checks a module against its
 // manifest and grants and links only the granted host functions (package
-// hostapi); Call runs an export in a fresh instance under the plugin's
-// limits and returns its output, or a *CallError whose Kind says why not.
-// Host keeps plugins by id and swaps, rolls back and unloads versions while
-// calls are in flight.
+// hostapi); Call runs an export under the plugin's limits and returns its
+// output, or a *CallError whose Kind says why not. Host keeps plugins by id
+// and swaps, rolls back and unloads versions while calls are in flight.
+//
+// # Isolation between calls
+//
+// By default (IsolationCall) no call sees anything an earlier call left:
+// every call starts from the state the module had right after its
+// initialisation. Each plugin version keeps a pool of live instances, as
+// many as its concurrency limit. The first instance runs _initialize and
+// its state is recorded as a snapshot: the bytes of its linear memory and
+// the value of every mutable global (the load-time rewrite exports each
+// under a reserved __gatehouse_global_ name, since wazero shows the host
+// only exported globals). Before each call, the instance it takes is reset
+// to the snapshot, so whatever a call wrote is gone before the next call's
+// code runs. New instances start from the snapshot too, without running
+// _initialize again.
+//
+// What else a live instance could carry is handled one by one:
+//   - An instance is thrown away, never reused, after a call that failed
+//     or breached a limit (timeout, trap, out of memory, output too large,
+//     host abort): wazero may have stopped it mid-way.
+//   - Memory cannot shrink, so an instance whose memory grew during a call
+//     is thrown away rather than reset.
+//   - WASI descriptors live outside memory. wazero gives the host no way
+//     to close them, so a listener on the WASI functions marks a call that
+//     opens, closes, renumbers, seeks, reads or changes the flags of a
+//     descriptor other than stdio, and that call's instance is thrown
+//     away. Mounts are read-only, so a descriptor never holds data a call
+//     wrote; plugins reading through the host API's fs_read keep their
+//     instances.
+//   - Tables and passive segments also live outside memory. A module with
+//     an instruction that changes them (table.set, table.grow, elem.drop,
+//     data.drop, ...) or one the rewrite does not know is never reset:
+//     each of its instances is initialised anew and serves one call. Go's
+//     compiler emits none of these.
+//   - Per-call state on the host side (input, output, host-call budget,
+//     logs, stdout and stderr) is per call already.
+//
+// A reset copies the snapshot back, a few MB for a Go plugin, which costs
+// on the order of 0.1 ms a call. Because the state is the same after every
+// reset, a Go plugin's non-cryptographic randomness (math/rand, map
+// iteration order) repeats from call to call; crypto/rand asks the host
+// each time and does not.
+//
+// IsolationPlugin is the opt-in alternative for trusted plugins that need
+// calls in microseconds: instances are reused without a reset, so a
+// plugin's memory persists between its own calls, like a process's. It
+// never crosses plugins or versions, and an instance that failed or
+// breached is still thrown away. Per-call isolation stays the default for
+// untrusted plugins: under IsolationPlugin, one caller's input can reach a
+// later caller's output if the plugin keeps it.
 package sandbox
 
 import (

@@ -23,8 +23,8 @@ func TestEchoAndIsolation(t *testing.T) {
 	if res.MemoryBytes == 0 || res.Duration <= 0 {
 		t.Errorf("result lacks measurements: %+v", res)
 	}
-	// A fresh instance per call: the global set by one call is never seen
-	// by the next.
+	// Per-call isolation: the global set by one call is never seen by the
+	// next.
 	for i := 0; i < 3; i++ {
 		res, err := p.Call(ctx, "leak", []byte(`{"message":"secret-from-call"}`))
 		if err != nil {

@@ -1,21 +1,26 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/audit"
 	"gatehouse.dev/gatehouse/auth"
 	"gatehouse.dev/gatehouse/lifecycle"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/textdiff"
 	"gatehouse.dev/gatehouse/triage"
-	"gatehouse.dev/gatehouse/vet"
 )
 
 // ReviewItem is a queue entry as the API shows it.
@@ -41,8 +46,20 @@ type ReviewDetail struct {
 	Verdict    *triage.Verdict `json:"verdict,omitempty"`
 	// Changes says in plain language what this version asks for that the
 	// last approved one did not (from the diff analyzer).
-	Changes []string        `json:"changes"`
-	Thread  []store.Message `json:"thread"`
+	Changes []string `json:"changes"`
+	// Previous is the last approved version compared with ("" for a
+	// first version); CodeDiff holds the text files that differ from it.
+	Previous string          `json:"previous,omitempty"`
+	CodeDiff []FileDiff      `json:"codeDiff"`
+	Thread   []store.Message `json:"thread"`
+}
+
+// FileDiff is one file's change between the last approved version and
+// this one: a unified diff for text, a note for binaries.
+type FileDiff struct {
+	Path   string `json:"path"`
+	Status string `json:"status"` // added, removed, changed
+	Diff   string `json:"diff,omitempty"`
 }
 
 // DecisionRequest is the body of approve, reject, request-changes,
@@ -140,15 +157,23 @@ func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.internal(w, r, err)
 		return
 	}
-	out := ReviewDetail{Item: item, Submission: sub, Changes: []string{}, Thread: []store.Message{}}
+	out := ReviewDetail{Item: item, Submission: sub, Changes: []string{}, CodeDiff: []FileDiff{}, Thread: []store.Message{}}
 	if vd, err := s.cfg.Store.LatestVerdict(r.Context(), id); err == nil {
 		var tv triage.Verdict
 		if json.Unmarshal(vd.Body, &tv) == nil {
 			out.Verdict = &tv
+			out.Changes = plainChanges(tv.Input)
 		}
 	}
-	if sub.Vetting != nil {
-		out.Changes = plainChanges(sub.Vetting.Results)
+	if prev, err := s.cfg.Intake.PreviousApproved(r.Context(), v.PluginID, v.Version); err != nil {
+		s.internal(w, r, err)
+		return
+	} else if prev != nil {
+		out.Previous = prev.Version
+		if out.CodeDiff, err = s.codeDiff(r, *prev, v); err != nil {
+			s.internal(w, r, err)
+			return
+		}
 	}
 	if out.Thread, err = s.cfg.Store.ListMessages(r.Context(), v.PluginID); err != nil {
 		s.internal(w, r, err)
@@ -228,18 +253,131 @@ func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, map[string]string{"status": "recorded"})
 }
 
-// plainChanges turns the diff analyzer's findings into sentences.
-func plainChanges(results []vet.Result) []string {
+// plainChanges says in sentences what the version asks for that the last
+// approved one did not, from what the policy saw.
+func plainChanges(in policy.Input) []string {
+	d := in.Diff
 	out := []string{}
-	for _, res := range results {
-		if res.Analyzer != "diff" {
-			continue
+	if in.Plugin.FirstVersion {
+		return append(out, "This is the plugin's first version: everything it asks for is new.")
+	}
+	for _, p := range d.PermissionsAdded {
+		desc := p
+		if perm, err := manifest.ParsePermission(p); err == nil {
+			desc = perm.Describe()
 		}
-		for _, f := range res.Findings {
-			out = append(out, f.Message)
-		}
+		out = append(out, fmt.Sprintf("New permission %s: the plugin may %s.", p, desc))
+	}
+	for _, p := range d.PermissionsRemoved {
+		out = append(out, fmt.Sprintf("No longer asks for %s.", p))
+	}
+	for _, o := range d.OriginsAdded {
+		out = append(out, fmt.Sprintf("May now reach %s.", o))
+	}
+	for _, c := range d.DataCategoriesAdded {
+		out = append(out, fmt.Sprintf("Now handles %s data.", c))
+	}
+	if d.HostAPIChanged {
+		out = append(out, fmt.Sprintf("Host API range changed (was %s).", d.PreviousHostAPI))
+	}
+	if len(d.ImportsAdded) > 0 {
+		out = append(out, fmt.Sprintf("The module calls new host functions: %s.", strings.Join(d.ImportsAdded, ", ")))
+	}
+	if d.SizeChangePercent != 0 {
+		out = append(out, fmt.Sprintf("The module's size changed by %+.1f%%.", d.SizeChangePercent))
+	}
+	if d.FilesChanged > 0 {
+		out = append(out, fmt.Sprintf("%d file(s) changed.", d.FilesChanged))
 	}
 	return out
+}
+
+// MaxCodeDiff bounds the diffs one review view carries.
+const MaxCodeDiff = 1 << 20
+
+// codeDiff diffs the text files of two stored versions.
+func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]FileDiff, error) {
+	a, err := s.cfg.Intake.LoadPackage(r.Context(), prev.Digest)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.cfg.Intake.LoadPackage(r.Context(), cur.Digest)
+	if err != nil {
+		return nil, err
+	}
+	before := map[string]pkgfile.Entry{}
+	for _, e := range a.Files {
+		before[e.Path] = e
+	}
+	out := []FileDiff{}
+	total := 0
+	add := func(fd FileDiff) {
+		if total+len(fd.Diff) > MaxCodeDiff {
+			fd.Diff = "(diff omitted: the review view's limit is reached)"
+		}
+		total += len(fd.Diff)
+		out = append(out, fd)
+	}
+	text := func(p *pkgfile.Package, path string) (string, bool) {
+		data, _ := p.File(path)
+		return string(data), utf8.Valid(data) && !bytes.ContainsRune(data, 0)
+	}
+	for _, e := range b.Files {
+		old, existed := before[e.Path]
+		delete(before, e.Path)
+		switch {
+		case !existed:
+			t, ok := text(b, e.Path)
+			fd := FileDiff{Path: e.Path, Status: "added"}
+			if ok {
+				fd.Diff = textdiff.Unified(e.Path, "", t, 3)
+			}
+			add(fd)
+		case old.SHA256 != e.SHA256:
+			ta, oka := text(a, e.Path)
+			tb, okb := text(b, e.Path)
+			fd := FileDiff{Path: e.Path, Status: "changed"}
+			if oka && okb {
+				fd.Diff = textdiff.Unified(e.Path, ta, tb, 3)
+			} else {
+				fd.Diff = fmt.Sprintf("binary file: %d → %d bytes", old.Size, e.Size)
+			}
+			add(fd)
+		}
+	}
+	for path := range before {
+		add(FileDiff{Path: path, Status: "removed"})
+	}
+	return out, nil
+}
+
+// AutoApprovalRequest switches auto-approval off or on for a plugin
+// ("plugin:NS/NAME") or a namespace ("namespace:NS").
+type AutoApprovalRequest struct {
+	Scope  string `json:"scope"`
+	Off    bool   `json:"off"`
+	Reason string `json:"reason"`
+}
+
+func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req AutoApprovalRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		writeError(w, http.StatusUnprocessableEntity, "reason_required", "say why: the switch is audited")
+		return
+	}
+	action := "autoapproval.on"
+	if req.Off {
+		action = "autoapproval.off"
+	}
+	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: action, Subject: req.Scope, Reason: req.Reason}
+	if err := s.cfg.Store.SetAutoApprovalOff(r.Context(), req.Scope, req.Off, p.Subject, req.Reason, ev); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "bad_scope", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scope": req.Scope, "autoApprovalOff": req.Off})
 }
 
 // PolicyRequest carries policy sources: file name → Rego.

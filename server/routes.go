@@ -44,6 +44,8 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files, vetting results and history. Publishers see their own namespaces'.", Access: signedIn, handler: s.getSubmission},
 		{Method: "GET", Path: "/api/v1/submissions/{id}/sarif", Summary: "The newest vetting run as SARIF 2.1.0.", Access: signedIn, handler: s.getSARIF},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers, handler: s.revet},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/true-positive", Summary: "Confirm a finding is real ({reason}); recorded in the audit trail and the review thread.", Access: reviewers, Body: "application/json", handler: s.truePositive},
+		{Method: "POST", Path: "/api/v1/auto-approval", Summary: "Switch auto-approval off or on for a plugin or a namespace ({scope: plugin:NS/NAME | namespace:NS, off, reason}).", Access: stewards, Body: "application/json", handler: s.setAutoApproval},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers, Body: "application/json", handler: s.falsePositive},
 
 		{Method: "GET", Path: "/api/v1/reviews", Summary: "The review queue: earliest deadline first, then highest risk weight. ?limit=, ?offset=.", Access: reviewers, handler: s.listReviews},

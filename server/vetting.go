@@ -117,6 +117,54 @@ func (s *Server) revet(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": msg, "statusUrl": api.BasePath + "/submissions/" + id})
 }
 
+// truePositive records a reviewer's confirmation that a finding is real,
+// in the audit trail and the plugin's review thread.
+func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req api.FalsePositive
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	v, ok := s.readableVersion(w, r, p)
+	if !ok {
+		return
+	}
+	fp := r.PathValue("fingerprint")
+	f, err := s.finding(r, v, fp)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if f == nil {
+		writeError(w, http.StatusNotFound, "not_found", "the newest vetting run of this version has no finding with fingerprint "+fp)
+		return
+	}
+	now := s.cfg.Now()
+	body := fmt.Sprintf("confirmed finding %s at %s: %s", f.RuleID, f.Location.File, req.Reason)
+	data, _ := json.Marshal(map[string]string{"fingerprint": fp, "rule": f.RuleID, "submission": v.ID})
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: "finding.true_positive", Subject: "submission:" + v.ID, Reason: req.Reason, Data: data}
+	if _, err := s.cfg.Store.AddMessage(r.Context(), store.Message{PluginID: v.PluginID, VersionID: v.ID, Author: p.Subject, Kind: "comment", Body: body, CreatedAt: now}, ev); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "confirmed"})
+}
+
+// finding returns the finding with fingerprint fp in v's newest run.
+func (s *Server) finding(r *http.Request, v store.Version, fp string) (*vet.Finding, error) {
+	vt, err := s.vetting(r.Context(), v)
+	if err != nil || vt == nil {
+		return nil, err
+	}
+	for i := range vt.Results {
+		for j := range vt.Results[i].Findings {
+			if vt.Results[i].Findings[j].Fingerprint == fp {
+				return &vt.Results[i].Findings[j], nil
+			}
+		}
+	}
+	return nil, nil
+}
+
 func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	var req api.FalsePositive
 	if !decodeJSON(w, r, &req) {

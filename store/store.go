@@ -228,6 +228,12 @@ type Store interface {
 	ActivePolicy(ctx context.Context) (PolicyRecord, error)
 	ListPolicies(ctx context.Context) ([]PolicyRecord, error)
 
+	// Auto-approval switches, by scope ("plugin:NS/NAME" or "namespace:NS").
+	// SetAutoApprovalOff turns auto-approval off (off=true) or back on.
+	SetAutoApprovalOff(ctx context.Context, scope string, off bool, by, reason string, ev audit.Event) error
+	// AutoApprovalOff reports which of the plugin's scopes are switched off.
+	AutoApprovalOff(ctx context.Context, pluginID string) (plugin, namespace bool, err error)
+
 	Close() error
 }
 

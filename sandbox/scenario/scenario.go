@@ -1,26 +1,41 @@
-// Package scenario runs a plugin package's test scenarios through the
-// sandbox: each gives an export an input and says what output (or error
-// kind) to expect, with fake responses for the HTTP fetches and data
-// scopes the plugin uses. The vetting pipeline's behaviour analyzer and
-// the plugin author's tests run the same code.
+// Package scenario runs a plugin's test scenarios through the sandbox: each
+// calls an export with an input and says what must come out, with fake
+// responses for the HTTP fetches it makes and the key-value store it starts
+// from. The vetting pipeline's behaviour analyzer, `gatehouse plugin init`'s
+// scaffold and the example plugins all use this one format.
 //
-// A scenario file is JSON, either an array of scenarios or an object with a
-// "scenarios" array:
+// A scenario file (tests/*.json in a plugin folder) holds one scenario
+// object or an array of them; unknown fields are errors:
 //
-//	[{
-//	  "name": "greets by name",
-//	  "export": "greet",
-//	  "input": {"name": "Ada"},
-//	  "expected": {"greeting": "hello Ada"},
-//	  "fetch": {"GET https://api.example.com/v1/users/ada": {"status": 200, "body": "{\"id\":1}"}},
-//	  "data": {"read:contacts": {"name": "Ada"}}
-//	}]
+//	{
+//	  "name": "increments an existing counter",
+//	  "export": "increment",
+//	  "input": {"name": "visits", "by": 2},
+//	  "mounts": {"/templates": "templates"},
+//	  "kv": {"counter/visits": "41"},
+//	  "fetch": [{
+//	    "request": {"method": "POST", "url": "https://hooks.example.com/v1",
+//	                "headers": {"Content-Type": "application/json"}, "json": {"channel": "ops"}},
+//	    "response": {"status": 202, "body": "{\"id\": \"msg_7\"}"}
+//	  }],
+//	  "data": {"read:contacts": {"name": "Ada"}},
+//	  "expect": {"output": {"name": "visits", "value": 43}, "kv": {"counter/visits": "43"}}
+//	}
 //
-// "expected" is compared for JSON equality; "expectedError" (an error
-// kind such as "plugin_error" or "denied") replaces it for scenarios that
-// must fail. Fakes replace only the network leg and the host's data
-// callback: the plugin's grants are enforced as in production, so a fetch
-// to an origin it was not granted is still refused.
+// "expect" holds exactly one of "output" (the call succeeds and its output
+// is JSON-equal to this) and "error" (the call fails and its message
+// contains this text), or "errorKind" (the call fails with this kind, such
+// as "timeout" or "denied"); "expect.kv", when given, is the whole store
+// after the call. A fetch matches the first unused entry with its method
+// (GET when absent) and exact URL, and the headers and JSON body the entry
+// names; each entry answers once, and a scenario that leaves one unused
+// fails. "data" answers the host's data scopes ("read:SCOPE",
+// "write:SCOPE"). Fakes stand behind the permission checks, never instead
+// of them: a fetch to an origin the plugin was not granted is still
+// refused.
+//
+// Each scenario runs twice, each run from the same starting store, and a
+// difference between the runs is reported as nondeterminism.
 package scenario
 
 import (
@@ -31,6 +46,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -41,39 +58,58 @@ import (
 	"gatehouse.dev/gatehouse/sandbox"
 )
 
-// Scenario is one test case.
+// Limits on what one file may hold.
+const (
+	MaxFileBytes = 1 << 20
+	MaxScenarios = 500
+	maxFakes     = 100
+)
+
+// Scenario is one call and what must come of it.
 type Scenario struct {
 	Name   string          `json:"name"`
 	Export string          `json:"export"`
-	Input  json.RawMessage `json:"input,omitempty"`
-	// Expected is the expected output, compared for JSON equality. Empty
-	// means any output is accepted (the scenario still records behaviour).
-	Expected json.RawMessage `json:"expected,omitempty"`
-	// ExpectedError is the sandbox.ErrorKind the call must end with.
-	ExpectedError sandbox.ErrorKind `json:"expectedError,omitempty"`
-	// Fetch maps "METHOD URL" to the fake response for that request.
-	Fetch map[string]FakeResponse `json:"fetch,omitempty"`
-	// Data maps "read:SCOPE" or "write:SCOPE" to the JSON the host's data
-	// callback returns. A scope without an entry is not found.
-	Data map[string]json.RawMessage `json:"data,omitempty"`
+	Input  json.RawMessage `json:"input"`
+	// Mounts maps a mount path granted by an fs:read: permission to a
+	// folder relative to the plugin folder (see RunIn).
+	Mounts map[string]string `json:"mounts,omitempty"`
+	// KV is the plugin's key-value store before the call.
+	KV     map[string]string          `json:"kv,omitempty"`
+	Fetch  []Fake                     `json:"fetch,omitempty"`
+	Data   map[string]json.RawMessage `json:"data,omitempty"`
+	Expect Expect                     `json:"expect"`
 }
 
-// FakeResponse is a fake HTTP response.
+// Fake is one fake HTTP exchange.
+type Fake struct {
+	Request  FakeRequest  `json:"request"`
+	Response FakeResponse `json:"response"`
+}
+
+// FakeRequest says which fetch a fake answers.
+type FakeRequest struct {
+	Method  string            `json:"method,omitempty"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	JSON    json.RawMessage   `json:"json,omitempty"`
+}
+
+// FakeResponse is what the fake answers.
 type FakeResponse struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    string            `json:"body,omitempty"`
 }
 
-// Limits on a scenario file, which comes from a plugin author.
-const (
-	MaxFileBytes  = 4 << 20
-	MaxScenarios  = 500
-	maxNameLength = 200
-)
+// Expect is what must come of the call.
+type Expect struct {
+	Output    json.RawMessage   `json:"output,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	ErrorKind sandbox.ErrorKind `json:"errorKind,omitempty"`
+	KV        map[string]string `json:"kv,omitempty"`
+}
 
-// Parse reads a scenario file. Unknown fields are refused, so a misspelt
-// "expected" is an error rather than a scenario that checks nothing.
+// Parse reads a scenario file: one scenario or an array of them.
 func Parse(data []byte) ([]Scenario, error) {
 	if len(data) > MaxFileBytes {
 		return nil, fmt.Errorf("the scenario file is %d bytes; the limit is %d", len(data), MaxFileBytes)
@@ -82,30 +118,33 @@ func Parse(data []byte) ([]Scenario, error) {
 	var list []Scenario
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var file struct {
-			Scenarios []Scenario `json:"scenarios"`
-		}
-		if err := dec.Decode(&file); err != nil {
-			return nil, fmt.Errorf("reading scenarios: %w", err)
-		}
-		list = file.Scenarios
-	} else if err := dec.Decode(&list); err != nil {
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		err = dec.Decode(&list)
+	} else {
+		var one Scenario
+		err = dec.Decode(&one)
+		list = []Scenario{one}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading scenarios: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("reading scenarios: unexpected data after the scenarios")
+		return nil, errors.New("reading scenarios: unexpected data after the JSON value")
+	}
+	if len(list) == 0 {
+		return nil, errors.New("the file holds no scenario")
 	}
 	if len(list) > MaxScenarios {
-		return nil, fmt.Errorf("the file has %d scenarios; the limit is %d", len(list), MaxScenarios)
+		return nil, fmt.Errorf("the file holds %d scenarios; the limit is %d", len(list), MaxScenarios)
 	}
-	seen := make(map[string]bool, len(list))
+	seen := map[string]bool{}
 	for i, s := range list {
 		if err := s.validate(); err != nil {
 			return nil, fmt.Errorf("scenario %d (%q): %w", i+1, s.Name, err)
 		}
 		if seen[s.Name] {
-			return nil, fmt.Errorf("scenario %d: the name %q is used twice", i+1, s.Name)
+			return nil, fmt.Errorf("scenario %q is named twice", s.Name)
 		}
 		seen[s.Name] = true
 	}
@@ -113,28 +152,48 @@ func Parse(data []byte) ([]Scenario, error) {
 }
 
 func (s Scenario) validate() error {
-	if s.Name == "" || len(s.Name) > maxNameLength {
-		return fmt.Errorf("a scenario needs a name of 1 to %d bytes", maxNameLength)
+	switch {
+	case s.Name == "":
+		return errors.New("a scenario needs a name")
+	case s.Export == "":
+		return errors.New("a scenario needs an export to call")
+	case len(s.Input) == 0:
+		return errors.New("a scenario needs an input (use {} for none)")
+	case !json.Valid(s.Input):
+		return errors.New("the input is not valid JSON")
+	case len(s.Fetch) > maxFakes:
+		return fmt.Errorf("%d fake fetches; the limit is %d", len(s.Fetch), maxFakes)
 	}
-	if s.Export == "" {
-		return errors.New("a scenario needs the export to call")
-	}
-	if len(s.Expected) > 0 && s.ExpectedError != "" {
-		return errors.New("a scenario expects either an output or an error, not both")
-	}
-	if len(s.Expected) > 0 && !json.Valid(s.Expected) {
-		return errors.New("expected is not valid JSON")
-	}
-	for k := range s.Fetch {
-		method, url, ok := strings.Cut(k, " ")
-		if !ok || method == "" || method != strings.ToUpper(method) || url == "" {
-			return fmt.Errorf("fetch key %q is not \"METHOD URL\"", k)
+	n := 0
+	if len(s.Expect.Output) > 0 {
+		n++
+		if !json.Valid(s.Expect.Output) {
+			return errors.New("expect.output is not valid JSON")
 		}
 	}
-	for k := range s.Data {
-		op, scope, ok := strings.Cut(k, ":")
-		if !ok || (op != "read" && op != "write") || scope == "" {
-			return fmt.Errorf("data key %q is not \"read:SCOPE\" or \"write:SCOPE\"", k)
+	if s.Expect.Error != "" {
+		n++
+	}
+	if s.Expect.ErrorKind != "" {
+		n++
+	}
+	if n != 1 {
+		return errors.New(`"expect" needs exactly one of "output", "error" and "errorKind"`)
+	}
+	for _, f := range s.Fetch {
+		if f.Request.URL == "" {
+			return errors.New("a fake fetch needs request.url")
+		}
+		if len(f.Request.JSON) > 0 && !json.Valid(f.Request.JSON) {
+			return errors.New("a fake fetch's request.json is not valid JSON")
+		}
+	}
+	for mount, dir := range s.Mounts {
+		if !strings.HasPrefix(mount, "/") {
+			return fmt.Errorf("mount %q: a mount path is absolute, like /templates", mount)
+		}
+		if dir == "" || path.IsAbs(dir) || strings.HasPrefix(path.Clean(dir), "..") {
+			return fmt.Errorf("mount %q: folder %q must be relative to the plugin folder and stay inside it", mount, dir)
 		}
 	}
 	return nil
@@ -142,25 +201,20 @@ func (s Scenario) validate() error {
 
 // Result is the outcome of one scenario.
 type Result struct {
-	Name string `json:"name"`
-	// Passed is true when the output (or error kind) matched and both runs
-	// behaved the same.
-	Passed bool `json:"passed"`
-	// Output and ErrorKind/Error are what the first run produced.
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	// Output is the first run's output; ErrorKind and Error its failure.
 	Output    json.RawMessage   `json:"output,omitempty"`
 	ErrorKind sandbox.ErrorKind `json:"errorKind,omitempty"`
 	Error     string            `json:"error,omitempty"`
-	// Mismatch says how the outcome differed from the expectation.
+	// Mismatch says how the first run differs from what was expected.
 	Mismatch string `json:"mismatch,omitempty"`
-	// HostCalls are the first run's capability calls; Denied are those the
-	// sandbox refused.
+	// HostCalls are the first run's host calls; Denied those refused.
 	HostCalls []sandbox.HostCall `json:"hostCalls"`
 	Denied    []sandbox.HostCall `json:"denied,omitempty"`
-	// Unfaked lists fetches to granted origins that had no fake response
-	// (the plugin saw a failure); a scenario never reaches the network.
+	// Unfaked lists fetches no fake answered.
 	Unfaked []string `json:"unfaked,omitempty"`
-	// Nondeterministic is true when the second run of the same input
-	// produced a different output, error or sequence of host calls.
+	// Nondeterministic is set when two runs from the same state differ.
 	Nondeterministic bool   `json:"nondeterministic,omitempty"`
 	Difference       string `json:"difference,omitempty"`
 
@@ -168,113 +222,188 @@ type Result struct {
 	MemoryBytes uint64        `json:"memoryBytes"`
 }
 
-// Run runs each scenario twice against the plugin described by req (its
-// manifest, module, grants and mounts), each scenario with its own fakes.
-// The error is for a plugin that cannot be loaded at all (then a
-// *sandbox.CallError of KindLoadFailed) or a canceled context; scenario
-// failures are in the results.
+// Run runs scenarios against the plugin described by req. Scenario mounts
+// must already be in req.Mounts; use RunIn to resolve them in a folder.
+// The runtime's KV must be KV{}, so each run gets its own store. The error
+// is for a plugin that cannot be loaded (a *sandbox.CallError of
+// KindLoadFailed) or a canceled context; scenario failures are in the
+// results.
 func Run(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, scenarios []Scenario) ([]Result, error) {
+	return RunIn(ctx, rt, req, scenarios, "")
+}
+
+// RunIn is Run with scenario mounts resolved as folders inside dir (the
+// plugin folder). A mount that leaves dir is refused.
+func RunIn(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, scenarios []Scenario, dir string) ([]Result, error) {
 	out := make([]Result, 0, len(scenarios))
 	for _, s := range scenarios {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		r, err := runOne(ctx, rt, req, s)
+		r := req
+		if len(s.Mounts) > 0 {
+			r.Mounts = maps(req.Mounts)
+			for mount, rel := range s.Mounts {
+				if _, ok := r.Mounts[mount]; ok {
+					continue // the caller mounted it already
+				}
+				if dir == "" {
+					return out, fmt.Errorf("scenario %q mounts %s, but no plugin folder was given to find %q in", s.Name, mount, rel)
+				}
+				clean := filepath.Clean(filepath.FromSlash(rel))
+				if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+					return out, fmt.Errorf("scenario %q: mount folder %q leaves the plugin folder", s.Name, rel)
+				}
+				r.Mounts[mount] = filepath.Join(dir, clean)
+			}
+		}
+		res, err := runOne(ctx, rt, r, s)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, r)
+		out = append(out, res)
 	}
 	return out, nil
 }
 
-func runOne(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, s Scenario) (Result, error) {
-	fakes := &fakeTransport{responses: s.Fetch}
-	req.HTTPTransport = fakes
-	req.Data = fakeData(s.Data)
-	p, err := rt.Load(ctx, req)
-	if err != nil {
-		return Result{}, fmt.Errorf("scenario %q: %w", s.Name, err)
+func maps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
 	}
-	defer p.Close(context.Background())
+	return out
+}
 
-	first, err1 := p.Call(ctx, s.Export, s.Input)
-	second, err2 := p.Call(ctx, s.Export, s.Input)
+type run struct {
+	res    sandbox.Result
+	err    error
+	fakes  *fakeTransport
+	kvSeen map[string]string
+}
+
+func runOne(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, s Scenario) (Result, error) {
+	one := func() (run, error) {
+		fakes := &fakeTransport{fakes: s.Fetch, used: make([]bool, len(s.Fetch))}
+		r := req
+		r.HTTPTransport = fakes
+		r.Data = fakeData(s.Data)
+		store := sandbox.NewMemoryKV()
+		plugin := req.Manifest.ID
+		for k, v := range s.KV {
+			if err := store.Set(ctx, plugin, k, []byte(v)); err != nil {
+				return run{}, fmt.Errorf("scenario %q: seeding the store: %w", s.Name, err)
+			}
+		}
+		callCtx := WithStore(ctx, store)
+		p, err := rt.Load(callCtx, r)
+		if err != nil {
+			return run{}, fmt.Errorf("scenario %q: %w", s.Name, err)
+		}
+		defer p.Close(context.Background())
+		res, cerr := p.Call(callCtx, s.Export, s.Input)
+		return run{res: res, err: cerr, fakes: fakes, kvSeen: store.Snapshot(plugin)}, nil
+	}
+	first, err := one()
+	if err != nil {
+		return Result{}, err
+	}
+	second, err := one()
+	if err != nil {
+		return Result{}, err
+	}
 
 	r := Result{
 		Name:        s.Name,
-		HostCalls:   first.HostCalls,
-		Duration:    first.Duration,
-		MemoryBytes: first.MemoryBytes,
-		Unfaked:     fakes.unmatched(),
+		HostCalls:   first.res.HostCalls,
+		Duration:    first.res.Duration,
+		MemoryBytes: first.res.MemoryBytes,
+		Unfaked:     first.fakes.unmatched(),
 	}
 	if r.HostCalls == nil {
 		r.HostCalls = []sandbox.HostCall{}
 	}
-	for _, hc := range first.HostCalls {
+	for _, hc := range first.res.HostCalls {
 		if hc.Status == hostapi.StatusDenied {
 			r.Denied = append(r.Denied, hc)
 		}
 	}
-	if err1 != nil {
-		r.ErrorKind = sandbox.KindOf(err1)
-		r.Error = err1.Error()
+	if first.err != nil {
+		r.ErrorKind = sandbox.KindOf(first.err)
+		r.Error = first.err.Error()
 		if r.ErrorKind == "" {
-			// Not a call error: an unknown export, a closed plugin.
-			r.Mismatch = err1.Error()
+			r.Mismatch = first.err.Error() // an unknown export, a closed plugin
 		}
-	} else if len(first.Output) > 0 {
-		if json.Valid(first.Output) {
-			r.Output = json.RawMessage(first.Output)
+	} else if len(first.res.Output) > 0 {
+		if json.Valid(first.res.Output) {
+			r.Output = json.RawMessage(first.res.Output)
 		} else {
-			r.Output, _ = json.Marshal(string(first.Output))
+			r.Output, _ = json.Marshal(string(first.res.Output))
 		}
 	}
-
 	if r.Mismatch == "" {
-		r.Mismatch = mismatch(s, first.Output, r.ErrorKind)
+		r.Mismatch = mismatch(s, first)
 	}
-	r.Difference = difference(first, err1, second, err2)
+	r.Difference = difference(first, second)
 	r.Nondeterministic = r.Difference != ""
 	r.Passed = r.Mismatch == "" && !r.Nondeterministic
 	return r, nil
 }
 
-func mismatch(s Scenario, output []byte, kind sandbox.ErrorKind) string {
+func mismatch(s Scenario, r run) string {
+	kind := sandbox.KindOf(r.err)
+	var msgs []string
 	switch {
-	case s.ExpectedError != "":
-		if kind != s.ExpectedError {
-			if kind == "" {
-				return fmt.Sprintf("expected error %s, the call succeeded", s.ExpectedError)
-			}
-			return fmt.Sprintf("expected error %s, got %s", s.ExpectedError, kind)
+	case s.Expect.ErrorKind != "":
+		if r.err == nil {
+			msgs = append(msgs, fmt.Sprintf("expected a %s error, the call succeeded", s.Expect.ErrorKind))
+		} else if kind != s.Expect.ErrorKind {
+			msgs = append(msgs, fmt.Sprintf("expected a %s error, got %s", s.Expect.ErrorKind, kind))
 		}
-	case kind != "":
-		return fmt.Sprintf("expected success, got %s", kind)
-	case len(s.Expected) > 0:
-		eq, err := jsonEqual(s.Expected, output)
+	case s.Expect.Error != "":
+		if r.err == nil {
+			msgs = append(msgs, fmt.Sprintf("expected an error containing %q, the call succeeded", s.Expect.Error))
+		} else if !strings.Contains(r.err.Error(), s.Expect.Error) {
+			msgs = append(msgs, fmt.Sprintf("expected an error containing %q, got %s", s.Expect.Error, truncate([]byte(r.err.Error()))))
+		}
+	case r.err != nil:
+		msgs = append(msgs, fmt.Sprintf("expected success, got %s: %s", kindText(r.err), truncate([]byte(r.err.Error()))))
+	default:
+		eq, err := jsonEqual(s.Expect.Output, r.res.Output)
 		if err != nil {
-			return "the output is not JSON: " + err.Error()
-		}
-		if !eq {
-			return fmt.Sprintf("output %s differs from the expected %s", truncate(output), truncate(s.Expected))
+			msgs = append(msgs, "the output is not JSON: "+err.Error())
+		} else if !eq {
+			msgs = append(msgs, fmt.Sprintf("output %s differs from the expected %s", truncate(r.res.Output), truncate(s.Expect.Output)))
 		}
 	}
-	return ""
+	if s.Expect.KV != nil && !reflect.DeepEqual(s.Expect.KV, r.kvSeen) {
+		msgs = append(msgs, fmt.Sprintf("the store after the call is %s, expected %s", kvText(r.kvSeen), kvText(s.Expect.KV)))
+	}
+	if unused := r.fakes.unused(); len(unused) > 0 {
+		msgs = append(msgs, "fake fetches never made: "+strings.Join(unused, ", "))
+	}
+	return strings.Join(msgs, "; ")
 }
 
-func difference(a sandbox.Result, errA error, b sandbox.Result, errB error) string {
-	ka, kb := sandbox.KindOf(errA), sandbox.KindOf(errB)
-	if (errA == nil) != (errB == nil) || ka != kb {
-		return fmt.Sprintf("the first run ended with %q and the second with %q", kindText(errA), kindText(errB))
+func kvText(m map[string]string) string {
+	b, _ := json.Marshal(m)
+	return truncate(b)
+}
+
+func difference(a, b run) string {
+	ka, kb := sandbox.KindOf(a.err), sandbox.KindOf(b.err)
+	if (a.err == nil) != (b.err == nil) || ka != kb {
+		return fmt.Sprintf("the first run ended with %q and the second with %q", kindText(a.err), kindText(b.err))
 	}
-	if errA == nil {
-		if eq, err := jsonEqual(a.Output, b.Output); !(err == nil && eq) && !bytes.Equal(a.Output, b.Output) {
-			return fmt.Sprintf("the outputs differ: %s and %s", truncate(a.Output), truncate(b.Output))
+	if a.err == nil {
+		if eq, err := jsonEqual(a.res.Output, b.res.Output); !(err == nil && eq) && !bytes.Equal(a.res.Output, b.res.Output) {
+			return fmt.Sprintf("the outputs differ: %s and %s", truncate(a.res.Output), truncate(b.res.Output))
 		}
 	}
-	if !slices.Equal(a.HostCalls, b.HostCalls) {
-		return fmt.Sprintf("the host calls differ: %d and %d calls", len(a.HostCalls), len(b.HostCalls))
+	if !slices.Equal(a.res.HostCalls, b.res.HostCalls) {
+		return fmt.Sprintf("the host calls differ: %d and %d calls", len(a.res.HostCalls), len(b.res.HostCalls))
+	}
+	if !reflect.DeepEqual(a.kvSeen, b.kvSeen) {
+		return "the stores after the two runs differ"
 	}
 	return ""
 }
@@ -307,51 +436,93 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// fakeTransport answers fetches from a scenario's fakes and records the
-// requests it had no fake for.
+// MaxFakeBody bounds a request body read to match a fake.
+const MaxFakeBody = 1 << 20
+
+// fakeTransport answers fetches from a scenario's fakes, each once, in
+// order, and records the fetches it had no fake for.
 type fakeTransport struct {
-	responses map[string]FakeResponse
-	mu        sync.Mutex
-	missing   []string
+	mu      sync.Mutex
+	fakes   []Fake
+	used    []bool
+	missing []string
 }
 
 func (f *fakeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
 	if req.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(req.Body, MaxFakeBody))
 		req.Body.Close()
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, fk := range f.fakes {
+		if f.used[i] || !matches(fk.Request, req, body) {
+			continue
+		}
+		f.used[i] = true
+		fr := fk.Response
+		status := fr.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		h := make(http.Header, len(fr.Headers))
+		for k, v := range fr.Headers {
+			h.Set(k, v)
+		}
+		return &http.Response{
+			StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)),
+			Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h,
+			Body: io.NopCloser(strings.NewReader(fr.Body)), ContentLength: int64(len(fr.Body)), Request: req,
+		}, nil
+	}
 	key := req.Method + " " + req.URL.String()
-	fr, ok := f.responses[key]
-	if !ok {
-		f.mu.Lock()
-		f.missing = append(f.missing, key)
-		f.mu.Unlock()
-		return nil, fmt.Errorf("the scenario has no fake response for %s", key)
+	f.missing = append(f.missing, key)
+	return nil, fmt.Errorf("the scenario has no fake response for %s", key)
+}
+
+func matches(want FakeRequest, req *http.Request, body []byte) bool {
+	method := want.Method
+	if method == "" {
+		method = http.MethodGet
 	}
-	status := fr.Status
-	if status == 0 {
-		status = http.StatusOK
+	if !strings.EqualFold(method, req.Method) || want.URL != req.URL.String() {
+		return false
 	}
-	h := make(http.Header, len(fr.Headers))
-	for k, v := range fr.Headers {
-		h.Set(k, v)
+	for k, v := range want.Headers {
+		if req.Header.Get(k) != v {
+			return false
+		}
 	}
-	return &http.Response{
-		StatusCode:    status,
-		Status:        fmt.Sprintf("%d %s", status, http.StatusText(status)),
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Body:          io.NopCloser(strings.NewReader(fr.Body)),
-		ContentLength: int64(len(fr.Body)),
-		Request:       req,
-	}, nil
+	if len(want.JSON) > 0 {
+		eq, err := jsonEqual(want.JSON, body)
+		if err != nil || !eq {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *fakeTransport) unmatched() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Compact(slices.Sorted(slices.Values(f.missing)))
+}
+
+func (f *fakeTransport) unused() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for i, fk := range f.fakes {
+		if !f.used[i] {
+			m := fk.Request.Method
+			if m == "" {
+				m = http.MethodGet
+			}
+			out = append(out, m+" "+fk.Request.URL)
+		}
+	}
+	return out
 }
 
 func fakeData(data map[string]json.RawMessage) sandbox.DataFunc {
@@ -366,4 +537,53 @@ func fakeData(data map[string]json.RawMessage) sandbox.DataFunc {
 		}
 		return v, nil
 	}
+}
+
+type storeKey struct{}
+
+// WithStore returns a context whose calls use store as the key-value
+// store, through a runtime whose KV is KV{}.
+func WithStore(ctx context.Context, store *sandbox.MemoryKV) context.Context {
+	return context.WithValue(ctx, storeKey{}, store)
+}
+
+// KV is a sandbox.KV that serves each call from the store in its context
+// (WithStore), so scenario runs never share state. A call without one fails
+// closed.
+type KV struct{}
+
+var errNoStore = errors.New("no scenario key-value store in the call's context")
+
+func (KV) store(ctx context.Context) (*sandbox.MemoryKV, error) {
+	if s, ok := ctx.Value(storeKey{}).(*sandbox.MemoryKV); ok {
+		return s, nil
+	}
+	return nil, errNoStore
+}
+
+// Get implements sandbox.KV.
+func (k KV) Get(ctx context.Context, plugin, key string) ([]byte, error) {
+	s, err := k.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, plugin, key)
+}
+
+// Set implements sandbox.KV.
+func (k KV) Set(ctx context.Context, plugin, key string, value []byte) error {
+	s, err := k.store(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Set(ctx, plugin, key, value)
+}
+
+// Delete implements sandbox.KV.
+func (k KV) Delete(ctx context.Context, plugin, key string) error {
+	s, err := k.store(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Delete(ctx, plugin, key)
 }

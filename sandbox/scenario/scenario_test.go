@@ -28,7 +28,7 @@ func build(t *testing.T, name string) []byte {
 }
 
 func newRuntime(t *testing.T) *sandbox.Runtime {
-	rt, err := sandbox.NewRuntime(sandbox.Config{CacheDir: t.TempDir()})
+	rt, err := sandbox.NewRuntime(sandbox.Config{CacheDir: t.TempDir(), KV: KV{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,26 +36,34 @@ func newRuntime(t *testing.T) *sandbox.Runtime {
 	return rt
 }
 
-const capsScenarios = `{"scenarios": [
+const capsScenarios = `[
   {"name": "faked fetch", "export": "fetch", "input": {"url": "https://api.example.com/x"},
-   "fetch": {"GET https://api.example.com/x": {"status": 201, "body": "made"}},
-   "expected": {"body": "made", "status": 201}},
+   "fetch": [{"request": {"url": "https://api.example.com/x"}, "response": {"status": 201, "body": "made"}}],
+   "expect": {"output": {"body": "made", "status": 201}}},
   {"name": "redirect inside the origin", "export": "fetch", "input": {"url": "https://api.example.com/old"},
-   "fetch": {"GET https://api.example.com/old": {"status": 302, "headers": {"Location": "/new"}},
-             "GET https://api.example.com/new": {"status": 200, "body": "moved"}},
-   "expected": {"status": 200, "body": "moved"}},
+   "fetch": [{"request": {"url": "https://api.example.com/old"}, "response": {"status": 302, "headers": {"Location": "/new"}}},
+             {"request": {"url": "https://api.example.com/new"}, "response": {"status": 200, "body": "moved"}}],
+   "expect": {"output": {"status": 200, "body": "moved"}}},
   {"name": "ungranted origin", "export": "fetch", "input": {"url": "https://evil.example/steal"},
-   "fetch": {"GET https://evil.example/steal": {"body": "never served"}},
-   "expectedError": "denied"},
+   "expect": {"errorKind": "denied"}},
   {"name": "fetch without a fake", "export": "fetch", "input": {"url": "https://api.example.com/unfaked"},
-   "expectedError": "plugin_error"},
+   "expect": {"error": "no fake response"}},
   {"name": "data scope", "export": "data", "input": {"req": {"scope": "contacts"}},
    "data": {"read:contacts": {"name": "Ada"}},
-   "expected": {"content": "{\"name\": \"Ada\"}"}},
+   "expect": {"output": {"content": "{\"name\": \"Ada\"}"}}},
   {"name": "wrong expectation", "export": "data", "input": {"req": {"scope": "contacts"}},
    "data": {"read:contacts": 1},
-   "expected": {"content": "2"}}
-]}`
+   "expect": {"output": {"content": "2"}}},
+  {"name": "store seeded and checked", "export": "kv", "input": {"key": "visits", "value": "42"},
+   "kv": {"visits": "41"},
+   "expect": {"output": {"before": "41", "found": true}, "kv": {"visits": "42"}}},
+  {"name": "wrong store afterwards", "export": "kv", "input": {"key": "visits", "value": "42"},
+   "expect": {"output": {"before": "", "found": false}, "kv": {"visits": "43"}}},
+  {"name": "fake never used", "export": "data", "input": {"req": {"scope": "contacts"}},
+   "data": {"read:contacts": 1},
+   "fetch": [{"request": {"method": "POST", "url": "https://api.example.com/unused"}, "response": {"status": 200}}],
+   "expect": {"output": {"content": "1"}}}
+]`
 
 func TestRunCaps(t *testing.T) {
 	scenarios, err := Parse([]byte(capsScenarios))
@@ -63,12 +71,15 @@ func TestRunCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &manifest.Manifest{ManifestVersion: 1, ID: "acme/caps", Version: "1.0.0",
-		Runtime:     manifest.Runtime{Exports: []string{"fetch", "data"}, HostAPI: "^1"},
+		Runtime:     manifest.Runtime{Exports: []string{"fetch", "data", "kv"}, HostAPI: "^1"},
 		Permissions: []string{"kv:read", "kv:write", "net:https://api.example.com", "fs:read:/m", "secret:T", "data:read:contacts", "data:write:contacts"}}
 	req := sandbox.LoadRequest{Manifest: m, Module: build(t, "caps"), Mounts: map[string]string{"/m": t.TempDir()}}
 	results, err := Run(context.Background(), newRuntime(t), req, scenarios)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(results) != len(scenarios) {
+		t.Fatalf("%d results for %d scenarios", len(results), len(scenarios))
 	}
 	byName := map[string]Result{}
 	for _, r := range results {
@@ -77,7 +88,7 @@ func TestRunCaps(t *testing.T) {
 			t.Errorf("%s: flagged nondeterministic: %s", r.Name, r.Difference)
 		}
 	}
-	for _, name := range []string{"faked fetch", "redirect inside the origin", "ungranted origin", "fetch without a fake", "data scope"} {
+	for _, name := range []string{"faked fetch", "redirect inside the origin", "ungranted origin", "fetch without a fake", "data scope", "store seeded and checked"} {
 		if r := byName[name]; !r.Passed {
 			t.Errorf("%s: did not pass: %+v", name, r)
 		}
@@ -94,14 +105,22 @@ func TestRunCaps(t *testing.T) {
 	if r := byName["wrong expectation"]; r.Passed || !strings.Contains(r.Mismatch, "differs") {
 		t.Errorf("a wrong expectation passed: %+v", r)
 	}
+	// The store starts from the scenario's state on both runs, so a
+	// plugin that writes is not flagged nondeterministic.
+	if r := byName["wrong store afterwards"]; r.Passed || !strings.Contains(r.Mismatch, "store after the call") {
+		t.Errorf("a wrong store passed: %+v", r)
+	}
+	if r := byName["fake never used"]; r.Passed || !strings.Contains(r.Mismatch, "never made: POST https://api.example.com/unused") {
+		t.Errorf("an unused fake passed: %+v", r)
+	}
 }
 
 func TestRunFlagsNondeterminism(t *testing.T) {
 	m := &manifest.Manifest{ManifestVersion: 1, ID: "acme/echo", Version: "1.0.0",
 		Runtime: manifest.Runtime{Exports: []string{"nonce", "echo"}, HostAPI: "^1"}}
 	scenarios, err := Parse([]byte(`[
-		{"name": "clock", "export": "nonce", "input": {"message": "x"}},
-		{"name": "echo", "export": "echo", "input": {"message": "x"}, "expected": {"message": "x"}}]`))
+		{"name": "clock", "export": "nonce", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}},
+		{"name": "echo", "export": "echo", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,15 +138,19 @@ func TestRunFlagsNondeterminism(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for name, in := range map[string]string{
-		"unknown field":     `[{"name":"a","export":"e","expcted":{}}]`,
-		"no name":           `[{"export":"e"}]`,
-		"no export":         `[{"name":"a"}]`,
-		"both expectations": `[{"name":"a","export":"e","expected":1,"expectedError":"trap"}]`,
-		"bad fetch key":     `[{"name":"a","export":"e","fetch":{"https://x":{}}}]`,
-		"bad data key":      `[{"name":"a","export":"e","data":{"contacts":1}}]`,
-		"duplicate name":    `[{"name":"a","export":"e"},{"name":"a","export":"e"}]`,
-		"trailing data":     `[] []`,
-		"not json":          `scenarios`,
+		"unknown field":       `[{"name":"a","export":"e","input":{},"expect":{"output":1},"expcted":{}}]`,
+		"no name":             `[{"export":"e","input":{},"expect":{"output":1}}]`,
+		"no export":           `[{"name":"a","input":{},"expect":{"output":1}}]`,
+		"no input":            `[{"name":"a","export":"e","expect":{"output":1}}]`,
+		"no expectation":      `[{"name":"a","export":"e","input":{}}]`,
+		"both expectations":   `[{"name":"a","export":"e","input":{},"expect":{"output":1,"error":"x"}}]`,
+		"fetch without a url": `[{"name":"a","export":"e","input":{},"fetch":[{"request":{}}],"expect":{"output":1}}]`,
+		"escaping mount":      `[{"name":"a","export":"e","input":{},"mounts":{"/m":"../../etc"},"expect":{"output":1}}]`,
+		"relative mount path": `[{"name":"a","export":"e","input":{},"mounts":{"m":"x"},"expect":{"output":1}}]`,
+		"duplicate name":      `[{"name":"a","export":"e","input":{},"expect":{"output":1}},{"name":"a","export":"e","input":{},"expect":{"output":1}}]`,
+		"trailing data":       `{"name":"a","export":"e","input":{},"expect":{"output":1}} []`,
+		"empty list":          `[]`,
+		"not json":            `scenarios`,
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -137,8 +160,8 @@ func TestParseRefuses(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(capsScenarios))
-	f.Add([]byte(`[{"name":"a","export":"e","input":{"x":1},"expected":{"y":2}}]`))
-	f.Add([]byte(`{"scenarios":[]}`))
+	f.Add([]byte(`[{"name":"a","export":"e","input":{"x":1},"expect":{"output":{"y":2}}}]`))
+	f.Add([]byte(`{"name":"a","export":"e","input":{},"mounts":{"/t":"t"},"kv":{"k":"v"},"expect":{"error":"x","kv":{}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		list, err := Parse(data)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gatehouse.dev/gatehouse/audit"
@@ -350,4 +351,41 @@ func (s *Store) ListPolicies(ctx context.Context) ([]store.PolicyRecord, error) 
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// SetAutoApprovalOff switches auto-approval off (or on) for a scope.
+func (s *Store) SetAutoApprovalOff(ctx context.Context, scope string, off bool, by, reason string, ev audit.Event) error {
+	if !strings.HasPrefix(scope, "plugin:") && !strings.HasPrefix(scope, "namespace:") {
+		return fmt.Errorf("scope %q: write plugin:NS/NAME or namespace:NS", scope)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM auto_approval_off WHERE scope = ?`), scope); err != nil {
+			return err
+		}
+		if off {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO auto_approval_off (scope, by_subject, reason, created_at) VALUES (?, ?, ?, ?)`), scope, by, reason, micros(time.Now())); err != nil {
+				return fmt.Errorf("%s: switching auto-approval off: %w", s.d.Name, err)
+			}
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// AutoApprovalOff reports the plugin's and its namespace's switches.
+func (s *Store) AutoApprovalOff(ctx context.Context, pluginID string) (plugin, namespace bool, err error) {
+	ns, _, _ := strings.Cut(pluginID, "/")
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT scope FROM auto_approval_off WHERE scope IN (?, ?)`), "plugin:"+pluginID, "namespace:"+ns)
+	if err != nil {
+		return false, false, fmt.Errorf("%s: reading auto-approval switches: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var scope string
+		if err := rows.Scan(&scope); err != nil {
+			return false, false, err
+		}
+		plugin = plugin || strings.HasPrefix(scope, "plugin:")
+		namespace = namespace || strings.HasPrefix(scope, "namespace:")
+	}
+	return plugin, namespace, rows.Err()
 }

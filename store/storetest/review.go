@@ -136,6 +136,26 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	if err != nil || p.Digest != "sha256:two" {
 		t.Fatalf("active = %+v, %v", p, err)
 	}
+	// Auto-approval switches, by plugin and by namespace.
+	if p, n, err := s.AutoApprovalOff(ctx, "acme/m"); err != nil || p || n {
+		t.Fatalf("switches before any = %v %v %v", p, n, err)
+	}
+	if err := s.SetAutoApprovalOff(ctx, "namespace:acme", true, "sam", "new owner", event("autoapproval.off", "namespace:acme", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if p, n, _ := s.AutoApprovalOff(ctx, "acme/m"); p || !n {
+		t.Fatalf("namespace switch = plugin %v namespace %v", p, n)
+	}
+	if p, n, _ := s.AutoApprovalOff(ctx, "other/m"); p || n {
+		t.Fatal("a namespace switch leaked to another namespace")
+	}
+	s.SetAutoApprovalOff(ctx, "namespace:acme", false, "sam", "reviewed", event("autoapproval.on", "namespace:acme", 6))
+	if _, n, _ := s.AutoApprovalOff(ctx, "acme/m"); n {
+		t.Fatal("switching back on did not take")
+	}
+	if err := s.SetAutoApprovalOff(ctx, "acme", true, "sam", "x", event("autoapproval.off", "acme", 7)); err == nil {
+		t.Fatal("a scope without plugin: or namespace: was accepted")
+	}
 	all, _ := s.ListPolicies(ctx)
 	if len(all) != 2 || all[0].Digest != "sha256:two" || all[1].Active {
 		t.Fatalf("history = %+v", all)

