@@ -80,6 +80,7 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		licenses.New(opts.Licenses),
 		source.New(),
 		diff.New(),
+		beh,
 	}
 }
 
