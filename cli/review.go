@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -212,14 +213,14 @@ func policyCmd(g *globals) *cobra.Command {
 		},
 	}
 	test := &cobra.Command{
-		Use:   "test [DIR]",
-		Short: "Compile a policy folder (*.rego) and run its Rego tests, locally; the embedded default without DIR",
+		Use:   "test [FILE|DIR]",
+		Short: "Compile a policy (a .rego file or a folder of them) and run its Rego tests, locally; the embedded default without an argument",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := policy.Default()
 			if len(args) == 1 {
 				var err error
-				if p, err = policy.Load(args[0]); err != nil {
+				if p, err = loadPolicy(args[0]); err != nil {
 					return err
 				}
 			}
@@ -243,11 +244,11 @@ func policyCmd(g *globals) *cobra.Command {
 	}
 	var dry bool
 	apply := &cobra.Command{
-		Use:   "apply DIR",
-		Short: "Apply a policy folder (refused when it does not compile or its tests fail); --dry-run reports what it would change",
+		Use:   "apply FILE|DIR",
+		Short: "Apply a policy, a .rego file or a folder of them (refused when it does not compile or its tests fail); --dry-run reports what it would change",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := policy.Load(args[0])
+			p, err := loadPolicy(args[0])
 			if err != nil {
 				return err
 			}
@@ -285,4 +286,26 @@ func policyCmd(g *globals) *cobra.Command {
 	apply.Flags().BoolVar(&dry, "dry-run", false, "report which versions in review the policy would decide differently, and change nothing")
 	c.AddCommand(show, test, apply)
 	return c
+}
+
+// loadPolicy reads a policy from a .rego file or a folder of them.
+func loadPolicy(path string) (policy.Policy, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	if fi.IsDir() {
+		return policy.Load(path)
+	}
+	if filepath.Ext(path) != ".rego" {
+		return policy.Policy{}, fmt.Errorf("%s is not a .rego file or a folder of them", path)
+	}
+	if fi.Size() > 4<<20 {
+		return policy.Policy{}, fmt.Errorf("%s is over 4 MiB", path)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return policy.Policy{}, err
+	}
+	return policy.New(map[string]string{filepath.Base(path): string(src)}), nil
 }

@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/store"
+)
+
+func TestCheck(t *testing.T) {
+	now := time.Now()
+	secret, hash := NewSecret()
+	if !strings.HasPrefix(secret, Prefix) || len(secret) < len(Prefix)+32 {
+		t.Fatalf("secret %q", secret)
+	}
+	other, _ := NewSecret()
+	if other == secret {
+		t.Fatal("two secrets are equal")
+	}
+	tok := store.Token{Hash: hash, ExpiresAt: now.Add(time.Hour)}
+	if err := Check(tok, secret, now); err != nil {
+		t.Fatalf("valid token: %v", err)
+	}
+	if err := Check(tok, other, now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("wrong secret: %v", err)
+	}
+	if err := Check(tok, secret, now.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("at expiry: %v", err)
+	}
+	tok.RevokedAt = now
+	if err := Check(tok, secret, now); !errors.Is(err, ErrRevoked) {
+		t.Errorf("revoked: %v", err)
+	}
+}
+
+func TestCanPublish(t *testing.T) {
+	pub := Principal{Subject: "alice", Role: store.RolePublisher}
+	scoped := Principal{Subject: "bob", Role: store.RolePublisher, Namespace: "acme"}
+	cases := []struct {
+		name   string
+		p      Principal
+		ns     string
+		owners []string
+		ok     bool
+	}{
+		{"claims a new namespace", pub, "acme", nil, true},
+		{"publishes where it owns", pub, "acme", []string{"alice"}, true},
+		{"not where others own", pub, "acme", []string{"carol"}, false},
+		{"scoped token in its namespace", scoped, "acme", []string{"carol"}, true},
+		{"scoped token elsewhere", scoped, "other", nil, false},
+		{"a reviewer never publishes", Principal{Subject: "rita", Role: store.RoleReviewer}, "acme", nil, false},
+		{"an admin publishes anywhere", Principal{Subject: "admin", Role: store.RoleAdmin}, "acme", []string{"carol"}, true},
+	}
+	for _, c := range cases {
+		if err := c.p.CanPublish(c.ns, c.owners); (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	for _, r := range store.Roles {
+		if got, err := ParseRole(string(r)); err != nil || got != r {
+			t.Errorf("%s: %v %v", r, got, err)
+		}
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("unknown role accepted")
+	}
+}

@@ -1,0 +1,46 @@
+package lifecycle
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDiagram(t *testing.T) {
+	// The path of DESIGN.md, end to end.
+	path := []State{Received, Vetting, Triage, InReview, ChangesRequested, InReview, Certified, Certified, Suspended, Revoked}
+	for i := 1; i < len(path); i++ {
+		if err := Check(path[i-1], path[i]); err != nil {
+			t.Errorf("%s → %s: %v", path[i-1], path[i], err)
+		}
+	}
+	var ill *IllegalTransitionError
+	for _, bad := range [][2]State{{Received, Certified}, {Rejected, Certified}, {Revoked, Certified}, {Certified, Received}, {Triage, ChangesRequested}} {
+		if err := Check(bad[0], bad[1]); !errors.As(err, &ill) {
+			t.Errorf("%s → %s allowed: %v", bad[0], bad[1], err)
+		}
+	}
+	if err := Check("bogus", Vetting); err == nil || errors.As(err, &ill) {
+		t.Errorf("unknown state: %v", err)
+	}
+	if !Terminal(Revoked) || Terminal(Rejected) {
+		t.Error("only revoked is terminal (a rejection can be appealed)")
+	}
+	// Every state can be reached from received.
+	seen := map[State]bool{Received: true}
+	queue := []State{Received}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, n := range Next(s) {
+			if !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	for _, s := range States {
+		if !seen[s] {
+			t.Errorf("%s cannot be reached", s)
+		}
+	}
+}
