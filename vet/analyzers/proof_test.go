@@ -31,6 +31,21 @@ func pluginPackage(t testing.TB, dir, module string) (*pkgfile.Package, []byte) 
 	}
 	files := map[string][]byte{"plugin.wasm": mod}
 	for _, e := range entries {
+		if e.IsDir() {
+			// tests/ holds the plugin's scenarios, one level deep.
+			sub, err := os.ReadDir(filepath.Join(root, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range sub {
+				b, err := os.ReadFile(filepath.Join(root, e.Name(), f.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[e.Name()+"/"+f.Name()] = b
+			}
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(root, e.Name()))
 		if err != nil {
 			t.Fatal(err)
