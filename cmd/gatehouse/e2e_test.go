@@ -62,9 +62,9 @@ var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
 
 // startServer runs `gatehouse serve` on a free port over data and waits
 // until it serves.
-func startServer(t *testing.T, data string) *serverProc {
+func startServer(t *testing.T, data string, extra ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn")
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +108,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// logs returns what the server wrote to its standard error so far.
+func (p *serverProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
 }
 
 func (p *serverProc) kill() {
@@ -247,6 +254,35 @@ func TestNewcomerFlow(t *testing.T) {
 	out, code := run(t, nil, "audit", "verify", "--data", data)
 	if code != 2 || !strings.Contains(out, "event 3") {
 		t.Errorf("audit verify after tampering: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeWithExamples is the README's first command: the example
+// plugins are built, packed and submitted through the real submission
+// path, vetted, and triaged by the default policy into the review queue.
+func TestServeWithExamples(t *testing.T) {
+	srv := startServer(t, t.TempDir(), "--with-examples", filepath.Join("..", "..", "examples", "plugins"))
+	cl, err := client.New(srv.base, srv.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var queue struct{ Items []struct{ Plugin string } }
+		if err := cl.JSON(ctx, "GET", "/reviews", nil, &queue); err != nil {
+			t.Fatal(err)
+		}
+		if len(queue.Items) == 3 {
+			break
+		}
+		if rejected, _ := cl.Submissions(ctx, "rejected"); len(rejected) > 0 {
+			t.Fatalf("an example plugin was rejected: %s: %s", rejected[0].Plugin, rejected[0].Reason)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d examples in the review queue after 3 minutes; server log:\n%s", len(queue.Items), srv.logs())
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
