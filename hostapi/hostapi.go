@@ -21,6 +21,8 @@
 // allocation on the guest's side of the boundary.
 package hostapi
 
+import "strings"
+
 // Module is the name of the import module every host function lives in. A
 // breaking change to any signature means a new module name (gatehouse_v2),
 // never an edit of this one.
@@ -217,4 +219,35 @@ var WASISockets = map[string]bool{
 	"sock_recv_from": true, "sock_send_to": true,
 	"sock_getsockopt": true, "sock_setsockopt": true,
 	"sock_getlocaladdr": true, "sock_getpeeraddr": true, "sock_getaddrinfo": true,
+}
+
+// WASIClass is how the host treats a wasi_snapshot_preview1 import.
+type WASIClass int
+
+const (
+	// WASILinked: in WASI; linked (write calls fail on read-only mounts).
+	WASILinked WASIClass = iota
+	// WASIInertSocket: in WASISocketsInert; linked, but there is no socket
+	// for it to act on.
+	WASIInertSocket
+	// WASISocket: a socket call that could open, bind, connect or listen
+	// (any other sock_* name included); never linked.
+	WASISocket
+	// WASIForbidden: any other WASI function; never linked.
+	WASIForbidden
+)
+
+// ClassifyWASI says how the host treats the WASI function name. The
+// sandbox's load check and the capabilities analyzer both read it, so what
+// vetting reports is what the host enforces.
+func ClassifyWASI(name string) WASIClass {
+	switch {
+	case WASI[name]:
+		return WASILinked
+	case WASISocketsInert[name]:
+		return WASIInertSocket
+	case WASISockets[name] || strings.HasPrefix(name, "sock_"):
+		return WASISocket
+	}
+	return WASIForbidden
 }

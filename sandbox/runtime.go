@@ -422,11 +422,11 @@ func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 				problems = append(problems, fmt.Sprintf("it imports %s with the signature %s, and host API %s defines %s", name, sigString(f.ParamTypes(), f.ResultTypes()), hostapi.Version, sigString(valTypes(hf.Params), valTypes(hf.Results))))
 			}
 		case hostapi.WASIModule:
-			switch {
-			case hostapi.WASI[name], hostapi.WASISocketsInert[name]:
+			switch hostapi.ClassifyWASI(name) {
+			case hostapi.WASILinked, hostapi.WASIInertSocket:
 				// Linked. The inert socket calls act only on descriptors
 				// the host hands over, and it hands over none.
-			case hostapi.WASISockets[name] || strings.HasPrefix(name, "sock_"):
+			case hostapi.WASISocket:
 				problems = append(problems, fmt.Sprintf("it imports the WASI socket function %s, which could open a connection; plugins have no sockets (use http_fetch with a net: permission)", name))
 			default:
 				problems = append(problems, fmt.Sprintf("it imports the WASI function %s, which plugins may not use", name))

@@ -281,18 +281,18 @@ func checkImports(mod *wasmfile.Module, modPath string, granted []manifest.Permi
 				})
 			}
 		case im.Module == hostapi.WASIModule && im.Kind == wasmfile.KindFunc:
-			switch {
-			case hostapi.WASISocketsInert[im.Name]:
+			switch hostapi.ClassifyWASI(im.Name) {
+			case hostapi.WASIInertSocket:
 				// These act only on a socket the host hands over, and the
 				// host never preopens one; Go's linker keeps sock_accept
 				// and sock_shutdown in any module that reaches os.File's
 				// methods through reflection (text/template does). They
 				// are reported, but low.
 				add(RuleWASISocket, vet.Low, im, fmt.Sprintf("the module imports the WASI socket function %s, which can do nothing as the host provides no sockets; Go keeps it in modules that use reflection over os.File", im.Name))
-			case hostapi.WASISockets[im.Name] || strings.HasPrefix(im.Name, "sock_"):
+			case hostapi.WASISocket:
 				// The plugin asking for networking of its own.
 				add(RuleWASISocket, vet.Critical, im, fmt.Sprintf("the module imports the WASI socket function %s; plugins may reach the network only through http_fetch", im.Name))
-			case !hostapi.WASI[im.Name]:
+			case hostapi.WASIForbidden:
 				add(RuleWASINotAllowed, vet.High, im, fmt.Sprintf("the module imports the WASI function %s, which is outside the set the host provides", im.Name))
 			}
 		default:
