@@ -109,6 +109,8 @@ http://127.0.0.1:8080) with the token in GATEHOUSE_TOKEN.`,
 	pf.StringVar(&g.logFormat, "log-format", g.getenv("GATEHOUSE_LOG_FORMAT", "text"), "log format: text or json (GATEHOUSE_LOG_FORMAT)")
 
 	root.AddCommand(serveCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g))
+	root.AddCommand(trustCmds(g)...)   // cli/trust.go: keys, namespace, verify, install, log
+	root.AddCommand(monitorCmds(g)...) // cli/monitor.go: revalidate, incident, webhook
 	return root
 }
 

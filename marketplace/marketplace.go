@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
@@ -117,7 +118,15 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	in.Triager = rv
 	m.Review = rv
-	m.Server = server.New(server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log})
+	scfg := server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log}
+	// Each layer adds its parts to the server's configuration.
+	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openWeb} {
+		if err := open(ctx, &scfg); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	m.Server = server.New(scfg)
 	return m, nil
 }
 
@@ -206,12 +215,16 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	workCtx, stopWork := context.WithCancel(context.Background())
+	var work sync.WaitGroup
+	work.Go(func() { m.Intake.Work(workCtx, 2*time.Second) })
+	work.Go(func() { m.escalate(workCtx, time.Minute) })
+	// Each layer's background work (publishing the log, revalidation,
+	// webhook deliveries) runs until workCtx ends.
+	for _, run := range []func(context.Context){m.runTrust, m.runMonitor} {
+		work.Go(func() { run(workCtx) })
+	}
 	workDone := make(chan struct{})
-	go func() {
-		defer close(workDone)
-		m.Intake.Work(workCtx, 2*time.Second)
-	}()
-	go m.escalate(workCtx, time.Minute)
+	go func() { work.Wait(); close(workDone) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

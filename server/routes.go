@@ -33,7 +33,7 @@ var (
 )
 
 func (s *Server) routeTable() []Route {
-	return []Route{
+	rs := []Route{
 		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process serves and its store answers.", Access: anyone, handler: s.healthz},
 		{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This API's OpenAPI 3.1 description.", Access: anyone, handler: s.openapi},
 		{Method: "GET", Path: "/api/v1/schema/manifest.v1.json", Summary: "The JSON Schema (2020-12) of manifest v1.", Access: anyone, handler: s.manifestSchema},
@@ -73,6 +73,10 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/api/v1/audit/verify", Summary: "Recompute the audit hash chain and report the first broken link.", Access: auditors, handler: s.auditVerify},
 		{Method: "GET", Path: "/api/v1/audit/events", Summary: "Export the audit trail as JSON lines: ?subject=, ?after= (a seq), ?limit=.", Access: auditors, handler: s.auditExport},
 	}
+	rs = append(rs, s.trustRoutes()...)
+	rs = append(rs, s.monitorRoutes()...)
+	rs = append(rs, s.insightRoutes()...)
+	return rs
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ auth.Principal) {

@@ -123,6 +123,15 @@ type AuditQuery struct {
 
 // Store holds every record.
 type Store interface {
+	// Trust: publisher keys, certificates, the transparency log's outbox,
+	// revocation lists (store/trust.go).
+	TrustStore
+	// Monitoring: revalidation, component index, webhooks, incidents,
+	// host health (store/monitor.go).
+	MonitorStore
+	// Insight: the aggregate reads behind dashboards (store/insight.go).
+	InsightStore
+
 	// Tokens.
 	CreateToken(ctx context.Context, t Token, ev audit.Event) error
 	// TokenByHash finds a token by the SHA-256 of its secret. The caller

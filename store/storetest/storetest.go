@@ -25,13 +25,16 @@ type RawDB interface {
 	Rebind(query string) string
 }
 
+// suiteTest is one test of the suite.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
 // Run runs the whole suite. open must return a new, empty store each time
 // and close it when the test ends.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []suiteTest{
 		{"Tokens", testTokens},
 		{"Namespaces", testNamespaces},
 		{"CreateVersion", testCreateVersion},
@@ -50,6 +53,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReviewQueue", testReviewQueue},
 		{"VerdictsMessagesPolicies", testVerdictsMessagesPolicies},
 	}
+	tests = append(tests, trustTests...)
+	tests = append(tests, monitorTests...)
+	tests = append(tests, insightTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
