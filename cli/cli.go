@@ -110,7 +110,8 @@ http://127.0.0.1:8080) with the token in GATEHOUSE_TOKEN.`,
 
 	root.AddCommand(serveCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g))
 	root.AddCommand(trustCmds(g)...)   // cli/trust.go: keys, namespace, verify, install, log
-	root.AddCommand(monitorCmds(g)...) // cli/monitor.go: revalidate, incident, webhook
+	root.AddCommand(monitorCmds(g)...) // cli/monitor.go: revalidate
+	root.AddCommand(notifyCmds(g)...)  // cli/notify.go: incident, webhook
 	return root
 }
 

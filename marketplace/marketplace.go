@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	m.Review = rv
 	scfg := server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log}
 	// Each layer adds its parts to the server's configuration.
-	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openWeb} {
+	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
 		if err := open(ctx, &scfg); err != nil {
 			st.Close()
 			return nil, err
@@ -220,7 +220,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	work.Go(func() { m.escalate(workCtx, time.Minute) })
 	// Each layer's background work (publishing the log, revalidation,
 	// webhook deliveries) runs until workCtx ends.
-	for _, run := range []func(context.Context){m.runTrust, m.runMonitor} {
+	for _, run := range []func(context.Context){m.runTrust, m.runMonitor, m.runNotify} {
 		work.Go(func() { run(workCtx) })
 	}
 	workDone := make(chan struct{})

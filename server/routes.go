@@ -75,6 +75,7 @@ func (s *Server) routeTable() []Route {
 	}
 	rs = append(rs, s.trustRoutes()...)
 	rs = append(rs, s.monitorRoutes()...)
+	rs = append(rs, s.notifyRoutes()...)
 	rs = append(rs, s.insightRoutes()...)
 	return rs
 }

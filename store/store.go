@@ -129,6 +129,9 @@ type Store interface {
 	// Monitoring: revalidation, component index, webhooks, incidents,
 	// host health (store/monitor.go).
 	MonitorStore
+	// Notifications and incidents: webhook subscriptions and deliveries,
+	// incidents, hunting rules (store/notify.go).
+	NotifyStore
 	// Insight: the aggregate reads behind dashboards (store/insight.go).
 	InsightStore
 
