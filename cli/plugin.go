@@ -20,7 +20,7 @@ import (
 
 func pluginCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "plugin", Short: "Author commands: scaffold, build, pack, inspect, submit, follow"}
-	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g))
+	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g), pluginSignCmd(g))
 	return c
 }
 
@@ -164,21 +164,26 @@ func pluginInspectCmd(g *globals) *cobra.Command {
 }
 
 func pluginSubmitCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var sigFile string
+	c := &cobra.Command{
 		Use:   "submit FILE",
-		Short: "Submit a package; prints the submission id",
+		Short: "Submit a package with its signature (FILE.sig, from `gatehouse plugin sign`); prints the submission id",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
+			sig, err := readSignature(args[0], sigFile)
+			if err != nil {
+				return fmt.Errorf("reading the signature: %w", err)
+			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			sub, created, err := cl.Submit(cmd.Context(), f)
+			sub, created, err := cl.SubmitSigned(cmd.Context(), f, sig)
 			if err != nil {
 				return err
 			}
@@ -189,6 +194,8 @@ func pluginSubmitCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().StringVar(&sigFile, "signature", "", "the signature file (default FILE.sig when it exists)")
+	return c
 }
 
 // automatic states are those a version leaves without a person.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/policy"
+	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/server"
 	"gatehouse.dev/gatehouse/vet"
 )
@@ -262,6 +263,7 @@ func policyCmd(g *globals) *cobra.Command {
 				var out struct {
 					Proposed, Active string
 					Differences      []policy.Difference
+					WouldSuspend     []revalidate.Impact
 				}
 				if err := cl.JSON(cmd.Context(), "POST", "/policy/dry-run", req, &out); err != nil {
 					return err
@@ -273,13 +275,23 @@ func policyCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(w, "      %s: %v → %v\n", ch.Field, ch.Current, ch.Proposed)
 					}
 				}
+				fmt.Fprintf(w, "%d certified version(s) would be suspended (their revalidation is queued when the policy is applied)\n", len(out.WouldSuspend))
+				for _, im := range out.WouldSuspend {
+					fmt.Fprintf(w, "  %s@%s (%s): %s\n", im.Plugin, im.Version, im.VersionID, strings.Join(im.Problems, "; "))
+				}
 				return nil
 			}
-			var out map[string]string
+			var out struct {
+				Digest       string `json:"digest"`
+				Revalidating int    `json:"revalidating"`
+			}
 			if err := cl.JSON(cmd.Context(), "POST", "/policy", req, &out); err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "Applied %s\n", out["digest"])
+			fmt.Fprintf(w, "Applied %s\n", out.Digest)
+			if out.Revalidating > 0 {
+				fmt.Fprintf(w, "Revalidating %d certified version(s) the policy would suspend\n", out.Revalidating)
+			}
 			return nil
 		},
 	}

@@ -10,15 +10,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse.dev/gatehouse/install"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/sandbox"
+	"gatehouse.dev/gatehouse/verify"
 )
 
 func runCmd(g *globals) *cobra.Command {
 	var (
 		export, input, secretsDir string
 		grants, mounts            []string
+		vf                        verifyFlags
+		skipVerify                bool
 	)
 	c := &cobra.Command{
 		Use:   "run PACKAGE --call EXPORT --input JSON|@FILE",
@@ -28,6 +32,12 @@ or fewer with --grant (repeat it; each must be one the manifest asks for).
 A granted fs:read:/NAME mount needs --mount NAME=DIR. Secrets come from
 GATEHOUSE_SECRET_<NAME> variables, or files in --secrets DIR.
 
+The package is verified first, as ` + "`gatehouse verify`" + ` does (the bundle,
+trust root and revocation list beside it, or the same flags), and refused
+with the failed check (exit 2) unless it verifies; the plugin then gets at
+most the permissions its certificate grants. --insecure-skip-verify runs an
+unverified package, for local development of your own plugin only.
+
 The output goes to standard output; the call's time, memory and host calls
 to standard error. A refused or failed call exits 1 and names its kind
 (timeout, out_of_memory, trap, denied, throttled, output_too_large, ...).`,
@@ -36,19 +46,7 @@ to standard error. A refused or failed call exits 1 and names its kind
 			if export == "" {
 				return errors.New("--call EXPORT is required: name the export to call")
 			}
-			pkg, err := pkgfile.ReadFile(args[0], pkgfile.DefaultLimits())
-			if err != nil {
-				return err
-			}
-			m, err := manifest.Parse(pkg.Manifest(), manifest.Options{})
-			if err != nil {
-				return fmt.Errorf("%s: %w", manifest.FileName, err)
-			}
-			module, ok := pkg.File(m.Runtime.Module)
-			if !ok {
-				return fmt.Errorf("the package has no module %s", m.Runtime.Module)
-			}
-			req := sandbox.LoadRequest{Manifest: m, Module: module, Mounts: map[string]string{}}
+			req := sandbox.LoadRequest{Mounts: map[string]string{}}
 			if len(grants) > 0 {
 				for _, s := range grants {
 					p, err := manifest.ParsePermission(s)
@@ -57,6 +55,16 @@ to standard error. A refused or failed call exits 1 and names its kind
 					}
 					req.Grants = append(req.Grants, p)
 				}
+			}
+			var err error
+			if skipVerify {
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: --insecure-skip-verify: running %s WITHOUT verifying its signatures, certificate or revocation status; use this only for a plugin you are developing, never on a host\n", args[0])
+				req, err = unverifiedRequest(args[0], req)
+			} else {
+				req, err = verifiedRequest(cmd, args[0], vf, req)
+			}
+			if err != nil {
+				return err
 			}
 			for _, s := range mounts {
 				name, dir, ok := strings.Cut(s, "=")
@@ -101,5 +109,53 @@ to standard error. A refused or failed call exits 1 and names its kind
 	f.StringArrayVar(&grants, "grant", nil, "grant only this permission (repeatable); default: all the manifest asks for")
 	f.StringArrayVar(&mounts, "mount", nil, "NAME=DIR: serve DIR read-only at /NAME (repeatable)")
 	f.StringVar(&secretsDir, "secrets", "", "read secrets from files in this folder instead of GATEHOUSE_SECRET_* variables")
+	f.BoolVar(&skipVerify, "insecure-skip-verify", false, "run the package without verifying it (local development only; prints a warning)")
+	vf.register(c)
 	return c
+}
+
+// verifiedRequest verifies the package at path with the files beside it (or
+// the flags) and builds the request from the bytes verified.
+func verifiedRequest(cmd *cobra.Command, path string, vf verifyFlags, base sandbox.LoadRequest) (sandbox.LoadRequest, error) {
+	chk, note, err := vf.check()
+	if err != nil {
+		return base, err
+	}
+	pkg, b, opts, err := install.Load(vf.files(path), chk)
+	if err == nil {
+		req, res, err2 := sandbox.VerifiedRequest(cmd.Context(), pkg, b, opts, base)
+		if err2 == nil {
+			if note == "" {
+				note = "accepted"
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "verified %s@%s (%s); host policy %s\n", res.PluginID, res.Version, res.Digest, note)
+			return req, nil
+		}
+		err = err2
+	}
+	var ve *verify.Error
+	if errors.As(err, &ve) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "refusing to run %s: %v\n", path, err)
+		return base, &exitError{code: 2, msg: fmt.Sprintf("%s did not verify: the %s check failed (pass --insecure-skip-verify only for a plugin you are developing)", path, ve.Check)}
+	}
+	return base, err
+}
+
+// unverifiedRequest reads the package at path with pkgfile's hostile-input
+// checks and nothing more.
+func unverifiedRequest(path string, req sandbox.LoadRequest) (sandbox.LoadRequest, error) {
+	pkg, err := pkgfile.ReadFile(path, pkgfile.DefaultLimits())
+	if err != nil {
+		return req, err
+	}
+	m, err := manifest.Parse(pkg.Manifest(), manifest.Options{})
+	if err != nil {
+		return req, fmt.Errorf("%s: %w", manifest.FileName, err)
+	}
+	module, ok := pkg.File(m.Runtime.Module)
+	if !ok {
+		return req, fmt.Errorf("the package has no module %s", m.Runtime.Module)
+	}
+	req.Manifest, req.Module = m, module
+	return req, nil
 }

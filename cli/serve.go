@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +14,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/marketplace"
+	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/pluginkit"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -84,6 +89,10 @@ catalog and a review queue to look at.`,
 	f.StringVar(&cfg.VetConfig, "vet-config", g.getenv("GATEHOUSE_VET_CONFIG", ""), "check modes (JSON): which analyzers and rules are enabled, enforced, required (GATEHOUSE_VET_CONFIG)")
 	f.StringVar(&licensePolicy, "licenses", g.getenv("GATEHOUSE_LICENSES", ""), `licence policy (JSON): {"allowed": [...], "denied": [...]} (GATEHOUSE_LICENSES)`)
 	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
+	f.StringVar(&cfg.KeyAlgorithm, "key-algorithm", g.getenv("GATEHOUSE_KEY_ALGORITHM", "ed25519"), "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256 (GATEHOUSE_KEY_ALGORITHM)")
+	f.StringVar(&cfg.LogOrigin, "log-origin", g.getenv("GATEHOUSE_LOG_ORIGIN", ""), "name of a new transparency log, e.g. gatehouse.example.com/log (GATEHOUSE_LOG_ORIGIN; default "+marketplace.DefaultLogOrigin+")")
+	f.BoolVar(&cfg.WebhooksAllowPrivate, "webhooks-allow-private", g.getenv("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "") == "true", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=true)")
+	f.StringVar(&cfg.PublicURL, "public-url", g.getenv("GATEHOUSE_PUBLIC_URL", ""), "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure (GATEHOUSE_PUBLIC_URL)")
 	return c
 }
 
@@ -107,6 +116,13 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// The examples are signed like any publisher's packages, with a key
+	// kept in the data folder and registered on their namespaces.
+	signer, _, err := trust.LoadOrGenerate(filepath.Join(data, ExamplePublisherKey), filepath.Join(data, ExamplePublisherKey+".pub"), trust.Ed25519)
+	if err != nil {
+		return fmt.Errorf("the example publisher key: %w", err)
+	}
+	registered := map[string]bool{}
 	var submitted []string
 	for _, e := range entries {
 		pdir := filepath.Join(dir, e.Name())
@@ -123,11 +139,15 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 		if _, _, err := packTo(pdir, pkg); err != nil {
 			return fmt.Errorf("packing %s: %w", pdir, err)
 		}
+		sig, err := signExample(ctx, cl, signer, registered, pkg)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", pdir, err)
+		}
 		f, err := os.Open(pkg)
 		if err != nil {
 			return err
 		}
-		sub, _, err := cl.Submit(ctx, f)
+		sub, _, err := cl.SubmitSigned(ctx, f, sig)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("submitting %s: %w", pdir, err)
@@ -137,4 +157,41 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 	fmt.Fprintf(out, "Submitted %d example plugins:\n%s\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/reviews   (or: gatehouse review list)\n",
 		len(submitted), strings.Join(submitted, "\n"), base, base)
 	return nil
+}
+
+// ExamplePublisherKey is the example plugins' publisher key in the data
+// folder (FILE.pub beside it).
+const ExamplePublisherKey = "example-publisher.key"
+
+// signExample registers the example key on the package's namespace (once)
+// and returns the package's signature.
+func signExample(ctx context.Context, cl *client.Client, signer *trust.FileSigner, registered map[string]bool, pkgPath string) ([]byte, error) {
+	pkg, err := os.ReadFile(pkgPath)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pkgfile.Read(bytes.NewReader(pkg), pkgfile.DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse(p.Manifest(), manifest.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if ns := m.Namespace(); !registered[ns] {
+		pem, err := signer.PublicKey().MarshalPEM()
+		if err != nil {
+			return nil, err
+		}
+		var ce *client.Error
+		if _, err := cl.AddNamespaceKey(ctx, ns, pem); err != nil && !(errors.As(err, &ce) && ce.Status == 409) {
+			return nil, fmt.Errorf("registering the example key on namespace %s: %w", ns, err)
+		}
+		registered[ns] = true
+	}
+	env, err := trust.SignPackage(ctx, signer, p.Digest, m.ID, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	return trust.MarshalEnvelope(env)
 }

@@ -28,6 +28,7 @@ import (
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/trust"
 	"gatehouse.dev/gatehouse/vet"
 )
 
@@ -40,6 +41,9 @@ const (
 	Forbidden                 // the caller may not publish there (403)
 	Conflict                  // the version exists with other bytes (409)
 	TooLarge                  // over the package size limit (413)
+	// Unsigned: the publisher signature is missing, invalid, by a key the
+	// namespace has not registered, or about another package (422).
+	Unsigned
 )
 
 // Error is a refused submission. Its message names what is wrong.
@@ -72,6 +76,14 @@ type Service struct {
 	// Triager decides what follows vetting; nil sends every version that
 	// vetting did not block to review.
 	Triager Triager
+	// TrustLog, when set, records namespace claims in the transparency
+	// log (certify.Service does).
+	TrustLog interface {
+		LogEvent(ctx context.Context, e trust.Event) error
+	}
+	// VetRunSaved, when set, is told of every recorded vetting run (for
+	// metrics); it must not block.
+	VetRunSaved func(results []vet.Result, blocked bool)
 
 	wake chan struct{}
 }
@@ -84,10 +96,18 @@ func New(st store.Store, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.O
 	return &Service{Store: st, Blobs: blobs, Limits: lim, Manifest: mopts, Log: log, Now: time.Now, wake: make(chan struct{}, 1)}
 }
 
-// Submit reads a package from r on behalf of p and records it as a new
-// version in state received. When namespace/name@version already exists
-// with the same bytes, it returns that version and created=false.
+// Submit is SubmitSigned without a signature: accepted only by a namespace
+// that does not require signatures.
 func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v store.Version, created bool, err error) {
+	return s.SubmitSigned(ctx, p, r, nil)
+}
+
+// SubmitSigned reads a package from r on behalf of p and records it as a
+// new version in state received, with sig, the publisher's DSSE envelope
+// (JSON) over the package digest, kept beside it. When
+// namespace/name@version already exists with the same bytes, it returns
+// that version and created=false.
+func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reader, sig []byte) (v store.Version, created bool, err error) {
 	max := s.Limits.MaxPackageBytes
 	staged, err := s.Blobs.Stage(ctx, r, max)
 	if err != nil {
@@ -129,8 +149,18 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 		return v, false, &Error{Kind: Forbidden, Err: err}
 	}
 
+	signed, err := s.checkSignature(ctx, ns.Name, m, pkg.Digest, sig)
+	if err != nil {
+		return v, false, err
+	}
+
 	if existing, err := s.Store.GetVersionByName(ctx, m.ID, m.Version); err == nil {
 		if existing.Digest == pkg.Digest {
+			// The same bytes again: keep the signature if the first
+			// submission's was lost (a crash between record and signature).
+			if err := s.keepSignature(ctx, p, existing, signed); err != nil && !errors.Is(err, store.ErrConflict) {
+				return v, false, err
+			}
 			return existing, false, nil
 		}
 		return v, false, refuse(Conflict, "%s@%s exists with other bytes (%s); versions are immutable, submit a new version", m.ID, m.Version, existing.Digest)
@@ -161,7 +191,13 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	data, _ := json.Marshal(map[string]any{"plugin": m.ID, "version": m.Version, "digest": pkg.Digest, "size": pkg.Size, "legacy": m.Legacy != nil})
+	// The signature is kept before the record that makes the version
+	// visible to the worker, so no version is ever vetted, and perhaps
+	// auto-approved, before its signature is there.
+	if err := s.keepSignature(ctx, p, v, signed); err != nil {
+		return v, false, fmt.Errorf("keeping the signature of %s@%s: %w", m.ID, m.Version, err)
+	}
+	data, _ := json.Marshal(map[string]any{"plugin": m.ID, "version": m.Version, "digest": pkg.Digest, "size": pkg.Size, "legacy": m.Legacy != nil, "signed": signed != nil})
 	ev := audit.Event{Time: now, Actor: p.Subject, Action: "submission.create", Subject: "submission:" + v.ID, NewState: string(lifecycle.Received), Reason: v.Reason, Data: data}
 	stored, created, err := s.Store.CreateVersion(ctx, v, []audit.Event{ev})
 	switch {
@@ -206,7 +242,15 @@ func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name str
 	now := s.Now().UTC()
 	ns = store.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}
 	ev := audit.Event{Time: now, Actor: p.Subject, Action: "namespace.claim", Subject: "namespace:" + name, Reason: "first submission to an unclaimed namespace"}
-	if err := s.Store.CreateNamespace(ctx, ns, ev); err != nil && !errors.Is(err, store.ErrConflict) {
+	err = s.Store.CreateNamespace(ctx, ns, ev)
+	switch {
+	case err == nil && s.TrustLog != nil:
+		// Who owns a namespace decides whose keys sign for it: the claim
+		// is a change of trust.
+		if err := s.TrustLog.LogEvent(ctx, trust.Event{Kind: trust.EventNamespaceOwner, Time: now, Subject: name, Detail: "claimed by " + p.Subject}); err != nil {
+			return ns, fmt.Errorf("logging the claim of namespace %q: %w", name, err)
+		}
+	case err != nil && !errors.Is(err, store.ErrConflict):
 		return ns, fmt.Errorf("claiming namespace %q: %w", name, err)
 	}
 	return s.Store.GetNamespace(ctx, name)

@@ -20,6 +20,7 @@ import (
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/store/blobfs"
 	"gatehouse.dev/gatehouse/store/sqlite"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 func newService(tb testing.TB) (*intake.Service, store.Store, *blobfs.FS) {
@@ -38,6 +39,52 @@ func newService(tb testing.TB) (*intake.Service, store.Store, *blobfs.FS) {
 }
 
 var publisher = auth.Principal{Subject: "alice", Role: "publisher"}
+
+// publisherKey is alice's signing key, made once for the whole test binary.
+var publisherKey = func() *trust.FileSigner {
+	k, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// register claims namespace ns for alice and registers key on it.
+func register(tb testing.TB, st store.Store, ns string, key *trust.FileSigner) {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := st.GetNamespace(ctx, ns); errors.Is(err, store.ErrNotFound) {
+		if err := st.CreateNamespace(ctx, store.Namespace{Name: ns, Owners: []string{"alice"}, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	pem, _ := key.PublicKey().MarshalPEM()
+	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: time.Now(), Subject: ns, Detail: key.KeyID()})
+	if err := st.AddPublisherKey(ctx, store.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: time.Now()}, entry,
+		audit.Event{Actor: "alice", Action: "publisher-key.added", Subject: "namespace:" + ns}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// sign returns key's signature over package p, as `gatehouse plugin sign`
+// writes it.
+func sign(tb testing.TB, key trust.Signer, p []byte) []byte {
+	tb.Helper()
+	env, err := intake.Sign(context.Background(), key, p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := trust.MarshalEnvelope(env)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// submit submits p signed with alice's key.
+func submit(tb testing.TB, svc *intake.Service, p []byte) (store.Version, bool, error) {
+	return svc.SubmitSigned(context.Background(), publisher, bytes.NewReader(p), sign(tb, publisherKey, p))
+}
 
 // makePackage returns a valid package of about size bytes; its bytes
 // depend on id, version and size only.
@@ -62,6 +109,7 @@ func makePackage(tb testing.TB, id, version string, size int) []byte {
 func TestConcurrentSubmissions(t *testing.T) {
 	svc, st, _ := newService(t)
 	ctx := context.Background()
+	register(t, st, "load", publisherKey)
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -71,7 +119,7 @@ func TestConcurrentSubmissions(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			p := makePackage(t, fmt.Sprintf("load/p%d", i%10), fmt.Sprintf("1.0.%d", i), 4<<10)
-			v, created, err := svc.Submit(ctx, publisher, bytes.NewReader(p))
+			v, created, err := submit(t, svc, p)
 			if err != nil {
 				errs <- err
 				return
@@ -102,9 +150,10 @@ func TestConcurrentSubmissions(t *testing.T) {
 	if err != nil || rep.Break != nil {
 		t.Fatalf("audit chain after concurrent submissions: %v %+v", err, rep.Break)
 	}
-	// One claim per namespace, one create per submission.
-	if rep.Count != n+1 {
-		t.Errorf("%d audit events, want %d", rep.Count, n+1)
+	// One claim and one key for the namespace; a signature and a create
+	// per submission.
+	if rep.Count != 2*n+2 {
+		t.Errorf("%d audit events, want %d", rep.Count, 2*n+2)
 	}
 }
 
@@ -127,9 +176,10 @@ func TestTooLarge(t *testing.T) {
 // TestSweep shows that a blob committed without its record (a crash in
 // between) is removed, and a recorded one is kept.
 func TestSweep(t *testing.T) {
-	svc, _, blobs := newService(t)
+	svc, st, blobs := newService(t)
 	ctx := context.Background()
-	kept, _, err := svc.Submit(ctx, publisher, bytes.NewReader(makePackage(t, "s/kept", "1.0.0", 100)))
+	register(t, st, "s", publisherKey)
+	kept, _, err := submit(t, svc, makePackage(t, "s/kept", "1.0.0", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +205,8 @@ func TestSweep(t *testing.T) {
 func TestWorkerIsIdempotent(t *testing.T) {
 	svc, st, _ := newService(t)
 	ctx := context.Background()
-	v, _, err := svc.Submit(ctx, publisher, bytes.NewReader(makePackage(t, "w/one", "1.0.0", 100)))
+	register(t, st, "w", publisherKey)
+	v, _, err := submit(t, svc, makePackage(t, "w/one", "1.0.0", 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +223,8 @@ func TestWorkerIsIdempotent(t *testing.T) {
 	}
 	n := 0
 	st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID}, func(audit.Event) error { n++; return nil })
-	if n != 5 {
-		t.Errorf("%d events for one submission, want 5 (create, three moves and one vetting run)", n)
+	if n != 6 {
+		t.Errorf("%d events for one submission, want 6 (signature, create, three moves and one vetting run)", n)
 	}
 }
 
@@ -186,14 +237,15 @@ func BenchmarkIngest(b *testing.B) {
 		n    int
 	}{{"100KB", 100 << 10}, {"5MB", 5 << 20}, {"50MB", 50 << 20}} {
 		b.Run(size.name, func(b *testing.B) {
-			svc, _, _ := newService(b)
+			svc, st, _ := newService(b)
+			register(b, st, "bench", publisherKey)
 			b.SetBytes(int64(size.n))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				p := makePackage(b, "bench/ingest", fmt.Sprintf("1.0.%d", i), size.n)
 				b.StartTimer()
-				if _, _, err := svc.Submit(context.Background(), publisher, bytes.NewReader(p)); err != nil {
+				if _, _, err := submit(b, svc, p); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -200,8 +200,11 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	}
 	data, _ := json.Marshal(map[string]any{"blocked": blocked, "analyzers": statusCounts(results)})
 	ev := audit.Event{Time: s.Now(), Actor: actor, Action: "submission.vet", Subject: "submission:" + id, Reason: summary, Data: data}
-	if _, err := s.Store.SaveVetRun(ctx, store.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev); err != nil {
+	if _, err := s.saveVetRun(ctx, store.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results); err != nil {
 		return fmt.Errorf("saving results: %w", err)
+	}
+	if s.VetRunSaved != nil {
+		s.VetRunSaved(results, blocked)
 	}
 	if args.Rerun && v.State != lifecycle.Vetting {
 		return nil

@@ -18,19 +18,27 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/certify"
+	"gatehouse.dev/gatehouse/health"
+	"gatehouse.dev/gatehouse/incident"
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/obs"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/server"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/store/blobfs"
 	"gatehouse.dev/gatehouse/store/postgres"
 	"gatehouse.dev/gatehouse/store/sqlite"
+	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/vet/analyzers"
+	vethunt "gatehouse.dev/gatehouse/vet/hunt"
 	"gatehouse.dev/gatehouse/vet/licenses"
 	"gatehouse.dev/gatehouse/vet/manifestcheck"
 	"gatehouse.dev/gatehouse/vulndb"
+	"gatehouse.dev/gatehouse/webhook"
 )
 
 // Config is what `gatehouse serve` is told.
@@ -48,6 +56,17 @@ type Config struct {
 	// Licenses is the licence policy (allowed and denied SPDX ids).
 	Licenses licenses.Policy
 	Log      *slog.Logger
+	// KeyAlgorithm is the marketplace key's algorithm when it is made
+	// (ed25519 or ecdsa-p256-sha256); LogOrigin names a new transparency
+	// log (DefaultLogOrigin when empty).
+	KeyAlgorithm string
+	LogOrigin    string
+	// PublicURL is the address users reach the marketplace at, shown in
+	// install instructions; an https:// one marks session cookies Secure.
+	PublicURL string
+	// WebhooksAllowPrivate lets webhook subscriptions target loopback and
+	// private addresses (off: a subscriber could reach internal services).
+	WebhooksAllowPrivate bool
 }
 
 // AdminTokenFile is where the first admin token is written, mode 0600.
@@ -62,6 +81,19 @@ type Marketplace struct {
 	Server *server.Server
 	VulnDB *vulndb.Store
 	Review *review.Service
+	// Trust issues certificates and publishes the transparency log.
+	Trust *certify.Service
+	// Metrics is this process's Prometheus registry (served at /metrics).
+	Metrics *obs.Metrics
+	// Revalidate re-earns certificates; Health takes hosts' reports.
+	Revalidate *revalidate.Scheduler
+	Health     *health.Monitor
+	// Webhooks delivers events to subscribers; Incidents runs incidents
+	// and their hunting rules.
+	Webhooks  *webhook.Service
+	Incidents *incident.Service
+	// tlog is the transparency log Trust publishes to (closed by Close).
+	tlog *tlog.Log
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -99,7 +131,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
-	set := &analyzerSet{vulns: vulns, opts: analyzers.DefaultOptions{
+	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
 		Manifest:  manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
 		Licenses:  cfg.Licenses,
 		Behaviour: analyzers.NewBehaviour(),
@@ -122,6 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	// Each layer adds its parts to the server's configuration.
 	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
 		if err := open(ctx, &scfg); err != nil {
+			m.closeTrust()
 			st.Close()
 			return nil, err
 		}
@@ -131,7 +164,10 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 }
 
 // Close releases the store.
-func (m *Marketplace) Close() error { return m.Store.Close() }
+func (m *Marketplace) Close() error {
+	err := m.closeTrust()
+	return errors.Join(err, m.Store.Close())
+}
 
 // EnsureAdminToken creates the first admin token when the data folder has
 // none, writes it to admin.token (mode 0600) and returns its path. It

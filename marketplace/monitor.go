@@ -2,12 +2,45 @@ package marketplace
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	"gatehouse.dev/gatehouse/health"
+	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/server"
 )
 
-// openMonitor sets up revalidation, webhooks, incidents and host health.
-func (m *Marketplace) openMonitor(ctx context.Context, cfg *server.Config) error { return nil }
+// revalidateInterval is how often the scheduler looks for due
+// revalidations; imports and policy changes wake it at once.
+const revalidateInterval = time.Minute
 
-// runMonitor runs the background work of revalidation, webhooks, incidents and host health until ctx ends.
-func (m *Marketplace) runMonitor(ctx context.Context) {}
+// openMonitor sets up revalidation and host health. Both need the
+// certifier: without certificates there is nothing to renew or suspend.
+func (m *Marketplace) openMonitor(ctx context.Context, cfg *server.Config) error {
+	if m.Trust == nil {
+		return nil
+	}
+	sched, err := revalidate.New(revalidate.Config{
+		Store:     m.Store,
+		Vetter:    m.Intake,
+		Certifier: m.Trust,
+		Policy:    m.Review.Engine,
+		VetConfig: m.Intake.VetConfig,
+		Manifest:  m.Intake.Manifest,
+		Log:       m.cfg.Log,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up revalidation: %w", err)
+	}
+	m.Revalidate = sched
+	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Router: sched, Now: time.Now, Log: m.cfg.Log}
+	cfg.Revalidate, cfg.Health = sched, m.Health
+	return nil
+}
+
+// runMonitor runs revalidation until ctx ends.
+func (m *Marketplace) runMonitor(ctx context.Context) {
+	if m.Revalidate != nil {
+		m.Revalidate.Work(ctx, revalidateInterval)
+	}
+}

@@ -19,6 +19,9 @@ import (
 type analyzerSet struct {
 	vulns *vulndb.Store
 	opts  analyzers.DefaultOptions
+	// hunt runs the stewards' hunting rules (vet/hunt), read from the
+	// store on every run; nil leaves it out.
+	hunt vet.Analyzer
 
 	mu   sync.Mutex
 	db   *vulndb.DB
@@ -33,6 +36,9 @@ func (a *analyzerSet) get() []vet.Analyzer {
 		opts := a.opts
 		opts.VulnDB = db
 		a.list, a.db = analyzers.Default(opts), db
+		if a.hunt != nil {
+			a.list = append(a.list, a.hunt)
+		}
 	}
 	return a.list
 }

@@ -66,44 +66,16 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	goVersion, err := goModVersion(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return "", err
-	}
-
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("finding a cache folder for the plugin kit: %w (set XDG_CACHE_HOME or HOME)", err)
-		}
-		cacheDir = filepath.Join(base, "gatehouse")
-	}
-	kit := opts.Kit
-	if kit == nil {
-		kit = gatehouse.PDKSource
-	}
-	kitDir, err := ensureKit(cacheDir, kit)
-	if err != nil {
-		return "", err
-	}
-
 	work, err := os.MkdirTemp("", "gatehouse-build-")
 	if err != nil {
 		return "", fmt.Errorf("building plugin: %w", err)
 	}
 	defer os.RemoveAll(work)
-	goWork := filepath.Join(work, "go.work")
-	// go.work must declare a Go version at least as new as every module in
-	// it, so follow the plugin's own go.mod when it asks for more.
-	workVersion := minGoVersion
-	if version.Compare("go"+goVersion, "go"+workVersion) > 0 {
-		workVersion = goVersion
+	ws, err := PrepareWorkspace(dir, work, opts)
+	if err != nil {
+		return "", err
 	}
-	workFile := fmt.Sprintf("go %s\n\nuse (\n\t%s\n\t%s\n)\n", workVersion, strconv.Quote(dir), strconv.Quote(kitDir))
-	if err := os.WriteFile(goWork, []byte(workFile), 0o644); err != nil {
-		return "", fmt.Errorf("building plugin: %w", err)
-	}
+	goWork := ws.GoWork
 
 	out := filepath.Join(dir, filepath.FromSlash(module))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -154,6 +126,69 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 		return "", fmt.Errorf("building plugin: %w", err)
 	}
 	return out, nil
+}
+
+// Workspace is the Go workspace a plugin builds in: the plugin's module
+// and the plugin kit, joined by a go.work file.
+type Workspace struct {
+	// GoWork is the go.work file, for the GOWORK variable.
+	GoWork string
+	// KitDir is the folder the kit was written to.
+	KitDir string
+	// KitDigest names the kit's content: the SHA-256 (hex) over one
+	// "sha256  name" line per file, as Go's module hashes are.
+	KitDigest string
+}
+
+// PrepareWorkspace writes the plugin kit (opts.Kit, or the one embedded in
+// this binary) to its cache folder and a go.work in workDir that joins it
+// with the plugin module in dir.
+//
+// Build uses it, and so does the marketplace when it rebuilds a submitted
+// plugin from its source: both must see exactly the same workspace, since
+// its go line sets the module's default GODEBUG settings, which the linker
+// embeds.
+func PrepareWorkspace(dir, workDir string, opts BuildOptions) (*Workspace, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the build workspace: %w", err)
+	}
+	goVersion, err := goModVersion(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return nil, err
+	}
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("finding a cache folder for the plugin kit: %w (set XDG_CACHE_HOME or HOME)", err)
+		}
+		cacheDir = filepath.Join(base, "gatehouse")
+	}
+	kit := opts.Kit
+	if kit == nil {
+		kit = gatehouse.PDKSource
+	}
+	kitDir, err := ensureKit(cacheDir, kit)
+	if err != nil {
+		return nil, err
+	}
+	goWork := filepath.Join(workDir, "go.work")
+	// go.work must declare a Go version at least as new as every module in
+	// it, so follow the plugin's own go.mod when it asks for more.
+	workVersion := minGoVersion
+	if version.Compare("go"+goVersion, "go"+workVersion) > 0 {
+		workVersion = goVersion
+	}
+	workFile := fmt.Sprintf("go %s\n\nuse (\n\t%s\n\t%s\n)\n", workVersion, strconv.Quote(dir), strconv.Quote(kitDir))
+	if err := os.WriteFile(goWork, []byte(workFile), 0o644); err != nil {
+		return nil, fmt.Errorf("preparing the build workspace: %w", err)
+	}
+	return &Workspace{
+		GoWork:    goWork,
+		KitDir:    kitDir,
+		KitDigest: strings.TrimPrefix(filepath.Base(kitDir), "pdk-"),
+	}, nil
 }
 
 // manifestModule reads the manifest in dir and returns its runtime.module,

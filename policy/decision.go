@@ -56,6 +56,16 @@ type Decision struct {
 	ApprovalsRequired       int  `json:"approvals_required"`
 	ReviewDeadlineHours     int  `json:"review_deadline_hours"`
 	CertificateLifetimeDays int  `json:"certificate_lifetime_days"`
+	// RevalidationDays is how often a certified version of this tier is
+	// revalidated; it must come before the certificate expires.
+	RevalidationDays int `json:"revalidation_days"`
+	// RemediationDays is how long a version suspended by a failed
+	// revalidation stays suspended, waiting for a fixed version, before it
+	// is revoked.
+	RemediationDays int `json:"remediation_days"`
+	// HostHealth is the runtime health hosts report above which a certified
+	// version raises an alert and goes back to people.
+	HostHealth HostHealth `json:"host_health"`
 	// Explanation says which rules fired and why, a sentence each.
 	Explanation []string `json:"explanation"`
 }
@@ -72,6 +82,19 @@ type Gate struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Reason string `json:"reason"`
+}
+
+// HostHealth are the thresholds on what hosts report of a version at run
+// time, over one report's window.
+type HostHealth struct {
+	// MaxErrorRate is the share of failed calls (0 to 1) at or above which
+	// the version is unhealthy.
+	MaxErrorRate float64 `json:"max_error_rate"`
+	// MaxBreakerTrips is how many circuit-breaker trips make it unhealthy.
+	MaxBreakerTrips int `json:"max_breaker_trips"`
+	// MinCalls is how many calls a window needs before its error rate
+	// counts, so one failed call of two is not an alert.
+	MinCalls int `json:"min_calls"`
 }
 
 // Outcome is where a decision sends a version.
@@ -112,6 +135,9 @@ const (
 	maxApprovals       = 10
 	maxDeadlineHours   = 24 * 90
 	maxCertificateDays = 3 * 365
+	maxRemediationDays = 180
+	maxBreakerTrips    = 1_000_000
+	maxMinCalls        = 1_000_000_000
 )
 
 // check refuses decisions a sound policy does not produce.
@@ -143,6 +169,15 @@ func (d *Decision) check() error {
 	}
 	if d.CertificateLifetimeDays < 1 || d.CertificateLifetimeDays > maxCertificateDays {
 		return fmt.Errorf("the policy's certificate lifetime is %d days; it must be 1 to %d", d.CertificateLifetimeDays, maxCertificateDays)
+	}
+	if d.RevalidationDays < 1 || d.RevalidationDays > d.CertificateLifetimeDays {
+		return fmt.Errorf("the policy revalidates every %d days; it must be 1 to the certificate lifetime (%d days), or certificates expire before they are renewed", d.RevalidationDays, d.CertificateLifetimeDays)
+	}
+	if d.RemediationDays < 1 || d.RemediationDays > maxRemediationDays {
+		return fmt.Errorf("the policy's remediation deadline is %d days; it must be 1 to %d", d.RemediationDays, maxRemediationDays)
+	}
+	if h := d.HostHealth; !(h.MaxErrorRate > 0 && h.MaxErrorRate <= 1) || h.MaxBreakerTrips < 1 || h.MaxBreakerTrips > maxBreakerTrips || h.MinCalls < 1 || h.MinCalls > maxMinCalls {
+		return fmt.Errorf("the policy's host_health thresholds (max_error_rate %v, max_breaker_trips %d, min_calls %d) must be a rate above 0 up to 1, 1 to %d trips and 1 to %d calls", h.MaxErrorRate, h.MaxBreakerTrips, h.MinCalls, maxBreakerTrips, maxMinCalls)
 	}
 	for _, v := range d.Deny {
 		if v.Rule == "" || v.Message == "" {

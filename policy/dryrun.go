@@ -111,6 +111,9 @@ func compare(a, b *Decision) []Change {
 	field("approvals_required", a.ApprovalsRequired, b.ApprovalsRequired)
 	field("review_deadline_hours", a.ReviewDeadlineHours, b.ReviewDeadlineHours)
 	field("certificate_lifetime_days", a.CertificateLifetimeDays, b.CertificateLifetimeDays)
+	field("revalidation_days", a.RevalidationDays, b.RevalidationDays)
+	field("remediation_days", a.RemediationDays, b.RemediationDays)
+	field("host_health", a.HostHealth, b.HostHealth)
 	return out
 }
 

@@ -292,6 +292,9 @@ func TestTierBoundaries(t *testing.T) {
 		in := baseInput()
 		in.Weight = weightOf(c.weight)
 		d := decide(t, e, in)
+		if d.RevalidationDays < 1 || d.RevalidationDays >= d.CertificateLifetimeDays || d.RemediationDays < 1 {
+			t.Errorf("weight %d: revalidation every %d days, remediation %d days, certificate %d days; want revalidation before expiry", c.weight, d.RevalidationDays, d.RemediationDays, d.CertificateLifetimeDays)
+		}
 		if d.Tier != c.tier || d.ApprovalsRequired != c.approvals || d.ReviewDeadlineHours != c.hours || d.CertificateLifetimeDays != c.days {
 			t.Errorf("weight %d: tier %s, %d approvals, %dh, %dd; want %s, %d, %dh, %dd",
 				c.weight, d.Tier, d.ApprovalsRequired, d.ReviewDeadlineHours, d.CertificateLifetimeDays, c.tier, c.approvals, c.hours, c.days)
@@ -502,7 +505,7 @@ func TestDryRunReportsExactlyTheChangedInputs(t *testing.T) {
 func TestDryRunShowsAPolicyThatFailsToDecide(t *testing.T) {
 	// The proposed policy drops the tier settings, so its decision is
 	// undefined: the steward must see that before applying it.
-	proposed := compileWithConfig(t, `"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90},`, ``)
+	proposed := compileWithConfig(t, `"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90, "revalidation_days": 30, "remediation_days": 30},`, ``)
 	diffs, err := DryRun(context.Background(), engine(t), proposed, []Input{baseInput()})
 	if err != nil {
 		t.Fatal(err)
@@ -545,6 +548,12 @@ func TestDecideRefusesUnsoundDecisions(t *testing.T) {
 		"unknown tier":                  `decision := {"tier": "meh", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
 		"approve despite a failed gate": `decision := {"tier": "low", "auto_approval_mode": "on", "auto_approve_allowed": true, "would_auto_approve": true, "gates": [{"name": "g", "passed": false, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
 		"ten-year certificate":          `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 3650}` + "\n",
+		"no revalidation":               sound(`"revalidation_days": 0`),
+		"revalidation after expiry":     sound(`"revalidation_days": 31`),
+		"no remediation deadline":       sound(`"remediation_days": 0`),
+		"year-long remediation":         sound(`"remediation_days": 365`),
+		"error rate threshold above 1":  sound(`"host_health": {"max_error_rate": 1.5, "max_breaker_trips": 1, "min_calls": 1}`),
+		"no host health thresholds":     sound(`"host_health": {}`),
 	}
 	for name, rule := range cases {
 		e, err := Compile(context.Background(), New(map[string]string{"p.rego": "package gatehouse\n\n" + rule}))
@@ -554,6 +563,28 @@ func TestDecideRefusesUnsoundDecisions(t *testing.T) {
 		if d, err := e.Decide(context.Background(), baseInput()); err == nil {
 			t.Errorf("%s: decision %+v accepted", name, d)
 		}
+	}
+}
+
+// sound is a decision every check accepts, with one field replaced (a
+// Rego object literal takes the last of repeated keys, so the override wins).
+func sound(override string) string {
+	return `decision := {"tier": "low", "auto_approval_mode": "dry_run", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 1, "review_deadline_hours": 1, "certificate_lifetime_days": 30, "revalidation_days": 7, "remediation_days": 14, "host_health": {"max_error_rate": 0.05, "max_breaker_trips": 3, "min_calls": 100}, ` + override + `}` + "\n"
+}
+
+func TestSoundDecisionIsAccepted(t *testing.T) {
+	// The base of the unsound cases above must itself be accepted, or they
+	// prove nothing.
+	e, err := Compile(context.Background(), New(map[string]string{"p.rego": "package gatehouse\n\n" + sound(`"remediation_days": 14`)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Decide(context.Background(), baseInput())
+	if err != nil {
+		t.Fatalf("a sound decision was refused: %v", err)
+	}
+	if d.RevalidationDays != 7 || d.RemediationDays != 14 || d.HostHealth.MaxBreakerTrips != 3 {
+		t.Fatalf("decision %+v; want revalidation 7, remediation 14, 3 trips", d)
 	}
 }
 

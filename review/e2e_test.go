@@ -3,6 +3,7 @@ package review_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/certify/certifytest"
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -24,6 +26,7 @@ import (
 	"gatehouse.dev/gatehouse/server"
 	"gatehouse.dev/gatehouse/store/blobfs"
 	"gatehouse.dev/gatehouse/store/sqlite"
+	"gatehouse.dev/gatehouse/trust"
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/analyzers"
 )
@@ -55,6 +58,7 @@ type world struct {
 	in     *intake.Service
 	tokens map[string]string
 	module []byte
+	key    *trust.FileSigner // alice's publisher key, registered on acme
 }
 
 func newWorld(t *testing.T) *world {
@@ -77,9 +81,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	in.Triager = rv
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv}))
+	tr := certifytest.New(t, st, nil)
+	rv.Certifier = tr.Service
+	srv := httptest.NewServer(server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service, LogDir: tr.LogDir}))
 	t.Cleanup(srv.Close)
-	w := &world{t: t, url: srv.URL, in: in, tokens: map[string]string{}, module: counterModule(t)}
+	w := &world{t: t, url: srv.URL, in: in, tokens: map[string]string{}, module: counterModule(t), key: certifytest.PublisherKey(t, st, "acme", "alice")}
 	for key, spec := range map[string][3]string{
 		"alice":          {"alice", "publisher", ""},
 		"alice-reviewer": {"alice", "reviewer", ""}, // the author also reviews, elsewhere
@@ -101,6 +107,12 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) call(who, method, path string, body any) (int, []byte) {
 	w.t.Helper()
+	return w.callSigned(who, method, path, body, nil)
+}
+
+// callSigned is call with a publisher signature for a submission.
+func (w *world) callSigned(who, method, path string, body any, sig []byte) (int, []byte) {
+	w.t.Helper()
 	var r io.Reader
 	if b, ok := body.([]byte); ok {
 		r = bytes.NewReader(b)
@@ -110,6 +122,9 @@ func (w *world) call(who, method, path string, body any) (int, []byte) {
 	}
 	req, _ := http.NewRequest(method, w.url+"/api/v1"+path, r)
 	req.Header.Set("Authorization", "Bearer "+w.tokens[who])
+	if sig != nil {
+		req.Header.Set(api.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		w.t.Fatal(err)
@@ -130,7 +145,12 @@ func (w *world) submit(id, version string, perms ...string) api.Submission {
 		w.t.Fatal(err)
 	}
 	start := time.Now()
-	code, b := w.call("alice", "POST", "/submissions", buf.Bytes())
+	env, err := intake.Sign(context.Background(), w.key, buf.Bytes())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sig, _ := trust.MarshalEnvelope(env)
+	code, b := w.callSigned("alice", "POST", "/submissions", buf.Bytes(), sig)
 	if code != 202 {
 		w.t.Fatalf("submit %s@%s: %d %s", id, version, code, b)
 	}

@@ -19,12 +19,20 @@ import (
 
 	"gatehouse.dev/gatehouse/audit"
 	"gatehouse.dev/gatehouse/auth"
+	"gatehouse.dev/gatehouse/certify"
 	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/triage"
+	"gatehouse.dev/gatehouse/trust"
 	"gatehouse.dev/gatehouse/vet"
 )
+
+// Certifier issues the certificate that makes a version certified (package
+// certify). A version becomes certified only through it.
+type Certifier interface {
+	Certify(ctx context.Context, versionID, actor string, in certify.Decision) (*trust.Certificate, error)
+}
 
 // ClaimTTL is how long a claim holds before another reviewer may take the
 // item.
@@ -42,6 +50,9 @@ type Service struct {
 	Store store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Certifier issues certificates; without one, approval fails rather
+	// than certify a version without a certificate.
+	Certifier Certifier
 
 	engine atomic.Pointer[policy.Engine]
 }
@@ -113,6 +124,9 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 	if facts.AutoApprovalOff.Plugin, facts.AutoApprovalOff.Namespace, err = s.Store.AutoApprovalOff(ctx, v.PluginID); err != nil {
 		return err
 	}
+	if facts.HostErrorRate, err = hostErrorRate(ctx, s.Store, v, s.Now()); err != nil {
+		return err
+	}
 	pin, err := triage.NewInput(facts)
 	if err != nil {
 		return fmt.Errorf("building the policy input: %w", err)
@@ -133,14 +147,25 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 	if _, err := s.Store.SaveVerdict(ctx, rec, ev); err != nil {
 		return err
 	}
-	switch verdict.State() {
+	state := verdict.State()
+	if state == lifecycle.AutoApproved {
+		// A certificate needs the publisher's signature; a version
+		// without one (from a namespace that does not require them) goes
+		// to people instead of being approved into a dead end.
+		if _, err := s.Store.GetSignature(ctx, v.ID); errors.Is(err, store.ErrNotFound) {
+			state, reason = lifecycle.InReview, reason+"; not auto-approved: the package is unsigned, and a certificate needs the publisher's signature"
+		} else if err != nil {
+			return err
+		}
+	}
+	switch state {
 	case lifecycle.Rejected:
 		return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.Rejected, "rejected by policy: "+reason)
 	case lifecycle.AutoApproved:
 		if err := s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.AutoApproved, "auto-approved: "+reason); err != nil {
 			return err
 		}
-		return s.move(ctx, "system", v.ID, lifecycle.AutoApproved, lifecycle.Certified, "certified on auto-approval (policy "+verdict.PolicyDigest+")")
+		return s.certifyAutoApproved(ctx, v, &verdict)
 	}
 	item := store.ReviewItem{
 		VersionID: v.ID, PluginID: v.PluginID, Tier: string(verdict.Tier), Weight: verdict.Weight.Total,
@@ -171,6 +196,9 @@ func (s *Service) publisher(ctx context.Context, v store.Version) (policy.Publis
 		return policy.Publisher{}, err
 	}
 	p := policy.Publisher{InGoodStanding: true, AccountAgeDays: int(s.Now().Sub(n.CreatedAt).Hours() / 24)}
+	if p.OwnershipChangedDaysAgo, p.KeyChangedDaysAgo, err = namespaceChanges(ctx, s.Store, ns, s.Now()); err != nil {
+		return policy.Publisher{}, err
+	}
 	for _, x := range vs {
 		switch x.State {
 		case lifecycle.Rejected:
@@ -283,14 +311,95 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 	if err != nil {
 		return "", err
 	}
+	// Every approver's grant holds: the certificate grants what all of
+	// them granted.
 	var who []string
+	final := asked
 	for _, a := range approvals {
 		who = append(who, a.Reviewer)
+		final = slices.DeleteFunc(slices.Clone(final), func(g string) bool { return !slices.Contains(a.Granted, g) })
 	}
-	if err := s.move(ctx, p.Subject, id, lifecycle.InReview, lifecycle.Certified, "approved by "+strings.Join(who, " and ")); err != nil {
+	d := certify.Decision{Granted: final, Tier: it.Tier, Reviewers: who, Lifetime: fallbackLifetime, From: lifecycle.InReview}
+	if vd, err := s.Store.LatestVerdict(ctx, id); err == nil {
+		var tv triage.Verdict
+		if err := json.Unmarshal(vd.Body, &tv); err != nil {
+			return "", fmt.Errorf("reading the verdict of %s: %w", id, err)
+		}
+		d.PolicyDigest, d.Lifetime = vd.PolicyDigest, tv.CertificateLifetime()
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if err := s.certify(ctx, p.Subject, id, d); err != nil {
 		return "", err
 	}
 	return lifecycle.Certified, nil
+}
+
+// certifyAutoApproved certifies an auto-approved version with what its
+// verdict decided and the permissions its manifest asks for.
+func (s *Service) certifyAutoApproved(ctx context.Context, v store.Version, verdict *triage.Verdict) error {
+	granted, err := manifestPermissions(v.Manifest)
+	if err != nil {
+		return err
+	}
+	return s.certify(ctx, "system", v.ID, certify.Decision{
+		Granted: granted, Tier: string(verdict.Tier), PolicyDigest: verdict.PolicyDigest,
+		Lifetime: verdict.CertificateLifetime(), From: lifecycle.AutoApproved,
+	})
+}
+
+// ResumeAutoApproved certifies versions left auto-approved without their
+// certificate (the process stopped, or the certifier failed, between the
+// two steps). It returns how many it certified.
+func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
+	vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.AutoApproved, Limit: 500})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, v := range vs {
+		vd, err := s.Store.LatestVerdict(ctx, v.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("the verdict of %s: %w", v.ID, err))
+			continue
+		}
+		var tv triage.Verdict
+		if err := json.Unmarshal(vd.Body, &tv); err != nil {
+			errs = append(errs, fmt.Errorf("reading the verdict of %s: %w", v.ID, err))
+			continue
+		}
+		if err := s.certifyAutoApproved(ctx, v, &tv); err != nil {
+			if errors.Is(err, certify.ErrState) || errors.Is(err, store.ErrStateChanged) {
+				continue // certified meanwhile
+			}
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// fallbackLifetime is the certificate lifetime of a version approved
+// without a verdict of its own (reopened by an appeal): the shortest tier's.
+const fallbackLifetime = 14 * 24 * time.Hour
+
+// certify makes a version certified through the certifier.
+func (s *Service) certify(ctx context.Context, actor, id string, d certify.Decision) error {
+	if s.Certifier == nil {
+		return fmt.Errorf("no certifier is configured, and a version is certified only with a certificate: %w", ErrState)
+	}
+	if d.Lifetime <= 0 {
+		d.Lifetime = fallbackLifetime
+	}
+	if _, err := s.Certifier.Certify(ctx, id, actor, d); err != nil {
+		if errors.Is(err, certify.ErrUnsigned) {
+			return fmt.Errorf("%w: %w", err, ErrState)
+		}
+		return fmt.Errorf("certifying %s: %w", id, err)
+	}
+	return nil
 }
 
 // RejectCodes are the reasons a reviewer may give for a rejection.

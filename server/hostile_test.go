@@ -133,7 +133,8 @@ func TestHostilePackagesThroughTheAPI(t *testing.T) {
 	if resp, b := e.do("GET", "/api/v1/plugins?q=evil", e.tokens["reviewer"], nil); resp.StatusCode != 200 || strings.Contains(string(b), "evil/p") {
 		t.Errorf("a refused package reached the catalog: %s", b)
 	}
-	if resp, b := e.do("POST", "/api/v1/submissions", e.tokens["publisher"], bytes.NewReader(valid)); resp.StatusCode != 202 {
+	e.register(e.tokens["publisher"], "evil")
+	if resp, b := e.submit(e.tokens["publisher"], valid); resp.StatusCode != 202 {
 		t.Fatalf("a valid package after the hostile ones: %d %s", resp.StatusCode, b)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/textdiff"
 	"gatehouse.dev/gatehouse/triage"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 // ReviewItem is a queue entry as the API shows it.
@@ -443,7 +444,20 @@ func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, _ auth.Pri
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"proposed": proposed.Digest(), "active": s.cfg.Review.Engine().Digest(), "differences": diffs})
+	// The certified versions the proposed policy would suspend, re-decided
+	// from their latest vetting results.
+	var suspend any = []any{}
+	if s.cfg.Revalidate != nil {
+		impact, err := s.cfg.Revalidate.PolicyImpact(r.Context(), proposed)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if impact != nil {
+			suspend = impact
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"proposed": proposed.Digest(), "active": s.cfg.Review.Engine().Digest(), "differences": diffs, "wouldSuspend": suspend})
 }
 
 func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -459,6 +473,27 @@ func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Prin
 		return
 	}
 	s.cfg.Review.Use(proposed)
+	if s.cfg.Trust != nil {
+		// The policy decides what gets certified: its change is logged.
+		if err := s.cfg.Trust.LogEvent(r.Context(), trust.Event{Kind: trust.EventPolicyApplied, Subject: proposed.Digest(), Detail: "applied by " + p.Subject}); err != nil {
+			s.internal(w, r, fmt.Errorf("the policy is applied, but logging it failed: %w", err))
+			return
+		}
+	}
+	if s.cfg.Revalidate != nil {
+		// Revalidate what the new policy would suspend: the analyzers run
+		// again, so a suspension rests on today's results.
+		impact, err := s.cfg.Revalidate.PolicyImpact(r.Context(), proposed)
+		if err == nil {
+			err = s.cfg.Revalidate.PolicyApplied(r.Context(), p.Subject, proposed.Digest(), impact)
+		}
+		if err != nil {
+			s.internal(w, r, fmt.Errorf("the policy is applied, but queueing the revalidations it calls for failed: %w", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"digest": proposed.Digest(), "status": "applied", "revalidating": len(impact)})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"digest": proposed.Digest(), "status": "applied"})
 }
 

@@ -56,11 +56,11 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/api/v1/policy/dry-run", Summary: "Compile and test a proposed policy ({modules}) and report which versions in review it would decide differently.", Access: stewards, Body: "application/json", handler: s.policyDryRun},
 		{Method: "POST", Path: "/api/v1/policy", Summary: "Apply a policy ({modules}). One that does not compile or whose tests fail is refused with file, line and column; the active policy stays.", Access: stewards, Body: "application/json", handler: s.applyPolicy},
 
-		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=.", Access: signedIn, handler: s.listPlugins},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with its versions.", Access: signedIn, handler: s.getPlugin},
+		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Anonymous callers see plugins with a certified (or suspended) version.", Access: anyone, handler: s.listPlugins},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with its versions. Anonymous callers see its certified (and suspended) versions only.", Access: anyone, handler: s.getPlugin},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn, handler: s.getPluginVersion},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn, handler: s.getManifest},
-		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: signedIn, handler: s.download},
+		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served. Public for a certified or suspended version; others need a token.", Access: anyone, handler: s.download},
 		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners.", Access: signedIn, handler: s.listNamespaces},
 
 		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
@@ -100,7 +100,12 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, created, err := s.cfg.Intake.Submit(r.Context(), p, r.Body)
+	sig, err := signature(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_signature", err.Error())
+		return
+	}
+	v, created, err := s.cfg.Intake.SubmitSigned(r.Context(), p, r.Body, sig)
 	if err != nil {
 		var ie *intake.Error
 		if errors.As(err, &ie) {
@@ -109,8 +114,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, p auth.Principal
 				intake.Forbidden: http.StatusForbidden,
 				intake.Conflict:  http.StatusConflict,
 				intake.TooLarge:  http.StatusRequestEntityTooLarge,
+				intake.Unsigned:  http.StatusUnprocessableEntity,
 			}[ie.Kind]
-			code := map[intake.Kind]string{intake.Invalid: "invalid_package", intake.Forbidden: "forbidden", intake.Conflict: "version_exists", intake.TooLarge: "too_large"}[ie.Kind]
+			code := map[intake.Kind]string{intake.Invalid: "invalid_package", intake.Forbidden: "forbidden", intake.Conflict: "version_exists", intake.TooLarge: "too_large", intake.Unsigned: "signature_refused"}[ie.Kind]
 			writeError(w, status, code, ie.Error())
 			return
 		}
@@ -276,6 +282,26 @@ func pluginJSON(p store.Plugin) api.Plugin {
 	return api.Plugin{ID: p.ID, Namespace: p.Namespace, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, LatestVersion: p.LatestVersion, UpdatedAt: p.UpdatedAt}
 }
 
+// publicPlugin is p as anonymous callers see it: its latest version is the
+// highest certified (or suspended) one; store.ErrNotFound when it has none.
+func (s *Server) publicPlugin(ctx context.Context, p store.Plugin) (store.Plugin, error) {
+	vs, err := s.cfg.Store.ListVersions(ctx, p.ID)
+	if err != nil {
+		return p, err
+	}
+	latest := ""
+	for _, v := range vs {
+		if publicState(v.State) && (latest == "" || semverLess(latest, v.Version)) {
+			latest = v.Version
+		}
+	}
+	if latest == "" {
+		return p, store.ErrNotFound
+	}
+	p.LatestVersion = latest
+	return p, nil
+}
+
 func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
 	q := store.PluginQuery{Search: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
 	if len(q.Search) > 200 {
@@ -297,8 +323,18 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		s.internal(w, r, err)
 		return
 	}
+	_, signedIn := s.optionalPrincipal(r)
 	out := api.PluginList{Plugins: []api.Plugin{}, Limit: q.Limit, Offset: q.Offset}
 	for _, p := range ps {
+		if !signedIn {
+			// Anonymous callers see what hosts may install.
+			if p, err = s.publicPlugin(r.Context(), p); errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+		}
 		out.Plugins = append(out.Plugins, pluginJSON(p))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -321,9 +357,21 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, _ auth.Princi
 		s.internal(w, r, err)
 		return
 	}
+	_, signedIn := s.optionalPrincipal(r)
+	if !signedIn {
+		if p, err = s.publicPlugin(r.Context(), p); errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", "no plugin "+pluginID(r)+" with a certified version")
+			return
+		} else if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
 	out := api.PluginDetail{Plugin: pluginJSON(p), Versions: []api.Submission{}}
 	for _, v := range vs {
-		out.Versions = append(out.Versions, submissionJSON(v, false))
+		if signedIn || publicState(v.State) {
+			out.Versions = append(out.Versions, submissionJSON(v, false))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -364,6 +412,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, _ auth.Princip
 	if err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	if !publicState(v.State) {
+		// Only what hosts may install is public.
+		if _, err := s.authenticate(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "this package is not certified; downloading it needs a token: "+err.Error())
+			return
+		}
 	}
 	rc, size, err := s.cfg.Blobs.Open(r.Context(), v.Digest)
 	if err != nil {

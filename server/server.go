@@ -16,10 +16,15 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/auth"
+	"gatehouse.dev/gatehouse/certify"
+	"gatehouse.dev/gatehouse/health"
+	"gatehouse.dev/gatehouse/incident"
 	"gatehouse.dev/gatehouse/intake"
+	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/vulndb"
+	"gatehouse.dev/gatehouse/webhook"
 )
 
 // MaxJSONBody bounds every JSON request body.
@@ -35,8 +40,28 @@ type Config struct {
 	VulnDB *vulndb.Store
 	// Review runs triage and the review workflow.
 	Review *review.Service
+	// Trust issues certificates, bundles and revocation lists; LogDir is
+	// the transparency log's directory, served under /log/.
+	Trust  *certify.Service
+	LogDir string
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Fallback serves the paths outside /api/ that no route matches (the
+	// web pages); nil answers them with the JSON 404.
+	Fallback http.Handler
+	// Middleware wraps the whole server (request ids, metrics, request
+	// logs); when set, it logs each request instead of the server.
+	Middleware func(http.Handler) http.Handler
+	// Metrics serves GET /metrics; nil answers 404.
+	Metrics http.Handler
+	// Revalidate schedules and runs revalidation; nil disables its routes.
+	Revalidate *revalidate.Scheduler
+	// Health takes hosts' runtime health reports; nil disables the route.
+	Health *health.Monitor
+	// Webhooks and Incidents serve the notification and incident routes
+	// (server/notify.go); nil answers them 503.
+	Webhooks  *webhook.Service
+	Incidents *incident.Service
 }
 
 // Server serves the API.
@@ -44,6 +69,8 @@ type Server struct {
 	cfg    Config
 	routes []Route
 	mux    *http.ServeMux
+	// handler is the mux behind the configured middleware.
+	handler http.Handler
 }
 
 // Access says who may call a route.
@@ -80,8 +107,16 @@ func New(cfg Config) *Server {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Fallback != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			cfg.Fallback.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; the API is described at /api/v1/openapi.json", r.Method, r.URL.Path))
 	})
+	s.handler = http.HandlerFunc(s.serve)
+	if cfg.Middleware != nil {
+		s.handler = cfg.Middleware(s.handler)
+	}
 	return s
 }
 
@@ -89,12 +124,17 @@ func New(cfg Config) *Server {
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	sw.Header().Set("X-Content-Type-Options", "nosniff")
 	sw.Header().Set("Cache-Control", "no-store")
 	s.mux.ServeHTTP(sw, r)
+	if s.cfg.Middleware != nil {
+		return
+	}
 	s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
 }
 
@@ -123,7 +163,9 @@ func (s *Server) guard(rt Route) http.Handler {
 			writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
 			return
 		}
-		if len(rt.Access.Roles) > 0 && !p.Allowed(rt.Access.Roles...) {
+		// A host token reports health and nothing else, not even the
+		// routes open to any signed-in caller.
+		if (len(rt.Access.Roles) > 0 || p.Role == store.RoleHost) && !p.Allowed(rt.Access.Roles...) {
 			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
 			return
 		}
@@ -147,7 +189,7 @@ func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
 	if err := auth.Check(t, secret, s.cfg.Now()); err != nil {
 		// Say why (expired, revoked) so a holder can act; the token id is
 		// safe to log, the secret never is.
-		s.cfg.Log.Info("token refused", "token", t.ID, "reason", err)
+		s.cfg.Log.InfoContext(r.Context(), "token refused", "token", t.ID, "reason", err)
 		return auth.Principal{}, fmt.Errorf("the token was refused: %w", err)
 	}
 	return auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}, nil
@@ -172,7 +214,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	s.cfg.Log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal", "internal error; the server log has the details")
 }
 

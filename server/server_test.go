@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/certify"
+	"gatehouse.dev/gatehouse/certify/certifytest"
 	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -22,16 +25,22 @@ import (
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/store/blobfs"
 	"gatehouse.dev/gatehouse/store/sqlite"
+	"gatehouse.dev/gatehouse/trust"
 )
 
-// env is a server on a fresh SQLite store with one token per role.
+// env is a server on a fresh SQLite store with one token per role, the
+// trust layer (keys, log, certifier) and a publisher key.
 type env struct {
 	t      *testing.T
 	srv    *server.Server
 	http   *httptest.Server
 	st     store.Store
 	in     *intake.Service
+	trust  *certify.Service
+	logDir string
 	tokens map[string]string // role (or "publisher-other") → secret
+	// key is the publishers' signing key; register puts it on a namespace.
+	key *trust.FileSigner
 }
 
 func newEnv(t *testing.T) *env {
@@ -53,8 +62,14 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	in.Triager = rv
-	srv := server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv})
-	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, tokens: map[string]string{}}
+	svc, logDir := newTrust(t, st)
+	rv.Certifier = svc
+	srv := server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc, LogDir: logDir})
+	key, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, trust: svc, logDir: logDir, tokens: map[string]string{}, key: key}
 	t.Cleanup(e.http.Close)
 	mk := func(key, subject string, role store.Role, ns string) {
 		tok, secret, err := server.NewToken(time.Now(), api.TokenRequest{Subject: subject, Role: string(role), Namespace: ns})
@@ -73,7 +88,40 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// newTrust makes the marketplace and log keys, the log and the certifier.
+func newTrust(t *testing.T, st store.Store) (*certify.Service, string) {
+	t.Helper()
+	tr := certifytest.New(t, st, nil)
+	return tr.Service, tr.LogDir
+}
+
+// register puts the env's publisher key on namespace ns through the API,
+// as the holder of token (creating the namespace, owned by them).
+func (e *env) register(token, ns string) {
+	e.t.Helper()
+	pem, _ := e.key.PublicKey().MarshalPEM()
+	if resp, b := e.do("POST", "/api/v1/namespaces/"+ns+"/keys", token, bytes.NewReader(pem)); resp.StatusCode != 201 {
+		e.t.Fatalf("registering a key on %s: %d %s", ns, resp.StatusCode, b)
+	}
+}
+
+// submit submits package p signed with the env's key.
+func (e *env) submit(token string, p []byte) (*http.Response, []byte) {
+	e.t.Helper()
+	env, err := intake.Sign(context.Background(), e.key, p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sig, _ := trust.MarshalEnvelope(env)
+	return e.doHeader("POST", "/api/v1/submissions", token, bytes.NewReader(p), api.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+}
+
 func (e *env) do(method, path, token string, body io.Reader) (*http.Response, []byte) {
+	e.t.Helper()
+	return e.doHeader(method, path, token, body, "", "")
+}
+
+func (e *env) doHeader(method, path, token string, body io.Reader, header, value string) (*http.Response, []byte) {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.http.URL+path, body)
 	if err != nil {
@@ -81,6 +129,9 @@ func (e *env) do(method, path, token string, body io.Reader) (*http.Response, []
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if header != "" {
+		req.Header.Set(header, value)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -162,7 +213,7 @@ func orNone(s string) string {
 }
 
 func allowed(a server.Access, r store.Role) bool {
-	if r == store.RoleAdmin || len(a.Roles) == 0 {
+	if r == store.RoleAdmin || (len(a.Roles) == 0 && r != store.RoleHost) {
 		return true
 	}
 	for _, x := range a.Roles {
@@ -218,8 +269,9 @@ func TestSubmissionLifecycle(t *testing.T) {
 	e := newEnv(t)
 	pub := e.tokens["publisher"]
 	p1 := pkg(t, "acme/hello", "1.0.0", "one")
+	e.register(pub, "acme")
 
-	resp, b := e.do("POST", "/api/v1/submissions", pub, bytes.NewReader(p1))
+	resp, b := e.submit(pub, p1)
 	if resp.StatusCode != 202 {
 		t.Fatalf("submit: %d %s", resp.StatusCode, b)
 	}
@@ -230,20 +282,20 @@ func TestSubmissionLifecycle(t *testing.T) {
 	}
 
 	// The same bytes again: the existing submission, not a new one.
-	resp, b = e.do("POST", "/api/v1/submissions", pub, bytes.NewReader(p1))
+	resp, b = e.submit(pub, p1)
 	var again api.Submission
 	json.Unmarshal(b, &again)
 	if resp.StatusCode != 200 || again.ID != sub.ID {
 		t.Fatalf("resubmit of the same bytes: %d %s", resp.StatusCode, b)
 	}
 	// Other bytes under the same version: refused.
-	resp, b = e.do("POST", "/api/v1/submissions", pub, bytes.NewReader(pkg(t, "acme/hello", "1.0.0", "two")))
+	resp, b = e.submit(pub, pkg(t, "acme/hello", "1.0.0", "two"))
 	if resp.StatusCode != 409 || !strings.Contains(string(b), "immutable") {
 		t.Fatalf("other bytes, same version: %d %s", resp.StatusCode, b)
 	}
 	// Another publisher's namespace: refused, and a scoped token stays in
 	// its scope.
-	resp, b = e.do("POST", "/api/v1/submissions", e.tokens["publisher-other"], bytes.NewReader(pkg(t, "acme/hello", "1.0.1", "x")))
+	resp, b = e.submit(e.tokens["publisher-other"], pkg(t, "acme/hello", "1.0.1", "x"))
 	if resp.StatusCode != 403 {
 		t.Fatalf("publishing into another namespace: %d %s", resp.StatusCode, b)
 	}
@@ -264,7 +316,7 @@ func TestSubmissionLifecycle(t *testing.T) {
 	for _, h := range sub.History {
 		moves = append(moves, h.Action+":"+h.OldState+">"+h.NewState)
 	}
-	if got, want := strings.Join(moves, " "), "submission.create:>received submission.transition:received>vetting submission.vet:> submission.transition:vetting>triage triage.verdict:> review.open:> submission.transition:triage>in_review"; got != want {
+	if got, want := strings.Join(moves, " "), "submission.signature:> submission.create:>received submission.transition:received>vetting submission.vet:> submission.transition:vetting>triage triage.verdict:> review.open:> submission.transition:triage>in_review"; got != want {
 		t.Errorf("history %q, want %q", got, want)
 	}
 

@@ -38,6 +38,7 @@ func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p auth.Pri
 		writeError(w, http.StatusBadRequest, "upload_failed", "reading the upload: "+err.Error())
 		return
 	}
+	old := s.cfg.VulnDB.DB()
 	db, err := s.cfg.VulnDB.Import(tmp, n)
 	if err != nil {
 		// The store keeps the previous database; its message says so.
@@ -51,7 +52,20 @@ func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p auth.Pri
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": v.String(), "records": v.Records})
+	// The certified versions that ship a component the new advisories
+	// affect are found through the component index and revalidated.
+	var affected any = []any{}
+	if s.cfg.Revalidate != nil {
+		a, err := s.cfg.Revalidate.VulnDBImported(r.Context(), p.Subject, db, old)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if a != nil {
+			affected = a
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": v.String(), "records": v.Records, "revalidating": affected})
 }
 
 func (s *Server) vulnDBVersion(w http.ResponseWriter, r *http.Request, _ auth.Principal) {

@@ -41,10 +41,13 @@ const (
 	RoleReviewer  Role = "reviewer"
 	RoleSteward   Role = "steward"
 	RoleAuditor   Role = "auditor"
+	// RoleHost is a platform host: it reports plugins' runtime health and
+	// may do nothing else.
+	RoleHost Role = "host"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RolePublisher, RoleReviewer, RoleSteward, RoleAuditor}
+var Roles = []Role{RoleAdmin, RolePublisher, RoleReviewer, RoleSteward, RoleAuditor, RoleHost}
 
 // Token is an API credential. Only the SHA-256 of its secret is stored.
 type Token struct {

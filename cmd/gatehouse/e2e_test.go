@@ -28,7 +28,9 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/intake"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 var binary string
@@ -172,6 +174,26 @@ func TestNewcomerFlow(t *testing.T) {
 	if !strings.Contains(inspect, "acme/hello") || !strings.Contains(inspect, "plugin.wasm") {
 		t.Errorf("inspect output lacks the manifest or files:\n%s", inspect)
 	}
+	// An unsigned package is refused with the reason; the author makes a
+	// key, registers it on the namespace, signs, and submits again.
+	if out, code := run(t, env, "plugin", "submit", pkgPath); code == 0 || !strings.Contains(out, "requires a publisher signature") {
+		t.Fatalf("an unsigned submission: exit %d\n%s", code, out)
+	}
+	key := filepath.Join(work, "publisher.key")
+	mustRun("keys", "generate", "-o", key)
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the private key file: %v %v", fi, err)
+	}
+	if out := mustRun("namespace", "key", "add", "acme", key+".pub"); !strings.Contains(out, "Registered key") {
+		t.Errorf("namespace key add: %s", out)
+	}
+	if out := mustRun("namespace", "key", "list", "acme"); !strings.Contains(out, "signatures required") || !strings.Contains(out, "current") {
+		t.Errorf("namespace key list: %s", out)
+	}
+	if out := mustRun("keys", "show"); !strings.Contains(out, "Marketplace keys:") || !strings.Contains(out, "Log key:") {
+		t.Errorf("keys show: %s", out)
+	}
+	mustRun("plugin", "sign", pkgPath, "--key", key)
 	id := strings.TrimSpace(mustRun("plugin", "submit", pkgPath))
 	if !strings.HasPrefix(id, "sub_") {
 		t.Fatalf("submit printed %q", id)
@@ -187,10 +209,10 @@ func TestNewcomerFlow(t *testing.T) {
 		}
 	}
 	// The host side: run the packed plugin in the sandbox.
-	if out := mustRun("run", pkgPath, "--call", "greet", "--input", `{"name":"Ada"}`); !strings.Contains(out, "Ada") || !strings.Contains(out, "host call") {
+	if out := mustRun("run", pkgPath, "--insecure-skip-verify", "--call", "greet", "--input", `{"name":"Ada"}`); !strings.Contains(out, "Ada") || !strings.Contains(out, "host call") {
 		t.Errorf("run greet:\n%s", out)
 	}
-	if out, code := run(t, env, "run", pkgPath, "--call", "nosuchexport"); code != 1 {
+	if out, code := run(t, env, "run", pkgPath, "--insecure-skip-verify", "--call", "nosuchexport"); code != 1 {
 		t.Errorf("run of a missing export: exit %d\n%s", code, out)
 	}
 	// The same checks run locally, with no server.
@@ -294,6 +316,10 @@ func TestCrashSafety(t *testing.T) {
 	data := t.TempDir()
 	accepted := map[string]string{} // submission id → digest
 	var mu sync.Mutex
+	signer, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
 	round := 0
 	for ; round < 3; round++ {
 		srv := startServer(t, data)
@@ -302,6 +328,12 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
+		if round == 0 {
+			pem, _ := signer.PublicKey().MarshalPEM()
+			if _, err := cl.AddNamespaceKey(ctx, "crash", pem); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var wg sync.WaitGroup
 		for w := 0; w < 8; w++ {
 			wg.Add(1)
@@ -309,7 +341,13 @@ func TestCrashSafety(t *testing.T) {
 				defer wg.Done()
 				for i := 0; ctx.Err() == nil; i++ {
 					p := testPackage(t, fmt.Sprintf("crash/p%d", w), fmt.Sprintf("%d.%d.0", round, i), 64<<10)
-					sub, created, err := cl.Submit(ctx, bytes.NewReader(p))
+					env, err := intake.Sign(context.Background(), signer, p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					sig, _ := trust.MarshalEnvelope(env)
+					sub, created, err := cl.SubmitSigned(ctx, bytes.NewReader(p), sig)
 					if err == nil && created {
 						mu.Lock()
 						accepted[sub.ID] = sub.Digest
@@ -343,7 +381,7 @@ func TestCrashSafety(t *testing.T) {
 	// Every blob on disk has its record: the server finds a version for
 	// each digest (it answers 404 for a digest no record names).
 	blobs := 0
-	err := filepath.WalkDir(filepath.Join(data, "blobs", "sha256"), func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(filepath.Join(data, "blobs", "sha256"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -100,10 +100,21 @@ ownership_change_quiet_days := 14
 tier_thresholds := {"medium": 15, "high": 35, "critical": 60}
 
 # Per tier: distinct approvals needed, hours until the review is overdue and
-# escalated, and the lifetime of the certificate issued on approval.
+# escalated, the lifetime of the certificate issued on approval, how often a
+# certified version is revalidated (analyzers re-run with today's rules,
+# vulnerability database, policy and host API), and how long the publisher
+# has to ship a fix once revalidation suspends a version before it is
+# revoked. Revalidation comes well before expiry, so a passing version is
+# always renewed in time.
 tiers := {
-	"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90},
-	"medium": {"approvals": 1, "review_deadline_hours": 72, "certificate_lifetime_days": 60},
-	"high": {"approvals": 2, "review_deadline_hours": 120, "certificate_lifetime_days": 30},
-	"critical": {"approvals": 2, "review_deadline_hours": 168, "certificate_lifetime_days": 14},
+	"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90, "revalidation_days": 30, "remediation_days": 30},
+	"medium": {"approvals": 1, "review_deadline_hours": 72, "certificate_lifetime_days": 60, "revalidation_days": 14, "remediation_days": 21},
+	"high": {"approvals": 2, "review_deadline_hours": 120, "certificate_lifetime_days": 30, "revalidation_days": 7, "remediation_days": 14},
+	"critical": {"approvals": 2, "review_deadline_hours": 168, "certificate_lifetime_days": 14, "revalidation_days": 3, "remediation_days": 7},
 }
+
+# Runtime health that hosts report (calls, errors, breaker trips over a
+# window): a certified version whose error rate or breaker trips reach these
+# over at least min_calls calls raises an alert, and its next revalidation is
+# decided by people rather than by the analyzers alone.
+host_health := {"max_error_rate": 0.05, "max_breaker_trips": 3, "min_calls": 100}

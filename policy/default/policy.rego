@@ -274,7 +274,8 @@ tier := "critical" if {
 	is_number(weight)
 }
 
-# What the tier needs: approvals, review deadline, certificate lifetime.
+# What the tier needs: approvals, review deadline, certificate lifetime,
+# revalidation cadence and remediation deadline.
 settings := config.tiers[tier]
 
 # ---------------------------------------------------------------------------
@@ -288,7 +289,7 @@ explanation := array.concat(
 	array.concat(
 		[
 			sprintf("risk weight %d puts the version in the %s tier (medium from %d, high from %d, critical from %d)", [weight, tier, config.tier_thresholds.medium, config.tier_thresholds.high, config.tier_thresholds.critical]),
-			sprintf("the %s tier needs %d approval(s), a review within %d hours, and a certificate valid for %d days", [tier, settings.approvals, settings.review_deadline_hours, settings.certificate_lifetime_days]),
+			sprintf("the %s tier needs %d approval(s), a review within %d hours, and a certificate valid for %d days, revalidated every %d days", [tier, settings.approvals, settings.review_deadline_hours, settings.certificate_lifetime_days, settings.revalidation_days]),
 		],
 		array.concat(
 			[sprintf("auto-approval gate %s failed: %s", [g.name, g.reason]) | some g in failed_gates],
@@ -317,6 +318,9 @@ decision := {
 	"approvals_required": settings.approvals,
 	"review_deadline_hours": settings.review_deadline_hours,
 	"certificate_lifetime_days": settings.certificate_lifetime_days,
+	"revalidation_days": settings.revalidation_days,
+	"remediation_days": settings.remediation_days,
+	"host_health": config.host_health,
 	"explanation": explanation,
 }
 

@@ -247,6 +247,8 @@ test_high_tier_needs_two_approvals_and_short_certificate if {
 	d.approvals_required == 2
 	d.certificate_lifetime_days == 30
 	d.review_deadline_hours == 120
+	d.revalidation_days == 7
+	d.remediation_days == 14
 }
 
 test_low_tier_settings if {
@@ -254,4 +256,29 @@ test_low_tier_settings if {
 	d.approvals_required == 1
 	d.certificate_lifetime_days == 90
 	d.review_deadline_hours == 24
+	d.revalidation_days == 30
+	d.remediation_days == 30
+}
+
+test_revalidation_comes_before_expiry_in_every_tier if {
+	every total in [0, 15, 35, 60] {
+		d := gatehouse.decision with input as with_input({"weight": {"total": total, "factors": [{"name": "x", "value": total, "cap": 100, "reason": ""}]}})
+		d.revalidation_days < d.certificate_lifetime_days
+		d.remediation_days >= 1
+	}
+}
+
+test_riskier_tiers_revalidate_more_often if {
+	low := gatehouse.decision with input as base
+	critical := gatehouse.decision with input as with_input({"weight": {"total": 60, "factors": [{"name": "x", "value": 60, "cap": 100, "reason": ""}]}})
+	critical.tier == "critical"
+	critical.revalidation_days < low.revalidation_days
+	critical.remediation_days < low.remediation_days
+}
+
+test_host_health_thresholds if {
+	d := gatehouse.decision with input as base
+	d.host_health.max_error_rate == 0.05
+	d.host_health.max_breaker_trips == 3
+	d.host_health.min_calls == 100
 }

@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/vet/diff"
 	"gatehouse.dev/gatehouse/vet/licenses"
 	"gatehouse.dev/gatehouse/vet/manifestcheck"
+	"gatehouse.dev/gatehouse/vet/provenance"
 	"gatehouse.dev/gatehouse/vet/secrets"
 	"gatehouse.dev/gatehouse/vet/source"
 	"gatehouse.dev/gatehouse/vulndb"
@@ -38,6 +39,9 @@ type DefaultOptions struct {
 	// VulnDB is the imported OSV database; nil skips vulnerability
 	// matching.
 	VulnDB *vulndb.DB
+	// Provenance configures the provenance analyzer: the builders whose
+	// SLSA provenance is trusted (none by default) and the rebuild.
+	Provenance provenance.Options
 	// Behaviour is the behaviour analyzer to use; nil creates one. It owns
 	// a sandbox runtime, so a long-lived caller creates it once and passes
 	// it to every Default call.
@@ -81,6 +85,7 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		source.New(),
 		diff.New(),
 		beh,
+		provenance.New(opts.Provenance),
 	}
 }
 

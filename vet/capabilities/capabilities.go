@@ -22,6 +22,7 @@ import (
 
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/provenance"
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/origins"
 	"gatehouse.dev/gatehouse/wasmfile"
@@ -413,7 +414,8 @@ func docFile(name string) bool {
 
 // scanOrigins finds origins in the module's data segments and in every
 // text file of the package except the manifest (whose URLs are metadata
-// about the author: homepage, support), licence texts, and the module
+// about the author: homepage, support), the provenance attestation (whose
+// URLs name the builder and the source), licence texts, and the module
 // (scanned by segment).
 func scanOrigins(ctx context.Context, in *vet.Input, mod *wasmfile.Module, modPath string, allowed []string, d *Detail) ([]vet.Finding, error) {
 	type key struct{ file, origin string }
@@ -461,7 +463,7 @@ func scanOrigins(ctx context.Context, in *vet.Input, mod *wasmfile.Module, modPa
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if e.Path == modPath || e.Path == manifest.FileName || origins.LicenseFile(e.Path) {
+		if e.Path == modPath || e.Path == manifest.FileName || e.Path == provenance.Path || origins.LicenseFile(e.Path) {
 			continue
 		}
 		data, _ := in.Package.File(e.Path)

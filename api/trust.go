@@ -1,0 +1,44 @@
+package api
+
+import "time"
+
+// SignatureHeader carries a submission's publisher signature: the DSSE
+// envelope JSON that `gatehouse plugin sign` writes, base64 (standard
+// alphabet) encoded.
+const SignatureHeader = "Gatehouse-Signature"
+
+// TrustRootPath is where the marketplace serves its trust root.
+const TrustRootPath = "/.well-known/gatehouse/trust-root.json"
+
+// PublisherKey is a public key registered for a namespace.
+type PublisherKey struct {
+	ID        string     `json:"id"`
+	Namespace string     `json:"namespace"`
+	Algorithm string     `json:"algorithm"`
+	PublicKey string     `json:"publicKey"` // PEM (PKIX)
+	AddedBy   string     `json:"addedBy"`
+	AddedAt   time.Time  `json:"addedAt"`
+	RetiredBy string     `json:"retiredBy,omitempty"`
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+}
+
+// NamespaceKeys lists a namespace's keys and whether it requires
+// signatures.
+type NamespaceKeys struct {
+	Namespace          string         `json:"namespace"`
+	SignaturesRequired bool           `json:"signaturesRequired"`
+	Keys               []PublisherKey `json:"keys"`
+}
+
+// SignatureRequirement switches a namespace's signature requirement.
+type SignatureRequirement struct {
+	Required bool   `json:"required"`
+	Reason   string `json:"reason"`
+}
+
+// TrustAction is a steward's suspension or revocation of a version.
+type TrustAction struct {
+	Reason string `json:"reason"`
+	// Deadline is when a suspended version's fix must be certified.
+	Deadline *time.Time `json:"deadline,omitempty"`
+}

@@ -1,0 +1,175 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"gatehouse.dev/gatehouse/api"
+)
+
+// MaxTrustDocument bounds what the trust endpoints may answer: a bundle, a
+// trust root, a revocation list or a log tile.
+const MaxTrustDocument = 16 << 20
+
+// SubmitSigned uploads a package with its publisher signature (the DSSE
+// envelope JSON that `gatehouse plugin sign` writes). created is false when
+// the same bytes were submitted before.
+func (c *Client) SubmitSigned(ctx context.Context, pkg io.Reader, signature []byte) (sub api.Submission, created bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+api.BasePath+"/submissions", pkg)
+	if err != nil {
+		return sub, false, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if len(signature) > 0 {
+		req.Header.Set(api.SignatureHeader, base64.StdEncoding.EncodeToString(signature))
+	}
+	status, err := c.send(req, &sub, http.StatusAccepted, http.StatusOK)
+	return sub, status == http.StatusAccepted, err
+}
+
+// send is do for a request built by the caller.
+func (c *Client) send(req *http.Request, out any, okStatus ...int) (int, error) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	for _, s := range okStatus {
+		if resp.StatusCode != s {
+			continue
+		}
+		if out == nil {
+			return s, nil
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, MaxTrustDocument)).Decode(out); err != nil {
+			return s, fmt.Errorf("%s %s: decoding answer: %w", req.Method, req.URL.Path, err)
+		}
+		return s, nil
+	}
+	var ae api.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(b, &ae) != nil || ae.Error.Code == "" {
+		ae.Error.Code, ae.Error.Message = "unexpected", strings.TrimSpace(string(b))
+	}
+	return resp.StatusCode, &Error{Status: resp.StatusCode, Code: ae.Error.Code, Message: ae.Error.Message}
+}
+
+// get fetches a path of the server (not only under the API) as bytes.
+func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxTrustDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if len(b) > MaxTrustDocument {
+		return nil, fmt.Errorf("GET %s: the answer is over %d bytes", path, MaxTrustDocument)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var ae api.Error
+		if json.Unmarshal(b, &ae) != nil || ae.Error.Code == "" {
+			ae.Error.Code, ae.Error.Message = "unexpected", strings.TrimSpace(string(b))
+		}
+		return nil, &Error{Status: resp.StatusCode, Code: ae.Error.Code, Message: ae.Error.Message}
+	}
+	return b, nil
+}
+
+// TrustRoot returns the server's trust root document, as served (parse it
+// with certify.ParseTrustRoot).
+func (c *Client) TrustRoot(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, api.TrustRootPath)
+}
+
+// Revocations returns the current signed revocation list (DSSE envelope
+// JSON).
+func (c *Client) Revocations(ctx context.Context) ([]byte, error) {
+	return c.get(ctx, api.BasePath+"/revocations")
+}
+
+// Bundle returns a version's certificate bundle (parse it with
+// verify.ParseBundle).
+func (c *Client) Bundle(ctx context.Context, pluginID, version string) ([]byte, error) {
+	ns, name, ok := strings.Cut(pluginID, "/")
+	if !ok {
+		return nil, fmt.Errorf("plugin id %q must have the form namespace/name", pluginID)
+	}
+	return c.get(ctx, fmt.Sprintf("%s/plugins/%s/%s/versions/%s/bundle", api.BasePath, url.PathEscape(ns), url.PathEscape(name), url.PathEscape(version)))
+}
+
+// LogFetch reads a file of the transparency log ("checkpoint",
+// "tile/0/000"): a tlog.Fetcher over HTTP.
+func (c *Client) LogFetch(ctx context.Context, path string) ([]byte, error) {
+	return c.get(ctx, "/log/"+path)
+}
+
+// Plugin returns a plugin with its versions (certified ones only for an
+// anonymous client).
+func (c *Client) Plugin(ctx context.Context, pluginID string) (api.PluginDetail, error) {
+	var out api.PluginDetail
+	ns, name, ok := strings.Cut(pluginID, "/")
+	if !ok {
+		return out, fmt.Errorf("plugin id %q must have the form namespace/name", pluginID)
+	}
+	_, err := c.do(ctx, "GET", fmt.Sprintf("%s/plugins/%s/%s", api.BasePath, url.PathEscape(ns), url.PathEscape(name)), nil, "", &out, http.StatusOK)
+	return out, err
+}
+
+// AddNamespaceKey registers a PEM public key for a namespace.
+func (c *Client) AddNamespaceKey(ctx context.Context, namespace string, pem []byte) (api.PublisherKey, error) {
+	var out api.PublisherKey
+	_, err := c.do(ctx, "POST", api.BasePath+"/namespaces/"+url.PathEscape(namespace)+"/keys", bytes.NewReader(pem), "application/x-pem-file", &out, http.StatusCreated)
+	return out, err
+}
+
+// NamespaceKeys lists a namespace's keys.
+func (c *Client) NamespaceKeys(ctx context.Context, namespace string) (api.NamespaceKeys, error) {
+	var out api.NamespaceKeys
+	_, err := c.do(ctx, "GET", api.BasePath+"/namespaces/"+url.PathEscape(namespace)+"/keys", nil, "", &out, http.StatusOK)
+	return out, err
+}
+
+// RemoveNamespaceKey retires a namespace key.
+func (c *Client) RemoveNamespaceKey(ctx context.Context, namespace, id string) error {
+	_, err := c.do(ctx, "DELETE", api.BasePath+"/namespaces/"+url.PathEscape(namespace)+"/keys/"+url.PathEscape(id), nil, "", nil, http.StatusNoContent)
+	return err
+}
+
+// SetSignatureRequirement requires signatures in a namespace or not (admin).
+func (c *Client) SetSignatureRequirement(ctx context.Context, namespace string, req api.SignatureRequirement) error {
+	return c.JSON(ctx, "POST", "/namespaces/"+url.PathEscape(namespace)+"/signature-requirement", req, nil)
+}
+
+// Suspend suspends a certified version (steward).
+func (c *Client) Suspend(ctx context.Context, id string, a api.TrustAction) (api.Submission, error) {
+	var out api.Submission
+	err := c.JSON(ctx, "POST", "/submissions/"+url.PathEscape(id)+"/suspend", a, &out)
+	return out, err
+}
+
+// Revoke revokes a certified or suspended version (steward).
+func (c *Client) Revoke(ctx context.Context, id string, a api.TrustAction) (api.Submission, error) {
+	var out api.Submission
+	err := c.JSON(ctx, "POST", "/submissions/"+url.PathEscape(id)+"/revoke", a, &out)
+	return out, err
+}
