@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -167,7 +166,7 @@ from then on blocks every new submission that matches it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			text := closing.postmortem
 			if closing.file != "" {
-				b, err := readPostmortem(closing.file, 256<<10)
+				b, err := readBounded(closing.file, 256<<10)
 				if err != nil {
 					return err
 				}
@@ -281,22 +280,6 @@ func fmtSeconds(s float64) string {
 		return "-"
 	}
 	return (time.Duration(s) * time.Second).String()
-}
-
-func readPostmortem(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is over %d bytes", path, max)
-	}
-	return b, nil
 }
 
 func webhookCmd(g *globals) *cobra.Command {

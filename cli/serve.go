@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/marketplace"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/pluginkit"
+	"gatehouse.dev/gatehouse/provenance"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -26,6 +27,7 @@ func serveCmd(g *globals) *cobra.Command {
 		cfg           marketplace.Config
 		examples      string
 		licensePolicy string
+		provPolicy    string
 	)
 	c := &cobra.Command{
 		Use:   "serve",
@@ -46,6 +48,15 @@ catalog and a review queue to look at.`,
 				var err error
 				if cfg.Licenses, err = readLicensePolicy(licensePolicy); err != nil {
 					return err
+				}
+			}
+			if provPolicy != "" {
+				b, err := readBounded(provPolicy, provenance.MaxPolicyBytes)
+				if err != nil {
+					return err
+				}
+				if cfg.Provenance, err = provenance.ParsePolicy(b); err != nil {
+					return fmt.Errorf("%s: %w", provPolicy, err)
 				}
 			}
 			if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
@@ -88,6 +99,7 @@ catalog and a review queue to look at.`,
 	f.StringVar(&cfg.DatabaseURL, "database", g.getenv("GATEHOUSE_DATABASE", ""), "PostgreSQL URL; SQLite in the data folder when empty (GATEHOUSE_DATABASE)")
 	f.StringVar(&cfg.VetConfig, "vet-config", g.getenv("GATEHOUSE_VET_CONFIG", ""), "check modes (JSON): which analyzers and rules are enabled, enforced, required (GATEHOUSE_VET_CONFIG)")
 	f.StringVar(&licensePolicy, "licenses", g.getenv("GATEHOUSE_LICENSES", ""), `licence policy (JSON): {"allowed": [...], "denied": [...]} (GATEHOUSE_LICENSES)`)
+	f.StringVar(&provPolicy, "provenance-policy", g.getenv("GATEHOUSE_PROVENANCE_POLICY", ""), `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty (GATEHOUSE_PROVENANCE_POLICY)`)
 	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
 	f.StringVar(&cfg.KeyAlgorithm, "key-algorithm", g.getenv("GATEHOUSE_KEY_ALGORITHM", "ed25519"), "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256 (GATEHOUSE_KEY_ALGORITHM)")
 	f.StringVar(&cfg.LogOrigin, "log-origin", g.getenv("GATEHOUSE_LOG_ORIGIN", ""), "name of a new transparency log, e.g. gatehouse.example.com/log (GATEHOUSE_LOG_ORIGIN; default "+marketplace.DefaultLogOrigin+")")

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/marketplace"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/analyzers"
@@ -128,6 +129,23 @@ func loadPackage(path string) (*pkgfile.Package, error) {
 	return pkgfile.Read(&buf, pkgfile.DefaultLimits())
 }
 
+// readBounded reads a file the user named, refusing one over max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is over %d bytes", path, max)
+	}
+	return b, nil
+}
+
 func readLicensePolicy(path string) (licenses.Policy, error) {
 	var p licenses.Policy
 	b, err := os.ReadFile(path)
@@ -144,7 +162,7 @@ func readLicensePolicy(path string) (licenses.Policy, error) {
 
 func vulndbCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "vulndb", Short: "Manage the offline vulnerability database (OSV)"}
-	var data string
+	var data, database string
 	imp := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import an OSV all.zip; a corrupt or partial file changes nothing",
@@ -155,16 +173,19 @@ database every vetting run matches components against. Through the API
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data != "" {
-				st, err := vulndb.OpenStore(filepath.Join(data, "vulndb"))
+				m, err := marketplace.Open(cmd.Context(), marketplace.Config{Data: data, DatabaseURL: database, Log: g.logger()})
 				if err != nil {
 					return err
 				}
-				db, err := st.ImportFile(args[0])
-				if err != nil {
-					return err
+				defer m.Close()
+				db, affected, err := m.ImportVulnDB(cmd.Context(), args[0], "cli")
+				if db != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "Imported %s\n", db.Version())
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Imported %s\n", db.Version())
-				return nil
+				if len(affected) > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "Queued revalidation of %d certified versions with new advisories; it runs when the server starts.\n", len(affected))
+				}
+				return err
 			}
 			cl, err := g.client()
 			if err != nil {
@@ -183,7 +204,8 @@ database every vetting run matches components against. Through the API
 			return nil
 		},
 	}
-	imp.Flags().StringVar(&data, "data", "", "import directly into this data folder (the server must be stopped)")
+	imp.Flags().StringVar(&data, "data", "", "import directly into this data folder (the server must be stopped); revalidation of affected versions is queued")
+	imp.Flags().StringVar(&database, "database", g.getenv("GATEHOUSE_DATABASE", ""), "with --data: the server's PostgreSQL URL, if it uses one (GATEHOUSE_DATABASE)")
 	c.AddCommand(imp)
 	return c
 }

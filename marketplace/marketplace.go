@@ -25,6 +25,7 @@ import (
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/obs"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/provenance"
 	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/server"
@@ -37,6 +38,7 @@ import (
 	vethunt "gatehouse.dev/gatehouse/vet/hunt"
 	"gatehouse.dev/gatehouse/vet/licenses"
 	"gatehouse.dev/gatehouse/vet/manifestcheck"
+	vetprovenance "gatehouse.dev/gatehouse/vet/provenance"
 	"gatehouse.dev/gatehouse/vulndb"
 	"gatehouse.dev/gatehouse/webhook"
 )
@@ -55,7 +57,11 @@ type Config struct {
 	VetConfig string
 	// Licenses is the licence policy (allowed and denied SPDX ids).
 	Licenses licenses.Policy
-	Log      *slog.Logger
+	// Provenance lists the builders whose SLSA provenance is trusted;
+	// the zero value trusts none (attestations are reported, never
+	// counted as verified).
+	Provenance provenance.Policy
+	Log        *slog.Logger
 	// KeyAlgorithm is the marketplace key's algorithm when it is made
 	// (ed25519 or ecdsa-p256-sha256); LogOrigin names a new transparency
 	// log (DefaultLogOrigin when empty).
@@ -132,9 +138,10 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
-		Manifest:  manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
-		Licenses:  cfg.Licenses,
-		Behaviour: analyzers.NewBehaviour(),
+		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
+		Licenses:   cfg.Licenses,
+		Provenance: vetprovenance.Options{Policy: cfg.Provenance},
+		Behaviour:  analyzers.NewBehaviour(),
 	}}
 	in.Analyzers = set.get
 	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"gatehouse.dev/gatehouse/health"
 	"gatehouse.dev/gatehouse/revalidate"
 	"gatehouse.dev/gatehouse/server"
+	"gatehouse.dev/gatehouse/vulndb"
 )
 
 // revalidateInterval is how often the scheduler looks for due
@@ -43,4 +44,24 @@ func (m *Marketplace) runMonitor(ctx context.Context) {
 	if m.Revalidate != nil {
 		m.Revalidate.Work(ctx, revalidateInterval)
 	}
+}
+
+// ImportVulnDB imports an OSV all.zip into a stopped marketplace's data
+// folder and queues, in its job table, revalidation of the certified
+// versions the new advisories affect, exactly as an import through the API
+// does; the jobs run when the server next starts.
+func (m *Marketplace) ImportVulnDB(ctx context.Context, path, actor string) (*vulndb.DB, []revalidate.Affected, error) {
+	old := m.VulnDB.DB()
+	db, err := m.VulnDB.ImportFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Revalidate == nil {
+		return db, nil, nil
+	}
+	affected, err := m.Revalidate.VulnDBImported(ctx, actor, db, old)
+	if err != nil {
+		return db, affected, fmt.Errorf("the database was imported, but queueing revalidation failed (run `gatehouse revalidate --all`): %w", err)
+	}
+	return db, affected, nil
 }
