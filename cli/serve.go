@@ -83,6 +83,7 @@ catalog and a review queue to look at.`,
 				fmt.Fprintf(out, "Created the admin token in %s (mode 0600).\n", tokenPath)
 			}
 			fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
+			fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
 			if examples != "" {
 				go func() {
 					if err := submitExamples(ctx, out, base, cfg.Data, examples); err != nil {
