@@ -100,6 +100,8 @@ type Marketplace struct {
 	Incidents *incident.Service
 	// tlog is the transparency log Trust publishes to (closed by Close).
 	tlog *tlog.Log
+	// analyzers hold the behaviour analyzer's sandbox (closed by Close).
+	analyzers *analyzerSet
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -145,13 +147,15 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}}
 	in.Analyzers = set.get
 	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {
+		set.close()
 		st.Close()
 		return nil, err
 	}
 	in.VetConfig.Logger = cfg.Log
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, shared: cfg.DatabaseURL != ""}
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, shared: cfg.DatabaseURL != ""}
 	rv, err := review.New(ctx, st, cfg.Log)
 	if err != nil {
+		set.close()
 		st.Close()
 		return nil, err
 	}
@@ -162,6 +166,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
 		if err := open(ctx, &scfg); err != nil {
 			m.closeTrust()
+			set.close()
 			st.Close()
 			return nil, err
 		}
@@ -170,10 +175,10 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	return m, nil
 }
 
-// Close releases the store.
+// Close releases the store, the log and the vetting sandbox.
 func (m *Marketplace) Close() error {
 	err := m.closeTrust()
-	return errors.Join(err, m.Store.Close())
+	return errors.Join(err, m.analyzers.close(), m.Store.Close())
 }
 
 // EnsureAdminToken creates the first admin token when the data folder has

@@ -43,6 +43,15 @@ func (a *analyzerSet) get() []vet.Analyzer {
 	return a.list
 }
 
+// close releases the behaviour analyzer's sandbox runtime and its
+// temporary compilation cache.
+func (a *analyzerSet) close() error {
+	if c, ok := a.opts.Behaviour.(interface{ Close(context.Context) error }); ok {
+		return c.Close(context.Background())
+	}
+	return nil
+}
+
 // catalog resolves plugin dependencies against the versions the
 // marketplace holds that are not rejected or revoked.
 type catalog struct{ st store.Store }

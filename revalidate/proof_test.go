@@ -95,6 +95,9 @@ func newWorld(t *testing.T) *world {
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{}, nil)
 	in.Now = clk.Now
 	behaviour := analyzers.NewBehaviour()
+	if c, ok := behaviour.(interface{ Close(context.Context) error }); ok {
+		t.Cleanup(func() { c.Close(context.Background()) })
+	}
 	in.Analyzers = func() []vet.Analyzer {
 		return analyzers.Default(analyzers.DefaultOptions{VulnDB: vulns.DB(), Behaviour: behaviour})
 	}
