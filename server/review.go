@@ -1,25 +1,21 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/audit"
 	"gatehouse.dev/gatehouse/auth"
 	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/manifest"
-	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/policy"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/store"
-	"gatehouse.dev/gatehouse/textdiff"
 	"gatehouse.dev/gatehouse/triage"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -306,48 +302,16 @@ func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]FileDiff,
 	if err != nil {
 		return nil, err
 	}
-	before := map[string]pkgfile.Entry{}
-	for _, e := range a.Files {
-		before[e.Path] = e
-	}
 	out := []FileDiff{}
-	total := 0
-	add := func(fd FileDiff) {
-		if total+len(fd.Diff) > MaxCodeDiff {
+	for _, c := range review.CodeDiff(a, b, MaxCodeDiff) {
+		fd := FileDiff{Path: c.Path, Status: c.Status, Diff: c.Diff}
+		switch {
+		case c.Binary:
+			fd.Diff = fmt.Sprintf("binary file: %d → %d bytes", c.OldSize, c.NewSize)
+		case c.Omitted:
 			fd.Diff = "(diff omitted: the review view's limit is reached)"
 		}
-		total += len(fd.Diff)
 		out = append(out, fd)
-	}
-	text := func(p *pkgfile.Package, path string) (string, bool) {
-		data, _ := p.File(path)
-		return string(data), utf8.Valid(data) && !bytes.ContainsRune(data, 0)
-	}
-	for _, e := range b.Files {
-		old, existed := before[e.Path]
-		delete(before, e.Path)
-		switch {
-		case !existed:
-			t, ok := text(b, e.Path)
-			fd := FileDiff{Path: e.Path, Status: "added"}
-			if ok {
-				fd.Diff = textdiff.Unified(e.Path, "", t, 3)
-			}
-			add(fd)
-		case old.SHA256 != e.SHA256:
-			ta, oka := text(a, e.Path)
-			tb, okb := text(b, e.Path)
-			fd := FileDiff{Path: e.Path, Status: "changed"}
-			if oka && okb {
-				fd.Diff = textdiff.Unified(e.Path, ta, tb, 3)
-			} else {
-				fd.Diff = fmt.Sprintf("binary file: %d → %d bytes", old.Size, e.Size)
-			}
-			add(fd)
-		}
-	}
-	for path := range before {
-		add(FileDiff{Path: path, Status: "removed"})
 	}
 	return out, nil
 }

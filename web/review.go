@@ -1,21 +1,17 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/manifest"
-	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/review"
 	"gatehouse.dev/gatehouse/store"
-	"gatehouse.dev/gatehouse/textdiff"
 	"gatehouse.dev/gatehouse/triage"
 )
 
@@ -214,50 +210,18 @@ func (h *Handler) codeDiff(r *http.Request, prev, cur store.Version) ([]fileDiff
 	if err != nil {
 		return nil, err
 	}
-	before := map[string]pkgfile.Entry{}
-	for _, e := range a.Files {
-		before[e.Path] = e
-	}
-	text := func(p *pkgfile.Package, path string) (string, bool) {
-		data, _ := p.File(path)
-		return string(data), utf8.Valid(data) && !bytes.ContainsRune(data, 0)
-	}
 	var out []fileDiff
-	total := 0
-	add := func(path, status, ta, tb string, isText bool, note string) {
-		fd := fileDiff{Path: path, Status: status, Note: note}
-		if isText {
-			u := textdiff.Unified(path, ta, tb, 3)
-			if total+len(u) > maxCodeDiff {
-				fd.Note = "Diff omitted: this page's limit is reached."
-			} else {
-				total += len(u)
-				fd.Lines = diffLines(u)
-			}
+	for _, c := range review.CodeDiff(a, b, maxCodeDiff) {
+		fd := fileDiff{Path: c.Path, Status: c.Status}
+		switch {
+		case c.Binary:
+			fd.Note = fmt.Sprintf("Binary file: %d → %d bytes.", c.OldSize, c.NewSize)
+		case c.Omitted:
+			fd.Note = "Diff omitted: this page's limit is reached."
+		case c.Diff != "":
+			fd.Lines = diffLines(c.Diff)
 		}
 		out = append(out, fd)
-	}
-	for _, e := range b.Files {
-		old, existed := before[e.Path]
-		delete(before, e.Path)
-		switch {
-		case !existed:
-			t, ok := text(b, e.Path)
-			add(e.Path, "added", "", t, ok, "")
-		case old.SHA256 != e.SHA256:
-			ta, oka := text(a, e.Path)
-			tb, okb := text(b, e.Path)
-			note := ""
-			if !oka || !okb {
-				note = fmt.Sprintf("Binary file: %d → %d bytes.", old.Size, e.Size)
-			}
-			add(e.Path, "changed", ta, tb, oka && okb, note)
-		}
-	}
-	for _, e := range a.Files {
-		if _, gone := before[e.Path]; gone {
-			add(e.Path, "removed", "", "", false, "")
-		}
 	}
 	return out, nil
 }
