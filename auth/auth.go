@@ -5,12 +5,14 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +113,33 @@ func (p Principal) Allowed(roles ...store.Role) bool {
 		}
 	}
 	return false
+}
+
+// Namespaces finds a namespace's owners; store.Store is one.
+type Namespaces interface {
+	GetNamespace(ctx context.Context, name string) (store.Namespace, error)
+}
+
+// CanSee reports whether p may read the submissions of pluginID ("ns/name"):
+// reviewers, stewards and auditors read every plugin's; a token scoped to a
+// namespace reads that namespace's; any other publisher the namespaces it
+// owns. The API and the web pages both decide with it.
+func (p Principal) CanSee(ctx context.Context, nss Namespaces, pluginID string) (bool, error) {
+	if p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor) {
+		return true, nil
+	}
+	ns, _, _ := strings.Cut(pluginID, "/")
+	if p.Namespace != "" {
+		return p.Namespace == ns, nil
+	}
+	n, err := nss.GetNamespace(ctx, ns)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading namespace %s: %w", ns, err)
+	}
+	return slices.Contains(n.Owners, p.Subject), nil
 }
 
 // CanPublish reports whether p may submit to namespace ns, owned by

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -68,5 +69,42 @@ func TestParseRole(t *testing.T) {
 	}
 	if _, err := ParseRole("root"); err == nil {
 		t.Error("unknown role accepted")
+	}
+}
+
+type namespaces map[string][]string
+
+func (n namespaces) GetNamespace(_ context.Context, name string) (store.Namespace, error) {
+	owners, ok := n[name]
+	if !ok {
+		return store.Namespace{}, store.ErrNotFound
+	}
+	return store.Namespace{Name: name, Owners: owners}, nil
+}
+
+// TestCanSee: who may read a plugin's submissions, for the API and the
+// web pages alike.
+func TestCanSee(t *testing.T) {
+	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
+	for _, tc := range []struct {
+		p    Principal
+		id   string
+		want bool
+	}{
+		{Principal{Subject: "rita", Role: store.RoleReviewer}, "acme/x", true},
+		{Principal{Subject: "sam", Role: store.RoleSteward}, "other/y", true},
+		{Principal{Subject: "ann", Role: store.RoleAuditor}, "acme/x", true},
+		{Principal{Subject: "root", Role: store.RoleAdmin}, "acme/x", true},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "acme/x", true},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "other/y", false},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "nobody/z", false},
+		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "other/y", true},
+		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "acme/x", false},
+		{Principal{Subject: "h", Role: store.RoleHost}, "acme/x", false},
+	} {
+		got, err := tc.p.CanSee(context.Background(), nss, tc.id)
+		if err != nil || got != tc.want {
+			t.Errorf("%s (%s) reading %s: %v, %v; want %v", tc.p.Subject, tc.p.Role, tc.id, got, err, tc.want)
+		}
 	}
 }

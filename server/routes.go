@@ -179,26 +179,7 @@ func eventJSON(e audit.Event) api.Event {
 // canSee reports whether p may read a version: overseers read everything,
 // publishers their own namespaces.
 func (s *Server) canSee(ctx context.Context, p auth.Principal, pluginID string) (bool, error) {
-	if p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor) {
-		return true, nil
-	}
-	ns, _, _ := strings.Cut(pluginID, "/")
-	if p.Namespace != "" {
-		return p.Namespace == ns, nil
-	}
-	n, err := s.cfg.Store.GetNamespace(ctx, ns)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, o := range n.Owners {
-		if o == p.Subject {
-			return true, nil
-		}
-	}
-	return false, nil
+	return p.CanSee(ctx, s.cfg.Store, pluginID)
 }
 
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -377,27 +377,7 @@ func (h *Handler) canSee(ctx context.Context, c *call, pluginID string) (bool, e
 	if !c.signedIn {
 		return false, nil
 	}
-	p := c.p
-	if p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor) {
-		return true, nil
-	}
-	ns, _, _ := strings.Cut(pluginID, "/")
-	if p.Namespace != "" {
-		return p.Namespace == ns, nil
-	}
-	n, err := h.cfg.Store.GetNamespace(ctx, ns)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, o := range n.Owners {
-		if o == p.Subject {
-			return true, nil
-		}
-	}
-	return false, nil
+	return c.p.CanSee(ctx, h.cfg.Store, pluginID)
 }
 
 // redirect sends the browser on after a form, with a notice code.
