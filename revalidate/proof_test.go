@@ -9,9 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,9 +37,11 @@ import (
 	"gatehouse.dev/gatehouse/store/sqlite"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
+	"gatehouse.dev/gatehouse/verify"
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/analyzers"
 	"gatehouse.dev/gatehouse/vulndb"
+	"gatehouse.dev/gatehouse/webhook"
 )
 
 // clock is the injected time every service of a world reads.
@@ -57,7 +63,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // world is a marketplace without HTTP: the real store, intake, analyzers,
-// review, certificates and transparency log, all on one clock.
+// review, certificates, transparency log and webhooks, all on one clock.
 type world struct {
 	t       *testing.T
 	ctx     context.Context
@@ -68,8 +74,13 @@ type world struct {
 	certs   *certify.Service
 	vulns   *vulndb.Store
 	sched   *revalidate.Scheduler
+	hooks   *webhook.Service
+	lg      *tlog.Log
 	modules map[string][]byte
-	key     *trust.FileSigner // alice's publisher key
+	// packages are the package files submitted, by version id: what a
+	// host downloads and verifies.
+	packages map[string][]byte
+	key      *trust.FileSigner // alice's publisher key
 }
 
 func newWorld(t *testing.T) *world {
@@ -137,7 +148,17 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, clock: clk, st: st, in: in, review: rv, certs: certs, vulns: vulns, sched: sched, modules: map[string][]byte{}}
+	sealer, err := webhook.NewSealer(bytes.Repeat([]byte{7}, webhook.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The receivers are httptest servers on loopback.
+	hooks, err := webhook.New(webhook.Config{Store: st, Sealer: sealer, AllowPrivate: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, ctx: ctx, clock: clk, st: st, in: in, review: rv, certs: certs, vulns: vulns, sched: sched, hooks: hooks, lg: lg,
+		modules: map[string][]byte{}, packages: map[string][]byte{}}
 	w.registerKey()
 	return w
 }
@@ -248,7 +269,8 @@ func (w *world) submit(version, variant string) store.Version {
 	}); err != nil {
 		w.t.Fatal(err)
 	}
-	sum := sha256.Sum256(buf.Bytes())
+	pkg := bytes.Clone(buf.Bytes())
+	sum := sha256.Sum256(pkg)
 	env, err := trust.SignPackage(w.ctx, w.key, "sha256:"+hex.EncodeToString(sum[:]), "acme/lang", version)
 	if err != nil {
 		w.t.Fatal(err)
@@ -261,6 +283,7 @@ func (w *world) submit(version, variant string) store.Version {
 	if err != nil {
 		w.t.Fatalf("submitting %s: %v", version, err)
 	}
+	w.packages[v.ID] = pkg
 	if err := w.in.ProcessPending(w.ctx); err != nil {
 		w.t.Fatal(err)
 	}
@@ -358,13 +381,173 @@ func (w *world) schedule(id string) store.Revalidation {
 	return r
 }
 
+// delivery is one request a receiver got: the headers and the raw body
+// it verifies, and the body decoded.
+type delivery struct {
+	header  http.Header
+	body    []byte
+	payload webhook.Payload
+}
+
+// receiver is a subscriber's webhook endpoint: a real HTTP server on
+// loopback that keeps what it receives and answers 204.
+type receiver struct {
+	mu  sync.Mutex
+	got []delivery
+	srv *httptest.Server
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		d := delivery{header: req.Header.Clone(), body: b}
+		if err := json.Unmarshal(b, &d.payload); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.got = append(r.got, d)
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// deliveries returns what the receiver got of type typ about a version.
+func (r *receiver) deliveries(typ, versionID string) []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []delivery
+	for _, d := range r.got {
+		if d.payload.Type == typ && d.payload.Data.Subject == "submission:"+versionID {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (r *receiver) types() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, d := range r.got {
+		out = append(out, d.payload.Type)
+	}
+	return out
+}
+
+// deliverHooks runs one pass of the webhook worker: the audit trail is
+// fanned out to the subscriptions and every due delivery is sent.
+func (w *world) deliverHooks() {
+	w.t.Helper()
+	if _, err := w.hooks.Fanout(w.ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.hooks.DeliverDue(w.ctx); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// checkSigned asserts that d carries valid Standard Webhooks headers under
+// secret, stamped with the world's clock, and that the same headers do not
+// verify a body altered in transit.
+func (w *world) checkSigned(secret string, d delivery) {
+	w.t.Helper()
+	if d.header.Get(webhook.HeaderID) == "" || d.header.Get(webhook.HeaderSignature) == "" {
+		w.t.Fatalf("the %s delivery lacks its webhook-id or webhook-signature header: %v", d.payload.Type, d.header)
+	}
+	if got, want := d.header.Get(webhook.HeaderTimestamp), fmt.Sprint(w.clock.Now().Unix()); got != want {
+		w.t.Fatalf("the %s delivery is stamped %s; want the injected clock's %s", d.payload.Type, got, want)
+	}
+	if err := webhook.Verify(secret, d.header, d.body, w.clock.Now(), 0); err != nil {
+		w.t.Fatalf("the %s delivery does not verify under the subscription's secret: %v", d.payload.Type, err)
+	}
+	tampered := bytes.Replace(d.body, []byte(`"submission:`), []byte(`"submission:x`), 1)
+	if bytes.Equal(tampered, d.body) {
+		w.t.Fatalf("the %s delivery names no submission to tamper with: %s", d.payload.Type, d.body)
+	}
+	if err := webhook.Verify(secret, d.header, tampered, w.clock.Now(), 0); !errors.Is(err, webhook.ErrSignature) {
+		w.t.Fatalf("a tampered %s body verified (%v); want ErrSignature", d.payload.Type, err)
+	}
+}
+
+// host is a host platform: the trust root it fetched from the marketplace
+// and its own state folder, kept across verifications.
+type host struct {
+	w     *world
+	root  *verify.TrustRoot
+	state string
+}
+
+func (w *world) host() *host {
+	w.t.Helper()
+	raw, err := json.Marshal(w.certs.TrustRoot())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	root, err := verify.ParseTrustRoot(raw)
+	if err != nil {
+		w.t.Fatalf("the trust root does not parse on a host: %v", err)
+	}
+	return &host{w: w, root: root, state: w.t.TempDir()}
+}
+
+// check verifies a version's package offline, from the files a host has:
+// the package, its certificate bundle and the current revocation list
+// (each through its bytes), with the log's tiles for consistency proofs and
+// a host policy that accepts no permission (the plugin asks for none).
+func (h *host) check(v store.Version) (*verify.Result, error) {
+	h.w.t.Helper()
+	ctx := h.w.ctx
+	if _, err := h.w.certs.Publish(ctx); err != nil {
+		h.w.t.Fatal(err)
+	}
+	b, err := h.w.certs.Bundle(ctx, v.ID)
+	if err != nil {
+		h.w.t.Fatalf("the bundle of %s@%s: %v", v.PluginID, v.Version, err)
+	}
+	raw, err := b.Marshal()
+	if err != nil {
+		h.w.t.Fatal(err)
+	}
+	if b, err = verify.ParseBundle(raw); err != nil {
+		h.w.t.Fatalf("the bundle of %s@%s does not parse on a host: %v", v.PluginID, v.Version, err)
+	}
+	revs, err := h.w.certs.Revocations(ctx)
+	if err != nil {
+		h.w.t.Fatal(err)
+	}
+	env, err := trust.ParseEnvelope(revs)
+	if err != nil {
+		h.w.t.Fatal(err)
+	}
+	pkg, ok := h.w.packages[v.ID]
+	if !ok {
+		h.w.t.Fatalf("no package file for %s@%s", v.PluginID, v.Version)
+	}
+	return verify.Verify(ctx, pkg, b, verify.Options{
+		MarketplaceKeys: h.root.MarketplaceKeys, LogVerifier: h.root.LogVerifier, StateDir: h.state,
+		Prover:      tlog.TileProver{Fetch: certify.DirFetcher(h.w.lg.Dir())},
+		Revocations: env, RevocationMaxAge: h.root.RevocationMaxAge,
+		Now: h.w.clock.Now,
+	})
+}
+
 const day = 24 * time.Hour
 
 // TestRevalidationProof is issue 7's proof of revalidation: a low-tier
 // certificate renews at its cadence; a new advisory for a component the
 // plugin's Go build information lists suspends it within one job cycle of
-// the import; past the deadline it is revoked; a fixed version serves the
-// plugin again.
+// the import, and the publisher's webhook receiver (a real HTTP server on
+// loopback) gets correctly signed events saying so; past the deadline it
+// is revoked and a host's offline verification, which accepted it before,
+// refuses it; a fixed version serves the plugin again and verifies.
 func TestRevalidationProof(t *testing.T) {
 	w := newWorld(t)
 	// The database the plugin is certified under does not know
@@ -377,6 +560,15 @@ func TestRevalidationProof(t *testing.T) {
 	v0 := w.submit("0.9.0", "old")
 	v1 := w.submit("1.0.0", "old")
 	first := w.certificate(v1.ID)
+
+	// A host installs 1.0.0 and verifies it offline: it passes, so the
+	// refusal after the revocation below is the revocation's doing.
+	hst := w.host()
+	if res, err := hst.check(v1); err != nil {
+		t.Fatalf("right after certification a host refuses acme/lang@1.0.0: %v", err)
+	} else if res.PluginID != "acme/lang" || res.Version != "1.0.0" || res.Digest != v1.Digest {
+		t.Fatalf("the host verified %s@%s (%s); want acme/lang@1.0.0 (%s)", res.PluginID, res.Version, res.Digest, v1.Digest)
+	}
 
 	// Scheduled at the tier's cadence from certification.
 	w.tick()
@@ -411,6 +603,14 @@ func TestRevalidationProof(t *testing.T) {
 	// The advisory arrives: the import finds the version through the
 	// component index, and the next job cycle suspends it.
 	w.clock.Advance(3 * day)
+	// Before the advisory arrives the publisher subscribes to what would
+	// happen to the plugin.
+	hook := newReceiver(t)
+	subscribed := []string{string(trust.EventVersionSuspended), string(trust.EventVersionRevoked), "revalidation.failed"}
+	_, secret, err := w.hooks.Subscribe(w.ctx, "alice", webhook.Subscription{URL: hook.srv.URL + "/gatehouse", Events: subscribed, Plugin: "acme/lang"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	affected := w.importOSV("GO-2020-0001", "GO-2022-1059")
 	if len(affected) != 2 {
 		t.Fatalf("the import found %+v; want 0.9.0 and 1.0.0", affected)
@@ -436,6 +636,45 @@ func TestRevalidationProof(t *testing.T) {
 		t.Fatalf("the remediation deadline is %s; want the low tier's 30 days, %s", r.Deadline, want)
 	}
 
+	// The webhook worker's pass sends the subscriber the suspension,
+	// signed under the subscription's secret, saying why and until when.
+	w.deliverHooks()
+	suspended := hook.deliveries(string(trust.EventVersionSuspended), v1.ID)
+	if len(suspended) != 1 {
+		t.Fatalf("the receiver got %d version.suspended events about 1.0.0 (all: %v); want 1", len(suspended), hook.types())
+	}
+	w.checkSigned(secret, suspended[0])
+	var deadline struct {
+		Deadline time.Time `json:"deadline"`
+	}
+	if p := suspended[0].payload; !p.Timestamp.Equal(w.clock.Now()) || p.Data.Action != string(trust.EventVersionSuspended) ||
+		!strings.Contains(p.Data.Reason, "GO-2022-1059") || json.Unmarshal(p.Data.Data, &deadline) != nil || !deadline.Deadline.Equal(r.Deadline) {
+		t.Fatalf("the suspension event %s; want it to name GO-2022-1059 and the deadline %s", suspended[0].body, r.Deadline)
+	}
+	failedHook := hook.deliveries("revalidation.failed", v1.ID)
+	if len(failedHook) != 1 {
+		t.Fatalf("the receiver got %d revalidation.failed events about 1.0.0 (all: %v); want 1", len(failedHook), hook.types())
+	}
+	w.checkSigned(secret, failedHook[0])
+	var why struct {
+		Plugin   string               `json:"plugin"`
+		Version  string               `json:"version"`
+		Deadline time.Time            `json:"deadline"`
+		Problems []revalidate.Problem `json:"problems"`
+	}
+	if err := json.Unmarshal(failedHook[0].payload.Data.Data, &why); err != nil || why.Plugin != "acme/lang" || why.Version != "1.0.0" ||
+		!why.Deadline.Equal(r.Deadline) || len(why.Problems) == 0 || !strings.Contains(fmt.Sprint(why.Problems), "GO-2022-1059") || why.Problems[0].Remediation == "" {
+		t.Fatalf("the revalidation.failed event %s; want acme/lang@1.0.0, the deadline, and GO-2022-1059 with how to fix it", failedHook[0].body)
+	}
+	if n := len(hook.deliveries(string(trust.EventVersionSuspended), v0.ID)); n != 1 {
+		t.Fatalf("the receiver got %d version.suspended events about 0.9.0; want 1", n)
+	}
+	for _, typ := range hook.types() {
+		if !slices.Contains(subscribed, typ) {
+			t.Fatalf("the receiver got a %s event it did not subscribe to", typ)
+		}
+	}
+
 	// Ticks before the deadline leave it suspended; after it, with no
 	// fixed version, it is revoked.
 	w.clock.Advance(29 * day)
@@ -452,6 +691,29 @@ func TestRevalidationProof(t *testing.T) {
 		t.Fatal("the revocation was not recorded")
 	}
 
+	// The subscriber hears of the revocation, once, and of the suspension
+	// no second time.
+	w.deliverHooks()
+	revoked := hook.deliveries(string(trust.EventVersionRevoked), v1.ID)
+	if len(revoked) != 1 {
+		t.Fatalf("the receiver got %d version.revoked events about 1.0.0 (all: %v); want 1", len(revoked), hook.types())
+	}
+	w.checkSigned(secret, revoked[0])
+	if p := revoked[0].payload; !strings.Contains(p.Data.Reason, "remediation deadline passed") || !strings.Contains(p.Data.Reason, "GO-2022-1059") {
+		t.Fatalf("the revocation event %s; want it to say the deadline passed and why", revoked[0].body)
+	}
+	if n := len(hook.deliveries(string(trust.EventVersionSuspended), v1.ID)); n != 1 {
+		t.Fatalf("the suspension was delivered %d times; want once", n)
+	}
+
+	// The host that accepted 1.0.0 refuses it now: its digest is on the
+	// signed revocation list.
+	_, err = hst.check(w.version(v1.ID))
+	var refused *verify.Error
+	if !errors.As(err, &refused) || refused.Check != verify.CheckRevoked || !errors.Is(err, verify.ErrRevoked) || !strings.Contains(err.Error(), "acme/lang@1.0.0") {
+		t.Fatalf("after the revocation a host's verification of acme/lang@1.0.0 gives %v; want the revocation check to refuse it", err)
+	}
+
 	// The fixed version passes vetting with today's database and serves
 	// the plugin.
 	v2 := w.submit("1.0.1", "fixed")
@@ -465,6 +727,10 @@ func TestRevalidationProof(t *testing.T) {
 	serving, err := w.in.PreviousApproved(w.ctx, "acme/lang", "99.0.0")
 	if err != nil || serving == nil || serving.ID != v2.ID {
 		t.Fatalf("the plugin is served by %+v, %v; want 1.0.1", serving, err)
+	}
+	// The same host accepts the fixed version.
+	if res, err := hst.check(v2); err != nil || res.Version != "1.0.1" {
+		t.Fatalf("a host's verification of the fixed acme/lang@1.0.1: %+v, %v; want it accepted", res, err)
 	}
 }
 
