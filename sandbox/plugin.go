@@ -81,7 +81,8 @@ func (p *Plugin) BreakerState() BreakerState { return p.breaker.State() }
 type Result struct {
 	// Output is what the plugin set with output_set (nil on failure).
 	Output []byte
-	// Duration is the call's wall time, instantiation included.
+	// Duration is the call's wall time, including the initialisation of
+	// a new instance when the call had to make one (see Warm).
 	Duration time.Duration
 	// MemoryBytes is the largest the instance's linear memory grew to.
 	MemoryBytes uint64
@@ -236,19 +237,30 @@ func (p *Plugin) callErr(export string, kind ErrorKind, msg string, err error) *
 // recorded the breach in the call's state.
 var errAbort = errors.New("call aborted by the host")
 
-// run calls export in a fresh, reset or (IsolationPlugin) warm instance and
-// classifies the end.
-func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, *CallError) {
-	start := time.Now()
+// begin sets up the state of a call (or of Warm's initialisation) under
+// the plugin's time limit: the returned context ends at the deadline, when
+// the caller's context ends, or when the sandbox cancels it (output over
+// its limit), and wazero then stops the guest; host functions reach st
+// through it. end releases the context.
+func (p *Plugin) begin(ctx context.Context, export string, input []byte) (context.Context, *callState, func()) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, p.limits.Timeout)
-	defer cancelTimeout()
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
 	st := &callState{p: p, export: export, input: input, cancel: cancel, done: ctx.Done()}
 	st.stdout = &capWriter{max: p.limits.OutputBytes, name: "stdout", st: st}
 	st.stderr = &capWriter{max: p.limits.OutputBytes, name: "stderr", st: st}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
+	return ctx, st, func() {
+		cancel(nil)
+		cancelTimeout()
+	}
+}
+
+// run calls export in a fresh, reset or (IsolationPlugin) warm instance and
+// classifies the end.
+func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, *CallError) {
+	start := time.Now()
+	ctx, st, end := p.begin(ctx, export, input)
+	defer end()
 
 	var (
 		mod  api.Module
@@ -301,12 +313,7 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 		return res, st.breach
 	}
 	if err != nil {
-		ce := p.classify(ctx, export, err, st, memBytes)
-		if ce.Kind == KindTrap && st.denied > 0 {
-			ce.Kind = KindDenied
-			ce.Msg = "the plugin failed after being refused " + st.firstDenial + ": " + ce.Msg
-		}
-		return res, ce
+		return res, p.classify(ctx, export, err, st, false)
 	}
 	switch api.DecodeI32(status) {
 	case 0:
@@ -327,17 +334,33 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 }
 
 // classify turns the error of an instantiation or call into a CallError.
-func (p *Plugin) classify(ctx context.Context, export string, err error, st *callState, memBytes uint64) *CallError {
+// With initialising, the error is of a new instance's initialisation
+// (Warm), and the message says so. A trap after a refused host call is
+// KindDenied.
+func (p *Plugin) classify(ctx context.Context, export string, err error, st *callState, initialising bool) *CallError {
+	ce := p.classifyErr(ctx, export, err, st, initialising)
+	if ce.Kind == KindTrap && st.denied > 0 {
+		ce.Kind = KindDenied
+		ce.Msg = "the plugin failed after being refused " + st.firstDenial + ": " + ce.Msg
+	}
+	return ce
+}
+
+func (p *Plugin) classifyErr(ctx context.Context, export string, err error, st *callState, initialising bool) *CallError {
+	what, while := "the call", ""
+	if initialising {
+		what, while = "the plugin's initialisation", " while initialising"
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
 		case sys.ExitCodeDeadlineExceeded:
-			return p.callErr(export, KindTimeout, fmt.Sprintf("the call ran longer than its %s limit and was stopped", p.limits.Timeout), err)
+			return p.callErr(export, KindTimeout, fmt.Sprintf("%s ran longer than its %s limit and was stopped", what, p.limits.Timeout), err)
 		case sys.ExitCodeContextCanceled:
 			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-				return p.callErr(export, KindTimeout, fmt.Sprintf("the call ran longer than its %s limit and was stopped", p.limits.Timeout), err)
+				return p.callErr(export, KindTimeout, fmt.Sprintf("%s ran longer than its %s limit and was stopped", what, p.limits.Timeout), err)
 			}
-			return p.callErr(export, KindCanceled, "the caller canceled the call; the plugin was stopped", err)
+			return p.callErr(export, KindCanceled, "the caller canceled "+what+"; the plugin was stopped", err)
 		}
 	}
 	stderr := st.stderr.buf.String()
@@ -345,11 +368,11 @@ func (p *Plugin) classify(ctx context.Context, export string, err error, st *cal
 	// and exits; other guests trap when they touch memory they could not
 	// get. Either way the memory is at (or within a growth step of) the cap.
 	if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") {
-		return p.callErr(export, KindOutOfMemory, fmt.Sprintf("the plugin needed more than its %d MiB of memory", p.limits.MemoryBytes>>20), err)
+		return p.callErr(export, KindOutOfMemory, fmt.Sprintf("the plugin needed more than its %d MiB of memory%s", p.limits.MemoryBytes>>20, while), err)
 	}
-	msg := "the plugin crashed: " + firstLine(err.Error())
+	msg := "the plugin crashed" + while + ": " + firstLine(err.Error())
 	if exit != nil {
-		msg = fmt.Sprintf("the plugin exited with code %d", exit.ExitCode())
+		msg = fmt.Sprintf("the plugin exited with code %d%s", exit.ExitCode(), while)
 	}
 	if tail := lastLines(stderr, 3); tail != "" {
 		msg += " (stderr: " + tail + ")"

@@ -152,7 +152,7 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
 		if !ok {
 			mod.Close(context.Background())
-			return nil, fmt.Errorf("the module's global %s is not exported as mutable", name)
+			return nil, setupError{fmt.Errorf("the module's global %s is not exported as mutable", name)}
 		}
 		inst.globals = append(inst.globals, g)
 	}
@@ -164,7 +164,7 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		}
 		if !inst.resetTo(snap) {
 			mod.Close(context.Background())
-			return nil, fmt.Errorf("a new instance could not take the snapshot's %d bytes of memory", len(snap.memory))
+			return nil, setupError{fmt.Errorf("a new instance could not take the snapshot's %d bytes of memory", len(snap.memory))}
 		}
 	}
 	return inst, nil
@@ -312,10 +312,18 @@ func (p *Plugin) takeInstance(ctx context.Context, st *callState) (*instance, er
 		inst.mod.Close(context.Background())
 	}
 
-	// A new instance initialises under this call's limits, but without
-	// its input and with a clean result afterwards: what _initialize did
-	// becomes the snapshot every later call starts from, so it must not
-	// hold anything of this call's.
+	// A new instance initialises under this call's limits (Warm made
+	// one ahead of the call, under limits of its own, if it could).
+	return p.initInstance(ctx, st)
+}
+
+// initInstance makes a new instance for a pool under st, the state of a
+// call (takeInstance) or of Warm: it initialises without st's input and
+// leaves a clean result afterwards, since what _initialize did becomes the
+// snapshot every later call starts from and must not hold anything of the
+// call's. The first instance of a pool that snapshots takes the snapshot.
+func (p *Plugin) initInstance(ctx context.Context, st *callState) (*instance, error) {
+	pl := p.pool
 	input := st.input
 	st.input = nil
 	inst, err := p.newInstance(ctx, st)
