@@ -183,25 +183,12 @@ func (s *Server) canSee(ctx context.Context, p auth.Principal, pluginID string) 
 }
 
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	ok, err := s.canSee(r.Context(), p, v.PluginID)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
+	v, ok := s.readableVersion(w, r, p)
 	if !ok {
-		writeError(w, http.StatusForbidden, "forbidden", "this submission belongs to a namespace you do not publish in")
 		return
 	}
 	sub := submissionJSON(v, true)
+	var err error
 	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
 		s.internal(w, r, err)
 		return

@@ -185,13 +185,8 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request, _ auth.Princ
 }
 
 func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	v, ok := s.pathVersion(w, r)
+	if !ok {
 		return
 	}
 	if ok, err := s.canSee(r.Context(), p, v.PluginID); err != nil {

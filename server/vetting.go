@@ -52,13 +52,8 @@ func (s *Server) vetting(ctx context.Context, v store.Version) (*api.Vetting, er
 // readableVersion loads the submission named in the path and checks that
 // p may read it, answering the request itself when not.
 func (s *Server) readableVersion(w http.ResponseWriter, r *http.Request, p auth.Principal) (store.Version, bool) {
-	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
-		return v, false
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	v, ok := s.pathVersion(w, r)
+	if !ok {
 		return v, false
 	}
 	ok, err := s.canSee(r.Context(), p, v.PluginID)
@@ -68,6 +63,21 @@ func (s *Server) readableVersion(w http.ResponseWriter, r *http.Request, p auth.
 	}
 	if !ok {
 		writeError(w, http.StatusForbidden, "forbidden", "this submission belongs to a namespace you do not publish in")
+		return v, false
+	}
+	return v, true
+}
+
+// pathVersion loads the submission named in the path, answering the
+// request itself when there is none or the store fails.
+func (s *Server) pathVersion(w http.ResponseWriter, r *http.Request) (store.Version, bool) {
+	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
+		return v, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
 		return v, false
 	}
 	return v, true
