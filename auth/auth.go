@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/store"
 )
 
@@ -90,7 +91,7 @@ func ParseRole(s string) (store.Role, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("unknown role %q: one of admin, publisher, reviewer, steward, auditor", s)
+	return "", fmt.Errorf("unknown role %q: one of admin, publisher, reviewer, steward, auditor, host", s)
 }
 
 // Principal is the authenticated caller of a request.
@@ -120,13 +121,32 @@ type Namespaces interface {
 	GetNamespace(ctx context.Context, name string) (store.Namespace, error)
 }
 
-// CanSee reports whether p may read the submissions of pluginID ("ns/name"):
-// reviewers, stewards and auditors read every plugin's; a token scoped to a
-// namespace reads that namespace's; any other publisher the namespaces it
-// owns. The API and the web pages both decide with it.
+// Released reports whether a version in state st is released: it holds a
+// certificate that has not been revoked, so hosts may install it and
+// anyone may read it, as the anonymous catalog shows. A version in any
+// other state is read only by its namespace's members and the overseers
+// (CanSeeVersion).
+func Released(st lifecycle.State) bool {
+	return st == lifecycle.Certified || st == lifecycle.Suspended
+}
+
+// Oversees reports whether p reads every namespace's versions, released
+// or not: admins, reviewers, stewards and auditors.
+func (p Principal) Oversees() bool {
+	return p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor)
+}
+
+// CanSee reports whether p may read the submissions of pluginID ("ns/name"),
+// whatever their state: the overseers read every plugin's; a publisher
+// token scoped to a namespace reads that namespace's; an unscoped publisher
+// the namespaces it owns. Nobody else does: not a host, not an anonymous
+// caller. The API and the web pages both decide with it.
 func (p Principal) CanSee(ctx context.Context, nss Namespaces, pluginID string) (bool, error) {
-	if p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor) {
+	if p.Oversees() {
 		return true, nil
+	}
+	if p.Role != store.RolePublisher {
+		return false, nil
 	}
 	ns, _, _ := strings.Cut(pluginID, "/")
 	if p.Namespace != "" {
@@ -140,6 +160,17 @@ func (p Principal) CanSee(ctx context.Context, nss Namespaces, pluginID string) 
 		return false, fmt.Errorf("reading namespace %s: %w", ns, err)
 	}
 	return slices.Contains(n.Owners, p.Subject), nil
+}
+
+// CanSeeVersion reports whether p may read a version of pluginID in state
+// st, or anything made from it (its package, manifest, certificate,
+// bundle): anyone a released one, and only those CanSee admits one that is
+// not released yet. p may be the zero Principal of an anonymous caller.
+func (p Principal) CanSeeVersion(ctx context.Context, nss Namespaces, pluginID string, st lifecycle.State) (bool, error) {
+	if Released(st) {
+		return true, nil
+	}
+	return p.CanSee(ctx, nss, pluginID)
 }
 
 // CanPublish reports whether p may submit to namespace ns, owned by

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/store"
 )
 
@@ -101,10 +102,54 @@ func TestCanSee(t *testing.T) {
 		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "other/y", true},
 		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "acme/x", false},
 		{Principal{Subject: "h", Role: store.RoleHost}, "acme/x", false},
+		// Owning a namespace makes a publisher token a member, not a
+		// token of another role that happens to carry the owner's name.
+		{Principal{Subject: "alice", Role: store.RoleHost}, "acme/x", false},
+		{Principal{Subject: "alice"}, "acme/x", false},
 	} {
 		got, err := tc.p.CanSee(context.Background(), nss, tc.id)
 		if err != nil || got != tc.want {
 			t.Errorf("%s (%s) reading %s: %v, %v; want %v", tc.p.Subject, tc.p.Role, tc.id, got, err, tc.want)
+		}
+	}
+}
+
+// TestCanSeeVersionHidesUnreleasedFromOutsiders: a version that is not
+// released is read by its namespace's members and the overseers only; a
+// released one by anyone, anonymous callers and hosts included.
+func TestCanSeeVersionHidesUnreleasedFromOutsiders(t *testing.T) {
+	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
+	insiders := []Principal{
+		{Subject: "root", Role: store.RoleAdmin},
+		{Subject: "rita", Role: store.RoleReviewer},
+		{Subject: "sam", Role: store.RoleSteward},
+		{Subject: "ann", Role: store.RoleAuditor},
+		{Subject: "alice", Role: store.RolePublisher},
+		{Subject: "ci", Role: store.RolePublisher, Namespace: "acme"},
+	}
+	outsiders := []Principal{
+		{},
+		{Subject: "mallory", Role: store.RolePublisher},
+		{Subject: "ci", Role: store.RolePublisher, Namespace: "other"},
+		{Subject: "alice", Role: store.RoleHost},
+		{Subject: "h", Role: store.RoleHost},
+	}
+	for _, st := range lifecycle.States {
+		for _, p := range insiders {
+			if ok, err := p.CanSeeVersion(context.Background(), nss, "acme/x", st); err != nil || !ok {
+				t.Errorf("%s (%s) reading acme/x in state %s: %v, %v; want true", p.Subject, p.Role, st, ok, err)
+			}
+		}
+		for _, p := range outsiders {
+			ok, err := p.CanSeeVersion(context.Background(), nss, "acme/x", st)
+			if err != nil || ok != Released(st) {
+				t.Errorf("%q (%q) reading acme/x in state %s: %v, %v; want %v", p.Subject, p.Role, st, ok, err, Released(st))
+			}
+		}
+	}
+	for st, want := range map[lifecycle.State]bool{lifecycle.Certified: true, lifecycle.Suspended: true, lifecycle.InReview: false, lifecycle.Revoked: false, lifecycle.Rejected: false, lifecycle.AutoApproved: false} {
+		if Released(st) != want {
+			t.Errorf("Released(%s) = %v, want %v", st, !want, want)
 		}
 	}
 }
