@@ -91,7 +91,20 @@ func ParseRole(s string) (store.Role, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("unknown role %q: one of admin, publisher, reviewer, steward, auditor, host", s)
+	return "", fmt.Errorf("unknown role %q: one of %s", s, RoleNames())
+}
+
+// RoleNames lists every role for people to read, "admin, publisher, … or
+// host", from the one list of roles (store.Roles).
+func RoleNames() string {
+	names := make([]string, len(store.Roles))
+	for i, r := range store.Roles {
+		names[i] = string(r)
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Principal is the authenticated caller of a request.

@@ -73,6 +73,20 @@ func TestParseRole(t *testing.T) {
 	}
 }
 
+// TestParseRoleErrorNamesEveryRole: a mistyped role is answered with the
+// whole list, host included, so the fix is in the message.
+func TestParseRoleErrorNamesEveryRole(t *testing.T) {
+	_, err := ParseRole("hosts")
+	if err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	for _, r := range store.Roles {
+		if !strings.Contains(err.Error(), string(r)) {
+			t.Errorf("the error %q does not name the role %s", err, r)
+		}
+	}
+}
+
 type namespaces map[string][]string
 
 func (n namespaces) GetNamespace(_ context.Context, name string) (store.Namespace, error) {
