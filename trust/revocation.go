@@ -116,6 +116,24 @@ func VerifyRevocationList(env *dsse.Envelope, keyring *Keyring, c RevocationChec
 	if c.MaxAge <= 0 {
 		return nil, fmt.Errorf("revocation list: a positive maximum age is required (fail closed)")
 	}
+	l, err := OpenRevocationList(env, keyring)
+	if err != nil {
+		return nil, err
+	}
+	if l.Number < c.LastNumber {
+		return nil, fmt.Errorf("revocation list %d: %w: list %d was already seen; an older list may hide a revocation", l.Number, ErrRollback, c.LastNumber)
+	}
+	if err := l.CheckFresh(c.Now, c.MaxAge); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// OpenRevocationList checks a revocation list's signature (by a key in
+// keyring active at its issue time) and shape, and returns it, fresh or
+// not. A client records the number of a list that opens, so an older one
+// replayed later is refused, and then checks its freshness with CheckFresh.
+func OpenRevocationList(env *dsse.Envelope, keyring *Keyring) (*RevocationList, error) {
 	payload, key, err := OpenEnvelope(env, PayloadTypeRevocations, keyring)
 	if err != nil {
 		return nil, fmt.Errorf("revocation list: %w", err)
@@ -130,19 +148,26 @@ func VerifyRevocationList(env *dsse.Envelope, keyring *Keyring, c RevocationChec
 	if !key.ActiveAt(l.IssuedAt) {
 		return nil, fmt.Errorf("revocation list %d: %w: key %s signed it at %s, outside its window", l.Number, ErrKeyNotActive, key.ID, l.IssuedAt.Format(time.RFC3339))
 	}
-	if l.Number < c.LastNumber {
-		return nil, fmt.Errorf("revocation list %d: %w: list %d was already seen; an older list may hide a revocation", l.Number, ErrRollback, c.LastNumber)
-	}
-	if c.Now.After(l.NextUpdate) {
-		return nil, fmt.Errorf("revocation list %d: %w: its next update was due at %s; fetch a fresh list", l.Number, ErrStaleList, l.NextUpdate.Format(time.RFC3339))
-	}
-	if age := c.Now.Sub(l.IssuedAt); age > c.MaxAge {
-		return nil, fmt.Errorf("revocation list %d: %w: issued %s ago, older than the %s accepted; fetch a fresh list", l.Number, ErrStaleList, age.Round(time.Second), c.MaxAge)
-	}
-	if c.Now.Before(l.IssuedAt.Add(-maxClockSkew)) {
-		return nil, fmt.Errorf("revocation list %d: %w: issued at %s, in the future (check the clock)", l.Number, ErrMalformed, l.IssuedAt.Format(time.RFC3339))
-	}
 	return &l, nil
+}
+
+// CheckFresh refuses a list past its next-update time or issued more than
+// maxAge before now (ErrStaleList), or issued in the future (ErrMalformed).
+// maxAge must be positive: there is no "never stale".
+func (l *RevocationList) CheckFresh(now time.Time, maxAge time.Duration) error {
+	if maxAge <= 0 {
+		return fmt.Errorf("revocation list: a positive maximum age is required (fail closed)")
+	}
+	if now.After(l.NextUpdate) {
+		return fmt.Errorf("revocation list %d: %w: its next update was due at %s; fetch a fresh list", l.Number, ErrStaleList, l.NextUpdate.Format(time.RFC3339))
+	}
+	if age := now.Sub(l.IssuedAt); age > maxAge {
+		return fmt.Errorf("revocation list %d: %w: issued %s ago, older than the %s accepted; fetch a fresh list", l.Number, ErrStaleList, age.Round(time.Second), maxAge)
+	}
+	if now.Before(l.IssuedAt.Add(-maxClockSkew)) {
+		return fmt.Errorf("revocation list %d: %w: issued at %s, in the future (check the clock)", l.Number, ErrMalformed, l.IssuedAt.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // maxClockSkew is how far in the future a list's issue time may be before

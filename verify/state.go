@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -50,3 +51,6 @@ func saveState(dir string, s state) error {
 	}
 	return nil
 }
+
+// timeNow is the clock when Options.Now is nil.
+var timeNow = time.Now

@@ -22,10 +22,21 @@
 // bundle's checkpoint must be that one, or a newer one proven consistent with
 // it (Options.Prover supplies the proof, from the log's tiles or a local
 // mirror); an older one is refused, so keep bundles fresh: fetch them again
-// when the log moves on. The state is written only after every check passed,
-// atomically. Two processes verifying against one state folder at the same
-// moment may each write it; the newer checkpoint is the one to keep, so give
-// each host process its own folder or serialise verifications.
+// when the log moves on.
+//
+// # Rollback
+//
+// The state folder also remembers the highest revocation list number this
+// host has seen; an older list is refused with ErrRevocationRollback. Both
+// are recorded as soon as their signatures (and, for a checkpoint, its
+// consistency with the last one) verify, whatever the package's verdict: a
+// host that refuses a package because a newer list revokes it must not
+// accept an older list replayed afterwards. Observe records the
+// marketplace's current checkpoint and list without a package. The state is
+// written atomically. Two processes verifying against one state folder at
+// the same moment may each write it; the newer checkpoint is the one to
+// keep, so give each host process its own folder or serialise
+// verifications.
 package verify
 
 import (
@@ -80,6 +91,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrRollback is wrapped when the bundle's checkpoint is older than the
 // newest one this host has seen.
 var ErrRollback = errors.New("checkpoint is older than the last one seen")
+
+// ErrRevocationRollback is wrapped when the revocation list is older than
+// the newest one this host has seen: a replayed list, which could hide a
+// revocation. It wraps trust.ErrRollback.
+var ErrRevocationRollback = fmt.Errorf("replayed list: %w", trust.ErrRollback)
 
 // ErrRevoked is wrapped when the package's digest is on the revocation list.
 var ErrRevoked = errors.New("package is revoked")
@@ -145,12 +161,26 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	if opts.MarketplaceKeys.Len() == 0 || opts.LogVerifier == nil || opts.StateDir == "" || opts.Revocations == nil || opts.RevocationMaxAge <= 0 {
 		return fail(CheckSetup, errors.New("the marketplace keys, the log verifier key, a state folder, a revocation list and its maximum age are all required"))
 	}
-	now := time.Now
+	now := timeNow
 	if opts.Now != nil {
 		now = opts.Now
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	t := now()
+
+	// Before the package is judged, the host's state moves on to the
+	// bundle's checkpoint and the revocation list if they are genuine and
+	// newer, so that refusing this package cannot leave an older list or
+	// checkpoint acceptable afterwards.
+	st, err := loadState(opts.StateDir)
+	if err != nil {
+		return fail(CheckSetup, err)
+	}
+	seen, err := observe(ctx, &st, []byte(b.Log.Checkpoint), opts)
+	if err != nil {
+		return fail(CheckSetup, err)
 	}
 
 	// 1. The bytes are the ones the bundle is about.
@@ -209,16 +239,15 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	}
 
 	// 5. The certificate is valid now.
-	t := now()
 	if err := cert.CheckValidAt(t); err != nil {
 		return fail(CheckValidity, err)
 	}
 
 	// 6. The checkpoint is the log's.
-	cp, err := tlog.VerifyCheckpoint([]byte(b.Log.Checkpoint), opts.LogVerifier)
-	if err != nil {
-		return fail(CheckCheckpoint, err)
+	if seen.cpErr != nil {
+		return fail(CheckCheckpoint, seen.cpErr)
 	}
+	cp := seen.cp
 
 	// 7. The certificate is published in that tree.
 	if err := trust.CheckCertificateEntry(b.Log.Entry, b.Certificate, cert); err != nil {
@@ -229,18 +258,16 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	}
 
 	// 8. The tree extends the newest one this host has seen.
-	st, err := loadState(opts.StateDir)
-	if err != nil {
-		return fail(CheckConsistency, err)
-	}
-	advance, err := checkConsistency(ctx, st, cp, opts)
-	if err != nil {
-		return fail(CheckConsistency, err)
+	if seen.consErr != nil {
+		return fail(CheckConsistency, seen.consErr)
 	}
 
-	// 9. The revocation list is genuine and fresh.
-	rl, err := trust.VerifyRevocationList(opts.Revocations, opts.MarketplaceKeys, trust.RevocationCheck{Now: t, MaxAge: opts.RevocationMaxAge, LastNumber: st.RevocationNumber})
-	if err != nil {
+	// 9. The revocation list is genuine, not older than one seen, and fresh.
+	if seen.rlErr != nil {
+		return fail(CheckRevocationList, seen.rlErr)
+	}
+	rl := seen.rl
+	if err := rl.CheckFresh(t, opts.RevocationMaxAge); err != nil {
 		return fail(CheckRevocationList, err)
 	}
 	// 10. ... and does not list this package.
@@ -255,16 +282,6 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 		}
 	}
 
-	// Everything passed: remember the newer checkpoint and list.
-	if advance || rl.Number > st.RevocationNumber {
-		if advance {
-			st.Checkpoint = b.Log.Checkpoint
-		}
-		st.RevocationNumber = max(st.RevocationNumber, rl.Number)
-		if err := saveState(opts.StateDir, st); err != nil {
-			return nil, fmt.Errorf("verify: every check passed but %w", err)
-		}
-	}
 	return &Result{
 		Digest: digest, PluginID: id, Version: version, Certificate: cert,
 		PublisherKeyID: pubSig.KeyID, MarketplaceKeyID: mkey.ID,
@@ -272,8 +289,8 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	}, nil
 }
 
-// checkConsistency compares the bundle's checkpoint with the last one seen
-// and reports whether the state should move to it.
+// checkConsistency compares a checkpoint with the last one seen and reports
+// whether the state should move to it.
 func checkConsistency(ctx context.Context, st state, cp tlog.Checkpoint, opts Options) (bool, error) {
 	if st.Checkpoint == "" {
 		return true, nil // first contact: trust on first use of this log
@@ -284,12 +301,12 @@ func checkConsistency(ctx context.Context, st state, cp tlog.Checkpoint, opts Op
 	}
 	switch {
 	case cp.Size < last.Size:
-		return false, fmt.Errorf("%w: the bundle's checkpoint has %d entries, this host has already seen %d; the log was rolled back, or the bundle is stale (fetch it again)", ErrRollback, cp.Size, last.Size)
+		return false, fmt.Errorf("%w: the checkpoint has %d entries, this host has already seen %d; the log was rolled back, or the bundle is stale (fetch it again)", ErrRollback, cp.Size, last.Size)
 	case cp.Size == last.Size:
 		return false, tlog.VerifyConsistency(last, cp, nil)
 	}
 	if opts.Prover == nil {
-		return false, fmt.Errorf("the bundle's checkpoint (%d entries) is newer than the last seen (%d) and no consistency proof source is configured", cp.Size, last.Size)
+		return false, fmt.Errorf("the checkpoint (%d entries) is newer than the last seen (%d) and no consistency proof source is configured (pass the log's URL, --log)", cp.Size, last.Size)
 	}
 	proof, err := opts.Prover.ConsistencyProof(ctx, last.Size, cp)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -395,13 +396,124 @@ func TestVerify(t *testing.T) {
 		wantCheck(t, err, CheckPolicy, ErrNotAllowed)
 	})
 
-	t.Run("nothing is written to the state when a check fails", func(t *testing.T) {
+	t.Run("a damaged state file is a setup failure, not a reset", func(t *testing.T) {
 		state := t.TempDir()
-		_, err := Verify(ctx, pkg, b, w.options(state, t0.Add(90*24*time.Hour)))
-		wantCheck(t, err, CheckValidity, nil)
-		if _, err := os.Stat(filepath.Join(state, stateFile)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("state written after a failure: %v", err)
+		if err := os.WriteFile(filepath.Join(state, stateFile), []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
 		}
+		_, err := Verify(ctx, pkg, b, w.options(state, now))
+		wantCheck(t, err, CheckSetup, nil)
+	})
+}
+
+// TestRevocationRollbackAfterRefusal guards against replaying an older
+// revocation list at a host that refused a package because a newer list
+// revoked it: the newer list is recorded although the verdict was a refusal.
+func TestRevocationRollbackAfterRefusal(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	pkg := pack(t, "acme/hello", "1.2.0", 4096)
+	now := t0.Add(24 * time.Hour)
+	b := w.certify(pkg, "acme/hello", "1.2.0", []string{"kv:read"}, t0, 30*24*time.Hour)
+	state := t.TempDir()
+	older := w.revocations
+	w.revoke(trust.Revocation{Digest: digestOf(pkg), Reason: "malware found", Time: t0})
+	_, err := Verify(ctx, pkg, b, w.options(state, now))
+	wantCheck(t, err, CheckRevoked, ErrRevoked)
+
+	opts := w.options(state, now)
+	opts.Revocations = older
+	_, err = Verify(ctx, pkg, b, opts)
+	wantCheck(t, err, CheckRevocationList, ErrRevocationRollback)
+	if !errors.Is(err, trust.ErrRollback) || !strings.Contains(err.Error(), "revocation list 1 is older than list 2 already seen") {
+		t.Errorf("err = %v, want it to name both list numbers", err)
+	}
+}
+
+// TestStateRecordedWhateverTheVerdict guards the host's memory: a genuine
+// newer checkpoint and revocation list are recorded even when the package
+// fails an earlier check, so neither can be rolled back afterwards.
+func TestStateRecordedWhateverTheVerdict(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	pkg := pack(t, "acme/hello", "1.2.0", 4096)
+	now := t0.Add(24 * time.Hour)
+	b := w.certify(pkg, "acme/hello", "1.2.0", []string{"kv:read"}, t0, 30*24*time.Hour)
+	state := t.TempDir()
+	if _, err := Verify(ctx, pkg, b, w.options(state, now)); err != nil {
+		t.Fatal(err)
+	}
+	old := *b
+	w.certify(pack(t, "acme/other", "0.1.0", 100), "acme/other", "0.1.0", nil, t0, 30*24*time.Hour)
+	w.refresh(b)
+	older := w.revocations
+	w.revoke()
+
+	// A package damaged in transit fails its first check, yet the newer
+	// checkpoint and list it came with are recorded.
+	bad := bytes.Clone(pkg)
+	bad[len(bad)/2] ^= 1
+	_, err := Verify(ctx, bad, b, w.options(state, now))
+	wantCheck(t, err, CheckDigest, trust.ErrWrongDigest)
+
+	_, err = Verify(ctx, pkg, &old, w.options(state, now))
+	wantCheck(t, err, CheckConsistency, ErrRollback)
+	opts := w.options(state, now)
+	opts.Revocations = older
+	_, err = Verify(ctx, pkg, b, opts)
+	wantCheck(t, err, CheckRevocationList, ErrRevocationRollback)
+	if _, err := Verify(ctx, pkg, b, w.options(state, now)); err != nil {
+		t.Fatalf("the current bundle and list: %v", err)
+	}
+}
+
+// TestObserve guards what a refresh records: the newest genuine checkpoint
+// and list, never a tampered or older one.
+func TestObserve(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	now := t0.Add(24 * time.Hour)
+	w.certify(pack(t, "acme/hello", "1.2.0", 100), "acme/hello", "1.2.0", nil, t0, 30*24*time.Hour)
+	state := t.TempDir()
+	_, signed := w.log.Checkpoint()
+	older := w.revocations
+	w.revoke()
+
+	t.Run("a tampered list is refused and not recorded", func(t *testing.T) {
+		tampered := *w.revocations
+		tampered.Signatures = slices.Clone(w.revocations.Signatures)
+		tampered.Payload = strings.Replace(tampered.Payload, tampered.Payload[10:14], "AAAA", 1)
+		opts := w.options(state, now)
+		opts.Revocations = &tampered
+		_, err := Observe(ctx, signed, opts)
+		wantCheck(t, err, CheckRevocationList, nil)
+		st, err := loadState(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.RevocationNumber != 0 {
+			t.Errorf("a tampered list recorded number %d", st.RevocationNumber)
+		}
+	})
+
+	t.Run("the newest list and checkpoint are recorded", func(t *testing.T) {
+		obs, err := Observe(ctx, signed, w.options(state, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !obs.Recorded || obs.RevocationList.Number != 2 || obs.Checkpoint.Size != w.log.Size() {
+			t.Errorf("observed %+v", obs)
+		}
+		opts := w.options(state, now)
+		opts.Revocations = older
+		_, err = Observe(ctx, signed, opts)
+		wantCheck(t, err, CheckRevocationList, ErrRevocationRollback)
+	})
+
+	t.Run("a tampered checkpoint is refused", func(t *testing.T) {
+		forged := strings.Replace(string(signed), "\n1\n", "\n7\n", 1)
+		_, err := Observe(ctx, []byte(forged), w.options(state, now))
+		wantCheck(t, err, CheckCheckpoint, nil)
 	})
 }
 
