@@ -6,7 +6,6 @@ import "cmp"
 // of a plugin: it runs in a sandbox, reads secrets through the host and
 // has crypto/rand. Rules without an entry get the generic advice.
 var remediations = map[string]string{
-	"G101": "Do not put credentials in source: they ship in the module for anyone to read. Revoke the credential, declare a secret:NAME permission and read it at run time with pdk.Secret(\"NAME\").",
 	"G102": "Bind to a specific address, not all interfaces (plugins cannot open sockets in the sandbox; remove the listener).",
 	"G103": "Remove the use of package unsafe, or confine it to one reviewed helper with a comment saying why it is sound.",
 	"G104": "Check the returned error: handle it, return it wrapped with context, or assign it to _ with a comment saying why it cannot matter.",

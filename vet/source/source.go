@@ -93,7 +93,7 @@ type Analyzer struct {
 // New returns the source analyzer.
 func New() *Analyzer {
 	a := &Analyzer{version: gosecVersion()}
-	for id, d := range rules.Generate(false).Rules {
+	for id, d := range gosecRules().Rules {
 		a.rules = append(a.rules, rule(id, d.Description))
 	}
 	for id, d := range analyzers.Generate(false).Analyzers {
@@ -112,6 +112,19 @@ func rule(id, desc string) vet.Rule {
 		Remediation: Remediation(id),
 		HelpURI:     "https://github.com/securego/gosec#available-rules",
 	}
+}
+
+// secretRules are the gosec rules left to the secrets analyzer. G101
+// guesses hard-coded credentials from names and value patterns that
+// disagree with the secrets analyzer's rules and allowlists (it flags
+// AWS's documented example key, which gitleaks allows) and would report
+// every real key a second time. Credentials have one source of truth,
+// vet/secrets, which scans the same source files and the module too.
+var secretRules = []string{"G101"}
+
+// gosecRules returns gosec's AST rules without secretRules.
+func gosecRules() rules.RuleList {
+	return rules.Generate(false, rules.NewRuleFilter(true, secretRules...))
 }
 
 // RuleID is the vet rule id of a gosec rule ("G401" → "source/G401").
@@ -230,7 +243,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 // names it.
 func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail) []*issue.Issue {
 	g := gosec.NewAnalyzer(gosecConfig(), false, false, false, 1, log.New(io.Discard, "", 0))
-	g.LoadRules(rules.Generate(false).RulesInfo())
+	g.LoadRules(gosecRules().RulesInfo())
 	g.LoadAnalyzers(analyzers.Generate(false).AnalyzersInfo())
 	analysed := map[string]bool{}
 	for _, p := range pkgs {
@@ -587,8 +600,8 @@ func (w *tree) findings(issues []*issue.Issue, loader string) []vet.Finding {
 			f.Properties["cweUrl"] = c.SprintURL()
 			f.Message += " [" + c.SprintID() + "]"
 		}
-		// A hard-coded credential's line holds the credential; the
-		// secrets analyzer reports it redacted, so it is not echoed here.
+		// A line about a secret may hold one; the secrets analyzer
+		// reports secrets, redacted, so such a line is not echoed here.
 		if !credentialRule[is.RuleID] {
 			f.Location.Snippet = truncate(text, snippetBytes)
 		}
@@ -598,12 +611,13 @@ func (w *tree) findings(issues []*issue.Issue, loader string) []vet.Finding {
 	return out
 }
 
-// credentialRule marks rules whose flagged line may hold a secret.
-var credentialRule = map[string]bool{"G101": true, "G117": true}
+// credentialRule marks rules whose flagged line may hold a secret (G117:
+// a secret-named field that is marshalled).
+var credentialRule = map[string]bool{"G117": true}
 
 // severity maps gosec's severity and confidence: the severity stands when
 // gosec is at least moderately sure, and drops a level when its confidence
-// is low (G101's guess from a variable's name, for instance).
+// is low (a guess from a variable's name, for instance).
 func severity(sev, conf issue.Score) vet.Severity {
 	levels := []vet.Severity{vet.Info, vet.Low, vet.Medium, vet.High}
 	i := int(sev) + 1 // Low → Low, Medium → Medium, High → High
@@ -654,7 +668,7 @@ func defaultSeverity(id string) vet.Severity {
 }
 
 var ruleSeverity = map[string]vet.Severity{
-	"G101": vet.Medium, "G103": vet.Low, "G104": vet.Low, "G115": vet.High,
+	"G103": vet.Low, "G104": vet.Low, "G115": vet.High,
 	"G401": vet.Medium, "G404": vet.High, "G501": vet.Medium, "G505": vet.Medium,
 	"G601": vet.Medium, "G602": vet.Medium, "G702": vet.High, "G703": vet.High,
 }
