@@ -21,7 +21,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
@@ -385,19 +384,6 @@ func (m *merge) add(h hit) {
 		Remediation: remediation,
 		Properties:  map[string]any{"gitleaksRule": ruleID, "redacted": red, "length": len(secret), "occurrences": 1},
 	})
-}
-
-// Redact returns the first characters of a secret followed by "…": at
-// most 4, and fewer for a short secret (a quarter of it), so that what is
-// shown never narrows the secret down usefully.
-func Redact(secret string) string {
-	n := min(4, utf8.RuneCountInString(secret)/4)
-	i := 0
-	for k := 0; k < n; k++ {
-		_, size := utf8.DecodeRuneInString(secret[i:])
-		i += size
-	}
-	return secret[:i] + "…"
 }
 
 // lineStarts returns the offset at which each line starts.
