@@ -272,11 +272,12 @@ func (r *resolver) setup() error {
 	if r.root, err = verify.ParseTrustRoot(r.rootData); err != nil {
 		return fmt.Errorf("the trust root: %w", err)
 	}
-	if r.revData, err = r.opts.Source.Revocations(ctx); err != nil {
-		return fmt.Errorf("fetching the revocation list: %w", err)
-	}
-	if r.rev, err = trust.ParseEnvelope(r.revData); err != nil {
-		return fmt.Errorf("the marketplace's revocation list: %w", err)
+	// The current list and checkpoint are recorded in the state folder
+	// before anything is downloaded, so an older one is refused from here on.
+	if r.revData, r.rev, _, err = current(ctx, r.opts.Source, r.root, filepath.Join(dir, StateDir), Check{
+		Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now,
+	}); err != nil {
+		return err
 	}
 	l, err := ReadLock(filepath.Join(dir, LockFile))
 	switch {
