@@ -11,9 +11,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/idna"
 
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/manifest"
@@ -41,11 +44,16 @@ func (e *redirectDeniedError) Error() string {
 	return fmt.Sprintf("redirect to %s refused: the origin is not granted", e.origin)
 }
 
-// addrDeniedError marks a dial to a non-public address.
-type addrDeniedError struct{ addr string }
+// addrDeniedError marks a connection the built-in transport refused to
+// make: to a host and port no grant names, or to a non-public address that
+// no grant names literally.
+type addrDeniedError struct {
+	addr   string // the host and port asked for, or the resolved IP and port
+	reason string
+}
 
 func (e *addrDeniedError) Error() string {
-	return fmt.Sprintf("connection to %s refused: private, loopback, link-local and unspecified addresses are reachable only when an origin names them", e.addr)
+	return fmt.Sprintf("connection to %s refused: %s", e.addr, e.reason)
 }
 
 // newFetcher returns the fetcher for the granted net: origins. A nil
@@ -57,17 +65,11 @@ func newFetcher(origins []string, transport http.RoundTripper, cfg *Config) *fet
 		timeout: cfg.FetchTimeout,
 		maxBody: cfg.MaxFetchResponseBytes,
 	}
-	named := make(map[netip.Addr]bool)
 	for _, o := range origins {
 		f.origins[o] = true
-		if u, err := url.Parse(o); err == nil {
-			if a, err := netip.ParseAddr(u.Hostname()); err == nil {
-				named[a.Unmap()] = true
-			}
-		}
 	}
 	if transport == nil {
-		f.transport = guardedTransport(named)
+		f.transport = guardedTransport(origins)
 		transport = f.transport
 	}
 	maxRedirects := cfg.MaxRedirects
@@ -87,28 +89,93 @@ func newFetcher(origins []string, transport http.RoundTripper, cfg *Config) *fet
 	return f
 }
 
-// guardedTransport dials only public addresses, except for an address an
-// origin names literally (net:http://127.0.0.1:8080). A host name never
-// unlocks a private address: its resolution can change after review, so
-// only a literal pins it. The check runs on the resolved address at
-// connect time (the dialer's Control hook), so a name that resolves to a
-// public address when checked and to a private one when used (DNS
-// rebinding) is still refused.
-func guardedTransport(named map[netip.Addr]bool) *http.Transport {
-	d := &net.Dialer{
-		Timeout: 10 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return &addrDeniedError{addr: address}
-			}
-			if a := ap.Addr().Unmap(); !isPublic(a) && !named[a] {
-				return &addrDeniedError{addr: address}
-			}
-			return nil
-		},
+// hostPort is a granted host (lower case, an IP literal without brackets)
+// and port, as the transport hands them to its dialer.
+type hostPort struct {
+	host string
+	port uint16
+}
+
+// grantedHostPorts returns the host and port of each origin, the port
+// defaulting to the scheme's.
+func grantedHostPorts(origins []string) map[hostPort]bool {
+	granted := make(map[hostPort]bool, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if hp, ok := parseHostPort(u.Hostname(), port); ok {
+			granted[hp] = true
+		}
 	}
-	dial := d.DialContext
+	return granted
+}
+
+// parseHostPort canonicalises a host (lower case; an IP literal in its
+// netip form) and a decimal port.
+func parseHostPort(host, port string) (hostPort, bool) {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return hostPort{}, false
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return hostPort{host: a.Unmap().String(), port: uint16(n)}, true
+	}
+	// The transport dials a host name in its ASCII (punycode) form.
+	host, err = idna.Lookup.ToASCII(host)
+	if err != nil {
+		return hostPort{}, false
+	}
+	return hostPort{host: strings.ToLower(host), port: uint16(n)}, true
+}
+
+// guardedTransport connects only where a grant points: a grant is scheme,
+// host and port, so the dialer refuses any host and port no origin names
+// (the port defaulting to the scheme's), and checks the address it
+// actually connects to, after resolution (the dialer's Control hook):
+// that address must have the granted port and be public, unless the grant
+// names that very address literally (net:http://127.0.0.1:8080 reaches
+// 127.0.0.1:8080 and nothing else on 127.0.0.1). A host name never unlocks
+// a private address: its resolution can change after review, so only a
+// literal pins it. Because the check runs at connect time, a name that
+// resolves to a public address when checked and to a private one when used
+// (DNS rebinding) is still refused, and so is every redirect hop.
+func guardedTransport(origins []string) *http.Transport {
+	granted := grantedHostPorts(origins)
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, &addrDeniedError{addr: address, reason: "the address is not a host and port"}
+		}
+		want, ok := parseHostPort(host, port)
+		if !ok || !granted[want] {
+			return nil, &addrDeniedError{addr: address, reason: "no granted origin names this host and port"}
+		}
+		literal, _ := netip.ParseAddr(want.host) // invalid for a host name
+		d := &net.Dialer{
+			Timeout: 10 * time.Second,
+			Control: func(_, address string, _ syscall.RawConn) error {
+				ap, err := netip.ParseAddrPort(address)
+				if err != nil {
+					return &addrDeniedError{addr: address, reason: "the address is not an IP address and port"}
+				}
+				a := ap.Addr().Unmap()
+				switch {
+				case ap.Port() != want.port:
+					return &addrDeniedError{addr: address, reason: fmt.Sprintf("the granted port is %d", want.port)}
+				case !isPublic(a) && a != literal:
+					return &addrDeniedError{addr: address, reason: "private, loopback, link-local and unspecified addresses are reachable only when an origin names that address and port literally"}
+				}
+				return nil
+			},
+		}
+		return d.DialContext(ctx, network, address)
+	}
 	return &http.Transport{
 		// Never a proxy from the environment: it would be the one dialled,
 		// and the address check would check the proxy.
