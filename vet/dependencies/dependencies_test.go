@@ -20,8 +20,9 @@ import (
 	"gatehouse.dev/gatehouse/vulndb"
 )
 
-// goZip is the real Go vulnerability database shipped beside the checkout.
-const goZip = "../../../shared/data/osv-go-all.zip"
+// goZip is a real subset of the Go vulnerability database that the
+// repository carries (testdata/osv/README.md says how it was cut).
+const goZip = "../../testdata/osv/go-subset.zip"
 
 var (
 	dbOnce sync.Once

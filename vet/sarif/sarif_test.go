@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,30 +13,13 @@ import (
 	"gatehouse.dev/gatehouse/vet"
 )
 
-// schemaPath finds shared/data/sarif-schema-2.1.0.json by walking up from
-// the working directory (the package folder under go test).
-func schemaPath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", "sarif-schema-2.1.0.json")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("the official SARIF schema (shared/data/sarif-schema-2.1.0.json) was not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// schemaPath is the official SARIF 2.1.0 schema the repository carries
+// (testdata/sarif/README.md names its source).
+const schemaPath = "../../testdata/sarif/sarif-schema-2.1.0.json"
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open(schemaPath(t))
+	f, err := os.Open(schemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
