@@ -7,7 +7,8 @@
 //
 //   - content: an RE2 regular expression over the bytes of every file of
 //     the package (the module included). RE2 runs in time linear in the
-//     input, so a rule cannot be made to run away.
+//     input, so a rule cannot be made to run away. A match may be a
+//     secret, so it is reported redacted, with a digest.
 //   - module: a banned Go module, package or SBOM component, by name
 //     ("github.com/evil/lib"; it also bans every path under it), optionally
 //     at one version ("github.com/evil/lib@v1.2.3"). Components come from
@@ -36,6 +37,7 @@ import (
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/dependencies"
 	"gatehouse.dev/gatehouse/vet/origins"
+	"gatehouse.dev/gatehouse/vet/secrets"
 	"gatehouse.dev/gatehouse/wasmfile"
 	"gatehouse.dev/gatehouse/wasmfile/gobuildinfo"
 )
@@ -49,7 +51,7 @@ const (
 	maxProgram = 20000
 	// MaxMatchesPerRule bounds what one rule reports in one version.
 	MaxMatchesPerRule = 10
-	// maxSnippet bounds the excerpt of a content match.
+	// maxSnippet bounds the part of a content match that is redacted.
 	maxSnippet = 80
 )
 
@@ -162,9 +164,13 @@ type Match struct {
 	File   string `json:"file"`
 	Line   int    `json:"line,omitempty"`
 	Offset int64  `json:"offset,omitempty"`
-	// Subject is what matched: an excerpt, a component, an import, an
-	// origin.
+	// Subject is what matched: a component, an import, an origin, or for
+	// a content rule the match redacted (secrets.Redact), never in the
+	// clear.
 	Subject string `json:"subject"`
+	// Digest, for a content match, is secrets.Digest of the matched
+	// bytes: it tells redacted matches apart.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Find returns every match of every rule in a package, at most
@@ -201,7 +207,8 @@ func (r *Rule) find(in *vet.Input, f *facts) []Match {
 		for _, e := range in.Package.Files {
 			data, _ := in.Package.File(e.Path)
 			for _, loc := range r.re.FindAllIndex(data, MaxMatchesPerRule-len(out)) {
-				m := Match{File: e.Path, Subject: snippet(data[loc[0]:loc[1]])}
+				m := Match{File: e.Path}
+				m.Subject, m.Digest = redacted(data[loc[0]:loc[1]])
 				if vet.IsText(data) {
 					m.Line, _ = vet.LineCol(data, loc[0])
 				} else {
@@ -257,13 +264,18 @@ func (r *Rule) originMatches(o originFact) bool {
 	return o.host == r.host || strings.HasSuffix(o.host, "."+r.host)
 }
 
-// snippet quotes a match for reviewers, bounded and printable.
-func snippet(b []byte) string {
+// redacted shows a content match the way the secrets analyzer shows a
+// secret: a rule is often written because a secret leaked, and a pattern
+// cannot say whether what it matched is one. The subject is the match's
+// first characters, quoted so they are printable; the digest tells
+// matches apart. The clear match goes no further than this function.
+func redacted(b []byte) (subject, digest string) {
+	digest = secrets.Digest(string(b))
 	if len(b) > maxSnippet {
 		b = b[:maxSnippet]
 	}
 	s := strconv.Quote(string(b))
-	return s[1 : len(s)-1]
+	return secrets.Redact(s[1 : len(s)-1]), digest
 }
 
 // facts are what the non-content rules look at, read once per package.
