@@ -19,6 +19,8 @@ import (
 type verifyFlags struct {
 	bundle, state, policy, trustRoot, revocations, logURL string
 	maxAge                                                time.Duration
+	// prover is the marketplace's log, when --refresh found it.
+	prover verify.Prover
 }
 
 func (v *verifyFlags) register(c *cobra.Command) {
@@ -125,8 +127,9 @@ func printVerified(w io.Writer, res *verify.Result, policyNote string) {
 
 func verifyCmd(g *globals) *cobra.Command {
 	var vf verifyFlags
+	var refresh bool
 	c := &cobra.Command{
-		Use:   "verify PACKAGE",
+		Use:   "verify PACKAGE | verify --refresh PACKAGE|FOLDER",
 		Short: "Verify a package offline against its certificate bundle, as a host must before running it",
 		Long: `Verify checks, in order and from files only: the package digest, the
 publisher's signature, the marketplace's certificate signature, that the
@@ -139,12 +142,33 @@ host's policy.
 
 The bundle, trust root and revocation list are found beside the package, as
 ` + "`gatehouse install`" + ` writes them, unless flags name them; a gatehouse.lock
-beside it pins the digest. Exits 2 naming the first check that failed.`,
+beside it pins the digest. Exits 2 naming the first check that failed.
+
+--refresh first fetches the marketplace's current revocation list, log
+checkpoint and the certificate bundles of the plugins gatehouse.lock pins
+(from the marketplace the lock names, else --server), checks their signatures
+against the pinned trust root, records the list and checkpoint in the state
+folder (an older one is refused from then on, as a replay) and writes them
+beside the packages. Given a FOLDER, it reports every pinned plugin's
+standing and exits 2 if one no longer verifies.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if refresh {
+				chk, err := vf.refreshFolder(cmd, g, args[0])
+				if err != nil {
+					return err
+				}
+				if fi, err := os.Stat(args[0]); err == nil && fi.IsDir() {
+					return nil
+				}
+				vf.prover = chk.Prover
+			}
 			chk, note, err := vf.check()
 			if err != nil {
 				return err
+			}
+			if vf.prover != nil && chk.Prover == nil {
+				chk.Prover = vf.prover
 			}
 			_, res, err := install.VerifyFile(cmd.Context(), vf.files(args[0]), chk)
 			if err != nil {
@@ -155,5 +179,6 @@ beside it pins the digest. Exits 2 naming the first check that failed.`,
 		},
 	}
 	vf.register(c)
+	c.Flags().BoolVar(&refresh, "refresh", false, "first fetch, check and record the marketplace's current revocation list, log checkpoint and bundles (see above)")
 	return c
 }
