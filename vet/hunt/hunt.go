@@ -16,6 +16,7 @@ import (
 	hunting "gatehouse.dev/gatehouse/hunt"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/vet/secrets"
 )
 
 // Name is the analyzer's name.
@@ -23,7 +24,7 @@ const Name = "hunt"
 
 // Version changes whenever the analyzer's logic changes; the rule set's
 // own version is reported in the result's databases ("hunt-rules").
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Rule ids, one per rule kind.
 const (
@@ -93,7 +94,14 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	rep := &vet.Report{Databases: map[string]string{"hunt-rules": ruleSetVersion(stored)}}
 	for _, m := range matches {
 		r := byID[m.RuleID]
-		msg := fmt.Sprintf("%s matches hunting rule %s (%s %q)", m.Subject, r.ID, r.Kind, r.Pattern)
+		// A content rule's pattern may be the very secret it hunts, so
+		// findings show it redacted, as they show the match (hunt.Find
+		// redacts it); the digest keeps fingerprints apart.
+		pattern, subject := r.Pattern, m.Subject
+		if r.Kind == store.HuntContent {
+			pattern, subject = secrets.Redact(r.Pattern), m.Digest
+		}
+		msg := fmt.Sprintf("%s matches hunting rule %s (%s %q)", m.Subject, r.ID, r.Kind, pattern)
 		if r.Description != "" {
 			msg += ": " + r.Description
 		}
@@ -110,9 +118,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 			Severity:    vet.Critical,
 			Message:     msg + ".",
 			Location:    loc,
-			Fingerprint: vet.Fingerprint("hunt/"+r.Kind, r.ID, m.File, m.Subject),
+			Fingerprint: vet.Fingerprint("hunt/"+r.Kind, r.ID, m.File, subject),
 			Remediation: remediation,
-			Properties:  map[string]any{"huntRule": r.ID, "incident": r.IncidentID, "pattern": r.Pattern},
+			Properties:  map[string]any{"huntRule": r.ID, "incident": r.IncidentID, "pattern": pattern},
 		})
 	}
 	vet.SortFindings(rep.Findings)
