@@ -62,7 +62,7 @@ const Name = "source"
 
 // Version changes whenever the analyzer's own logic changes; gosec's
 // version is in each result's Databases.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 const gosecModule = "github.com/securego/gosec/v2"
 
