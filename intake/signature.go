@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -53,7 +55,7 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 		}
 	}
 	if len(current) == 0 {
-		return nil, refuse(Unsigned, "namespace %s has no registered publisher key: register your public key with `gatehouse namespace key add %s KEY.pub`", ns, ns)
+		return nil, refuse(Unsigned, "publisher signature: namespace %s has no registered publisher key: register your public key with `gatehouse namespace key add %s KEY.pub`", ns, ns)
 	}
 	kr, err := certify.Keyring(current)
 	if err != nil {
@@ -62,7 +64,7 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 	ps, err := trust.VerifyPackageSignature(env, digest, kr)
 	if err != nil {
 		if errors.Is(err, trust.ErrUnknownKey) {
-			return nil, refuse(Unsigned, "the package is signed by a key namespace %s has not registered (or has removed): %v", ns, err)
+			return nil, refuse(Unsigned, "%s", unregisteredKey(ns, env, keys))
 		}
 		return nil, refuse(Unsigned, "the publisher signature does not verify: %v", err)
 	}
@@ -70,6 +72,23 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 		return nil, refuse(Unsigned, "the publisher signature is for %s, but the manifest says %s: %v", trust.SubjectName(ps.PluginID, ps.Version), trust.SubjectName(m.ID, m.Version), trust.ErrWrongSubject)
 	}
 	return &signedBy{keyID: ps.KeyID, envelope: sig}, nil
+}
+
+// unregisteredKey says which key signed a package the namespace ns does
+// not accept signatures by, and what to do about it.
+func unregisteredKey(ns string, env *dsse.Envelope, keys []store.PublisherKey) string {
+	var ids []string
+	for _, sig := range env.Signatures {
+		for _, k := range keys {
+			if k.ID == sig.KeyID && !k.RetiredAt.IsZero() {
+				return fmt.Sprintf("publisher signature: key ID %s was retired from namespace %s at %s and signs no new version; sign with a current key (`gatehouse namespace key list %s`) or register a new one with `gatehouse namespace key add %s KEY.pub`",
+					k.ID, ns, k.RetiredAt.UTC().Format(time.RFC3339), ns, ns)
+			}
+		}
+		ids = append(ids, sig.KeyID)
+	}
+	return fmt.Sprintf("publisher signature: key ID %s is not registered for namespace %s; register it with `gatehouse namespace key add %s KEY.pub` (the public half of the key you signed with), or sign with a key the namespace has (`gatehouse namespace key list %s`)",
+		strings.Join(ids, ", "), ns, ns, ns)
 }
 
 // keepSignature stores the signature of version v, if any.

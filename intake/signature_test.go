@@ -30,7 +30,7 @@ func TestSignatureRefusals(t *testing.T) {
 		want string
 	}{
 		"no signature":     {nil, "requires a publisher signature"},
-		"unregistered key": {sign(t, stranger, p), "has not registered"},
+		"unregistered key": {sign(t, stranger, p), "publisher signature: key ID " + stranger.KeyID() + " is not registered for namespace acme; register it with `gatehouse namespace key add acme KEY.pub`"},
 		"other package":    {sign(t, publisherKey, other), "digest does not match"},
 		"not an envelope":  {[]byte("hello"), "not a DSSE envelope"},
 	} {
@@ -118,4 +118,29 @@ func mustKeyring(t *testing.T, keys ...*trust.FileSigner) *trust.Keyring {
 		}
 	}
 	return kr
+}
+
+// TestUnregisteredPublisherKeyIsNamed guards the reason an author reads: a
+// signature by a key the namespace does not have, or no longer has, names
+// the publisher signature and the key, not something else.
+func TestUnregisteredPublisherKeyIsNamed(t *testing.T) {
+	svc, st, _ := newService(t)
+	ctx := context.Background()
+	old, _ := trust.GenerateKey(trust.Ed25519)
+	register(t, st, "acme", old)
+	register(t, st, "acme", publisherKey)
+	retiredEntry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyRemove, Time: time.Now(), Subject: "acme", Detail: old.KeyID()})
+	if err := st.RetirePublisherKey(ctx, "acme", old.KeyID(), time.Now(), "alice", retiredEntry, audit.Event{Actor: "alice", Action: "publisher-key.removed", Subject: "namespace:acme"}); err != nil {
+		t.Fatal(err)
+	}
+	p := makePackage(t, "acme/hello", "1.0.0", 100)
+	_, _, err := svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), sign(t, old, p))
+	if err == nil || !strings.Contains(err.Error(), "publisher signature: key ID "+old.KeyID()+" was retired from namespace acme") {
+		t.Errorf("a signature by a retired key: %v", err)
+	}
+	stranger, _ := trust.GenerateKey(trust.Ed25519)
+	_, _, err = svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), sign(t, stranger, p))
+	if err == nil || !strings.Contains(err.Error(), "publisher signature: key ID "+stranger.KeyID()+" is not registered for namespace acme; register it with `gatehouse namespace key add acme KEY.pub`") {
+		t.Errorf("a signature by an unregistered key: %v", err)
+	}
 }
