@@ -33,7 +33,7 @@ func TestSubmissionSignatureRefusals(t *testing.T) {
 		want   string
 	}{
 		"no signature":     {"", 422, "requires a publisher signature"},
-		"unregistered key": {envelopeHeader(t, strangerSig), 422, "has not registered"},
+		"unregistered key": {envelopeHeader(t, strangerSig), 422, "is not registered for namespace acme; register it with"},
 		"wrong subject":    {envelopeHeader(t, wrongSubject), 422, "manifest says acme/hello@1.0.0"},
 		"not base64":       {"%%%", 400, "not standard base64"},
 	} {
