@@ -31,6 +31,7 @@ import (
 	"gatehouse.dev/gatehouse/hunt"
 	"gatehouse.dev/gatehouse/lifecycle"
 	"gatehouse.dev/gatehouse/store"
+	"gatehouse.dev/gatehouse/vet/secrets"
 )
 
 // Certifier changes a version's trust; certify.Service is one.
@@ -211,8 +212,14 @@ func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest
 	if err != nil {
 		return store.HuntRule{}, hunt.Report{}, invalid(err.Error())
 	}
+	// A content rule's pattern may spell the very secret it hunts: the
+	// rule keeps it, the timeline (and so webhooks) shows it redacted.
+	shown := r.Pattern
+	if r.Kind == store.HuntContent {
+		shown = secrets.Redact(r.Pattern)
+	}
 	if err := s.cfg.Store.CreateHuntRule(ctx, r, s.event(id, actor, "incident.rule_added", req.Description, map[string]any{
-		"rule": r.ID, "kind": r.Kind, "pattern": r.Pattern,
+		"rule": r.ID, "kind": r.Kind, "pattern": shown,
 	})); err != nil {
 		return store.HuntRule{}, hunt.Report{}, err
 	}
