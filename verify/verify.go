@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -221,9 +222,17 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	if err != nil {
 		return fail(CheckCertificateSignature, err)
 	}
-	if cert.Publisher.KeyID != pubSig.KeyID || cert.Publisher.Envelope != envDigest {
-		return fail(CheckCertificateSignature, fmt.Errorf("%w: the certificate names publisher key %s and envelope %s; the package was signed by key %s in envelope %s",
-			trust.ErrUnknownKey, cert.Publisher.KeyID, cert.Publisher.Envelope, pubSig.KeyID, envDigest))
+	if cert.Publisher.KeyID != pubSig.KeyID {
+		// The signature verifies with the key the bundle carries, but the
+		// marketplace certified a signature by another: this key is not the
+		// namespace's.
+		ns, _, _ := strings.Cut(cert.PluginID, "/")
+		return fail(CheckPublisherSignature, fmt.Errorf("publisher signature: key ID %s is not registered for namespace %s (%w; the marketplace certified a signature by key %s); a publisher registers its key with `gatehouse namespace key add` and the marketplace certifies what that key signed",
+			pubSig.KeyID, ns, trust.ErrUnknownKey, cert.Publisher.KeyID))
+	}
+	if cert.Publisher.Envelope != envDigest {
+		return fail(CheckCertificateSignature, fmt.Errorf("%w: the certificate names publisher envelope %s; the package comes with envelope %s by the same key %s",
+			trust.ErrUnknownKey, cert.Publisher.Envelope, envDigest, pubSig.KeyID))
 	}
 
 	// 4. The certificate and the signature are about this plugin version.

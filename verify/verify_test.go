@@ -277,7 +277,28 @@ func TestVerify(t *testing.T) {
 		pemKey, _ := intruder.PublicKey().MarshalPEM()
 		forged.PublisherKey = string(pemKey)
 		_, err = Verify(ctx, pkg, &forged, w.options(t.TempDir(), now))
-		wantCheck(t, err, CheckCertificateSignature, trust.ErrUnknownKey)
+		wantCheck(t, err, CheckPublisherSignature, trust.ErrUnknownKey)
+	})
+
+	t.Run("an unregistered publisher key is named as the publisher signature", func(t *testing.T) {
+		// Guards the reason a host reads: the package is genuinely signed
+		// with the key its bundle carries, but that is not the key the
+		// marketplace certified, so the publisher signature is what fails.
+		intruder := mustKey(t, trust.Ed25519)
+		env, err := trust.SignPackageAt(ctx, intruder, digestOf(pkg), "acme/hello", "1.2.0", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := *b
+		forged.PublisherSignature = env
+		pemKey, _ := intruder.PublicKey().MarshalPEM()
+		forged.PublisherKey = string(pemKey)
+		_, err = Verify(ctx, pkg, &forged, w.options(t.TempDir(), now))
+		wantCheck(t, err, CheckPublisherSignature, trust.ErrUnknownKey)
+		want := "publisher signature: key ID " + intruder.KeyID() + " is not registered for namespace acme"
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
 	})
 
 	t.Run("a certificate signed by another marketplace", func(t *testing.T) {
