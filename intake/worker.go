@@ -61,8 +61,8 @@ func (s *Service) Work(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// ProcessPending queues a vetting job for every received version and runs
-// every due job.
+// ProcessPending queues a vetting job for every received version, resumes
+// versions abandoned in vetting or triage (Resume), and runs every due job.
 func (s *Service) ProcessPending(ctx context.Context) error {
 	for {
 		vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.Received, Limit: 500})
@@ -81,6 +81,11 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 		if len(vs) < 500 {
 			break
 		}
+	}
+	// Versions a stopped process left in vetting or triage; another live
+	// worker holds a version for at most a lease.
+	if _, err := s.Resume(ctx, jobLease); err != nil && ctx.Err() == nil {
+		s.Log.Error("resuming submissions left mid-way", "err", err)
 	}
 	for ctx.Err() == nil {
 		job, err := s.Store.ClaimJob(ctx, []string{JobVet}, s.Now(), jobLease)
@@ -236,11 +241,7 @@ func statusCounts(results []vet.Result) map[string]int {
 // path as `gatehouse vet`, plus the plugin's last approved version (for the
 // diff) and its reviewers' false-positive decisions.
 func (s *Service) Vet(ctx context.Context, pluginID, version string, pkg *pkgfile.Package) (*vet.Input, []vet.Result, error) {
-	in, err := analyzers.LoadInput(pkg, s.Manifest)
-	if err != nil {
-		return nil, nil, err
-	}
-	in.Previous, err = s.previousApproved(ctx, pluginID, version)
+	in, err := s.input(ctx, pluginID, version, pkg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -257,6 +258,19 @@ func (s *Service) Vet(ctx context.Context, pluginID, version string, pkg *pkgfil
 		as = s.Analyzers()
 	}
 	return in, vet.Run(ctx, as, in, s.VetConfig, sm), nil
+}
+
+// input is what the analyzers and the triager read about pkg: its
+// manifest and module, and the plugin's last approved version.
+func (s *Service) input(ctx context.Context, pluginID, version string, pkg *pkgfile.Package) (*vet.Input, error) {
+	in, err := analyzers.LoadInput(pkg, s.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	if in.Previous, err = s.previousApproved(ctx, pluginID, version); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // PreviousApproved returns the highest certified version of pluginID below

@@ -100,8 +100,10 @@ type Marketplace struct {
 	Incidents *incident.Service
 	// tlog is the transparency log Trust publishes to (closed by Close).
 	tlog *tlog.Log
-	// analyzers hold the behaviour analyzer's sandbox (closed by Close).
-	analyzers *analyzerSet
+	// analyzers hold the behaviour analyzer's sandbox (closed by Close),
+	// whose compilation cache is behaviourCache (removed by Close).
+	analyzers      *analyzerSet
+	behaviourCache string
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -139,11 +141,12 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
+	beh, behCache := newBehaviour()
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
 		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
 		Licenses:   cfg.Licenses,
 		Provenance: vetprovenance.Options{Policy: cfg.Provenance},
-		Behaviour:  analyzers.NewBehaviour(),
+		Behaviour:  beh,
 	}}
 	in.Analyzers = set.get
 	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {
@@ -152,7 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, err
 	}
 	in.VetConfig.Logger = cfg.Log
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, shared: cfg.DatabaseURL != ""}
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != ""}
 	rv, err := review.New(ctx, st, cfg.Log)
 	if err != nil {
 		set.close()
@@ -178,7 +181,11 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 // Close releases the store, the log and the vetting sandbox.
 func (m *Marketplace) Close() error {
 	err := m.closeTrust()
-	return errors.Join(err, m.analyzers.close(), m.Store.Close())
+	err = errors.Join(err, m.analyzers.close(), m.Store.Close())
+	if m.behaviourCache != "" {
+		err = errors.Join(err, os.RemoveAll(m.behaviourCache))
+	}
+	return err
 }
 
 // EnsureAdminToken creates the first admin token when the data folder has
@@ -243,7 +250,8 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve clears blobs left by interrupted submissions, then serves on ln
+// Serve clears what an interrupted run left behind and resumes the versions
+// it left mid-way (sweep), then serves on ln
 // and runs the worker until ctx ends, then shuts down gracefully: in-flight
 // requests get up to 30 seconds to finish.
 func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
@@ -251,10 +259,8 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	if m.shared {
 		grace = time.Hour // other processes may be between blob and record
 	}
-	if n, err := m.Intake.Sweep(ctx, grace); err != nil {
-		return fmt.Errorf("sweeping orphan blobs: %w", err)
-	} else if n > 0 {
-		m.cfg.Log.Warn("removed blobs of interrupted submissions", "count", n)
+	if err := m.sweep(ctx, grace); err != nil {
+		return err
 	}
 	srv := &http.Server{
 		Handler:           m.Server,

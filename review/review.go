@@ -100,13 +100,16 @@ func (s *Service) move(ctx context.Context, actor, id string, from, to lifecycle
 }
 
 // Triage decides where a vetted version goes: rejected, auto-approved
-// (and certified), or into the review queue. v is in state vetting.
+// (and certified), or into the review queue. v is in state vetting, or in
+// triage when a stopped run's triage is resumed (intake.Service.Resume).
 func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error {
-	if err := s.move(ctx, "system", v.ID, lifecycle.Vetting, lifecycle.Triage, "vetting finished; the policy decides"); err != nil {
-		if errors.Is(err, store.ErrStateChanged) {
-			return nil // another worker triages it
+	if v.State != lifecycle.Triage {
+		if err := s.move(ctx, "system", v.ID, lifecycle.Vetting, lifecycle.Triage, "vetting finished; the policy decides"); err != nil {
+			if errors.Is(err, store.ErrStateChanged) {
+				return nil // another worker triages it
+			}
+			return err
 		}
-		return err
 	}
 	if in.Manifest == nil {
 		// The manifest no longer parses under today's rules: nothing for
@@ -375,6 +378,10 @@ func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
 			}
 			errs = append(errs, err)
 			continue
+		}
+		ev := s.event("system", "submission.resume", v.ID, "auto-approved without a certificate; certified now", map[string]any{"policy": vd.PolicyDigest})
+		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
 		}
 		n++
 	}

@@ -1,0 +1,132 @@
+package marketplace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/vet/analyzers"
+	"gatehouse.dev/gatehouse/vet/behaviour"
+)
+
+// Temporary folders of the behaviour analyzer. The server names its
+// compilation cache after its process id (behaviourCachePrefix, PID, "-",
+// random), so a later start can tell a dead process's cache from a live
+// one's; the analyzer's per-run folders (behaviourRunPrefix, random) last
+// no longer than one analysis.
+const (
+	behaviourCachePrefix = "gatehouse-behaviour-cache-"
+	behaviourRunPrefix   = "gatehouse-behaviour-"
+	// staleRunDir is the age after which a per-run folder, or a cache
+	// folder that does not name its process, is a leftover: far beyond the
+	// analyzer's timeout.
+	staleRunDir = 24 * time.Hour
+	// maxSweepEntries bounds the entries of the temporary folder one sweep
+	// looks at.
+	maxSweepEntries = 100_000
+)
+
+// newBehaviour returns the behaviour analyzer with a compilation cache
+// named after this process, removed by Close; a leftover of a killed
+// process is removed by sweepTemp at the next start.
+func newBehaviour() (vet.Analyzer, string) {
+	dir, err := os.MkdirTemp("", behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return analyzers.NewBehaviour(), ""
+	}
+	b, err := behaviour.New(behaviour.Options{CacheDir: dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		return analyzers.NewBehaviour(), "" // the stand-in that errors, saying why
+	}
+	return b, dir
+}
+
+// sweepTemp removes the behaviour analyzer's folders in dir (the system's
+// temporary folder) that belong to processes no longer running: a cache
+// named after a dead process, and anything older than staleRunDir.
+func sweepTemp(dir string, now time.Time) (removed int, err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	names, err := f.Readdirnames(maxSweepEntries)
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	var errs []error
+	for _, name := range names {
+		if !strings.HasPrefix(name, behaviourRunPrefix) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		info, err := os.Lstat(path)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		stale := now.Sub(info.ModTime()) > staleRunDir
+		if rest, ok := strings.CutPrefix(name, behaviourCachePrefix); ok {
+			if pid, _, ok := strings.Cut(rest, "-"); ok {
+				if n, err := strconv.Atoi(pid); err == nil && n > 0 {
+					stale = n != os.Getpid() && !processAlive(n)
+				}
+			}
+		}
+		if !stale {
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}
+
+// sweep clears what an interrupted run left behind before the server takes
+// requests: staged uploads never committed, blobs no record names, the
+// behaviour analyzer's folders of dead processes. Then it gives every
+// version a stopped process left mid-way its next step back. grace is how
+// old a leftover must be: zero when this process is alone on its store.
+func (m *Marketplace) sweep(ctx context.Context, grace time.Duration) error {
+	log := m.cfg.Log
+	if c, ok := m.Blobs.(interface{ CleanTmp(time.Duration) error }); ok {
+		if err := c.CleanTmp(grace); err != nil {
+			return err
+		}
+	}
+	if n, err := m.Intake.Sweep(ctx, grace); err != nil {
+		return fmt.Errorf("sweeping orphan blobs: %w", err)
+	} else if n > 0 {
+		log.Warn("removed blobs of interrupted submissions", "count", n)
+	}
+	if n, err := sweepTemp(os.TempDir(), time.Now()); err != nil {
+		log.Warn("removing the behaviour analyzer's leftover folders", "removed", n, "err", err)
+	} else if n > 0 {
+		log.Warn("removed the behaviour analyzer's folders of stopped processes", "count", n)
+	}
+	n, err := m.Intake.Resume(ctx, grace)
+	if n > 0 {
+		log.Warn("resumed versions left mid-way by a stopped process", "count", n)
+	}
+	if err != nil {
+		log.Error("resuming versions left mid-way", "err", err)
+	}
+	if m.Trust != nil {
+		if n, err := m.Review.ResumeAutoApproved(ctx); err != nil {
+			log.Error("certifying auto-approved versions", "err", err)
+		} else if n > 0 {
+			log.Warn("certified auto-approved versions left without a certificate", "count", n)
+		}
+	}
+	return nil
+}

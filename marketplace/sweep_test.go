@@ -1,0 +1,59 @@
+package marketplace
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestSweepRemovesBehaviourFoldersOfDeadProcesses: the behaviour
+// analyzer's compilation cache of a killed server is removed at the next
+// start; a live process's cache and a young per-run folder are kept.
+func TestSweepRemovesBehaviourFoldersOfDeadProcesses(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no process to outlive:", err)
+	}
+	dead := cmd.Process.Pid
+	if processAlive(dead) {
+		t.Skip("the pid was reused")
+	}
+	dir := t.TempDir()
+	mk := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Join(p, "wazero"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-age)
+		os.Chtimes(p, at, at)
+		return p
+	}
+	gone := []string{
+		mk(behaviourCachePrefix+strconv.Itoa(dead)+"-123", 0),
+		mk(behaviourCachePrefix+"456", 48*time.Hour), // an old one without a pid
+		mk(behaviourRunPrefix+"789", 48*time.Hour),
+	}
+	kept := []string{
+		mk(behaviourCachePrefix+strconv.Itoa(os.Getppid())+"-123", 48*time.Hour),
+		mk(behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-123", 48*time.Hour),
+		mk(behaviourRunPrefix+"young", 0),
+		mk("gatehouse-other-1", 48*time.Hour),
+	}
+	n, err := sweepTemp(dir, time.Now())
+	if err != nil || n != len(gone) {
+		t.Errorf("sweepTemp = %d, %v; want %d", n, err, len(gone))
+	}
+	for _, p := range gone {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s was kept", filepath.Base(p))
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed", filepath.Base(p))
+		}
+	}
+}
