@@ -3,7 +3,12 @@ package secrets
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
 )
 
 // Redact returns the first characters of a secret followed by "…": at
@@ -32,4 +37,32 @@ func Redact(secret string) string {
 func Digest(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:16])
+}
+
+// defaultRules is the analyzer's rule set, compiled once for RedactText.
+var defaultRules = sync.OnceValues(func() (config.Config, error) {
+	a, err := New()
+	if err != nil {
+		return config.Config{}, err
+	}
+	return a.cfg, nil
+})
+
+// RedactText returns text, such as a line of source another analyzer
+// quotes, with every secret the secrets analyzer's rules find in it
+// redacted, so that those rules and their allowlists decide what is a
+// secret wherever text is shown. It is meant for short texts: each call
+// runs every rule over text. When the rules cannot be loaded, the whole
+// text is redacted.
+func RedactText(text string) string {
+	cfg, err := defaultRules()
+	if err != nil {
+		return Redact(text)
+	}
+	for _, f := range detect.NewDetector(cfg).DetectString(text) {
+		if f.Secret != "" {
+			text = strings.ReplaceAll(text, f.Secret, Redact(f.Secret))
+		}
+	}
+	return text
 }

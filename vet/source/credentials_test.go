@@ -78,3 +78,33 @@ func TestNoGosecCredentialRule(t *testing.T) {
 		}
 	}
 }
+
+// TestSnippetRedactsSecrets: a finding of another rule quotes its line,
+// and a secret on that line (as the secrets analyzer's rules see it) is
+// redacted in the quote.
+func TestSnippetRedactsSecrets(t *testing.T) {
+	token := "ghp_" + "k7Qm2Xv9Lp4Rt8Wz1Yb6Nc3Hd5Fg0Js7Ue2A"
+	tests := []struct {
+		name, line, want string
+	}{
+		{"token in a URL", `http.Get("https://api.example.com/v1?token=` + token + `")`, `http.Get("https://api.example.com/v1?token=ghp_…")`},
+		{"no secret", `http.Get("https://api.example.com/v1")`, `http.Get("https://api.example.com/v1")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "package main\n\nimport \"net/http\"\n\nfunc main() {\n\t" + tt.line + "\n}\n"
+			in := &vet.Input{Package: plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(src)})}
+			rep, err := New().Analyze(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, ok := find(rep.Findings, "source/G104", 6)
+			if !ok {
+				t.Fatalf("no G104 at main.go:6: %s", summary(rep.Findings))
+			}
+			if f.Location.Snippet != tt.want {
+				t.Errorf("snippet %q, want %q", f.Location.Snippet, tt.want)
+			}
+		})
+	}
+}

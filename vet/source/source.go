@@ -55,6 +55,7 @@ import (
 
 	"gatehouse.dev/gatehouse"
 	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/vet/secrets"
 )
 
 // Name is the analyzer's name.
@@ -601,9 +602,10 @@ func (w *tree) findings(issues []*issue.Issue, loader string) []vet.Finding {
 			f.Message += " [" + c.SprintID() + "]"
 		}
 		// A line about a secret may hold one; the secrets analyzer
-		// reports secrets, redacted, so such a line is not echoed here.
+		// reports secrets, redacted, so such a line is not echoed here,
+		// and any other line is quoted with its secrets redacted.
 		if !credentialRule[is.RuleID] {
-			f.Location.Snippet = truncate(text, snippetBytes)
+			f.Location.Snippet = truncate(secrets.RedactText(text), snippetBytes)
 		}
 		out = append(out, f)
 	}
