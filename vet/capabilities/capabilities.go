@@ -25,6 +25,7 @@ import (
 	"gatehouse.dev/gatehouse/provenance"
 	"gatehouse.dev/gatehouse/vet"
 	"gatehouse.dev/gatehouse/vet/origins"
+	"gatehouse.dev/gatehouse/vet/secrets"
 	"gatehouse.dev/gatehouse/wasmfile"
 )
 
@@ -488,6 +489,13 @@ func suggestOrigin(h origins.Hit) string {
 func snippet(data []byte, h origins.Hit) string {
 	const max = 120
 	s := string(data[h.Offset : h.Offset+h.Length])
+	// Credentials in the URL ("https://user:password@host") are a secret:
+	// shown redacted.
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		if p := strings.Index(s, "://"); p >= 0 && p+3 < at {
+			s = s[:p+3] + secrets.Redact(s[p+3:at]) + s[at:]
+		}
+	}
 	if len(s) > max {
 		s = s[:max]
 	}
