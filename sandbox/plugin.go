@@ -238,12 +238,12 @@ func (p *Plugin) callErr(export string, kind ErrorKind, msg string, err error) *
 var errAbort = errors.New("call aborted by the host")
 
 // begin sets up the state of a call (or of Warm's initialisation) under
-// the plugin's time limit: the returned context ends at the deadline, when
-// the caller's context ends, or when the sandbox cancels it (output over
-// its limit), and wazero then stops the guest; host functions reach st
-// through it. end releases the context.
-func (p *Plugin) begin(ctx context.Context, export string, input []byte) (context.Context, *callState, func()) {
-	ctx, cancelTimeout := context.WithTimeout(ctx, p.limits.Timeout)
+// a wall-time limit, timeout: the returned context ends at the deadline,
+// when the caller's context ends, or when the sandbox cancels it (output
+// over its limit), and wazero then stops the guest; host functions reach
+// st through it. end releases the context.
+func (p *Plugin) begin(ctx context.Context, export string, input []byte, timeout time.Duration) (context.Context, *callState, func()) {
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	ctx, cancel := context.WithCancelCause(ctx)
 	st := &callState{p: p, export: export, input: input, cancel: cancel, done: ctx.Done()}
 	st.stdout = &capWriter{max: p.limits.OutputBytes, name: "stdout", st: st}
@@ -259,7 +259,7 @@ func (p *Plugin) begin(ctx context.Context, export string, input []byte) (contex
 // classifies the end.
 func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, *CallError) {
 	start := time.Now()
-	ctx, st, end := p.begin(ctx, export, input)
+	ctx, st, end := p.begin(ctx, export, input, p.limits.Timeout)
 	defer end()
 
 	var (

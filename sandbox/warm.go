@@ -3,7 +3,9 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 )
 
@@ -26,8 +28,9 @@ import (
 //
 // The initialisation is bounded all the same: it runs under the plugin's
 // own limits, time (Limits.Timeout, a budget of its own rather than the
-// next call's), memory, output and host calls, with no input, and is
-// stopped as a call would be. On failure the error is a *CallError whose
+// next call's, and of CPU time on Linux, so that a busy host does not
+// make a plugin fail to start; see warm), memory, output and host calls,
+// with no input, and is stopped as a call would be. On failure the error is a *CallError whose
 // Msg says the initialisation failed: KindTimeout, KindOutOfMemory,
 // KindTrap, KindOutputTooLarge, KindThrottled (host-call budget),
 // KindDenied (the plugin failed after a refused host call), KindCanceled
@@ -78,12 +81,38 @@ type setupError struct{ error }
 
 func (e setupError) Unwrap() error { return e.error }
 
+// errInitCPU is the cause with which an initialisation is stopped once
+// it has used its CPU time limit.
+var errInitCPU = fmt.Errorf("the initialisation used its CPU time limit: %w", context.DeadlineExceeded)
+
 // warm initialises a new instance under the plugin's limits, as run does
 // for a call that finds the pool empty, and puts it in the pool.
+//
+// The time limit bounds the CPU time the initialisation uses, not its
+// wall time. Starting a plugin (for a Go plugin, its runtime and package
+// init functions) is tens of milliseconds of work, which a busy machine
+// can stretch past a short limit meant for the plugin's calls; a plugin
+// must not fail its vetting, or a host's warm-up, because the host was
+// busy. The initialisation runs on this goroutine's thread, locked to it,
+// so the thread's CPU clock counts the plugin's work (and that of the
+// host functions it calls) and nothing else. Waiting uses no CPU time, so
+// the wall time is bounded as well, by the host's ceiling on any call
+// (Config.MaxTimeout). Where threads have no CPU clock (outside Linux),
+// the limit is wall time, as for a call.
 func (p *Plugin) warm(ctx context.Context) (Result, *CallError) {
 	start := time.Now()
-	ctx, st, end := p.begin(ctx, "", nil)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock, cpu := currentThreadClock()
+	wall := p.limits.Timeout
+	if cpu {
+		wall = max(p.rt.cfg.MaxTimeout, p.limits.Timeout)
+	}
+	ctx, st, end := p.begin(ctx, "", nil, wall)
 	defer end()
+	if cpu {
+		defer watchCPU(clock, p.limits.Timeout, st.cancel)()
+	}
 
 	inst, err := p.initInstance(ctx, st)
 	var memBytes uint64
@@ -115,7 +144,51 @@ func (p *Plugin) warm(ctx context.Context) (Result, *CallError) {
 		if errors.As(err, &se) {
 			return res, p.callErr("", KindLoadFailed, "a new instance of the plugin could not be set up: "+se.Error(), err)
 		}
-		return res, p.classify(ctx, "", err, st, true)
+		ce := p.classify(ctx, "", err, st, true)
+		if ce.Kind == KindTimeout && cpu {
+			if errors.Is(context.Cause(ctx), errInitCPU) {
+				ce.Msg = fmt.Sprintf("the plugin's initialisation ran longer than its %s limit of CPU time and was stopped", p.limits.Timeout)
+			} else {
+				ce.Msg = fmt.Sprintf("the plugin's initialisation was not done after %s, the host's longest wait for a plugin, and was stopped", wall)
+			}
+		}
+		return res, ce
 	}
 	return res, nil
+}
+
+// watchCPU calls cancel with errInitCPU once the thread behind clock has
+// used limit of CPU time from now on; the returned stop ends the watch
+// and waits for it. A thread uses at most a second of CPU time a second,
+// so the clock is read only when the limit could have been reached:
+// first after limit of wall time, then after whatever of it is left.
+func watchCPU(clock threadClock, limit time.Duration, cancel context.CancelCauseFunc) (stop func()) {
+	start, _ := clock.now()
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTimer(limit)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			now, ok := clock.now()
+			used := now - start
+			if !ok || used >= limit {
+				cancel(errInitCPU)
+				return
+			}
+			// Not less than a millisecond, so that the last microseconds
+			// do not become a busy loop.
+			t.Reset(max(limit-used, time.Millisecond))
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
 }
