@@ -211,35 +211,31 @@ func (s *fileScan) scanFile(ctx context.Context, in *vet.Input, path, modPath st
 		if err != nil {
 			// The capabilities analyzer reports the malformed module;
 			// here the whole file is still scanned.
-			s.binary(ctx, path, []piece{{data, 0}}, false)
+			s.binary(ctx, path, appendRuns(nil, piece{data, 0}), false)
 			return 0
 		}
-		segs := make([]piece, 0, len(mod.Data))
+		var segs []piece
 		for _, seg := range mod.Data {
-			segs = appendSplit(segs, piece{seg.Data, seg.Offset})
+			segs = appendRuns(segs, piece{seg.Data, seg.Offset})
 		}
 		s.binary(ctx, path, segs, false)
 		return len(mod.Data)
 	case vet.IsText(data):
 		s.text(ctx, path, data)
 	default:
-		s.binary(ctx, path, []piece{{data, 0}}, true)
+		s.binary(ctx, path, appendRuns(nil, piece{data, 0}), true)
 	}
 	return 0
 }
 
 // text scans a text file; locations are lines and columns. A large file
 // goes to gitleaks in chunks of about batchBytes cut at blank lines, for
-// the reason appendSplit gives; a secret never spans a blank line (a PEM
-// block has none), so none is cut.
+// the reason batchBytes gives; a secret never spans a blank line (a PEM
+// block has none), so none is cut. No chunk is longer than windowBytes
+// (textCut), so one 20 MB line costs what any 20 MB of text does.
 func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 	for start := 0; start < len(data) && ctx.Err() == nil; {
-		end := len(data)
-		if end-start > batchBytes {
-			if i := bytes.Index(data[start+batchBytes:], []byte("\n\n")); i >= 0 {
-				end = start + batchBytes + i + 1
-			}
-		}
+		end := start + textCut(data[start:])
 		chunk := data[start:end]
 		starts := lineStarts(chunk)
 		for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(chunk), FilePath: file}) {
@@ -293,23 +289,81 @@ func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, with
 	}
 }
 
-// appendSplit appends p to list, cut into pieces of about batchBytes at
-// NUL bytes. A Go module keeps most of its strings in a few segments of
-// hundreds of KiB where keywords such as "token" occur somewhere, so
-// without the cut every expensive rule would run over all of them. A
-// string constant holds no NUL, so no secret is cut; a piece without a
-// NUL near the mark is cut at the next one, however far.
-func appendSplit(list []piece, p piece) []piece {
-	for len(p.data) > batchBytes {
-		i := bytes.IndexByte(p.data[batchBytes:], 0)
-		if i < 0 {
-			break
-		}
-		cut := batchBytes + i + 1
-		list = append(list, piece{p.data[:cut], p.base})
-		p = piece{p.data[cut:], p.base + int64(cut)}
+// Bounds of what gitleaks is given at once. Its cost grows with the lines
+// of a fragment and their length (a 1 MB file of zero bytes, given as one
+// fragment of a million empty lines, took gigabytes), so binary data is
+// reduced to its runs of printable bytes and every fragment is at most
+// windowBytes.
+const (
+	// windowBytes bounds one fragment: a text chunk or a printable run.
+	// A longer run is cut at a line break or a space near the bound, or
+	// at the bound; a secret is far shorter than the window, so only one
+	// that straddles a forced cut of a 16 KiB run without a space is missed.
+	windowBytes = 16 << 10
+	// minRun is the shortest printable run of binary data scanned: no
+	// rule matches a shorter secret.
+	minRun = 8
+)
+
+// textCut returns where the next text chunk of data ends: at the first
+// blank line after batchBytes, else at the last line break (else space)
+// before windowBytes, else at windowBytes.
+func textCut(data []byte) int {
+	if len(data) <= batchBytes {
+		return len(data)
 	}
-	return append(list, p)
+	win := data[:min(len(data), windowBytes)]
+	if i := bytes.Index(win[batchBytes:], []byte("\n\n")); i >= 0 {
+		return batchBytes + i + 1
+	}
+	if len(data) <= windowBytes {
+		return len(data)
+	}
+	return windowCut(win)
+}
+
+// windowCut returns where to cut a window that must be cut: after its last
+// line break, else its last space, else at its end.
+func windowCut(win []byte) int {
+	if i := bytes.LastIndexByte(win, '\n'); i > 0 {
+		return i + 1
+	}
+	if i := bytes.LastIndexByte(win, ' '); i > 0 {
+		return i + 1
+	}
+	return len(win)
+}
+
+// printable reports whether c is kept in a run of binary data: printable
+// ASCII and the white space a multi-line secret (a PEM block) holds.
+func printable(c byte) bool { return c >= 0x20 && c <= 0x7e || c == '\t' || c == '\n' || c == '\r' }
+
+// appendRuns appends the runs of printable bytes of p that are at least
+// minRun long to list, each cut into windows of at most windowBytes. The
+// bytes between runs cannot be part of a secret, so dropping them loses
+// nothing, and zeros, code or compressed data cost a pass, not a scan.
+func appendRuns(list []piece, p piece) []piece {
+	data := p.data
+	for i := 0; i < len(data); {
+		if !printable(data[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(data) && printable(data[j]) {
+			j++
+		}
+		for run := data[i:j]; len(run) >= minRun; {
+			n := len(run)
+			if n > windowBytes {
+				n = windowCut(run[:windowBytes])
+			}
+			list = append(list, piece{run[:n], p.base + int64(i+len(data[i:j])-len(run))})
+			run = run[n:]
+		}
+		i = j
+	}
+	return list
 }
 
 func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withPath bool) {
