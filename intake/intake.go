@@ -84,8 +84,12 @@ type Service struct {
 	// VetRunSaved, when set, is told of every recorded vetting run (for
 	// metrics); it must not block.
 	VetRunSaved func(results []vet.Result, blocked bool)
+	// MaxConcurrentVets bounds the vetting runs held at once;
+	// DefaultMaxConcurrentVets when not positive. Set it before use.
+	MaxConcurrentVets int
 
-	wake chan struct{}
+	wake  chan struct{}
+	slots vetSlots
 }
 
 // New returns a Service with its defaults filled in.

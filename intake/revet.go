@@ -28,6 +28,11 @@ func (s *Service) Revet(ctx context.Context, id, actor, why string) (Revetted, e
 	if err != nil {
 		return Revetted{}, fmt.Errorf("reading version %s: %w", id, err)
 	}
+	release, err := s.acquireVet(ctx)
+	if err != nil {
+		return Revetted{}, err
+	}
+	defer release()
 	pkg, err := s.LoadPackage(ctx, v.Digest)
 	if err != nil {
 		return Revetted{}, err

@@ -179,6 +179,11 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	if !args.Rerun && v.State != lifecycle.Vetting {
 		return nil // already past vetting (a duplicate job after a crash)
 	}
+	release, err := s.acquireVet(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	pkg, err := s.LoadPackage(ctx, v.Digest)
 	if err != nil {
 		return err
