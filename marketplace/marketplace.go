@@ -73,6 +73,12 @@ type Config struct {
 	// WebhooksAllowPrivate lets webhook subscriptions target loopback and
 	// private addresses (off: a subscriber could reach internal services).
 	WebhooksAllowPrivate bool
+	// MaxConcurrentUploads bounds the package uploads taken at once (the
+	// excess is answered 429 with Retry-After); MaxConcurrentVets bounds
+	// the vetting runs. Zero means DefaultMaxConcurrentUploads and
+	// intake.DefaultMaxConcurrentVets.
+	MaxConcurrentUploads int
+	MaxConcurrentVets    int
 }
 
 // AdminTokenFile is where the first admin token is written, mode 0600.
@@ -141,6 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
+	in.MaxConcurrentVets = cfg.MaxConcurrentVets
 	beh, behCache := newBehaviour()
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
 		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
@@ -263,7 +270,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           m.Server,
+		Handler:           limitUploads(m.Server, m.cfg.MaxConcurrentUploads),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
