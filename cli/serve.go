@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,6 +84,9 @@ catalog and a review queue to look at.`,
 			fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
 			fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
 			if examples != "" {
+				// The server answers while the examples are built and
+				// submitted in the background.
+				fmt.Fprintf(out, "Building and submitting the example plugins in %s in the background.\n", examples)
 				go func() {
 					if err := submitExamples(ctx, out, base, cfg.Data, examples); err != nil {
 						log.Error("submitting the example plugins", "err", err)
@@ -135,20 +137,29 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 	if err != nil {
 		return fmt.Errorf("the example publisher key: %w", err)
 	}
-	registered := map[string]bool{}
-	var submitted []string
+	var plugins []string
 	for _, e := range entries {
 		pdir := filepath.Join(dir, e.Name())
-		if _, err := os.Stat(filepath.Join(pdir, "manifest.json")); !e.IsDir() || err != nil {
-			continue
+		if _, err := os.Stat(filepath.Join(pdir, "manifest.json")); e.IsDir() && err == nil {
+			plugins = append(plugins, pdir)
 		}
+	}
+	// Building is the slow part (minutes with a cold Go build cache, seconds
+	// after), so every step is reported as it starts and every submission
+	// as soon as it is in.
+	prog := newProgress(out, len(plugins))
+	registered := map[string]bool{}
+	for _, pdir := range plugins {
+		name := filepath.Base(pdir)
+		prog.Step("building the example plugin %s (go build, GOOS=wasip1)", name)
 		buildCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		_, err := pluginkit.Build(buildCtx, pdir, pluginkit.BuildOptions{})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("building %s: %w", pdir, err)
 		}
-		pkg := filepath.Join(tmp, e.Name()+".gpkg")
+		prog.Step("packing, signing and submitting %s", name)
+		pkg := filepath.Join(tmp, name+".gpkg")
 		if _, _, err := packTo(pdir, pkg); err != nil {
 			return fmt.Errorf("packing %s: %w", pdir, err)
 		}
@@ -165,10 +176,10 @@ func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) 
 		if err != nil {
 			return fmt.Errorf("submitting %s: %w", pdir, err)
 		}
-		submitted = append(submitted, fmt.Sprintf("  %s@%s  %s  %s", sub.Plugin, sub.Version, sub.ID, sub.State))
+		prog.Finish("Submitted example %s@%s as %s (%s)", sub.Plugin, sub.Version, sub.ID, sub.State)
 	}
-	fmt.Fprintf(out, "Submitted %d example plugins:\n%s\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/reviews   (or: gatehouse review list)\n",
-		len(submitted), strings.Join(submitted, "\n"), base, base)
+	fmt.Fprintf(out, "All %d example plugins are submitted; vetting puts them in the review queue.\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/reviews   (or: gatehouse review list)\n",
+		len(plugins), base, base)
 	return nil
 }
 

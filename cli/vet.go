@@ -53,6 +53,9 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 				mopts.LegacyKey = []byte(k)
 			}
 			opts.Manifest = manifestcheck.Options{Manifest: mopts}
+			beh, release := vetBehaviour()
+			defer release()
+			opts.Behaviour = beh
 			as := analyzers.Default(opts)
 			var cfg vet.Config
 			if configPath != "" {
