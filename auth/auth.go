@@ -143,6 +143,14 @@ func Released(st lifecycle.State) bool {
 	return st == lifecycle.Certified || st == lifecycle.Suspended
 }
 
+// Published reports whether a version in state st was released at some
+// point: released, or revoked since. Its certificate is in the public
+// transparency log and a revocation names its digest, so what the
+// certificate made public (certificate, bundle, provenance) stays public.
+func Published(st lifecycle.State) bool {
+	return Released(st) || st == lifecycle.Revoked
+}
+
 // Oversees reports whether p reads every namespace's versions, released
 // or not: admins, reviewers, stewards and auditors.
 func (p Principal) Oversees() bool {

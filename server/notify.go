@@ -224,7 +224,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Pr
 			writeError(w, http.StatusUnprocessableEntity, "invalid", "a publisher's subscription names the namespace (or plugin) it is for")
 			return
 		}
-		ok, err := s.canSee(r.Context(), p, ns+"/")
+		ok, err := p.CanSee(r.Context(), s.cfg.Store, ns+"/")
 		if err != nil {
 			s.internal(w, r, err)
 			return

@@ -225,23 +225,16 @@ func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	v, ok := s.readableVersion(w, r, p)
+	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
 	}
 	var err error
-	switch r.PathValue("action") {
-	case "comment":
-		_, err = s.cfg.Review.Comment(r.Context(), p, v.ID, req.Message)
-	case "appeal":
-		if !p.Allowed(store.RolePublisher) {
-			writeError(w, http.StatusForbidden, "forbidden", "only the plugin's publisher appeals a rejection")
-			return
-		}
+	// The route table admits only publishers to appeal.
+	if strings.HasSuffix(r.URL.Path, "/appeal") {
 		err = s.cfg.Review.Appeal(r.Context(), p, v.ID, req.Message)
-	default:
-		writeError(w, http.StatusNotFound, "not_found", "no action "+r.PathValue("action")+": comment or appeal")
-		return
+	} else {
+		_, err = s.cfg.Review.Comment(r.Context(), p, v.ID, req.Message)
 	}
 	if err != nil {
 		s.reviewErr(w, r, err)

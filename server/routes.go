@@ -32,6 +32,24 @@ var (
 	reviewers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward}}
 )
 
+// reading is a with the rule r for the versions it reads.
+func (a Access) reading(r Reads) Access {
+	a.Reads = r
+	return a
+}
+
+// separating is a with separation of duties.
+func (a Access) separating() Access {
+	a.SeparateDuties = true
+	return a
+}
+
+// noting is a with a note on a finer rule the handler applies.
+func (a Access) noting(note string) Access {
+	a.Note = note
+	return a
+}
+
 func (s *Server) routeTable() []Route {
 	rs := []Route{
 		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process serves and its store answers.", Access: anyone, handler: s.healthz},
@@ -41,26 +59,27 @@ func (s *Server) routeTable() []Route {
 
 		{Method: "POST", Path: "/api/v1/submissions", Summary: "Submit a package (the .gpkg bytes as the body). Answers 202 with the submission and its status URL; 200 with the existing submission when the same bytes were submitted before.", Access: publishers, Body: "application/octet-stream", handler: s.submit},
 		{Method: "GET", Path: "/api/v1/submissions", Summary: "List submissions, optionally by ?state= (the review queue is ?state=in_review).", Access: overseers, handler: s.listSubmissions},
-		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files, vetting results and history. Publishers see their own namespaces'.", Access: signedIn, handler: s.getSubmission},
-		{Method: "GET", Path: "/api/v1/submissions/{id}/sarif", Summary: "The newest vetting run as SARIF 2.1.0.", Access: signedIn, handler: s.getSARIF},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers, handler: s.revet},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/true-positive", Summary: "Confirm a finding is real ({reason}); recorded in the audit trail and the review thread.", Access: reviewers, Body: "application/json", handler: s.truePositive},
+		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files, vetting results and history. Publishers see their own namespaces'.", Access: signedIn.reading(SubmissionRecord), handler: s.getSubmission},
+		{Method: "GET", Path: "/api/v1/submissions/{id}/sarif", Summary: "The newest vetting run as SARIF 2.1.0.", Access: signedIn.reading(SubmissionRecord), handler: s.getSARIF},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers.reading(SubmissionRecord), handler: s.revet},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/true-positive", Summary: "Confirm a finding is real ({reason}); recorded in the audit trail and the review thread.", Access: reviewers.reading(SubmissionRecord), Body: "application/json", handler: s.truePositive},
 		{Method: "POST", Path: "/api/v1/auto-approval", Summary: "Switch auto-approval off or on for a plugin or a namespace ({scope: plugin:NS/NAME | namespace:NS, off, reason}).", Access: stewards, Body: "application/json", handler: s.setAutoApproval},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers, Body: "application/json", handler: s.falsePositive},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers.reading(SubmissionRecord).separating().noting("a steward may clear a finding of a namespace it publishes in"), Body: "application/json", handler: s.falsePositive},
 
 		{Method: "GET", Path: "/api/v1/reviews", Summary: "The review queue: earliest deadline first, then highest risk weight. ?limit=, ?offset=.", Access: reviewers, handler: s.listReviews},
-		{Method: "GET", Path: "/api/v1/reviews/{id}", Summary: "Everything a reviewer decides on: findings, the verdict factor by factor with the dry run, the changes since the last approved version in plain language, the thread.", Access: reviewers, handler: s.getReview},
-		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, message}), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers, Body: "application/json", handler: s.reviewAction},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/{action}", Summary: "comment ({message}) in the review thread, or appeal ({message}) a rejection (the publisher).", Access: signedIn, Body: "application/json", handler: s.threadAction},
+		{Method: "GET", Path: "/api/v1/reviews/{id}", Summary: "Everything a reviewer decides on: findings, the verdict factor by factor with the dry run, the changes since the last approved version in plain language, the thread.", Access: reviewers.reading(SubmissionRecord), handler: s.getReview},
+		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, message}), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers.reading(SubmissionRecord).separating().noting("nor the version's submitter; a claimed review only by its claimant"), Body: "application/json", handler: s.reviewAction},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/comment", Summary: "Comment ({message}) in the plugin's review thread.", Access: signedIn.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/appeal", Summary: "Appeal ({message}) a rejection: the plugin's publisher.", Access: publishers.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
 		{Method: "GET", Path: "/api/v1/policy", Summary: "The active policy (digest and sources) and the history of applied policies.", Access: signedIn, handler: s.getPolicy},
 		{Method: "POST", Path: "/api/v1/policy/dry-run", Summary: "Compile and test a proposed policy ({modules}) and report which versions in review it would decide differently.", Access: stewards, Body: "application/json", handler: s.policyDryRun},
 		{Method: "POST", Path: "/api/v1/policy", Summary: "Apply a policy ({modules}). One that does not compile or whose tests fail is refused with file, line and column; the active policy stays.", Access: stewards, Body: "application/json", handler: s.applyPolicy},
 
-		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Anonymous callers see plugins with a certified (or suspended) version.", Access: anyone, handler: s.listPlugins},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with its versions. Anonymous callers see its certified (and suspended) versions only.", Access: anyone, handler: s.getPlugin},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn, handler: s.getPluginVersion},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn, handler: s.getManifest},
-		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served. Public for a certified or suspended version; others need a token.", Access: anyone, handler: s.download},
+		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Callers see plugins with a version they may read: a released (certified or suspended) one, or any of a namespace they publish in; the overseers see all.", Access: anyone.reading(ReleasedVersion), handler: s.listPlugins},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with the versions the caller may read: the released (certified and suspended) ones, and all of them for its namespace's publishers and the overseers.", Access: anyone.reading(ReleasedVersion), handler: s.getPlugin},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn.reading(ReleasedVersion), handler: s.getPluginVersion},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn.reading(ReleasedVersion), handler: s.getManifest},
+		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: anyone.reading(ReleasedVersion), handler: s.download},
 		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners.", Access: signedIn, handler: s.listNamespaces},
 
 		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
@@ -176,14 +195,8 @@ func eventJSON(e audit.Event) api.Event {
 	return api.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, OldState: e.OldState, NewState: e.NewState, Reason: e.Reason, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 
-// canSee reports whether p may read a version: overseers read everything,
-// publishers their own namespaces.
-func (s *Server) canSee(ctx context.Context, p auth.Principal, pluginID string) (bool, error) {
-	return p.CanSee(ctx, s.cfg.Store, pluginID)
-}
-
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, ok := s.readableVersion(w, r, p)
+	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
 	}
@@ -250,27 +263,41 @@ func pluginJSON(p store.Plugin) api.Plugin {
 	return api.Plugin{ID: p.ID, Namespace: p.Namespace, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, LatestVersion: p.LatestVersion, UpdatedAt: p.UpdatedAt}
 }
 
-// publicPlugin is p as anonymous callers see it: its latest version is the
-// highest certified (or suspended) one; store.ErrNotFound when it has none.
-func (s *Server) publicPlugin(ctx context.Context, p store.Plugin) (store.Plugin, error) {
+// visiblePlugin is p as caller sees it: with the versions caller may read
+// (auth.Principal.CanSeeVersion) and, unless caller reads them all, the
+// highest released one as its latest. store.ErrNotFound when caller may
+// read none.
+func (s *Server) visiblePlugin(ctx context.Context, caller auth.Principal, p store.Plugin) (store.Plugin, []store.Version, error) {
 	vs, err := s.cfg.Store.ListVersions(ctx, p.ID)
 	if err != nil {
-		return p, err
+		return p, nil, err
 	}
+	all, err := caller.CanSee(ctx, s.cfg.Store, p.ID)
+	if err != nil {
+		return p, nil, err
+	}
+	if all {
+		return p, vs, nil
+	}
+	var shown []store.Version
 	latest := ""
 	for _, v := range vs {
-		if publicState(v.State) && (latest == "" || semverLess(latest, v.Version)) {
+		if !auth.Released(v.State) {
+			continue
+		}
+		shown = append(shown, v)
+		if latest == "" || semverLess(latest, v.Version) {
 			latest = v.Version
 		}
 	}
-	if latest == "" {
-		return p, store.ErrNotFound
+	if len(shown) == 0 {
+		return p, nil, store.ErrNotFound
 	}
 	p.LatestVersion = latest
-	return p, nil
+	return p, shown, nil
 }
 
-func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
 	q := store.PluginQuery{Search: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
 	if len(q.Search) > 200 {
 		writeError(w, http.StatusBadRequest, "bad_parameter", "q is limited to 200 bytes")
@@ -291,12 +318,10 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		s.internal(w, r, err)
 		return
 	}
-	_, signedIn := s.optionalPrincipal(r)
 	out := api.PluginList{Plugins: []api.Plugin{}, Limit: q.Limit, Offset: q.Offset}
 	for _, p := range ps {
-		if !signedIn {
-			// Anonymous callers see what hosts may install.
-			if p, err = s.publicPlugin(r.Context(), p); errors.Is(err, store.ErrNotFound) {
+		if !caller.Oversees() {
+			if p, _, err = s.visiblePlugin(r.Context(), caller, p); errors.Is(err, store.ErrNotFound) {
 				continue
 			} else if err != nil {
 				s.internal(w, r, err)
@@ -310,9 +335,15 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, _ auth.Prin
 
 func pluginID(r *http.Request) string { return r.PathValue("namespace") + "/" + r.PathValue("name") }
 
-func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
 	p, err := s.cfg.Store.GetPlugin(r.Context(), pluginID(r))
+	var vs []store.Version
+	if err == nil {
+		p, vs, err = s.visiblePlugin(r.Context(), caller, p)
+	}
 	if errors.Is(err, store.ErrNotFound) {
+		// The same answer for a plugin caller may not read as for one that
+		// does not exist.
 		writeError(w, http.StatusNotFound, "not_found", "no plugin "+pluginID(r))
 		return
 	}
@@ -320,31 +351,19 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, _ auth.Princi
 		s.internal(w, r, err)
 		return
 	}
-	vs, err := s.cfg.Store.ListVersions(r.Context(), p.ID)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	_, signedIn := s.optionalPrincipal(r)
-	if !signedIn {
-		if p, err = s.publicPlugin(r.Context(), p); errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "not_found", "no plugin "+pluginID(r)+" with a certified version")
-			return
-		} else if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
 	out := api.PluginDetail{Plugin: pluginJSON(p), Versions: []api.Submission{}}
 	for _, v := range vs {
-		if signedIn || publicState(v.State) {
-			out.Versions = append(out.Versions, submissionJSON(v, false))
-		}
+		out.Versions = append(out.Versions, submissionJSON(v, false))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// version returns the version the path names by namespace, name and
+// version: the one the guard loaded and checked, or else from the store.
 func (s *Server) version(w http.ResponseWriter, r *http.Request) (store.Version, bool) {
+	if v, ok := guarded(r); ok {
+		return v, true
+	}
 	v, err := s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version")))
@@ -370,24 +389,13 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	}
 }
 
+// download serves the package of the version the guard found by digest
+// and let the caller read.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	digest := r.PathValue("digest")
-	v, err := s.cfg.Store.VersionByDigest(r.Context(), digest)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no package with digest "+digest)
+	v, ok := guarded(r)
+	if !ok {
+		s.internal(w, r, errors.New("download: no version checked by the guard"))
 		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if !publicState(v.State) {
-		// Only what hosts may install is public.
-		if _, err := s.authenticate(r); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "this package is not certified; downloading it needs a token: "+err.Error())
-			return
-		}
 	}
 	rc, size, err := s.cfg.Blobs.Open(r.Context(), v.Digest)
 	if err != nil {

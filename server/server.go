@@ -73,14 +73,55 @@ type Server struct {
 	handler http.Handler
 }
 
-// Access says who may call a route.
+// Access says who may call a route. The guard enforces all of it before
+// the handler runs, except where a field says the handler does; the
+// OpenAPI document, docs/api-roles.md and the access tests are made from it.
 type Access struct {
 	// Public routes need no token.
 	Public bool
 	// Roles may call the route (admin always may). Empty with Public false
-	// means any authenticated caller.
+	// means any signed-in caller but a host: a host token reports health
+	// and reads only what is public.
 	Roles []store.Role
+	// Reads says which versions the caller may read through the route,
+	// beyond what its role allows.
+	Reads Reads
+	// Owners: the route changes a namespace, which only its owners (a
+	// publisher token scoped to it, or an owner's unscoped one) and admins
+	// may do; the handler refuses other callers with 403.
+	Owners bool
+	// SeparateDuties: the handler refuses (403) a caller who publishes in
+	// the plugin's namespace or submitted the version.
+	SeparateDuties bool
+	// Note states any finer rule the handler applies, for the docs.
+	Note string
 }
+
+// Reads says which versions a route lets its callers read.
+type Reads int
+
+const (
+	// NoVersion: the route reads no version, or its roles read them all.
+	NoVersion Reads = iota
+	// ReleasedVersion: the route reads a version or what is made from it
+	// (package, manifest, certificate, bundle, provenance; a plugin's list
+	// of versions). A released version (auth.Released) is read by every
+	// caller the route admits; one that is not is read by its namespace's
+	// members and the overseers only (auth.Principal.CanSeeVersion).
+	// Anyone else gets the 404 of a version that does not exist, and lists
+	// leave it out.
+	ReleasedVersion
+	// PublishedVersion: as ReleasedVersion, for what a certificate made
+	// public (certificate, bundle, provenance): also a version revoked
+	// since (auth.Published), which hosts must still be able to check.
+	PublishedVersion
+	// SubmissionRecord: the route reads or writes a version's submission
+	// record (history, findings, SARIF, review, thread): its namespace's
+	// members and the overseers only, released or not
+	// (auth.Principal.CanSee); anyone else gets the 404 of a submission
+	// that does not exist.
+	SubmissionRecord
+)
 
 // Route is one endpoint.
 type Route struct {
@@ -153,24 +194,100 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // guard authenticates and authorises before the handler runs.
 func (s *Server) guard(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p auth.Principal
 		if rt.Access.Public {
-			rt.handler(w, r, auth.Principal{})
-			return
+			// A token on a public route reads what it may, and an unusable
+			// one what anyone may.
+			p, _ = s.optionalPrincipal(r)
+		} else {
+			var err error
+			if p, err = s.authenticate(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+				writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+				return
+			}
+			// A host token reports health and nothing else, not even the
+			// routes open to any signed-in caller.
+			if (len(rt.Access.Roles) > 0 || p.Role == store.RoleHost) && !p.Allowed(rt.Access.Roles...) {
+				writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
+				return
+			}
 		}
-		p, err := s.authenticate(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
-			return
-		}
-		// A host token reports health and nothing else, not even the
-		// routes open to any signed-in caller.
-		if (len(rt.Access.Roles) > 0 || p.Role == store.RoleHost) && !p.Allowed(rt.Access.Roles...) {
-			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
-			return
+		if rt.Access.Reads != NoVersion {
+			var ok bool
+			if r, ok = s.readable(w, r, p, rt.Access.Reads); !ok {
+				return
+			}
 		}
 		rt.handler(w, r, p)
 	})
+}
+
+type versionKey struct{}
+
+// readable loads the version the path names, if it names one, and checks
+// that p may read it under rule; the version travels on in the request's
+// context (pathVersion, version and download take it from there). A
+// version p may not read gets the answer of one that does not exist, so
+// the answer does not disclose it.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, rule Reads) (*http.Request, bool) {
+	var (
+		v       store.Version
+		err     error
+		missing string
+	)
+	switch {
+	case r.PathValue("id") != "":
+		v, err = s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
+		missing = "no submission " + r.PathValue("id")
+	case r.PathValue("version") != "":
+		v, err = s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
+		missing = fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version"))
+	case r.PathValue("digest") != "":
+		// A digest is of bytes that hold the manifest, so it names one
+		// namespace/name@version; the store answers with the earliest
+		// version of the digest, and the rule decides on that one.
+		v, err = s.cfg.Store.VersionByDigest(r.Context(), r.PathValue("digest"))
+		missing = "no package with digest " + r.PathValue("digest")
+	default:
+		// A list: the handler leaves out what p may not read.
+		return r, true
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", missing)
+		return r, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return r, false
+	}
+	var ok bool
+	switch rule {
+	case ReleasedVersion:
+		ok, err = p.CanSeeVersion(r.Context(), s.cfg.Store, v.PluginID, v.State)
+	case PublishedVersion:
+		ok = auth.Published(v.State)
+		if !ok {
+			ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
+		}
+	default:
+		ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return r, false
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", missing)
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), versionKey{}, v)), true
+}
+
+// guarded returns the version the guard loaded for r, if it did.
+func guarded(r *http.Request) (store.Version, bool) {
+	v, ok := r.Context().Value(versionKey{}).(store.Version)
+	return v, ok
 }
 
 func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {

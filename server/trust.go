@@ -27,6 +27,9 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
+// namespaceOwners change a namespace: its owners and admins.
+var namespaceOwners = Access{Roles: []store.Role{store.RolePublisher}, Owners: true}
+
 // MaxPublicKeyBody bounds a registered public key (PEM).
 const MaxPublicKeyBody = 8 << 10
 
@@ -37,16 +40,16 @@ func (s *Server) trustRoutes() []Route {
 		{Method: "GET", Path: "/log/checkpoint", Summary: "The transparency log's latest signed checkpoint (C2SP tlog-checkpoint).", Access: anyone, handler: s.logFile},
 		{Method: "GET", Path: "/log/tile/{path...}", Summary: "The transparency log's tiles and entry bundles (C2SP tlog-tiles).", Access: anyone, handler: s.logFile},
 		{Method: "GET", Path: "/api/v1/revocations", Summary: "The current signed revocation list (a DSSE envelope).", Access: anyone, handler: s.revocations},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/bundle", Summary: "The certificate bundle of a version: publisher signature and key, certificate, inclusion proof against the current checkpoint.", Access: anyone, handler: s.bundle},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/provenance", Summary: "The marketplace's signed SLSA provenance statement for a version it rebuilt reproducibly (a DSSE envelope).", Access: anyone, handler: s.provenance},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/bundle", Summary: "The certificate bundle of a version: publisher signature and key, certificate, inclusion proof against the current checkpoint.", Access: anyone.reading(PublishedVersion), handler: s.bundle},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/provenance", Summary: "The marketplace's signed SLSA provenance statement for a version it rebuilt reproducibly (a DSSE envelope).", Access: anyone.reading(PublishedVersion), handler: s.provenance},
 		{Method: "GET", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "A namespace's publisher keys (retired ones included) and whether it requires signatures.", Access: anyone, handler: s.listKeys},
-		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "Register a publisher key (the body: a PEM public key, Ed25519 or ECDSA P-256). An owner of the namespace or an admin; a namespace that does not exist is created, owned by the caller. Logged.", Access: publishers, Body: "application/x-pem-file", handler: s.addKey},
-		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused. Logged.", Access: publishers, handler: s.removeKey},
+		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "Register a publisher key (the body: a PEM public key, Ed25519 or ECDSA P-256). An owner of the namespace or an admin; a namespace that does not exist is created, owned by the caller. Logged.", Access: namespaceOwners, Body: "application/x-pem-file", handler: s.addKey},
+		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused. Logged.", Access: namespaceOwners, handler: s.removeKey},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/signature-requirement", Summary: "Require publisher signatures in a namespace or not ({required, reason}). Audited.", Access: admins, Body: "application/json", handler: s.setSignatureRequirement},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/suspend", Summary: "Suspend a certified version ({reason, deadline}); logged.", Access: stewards, Body: "application/json", handler: s.suspend},
-		{Method: "POST", Path: "/api/v1/submissions/{id}/revoke", Summary: "Revoke a certified or suspended version ({reason}): its digest goes on a new signed revocation list; logged.", Access: stewards, Body: "application/json", handler: s.revoke},
-		{Method: "GET", Path: "/api/v1/submissions/{id}/certificate", Summary: "The newest certificate of a version (a DSSE envelope).", Access: signedIn, handler: s.certificate},
-		{Method: "GET", Path: "/badge/{namespace}/{file}", Summary: "A plugin's certification badge (NAME.svg) for READMEs: certified, suspended, revoked, expired or not certified, with the checks passed.", Access: anyone, handler: s.badge},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/suspend", Summary: "Suspend a certified version ({reason, deadline}); logged.", Access: stewards.reading(SubmissionRecord), Body: "application/json", handler: s.suspend},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/revoke", Summary: "Revoke a certified or suspended version ({reason}): its digest goes on a new signed revocation list; logged.", Access: stewards.reading(SubmissionRecord), Body: "application/json", handler: s.revoke},
+		{Method: "GET", Path: "/api/v1/submissions/{id}/certificate", Summary: "The newest certificate of a version (a DSSE envelope).", Access: signedIn.reading(PublishedVersion), handler: s.certificate},
+		{Method: "GET", Path: "/badge/{namespace}/{file}", Summary: "A plugin's certification badge (NAME.svg) for READMEs: certified, suspended, revoked, expired or not certified, with the checks passed.", Access: anyone.noting("shows only a state the revocation list and the transparency log already publish: certified, suspended, revoked, expired or not certified"), handler: s.badge},
 	}
 }
 
@@ -164,13 +167,6 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if !ok {
 		return
 	}
-	if !publicState(v.State) && v.State != lifecycle.Revoked {
-		if _, err := s.authenticate(r); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "this version is not certified; reading it needs a token: "+err.Error())
-			return
-		}
-	}
 	b, err := s.cfg.Trust.ProvenanceStatement(r.Context(), v.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no_provenance", fmt.Sprintf("%s@%s has no marketplace provenance statement: the marketplace states provenance only for a module it rebuilt byte for byte", v.PluginID, v.Version))
@@ -187,13 +183,6 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request, _ auth.Princ
 func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	v, ok := s.pathVersion(w, r)
 	if !ok {
-		return
-	}
-	if ok, err := s.canSee(r.Context(), p, v.PluginID); err != nil {
-		s.internal(w, r, err)
-		return
-	} else if !ok && v.State != lifecycle.Certified && v.State != lifecycle.Suspended {
-		writeError(w, http.StatusForbidden, "forbidden", "this submission belongs to a namespace you do not publish in")
 		return
 	}
 	rec, err := s.cfg.Store.LatestCertificate(r.Context(), v.ID)

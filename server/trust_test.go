@@ -113,8 +113,8 @@ func TestCertifiedPackageVerifiesOnHost(t *testing.T) {
 	if _, err := anon.Bundle(ctx, "acme/hello", "1.0.0"); !isStatus(err, 404) {
 		t.Errorf("bundle of an uncertified version: %v, want 404", err)
 	}
-	if resp, _ := e.do("GET", "/api/v1/packages/"+sub.Digest, "", nil); resp.StatusCode != 401 {
-		t.Errorf("anonymous download of an uncertified package: %d, want 401", resp.StatusCode)
+	if resp, _ := e.do("GET", "/api/v1/packages/"+sub.Digest, "", nil); resp.StatusCode != 404 {
+		t.Errorf("anonymous download of an uncertified package: %d, want 404", resp.StatusCode)
 	}
 
 	badgeSays := func(want string) {

@@ -49,28 +49,14 @@ func (s *Server) vetting(ctx context.Context, v store.Version) (*api.Vetting, er
 	return out, nil
 }
 
-// readableVersion loads the submission named in the path and checks that
-// p may read it, answering the request itself when not.
-func (s *Server) readableVersion(w http.ResponseWriter, r *http.Request, p auth.Principal) (store.Version, bool) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return v, false
-	}
-	ok, err := s.canSee(r.Context(), p, v.PluginID)
-	if err != nil {
-		s.internal(w, r, err)
-		return v, false
-	}
-	if !ok {
-		writeError(w, http.StatusForbidden, "forbidden", "this submission belongs to a namespace you do not publish in")
-		return v, false
-	}
-	return v, true
-}
-
-// pathVersion loads the submission named in the path, answering the
-// request itself when there is none or the store fails.
+// pathVersion returns the submission named in the path: the one the guard
+// loaded and checked when the route reads versions, or else from the
+// store, answering the request itself when there is none or the store
+// fails.
 func (s *Server) pathVersion(w http.ResponseWriter, r *http.Request) (store.Version, bool) {
+	if v, ok := guarded(r); ok {
+		return v, true
+	}
 	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
@@ -84,7 +70,7 @@ func (s *Server) pathVersion(w http.ResponseWriter, r *http.Request) (store.Vers
 }
 
 func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, ok := s.readableVersion(w, r, p)
+	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
 	}
@@ -134,7 +120,7 @@ func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	v, ok := s.readableVersion(w, r, p)
+	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
 	}
@@ -184,7 +170,7 @@ func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p auth.Pr
 		writeError(w, http.StatusUnprocessableEntity, "reason_required", "say why the finding is a false positive: the reason is audited and shown to later reviewers")
 		return
 	}
-	v, ok := s.readableVersion(w, r, p)
+	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
 	}
