@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"gatehouse.dev/gatehouse/auth"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/store"
 	"gatehouse.dev/gatehouse/triage"
@@ -68,15 +69,22 @@ func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {
 		h.internal(w, r, c, err)
 		return
 	}
+	// Unreleased versions are for the namespace's publishers and the
+	// overseers (auth.Principal.CanSeeVersion, as in the API).
+	insider, err := h.canSee(r.Context(), c, id)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
 	var vs []store.Version
 	for _, v := range all {
-		if visible(c, v.State) {
+		if insider || auth.Released(v.State) {
 			vs = append(vs, v)
 		}
 	}
 	if len(vs) == 0 {
-		// Anonymous visitors learn nothing about plugins without a
-		// certified version, not even that they exist.
+		// Nobody else learns anything about plugins without a released
+		// version, not even that they exist.
 		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
 		return
 	}

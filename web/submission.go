@@ -179,7 +179,8 @@ func (h *Handler) readable(w http.ResponseWriter, r *http.Request, c *call) (sto
 		return v, false
 	}
 	if !ok {
-		h.fail(w, r, c, http.StatusForbidden, "This submission belongs to a namespace you do not publish in.")
+		// The same answer as for a submission that does not exist.
+		h.fail(w, r, c, http.StatusNotFound, "There is no submission "+id+".")
 		return v, false
 	}
 	return v, true

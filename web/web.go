@@ -136,11 +136,11 @@ func New(cfg Config) (*Handler, error) {
 		{Method: "GET", Path: "/plugins/{namespace}/{name}", Access: anyone, API: "GET /api/v1/plugins/{namespace}/{name}", handler: h.plugin},
 		{Method: "GET", Path: "/signin", Access: anyone, handler: h.signinForm},
 		{Method: "POST", Path: "/signin", Access: anyone, handler: h.signin},
-		{Method: "POST", Path: "/signout", Access: signedIn, handler: h.signout},
+		{Method: "POST", Path: "/signout", Access: anyone, handler: h.signout}, // ending a session needs no right, and a host's has no other page,
 		{Method: "GET", Path: "/submissions", Access: signedIn, handler: h.submissions},
 		{Method: "GET", Path: "/submissions/{id}", Access: signedIn, API: "GET /api/v1/submissions/{id}", handler: h.submission},
-		{Method: "POST", Path: "/submissions/{id}/comment", Access: signedIn, API: "POST /api/v1/submissions/{id}/thread/{action}", handler: h.comment},
-		{Method: "POST", Path: "/submissions/{id}/appeal", Access: publisher, handler: h.appeal},
+		{Method: "POST", Path: "/submissions/{id}/comment", Access: signedIn, API: "POST /api/v1/submissions/{id}/thread/comment", handler: h.comment},
+		{Method: "POST", Path: "/submissions/{id}/appeal", Access: publisher, API: "POST /api/v1/submissions/{id}/thread/appeal", handler: h.appeal},
 		{Method: "GET", Path: "/reviews", Access: reviewers, API: "GET /api/v1/reviews", handler: h.queue},
 		{Method: "GET", Path: "/reviews/{id}", Access: reviewers, API: "GET /api/v1/reviews/{id}", handler: h.reviewPage},
 		{Method: "POST", Path: "/reviews/{id}/{action}", Access: reviewers, API: "POST /api/v1/reviews/{id}/{action}", handler: h.reviewAction},
@@ -252,7 +252,9 @@ func (h *Handler) guard(p Page) http.Handler {
 				h.fail(w, r, c, http.StatusUnauthorized, "Sign in to do this.")
 				return
 			}
-			if len(p.Access.Roles) > 0 && !c.p.Allowed(p.Access.Roles...) {
+			// As in the API, a host token opens no page that needs a
+			// token, not even those open to any signed-in user.
+			if (len(p.Access.Roles) > 0 || c.p.Role == store.RoleHost) && !c.p.Allowed(p.Access.Roles...) {
 				h.fail(w, r, c, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not open this page.", c.p.Role))
 				return
 			}
@@ -350,16 +352,20 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, c *call, err 
 	h.fail(w, r, c, http.StatusInternalServerError, "Something went wrong on our side; the server log has the details.")
 }
 
-// publicStates are what anonymous visitors see: versions that hold a
-// certificate.
-var publicStates = []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}
-
-// visibleStates are the version states c may see in the catalog.
+// visibleStates are the version states c may see in the catalog: every
+// state for the overseers, the released ones (auth.Released) for anyone
+// else. A publisher finds its own unreleased versions under Submissions.
 func visibleStates(c *call) []lifecycle.State {
-	if c.signedIn {
+	if c.signedIn && c.p.Oversees() {
 		return lifecycle.States
 	}
-	return publicStates
+	var out []lifecycle.State
+	for _, st := range lifecycle.States {
+		if auth.Released(st) {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 func visible(c *call, st lifecycle.State) bool {
@@ -371,8 +377,9 @@ func visible(c *call, st lifecycle.State) bool {
 	return false
 }
 
-// canSee reports whether c may read a submission of pluginID: overseers
-// read everything, publishers their own namespaces (as the API decides).
+// canSee reports whether c may read every submission of pluginID,
+// released or not: overseers read everything, publishers their own
+// namespaces (auth.Principal.CanSee, as the API decides).
 func (h *Handler) canSee(ctx context.Context, c *call, pluginID string) (bool, error) {
 	if !c.signedIn {
 		return false, nil

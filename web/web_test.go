@@ -30,7 +30,7 @@ func (e *env) pages() []web.Page {
 }
 
 func allowed(a web.Access, r store.Role) bool {
-	return a.Public || r == store.RoleAdmin || len(a.Roles) == 0 || slices.Contains(a.Roles, r)
+	return a.Public || r == store.RoleAdmin || (len(a.Roles) == 0 && r != store.RoleHost) || slices.Contains(a.Roles, r)
 }
 
 // TestPageAccessMatrix opens every page as every role and as an anonymous
@@ -85,8 +85,8 @@ func TestPageAccessMatrix(t *testing.T) {
 					}
 				case allowed(pg.Access, store.Role(role)) && strings.Contains(pg.Path, "/submissions/{id}") && !owns(store.Role(role)):
 					// The role may open submission pages, but only of its
-					// own namespaces, as in the API.
-					if p.status != http.StatusForbidden || !strings.Contains(p.body, "namespace you do not publish in") {
+					// own namespaces, as in the API: others are not found.
+					if p.status != http.StatusNotFound || !strings.Contains(p.body, "There is no submission") {
 						t.Fatalf("role %s on another namespace's submission: %d", role, p.status)
 					}
 				case allowed(pg.Access, store.Role(role)):
@@ -296,7 +296,7 @@ func TestAuthorReadsFindingsAndAppeals(t *testing.T) {
 	// Another namespace's publisher may not look.
 	other := e.browser()
 	other.signIn("publisher-other")
-	if p := other.get("/submissions/" + v.ID); p.status != http.StatusForbidden {
+	if p := other.get("/submissions/" + v.ID); p.status != http.StatusNotFound {
 		t.Errorf("another namespace's publisher: %d", p.status)
 	}
 	p := b.post("/submissions/"+v.ID+"/appeal", url.Values{"csrf": {sp.csrf()}, "message": {"the key is a documented example"}})
@@ -567,5 +567,37 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	}
 	if strings.Contains(body, "/plugins/acme/hello") {
 		t.Error("a raw path became a label")
+	}
+}
+
+// TestUnreleasedVersionsHiddenFromOtherNamespaces: a version not yet
+// released is shown to its namespace's publishers and the overseers only.
+// A publisher of another namespace, signed in, finds it neither in the
+// catalog nor on the plugin's page, and its submission page answers as
+// for one that does not exist.
+func TestUnreleasedVersionsHiddenFromOtherNamespaces(t *testing.T) {
+	e := newEnv(t)
+	pending := e.submit(pkg(t, "pending", "1.0.0", "p", false, "kv:read"))
+	if pending.State != lifecycle.InReview {
+		t.Fatalf("pending is %s", pending.State)
+	}
+	other := e.browser()
+	other.signIn("publisher-other")
+	if cat := other.get("/"); strings.Contains(cat.body, "acme/pending") {
+		t.Error("another namespace's publisher sees acme/pending in the catalog")
+	}
+	if p := other.get("/plugins/acme/pending"); p.status != http.StatusNotFound {
+		t.Errorf("another namespace's publisher opens acme/pending: %d", p.status)
+	}
+	hidden, missing := other.get("/submissions/"+pending.ID), other.get("/submissions/sub_missing")
+	if hidden.status != http.StatusNotFound || errorText(hidden.body) != strings.ReplaceAll(errorText(missing.body), "sub_missing", pending.ID) {
+		t.Errorf("another namespace's publisher on the submission: %d %q; want the answer for a missing one, %d %q", hidden.status, errorText(hidden.body), missing.status, errorText(missing.body))
+	}
+	for _, role := range []string{"publisher", "reviewer", "auditor"} {
+		b := e.browser()
+		b.signIn(role)
+		if p := b.get("/plugins/acme/pending"); p.status != http.StatusOK {
+			t.Errorf("%s opens acme/pending: %d", role, p.status)
+		}
 	}
 }
