@@ -76,6 +76,17 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	approved := func(t *testing.T, ctx context.Context, st store.Store, id string) {
+		it := store.ReviewItem{VersionID: id, PluginID: "acme/hello", Tier: "low", ApprovalsRequired: 1, Deadline: time.Now().Add(time.Hour), CreatedAt: time.Now().Add(-time.Second)}
+		if err := st.OpenReview(ctx, it, audit.Event{Time: time.Now(), Actor: "system", Action: "review.open", Subject: "submission:" + id}); err != nil {
+			t.Fatal(err)
+		}
+		// The last approval, after which the killed process never certified.
+		if _, err := st.AddApproval(ctx, store.Approval{VersionID: id, Reviewer: "bob", Granted: []string{"kv:read"}, CreatedAt: time.Now()},
+			audit.Event{Time: time.Now(), Actor: "bob", Action: "review.approve", Subject: "submission:" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cases := []crashed{
 		{name: "vetting, its worker killed holding the job", state: lifecycle.Vetting, leave: claimJob},
 		{name: "vetting, its job lost", state: lifecycle.Vetting},
@@ -83,6 +94,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 		{name: "triage, blocking vetting run", state: lifecycle.Triage, leave: vetRun(true), want: lifecycle.Rejected},
 		{name: "triage, passing vetting run", state: lifecycle.Triage, leave: vetRun(false)},
 		{name: "auto-approved, not certified", state: lifecycle.AutoApproved, leave: verdict, certified: true},
+		{name: "in review, approved, not certified", state: lifecycle.InReview, leave: approved, certified: true},
 	}
 
 	ctx := context.Background()
@@ -93,6 +105,9 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	for i, c := range cases {
 		ids[i] = storeVersion(t, ctx, m, key, fmt.Sprintf("1.0.%d", i))
 		path := []lifecycle.State{lifecycle.Received, lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved}
+		if c.state == lifecycle.InReview {
+			path[3] = lifecycle.InReview
+		}
 		for j := 0; path[j] != c.state; j++ {
 			if c.state == lifecycle.AutoApproved && path[j] == lifecycle.Triage && c.leave != nil {
 				c.leave(t, ctx, m.Store, ids[i]) // the verdict, before the move it decided
@@ -140,7 +155,8 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if settled(v.State) || time.Now().After(deadline) {
+				_, cerr := m.Trust.LatestCertificate(ctx, ids[i])
+				if settled(v.State) && (!c.certified || cerr == nil) || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(50 * time.Millisecond)

@@ -127,6 +127,11 @@ func (m *Marketplace) sweep(ctx context.Context, grace time.Duration) error {
 		} else if n > 0 {
 			log.Warn("certified auto-approved versions left without a certificate", "count", n)
 		}
+		if n, err := m.Review.ResumeApproved(ctx); err != nil {
+			log.Error("certifying approved versions", "err", err)
+		} else if n > 0 {
+			log.Warn("certified approved versions left without a certificate", "count", n)
+		}
 	}
 	return nil
 }

@@ -105,7 +105,8 @@ func (m *Marketplace) runTrust(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait() // Serve closes the log only after its background work ended
 	wg.Go(func() { m.Trust.Run(ctx, trustInterval) })
-	// Versions auto-approved by a run that stopped before certifying them.
+	// Versions approved (automatically or by their reviewers) by a run
+	// that stopped before certifying them.
 	t := time.NewTicker(trustInterval)
 	defer t.Stop()
 	for {
@@ -113,6 +114,11 @@ func (m *Marketplace) runTrust(ctx context.Context) {
 			m.cfg.Log.Error("certifying auto-approved versions", "err", err)
 		} else if n > 0 {
 			m.cfg.Log.Info("certified auto-approved versions left without a certificate", "count", n)
+		}
+		if n, err := m.Review.ResumeApproved(ctx); err != nil && ctx.Err() == nil {
+			m.cfg.Log.Error("certifying approved versions", "err", err)
+		} else if n > 0 {
+			m.cfg.Log.Info("certified approved versions left without a certificate", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -314,8 +314,15 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 	if err != nil {
 		return "", err
 	}
-	// Every approver's grant holds: the certificate grants what all of
-	// them granted.
+	if err := s.certifyApproved(ctx, p.Subject, id, asked, it, approvals); err != nil {
+		return "", err
+	}
+	return lifecycle.Certified, nil
+}
+
+// certifyApproved certifies a version its reviewers approved, granting
+// what every approver granted of what the manifest asks.
+func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked []string, it store.ReviewItem, approvals []store.Approval) error {
 	var who []string
 	final := asked
 	for _, a := range approvals {
@@ -326,16 +333,64 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 	if vd, err := s.Store.LatestVerdict(ctx, id); err == nil {
 		var tv triage.Verdict
 		if err := json.Unmarshal(vd.Body, &tv); err != nil {
-			return "", fmt.Errorf("reading the verdict of %s: %w", id, err)
+			return fmt.Errorf("reading the verdict of %s: %w", id, err)
 		}
 		d.PolicyDigest, d.Lifetime = vd.PolicyDigest, tv.CertificateLifetime()
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return "", err
+		return err
 	}
-	if err := s.certify(ctx, p.Subject, id, d); err != nil {
-		return "", err
+	return s.certify(ctx, actor, id, d)
+}
+
+// ResumeApproved certifies versions in review that their reviewers
+// approved (as many approvals since the review opened as it requires)
+// but that were left without their certificate: the process stopped
+// between the last approval and the certificate. Nobody could finish them
+// otherwise, as no reviewer may approve twice. It returns how many it
+// certified, each with a submission.resume event.
+func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
+	vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.InReview, Limit: 500})
+	if err != nil {
+		return 0, err
 	}
-	return lifecycle.Certified, nil
+	n := 0
+	var errs []error
+	for _, v := range vs {
+		it, err := s.Store.GetReview(ctx, v.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all, err := s.Store.ListApprovals(ctx, v.ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		approvals := slices.DeleteFunc(all, func(a store.Approval) bool { return a.CreatedAt.Before(it.CreatedAt) })
+		if len(approvals) < it.ApprovalsRequired {
+			continue
+		}
+		asked, err := manifestPermissions(v.Manifest)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.certifyApproved(ctx, "system", v.ID, asked, it, approvals); err != nil {
+			if errors.Is(err, ErrState) || errors.Is(err, certify.ErrState) || errors.Is(err, store.ErrStateChanged) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		ev := s.event("system", "submission.resume", v.ID, fmt.Sprintf("approved by %d reviewer(s) without a certificate; certified now", len(approvals)), nil)
+		if err := s.Store.AppendAudit(ctx, ev); err != nil {
+			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // certifyAutoApproved certifies an auto-approved version with what its
