@@ -123,6 +123,9 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data folder: %w", err)
 	}
+	if err := CheckSecretModes(cfg.Data); err != nil {
+		return nil, err
+	}
 	var (
 		st  store.Store
 		err error
