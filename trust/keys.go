@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // Algorithm names a signature scheme.
@@ -318,6 +319,9 @@ func LoadSigner(path string) (*FileSigner, error) {
 		return nil, err
 	}
 	block, _ := pem.Decode(data)
+	if block != nil && block.Type == "PUBLIC KEY" {
+		return nil, publicKeyGiven(path)
+	}
 	if block == nil || block.Type != "PRIVATE KEY" {
 		return nil, fmt.Errorf("trust: %s is not a PEM \"PRIVATE KEY\" (PKCS#8) file", path)
 	}
@@ -366,6 +370,21 @@ func ParsePublicKeyPEM(data []byte) (PublicKey, error) {
 	return NewPublicKey(pub)
 }
 
+// isPublicKeyPEM reports whether data is a PEM "PUBLIC KEY" block.
+func isPublicKeyPEM(data []byte) bool {
+	block, _ := pem.Decode(data)
+	return block != nil && block.Type == "PUBLIC KEY"
+}
+
+// publicKeyGiven is the error for a public key passed where the private key
+// is needed, naming the private key file it probably belongs to.
+func publicKeyGiven(path string) error {
+	if priv, ok := strings.CutSuffix(path, ".pub"); ok {
+		return fmt.Errorf("trust: %s is a public key; pass the private key (%s)", path, priv)
+	}
+	return fmt.Errorf("trust: %s is a public key; pass the private key file it was made with (gatehouse keys generate -o KEY writes KEY and KEY.pub)", path)
+}
+
 func readKeyFile(path string, private bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -380,6 +399,11 @@ func readKeyFile(path string, private bool) ([]byte, error) {
 		return nil, fmt.Errorf("trust: %s is not a regular file", path)
 	}
 	if private && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		// A public key is readable by design: say what was mixed up
+		// rather than ask for a chmod.
+		if head, _ := io.ReadAll(io.LimitReader(f, maxKeyFileBytes)); isPublicKeyPEM(head) {
+			return nil, publicKeyGiven(path)
+		}
 		return nil, fmt.Errorf("trust: private key %s has mode %04o, readable by other users; run chmod 600 %s (and consider the key compromised if others could read it)",
 			path, fi.Mode().Perm(), path)
 	}

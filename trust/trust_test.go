@@ -290,3 +290,28 @@ func TestLoadOrGenerate(t *testing.T) {
 		t.Error("expected the key to stay refused")
 	}
 }
+
+// TestPublicKeyPassedAsPrivateKey guards the reason a user reads when they
+// pass KEY.pub where KEY is needed: not a file-mode complaint, but which
+// file to pass instead.
+func TestPublicKeyPassedAsPrivateKey(t *testing.T) {
+	dir := t.TempDir()
+	s, err := GenerateKey(Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := filepath.Join(dir, "acme.key"), filepath.Join(dir, "acme.key.pub")
+	if err := s.WriteKeyPair(priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		if err := os.Chmod(pub, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadSigner(pub)
+		want := pub + " is a public key; pass the private key (" + priv + ")"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("mode %04o: err = %v, want it to say %q", mode, err, want)
+		}
+	}
+}
