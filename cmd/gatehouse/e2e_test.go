@@ -4,6 +4,7 @@ package main_test
 // the CLI against it.
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -53,11 +54,12 @@ func TestMain(m *testing.M) {
 }
 
 type serverProc struct {
-	cmd   *exec.Cmd
-	base  string
-	token string
-	out   *bytes.Buffer
-	mu    *sync.Mutex
+	cmd    *exec.Cmd
+	base   string
+	token  string
+	out    *bytes.Buffer
+	stdout *bytes.Buffer // what the server printed for its user
+	mu     *sync.Mutex
 }
 
 var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
@@ -77,12 +79,16 @@ func startServer(t *testing.T, data string, extra ...string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{cmd: cmd, out: &logs, mu: &mu}
+	var printed bytes.Buffer
+	p := &serverProc{cmd: cmd, out: &logs, stdout: &printed, mu: &mu}
 	t.Cleanup(func() { p.kill() })
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			mu.Lock()
+			printed.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -110,6 +116,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// printed returns what the server wrote to its standard output so far.
+func (p *serverProc) printed() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
 }
 
 // logs returns what the server wrote to its standard error so far.
@@ -215,15 +228,39 @@ func TestNewcomerFlow(t *testing.T) {
 	if out, code := run(t, env, "run", pkgPath, "--insecure-skip-verify", "--call", "nosuchexport"); code != 1 {
 		t.Errorf("run of a missing export: exit %d\n%s", code, out)
 	}
-	// The same checks run locally, with no server.
-	if out := mustRun("vet", dir); !strings.Contains(out, "Every enforced check passed") {
-		t.Errorf("vet of the scaffold:\n%s", out)
+	// The same checks run locally, with no server, and leave nothing in
+	// the temporary folder: compiled modules go to the user's cache
+	// directory, reused by the next run.
+	tmp, cache := t.TempDir(), t.TempDir()
+	vetEnv := append(env[:len(env):len(env)], "TMPDIR="+tmp, "XDG_CACHE_HOME="+cache)
+	if out, code := run(t, vetEnv, "vet", dir); code != 0 || !strings.Contains(out, "Every enforced check passed") {
+		t.Errorf("vet of the scaffold: exit %d\n%s", code, out)
 	}
-	// A steward imports the real Go vulnerability database into the
-	// running server; a re-run then matches components against it.
-	osv := filepath.Join("..", "..", "..", "shared", "data", "osv-go-all.zip")
-	if out := mustRun("vulndb", "import", osv); !strings.Contains(out, "records=4291") {
-		t.Errorf("vulndb import: %s", out)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("vet left %d entries in the temporary folder, first %s", len(left), left[0].Name())
+	}
+	if cached, _ := os.ReadDir(filepath.Join(cache, "gatehouse", "compiled")); len(cached) == 0 {
+		t.Errorf("vet kept no compiled module in %s/gatehouse/compiled", cache)
+	}
+	// With no user cache directory, the temporary one is removed on exit.
+	if out, code := run(t, append(env[:len(env):len(env)], "TMPDIR="+tmp, "XDG_CACHE_HOME=", "HOME="), "vet", dir); code != 0 {
+		t.Errorf("vet with no cache directory: exit %d\n%s", code, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("vet with no cache directory left %d entries in the temporary folder, first %s", len(left), left[0].Name())
+	}
+	// A steward imports a real subset of the Go vulnerability database
+	// (the one the README imports) into the running server; a re-run then
+	// matches components against it.
+	osv := filepath.Join("..", "..", "testdata", "osv", "go-subset.zip")
+	zr, err := zip.OpenReader(osv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := len(zr.File)
+	zr.Close()
+	if out := mustRun("vulndb", "import", osv); !strings.Contains(out, fmt.Sprintf("records=%d ", records)) {
+		t.Errorf("vulndb import: %s, want records=%d", out, records)
 	}
 	bad := filepath.Join(work, "bad.zip")
 	os.WriteFile(bad, []byte("PK\x03\x04 not really a zip"), 0o600)
@@ -289,6 +326,11 @@ func TestServeWithExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// The server answers as soon as it says it is serving: the examples
+	// are built and submitted behind it, each reported as it goes in.
+	if _, err := cl.Submissions(ctx, ""); err != nil {
+		t.Fatalf("the server does not answer once it says it is serving: %v", err)
+	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var queue struct{ Items []struct{ Plugin string } }
@@ -305,6 +347,23 @@ func TestServeWithExamples(t *testing.T) {
 			t.Fatalf("%d examples in the review queue after 3 minutes; server log:\n%s", len(queue.Items), srv.logs())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// The output tells the story in order: serving first, then each
+	// example built and submitted, one line per step (not a terminal).
+	out := srv.printed()
+	for !strings.Contains(out, "example plugins are submitted") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		out = srv.printed()
+	}
+	order := []string{"serving on", "in the background", "[1/3] building the example plugin counter", "Submitted example acme/counter@1.0.0 as sub_",
+		"building the example plugin notifier", "Submitted example acme/notifier@1.0.0", "building the example plugin templater", "Submitted example acme/templater@1.0.0", "All 3 example plugins are submitted"}
+	at := 0
+	for _, want := range order {
+		i := strings.Index(out[at:], want)
+		if i < 0 {
+			t.Fatalf("the server's output lacks %q after offset %d:\n%s", want, at, out)
+		}
+		at += i + len(want)
 	}
 }
 
