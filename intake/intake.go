@@ -87,9 +87,12 @@ type Service struct {
 	// MaxConcurrentVets bounds the vetting runs held at once;
 	// DefaultMaxConcurrentVets when not positive. Set it before use.
 	MaxConcurrentVets int
+	// MaxConcurrentReads bounds the submitted packages read into memory
+	// at once; DefaultMaxConcurrentReads when not positive.
+	MaxConcurrentReads int
 
-	wake  chan struct{}
-	slots vetSlots
+	wake        chan struct{}
+	vets, reads slots
 }
 
 // New returns a Service with its defaults filled in.
@@ -122,6 +125,11 @@ func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reade
 	}
 	defer staged.Abort() // a no-op once committed
 
+	release, err := s.acquireRead(ctx)
+	if err != nil {
+		return v, false, err
+	}
+	defer release()
 	pkg, err := readStaged(staged.Path(), s.Limits)
 	if err != nil {
 		var re *pkgfile.RefusalError
