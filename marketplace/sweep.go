@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,6 +93,60 @@ func sweepTemp(dir string, now time.Time) (removed int, err error) {
 	return removed, errors.Join(errs...)
 }
 
+// dataTemps are the temporary files the data folder's writers create
+// beside what they replace (vulndb's database and pointer, the
+// transparency log's tiles and checkpoint), by folder under the data
+// folder. Each is renamed into place or removed at once, so one found at
+// start-up is what a killed process left.
+var dataTemps = map[string][]string{
+	"vulndb": {".vulndb-*.tmp", ".current-*.tmp"},
+	LogDir:   {".tmp-*"},
+}
+
+// sweepDataTemp removes the temporary files of dataTemps older than grace
+// from the data folder data, looking at no more than maxSweepEntries
+// entries.
+func sweepDataTemp(data string, grace time.Duration, now time.Time) (removed int, err error) {
+	var errs []error
+	seen := 0
+	for dir, patterns := range dataTemps {
+		root := filepath.Join(data, dir)
+		werr := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if seen++; seen > maxSweepEntries {
+				return fs.SkipAll
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			for _, pat := range patterns {
+				if ok, _ := filepath.Match(pat, d.Name()); !ok {
+					continue
+				}
+				if info, err := d.Info(); err != nil || now.Sub(info.ModTime()) < grace {
+					return nil
+				}
+				if err := os.Remove(path); err != nil {
+					errs = append(errs, err)
+				} else {
+					removed++
+				}
+				return nil
+			}
+			return nil
+		})
+		if werr != nil {
+			errs = append(errs, werr)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
 // sweep clears what an interrupted run left behind before the server takes
 // requests: staged uploads never committed, blobs no record names, the
 // behaviour analyzer's folders of dead processes. Then it gives every
@@ -108,6 +163,11 @@ func (m *Marketplace) sweep(ctx context.Context, grace time.Duration) error {
 		return fmt.Errorf("sweeping orphan blobs: %w", err)
 	} else if n > 0 {
 		log.Warn("removed blobs of interrupted submissions", "count", n)
+	}
+	if n, err := sweepDataTemp(m.cfg.Data, grace, time.Now()); err != nil {
+		log.Warn("removing temporary files of a stopped process", "removed", n, "err", err)
+	} else if n > 0 {
+		log.Warn("removed temporary files of a stopped process", "count", n)
 	}
 	if n, err := sweepTemp(os.TempDir(), time.Now()); err != nil {
 		log.Warn("removing the behaviour analyzer's leftover folders", "removed", n, "err", err)

@@ -57,3 +57,48 @@ func TestSweepRemovesBehaviourFoldersOfDeadProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepRemovesDataFolderTempFiles: the temporary files a killed
+// process left in the data folder (vulndb, transparency log) are removed
+// at the next start; the files they were to replace, and young temporary
+// files when others may be writing (grace), are kept.
+func TestSweepRemovesDataFolderTempFiles(t *testing.T) {
+	data := t.TempDir()
+	write := func(rel string, age time.Duration) string {
+		p := filepath.Join(data, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-age)
+		os.Chtimes(p, at, at)
+		return p
+	}
+	gone := []string{
+		write("vulndb/.vulndb-123.tmp", time.Hour),
+		write("vulndb/.current-456.tmp", time.Hour),
+		write(LogDir+"/tile/0/x001/.tmp-789", time.Hour),
+	}
+	kept := []string{
+		write("vulndb/current", time.Hour),
+		write(LogDir+"/checkpoint", time.Hour),
+		write(LogDir+"/.tmp-young", 0),
+		write("keys/.tmp-other", time.Hour),
+	}
+	n, err := sweepDataTemp(data, time.Minute, time.Now())
+	if err != nil || n != len(gone) {
+		t.Errorf("sweepDataTemp = %d, %v; want %d", n, err, len(gone))
+	}
+	for _, p := range gone {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s was kept", p)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed", p)
+		}
+	}
+}
