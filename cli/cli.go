@@ -34,7 +34,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 			}
 			return ee.code
 		}
-		fmt.Fprintln(env.Stderr, "gatehouse:", err)
+		fmt.Fprintln(env.Stderr, "gatehouse:", hint(err, root.PersistentFlags().Lookup("server").Value.String()))
 		return 1
 	}
 	return 0
@@ -78,7 +78,7 @@ func (g *globals) logger() *slog.Logger {
 
 func (g *globals) client() (*client.Client, error) {
 	if g.token == "" {
-		return nil, errors.New("no token: set GATEHOUSE_TOKEN (or --token); `gatehouse serve` printed where the admin token is")
+		return nil, errors.New("no token: set GATEHOUSE_TOKEN (or --token) to a token an admin made with `gatehouse token create`; the first admin token is in gatehouse-data/admin.token, as `gatehouse serve` printed")
 	}
 	return client.New(g.server, g.token)
 }
@@ -103,15 +103,19 @@ http://127.0.0.1:8080) with the token in GATEHOUSE_TOKEN.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.server, "server", g.getenv("GATEHOUSE_SERVER", "http://127.0.0.1:8080"), "server URL (GATEHOUSE_SERVER)")
-	pf.StringVar(&g.token, "token", g.getenv("GATEHOUSE_TOKEN", ""), "API token (GATEHOUSE_TOKEN)")
-	pf.StringVar(&g.logLevel, "log-level", g.getenv("GATEHOUSE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (GATEHOUSE_LOG_LEVEL)")
-	pf.StringVar(&g.logFormat, "log-format", g.getenv("GATEHOUSE_LOG_FORMAT", "text"), "log format: text or json (GATEHOUSE_LOG_FORMAT)")
+	g.envString(pf, &g.server, "server", "GATEHOUSE_SERVER", "http://127.0.0.1:8080", "server URL")
+	g.envString(pf, &g.token, "token", "GATEHOUSE_TOKEN", "", "API token")
+	g.envString(pf, &g.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	g.envString(pf, &g.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "text", "log format: text or json")
 
 	root.AddCommand(serveCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g))
 	root.AddCommand(trustCmds(g)...)   // cli/trust.go: keys, namespace, verify, install, log
 	root.AddCommand(monitorCmds(g)...) // cli/monitor.go: revalidate
 	root.AddCommand(notifyCmds(g)...)  // cli/notify.go: incident, webhook
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	finishTree(root)
+	addExamples(root)
 	return root
 }
 

@@ -156,7 +156,7 @@ from then on blocks every new submission that matches it.`,
 	}
 	containCmd.Flags().BoolVar(&contain.revoke, "revoke", false, "revoke instead of suspending")
 	containCmd.Flags().StringVar(&contain.reason, "reason", "", "why, for publishers and hosts (default: the incident's title)")
-	containCmd.Flags().DurationVar(&contain.deadline, "deadline", 0, "how long publishers have to certify a fixed version before revocation (default 168h)")
+	positiveDuration(containCmd.Flags(), &contain.deadline, "deadline", 0, 0, "how long publishers have to certify a fixed version before revocation (default 168h)")
 
 	var closing struct{ postmortem, file string }
 	closeCmd := &cobra.Command{
@@ -206,7 +206,10 @@ from then on blocks every new submission that matches it.`,
 	}
 	notifyCmd.Flags().StringVarP(&message, "message", "m", "", "the notice (required)")
 
-	var state string
+	var (
+		state   string
+		listOut *output
+	)
 	listCmd := &cobra.Command{
 		Use:   "list",
 		Short: "List incidents, newest first",
@@ -220,6 +223,9 @@ from then on blocks every new submission that matches it.`,
 			if err := cl.JSON(cmd.Context(), "GET", "/incidents?state="+url.QueryEscape(state), nil, &out); err != nil {
 				return err
 			}
+			if listOut.json() {
+				return writeJSON(cmd.OutOrStdout(), out.Incidents)
+			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tOPENED\tCONTAINED IN\tREMEDIATED IN\tTITLE")
 			for _, i := range out.Incidents {
@@ -229,6 +235,8 @@ from then on blocks every new submission that matches it.`,
 		},
 	}
 	listCmd.Flags().StringVar(&state, "state", "", "open, contained or closed")
+	listOut = addOutput(listCmd, "text", "json")
+	var showOut *output
 
 	showCmd := &cobra.Command{
 		Use:   "show ID",
@@ -242,6 +250,9 @@ from then on blocks every new submission that matches it.`,
 			var d server.IncidentDetail
 			if err := cl.JSON(cmd.Context(), "GET", "/incidents/"+url.PathEscape(args[0]), nil, &d); err != nil {
 				return err
+			}
+			if showOut.json() {
+				return writeJSON(cmd.OutOrStdout(), d)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s  %s  (%s)\n", d.Incident.ID, d.Incident.Title, d.Incident.Severity)
@@ -266,6 +277,7 @@ from then on blocks every new submission that matches it.`,
 			return nil
 		},
 	}
+	showOut = addOutput(showCmd, "text", "json")
 	c.AddCommand(openCmd, addCmd, containCmd, closeCmd, notifyCmd, listCmd, showCmd)
 	return c
 }
@@ -323,6 +335,7 @@ stewards may subscribe to everything.`,
 	addCmd.Flags().StringVar(&add.namespace, "namespace", "", "only events about this namespace's plugins")
 	addCmd.Flags().StringVar(&add.plugin, "plugin", "", "only events about this plugin (namespace/name)")
 
+	var hooksOut *output
 	listCmd := &cobra.Command{
 		Use:   "list",
 		Short: "List subscriptions",
@@ -335,6 +348,9 @@ stewards may subscribe to everything.`,
 			var out struct{ Webhooks []server.Webhook }
 			if err := cl.JSON(cmd.Context(), "GET", "/webhooks", nil, &out); err != nil {
 				return err
+			}
+			if hooksOut.json() {
+				return writeJSON(cmd.OutOrStdout(), out.Webhooks)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tOWNER\tSCOPE\tEVENTS\tURL\tSTATUS")
@@ -355,9 +371,11 @@ stewards may subscribe to everything.`,
 		},
 	}
 
+	hooksOut = addOutput(listCmd, "text", "json")
 	var dq struct {
 		webhook, state string
 		limit          int
+		out            *output
 	}
 	deliveriesCmd := &cobra.Command{
 		Use:   "deliveries [DELIVERY]",
@@ -373,6 +391,9 @@ stewards may subscribe to everything.`,
 				var d server.Delivery
 				if err := cl.JSON(cmd.Context(), "GET", "/deliveries/"+url.PathEscape(args[0]), nil, &d); err != nil {
 					return err
+				}
+				if dq.out.json() {
+					return writeJSON(w, d)
 				}
 				fmt.Fprintf(w, "Delivery %d of event %d (%s) to %s: %s after %d attempts; message %s\n", d.ID, d.Event, d.Type, d.Webhook, d.State, d.Attempts, d.MessageID)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -394,6 +415,9 @@ stewards may subscribe to everything.`,
 			if err := cl.JSON(cmd.Context(), "GET", "/deliveries?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}
+			if dq.out.json() {
+				return writeJSON(w, out.Deliveries)
+			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tWEBHOOK\tEVENT\tTYPE\tSTATE\tATTEMPTS\tLAST\tNEXT")
 			for _, d := range out.Deliveries {
@@ -413,6 +437,7 @@ stewards may subscribe to everything.`,
 	deliveriesCmd.Flags().StringVar(&dq.webhook, "webhook", "", "only this subscription's deliveries")
 	deliveriesCmd.Flags().StringVar(&dq.state, "state", "", "pending, delivered or dead")
 	deliveriesCmd.Flags().IntVar(&dq.limit, "limit", 50, "how many, newest first")
+	dq.out = addOutput(deliveriesCmd, "text", "json")
 
 	var deadOf string
 	replayCmd := &cobra.Command{

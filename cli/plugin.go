@@ -19,8 +19,9 @@ import (
 )
 
 func pluginCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "plugin", Short: "Author commands: scaffold, build, pack, inspect, submit, follow"}
-	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g), pluginSignCmd(g))
+	c := &cobra.Command{Use: "plugin", Long: "Author commands: scaffold a plugin, build, pack, inspect, sign and submit it, follow its status and appeal a rejection."}
+	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSignCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g))
+	c.Short = "Author commands: " + subcommandNames(c)
 	return c
 }
 
@@ -129,7 +130,7 @@ func packTo(dir, out string) (string, []pkgfile.Entry, error) {
 }
 
 func pluginInspectCmd(g *globals) *cobra.Command {
-	var asJSON bool
+	var out *output
 	c := &cobra.Command{
 		Use:   "inspect FILE",
 		Short: "Check a package and print its manifest and every file's SHA-256",
@@ -140,10 +141,8 @@ func pluginInspectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"digest": p.Digest, "size": p.Size, "manifest": json.RawMessage(p.Manifest()), "files": p.Files})
+			if out.json() {
+				return writeJSON(w, map[string]any{"digest": p.Digest, "size": p.Size, "manifest": json.RawMessage(p.Manifest()), "files": p.Files})
 			}
 			fmt.Fprintf(w, "Package %s (%d bytes)\n\nManifest:\n", p.Digest, p.Size)
 			var pretty any
@@ -159,7 +158,8 @@ func pluginInspectCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	out = addOutput(c, "text", "json")
+	out.deprecatedJSON(c)
 	return c
 }
 
@@ -210,24 +210,29 @@ func automatic(state string) bool {
 func pluginStatusCmd(g *globals) *cobra.Command {
 	var (
 		wait    bool
-		asJSON  bool
+		out     *output
 		timeout time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "status ID",
-		Short: "Show a submission's state, reasons and history",
+		Use:   "status VERSION",
+		Short: "Show a version's state, reasons, findings and history",
+		Long:  "Show a version's state, reasons, findings and history. VERSION is " + versionArg + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
 			deadline := time.Now().Add(timeout)
 			var sub api.Submission
 			for {
-				sub, err = cl.Submission(cmd.Context(), args[0])
+				sub, err = cl.Submission(cmd.Context(), id)
 				if err != nil {
-					return err
+					return notFound(err, args[0], "")
 				}
 				if !wait || !automatic(sub.State) {
 					break
@@ -242,10 +247,8 @@ func pluginStatusCmd(g *globals) *cobra.Command {
 				}
 			}
 			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(sub)
+			if out.json() {
+				return writeJSON(w, sub)
 			}
 			fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n",
 				sub.ID, sub.Plugin, sub.Version, sub.State, sub.Reason, sub.Next, sub.Digest, sub.CreatedAt.Format(time.RFC3339), sub.Submitter)
@@ -275,7 +278,8 @@ func pluginStatusCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait until the submission leaves the automatic states")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	c.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
+	out = addOutput(c, "text", "json")
+	out.deprecatedJSON(c)
+	positiveDuration(c.Flags(), &timeout, "timeout", 2*time.Minute, 0, "how long --wait waits")
 	return c
 }

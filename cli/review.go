@@ -20,7 +20,10 @@ import (
 
 func reviewCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "review", Short: "Work the review queue (reviewer or steward)"}
-	var limit int
+	var (
+		limit   int
+		listOut *output
+	)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "The queue: earliest deadline first, then highest risk",
@@ -33,6 +36,9 @@ func reviewCmd(g *globals) *cobra.Command {
 			var out struct{ Items []server.ReviewItem }
 			if err := cl.JSON(cmd.Context(), "GET", fmt.Sprintf("/reviews?limit=%d", limit), nil, &out); err != nil {
 				return err
+			}
+			if listOut.json() {
+				return writeJSON(cmd.OutOrStdout(), out.Items)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tPLUGIN\tTIER\tWEIGHT\tAPPROVALS\tDEADLINE\tCLAIMED BY")
@@ -47,19 +53,29 @@ func reviewCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 50, "how many items")
+	listOut = addOutput(list, "text", "json")
+	var showOut *output
 
 	show := &cobra.Command{
-		Use:   "show ID",
+		Use:   "show VERSION",
 		Short: "What to decide on: verdict factor by factor, findings, changes, thread",
+		Long:  "What to decide on: verdict factor by factor, findings, changes, thread. VERSION is " + versionArg + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			var d json.RawMessage
-			if err := cl.JSON(cmd.Context(), "GET", "/reviews/"+url.PathEscape(args[0]), nil, &d); err != nil {
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
 				return err
+			}
+			var d json.RawMessage
+			if err := cl.JSON(cmd.Context(), "GET", "/reviews/"+url.PathEscape(id), nil, &d); err != nil {
+				return notFound(err, args[0], " in the review queue")
+			}
+			if showOut.json() {
+				return writeJSON(cmd.OutOrStdout(), d)
 			}
 			var detail server.ReviewDetail
 			if err := json.Unmarshal(d, &detail); err != nil {
@@ -104,15 +120,21 @@ func reviewCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	showOut = addOutput(show, "text", "json")
 
 	action := func(name, short string, setup func(*cobra.Command, *server.DecisionRequest)) *cobra.Command {
 		var req server.DecisionRequest
 		a := &cobra.Command{
-			Use:   name + " ID",
+			Use:   name + " VERSION",
 			Short: short,
+			Long:  short + ". VERSION is " + versionArg + ".",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				id, err := submissionID(cmd.Context(), cl, args[0])
 				if err != nil {
 					return err
 				}
@@ -121,8 +143,8 @@ func reviewCmd(g *globals) *cobra.Command {
 					body = nil
 				}
 				var out map[string]any
-				if err := cl.JSON(cmd.Context(), "POST", "/reviews/"+url.PathEscape(args[0])+"/"+name, body, &out); err != nil {
-					return err
+				if err := cl.JSON(cmd.Context(), "POST", "/reviews/"+url.PathEscape(id)+"/"+name, body, &out); err != nil {
+					return notFound(err, args[0], " in the review queue")
 				}
 				if st, ok := out["state"]; ok {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s: %v\n", args[0], st)
@@ -157,16 +179,21 @@ func reviewCmd(g *globals) *cobra.Command {
 func appealCmd(g *globals) *cobra.Command {
 	var msg string
 	c := &cobra.Command{
-		Use:   "appeal ID",
+		Use:   "appeal VERSION",
 		Short: "Appeal a rejection; two reviewers other than the first decide",
+		Long:  "Appeal a rejection; two reviewers other than the first decide. VERSION is " + versionArg + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(args[0])+"/thread/appeal", server.DecisionRequest{Message: msg}, nil); err != nil {
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
 				return err
+			}
+			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(id)+"/thread/appeal", server.DecisionRequest{Message: msg}, nil); err != nil {
+				return notFound(err, args[0], "")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: appealed; back in review\n", args[0])
 			return nil

@@ -61,16 +61,19 @@ catalog and a review queue to look at.`,
 			if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
 				cfg.LegacySigningKey = []byte(k)
 			}
+			// Listen before anything is created: a bad or busy address
+			// must not leave a new data folder behind.
+			ln, err := listen(cfg.Addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
 			m, err := marketplace.Open(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
 			tokenPath, err := m.EnsureAdminToken(ctx)
-			if err != nil {
-				return err
-			}
-			ln, err := marketplace.Listen(cfg.Addr)
 			if err != nil {
 				return err
 			}
@@ -97,17 +100,17 @@ catalog and a review queue to look at.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.Addr, "addr", g.getenv("GATEHOUSE_ADDR", "127.0.0.1:8080"), "address to listen on (GATEHOUSE_ADDR)")
-	f.StringVar(&cfg.Data, "data", g.getenv("GATEHOUSE_DATA", "./gatehouse-data"), "data folder (GATEHOUSE_DATA)")
-	f.StringVar(&cfg.DatabaseURL, "database", g.getenv("GATEHOUSE_DATABASE", ""), "PostgreSQL URL; SQLite in the data folder when empty (GATEHOUSE_DATABASE)")
-	f.StringVar(&cfg.VetConfig, "vet-config", g.getenv("GATEHOUSE_VET_CONFIG", ""), "check modes (JSON): which analyzers and rules are enabled, enforced, required (GATEHOUSE_VET_CONFIG)")
-	f.StringVar(&licensePolicy, "licenses", g.getenv("GATEHOUSE_LICENSES", ""), `licence policy (JSON): {"allowed": [...], "denied": [...]} (GATEHOUSE_LICENSES)`)
-	f.StringVar(&provPolicy, "provenance-policy", g.getenv("GATEHOUSE_PROVENANCE_POLICY", ""), `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty (GATEHOUSE_PROVENANCE_POLICY)`)
+	g.envString(f, &cfg.Addr, "addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "address to listen on, HOST:PORT")
+	g.envString(f, &cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
+	g.envString(f, &cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
+	g.envString(f, &cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
+	g.envString(f, &licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
+	g.envString(f, &provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
 	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
-	f.StringVar(&cfg.KeyAlgorithm, "key-algorithm", g.getenv("GATEHOUSE_KEY_ALGORITHM", "ed25519"), "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256 (GATEHOUSE_KEY_ALGORITHM)")
-	f.StringVar(&cfg.LogOrigin, "log-origin", g.getenv("GATEHOUSE_LOG_ORIGIN", ""), "name of a new transparency log, e.g. gatehouse.example.com/log (GATEHOUSE_LOG_ORIGIN; default "+marketplace.DefaultLogOrigin+")")
-	f.BoolVar(&cfg.WebhooksAllowPrivate, "webhooks-allow-private", g.getenv("GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "") == "true", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE=true)")
-	f.StringVar(&cfg.PublicURL, "public-url", g.getenv("GATEHOUSE_PUBLIC_URL", ""), "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure (GATEHOUSE_PUBLIC_URL)")
+	g.envString(f, &cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
+	g.envString(f, &cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
+	g.envBool(f, &cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
+	g.envString(f, &cfg.PublicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure")
 	return c
 }
 

@@ -8,16 +8,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/auth"
 )
 
 func tokenCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens (admin)"}
-	var req api.TokenRequest
+	var (
+		req api.TokenRequest
+		ttl time.Duration
+	)
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create a token; its secret is printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := auth.ParseRole(req.Role); err != nil {
+				return fmt.Errorf("--role: %w", err)
+			}
+			if ttl > 0 {
+				req.TTL = ttl.String()
+			}
 			cl, err := g.client()
 			if err != nil {
 				return err
@@ -33,12 +43,13 @@ func tokenCmd(g *globals) *cobra.Command {
 	}
 	f := create.Flags()
 	f.StringVar(&req.Subject, "subject", "", "who holds the token (required)")
-	f.StringVar(&req.Role, "role", "", "admin, publisher, reviewer, steward or auditor (required)")
+	f.StringVar(&req.Role, "role", "", auth.RoleNames()+" (required)")
 	f.StringVar(&req.Namespace, "namespace", "", "restrict a publisher token to one namespace")
-	f.StringVar(&req.TTL, "ttl", "", "lifetime, e.g. 720h (default 90 days)")
+	positiveDuration(f, &ttl, "ttl", 0, auth.MaxLifetime, fmt.Sprintf("lifetime, e.g. 720h (default %s, at most %s)", hours(auth.DefaultLifetime), hours(auth.MaxLifetime)))
 	_ = create.MarkFlagRequired("subject")
 	_ = create.MarkFlagRequired("role")
 
+	var listOut *output
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (never their secrets)",
@@ -51,6 +62,9 @@ func tokenCmd(g *globals) *cobra.Command {
 			ts, err := cl.Tokens(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if listOut.json() {
+				return writeJSON(cmd.OutOrStdout(), ts)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSUBJECT\tROLE\tNAMESPACE\tEXPIRES\tSTATUS")
@@ -66,6 +80,7 @@ func tokenCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	listOut = addOutput(list, "text", "json")
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token at once",

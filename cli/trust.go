@@ -32,7 +32,7 @@ func keysCmd(g *globals) *cobra.Command {
 
 func keysShowCmd(g *globals) *cobra.Command {
 	var data string
-	var asJSON bool
+	var out *output
 	c := &cobra.Command{
 		Use:   "show",
 		Short: "Print the trust root (marketplace keys with their ids and windows, the log key) from the server, or from --data offline",
@@ -61,7 +61,7 @@ func keysShowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
-			if asJSON {
+			if out.json() {
 				_, err := fmt.Fprintf(w, "%s\n", raw)
 				return err
 			}
@@ -76,7 +76,9 @@ func keysShowCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&data, "data", "", "read the trust root from this data folder instead of the server")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the trust root document (what hosts keep as trust-root.json)")
+	out = addOutput(c, "text", "json")
+	c.Flags().Lookup("output").Usage += " (json: the trust root document hosts keep as trust-root.json)"
+	out.deprecatedJSON(c)
 	return c
 }
 
@@ -134,7 +136,7 @@ func keysRotateCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&data, "data", g.getenv("GATEHOUSE_DATA", ""), "data folder (GATEHOUSE_DATA)")
+	g.envString(c.Flags(), &data, "data", "GATEHOUSE_DATA", "", "data folder")
 	c.Flags().StringVar(&alg, "algorithm", "", "the new key's algorithm (default: the old key's)")
 	return c
 }
@@ -246,11 +248,16 @@ func certificateCmd(g *globals) *cobra.Command {
 	var reason string
 	var deadline time.Duration
 	suspend := &cobra.Command{
-		Use:   "suspend SUBMISSION_ID --reason TEXT [--deadline 168h]",
+		Use:   "suspend VERSION --reason TEXT [--deadline 168h]",
 		Short: "Suspend a certified version; logged",
+		Long:  "Suspend a certified version; logged. VERSION is " + versionArg + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			id, err := submissionID(cmd.Context(), cl, args[0])
 			if err != nil {
 				return err
 			}
@@ -259,29 +266,34 @@ func certificateCmd(g *globals) *cobra.Command {
 				d := time.Now().Add(deadline).UTC()
 				a.Deadline = &d
 			}
-			sub, err := cl.Suspend(cmd.Context(), args[0], a)
+			sub, err := cl.Suspend(cmd.Context(), id, a)
 			if err != nil {
-				return err
+				return notFound(err, args[0], "")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
 			return nil
 		},
 	}
 	suspend.Flags().StringVar(&reason, "reason", "", "why (publishers and hosts read it)")
-	suspend.Flags().DurationVar(&deadline, "deadline", 7*24*time.Hour, "how long the publisher has to certify a fixed version")
+	positiveDuration(suspend.Flags(), &deadline, "deadline", 7*24*time.Hour, 0, "how long the publisher has to certify a fixed version")
 	var revReason string
 	revoke := &cobra.Command{
-		Use:   "revoke SUBMISSION_ID --reason TEXT",
+		Use:   "revoke VERSION --reason TEXT",
 		Short: "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged",
+		Long:  "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged. VERSION is " + versionArg + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
 			if err != nil {
 				return err
 			}
-			sub, err := cl.Revoke(cmd.Context(), args[0], api.TrustAction{Reason: revReason})
+			id, err := submissionID(cmd.Context(), cl, args[0])
 			if err != nil {
 				return err
+			}
+			sub, err := cl.Revoke(cmd.Context(), id, api.TrustAction{Reason: revReason})
+			if err != nil {
+				return notFound(err, args[0], "")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
 			return nil

@@ -30,7 +30,7 @@ func (v *verifyFlags) register(c *cobra.Command) {
 	f.StringVar(&v.policy, "policy", "", `the host's policy file, {"allow": ["kv:*", ...]} (default: accept every permission the certificate grants, and say so)`)
 	f.StringVar(&v.trustRoot, "trust-root", "", "the marketplace's trust root (default: trust-root.json beside PACKAGE)")
 	f.StringVar(&v.revocations, "revocations", "", "the signed revocation list (default: revocations.json beside PACKAGE)")
-	f.DurationVar(&v.maxAge, "max-age", 0, "refuse a revocation list older than this (default: the trust root's maximum age; it can only be shortened)")
+	positiveDuration(f, &v.maxAge, "max-age", 0, 0, "refuse a revocation list older than this (default: the trust root's maximum age; it can only be shortened)")
 	f.StringVar(&v.logURL, "log", "", "the log's URL (e.g. https://plugins.example.com/log): fetch consistency proofs from its tiles when the bundle's checkpoint is newer than the state's; without it such a bundle is refused")
 }
 

@@ -21,7 +21,10 @@ import (
 )
 
 func vetCmd(g *globals) *cobra.Command {
-	var format, vulnPath, configPath, licensePath string
+	var (
+		out                               *output
+		vulnPath, configPath, licensePath string
+	)
 	c := &cobra.Command{
 		Use:   "vet PACKAGE_OR_DIR",
 		Short: "Run the marketplace's analyzers locally, before submitting",
@@ -77,7 +80,7 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 			results := vet.Run(cmd.Context(), as, in, cfg, nil)
 			blocked, reasons := vet.Summary(results)
 			w := cmd.OutOrStdout()
-			switch format {
+			switch out.format {
 			case "json":
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
@@ -99,8 +102,6 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 				} else {
 					fmt.Fprintln(w, "\nEvery enforced check passed.")
 				}
-			default:
-				return fmt.Errorf("--format %q: one of text, json, sarif", format)
 			}
 			if blocked {
 				return &exitError{code: 1}
@@ -109,7 +110,8 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&format, "format", "text", "output: text, json or sarif")
+	out = addOutput(c, "text", "json", "sarif")
+	out.deprecatedFormat(c)
 	f.StringVar(&vulnPath, "vulndb", "", "OSV all.zip or imported database to match vulnerabilities against")
 	f.StringVar(&configPath, "config", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
 	f.StringVar(&licensePath, "licenses", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
@@ -208,7 +210,7 @@ database every vetting run matches components against. Through the API
 		},
 	}
 	imp.Flags().StringVar(&data, "data", "", "import directly into this data folder (the server must be stopped); revalidation of affected versions is queued")
-	imp.Flags().StringVar(&database, "database", g.getenv("GATEHOUSE_DATABASE", ""), "with --data: the server's PostgreSQL URL, if it uses one (GATEHOUSE_DATABASE)")
+	g.envString(imp.Flags(), &database, "database", "GATEHOUSE_DATABASE", "", "with --data: the server's PostgreSQL URL, if it uses one")
 	c.AddCommand(imp)
 	return c
 }
