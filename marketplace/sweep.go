@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,12 @@ const (
 	maxSweepEntries = 100_000
 )
 
+// runTempPrefixes name the other folders and files that vetting runs and
+// uploads make in the temporary folder and remove when done: Go source
+// checks, reproducible rebuilds, vulnerability database uploads. They are
+// removed once older than staleRunDir.
+var runTempPrefixes = []string{behaviourRunPrefix, "gatehouse-source-", "gatehouse-rebuild-", "gatehouse-osv-"}
+
 // newBehaviour returns the behaviour analyzer with a compilation cache
 // named after this process, removed by Close; a leftover of a killed
 // process is removed by sweepTemp at the next start.
@@ -50,9 +57,10 @@ func newBehaviour() (vet.Analyzer, string) {
 	return b, dir
 }
 
-// sweepTemp removes the behaviour analyzer's folders in dir (the system's
-// temporary folder) that belong to processes no longer running: a cache
-// named after a dead process, and anything older than staleRunDir.
+// sweepTemp removes what vetting and uploads left in dir (the system's
+// temporary folder) and that belongs to processes no longer running: a
+// behaviour cache named after a dead process, and anything of
+// runTempPrefixes older than staleRunDir.
 func sweepTemp(dir string, now time.Time) (removed int, err error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -65,12 +73,12 @@ func sweepTemp(dir string, now time.Time) (removed int, err error) {
 	}
 	var errs []error
 	for _, name := range names {
-		if !strings.HasPrefix(name, behaviourRunPrefix) {
+		if !slices.ContainsFunc(runTempPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			continue
 		}
 		path := filepath.Join(dir, name)
 		info, err := os.Lstat(path)
-		if err != nil || !info.IsDir() {
+		if err != nil || !info.IsDir() && !info.Mode().IsRegular() {
 			continue
 		}
 		stale := now.Sub(info.ModTime()) > staleRunDir

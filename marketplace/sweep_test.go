@@ -35,11 +35,14 @@ func TestSweepRemovesBehaviourFoldersOfDeadProcesses(t *testing.T) {
 		mk(behaviourCachePrefix+strconv.Itoa(dead)+"-123", 0),
 		mk(behaviourCachePrefix+"456", 48*time.Hour), // an old one without a pid
 		mk(behaviourRunPrefix+"789", 48*time.Hour),
+		mk("gatehouse-source-1", 48*time.Hour),
+		mk("gatehouse-rebuild-1", 48*time.Hour),
 	}
 	kept := []string{
 		mk(behaviourCachePrefix+strconv.Itoa(os.Getppid())+"-123", 48*time.Hour),
 		mk(behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-123", 48*time.Hour),
 		mk(behaviourRunPrefix+"young", 0),
+		mk("gatehouse-source-young", 0),
 		mk("gatehouse-other-1", 48*time.Hour),
 	}
 	n, err := sweepTemp(dir, time.Now())
