@@ -390,3 +390,86 @@ func TestOutputFlag(t *testing.T) {
 		t.Errorf("vet --help: want -o text|json|sarif and no --format:\n%s", vetHelp)
 	}
 }
+
+// TestScaffoldPassesVetWithNoFindings: what `gatehouse plugin init` writes
+// builds and passes the marketplace's checks with no finding at all, so an
+// author's first vet shows only what they wrote.
+func TestScaffoldPassesVetWithNoFindings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WebAssembly module")
+	}
+	dir := filepath.Join(t.TempDir(), "hello")
+	for _, args := range [][]string{{"plugin", "init", "acme/hello", dir}, {"plugin", "build", dir}} {
+		if code, _, stderr := runCLI(t, nil, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	code, out, stderr := runCLI(t, nil, "vet", dir, "-o", "json")
+	if code != 0 {
+		t.Fatalf("vet: exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Results []struct {
+			Analyzer string
+			Findings []struct{ RuleID, Message string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Results) == 0 {
+		t.Fatalf("vet -o json: %v\n%s", err, out)
+	}
+	for _, r := range rep.Results {
+		for _, f := range r.Findings {
+			t.Errorf("the untouched scaffold raises %s: %s", f.RuleID, f.Message)
+		}
+	}
+}
+
+// TestScaffoldReadmeCommandsExist: every gatehouse command line in the
+// scaffold's README names a real command with flags it takes, and the
+// README signs before it submits (an unsigned package is refused).
+func TestScaffoldReadmeCommandsExist(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hello")
+	if code, _, stderr := runCLI(t, nil, "plugin", "init", "acme/hello", dir); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "gatehouse ") {
+			if i := strings.Index(l, "#"); i > 0 {
+				l = l[:i]
+			}
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	order := map[string]int{}
+	for i, l := range lines {
+		args := strings.Fields(l)[1:]
+		root := New(Env{})
+		c, rest, err := root.Find(args)
+		if err != nil || c == root {
+			t.Errorf("README line %q names no command: %v", l, err)
+			continue
+		}
+		if err := c.ParseFlags(rest); err != nil {
+			t.Errorf("README line %q: %v", l, err)
+		}
+		if c.Args != nil {
+			if err := c.Args(c, c.Flags().Args()); err != nil {
+				t.Errorf("README line %q: %v", l, err)
+			}
+		}
+		order[commandKey(c)] = i + 1
+	}
+	for _, want := range []string{"keys generate", "namespace key add", "plugin sign", "plugin submit"} {
+		if order[want] == 0 {
+			t.Errorf("the scaffold's README never runs gatehouse %s", want)
+		}
+	}
+	if order["plugin sign"] > order["plugin submit"] {
+		t.Error("the scaffold's README submits before it signs")
+	}
+}

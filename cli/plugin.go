@@ -43,7 +43,7 @@ func pluginInitCmd(g *globals) *cobra.Command {
 			if err := pluginkit.Init(dir, id, pluginkit.InitOptions{}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Created %s in %s\nNext: gatehouse plugin build %s && gatehouse plugin pack %s\n", id, dir, dir, dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "Created %s in %s\nNext: gatehouse plugin build %s && gatehouse vet %s; then sign and submit as %s shows\n", id, dir, dir, dir, filepath.Join(dir, "README.md"))
 			return nil
 		},
 	}

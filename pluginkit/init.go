@@ -75,8 +75,8 @@ func ModulePath(id string) string {
 
 // scaffoldData is what the templates see.
 type scaffoldData struct {
-	ID, Name, ModulePath, Owner, PackName string
-	Year                                  int
+	ID, Namespace, Name, ModulePath, Owner, PackName string
+	Year                                             int
 }
 
 // Init writes a new plugin with id into dir: a Go module with one export
@@ -94,6 +94,7 @@ func Init(dir, id string, opts InitOptions) error {
 	ns, name, _ := strings.Cut(id, "/")
 	d := scaffoldData{
 		ID:         id,
+		Namespace:  ns,
 		Name:       title(name),
 		ModulePath: ModulePath(id),
 		Owner:      opts.Owner,
@@ -120,6 +121,7 @@ func Init(dir, id string, opts InitOptions) error {
 		Version:         "0.1.0",
 		Name:            d.Name,
 		Description:     "Greets people by name.",
+		Homepage:        "https://" + ns + ".example.com/plugins/" + name,
 		Owners:          []manifest.Person{{Name: d.Owner, Email: email}},
 		License:         "MIT",
 		Runtime: manifest.Runtime{
@@ -128,6 +130,12 @@ func Init(dir, id string, opts InitOptions) error {
 			HostAPI: "^" + hostapi.Version,
 		},
 		Permissions: []string{},
+		// A scaffold passes `gatehouse vet` with no findings: its memory
+		// is bounded, and its listing is complete (the homepage and the
+		// addresses are placeholders at example.com to replace).
+		Limits:  &manifest.Limits{MemoryMiB: 16},
+		Data:    &manifest.DataHandling{Categories: []string{"name"}, Purpose: "greets the person whose name it is given", Retention: "none"},
+		Support: &manifest.Support{Email: email},
 	}
 	mjson, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
