@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // fuzzLimits are small so that every input the fuzzer finds is cheap and the
@@ -44,6 +46,49 @@ func FuzzReadTar(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkRead(t, gz(t, raw))
+	})
+}
+
+// FuzzNameRules checks the path rules on names alone: they never panic,
+// every refusal names a rule, and two different names that are equal in
+// NFC or when case is ignored can never both be in one package.
+func FuzzNameRules(f *testing.F) {
+	for _, pair := range [][2]string{
+		{"cafe\u0301", "caf\u00e9"},
+		{"z\u212b", "z\u00c5"},
+		{"zk", "z\u212a"},
+		{"z/a", "Z/b"},
+		{"src/Main.go", "src/main.go"},
+		{"CON", "con.txt"},
+		{"com\u00b9.txt", "lpt\u00b3"},
+		{"a.", "a "},
+		{"notes.txt:hidden", "C:x"},
+		{"a\x00b", "a\x7fb"},
+		{"console.txt", "com10"},
+	} {
+		f.Add(pair[0], pair[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		lim := DefaultLimits()
+		for _, name := range []string{a, b} {
+			if r := checkPath(name, lim); r != nil && (r.Rule == "" || r.Entry != name) {
+				t.Fatalf("checkPath(%q) = %v: a refusal without its rule or entry", name, r)
+			}
+		}
+		if a == b || checkPath(a, lim) != nil || checkPath(b, lim) != nil {
+			return
+		}
+		names := newNameSet()
+		if r := names.add(a); r != nil {
+			t.Fatalf("the first name %q was refused: %v", a, r)
+		}
+		r := names.add(b)
+		if norm.NFC.String(a) != norm.NFC.String(b) && foldCase(a) != foldCase(b) {
+			return
+		}
+		if r == nil || (r.Rule != RuleCaseCollision && r.Rule != RuleNormalizationCollision) {
+			t.Fatalf("%q after %q: %v; want a case or normalization collision", b, a, r)
+		}
 	})
 }
 

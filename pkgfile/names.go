@@ -2,9 +2,12 @@ package pkgfile
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Reserved paths.
@@ -21,8 +24,9 @@ const (
 // checkPath applies the path rules shared by the reader and the writer. Paths
 // are slash-separated and relative; they must extract to the same place on
 // every operating system, so anything a file system could interpret
-// differently (backslashes, drive letters, "..", control characters) is
-// refused rather than cleaned.
+// differently (backslashes, drive letters, colons, "..", control
+// characters, components ending in a dot or a space, Windows device names)
+// is refused rather than cleaned.
 func checkPath(name string, lim Limits) *RefusalError {
 	if name == "" {
 		return refuse(name, RuleEmptyComponent, "the path is empty")
@@ -50,6 +54,9 @@ func checkPath(name string, lim Limits) *RefusalError {
 	if name[0] == '/' || hasDriveLetter(name) {
 		return refuse(name, RuleAbsolutePath, "the path is absolute; paths must be relative to the package root")
 	}
+	if strings.ContainsRune(name, ':') {
+		return refuse(name, RuleColon, "the path contains \":\", which Windows reads as a drive or a data stream and macOS shows as \"/\"")
+	}
 	comps := strings.Split(name, "/")
 	for _, c := range comps {
 		if c == ".." {
@@ -62,6 +69,12 @@ func checkPath(name string, lim Limits) *RefusalError {
 			return refuse(name, RuleEmptyComponent, "the path has an empty component (a doubled or trailing \"/\")")
 		case ".":
 			return refuse(name, RuleDotComponent, "the path has a \".\" component")
+		}
+		if last := c[len(c)-1]; last == '.' || last == ' ' {
+			return refuse(name, RuleTrailingDotOrSpace, "the path component %q ends in %q, which Windows drops, so it would extract as another name", c, last)
+		}
+		if isDeviceName(c) {
+			return refuse(name, RuleDeviceName, "the path component %q is a device name on Windows (CON, PRN, AUX, NUL, COM0-9, LPT0-9, with any extension), which opens the device instead of a file", c)
 		}
 	}
 	if len(comps) > lim.MaxDepth {
@@ -77,6 +90,30 @@ func hasDriveLetter(name string) bool {
 	}
 	c := name[0] | 0x20
 	return 'a' <= c && c <= 'z'
+}
+
+// isDeviceName reports whether Windows opens a device rather than a file
+// for the path component c: CON, PRN, AUX, NUL, COM0 to COM9, LPT0 to
+// LPT9 (also with the superscript digits ¹, ² and ³, which Windows counts
+// as digits), CONIN$ and CONOUT$, in any case, alone or with any extension,
+// and with spaces before the extension.
+func isDeviceName(c string) bool {
+	base, _, _ := strings.Cut(c, ".")
+	base = strings.TrimRight(base, " ")
+	switch {
+	case len(base) == 3:
+		for _, dev := range []string{"con", "prn", "aux", "nul"} {
+			if strings.EqualFold(base, dev) {
+				return true
+			}
+		}
+	case len(base) >= 4 && (strings.EqualFold(base[:3], "com") || strings.EqualFold(base[:3], "lpt")):
+		switch digit := base[3:]; digit {
+		case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\u00b9", "\u00b2", "\u00b3":
+			return true
+		}
+	}
+	return strings.EqualFold(base, "conin$") || strings.EqualFold(base, "conout$")
 }
 
 // fitsUSTAR reports whether the writer stores name in a plain USTAR header.
@@ -109,41 +146,76 @@ func foldCase(s string) string {
 	}, s)
 }
 
-// nameSet detects paths that cannot coexist when extracted: exact duplicates,
-// case-insensitive duplicates, and a path used both as a file and as a folder.
-type nameSet struct {
-	files map[string]string // folded path -> path
-	dirs  map[string]string // folded folder path -> the file that implied it
+// nameKey maps a path component to a key equal for all components that
+// are equal once Unicode normalisation (NFC) and case are ignored, as
+// macOS and Windows file systems ignore them. NFC never composes across
+// "/", so the keys of the components joined by "/" are the key of a path.
+func nameKey(c string) string {
+	return norm.NFC.String(foldCase(norm.NFC.String(c)))
 }
 
+// collision refuses entry because its path (or its folder dir) has the
+// same key as prev (or the folder prev of the file prevFile), naming why the
+// two are the same on some file system.
+func collision(entry, dir, prev, prevFile string) *RefusalError {
+	what := fmt.Sprintf("the path collides with %q", prev)
+	if dir != entry {
+		what = fmt.Sprintf("its folder %q collides with the folder %q of %q", dir, prev, prevFile)
+	}
+	switch {
+	case norm.NFC.String(dir) == norm.NFC.String(prev):
+		return refuse(entry, RuleNormalizationCollision, "%s on file systems that normalise Unicode (macOS): the two are the same in NFC", what)
+	case foldCase(dir) == foldCase(prev):
+		return refuse(entry, RuleCaseCollision, "%s on case-insensitive file systems", what)
+	}
+	return refuse(entry, RuleNormalizationCollision, "%s on file systems that ignore case and normalise Unicode (macOS): the two are the same in NFC once case is ignored", what)
+}
+
+// nameSet detects paths that cannot coexist when extracted: exact
+// duplicates, paths equal when case and Unicode normalisation are ignored,
+// a folder spelled in two such ways, and a path used both as a file and as
+// a folder.
+type nameSet struct {
+	files map[string]string    // path key -> path
+	dirs  map[string]folderUse // folder path key -> its first use
+}
+
+// folderUse is the spelling of a folder and the file that first implied it.
+type folderUse struct{ dir, file string }
+
 func newNameSet() *nameSet {
-	return &nameSet{files: make(map[string]string), dirs: make(map[string]string)}
+	return &nameSet{files: make(map[string]string), dirs: make(map[string]folderUse)}
 }
 
 func (s *nameSet) add(name string) *RefusalError {
-	key := foldCase(name)
+	comps := strings.Split(name, "/")
+	keys := make([]string, len(comps))
+	for i, c := range comps {
+		keys[i] = nameKey(c)
+	}
+	key := strings.Join(keys, "/")
 	if prev, ok := s.files[key]; ok {
 		if prev == name {
 			return refuse(name, RuleDuplicate, "the path appears more than once")
 		}
-		return refuse(name, RuleCaseCollision, "the path collides with %q on case-insensitive file systems", prev)
+		return collision(name, name, prev, prev)
 	}
 	if prev, ok := s.dirs[key]; ok {
-		return refuse(name, RulePathConflict, "the path is a file but %q uses it as a folder", prev)
+		return refuse(name, RulePathConflict, "the path is a file but %q uses it as a folder", prev.file)
 	}
-	// foldCase maps '/' to itself, so the folded key has its separators at
-	// the component boundaries of name.
-	for i := 0; i < len(key); i++ {
-		if key[i] != '/' {
-			continue
-		}
-		dir := key[:i]
-		if prev, ok := s.files[dir]; ok {
+	for i := 1; i < len(comps); i++ {
+		dirKey := strings.Join(keys[:i], "/")
+		dir := strings.Join(comps[:i], "/")
+		if prev, ok := s.files[dirKey]; ok {
 			return refuse(name, RulePathConflict, "the path uses %q as a folder but it is a file", prev)
 		}
-		if _, ok := s.dirs[dir]; !ok {
-			s.dirs[dir] = name
+		if prev, ok := s.dirs[dirKey]; ok {
+			if prev.dir != dir {
+				return collision(name, dir, prev.dir, prev.file)
+			}
+			continue
 		}
+		s.dirs[dirKey] = folderUse{dir: dir, file: name}
 	}
 	s.files[key] = name
 	return nil

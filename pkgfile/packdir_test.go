@@ -153,6 +153,26 @@ func TestPackDirRefusals(t *testing.T) {
 		{"bad file name", func(t *testing.T, dir string) {
 			writeTree(t, dir, map[string]string{`a\b`: "x"})
 		}, "rule backslash"},
+		// An author learns at pack time what would extract differently on
+		// another system, not when a reader refuses the package.
+		{"windows device name", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"src/aux.go": "package main"})
+		}, `"src/aux.go": rule device-name`},
+		{"trailing dot", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"notes.": "x"})
+		}, `"notes.": rule trailing-dot-or-space`},
+		{"colon", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"notes:b": "x"})
+		}, `"notes:b": rule colon`},
+		{"names equal in NFC", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"cafe\u0301.md": "decomposed", "caf\u00e9.md": "composed"})
+		}, "rule normalization-collision"},
+		{"names equal when case is ignored", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"src/Main.go": "package main"})
+		}, "rule case-collision"},
+		{"folders equal when case is ignored", func(t *testing.T, dir string) {
+			writeTree(t, dir, map[string]string{"Src/util.go": "package main"})
+		}, "rule case-collision"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

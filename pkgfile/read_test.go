@@ -101,6 +101,26 @@ func hostileCases(t testing.TB) []hostileCase {
 		{name: "bidi override", pkg: gz(t, rawBase(rawPAX("path=evil\u202egpj.exe"), f("evil-gpj.exe", "x"))), wantRule: RuleControlCharacter},
 		{name: "zero-width space", pkg: gz(t, rawBase(rawPAX("path=manifest\u200b.json"), f("manifest-zw.json", "x"))), wantRule: RuleControlCharacter},
 		{name: "escape sequence", pkg: gz(t, rawBase(f("a\x1b[2J", "x"))), wantRule: RuleControlCharacter},
+		{name: "delete character", pkg: gz(t, rawBase(f("a\x7fb", "x"))), wantRule: RuleControlCharacter},
+		{name: "C1 control character", pkg: gz(t, rawBase(rawPAX("path=z\u0085"), f("z-nel", "x"))), wantRule: RuleControlCharacter},
+		{name: "NUL in a PAX path", pkg: gz(t, rawBase(rawPAX("path=z\x00evil"), f("z", "x"))), wantRule: RuleCorruptTar},
+		{name: "colon", pkg: gz(t, rawBase(f("zz:stream", "x"))), wantRule: RuleColon, wantEntry: "zz:stream"},
+		{name: "colon in a folder", pkg: gz(t, rawBase(f("zz:/a", "x"))), wantRule: RuleColon},
+		{name: "trailing dot", pkg: gz(t, rawBase(f("z.", "x"))), wantRule: RuleTrailingDotOrSpace, wantEntry: "z."},
+		{name: "trailing dots", pkg: gz(t, rawBase(f("z/...", "x"))), wantRule: RuleTrailingDotOrSpace},
+		{name: "trailing space", pkg: gz(t, rawBase(f("z ", "x"))), wantRule: RuleTrailingDotOrSpace, wantEntry: "z "},
+		{name: "trailing dot on a folder", pkg: gz(t, rawBase(f("z./a", "x"))), wantRule: RuleTrailingDotOrSpace},
+		{name: "device name", pkg: gz(t, rawBase(f("con", "x"))), wantRule: RuleDeviceName, wantEntry: "con"},
+		{name: "device name in upper case", pkg: gz(t, rawBase(f("NUL", "x"))), wantRule: RuleDeviceName},
+		{name: "device name with an extension", pkg: gz(t, rawBase(f("z/Aux.go", "x"))), wantRule: RuleDeviceName, wantEntry: "z/Aux.go"},
+		{name: "device name with two extensions", pkg: gz(t, rawBase(f("prn.tar.txt", "x"))), wantRule: RuleDeviceName},
+		{name: "device name as a folder", pkg: gz(t, rawBase(f("lpt1/a", "x"))), wantRule: RuleDeviceName},
+		{name: "device name with spaces before the extension", pkg: gz(t, rawBase(f("com9 .log", "x"))), wantRule: RuleDeviceName},
+		{name: "serial port zero", pkg: gz(t, rawBase(f("COM0", "x"))), wantRule: RuleDeviceName},
+		{name: "device name with a superscript digit", pkg: gz(t, rawBase(rawPAX("path=z/com\u00b9.txt"), f("z/com1-sup", "x"))), wantRule: RuleDeviceName, wantEntry: "z/com\u00b9.txt"},
+		{name: "printer port with a superscript three", pkg: gz(t, rawBase(rawPAX("path=LPT\u00b3"), f("lpt3-sup", "x"))), wantRule: RuleDeviceName},
+		{name: "console input", pkg: gz(t, rawBase(f("conin$", "x"))), wantRule: RuleDeviceName},
+		{name: "console output", pkg: gz(t, rawBase(f("CONOUT$.txt", "x"))), wantRule: RuleDeviceName},
 		{name: "symlink", pkg: gz(t, tarWith(t, &tar.Header{Name: "z", Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"})), wantRule: RuleLink, wantEntry: "z"},
 		{name: "hardlink", pkg: gz(t, tarWith(t, &tar.Header{Name: "z", Typeflag: tar.TypeLink, Linkname: ManifestPath})), wantRule: RuleLink},
 		{name: "char device", pkg: gz(t, tarWith(t, &tar.Header{Name: "z", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3})), wantRule: RuleSpecialFile},
@@ -119,6 +139,11 @@ func hostileCases(t testing.TB) []hostileCase {
 		{name: "duplicate", pkg: gz(t, rawBase(f("plugin.wasm", string(testModule)))), wantRule: RuleDuplicate, wantEntry: "plugin.wasm"},
 		{name: "case collision", pkg: gz(t, rawBase(f("Plugin.WASM", "x"))), wantRule: RuleCaseCollision, wantEntry: "Plugin.WASM"},
 		{name: "kelvin sign collision", pkg: gz(t, rawBaseListing([]File{{"zk", nil}, {"z\u212a", nil}}, f("zk", ""), rawPAX("path=z\u212a"), f("zK-in-ascii", ""))), wantRule: RuleCaseCollision},
+		{name: "NFC collision", pkg: gz(t, rawBaseListing([]File{{"zcafe\u0301", nil}, {"zcaf\u00e9", nil}}, rawPAX("path=zcafe\u0301"), f("zcafe-decomposed", ""), rawPAX("path=zcaf\u00e9"), f("zcafe-composed", ""))), wantRule: RuleNormalizationCollision, wantEntry: "zcaf\u00e9"},
+		{name: "angstrom sign collision", pkg: gz(t, rawBaseListing([]File{{"z\u212b", nil}, {"z\u00c5", nil}}, rawPAX("path=z\u00c5"), f("z-a-ring", ""), rawPAX("path=z\u212b"), f("z-angstrom", ""))), wantRule: RuleNormalizationCollision, wantEntry: "z\u212b"},
+		{name: "NFC and case collision", pkg: gz(t, rawBaseListing([]File{{"zCAFE\u0301", nil}, {"zcaf\u00e9", nil}}, rawPAX("path=zCAFE\u0301"), f("zcafe-upper", ""), rawPAX("path=zcaf\u00e9"), f("zcafe-lower", ""))), wantRule: RuleNormalizationCollision, wantEntry: "zcaf\u00e9"},
+		{name: "NFC collision of a folder", pkg: gz(t, rawBaseListing([]File{{"zcafe\u0301/a", nil}, {"zcaf\u00e9/b", nil}}, rawPAX("path=zcafe\u0301/a"), f("zcafe-a", ""), rawPAX("path=zcaf\u00e9/b"), f("zcafe-b", ""))), wantRule: RuleNormalizationCollision, wantEntry: "zcaf\u00e9/b"},
+		{name: "folder in two cases", pkg: withSums(File{ManifestPath, testManifest}, File{"plugin.wasm", testModule}, File{"z/a", nil}, File{"Z/b", nil}), wantRule: RuleCaseCollision, wantEntry: "Z/b"},
 		{name: "file used as folder", pkg: gz(t, rawBase(f("plugin.wasm/x", "x"))), wantRule: RulePathConflict},
 		{name: "folder used as file", pkg: withSums(File{ManifestPath, testManifest}, File{"x/y", nil}, File{"X", nil}), wantRule: RulePathConflict},
 		{name: "entry order", pkg: gz(t, rawBaseListing([]File{{"za", nil}, {"zb", nil}}, f("zb", ""), f("za", ""))), wantRule: RuleEntryOrder, wantEntry: "za"},
@@ -192,6 +217,30 @@ func TestReadAcceptsZeroPaddingAfterEnd(t *testing.T) {
 	padded := append(rawBase(), make([]byte, 10240)...)
 	if _, err := Read(bytes.NewReader(gz(t, padded)), DefaultLimits()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadAcceptsNamesNearReservedOnes guards against over-blocking: names
+// that only resemble Windows device names, dots and spaces inside a name,
+// and a folder spelled the same way by every file in it are all fine.
+func TestReadAcceptsNamesNearReservedOnes(t *testing.T) {
+	var files []File
+	for _, name := range []string{
+		"console.txt", "con-fig", "icon.png", "nul_test.go", "nullable.go", "auxiliary.go",
+		"com10", "com", "lpt", "comx", "lpt\u2074", "conin", "conout$$", "prn2.txt",
+		"a.b.c", "a b", ".a", "..a", "a..b", "src/con_unix.go",
+		"src/main.go", "src/util.go", "cafe\u0301.md",
+	} {
+		files = append(files, File{name, []byte(name)})
+	}
+	p, err := Read(bytes.NewReader(validPackage(t, files...)), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if got, ok := p.File(f.Path); !ok || !bytes.Equal(got, f.Data) {
+			t.Errorf("File(%q) = %q, %v; want %q", f.Path, got, ok, f.Data)
+		}
 	}
 }
 
