@@ -393,6 +393,12 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// The server is killed once this round has had a few submissions
+		// accepted (how many varies, so the kill lands at different
+		// points), not after a fixed time that a busy machine could spend
+		// before accepting any.
+		killAfter := 1 + rand.IntN(8)
+		acceptedNow := make(chan struct{}, 1024)
 		var wg sync.WaitGroup
 		for w := 0; w < 8; w++ {
 			wg.Add(1)
@@ -411,12 +417,26 @@ func TestCrashSafety(t *testing.T) {
 						mu.Lock()
 						accepted[sub.ID] = sub.Digest
 						mu.Unlock()
+						select {
+						case acceptedNow <- struct{}{}:
+						default:
+						}
 					}
 				}
 			}(w)
 		}
-		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
-		srv.kill() // SIGKILL, mid-flight
+		timeout := time.After(2 * time.Minute)
+		for n := 0; n < killAfter; n++ {
+			select {
+			case <-acceptedNow:
+			case <-timeout:
+				cancel()
+				srv.kill()
+				wg.Wait()
+				t.Fatalf("round %d: %d submissions accepted in 2 minutes, want %d; server log:\n%s", round, n, killAfter, srv.logs())
+			}
+		}
+		srv.kill() // SIGKILL, mid-flight: the other workers are still submitting
 		cancel()
 		wg.Wait()
 	}
