@@ -134,7 +134,7 @@ func Init(dir, id string, opts InitOptions) error {
 		// is bounded, and its listing is complete (the homepage and the
 		// addresses are placeholders at example.com to replace).
 		Limits:  &manifest.Limits{MemoryMiB: 16},
-		Data:    &manifest.DataHandling{Categories: []string{"name"}, Purpose: "greets the person whose name it is given", Retention: "none"},
+		Data:    &manifest.DataHandling{Categories: []string{}, Purpose: "greets whoever it is given by name; it reads no platform data and keeps nothing", Retention: "none"},
 		Support: &manifest.Support{Email: email},
 	}
 	mjson, err := json.MarshalIndent(m, "", "  ")

@@ -287,8 +287,8 @@ func TestNewcomerFlow(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	var sub api.Submission
-	if err := json.Unmarshal([]byte(mustRun("plugin", "status", id, "--json")), &sub); err != nil || sub.State != "in_review" {
-		t.Errorf("status --json: %v %+v", err, sub)
+	if err := json.Unmarshal([]byte(mustRun("plugin", "status", id, "-o", "json")), &sub); err != nil || sub.State != "in_review" {
+		t.Errorf("status -o json: %v %+v", err, sub)
 	}
 	if out := mustRun("audit", "verify"); !strings.Contains(out, "verified") {
 		t.Errorf("audit verify: %s", out)
