@@ -214,8 +214,8 @@ func TestServeRefusesBadAddressBeforeCreatingData(t *testing.T) {
 	} {
 		data := filepath.Join(t.TempDir(), "gatehouse-data")
 		code, _, stderr := runCLI(t, nil, "serve", "--addr", tc.addr, "--data", data)
-		if code == 0 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%s: exit %d, stderr %q; want a refusal mentioning %q", tc.name, code, stderr, tc.want)
+		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "GATEHOUSE_SERVER") {
+			t.Errorf("%s: exit %d, stderr %q; want a refusal mentioning %q (and no client hint)", tc.name, code, stderr, tc.want)
 		}
 		if _, err := os.Stat(data); !os.IsNotExist(err) {
 			t.Errorf("%s: the data folder was created (stat: %v)", tc.name, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 
 	"gatehouse.dev/gatehouse/client"
@@ -32,11 +33,10 @@ func listen(addr string) (net.Listener, error) {
 // hint adds what to do next to errors a client command meets: a server
 // that does not answer, a token it refuses.
 func hint(err error, server string) error {
-	var op *net.OpError
-	var dns *net.DNSError
+	var ue *url.Error // only a request the client sent, never serve's own listener
 	var ce *client.Error
 	switch {
-	case errors.As(err, &op), errors.As(err, &dns):
+	case errors.As(err, &ue) && !ue.Timeout():
 		return fmt.Errorf("%w\nno Gatehouse server answers at %s: start one with `gatehouse serve`, or point GATEHOUSE_SERVER (or --server) at yours", err, server)
 	case errors.As(err, &ce) && ce.Status == http.StatusUnauthorized:
 		return fmt.Errorf("%w\nset GATEHOUSE_TOKEN (or --token) to a valid token: an admin makes one with `gatehouse token create`; the first admin token is in gatehouse-data/admin.token", err)

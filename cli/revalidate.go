@@ -61,6 +61,9 @@ health reports routed to people, so the analyzers decide it again.
 			}
 			var out api.RevalidateResult
 			if err := cl.JSON(cmd.Context(), "POST", "/revalidations", req, &out, http.StatusAccepted); err != nil {
+				if len(args) == 1 {
+					return notFound(err, args[0], "")
+				}
 				return err
 			}
 			fmt.Fprintln(w, out.Status)
