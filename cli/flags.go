@@ -91,7 +91,7 @@ func positiveDuration(fs *pflag.FlagSet, p *time.Duration, name string, def, max
 	*p = def
 	fs.Var(&durationValue{p: p, max: max}, name, usage)
 	if def == 0 {
-		fs.Lookup(name).DefValue = "0s"
+		fs.Lookup(name).DefValue = "" // "not given": help prints no default
 	}
 }
 
