@@ -2,15 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"gatehouse.dev/gatehouse/marketplace"
 	"gatehouse.dev/gatehouse/pkgfile"
 )
 
@@ -19,22 +16,7 @@ import (
 // and in the incident's timeline.
 func TestHuntedSecretNotPrinted(t *testing.T) {
 	const key = "AKIAZ7Q3KXW4LMN2PRTV"
-	ctx := context.Background()
-	data := t.TempDir()
-	m, err := marketplace.Open(ctx, marketplace.Config{Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, err := m.EnsureAdminToken(ctx); err != nil {
-		t.Fatal(err)
-	}
-	token, _ := marketplace.ReadAdminToken(data)
-	srv := httptest.NewServer(m.Server)
-	defer srv.Close()
-	as := func(args ...string) (int, string) {
-		return gh(t, append([]string{"--server", srv.URL, "--token", token}, args...)...)
-	}
+	as := newWorld(t).as
 
 	work := t.TempDir()
 	signingKey := filepath.Join(work, "publisher.key")

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,23 +23,10 @@ import (
 // revoked by a steward.
 func TestTrustCommands(t *testing.T) {
 	ctx := context.Background()
-	data := t.TempDir()
-	m, err := marketplace.Open(ctx, marketplace.Config{Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if _, err := m.EnsureAdminToken(ctx); err != nil {
-		t.Fatal(err)
-	}
-	token, _ := marketplace.ReadAdminToken(data)
-	srv := httptest.NewServer(m.Server)
-	defer srv.Close()
-	as := func(args ...string) (int, string) {
-		return gh(t, append([]string{"--server", srv.URL, "--token", token}, args...)...)
-	}
+	w := newWorld(t)
+	m, data, as := w.m, w.data, w.as
 
-	code, out := gh(t, "--server", srv.URL, "keys", "show")
+	code, out := gh(t, "--server", w.url, "keys", "show")
 	wantExit(t, code, out, 0, "Marketplace keys:", "current", "Log origin:  "+marketplace.DefaultLogOrigin)
 	code, offline := gh(t, "keys", "show", "--data", data)
 	wantExit(t, code, offline, 0)
@@ -77,7 +63,7 @@ func TestTrustCommands(t *testing.T) {
 	code, out = as("plugin", "submit", pkg)
 	wantExit(t, code, out, 0, "sub_")
 	id := strings.TrimSpace(out)
-	code, out = gh(t, "--server", srv.URL, "namespace", "key", "list", "acme")
+	code, out = gh(t, "--server", w.url, "namespace", "key", "list", "acme")
 	wantExit(t, code, out, 0, "signatures required", signer.KeyID(), "current")
 
 	// Certify it directly (the review workflow has its own tests), then
