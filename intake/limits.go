@@ -3,6 +3,8 @@ package intake
 import (
 	"context"
 	"sync"
+
+	"gatehouse.dev/gatehouse/pkgfile"
 )
 
 // DefaultMaxConcurrentVets is how many vetting runs (the worker's and
@@ -50,4 +52,19 @@ func (s *Service) acquireVet(ctx context.Context) (release func(), err error) {
 // acquireRead waits for a slot to read a submitted package into memory.
 func (s *Service) acquireRead(ctx context.Context) (release func(), err error) {
 	return s.reads.acquire(ctx, s.MaxConcurrentReads, DefaultMaxConcurrentReads)
+}
+
+// packageToVet takes one of the vetting slots and loads the package to
+// vet in it; the caller runs release when done with both.
+func (s *Service) packageToVet(ctx context.Context, digest string) (*pkgfile.Package, func(), error) {
+	release, err := s.acquireVet(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pkg, err := s.LoadPackage(ctx, digest)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return pkg, release, nil
 }

@@ -124,15 +124,11 @@ func (s *Service) resumeTriage(ctx context.Context, v store.Version) error {
 	if err := json.Unmarshal(run.Results, &results); err != nil {
 		return fmt.Errorf("reading vetting run %d: %w", run.Run, err)
 	}
-	release, err := s.acquireVet(ctx)
+	pkg, release, err := s.packageToVet(ctx, v.Digest)
 	if err != nil {
 		return err
 	}
 	defer release()
-	pkg, err := s.LoadPackage(ctx, v.Digest)
-	if err != nil {
-		return err
-	}
 	in, err := s.input(ctx, v.PluginID, v.Version, pkg)
 	if err != nil {
 		return err

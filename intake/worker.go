@@ -179,15 +179,11 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	if !args.Rerun && v.State != lifecycle.Vetting {
 		return nil // already past vetting (a duplicate job after a crash)
 	}
-	release, err := s.acquireVet(ctx)
+	pkg, release, err := s.packageToVet(ctx, v.Digest)
 	if err != nil {
 		return err
 	}
 	defer release()
-	pkg, err := s.LoadPackage(ctx, v.Digest)
-	if err != nil {
-		return err
-	}
 	in, results, err := s.Vet(ctx, v.PluginID, v.Version, pkg)
 	if err != nil {
 		return err
