@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/sandbox/scenario"
 	"gatehouse.dev/gatehouse/vet"
@@ -94,21 +95,41 @@ func TestDeniedCall(t *testing.T) {
 	}
 }
 
+// TestLimitBreach reports each limit a scenario breaks. Each limit is
+// proven alone so that a slow machine cannot turn one into the other: an
+// endless loop reaches its 1 s limit at any speed, and the scenario that
+// grows past its memory gets a time limit (a minute) no slowness reaches.
 func TestLimitBreach(t *testing.T) {
-	tests := `[
-	  {"name": "spins", "export": "spin", "input": {}, "expect": {"output": {}}},
-	  {"name": "grows", "export": "grow", "input": {}, "expect": {"output": {}}}
-	]`
-	rep, _ := analyze(t, newAnalyzer(t), probePackage(t, "", map[string]string{"limits.json": tests}))
-	kinds := map[string]bool{}
-	for _, f := range byRule(rep.Findings, RuleLimitBreach) {
-		if f.Severity != vet.High {
-			t.Errorf("severity %s: %s", f.Severity, f.Message)
-		}
-		kinds[f.Properties["scenario"].(string)+"/"+f.Properties["errorKind"].(string)] = true
-	}
-	if !kinds["spins/timeout"] || !kinds["grows/out_of_memory"] {
-		t.Errorf("limit breaches %v; findings: %s", kinds, messages(rep.Findings))
+	for _, tc := range []struct {
+		scenario, export, kind string
+		timeoutMillis          int
+	}{
+		{"spins", "spin", "timeout", 1000},
+		{"grows", "grow", "out_of_memory", 60000},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			man := strings.Replace(string(plugintest.Source(t, "behaviourprobe", "manifest.json")),
+				`"timeoutMillis": 1000`, fmt.Sprintf(`"timeoutMillis": %d`, tc.timeoutMillis), 1)
+			a, err := New(Options{CacheDir: t.TempDir(), MaxCallTimeout: time.Duration(tc.timeoutMillis) * time.Millisecond, Timeout: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close(context.Background()) })
+			tests := fmt.Sprintf(`[{"name": %q, "export": %q, "input": {}, "expect": {"output": {}}}]`, tc.scenario, tc.export)
+			rep, _ := analyze(t, a, probePackage(t, man, map[string]string{"limits.json": tests}))
+			fs := byRule(rep.Findings, RuleLimitBreach)
+			if len(fs) == 0 {
+				t.Fatalf("no limit breach; findings: %s", messages(rep.Findings))
+			}
+			for _, f := range fs {
+				if f.Severity != vet.High {
+					t.Errorf("severity %s: %s", f.Severity, f.Message)
+				}
+				if got := f.Properties["scenario"].(string) + "/" + f.Properties["errorKind"].(string); got != tc.scenario+"/"+tc.kind {
+					t.Errorf("limit breach %s, want %s/%s: %s", got, tc.scenario, tc.kind, f.Message)
+				}
+			}
+		})
 	}
 }
 
