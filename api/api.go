@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"gatehouse.dev/gatehouse/vet"
+	"gatehouse.dev/gatehouse/internal/vet"
 )
 
 // BasePath prefixes every API endpoint.

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"testing"
 
-	"gatehouse.dev/gatehouse/cli"
 	"gatehouse.dev/gatehouse/install"
-	"gatehouse.dev/gatehouse/marketplace"
-	"gatehouse.dev/gatehouse/pluginkit"
+	"gatehouse.dev/gatehouse/internal/cli"
+	"gatehouse.dev/gatehouse/internal/marketplace"
+	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/verify"
 )
 

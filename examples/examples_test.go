@@ -18,8 +18,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"gatehouse.dev/gatehouse/hostapi"
+	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/manifest"
-	"gatehouse.dev/gatehouse/pluginkit"
 )
 
 // examples are the plugins under plugins/, with what each must ask for. The

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/manifest"
-	"gatehouse.dev/gatehouse/pluginkit"
 )
 
 // TestTemplaterExample builds the real examples/plugins/templater with the

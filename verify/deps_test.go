@@ -19,8 +19,8 @@ func TestHostDependencies(t *testing.T) {
 	}
 	forbidden := []string{
 		"net/http", "database/sql", "github.com/spf13/cobra",
-		"gatehouse.dev/gatehouse/store", "gatehouse.dev/gatehouse/server",
-		"gatehouse.dev/gatehouse/cli", "gatehouse.dev/gatehouse/marketplace",
+		"gatehouse.dev/gatehouse/internal/store", "gatehouse.dev/gatehouse/internal/server",
+		"gatehouse.dev/gatehouse/internal/cli", "gatehouse.dev/gatehouse/internal/marketplace",
 		"github.com/jackc/pgx", "modernc.org/sqlite",
 	}
 	for _, dep := range strings.Fields(string(out)) {

@@ -29,7 +29,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
-	"gatehouse.dev/gatehouse/intake"
+	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
 )

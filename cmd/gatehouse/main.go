@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"gatehouse.dev/gatehouse/cli"
+	"gatehouse.dev/gatehouse/internal/cli"
 )
 
 func main() {

@@ -1,0 +1,169 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+func TestCheck(t *testing.T) {
+	now := time.Now()
+	secret, hash := NewSecret()
+	if !strings.HasPrefix(secret, Prefix) || len(secret) < len(Prefix)+32 {
+		t.Fatalf("secret %q", secret)
+	}
+	other, _ := NewSecret()
+	if other == secret {
+		t.Fatal("two secrets are equal")
+	}
+	tok := store.Token{Hash: hash, ExpiresAt: now.Add(time.Hour)}
+	if err := Check(tok, secret, now); err != nil {
+		t.Fatalf("valid token: %v", err)
+	}
+	if err := Check(tok, other, now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("wrong secret: %v", err)
+	}
+	if err := Check(tok, secret, now.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("at expiry: %v", err)
+	}
+	tok.RevokedAt = now
+	if err := Check(tok, secret, now); !errors.Is(err, ErrRevoked) {
+		t.Errorf("revoked: %v", err)
+	}
+}
+
+func TestCanPublish(t *testing.T) {
+	pub := Principal{Subject: "alice", Role: store.RolePublisher}
+	scoped := Principal{Subject: "bob", Role: store.RolePublisher, Namespace: "acme"}
+	cases := []struct {
+		name   string
+		p      Principal
+		ns     string
+		owners []string
+		ok     bool
+	}{
+		{"claims a new namespace", pub, "acme", nil, true},
+		{"publishes where it owns", pub, "acme", []string{"alice"}, true},
+		{"not where others own", pub, "acme", []string{"carol"}, false},
+		{"scoped token in its namespace", scoped, "acme", []string{"carol"}, true},
+		{"scoped token elsewhere", scoped, "other", nil, false},
+		{"a reviewer never publishes", Principal{Subject: "rita", Role: store.RoleReviewer}, "acme", nil, false},
+		{"an admin publishes anywhere", Principal{Subject: "admin", Role: store.RoleAdmin}, "acme", []string{"carol"}, true},
+	}
+	for _, c := range cases {
+		if err := c.p.CanPublish(c.ns, c.owners); (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+	}
+}
+
+func TestParseRole(t *testing.T) {
+	for _, r := range store.Roles {
+		if got, err := ParseRole(string(r)); err != nil || got != r {
+			t.Errorf("%s: %v %v", r, got, err)
+		}
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("unknown role accepted")
+	}
+}
+
+// TestParseRoleErrorNamesEveryRole: a mistyped role is answered with the
+// whole list, host included, so the fix is in the message.
+func TestParseRoleErrorNamesEveryRole(t *testing.T) {
+	_, err := ParseRole("hosts")
+	if err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	for _, r := range store.Roles {
+		if !strings.Contains(err.Error(), string(r)) {
+			t.Errorf("the error %q does not name the role %s", err, r)
+		}
+	}
+}
+
+type namespaces map[string][]string
+
+func (n namespaces) GetNamespace(_ context.Context, name string) (store.Namespace, error) {
+	owners, ok := n[name]
+	if !ok {
+		return store.Namespace{}, store.ErrNotFound
+	}
+	return store.Namespace{Name: name, Owners: owners}, nil
+}
+
+// TestCanSee: who may read a plugin's submissions, for the API and the
+// web pages alike.
+func TestCanSee(t *testing.T) {
+	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
+	for _, tc := range []struct {
+		p    Principal
+		id   string
+		want bool
+	}{
+		{Principal{Subject: "rita", Role: store.RoleReviewer}, "acme/x", true},
+		{Principal{Subject: "sam", Role: store.RoleSteward}, "other/y", true},
+		{Principal{Subject: "ann", Role: store.RoleAuditor}, "acme/x", true},
+		{Principal{Subject: "root", Role: store.RoleAdmin}, "acme/x", true},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "acme/x", true},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "other/y", false},
+		{Principal{Subject: "alice", Role: store.RolePublisher}, "nobody/z", false},
+		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "other/y", true},
+		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "acme/x", false},
+		{Principal{Subject: "h", Role: store.RoleHost}, "acme/x", false},
+		// Owning a namespace makes a publisher token a member, not a
+		// token of another role that happens to carry the owner's name.
+		{Principal{Subject: "alice", Role: store.RoleHost}, "acme/x", false},
+		{Principal{Subject: "alice"}, "acme/x", false},
+	} {
+		got, err := tc.p.CanSee(context.Background(), nss, tc.id)
+		if err != nil || got != tc.want {
+			t.Errorf("%s (%s) reading %s: %v, %v; want %v", tc.p.Subject, tc.p.Role, tc.id, got, err, tc.want)
+		}
+	}
+}
+
+// TestCanSeeVersionHidesUnreleasedFromOutsiders: a version that is not
+// released is read by its namespace's members and the overseers only; a
+// released one by anyone, anonymous callers and hosts included.
+func TestCanSeeVersionHidesUnreleasedFromOutsiders(t *testing.T) {
+	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
+	insiders := []Principal{
+		{Subject: "root", Role: store.RoleAdmin},
+		{Subject: "rita", Role: store.RoleReviewer},
+		{Subject: "sam", Role: store.RoleSteward},
+		{Subject: "ann", Role: store.RoleAuditor},
+		{Subject: "alice", Role: store.RolePublisher},
+		{Subject: "ci", Role: store.RolePublisher, Namespace: "acme"},
+	}
+	outsiders := []Principal{
+		{},
+		{Subject: "mallory", Role: store.RolePublisher},
+		{Subject: "ci", Role: store.RolePublisher, Namespace: "other"},
+		{Subject: "alice", Role: store.RoleHost},
+		{Subject: "h", Role: store.RoleHost},
+	}
+	for _, st := range lifecycle.States {
+		for _, p := range insiders {
+			if ok, err := p.CanSeeVersion(context.Background(), nss, "acme/x", st); err != nil || !ok {
+				t.Errorf("%s (%s) reading acme/x in state %s: %v, %v; want true", p.Subject, p.Role, st, ok, err)
+			}
+		}
+		for _, p := range outsiders {
+			ok, err := p.CanSeeVersion(context.Background(), nss, "acme/x", st)
+			if err != nil || ok != Released(st) {
+				t.Errorf("%q (%q) reading acme/x in state %s: %v, %v; want %v", p.Subject, p.Role, st, ok, err, Released(st))
+			}
+		}
+	}
+	for st, want := range map[lifecycle.State]bool{lifecycle.Certified: true, lifecycle.Suspended: true, lifecycle.InReview: false, lifecycle.Revoked: false, lifecycle.Rejected: false, lifecycle.AutoApproved: false} {
+		if Released(st) != want {
+			t.Errorf("Released(%s) = %v, want %v", st, !want, want)
+		}
+	}
+}

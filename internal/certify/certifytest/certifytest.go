@@ -1,0 +1,96 @@
+// Package certifytest sets up the trust layer for tests of the packages
+// that use it: fresh marketplace and log keys, a log in a temporary
+// directory, and a certify.Service on the caller's store.
+package certifytest
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/tlog"
+	"gatehouse.dev/gatehouse/trust"
+)
+
+// Origin is the test log's origin.
+const Origin = "test.example/log"
+
+// Trust is a certifier with its keys and log.
+type Trust struct {
+	Service   *certify.Service
+	Signer    *trust.FileSigner // the marketplace key
+	LogSigner *trust.FileSigner
+	Log       *tlog.Log
+	LogDir    string
+}
+
+// New returns a certifier on st. now is its clock (nil: time.Now). The log
+// is closed when the test ends.
+func New(tb testing.TB, st store.Store, now func() time.Time) *Trust {
+	tb.Helper()
+	signer, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logSigner, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ns, err := tlog.NewNoteSigner(Origin, logSigner)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lg, err := tlog.Open(filepath.Join(tb.TempDir(), "log"), tlog.Options{Origin: Origin, Signer: ns})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { lg.Close() })
+	svc, err := certify.New(context.Background(), certify.Config{Store: st, Signer: signer, LogSigner: logSigner, Log: lg, Now: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &Trust{Service: svc, Signer: signer, LogSigner: logSigner, Log: lg, LogDir: lg.Dir()}
+}
+
+// PublisherKey makes a publisher key and registers it on namespace ns
+// (creating the namespace, owned by owner, when it does not exist).
+func PublisherKey(tb testing.TB, st store.Store, ns, owner string) *trust.FileSigner {
+	tb.Helper()
+	key, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	Register(tb, st, ns, owner, key)
+	return key
+}
+
+// Register registers key on namespace ns, creating the namespace (owned
+// by owner) when it does not exist.
+func Register(tb testing.TB, st store.Store, ns, owner string, key *trust.FileSigner) {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	if err := st.CreateNamespace(ctx, store.Namespace{Name: ns, Owners: []string{owner}, CreatedAt: now},
+		audit.Event{Time: now, Actor: owner, Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil && !isConflict(err) {
+		tb.Fatal(err)
+	}
+	pem, err := key.PublicKey().MarshalPEM()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: now.UTC(), Subject: ns, Detail: key.KeyID()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.AddPublisherKey(ctx, store.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: owner, AddedAt: now}, entry,
+		audit.Event{Time: now, Actor: owner, Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:" + ns, Reason: "key " + key.KeyID()}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }

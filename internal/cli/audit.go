@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/postgres"
+	"gatehouse.dev/gatehouse/internal/store/sqlite"
+)
+
+func auditCmd(g *globals) *cobra.Command {
+	var data, database string
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "Verify and export the audit trail",
+		Long: `Verify and export the audit trail, through the API (steward or auditor token)
+or, with --data or --database, directly on a server's store.`,
+	}
+	c.PersistentFlags().StringVar(&data, "data", "", "read the SQLite store of this data folder directly")
+	c.PersistentFlags().StringVar(&database, "database", "", "read this PostgreSQL store directly")
+
+	// direct opens the store named by --data or --database, or returns nil.
+	direct := func(ctx context.Context) (store.Store, error) {
+		switch {
+		case database != "":
+			return postgres.Open(ctx, database)
+		case data != "":
+			path := filepath.Join(data, "gatehouse.db")
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("no Gatehouse store in %s: %w", data, err)
+			}
+			return sqlite.OpenExisting(ctx, path)
+		}
+		return nil, nil
+	}
+
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the hash chain; exit 2 and name the first broken link if it does not hold",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var res api.AuditVerification
+			st, err := direct(ctx)
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+				rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
+					return st.ScanAudit(ctx, store.AuditQuery{}, fn)
+				})
+				if err != nil {
+					return err
+				}
+				res = server.VerificationJSON(rep)
+			} else {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				if res, err = cl.VerifyAudit(ctx); err != nil {
+					return err
+				}
+			}
+			if res.Broken != nil {
+				return &exitError{code: 2, msg: fmt.Sprintf("audit chain broken at event %d: %s (%d events before it verified)", res.Broken.Seq, res.Broken.Reason, res.Count)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "audit chain verified: %d events, head %s\n", res.Count, res.Head)
+			return nil
+		},
+	}
+
+	var (
+		out   string
+		after int64
+	)
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "Write the audit trail as JSON lines (for a SIEM)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var w io.Writer = cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			st, err := direct(ctx)
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+				enc := json.NewEncoder(w)
+				return st.ScanAudit(ctx, store.AuditQuery{AfterSeq: after}, func(e audit.Event) error {
+					return enc.Encode(e)
+				})
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			return cl.ExportAudit(ctx, w, after)
+		},
+	}
+	export.Flags().StringVarP(&out, "output", "o", "-", "file to write (mode 0600); - for standard output")
+	export.Flags().Int64Var(&after, "after", 0, "only events after this sequence number")
+	c.AddCommand(verify, export)
+	return c
+}

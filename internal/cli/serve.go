@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/marketplace"
+	"gatehouse.dev/gatehouse/internal/pluginkit"
+	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/trust"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var (
+		cfg           marketplace.Config
+		examples      string
+		licensePolicy string
+		provPolicy    string
+	)
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the marketplace: API and background work, SQLite and local disk by default",
+		Long: `Run the marketplace. On first start it creates the data folder and an admin
+token in <data>/admin.token (mode 0600). With --database it keeps its state in
+PostgreSQL instead of SQLite.
+
+--with-examples builds the example plugins in the given folder, packs them and
+submits them through the real submission path, so a new installation has a
+catalog and a review queue to look at.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			log := g.logger()
+			cfg.Log = log
+			if licensePolicy != "" {
+				var err error
+				if cfg.Licenses, err = readLicensePolicy(licensePolicy); err != nil {
+					return err
+				}
+			}
+			if provPolicy != "" {
+				b, err := readBounded(provPolicy, provenance.MaxPolicyBytes)
+				if err != nil {
+					return err
+				}
+				if cfg.Provenance, err = provenance.ParsePolicy(b); err != nil {
+					return fmt.Errorf("%s: %w", provPolicy, err)
+				}
+			}
+			if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
+				cfg.LegacySigningKey = []byte(k)
+			}
+			// Listen before anything is created: a bad or busy address
+			// must not leave a new data folder behind.
+			ln, err := listen(cfg.Addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			m, err := marketplace.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			tokenPath, err := m.EnsureAdminToken(ctx)
+			if err != nil {
+				return err
+			}
+			base := "http://" + ln.Addr().String()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Gatehouse is serving on %s (data in %s)\n", base, cfg.Data)
+			adminFile := filepath.Join(cfg.Data, marketplace.AdminTokenFile)
+			if tokenPath != "" {
+				fmt.Fprintf(out, "Created the admin token in %s (mode 0600).\n", tokenPath)
+			}
+			fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
+			fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
+			if examples != "" {
+				// The server answers while the examples are built and
+				// submitted in the background.
+				fmt.Fprintf(out, "Building and submitting the example plugins in %s in the background.\n", examples)
+				go func() {
+					if err := submitExamples(ctx, out, base, cfg.Data, examples); err != nil {
+						log.Error("submitting the example plugins", "err", err)
+					}
+				}()
+			}
+			return m.Serve(ctx, ln)
+		},
+	}
+	f := c.Flags()
+	g.envString(f, &cfg.Addr, "addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "address to listen on, HOST:PORT")
+	g.envString(f, &cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
+	g.envString(f, &cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
+	g.envString(f, &cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
+	g.envString(f, &licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
+	g.envString(f, &provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
+	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
+	g.envString(f, &cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
+	g.envString(f, &cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
+	g.envBool(f, &cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
+	g.envString(f, &cfg.PublicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure")
+	return c
+}
+
+// submitExamples builds, packs and submits every plugin folder under dir
+// through the HTTP API, as an author would.
+func submitExamples(ctx context.Context, out io.Writer, base, data, dir string) error {
+	token, err := marketplace.ReadAdminToken(data)
+	if err != nil {
+		return fmt.Errorf("reading the admin token: %w", err)
+	}
+	cl, err := client.New(base, token)
+	if err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp("", "gatehouse-examples-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// The examples are signed like any publisher's packages, with a key
+	// kept in the data folder and registered on their namespaces.
+	signer, _, err := trust.LoadOrGenerate(filepath.Join(data, ExamplePublisherKey), filepath.Join(data, ExamplePublisherKey+".pub"), trust.Ed25519)
+	if err != nil {
+		return fmt.Errorf("the example publisher key: %w", err)
+	}
+	var plugins []string
+	for _, e := range entries {
+		pdir := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(pdir, "manifest.json")); e.IsDir() && err == nil {
+			plugins = append(plugins, pdir)
+		}
+	}
+	// Building is the slow part (minutes with a cold Go build cache, seconds
+	// after), so every step is reported as it starts and every submission
+	// as soon as it is in.
+	prog := newProgress(out, len(plugins))
+	registered := map[string]bool{}
+	for _, pdir := range plugins {
+		name := filepath.Base(pdir)
+		prog.Step("building the example plugin %s (go build, GOOS=wasip1)", name)
+		buildCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		_, err := pluginkit.Build(buildCtx, pdir, pluginkit.BuildOptions{})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("building %s: %w", pdir, err)
+		}
+		prog.Step("packing, signing and submitting %s", name)
+		pkg := filepath.Join(tmp, name+".gpkg")
+		if _, _, err := packTo(pdir, pkg); err != nil {
+			return fmt.Errorf("packing %s: %w", pdir, err)
+		}
+		sig, err := signExample(ctx, cl, signer, registered, pkg)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", pdir, err)
+		}
+		f, err := os.Open(pkg)
+		if err != nil {
+			return err
+		}
+		sub, _, err := cl.SubmitSigned(ctx, f, sig)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("submitting %s: %w", pdir, err)
+		}
+		prog.Finish("Submitted example %s@%s as %s (%s)", sub.Plugin, sub.Version, sub.ID, sub.State)
+	}
+	fmt.Fprintf(out, "All %d example plugins are submitted; vetting puts them in the review queue.\nCatalog:      curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/plugins\nReview queue: curl -H \"Authorization: Bearer $GATEHOUSE_TOKEN\" %s/api/v1/reviews   (or: gatehouse review list)\n",
+		len(plugins), base, base)
+	return nil
+}
+
+// ExamplePublisherKey is the example plugins' publisher key in the data
+// folder (FILE.pub beside it).
+const ExamplePublisherKey = "example-publisher.key"
+
+// signExample registers the example key on the package's namespace (once)
+// and returns the package's signature.
+func signExample(ctx context.Context, cl *client.Client, signer *trust.FileSigner, registered map[string]bool, pkgPath string) ([]byte, error) {
+	pkg, err := os.ReadFile(pkgPath)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pkgfile.Read(bytes.NewReader(pkg), pkgfile.DefaultLimits())
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse(p.Manifest(), manifest.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if ns := m.Namespace(); !registered[ns] {
+		pem, err := signer.PublicKey().MarshalPEM()
+		if err != nil {
+			return nil, err
+		}
+		var ce *client.Error
+		if _, err := cl.AddNamespaceKey(ctx, ns, pem); err != nil && !(errors.As(err, &ce) && ce.Status == 409) {
+			return nil, fmt.Errorf("registering the example key on namespace %s: %w", ns, err)
+		}
+		registered[ns] = true
+	}
+	env, err := trust.SignPackage(ctx, signer, p.Digest, m.ID, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	return trust.MarshalEnvelope(env)
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/trust"
+)
+
+// SignatureSuffix names a package's signature file: PACKAGE.sig.
+const SignatureSuffix = ".sig"
+
+func pluginSignCmd(g *globals) *cobra.Command {
+	var keyFile, out string
+	c := &cobra.Command{
+		Use:   "sign PACKAGE --key FILE",
+		Short: "Sign a package as its publisher; writes PACKAGE.sig (a DSSE envelope over the package digest)",
+		Long: `Sign a package with your publisher key (made by ` + "`gatehouse keys generate`" + `).
+The signature is an in-toto statement whose subject is the package's digest
+and namespace/name@version, in a DSSE envelope. ` + "`gatehouse plugin submit PACKAGE`" + `
+sends PACKAGE.sig with the package; the namespace must have your public key
+registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyFile == "" {
+				return fmt.Errorf("--key names your private key file (make one with `gatehouse keys generate -o FILE`)")
+			}
+			signer, err := trust.LoadSigner(keyFile)
+			if err != nil {
+				return err
+			}
+			pkg, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			env, err := intake.Sign(cmd.Context(), signer, pkg)
+			if err != nil {
+				return fmt.Errorf("signing %s: %w", args[0], err)
+			}
+			b, err := trust.MarshalEnvelope(env)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = args[0] + SignatureSuffix
+			}
+			if err := trust.WriteFileAtomic(out, b, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s (key %s)\n", out, signer.KeyID())
+			return nil
+		},
+	}
+	c.Flags().StringVar(&keyFile, "key", "", "your private key file (PEM, mode 0600)")
+	c.Flags().StringVarP(&out, "output", "o", "", "where to write the signature (default PACKAGE.sig)")
+	return c
+}
+
+// readSignature returns the signature to send with a package: the file
+// given, or PACKAGE.sig when it exists, or nil.
+func readSignature(pkg, given string) ([]byte, error) {
+	if given != "" {
+		return os.ReadFile(given)
+	}
+	b, err := os.ReadFile(pkg + SignatureSuffix)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	return b, err
+}

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/auth"
+)
+
+func tokenCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens (admin)"}
+	var (
+		req api.TokenRequest
+		ttl time.Duration
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token; its secret is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := auth.ParseRole(req.Role); err != nil {
+				return fmt.Errorf("--role: %w", err)
+			}
+			if ttl > 0 {
+				req.TTL = ttl.String()
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			t, err := cl.CreateToken(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Created %s for %s (role %s, expires %s). The secret below is shown only now:\n", t.ID, t.Subject, t.Role, t.ExpiresAt.Format(time.RFC3339))
+			fmt.Fprintln(cmd.OutOrStdout(), t.Secret)
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&req.Subject, "subject", "", "who holds the token (required)")
+	f.StringVar(&req.Role, "role", "", auth.RoleNames()+" (required)")
+	f.StringVar(&req.Namespace, "namespace", "", "restrict a publisher token to one namespace")
+	positiveDuration(f, &ttl, "ttl", 0, auth.MaxLifetime, fmt.Sprintf("lifetime, e.g. 720h (default %s, at most %s)", hours(auth.DefaultLifetime), hours(auth.MaxLifetime)))
+	_ = create.MarkFlagRequired("subject")
+	_ = create.MarkFlagRequired("role")
+
+	var listOut *output
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ts, err := cl.Tokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if listOut.json() {
+				return writeJSON(cmd.OutOrStdout(), ts)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSUBJECT\tROLE\tNAMESPACE\tEXPIRES\tSTATUS")
+			for _, t := range ts {
+				status := "active"
+				if t.RevokedAt != nil {
+					status = "revoked " + t.RevokedAt.Format(time.RFC3339)
+				} else if time.Now().After(t.ExpiresAt) {
+					status = "expired"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Subject, t.Role, orDash(t.Namespace), t.ExpiresAt.Format(time.RFC3339), status)
+			}
+			return tw.Flush()
+		},
+	}
+	listOut = addOutput(list, "text", "json")
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.RevokeToken(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Revoked %s\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(create, list, revoke)
+	return c
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,305 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/marketplace"
+	"gatehouse.dev/gatehouse/trust"
+	"gatehouse.dev/gatehouse/verify"
+)
+
+// trustCmds are the commands of the trust layer: keys, namespace, verify,
+// install and log.
+func trustCmds(g *globals) []*cobra.Command {
+	cmds := []*cobra.Command{keysCmd(g), namespaceCmd(g), certificateCmd(g)}
+	cmds = append(cmds, verifyCmd(g), installCmd(g), logCmd(g)) // T2: internal/cli/verify.go, internal/cli/install.go, internal/cli/logcmd.go
+	return cmds
+}
+
+func keysCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "keys", Short: "Marketplace and publisher keys: show the trust root, make a publisher key, rotate the marketplace key"}
+	c.AddCommand(keysShowCmd(g), keysGenerateCmd(g), keysRotateCmd(g))
+	return c
+}
+
+func keysShowCmd(g *globals) *cobra.Command {
+	var data string
+	var out *output
+	c := &cobra.Command{
+		Use:   "show",
+		Short: "Print the trust root (marketplace keys with their ids and windows, the log key) from the server, or from --data offline",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var raw []byte
+			if data != "" {
+				tr, err := marketplace.ReadTrustRoot(data)
+				if err != nil {
+					return err
+				}
+				if raw, err = json.MarshalIndent(tr, "", "  "); err != nil {
+					return err
+				}
+			} else {
+				cl, err := client.New(g.server, "")
+				if err != nil {
+					return err
+				}
+				if raw, err = cl.TrustRoot(cmd.Context()); err != nil {
+					return err
+				}
+			}
+			tr, err := verify.ParseTrustRoot(raw)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				_, err := fmt.Fprintf(w, "%s\n", raw)
+				return err
+			}
+			fmt.Fprintln(w, "Marketplace keys:")
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, k := range tr.MarketplaceKeys.Keys() {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", k.ID, k.Algorithm, window(k))
+			}
+			tw.Flush()
+			fmt.Fprintf(w, "Log origin:  %s\nLog key:     %s\nRevocation lists older than %s are refused.\n", tr.LogOrigin, tr.LogKey, tr.RevocationMaxAge)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&data, "data", "", "read the trust root from this data folder instead of the server")
+	out = addOutput(c, "text", "json")
+	c.Flags().Lookup("output").Usage += " (json: the trust root document hosts keep as trust-root.json)"
+	out.deprecatedJSON(c)
+	return c
+}
+
+func window(k trust.Key) string {
+	switch {
+	case k.NotAfter.IsZero() && k.NotBefore.IsZero():
+		return "current"
+	case k.NotAfter.IsZero():
+		return "current since " + k.NotBefore.Format(time.RFC3339)
+	}
+	return "retired " + k.NotAfter.Format(time.RFC3339) + " (verifies what it signed before)"
+}
+
+func keysGenerateCmd(g *globals) *cobra.Command {
+	var out, alg string
+	c := &cobra.Command{
+		Use:   "generate -o FILE",
+		Short: "Make a publisher key pair: FILE (private, mode 0600) and FILE.pub",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("-o names the private key file to write")
+			}
+			s, err := trust.GenerateKey(trust.Algorithm(alg))
+			if err != nil {
+				return err
+			}
+			if err := s.WriteKeyPair(out, out+".pub"); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s (private, mode 0600) and %s.pub\nKey id: %s\nRegister it: gatehouse namespace key add NAMESPACE %s.pub\n", out, out, s.KeyID(), out)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "the private key file to write")
+	c.Flags().StringVar(&alg, "algorithm", string(trust.Ed25519), "ed25519 or ecdsa-p256-sha256")
+	return c
+}
+
+func keysRotateCmd(g *globals) *cobra.Command {
+	var data, alg string
+	c := &cobra.Command{
+		Use:   "rotate --data DIR",
+		Short: "Retire the marketplace signing key and make a new one (server stopped); old certificates keep verifying",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data == "" {
+				return fmt.Errorf("--data names the marketplace's data folder")
+			}
+			oldID, newID, err := marketplace.RotateMarketplaceKey(data, trust.Algorithm(alg), time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Retired marketplace key %s (what it signed keeps verifying); the new key is %s.\nHosts must fetch the trust root again (gatehouse keys show --json).\n", oldID, newID)
+			return nil
+		},
+	}
+	g.envString(c.Flags(), &data, "data", "GATEHOUSE_DATA", "", "data folder")
+	c.Flags().StringVar(&alg, "algorithm", "", "the new key's algorithm (default: the old key's)")
+	return c
+}
+
+func namespaceCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "namespace", Short: "Namespaces: publisher keys and the signature requirement"}
+	key := &cobra.Command{Use: "key", Short: "A namespace's publisher keys"}
+	key.AddCommand(
+		&cobra.Command{
+			Use:   "add NAMESPACE PUBLIC_KEY_FILE",
+			Short: "Register a publisher public key for a namespace",
+			Args:  cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				pem, err := os.ReadFile(args[1])
+				if err != nil {
+					return err
+				}
+				k, err := cl.AddNamespaceKey(cmd.Context(), args[0], pem)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Registered key %s (%s) for namespace %s\n", k.ID, k.Algorithm, k.Namespace)
+				return nil
+			},
+		},
+		&cobra.Command{
+			Use:   "list NAMESPACE",
+			Short: "List a namespace's publisher keys",
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := client.New(g.server, g.token)
+				if err != nil {
+					return err
+				}
+				ks, err := cl.NamespaceKeys(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				req := "required"
+				if !ks.SignaturesRequired {
+					req = "not required"
+				}
+				fmt.Fprintf(w, "Namespace %s: signatures %s\n", ks.Namespace, req)
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				for _, k := range ks.Keys {
+					state := "current"
+					if k.RetiredAt != nil {
+						state = "retired " + k.RetiredAt.Format(time.RFC3339) + " by " + k.RetiredBy
+					}
+					fmt.Fprintf(tw, "  %s\t%s\tadded %s by %s\t%s\n", k.ID, k.Algorithm, k.AddedAt.Format(time.RFC3339), k.AddedBy, state)
+				}
+				return tw.Flush()
+			},
+		},
+		&cobra.Command{
+			Use:   "remove NAMESPACE KEY_ID",
+			Short: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused",
+			Args:  cobra.ExactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				cl, err := g.client()
+				if err != nil {
+					return err
+				}
+				if err := cl.RemoveNamespaceKey(cmd.Context(), args[0], args[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Retired key %s of namespace %s\n", args[1], args[0])
+				return nil
+			},
+		},
+	)
+	var reason string
+	req := &cobra.Command{
+		Use:   "require-signatures NAMESPACE on|off --reason TEXT",
+		Short: "Require publisher signatures in a namespace (the default) or not (admin)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var on bool
+			switch args[1] {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return fmt.Errorf("say on or off, not %q", args[1])
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.SetSignatureRequirement(cmd.Context(), args[0], api.SignatureRequirement{Required: on, Reason: reason}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Namespace %s: signatures required %s\n", args[0], args[1])
+			return nil
+		},
+	}
+	req.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail)")
+	c.AddCommand(key, req)
+	return c
+}
+
+func certificateCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "certificate", Short: "Stewards: suspend or revoke a certified version"}
+	var reason string
+	var deadline time.Duration
+	suspend := &cobra.Command{
+		Use:   "suspend VERSION --reason TEXT [--deadline 168h]",
+		Short: "Suspend a certified version; logged",
+		Long:  "Suspend a certified version; logged. VERSION is " + versionArg + ".",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			a := api.TrustAction{Reason: reason}
+			if deadline > 0 {
+				d := time.Now().Add(deadline).UTC()
+				a.Deadline = &d
+			}
+			sub, err := cl.Suspend(cmd.Context(), id, a)
+			if err != nil {
+				return notFound(err, args[0], "")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
+			return nil
+		},
+	}
+	suspend.Flags().StringVar(&reason, "reason", "", "why (publishers and hosts read it)")
+	positiveDuration(suspend.Flags(), &deadline, "deadline", 7*24*time.Hour, 0, "how long the publisher has to certify a fixed version")
+	var revReason string
+	revoke := &cobra.Command{
+		Use:   "revoke VERSION --reason TEXT",
+		Short: "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged",
+		Long:  "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged. VERSION is " + versionArg + ".",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			sub, err := cl.Revoke(cmd.Context(), id, api.TrustAction{Reason: revReason})
+			if err != nil {
+				return notFound(err, args[0], "")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
+			return nil
+		},
+	}
+	revoke.Flags().StringVar(&revReason, "reason", "", "why (hosts read it)")
+	c.AddCommand(suspend, revoke)
+	return c
+}

@@ -1,0 +1,325 @@
+// Package marketplace assembles a running Gatehouse: it opens the data
+// folder and the store, bootstraps the first admin token, clears what an
+// interrupted run left behind, and serves the API with its background
+// worker until told to stop.
+package marketplace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/incident"
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/obs"
+	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/internal/revalidate"
+	"gatehouse.dev/gatehouse/internal/review"
+	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/blobfs"
+	"gatehouse.dev/gatehouse/internal/store/postgres"
+	"gatehouse.dev/gatehouse/internal/store/sqlite"
+	"gatehouse.dev/gatehouse/internal/vet/analyzers"
+	vethunt "gatehouse.dev/gatehouse/internal/vet/hunt"
+	"gatehouse.dev/gatehouse/internal/vet/licenses"
+	"gatehouse.dev/gatehouse/internal/vet/manifestcheck"
+	vetprovenance "gatehouse.dev/gatehouse/internal/vet/provenance"
+	"gatehouse.dev/gatehouse/internal/vulndb"
+	"gatehouse.dev/gatehouse/internal/webhook"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/tlog"
+)
+
+// Config is what `gatehouse serve` is told.
+type Config struct {
+	Addr string // HOST:PORT
+	Data string // the data folder
+	// DatabaseURL selects PostgreSQL; empty means SQLite in the data folder.
+	DatabaseURL string
+	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
+	LegacySigningKey []byte
+	// VetConfig is a file of check modes (which analyzers and rules are
+	// enabled, enforced, required); empty means every check enforced and
+	// required.
+	VetConfig string
+	// Licenses is the licence policy (allowed and denied SPDX ids).
+	Licenses licenses.Policy
+	// Provenance lists the builders whose SLSA provenance is trusted;
+	// the zero value trusts none (attestations are reported, never
+	// counted as verified).
+	Provenance provenance.Policy
+	Log        *slog.Logger
+	// KeyAlgorithm is the marketplace key's algorithm when it is made
+	// (ed25519 or ecdsa-p256-sha256); LogOrigin names a new transparency
+	// log (DefaultLogOrigin when empty).
+	KeyAlgorithm string
+	LogOrigin    string
+	// PublicURL is the address users reach the marketplace at, shown in
+	// install instructions; an https:// one marks session cookies Secure.
+	PublicURL string
+	// WebhooksAllowPrivate lets webhook subscriptions target loopback and
+	// private addresses (off: a subscriber could reach internal services).
+	WebhooksAllowPrivate bool
+	// MaxConcurrentUploads bounds the package uploads taken at once (the
+	// excess is answered 429 with Retry-After); MaxConcurrentVets bounds
+	// the vetting runs. Zero means DefaultMaxConcurrentUploads and
+	// intake.DefaultMaxConcurrentVets.
+	MaxConcurrentUploads int
+	MaxConcurrentVets    int
+}
+
+// AdminTokenFile is where the first admin token is written, mode 0600.
+const AdminTokenFile = "admin.token"
+
+// Marketplace is an assembled, not yet serving, Gatehouse.
+type Marketplace struct {
+	cfg    Config
+	Store  store.Store
+	Blobs  store.Blobs
+	Intake *intake.Service
+	Server *server.Server
+	VulnDB *vulndb.Store
+	Review *review.Service
+	// Trust issues certificates and publishes the transparency log.
+	Trust *certify.Service
+	// Metrics is this process's Prometheus registry (served at /metrics).
+	Metrics *obs.Metrics
+	// Revalidate re-earns certificates; Health takes hosts' reports.
+	Revalidate *revalidate.Scheduler
+	Health     *health.Monitor
+	// Webhooks delivers events to subscribers; Incidents runs incidents
+	// and their hunting rules.
+	Webhooks  *webhook.Service
+	Incidents *incident.Service
+	// tlog is the transparency log Trust publishes to (closed by Close).
+	tlog *tlog.Log
+	// analyzers hold the behaviour analyzer's sandbox (closed by Close),
+	// whose compilation cache is behaviourCache (removed by Close).
+	analyzers      *analyzerSet
+	behaviourCache string
+	// AdminTokenPath is set when this start created the admin token.
+	AdminTokenPath string
+	shared         bool // the store may be shared with other processes
+}
+
+// Open prepares the data folder and the store.
+func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data folder: %w", err)
+	}
+	if err := CheckSecretModes(cfg.Data); err != nil {
+		return nil, err
+	}
+	var (
+		st  store.Store
+		err error
+	)
+	if cfg.DatabaseURL != "" {
+		st, err = postgres.Open(ctx, cfg.DatabaseURL)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "gatehouse.db"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	blobs, err := blobfs.New(filepath.Join(cfg.Data, "blobs"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("opening blob store: %w", err)
+	}
+	vulns, err := vulndb.OpenStore(filepath.Join(cfg.Data, "vulndb"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("opening the vulnerability database: %w", err)
+	}
+	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
+	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
+	in.MaxConcurrentVets = cfg.MaxConcurrentVets
+	beh, behCache := newBehaviour()
+	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
+		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
+		Licenses:   cfg.Licenses,
+		Provenance: vetprovenance.Options{Policy: cfg.Provenance},
+		Behaviour:  beh,
+	}}
+	in.Analyzers = set.get
+	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {
+		set.close()
+		st.Close()
+		return nil, err
+	}
+	in.VetConfig.Logger = cfg.Log
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != ""}
+	rv, err := review.New(ctx, st, cfg.Log)
+	if err != nil {
+		set.close()
+		st.Close()
+		return nil, err
+	}
+	in.Triager = rv
+	m.Review = rv
+	scfg := server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log}
+	// Each layer adds its parts to the server's configuration.
+	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
+		if err := open(ctx, &scfg); err != nil {
+			m.closeTrust()
+			set.close()
+			st.Close()
+			return nil, err
+		}
+	}
+	m.Server = server.New(scfg)
+	return m, nil
+}
+
+// Close releases the store, the log and the vetting sandbox.
+func (m *Marketplace) Close() error {
+	err := m.closeTrust()
+	err = errors.Join(err, m.analyzers.close(), m.Store.Close())
+	if m.behaviourCache != "" {
+		err = errors.Join(err, os.RemoveAll(m.behaviourCache))
+	}
+	return err
+}
+
+// EnsureAdminToken creates the first admin token when the data folder has
+// none, writes it to admin.token (mode 0600) and returns its path. It
+// returns "" when the file exists already.
+func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
+	path := filepath.Join(m.cfg.Data, AdminTokenFile)
+	if _, err := os.Stat(path); err == nil {
+		return "", nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	now := time.Now()
+	t, secret, err := server.NewToken(now, api.TokenRequest{Subject: "admin", Role: "admin"})
+	if err != nil {
+		return "", err
+	}
+	// Write the file first, exclusively: if the record then fails, a
+	// restart makes a new one; a record whose secret was lost would be
+	// worse, as nobody could use or even find it.
+	f, err := os.OpenFile(path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if err := m.Store.CreateToken(ctx, t, server.TokenEvent(t, "system", now)); err != nil {
+		os.Remove(path + ".tmp")
+		return "", fmt.Errorf("recording admin token: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return "", err
+	}
+	m.AdminTokenPath = path
+	return path, nil
+}
+
+// ReadAdminToken reads the admin token of a data folder.
+func ReadAdminToken(data string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(data, AdminTokenFile))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Listen binds the address (so a caller knows the port before serving).
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve clears what an interrupted run left behind and resumes the versions
+// it left mid-way (sweep), then serves on ln
+// and runs the worker until ctx ends, then shuts down gracefully: in-flight
+// requests get up to 30 seconds to finish.
+func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
+	grace := time.Duration(0) // alone on this data folder: nothing is in flight yet
+	if m.shared {
+		grace = time.Hour // other processes may be between blob and record
+	}
+	if err := m.sweep(ctx, grace); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           limitUploads(m.Server, m.cfg.MaxConcurrentUploads),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var work sync.WaitGroup
+	work.Go(func() { m.Intake.Work(workCtx, 2*time.Second) })
+	work.Go(func() { m.escalate(workCtx, time.Minute) })
+	// Each layer's background work (publishing the log, revalidation,
+	// webhook deliveries) runs until workCtx ends.
+	for _, run := range []func(context.Context){m.runTrust, m.runMonitor, m.runNotify} {
+		work.Go(func() { run(workCtx) })
+	}
+	workDone := make(chan struct{})
+	go func() { work.Wait(); close(workDone) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopWork()
+		<-workDone
+		return err
+	case <-ctx.Done():
+	}
+	m.cfg.Log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	stopWork()
+	<-workDone
+	return err
+}
+
+// escalate raises an event for every review whose deadline passed, every
+// interval until ctx ends.
+func (m *Marketplace) escalate(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := m.Review.Escalate(ctx); err != nil && ctx.Err() == nil {
+			m.cfg.Log.Error("escalating overdue reviews", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package marketplace
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/revalidate"
+	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/internal/vulndb"
+)
+
+// revalidateInterval is how often the scheduler looks for due
+// revalidations; imports and policy changes wake it at once.
+const revalidateInterval = time.Minute
+
+// openMonitor sets up revalidation and host health. Both need the
+// certifier: without certificates there is nothing to renew or suspend.
+func (m *Marketplace) openMonitor(ctx context.Context, cfg *server.Config) error {
+	if m.Trust == nil {
+		return nil
+	}
+	sched, err := revalidate.New(revalidate.Config{
+		Store:     m.Store,
+		Vetter:    m.Intake,
+		Certifier: m.Trust,
+		Policy:    m.Review.Engine,
+		VetConfig: m.Intake.VetConfig,
+		Manifest:  m.Intake.Manifest,
+		Log:       m.cfg.Log,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up revalidation: %w", err)
+	}
+	m.Revalidate = sched
+	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Router: sched, Now: time.Now, Log: m.cfg.Log}
+	cfg.Revalidate, cfg.Health = sched, m.Health
+	return nil
+}
+
+// runMonitor runs revalidation until ctx ends.
+func (m *Marketplace) runMonitor(ctx context.Context) {
+	if m.Revalidate != nil {
+		m.Revalidate.Work(ctx, revalidateInterval)
+	}
+}
+
+// ImportVulnDB imports an OSV all.zip into a stopped marketplace's data
+// folder and queues, in its job table, revalidation of the certified
+// versions the new advisories affect, exactly as an import through the API
+// does; the jobs run when the server next starts.
+func (m *Marketplace) ImportVulnDB(ctx context.Context, path, actor string) (*vulndb.DB, []revalidate.Affected, error) {
+	old := m.VulnDB.DB()
+	db, err := m.VulnDB.ImportFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Revalidate == nil {
+		return db, nil, nil
+	}
+	affected, err := m.Revalidate.VulnDBImported(ctx, actor, db, old)
+	if err != nil {
+		return db, affected, fmt.Errorf("the database was imported, but queueing revalidation failed (run `gatehouse revalidate --all`): %w", err)
+	}
+	return db, affected, nil
+}

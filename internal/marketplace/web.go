@@ -1,0 +1,84 @@
+package marketplace
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse.dev/gatehouse/internal/obs"
+	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/internal/web"
+)
+
+// maxCounted bounds the rows a metrics read counts.
+const maxCounted = 1000
+
+// openWeb sets up the web pages, the metrics and the request logs: the
+// pages answer every path outside /api/ that no API route takes; every
+// request, API or page, goes through one middleware that gives it a
+// request id, counts it by route pattern and logs it once.
+func (m *Marketplace) openWeb(ctx context.Context, cfg *server.Config) error {
+	m.Metrics = obs.New()
+	log := slog.New(obs.LogHandler(m.cfg.Log.Handler()))
+	m.Intake.VetRunSaved = m.Metrics.ObserveVetRun
+	reg := m.Metrics.Registerer()
+	reg.MustRegister(obs.NewQueueCollector(m.Store.QueueStats))
+	if m.tlog != nil {
+		lg := m.tlog
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Subsystem: "log", Name: "entries_total",
+			Help: "Entries appended to the transparency log (its tree size).",
+		}, func() float64 { return float64(lg.Size()) }))
+		reg.MustRegister(obs.NewSnapshot("log", []obs.Gauge{
+			{Name: "pending_entries", Help: "Trust events queued for the log but not yet appended (counted up to 1000)."},
+		}, func(ctx context.Context, _ time.Time) (map[string]float64, error) {
+			p, err := m.Store.PendingTrustEvents(ctx, maxCounted)
+			return map[string]float64{"pending_entries": float64(len(p))}, err
+		}))
+	}
+	if m.Revalidate != nil {
+		reg.MustRegister(obs.NewSnapshot("revalidation", []obs.Gauge{
+			{Name: "due", Help: "Certified or suspended versions due for revalidation (counted up to 1000)."},
+			{Name: "deadline_passed", Help: "Suspended versions past their remediation deadline, waiting for the scheduler."},
+			{Name: "oldest_due_age_seconds", Help: "How long the most overdue revalidation has waited (0 when none)."},
+		}, func(ctx context.Context, now time.Time) (map[string]float64, error) {
+			due, err := m.Store.DueRevalidations(ctx, now, maxCounted)
+			out := map[string]float64{"due": float64(len(due)), "deadline_passed": 0, "oldest_due_age_seconds": 0}
+			for _, r := range due {
+				if !r.Deadline.IsZero() && !r.Deadline.After(now) {
+					out["deadline_passed"]++
+				}
+				if age := now.Sub(r.NextAt).Seconds(); !r.NextAt.IsZero() && age > out["oldest_due_age_seconds"] {
+					out["oldest_due_age_seconds"] = age
+				}
+			}
+			return out, err
+		}))
+	}
+	key, err := web.LoadOrCreateKey(m.cfg.Data)
+	if err != nil {
+		return err
+	}
+	wcfg := web.Config{
+		Store: m.Store, Intake: m.Intake, Review: m.Review, SessionKey: key,
+		PublicURL: m.cfg.PublicURL, Secure: strings.HasPrefix(m.cfg.PublicURL, "https://"),
+		Log: log,
+	}
+	if m.Trust != nil {
+		wcfg.Certificates = m.Trust
+	}
+	pages, err := web.New(wcfg)
+	if err != nil {
+		return fmt.Errorf("setting up the web pages: %w", err)
+	}
+	cfg.Fallback = pages
+	cfg.Metrics = m.Metrics.Handler()
+	cfg.Middleware = func(h http.Handler) http.Handler { return m.Metrics.Middleware(h, log) }
+	cfg.Log = log
+	return nil
+}

@@ -1,0 +1,609 @@
+// Package revalidate keeps certification a promise that is re-earned: every
+// certified version is revalidated on its risk tier's cadence, and at once
+// when something it depends on changes (new vulnerability data, a new
+// policy). Revalidation re-runs the analyzers with today's rules,
+// vulnerability database and policy. Passing renews the certificate;
+// failing suspends the version with a remediation deadline and records what
+// to fix; past the deadline, unless a newer version of the plugin is
+// certified by then, the version is revoked.
+//
+// All of it runs as jobs in the store's job table: one job per version at a
+// time (the table allows one queued or running job per kind and key),
+// leased so a crashed worker's job is picked up again, and retried with
+// exponential backoff. Time comes from Config.Now, so tests walk months in
+// milliseconds.
+//
+// The package is domain code: it reaches the database only through
+// store.Store, and certificates only through the Certifier interface.
+package revalidate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/triage"
+	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/trust"
+)
+
+// JobKind is the kind of a revalidation job; its key is the version id.
+const JobKind = "revalidate"
+
+// Outcomes recorded in store.Revalidation.LastOutcome.
+const (
+	Passed     = "passed"
+	Failed     = "failed"
+	Revoked    = "revoked"
+	Superseded = "superseded"
+	Errored    = "errored"
+)
+
+// Job tuning. A revalidation holds its lease far longer than the
+// analyzers' own timeouts; a failing one is retried with exponential
+// backoff, then given up until the next cadence (retryLater).
+const (
+	jobLease       = 10 * time.Minute
+	maxJobAttempts = 5
+	firstBackoff   = 30 * time.Second
+	retryLater     = 24 * time.Hour
+	page           = 500
+	// MaxProblems bounds what one failed revalidation lists, so its audit
+	// event stays within the store's limit.
+	MaxProblems = 50
+)
+
+// Certifier changes a version's certificate (certify.Service).
+type Certifier interface {
+	Renew(ctx context.Context, versionID, actor, reason string) (*trust.Certificate, error)
+	Suspend(ctx context.Context, versionID, actor, reason string, deadline time.Time) error
+	Revoke(ctx context.Context, versionID, actor, reason string) error
+}
+
+// Vetter runs today's analyzers over a stored version and records the run
+// (intake.Service).
+type Vetter interface {
+	Revet(ctx context.Context, id, actor, why string) (intake.Revetted, error)
+}
+
+// Config is what a Scheduler needs.
+type Config struct {
+	Store     store.Store
+	Vetter    Vetter
+	Certifier Certifier
+	// Policy returns the active policy engine (review.Service.Engine).
+	Policy func() *policy.Engine
+	// VetConfig is the check modes vetting runs with, which say which
+	// findings are enforced.
+	VetConfig vet.Config
+	// Manifest reads stored manifests when a decision is re-made from
+	// stored results (a policy dry run).
+	Manifest manifest.Options
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Scheduler schedules and runs revalidations.
+type Scheduler struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New returns a Scheduler.
+func New(cfg Config) (*Scheduler, error) {
+	switch {
+	case cfg.Store == nil || cfg.Vetter == nil || cfg.Certifier == nil || cfg.Policy == nil:
+		return nil, errors.New("revalidation needs a store, a vetter, a certifier and the active policy")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+// jobArgs travel with a job.
+type jobArgs struct {
+	Actor string `json:"actor"`
+	Why   string `json:"why"`
+}
+
+// Work runs Tick every poll, and at once after Wake, until ctx ends.
+func (s *Scheduler) Work(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Error("revalidating", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// Wake asks Work to run a tick now.
+func (s *Scheduler) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Tick is one job cycle: it schedules newly certified versions, queues the
+// revalidations that are due, and runs every due job.
+func (s *Scheduler) Tick(ctx context.Context) error {
+	if err := s.schedule(ctx); err != nil {
+		return err
+	}
+	due, err := s.cfg.Store.DueRevalidations(ctx, s.cfg.Now(), page)
+	if err != nil {
+		return fmt.Errorf("finding due revalidations: %w", err)
+	}
+	for _, r := range due {
+		why := fmt.Sprintf("scheduled revalidation of the %s tier", r.Tier)
+		if !r.Deadline.IsZero() && !r.Deadline.After(s.cfg.Now()) {
+			why = "the remediation deadline " + r.Deadline.UTC().Format(time.RFC3339) + " passed"
+		}
+		if _, err := s.Enqueue(ctx, r.VersionID, "system", why); err != nil {
+			return err
+		}
+	}
+	for ctx.Err() == nil {
+		job, err := s.cfg.Store.ClaimJob(ctx, []string{JobKind}, s.cfg.Now(), jobLease)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claiming a revalidation job: %w", err)
+		}
+		s.runJob(ctx, job)
+	}
+	return ctx.Err()
+}
+
+// Enqueue queues a revalidation of one version now; false when one is
+// already queued or running (it will see today's data too).
+func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (bool, error) {
+	args, err := json.Marshal(jobArgs{Actor: actor, Why: truncate(why, 1024)})
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.cfg.Store.EnqueueJob(ctx, store.Job{Kind: JobKind, Key: versionID, Args: args, RunAt: s.cfg.Now()})
+	if err != nil {
+		return false, fmt.Errorf("queueing revalidation of %s: %w", versionID, err)
+	}
+	return ok, nil
+}
+
+// EnqueueAll queues a revalidation of every certified and suspended
+// version, and returns how many were queued.
+func (s *Scheduler) EnqueueAll(ctx context.Context, actor, why string) (int, error) {
+	n := 0
+	err := s.each(ctx, []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}, func(r store.Revalidation) error {
+		ok, err := s.Enqueue(ctx, r.VersionID, actor, why)
+		if ok {
+			n++
+		}
+		return err
+	})
+	if n > 0 {
+		s.Wake()
+	}
+	return n, err
+}
+
+// each calls fn for the schedule of every version in states, after
+// scheduling the versions that have none yet.
+func (s *Scheduler) each(ctx context.Context, states []lifecycle.State, fn func(store.Revalidation) error) error {
+	if err := s.schedule(ctx); err != nil {
+		return err
+	}
+	after := ""
+	for {
+		rs, err := s.cfg.Store.ListRevalidations(ctx, store.RevalidationQuery{States: states, AfterVersion: after, Limit: page})
+		if err != nil {
+			return fmt.Errorf("listing revalidation schedules: %w", err)
+		}
+		for _, r := range rs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(rs) < page {
+			return nil
+		}
+		after = rs[len(rs)-1].VersionID
+	}
+}
+
+// schedule gives every certified version without a schedule its first
+// revalidation time: its tier's cadence after it was certified, by the
+// active policy's decision on its stored verdict. A version whose cadence
+// cannot be decided is revalidated now, which settles it.
+func (s *Scheduler) schedule(ctx context.Context) error {
+	for {
+		vs, err := s.cfg.Store.UnscheduledVersions(ctx, []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}, page)
+		if err != nil {
+			return fmt.Errorf("finding unscheduled versions: %w", err)
+		}
+		for _, v := range vs {
+			r := store.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now(), UpdatedAt: s.cfg.Now()}
+			if d, err := s.storedDecision(ctx, v.ID); err == nil {
+				r.Tier, r.NextAt = string(d.Tier), v.UpdatedAt.Add(days(d.RevalidationDays))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				s.cfg.Log.Warn("no revalidation cadence; revalidating now", "version", v.ID, "err", err)
+			}
+			if err := s.cfg.Store.SaveRevalidation(ctx, r, nil); err != nil {
+				return fmt.Errorf("scheduling %s: %w", v.ID, err)
+			}
+		}
+		if len(vs) < page {
+			return nil
+		}
+	}
+}
+
+// storedDecision re-decides a version's stored triage input under the
+// active policy.
+func (s *Scheduler) storedDecision(ctx context.Context, versionID string) (policy.Decision, error) {
+	vd, err := s.cfg.Store.LatestVerdict(ctx, versionID)
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	var tv triage.Verdict
+	if err := json.Unmarshal(vd.Body, &tv); err != nil {
+		return policy.Decision{}, fmt.Errorf("reading the verdict of %s: %w", versionID, err)
+	}
+	return s.cfg.Policy().Decide(ctx, tv.Input)
+}
+
+func (s *Scheduler) runJob(ctx context.Context, job store.Job) {
+	var args jobArgs
+	if len(job.Args) > 0 {
+		if err := json.Unmarshal(job.Args, &args); err != nil {
+			s.cfg.Log.Error("unreadable revalidation job arguments", "job", job.ID, "err", err)
+		}
+	}
+	if args.Actor == "" {
+		args.Actor = "system"
+	}
+	err := s.revalidate(ctx, job.Key, args)
+	switch {
+	case err == nil:
+		err = s.cfg.Store.FinishJob(ctx, job.ID, s.cfg.Now())
+	case ctx.Err() != nil:
+		return // shutting down: the lease runs out and the job runs again
+	case job.Attempts >= maxJobAttempts:
+		s.cfg.Log.Error("revalidation failed; giving up until later", "version", job.Key, "attempts", job.Attempts, "err", err)
+		if ferr := s.cfg.Store.FailJob(ctx, job.ID, err.Error(), s.cfg.Now()); ferr != nil {
+			s.cfg.Log.Error("recording a failed job", "job", job.ID, "err", ferr)
+		}
+		s.gaveUp(ctx, job.Key, err)
+		return
+	default:
+		backoff := firstBackoff << (job.Attempts - 1)
+		s.cfg.Log.Warn("revalidation failed; will retry", "version", job.Key, "attempt", job.Attempts, "retry_in", backoff, "err", err)
+		err = s.cfg.Store.RetryJob(ctx, job.ID, err.Error(), s.cfg.Now().Add(backoff))
+	}
+	if err != nil {
+		s.cfg.Log.Error("recording a revalidation job's outcome", "job", job.ID, "err", err)
+	}
+}
+
+// gaveUp records that a version could not be revalidated, so stewards see
+// it, and tries again after retryLater. The certificate's own expiry still
+// bounds how long the version stays trusted without a revalidation.
+func (s *Scheduler) gaveUp(ctx context.Context, id string, cause error) {
+	r, err := s.cfg.Store.GetRevalidation(ctx, id)
+	if err != nil {
+		s.cfg.Log.Error("reading the schedule of a failed revalidation", "version", id, "err", err)
+		return
+	}
+	now := s.cfg.Now()
+	reason := truncate("revalidation could not complete: "+cause.Error(), 4096)
+	r.LastRunAt, r.LastOutcome, r.LastReason, r.UpdatedAt = now, Errored, reason, now
+	if r.Deadline.IsZero() {
+		r.NextAt = now.Add(retryLater)
+	}
+	ev := audit.Event{Time: now, Actor: "system", Action: "revalidation.errored", Subject: "submission:" + id, Reason: reason}
+	if err := s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev}); err != nil {
+		s.cfg.Log.Error("recording a failed revalidation", "version", id, "err", err)
+	}
+}
+
+// revalidate runs one job: a check of a certified version (or of a
+// suspended one before its deadline, on request), or the end of a
+// suspended version's remediation time.
+func (s *Scheduler) revalidate(ctx context.Context, id string, args jobArgs) error {
+	v, err := s.cfg.Store.GetVersion(ctx, id)
+	if err != nil {
+		return fmt.Errorf("reading version %s: %w", id, err)
+	}
+	if v.State != lifecycle.Certified && v.State != lifecycle.Suspended {
+		return nil // revoked or never certified: nothing to revalidate
+	}
+	r, err := s.cfg.Store.GetRevalidation(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		r = store.Revalidation{VersionID: v.ID, PluginID: v.PluginID}
+	case err != nil:
+		return err
+	}
+	if v.State == lifecycle.Suspended {
+		switch {
+		case r.Deadline.IsZero():
+			// Suspended by something other than revalidation (an incident,
+			// a steward) or superseded by a fix: whoever suspended it
+			// decides; a passing analyzer run must not quietly restore it.
+			return nil
+		case !r.Deadline.After(s.cfg.Now()):
+			return s.expire(ctx, v, r, args)
+		}
+	}
+	return s.check(ctx, v, r, args)
+}
+
+// Problem is one thing a publisher must fix.
+type Problem struct {
+	Rule        string `json:"rule"`
+	Message     string `json:"message"`
+	Remediation string `json:"remediation,omitempty"`
+}
+
+func (p Problem) String() string {
+	if p.Rule == "" {
+		return p.Message
+	}
+	return p.Rule + ": " + p.Message
+}
+
+// check re-runs the analyzers and the policy over a version and renews or
+// suspends it.
+func (s *Scheduler) check(ctx context.Context, v store.Version, r store.Revalidation, args jobArgs) error {
+	rv, err := s.cfg.Vetter.Revet(ctx, v.ID, args.Actor, "revalidation: "+args.Why)
+	if err != nil {
+		return fmt.Errorf("re-running the analyzers: %w", err)
+	}
+	prev := s.previousManifest(ctx, v)
+	var manifestNow *manifest.Manifest
+	if rv.Input != nil {
+		manifestNow = rv.Input.Manifest
+	}
+	verdict, problems, err := s.judge(ctx, v, manifestNow, prev, rv.Results, s.cfg.Policy())
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	if r.NeedsReview {
+		problems = append(problems, Problem{Rule: "people-review", Message: "revalidation was routed to people: " + r.ReviewReason,
+			Remediation: "a steward looks at the version and runs gatehouse revalidate --reviewed VERSION to let the analyzers decide again"})
+	}
+	r.LastRunAt, r.UpdatedAt = now, now
+	if verdict != nil {
+		r.Tier = string(verdict.Tier)
+	}
+	if len(problems) == 0 {
+		reason := "revalidation passed (" + args.Why + ")"
+		if _, err := s.cfg.Certifier.Renew(ctx, v.ID, args.Actor, truncate(reason, 4096)); err != nil {
+			return fmt.Errorf("renewing the certificate: %w", err)
+		}
+		r.NextAt, r.Deadline, r.LastOutcome, r.LastReason = now.Add(days(verdict.Decision.RevalidationDays)), time.Time{}, Passed, reason
+		data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "tier": r.Tier, "next": r.NextAt, "run": rv.Run.Run})
+		ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.passed", Subject: "submission:" + v.ID, Reason: reason, Data: data}
+		return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
+	}
+
+	summary := summarize(problems)
+	remediation := 14
+	if verdict != nil {
+		remediation = verdict.Decision.RemediationDays
+	}
+	if r.Deadline.IsZero() {
+		r.Deadline = now.Add(days(remediation))
+	}
+	if v.State == lifecycle.Certified {
+		if err := s.cfg.Certifier.Suspend(ctx, v.ID, args.Actor, truncate("revalidation failed: "+summary, 4096), r.Deadline); err != nil {
+			return fmt.Errorf("suspending: %w", err)
+		}
+	}
+	r.NextAt, r.LastOutcome, r.LastReason = r.Deadline, Failed, truncate(summary, 4096)
+	data, _ := json.Marshal(map[string]any{
+		"plugin": v.PluginID, "version": v.Version, "tier": r.Tier, "deadline": r.Deadline, "run": rv.Run.Run,
+		"problems": problems, "why": args.Why,
+		"fix": "fix the problems, submit a new version of " + v.PluginID + " before the deadline; once it is certified it serves the plugin, and this version is not revoked",
+	})
+	ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.failed", Subject: "submission:" + v.ID,
+		Reason: truncate(fmt.Sprintf("%s@%s failed revalidation; fix by %s: %s", v.PluginID, v.Version, r.Deadline.UTC().Format(time.RFC3339), summary), 8192), Data: data}
+	return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
+}
+
+// judge decides a version's results under a policy and lists what fails
+// it. verdict is nil when the manifest no longer reads.
+func (s *Scheduler) judge(ctx context.Context, v store.Version, m, prev *manifest.Manifest, results []vet.Result, e *policy.Engine) (*triage.Verdict, []Problem, error) {
+	var problems []Problem
+	for _, res := range results {
+		if !res.Blocking {
+			continue
+		}
+		n := 0
+		for _, f := range res.Findings {
+			if f.Suppressed != nil {
+				continue
+			}
+			problems = append(problems, Problem{Rule: f.RuleID, Message: f.Message, Remediation: f.Remediation})
+			n++
+		}
+		if n == 0 {
+			problems = append(problems, Problem{Rule: res.Analyzer, Message: fmt.Sprintf("the %s check %s: %s", res.Analyzer, res.Status, res.Reason)})
+		}
+	}
+	if m == nil {
+		problems = append(problems, Problem{Rule: "manifest", Message: "the manifest does not pass today's rules", Remediation: "see the manifest check's findings"})
+		return nil, capProblems(problems), nil
+	}
+	facts := triage.Facts{Manifest: m, Previous: prev, Results: results, VetConfig: s.cfg.VetConfig, Publisher: policy.Publisher{InGoodStanding: true}}
+	if vd, err := s.cfg.Store.LatestVerdict(ctx, v.ID); err == nil {
+		var tv triage.Verdict
+		if json.Unmarshal(vd.Body, &tv) == nil {
+			facts.Publisher, facts.AutoApprovalOff, facts.HostErrorRate = tv.Input.Publisher, tv.Input.AutoApprovalOff, tv.Input.HostErrorRate
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, err
+	}
+	in, err := triage.NewInput(facts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the policy input of %s: %w", v.ID, err)
+	}
+	verdict, err := triage.Triage(ctx, e, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Only a rejection fails a certified version: the auto-approval gates
+	// ask whether people must look, and people already did or the gates
+	// passed when it was certified.
+	for _, d := range verdict.Decision.Deny {
+		problems = append(problems, Problem{Rule: d.Rule, Message: d.Message, Remediation: d.Suggestion})
+	}
+	for _, id := range verdict.Decision.BlockingFindings {
+		if !slices.ContainsFunc(problems, func(p Problem) bool { return p.Rule == id }) {
+			problems = append(problems, Problem{Rule: id, Message: "the policy blocks this finding"})
+		}
+	}
+	return &verdict, capProblems(problems), nil
+}
+
+// expire ends a suspended version's remediation time: revoked, unless a
+// newer version of the plugin is certified by now and serves the plugin
+// instead (the old one stays suspended).
+func (s *Scheduler) expire(ctx context.Context, v store.Version, r store.Revalidation, args jobArgs) error {
+	now := s.cfg.Now()
+	newer, err := s.newerCertified(ctx, v)
+	if err != nil {
+		return err
+	}
+	r.LastRunAt, r.UpdatedAt, r.Deadline = now, now, time.Time{}
+	if newer != nil {
+		r.LastOutcome = Superseded
+		r.LastReason = fmt.Sprintf("%s@%s is certified and serves the plugin; %s stays suspended", newer.PluginID, newer.Version, v.Version)
+		ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.superseded", Subject: "submission:" + v.ID, Reason: r.LastReason}
+		return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
+	}
+	reason := truncate("the remediation deadline passed with no fixed version certified; "+r.LastReason, 4096)
+	if err := s.cfg.Certifier.Revoke(ctx, v.ID, args.Actor, reason); err != nil {
+		return fmt.Errorf("revoking: %w", err)
+	}
+	r.LastOutcome, r.LastReason = Revoked, reason
+	return s.cfg.Store.SaveRevalidation(ctx, r, nil) // Revoke recorded the events
+}
+
+// newerCertified returns a certified version of the same plugin above v,
+// or nil.
+func (s *Scheduler) newerCertified(ctx context.Context, v store.Version) (*store.Version, error) {
+	cur, err := semver.NewVersion(v.Version)
+	if err != nil {
+		return nil, nil
+	}
+	vs, err := s.cfg.Store.ListVersions(ctx, v.PluginID)
+	if err != nil {
+		return nil, fmt.Errorf("listing versions of %s: %w", v.PluginID, err)
+	}
+	for i := range vs {
+		if vs[i].State != lifecycle.Certified {
+			continue
+		}
+		if sv, err := semver.NewVersion(vs[i].Version); err == nil && sv.GreaterThan(cur) {
+			return &vs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// RequestReview routes a version's next revalidation to people, with the
+// reason, and queues it now.
+func (s *Scheduler) RequestReview(ctx context.Context, versionID, actor, reason string, evs []audit.Event) error {
+	v, err := s.cfg.Store.GetVersion(ctx, versionID)
+	if err != nil {
+		return err
+	}
+	r, err := s.cfg.Store.GetRevalidation(ctx, versionID)
+	if errors.Is(err, store.ErrNotFound) {
+		r = store.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now()}
+	} else if err != nil {
+		return err
+	}
+	r.NeedsReview, r.ReviewReason, r.UpdatedAt = true, truncate(reason, 4096), s.cfg.Now()
+	if err := s.cfg.Store.SaveRevalidation(ctx, r, evs); err != nil {
+		return err
+	}
+	_, err = s.Enqueue(ctx, versionID, actor, reason)
+	return err
+}
+
+// ClearReview records that a steward reviewed a version whose revalidation
+// was routed to people, and queues a revalidation the analyzers decide.
+func (s *Scheduler) ClearReview(ctx context.Context, versionID, actor string) error {
+	r, err := s.cfg.Store.GetRevalidation(ctx, versionID)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	r.NeedsReview, r.ReviewReason, r.UpdatedAt = false, "", now
+	ev := audit.Event{Time: now, Actor: actor, Action: "revalidation.reviewed", Subject: "submission:" + versionID, Reason: "a steward reviewed the version; the analyzers decide its next revalidation"}
+	if err := s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev}); err != nil {
+		return err
+	}
+	_, err = s.Enqueue(ctx, versionID, actor, "reviewed by "+actor)
+	return err
+}
+
+func summarize(ps []Problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func capProblems(ps []Problem) []Problem {
+	if len(ps) > MaxProblems {
+		extra := len(ps) - MaxProblems
+		ps = append(ps[:MaxProblems:MaxProblems], Problem{Message: fmt.Sprintf("and %d more", extra)})
+	}
+	for i := range ps {
+		ps[i].Message = truncate(ps[i].Message, 512)
+		ps[i].Remediation = truncate(ps[i].Remediation, 512)
+	}
+	return ps
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,558 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/hunt"
+	"gatehouse.dev/gatehouse/internal/incident"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/webhook"
+)
+
+// subscribers may subscribe to webhooks: publishers for their namespaces,
+// stewards for everything.
+var subscribers = Access{Roles: []store.Role{store.RolePublisher, store.RoleSteward}}
+
+// notifyRoutes are the endpoints for webhooks, incidents and hunting rules.
+func (s *Server) notifyRoutes() []Route {
+	return []Route{
+		{Method: "POST", Path: "/api/v1/webhooks", Summary: "Subscribe a URL to events ({url, events: [\"submission.*\", \"incident.*\", \"*\"], namespace, plugin}). Publishers subscribe for their namespaces; stewards may leave the scope empty for everything. The signing secret (Standard Webhooks, whsec_…) is in this answer only.", Access: subscribers, Body: "application/json", handler: s.createWebhook},
+		{Method: "GET", Path: "/api/v1/webhooks", Summary: "List subscriptions (a publisher's own; stewards see all). Never their secrets.", Access: subscribers, handler: s.listWebhooks},
+		{Method: "DELETE", Path: "/api/v1/webhooks/{id}", Summary: "Disable a subscription; its pending deliveries become dead letters.", Access: subscribers, handler: s.disableWebhook},
+		{Method: "POST", Path: "/api/v1/webhooks/{id}/replay", Summary: "Send every dead letter of a subscription again, with a fresh retry budget.", Access: subscribers, handler: s.replayDead},
+		{Method: "GET", Path: "/api/v1/deliveries", Summary: "The delivery log: ?webhook=, ?state= (pending, delivered, dead), ?limit=.", Access: subscribers, handler: s.listDeliveries},
+		{Method: "GET", Path: "/api/v1/deliveries/{id}", Summary: "One delivery with every attempt: status code, latency, error and the start of the answer.", Access: subscribers, handler: s.getDelivery},
+		{Method: "POST", Path: "/api/v1/deliveries/{id}/replay", Summary: "Send a delivered or dead delivery again (same webhook-id, new signature).", Access: subscribers, handler: s.replayDelivery},
+
+		{Method: "POST", Path: "/api/v1/incidents", Summary: "Open an incident ({title, summary, severity, versions: [submission id or namespace/name@version]}).", Access: stewards, Body: "application/json", handler: s.openIncident},
+		{Method: "GET", Path: "/api/v1/incidents", Summary: "List incidents, newest first: ?state= (open, contained, closed).", Access: auditors, handler: s.listIncidents},
+		{Method: "GET", Path: "/api/v1/incidents/{id}", Summary: "An incident: its versions and their states, hunting rules, timeline, time to contain and to remediate.", Access: auditors, handler: s.getIncident},
+		{Method: "POST", Path: "/api/v1/incidents/{id}/{action}", Summary: "versions ({versions}), note ({note}), rule ({kind: content|module|import|origin, pattern, description}: runs backward over every stored version and joins vetting), contain ({action: suspend|revoke, reason, deadline}), notify ({message}: to every subscriber) or close ({postmortem}).", Access: stewards, Body: "application/json", handler: s.incidentAction},
+		{Method: "GET", Path: "/api/v1/hunt/rules", Summary: "Every hunting rule, active and disabled.", Access: auditors, handler: s.listHuntRules},
+		{Method: "DELETE", Path: "/api/v1/hunt/rules/{id}", Summary: "Disable a hunting rule: new submissions are no longer checked for it.", Access: stewards, handler: s.disableHuntRule},
+	}
+}
+
+// Webhook is a subscription as the API shows it (never its secret).
+type Webhook struct {
+	ID             string    `json:"id"`
+	Owner          string    `json:"owner"`
+	URL            string    `json:"url"`
+	Events         []string  `json:"events"`
+	Namespace      string    `json:"namespace,omitempty"`
+	Plugin         string    `json:"plugin,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	DisabledAt     time.Time `json:"disabledAt,omitzero"`
+	DisabledReason string    `json:"disabledReason,omitempty"`
+	// Secret is set only in the answer that created the subscription.
+	Secret string `json:"secret,omitempty"`
+}
+
+// Delivery is one event for one subscription.
+type Delivery struct {
+	ID          int64     `json:"id"`
+	Webhook     string    `json:"webhook"`
+	Event       int64     `json:"event"`
+	Type        string    `json:"type"`
+	MessageID   string    `json:"messageId"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	LastStatus  int       `json:"lastStatus,omitempty"`
+	LastError   string    `json:"lastError,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	Attempt     []Attempt `json:"attemptLog,omitempty"`
+}
+
+// Attempt is one try at a delivery.
+type Attempt struct {
+	N          int       `json:"n"`
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status,omitempty"`
+	LatencyMS  float64   `json:"latencyMs"`
+	Error      string    `json:"error,omitempty"`
+	Response   string    `json:"response,omitempty"`
+}
+
+// Incident is an incident as the API shows it.
+type Incident struct {
+	ID                     string    `json:"id"`
+	Title                  string    `json:"title"`
+	Summary                string    `json:"summary,omitempty"`
+	Severity               string    `json:"severity"`
+	State                  string    `json:"state"`
+	OpenedBy               string    `json:"openedBy"`
+	OpenedAt               time.Time `json:"openedAt"`
+	ContainedAt            time.Time `json:"containedAt,omitzero"`
+	RemediatedAt           time.Time `json:"remediatedAt,omitzero"`
+	ClosedAt               time.Time `json:"closedAt,omitzero"`
+	ClosedBy               string    `json:"closedBy,omitempty"`
+	Postmortem             string    `json:"postmortem,omitempty"`
+	TimeToContainSeconds   float64   `json:"timeToContainSeconds,omitempty"`
+	TimeToRemediateSeconds float64   `json:"timeToRemediateSeconds,omitempty"`
+}
+
+// IncidentVersion is a version an incident names, where it stands now.
+type IncidentVersion struct {
+	Submission string    `json:"submission"`
+	Plugin     string    `json:"plugin"`
+	Version    string    `json:"version"`
+	State      string    `json:"state"`
+	Source     string    `json:"source"` // named, or hunt:RULE
+	AddedBy    string    `json:"addedBy"`
+	AddedAt    time.Time `json:"addedAt"`
+}
+
+// HuntRule is a hunting rule.
+type HuntRule struct {
+	ID          string    `json:"id"`
+	Incident    string    `json:"incident,omitempty"`
+	Kind        string    `json:"kind"`
+	Pattern     string    `json:"pattern"`
+	Description string    `json:"description,omitempty"`
+	CreatedBy   string    `json:"createdBy"`
+	CreatedAt   time.Time `json:"createdAt"`
+	DisabledAt  time.Time `json:"disabledAt,omitzero"`
+}
+
+// IncidentDetail is everything about one incident.
+type IncidentDetail struct {
+	Incident Incident          `json:"incident"`
+	Versions []IncidentVersion `json:"versions"`
+	Rules    []HuntRule        `json:"rules"`
+	Timeline []api.Event       `json:"timeline"`
+}
+
+// IncidentActionResult answers an incident action.
+type IncidentActionResult struct {
+	Incident Incident           `json:"incident"`
+	Added    int                `json:"added,omitempty"`
+	Rule     *HuntRule          `json:"rule,omitempty"`
+	Hunt     *hunt.Report       `json:"hunt,omitempty"`
+	Outcomes []incident.Outcome `json:"outcomes,omitempty"`
+}
+
+func huntRuleJSON(r store.HuntRule) HuntRule {
+	return HuntRule{ID: r.ID, Incident: r.IncidentID, Kind: r.Kind, Pattern: r.Pattern, Description: r.Description, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, DisabledAt: r.DisabledAt}
+}
+
+func webhookJSON(w store.Webhook) Webhook {
+	return Webhook{ID: w.ID, Owner: w.Owner, URL: w.URL, Events: w.Events, Namespace: w.Namespace, Plugin: w.PluginID,
+		CreatedAt: w.CreatedAt, DisabledAt: w.DisabledAt, DisabledReason: w.DisabledReason}
+}
+
+func deliveryJSON(d store.WebhookDelivery) Delivery {
+	out := Delivery{ID: d.ID, Webhook: d.WebhookID, Event: d.EventSeq, Type: d.EventType, MessageID: d.MessageID, State: d.State,
+		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.State == store.DeliveryPending {
+		out.NextAttempt = d.NextAttempt
+	}
+	return out
+}
+
+func incidentJSON(inc store.Incident) Incident {
+	m := incident.Measure(inc)
+	return Incident{ID: inc.ID, Title: inc.Title, Summary: inc.Summary, Severity: inc.Severity, State: inc.State,
+		OpenedBy: inc.OpenedBy, OpenedAt: inc.OpenedAt, ContainedAt: inc.ContainedAt, RemediatedAt: inc.RemediatedAt,
+		ClosedAt: inc.ClosedAt, ClosedBy: inc.ClosedBy, Postmortem: inc.Postmortem,
+		TimeToContainSeconds: m.TimeToContain.Seconds(), TimeToRemediateSeconds: m.TimeToRemediate.Seconds()}
+}
+
+// notifyError answers the errors of the webhook and incident services.
+func (s *Server) notifyError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, webhook.ErrInvalid), errors.Is(err, incident.ErrInvalid):
+		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+	case errors.Is(err, incident.ErrClosed), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStateChanged):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) webhooksReady(w http.ResponseWriter) bool {
+	if s.cfg.Webhooks == nil {
+		writeError(w, http.StatusServiceUnavailable, "not_configured", "webhooks are not configured on this server")
+		return false
+	}
+	return true
+}
+
+func (s *Server) incidentsReady(w http.ResponseWriter) bool {
+	if s.cfg.Incidents == nil {
+		writeError(w, http.StatusServiceUnavailable, "not_configured", "incidents are not configured on this server")
+		return false
+	}
+	return true
+}
+
+// everything reports whether p sees every subscription.
+func everything(p auth.Principal) bool { return p.Allowed(store.RoleSteward) }
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.webhooksReady(w) {
+		return
+	}
+	var req webhook.Subscription
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if !everything(p) {
+		// A publisher hears only about namespaces they publish in; a
+		// token scoped to one namespace subscribes for it by default.
+		if req.Namespace == "" && req.Plugin == "" {
+			req.Namespace = p.Namespace
+		}
+		ns := req.Namespace
+		if ns == "" && req.Plugin != "" {
+			ns, _, _ = cutSlash(req.Plugin)
+		}
+		if ns == "" {
+			writeError(w, http.StatusUnprocessableEntity, "invalid", "a publisher's subscription names the namespace (or plugin) it is for")
+			return
+		}
+		ok, err := p.CanSee(r.Context(), s.cfg.Store, ns+"/")
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if !ok {
+			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("%s does not publish in namespace %s", p.Subject, ns))
+			return
+		}
+	}
+	hook, secret, err := s.cfg.Webhooks.Subscribe(r.Context(), p.Subject, req)
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	out := webhookJSON(hook)
+	out.Secret = secret
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func cutSlash(id string) (string, string, bool) {
+	for i := 0; i < len(id); i++ {
+		if id[i] == '/' {
+			return id[:i], id[i+1:], true
+		}
+	}
+	return id, "", false
+}
+
+// visibleWebhooks returns the subscriptions p may see.
+func (s *Server) visibleWebhooks(ctx context.Context, p auth.Principal) ([]store.Webhook, error) {
+	all, err := s.cfg.Store.ListWebhooks(ctx)
+	if err != nil || everything(p) {
+		return all, err
+	}
+	var out []store.Webhook
+	for _, h := range all {
+		if h.Owner == p.Subject {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// ownWebhook loads a subscription p may manage, answering 404 otherwise
+// (another publisher's subscription is not shown to exist).
+func (s *Server) ownWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal, id string) (store.Webhook, bool) {
+	h, err := s.cfg.Store.GetWebhook(r.Context(), id)
+	if err == nil && !everything(p) && h.Owner != p.Subject {
+		err = fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		s.notifyError(w, r, err)
+		return h, false
+	}
+	return h, true
+}
+
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	hooks, err := s.visibleWebhooks(r.Context(), p)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []Webhook{}
+	for _, h := range hooks {
+		out = append(out, webhookJSON(h))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+}
+
+func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.webhooksReady(w) {
+		return
+	}
+	h, ok := s.ownWebhook(w, r, p, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	if err := s.cfg.Webhooks.Disable(r.Context(), p.Subject, h.ID, "disabled by "+p.Subject); err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	h, _ = s.cfg.Store.GetWebhook(r.Context(), h.ID)
+	writeJSON(w, http.StatusOK, webhookJSON(h))
+}
+
+func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.webhooksReady(w) {
+		return
+	}
+	h, ok := s.ownWebhook(w, r, p, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	n, err := s.cfg.Webhooks.ReplayDead(r.Context(), p.Subject, h.ID)
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	limit, ok := intParam(w, r, "limit", 1, 1000)
+	if !ok {
+		return
+	}
+	q := store.DeliveryQuery{WebhookID: r.URL.Query().Get("webhook"), State: r.URL.Query().Get("state"), Limit: limit}
+	if q.State != "" && !slices.Contains([]string{store.DeliveryPending, store.DeliveryDelivered, store.DeliveryDead}, q.State) {
+		writeError(w, http.StatusBadRequest, "bad_state", "state is pending, delivered or dead")
+		return
+	}
+	if !everything(p) {
+		hooks, err := s.visibleWebhooks(r.Context(), p)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		q.Webhooks = []string{}
+		for _, h := range hooks {
+			q.Webhooks = append(q.Webhooks, h.ID)
+		}
+	}
+	ds, err := s.cfg.Store.ListDeliveries(r.Context(), q)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []Delivery{}
+	for _, d := range ds {
+		out = append(out, deliveryJSON(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
+}
+
+// ownDelivery loads a delivery of a subscription p may manage.
+func (s *Server) ownDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) (store.WebhookDelivery, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "a delivery id is a number")
+		return store.WebhookDelivery{}, false
+	}
+	d, err := s.cfg.Store.GetDelivery(r.Context(), id)
+	if err != nil {
+		s.notifyError(w, r, err)
+		return d, false
+	}
+	if _, ok := s.ownWebhook(w, r, p, d.WebhookID); !ok {
+		return d, false
+	}
+	return d, true
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	d, ok := s.ownDelivery(w, r, p)
+	if !ok {
+		return
+	}
+	as, err := s.cfg.Store.ListAttempts(r.Context(), d.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := deliveryJSON(d)
+	for _, a := range as {
+		out.Attempt = append(out.Attempt, Attempt{N: a.N, At: a.At, StatusCode: a.StatusCode, LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, Response: string(a.Response)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.webhooksReady(w) {
+		return
+	}
+	d, ok := s.ownDelivery(w, r, p)
+	if !ok {
+		return
+	}
+	if err := s.cfg.Webhooks.Replay(r.Context(), p.Subject, d.ID); err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	d, _ = s.cfg.Store.GetDelivery(r.Context(), d.ID)
+	writeJSON(w, http.StatusOK, deliveryJSON(d))
+}
+
+func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.incidentsReady(w) {
+		return
+	}
+	var req incident.OpenRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	inc, err := s.cfg.Incidents.Open(r.Context(), p.Subject, req)
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", api.BasePath+"/incidents/"+inc.ID)
+	writeJSON(w, http.StatusCreated, incidentJSON(inc))
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	state := r.URL.Query().Get("state")
+	if state != "" && !slices.Contains([]string{store.IncidentOpen, store.IncidentContained, store.IncidentClosed}, state) {
+		writeError(w, http.StatusBadRequest, "bad_state", "state is open, contained or closed")
+		return
+	}
+	incs, err := s.cfg.Store.ListIncidents(r.Context(), store.IncidentQuery{State: state})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []Incident{}
+	for _, inc := range incs {
+		out = append(out, incidentJSON(inc))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	if !s.incidentsReady(w) {
+		return
+	}
+	d, err := s.cfg.Incidents.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	out := IncidentDetail{Incident: incidentJSON(d.Incident), Versions: []IncidentVersion{}, Rules: []HuntRule{}, Timeline: []api.Event{}}
+	for _, v := range d.Versions {
+		out.Versions = append(out.Versions, IncidentVersion{Submission: v.VersionID, Plugin: v.Plugin, Version: v.Version, State: string(v.State), Source: v.Source, AddedBy: v.AddedBy, AddedAt: v.AddedAt})
+	}
+	for _, r := range d.Rules {
+		out.Rules = append(out.Rules, huntRuleJSON(r))
+	}
+	for _, e := range d.Timeline {
+		out.Timeline = append(out.Timeline, eventJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// IncidentActionRequest is the body of an incident action; each action
+// reads its own fields.
+type IncidentActionRequest struct {
+	Versions    []string  `json:"versions,omitempty"`
+	Note        string    `json:"note,omitempty"`
+	Kind        string    `json:"kind,omitempty"`
+	Pattern     string    `json:"pattern,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Action      string    `json:"action,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Deadline    time.Time `json:"deadline,omitzero"`
+	Message     string    `json:"message,omitempty"`
+	Postmortem  string    `json:"postmortem,omitempty"`
+}
+
+func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if !s.incidentsReady(w) {
+		return
+	}
+	var req IncidentActionRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	ctx, id, svc := r.Context(), r.PathValue("id"), s.cfg.Incidents
+	var (
+		res IncidentActionResult
+		err error
+	)
+	switch r.PathValue("action") {
+	case "versions":
+		res.Added, err = svc.AddVersions(ctx, id, p.Subject, req.Versions)
+	case "note":
+		err = svc.AddNote(ctx, id, p.Subject, req.Note)
+	case "rule":
+		var rule store.HuntRule
+		var rep hunt.Report
+		rule, rep, err = svc.AddRule(ctx, id, p.Subject, incident.RuleRequest{Kind: req.Kind, Pattern: req.Pattern, Description: req.Description})
+		if rule.ID != "" {
+			hr := huntRuleJSON(rule)
+			res.Rule, res.Hunt = &hr, &rep
+		}
+	case "contain":
+		_, res.Outcomes, err = svc.Contain(ctx, id, p.Subject, incident.ContainRequest{Action: req.Action, Reason: req.Reason, Deadline: req.Deadline})
+	case "notify":
+		err = svc.Notify(ctx, id, p.Subject, req.Message)
+	case "close":
+		_, err = svc.Close(ctx, id, p.Subject, req.Postmortem)
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "incident actions are versions, note, rule, contain, notify and close")
+		return
+	}
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	inc, err := svc.Refresh(ctx, id)
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	res.Incident = incidentJSON(inc)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	rules, err := s.cfg.Store.ListHuntRules(r.Context(), false)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []HuntRule{}
+	for _, r := range rules {
+		out = append(out, huntRuleJSON(r))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rules": out})
+}
+
+func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	now := s.cfg.Now()
+	id := r.PathValue("id")
+	data, _ := json.Marshal(map[string]string{"rule": id})
+	err := s.cfg.Store.DisableHuntRule(r.Context(), id, now, audit.Event{Time: now, Actor: p.Subject, Action: "hunt.rule.disable", Subject: "hunt-rule:" + id, Data: data})
+	if err != nil {
+		s.notifyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"disabled": id})
+}

@@ -1,0 +1,570 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/blobfs"
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+var (
+	anyone     = Access{Public: true}
+	signedIn   = Access{}
+	admins     = Access{Roles: []store.Role{store.RoleAdmin}}
+	publishers = Access{Roles: []store.Role{store.RolePublisher}}
+	overseers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward, store.RoleAuditor}}
+	auditors   = Access{Roles: []store.Role{store.RoleSteward, store.RoleAuditor}}
+	stewards   = Access{Roles: []store.Role{store.RoleSteward}}
+	reviewers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward}}
+)
+
+// reading is a with the rule r for the versions it reads.
+func (a Access) reading(r Reads) Access {
+	a.Reads = r
+	return a
+}
+
+// separating is a with separation of duties.
+func (a Access) separating() Access {
+	a.SeparateDuties = true
+	return a
+}
+
+// noting is a with a note on a finer rule the handler applies.
+func (a Access) noting(note string) Access {
+	a.Note = note
+	return a
+}
+
+func (s *Server) routeTable() []Route {
+	rs := []Route{
+		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process serves and its store answers.", Access: anyone, handler: s.healthz},
+		{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This API's OpenAPI 3.1 description.", Access: anyone, handler: s.openapi},
+		{Method: "GET", Path: "/api/v1/schema/manifest.v1.json", Summary: "The JSON Schema (2020-12) of manifest v1.", Access: anyone, handler: s.manifestSchema},
+		{Method: "GET", Path: "/api/v1/whoami", Summary: "The caller's token subject, role and scope.", Access: signedIn, handler: s.whoami},
+
+		{Method: "POST", Path: "/api/v1/submissions", Summary: "Submit a package (the .gpkg bytes as the body). Answers 202 with the submission and its status URL; 200 with the existing submission when the same bytes were submitted before.", Access: publishers, Body: "application/octet-stream", handler: s.submit},
+		{Method: "GET", Path: "/api/v1/submissions", Summary: "List submissions, optionally by ?state= (the review queue is ?state=in_review).", Access: overseers, handler: s.listSubmissions},
+		{Method: "GET", Path: "/api/v1/submissions/{id}", Summary: "A submission's state, reasons, files, vetting results and history. Publishers see their own namespaces'.", Access: signedIn.reading(SubmissionRecord), handler: s.getSubmission},
+		{Method: "GET", Path: "/api/v1/submissions/{id}/sarif", Summary: "The newest vetting run as SARIF 2.1.0.", Access: signedIn.reading(SubmissionRecord), handler: s.getSARIF},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/vet", Summary: "Run the analyzers again on this version (with today's rules and databases).", Access: reviewers.reading(SubmissionRecord), handler: s.revet},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/true-positive", Summary: "Confirm a finding is real ({reason}); recorded in the audit trail and the review thread.", Access: reviewers.reading(SubmissionRecord), Body: "application/json", handler: s.truePositive},
+		{Method: "POST", Path: "/api/v1/auto-approval", Summary: "Switch auto-approval off or on for a plugin or a namespace ({scope: plugin:NS/NAME | namespace:NS, off, reason}).", Access: stewards, Body: "application/json", handler: s.setAutoApproval},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/findings/{fingerprint}/false-positive", Summary: "Mark a finding a false positive, with a reason; the decision carries forward to later versions with the same fingerprint and is audited.", Access: reviewers.reading(SubmissionRecord).separating().noting("a steward may clear a finding of a namespace it publishes in"), Body: "application/json", handler: s.falsePositive},
+
+		{Method: "GET", Path: "/api/v1/reviews", Summary: "The review queue: earliest deadline first, then highest risk weight. ?limit=, ?offset=.", Access: reviewers, handler: s.listReviews},
+		{Method: "GET", Path: "/api/v1/reviews/{id}", Summary: "Everything a reviewer decides on: findings, the verdict factor by factor with the dry run, the changes since the last approved version in plain language, the thread.", Access: reviewers.reading(SubmissionRecord), handler: s.getReview},
+		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, message}), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers.reading(SubmissionRecord).separating().noting("403 also for the version's submitter, and while another reviewer holds the claim"), Body: "application/json", handler: s.reviewAction},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/comment", Summary: "Comment ({message}) in the plugin's review thread.", Access: signedIn.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
+		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/appeal", Summary: "Appeal ({message}) a rejection: the plugin's publisher.", Access: publishers.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
+		{Method: "GET", Path: "/api/v1/policy", Summary: "The active policy (digest and sources) and the history of applied policies.", Access: signedIn, handler: s.getPolicy},
+		{Method: "POST", Path: "/api/v1/policy/dry-run", Summary: "Compile and test a proposed policy ({modules}) and report which versions in review it would decide differently.", Access: stewards, Body: "application/json", handler: s.policyDryRun},
+		{Method: "POST", Path: "/api/v1/policy", Summary: "Apply a policy ({modules}). One that does not compile or whose tests fail is refused with file, line and column; the active policy stays.", Access: stewards, Body: "application/json", handler: s.applyPolicy},
+
+		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Callers see plugins with a version they may read: a released (certified or suspended) one, or any of a namespace they publish in; the overseers see all.", Access: anyone.reading(ReleasedVersion), handler: s.listPlugins},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with the versions the caller may read: the released (certified and suspended) ones, and all of them for its namespace's publishers and the overseers.", Access: anyone.reading(ReleasedVersion), handler: s.getPlugin},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn.reading(ReleasedVersion), handler: s.getPluginVersion},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn.reading(ReleasedVersion), handler: s.getManifest},
+		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: anyone.reading(ReleasedVersion), handler: s.download},
+		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners.", Access: signedIn, handler: s.listNamespaces},
+
+		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
+		{Method: "GET", Path: "/api/v1/tokens", Summary: "List tokens (never their secrets).", Access: admins, handler: s.listTokens},
+		{Method: "DELETE", Path: "/api/v1/tokens/{id}", Summary: "Revoke a token.", Access: admins, handler: s.revokeToken},
+
+		{Method: "POST", Path: "/api/v1/vulndb", Summary: "Import an OSV all.zip (the body) as the vulnerability database. A corrupt or partial file changes nothing; the previous database stays active.", Access: stewards, Body: "application/zip", handler: s.importVulnDB},
+		{Method: "GET", Path: "/api/v1/vulndb", Summary: "The active vulnerability database's version.", Access: signedIn, handler: s.vulnDBVersion},
+
+		{Method: "GET", Path: "/api/v1/audit/verify", Summary: "Recompute the audit hash chain and report the first broken link.", Access: auditors, handler: s.auditVerify},
+		{Method: "GET", Path: "/api/v1/audit/events", Summary: "Export the audit trail as JSON lines: ?subject=, ?after= (a seq), ?limit=.", Access: auditors, handler: s.auditExport},
+	}
+	rs = append(rs, s.trustRoutes()...)
+	rs = append(rs, s.monitorRoutes()...)
+	rs = append(rs, s.notifyRoutes()...)
+	rs = append(rs, s.insightRoutes()...)
+	return rs
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.cfg.Store.ListNamespaces(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unhealthy", "the store does not answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) manifestSchema(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	w.Header().Set("Content-Type", "application/schema+json")
+	_, _ = w.Write(manifest.SchemaJSON)
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	writeJSON(w, http.StatusOK, api.Whoami{TokenID: p.TokenID, Subject: p.Subject, Role: string(p.Role), Namespace: p.Namespace})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	sig, err := signature(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_signature", err.Error())
+		return
+	}
+	v, created, err := s.cfg.Intake.SubmitSigned(r.Context(), p, r.Body, sig)
+	if err != nil {
+		var ie *intake.Error
+		if errors.As(err, &ie) {
+			status := map[intake.Kind]int{
+				intake.Invalid:   http.StatusUnprocessableEntity,
+				intake.Forbidden: http.StatusForbidden,
+				intake.Conflict:  http.StatusConflict,
+				intake.TooLarge:  http.StatusRequestEntityTooLarge,
+				intake.Unsigned:  http.StatusUnprocessableEntity,
+			}[ie.Kind]
+			code := map[intake.Kind]string{intake.Invalid: "invalid_package", intake.Forbidden: "forbidden", intake.Conflict: "version_exists", intake.TooLarge: "too_large", intake.Unsigned: "signature_refused"}[ie.Kind]
+			writeError(w, status, code, ie.Error())
+			return
+		}
+		s.internal(w, r, err)
+		return
+	}
+	sub := submissionJSON(v, false)
+	w.Header().Set("Location", sub.StatusURL)
+	if created {
+		writeJSON(w, http.StatusAccepted, sub)
+		return
+	}
+	writeJSON(w, http.StatusOK, sub)
+}
+
+// next says in a sentence what happens to a version in state st.
+func next(st lifecycle.State) string {
+	switch st {
+	case lifecycle.Received, lifecycle.Vetting, lifecycle.Triage:
+		return "automatic processing continues; check again in a few seconds"
+	case lifecycle.InReview:
+		return "waiting for a reviewer's decision"
+	case lifecycle.ChangesRequested:
+		return "the reviewer asked for changes: submit a new version"
+	case lifecycle.AutoApproved:
+		return "approved automatically; the certificate is being issued"
+	case lifecycle.Certified:
+		return "certified: hosts may install it"
+	case lifecycle.Rejected:
+		return "rejected: read the reason, fix it in a new version, or appeal with `gatehouse plugin appeal ID -m ...`"
+	case lifecycle.Suspended:
+		return "suspended: certify a fixed version before the deadline, or this one is revoked"
+	case lifecycle.Revoked:
+		return "revoked: hosts refuse it"
+	}
+	return ""
+}
+
+func submissionJSON(v store.Version, detail bool) api.Submission {
+	sub := api.Submission{
+		ID: v.ID, Plugin: v.PluginID, Version: v.Version, Digest: v.Digest, Size: v.Size,
+		State: string(v.State), Reason: v.Reason, Submitter: v.Submitter,
+		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
+		StatusURL: api.BasePath + "/submissions/" + v.ID,
+		Next:      next(v.State),
+	}
+	if detail {
+		for _, f := range v.Files {
+			sub.Files = append(sub.Files, api.File(f))
+		}
+		sub.Manifest = v.Manifest
+	}
+	return sub
+}
+
+func eventJSON(e audit.Event) api.Event {
+	return api.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, OldState: e.OldState, NewState: e.NewState, Reason: e.Reason, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	v, ok := s.pathVersion(w, r)
+	if !ok {
+		return
+	}
+	sub := submissionJSON(v, true)
+	var err error
+	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err := s.reviewState(r, v, &sub); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	err = s.cfg.Store.ScanAudit(r.Context(), store.AuditQuery{Subject: "submission:" + v.ID, Limit: 1000}, func(e audit.Event) error {
+		sub.History = append(sub.History, eventJSON(e))
+		return nil
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sub)
+}
+
+func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	q := store.VersionQuery{State: lifecycle.State(r.URL.Query().Get("state")), Limit: 500}
+	if q.State != "" && !lifecycle.Valid(q.State) {
+		writeError(w, http.StatusBadRequest, "bad_state", fmt.Sprintf("unknown state %q", q.State))
+		return
+	}
+	if n, ok := intParam(w, r, "limit", 1, 500); !ok {
+		return
+	} else if n > 0 {
+		q.Limit = n
+	}
+	vs, err := s.cfg.Store.FindVersions(r.Context(), q)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := api.SubmissionList{Submissions: []api.Submission{}}
+	for _, v := range vs {
+		out.Submissions = append(out.Submissions, submissionJSON(v, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// intParam reads an optional integer query parameter within [min, max];
+// 0 when absent.
+func intParam(w http.ResponseWriter, r *http.Request, name string, min, max int) (int, bool) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		writeError(w, http.StatusBadRequest, "bad_parameter", fmt.Sprintf("%s must be a whole number from %d to %d", name, min, max))
+		return 0, false
+	}
+	return n, true
+}
+
+func pluginJSON(p store.Plugin) api.Plugin {
+	return api.Plugin{ID: p.ID, Namespace: p.Namespace, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, LatestVersion: p.LatestVersion, UpdatedAt: p.UpdatedAt}
+}
+
+// visiblePlugin is p as caller sees it: with the versions caller may read
+// (auth.Principal.CanSeeVersion) and, unless caller reads them all, the
+// highest released one as its latest. store.ErrNotFound when caller may
+// read none.
+func (s *Server) visiblePlugin(ctx context.Context, caller auth.Principal, p store.Plugin) (store.Plugin, []store.Version, error) {
+	vs, err := s.cfg.Store.ListVersions(ctx, p.ID)
+	if err != nil {
+		return p, nil, err
+	}
+	all, err := caller.CanSee(ctx, s.cfg.Store, p.ID)
+	if err != nil {
+		return p, nil, err
+	}
+	if all {
+		return p, vs, nil
+	}
+	var shown []store.Version
+	latest := ""
+	for _, v := range vs {
+		if !auth.Released(v.State) {
+			continue
+		}
+		shown = append(shown, v)
+		if latest == "" || semverLess(latest, v.Version) {
+			latest = v.Version
+		}
+	}
+	if len(shown) == 0 {
+		return p, nil, store.ErrNotFound
+	}
+	p.LatestVersion = latest
+	return p, shown, nil
+}
+
+func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
+	q := store.PluginQuery{Search: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
+	if len(q.Search) > 200 {
+		writeError(w, http.StatusBadRequest, "bad_parameter", "q is limited to 200 bytes")
+		return
+	}
+	limit, ok := intParam(w, r, "limit", 1, 500)
+	if !ok {
+		return
+	}
+	if limit > 0 {
+		q.Limit = limit
+	}
+	if q.Offset, ok = intParam(w, r, "offset", 0, 1_000_000); !ok {
+		return
+	}
+	ps, err := s.cfg.Store.ListPlugins(r.Context(), q)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := api.PluginList{Plugins: []api.Plugin{}, Limit: q.Limit, Offset: q.Offset}
+	for _, p := range ps {
+		if !caller.Oversees() {
+			if p, _, err = s.visiblePlugin(r.Context(), caller, p); errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+		}
+		out.Plugins = append(out.Plugins, pluginJSON(p))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func pluginID(r *http.Request) string { return r.PathValue("namespace") + "/" + r.PathValue("name") }
+
+func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
+	p, err := s.cfg.Store.GetPlugin(r.Context(), pluginID(r))
+	var vs []store.Version
+	if err == nil {
+		p, vs, err = s.visiblePlugin(r.Context(), caller, p)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		// The same answer for a plugin caller may not read as for one that
+		// does not exist.
+		writeError(w, http.StatusNotFound, "not_found", "no plugin "+pluginID(r))
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := api.PluginDetail{Plugin: pluginJSON(p), Versions: []api.Submission{}}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, submissionJSON(v, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// version returns the version the path names by namespace, name and
+// version: the one the guard loaded and checked, or else from the store.
+func (s *Server) version(w http.ResponseWriter, r *http.Request) (store.Version, bool) {
+	if v, ok := guarded(r); ok {
+		return v, true
+	}
+	v, err := s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version")))
+		return v, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return v, false
+	}
+	return v, true
+}
+
+func (s *Server) getPluginVersion(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	if v, ok := s.version(w, r); ok {
+		writeJSON(w, http.StatusOK, submissionJSON(v, true))
+	}
+}
+
+func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	if v, ok := s.version(w, r); ok {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(v.Manifest)
+	}
+}
+
+// download serves the package of the version the guard found by digest
+// and let the caller read.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	v, ok := guarded(r)
+	if !ok {
+		s.internal(w, r, errors.New("download: no version checked by the guard"))
+		return
+	}
+	rc, size, err := s.cfg.Blobs.Open(r.Context(), v.Digest)
+	if err != nil {
+		s.internal(w, r, fmt.Errorf("opening blob of recorded version %s: %w", v.ID, err))
+		return
+	}
+	vr := blobfs.VerifyingReader(rc, v.Digest)
+	defer vr.Close()
+	// Check the bytes before the first one goes out: a package is small
+	// enough to verify in full, and a client must never receive bytes that
+	// do not match the digest it asked for.
+	buf, err := io.ReadAll(io.LimitReader(vr, size+1))
+	if err != nil || int64(len(buf)) != size {
+		s.internal(w, r, fmt.Errorf("stored package %s does not match its digest: %v", v.Digest, err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.gatehouse.package+gzip")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set("Digest", "sha-256="+v.Digest)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.gpkg"`, strings.ReplaceAll(v.PluginID, "/", "-"), v.Version))
+	_, _ = w.Write(buf)
+}
+
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	nss, err := s.cfg.Store.ListNamespaces(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []api.Namespace{}
+	for _, n := range nss {
+		out = append(out, api.Namespace{Name: n.Name, Owners: n.Owners, CreatedAt: n.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func tokenJSON(t store.Token) api.Token {
+	out := api.Token{ID: t.ID, Subject: t.Subject, Role: string(t.Role), Namespace: t.Namespace, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+	if !t.RevokedAt.IsZero() {
+		ra := t.RevokedAt
+		out.RevokedAt = &ra
+	}
+	return out
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req api.TokenRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	t, secret, err := NewToken(s.cfg.Now(), req)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_token_request", err.Error())
+		return
+	}
+	if err := s.cfg.Store.CreateToken(r.Context(), t, TokenEvent(t, p.Subject, s.cfg.Now())); err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := tokenJSON(t)
+	out.Secret = secret
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// NewToken validates a token request and makes the token. The secret is
+// returned once; only its hash is in the record.
+func NewToken(now time.Time, req api.TokenRequest) (store.Token, string, error) {
+	role, err := auth.ParseRole(req.Role)
+	if err != nil {
+		return store.Token{}, "", err
+	}
+	if req.Subject == "" || len(req.Subject) > 128 || strings.ContainsAny(req.Subject, " \t\r\n") {
+		return store.Token{}, "", errors.New("subject is required: who holds the token, 1 to 128 characters without spaces")
+	}
+	if req.Namespace != "" && role != store.RolePublisher {
+		return store.Token{}, "", errors.New("only publisher tokens take a namespace scope")
+	}
+	ttl := auth.DefaultLifetime
+	if req.TTL != "" {
+		ttl, err = time.ParseDuration(req.TTL)
+		if err != nil || ttl <= 0 || ttl > auth.MaxLifetime {
+			return store.Token{}, "", fmt.Errorf("ttl %q must be a positive duration such as 720h, at most %s", req.TTL, auth.MaxLifetime)
+		}
+	}
+	secret, hash := auth.NewSecret()
+	now = now.UTC().Truncate(time.Microsecond)
+	return store.Token{ID: auth.NewID(), Subject: req.Subject, Role: role, Namespace: req.Namespace, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}, secret, nil
+}
+
+// TokenEvent is the audit event of a token's creation.
+func TokenEvent(t store.Token, actor string, now time.Time) audit.Event {
+	data, _ := json.Marshal(map[string]any{"subject": t.Subject, "role": t.Role, "namespace": t.Namespace, "expiresAt": t.ExpiresAt})
+	return audit.Event{Time: now, Actor: actor, Action: "token.create", Subject: "token:" + t.ID, Data: data}
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	ts, err := s.cfg.Store.ListTokens(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []api.Token{}
+	for _, t := range ts {
+		out = append(out, tokenJSON(t))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	id := r.PathValue("id")
+	now := s.cfg.Now()
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: "token.revoke", Subject: "token:" + id}
+	err := s.cfg.Store.RevokeToken(r.Context(), id, now, ev)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no token "+id)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
+		return s.cfg.Store.ScanAudit(r.Context(), store.AuditQuery{}, fn)
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, VerificationJSON(rep))
+}
+
+// VerificationJSON turns a verification report into its API form.
+func VerificationJSON(rep audit.Report) api.AuditVerification {
+	out := api.AuditVerification{OK: rep.Break == nil, Count: rep.Count, Head: rep.Head}
+	if rep.Break != nil {
+		out.Broken = &struct {
+			Seq    int64  `json:"seq"`
+			Reason string `json:"reason"`
+		}{rep.Break.Seq, rep.Break.Reason}
+	}
+	return out
+}
+
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := store.AuditQuery{Subject: r.URL.Query().Get("subject")}
+	if a := r.URL.Query().Get("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "bad_parameter", "after must be a sequence number")
+			return
+		}
+		q.AfterSeq = n
+	}
+	limit, ok := intParam(w, r, "limit", 1, 1_000_000)
+	if !ok {
+		return
+	}
+	q.Limit = limit
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	err := s.cfg.Store.ScanAudit(r.Context(), q, func(e audit.Event) error {
+		return enc.Encode(eventJSON(e))
+	})
+	if err != nil {
+		// Headers are gone; the truncated stream and the log say it failed.
+		s.cfg.Log.Error("audit export failed", "err", err, "actor", p.Subject)
+	}
+}

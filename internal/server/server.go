@@ -1,0 +1,353 @@
+// Package server is Gatehouse's HTTP API. Every endpoint is one row of a
+// route table that says who may call it; the mux, the role checks, the
+// OpenAPI document and the access tests are all made from that table, so
+// they cannot drift apart.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/incident"
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/revalidate"
+	"gatehouse.dev/gatehouse/internal/review"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/vulndb"
+	"gatehouse.dev/gatehouse/internal/webhook"
+)
+
+// MaxJSONBody bounds every JSON request body.
+const MaxJSONBody = 64 << 10
+
+// Config holds the server's parts.
+type Config struct {
+	Store  store.Store
+	Blobs  store.Blobs
+	Intake *intake.Service
+	// VulnDB is the vulnerability database store; nil disables imports
+	// through the API.
+	VulnDB *vulndb.Store
+	// Review runs triage and the review workflow.
+	Review *review.Service
+	// Trust issues certificates, bundles and revocation lists; LogDir is
+	// the transparency log's directory, served under /log/.
+	Trust  *certify.Service
+	LogDir string
+	Log    *slog.Logger
+	Now    func() time.Time
+	// Fallback serves the paths outside /api/ that no route matches (the
+	// web pages); nil answers them with the JSON 404.
+	Fallback http.Handler
+	// Middleware wraps the whole server (request ids, metrics, request
+	// logs); when set, it logs each request instead of the server.
+	Middleware func(http.Handler) http.Handler
+	// Metrics serves GET /metrics; nil answers 404.
+	Metrics http.Handler
+	// Revalidate schedules and runs revalidation; nil disables its routes.
+	Revalidate *revalidate.Scheduler
+	// Health takes hosts' runtime health reports; nil disables the route.
+	Health *health.Monitor
+	// Webhooks and Incidents serve the notification and incident routes
+	// (internal/server/notify.go); nil answers them 503.
+	Webhooks  *webhook.Service
+	Incidents *incident.Service
+}
+
+// Server serves the API.
+type Server struct {
+	cfg    Config
+	routes []Route
+	mux    *http.ServeMux
+	// handler is the mux behind the configured middleware.
+	handler http.Handler
+}
+
+// Access says who may call a route. The guard enforces all of it before
+// the handler runs, except where a field says the handler does; the
+// OpenAPI document, docs/api-roles.md and the access tests are made from it.
+type Access struct {
+	// Public routes need no token.
+	Public bool
+	// Roles may call the route (admin always may). Empty with Public false
+	// means any signed-in caller but a host: a host token reports health
+	// and reads only what is public.
+	Roles []store.Role
+	// Reads says which versions the caller may read through the route,
+	// beyond what its role allows.
+	Reads Reads
+	// Owners: the route changes a namespace, which only its owners (a
+	// publisher token scoped to it, or an owner's unscoped one) and admins
+	// may do; the handler refuses other callers with 403.
+	Owners bool
+	// SeparateDuties: the handler refuses (403) a caller who publishes in
+	// the plugin's namespace or submitted the version.
+	SeparateDuties bool
+	// Note states any finer rule the handler applies, for the docs.
+	Note string
+}
+
+// Reads says which versions a route lets its callers read.
+type Reads int
+
+const (
+	// NoVersion: the route reads no version, or its roles read them all.
+	NoVersion Reads = iota
+	// ReleasedVersion: the route reads a version or what is made from it
+	// (package, manifest, certificate, bundle, provenance; a plugin's list
+	// of versions). A released version (auth.Released) is read by every
+	// caller the route admits; one that is not is read by its namespace's
+	// members and the overseers only (auth.Principal.CanSeeVersion).
+	// Anyone else gets the 404 of a version that does not exist, and lists
+	// leave it out.
+	ReleasedVersion
+	// PublishedVersion: as ReleasedVersion, for what a certificate made
+	// public (certificate, bundle, provenance): also a version revoked
+	// since (auth.Published), which hosts must still be able to check.
+	PublishedVersion
+	// SubmissionRecord: the route reads or writes a version's submission
+	// record (history, findings, SARIF, review, thread): its namespace's
+	// members and the overseers only, released or not
+	// (auth.Principal.CanSee); anyone else gets the 404 of a submission
+	// that does not exist.
+	SubmissionRecord
+)
+
+// Route is one endpoint.
+type Route struct {
+	Method  string
+	Path    string // net/http pattern path, e.g. /api/v1/submissions/{id}
+	Summary string
+	Access  Access
+	// Body describes the request body for the OpenAPI document ("" for none).
+	Body    string
+	handler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+}
+
+// New builds the server.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Fallback != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			cfg.Fallback.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no endpoint %s %s; the API is described at /api/v1/openapi.json", r.Method, r.URL.Path))
+	})
+	s.handler = http.HandlerFunc(s.serve)
+	if cfg.Middleware != nil {
+		s.handler = cfg.Middleware(s.handler)
+	}
+	return s
+}
+
+// Routes returns the route table (for tests and documentation).
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw.Header().Set("X-Content-Type-Options", "nosniff")
+	sw.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(sw, r)
+	if s.cfg.Middleware != nil {
+		return
+	}
+	s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// guard authenticates and authorises before the handler runs.
+func (s *Server) guard(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p auth.Principal
+		if rt.Access.Public {
+			// A token on a public route reads what it may, and an unusable
+			// one what anyone may.
+			p, _ = s.optionalPrincipal(r)
+		} else {
+			var err error
+			if p, err = s.authenticate(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+				writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+				return
+			}
+			// A host token reports health and nothing else, not even the
+			// routes open to any signed-in caller.
+			if (len(rt.Access.Roles) > 0 || p.Role == store.RoleHost) && !p.Allowed(rt.Access.Roles...) {
+				writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
+				return
+			}
+		}
+		if rt.Access.Reads != NoVersion {
+			var ok bool
+			if r, ok = s.readable(w, r, p, rt.Access.Reads); !ok {
+				return
+			}
+		}
+		rt.handler(w, r, p)
+	})
+}
+
+type versionKey struct{}
+
+// readable loads the version the path names, if it names one, and checks
+// that p may read it under rule; the version travels on in the request's
+// context (pathVersion, version and download take it from there). A
+// version p may not read gets the answer of one that does not exist, so
+// the answer does not disclose it.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, rule Reads) (*http.Request, bool) {
+	var (
+		v       store.Version
+		err     error
+		missing string
+	)
+	switch {
+	case r.PathValue("id") != "":
+		v, err = s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
+		missing = "no submission " + r.PathValue("id")
+	case r.PathValue("version") != "":
+		v, err = s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
+		missing = fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version"))
+	case r.PathValue("digest") != "":
+		// A digest is of bytes that hold the manifest, so it names one
+		// namespace/name@version; the store answers with the earliest
+		// version of the digest, and the rule decides on that one.
+		v, err = s.cfg.Store.VersionByDigest(r.Context(), r.PathValue("digest"))
+		missing = "no package with digest " + r.PathValue("digest")
+	default:
+		// A list: the handler leaves out what p may not read.
+		return r, true
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", missing)
+		return r, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return r, false
+	}
+	var ok bool
+	switch rule {
+	case ReleasedVersion:
+		ok, err = p.CanSeeVersion(r.Context(), s.cfg.Store, v.PluginID, v.State)
+	case PublishedVersion:
+		ok = auth.Published(v.State)
+		if !ok {
+			ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
+		}
+	default:
+		ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return r, false
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_found", missing)
+		return r, false
+	}
+	return r.WithContext(context.WithValue(r.Context(), versionKey{}, v)), true
+}
+
+// guarded returns the version the guard loaded for r, if it did.
+func guarded(r *http.Request) (store.Version, bool) {
+	v, ok := r.Context().Value(versionKey{}).(store.Version)
+	return v, ok
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return auth.Principal{}, errors.New("this endpoint needs a token: send Authorization: Bearer <token>")
+	}
+	t, err := s.cfg.Store.TokenByHash(r.Context(), auth.Hash(secret))
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Principal{}, errors.New("the token is not recognised")
+	}
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("checking token: %w", err)
+	}
+	if err := auth.Check(t, secret, s.cfg.Now()); err != nil {
+		// Say why (expired, revoked) so a holder can act; the token id is
+		// safe to log, the secret never is.
+		s.cfg.Log.InfoContext(r.Context(), "token refused", "token", t.ID, "reason", err)
+		return auth.Principal{}, fmt.Errorf("the token was refused: %w", err)
+	}
+	return auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}, nil
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e api.Error
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away: nothing to do
+}
+
+// internal answers 500 without leaking internals, and logs the cause.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.cfg.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error; the server log has the details")
+}
+
+// decodeJSON reads a bounded JSON body into v, refusing unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxJSONBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the request body is over %d bytes", MaxJSONBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad_json", "the request body is not valid JSON for this endpoint: "+err.Error())
+		return false
+	}
+	return true
+}

@@ -1,0 +1,383 @@
+// Package blobfs keeps package bytes on local disk, addressed by their
+// SHA-256: dir/sha256/ab/cdef... (fanned out by the first two hex digits so
+// no directory grows huge). Bytes are written to dir/tmp while being hashed,
+// fsynced, and renamed into place on Commit, with the directory fsynced too:
+// a blob is either wholly there under its digest or not there at all, even
+// after a crash.
+package blobfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+const prefix = "sha256:"
+
+// FS is a store.Blobs on a local directory.
+type FS struct {
+	dir string
+}
+
+var _ store.Blobs = (*FS)(nil)
+
+// New opens (creating if needed) a blob directory. The 256 fan-out
+// directories are made here, once, so that Commit never creates one and
+// has only the rename itself to make durable.
+func New(dir string) (*FS, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "tmp"), filepath.Join(dir, "sha256")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating blob directory: %w", err)
+		}
+	}
+	for i := 0; i < 256; i++ {
+		fan := filepath.Join(dir, "sha256", fmt.Sprintf("%02x", i))
+		if err := os.Mkdir(fan, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating blob directory: %w", err)
+		}
+	}
+	if err := syncDir(filepath.Join(dir, "sha256")); err != nil {
+		return nil, fmt.Errorf("creating blob directory: %w", err)
+	}
+	return &FS{dir: dir}, nil
+}
+
+// ParseDigest checks that digest is "sha256:" and 64 lower-case hex digits
+// and returns the hex. Digests come from URLs, so nothing else may reach a
+// file path.
+func ParseDigest(digest string) (string, error) {
+	h, ok := strings.CutPrefix(digest, prefix)
+	if !ok || len(h) != 2*sha256.Size {
+		return "", fmt.Errorf("digest %q is not sha256: followed by 64 hex digits", truncate(digest))
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", fmt.Errorf("digest %q is not sha256: followed by 64 lower-case hex digits", truncate(digest))
+		}
+	}
+	return h, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+func (f *FS) path(hexDigest string) string {
+	return filepath.Join(f.dir, "sha256", hexDigest[:2], hexDigest[2:])
+}
+
+// Stage copies r into dir/tmp while hashing it, refusing more than max
+// bytes, and fsyncs the file. Errors from r are returned wrapped, so a
+// caller's own limit error still matches with errors.Is.
+func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("staging a blob: the size limit %d must be positive", max)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(f.dir, "tmp"), "stage-*")
+	if err != nil {
+		return nil, fmt.Errorf("staging a blob: %w", err)
+	}
+	st := &staged{fs: f, tmp: tmp.Name()}
+	fail := func(err error) (store.Staged, error) {
+		tmp.Close()
+		os.Remove(st.tmp)
+		return nil, err
+	}
+	h := sha256.New()
+	n, err := copyLimited(ctx, io.MultiWriter(tmp, h), r, max)
+	if err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(fmt.Errorf("staging a blob: flushing to disk: %w", err))
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(fmt.Errorf("staging a blob: %w", err))
+	}
+	st.hex, st.size = hex.EncodeToString(h.Sum(nil)), n
+	return st, nil
+}
+
+// ErrTooLarge is returned (wrapped) by Stage when the bytes exceed max.
+var ErrTooLarge = store.ErrTooLarge
+
+// copyLimited copies at most max bytes, failing with ErrTooLarge when
+// there are more and with ctx's error when it is done.
+func copyLimited(ctx context.Context, w io.Writer, r io.Reader, max int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("staging a blob: %w", err)
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if n+int64(k) > max {
+				return n, fmt.Errorf("staging a blob: more than the limit of %d bytes: %w", max, ErrTooLarge)
+			}
+			if _, err := w.Write(buf[:k]); err != nil {
+				return n, fmt.Errorf("staging a blob: writing: %w", err)
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("staging a blob: reading: %w", rerr)
+		}
+	}
+}
+
+type staged struct {
+	fs        *FS
+	tmp       string
+	hex       string
+	size      int64
+	committed bool
+}
+
+func (s *staged) Digest() string { return prefix + s.hex }
+func (s *staged) Size() int64    { return s.size }
+func (s *staged) Path() string   { return s.tmp }
+
+// Commit renames the staged file to its digest's path and fsyncs the
+// directory so the rename itself is durable. When the blob exists (same
+// digest, so same bytes) the staged copy is dropped.
+func (s *staged) Commit(ctx context.Context) error {
+	if s.committed {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := s.fs.path(s.hex)
+	dir := filepath.Dir(final)
+	if _, err := os.Stat(final); err == nil {
+		s.committed = true
+		os.Remove(s.tmp)
+		return nil
+	}
+	created := false
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("storing blob %s: %w", s.Digest(), err)
+		}
+		created = true
+	}
+	if err := os.Rename(s.tmp, final); err != nil {
+		return fmt.Errorf("storing blob %s: %w", s.Digest(), err)
+	}
+	s.committed = true
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("storing blob %s: %w", s.Digest(), err)
+	}
+	if created {
+		// The new fan-out directory's own entry lives in its parent.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return fmt.Errorf("storing blob %s: %w", s.Digest(), err)
+		}
+	}
+	return nil
+}
+
+// Abort removes the staged file; after Commit it does nothing.
+func (s *staged) Abort() error {
+	if s.committed {
+		return nil
+	}
+	s.committed = true // so a second Abort is a no-op as well
+	if err := os.Remove(s.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing staged blob: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("flushing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Open returns the blob's bytes and size; store.ErrNotFound when absent.
+// Wrap the reader with VerifyingReader to check the bytes while serving.
+func (f *FS) Open(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	file, err := os.Open(f.path(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("blob %s: %w", digest, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("opening blob %s: %w", digest, err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, 0, fmt.Errorf("opening blob %s: %w", digest, err)
+	}
+	return file, fi.Size(), nil
+}
+
+// Exists reports whether the blob is stored.
+func (f *FS) Exists(ctx context.Context, digest string) (bool, error) {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(f.path(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking blob %s: %w", digest, err)
+	}
+	return true, nil
+}
+
+// Delete removes the blob; deleting an absent blob is not an error, so a
+// cleanup interrupted by a crash can simply run again.
+func (f *FS) Delete(ctx context.Context, digest string) error {
+	h, err := ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	p := f.path(h)
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("deleting blob %s: %w", digest, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("deleting blob %s: %w", digest, err)
+	}
+	return nil
+}
+
+// List calls fn for every committed blob. Files that are not named like a
+// blob are skipped; they are not ours.
+func (f *FS) List(ctx context.Context, fn func(digest string, modTime time.Time) error) error {
+	root := filepath.Join(f.dir, "sha256")
+	fans, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("listing blobs: %w", err)
+	}
+	for _, fan := range fans {
+		if !fan.IsDir() || len(fan.Name()) != 2 {
+			continue
+		}
+		entries, err := os.ReadDir(filepath.Join(root, fan.Name()))
+		if err != nil {
+			return fmt.Errorf("listing blobs: %w", err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			digest := prefix + fan.Name() + e.Name()
+			if !e.Type().IsRegular() {
+				continue
+			}
+			if _, err := ParseDigest(digest); err != nil {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted while we listed
+			}
+			if err != nil {
+				return fmt.Errorf("listing blobs: %w", err)
+			}
+			if err := fn(digest, info.ModTime()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CleanTmp removes staged files older than olderThan: what a crash between
+// Stage and Commit (or Abort) left behind. Call it at start-up and now and
+// then; a young file may belong to an upload in progress.
+func (f *FS) CleanTmp(olderThan time.Duration) error {
+	dir := filepath.Join(f.dir, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("cleaning staged blobs: %w", err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	var errs []error
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleaning staged blobs: %w", err)
+	}
+	return nil
+}
+
+// VerifyingReader passes rc's bytes through and, at EOF, fails with an
+// error unless they hash to digest: a blob corrupted on disk is never
+// served as good. A malformed digest fails the first read.
+func VerifyingReader(rc io.ReadCloser, digest string) io.ReadCloser {
+	h, err := ParseDigest(digest)
+	return &verifyingReader{rc: rc, want: h, err: err, h: sha256.New(), digest: digest}
+}
+
+type verifyingReader struct {
+	rc     io.ReadCloser
+	h      hash.Hash
+	want   string
+	digest string
+	err    error // sticky
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(p)
+	v.h.Write(p[:n])
+	if err == io.EOF {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+			v.err = fmt.Errorf("blob %s is corrupt: its bytes hash to sha256:%s", v.digest, got)
+			return n, v.err
+		}
+		v.err = io.EOF
+	} else if err != nil {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.rc.Close() }

@@ -1,0 +1,100 @@
+// Package sqlite opens the embedded default store: a SQLite file through
+// the pure-Go driver modernc.org/sqlite, so the binary needs no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"gatehouse.dev/gatehouse/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxConns bounds the connections one process opens; writers queue in
+// process anyway, readers share the rest (WAL lets them run beside the
+// writer).
+const maxConns = 8
+
+// dsn sets, on every connection: WAL (readers do not block the writer);
+// synchronous=FULL (a committed transaction survives power loss and kill
+// -9, which a 202 promises); foreign keys; a busy timeout for writers from
+// other processes; and BEGIN IMMEDIATE, so a writing transaction takes the
+// write lock at its start instead of failing with SQLITE_BUSY when it
+// upgrades from a read.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
+		Name:              "sqlite",
+		Migrations:        sub,
+		IsUniqueViolation: isUniqueViolation,
+		SerialWriters:     true,
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenExisting is Open for tools pointed at a data folder (gatehouse audit
+// verify --data DIR): it refuses a path that holds no database instead of
+// creating an empty one that would verify as an empty trail.
+func OpenExisting(ctx context.Context, path string) (*sqlstore.Store, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("no Gatehouse database at %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil, fmt.Errorf("%s is not a Gatehouse database (not a non-empty file)", path)
+	}
+	return Open(ctx, path)
+}
+
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/storetest"
+)
+
+func open(t testing.TB) store.Store {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// TestReopen checks that migrations are idempotent and that records and
+// the audit trail survive closing the file.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := audit.Event{Time: time.Now(), Actor: "alice", Action: "namespace.create", Subject: "namespace:acme"}
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopening: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.GetNamespace(ctx, "acme"); err != nil {
+		t.Errorf("namespace lost on reopen: %v", err)
+	}
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
+		t.Errorf("schema_migrations has %d rows (%v) after two opens, want %d (one per migration)", n, err, len(files))
+	}
+	var mode string
+	if err := s.DB().QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode = %q, %v; want wal", mode, err)
+	}
+	var fk int
+	if err := s.DB().QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	var sync int
+	if err := s.DB().QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("a database with a newer schema opened")
+	}
+}
+
+// BenchmarkCreateVersion measures recording one submission with its audit
+// event (one durable transaction).
+func BenchmarkCreateVersion(b *testing.B) {
+	s := open(b)
+	ctx := context.Background()
+	manifest := []byte(`{"id":"acme/bench","name":"Bench","description":"a benchmark plugin"}`)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v := store.Version{
+			ID: fmt.Sprint("b", i), PluginID: "acme/bench", Version: fmt.Sprintf("1.0.%d", i),
+			Digest: fmt.Sprintf("sha256:%064x", i), Size: 1, Manifest: manifest,
+			Files:     []store.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
+			Submitter: "alice", State: lifecycle.Received, CreatedAt: time.Now(),
+		}
+		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: "submission.create", Subject: "submission:" + v.ID}
+		if _, _, err := s.CreateVersion(ctx, v, []audit.Event{ev}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestOpenExisting(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "nothing-here.db")
+	if s, err := OpenExisting(ctx, missing); err == nil {
+		s.Close()
+		t.Fatal("OpenExisting opened a path with no database")
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("OpenExisting created a database file")
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = OpenExisting(ctx, path)
+	if err != nil {
+		t.Fatalf("OpenExisting on a real database: %v", err)
+	}
+	s.Close()
+}
+
+// BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
+func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }

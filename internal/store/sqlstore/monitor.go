@@ -1,0 +1,397 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+// Limits of the monitor records.
+const (
+	// MaxComponents bounds the components indexed for one version (a Go
+	// module rarely has more than a few hundred dependencies; an SBOM
+	// listing more is cut off by the analyzer's own limits first).
+	MaxComponents = 10_000
+	// MaxComponentField bounds an ecosystem, name or version string.
+	MaxComponentField = 512
+	// MaxComponentNames bounds the packages one ComponentUsers call asks
+	// about.
+	MaxComponentNames = 1000
+	// MaxComponentUsers bounds the rows one ComponentUsers call returns.
+	MaxComponentUsers = 1_000_000
+	// MaxHealthReports bounds the reports saved in one call.
+	MaxHealthReports = 1000
+	// MaxErrorKinds bounds the error kinds of one report.
+	MaxErrorKinds = 64
+	// componentBatch is how many rows one INSERT writes.
+	componentBatch = 200
+)
+
+func stateArgs(states []lifecycle.State) (string, []any) {
+	args := make([]any, len(states))
+	for i, s := range states {
+		args[i] = string(s)
+	}
+	return "?" + strings.Repeat(", ?", len(states)-1), args
+}
+
+// ---- Revalidation schedules -----------------------------------------------
+
+const revalCols = `r.version_id, r.plugin_id, r.tier, r.next_at, r.deadline, r.last_run_at, r.last_outcome, r.last_reason, r.needs_review, r.review_reason, r.updated_at`
+
+func scanRevalidation(sc interface{ Scan(...any) error }) (store.Revalidation, error) {
+	var r store.Revalidation
+	var next, deadline, last, updated int64
+	err := sc.Scan(&r.VersionID, &r.PluginID, &r.Tier, &next, &deadline, &last, &r.LastOutcome, &r.LastReason, &r.NeedsReview, &r.ReviewReason, &updated)
+	r.NextAt, r.Deadline, r.LastRunAt, r.UpdatedAt = fromMicros(next), fromMicros(deadline), fromMicros(last), fromMicros(updated)
+	return r, err
+}
+
+// UnscheduledVersions lists versions in states that have no schedule.
+func (s *Store) UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]store.Version, error) {
+	if len(states) == 0 {
+		return nil, errors.New("name the states of the versions to schedule")
+	}
+	if limit <= 0 || limit > MaxVersionLimit {
+		limit = MaxVersionLimit
+	}
+	in, args := stateArgs(states)
+	out, err := s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions v WHERE state IN (`+in+`)
+		AND NOT EXISTS (SELECT 1 FROM revalidations r WHERE r.version_id = v.id)
+		ORDER BY updated_at, id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing unscheduled versions: %w", s.d.Name, err)
+	}
+	return out, nil
+}
+
+// SaveRevalidation creates or replaces a schedule with its audit events.
+func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs []audit.Event) error {
+	switch {
+	case r.VersionID == "" || r.PluginID == "":
+		return errors.New("a revalidation schedule needs a version and its plugin")
+	case r.NextAt.IsZero():
+		return fmt.Errorf("the revalidation schedule of %s has no next time", r.VersionID)
+	case len(r.LastReason) > MaxReason || len(r.ReviewReason) > MaxReason:
+		return fmt.Errorf("the revalidation reason is %d bytes, over the limit of %d", len(r.LastReason), MaxReason)
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = time.Now()
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM revalidations WHERE version_id = ?`), r.VersionID); err != nil {
+			return fmt.Errorf("%s: replacing the schedule of %s: %w", s.d.Name, r.VersionID, err)
+		}
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO revalidations
+			(version_id, plugin_id, tier, next_at, deadline, last_run_at, last_outcome, last_reason, needs_review, review_reason, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.VersionID, r.PluginID, r.Tier, micros(r.NextAt), micros(r.Deadline), micros(r.LastRunAt), r.LastOutcome, r.LastReason, r.NeedsReview, r.ReviewReason, micros(r.UpdatedAt))
+		if err != nil {
+			if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+				return fmt.Errorf("scheduling revalidation of %s: %w", r.VersionID, store.ErrNotFound)
+			}
+			return fmt.Errorf("%s: saving the schedule of %s: %w", s.d.Name, r.VersionID, err)
+		}
+		if len(evs) == 0 {
+			return nil // a schedule's bookkeeping (next time) changes no state anyone acts on
+		}
+		return s.appendEvents(ctx, tx, evs)
+	})
+}
+
+// GetRevalidation returns a version's schedule.
+func (s *Store) GetRevalidation(ctx context.Context, versionID string) (store.Revalidation, error) {
+	r, err := scanRevalidation(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+revalCols+` FROM revalidations r WHERE r.version_id = ?`), versionID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("revalidation schedule of %s: %w", versionID, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("%s: reading the schedule of %s: %w", s.d.Name, versionID, err)
+	}
+	return r, nil
+}
+
+// DueRevalidations lists the schedules due at now: certified versions
+// past their next time, suspended ones past their remediation deadline.
+func (s *Store) DueRevalidations(ctx context.Context, now time.Time, limit int) ([]store.Revalidation, error) {
+	if limit <= 0 || limit > MaxVersionLimit {
+		limit = MaxVersionLimit
+	}
+	return s.queryRevalidations(ctx, `SELECT `+revalCols+` FROM revalidations r JOIN versions v ON v.id = r.version_id
+		WHERE (v.state = ? AND r.next_at <= ?) OR (v.state = ? AND r.deadline > 0 AND r.deadline <= ?)
+		ORDER BY r.next_at, r.version_id LIMIT ?`,
+		string(lifecycle.Certified), micros(now), string(lifecycle.Suspended), micros(now), limit)
+}
+
+// ListRevalidations pages schedules by version id.
+func (s *Store) ListRevalidations(ctx context.Context, q store.RevalidationQuery) ([]store.Revalidation, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultVersionLimit
+	case limit < 0 || limit > MaxVersionLimit:
+		return nil, fmt.Errorf("limit %d: list 1 to %d schedules at a time", limit, MaxVersionLimit)
+	}
+	query := `SELECT ` + revalCols + ` FROM revalidations r JOIN versions v ON v.id = r.version_id WHERE r.version_id > ?`
+	args := []any{q.AfterVersion}
+	if len(q.States) > 0 {
+		in, sa := stateArgs(q.States)
+		query += ` AND v.state IN (` + in + `)`
+		args = append(args, sa...)
+	}
+	return s.queryRevalidations(ctx, query+` ORDER BY r.version_id LIMIT ?`, append(args, limit)...)
+}
+
+func (s *Store) queryRevalidations(ctx context.Context, q string, args ...any) ([]store.Revalidation, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing revalidation schedules: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var out []store.Revalidation
+	for rows.Next() {
+		r, err := scanRevalidation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing revalidation schedules: %w", s.d.Name, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ---- Component index ------------------------------------------------------
+
+func checkComponent(c store.Component) error {
+	if c.Ecosystem == "" || c.Name == "" {
+		return fmt.Errorf("component %q has no ecosystem or name", c.Name)
+	}
+	if len(c.Ecosystem) > MaxComponentField || len(c.Name) > MaxComponentField || len(c.Version) > MaxComponentField {
+		return fmt.Errorf("component %.64q has a field over %d bytes", c.Name, MaxComponentField)
+	}
+	return nil
+}
+
+// IndexComponents replaces a version's components. Duplicates are kept
+// once. It writes no audit event: the index is derived from the vetting
+// run, which has its own.
+func (s *Store) IndexComponents(ctx context.Context, versionID string, cs []store.Component) error {
+	if versionID == "" {
+		return errors.New("index components of which version?")
+	}
+	if len(cs) > MaxComponents {
+		return fmt.Errorf("version %s lists %d components, over the limit of %d", versionID, len(cs), MaxComponents)
+	}
+	seen := make(map[store.Component]bool, len(cs))
+	uniq := make([]store.Component, 0, len(cs))
+	for _, c := range cs {
+		if err := checkComponent(c); err != nil {
+			return fmt.Errorf("indexing %s: %w", versionID, err)
+		}
+		if !seen[c] {
+			seen[c] = true
+			uniq = append(uniq, c)
+		}
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM components WHERE version_id = ?`), versionID); err != nil {
+			return fmt.Errorf("%s: clearing the components of %s: %w", s.d.Name, versionID, err)
+		}
+		for len(uniq) > 0 {
+			n := min(len(uniq), componentBatch)
+			args := make([]any, 0, 4*n)
+			for _, c := range uniq[:n] {
+				args = append(args, c.Ecosystem, c.Name, versionID, c.Version)
+			}
+			q := `INSERT INTO components (ecosystem, name, version_id, version) VALUES (?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?)`, n-1)
+			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
+				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+					return fmt.Errorf("indexing components of %s: %w", versionID, store.ErrNotFound)
+				}
+				return fmt.Errorf("%s: indexing components of %s: %w", s.d.Name, versionID, err)
+			}
+			uniq = uniq[n:]
+		}
+		return nil
+	})
+}
+
+// ComponentUsers finds the versions in states that ship any of the named
+// packages, through the index on (ecosystem, name).
+func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]store.ComponentUse, error) {
+	switch {
+	case ecosystem == "" || len(names) == 0:
+		return nil, nil
+	case len(names) > MaxComponentNames:
+		return nil, fmt.Errorf("ask about at most %d packages at a time, not %d", MaxComponentNames, len(names))
+	case len(states) == 0:
+		return nil, errors.New("name the states of the versions to find")
+	}
+	if limit <= 0 || limit > MaxComponentUsers {
+		limit = MaxComponentUsers
+	}
+	args := []any{ecosystem}
+	for _, n := range names {
+		args = append(args, n)
+	}
+	in, sa := stateArgs(states)
+	args = append(append(args, sa...), limit+1)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT c.version_id, c.ecosystem, c.name, c.version
+		FROM components c JOIN versions v ON v.id = c.version_id
+		WHERE c.ecosystem = ? AND c.name IN (?`+strings.Repeat(", ?", len(names)-1)+`) AND v.state IN (`+in+`)
+		LIMIT ?`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: finding versions that ship %s packages: %w", s.d.Name, ecosystem, err)
+	}
+	defer rows.Close()
+	var out []store.ComponentUse
+	for rows.Next() {
+		var u store.ComponentUse
+		if err := rows.Scan(&u.VersionID, &u.Ecosystem, &u.Name, &u.Version); err != nil {
+			return nil, fmt.Errorf("%s: reading component uses: %w", s.d.Name, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: reading component uses: %w", s.d.Name, err)
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("more than %d versions ship these %s packages; ask about fewer at a time", limit, ecosystem)
+	}
+	return out, nil
+}
+
+// ---- Host API offers ------------------------------------------------------
+
+// OfferHostAPI records an offered host API version; offering it again
+// changes nothing and records nothing.
+func (s *Store) OfferHostAPI(ctx context.Context, o store.HostAPIOffer, ev audit.Event) error {
+	if o.Version == "" || len(o.Version) > 64 || o.By == "" {
+		return errors.New("a host API offer needs a version (at most 64 bytes) and who offers it")
+	}
+	if o.OfferedAt.IsZero() {
+		o.OfferedAt = time.Now()
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM host_api_offers WHERE version = ?`), o.Version).Scan(&n); err != nil {
+			return fmt.Errorf("%s: reading host API offers: %w", s.d.Name, err)
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO host_api_offers (version, by_subject, offered_at) VALUES (?, ?, ?)`),
+			o.Version, o.By, micros(o.OfferedAt)); err != nil {
+			return fmt.Errorf("%s: recording host API %s: %w", s.d.Name, o.Version, err)
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// ListHostAPIs lists offered host API versions, newest offer first.
+func (s *Store) ListHostAPIs(ctx context.Context) ([]store.HostAPIOffer, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT version, by_subject, offered_at FROM host_api_offers ORDER BY offered_at DESC, version LIMIT ?`), MaxListRows+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing host API offers: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var out []store.HostAPIOffer
+	for rows.Next() {
+		var o store.HostAPIOffer
+		var at int64
+		if err := rows.Scan(&o.Version, &o.By, &at); err != nil {
+			return nil, fmt.Errorf("%s: listing host API offers: %w", s.d.Name, err)
+		}
+		o.OfferedAt = fromMicros(at)
+		out = append(out, o)
+	}
+	if len(out) > MaxListRows {
+		return nil, fmt.Errorf("more than %d host API versions are offered", MaxListRows)
+	}
+	return out, rows.Err()
+}
+
+// ---- Host health ----------------------------------------------------------
+
+// SaveHealthReports records reports and the alerts they raise.
+func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, evs []audit.Event) error {
+	if len(rs) == 0 {
+		return errors.New("no health reports to save")
+	}
+	if len(rs) > MaxHealthReports {
+		return fmt.Errorf("%d health reports in one call, over the limit of %d", len(rs), MaxHealthReports)
+	}
+	for _, r := range rs {
+		switch {
+		case r.VersionID == "" || r.Host == "":
+			return errors.New("a health report needs a version and the reporting host")
+		case r.Calls < 0 || r.Denials < 0 || r.BreakerTrips < 0:
+			return fmt.Errorf("the health report of %s has a negative count", r.VersionID)
+		case len(r.Errors) > MaxErrorKinds:
+			return fmt.Errorf("the health report of %s has %d error kinds, over the limit of %d", r.VersionID, len(r.Errors), MaxErrorKinds)
+		}
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, r := range rs {
+			errs, err := json.Marshal(r.Errors)
+			if err != nil {
+				return err
+			}
+			if r.Errors == nil {
+				errs = []byte("{}")
+			}
+			if r.ReceivedAt.IsZero() {
+				r.ReceivedAt = time.Now()
+			}
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO health_reports
+				(version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.VersionID, r.Host, micros(r.WindowStart), micros(r.WindowEnd), r.Calls, errs, r.Denials, r.BreakerTrips, micros(r.ReceivedAt))
+			if err != nil {
+				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+					return fmt.Errorf("health report for version %s: %w", r.VersionID, store.ErrNotFound)
+				}
+				return fmt.Errorf("%s: saving the health report of %s: %w", s.d.Name, r.VersionID, err)
+			}
+		}
+		if len(evs) == 0 {
+			return nil // healthy reports are data, not state changes
+		}
+		return s.appendEvents(ctx, tx, evs)
+	})
+}
+
+// ListHealthReports lists a version's reports since a time, newest first.
+func (s *Store) ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]store.HealthReport, error) {
+	if limit <= 0 || limit > MaxListRows {
+		limit = MaxListRows
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT id, version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at
+		FROM health_reports WHERE version_id = ? AND received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?`), versionID, micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing health reports of %s: %w", s.d.Name, versionID, err)
+	}
+	defer rows.Close()
+	var out []store.HealthReport
+	for rows.Next() {
+		var r store.HealthReport
+		var ws, we, recv int64
+		var errs []byte
+		if err := rows.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv); err != nil {
+			return nil, fmt.Errorf("%s: listing health reports: %w", s.d.Name, err)
+		}
+		r.WindowStart, r.WindowEnd, r.ReceivedAt = fromMicros(ws), fromMicros(we), fromMicros(recv)
+		if err := json.Unmarshal(errs, &r.Errors); err != nil {
+			return nil, fmt.Errorf("reading the errors of health report %d: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

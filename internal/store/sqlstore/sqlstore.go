@@ -1,0 +1,467 @@
+// Package sqlstore implements store.Store over database/sql. The SQL is
+// written once; a Dialect supplies what differs between SQLite and
+// PostgreSQL (placeholders, the schema files, how writers are serialised).
+//
+// Every write runs in one transaction that also appends its audit events.
+// Writers are serialised (BEGIN IMMEDIATE in SQLite, an advisory lock in
+// PostgreSQL) before the audit head is read, so the hash chain stays linear
+// however many requests write at once.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+// Limits on what one call reads or writes, so that no query is unbounded.
+const (
+	// MaxListRows bounds the lists that take no limit (tokens, namespaces,
+	// the versions of one plugin). A list that would be longer fails
+	// rather than silently dropping rows.
+	MaxListRows = 10000
+	// DefaultPluginLimit and MaxPluginLimit bound one catalog page.
+	DefaultPluginLimit = 50
+	MaxPluginLimit     = 500
+	// DefaultVersionLimit and MaxVersionLimit bound FindVersions.
+	DefaultVersionLimit = 100
+	MaxVersionLimit     = 1000
+	// auditPage is how many audit events ScanAudit reads per query; no
+	// connection is held while the caller's function runs.
+	auditPage = 500
+	// MaxAuditData and MaxReason bound what one audit event carries.
+	MaxAuditData = 64 << 10
+	MaxReason    = 16 << 10
+)
+
+// Store is a store.Store on a SQL database.
+type Store struct {
+	db      *sql.DB
+	d       Dialect
+	writers chan struct{} // a one-slot semaphore when d.SerialWriters
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New applies the dialect's schema migrations to db and returns a Store
+// that owns db (Close closes it).
+func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	if d.IsUniqueViolation == nil {
+		d.IsUniqueViolation = func(error) bool { return false }
+	}
+	s := &Store{db: db, d: d}
+	if d.SerialWriters {
+		s.writers = make(chan struct{}, 1)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("%s: migrating the schema: %w", d.Name, err)
+	}
+	return s, nil
+}
+
+// DB returns the underlying database, for tools that read it directly
+// (and for tests that tamper with the audit trail to prove it is checked).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Rebind rewrites a query written with ? placeholders for this database.
+func (s *Store) Rebind(q string) string { return s.d.rebind(q) }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// write runs fn in a transaction that holds the write lock, and commits
+// when fn returns nil.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.writers != nil {
+		select {
+		case s.writers <- struct{}{}:
+			defer func() { <-s.writers }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: starting a transaction: %w", s.d.Name, err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if s.d.LockWrites != nil {
+		if err := s.d.LockWrites(ctx, tx); err != nil {
+			return fmt.Errorf("%s: taking the write lock: %w", s.d.Name, err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: committing: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// Times are stored as UTC microseconds since the epoch, 0 for the zero
+// time: exact on both databases, so audit hashes still verify after a
+// round trip.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// norm is t as it comes back from the database.
+func norm(t time.Time) time.Time { return fromMicros(micros(t)) }
+
+func nonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// ---- Audit ----------------------------------------------------------------
+
+func checkEvent(e *audit.Event) error {
+	switch {
+	case e.Actor == "":
+		return errors.New("audit event has no actor: every change names who made it")
+	case e.Action == "":
+		return errors.New("audit event has no action")
+	case e.Subject == "":
+		return errors.New("audit event has no subject")
+	case len(e.Data) > MaxAuditData:
+		return fmt.Errorf("audit event data is %d bytes, over the limit of %d", len(e.Data), MaxAuditData)
+	case len(e.Reason) > MaxReason:
+		return fmt.Errorf("audit event reason is %d bytes, over the limit of %d", len(e.Reason), MaxReason)
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = norm(e.Time)
+	return nil
+}
+
+// appendEvents links evs after the current head and inserts them. The
+// caller holds the write lock, so the head cannot move underneath.
+func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event) error {
+	if len(evs) == 0 {
+		return errors.New("a change must be recorded by at least one audit event")
+	}
+	var prev *audit.Event
+	var head audit.Event
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&head.Seq, &head.Hash)
+	switch {
+	case err == nil:
+		prev = &head
+	case errors.Is(err, sql.ErrNoRows):
+	default:
+		return fmt.Errorf("%s: reading the audit head: %w", s.d.Name, err)
+	}
+	for i := range evs {
+		e := evs[i]
+		if err := checkEvent(&e); err != nil {
+			return err
+		}
+		audit.Link(&e, prev)
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit_events
+			(seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			e.Seq, micros(e.Time), e.Actor, e.Action, e.Subject, e.OldState, e.NewState, e.Reason,
+			nonEmpty(e.Data), e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("%s: appending audit event %d (%s): %w", s.d.Name, e.Seq, e.Action, err)
+		}
+		prev = &e
+	}
+	return nil
+}
+
+// AppendAudit records an event that goes with no other write.
+func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// ScanAudit calls fn for each event in Seq order, reading a page at a time
+// and holding no connection while fn runs.
+func (s *Store) ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error {
+	if q.Limit < 0 || q.AfterSeq < 0 {
+		return fmt.Errorf("audit query limit %d and after %d must not be negative", q.Limit, q.AfterSeq)
+	}
+	after, seen := q.AfterSeq, 0
+	for {
+		n := auditPage
+		if q.Limit > 0 && q.Limit-seen < n {
+			n = q.Limit - seen
+		}
+		if n == 0 {
+			return nil
+		}
+		page, err := s.auditPage(ctx, q.Subject, after, n)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		seen += len(page)
+		if len(page) < n {
+			return nil
+		}
+		after = page[len(page)-1].Seq
+	}
+}
+
+func (s *Store) auditPage(ctx context.Context, subject string, after int64, n int) ([]audit.Event, error) {
+	const cols = `SELECT seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash FROM audit_events`
+	var rows *sql.Rows
+	var err error
+	if subject != "" {
+		rows, err = s.db.QueryContext(ctx, s.d.rebind(cols+` WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`), subject, after, n)
+	} else {
+		rows, err = s.db.QueryContext(ctx, s.d.rebind(cols+` WHERE seq > ? ORDER BY seq LIMIT ?`), after, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	page := make([]audit.Event, 0, n)
+	for rows.Next() {
+		var e audit.Event
+		var t int64
+		var data []byte
+		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
+		}
+		e.Time = fromMicros(t)
+		if len(data) > 0 {
+			e.Data = json.RawMessage(data)
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
+	}
+	return page, nil
+}
+
+// ---- Tokens ---------------------------------------------------------------
+
+const tokenCols = `id, subject, role, namespace, hash, created_at, expires_at, revoked_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
+	var t store.Token
+	var created, expires, revoked int64
+	err := sc.Scan(&t.ID, &t.Subject, &t.Role, &t.Namespace, &t.Hash, &created, &expires, &revoked)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
+	return t, err
+}
+
+func validRole(r store.Role) bool {
+	for _, x := range store.Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateToken stores a token; ErrConflict when its id or hash exists.
+func (s *Store) CreateToken(ctx context.Context, t store.Token, ev audit.Event) error {
+	switch {
+	case t.ID == "":
+		return errors.New("token has no id")
+	case t.Subject == "":
+		return fmt.Errorf("token %s has no subject", t.ID)
+	case !validRole(t.Role):
+		return fmt.Errorf("token %s has unknown role %q", t.ID, t.Role)
+	case len(t.Hash) != 32:
+		return fmt.Errorf("token %s hash is %d bytes; want the 32 bytes of a SHA-256", t.ID, len(t.Hash))
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt))
+		if s.d.IsUniqueViolation(err) {
+			return fmt.Errorf("token %s (or one with the same secret) exists: %w", t.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: creating token %s: %w", s.d.Name, t.ID, err)
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// TokenByHash finds a token by the SHA-256 of its secret (an indexed
+// lookup: the hash of a high-entropy secret leaks nothing by its timing).
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+tokenCols+` FROM tokens WHERE hash = ?`), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, fmt.Errorf("no token has this secret: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, fmt.Errorf("%s: looking up a token: %w", s.d.Name, err)
+	}
+	return t, nil
+}
+
+// ListTokens returns every token, oldest first.
+func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id LIMIT ?`), MaxListRows+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
+	}
+	if len(out) > MaxListRows {
+		return nil, fmt.Errorf("there are more than %d tokens: revoke and delete unused ones", MaxListRows)
+	}
+	return out, nil
+}
+
+// RevokeToken marks a token revoked at the given time. Revoking a revoked
+// token changes nothing and records nothing; an unknown id is ErrNotFound.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, ev audit.Event) error {
+	if at.IsZero() {
+		return fmt.Errorf("revoking token %s: the revocation time is not set", id)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), micros(at), id)
+		if err != nil {
+			return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
+		}
+		if n == 0 {
+			var one int
+			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM tokens WHERE id = ?`), id).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("token %s: %w", id, store.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
+			}
+			return nil // already revoked
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// ---- Namespaces -----------------------------------------------------------
+
+func validNamespace(name string) error {
+	if name == "" || strings.Contains(name, "/") {
+		return fmt.Errorf("namespace name %q must be non-empty and contain no slash", name)
+	}
+	return nil
+}
+
+func scanNamespace(sc interface{ Scan(...any) error }) (store.Namespace, error) {
+	var ns store.Namespace
+	var owners string
+	var created int64
+	if err := sc.Scan(&ns.Name, &owners, &created); err != nil {
+		return ns, err
+	}
+	ns.CreatedAt = fromMicros(created)
+	if err := json.Unmarshal([]byte(owners), &ns.Owners); err != nil {
+		return ns, fmt.Errorf("namespace %s has unreadable owners: %w", ns.Name, err)
+	}
+	return ns, nil
+}
+
+func ownersJSON(owners []string) string {
+	if owners == nil {
+		owners = []string{}
+	}
+	b, _ := json.Marshal(owners) // a []string always encodes
+	return string(b)
+}
+
+// CreateNamespace stores a namespace; ErrConflict when it exists.
+func (s *Store) CreateNamespace(ctx context.Context, ns store.Namespace, ev audit.Event) error {
+	if err := validNamespace(ns.Name); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO namespaces (name, owners, created_at) VALUES (?, ?, ?)`),
+			ns.Name, ownersJSON(ns.Owners), micros(ns.CreatedAt))
+		if s.d.IsUniqueViolation(err) {
+			return fmt.Errorf("namespace %s exists: %w", ns.Name, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: creating namespace %s: %w", s.d.Name, ns.Name, err)
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// GetNamespace returns one namespace.
+func (s *Store) GetNamespace(ctx context.Context, name string) (store.Namespace, error) {
+	ns, err := scanNamespace(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT name, owners, created_at FROM namespaces WHERE name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Namespace{}, fmt.Errorf("namespace %s: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Namespace{}, fmt.Errorf("%s: reading namespace %s: %w", s.d.Name, name, err)
+	}
+	return ns, nil
+}
+
+// ListNamespaces returns every namespace by name.
+func (s *Store) ListNamespaces(ctx context.Context) ([]store.Namespace, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT name, owners, created_at FROM namespaces ORDER BY name LIMIT ?`), MaxListRows+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var out []store.Namespace
+	for rows.Next() {
+		ns, err := scanNamespace(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
+		}
+		out = append(out, ns)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
+	}
+	if len(out) > MaxListRows {
+		return nil, fmt.Errorf("there are more than %d namespaces, more than one list can hold", MaxListRows)
+	}
+	return out, nil
+}

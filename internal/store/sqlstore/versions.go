@@ -1,0 +1,417 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+const versionCols = `id, plugin_id, version, digest, size, manifest, files, submitter, state, reason, created_at, updated_at`
+
+func scanVersion(sc interface{ Scan(...any) error }) (store.Version, error) {
+	var v store.Version
+	var files string
+	var created, updated int64
+	if err := sc.Scan(&v.ID, &v.PluginID, &v.Version, &v.Digest, &v.Size, &v.Manifest, &files, &v.Submitter, &v.State, &v.Reason, &created, &updated); err != nil {
+		return v, err
+	}
+	v.CreatedAt, v.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(files), &v.Files); err != nil {
+		return v, fmt.Errorf("version %s has an unreadable file list: %w", v.ID, err)
+	}
+	if len(v.Files) == 0 {
+		v.Files = nil
+	}
+	return v, nil
+}
+
+// splitPluginID splits "namespace/name".
+func splitPluginID(id string) (ns, name string, err error) {
+	ns, name, ok := strings.Cut(id, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", fmt.Errorf("plugin id %q must have the form namespace/name", id)
+	}
+	return ns, name, nil
+}
+
+func checkVersion(v *store.Version) error {
+	if v.ID == "" {
+		return errors.New("version has no id")
+	}
+	if _, _, err := splitPluginID(v.PluginID); err != nil {
+		return err
+	}
+	if _, err := semver.NewVersion(v.Version); err != nil {
+		return fmt.Errorf("%s version %q is not a semantic version: %w", v.PluginID, v.Version, err)
+	}
+	switch {
+	case v.Digest == "":
+		return fmt.Errorf("%s@%s has no digest", v.PluginID, v.Version)
+	case len(v.Manifest) == 0:
+		return fmt.Errorf("%s@%s has no manifest", v.PluginID, v.Version)
+	case v.Submitter == "":
+		return fmt.Errorf("%s@%s has no submitter", v.PluginID, v.Version)
+	case !lifecycle.Valid(v.State):
+		return fmt.Errorf("%s@%s has unknown state %q", v.PluginID, v.Version, v.State)
+	case len(v.Reason) > MaxReason:
+		return fmt.Errorf("%s@%s reason is %d bytes, over the limit of %d", v.PluginID, v.Version, len(v.Reason), MaxReason)
+	}
+	v.CreatedAt, v.UpdatedAt = norm(v.CreatedAt), norm(v.UpdatedAt)
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = v.CreatedAt
+	}
+	if len(v.Files) == 0 {
+		v.Files = nil
+	}
+	return nil
+}
+
+// manifestText is what the catalog shows of a manifest. The store treats
+// the manifest as opaque bytes otherwise: it was validated at intake.
+func manifestText(m []byte) (name, description string) {
+	var t struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+	}
+	_ = json.Unmarshal(m, &t) // missing fields show as empty
+	return t.Name, t.Description
+}
+
+// semverGreater reports whether a > b; a version that does not parse
+// (which checkVersion keeps out) loses to one that does.
+func semverGreater(a, b string) bool {
+	va, errA := semver.NewVersion(a)
+	vb, errB := semver.NewVersion(b)
+	switch {
+	case errA != nil:
+		return false
+	case errB != nil:
+		return true
+	}
+	return va.GreaterThan(vb)
+}
+
+// CreateVersion records a new version, creating its namespace (owned by
+// the submitter) and plugin when they do not exist.
+func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []audit.Event) (store.Version, bool, error) {
+	if err := checkVersion(&v); err != nil {
+		return store.Version{}, false, err
+	}
+	if len(events) == 0 {
+		return store.Version{}, false, fmt.Errorf("creating %s@%s: a change must be recorded by at least one audit event", v.PluginID, v.Version)
+	}
+	files, err := json.Marshal(v.Files)
+	if err != nil {
+		return store.Version{}, false, fmt.Errorf("encoding the file list of %s@%s: %w", v.PluginID, v.Version, err)
+	}
+	if v.Files == nil {
+		files = []byte("[]")
+	}
+	ns, name, _ := splitPluginID(v.PluginID)
+	display, description := manifestText(v.Manifest)
+
+	var stored store.Version
+	created := false
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		existing, err := scanVersion(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`), v.PluginID, v.Version))
+		switch {
+		case err == nil:
+			if existing.Digest != v.Digest {
+				return fmt.Errorf("%s@%s exists with digest %s, not %s; versions are immutable: %w", v.PluginID, v.Version, existing.Digest, v.Digest, store.ErrConflict)
+			}
+			stored = existing
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%s: looking up %s@%s: %w", s.d.Name, v.PluginID, v.Version, err)
+		}
+
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO namespaces (name, owners, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`),
+			ns, ownersJSON([]string{v.Submitter}), micros(v.CreatedAt)); err != nil {
+			return fmt.Errorf("%s: creating namespace %s: %w", s.d.Name, ns, err)
+		}
+		if err := s.upsertPlugin(ctx, tx, v, ns, name, display, description); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			v.ID, v.PluginID, v.Version, v.Digest, v.Size, v.Manifest, string(files), v.Submitter, string(v.State), v.Reason, micros(v.CreatedAt), micros(v.UpdatedAt))
+		if s.d.IsUniqueViolation(err) {
+			return fmt.Errorf("a version with id %s exists: %w", v.ID, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: creating %s@%s: %w", s.d.Name, v.PluginID, v.Version, err)
+		}
+		if err := s.appendEvents(ctx, tx, events); err != nil {
+			return err
+		}
+		stored, created = v, true
+		return nil
+	})
+	if err != nil {
+		return store.Version{}, false, err
+	}
+	return stored, created, nil
+}
+
+// upsertPlugin creates the catalog entry, or moves it to v when v is the
+// highest version so far. SemVer order is decided here, not by SQL string
+// order (1.10.0 > 1.9.0).
+func (s *Store) upsertPlugin(ctx context.Context, tx *sql.Tx, v store.Version, ns, name, display, description string) error {
+	search := strings.ToLower(v.PluginID + "\n" + display + "\n" + description)
+	var latest string
+	var updated int64
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT latest_version, updated_at FROM plugins WHERE id = ?`), v.PluginID).Scan(&latest, &updated)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO plugins (id, namespace, name, display_name, description, latest_version, search_text, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			v.PluginID, ns, name, display, description, v.Version, search, micros(v.CreatedAt))
+	case err != nil:
+	case semverGreater(v.Version, latest):
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE plugins SET display_name = ?, description = ?, latest_version = ?, search_text = ?, updated_at = ? WHERE id = ?`),
+			display, description, v.Version, search, max(updated, micros(v.CreatedAt)), v.PluginID)
+	default:
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE plugins SET updated_at = ? WHERE id = ?`), max(updated, micros(v.CreatedAt)), v.PluginID)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: recording plugin %s: %w", s.d.Name, v.PluginID, err)
+	}
+	return nil
+}
+
+// GetVersion returns a version by its id (the submission id).
+func (s *Store) GetVersion(ctx context.Context, id string) (store.Version, error) {
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Version{}, fmt.Errorf("submission %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Version{}, fmt.Errorf("%s: reading submission %s: %w", s.d.Name, id, err)
+	}
+	return v, nil
+}
+
+// GetVersionByName returns namespace/name@version.
+func (s *Store) GetVersionByName(ctx context.Context, pluginID, version string) (store.Version, error) {
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`), pluginID, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Version{}, fmt.Errorf("%s@%s: %w", pluginID, version, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Version{}, fmt.Errorf("%s: reading %s@%s: %w", s.d.Name, pluginID, version, err)
+	}
+	return v, nil
+}
+
+// VersionByDigest returns the earliest version whose package has digest.
+func (s *Store) VersionByDigest(ctx context.Context, digest string) (store.Version, error) {
+	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE digest = ? ORDER BY created_at, id LIMIT 1`), digest))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Version{}, fmt.Errorf("no version has digest %s: %w", digest, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Version{}, fmt.Errorf("%s: looking up digest %s: %w", s.d.Name, digest, err)
+	}
+	return v, nil
+}
+
+// DigestReferenced reports whether any version names this blob digest.
+func (s *Store) DigestReferenced(ctx context.Context, digest string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM versions WHERE digest = ? LIMIT 1`), digest).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: looking up digest %s: %w", s.d.Name, digest, err)
+	}
+	return true, nil
+}
+
+// ListVersions returns a plugin's versions, oldest first.
+func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]store.Version, error) {
+	out, err := s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? ORDER BY created_at, id LIMIT ?`, pluginID, MaxListRows+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing versions of %s: %w", s.d.Name, pluginID, err)
+	}
+	if len(out) > MaxListRows {
+		return nil, fmt.Errorf("plugin %s has more than %d versions, more than one list can hold", pluginID, MaxListRows)
+	}
+	return out, nil
+}
+
+// FindVersions returns versions across plugins, oldest first (a queue
+// order). Limit 0 means DefaultVersionLimit; more than MaxVersionLimit is
+// cut to it.
+func (s *Store) FindVersions(ctx context.Context, q store.VersionQuery) ([]store.Version, error) {
+	limit := q.Limit
+	switch {
+	case limit < 0:
+		return nil, fmt.Errorf("version query limit %d must not be negative", limit)
+	case limit == 0:
+		limit = DefaultVersionLimit
+	case limit > MaxVersionLimit:
+		limit = MaxVersionLimit
+	}
+	var out []store.Version
+	var err error
+	if q.State != "" {
+		if !lifecycle.Valid(q.State) {
+			return nil, fmt.Errorf("unknown state %q", q.State)
+		}
+		out, err = s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions WHERE state = ? ORDER BY created_at, id LIMIT ?`, string(q.State), limit)
+	} else {
+		out, err = s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions ORDER BY created_at, id LIMIT ?`, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: finding versions: %w", s.d.Name, err)
+	}
+	return out, nil
+}
+
+func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]store.Version, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Version
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Transition moves a version from one state to another by compare-and-set.
+func (s *Store) Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error {
+	if err := lifecycle.Check(from, to); err != nil {
+		return fmt.Errorf("submission %s: %w", id, err)
+	}
+	if len(reason) > MaxReason {
+		return fmt.Errorf("submission %s: reason is %d bytes, over the limit of %d", id, len(reason), MaxReason)
+	}
+	ev.OldState, ev.NewState = string(from), string(to)
+	if ev.Reason == "" {
+		ev.Reason = reason
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = norm(ev.Time)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE versions SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?`),
+			string(to), reason, micros(ev.Time), id, string(from))
+		if err != nil {
+			return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
+		}
+		if n == 0 {
+			var cur string
+			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT state FROM versions WHERE id = ?`), id).Scan(&cur)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("submission %s: %w", id, store.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: reading submission %s: %w", s.d.Name, id, err)
+			}
+			return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
+		}
+		if from == lifecycle.InReview && to != lifecycle.InReview {
+			// Leaving review closes the queue item in the same transaction.
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET is_open = ? WHERE version_id = ?`), false, id); err != nil {
+				return fmt.Errorf("%s: closing the review of %s: %w", s.d.Name, id, err)
+			}
+		}
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+}
+
+// ---- Catalog --------------------------------------------------------------
+
+const pluginCols = `id, namespace, name, display_name, description, latest_version, updated_at`
+
+func scanPlugin(sc interface{ Scan(...any) error }) (store.Plugin, error) {
+	var p store.Plugin
+	var updated int64
+	err := sc.Scan(&p.ID, &p.Namespace, &p.Name, &p.DisplayName, &p.Description, &p.LatestVersion, &updated)
+	p.UpdatedAt = fromMicros(updated)
+	return p, err
+}
+
+// likeEscaper makes a user's search text match literally inside LIKE.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// ListPlugins returns one page of the catalog by id. Search is a
+// case-insensitive substring of the id, display name or description; the
+// lower-casing is done in Go on both sides, so both databases agree.
+func (s *Store) ListPlugins(ctx context.Context, q store.PluginQuery) ([]store.Plugin, error) {
+	limit := q.Limit
+	switch {
+	case limit < 0 || q.Offset < 0:
+		return nil, fmt.Errorf("catalog limit %d and offset %d must not be negative", q.Limit, q.Offset)
+	case limit == 0:
+		limit = DefaultPluginLimit
+	case limit > MaxPluginLimit:
+		limit = MaxPluginLimit
+	}
+	var where []string
+	var args []any
+	if q.Namespace != "" {
+		where = append(where, `namespace = ?`)
+		args = append(args, q.Namespace)
+	}
+	if q.Search != "" {
+		where = append(where, `search_text LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(q.Search))+"%")
+	}
+	query := `SELECT ` + pluginCols + ` FROM plugins`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY id LIMIT ? OFFSET ?`
+	args = append(args, limit, q.Offset)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var out []store.Plugin
+	for rows.Next() {
+		p, err := scanPlugin(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
+	}
+	return out, nil
+}
+
+// GetPlugin returns one catalog entry.
+func (s *Store) GetPlugin(ctx context.Context, id string) (store.Plugin, error) {
+	p, err := scanPlugin(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+pluginCols+` FROM plugins WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Plugin{}, fmt.Errorf("plugin %s: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Plugin{}, fmt.Errorf("%s: reading plugin %s: %w", s.d.Name, id, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,678 @@
+// Package storetest is the conformance suite every store.Store passes. A
+// backend's test calls Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+// RawDB is what a SQL store offers to tests that tamper with its rows.
+// Backends without it skip the tampering tests.
+type RawDB interface {
+	DB() *sql.DB
+	Rebind(query string) string
+}
+
+// suiteTest is one test of the suite.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// Run runs the whole suite. open must return a new, empty store each time
+// and close it when the test ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []suiteTest{
+		{"Tokens", testTokens},
+		{"Namespaces", testNamespaces},
+		{"CreateVersion", testCreateVersion},
+		{"VersionQueries", testVersionQueries},
+		{"Transition", testTransition},
+		{"Catalog", testCatalog},
+		{"AuditScan", testAuditScan},
+		{"ConcurrentCreateVersion", testConcurrentCreateVersion},
+		{"TamperEdit", testTamperEdit},
+		{"TamperDelete", testTamperDelete},
+		{"TamperReorder", testTamperReorder},
+		{"Jobs", testJobs},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"VetRuns", testVetRuns},
+		{"Suppressions", testSuppressions},
+		{"ReviewQueue", testReviewQueue},
+		{"VerdictsMessagesPolicies", testVerdictsMessagesPolicies},
+	}
+	tests = append(tests, trustTests...)
+	tests = append(tests, monitorTests...)
+	tests = append(tests, notifyTests...)
+	tests = append(tests, insightTests...)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
+}
+
+// base has nanoseconds and a zone on purpose: stores keep UTC microseconds.
+var base = time.Date(2026, 11, 22, 5, 0, 0, 123456789, time.FixedZone("CET", 3600))
+
+func at(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+
+// stored is t as every store returns it.
+func stored(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func event(action, subject string, i int) audit.Event {
+	return audit.Event{Time: at(i), Actor: "alice", Action: action, Subject: subject, Data: []byte(`{"n": 1}`)}
+}
+
+func hashOf(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func digestOf(s string) string {
+	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s)))
+}
+
+func newVersion(id, pluginID, ver, content string) store.Version {
+	return store.Version{
+		ID:        id,
+		PluginID:  pluginID,
+		Version:   ver,
+		Digest:    digestOf(content),
+		Size:      int64(len(content)),
+		Manifest:  []byte(fmt.Sprintf(`{"id":%q,"version":%q,"name":"Display of %s","description":"Plugin %s at version %s"}`, pluginID, ver, pluginID, pluginID, ver)),
+		Files:     []store.File{{Path: "plugin.wasm", Size: 8, SHA256: digestOf(content + "wasm")[7:]}},
+		Submitter: "alice",
+		State:     lifecycle.Received,
+		Reason:    "package received",
+		CreatedAt: at(10),
+		UpdatedAt: at(10),
+	}
+}
+
+func create(t *testing.T, s store.Store, v store.Version) store.Version {
+	t.Helper()
+	got, created, err := s.CreateVersion(context.Background(), v, []audit.Event{event("submission.create", "submission:"+v.ID, 10)})
+	if err != nil || !created {
+		t.Fatalf("CreateVersion(%s@%s) = created %v, %v; want a new version", v.PluginID, v.Version, created, err)
+	}
+	return got
+}
+
+// trail returns every event for subject ("" for all).
+func trail(t *testing.T, s store.Store, subject string) []audit.Event {
+	t.Helper()
+	var evs []audit.Event
+	if err := s.ScanAudit(context.Background(), store.AuditQuery{Subject: subject}, func(e audit.Event) error {
+		evs = append(evs, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("ScanAudit(%q): %v", subject, err)
+	}
+	return evs
+}
+
+func verify(t *testing.T, s store.Store) audit.Report {
+	t.Helper()
+	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
+		return s.ScanAudit(context.Background(), store.AuditQuery{}, fn)
+	})
+	if err != nil {
+		t.Fatalf("verifying the audit trail: %v", err)
+	}
+	return rep
+}
+
+func mustVerify(t *testing.T, s store.Store, wantCount int64) {
+	t.Helper()
+	rep := verify(t, s)
+	if rep.Break != nil {
+		t.Fatalf("honest audit trail does not verify: %v", rep.Break)
+	}
+	if rep.Count != wantCount {
+		t.Fatalf("audit trail has %d events, want %d", rep.Count, wantCount)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tok := store.Token{ID: "tok1", Subject: "alice", Role: store.RolePublisher, Namespace: "acme", Hash: hashOf("secret1"), CreatedAt: at(0), ExpiresAt: at(0).Add(90 * 24 * time.Hour)}
+	if err := s.CreateToken(ctx, tok, event("token.create", "token:tok1", 0)); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	tok2 := store.Token{ID: "tok2", Subject: "bob", Role: store.RoleAuditor, Hash: hashOf("secret2"), CreatedAt: at(1), ExpiresAt: at(2)}
+	if err := s.CreateToken(ctx, tok2, event("token.create", "token:tok2", 1)); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+
+	got, err := s.TokenByHash(ctx, hashOf("secret1"))
+	if err != nil {
+		t.Fatalf("TokenByHash: %v", err)
+	}
+	want := tok
+	want.CreatedAt, want.ExpiresAt = stored(tok.CreatedAt), stored(tok.ExpiresAt)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("TokenByHash = %+v\nwant %+v", got, want)
+	}
+	if _, err := s.TokenByHash(ctx, hashOf("nobody's secret")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TokenByHash(unknown) error = %v, want ErrNotFound", err)
+	}
+
+	dup := tok2
+	dup.ID = "tok3" // same secret as tok2
+	if err := s.CreateToken(ctx, dup, event("token.create", "token:tok3", 2)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateToken with an existing secret: error = %v, want ErrConflict", err)
+	}
+	bad := tok2
+	bad.ID, bad.Hash, bad.Role = "tok4", hashOf("x"), "emperor"
+	if err := s.CreateToken(ctx, bad, event("token.create", "token:tok4", 2)); err == nil {
+		t.Error("CreateToken with an unknown role succeeded")
+	}
+
+	list, err := s.ListTokens(ctx)
+	if err != nil {
+		t.Fatalf("ListTokens: %v", err)
+	}
+	if len(list) != 2 || list[0].ID != "tok1" || list[1].ID != "tok2" {
+		t.Fatalf("ListTokens = %+v, want tok1 then tok2", list)
+	}
+
+	revokeAt := at(5)
+	if err := s.RevokeToken(ctx, "tok1", revokeAt, event("token.revoke", "token:tok1", 5)); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	got, _ = s.TokenByHash(ctx, hashOf("secret1"))
+	if !got.RevokedAt.Equal(stored(revokeAt)) {
+		t.Errorf("after revocation RevokedAt = %v, want %v", got.RevokedAt, stored(revokeAt))
+	}
+	if err := s.RevokeToken(ctx, "tok1", at(6), event("token.revoke", "token:tok1", 6)); err != nil {
+		t.Errorf("revoking a revoked token: %v", err)
+	}
+	got, _ = s.TokenByHash(ctx, hashOf("secret1"))
+	if !got.RevokedAt.Equal(stored(revokeAt)) {
+		t.Errorf("a second revocation moved RevokedAt to %v", got.RevokedAt)
+	}
+	if err := s.RevokeToken(ctx, "nope", at(6), event("token.revoke", "token:nope", 6)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RevokeToken(unknown) error = %v, want ErrNotFound", err)
+	}
+
+	evs := trail(t, s, "token:tok1")
+	if len(evs) != 2 || evs[0].Action != "token.create" || evs[1].Action != "token.revoke" {
+		t.Errorf("audit trail of token:tok1 = %+v, want create then one revoke", evs)
+	}
+	// Only the two creations and the one real revocation happened.
+	mustVerify(t, s, 3)
+}
+
+func testNamespaces(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ns := store.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}
+	if err := s.CreateNamespace(ctx, ns, event("namespace.create", "namespace:acme", 0)); err != nil {
+		t.Fatalf("CreateNamespace: %v", err)
+	}
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "zeta", Owners: []string{"carol"}, CreatedAt: at(1)}, event("namespace.create", "namespace:zeta", 1)); err != nil {
+		t.Fatalf("CreateNamespace: %v", err)
+	}
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"mallory"}, CreatedAt: at(2)}, event("namespace.create", "namespace:acme", 2)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("creating an existing namespace: error = %v, want ErrConflict", err)
+	}
+	got, err := s.GetNamespace(ctx, "acme")
+	if err != nil {
+		t.Fatalf("GetNamespace: %v", err)
+	}
+	want := ns
+	want.CreatedAt = stored(ns.CreatedAt)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GetNamespace = %+v, want %+v", got, want)
+	}
+	if _, err := s.GetNamespace(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetNamespace(unknown) error = %v, want ErrNotFound", err)
+	}
+	list, err := s.ListNamespaces(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "acme" || list[1].Name != "zeta" {
+		t.Errorf("ListNamespaces = %+v, %v; want acme, zeta", list, err)
+	}
+	mustVerify(t, s, 2)
+}
+
+func testCreateVersion(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	v := newVersion("sub1", "acme/hello", "1.0.0", "bytes one")
+	got := create(t, s, v)
+	want := v
+	want.CreatedAt, want.UpdatedAt = stored(v.CreatedAt), stored(v.UpdatedAt)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("CreateVersion returned %+v\nwant %+v", got, want)
+	}
+	read, err := s.GetVersion(ctx, "sub1")
+	if err != nil {
+		t.Fatalf("GetVersion: %v", err)
+	}
+	if !reflect.DeepEqual(read, want) {
+		t.Errorf("GetVersion = %+v\nwant %+v", read, want)
+	}
+
+	ns, err := s.GetNamespace(ctx, "acme")
+	if err != nil || !reflect.DeepEqual(ns.Owners, []string{"alice"}) {
+		t.Errorf("namespace created with the version = %+v, %v; want owned by the submitter alice", ns, err)
+	}
+	p, err := s.GetPlugin(ctx, "acme/hello")
+	if err != nil || p.Namespace != "acme" || p.Name != "hello" || p.LatestVersion != "1.0.0" || p.DisplayName != "Display of acme/hello" {
+		t.Errorf("plugin created with the version = %+v, %v", p, err)
+	}
+	before := len(trail(t, s, ""))
+
+	// The same bytes again: the existing submission, nothing new recorded.
+	again := newVersion("sub2", "acme/hello", "1.0.0", "bytes one")
+	got, created, err := s.CreateVersion(ctx, again, []audit.Event{event("submission.create", "submission:sub2", 11)})
+	if err != nil || created || got.ID != "sub1" {
+		t.Errorf("resubmitting the same bytes = (id %s, created %v, %v); want the existing sub1, not created", got.ID, created, err)
+	}
+	// Other bytes under the same name@version: refused.
+	other := newVersion("sub3", "acme/hello", "1.0.0", "bytes two")
+	if _, _, err := s.CreateVersion(ctx, other, []audit.Event{event("submission.create", "submission:sub3", 12)}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("same version with other bytes: error = %v, want ErrConflict", err)
+	}
+	if after := len(trail(t, s, "")); after != before {
+		t.Errorf("a duplicate and a refused submission wrote %d audit events, want none", after-before)
+	}
+	if _, err := s.GetVersion(ctx, "sub3"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused version was stored (GetVersion error %v)", err)
+	}
+	// A second version into an existing namespace keeps its owners.
+	create(t, s, newVersion("sub4", "acme/hello", "1.1.0", "bytes three"))
+	if ns, _ := s.GetNamespace(ctx, "acme"); len(ns.Owners) != 1 {
+		t.Errorf("namespace owners changed to %v", ns.Owners)
+	}
+	// Without an audit event there is no write.
+	if _, _, err := s.CreateVersion(ctx, newVersion("sub5", "acme/hello", "2.0.0", "b"), nil); err == nil {
+		t.Error("CreateVersion without audit events succeeded")
+	}
+	if _, err := s.GetVersion(ctx, "sub5"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a version without its audit event was stored (GetVersion error %v)", err)
+	}
+	mustVerify(t, s, 2)
+}
+
+func testVersionQueries(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := newVersion("va", "acme/a", "1.0.0", "A")
+	b := newVersion("vb", "acme/a", "1.1.0", "B")
+	b.CreatedAt, b.UpdatedAt = at(20), at(20)
+	c := newVersion("vc", "beta/c", "0.1.0", "C")
+	c.CreatedAt, c.UpdatedAt = at(30), at(30)
+	for _, v := range []store.Version{a, b, c} {
+		create(t, s, v)
+	}
+	got, err := s.GetVersionByName(ctx, "acme/a", "1.1.0")
+	if err != nil || got.ID != "vb" {
+		t.Errorf("GetVersionByName(acme/a, 1.1.0) = %s, %v; want vb", got.ID, err)
+	}
+	if _, err := s.GetVersionByName(ctx, "acme/a", "9.9.9"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetVersionByName(unknown) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetVersion(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetVersion(unknown) error = %v, want ErrNotFound", err)
+	}
+	got, err = s.VersionByDigest(ctx, c.Digest)
+	if err != nil || got.ID != "vc" {
+		t.Errorf("VersionByDigest = %s, %v; want vc", got.ID, err)
+	}
+	if _, err := s.VersionByDigest(ctx, digestOf("nothing")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("VersionByDigest(unknown) error = %v, want ErrNotFound", err)
+	}
+	if ok, err := s.DigestReferenced(ctx, a.Digest); err != nil || !ok {
+		t.Errorf("DigestReferenced(stored) = %v, %v; want true", ok, err)
+	}
+	if ok, err := s.DigestReferenced(ctx, digestOf("nothing")); err != nil || ok {
+		t.Errorf("DigestReferenced(unknown) = %v, %v; want false", ok, err)
+	}
+	list, err := s.ListVersions(ctx, "acme/a")
+	if err != nil || len(list) != 2 || list[0].ID != "va" || list[1].ID != "vb" {
+		t.Errorf("ListVersions(acme/a) = %v, %v; want va, vb", ids(list), err)
+	}
+
+	if err := s.Transition(ctx, "vb", lifecycle.Received, lifecycle.Vetting, "vetting", event("submission.vet", "submission:vb", 40)); err != nil {
+		t.Fatal(err)
+	}
+	found, err := s.FindVersions(ctx, store.VersionQuery{State: lifecycle.Received})
+	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vc"}) {
+		t.Errorf("FindVersions(received) = %v, %v; want [va vc]", ids(found), err)
+	}
+	found, err = s.FindVersions(ctx, store.VersionQuery{Limit: 2})
+	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vb"}) {
+		t.Errorf("FindVersions(limit 2) = %v, %v; want the two oldest [va vb]", ids(found), err)
+	}
+}
+
+func ids(vs []store.Version) []string {
+	out := []string{}
+	for _, v := range vs {
+		out = append(out, v.ID)
+	}
+	return out
+}
+
+func testTransition(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	create(t, s, newVersion("sub1", "acme/hello", "1.0.0", "x"))
+
+	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Vetting, "analyzers started", event("submission.vet", "submission:sub1", 20)); err != nil {
+		t.Fatalf("legal transition: %v", err)
+	}
+	v, _ := s.GetVersion(ctx, "sub1")
+	if v.State != lifecycle.Vetting || v.Reason != "analyzers started" || !v.UpdatedAt.Equal(stored(at(20))) {
+		t.Errorf("after transition: state %s, reason %q, updated %v", v.State, v.Reason, v.UpdatedAt)
+	}
+	evs := trail(t, s, "submission:sub1")
+	last := evs[len(evs)-1]
+	if last.OldState != "received" || last.NewState != "vetting" || last.Action != "submission.vet" {
+		t.Errorf("transition's audit event = %+v, want received -> vetting", last)
+	}
+
+	var illegal *lifecycle.IllegalTransitionError
+	if err := s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Certified, "skip review", event("x", "submission:sub1", 21)); !errors.As(err, &illegal) {
+		t.Errorf("vetting -> certified: error = %v, want *lifecycle.IllegalTransitionError", err)
+	}
+	// A stale expected state: someone else moved it first.
+	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Rejected, "late", event("x", "submission:sub1", 22)); !errors.Is(err, store.ErrStateChanged) {
+		t.Errorf("transition from a stale state: error = %v, want ErrStateChanged", err)
+	}
+	if err := s.Transition(ctx, "nope", lifecycle.Received, lifecycle.Vetting, "", event("x", "submission:nope", 22)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("transition of an unknown version: error = %v, want ErrNotFound", err)
+	}
+	if v, _ := s.GetVersion(ctx, "sub1"); v.State != lifecycle.Vetting {
+		t.Errorf("a refused transition changed the state to %s", v.State)
+	}
+
+	// Two workers race for the same move: exactly one wins.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Triage, "done", event("submission.triage", "submission:sub1", 30+i))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrStateChanged):
+			t.Errorf("racing transition: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d racing transitions succeeded, want exactly 1", wins)
+	}
+	mustVerify(t, s, 3)
+}
+
+func testCatalog(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, ver := range []string{"1.9.0", "1.10.0", "1.2.0", "1.10.0-rc.1"} {
+		v := newVersion(fmt.Sprintf("w%d", i), "acme/weather", ver, "weather "+ver)
+		v.CreatedAt = at(i)
+		create(t, s, v)
+	}
+	p, err := s.GetPlugin(ctx, "acme/weather")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LatestVersion != "1.10.0" || p.Description != "Plugin acme/weather at version 1.10.0" {
+		t.Errorf("plugin = %+v; want latest 1.10.0 by SemVer, described by its manifest", p)
+	}
+	if _, err := s.GetPlugin(ctx, "acme/nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetPlugin(unknown) error = %v, want ErrNotFound", err)
+	}
+
+	for i := 0; i < 12; i++ {
+		ns := "acme"
+		if i%3 == 0 {
+			ns = "other"
+		}
+		create(t, s, newVersion(fmt.Sprintf("p%02d", i), fmt.Sprintf("%s/tool-%02d", ns, i), "1.0.0", fmt.Sprint("tool", i)))
+	}
+	search := func(q store.PluginQuery) []string {
+		t.Helper()
+		ps, err := s.ListPlugins(ctx, q)
+		if err != nil {
+			t.Fatalf("ListPlugins(%+v): %v", q, err)
+		}
+		out := []string{}
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := search(store.PluginQuery{Search: "WEATHER"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
+		t.Errorf("search WEATHER = %v, want [acme/weather] (case-insensitive)", got)
+	}
+	if got := search(store.PluginQuery{Search: "display of other/tool-0"}); !reflect.DeepEqual(got, []string{"other/tool-00", "other/tool-03", "other/tool-06", "other/tool-09"}) {
+		t.Errorf("search by display name = %v", got)
+	}
+	if got := search(store.PluginQuery{Search: "at version 1.10"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
+		t.Errorf("search by description = %v, want [acme/weather]", got)
+	}
+	if got := search(store.PluginQuery{Search: "tool_0"}); len(got) != 0 {
+		t.Errorf("search tool_0 = %v; _ must match literally, not as a wildcard", got)
+	}
+	if got := search(store.PluginQuery{Search: "%"}); len(got) != 0 {
+		t.Errorf("search %% = %v; %% must match literally", got)
+	}
+	if got := search(store.PluginQuery{Namespace: "other"}); len(got) != 4 {
+		t.Errorf("namespace other = %v, want 4 plugins", got)
+	}
+	if got := search(store.PluginQuery{Namespace: "other", Search: "weather"}); len(got) != 0 {
+		t.Errorf("namespace other with search weather = %v, want none", got)
+	}
+
+	var paged []string
+	for off := 0; ; off += 5 {
+		page := search(store.PluginQuery{Limit: 5, Offset: off})
+		if len(page) > 5 {
+			t.Fatalf("page of limit 5 has %d entries", len(page))
+		}
+		paged = append(paged, page...)
+		if len(page) < 5 {
+			break
+		}
+	}
+	all := search(store.PluginQuery{})
+	if len(all) != 13 || !reflect.DeepEqual(paged, all) {
+		t.Errorf("paging gave %v\nthe whole list is %v (want 13 plugins, each once, in order)", paged, all)
+	}
+	if len(search(store.PluginQuery{Limit: 100000})) != 13 {
+		t.Error("an oversized limit was not cut to the maximum")
+	}
+	if _, err := s.ListPlugins(ctx, store.PluginQuery{Offset: -1}); err == nil {
+		t.Error("a negative offset was accepted")
+	}
+}
+
+func testAuditScan(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := 0; i < 7; i++ {
+		subj := "thing:a"
+		if i%2 == 1 {
+			subj = "thing:b"
+		}
+		ev := event("thing.touch", subj, i)
+		ev.Reason = fmt.Sprint("touch ", i)
+		if err := s.AppendAudit(ctx, ev); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	all := trail(t, s, "")
+	for i, e := range all {
+		if e.Seq != int64(i+1) || e.Reason != fmt.Sprint("touch ", i) || !e.Time.Equal(stored(at(i))) || e.Actor != "alice" {
+			t.Errorf("event %d = %+v", i, e)
+		}
+	}
+	b := trail(t, s, "thing:b")
+	if len(b) != 3 || b[0].Seq != 2 || b[1].Seq != 4 || b[2].Seq != 6 {
+		t.Errorf("events of thing:b = %+v, want seqs 2, 4, 6", b)
+	}
+	var got []int64
+	if err := s.ScanAudit(ctx, store.AuditQuery{AfterSeq: 3, Limit: 2}, func(e audit.Event) error {
+		got = append(got, e.Seq)
+		return nil
+	}); err != nil || !reflect.DeepEqual(got, []int64{4, 5}) {
+		t.Errorf("ScanAudit(after 3, limit 2) = %v, %v; want [4 5]", got, err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.ScanAudit(ctx, store.AuditQuery{}, func(audit.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("ScanAudit did not stop at fn's error: %d calls, %v", n, err)
+	}
+	if err := s.AppendAudit(ctx, audit.Event{Action: "x", Subject: "y"}); err == nil {
+		t.Error("an audit event without an actor was accepted")
+	}
+	mustVerify(t, s, 7)
+}
+
+// testConcurrentCreateVersion is the 200-submissions aim of issue 2: no
+// error, no lost record, a linear chain that verifies.
+func testConcurrentCreateVersion(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Ten plugins in five namespaces, so namespaces and plugins are
+			// created concurrently too.
+			v := newVersion(fmt.Sprintf("c%03d", i), fmt.Sprintf("ns%d/p%d", i%5, i%10), fmt.Sprintf("1.%d.0", i), fmt.Sprint("content ", i))
+			_, created, err := s.CreateVersion(ctx, v, []audit.Event{event("submission.create", "submission:"+v.ID, i)})
+			if err == nil && !created {
+				err = fmt.Errorf("%s was not created", v.ID)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent CreateVersion: %v", err)
+	}
+	total := 0
+	for p := 0; p < 10; p++ {
+		vs, err := s.ListVersions(ctx, fmt.Sprintf("ns%d/p%d", p%5, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(vs)
+	}
+	if total != n {
+		t.Errorf("%d versions stored, want %d", total, n)
+	}
+	mustVerify(t, s, n)
+	evs := trail(t, s, "")
+	seen := map[string]bool{}
+	for _, e := range evs {
+		seen[e.Subject] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct submissions in the audit trail, want %d", len(seen), n)
+	}
+	if p, err := s.GetPlugin(ctx, "ns0/p0"); err != nil || p.LatestVersion != "1.190.0" {
+		t.Errorf("latest of ns0/p0 = %q, %v; want 1.190.0", p.LatestVersion, err)
+	}
+}
+
+// seedTrail writes n events and returns the raw database, or skips when
+// the store offers none.
+func seedTrail(t *testing.T, s store.Store, n int) RawDB {
+	t.Helper()
+	raw, ok := s.(RawDB)
+	if !ok {
+		t.Skip("the store offers no raw database to tamper with")
+	}
+	for i := 0; i < n; i++ {
+		if err := s.AppendAudit(context.Background(), event("thing.touch", fmt.Sprint("thing:", i), i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustVerify(t, s, int64(n))
+	return raw
+}
+
+func exec(t *testing.T, raw RawDB, q string, args ...any) {
+	t.Helper()
+	if _, err := raw.DB().ExecContext(context.Background(), raw.Rebind(q), args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func wantBreak(t *testing.T, s store.Store, seq int64) {
+	t.Helper()
+	rep := verify(t, s)
+	if rep.Break == nil {
+		t.Fatal("a tampered audit trail verified")
+	}
+	if rep.Break.Seq != seq {
+		t.Errorf("break reported at event %d (%s), want %d", rep.Break.Seq, rep.Break.Reason, seq)
+	}
+	if rep.Count != seq-1 {
+		t.Errorf("%d events verified before the break, want %d", rep.Count, seq-1)
+	}
+}
+
+func testTamperEdit(t *testing.T, s store.Store) {
+	raw := seedTrail(t, s, 5)
+	exec(t, raw, `UPDATE audit_events SET reason = 'x' WHERE seq = 3`)
+	wantBreak(t, s, 3)
+}
+
+func testTamperDelete(t *testing.T, s store.Store) {
+	raw := seedTrail(t, s, 5)
+	exec(t, raw, `DELETE FROM audit_events WHERE seq = 3`)
+	wantBreak(t, s, 3)
+}
+
+// testTamperReorder swaps the contents of events 2 and 3, keeping their
+// sequence numbers: each row is intact, but the order is not.
+func testTamperReorder(t *testing.T, s store.Store) {
+	raw := seedTrail(t, s, 5)
+	ctx := context.Background()
+	type row struct {
+		time                                                     int64
+		actor, action, subject, oldState, newState, reason, prev string
+		hash                                                     string
+		data                                                     []byte
+	}
+	read := func(seq int) row {
+		var r row
+		err := raw.DB().QueryRowContext(ctx, raw.Rebind(`SELECT time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash FROM audit_events WHERE seq = ?`), seq).
+			Scan(&r.time, &r.actor, &r.action, &r.subject, &r.oldState, &r.newState, &r.reason, &r.data, &r.prev, &r.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	write := func(seq int, r row) {
+		exec(t, raw, `UPDATE audit_events SET time = ?, actor = ?, action = ?, subject = ?, old_state = ?, new_state = ?, reason = ?, data = ?, prev_hash = ?, hash = ? WHERE seq = ?`,
+			r.time, r.actor, r.action, r.subject, r.oldState, r.newState, r.reason, r.data, r.prev, r.hash, seq)
+	}
+	r2, r3 := read(2), read(3)
+	write(2, r3)
+	write(3, r2)
+	wantBreak(t, s, 2)
+}

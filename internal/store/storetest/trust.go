@@ -1,0 +1,259 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+// trustTests are the suite's tests of the trust records.
+var trustTests = []suiteTest{
+	{"PublisherKeys", testPublisherKeys},
+	{"Signatures", testSignatures},
+	{"TrustChangeAtomic", testTrustChangeAtomic},
+	{"TrustOutbox", testTrustOutbox},
+	{"RevocationLists", testRevocationLists},
+}
+
+func testPublisherKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	k := store.PublisherKey{ID: "k1", Namespace: "acme", Algorithm: "ed25519", PEM: []byte("PEM1"), AddedBy: "alice", AddedAt: at(1)}
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event("publisher-key.added", "namespace:acme", 1)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key for a missing namespace: %v, want ErrNotFound", err)
+	}
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event("namespace.create", "namespace:acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if req, err := s.SignaturesRequired(ctx, "acme"); err != nil || !req {
+		t.Errorf("a new namespace requires signatures = %v, %v; want true (the default)", req, err)
+	}
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event("publisher-key.added", "namespace:acme", 1)); err != nil {
+		t.Fatal(err)
+	}
+	k2 := k
+	k2.ID, k2.PEM, k2.AddedAt = "k2", []byte("PEM2"), at(2)
+	if err := s.AddPublisherKey(ctx, k2, []byte(`{"kind":"publisher-key.added","n":2}`), event("publisher-key.added", "namespace:acme", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"x":1}`), event("publisher-key.added", "namespace:acme", 3)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("adding a key twice: %v, want ErrConflict", err)
+	}
+	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(5), "bob", []byte(`{"kind":"publisher-key.removed"}`), event("publisher-key.removed", "namespace:acme", 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(6), "bob", []byte(`{"x":2}`), event("publisher-key.removed", "namespace:acme", 6)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("retiring a retired key: %v, want ErrNotFound", err)
+	}
+	keys, err := s.ListPublisherKeys(ctx, "acme")
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("ListPublisherKeys = %d keys, %v; want 2", len(keys), err)
+	}
+	if keys[0].ID != "k1" || !keys[0].RetiredAt.Equal(stored(at(5))) || keys[0].RetiredBy != "bob" || !bytes.Equal(keys[0].PEM, []byte("PEM1")) {
+		t.Errorf("retired key = %+v", keys[0])
+	}
+	if keys[1].ID != "k2" || !keys[1].RetiredAt.IsZero() || !keys[1].AddedAt.Equal(stored(at(2))) {
+		t.Errorf("current key = %+v", keys[1])
+	}
+	if got, err := s.PublisherKey(ctx, "acme", "k2"); err != nil || got.ID != "k2" {
+		t.Errorf("PublisherKey(k2) = %+v, %v", got, err)
+	}
+	if _, err := s.PublisherKey(ctx, "other", "k2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a key of another namespace: %v, want ErrNotFound", err)
+	}
+	if err := s.SetSignaturesRequired(ctx, "acme", false, event("namespace.signature-requirement", "namespace:acme", 7)); err != nil {
+		t.Fatal(err)
+	}
+	if req, _ := s.SignaturesRequired(ctx, "acme"); req {
+		t.Error("the requirement stayed on after it was switched off")
+	}
+	if err := s.SetSignaturesRequired(ctx, "nope", false, event("namespace.signature-requirement", "namespace:nope", 7)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("switching a missing namespace: %v, want ErrNotFound", err)
+	}
+	// Every change is audited and each key change queued for the log.
+	if n := len(trail(t, s, "namespace:acme")); n != 1+2+1+1 {
+		t.Errorf("%d audit events for namespace:acme, want 5", n)
+	}
+	if pending, _ := s.PendingTrustEvents(ctx, 10); len(pending) != 3 {
+		t.Errorf("%d trust events queued, want 3 (two added, one removed)", len(pending))
+	}
+}
+
+func testSignatures(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sig := store.Signature{VersionID: "sub1", KeyID: "k1", Envelope: []byte(`{"payload":"x"}`), CreatedAt: at(1)}
+	if err := s.PutSignature(ctx, sig, event("submission.signature", "submission:sub1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSignature(ctx, sig, event("submission.signature", "submission:sub1", 2)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second signature: %v, want ErrConflict", err)
+	}
+	got, err := s.GetSignature(ctx, "sub1")
+	if err != nil || got.KeyID != "k1" || !bytes.Equal(got.Envelope, sig.Envelope) || !got.CreatedAt.Equal(stored(at(1))) {
+		t.Errorf("GetSignature = %+v, %v", got, err)
+	}
+	if _, err := s.GetSignature(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a version without a signature: %v, want ErrNotFound", err)
+	}
+}
+
+func certified(t *testing.T, s store.Store, id string) store.Version {
+	t.Helper()
+	v := inReview(t, s, id, "acme/"+id, "1.0.0")
+	return v
+}
+
+func testTrustChangeAtomic(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	certified(t, s, "sub1")
+	change := store.TrustChange{
+		VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved by bob",
+		Certificate: &store.CertificateRecord{Kind: "certificate.issued", Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
+		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
+		Provenance:  []byte(`{"slsa":1}`),
+		Audit: []audit.Event{
+			event("submission.transition", "submission:sub1", 20),
+			event("certificate.issued", "submission:sub1", 20),
+		},
+	}
+	seqs, err := s.ApplyTrustChange(ctx, change)
+	if err != nil || len(seqs) != 1 {
+		t.Fatalf("ApplyTrustChange = %v, %v", seqs, err)
+	}
+	v, _ := s.GetVersion(ctx, "sub1")
+	if v.State != lifecycle.Certified || v.Reason != "approved by bob" {
+		t.Errorf("after certification: %s (%s)", v.State, v.Reason)
+	}
+	if it, _ := s.GetReview(ctx, "sub1"); it.Open {
+		t.Error("certification left the review item open")
+	}
+	c, err := s.LatestCertificate(ctx, "sub1")
+	if err != nil || c.Seq != 1 || c.EventSeq != seqs[0] || !bytes.Equal(c.Envelope, []byte(`{"cert":1}`)) || !c.ExpiresAt.Equal(stored(at(1000))) {
+		t.Errorf("LatestCertificate = %+v, %v", c, err)
+	}
+	if p, err := s.ProvenanceStatement(ctx, "sub1"); err != nil || string(p) != `{"slsa":1}` {
+		t.Errorf("ProvenanceStatement = %s, %v", p, err)
+	}
+	if _, err := s.ProvenanceStatement(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("no provenance statement: %v, want ErrNotFound", err)
+	}
+	evs := trail(t, s, "submission:sub1")
+	last := evs[len(evs)-2]
+	if last.Action != "submission.transition" || last.OldState != "in_review" || last.NewState != "certified" {
+		t.Errorf("the transition's audit event = %+v", last)
+	}
+
+	// A change whose expected state no longer holds writes nothing: no
+	// certificate, no queued event, no audit event.
+	before := len(trail(t, s, ""))
+	change.Certificate.Envelope = []byte(`{"cert":2}`)
+	if _, err := s.ApplyTrustChange(ctx, change); !errors.Is(err, store.ErrStateChanged) {
+		t.Fatalf("a stale change: %v, want ErrStateChanged", err)
+	}
+	if c, _ := s.LatestCertificate(ctx, "sub1"); c.Seq != 1 {
+		t.Errorf("a failed change stored certificate %d", c.Seq)
+	}
+	if pending, _ := s.PendingTrustEvents(ctx, 10); len(pending) != 1 {
+		t.Errorf("a failed change queued a trust event: %d pending", len(pending))
+	}
+	if after := len(trail(t, s, "")); after != before {
+		t.Errorf("a failed change wrote %d audit events", after-before)
+	}
+	// An illegal transition is refused before anything is written.
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.Certified, To: lifecycle.InReview, Audit: change.Audit}); err == nil {
+		t.Error("certified -> in_review was accepted")
+	}
+	if _, err := s.LatestCertificate(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("no certificate: %v, want ErrNotFound", err)
+	}
+}
+
+func testTrustOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if last, err := s.LastLoggedIndex(ctx); err != nil || last != -1 {
+		t.Fatalf("LastLoggedIndex of an empty outbox = %d, %v; want -1", last, err)
+	}
+	var all []int64
+	for i := range 5 {
+		seqs, err := s.ApplyTrustChange(ctx, store.TrustChange{
+			Entries: [][]byte{[]byte(fmt.Sprintf(`{"n":%d}`, i))},
+			Audit:   []audit.Event{event("trust.event", "log:test", i)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, seqs...)
+	}
+	pending, err := s.PendingTrustEvents(ctx, 3)
+	if err != nil || len(pending) != 3 || pending[0].Seq != all[0] || string(pending[2].Entry) != `{"n":2}` || pending[0].LogIndex != -1 {
+		t.Fatalf("PendingTrustEvents(3) = %+v, %v", pending, err)
+	}
+	if err := s.MarkTrustEventsLogged(ctx, all[:2], 1); !errors.Is(err, store.ErrStateChanged) {
+		t.Errorf("indexes that skip one: %v, want ErrStateChanged", err)
+	}
+	if err := s.MarkTrustEventsLogged(ctx, all[:2], 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkTrustEventsLogged(ctx, all[1:3], 2); !errors.Is(err, store.ErrStateChanged) {
+		t.Errorf("recording a logged event again: %v, want ErrStateChanged", err)
+	}
+	if last, _ := s.LastLoggedIndex(ctx); last != 1 {
+		t.Errorf("LastLoggedIndex = %d, want 1", last)
+	}
+	e, err := s.TrustEvent(ctx, all[1])
+	if err != nil || e.LogIndex != 1 || string(e.Entry) != `{"n":1}` {
+		t.Errorf("TrustEvent = %+v, %v", e, err)
+	}
+	pending, _ = s.PendingTrustEvents(ctx, 0)
+	if len(pending) != 3 || pending[0].Seq != all[2] {
+		t.Errorf("pending after marking two = %+v", pending)
+	}
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{make([]byte, 1<<16)}, Audit: []audit.Event{event("trust.event", "log:test", 9)}}); err == nil {
+		t.Error("an entry over 65535 bytes was queued; the log cannot hold it")
+	}
+}
+
+func testRevocationLists(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.LatestRevocationList(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no list yet: %v, want ErrNotFound", err)
+	}
+	v := certified(t, s, "sub1")
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Audit: []audit.Event{event("submission.transition", "submission:sub1", 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	list := func(n int64) *store.RevocationListRecord {
+		return &store.RevocationListRecord{Number: n, Envelope: []byte(fmt.Sprintf(`{"list":%d}`, n)), IssuedAt: at(30), NextUpdate: at(90)}
+	}
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(2), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event("revocation-list.published", "revocation-list", 30)}}); !errors.Is(err, store.ErrStateChanged) {
+		t.Errorf("list 2 before list 1: %v, want ErrStateChanged", err)
+	}
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(1), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event("revocation-list.published", "revocation-list", 30)}}); err != nil {
+		t.Fatal(err)
+	}
+	rev := &store.Revocation{VersionID: "sub1", Digest: v.Digest, Reason: "malware", Time: at(40)}
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{
+		VersionID: "sub1", From: lifecycle.Certified, To: lifecycle.Revoked, Reason: "revoked: malware",
+		Revocation: rev, RevocationList: list(2), Entries: [][]byte{[]byte(`{"kind":"version.revoked"}`), []byte(`{"kind":"revocation-list.published"}`)},
+		Audit: []audit.Event{event("submission.transition", "submission:sub1", 40), event("version.revoked", "submission:sub1", 40)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.LatestRevocationList(ctx)
+	if err != nil || l.Number != 2 || string(l.Envelope) != `{"list":2}` || !l.NextUpdate.Equal(stored(at(90))) {
+		t.Errorf("LatestRevocationList = %+v, %v", l, err)
+	}
+	revs, err := s.ListRevocations(ctx)
+	if err != nil || len(revs) != 1 || revs[0].Digest != v.Digest || revs[0].Reason != "malware" || !revs[0].Time.Equal(stored(at(40))) {
+		t.Errorf("ListRevocations = %+v, %v", revs, err)
+	}
+	if v, _ := s.GetVersion(ctx, "sub1"); v.State != lifecycle.Revoked {
+		t.Errorf("after revocation: %s", v.State)
+	}
+	mustVerify(t, s, int64(len(trail(t, s, ""))))
+}

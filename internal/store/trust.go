@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+)
+
+// TrustStore keeps what the trust layer needs: publisher keys per namespace,
+// issued certificates, trust events waiting for the transparency log, and
+// signed revocation lists.
+//
+// A trust event is queued in the transaction of the change it records (the
+// outbox): the change and its promise to be logged commit together, and a
+// publisher appends queued events to the log afterwards.
+type TrustStore interface {
+	// AddPublisherKey registers a public key for a namespace and queues its
+	// trust event. ErrConflict when the namespace has that key already
+	// (retired or not); ErrNotFound when the namespace does not exist.
+	AddPublisherKey(ctx context.Context, k PublisherKey, entry []byte, ev audit.Event) error
+	// RetirePublisherKey closes a key's window at the given time: signatures
+	// made before stay verifiable, new submissions signed with it are
+	// refused. ErrNotFound for an unknown or already retired key.
+	RetirePublisherKey(ctx context.Context, namespace, id string, at time.Time, by string, entry []byte, ev audit.Event) error
+	// ListPublisherKeys returns a namespace's keys, retired ones included,
+	// oldest first.
+	ListPublisherKeys(ctx context.Context, namespace string) ([]PublisherKey, error)
+	// PublisherKey returns one key of a namespace.
+	PublisherKey(ctx context.Context, namespace, id string) (PublisherKey, error)
+
+	// SetSignaturesRequired records whether submissions to a namespace
+	// must carry a publisher signature. Namespaces require them unless an
+	// admin turned that off.
+	SetSignaturesRequired(ctx context.Context, namespace string, required bool, ev audit.Event) error
+	SignaturesRequired(ctx context.Context, namespace string) (bool, error)
+
+	// PutSignature keeps the publisher's signature with a version.
+	// ErrConflict when the version has another one already.
+	PutSignature(ctx context.Context, sig Signature, ev audit.Event) error
+	// GetSignature returns a version's publisher signature, or ErrNotFound.
+	GetSignature(ctx context.Context, versionID string) (Signature, error)
+
+	// ApplyTrustChange records a change of trust in one transaction: an
+	// optional compare-and-set transition, certificate, revocation and
+	// revocation list, the trust events for the log, and the audit events.
+	// It returns the outbox sequence numbers of the queued events.
+	ApplyTrustChange(ctx context.Context, c TrustChange) ([]int64, error)
+	// LatestCertificate returns a version's newest certificate, or
+	// ErrNotFound.
+	LatestCertificate(ctx context.Context, versionID string) (CertificateRecord, error)
+
+	// TrustEvent returns one queued or logged trust event.
+	TrustEvent(ctx context.Context, seq int64) (TrustEvent, error)
+	// PendingTrustEvents returns up to limit events not yet logged, in
+	// outbox order.
+	PendingTrustEvents(ctx context.Context, limit int) ([]TrustEvent, error)
+	// LastLoggedIndex returns the highest log index recorded, or -1.
+	LastLoggedIndex(ctx context.Context) (int64, error)
+	// MarkTrustEventsLogged records where each event landed in the log.
+	// The events must be pending and in outbox order with consecutive
+	// indexes, which is how the publisher appends them.
+	MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIndex int64) error
+
+	// ProvenanceStatement returns the marketplace's signed provenance
+	// statement for a version, or ErrNotFound.
+	ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error)
+
+	// LatestRevocationList returns the newest signed list, or ErrNotFound.
+	LatestRevocationList(ctx context.Context) (RevocationListRecord, error)
+	// ListRevocations returns every revoked version, oldest first.
+	ListRevocations(ctx context.Context) ([]Revocation, error)
+}
+
+// PublisherKey is a public key a namespace signs its packages with.
+type PublisherKey struct {
+	ID        string // trust.KeyID of the key
+	Namespace string
+	Algorithm string
+	PEM       []byte // PKIX public key
+	AddedBy   string
+	AddedAt   time.Time
+	RetiredBy string
+	RetiredAt time.Time // zero while the key is current
+}
+
+// Signature is the publisher's DSSE envelope over a version's digest.
+type Signature struct {
+	VersionID string
+	KeyID     string
+	Envelope  []byte // JSON
+	CreatedAt time.Time
+}
+
+// CertificateRecord is one certificate issued for a version.
+type CertificateRecord struct {
+	VersionID string
+	Seq       int    // 1, 2, … per version (set by the store)
+	Kind      string // certificate.issued or certificate.renewed
+	Envelope  []byte // JSON DSSE envelope
+	KeyID     string // the marketplace key that signed it
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// EventSeq is the outbox entry publishing it (set by the store).
+	EventSeq int64
+}
+
+// TrustEvent is an entry of the transparency log's outbox.
+type TrustEvent struct {
+	Seq       int64
+	Entry     []byte // trust.MarshalEvent
+	CreatedAt time.Time
+	// LogIndex is the entry's index in the log, -1 while pending.
+	LogIndex int64
+}
+
+// Revocation is a revoked version.
+type Revocation struct {
+	VersionID string
+	Digest    string
+	Reason    string
+	Time      time.Time
+}
+
+// RevocationListRecord is a signed revocation list.
+type RevocationListRecord struct {
+	Number     int64
+	Envelope   []byte // JSON DSSE envelope
+	IssuedAt   time.Time
+	NextUpdate time.Time
+}
+
+// TrustChange is everything one change of trust writes.
+type TrustChange struct {
+	// VersionID, From and To move the version (compare-and-set, checked by
+	// package lifecycle) when From is set; Reason says why.
+	VersionID string
+	From, To  lifecycle.State
+	Reason    string
+	// Certificate, when set, is stored for VersionID; its EventSeq is
+	// the first of Entries.
+	Certificate *CertificateRecord
+	// Provenance is the marketplace's signed provenance statement (DSSE
+	// envelope JSON) for VersionID, kept when the version has none yet.
+	Provenance []byte
+	// Revocation adds a version to the revoked set.
+	Revocation *Revocation
+	// RevocationList must be numbered one above the latest list.
+	RevocationList *RevocationListRecord
+	// Entries are the trust events queued for the log, in order.
+	Entries [][]byte
+	// Audit records the change; at least one event.
+	Audit []audit.Event
+}

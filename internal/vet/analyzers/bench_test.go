@@ -1,0 +1,126 @@
+package analyzers
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/internal/plugintest"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+)
+
+// BenchmarkVetExample is full vetting of the clean example plugin (a
+// 3.4 MB Go wasip1 module with its manifest, README, LICENSE and source):
+// loading the input and running every analyzer. The analyzers are built
+// once, as the server and the CLI build them.
+func BenchmarkVetExample(b *testing.B) {
+	pkg, mod := pluginPackage(b, "clean", "clean")
+	as := Default(DefaultOptions{})
+	warmUp(b, as, pkg)
+	b.ReportMetric(float64(len(mod))/(1<<20), "module-MiB")
+	b.ResetTimer()
+	for b.Loop() {
+		in, err := LoadInput(pkg, manifest.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range vet.Run(context.Background(), as, in, vet.Config{}, nil) {
+			if r.Status == vet.Errored {
+				b.Fatalf("%s errored: %s", r.Analyzer, r.Reason)
+			}
+		}
+	}
+}
+
+// BenchmarkVetAnalyzer times each analyzer alone on the clean plugin.
+func BenchmarkVetAnalyzer(b *testing.B) {
+	pkg, _ := pluginPackage(b, "clean", "clean")
+	in, err := LoadInput(pkg, manifest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	as := Default(DefaultOptions{})
+	warmUp(b, as, pkg)
+	for _, a := range as {
+		b.Run(a.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := a.Analyze(context.Background(), in); err != nil && !strings.Contains(err.Error(), "skipped") {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVetLargePackage is full vetting of a package of about 20 MB:
+// the clean plugin plus real Go source (the standard library's net,
+// crypto and encoding trees from GOROOT, as a plugin vendoring its
+// dependencies would ship them), up to 2,000 files.
+func BenchmarkVetLargePackage(b *testing.B) {
+	mod := plugintest.Build(b, "clean")
+	files := map[string][]byte{
+		"manifest.json": plugintest.Source(b, "clean", "manifest.json"),
+		"plugin.wasm":   mod,
+		"LICENSE":       plugintest.Source(b, "clean", "LICENSE"),
+		"README.md":     plugintest.Source(b, "clean", "README.md"),
+	}
+	goroot := runtime.GOROOT()
+	size := int64(len(mod))
+	for _, tree := range []string{"net", "crypto", "encoding", "go", "text", "image"} {
+		root := filepath.Join(goroot, "src", tree)
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || len(files) >= 2000 || size >= 20<<20 {
+				return err
+			}
+			if strings.Contains(p, "testdata") || !strings.HasSuffix(p, ".go") {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(filepath.Join(goroot, "src"), p)
+			files["vendor/std/"+filepath.ToSlash(rel)] = data
+			size += int64(len(data))
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	pkg := plugintest.Package(b, files)
+	var total int64
+	for _, e := range pkg.Files {
+		total += e.Size
+	}
+	as := Default(DefaultOptions{})
+	warmUp(b, as, pkg)
+	b.ReportMetric(float64(total)/(1<<20), "package-MiB")
+	b.ReportMetric(float64(len(pkg.Files)), "files")
+	b.ResetTimer()
+	for b.Loop() {
+		in, err := LoadInput(pkg, manifest.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		vet.Run(context.Background(), as, in, vet.Config{}, nil)
+	}
+}
+
+// warmUp runs vetting once so one-time set-up (licensecheck compiles its
+// licence matcher on first use, about a second) is not counted: a server
+// or a CLI pays it once per process.
+func warmUp(b *testing.B, as []vet.Analyzer, pkg *pkgfile.Package) {
+	b.Helper()
+	in, err := LoadInput(pkg, manifest.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	vet.Run(context.Background(), as, in, vet.Config{}, nil)
+}

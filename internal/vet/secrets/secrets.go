@@ -1,0 +1,478 @@
+// Package secrets finds credentials shipped inside a package: in every
+// file, and in the WebAssembly module's data segments, where a string
+// constant such as an API key ends up. It runs the gitleaks rule set (the
+// default configuration of github.com/zricethezav/gitleaks/v8, used as a
+// library) so its rules track a maintained, widely reviewed list.
+//
+// A secret's value never leaves this package: messages, snippets and
+// properties carry only its first characters ("AKIA…"), and the
+// fingerprint is a hash that also covers the rule and file, so the same
+// key in the same file keeps its reviewer decision across versions.
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+
+	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/wasmfile"
+)
+
+// Name is the analyzer's name.
+const Name = "secrets"
+
+// Version changes whenever the analyzer's own logic changes; the rule
+// set's version is in each result's Databases.
+const Version = "1.0.0"
+
+// gitleaksModule is the module path whose version names the rule set.
+const gitleaksModule = "github.com/zricethezav/gitleaks/v8"
+
+// remediation is the same for every secret: a shipped secret is a leaked
+// secret.
+const remediation = "Treat the secret as leaked: revoke or rotate it at its provider now. Remove it from the package and the source, " +
+	"and have the plugin read it at run time with a secret:NAME permission and pdk.Secret(\"NAME\"), so the operator supplies it."
+
+// Analyzer is the secrets analyzer. It is safe for concurrent use.
+type Analyzer struct {
+	cfg     config.Config
+	rules   []vet.Rule
+	version string
+}
+
+// New loads the gitleaks default rule set. Compiling its few hundred
+// regular expressions takes tens of milliseconds, so build one Analyzer
+// and reuse it.
+func New() (*Analyzer, error) {
+	// A viper instance of our own: gitleaks' NewDetectorDefaultConfig uses
+	// viper's global, which is not safe for concurrent use.
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, fmt.Errorf("secrets: reading the gitleaks default rules: %w", err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("secrets: decoding the gitleaks default rules: %w", err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("secrets: compiling the gitleaks default rules: %w", err)
+	}
+	a := &Analyzer{cfg: cfg, version: rulesetVersion()}
+	for _, id := range cfg.OrderedRules {
+		r := cfg.Rules[id]
+		a.rules = append(a.rules, vet.Rule{
+			ID:          RuleID(r.RuleID),
+			Name:        r.RuleID,
+			Description: r.Description,
+			Severity:    severity(r.RuleID),
+			Remediation: remediation,
+		})
+	}
+	return a, nil
+}
+
+// RuleID is the vet rule id of a gitleaks rule.
+func RuleID(gitleaksID string) string { return Name + "/" + gitleaksID }
+
+// severity: a provider-specific rule matches a key's exact format, so a
+// hit is almost certainly a real credential; the generic rule keys on
+// names like "api_key = ..." and is wrong often enough to be a warning.
+func severity(id string) vet.Severity {
+	if strings.HasPrefix(id, "generic") {
+		return vet.Medium
+	}
+	return vet.High
+}
+
+func rulesetVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == gitleaksModule {
+				if d.Replace != nil {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	return "v8.30.1"
+}
+
+func (*Analyzer) Name() string           { return Name }
+func (*Analyzer) Version() string        { return Version }
+func (*Analyzer) Requires() []string     { return nil }
+func (*Analyzer) Timeout() time.Duration { return time.Minute }
+
+// Rules returns one rule per gitleaks rule.
+func (a *Analyzer) Rules() []vet.Rule { return append([]vet.Rule(nil), a.rules...) }
+
+// Detail is the analyzer's Detail.
+type Detail struct {
+	FilesScanned    int   `json:"filesScanned"`
+	BytesScanned    int64 `json:"bytesScanned"`
+	SegmentsScanned int   `json:"moduleSegmentsScanned"`
+}
+
+// Analyze implements vet.Analyzer.
+func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, error) {
+	if in.Package == nil {
+		return nil, fmt.Errorf("no package to scan")
+	}
+	// One detector serves every worker: gitleaks scans files
+	// concurrently with a shared detector itself, and DetectContext only
+	// reads it.
+	det := detect.NewDetectorContext(ctx, a.cfg)
+	modPath := ""
+	if in.Manifest != nil {
+		modPath = in.Manifest.Runtime.Module
+	}
+	files := in.Package.Files
+	hits := make([][]hit, len(files))
+	segments := make([]int, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || ctx.Err() != nil {
+					return
+				}
+				fs := &fileScan{det: det}
+				segments[i] = fs.scanFile(ctx, in, files[i].Path, modPath)
+				hits[i] = fs.hits
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Merge in file order, so findings and their first locations do not
+	// depend on which worker finished first.
+	d := &Detail{}
+	m := &merge{seen: map[string]int{}}
+	for i, e := range files {
+		d.FilesScanned++
+		d.BytesScanned += e.Size
+		d.SegmentsScanned += segments[i]
+		for _, h := range hits[i] {
+			m.add(h)
+		}
+	}
+	return &vet.Report{
+		Findings:  m.findings,
+		Detail:    d,
+		Databases: map[string]string{"gitleaks": a.version},
+	}, nil
+}
+
+// hit is one gitleaks match, before deduplication.
+type hit struct {
+	rule, desc, secret string
+	loc                vet.Location
+}
+
+// fileScan scans one file.
+type fileScan struct {
+	det  *detect.Detector
+	hits []hit
+}
+
+func (s *fileScan) add(rule, desc, secret string, loc vet.Location) {
+	s.hits = append(s.hits, hit{rule, desc, secret, loc})
+}
+
+// scanFile scans the file at path and returns how many module data
+// segments it scanned.
+func (s *fileScan) scanFile(ctx context.Context, in *vet.Input, path, modPath string) int {
+	data, _ := in.Package.File(path)
+	switch {
+	case path == modPath && in.Module != nil:
+		// String constants live in the data segments; scanning only
+		// those skips the code, and offsets point into the file.
+		mod, err := wasmfile.Parse(in.Module)
+		if err != nil {
+			// The capabilities analyzer reports the malformed module;
+			// here the whole file is still scanned.
+			s.binary(ctx, path, appendRuns(nil, piece{data, 0}), false)
+			return 0
+		}
+		var segs []piece
+		for _, seg := range mod.Data {
+			segs = appendRuns(segs, piece{seg.Data, seg.Offset})
+		}
+		s.binary(ctx, path, segs, false)
+		return len(mod.Data)
+	case vet.IsText(data):
+		s.text(ctx, path, data)
+	default:
+		s.binary(ctx, path, appendRuns(nil, piece{data, 0}), true)
+	}
+	return 0
+}
+
+// text scans a text file; locations are lines and columns. A large file
+// goes to gitleaks in chunks of about batchBytes cut at blank lines, for
+// the reason batchBytes gives; a secret never spans a blank line (a PEM
+// block has none), so none is cut. No chunk is longer than windowBytes
+// (textCut), so one 20 MB line costs what any 20 MB of text does.
+func (s *fileScan) text(ctx context.Context, file string, data []byte) {
+	for start := 0; start < len(data) && ctx.Err() == nil; {
+		end := start + textCut(data[start:])
+		chunk := data[start:end]
+		starts := lineStarts(chunk)
+		for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(chunk), FilePath: file}) {
+			loc := vet.Location{File: file}
+			if off, ok := secretOffset(chunk, starts, f.StartLine, f.Match, f.Secret); ok {
+				loc.Line, loc.Column = vet.LineCol(data, start+off)
+			} else {
+				loc.Line, _ = vet.LineCol(data, start)
+				loc.Line += f.StartLine
+			}
+			s.add(f.RuleID, f.Description, f.Secret, loc)
+		}
+		start = end
+	}
+}
+
+// piece is bytes of a file at a file offset: a whole binary file, or one
+// data segment of the module.
+type piece struct {
+	data []byte
+	base int64
+}
+
+// batchBytes is how many bytes of small pieces are joined into one
+// gitleaks fragment. Rules run on a fragment only when one of their
+// keywords occurs in it, so small fragments keep the expensive rules on
+// the few places that mention "key" or "token"; joining tiny pieces keeps
+// the fixed cost per fragment (a pass over every rule) from dominating in
+// a Go module's thousands of small data segments.
+const batchBytes = 4 << 10
+
+// binary scans bytes that are not text (data segments, an image) as text:
+// every byte that is not printable ASCII becomes a line break, so each run
+// of printable bytes is a line and rules anchored on word or line
+// boundaries still work. Pieces are never split, so a multi-line secret
+// (a PEM private key) stays whole. The mapping is byte for byte, so a
+// match's position gives its file offset.
+//
+// Module data is scanned without a file path: gitleaks' path allowlists
+// and path-only rules are about files (lock files, key files), and the
+// path check costs more than the scan of a small segment.
+func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
+	for len(pieces) > 0 && ctx.Err() == nil {
+		n, size := 0, 0
+		for n < len(pieces) && (n == 0 || size+len(pieces[n].data) < batchBytes) {
+			size += len(pieces[n].data) + 1
+			n++
+		}
+		s.batch(ctx, file, pieces[:n], withPath)
+		pieces = pieces[n:]
+	}
+}
+
+// Bounds of what gitleaks is given at once. Its cost grows with the lines
+// of a fragment and their length (a 1 MB file of zero bytes, given as one
+// fragment of a million empty lines, took gigabytes), so binary data is
+// reduced to its runs of printable bytes and every fragment is at most
+// windowBytes.
+const (
+	// windowBytes bounds one fragment: a text chunk or a printable run.
+	// A longer run is cut at a line break or a space near the bound, or
+	// at the bound; a secret is far shorter than the window, so only one
+	// that straddles a forced cut of a 16 KiB run without a space is missed.
+	windowBytes = 16 << 10
+	// minRun is the shortest printable run of binary data scanned: no
+	// rule matches a shorter secret.
+	minRun = 8
+)
+
+// textCut returns where the next text chunk of data ends: at the first
+// blank line after batchBytes, else at the last line break (else space)
+// before windowBytes, else at windowBytes.
+func textCut(data []byte) int {
+	if len(data) <= batchBytes {
+		return len(data)
+	}
+	win := data[:min(len(data), windowBytes)]
+	if i := bytes.Index(win[batchBytes:], []byte("\n\n")); i >= 0 {
+		return batchBytes + i + 1
+	}
+	if len(data) <= windowBytes {
+		return len(data)
+	}
+	return windowCut(win)
+}
+
+// windowCut returns where to cut a window that must be cut: after its last
+// line break, else its last space, else at its end.
+func windowCut(win []byte) int {
+	if i := bytes.LastIndexByte(win, '\n'); i > 0 {
+		return i + 1
+	}
+	if i := bytes.LastIndexByte(win, ' '); i > 0 {
+		return i + 1
+	}
+	return len(win)
+}
+
+// printable reports whether c is kept in a run of binary data: printable
+// ASCII and the white space a multi-line secret (a PEM block) holds.
+func printable(c byte) bool { return c >= 0x20 && c <= 0x7e || c == '\t' || c == '\n' || c == '\r' }
+
+// appendRuns appends the runs of printable bytes of p that are at least
+// minRun long to list, each cut into windows of at most windowBytes. The
+// bytes between runs cannot be part of a secret, so dropping them loses
+// nothing, and zeros, code or compressed data cost a pass, not a scan.
+func appendRuns(list []piece, p piece) []piece {
+	data := p.data
+	for i := 0; i < len(data); {
+		if !printable(data[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(data) && printable(data[j]) {
+			j++
+		}
+		for run := data[i:j]; len(run) >= minRun; {
+			n := len(run)
+			if n > windowBytes {
+				n = windowCut(run[:windowBytes])
+			}
+			list = append(list, piece{run[:n], p.base + int64(i+len(data[i:j])-len(run))})
+			run = run[n:]
+		}
+		i = j
+	}
+	return list
+}
+
+func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withPath bool) {
+	n := 0
+	for _, p := range pieces {
+		n += len(p.data) + 1
+	}
+	buf := make([]byte, 0, n)
+	starts := make([]int, len(pieces)) // where each piece starts in buf
+	for i, p := range pieces {
+		starts[i] = len(buf)
+		for _, c := range p.data {
+			if c < 0x20 && c != '\t' || c > 0x7e {
+				c = '\n'
+			}
+			buf = append(buf, c)
+		}
+		buf = append(buf, '\n')
+	}
+	frag := detect.Fragment{Raw: string(buf)}
+	if withPath {
+		frag.FilePath = file
+	}
+	lines := lineStarts(buf)
+	for _, f := range s.det.DetectContext(ctx, frag) {
+		loc := vet.Location{File: file}
+		if off, ok := secretOffset(buf, lines, f.StartLine, f.Match, f.Secret); ok {
+			i, found := slices.BinarySearch(starts, off)
+			if !found {
+				i--
+			}
+			loc.Offset = pieces[i].base + int64(off-starts[i])
+			loc.Length = int64(len(f.Secret))
+		}
+		s.add(f.RuleID, f.Description, f.Secret, loc)
+	}
+}
+
+// merge deduplicates hits into findings: one per rule, file and secret.
+type merge struct {
+	findings []vet.Finding
+	seen     map[string]int // fingerprint → index in findings
+}
+
+func (m *merge) add(h hit) {
+	ruleID, desc, secret, loc := h.rule, h.desc, h.secret, h.loc
+	id := RuleID(ruleID)
+	fp := vet.Fingerprint(id, loc.File, secret)
+	if i, ok := m.seen[fp]; ok {
+		m.findings[i].Properties["occurrences"] = m.findings[i].Properties["occurrences"].(int) + 1
+		return
+	}
+	red := Redact(secret)
+	where := loc.File
+	if loc.Line > 0 {
+		where = fmt.Sprintf("%s line %d", loc.File, loc.Line)
+	} else if loc.Offset > 0 {
+		where = fmt.Sprintf("%s at byte %d", loc.File, loc.Offset)
+	}
+	what := strings.TrimSuffix(desc, ".")
+	if what == "" {
+		what = ruleID
+	}
+	loc.Snippet = red
+	m.seen[fp] = len(m.findings)
+	m.findings = append(m.findings, vet.Finding{
+		RuleID:      id,
+		Severity:    severity(ruleID),
+		Message:     fmt.Sprintf("%s holds what looks like a secret (%s): %s", where, what, red),
+		Location:    loc,
+		Fingerprint: fp,
+		Remediation: remediation,
+		Properties:  map[string]any{"gitleaksRule": ruleID, "redacted": red, "length": len(secret), "occurrences": 1},
+	})
+}
+
+// lineStarts returns the offset at which each line starts.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return starts
+		}
+		i += j + 1
+		starts = append(starts, i)
+	}
+}
+
+// secretOffset returns the byte offset of the secret that gitleaks
+// matched on a line (0-based, as gitleaks counts them). The match is
+// looked up in the line itself rather than trusting gitleaks' column,
+// which counts differently on the first line and on later ones.
+func secretOffset(data []byte, starts []int, line int, match, secret string) (int, bool) {
+	if line < 0 || line >= len(starts) {
+		return 0, false
+	}
+	lineStart := starts[line]
+	lineEnd := len(data)
+	if line+1 < len(starts) {
+		lineEnd = starts[line+1]
+	}
+	i := bytes.Index(data[lineStart:lineEnd], []byte(match))
+	if i < 0 {
+		return 0, false
+	}
+	off := lineStart + i
+	if j := strings.Index(match, secret); j >= 0 {
+		off += j
+	}
+	return off, true
+}

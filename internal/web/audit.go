@@ -1,0 +1,221 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/store"
+)
+
+type auditData struct {
+	Filter    auditForm
+	Events    []audit.Event
+	Older     string // query string of the next page, "" when none
+	Export    string // query string for the export
+	Report    audit.Report
+	Verified  bool
+	VerifyErr string
+}
+
+type auditForm struct {
+	Actor, Action, Subject, Since, Until string
+}
+
+const auditPageSize = 100
+
+// auditFilter reads the page's filters; dates are YYYY-MM-DD in UTC.
+func auditFilter(q url.Values) (store.AuditFilter, auditForm, string) {
+	f := auditForm{Actor: q.Get("actor"), Action: q.Get("action"), Subject: q.Get("subject"), Since: q.Get("since"), Until: q.Get("until")}
+	out := store.AuditFilter{Actor: f.Actor, Action: f.Action, Subject: f.Subject, Limit: auditPageSize}
+	for _, s := range []string{f.Actor, f.Action, f.Subject} {
+		if len(s) > 200 {
+			return out, f, "Filters are limited to 200 characters."
+		}
+	}
+	day := func(s string) (time.Time, bool) {
+		if s == "" {
+			return time.Time{}, true
+		}
+		t, err := time.Parse("2006-01-02", s)
+		return t, err == nil
+	}
+	var ok bool
+	if out.Since, ok = day(f.Since); !ok {
+		return out, f, "Since must be a date such as 2026-11-01."
+	}
+	if out.Until, ok = day(f.Until); !ok {
+		return out, f, "Until must be a date such as 2026-11-30."
+	}
+	if !out.Until.IsZero() {
+		out.Until = out.Until.AddDate(0, 0, 1) // the whole day
+	}
+	if b := q.Get("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return out, f, "Before must be a sequence number."
+		}
+		out.BeforeSeq = n
+	}
+	return out, f, ""
+}
+
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) {
+	f, form, bad := auditFilter(r.URL.Query())
+	if bad != "" {
+		h.fail(w, r, c, http.StatusBadRequest, bad)
+		return
+	}
+	evs, err := h.cfg.Store.SearchAudit(r.Context(), f)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	d := auditData{Filter: form, Events: evs}
+	q := url.Values{}
+	for k, v := range map[string]string{"actor": form.Actor, "action": form.Action, "subject": form.Subject, "since": form.Since, "until": form.Until} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	d.Export = q.Encode()
+	if len(evs) == auditPageSize {
+		q.Set("before", strconv.FormatInt(evs[len(evs)-1].Seq, 10))
+		d.Older = q.Encode()
+	}
+	// The whole chain is recomputed: that is the point of looking.
+	rep, err := h.verifyChain(r.Context())
+	if err != nil {
+		d.VerifyErr = "The trail could not be read to verify it; the server log has the details."
+		h.cfg.Log.ErrorContext(r.Context(), "verifying the audit trail", "err", err)
+	} else {
+		d.Report, d.Verified = rep, true
+	}
+	h.render(w, r, c, http.StatusOK, "audit.html", "Audit trail", d)
+}
+
+func (h *Handler) verifyChain(ctx context.Context) (audit.Report, error) {
+	return audit.VerifyAll(func(fn func(audit.Event) error) error {
+		return h.cfg.Store.ScanAudit(ctx, store.AuditQuery{}, fn)
+	})
+}
+
+// auditExport downloads the filtered trail as JSON lines, each event with
+// its hashes, so an auditor can verify the chain offline.
+func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, c *call) {
+	f, _, bad := auditFilter(r.URL.Query())
+	if bad != "" {
+		h.fail(w, r, c, http.StatusBadRequest, bad)
+		return
+	}
+	f.Limit = store.MaxInsightRows
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-audit.jsonl"`)
+	enc := json.NewEncoder(w)
+	for {
+		evs, err := h.cfg.Store.SearchAudit(r.Context(), f)
+		if err != nil {
+			// Headers are gone; the truncated file and the log say so.
+			h.cfg.Log.ErrorContext(r.Context(), "audit export failed", "err", err, "actor", c.p.Subject)
+			return
+		}
+		for _, e := range evs {
+			if err := enc.Encode(e); err != nil {
+				return
+			}
+		}
+		if len(evs) < f.Limit {
+			return
+		}
+		f.BeforeSeq = evs[len(evs)-1].Seq
+	}
+}
+
+type policyData struct {
+	Digest   string
+	Modules  []module
+	History  []store.PolicyRecord
+	CanDry   bool
+	Proposal module
+	DryRun   *dryRunView
+}
+
+type module struct{ Name, Source string }
+
+type dryRunView struct {
+	Proposed, Active string
+	Error            string
+	Differences      []policy.Difference
+}
+
+func (h *Handler) policyData(ctx context.Context, c *call) (policyData, error) {
+	e := h.cfg.Review.Engine()
+	d := policyData{Digest: e.Digest(), CanDry: c.p.Allowed(stewards.Roles...)}
+	p := e.Policy()
+	for _, n := range p.Names() {
+		d.Modules = append(d.Modules, module{Name: n, Source: p.Modules[n]})
+	}
+	hist, err := h.cfg.Store.ListPolicies(ctx)
+	if err != nil {
+		return d, err
+	}
+	d.History = hist
+	return d, nil
+}
+
+func (h *Handler) policy(w http.ResponseWriter, r *http.Request, c *call) {
+	d, err := h.policyData(r.Context(), c)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	h.render(w, r, c, http.StatusOK, "policy.html", "Policy", d)
+}
+
+// policyDryRun replaces (or adds) one module of the active policy with the
+// form's source, and reports which versions in review it would decide
+// differently. Nothing is applied: applying stays an API and CLI action.
+func (h *Handler) policyDryRun(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	d, err := h.policyData(ctx, c)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	name, src := r.PostFormValue("module"), r.PostFormValue("source")
+	d.Proposal = module{Name: name, Source: src}
+	d.DryRun = &dryRunView{Active: d.Digest}
+	mods := map[string]string{}
+	for _, m := range d.Modules {
+		mods[m.Name] = m.Source
+	}
+	status := http.StatusOK
+	if name == "" || src == "" {
+		d.DryRun.Error = "Give the module's file name and its Rego source."
+		status = http.StatusUnprocessableEntity
+	} else {
+		mods[name] = src
+		p := policy.New(mods)
+		d.DryRun.Proposed = p.Digest
+		proposed, err := policy.Compile(ctx, p)
+		if err == nil {
+			var rep policy.TestReport
+			if rep, err = policy.Test(ctx, p); err == nil {
+				err = rep.Err()
+			}
+		}
+		if err != nil {
+			d.DryRun.Error = err.Error()
+			status = http.StatusUnprocessableEntity
+		} else if d.DryRun.Differences, err = h.cfg.Review.DryRun(ctx, proposed); err != nil {
+			h.internal(w, r, c, err)
+			return
+		}
+	}
+	h.render(w, r, c, status, "policy.html", "Policy", d)
+}

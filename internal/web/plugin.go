@@ -1,0 +1,248 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/triage"
+	"gatehouse.dev/gatehouse/manifest"
+)
+
+type permView struct {
+	Raw, Plain string
+}
+
+type versionView struct {
+	store.Version
+	Changes []string
+	Current bool
+}
+
+type riskView struct {
+	Tier    string
+	Weight  int
+	Reasons []string
+	Factors []factorView
+}
+
+type factorView struct {
+	Name        string
+	Points, Cap int
+	Why         string
+}
+
+type pluginData struct {
+	Plugin      store.Plugin
+	Version     store.Version
+	Manifest    *manifest.Manifest
+	Permissions []permView
+	Badges      []string
+	Cert        *certView
+	Risk        *riskView
+	History     []versionView
+	MarketURL   string
+	Anonymous   bool
+	FileName    string
+	// Revalidation is the version's schedule: when it is next checked
+	// again, and how the last check went (nil before its first).
+	Revalidation *store.Revalidation
+}
+
+func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("namespace") + "/" + r.PathValue("name")
+	p, err := h.cfg.Store.GetPlugin(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	all, err := h.cfg.Store.ListVersions(r.Context(), id)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	// Unreleased versions are for the namespace's publishers and the
+	// overseers (auth.Principal.CanSeeVersion, as in the API).
+	insider, err := h.canSee(r.Context(), c, id)
+	if err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	var vs []store.Version
+	for _, v := range all {
+		if insider || auth.Released(v.State) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		// Nobody else learns anything about plugins without a released
+		// version, not even that they exist.
+		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
+		return
+	}
+	sortVersions(vs)
+	sel := 0
+	if want := r.URL.Query().Get("version"); want != "" {
+		sel = -1
+		for i, v := range vs {
+			if v.Version == want {
+				sel = i
+			}
+		}
+		if sel < 0 {
+			h.fail(w, r, c, http.StatusNotFound, fmt.Sprintf("%s has no version %s to show.", id, want))
+			return
+		}
+	}
+	v := vs[sel]
+	m, err := parseStored(v.Manifest)
+	if err != nil {
+		h.internal(w, r, c, fmt.Errorf("reading the manifest of %s: %w", v.ID, err))
+		return
+	}
+	d := pluginData{Plugin: p, Version: v, Manifest: m, Anonymous: !c.signedIn, MarketURL: h.cfg.PublicURL,
+		FileName: strings.ReplaceAll(id, "/", "__") + "@" + v.Version + ".gpkg"}
+	if d.MarketURL == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		d.MarketURL = scheme + "://" + r.Host
+	}
+	for _, raw := range m.Permissions {
+		pv := permView{Raw: raw, Plain: raw}
+		if perm, err := manifest.ParsePermission(raw); err == nil {
+			pv.Plain = perm.Describe()
+		}
+		d.Permissions = append(d.Permissions, pv)
+	}
+	if d.Cert, d.Badges, err = h.badges(r.Context(), v); err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	if d.Risk, err = h.risk(r, v.ID); err != nil {
+		h.internal(w, r, c, err)
+		return
+	}
+	if rv, err := h.cfg.Store.GetRevalidation(r.Context(), v.ID); err == nil {
+		d.Revalidation = &rv
+	} else if !errors.Is(err, store.ErrNotFound) {
+		h.internal(w, r, c, err)
+		return
+	}
+	for i, x := range vs {
+		vv := versionView{Version: x, Current: i == sel}
+		if i+1 < len(vs) {
+			older, err1 := parseStored(vs[i+1].Manifest)
+			newer, err2 := parseStored(x.Manifest)
+			if err1 == nil && err2 == nil {
+				vv.Changes = manifestChanges(older, newer)
+			}
+		} else {
+			vv.Changes = []string{"First version shown."}
+		}
+		d.History = append(d.History, vv)
+	}
+	title := p.DisplayName
+	if title == "" {
+		title = p.ID
+	}
+	h.render(w, r, c, http.StatusOK, "plugin.html", title, d)
+}
+
+// risk reads a version's newest verdict.
+func (h *Handler) risk(r *http.Request, versionID string) (*riskView, error) {
+	vd, err := h.cfg.Store.LatestVerdict(r.Context(), versionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &riskView{Tier: vd.Tier, Weight: vd.Weight}
+	var tv triage.Verdict
+	if json.Unmarshal(vd.Body, &tv) == nil {
+		out.Reasons = tv.Reasons
+		for _, f := range tv.Weight.Factors {
+			if f.Value > 0 {
+				out.Factors = append(out.Factors, factorView{Name: f.Name, Points: f.Value, Cap: f.Cap, Why: f.Reason})
+			}
+		}
+	}
+	return out, nil
+}
+
+// manifestChanges says in sentences what newer asks for that older did
+// not, and what it dropped.
+func manifestChanges(older, newer *manifest.Manifest) []string {
+	var out []string
+	oldPerms, newPerms := set(older.Permissions), set(newer.Permissions)
+	for _, p := range newer.Permissions {
+		if !oldPerms[p] {
+			desc := p
+			if perm, err := manifest.ParsePermission(p); err == nil {
+				desc = perm.Describe()
+			}
+			out = append(out, fmt.Sprintf("New permission %s: the plugin may %s.", p, desc))
+		}
+	}
+	for _, p := range older.Permissions {
+		if !newPerms[p] {
+			out = append(out, fmt.Sprintf("No longer asks for %s.", p))
+		}
+	}
+	var oc, nc []string
+	var oldLeaves, newLeaves bool
+	var oldRet, newRet string
+	if older.Data != nil {
+		oc, oldLeaves, oldRet = older.Data.Categories, older.Data.LeavesPlatform, older.Data.Retention
+	}
+	if newer.Data != nil {
+		nc, newLeaves, newRet = newer.Data.Categories, newer.Data.LeavesPlatform, newer.Data.Retention
+	}
+	ocs, ncs := set(oc), set(nc)
+	for _, x := range nc {
+		if !ocs[x] {
+			out = append(out, fmt.Sprintf("Now handles %s data.", x))
+		}
+	}
+	for _, x := range oc {
+		if !ncs[x] {
+			out = append(out, fmt.Sprintf("No longer handles %s data.", x))
+		}
+	}
+	if newLeaves && !oldLeaves {
+		out = append(out, "Data now leaves the platform.")
+	} else if oldLeaves && !newLeaves {
+		out = append(out, "Data no longer leaves the platform.")
+	}
+	if oldRet != newRet && newRet != "" {
+		out = append(out, fmt.Sprintf("Retention changed from %q to %q.", oldRet, newRet))
+	}
+	if older.Runtime.HostAPI != newer.Runtime.HostAPI {
+		out = append(out, fmt.Sprintf("Compatibility changed: host API %s (was %s).", newer.Runtime.HostAPI, older.Runtime.HostAPI))
+	}
+	if newer.Deprecation != nil && newer.Deprecation.Deprecated && (older.Deprecation == nil || !older.Deprecation.Deprecated) {
+		out = append(out, "Deprecated in this version.")
+	}
+	if len(out) == 0 {
+		out = append(out, "No change to permissions, data handling or compatibility.")
+	}
+	return out
+}
+
+func set(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, x := range list {
+		m[x] = true
+	}
+	return m
+}
