@@ -16,92 +16,52 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// Errors callers match with errors.Is.
+// Errors callers match with errors.Is. The first three are the domain's
+// (package domain); store's names stay during the move to it.
 var (
-	ErrNotFound = errors.New("not found")
-	// ErrConflict: the write contradicts what is stored (another version
-	// with the same namespace/name@version, a namespace that exists).
-	ErrConflict = errors.New("conflict")
-	// ErrStateChanged: a transition's expected current state no longer
-	// holds (another worker moved the version first).
-	ErrStateChanged = errors.New("state changed concurrently")
+	ErrNotFound     = domain.ErrNotFound
+	ErrConflict     = domain.ErrConflict
+	ErrStateChanged = domain.ErrStateChanged
 	// ErrTooLarge: Blobs.Stage was given more bytes than its limit.
 	ErrTooLarge = errors.New("too large")
 )
 
-// Role is what a token may do.
-type Role string
-
-const (
-	RoleAdmin     Role = "admin" // everything, including token management
-	RolePublisher Role = "publisher"
-	RoleReviewer  Role = "reviewer"
-	RoleSteward   Role = "steward"
-	RoleAuditor   Role = "auditor"
-	// RoleHost is a platform host: it reports plugins' runtime health and
-	// may do nothing else.
-	RoleHost Role = "host"
+// The records are the domain's nouns (package domain). These aliases keep
+// store's names compiling while callers move to domain's; they go once
+// none is left.
+type (
+	Role         = domain.Role
+	Token        = domain.Token
+	Namespace    = domain.Namespace
+	Version      = domain.Version
+	File         = domain.File
+	Plugin       = domain.Plugin
+	Verdict      = domain.Verdict
+	ReviewItem   = domain.ReviewItem
+	Approval     = domain.Approval
+	PolicyRecord = domain.PolicyRecord
+	Message      = domain.Message
+	Job          = domain.Job
+	VetRun       = domain.VetRun
+	Suppression  = domain.Suppression
 )
 
-// Roles lists every role.
-var Roles = []Role{RoleAdmin, RolePublisher, RoleReviewer, RoleSteward, RoleAuditor, RoleHost}
+// Roles, during the move to package domain.
+const (
+	RoleAdmin     = domain.RoleAdmin
+	RolePublisher = domain.RolePublisher
+	RoleReviewer  = domain.RoleReviewer
+	RoleSteward   = domain.RoleSteward
+	RoleAuditor   = domain.RoleAuditor
+	RoleHost      = domain.RoleHost
+)
 
-// Token is an API credential. Only the SHA-256 of its secret is stored.
-type Token struct {
-	ID        string
-	Subject   string // who holds it: the actor named in audit events
-	Role      Role
-	Namespace string // optional scope: a publisher token for one namespace
-	Hash      []byte // SHA-256 of the secret
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	RevokedAt time.Time // zero when not revoked
-}
-
-// Namespace is the first part of a plugin id, owned by publishers.
-type Namespace struct {
-	Name      string
-	Owners    []string // token subjects
-	CreatedAt time.Time
-}
-
-// Version is one submitted version of a plugin. Its ID is the submission
-// id. Everything but State, Reason and UpdatedAt is immutable.
-type Version struct {
-	ID        string
-	PluginID  string // namespace/name
-	Version   string // SemVer
-	Digest    string // "sha256:HEX" of the package bytes
-	Size      int64
-	Manifest  []byte // the manifest as stored in the package (v1 JSON)
-	Files     []File
-	Submitter string
-	State     lifecycle.State
-	Reason    string // why it is in State
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// File is one entry of a package, with its digest.
-type File struct {
-	Path   string `json:"path"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// Plugin is a catalog entry: a namespace/name with at least one version.
-type Plugin struct {
-	ID            string
-	Namespace     string
-	Name          string
-	DisplayName   string // from the latest version's manifest
-	Description   string
-	LatestVersion string // highest SemVer among its versions
-	UpdatedAt     time.Time
-}
+// Roles lists every role (domain.Roles).
+var Roles = domain.Roles
 
 // PluginQuery filters and pages the catalog.
 type PluginQuery struct {
@@ -252,104 +212,10 @@ type Store interface {
 	Close() error
 }
 
-// Verdict is one triage decision over a version.
-type Verdict struct {
-	VersionID    string
-	Seq          int
-	PolicyDigest string
-	Outcome      string // rejected, auto_approved, in_review
-	Tier         string
-	Weight       int
-	Body         []byte // JSON: input, decision, explanation, dry run
-	CreatedAt    time.Time
-}
-
-// ReviewItem is a version waiting for people.
-type ReviewItem struct {
-	VersionID         string
-	PluginID          string
-	Tier              string
-	Weight            int
-	ApprovalsRequired int
-	Deadline          time.Time
-	// PreferredReviewer is who asked for changes on the previous version:
-	// the review picks up where it stopped.
-	PreferredReviewer string
-	ClaimedBy         string
-	ClaimUntil        time.Time
-	EscalatedAt       time.Time
-	Open              bool
-	CreatedAt         time.Time
-}
-
 // ReviewQuery pages the queue.
 type ReviewQuery struct {
 	Limit  int // 1..500, 0 means 50
 	Offset int
-}
-
-// Approval is one reviewer's approval, possibly granting fewer permissions
-// than the manifest asks for.
-type Approval struct {
-	VersionID string
-	Reviewer  string
-	Granted   []string
-	CreatedAt time.Time
-}
-
-// PolicyRecord is an applied policy.
-type PolicyRecord struct {
-	Digest    string
-	Modules   []byte // JSON object: file name → Rego source
-	AppliedBy string
-	AppliedAt time.Time
-	Active    bool
-}
-
-// Message is an entry in a plugin's review thread.
-type Message struct {
-	ID        int64
-	PluginID  string
-	VersionID string
-	Author    string
-	Kind      string // comment, changes_requested, rejection, appeal, approval
-	Body      string
-	CreatedAt time.Time
-}
-
-// Job is a unit of background work.
-type Job struct {
-	ID         int64
-	Kind       string // e.g. "vet"
-	Key        string // e.g. the submission id
-	Args       []byte // JSON
-	State      string // queued, running, done, failed
-	Attempts   int    // claims so far
-	RunAt      time.Time
-	LeaseUntil time.Time
-	LastError  string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}
-
-// VetRun is one run of the analyzers over a version.
-type VetRun struct {
-	VersionID string
-	Run       int
-	Results   []byte // JSON array of vet.Result
-	Blocked   bool
-	Summary   string // why it blocked, or that it passed
-	CreatedAt time.Time
-}
-
-// Suppression is a reviewer's decision that a finding is a false positive.
-type Suppression struct {
-	PluginID    string
-	Fingerprint string
-	RuleID      string
-	By          string
-	Reason      string
-	CreatedAt   time.Time
 }
 
 // Blobs holds package bytes by digest on disk or in an object store.

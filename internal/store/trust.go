@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -73,64 +74,6 @@ type TrustStore interface {
 	ListRevocations(ctx context.Context) ([]Revocation, error)
 }
 
-// PublisherKey is a public key a namespace signs its packages with.
-type PublisherKey struct {
-	ID        string // trust.KeyID of the key
-	Namespace string
-	Algorithm string
-	PEM       []byte // PKIX public key
-	AddedBy   string
-	AddedAt   time.Time
-	RetiredBy string
-	RetiredAt time.Time // zero while the key is current
-}
-
-// Signature is the publisher's DSSE envelope over a version's digest.
-type Signature struct {
-	VersionID string
-	KeyID     string
-	Envelope  []byte // JSON
-	CreatedAt time.Time
-}
-
-// CertificateRecord is one certificate issued for a version.
-type CertificateRecord struct {
-	VersionID string
-	Seq       int    // 1, 2, … per version (set by the store)
-	Kind      string // certificate.issued or certificate.renewed
-	Envelope  []byte // JSON DSSE envelope
-	KeyID     string // the marketplace key that signed it
-	IssuedAt  time.Time
-	ExpiresAt time.Time
-	// EventSeq is the outbox entry publishing it (set by the store).
-	EventSeq int64
-}
-
-// TrustEvent is an entry of the transparency log's outbox.
-type TrustEvent struct {
-	Seq       int64
-	Entry     []byte // trust.MarshalEvent
-	CreatedAt time.Time
-	// LogIndex is the entry's index in the log, -1 while pending.
-	LogIndex int64
-}
-
-// Revocation is a revoked version.
-type Revocation struct {
-	VersionID string
-	Digest    string
-	Reason    string
-	Time      time.Time
-}
-
-// RevocationListRecord is a signed revocation list.
-type RevocationListRecord struct {
-	Number     int64
-	Envelope   []byte // JSON DSSE envelope
-	IssuedAt   time.Time
-	NextUpdate time.Time
-}
-
 // TrustChange is everything one change of trust writes.
 type TrustChange struct {
 	// VersionID, From and To move the version (compare-and-set, checked by
@@ -153,3 +96,13 @@ type TrustChange struct {
 	// Audit records the change; at least one event.
 	Audit []audit.Event
 }
+
+// Domain records (package domain), aliased during the move to it.
+type (
+	PublisherKey         = domain.PublisherKey
+	Signature            = domain.Signature
+	CertificateRecord    = domain.CertificateRecord
+	TrustEvent           = domain.TrustEvent
+	Revocation           = domain.Revocation
+	RevocationListRecord = domain.RevocationListRecord
+)

@@ -1,0 +1,61 @@
+package domain
+
+import "time"
+
+// PublisherKey is a public key a namespace signs its packages with.
+type PublisherKey struct {
+	ID        string // trust.KeyID of the key
+	Namespace string
+	Algorithm string
+	PEM       []byte // PKIX public key
+	AddedBy   string
+	AddedAt   time.Time
+	RetiredBy string
+	RetiredAt time.Time // zero while the key is current
+}
+
+// Signature is the publisher's DSSE envelope over a version's digest.
+type Signature struct {
+	VersionID string
+	KeyID     string
+	Envelope  []byte // JSON
+	CreatedAt time.Time
+}
+
+// CertificateRecord is one certificate issued for a version.
+type CertificateRecord struct {
+	VersionID string
+	Seq       int    // 1, 2, … per version (set by the store)
+	Kind      string // certificate.issued or certificate.renewed
+	Envelope  []byte // JSON DSSE envelope
+	KeyID     string // the marketplace key that signed it
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// EventSeq is the outbox entry publishing it (set by the store).
+	EventSeq int64
+}
+
+// TrustEvent is an entry of the transparency log's outbox.
+type TrustEvent struct {
+	Seq       int64
+	Entry     []byte // trust.MarshalEvent
+	CreatedAt time.Time
+	// LogIndex is the entry's index in the log, -1 while pending.
+	LogIndex int64
+}
+
+// Revocation is a revoked version.
+type Revocation struct {
+	VersionID string
+	Digest    string
+	Reason    string
+	Time      time.Time
+}
+
+// RevocationListRecord is a signed revocation list.
+type RevocationListRecord struct {
+	Number     int64
+	Envelope   []byte // JSON DSSE envelope
+	IssuedAt   time.Time
+	NextUpdate time.Time
+}
