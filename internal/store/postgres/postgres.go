@@ -6,10 +6,8 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,9 +15,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Advisory lock keys, arbitrary constants private to Gatehouse: one held
 // by every writing transaction (it keeps the audit chain linear across
@@ -43,18 +38,17 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d database %s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:               "postgres",
 		DollarPlaceholders: true,
-		Migrations:         sub,
-		LockWrites:         advisoryLock(writeLockKey),
-		LockMigrations:     advisoryLock(migrationLockKey),
-		IsUniqueViolation:  isUniqueViolation,
+		Schema: sqlstore.Schema{
+			Bytes:     "BYTEA",
+			SerialKey: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+			SeqKey:    "BIGINT PRIMARY KEY",
+		},
+		LockWrites:        advisoryLock(writeLockKey),
+		LockMigrations:    advisoryLock(migrationLockKey),
+		IsUniqueViolation: isUniqueViolation,
 	})
 	if err != nil {
 		db.Close()

@@ -5,10 +5,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 
@@ -17,9 +15,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/store/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // maxConns bounds the connections one process opens; writers queue in
 // process anyway, readers share the rest (WAL lets them run beside the
@@ -55,14 +50,14 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
 	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
-		Name:              "sqlite",
-		Migrations:        sub,
+		Name: "sqlite",
+		Schema: sqlstore.Schema{
+			Bytes:        "BLOB",
+			SerialKey:    "INTEGER PRIMARY KEY", // the rowid
+			SeqKey:       "INTEGER PRIMARY KEY",
+			WithoutRowID: " WITHOUT ROWID",
+		},
 		IsUniqueViolation: isUniqueViolation,
 		SerialWriters:     true,
 	})

@@ -3,23 +3,23 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"strconv"
 	"strings"
 )
 
 // Dialect is what differs between the databases one Store runs on. The SQL
-// in this package is written once, with ? placeholders and portable types;
-// a Dialect rewrites the placeholders and supplies the few statements that
-// cannot be portable.
+// in this package, the schema migrations included, is written once, with ?
+// placeholders and portable types; a Dialect rewrites the placeholders,
+// spells the few types the schema leaves open and supplies the few
+// statements that cannot be portable.
 type Dialect struct {
 	// Name names the database in error messages ("sqlite", "postgres").
 	Name string
 	// DollarPlaceholders rewrites ? to $1, $2, ... (PostgreSQL).
 	DollarPlaceholders bool
-	// Migrations holds the schema as files named NNNN_description.sql,
-	// applied in order of NNNN.
-	Migrations fs.FS
+	// Schema spells the types and table options the shared migrations
+	// leave to the database.
+	Schema Schema
 	// LockWrites runs first in every writing transaction and holds until it
 	// ends, so that writers (and with them the audit chain) are serialised.
 	// nil when the transaction itself already serialises writers (SQLite's

@@ -2,13 +2,71 @@ package sqlstore
 
 import (
 	"context"
+	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// migrationFiles is the schema of both dialects, written once: files named
+// NNNN_description.sql, applied in order of NNNN. What the databases spell
+// differently is a placeholder that Schema fills in (see Schema).
+//
+// A database records each migration it applied by version and file name
+// (schema_migrations); the versions and names are those the per-dialect
+// files had, so databases migrated by them carry on from where they are.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Schema spells, for one database, the few things the shared migrations
+// leave open. Each field fills one placeholder.
+type Schema struct {
+	// Bytes fills {{BYTES}}: a column of binary data (BLOB, BYTEA).
+	Bytes string
+	// SerialKey fills {{SERIAL_PK}}: a 64-bit primary key the database
+	// numbers 1, 2, … on insert (SQLite's INTEGER PRIMARY KEY, PostgreSQL's
+	// identity column).
+	SerialKey string
+	// SeqKey fills {{SEQ_PK}}: a 64-bit primary key the writer sets in
+	// ascending order (the audit trail's seq). SQLite makes it the rowid,
+	// so that appends go to the end of the table.
+	SeqKey string
+	// WithoutRowID fills {{WITHOUT_ROWID}}, written after the closing
+	// parenthesis of a table whose primary key is every lookup it serves:
+	// SQLite's " WITHOUT ROWID" (one B-tree instead of two), or nothing.
+	WithoutRowID string
+}
+
+var placeholder = regexp.MustCompile(`\{\{[A-Z_]+\}\}`)
+
+// render fills the placeholders of one migration. An unknown placeholder,
+// or a required one the dialect leaves empty, is an error rather than SQL
+// the database would reject with a less helpful message.
+func (sc Schema) render(name, sql string) (string, error) {
+	values := map[string]string{
+		"{{BYTES}}":         sc.Bytes,
+		"{{SERIAL_PK}}":     sc.SerialKey,
+		"{{SEQ_PK}}":        sc.SeqKey,
+		"{{WITHOUT_ROWID}}": sc.WithoutRowID,
+	}
+	var err error
+	out := placeholder.ReplaceAllStringFunc(sql, func(p string) string {
+		v, ok := values[p]
+		switch {
+		case !ok:
+			err = fmt.Errorf("migration %s: unknown placeholder %s", name, p)
+		case v == "" && p != "{{WITHOUT_ROWID}}":
+			err = fmt.Errorf("migration %s: the dialect does not spell %s", name, p)
+		}
+		return v
+	})
+	return out, err
+}
 
 type migration struct {
 	version int
@@ -48,12 +106,18 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // migrate applies the migrations not yet recorded in schema_migrations, all
 // in one transaction: a failure leaves the schema as it was.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations(s.d.Migrations)
+	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
-	if len(ms) == 0 {
-		return fmt.Errorf("%s: no schema migrations are embedded", s.d.Name)
+	ms, err := loadMigrations(files)
+	if err != nil {
+		return err
+	}
+	for i := range ms {
+		if ms[i].sql, err = s.d.Schema.render(ms[i].name, ms[i].sql); err != nil {
+			return err
+		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"io/fs"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -45,5 +46,44 @@ func TestTimesRoundTrip(t *testing.T) {
 	out := fromMicros(micros(in))
 	if !out.Equal(in.Truncate(time.Microsecond)) || out.Location() != time.UTC {
 		t.Errorf("round trip of %v gave %v; want the same instant to the microsecond, in UTC", in, out)
+	}
+}
+
+func TestSchemaRender(t *testing.T) {
+	sc := Schema{Bytes: "BLOB", SerialKey: "INTEGER PRIMARY KEY", SeqKey: "INTEGER PRIMARY KEY"}
+	got, err := sc.render("0001_t.sql", "CREATE TABLE t (id {{SERIAL_PK}}, b {{BYTES}}){{WITHOUT_ROWID}};")
+	if want := "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB);"; err != nil || got != want {
+		t.Errorf("render = %q, %v; want %q", got, err, want)
+	}
+	for _, tc := range []struct {
+		name string
+		sc   Schema
+		sql  string
+	}{
+		{"unknown placeholder", sc, "CREATE TABLE t (b {{BINARY}})"},
+		{"unspelled type", Schema{Bytes: "BLOB"}, "CREATE TABLE t (id {{SERIAL_PK}})"},
+	} {
+		if _, err := tc.sc.render("0001_t.sql", tc.sql); err == nil {
+			t.Errorf("%s: rendered without an error", tc.name)
+		}
+	}
+}
+
+// TestMigrationsEmbedded checks that the shared migrations load and that
+// every placeholder they use is one a dialect spells.
+func TestMigrationsEmbedded(t *testing.T) {
+	files, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations(files)
+	if err != nil || len(ms) == 0 {
+		t.Fatalf("loadMigrations = %d migrations, %v", len(ms), err)
+	}
+	full := Schema{Bytes: "B", SerialKey: "S", SeqKey: "Q", WithoutRowID: " W"}
+	for _, m := range ms {
+		if _, err := full.render(m.name, m.sql); err != nil {
+			t.Error(err)
+		}
 	}
 }

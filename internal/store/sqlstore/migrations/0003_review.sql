@@ -6,7 +6,7 @@ CREATE TABLE verdicts (
 	outcome       TEXT NOT NULL,
 	tier          TEXT NOT NULL,
 	weight        INTEGER NOT NULL,
-	body          BYTEA NOT NULL,
+	body          {{BYTES}} NOT NULL,
 	created_at    BIGINT NOT NULL,
 	PRIMARY KEY (version_id, seq)
 );
@@ -37,7 +37,7 @@ CREATE TABLE review_approvals (
 );
 
 CREATE TABLE review_messages (
-	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id {{SERIAL_PK}},
 	plugin_id  TEXT NOT NULL,
 	version_id TEXT NOT NULL,
 	author     TEXT NOT NULL,
@@ -50,7 +50,7 @@ CREATE INDEX review_messages_plugin ON review_messages (plugin_id, id);
 -- Policies, by digest; one is active.
 CREATE TABLE policies (
 	digest     TEXT PRIMARY KEY,
-	modules    BYTEA NOT NULL, -- JSON object: file name → Rego source
+	modules    {{BYTES}} NOT NULL, -- JSON object: file name → Rego source
 	applied_by TEXT NOT NULL,
 	applied_at BIGINT NOT NULL,
 	active     BOOLEAN NOT NULL

@@ -4,7 +4,7 @@ CREATE TABLE publisher_keys (
 	namespace  TEXT NOT NULL REFERENCES namespaces (name),
 	id         TEXT NOT NULL,
 	algorithm  TEXT NOT NULL,
-	pem        BLOB NOT NULL,
+	pem        {{BYTES}} NOT NULL,
 	added_by   TEXT NOT NULL,
 	added_at   BIGINT NOT NULL,
 	retired_by TEXT NOT NULL DEFAULT '',
@@ -25,15 +25,15 @@ CREATE TABLE namespace_trust (
 CREATE TABLE version_signatures (
 	version_id TEXT PRIMARY KEY,
 	key_id     TEXT NOT NULL,
-	envelope   BLOB NOT NULL,
+	envelope   {{BYTES}} NOT NULL,
 	created_at BIGINT NOT NULL
 );
 
 -- The transparency log's outbox: queued in the transaction of the change,
 -- log_index set once the entry is in the log (-1 while pending).
 CREATE TABLE trust_events (
-	seq        INTEGER PRIMARY KEY,
-	entry      BLOB NOT NULL,
+	seq        {{SERIAL_PK}},
+	entry      {{BYTES}} NOT NULL,
 	created_at BIGINT NOT NULL,
 	log_index  BIGINT NOT NULL DEFAULT -1
 );
@@ -43,7 +43,7 @@ CREATE TABLE certificates (
 	version_id TEXT NOT NULL REFERENCES versions (id),
 	seq        INTEGER NOT NULL,
 	kind       TEXT NOT NULL,
-	envelope   BLOB NOT NULL,
+	envelope   {{BYTES}} NOT NULL,
 	key_id     TEXT NOT NULL,
 	issued_at  BIGINT NOT NULL,
 	expires_at BIGINT NOT NULL,
@@ -60,7 +60,7 @@ CREATE TABLE revocations (
 
 CREATE TABLE revocation_lists (
 	number      BIGINT PRIMARY KEY,
-	envelope    BLOB NOT NULL,
+	envelope    {{BYTES}} NOT NULL,
 	issued_at   BIGINT NOT NULL,
 	next_update BIGINT NOT NULL
 );
@@ -69,6 +69,6 @@ CREATE TABLE revocation_lists (
 -- rebuilt reproducibly (a DSSE envelope).
 CREATE TABLE provenance_statements (
 	version_id TEXT PRIMARY KEY REFERENCES versions (id),
-	envelope   BLOB NOT NULL,
+	envelope   {{BYTES}} NOT NULL,
 	created_at BIGINT NOT NULL
 );

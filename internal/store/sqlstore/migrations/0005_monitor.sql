@@ -23,7 +23,7 @@ CREATE TABLE components (
 	version_id TEXT NOT NULL REFERENCES versions (id),
 	version    TEXT NOT NULL,
 	PRIMARY KEY (ecosystem, name, version_id, version)
-);
+){{WITHOUT_ROWID}}; -- in SQLite the lookup key is the table: one B-tree, not two
 CREATE INDEX components_version ON components (version_id);
 
 -- Host API versions the platform offers.
@@ -35,13 +35,13 @@ CREATE TABLE host_api_offers (
 
 -- What hosts report of each version's runtime health.
 CREATE TABLE health_reports (
-	id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id {{SERIAL_PK}},
 	version_id    TEXT NOT NULL REFERENCES versions (id),
 	host          TEXT NOT NULL,
 	window_start  BIGINT NOT NULL,
 	window_end    BIGINT NOT NULL,
 	calls         BIGINT NOT NULL,
-	errors        BYTEA NOT NULL, -- JSON object: error kind → count
+	errors        {{BYTES}} NOT NULL, -- JSON object: error kind → count
 	denials       BIGINT NOT NULL,
 	breaker_trips BIGINT NOT NULL,
 	received_at   BIGINT NOT NULL

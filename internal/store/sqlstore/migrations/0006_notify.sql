@@ -7,7 +7,7 @@ CREATE TABLE webhooks (
 	events          TEXT NOT NULL, -- JSON array of type filters
 	namespace       TEXT NOT NULL DEFAULT '',
 	plugin_id       TEXT NOT NULL DEFAULT '',
-	secret          BYTEA NOT NULL,
+	secret          {{BYTES}} NOT NULL,
 	created_at      BIGINT NOT NULL,
 	disabled_at     BIGINT NOT NULL DEFAULT 0,
 	disabled_reason TEXT NOT NULL DEFAULT ''
@@ -21,12 +21,12 @@ CREATE TABLE webhook_cursor (
 INSERT INTO webhook_cursor (name, seq) VALUES ('audit', 0);
 
 CREATE TABLE webhook_deliveries (
-	id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id           {{SERIAL_PK}},
 	webhook_id   TEXT NOT NULL REFERENCES webhooks (id),
 	event_seq    BIGINT NOT NULL,
 	event_type   TEXT NOT NULL,
 	message_id   TEXT NOT NULL,
-	payload      BYTEA NOT NULL,
+	payload      {{BYTES}} NOT NULL,
 	state        TEXT NOT NULL,
 	attempts     INTEGER NOT NULL DEFAULT 0,
 	next_attempt BIGINT NOT NULL,
@@ -45,7 +45,7 @@ CREATE TABLE webhook_attempts (
 	status      INTEGER NOT NULL,
 	latency_us  BIGINT NOT NULL,
 	error       TEXT NOT NULL,
-	response    BYTEA,
+	response    {{BYTES}},
 	PRIMARY KEY (delivery_id, n)
 );
 

@@ -6,7 +6,7 @@ CREATE TABLE tokens (
 	subject    TEXT NOT NULL,
 	role       TEXT NOT NULL,
 	namespace  TEXT NOT NULL DEFAULT '',
-	hash       BLOB NOT NULL UNIQUE,
+	hash       {{BYTES}} NOT NULL UNIQUE,
 	created_at BIGINT NOT NULL,
 	expires_at BIGINT NOT NULL,
 	revoked_at BIGINT NOT NULL DEFAULT 0
@@ -36,7 +36,7 @@ CREATE TABLE versions (
 	version    TEXT NOT NULL,
 	digest     TEXT NOT NULL,
 	size       BIGINT NOT NULL,
-	manifest   BLOB NOT NULL,
+	manifest   {{BYTES}} NOT NULL,
 	files      TEXT NOT NULL, -- JSON array of store.File
 	submitter  TEXT NOT NULL,
 	state      TEXT NOT NULL,
@@ -49,7 +49,7 @@ CREATE INDEX versions_digest ON versions (digest);
 CREATE INDEX versions_state ON versions (state, created_at);
 
 CREATE TABLE audit_events (
-	seq       INTEGER PRIMARY KEY, -- the rowid: appends go to the end of the table
+	seq       {{SEQ_PK}}, -- in SQLite the rowid: appends go to the end of the table
 	time      BIGINT NOT NULL,
 	actor     TEXT NOT NULL,
 	action    TEXT NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE audit_events (
 	old_state TEXT NOT NULL,
 	new_state TEXT NOT NULL,
 	reason    TEXT NOT NULL,
-	data      BLOB,
+	data      {{BYTES}},
 	prev_hash TEXT NOT NULL,
 	hash      TEXT NOT NULL
 );

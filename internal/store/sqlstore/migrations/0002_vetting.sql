@@ -1,9 +1,9 @@
 -- Background jobs: at most one queued or running job per (kind, key).
 CREATE TABLE jobs (
-	id INTEGER PRIMARY KEY,
+	id {{SERIAL_PK}},
 	kind        TEXT NOT NULL,
 	job_key     TEXT NOT NULL,
-	args        BLOB,
+	args        {{BYTES}},
 	state       TEXT NOT NULL, -- queued, running, done, failed
 	attempts    INTEGER NOT NULL DEFAULT 0,
 	run_at      BIGINT NOT NULL,
@@ -19,7 +19,7 @@ CREATE INDEX jobs_due ON jobs (state, run_at);
 CREATE TABLE vet_runs (
 	version_id TEXT NOT NULL REFERENCES versions (id),
 	run        INTEGER NOT NULL,
-	results    BLOB NOT NULL, -- JSON array of vet.Result
+	results    {{BYTES}} NOT NULL, -- JSON array of vet.Result
 	blocked    BOOLEAN NOT NULL,
 	summary    TEXT NOT NULL,
 	created_at BIGINT NOT NULL,
