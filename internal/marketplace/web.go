@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/obs"
 	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/web"
@@ -64,8 +65,13 @@ func (m *Marketplace) openWeb(ctx context.Context, cfg *server.Config) error {
 	if err != nil {
 		return err
 	}
+	// One application layer behind the API and the pages; every service
+	// the layers above opened is in cfg by now (openWeb runs last).
+	cfg.App = app.New(app.Config{Store: cfg.Store, Blobs: cfg.Blobs, Intake: cfg.Intake, Review: cfg.Review,
+		Trust: cfg.Trust, VulnDB: cfg.VulnDB, Revalidate: cfg.Revalidate, Health: cfg.Health,
+		Webhooks: cfg.Webhooks, Incidents: cfg.Incidents, Now: cfg.Now, Log: log})
 	wcfg := web.Config{
-		Store: m.Store, Intake: m.Intake, Review: m.Review, SessionKey: key,
+		App: cfg.App, Store: m.Store, Intake: m.Intake, Review: m.Review, SessionKey: key,
 		PublicURL: m.cfg.PublicURL, Secure: strings.HasPrefix(m.cfg.PublicURL, "https://"),
 		Log: log,
 	}

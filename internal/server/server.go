@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/health"
@@ -32,6 +33,9 @@ const MaxJSONBody = 64 << 10
 
 // Config holds the server's parts.
 type Config struct {
+	// App is the application layer the handlers call. When nil, New makes
+	// one from the parts below (tests build servers that way).
+	App    *app.App
 	Store  store.Store
 	Blobs  store.Blobs
 	Intake *intake.Service
@@ -67,6 +71,7 @@ type Config struct {
 // Server serves the API.
 type Server struct {
 	cfg    Config
+	app    *app.App
 	routes []Route
 	mux    *http.ServeMux
 	// handler is the mux behind the configured middleware.
@@ -142,7 +147,12 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.App == nil {
+		cfg.App = app.New(app.Config{Store: cfg.Store, Blobs: cfg.Blobs, Intake: cfg.Intake, Review: cfg.Review,
+			Trust: cfg.Trust, VulnDB: cfg.VulnDB, Revalidate: cfg.Revalidate, Health: cfg.Health,
+			Webhooks: cfg.Webhooks, Incidents: cfg.Incidents, Now: cfg.Now, Log: cfg.Log})
+	}
+	s := &Server{cfg: cfg, app: cfg.App, mux: http.NewServeMux()}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
@@ -312,10 +322,28 @@ func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
 	return auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}, nil
 }
 
+// writeError answers with an RFC 9457 problem.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e api.Error
+	e := api.Error{Type: api.ProblemBase + code, Title: app.KindForStatus(status).Title(), Status: status, Detail: msg}
 	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(e) // the client went away: nothing to do
+}
+
+// fail answers with the problem an application error maps to; internal
+// errors are logged and their message withheld. Every handler reports the
+// application's errors through here, so the API's statuses and codes come
+// from one table (app.Kind).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	k, code, msg := app.Classify(err)
+	if k == app.KindInternal {
+		s.internal(w, r, err)
+		return
+	}
+	writeError(w, k.HTTPStatus(), code, msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -52,6 +53,9 @@ type CertificateSource interface {
 
 // Config holds what the pages read and call.
 type Config struct {
+	// App is the application layer the pages call. When nil, New makes one
+	// from Store, Intake and Review (tests build pages that way).
+	App    *app.App
 	Store  store.Store
 	Intake *intake.Service // packages, for code diffs
 	Review *review.Service // decisions, the active policy, dry runs
@@ -75,6 +79,7 @@ type Config struct {
 // Handler serves the pages.
 type Handler struct {
 	cfg   Config
+	app   *app.App
 	sess  *sessions
 	mux   *http.ServeMux
 	tmpl  map[string]*template.Template
@@ -125,7 +130,10 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), dash: &dashCache{}}
+	if cfg.App == nil {
+		cfg.App = app.New(app.Config{Store: cfg.Store, Intake: cfg.Intake, Review: cfg.Review, Now: cfg.Now, Log: cfg.Log})
+	}
+	h := &Handler{cfg: cfg, app: cfg.App, mux: http.NewServeMux(), dash: &dashCache{}}
 	h.sess = &sessions{key: cfg.SessionKey, secure: cfg.Secure, ttl: cfg.SessionTTL, now: cfg.Now, store: cfg.Store}
 	var err error
 	if h.tmpl, err = parseTemplates(); err != nil {
