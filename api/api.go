@@ -1,12 +1,13 @@
-// Package api holds the JSON types of Gatehouse's HTTP API, shared by the
-// server and its Go client.
+// Package api holds the JSON types of Gatehouse's HTTP API: every request
+// and response body, shared by the server, the command line and the Go
+// client. It is the one home of wire types, and it imports nothing under
+// internal/ (deps_test.go holds that), so every type a client decodes is
+// one it can name. The server converts its own types to these at the edge.
 package api
 
 import (
 	"encoding/json"
 	"time"
-
-	"gatehouse.dev/gatehouse/internal/vet"
 )
 
 // BasePath prefixes every API endpoint.
@@ -56,11 +57,11 @@ type Message struct {
 // Vetting is the newest run of the analyzers over a version. Findings a
 // reviewer marked false positive are shown, marked suppressed.
 type Vetting struct {
-	Run     int          `json:"run"`
-	Blocked bool         `json:"blocked"`
-	Summary string       `json:"summary"`
-	At      time.Time    `json:"at"`
-	Results []vet.Result `json:"results"`
+	Run     int         `json:"run"`
+	Blocked bool        `json:"blocked"`
+	Summary string      `json:"summary"`
+	At      time.Time   `json:"at"`
+	Results []VetResult `json:"results"`
 }
 
 // FalsePositive marks a finding (by fingerprint) a false positive for a
@@ -168,10 +169,22 @@ type AuditVerification struct {
 	} `json:"broken,omitempty"`
 }
 
-// Error is the body of every error response.
+// Error is the body of every error response: an RFC 9457 problem
+// (Content-Type application/problem+json). Type, Title, Status and Detail
+// are the RFC's members; the "error" member carries the same code and
+// message for clients written before the RFC's members were added.
 type Error struct {
-	Error struct {
+	// Type names the problem: ProblemBase + the code.
+	Type   string `json:"type,omitempty"`
+	Title  string `json:"title,omitempty"`
+	Status int    `json:"status,omitempty"`
+	// Detail says what went wrong and what to do about it.
+	Detail string `json:"detail,omitempty"`
+	Error  struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
+
+// ProblemBase prefixes a problem's code to make its RFC 9457 type URI.
+const ProblemBase = "https://gatehouse.dev/problems/"

@@ -5,17 +5,17 @@ import (
 	"io"
 	"strings"
 
-	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/api"
 )
 
 // printResults writes each analyzer's outcome and its findings with their
 // locations and remediation, the way an author reads them.
-func printResults(w io.Writer, results []vet.Result) {
+func printResults(w io.Writer, results []api.VetResult) {
 	for _, r := range results {
-		mark := string(r.Status)
+		mark := r.Status
 		if r.Blocking {
 			mark += ", blocking"
-		} else if r.Status == vet.Failed && !r.Mode.Enforced {
+		} else if r.Status == api.StatusFailed && !r.Mode.Enforced {
 			mark += ", shadow mode"
 		}
 		fmt.Fprintf(w, "  %-13s %s", r.Analyzer, mark)
@@ -36,7 +36,7 @@ func printResults(w io.Writer, results []vet.Result) {
 	}
 }
 
-func location(l vet.Location) string {
+func location(l api.Location) string {
 	var b strings.Builder
 	b.WriteString(l.File)
 	switch {

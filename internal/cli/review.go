@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/server"
-	"gatehouse.dev/gatehouse/internal/vet"
 )
 
 func reviewCmd(g *globals) *cobra.Command {
@@ -106,7 +106,7 @@ func reviewCmd(g *globals) *cobra.Command {
 			raw, _ := json.Marshal(detail.Submission)
 			if json.Unmarshal(raw, &sub) == nil && sub.Vetting != nil {
 				fmt.Fprintf(w, "\nVetting: %s\n", sub.Vetting.Summary)
-				var results []vet.Result
+				var results []api.VetResult
 				if json.Unmarshal(sub.Vetting.Results, &results) == nil {
 					printResults(w, results)
 				}

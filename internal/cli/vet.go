@@ -93,7 +93,7 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 				}
 			case "text":
 				fmt.Fprintf(w, "Vetting %s (%s)\n", args[0], pkg.Digest)
-				printResults(w, results)
+				printResults(w, vet.Wire(results))
 				if blocked {
 					fmt.Fprintln(w, "\nBlocked:")
 					for _, r := range reasons {

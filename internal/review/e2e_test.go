@@ -35,7 +35,7 @@ import (
 func counterModule(t *testing.T) []byte {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "counter")
-	src := filepath.Join("..", "examples", "plugins", "counter")
+	src := filepath.Join("..", "..", "examples", "plugins", "counter")
 	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestReviewWorkflow(t *testing.T) {
 	}
 }
 
-func findFinding(s api.Submission, fp string) *vet.Finding {
+func findFinding(s api.Submission, fp string) *api.Finding {
 	if s.Vetting == nil {
 		return nil
 	}

@@ -16,37 +16,48 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet/sarif"
 )
 
-// vetting returns a version's newest run with today's false-positive
-// decisions applied, or nil when it has not been vetted.
+// vetting returns a version's newest run as the API shows it, or nil when
+// it has not been vetted.
 func (s *Server) vetting(ctx context.Context, v store.Version) (*api.Vetting, error) {
-	run, err := s.cfg.Store.LatestVetRun(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	run, results, err := s.latestResults(ctx, v)
+	if run == nil || err != nil {
 		return nil, err
 	}
-	out := &api.Vetting{Run: run.Run, Blocked: run.Blocked, Summary: run.Summary, At: run.CreatedAt}
-	if err := json.Unmarshal(run.Results, &out.Results); err != nil {
-		return nil, fmt.Errorf("decoding stored results of %s: %w", v.ID, err)
+	return &api.Vetting{Run: run.Run, Blocked: run.Blocked, Summary: run.Summary, At: run.CreatedAt, Results: vet.Wire(results)}, nil
+}
+
+// latestResults returns a version's newest run and its results with
+// today's false-positive decisions applied, or a nil run when it has not
+// been vetted.
+func (s *Server) latestResults(ctx context.Context, v store.Version) (*store.VetRun, []vet.Result, error) {
+	run, err := s.cfg.Store.LatestVetRun(ctx, v.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var results []vet.Result
+	if err := json.Unmarshal(run.Results, &results); err != nil {
+		return nil, nil, fmt.Errorf("decoding stored results of %s: %w", v.ID, err)
 	}
 	sups, err := s.cfg.Store.ListSuppressions(ctx, v.PluginID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byFP := map[string]store.Suppression{}
 	for _, x := range sups {
 		byFP[x.Fingerprint] = x
 	}
-	for i := range out.Results {
-		for j := range out.Results[i].Findings {
-			f := &out.Results[i].Findings[j]
+	for i := range results {
+		for j := range results[i].Findings {
+			f := &results[i].Findings[j]
 			if x, ok := byFP[f.Fingerprint]; ok && f.Suppressed == nil {
 				f.Suppressed = &vet.Suppression{By: x.By, Reason: x.Reason, At: x.CreatedAt}
 			}
 		}
 	}
-	return out, nil
+	return &run, results, nil
 }
 
 // pathVersion returns the submission named in the path: the one the guard
@@ -74,12 +85,12 @@ func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if !ok {
 		return
 	}
-	vt, err := s.vetting(r.Context(), v)
+	run, results, err := s.latestResults(r.Context(), v)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if vt == nil {
+	if run == nil {
 		writeError(w, http.StatusNotFound, "not_vetted", "this version has not been vetted yet")
 		return
 	}
@@ -90,7 +101,7 @@ func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p auth.Princip
 		}
 	}
 	w.Header().Set("Content-Type", "application/sarif+json")
-	if err := sarif.Write(w, vt.Results, rules, sarif.ToolInfo{Name: "gatehouse"}); err != nil {
+	if err := sarif.Write(w, results, rules, sarif.ToolInfo{Name: "gatehouse"}); err != nil {
 		s.cfg.Log.Error("writing SARIF", "err", err)
 	}
 }
@@ -137,7 +148,7 @@ func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Pri
 	now := s.cfg.Now()
 	body := fmt.Sprintf("confirmed finding %s at %s: %s", f.RuleID, f.Location.File, req.Reason)
 	data, _ := json.Marshal(map[string]string{"fingerprint": fp, "rule": f.RuleID, "submission": v.ID})
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "finding.true_positive", Subject: "submission:" + v.ID, Reason: req.Reason, Data: data}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.FindingTruePositive, Subject: "submission:" + v.ID, Reason: req.Reason, Data: data}
 	if _, err := s.cfg.Store.AddMessage(r.Context(), store.Message{PluginID: v.PluginID, VersionID: v.ID, Author: p.Subject, Kind: "comment", Body: body, CreatedAt: now}, ev); err != nil {
 		s.internal(w, r, err)
 		return
@@ -147,14 +158,14 @@ func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 // finding returns the finding with fingerprint fp in v's newest run.
 func (s *Server) finding(r *http.Request, v store.Version, fp string) (*vet.Finding, error) {
-	vt, err := s.vetting(r.Context(), v)
-	if err != nil || vt == nil {
+	_, results, err := s.latestResults(r.Context(), v)
+	if err != nil {
 		return nil, err
 	}
-	for i := range vt.Results {
-		for j := range vt.Results[i].Findings {
-			if vt.Results[i].Findings[j].Fingerprint == fp {
-				return &vt.Results[i].Findings[j], nil
+	for i := range results {
+		for j := range results[i].Findings {
+			if results[i].Findings[j].Fingerprint == fp {
+				return &results[i].Findings[j], nil
 			}
 		}
 	}
@@ -179,20 +190,10 @@ func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p auth.Pr
 		return
 	}
 	fp := r.PathValue("fingerprint")
-	vt, err := s.vetting(r.Context(), v)
+	found, err := s.finding(r, v, fp)
 	if err != nil {
 		s.internal(w, r, err)
 		return
-	}
-	var found *vet.Finding
-	if vt != nil {
-		for i := range vt.Results {
-			for j := range vt.Results[i].Findings {
-				if vt.Results[i].Findings[j].Fingerprint == fp {
-					found = &vt.Results[i].Findings[j]
-				}
-			}
-		}
 	}
 	if found == nil {
 		writeError(w, http.StatusNotFound, "not_found", "the newest vetting run of this version has no finding with fingerprint "+fp)
@@ -200,7 +201,7 @@ func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	now := s.cfg.Now()
 	data, _ := json.Marshal(map[string]string{"fingerprint": fp, "rule": found.RuleID, "version": v.Version, "submission": v.ID})
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "finding.false_positive", Subject: "plugin:" + v.PluginID, Reason: req.Reason, Data: data}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.FindingFalsePositive, Subject: "plugin:" + v.PluginID, Reason: req.Reason, Data: data}
 	sup := store.Suppression{PluginID: v.PluginID, Fingerprint: fp, RuleID: found.RuleID, By: p.Subject, Reason: req.Reason, CreatedAt: now}
 	if err := s.cfg.Store.AddSuppression(r.Context(), sup, ev); err != nil {
 		s.internal(w, r, err)
