@@ -9,12 +9,12 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// InsightStore answers the aggregate questions dashboards ask (counts per
+// Insight answers the aggregate questions dashboards ask (counts per
 // week, queue ages, hotspots) without loading every record.
 //
 // Weeks start on Monday 00:00 UTC. Every method bounds what it reads: a
 // window given by the caller, and at most MaxInsightRows rows back.
-type InsightStore interface {
+type Insight interface {
 	// WeeklyActivity counts, per week in [from, to), the versions received
 	// and the triage verdicts by outcome. Weeks with nothing are omitted.
 	WeeklyActivity(ctx context.Context, from, to time.Time) ([]WeekActivity, error)
@@ -42,7 +42,7 @@ type InsightStore interface {
 	HostErrorRates(ctx context.Context, since time.Time, limit int) ([]ErrorRate, error)
 }
 
-// MaxInsightRows bounds the rows any InsightStore method returns.
+// MaxInsightRows bounds the rows any Insight method returns.
 const MaxInsightRows = 500
 
 // HotspotQuery selects a ranking.

@@ -9,10 +9,14 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// MonitorStore keeps what keeps certification honest after approval:
+// Monitor keeps what keeps certification honest after approval:
 // revalidation schedules, the package-to-version component index, the host
 // API versions the platform offers, and host health reports.
-type MonitorStore interface {
+//
+// Schedules, offers and health reports are written with their audit events
+// in one transaction. The component index is derived from vetting results
+// and is not audited.
+type Monitor interface {
 	// Revalidation schedule: one row per version that was ever certified.
 	//
 	// UnscheduledVersions lists versions in one of states that have no

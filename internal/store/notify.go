@@ -8,13 +8,13 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 )
 
-// NotifyStore keeps webhook subscriptions and their deliveries, incidents
+// Notify keeps webhook subscriptions and their deliveries, incidents
 // with their timelines, and hunting rules.
 //
 // A delivery's attempts are operational records, not audit events: the
 // delivery log is their record, and auditing them would feed the webhooks
 // their own traffic. Creating, disabling and replaying are audited.
-type NotifyStore interface {
+type Notify interface {
 	// CreateWebhook records a subscription; ErrConflict when its id exists.
 	CreateWebhook(ctx context.Context, w Webhook, ev audit.Event) error
 	GetWebhook(ctx context.Context, id string) (Webhook, error)

@@ -9,14 +9,17 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// TrustStore keeps what the trust layer needs: publisher keys per namespace,
+// Trust keeps what the trust layer needs: publisher keys per namespace,
 // issued certificates, trust events waiting for the transparency log, and
 // signed revocation lists.
 //
 // A trust event is queued in the transaction of the change it records (the
 // outbox): the change and its promise to be logged commit together, and a
-// publisher appends queued events to the log afterwards.
-type TrustStore interface {
+// publisher appends queued events to the log afterwards. Every change of
+// trust also writes its audit events in that transaction; recording where
+// an event landed in the log (MarkTrustEventsLogged) is bookkeeping and is
+// not audited.
+type Trust interface {
 	// AddPublisherKey registers a public key for a namespace and queues its
 	// trust event. ErrConflict when the namespace has that key already
 	// (retired or not); ErrNotFound when the namespace does not exist.

@@ -1,0 +1,10 @@
+package store
+
+import "context"
+
+// Catalog reads plugins: a namespace/name with at least one version. The
+// catalog is derived from versions and has no writes of its own.
+type Catalog interface {
+	ListPlugins(ctx context.Context, q PluginQuery) ([]Plugin, error)
+	GetPlugin(ctx context.Context, id string) (Plugin, error)
+}
