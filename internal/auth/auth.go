@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Prefix marks a Gatehouse token, so secret scanners (and people) can
@@ -71,7 +71,7 @@ var (
 // Check validates a token record found by the hash of secret: the stored
 // hash matches in constant time, and the token is neither expired nor
 // revoked at now.
-func Check(t store.Token, secret string, now time.Time) error {
+func Check(t domain.Token, secret string, now time.Time) error {
 	if subtle.ConstantTimeCompare(t.Hash, Hash(secret)) != 1 {
 		return ErrInvalid
 	}
@@ -84,9 +84,9 @@ func Check(t store.Token, secret string, now time.Time) error {
 	return nil
 }
 
-// ParseRole turns a role name into a store.Role.
-func ParseRole(s string) (store.Role, error) {
-	for _, r := range store.Roles {
+// ParseRole turns a role name into a domain.Role.
+func ParseRole(s string) (domain.Role, error) {
+	for _, r := range domain.Roles {
 		if string(r) == s {
 			return r, nil
 		}
@@ -95,10 +95,10 @@ func ParseRole(s string) (store.Role, error) {
 }
 
 // RoleNames lists every role for people to read, "admin, publisher, … or
-// host", from the one list of roles (store.Roles).
+// host", from the one list of roles (domain.Roles).
 func RoleNames() string {
-	names := make([]string, len(store.Roles))
-	for i, r := range store.Roles {
+	names := make([]string, len(domain.Roles))
+	for i, r := range domain.Roles {
 		names[i] = string(r)
 	}
 	if len(names) < 2 {
@@ -111,14 +111,14 @@ func RoleNames() string {
 type Principal struct {
 	TokenID   string
 	Subject   string
-	Role      store.Role
+	Role      domain.Role
 	Namespace string // scope; empty when unscoped
 }
 
 // Allowed reports whether p's role is one of roles. Admin is allowed
 // everywhere.
-func (p Principal) Allowed(roles ...store.Role) bool {
-	if p.Role == store.RoleAdmin {
+func (p Principal) Allowed(roles ...domain.Role) bool {
+	if p.Role == domain.RoleAdmin {
 		return true
 	}
 	for _, r := range roles {
@@ -131,7 +131,7 @@ func (p Principal) Allowed(roles ...store.Role) bool {
 
 // Namespaces finds a namespace's owners; store.Store is one.
 type Namespaces interface {
-	GetNamespace(ctx context.Context, name string) (store.Namespace, error)
+	GetNamespace(ctx context.Context, name string) (domain.Namespace, error)
 }
 
 // Released reports whether a version in state st is released: it holds a
@@ -154,7 +154,7 @@ func Published(st lifecycle.State) bool {
 // Oversees reports whether p reads every namespace's versions, released
 // or not: admins, reviewers, stewards and auditors.
 func (p Principal) Oversees() bool {
-	return p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor)
+	return p.Allowed(domain.RoleReviewer, domain.RoleSteward, domain.RoleAuditor)
 }
 
 // CanSee reports whether p may read the submissions of pluginID ("ns/name"),
@@ -166,7 +166,7 @@ func (p Principal) CanSee(ctx context.Context, nss Namespaces, pluginID string) 
 	if p.Oversees() {
 		return true, nil
 	}
-	if p.Role != store.RolePublisher {
+	if p.Role != domain.RolePublisher {
 		return false, nil
 	}
 	ns, _, _ := strings.Cut(pluginID, "/")
@@ -174,7 +174,7 @@ func (p Principal) CanSee(ctx context.Context, nss Namespaces, pluginID string) 
 		return p.Namespace == ns, nil
 	}
 	n, err := nss.GetNamespace(ctx, ns)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -200,13 +200,13 @@ func (p Principal) CanSeeVersion(ctx context.Context, nss Namespaces, pluginID s
 // granted by issuing it; an unscoped publisher publishes in namespaces it
 // owns, or claims a new one.
 func (p Principal) CanPublish(ns string, owners []string) error {
-	if !p.Allowed(store.RolePublisher) {
+	if !p.Allowed(domain.RolePublisher) {
 		return fmt.Errorf("role %s may not publish", p.Role)
 	}
 	if p.Namespace != "" && p.Namespace != ns {
 		return fmt.Errorf("this token is scoped to namespace %q and cannot publish to %q", p.Namespace, ns)
 	}
-	if owners == nil || p.Role == store.RoleAdmin || p.Namespace == ns {
+	if owners == nil || p.Role == domain.RoleAdmin || p.Namespace == ns {
 		return nil
 	}
 	for _, o := range owners {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 func TestCheck(t *testing.T) {
@@ -21,7 +21,7 @@ func TestCheck(t *testing.T) {
 	if other == secret {
 		t.Fatal("two secrets are equal")
 	}
-	tok := store.Token{Hash: hash, ExpiresAt: now.Add(time.Hour)}
+	tok := domain.Token{Hash: hash, ExpiresAt: now.Add(time.Hour)}
 	if err := Check(tok, secret, now); err != nil {
 		t.Fatalf("valid token: %v", err)
 	}
@@ -38,8 +38,8 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCanPublish(t *testing.T) {
-	pub := Principal{Subject: "alice", Role: store.RolePublisher}
-	scoped := Principal{Subject: "bob", Role: store.RolePublisher, Namespace: "acme"}
+	pub := Principal{Subject: "alice", Role: domain.RolePublisher}
+	scoped := Principal{Subject: "bob", Role: domain.RolePublisher, Namespace: "acme"}
 	cases := []struct {
 		name   string
 		p      Principal
@@ -52,8 +52,8 @@ func TestCanPublish(t *testing.T) {
 		{"not where others own", pub, "acme", []string{"carol"}, false},
 		{"scoped token in its namespace", scoped, "acme", []string{"carol"}, true},
 		{"scoped token elsewhere", scoped, "other", nil, false},
-		{"a reviewer never publishes", Principal{Subject: "rita", Role: store.RoleReviewer}, "acme", nil, false},
-		{"an admin publishes anywhere", Principal{Subject: "admin", Role: store.RoleAdmin}, "acme", []string{"carol"}, true},
+		{"a reviewer never publishes", Principal{Subject: "rita", Role: domain.RoleReviewer}, "acme", nil, false},
+		{"an admin publishes anywhere", Principal{Subject: "admin", Role: domain.RoleAdmin}, "acme", []string{"carol"}, true},
 	}
 	for _, c := range cases {
 		if err := c.p.CanPublish(c.ns, c.owners); (err == nil) != c.ok {
@@ -63,7 +63,7 @@ func TestCanPublish(t *testing.T) {
 }
 
 func TestParseRole(t *testing.T) {
-	for _, r := range store.Roles {
+	for _, r := range domain.Roles {
 		if got, err := ParseRole(string(r)); err != nil || got != r {
 			t.Errorf("%s: %v %v", r, got, err)
 		}
@@ -80,7 +80,7 @@ func TestParseRoleErrorNamesEveryRole(t *testing.T) {
 	if err == nil {
 		t.Fatal("unknown role accepted")
 	}
-	for _, r := range store.Roles {
+	for _, r := range domain.Roles {
 		if !strings.Contains(err.Error(), string(r)) {
 			t.Errorf("the error %q does not name the role %s", err, r)
 		}
@@ -89,12 +89,12 @@ func TestParseRoleErrorNamesEveryRole(t *testing.T) {
 
 type namespaces map[string][]string
 
-func (n namespaces) GetNamespace(_ context.Context, name string) (store.Namespace, error) {
+func (n namespaces) GetNamespace(_ context.Context, name string) (domain.Namespace, error) {
 	owners, ok := n[name]
 	if !ok {
-		return store.Namespace{}, store.ErrNotFound
+		return domain.Namespace{}, domain.ErrNotFound
 	}
-	return store.Namespace{Name: name, Owners: owners}, nil
+	return domain.Namespace{Name: name, Owners: owners}, nil
 }
 
 // TestCanSee: who may read a plugin's submissions, for the API and the
@@ -106,19 +106,19 @@ func TestCanSee(t *testing.T) {
 		id   string
 		want bool
 	}{
-		{Principal{Subject: "rita", Role: store.RoleReviewer}, "acme/x", true},
-		{Principal{Subject: "sam", Role: store.RoleSteward}, "other/y", true},
-		{Principal{Subject: "ann", Role: store.RoleAuditor}, "acme/x", true},
-		{Principal{Subject: "root", Role: store.RoleAdmin}, "acme/x", true},
-		{Principal{Subject: "alice", Role: store.RolePublisher}, "acme/x", true},
-		{Principal{Subject: "alice", Role: store.RolePublisher}, "other/y", false},
-		{Principal{Subject: "alice", Role: store.RolePublisher}, "nobody/z", false},
-		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "other/y", true},
-		{Principal{Subject: "ci", Role: store.RolePublisher, Namespace: "other"}, "acme/x", false},
-		{Principal{Subject: "h", Role: store.RoleHost}, "acme/x", false},
+		{Principal{Subject: "rita", Role: domain.RoleReviewer}, "acme/x", true},
+		{Principal{Subject: "sam", Role: domain.RoleSteward}, "other/y", true},
+		{Principal{Subject: "ann", Role: domain.RoleAuditor}, "acme/x", true},
+		{Principal{Subject: "root", Role: domain.RoleAdmin}, "acme/x", true},
+		{Principal{Subject: "alice", Role: domain.RolePublisher}, "acme/x", true},
+		{Principal{Subject: "alice", Role: domain.RolePublisher}, "other/y", false},
+		{Principal{Subject: "alice", Role: domain.RolePublisher}, "nobody/z", false},
+		{Principal{Subject: "ci", Role: domain.RolePublisher, Namespace: "other"}, "other/y", true},
+		{Principal{Subject: "ci", Role: domain.RolePublisher, Namespace: "other"}, "acme/x", false},
+		{Principal{Subject: "h", Role: domain.RoleHost}, "acme/x", false},
 		// Owning a namespace makes a publisher token a member, not a
 		// token of another role that happens to carry the owner's name.
-		{Principal{Subject: "alice", Role: store.RoleHost}, "acme/x", false},
+		{Principal{Subject: "alice", Role: domain.RoleHost}, "acme/x", false},
 		{Principal{Subject: "alice"}, "acme/x", false},
 	} {
 		got, err := tc.p.CanSee(context.Background(), nss, tc.id)
@@ -134,19 +134,19 @@ func TestCanSee(t *testing.T) {
 func TestCanSeeVersionHidesUnreleasedFromOutsiders(t *testing.T) {
 	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
 	insiders := []Principal{
-		{Subject: "root", Role: store.RoleAdmin},
-		{Subject: "rita", Role: store.RoleReviewer},
-		{Subject: "sam", Role: store.RoleSteward},
-		{Subject: "ann", Role: store.RoleAuditor},
-		{Subject: "alice", Role: store.RolePublisher},
-		{Subject: "ci", Role: store.RolePublisher, Namespace: "acme"},
+		{Subject: "root", Role: domain.RoleAdmin},
+		{Subject: "rita", Role: domain.RoleReviewer},
+		{Subject: "sam", Role: domain.RoleSteward},
+		{Subject: "ann", Role: domain.RoleAuditor},
+		{Subject: "alice", Role: domain.RolePublisher},
+		{Subject: "ci", Role: domain.RolePublisher, Namespace: "acme"},
 	}
 	outsiders := []Principal{
 		{},
-		{Subject: "mallory", Role: store.RolePublisher},
-		{Subject: "ci", Role: store.RolePublisher, Namespace: "other"},
-		{Subject: "alice", Role: store.RoleHost},
-		{Subject: "h", Role: store.RoleHost},
+		{Subject: "mallory", Role: domain.RolePublisher},
+		{Subject: "ci", Role: domain.RolePublisher, Namespace: "other"},
+		{Subject: "alice", Role: domain.RoleHost},
+		{Subject: "h", Role: domain.RoleHost},
 	}
 	for _, st := range lifecycle.States {
 		for _, p := range insiders {

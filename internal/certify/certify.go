@@ -27,6 +27,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -178,27 +179,27 @@ func auditEvent(at time.Time, actor, action, versionID, reason string, data any)
 // publisherSignature loads and re-verifies a version's publisher
 // signature against the namespace key that made it (retired keys verify
 // what they signed while current).
-func (s *Service) publisherSignature(ctx context.Context, v store.Version) (*dsse.Envelope, store.PublisherKey, error) {
+func (s *Service) publisherSignature(ctx context.Context, v domain.Version) (*dsse.Envelope, domain.PublisherKey, error) {
 	sig, err := s.st.GetSignature(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.PublisherKey{}, fmt.Errorf("%s@%s was submitted without a publisher signature, and a certificate needs one (dual signing): sign the package with `gatehouse plugin sign` and submit it as a new version: %w", v.PluginID, v.Version, ErrUnsigned)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, domain.PublisherKey{}, fmt.Errorf("%s@%s was submitted without a publisher signature, and a certificate needs one (dual signing): sign the package with `gatehouse plugin sign` and submit it as a new version: %w", v.PluginID, v.Version, ErrUnsigned)
 	}
 	if err != nil {
-		return nil, store.PublisherKey{}, err
+		return nil, domain.PublisherKey{}, err
 	}
 	env, err := trust.ParseEnvelope(sig.Envelope)
 	if err != nil {
-		return nil, store.PublisherKey{}, fmt.Errorf("the stored signature of %s@%s: %w", v.PluginID, v.Version, err)
+		return nil, domain.PublisherKey{}, fmt.Errorf("the stored signature of %s@%s: %w", v.PluginID, v.Version, err)
 	}
 	ns, _, _ := strings.Cut(v.PluginID, "/")
 	pk, err := s.st.PublisherKey(ctx, ns, sig.KeyID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, pk, fmt.Errorf("%s@%s is signed by key %s, which namespace %s no longer has: %w", v.PluginID, v.Version, sig.KeyID, ns, ErrUnsigned)
 	}
 	if err != nil {
 		return nil, pk, err
 	}
-	kr, err := Keyring([]store.PublisherKey{pk})
+	kr, err := Keyring([]domain.PublisherKey{pk})
 	if err != nil {
 		return nil, pk, err
 	}
@@ -214,7 +215,7 @@ func (s *Service) publisherSignature(ctx context.Context, v store.Version) (*dss
 
 // Keyring turns stored publisher keys into a keyring: a retired key's
 // window closes at its retirement.
-func Keyring(keys []store.PublisherKey) (*trust.Keyring, error) {
+func Keyring(keys []domain.PublisherKey) (*trust.Keyring, error) {
 	kr, err := trust.NewKeyring()
 	if err != nil {
 		return nil, err
@@ -301,7 +302,7 @@ func (s *Service) Renew(ctx context.Context, versionID, actor, reason string) (*
 }
 
 // issue signs a certificate and records it with the move to certified.
-func (s *Service) issue(ctx context.Context, v store.Version, actor string, kind trust.EventKind, from lifecycle.State, reason string, statement []byte, in trust.CertificateInput) (*trust.Certificate, error) {
+func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kind trust.EventKind, from lifecycle.State, reason string, statement []byte, in trust.CertificateInput) (*trust.Certificate, error) {
 	pubEnv, _, err := s.publisherSignature(ctx, v)
 	if err != nil {
 		return nil, err
@@ -334,7 +335,7 @@ func (s *Service) issue(ctx context.Context, v store.Version, actor string, kind
 	})}
 	c := store.TrustChange{
 		VersionID:   v.ID,
-		Certificate: &store.CertificateRecord{Kind: string(kind), Envelope: envJSON, KeyID: s.signer.KeyID(), IssuedAt: cert.IssuedAt, ExpiresAt: cert.ExpiresAt},
+		Certificate: &domain.CertificateRecord{Kind: string(kind), Envelope: envJSON, KeyID: s.signer.KeyID(), IssuedAt: cert.IssuedAt, ExpiresAt: cert.ExpiresAt},
 		Entries:     [][]byte{entry},
 		Provenance:  statement,
 	}
@@ -402,7 +403,7 @@ func (s *Service) Revoke(ctx context.Context, versionID, actor, reason string) e
 		return fmt.Errorf("only a certified or suspended version is revoked; %s@%s is %s: %w", v.PluginID, v.Version, v.State, ErrState)
 	}
 	now := s.now()
-	rev := store.Revocation{VersionID: v.ID, Digest: v.Digest, Reason: reason, Time: now.UTC().Truncate(time.Second)}
+	rev := domain.Revocation{VersionID: v.ID, Digest: v.Digest, Reason: reason, Time: now.UTC().Truncate(time.Second)}
 	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventVersionRevoked, Time: now.UTC(), Subject: trust.SubjectName(v.PluginID, v.Version), Digest: v.Digest, Detail: reason})
 	if err != nil {
 		return err
@@ -425,7 +426,7 @@ func (s *Service) Revoke(ctx context.Context, versionID, actor, reason string) e
 
 // publishList signs the next revocation list (the stored revocations plus
 // add) and records it with c in one transaction.
-func (s *Service) publishList(ctx context.Context, actor string, add *store.Revocation, c store.TrustChange) error {
+func (s *Service) publishList(ctx context.Context, actor string, add *domain.Revocation, c store.TrustChange) error {
 	s.revMu.Lock()
 	defer s.revMu.Unlock()
 	revs, err := s.st.ListRevocations(ctx)
@@ -438,7 +439,7 @@ func (s *Service) publishList(ctx context.Context, actor string, add *store.Revo
 	var number int64 = 1
 	if l, err := s.st.LatestRevocationList(ctx); err == nil {
 		number = l.Number + 1
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, domain.ErrNotFound) {
 		return err
 	}
 	entries := make([]trust.Revocation, len(revs))
@@ -466,7 +467,7 @@ func (s *Service) publishList(ctx context.Context, actor string, add *store.Revo
 	if err != nil {
 		return err
 	}
-	c.RevocationList = &store.RevocationListRecord{Number: number, Envelope: envJSON, IssuedAt: list.IssuedAt, NextUpdate: list.NextUpdate}
+	c.RevocationList = &domain.RevocationListRecord{Number: number, Envelope: envJSON, IssuedAt: list.IssuedAt, NextUpdate: list.NextUpdate}
 	c.Entries = append(c.Entries, entry)
 	c.Audit = append(c.Audit, audit.Event{Time: s.now(), Actor: actor, Action: string(trust.EventRevocationList), Subject: "revocation-list",
 		Reason: fmt.Sprintf("list %d with %d entries, next update %s", number, len(entries), list.NextUpdate.Format(time.RFC3339))})
@@ -495,7 +496,7 @@ func dedupe(rs []trust.Revocation) []trust.Revocation {
 func (s *Service) RefreshRevocations(ctx context.Context) (bool, error) {
 	l, err := s.st.LatestRevocationList(ctx)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 	case err != nil:
 		return false, err
 	case s.now().Before(l.IssuedAt.Add(l.NextUpdate.Sub(l.IssuedAt) / 2)):
@@ -513,10 +514,10 @@ func (s *Service) RefreshRevocations(ctx context.Context) (bool, error) {
 // past half its life.
 func (s *Service) Revocations(ctx context.Context) ([]byte, error) {
 	l, err := s.st.LatestRevocationList(ctx)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.now().Before(l.IssuedAt.Add(l.NextUpdate.Sub(l.IssuedAt)/2))) {
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !s.now().Before(l.IssuedAt.Add(l.NextUpdate.Sub(l.IssuedAt)/2))) {
 		// None yet, or past half its life because the background
 		// refresher is behind: hosts must never be served a stale list.
-		if _, err := s.RefreshRevocations(ctx); err != nil && !errors.Is(err, store.ErrStateChanged) {
+		if _, err := s.RefreshRevocations(ctx); err != nil && !errors.Is(err, domain.ErrStateChanged) {
 			return nil, err
 		}
 		l, err = s.st.LatestRevocationList(ctx)
@@ -550,7 +551,7 @@ func (s *Service) LogEvent(ctx context.Context, e trust.Event) error {
 }
 
 // LatestCertificate returns a version's newest certificate
-// (store.ErrNotFound when none).
+// (domain.ErrNotFound when none).
 func (s *Service) LatestCertificate(ctx context.Context, versionID string) (*trust.Certificate, error) {
 	rec, err := s.st.LatestCertificate(ctx, versionID)
 	if err != nil {
@@ -631,7 +632,7 @@ const provenanceAnalyzer = "provenance"
 
 // provenanceStatement signs the marketplace's own SLSA provenance statement
 // for a version whose module it rebuilt reproducibly (nil otherwise).
-func (s *Service) provenanceStatement(ctx context.Context, v store.Version, d *provenance.Detail) ([]byte, error) {
+func (s *Service) provenanceStatement(ctx context.Context, v domain.Version, d *provenance.Detail) ([]byte, error) {
 	if d == nil || !slices.Contains(d.Checks(), "reproducible") {
 		return nil, nil
 	}
@@ -664,7 +665,7 @@ func (s *Service) provenanceStatement(ctx context.Context, v store.Version, d *p
 }
 
 // ProvenanceStatement returns the marketplace's signed provenance statement
-// for a version (store.ErrNotFound when it rebuilt none reproducibly).
+// for a version (domain.ErrNotFound when it rebuilt none reproducibly).
 func (s *Service) ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error) {
 	return s.st.ProvenanceStatement(ctx, versionID)
 }
@@ -679,7 +680,7 @@ func (s *Service) checks(ctx context.Context, versionID string, reviewed bool) (
 	dbs := map[string]string{}
 	run, err := s.st.LatestVetRun(ctx, versionID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 	case err != nil:
 		return nil, "", nil, err
 	default:

@@ -14,6 +14,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -77,11 +78,11 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.openLog(t)
 	h.svc = h.service(t, h.signer, nil)
-	if err := st.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: h.now}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: h.now}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	pem, _ := h.publisher.PublicKey().MarshalPEM()
-	k := store.PublisherKey{ID: h.publisher.KeyID(), Namespace: "acme", Algorithm: string(h.publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: h.now}
+	k := domain.PublisherKey{ID: h.publisher.KeyID(), Namespace: "acme", Algorithm: string(h.publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: h.now}
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: h.now, Subject: "acme", Detail: k.ID})
 	if err := st.AddPublisherKey(ctx, k, entry, audit.Event{Actor: "alice", Action: "publisher-key.added", Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
@@ -128,9 +129,9 @@ func (h *harness) inReview(t testing.TB, id, name, version string, sign bool) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := store.Version{ID: id, PluginID: "acme/" + name, Version: version, Digest: p.Digest, Size: p.Size, Manifest: p.Manifest(), Submitter: "alice", State: lifecycle.Received, Reason: "received", CreatedAt: h.clock()}
+	v := domain.Version{ID: id, PluginID: "acme/" + name, Version: version, Digest: p.Digest, Size: p.Size, Manifest: p.Manifest(), Submitter: "alice", State: lifecycle.Received, Reason: "received", CreatedAt: h.clock()}
 	for _, f := range p.Files {
-		v.Files = append(v.Files, store.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+		v.Files = append(v.Files, domain.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 	}
 	if _, _, err := h.st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func (h *harness) inReview(t testing.TB, id, name, version string, sign bool) []
 			t.Fatal(err)
 		}
 		raw, _ := trust.MarshalEnvelope(env)
-		if err := h.st.PutSignature(ctx, store.Signature{VersionID: id, KeyID: h.publisher.KeyID(), Envelope: raw, CreatedAt: h.clock()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:" + id}); err != nil {
+		if err := h.st.PutSignature(ctx, domain.Signature{VersionID: id, KeyID: h.publisher.KeyID(), Envelope: raw, CreatedAt: h.clock()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -522,7 +523,7 @@ func TestChecksAndProvenanceStatement(t *testing.T) {
 		{Analyzer: "dependencies", Status: vet.Passed, Databases: map[string]string{"osv": "2026-11-20"}},
 		{Analyzer: "provenance", Status: vet.Passed, Detail: detail},
 	})
-	if _, err := h.st.SaveVetRun(ctx, store.VetRun{VersionID: "sub1", Results: results, Summary: "ok", CreatedAt: h.clock()}, audit.Event{Actor: "system", Action: "submission.vet", Subject: "submission:sub1"}); err != nil {
+	if _, err := h.st.SaveVetRun(ctx, domain.VetRun{VersionID: "sub1", Results: results, Summary: "ok", CreatedAt: h.clock()}, audit.Event{Actor: "system", Action: "submission.vet", Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := h.svc.Certify(ctx, "sub1", "bob", decision())

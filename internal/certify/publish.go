@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/tlog"
 )
 
@@ -173,7 +173,7 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		if _, err := s.Publish(ctx); err != nil && ctx.Err() == nil {
 			s.logger.Error("publishing trust events to the log", "err", err)
 		}
-		if _, err := s.RefreshRevocations(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrStateChanged) {
+		if _, err := s.RefreshRevocations(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, domain.ErrStateChanged) {
 			s.logger.Error("re-signing the revocation list", "err", err)
 		}
 		select {

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // runCLI runs the command line as main does, with env as the environment.
@@ -189,7 +189,7 @@ func TestRoleListsNameEveryRole(t *testing.T) {
 	if code == 0 {
 		t.Error("token create accepted the role hosts")
 	}
-	for _, r := range store.Roles {
+	for _, r := range domain.Roles {
 		if !strings.Contains(help, string(r)) {
 			t.Errorf("token create --help omits the role %s", r)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/webhook"
@@ -119,7 +120,7 @@ func TestWebhookAndIncidentCommands(t *testing.T) {
 	// note, rule_added, hunted, closed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ds, err := m.Store.ListDeliveries(ctx, store.DeliveryQuery{State: store.DeliveryDelivered})
+		ds, err := m.Store.ListDeliveries(ctx, store.DeliveryQuery{State: domain.DeliveryDelivered})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -240,14 +241,14 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 		return nil, err
 	}
 	type item struct {
-		v store.Version
+		v domain.Version
 		p PluginHealth
 	}
 	items := make([]item, 0, len(r.Plugins))
-	rows := make([]store.HealthReport, 0, len(r.Plugins))
+	rows := make([]domain.HealthReport, 0, len(r.Plugins))
 	for _, p := range r.Plugins {
 		v, err := m.Store.GetVersionByName(ctx, p.Plugin, p.Version)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			return nil, fmt.Errorf("%s@%s: %w", p.Plugin, p.Version, ErrUnknownVersion)
 		}
 		if err != nil {
@@ -264,7 +265,7 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 			}
 		}
 		items = append(items, item{v, p})
-		rows = append(rows, store.HealthReport{VersionID: v.ID, Host: host, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
+		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
 			Calls: p.Calls, Errors: p.Errors, Denials: p.Denials, BreakerTrips: p.BreakerTrips, ReceivedAt: now})
 	}
 	if err := m.Store.SaveHealthReports(ctx, rows, nil); err != nil {
@@ -288,7 +289,7 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 
 // alert records the alert and flags the version, unless it is flagged
 // already.
-func (m *Monitor) alert(ctx context.Context, host string, v store.Version, verdict Verdict, r Report) (bool, error) {
+func (m *Monitor) alert(ctx context.Context, host string, v domain.Version, verdict Verdict, r Report) (bool, error) {
 	if rv, err := m.Store.GetRevalidation(ctx, v.ID); err == nil && rv.NeedsReview {
 		return false, nil
 	}

@@ -31,8 +31,8 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/hostapi"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/sbom"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/dependencies"
 	"gatehouse.dev/gatehouse/internal/vet/origins"
@@ -70,32 +70,32 @@ type Rule struct {
 }
 
 // Compile checks and compiles a stored rule.
-func Compile(r store.HuntRule) (*Rule, error) {
+func Compile(r domain.HuntRule) (*Rule, error) {
 	c := &Rule{ID: r.ID, Kind: r.Kind, Pattern: r.Pattern, Description: r.Description}
 	p := strings.TrimSpace(r.Pattern)
 	if p == "" || len(r.Pattern) > MaxPattern {
 		return nil, fmt.Errorf("hunting rule %s: the pattern must be 1 to %d bytes", r.ID, MaxPattern)
 	}
 	switch r.Kind {
-	case store.HuntContent:
+	case domain.HuntContent:
 		re, err := compileRegexp(r.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("hunting rule %s: %w", r.ID, err)
 		}
 		c.re = re
-	case store.HuntModule:
+	case domain.HuntModule:
 		name, ver, _ := strings.Cut(p, "@")
 		if name == "" || strings.ContainsAny(name, " \t\n") || strings.HasSuffix(name, "/") {
 			return nil, fmt.Errorf("hunting rule %s: %q is not a module or package name (write github.com/owner/repo or github.com/owner/repo@v1.2.3)", r.ID, p)
 		}
 		c.name, c.ver = name, ver
-	case store.HuntImport:
+	case domain.HuntImport:
 		mod, name, _ := strings.Cut(p, "/")
 		if mod == "" || strings.ContainsAny(p, " \t\n") {
 			return nil, fmt.Errorf("hunting rule %s: %q is not an import (write MODULE or MODULE/NAME, e.g. %s/http_fetch)", r.ID, p, hostapi.Module)
 		}
 		c.imod, c.iname = mod, name
-	case store.HuntOrigin:
+	case domain.HuntOrigin:
 		if strings.Contains(p, "://") {
 			o, err := manifest.ParseOrigin(p)
 			if err != nil {
@@ -139,7 +139,7 @@ func compileRegexp(p string) (*regexp.Regexp, error) {
 
 // CompileAll compiles rules, skipping disabled ones. One bad rule is an
 // error: a rule that silently stopped applying would be worse.
-func CompileAll(rs []store.HuntRule) ([]*Rule, error) {
+func CompileAll(rs []domain.HuntRule) ([]*Rule, error) {
 	var out []*Rule
 	for _, r := range rs {
 		if !r.DisabledAt.IsZero() {
@@ -184,7 +184,7 @@ func Find(rules []*Rule, in *vet.Input) []Match {
 		matches []Match
 	)
 	for _, r := range rules {
-		if r.Kind != store.HuntContent && facts == nil {
+		if r.Kind != domain.HuntContent && facts == nil {
 			facts = gather(in)
 		}
 		matches = append(matches, r.find(in, facts)...)
@@ -200,7 +200,7 @@ func (r *Rule) find(in *vet.Input, f *facts) []Match {
 		return len(out) < MaxMatchesPerRule
 	}
 	switch r.Kind {
-	case store.HuntContent:
+	case domain.HuntContent:
 		if in.Package == nil {
 			return nil
 		}
@@ -219,7 +219,7 @@ func (r *Rule) find(in *vet.Input, f *facts) []Match {
 				}
 			}
 		}
-	case store.HuntModule:
+	case domain.HuntModule:
 		for _, c := range f.components {
 			if c.Name != r.name && !strings.HasPrefix(c.Name, r.name+"/") {
 				continue
@@ -235,7 +235,7 @@ func (r *Rule) find(in *vet.Input, f *facts) []Match {
 				return out
 			}
 		}
-	case store.HuntImport:
+	case domain.HuntImport:
 		for _, im := range f.imports {
 			if im.Module != r.imod || (r.iname != "" && im.Name != r.iname) {
 				continue
@@ -244,7 +244,7 @@ func (r *Rule) find(in *vet.Input, f *facts) []Match {
 				return out
 			}
 		}
-	case store.HuntOrigin:
+	case domain.HuntOrigin:
 		for _, o := range f.origins {
 			if !r.originMatches(o) {
 				continue

@@ -5,33 +5,33 @@ import (
 	"strings"
 	"testing"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
 func TestCompileRefusesBadRules(t *testing.T) {
-	for _, r := range []store.HuntRule{
-		{ID: "a", Kind: store.HuntContent, Pattern: "("},
-		{ID: "b", Kind: store.HuntContent, Pattern: "x*"}, // matches everything
-		{ID: "c", Kind: store.HuntContent, Pattern: "(a{1000}){1000}"},
-		{ID: "d", Kind: store.HuntContent, Pattern: strings.Repeat("a", MaxPattern+1)},
-		{ID: "e", Kind: store.HuntModule, Pattern: "github.com/evil/ lib"},
-		{ID: "f", Kind: store.HuntImport, Pattern: "/name"},
-		{ID: "g", Kind: store.HuntOrigin, Pattern: "https://evil.example.com/path"},
-		{ID: "h", Kind: store.HuntOrigin, Pattern: "localhostonly"},
+	for _, r := range []domain.HuntRule{
+		{ID: "a", Kind: domain.HuntContent, Pattern: "("},
+		{ID: "b", Kind: domain.HuntContent, Pattern: "x*"}, // matches everything
+		{ID: "c", Kind: domain.HuntContent, Pattern: "(a{1000}){1000}"},
+		{ID: "d", Kind: domain.HuntContent, Pattern: strings.Repeat("a", MaxPattern+1)},
+		{ID: "e", Kind: domain.HuntModule, Pattern: "github.com/evil/ lib"},
+		{ID: "f", Kind: domain.HuntImport, Pattern: "/name"},
+		{ID: "g", Kind: domain.HuntOrigin, Pattern: "https://evil.example.com/path"},
+		{ID: "h", Kind: domain.HuntOrigin, Pattern: "localhostonly"},
 		{ID: "i", Kind: "astrology", Pattern: "x"},
-		{ID: "j", Kind: store.HuntContent, Pattern: "   "},
+		{ID: "j", Kind: domain.HuntContent, Pattern: "   "},
 	} {
 		if _, err := Compile(r); err == nil {
 			t.Errorf("Compile(%s %q) accepted it", r.Kind, r.Pattern)
 		}
 	}
-	for _, r := range []store.HuntRule{
-		{ID: "a", Kind: store.HuntContent, Pattern: `(?i)evil\.example`},
-		{ID: "b", Kind: store.HuntModule, Pattern: "github.com/evil/lib@v1.0.0"},
-		{ID: "c", Kind: store.HuntImport, Pattern: "env"},
-		{ID: "d", Kind: store.HuntOrigin, Pattern: "HTTPS://Evil.Example.com:443"},
-		{ID: "e", Kind: store.HuntOrigin, Pattern: "203.0.113.9"},
+	for _, r := range []domain.HuntRule{
+		{ID: "a", Kind: domain.HuntContent, Pattern: `(?i)evil\.example`},
+		{ID: "b", Kind: domain.HuntModule, Pattern: "github.com/evil/lib@v1.0.0"},
+		{ID: "c", Kind: domain.HuntImport, Pattern: "env"},
+		{ID: "d", Kind: domain.HuntOrigin, Pattern: "HTTPS://Evil.Example.com:443"},
+		{ID: "e", Kind: domain.HuntOrigin, Pattern: "203.0.113.9"},
 	} {
 		if _, err := Compile(r); err != nil {
 			t.Errorf("Compile(%s %q): %v", r.Kind, r.Pattern, err)
@@ -41,16 +41,16 @@ func TestCompileRefusesBadRules(t *testing.T) {
 
 type corpus map[string]*vet.Input
 
-func (c corpus) Each(ctx context.Context, fn func(store.Version) error) error {
+func (c corpus) Each(ctx context.Context, fn func(domain.Version) error) error {
 	for _, id := range []string{"v1", "v2", "v3", "v4"} {
-		if err := fn(store.Version{ID: id, PluginID: "acme/x", Version: "1.0." + id[1:], State: "certified"}); err != nil {
+		if err := fn(domain.Version{ID: id, PluginID: "acme/x", Version: "1.0." + id[1:], State: "certified"}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c corpus) Input(ctx context.Context, v store.Version) (*vet.Input, error) {
+func (c corpus) Input(ctx context.Context, v domain.Version) (*vet.Input, error) {
 	in, ok := c[v.ID]
 	if !ok {
 		return nil, context.DeadlineExceeded // stands in for a missing blob
@@ -59,7 +59,7 @@ func (c corpus) Input(ctx context.Context, v store.Version) (*vet.Input, error) 
 }
 
 func TestScanReportsHitsAndUnreadable(t *testing.T) {
-	r, err := Compile(store.HuntRule{ID: "hr", Kind: store.HuntImport, Pattern: "env/steal"})
+	r, err := Compile(domain.HuntRule{ID: "hr", Kind: domain.HuntImport, Pattern: "env/steal"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +77,13 @@ func TestScanReportsHitsAndUnreadable(t *testing.T) {
 
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{`evil\.example`, "(a|b)*c", "github.com/x/y@v1", "env/steal", "https://a.example:1", "a.b", "(?i)x{2,1000}", "\\", "[[:alpha:]"} {
-		f.Add(store.HuntContent, s)
-		f.Add(store.HuntOrigin, s)
+		f.Add(domain.HuntContent, s)
+		f.Add(domain.HuntOrigin, s)
 	}
-	f.Add(store.HuntModule, "a@")
-	f.Add(store.HuntImport, "m/n/o")
+	f.Add(domain.HuntModule, "a@")
+	f.Add(domain.HuntImport, "m/n/o")
 	f.Fuzz(func(t *testing.T, kind, pattern string) {
-		r, err := Compile(store.HuntRule{ID: "f", Kind: kind, Pattern: pattern})
+		r, err := Compile(domain.HuntRule{ID: "f", Kind: kind, Pattern: pattern})
 		if err != nil {
 			return
 		}

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/pkgfile"
 )
@@ -49,7 +49,7 @@ func TestContentMatchIsRedacted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Compile(store.HuntRule{ID: "hr", Kind: store.HuntContent, Pattern: tt.pattern})
+			r, err := Compile(domain.HuntRule{ID: "hr", Kind: domain.HuntContent, Pattern: tt.pattern})
 			if err != nil {
 				t.Fatal(err)
 			}

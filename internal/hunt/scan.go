@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
@@ -14,9 +15,9 @@ import (
 // Corpus is what a backward hunt searches: every stored version.
 type Corpus interface {
 	// Each calls fn with every stored version.
-	Each(ctx context.Context, fn func(store.Version) error) error
+	Each(ctx context.Context, fn func(domain.Version) error) error
 	// Input loads a version's package as the analyzers see it.
-	Input(ctx context.Context, v store.Version) (*vet.Input, error)
+	Input(ctx context.Context, v domain.Version) (*vet.Input, error)
 }
 
 // StoreCorpus is the marketplace's corpus: the versions in a store, their
@@ -28,7 +29,7 @@ type StoreCorpus struct {
 }
 
 // Each walks the catalog a page at a time.
-func (c StoreCorpus) Each(ctx context.Context, fn func(store.Version) error) error {
+func (c StoreCorpus) Each(ctx context.Context, fn func(domain.Version) error) error {
 	const page = 500
 	for off := 0; ; off += page {
 		ps, err := c.Store.ListPlugins(ctx, store.PluginQuery{Limit: page, Offset: off})
@@ -53,7 +54,7 @@ func (c StoreCorpus) Each(ctx context.Context, fn func(store.Version) error) err
 }
 
 // Input loads a version's package.
-func (c StoreCorpus) Input(ctx context.Context, v store.Version) (*vet.Input, error) {
+func (c StoreCorpus) Input(ctx context.Context, v domain.Version) (*vet.Input, error) {
 	pkg, err := c.Load(ctx, v.Digest)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ const MaxUnreadable = 100
 // Scan searches every version of the corpus for the rules.
 func Scan(ctx context.Context, c Corpus, rules []*Rule) (Report, error) {
 	var rep Report
-	err := c.Each(ctx, func(v store.Version) error {
+	err := c.Each(ctx, func(v domain.Version) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

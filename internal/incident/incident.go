@@ -28,6 +28,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -94,28 +95,28 @@ type OpenRequest struct {
 }
 
 // Open opens an incident naming versions.
-func (s *Service) Open(ctx context.Context, actor string, req OpenRequest) (store.Incident, error) {
+func (s *Service) Open(ctx context.Context, actor string, req OpenRequest) (domain.Incident, error) {
 	req.Title = strings.TrimSpace(req.Title)
 	if req.Title == "" {
-		return store.Incident{}, invalid("an incident needs a title saying what went wrong")
+		return domain.Incident{}, invalid("an incident needs a title saying what went wrong")
 	}
 	if req.Severity == "" {
 		req.Severity = "high"
 	}
 	if !slices.Contains(Severities, req.Severity) {
-		return store.Incident{}, invalidf("severity %q is not one of %s", req.Severity, strings.Join(Severities, ", "))
+		return domain.Incident{}, invalidf("severity %q is not one of %s", req.Severity, strings.Join(Severities, ", "))
 	}
 	vs, err := s.resolve(ctx, req.Versions)
 	if err != nil {
-		return store.Incident{}, err
+		return domain.Incident{}, err
 	}
 	now := s.cfg.Now()
-	inc := store.Incident{ID: "inc_" + randomID(), Title: req.Title, Summary: req.Summary, Severity: req.Severity,
-		State: store.IncidentOpen, OpenedBy: actor, OpenedAt: now}
+	inc := domain.Incident{ID: "inc_" + randomID(), Title: req.Title, Summary: req.Summary, Severity: req.Severity,
+		State: domain.IncidentOpen, OpenedBy: actor, OpenedAt: now}
 	if err := s.cfg.Store.CreateIncident(ctx, inc, s.event(inc.ID, actor, "incident.opened", req.Title, map[string]any{
 		"title": inc.Title, "severity": inc.Severity, "plugins": plugins(vs), "versions": ids(vs),
 	})); err != nil {
-		return store.Incident{}, err
+		return domain.Incident{}, err
 	}
 	if len(vs) > 0 {
 		if _, err := s.addVersions(ctx, inc.ID, actor, vs, "named"); err != nil {
@@ -140,11 +141,11 @@ func (s *Service) AddVersions(ctx context.Context, id, actor string, refs []stri
 	return s.addVersions(ctx, id, actor, vs, "named")
 }
 
-func (s *Service) addVersions(ctx context.Context, id, actor string, vs []store.Version, source string) (int, error) {
+func (s *Service) addVersions(ctx context.Context, id, actor string, vs []domain.Version, source string) (int, error) {
 	now := s.cfg.Now()
-	ivs := make([]store.IncidentVersion, len(vs))
+	ivs := make([]domain.IncidentVersion, len(vs))
 	for i, v := range vs {
-		ivs[i] = store.IncidentVersion{VersionID: v.ID, Source: source, AddedBy: actor, AddedAt: now}
+		ivs[i] = domain.IncidentVersion{VersionID: v.ID, Source: source, AddedBy: actor, AddedAt: now}
 	}
 	return s.cfg.Store.AddIncidentVersions(ctx, id, ivs, s.event(id, actor, "incident.versions_added", "", map[string]any{
 		"source": source, "plugins": plugins(vs), "versions": ids(vs),
@@ -199,29 +200,29 @@ type RuleRequest struct {
 // finds in the incident (so they can be contained). The rule joins the
 // vetting of every new submission at once. It returns the rule and the
 // backward hunt's report.
-func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest) (store.HuntRule, hunt.Report, error) {
+func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest) (domain.HuntRule, hunt.Report, error) {
 	if _, err := s.openIncident(ctx, id); err != nil {
-		return store.HuntRule{}, hunt.Report{}, err
+		return domain.HuntRule{}, hunt.Report{}, err
 	}
 	if len(req.Description) > MaxNote {
-		return store.HuntRule{}, hunt.Report{}, invalidf("a rule's description is limited to %d bytes", MaxNote)
+		return domain.HuntRule{}, hunt.Report{}, invalidf("a rule's description is limited to %d bytes", MaxNote)
 	}
 	now := s.cfg.Now()
-	r := store.HuntRule{ID: "hr_" + randomID(), IncidentID: id, Kind: req.Kind, Pattern: req.Pattern, Description: req.Description, CreatedBy: actor, CreatedAt: now}
+	r := domain.HuntRule{ID: "hr_" + randomID(), IncidentID: id, Kind: req.Kind, Pattern: req.Pattern, Description: req.Description, CreatedBy: actor, CreatedAt: now}
 	compiled, err := hunt.Compile(r)
 	if err != nil {
-		return store.HuntRule{}, hunt.Report{}, invalid(err.Error())
+		return domain.HuntRule{}, hunt.Report{}, invalid(err.Error())
 	}
 	// A content rule's pattern may spell the very secret it hunts: the
 	// rule keeps it, the timeline (and so webhooks) shows it redacted.
 	shown := r.Pattern
-	if r.Kind == store.HuntContent {
+	if r.Kind == domain.HuntContent {
 		shown = secrets.Redact(r.Pattern)
 	}
 	if err := s.cfg.Store.CreateHuntRule(ctx, r, s.event(id, actor, "incident.rule_added", req.Description, map[string]any{
 		"rule": r.ID, "kind": r.Kind, "pattern": shown,
 	})); err != nil {
-		return store.HuntRule{}, hunt.Report{}, err
+		return domain.HuntRule{}, hunt.Report{}, err
 	}
 	if s.cfg.Corpus == nil {
 		return r, hunt.Report{}, nil
@@ -238,16 +239,16 @@ func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest
 
 // recordHunt puts a backward hunt on the timeline and names the
 // installable versions it found.
-func (s *Service) recordHunt(ctx context.Context, id, actor string, r store.HuntRule, rep hunt.Report) error {
+func (s *Service) recordHunt(ctx context.Context, id, actor string, r domain.HuntRule, rep hunt.Report) error {
 	var (
-		certified []store.Version
+		certified []domain.Version
 		hits      = rep.Hits
 		ps        = []string{}
 	)
 	for _, h := range rep.Hits {
 		st := lifecycle.State(h.State)
 		if st == lifecycle.Certified || st == lifecycle.Suspended || st == lifecycle.AutoApproved {
-			certified = append(certified, store.Version{ID: h.VersionID, PluginID: h.Plugin, Version: h.Version, State: st})
+			certified = append(certified, domain.Version{ID: h.VersionID, PluginID: h.Plugin, Version: h.Version, State: st})
 		}
 		if !slices.Contains(ps, h.Plugin) {
 			ps = append(ps, h.Plugin)
@@ -304,7 +305,7 @@ type Outcome struct {
 // Contain suspends or revokes every installable version the incident
 // names. A version that fails is reported and the others still proceed;
 // the incident is contained once no named version is installable.
-func (s *Service) Contain(ctx context.Context, id, actor string, req ContainRequest) (store.Incident, []Outcome, error) {
+func (s *Service) Contain(ctx context.Context, id, actor string, req ContainRequest) (domain.Incident, []Outcome, error) {
 	inc, err := s.openIncident(ctx, id)
 	if err != nil {
 		return inc, nil, err
@@ -382,9 +383,9 @@ func installable(st lifecycle.State) bool {
 // contained once no named version is installable; remediated once every
 // named version is revoked or superseded by a certified higher version of
 // its plugin that the incident does not name.
-func (s *Service) Refresh(ctx context.Context, id string) (store.Incident, error) {
+func (s *Service) Refresh(ctx context.Context, id string) (domain.Incident, error) {
 	inc, err := s.cfg.Store.GetIncident(ctx, id)
-	if err != nil || inc.State == store.IncidentClosed {
+	if err != nil || inc.State == domain.IncidentClosed {
 		return inc, err
 	}
 	vs, err := s.versions(ctx, id)
@@ -414,7 +415,7 @@ func (s *Service) Refresh(ctx context.Context, id string) (store.Incident, error
 	now := s.cfg.Now()
 	ps := plugins(vs)
 	if contained && inc.ContainedAt.IsZero() {
-		inc.ContainedAt, inc.State = now, store.IncidentContained
+		inc.ContainedAt, inc.State = now, domain.IncidentContained
 		if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, "system", "incident.contained",
 			fmt.Sprintf("no named version is installable, %s after the incident was opened", now.Sub(inc.OpenedAt).Round(time.Second)),
 			map[string]any{"timeToContainSeconds": int64(now.Sub(inc.OpenedAt).Seconds()), "plugins": ps})); err != nil {
@@ -434,7 +435,7 @@ func (s *Service) Refresh(ctx context.Context, id string) (store.Incident, error
 
 // superseded reports whether a certified version of v's plugin, higher
 // than v and not named in the incident, exists.
-func (s *Service) superseded(ctx context.Context, v store.Version, named map[string]bool) (bool, error) {
+func (s *Service) superseded(ctx context.Context, v domain.Version, named map[string]bool) (bool, error) {
 	cur, err := semver.NewVersion(v.Version)
 	if err != nil {
 		return false, nil
@@ -456,13 +457,13 @@ func (s *Service) superseded(ctx context.Context, v store.Version, named map[str
 
 // RefreshOpen refreshes every incident not yet closed.
 func (s *Service) RefreshOpen(ctx context.Context) error {
-	for _, state := range []string{store.IncidentOpen, store.IncidentContained} {
+	for _, state := range []string{domain.IncidentOpen, domain.IncidentContained} {
 		incs, err := s.cfg.Store.ListIncidents(ctx, store.IncidentQuery{State: state, Limit: 1000})
 		if err != nil {
 			return err
 		}
 		for _, inc := range incs {
-			if inc.State == store.IncidentContained && !inc.RemediatedAt.IsZero() {
+			if inc.State == domain.IncidentContained && !inc.RemediatedAt.IsZero() {
 				continue
 			}
 			if _, err := s.Refresh(ctx, inc.ID); err != nil {
@@ -474,23 +475,23 @@ func (s *Service) RefreshOpen(ctx context.Context) error {
 }
 
 // Close closes an incident with its post-mortem.
-func (s *Service) Close(ctx context.Context, id, actor, postmortem string) (store.Incident, error) {
+func (s *Service) Close(ctx context.Context, id, actor, postmortem string) (domain.Incident, error) {
 	postmortem = strings.TrimSpace(postmortem)
 	if postmortem == "" {
-		return store.Incident{}, invalid("closing an incident needs a post-mortem: what happened, what was done, what changes (the hunting rules it added stay)")
+		return domain.Incident{}, invalid("closing an incident needs a post-mortem: what happened, what was done, what changes (the hunting rules it added stay)")
 	}
 	if len(postmortem) > MaxNote*4 {
-		return store.Incident{}, invalidf("the post-mortem is limited to %d bytes", MaxNote*4)
+		return domain.Incident{}, invalidf("the post-mortem is limited to %d bytes", MaxNote*4)
 	}
 	inc, err := s.Refresh(ctx, id)
 	if err != nil {
 		return inc, err
 	}
-	if inc.State == store.IncidentClosed {
+	if inc.State == domain.IncidentClosed {
 		return inc, fmt.Errorf("incident %s: %w", id, ErrClosed)
 	}
 	now := s.cfg.Now()
-	inc.State, inc.ClosedAt, inc.ClosedBy, inc.Postmortem = store.IncidentClosed, now, actor, postmortem
+	inc.State, inc.ClosedAt, inc.ClosedBy, inc.Postmortem = domain.IncidentClosed, now, actor, postmortem
 	vs, err := s.versions(ctx, id)
 	if err != nil {
 		return inc, err
@@ -511,7 +512,7 @@ type Measures struct {
 }
 
 // Measure computes an incident's times (zero while not reached).
-func Measure(inc store.Incident) Measures {
+func Measure(inc domain.Incident) Measures {
 	var m Measures
 	if !inc.ContainedAt.IsZero() {
 		m.TimeToContain = inc.ContainedAt.Sub(inc.OpenedAt)
@@ -531,16 +532,16 @@ func secondsOrNil(d time.Duration) any {
 
 // Detail is everything about one incident.
 type Detail struct {
-	Incident store.Incident
+	Incident domain.Incident
 	Versions []VersionState
-	Rules    []store.HuntRule
+	Rules    []domain.HuntRule
 	Timeline []audit.Event
 	Measures Measures
 }
 
 // VersionState is a named version and where it stands now.
 type VersionState struct {
-	store.IncidentVersion
+	domain.IncidentVersion
 	Plugin  string
 	Version string
 	State   lifecycle.State
@@ -581,18 +582,18 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 }
 
 // List returns incidents, newest first.
-func (s *Service) List(ctx context.Context, state string) ([]store.Incident, error) {
+func (s *Service) List(ctx context.Context, state string) ([]domain.Incident, error) {
 	return s.cfg.Store.ListIncidents(ctx, store.IncidentQuery{State: state})
 }
 
 // ---- helpers ---------------------------------------------------------------
 
-func (s *Service) openIncident(ctx context.Context, id string) (store.Incident, error) {
+func (s *Service) openIncident(ctx context.Context, id string) (domain.Incident, error) {
 	inc, err := s.cfg.Store.GetIncident(ctx, id)
 	if err != nil {
 		return inc, err
 	}
-	if inc.State == store.IncidentClosed {
+	if inc.State == domain.IncidentClosed {
 		return inc, fmt.Errorf("incident %s: %w; open a new one", id, ErrClosed)
 	}
 	return inc, nil
@@ -600,23 +601,23 @@ func (s *Service) openIncident(ctx context.Context, id string) (store.Incident, 
 
 // resolve turns references (submission ids or namespace/name@version)
 // into versions.
-func (s *Service) resolve(ctx context.Context, refs []string) ([]store.Version, error) {
+func (s *Service) resolve(ctx context.Context, refs []string) ([]domain.Version, error) {
 	if len(refs) > MaxVersionsPerCall {
 		return nil, invalidf("name at most %d versions at once", MaxVersionsPerCall)
 	}
-	var out []store.Version
+	var out []domain.Version
 	seen := map[string]bool{}
 	for _, ref := range refs {
 		ref = strings.TrimSpace(ref)
-		var v store.Version
+		var v domain.Version
 		var err error
 		if plugin, version, ok := strings.Cut(ref, "@"); ok {
 			v, err = s.cfg.Store.GetVersionByName(ctx, plugin, version)
 		} else {
 			v, err = s.cfg.Store.GetVersion(ctx, ref)
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("no version %q (name a submission id or namespace/name@version): %w", ref, store.ErrNotFound)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil, fmt.Errorf("no version %q (name a submission id or namespace/name@version): %w", ref, domain.ErrNotFound)
 		}
 		if err != nil {
 			return nil, err
@@ -630,12 +631,12 @@ func (s *Service) resolve(ctx context.Context, refs []string) ([]store.Version, 
 }
 
 // versions returns the named versions as they are now.
-func (s *Service) versions(ctx context.Context, id string) ([]store.Version, error) {
+func (s *Service) versions(ctx context.Context, id string) ([]domain.Version, error) {
 	ivs, err := s.cfg.Store.ListIncidentVersions(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]store.Version, 0, len(ivs))
+	out := make([]domain.Version, 0, len(ivs))
 	for _, iv := range ivs {
 		v, err := s.cfg.Store.GetVersion(ctx, iv.VersionID)
 		if err != nil {
@@ -659,7 +660,7 @@ func (s *Service) event(id, actor, action, reason string, data map[string]any) a
 	return audit.Event{Time: s.cfg.Now(), Actor: actor, Action: action, Subject: "incident:" + id, Reason: reason, Data: b}
 }
 
-func plugins(vs []store.Version) []string {
+func plugins(vs []domain.Version) []string {
 	out := []string{}
 	for _, v := range vs {
 		if !slices.Contains(out, v.PluginID) {
@@ -679,7 +680,7 @@ func pluginsOf(os []Outcome) []string {
 	return out
 }
 
-func ids(vs []store.Version) []string {
+func ids(vs []domain.Version) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = v.ID

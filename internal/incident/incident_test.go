@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
@@ -95,12 +96,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	publisher, _ := trust.GenerateKey(trust.ECDSAP256)
-	if err := st.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: clk.Now()}, audit.Event{Time: clk.Now(), Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: clk.Now()}, audit.Event{Time: clk.Now(), Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	pem, _ := publisher.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: clk.Now(), Subject: "acme", Detail: publisher.KeyID()})
-	if err := st.AddPublisherKey(ctx, store.PublisherKey{ID: publisher.KeyID(), Namespace: "acme", Algorithm: string(publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: clk.Now()},
+	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: publisher.KeyID(), Namespace: "acme", Algorithm: string(publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: clk.Now()},
 		entry, audit.Event{Time: clk.Now(), Actor: "alice", Action: "publisher-key.added", Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ export function report(ev) {
 
 // submit signs and submits acme/NAME@VERSION with extra files through
 // the intake, and runs vetting; it returns the version.
-func (w *world) submit(name, version string, extra map[string]string) store.Version {
+func (w *world) submit(name, version string, extra map[string]string) domain.Version {
 	w.t.Helper()
 	ctx := context.Background()
 	id := "acme/" + name
@@ -147,7 +148,7 @@ func (w *world) submit(name, version string, extra map[string]string) store.Vers
 		w.t.Fatal(err)
 	}
 	sig, _ := trust.MarshalEnvelope(env)
-	v, _, err := w.in.SubmitSigned(ctx, auth.Principal{Subject: "alice", Role: store.RolePublisher, Namespace: "acme"}, bytes.NewReader(buf.Bytes()), sig)
+	v, _, err := w.in.SubmitSigned(ctx, auth.Principal{Subject: "alice", Role: domain.RolePublisher, Namespace: "acme"}, bytes.NewReader(buf.Bytes()), sig)
 	if err != nil {
 		w.t.Fatalf("submitting %s@%s: %v", id, version, err)
 	}
@@ -163,7 +164,7 @@ func (w *world) submit(name, version string, extra map[string]string) store.Vers
 
 // certified submits a version and certifies it as a reviewer's approval
 // would.
-func (w *world) certified(name, version string, extra map[string]string) store.Version {
+func (w *world) certified(name, version string, extra map[string]string) domain.Version {
 	w.t.Helper()
 	v := w.submit(name, version, extra)
 	if v.State != lifecycle.InReview {
@@ -248,7 +249,7 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.clk.Advance(5 * time.Minute)
-	rule, rep, err := w.inc.AddRule(ctx, inc.ID, "sam", incident.RuleRequest{Kind: store.HuntContent, Pattern: `stats\.evil-collector\.com/c\?k=`, Description: "exfiltration endpoint"})
+	rule, rep, err := w.inc.AddRule(ctx, inc.ID, "sam", incident.RuleRequest{Kind: domain.HuntContent, Pattern: `stats\.evil-collector\.com/c\?k=`, Description: "exfiltration endpoint"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 			t.Fatalf("containment outcome %+v", o)
 		}
 	}
-	if got.State != store.IncidentContained || incident.Measure(got).TimeToContain != 17*time.Minute {
+	if got.State != domain.IncidentContained || incident.Measure(got).TimeToContain != 17*time.Minute {
 		t.Fatalf("after containment: state %s, time to contain %v; want contained in 17m", got.State, incident.Measure(got).TimeToContain)
 	}
 	if v, _ := w.st.GetVersion(ctx, clean.ID); v.State != lifecycle.Certified {
@@ -331,7 +332,7 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 		t.Fatal("closed without a post-mortem")
 	}
 	got, err = w.inc.Close(ctx, inc.ID, "sam", "A copied telemetry helper sent session tokens to a third party. Contained in 17 minutes; rule "+rule.ID+" now blocks it.")
-	if err != nil || got.State != store.IncidentClosed {
+	if err != nil || got.State != domain.IncidentClosed {
 		t.Fatalf("close = %+v, %v", got, err)
 	}
 	if _, err := w.inc.AddVersions(ctx, inc.ID, "sam", []string{clean.ID}); !errors.Is(err, incident.ErrClosed) {

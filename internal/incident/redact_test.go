@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -45,7 +46,7 @@ func TestHuntedSecretNeverShown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, rep, err := w.inc.AddRule(ctx, inc.ID, "sam", incident.RuleRequest{Kind: store.HuntContent, Pattern: tt.pattern, Description: "the leaked key"})
+			_, rep, err := w.inc.AddRule(ctx, inc.ID, "sam", incident.RuleRequest{Kind: domain.HuntContent, Pattern: tt.pattern, Description: "the leaked key"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -24,6 +24,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
@@ -105,7 +106,7 @@ func New(st store.Store, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.O
 
 // Submit is SubmitSigned without a signature: accepted only by a namespace
 // that does not require signatures.
-func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v store.Version, created bool, err error) {
+func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v domain.Version, created bool, err error) {
 	return s.SubmitSigned(ctx, p, r, nil)
 }
 
@@ -114,7 +115,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 // (JSON) over the package digest, kept beside it. When
 // namespace/name@version already exists with the same bytes, it returns
 // that version and created=false.
-func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reader, sig []byte) (v store.Version, created bool, err error) {
+func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reader, sig []byte) (v domain.Version, created bool, err error) {
 	max := s.Limits.MaxPackageBytes
 	staged, err := s.Blobs.Stage(ctx, r, max)
 	if err != nil {
@@ -170,13 +171,13 @@ func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reade
 		if existing.Digest == pkg.Digest {
 			// The same bytes again: keep the signature if the first
 			// submission's was lost (a crash between record and signature).
-			if err := s.keepSignature(ctx, p, existing, signed); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := s.keepSignature(ctx, p, existing, signed); err != nil && !errors.Is(err, domain.ErrConflict) {
 				return v, false, err
 			}
 			return existing, false, nil
 		}
 		return v, false, refuse(Conflict, "%s@%s exists with other bytes (%s); versions are immutable, submit a new version", m.ID, m.Version, existing.Digest)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, domain.ErrNotFound) {
 		return v, false, fmt.Errorf("looking up %s@%s: %w", m.ID, m.Version, err)
 	}
 
@@ -185,11 +186,11 @@ func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reade
 		return v, false, fmt.Errorf("storing package: %w", err)
 	}
 	now := s.Now().UTC()
-	files := make([]store.File, len(pkg.Files))
+	files := make([]domain.File, len(pkg.Files))
 	for i, f := range pkg.Files {
-		files[i] = store.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256}
+		files[i] = domain.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256}
 	}
-	v = store.Version{
+	v = domain.Version{
 		ID:        NewSubmissionID(),
 		PluginID:  m.ID,
 		Version:   m.Version,
@@ -213,7 +214,7 @@ func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reade
 	ev := audit.Event{Time: now, Actor: p.Subject, Action: "submission.create", Subject: "submission:" + v.ID, NewState: string(lifecycle.Received), Reason: v.Reason, Data: data}
 	stored, created, err := s.Store.CreateVersion(ctx, v, []audit.Event{ev})
 	switch {
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, domain.ErrConflict):
 		return v, false, refuse(Conflict, "%s@%s was just submitted with other bytes; versions are immutable", m.ID, m.Version)
 	case err != nil:
 		return v, false, fmt.Errorf("recording submission: %w", err)
@@ -240,19 +241,19 @@ func readStaged(path string, lim pkgfile.Limits) (*pkgfile.Package, error) {
 // claimNamespace returns the namespace, creating it owned by p when it does
 // not exist. Creation comes before the ownership check so that two
 // publishers racing for a new namespace cannot both pass it.
-func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name string) (store.Namespace, error) {
+func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name string) (domain.Namespace, error) {
 	ns, err := s.Store.GetNamespace(ctx, name)
 	if err == nil {
 		return ns, nil
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, domain.ErrNotFound) {
 		return ns, fmt.Errorf("looking up namespace %q: %w", name, err)
 	}
 	if err := p.CanPublish(name, nil); err != nil {
 		return ns, &Error{Kind: Forbidden, Err: err}
 	}
 	now := s.Now().UTC()
-	ns = store.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}
+	ns = domain.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}
 	ev := audit.Event{Time: now, Actor: p.Subject, Action: "namespace.claim", Subject: "namespace:" + name, Reason: "first submission to an unclaimed namespace"}
 	err = s.Store.CreateNamespace(ctx, ns, ev)
 	switch {
@@ -262,7 +263,7 @@ func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name str
 		if err := s.TrustLog.LogEvent(ctx, trust.Event{Kind: trust.EventNamespaceOwner, Time: now, Subject: name, Detail: "claimed by " + p.Subject}); err != nil {
 			return ns, fmt.Errorf("logging the claim of namespace %q: %w", name, err)
 		}
-	case err != nil && !errors.Is(err, store.ErrConflict):
+	case err != nil && !errors.Is(err, domain.ErrConflict):
 		return ns, fmt.Errorf("claiming namespace %q: %w", name, err)
 	}
 	return s.Store.GetNamespace(ctx, name)

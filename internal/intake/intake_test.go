@@ -13,6 +13,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -53,14 +54,14 @@ var publisherKey = func() *trust.FileSigner {
 func register(tb testing.TB, st store.Store, ns string, key *trust.FileSigner) {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := st.GetNamespace(ctx, ns); errors.Is(err, store.ErrNotFound) {
-		if err := st.CreateNamespace(ctx, store.Namespace{Name: ns, Owners: []string{"alice"}, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil {
+	if _, err := st.GetNamespace(ctx, ns); errors.Is(err, domain.ErrNotFound) {
+		if err := st.CreateNamespace(ctx, domain.Namespace{Name: ns, Owners: []string{"alice"}, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	pem, _ := key.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: time.Now(), Subject: ns, Detail: key.KeyID()})
-	if err := st.AddPublisherKey(ctx, store.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: time.Now()}, entry,
+	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: time.Now()}, entry,
 		audit.Event{Actor: "alice", Action: "publisher-key.added", Subject: "namespace:" + ns}); err != nil {
 		tb.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func sign(tb testing.TB, key trust.Signer, p []byte) []byte {
 }
 
 // submit submits p signed with alice's key.
-func submit(tb testing.TB, svc *intake.Service, p []byte) (store.Version, bool, error) {
+func submit(tb testing.TB, svc *intake.Service, p []byte) (domain.Version, bool, error) {
 	return svc.SubmitSigned(context.Background(), publisher, bytes.NewReader(p), sign(tb, publisherKey, p))
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
@@ -63,7 +64,7 @@ func (s *Service) Resume(ctx context.Context, grace time.Duration) (resumed int,
 		if v.UpdatedAt.After(cutoff) {
 			continue
 		}
-		ok, err := s.Store.EnqueueJob(ctx, store.Job{Kind: JobVet, Key: v.ID, RunAt: s.Now()})
+		ok, err := s.Store.EnqueueJob(ctx, domain.Job{Kind: JobVet, Key: v.ID, RunAt: s.Now()})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("queueing vetting of %s: %w", v.ID, err))
 			continue
@@ -105,10 +106,10 @@ func (s *Service) resumed(ctx context.Context, id, reason string) {
 // resumeTriage finishes what vetVersion started after its last vetting
 // run: rejection when the run blocked the version, review when there is
 // no run (vetting was given up) or no triager, the policy otherwise.
-func (s *Service) resumeTriage(ctx context.Context, v store.Version) error {
+func (s *Service) resumeTriage(ctx context.Context, v domain.Version) error {
 	run, err := s.Store.LatestVetRun(ctx, v.ID)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 		s.resumed(ctx, v.ID, "in triage without a vetting run; a reviewer decides")
 		return s.finishTriage(ctx, v.ID, lifecycle.InReview, "vetting did not complete; a reviewer must decide")
 	case err != nil:
@@ -141,7 +142,7 @@ func (s *Service) resumeTriage(ctx context.Context, v store.Version) error {
 func (s *Service) finishTriage(ctx context.Context, id string, to lifecycle.State, reason string) error {
 	ev := audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + id}
 	err := s.Store.Transition(ctx, id, lifecycle.Triage, to, reason, ev)
-	if errors.Is(err, store.ErrStateChanged) {
+	if errors.Is(err, domain.ErrStateChanged) {
 		return nil // another worker moved it on
 	}
 	return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -47,7 +48,7 @@ func (k *killedStore) write() error {
 	return nil
 }
 
-func (k *killedStore) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) (store.VetRun, error) {
+func (k *killedStore) SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event) (domain.VetRun, error) {
 	if err := k.write(); err != nil {
 		return r, err
 	}
@@ -58,7 +59,7 @@ func (k *killedStore) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.E
 	return k.Store.SaveVetRun(ctx, r, ev)
 }
 
-func (k *killedStore) EnqueueJob(ctx context.Context, j store.Job) (bool, error) {
+func (k *killedStore) EnqueueJob(ctx context.Context, j domain.Job) (bool, error) {
 	if err := k.write(); err != nil {
 		return false, err
 	}

@@ -7,17 +7,17 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/dependencies"
 )
 
 // Revetted is a new vetting run over a stored version.
 type Revetted struct {
-	Version store.Version
+	Version domain.Version
 	Input   *vet.Input
 	Results []vet.Result
-	Run     store.VetRun
+	Run     domain.VetRun
 }
 
 // Revet runs today's analyzers (rules, vulnerability database, catalog)
@@ -52,7 +52,7 @@ func (s *Service) Revet(ctx context.Context, id, actor, why string) (Revetted, e
 	}
 	data, _ := json.Marshal(map[string]any{"blocked": blocked, "analyzers": statusCounts(results), "why": why})
 	ev := audit.Event{Time: s.Now(), Actor: actor, Action: "submission.vet", Subject: "submission:" + id, Reason: summary, Data: data}
-	run, err := s.saveVetRun(ctx, store.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results)
+	run, err := s.saveVetRun(ctx, domain.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results)
 	if err != nil {
 		return Revetted{}, fmt.Errorf("saving results: %w", err)
 	}
@@ -62,7 +62,7 @@ func (s *Service) Revet(ctx context.Context, id, actor, why string) (Revetted, e
 // saveVetRun records a run and indexes the components it found, so a new
 // advisory finds the versions that ship its package without reading every
 // package again. The index follows the newest run.
-func (s *Service) saveVetRun(ctx context.Context, r store.VetRun, ev audit.Event, results []vet.Result) (store.VetRun, error) {
+func (s *Service) saveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event, results []vet.Result) (domain.VetRun, error) {
 	run, err := s.Store.SaveVetRun(ctx, r, ev)
 	if err != nil {
 		return run, err
@@ -80,7 +80,7 @@ func (s *Service) saveVetRun(ctx context.Context, r store.VetRun, ev audit.Event
 // Components lists the components the dependencies analyzer found in a
 // run's results; ok is false when it did not list them (skipped without a
 // vulnerability database, or failed).
-func Components(results []vet.Result) (cs []store.Component, ok bool) {
+func Components(results []vet.Result) (cs []domain.Component, ok bool) {
 	for _, r := range results {
 		if r.Analyzer != dependencies.Name || len(r.Detail) == 0 {
 			continue
@@ -89,12 +89,12 @@ func Components(results []vet.Result) (cs []store.Component, ok bool) {
 		if err := json.Unmarshal(r.Detail, &d); err != nil {
 			return nil, false
 		}
-		cs = make([]store.Component, 0, len(d.Components))
+		cs = make([]domain.Component, 0, len(d.Components))
 		for _, c := range d.Components {
 			if c.Ecosystem == "" || c.Name == "" {
 				continue // nothing can match it, so nothing looks it up
 			}
-			cs = append(cs, store.Component{Ecosystem: c.Ecosystem, Name: c.Name, Version: c.Version})
+			cs = append(cs, domain.Component{Ecosystem: c.Ecosystem, Name: c.Name, Version: c.Version})
 		}
 		return cs, true
 	}

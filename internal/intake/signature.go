@@ -13,7 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
@@ -48,7 +48,7 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 	if err != nil {
 		return nil, err
 	}
-	var current []store.PublisherKey
+	var current []domain.PublisherKey
 	for _, k := range keys {
 		if k.RetiredAt.IsZero() {
 			current = append(current, k)
@@ -76,7 +76,7 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 
 // unregisteredKey says which key signed a package the namespace ns does
 // not accept signatures by, and what to do about it.
-func unregisteredKey(ns string, env *dsse.Envelope, keys []store.PublisherKey) string {
+func unregisteredKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) string {
 	var ids []string
 	for _, sig := range env.Signatures {
 		for _, k := range keys {
@@ -92,12 +92,12 @@ func unregisteredKey(ns string, env *dsse.Envelope, keys []store.PublisherKey) s
 }
 
 // keepSignature stores the signature of version v, if any.
-func (s *Service) keepSignature(ctx context.Context, p auth.Principal, v store.Version, sig *signedBy) error {
+func (s *Service) keepSignature(ctx context.Context, p auth.Principal, v domain.Version, sig *signedBy) error {
 	if sig == nil {
 		return nil
 	}
 	ev := audit.Event{Time: s.Now(), Actor: p.Subject, Action: "submission.signature", Subject: "submission:" + v.ID, Reason: "publisher signature by key " + sig.keyID}
-	return s.Store.PutSignature(ctx, store.Signature{VersionID: v.ID, KeyID: sig.keyID, Envelope: sig.envelope, CreatedAt: s.Now()}, ev)
+	return s.Store.PutSignature(ctx, domain.Signature{VersionID: v.ID, KeyID: sig.keyID, Envelope: sig.envelope, CreatedAt: s.Now()}, ev)
 }
 
 // Sign signs a package as its publisher: a DSSE envelope over the

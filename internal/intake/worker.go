@@ -13,6 +13,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
@@ -70,11 +71,11 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 			return fmt.Errorf("finding received versions: %w", err)
 		}
 		for _, v := range vs {
-			if _, err := s.Store.EnqueueJob(ctx, store.Job{Kind: JobVet, Key: v.ID, RunAt: s.Now()}); err != nil {
+			if _, err := s.Store.EnqueueJob(ctx, domain.Job{Kind: JobVet, Key: v.ID, RunAt: s.Now()}); err != nil {
 				return fmt.Errorf("queueing vetting of %s: %w", v.ID, err)
 			}
 			if err := s.Store.Transition(ctx, v.ID, lifecycle.Received, lifecycle.Vetting, "queued for vetting",
-				audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + v.ID}); err != nil && !errors.Is(err, store.ErrStateChanged) {
+				audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + v.ID}); err != nil && !errors.Is(err, domain.ErrStateChanged) {
 				return fmt.Errorf("moving %s to vetting: %w", v.ID, err)
 			}
 		}
@@ -89,7 +90,7 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		job, err := s.Store.ClaimJob(ctx, []string{JobVet}, s.Now(), jobLease)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -106,14 +107,14 @@ func (s *Service) RequestVet(ctx context.Context, id, actor string) (bool, error
 		return false, err
 	}
 	args, _ := json.Marshal(vetArgs{Rerun: true, Actor: actor})
-	ok, err := s.Store.EnqueueJob(ctx, store.Job{Kind: JobVet, Key: id, Args: args, RunAt: s.Now()})
+	ok, err := s.Store.EnqueueJob(ctx, domain.Job{Kind: JobVet, Key: id, Args: args, RunAt: s.Now()})
 	if ok {
 		s.Wake()
 	}
 	return ok, err
 }
 
-func (s *Service) runJob(ctx context.Context, job store.Job) {
+func (s *Service) runJob(ctx context.Context, job domain.Job) {
 	var args vetArgs
 	if len(job.Args) > 0 {
 		if err := json.Unmarshal(job.Args, &args); err != nil {
@@ -149,7 +150,7 @@ func (s *Service) runJob(ctx context.Context, job store.Job) {
 // auto-approval, review or rejection by policy. It moves the version out of
 // vetting itself.
 type Triager interface {
-	Triage(ctx context.Context, v store.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error
+	Triage(ctx context.Context, v domain.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error
 }
 
 // moveOn walks a version in vetting through triage to state to.
@@ -161,7 +162,7 @@ func (s *Service) moveOn(ctx context.Context, id string, to lifecycle.State, rea
 		if st[1] == lifecycle.Triage {
 			r = "vetting finished"
 		}
-		if err := s.Store.Transition(ctx, id, st[0], st[1], r, ev); err != nil && !errors.Is(err, store.ErrStateChanged) {
+		if err := s.Store.Transition(ctx, id, st[0], st[1], r, ev); err != nil && !errors.Is(err, domain.ErrStateChanged) {
 			s.Log.Error("moving a submission on", "submission", id, "to", st[1], "err", err)
 			return
 		}
@@ -206,7 +207,7 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 	}
 	data, _ := json.Marshal(map[string]any{"blocked": blocked, "analyzers": statusCounts(results)})
 	ev := audit.Event{Time: s.Now(), Actor: actor, Action: "submission.vet", Subject: "submission:" + id, Reason: summary, Data: data}
-	if _, err := s.saveVetRun(ctx, store.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results); err != nil {
+	if _, err := s.saveVetRun(ctx, domain.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results); err != nil {
 		return fmt.Errorf("saving results: %w", err)
 	}
 	if s.VetRunSaved != nil {
@@ -276,7 +277,7 @@ func (s *Service) input(ctx context.Context, pluginID, version string, pkg *pkgf
 
 // PreviousApproved returns the highest certified version of pluginID below
 // version, or nil when there is none.
-func (s *Service) PreviousApproved(ctx context.Context, pluginID, version string) (*store.Version, error) {
+func (s *Service) PreviousApproved(ctx context.Context, pluginID, version string) (*domain.Version, error) {
 	cur, err := semver.NewVersion(version)
 	if err != nil {
 		return nil, nil
@@ -285,7 +286,7 @@ func (s *Service) PreviousApproved(ctx context.Context, pluginID, version string
 	if err != nil {
 		return nil, fmt.Errorf("listing versions: %w", err)
 	}
-	var best *store.Version
+	var best *domain.Version
 	var bestV *semver.Version
 	for i := range vs {
 		if vs[i].State != lifecycle.Certified {

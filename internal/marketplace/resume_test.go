@@ -14,6 +14,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/marketplace"
@@ -53,7 +54,7 @@ type crashed struct {
 // audit trail.
 func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	claimJob := func(t *testing.T, ctx context.Context, st store.Store, id string) {
-		if _, err := st.EnqueueJob(ctx, store.Job{Kind: intake.JobVet, Key: id}); err != nil {
+		if _, err := st.EnqueueJob(ctx, domain.Job{Kind: intake.JobVet, Key: id}); err != nil {
 			t.Fatal(err)
 		}
 		// Claimed by the worker that is then killed: running, leased.
@@ -63,7 +64,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	}
 	vetRun := func(blocked bool) func(t *testing.T, ctx context.Context, st store.Store, id string) {
 		return func(t *testing.T, ctx context.Context, st store.Store, id string) {
-			if _, err := st.SaveVetRun(ctx, store.VetRun{VersionID: id, Results: []byte("[]"), Blocked: blocked, Summary: "test run", CreatedAt: time.Now()},
+			if _, err := st.SaveVetRun(ctx, domain.VetRun{VersionID: id, Results: []byte("[]"), Blocked: blocked, Summary: "test run", CreatedAt: time.Now()},
 				audit.Event{Time: time.Now(), Actor: "system", Action: "submission.vet", Subject: "submission:" + id}); err != nil {
 				t.Fatal(err)
 			}
@@ -71,18 +72,18 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	}
 	verdict := func(t *testing.T, ctx context.Context, st store.Store, id string) {
 		body, _ := json.Marshal(triage.Verdict{Outcome: "auto_approved", Tier: "low", CertificateLifetimeDays: 90, PolicyDigest: "sha256:p"})
-		if _, err := st.SaveVerdict(ctx, store.Verdict{VersionID: id, PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body, CreatedAt: time.Now()},
+		if _, err := st.SaveVerdict(ctx, domain.Verdict{VersionID: id, PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body, CreatedAt: time.Now()},
 			audit.Event{Time: time.Now(), Actor: "system", Action: "triage.verdict", Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	approved := func(t *testing.T, ctx context.Context, st store.Store, id string) {
-		it := store.ReviewItem{VersionID: id, PluginID: "acme/hello", Tier: "low", ApprovalsRequired: 1, Deadline: time.Now().Add(time.Hour), CreatedAt: time.Now().Add(-time.Second)}
+		it := domain.ReviewItem{VersionID: id, PluginID: "acme/hello", Tier: "low", ApprovalsRequired: 1, Deadline: time.Now().Add(time.Hour), CreatedAt: time.Now().Add(-time.Second)}
 		if err := st.OpenReview(ctx, it, audit.Event{Time: time.Now(), Actor: "system", Action: "review.open", Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 		// The last approval, after which the killed process never certified.
-		if _, err := st.AddApproval(ctx, store.Approval{VersionID: id, Reviewer: "bob", Granted: []string{"kv:read"}, CreatedAt: time.Now()},
+		if _, err := st.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: "bob", Granted: []string{"kv:read"}, CreatedAt: time.Now()},
 			audit.Event{Time: time.Now(), Actor: "bob", Action: "review.approve", Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +150,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var v store.Version
+			var v domain.Version
 			for {
 				v, err = m.Store.GetVersion(ctx, ids[i])
 				if err != nil {
@@ -208,7 +209,7 @@ func storeVersion(t *testing.T, ctx context.Context, m *marketplace.Marketplace,
 		t.Fatal(err)
 	}
 	id := intake.NewSubmissionID()
-	v := store.Version{ID: id, PluginID: "acme/hello", Version: version, Digest: p.Digest, Size: p.Size, Manifest: []byte(man), Submitter: "alice",
+	v := domain.Version{ID: id, PluginID: "acme/hello", Version: version, Digest: p.Digest, Size: p.Size, Manifest: []byte(man), Submitter: "alice",
 		State: lifecycle.Received, Reason: "r", CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	if _, _, err := m.Store.CreateVersion(ctx, v, []audit.Event{{Time: time.Now(), Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
@@ -218,7 +219,7 @@ func storeVersion(t *testing.T, ctx context.Context, m *marketplace.Marketplace,
 		t.Fatal(err)
 	}
 	raw, _ := trust.MarshalEnvelope(env)
-	if err := m.Store.PutSignature(ctx, store.Signature{VersionID: id, KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()},
+	if err := m.Store.PutSignature(ctx, domain.Signature{VersionID: id, KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()},
 		audit.Event{Time: time.Now(), Actor: "alice", Action: "submission.signature", Subject: "submission:" + id}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
@@ -108,12 +108,12 @@ func TestQueueCollectorCachesAndSurvivesErrors(t *testing.T) {
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	reads := 0
 	var fail error
-	c := NewQueueCollector(func(ctx context.Context, at time.Time) (store.QueueStats, error) {
+	c := NewQueueCollector(func(ctx context.Context, at time.Time) (domain.QueueStats, error) {
 		reads++
 		if fail != nil {
-			return store.QueueStats{}, fail
+			return domain.QueueStats{}, fail
 		}
-		return store.QueueStats{Open: 3, Overdue: 1, OldestCreated: at.Add(-time.Hour)}, nil
+		return domain.QueueStats{Open: 3, Overdue: 1, OldestCreated: at.Add(-time.Hour)}, nil
 	})
 	c.Now = func() time.Time { return now }
 	m := New()

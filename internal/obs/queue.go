@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // QueueCollector reports the review queue and the vetting backlog, read
@@ -15,13 +15,13 @@ import (
 // answer is cached) and waits at most Timeout, so frequent scrapes or a slow
 // database cannot pile queries onto the store.
 type QueueCollector struct {
-	Read    func(ctx context.Context, now time.Time) (store.QueueStats, error)
+	Read    func(ctx context.Context, now time.Time) (domain.QueueStats, error)
 	Now     func() time.Time
 	TTL     time.Duration
 	Timeout time.Duration
 
 	mu      sync.Mutex
-	cached  store.QueueStats
+	cached  domain.QueueStats
 	readAt  time.Time
 	lastErr error
 
@@ -30,7 +30,7 @@ type QueueCollector struct {
 
 // NewQueueCollector returns a collector over read, caching for 15 seconds
 // and timing out after 5.
-func NewQueueCollector(read func(ctx context.Context, now time.Time) (store.QueueStats, error)) *QueueCollector {
+func NewQueueCollector(read func(ctx context.Context, now time.Time) (domain.QueueStats, error)) *QueueCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, "queue", name), help, nil, nil)
 	}
@@ -63,7 +63,7 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 		ok = 0
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, ok)
-	if err != nil && q == (store.QueueStats{}) {
+	if err != nil && q == (domain.QueueStats{}) {
 		return // never read successfully: report nothing rather than zeros
 	}
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
@@ -85,7 +85,7 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 
 // stats returns the cached figures, reading again when they are older than
 // TTL. On a failed read the last good figures are kept, with the error.
-func (c *QueueCollector) stats() (store.QueueStats, time.Time, error) {
+func (c *QueueCollector) stats() (domain.QueueStats, time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Now()

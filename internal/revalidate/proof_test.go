@@ -24,6 +24,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -168,7 +169,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) registerKey() {
 	w.t.Helper()
 	now := w.clock.Now()
-	if err := w.st.CreateNamespace(w.ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: now.Add(-400 * day)},
+	if err := w.st.CreateNamespace(w.ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: now.Add(-400 * day)},
 		audit.Event{Time: now, Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
 		w.t.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func (w *world) registerKey() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	k := store.PublisherKey{ID: pub.ID, Namespace: "acme", Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: "alice", AddedAt: now}
+	k := domain.PublisherKey{ID: pub.ID, Namespace: "acme", Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: "alice", AddedAt: now}
 	if err := w.st.AddPublisherKey(w.ctx, k, entry, audit.Event{Time: now, Actor: "alice", Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:acme", Reason: "key " + pub.ID}); err != nil {
 		w.t.Fatal(err)
 	}
@@ -250,14 +251,14 @@ SOFTWARE.
 `
 
 var (
-	alice = auth.Principal{Subject: "alice", Role: store.RolePublisher}
-	rita  = auth.Principal{Subject: "rita", Role: store.RoleReviewer}
+	alice = auth.Principal{Subject: "alice", Role: domain.RolePublisher}
+	rita  = auth.Principal{Subject: "rita", Role: domain.RoleReviewer}
 )
 
 // submit packs the plugin built from variant as acme/lang@version, lets
 // vetting and triage run, approves it if it went to review, and returns
 // the version.
-func (w *world) submit(version, variant string) store.Version {
+func (w *world) submit(version, variant string) domain.Version {
 	w.t.Helper()
 	m := fmt.Sprintf(`{"manifestVersion":1,"id":"acme/lang","version":%q,"name":"Language tags","description":"Parses language tags.","homepage":"https://acme.example.com","owners":[{"name":"Acme","email":"dev@acme.example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["run"],"hostApi":"^1.0.0"},"permissions":[],"support":{"email":"help@acme.example.com"}}`, version)
 	var buf bytes.Buffer
@@ -300,7 +301,7 @@ func (w *world) submit(version, variant string) store.Version {
 	return v
 }
 
-func (w *world) version(id string) store.Version {
+func (w *world) version(id string) domain.Version {
 	w.t.Helper()
 	v, err := w.st.GetVersion(w.ctx, id)
 	if err != nil {
@@ -372,7 +373,7 @@ func (w *world) events(id, action string) []audit.Event {
 	return out
 }
 
-func (w *world) schedule(id string) store.Revalidation {
+func (w *world) schedule(id string) domain.Revalidation {
 	w.t.Helper()
 	r, err := w.st.GetRevalidation(w.ctx, id)
 	if err != nil {
@@ -502,7 +503,7 @@ func (w *world) host() *host {
 // the package, its certificate bundle and the current revocation list
 // (each through its bytes), with the log's tiles for consistency proofs and
 // a host policy that accepts no permission (the plugin asks for none).
-func (h *host) check(v store.Version) (*verify.Result, error) {
+func (h *host) check(v domain.Version) (*verify.Result, error) {
 	h.w.t.Helper()
 	ctx := h.w.ctx
 	if _, err := h.w.certs.Publish(ctx); err != nil {
@@ -622,7 +623,7 @@ func TestRevalidationProof(t *testing.T) {
 		}
 	}
 	w.tick()
-	for _, v := range []store.Version{w.version(v0.ID), w.version(v1.ID)} {
+	for _, v := range []domain.Version{w.version(v0.ID), w.version(v1.ID)} {
 		if v.State != lifecycle.Suspended {
 			t.Fatalf("one job cycle after the import acme/lang@%s is %s (%s); want suspended", v.Version, v.State, v.Reason)
 		}
@@ -764,7 +765,7 @@ func TestFixedVersionSupersedesSuspended(t *testing.T) {
 	if a := w.importOSV("GO-2020-0001", "GO-2022-1059"); len(a) != 0 {
 		t.Fatalf("re-importing the same advisories queued %+v", a)
 	}
-	if _, err := w.st.GetRevalidation(w.ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := w.st.GetRevalidation(w.ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("GetRevalidation(nope) = %v", err)
 	}
 }
@@ -804,7 +805,7 @@ func (w *world) registerKeyAgain() {
 	pub := key.PublicKey()
 	pemBytes, _ := pub.MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: now, Subject: "acme", Detail: pub.ID})
-	k := store.PublisherKey{ID: pub.ID, Namespace: "acme", Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: "alice", AddedAt: now}
+	k := domain.PublisherKey{ID: pub.ID, Namespace: "acme", Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: "alice", AddedAt: now}
 	if err := w.st.AddPublisherKey(w.ctx, k, entry, audit.Event{Time: now, Actor: "alice", Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:acme", Reason: "key " + pub.ID}); err != nil {
 		w.t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
@@ -43,7 +44,7 @@ import (
 // JobKind is the kind of a revalidation job; its key is the version id.
 const JobKind = "revalidate"
 
-// Outcomes recorded in store.Revalidation.LastOutcome.
+// Outcomes recorded in domain.Revalidation.LastOutcome.
 const (
 	Passed     = "passed"
 	Failed     = "failed"
@@ -169,7 +170,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		job, err := s.cfg.Store.ClaimJob(ctx, []string{JobKind}, s.cfg.Now(), jobLease)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
@@ -187,7 +188,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (
 	if err != nil {
 		return false, err
 	}
-	ok, err := s.cfg.Store.EnqueueJob(ctx, store.Job{Kind: JobKind, Key: versionID, Args: args, RunAt: s.cfg.Now()})
+	ok, err := s.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: JobKind, Key: versionID, Args: args, RunAt: s.cfg.Now()})
 	if err != nil {
 		return false, fmt.Errorf("queueing revalidation of %s: %w", versionID, err)
 	}
@@ -198,7 +199,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (
 // version, and returns how many were queued.
 func (s *Scheduler) EnqueueAll(ctx context.Context, actor, why string) (int, error) {
 	n := 0
-	err := s.each(ctx, []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}, func(r store.Revalidation) error {
+	err := s.each(ctx, []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}, func(r domain.Revalidation) error {
 		ok, err := s.Enqueue(ctx, r.VersionID, actor, why)
 		if ok {
 			n++
@@ -213,7 +214,7 @@ func (s *Scheduler) EnqueueAll(ctx context.Context, actor, why string) (int, err
 
 // each calls fn for the schedule of every version in states, after
 // scheduling the versions that have none yet.
-func (s *Scheduler) each(ctx context.Context, states []lifecycle.State, fn func(store.Revalidation) error) error {
+func (s *Scheduler) each(ctx context.Context, states []lifecycle.State, fn func(domain.Revalidation) error) error {
 	if err := s.schedule(ctx); err != nil {
 		return err
 	}
@@ -246,10 +247,10 @@ func (s *Scheduler) schedule(ctx context.Context) error {
 			return fmt.Errorf("finding unscheduled versions: %w", err)
 		}
 		for _, v := range vs {
-			r := store.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now(), UpdatedAt: s.cfg.Now()}
+			r := domain.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now(), UpdatedAt: s.cfg.Now()}
 			if d, err := s.storedDecision(ctx, v.ID); err == nil {
 				r.Tier, r.NextAt = string(d.Tier), v.UpdatedAt.Add(days(d.RevalidationDays))
-			} else if !errors.Is(err, store.ErrNotFound) {
+			} else if !errors.Is(err, domain.ErrNotFound) {
 				s.cfg.Log.Warn("no revalidation cadence; revalidating now", "version", v.ID, "err", err)
 			}
 			if err := s.cfg.Store.SaveRevalidation(ctx, r, nil); err != nil {
@@ -276,7 +277,7 @@ func (s *Scheduler) storedDecision(ctx context.Context, versionID string) (polic
 	return s.cfg.Policy().Decide(ctx, tv.Input)
 }
 
-func (s *Scheduler) runJob(ctx context.Context, job store.Job) {
+func (s *Scheduler) runJob(ctx context.Context, job domain.Job) {
 	var args jobArgs
 	if len(job.Args) > 0 {
 		if err := json.Unmarshal(job.Args, &args); err != nil {
@@ -343,8 +344,8 @@ func (s *Scheduler) revalidate(ctx context.Context, id string, args jobArgs) err
 	}
 	r, err := s.cfg.Store.GetRevalidation(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		r = store.Revalidation{VersionID: v.ID, PluginID: v.PluginID}
+	case errors.Is(err, domain.ErrNotFound):
+		r = domain.Revalidation{VersionID: v.ID, PluginID: v.PluginID}
 	case err != nil:
 		return err
 	}
@@ -378,7 +379,7 @@ func (p Problem) String() string {
 
 // check re-runs the analyzers and the policy over a version and renews or
 // suspends it.
-func (s *Scheduler) check(ctx context.Context, v store.Version, r store.Revalidation, args jobArgs) error {
+func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revalidation, args jobArgs) error {
 	rv, err := s.cfg.Vetter.Revet(ctx, v.ID, args.Actor, "revalidation: "+args.Why)
 	if err != nil {
 		return fmt.Errorf("re-running the analyzers: %w", err)
@@ -438,7 +439,7 @@ func (s *Scheduler) check(ctx context.Context, v store.Version, r store.Revalida
 
 // judge decides a version's results under a policy and lists what fails
 // it. verdict is nil when the manifest no longer reads.
-func (s *Scheduler) judge(ctx context.Context, v store.Version, m, prev *manifest.Manifest, results []vet.Result, e *policy.Engine) (*triage.Verdict, []Problem, error) {
+func (s *Scheduler) judge(ctx context.Context, v domain.Version, m, prev *manifest.Manifest, results []vet.Result, e *policy.Engine) (*triage.Verdict, []Problem, error) {
 	var problems []Problem
 	for _, res := range results {
 		if !res.Blocking {
@@ -466,7 +467,7 @@ func (s *Scheduler) judge(ctx context.Context, v store.Version, m, prev *manifes
 		if json.Unmarshal(vd.Body, &tv) == nil {
 			facts.Publisher, facts.AutoApprovalOff, facts.HostErrorRate = tv.Input.Publisher, tv.Input.AutoApprovalOff, tv.Input.HostErrorRate
 		}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, domain.ErrNotFound) {
 		return nil, nil, err
 	}
 	in, err := triage.NewInput(facts)
@@ -494,7 +495,7 @@ func (s *Scheduler) judge(ctx context.Context, v store.Version, m, prev *manifes
 // expire ends a suspended version's remediation time: revoked, unless a
 // newer version of the plugin is certified by now and serves the plugin
 // instead (the old one stays suspended).
-func (s *Scheduler) expire(ctx context.Context, v store.Version, r store.Revalidation, args jobArgs) error {
+func (s *Scheduler) expire(ctx context.Context, v domain.Version, r domain.Revalidation, args jobArgs) error {
 	now := s.cfg.Now()
 	newer, err := s.newerCertified(ctx, v)
 	if err != nil {
@@ -517,7 +518,7 @@ func (s *Scheduler) expire(ctx context.Context, v store.Version, r store.Revalid
 
 // newerCertified returns a certified version of the same plugin above v,
 // or nil.
-func (s *Scheduler) newerCertified(ctx context.Context, v store.Version) (*store.Version, error) {
+func (s *Scheduler) newerCertified(ctx context.Context, v domain.Version) (*domain.Version, error) {
 	cur, err := semver.NewVersion(v.Version)
 	if err != nil {
 		return nil, nil
@@ -545,8 +546,8 @@ func (s *Scheduler) RequestReview(ctx context.Context, versionID, actor, reason 
 		return err
 	}
 	r, err := s.cfg.Store.GetRevalidation(ctx, versionID)
-	if errors.Is(err, store.ErrNotFound) {
-		r = store.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now()}
+	if errors.Is(err, domain.ErrNotFound) {
+		r = domain.Revalidation{VersionID: v.ID, PluginID: v.PluginID, NextAt: s.cfg.Now()}
 	} else if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/sbom"
@@ -145,13 +146,13 @@ type Impact struct {
 // policy, and lists those it would suspend.
 func (s *Scheduler) PolicyImpact(ctx context.Context, proposed *policy.Engine) ([]Impact, error) {
 	var out []Impact
-	err := s.each(ctx, []lifecycle.State{lifecycle.Certified}, func(r store.Revalidation) error {
+	err := s.each(ctx, []lifecycle.State{lifecycle.Certified}, func(r domain.Revalidation) error {
 		v, err := s.cfg.Store.GetVersion(ctx, r.VersionID)
 		if err != nil {
 			return err
 		}
 		results, err := s.latestResults(ctx, v.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			return nil // never vetted here: nothing to re-decide from
 		}
 		if err != nil {
@@ -210,8 +211,8 @@ func (s *Scheduler) latestResults(ctx context.Context, id string) ([]vet.Result,
 // when it was triaged (so its tier stays what it was, whatever happened to
 // that version since), or else of the highest certified version below v;
 // nil for a first version.
-func (s *Scheduler) previousManifest(ctx context.Context, v store.Version) *manifest.Manifest {
-	var prev *store.Version
+func (s *Scheduler) previousManifest(ctx context.Context, v domain.Version) *manifest.Manifest {
+	var prev *domain.Version
 	if vd, err := s.cfg.Store.LatestVerdict(ctx, v.ID); err == nil {
 		var tv triage.Verdict
 		if json.Unmarshal(vd.Body, &tv) == nil && tv.Input.Plugin.PreviousVersion != "" {
@@ -233,7 +234,7 @@ func (s *Scheduler) previousManifest(ctx context.Context, v store.Version) *mani
 	return m
 }
 
-func (s *Scheduler) highestCertifiedBelow(ctx context.Context, v store.Version) *store.Version {
+func (s *Scheduler) highestCertifiedBelow(ctx context.Context, v domain.Version) *domain.Version {
 	cur, err := semver.NewVersion(v.Version)
 	if err != nil {
 		return nil
@@ -242,7 +243,7 @@ func (s *Scheduler) highestCertifiedBelow(ctx context.Context, v store.Version) 
 	if err != nil {
 		return nil
 	}
-	var best *store.Version
+	var best *domain.Version
 	var bestV *semver.Version
 	for i := range vs {
 		if vs[i].State != lifecycle.Certified {
@@ -281,7 +282,7 @@ func (s *Scheduler) OfferHostAPI(ctx context.Context, version, actor string) ([]
 		return nil, fmt.Errorf("the host API version %q is not a semantic version (such as 1.2.0): %w", version, err)
 	}
 	now := s.cfg.Now()
-	if err := s.cfg.Store.OfferHostAPI(ctx, store.HostAPIOffer{Version: offered.String(), By: actor, OfferedAt: now},
+	if err := s.cfg.Store.OfferHostAPI(ctx, domain.HostAPIOffer{Version: offered.String(), By: actor, OfferedAt: now},
 		audit.Event{Time: now, Actor: actor, Action: "hostapi.offered", Subject: "hostapi:" + offered.String(), Reason: "the platform offers host API " + offered.String()}); err != nil {
 		return nil, err
 	}
@@ -307,7 +308,7 @@ func (s *Scheduler) Incompatible(ctx context.Context, version string) ([]Incompa
 		return nil, fmt.Errorf("host API version %q: %w", version, err)
 	}
 	var out []Incompatible
-	err = s.each(ctx, []lifecycle.State{lifecycle.Certified}, func(r store.Revalidation) error {
+	err = s.each(ctx, []lifecycle.State{lifecycle.Certified}, func(r domain.Revalidation) error {
 		v, err := s.cfg.Store.GetVersion(ctx, r.VersionID)
 		if err != nil {
 			return err

@@ -10,10 +10,10 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -45,17 +45,17 @@ func TestResumeAutoApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := pkgfile.Read(bytes.NewReader(buf.Bytes()), pkgfile.DefaultLimits())
-	v := store.Version{ID: "sub1", PluginID: "acme/hello", Version: "1.0.0", Digest: p.Digest, Size: p.Size, Manifest: []byte(m), Submitter: "alice", State: lifecycle.Received, Reason: "r", CreatedAt: time.Now()}
+	v := domain.Version{ID: "sub1", PluginID: "acme/hello", Version: "1.0.0", Digest: p.Digest, Size: p.Size, Manifest: []byte(m), Submitter: "alice", State: lifecycle.Received, Reason: "r", CreatedAt: time.Now()}
 	if _, _, err := st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:sub1"}}); err != nil {
 		t.Fatal(err)
 	}
 	env, _ := intake.Sign(ctx, key, buf.Bytes())
 	raw, _ := trust.MarshalEnvelope(env)
-	if err := st.PutSignature(ctx, store.Signature{VersionID: "sub1", KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:sub1"}); err != nil {
+	if err := st.PutSignature(ctx, domain.Signature{VersionID: "sub1", KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(triage.Verdict{Outcome: "auto_approved", Tier: "low", CertificateLifetimeDays: 90, PolicyDigest: "sha256:p"})
-	if _, err := st.SaveVerdict(ctx, store.Verdict{VersionID: "sub1", PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body}, audit.Event{Actor: "system", Action: "triage.verdict", Subject: "submission:sub1"}); err != nil {
+	if _, err := st.SaveVerdict(ctx, domain.Verdict{VersionID: "sub1", PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body}, audit.Event{Actor: "system", Action: "triage.verdict", Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range [][2]lifecycle.State{{lifecycle.Received, lifecycle.Vetting}, {lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, lifecycle.AutoApproved}} {

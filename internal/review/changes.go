@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -52,7 +53,7 @@ const hostErrorWindow = 30 * 24 * time.Hour
 
 // hostErrorRate is the share of calls that failed in hosts running the
 // plugin's earlier versions over the last hostErrorWindow, from 0 to 1.
-func hostErrorRate(ctx context.Context, st store.Store, v store.Version, now time.Time) (float64, error) {
+func hostErrorRate(ctx context.Context, st store.Store, v domain.Version, now time.Time) (float64, error) {
 	vs, err := st.ListVersions(ctx, v.PluginID)
 	if err != nil {
 		return 0, err

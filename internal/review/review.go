@@ -20,6 +20,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -73,7 +74,7 @@ func New(ctx context.Context, st store.Store, log *slog.Logger) (*Service, error
 			return nil, fmt.Errorf("reading the active policy %s: %w", rec.Digest, err)
 		}
 		p = policy.New(mods)
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, domain.ErrNotFound):
 		return nil, fmt.Errorf("reading the active policy: %w", err)
 	}
 	e, err := policy.Compile(ctx, p)
@@ -102,10 +103,10 @@ func (s *Service) move(ctx context.Context, actor, id string, from, to lifecycle
 // Triage decides where a vetted version goes: rejected, auto-approved
 // (and certified), or into the review queue. v is in state vetting, or in
 // triage when a stopped run's triage is resumed (intake.Service.Resume).
-func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error {
+func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error {
 	if v.State != lifecycle.Triage {
 		if err := s.move(ctx, "system", v.ID, lifecycle.Vetting, lifecycle.Triage, "vetting finished; the policy decides"); err != nil {
-			if errors.Is(err, store.ErrStateChanged) {
+			if errors.Is(err, domain.ErrStateChanged) {
 				return nil // another worker triages it
 			}
 			return err
@@ -144,7 +145,7 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 		return err
 	}
 	reason := strings.Join(verdict.Reasons, "; ")
-	rec := store.Verdict{VersionID: v.ID, PolicyDigest: verdict.PolicyDigest, Outcome: string(verdict.Outcome), Tier: string(verdict.Tier), Weight: verdict.Weight.Total, Body: body, CreatedAt: s.Now()}
+	rec := domain.Verdict{VersionID: v.ID, PolicyDigest: verdict.PolicyDigest, Outcome: string(verdict.Outcome), Tier: string(verdict.Tier), Weight: verdict.Weight.Total, Body: body, CreatedAt: s.Now()}
 	ev := s.event("system", "triage.verdict", v.ID, string(verdict.Outcome)+": "+reason,
 		map[string]any{"policy": verdict.PolicyDigest, "tier": verdict.Tier, "weight": verdict.Weight.Total, "dryRun": verdict.DryRun.Summary})
 	if _, err := s.Store.SaveVerdict(ctx, rec, ev); err != nil {
@@ -155,7 +156,7 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 		// A certificate needs the publisher's signature; a version
 		// without one (from a namespace that does not require them) goes
 		// to people instead of being approved into a dead end.
-		if _, err := s.Store.GetSignature(ctx, v.ID); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.GetSignature(ctx, v.ID); errors.Is(err, domain.ErrNotFound) {
 			state, reason = lifecycle.InReview, reason+"; not auto-approved: the package is unsigned, and a certificate needs the publisher's signature"
 		} else if err != nil {
 			return err
@@ -170,7 +171,7 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 		}
 		return s.certifyAutoApproved(ctx, v, &verdict)
 	}
-	item := store.ReviewItem{
+	item := domain.ReviewItem{
 		VersionID: v.ID, PluginID: v.PluginID, Tier: string(verdict.Tier), Weight: verdict.Weight.Total,
 		ApprovalsRequired: max(1, verdict.ApprovalsRequired), Deadline: verdict.ReviewDeadline(s.Now()), CreatedAt: s.Now(),
 	}
@@ -188,7 +189,7 @@ func (s *Service) Triage(ctx context.Context, v store.Version, in *vet.Input, re
 }
 
 // publisher gathers the publisher facts the policy reads.
-func (s *Service) publisher(ctx context.Context, v store.Version) (policy.Publisher, error) {
+func (s *Service) publisher(ctx context.Context, v domain.Version) (policy.Publisher, error) {
 	ns, _, _ := strings.Cut(v.PluginID, "/")
 	n, err := s.Store.GetNamespace(ctx, ns)
 	if err != nil {
@@ -238,13 +239,13 @@ func (s *Service) changesRequestedBy(ctx context.Context, pluginID string) (stri
 // reviewable loads an open review of id and checks that p may decide it:
 // nobody reviews a plugin of a namespace they publish in, nor one they
 // submitted.
-func (s *Service) reviewable(ctx context.Context, p auth.Principal, id string) (store.Version, store.ReviewItem, error) {
+func (s *Service) reviewable(ctx context.Context, p auth.Principal, id string) (domain.Version, domain.ReviewItem, error) {
 	v, err := s.Store.GetVersion(ctx, id)
 	if err != nil {
-		return v, store.ReviewItem{}, err
+		return v, domain.ReviewItem{}, err
 	}
 	if v.State != lifecycle.InReview {
-		return v, store.ReviewItem{}, fmt.Errorf("%s@%s is %s, not in review: %w", v.PluginID, v.Version, v.State, ErrState)
+		return v, domain.ReviewItem{}, fmt.Errorf("%s@%s is %s, not in review: %w", v.PluginID, v.Version, v.State, ErrState)
 	}
 	it, err := s.Store.GetReview(ctx, id)
 	if err != nil {
@@ -265,9 +266,9 @@ func (s *Service) reviewable(ctx context.Context, p auth.Principal, id string) (
 }
 
 // Claim takes the review of id for p for ClaimTTL.
-func (s *Service) Claim(ctx context.Context, p auth.Principal, id string) (store.ReviewItem, error) {
+func (s *Service) Claim(ctx context.Context, p auth.Principal, id string) (domain.ReviewItem, error) {
 	if _, _, err := s.reviewable(ctx, p, id); err != nil {
-		return store.ReviewItem{}, err
+		return domain.ReviewItem{}, err
 	}
 	until := s.Now().Add(ClaimTTL)
 	return s.Store.ClaimReview(ctx, id, p.Subject, s.Now(), until, s.event(p.Subject, "review.claim", id, "claimed until "+until.Format(time.RFC3339), nil))
@@ -293,16 +294,16 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, ErrInvalid)
 		}
 	}
-	n, err := s.Store.AddApproval(ctx, store.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, CreatedAt: s.Now()},
+	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, CreatedAt: s.Now()},
 		s.event(p.Subject, "review.approve", id, note, map[string]any{"granted": granted}))
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, domain.ErrConflict) {
 		return "", fmt.Errorf("%v: %w", err, ErrInvalid)
 	}
 	if err != nil {
 		return "", err
 	}
 	if note != "" {
-		if _, err := s.Store.AddMessage(ctx, store.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "approval", Body: note, CreatedAt: s.Now()},
+		if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "approval", Body: note, CreatedAt: s.Now()},
 			s.event(p.Subject, "review.message", id, "approval note", nil)); err != nil {
 			return "", err
 		}
@@ -322,7 +323,7 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 
 // certifyApproved certifies a version its reviewers approved, granting
 // what every approver granted of what the manifest asks.
-func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked []string, it store.ReviewItem, approvals []store.Approval) error {
+func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked []string, it domain.ReviewItem, approvals []domain.Approval) error {
 	var who []string
 	final := asked
 	for _, a := range approvals {
@@ -336,7 +337,7 @@ func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked [
 			return fmt.Errorf("reading the verdict of %s: %w", id, err)
 		}
 		d.PolicyDigest, d.Lifetime = vd.PolicyDigest, tv.CertificateLifetime()
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, domain.ErrNotFound) {
 		return err
 	}
 	return s.certify(ctx, actor, id, d)
@@ -357,7 +358,7 @@ func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
 	var errs []error
 	for _, v := range vs {
 		it, err := s.Store.GetReview(ctx, v.ID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			continue
 		} else if err != nil {
 			errs = append(errs, err)
@@ -368,7 +369,7 @@ func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		approvals := slices.DeleteFunc(all, func(a store.Approval) bool { return a.CreatedAt.Before(it.CreatedAt) })
+		approvals := slices.DeleteFunc(all, func(a domain.Approval) bool { return a.CreatedAt.Before(it.CreatedAt) })
 		if len(approvals) < it.ApprovalsRequired {
 			continue
 		}
@@ -378,7 +379,7 @@ func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
 			continue
 		}
 		if err := s.certifyApproved(ctx, "system", v.ID, asked, it, approvals); err != nil {
-			if errors.Is(err, ErrState) || errors.Is(err, certify.ErrState) || errors.Is(err, store.ErrStateChanged) {
+			if errors.Is(err, ErrState) || errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
 				continue
 			}
 			errs = append(errs, err)
@@ -395,7 +396,7 @@ func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
 
 // certifyAutoApproved certifies an auto-approved version with what its
 // verdict decided and the permissions its manifest asks for.
-func (s *Service) certifyAutoApproved(ctx context.Context, v store.Version, verdict *triage.Verdict) error {
+func (s *Service) certifyAutoApproved(ctx context.Context, v domain.Version, verdict *triage.Verdict) error {
 	granted, err := manifestPermissions(v.Manifest)
 	if err != nil {
 		return err
@@ -428,7 +429,7 @@ func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
 			continue
 		}
 		if err := s.certifyAutoApproved(ctx, v, &tv); err != nil {
-			if errors.Is(err, certify.ErrState) || errors.Is(err, store.ErrStateChanged) {
+			if errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
 				continue // certified meanwhile
 			}
 			errs = append(errs, err)
@@ -479,7 +480,7 @@ func (s *Service) Reject(ctx context.Context, p auth.Principal, id, code, msg st
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.AddMessage(ctx, store.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "rejection", Body: "[" + code + "] " + msg, CreatedAt: s.Now()},
+	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "rejection", Body: "[" + code + "] " + msg, CreatedAt: s.Now()},
 		s.event(p.Subject, "review.message", id, "rejection", nil)); err != nil {
 		return err
 	}
@@ -496,7 +497,7 @@ func (s *Service) RequestChanges(ctx context.Context, p auth.Principal, id, msg 
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.AddMessage(ctx, store.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "changes_requested", Body: msg, CreatedAt: s.Now()},
+	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "changes_requested", Body: msg, CreatedAt: s.Now()},
 		s.event(p.Subject, "review.message", id, "changes requested", nil)); err != nil {
 		return err
 	}
@@ -505,15 +506,15 @@ func (s *Service) RequestChanges(ctx context.Context, p auth.Principal, id, msg 
 
 // Comment adds a message to a plugin's review thread: a reviewer's note,
 // or the author's answer.
-func (s *Service) Comment(ctx context.Context, p auth.Principal, id, msg string) (store.Message, error) {
+func (s *Service) Comment(ctx context.Context, p auth.Principal, id, msg string) (domain.Message, error) {
 	if strings.TrimSpace(msg) == "" {
-		return store.Message{}, fmt.Errorf("the message is empty: %w", ErrInvalid)
+		return domain.Message{}, fmt.Errorf("the message is empty: %w", ErrInvalid)
 	}
 	v, err := s.Store.GetVersion(ctx, id)
 	if err != nil {
-		return store.Message{}, err
+		return domain.Message{}, err
 	}
-	return s.Store.AddMessage(ctx, store.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "comment", Body: msg, CreatedAt: s.Now()},
+	return s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "comment", Body: msg, CreatedAt: s.Now()},
 		s.event(p.Subject, "review.message", id, "comment", nil))
 }
 
@@ -533,12 +534,12 @@ func (s *Service) Appeal(ctx context.Context, p auth.Principal, id, msg string) 
 	if vd, err := s.Store.LatestVerdict(ctx, id); err == nil {
 		tier, weight = vd.Tier, vd.Weight
 	}
-	if _, err := s.Store.AddMessage(ctx, store.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "appeal", Body: msg, CreatedAt: s.Now()},
+	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "appeal", Body: msg, CreatedAt: s.Now()},
 		s.event(p.Subject, "review.message", id, "appeal", nil)); err != nil {
 		return err
 	}
 	// An appeal is decided by two people other than whoever rejected it.
-	item := store.ReviewItem{VersionID: id, PluginID: v.PluginID, Tier: tier, Weight: weight, ApprovalsRequired: 2, Deadline: s.Now().Add(72 * time.Hour), CreatedAt: s.Now()}
+	item := domain.ReviewItem{VersionID: id, PluginID: v.PluginID, Tier: tier, Weight: weight, ApprovalsRequired: 2, Deadline: s.Now().Add(72 * time.Hour), CreatedAt: s.Now()}
 	if err := s.Store.OpenReview(ctx, item, s.event(p.Subject, "review.open", id, "appeal", nil)); err != nil {
 		return err
 	}
@@ -547,7 +548,7 @@ func (s *Service) Appeal(ctx context.Context, p auth.Principal, id, msg string) 
 
 // Escalate raises an event for every review past its deadline; the queue
 // orders by deadline, so overdue items are at its top.
-func (s *Service) Escalate(ctx context.Context) ([]store.ReviewItem, error) {
+func (s *Service) Escalate(ctx context.Context) ([]domain.ReviewItem, error) {
 	items, err := s.Store.EscalateOverdue(ctx, s.Now())
 	for _, it := range items {
 		s.Log.Warn("review deadline missed", "submission", it.VersionID, "plugin", it.PluginID, "tier", it.Tier, "deadline", it.Deadline)
@@ -586,7 +587,7 @@ func (s *Service) DryRun(ctx context.Context, proposed *policy.Engine) ([]policy
 		}
 		for _, it := range items {
 			vd, err := s.Store.LatestVerdict(ctx, it.VersionID)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, domain.ErrNotFound) {
 				continue // reopened by an appeal without a verdict of its own
 			}
 			if err != nil {

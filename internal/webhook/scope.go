@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -31,7 +32,7 @@ type scopeData struct {
 	Broadcast bool     `json:"broadcast"`
 }
 
-func (sc *scoper) inScope(ctx context.Context, w store.Webhook, e audit.Event) (bool, error) {
+func (sc *scoper) inScope(ctx context.Context, w domain.Webhook, e audit.Event) (bool, error) {
 	if w.Namespace == "" && w.PluginID == "" {
 		return true, nil
 	}
@@ -53,7 +54,7 @@ func (sc *scoper) inScope(ctx context.Context, w store.Webhook, e audit.Event) (
 		if !ok {
 			v, err := sc.st.GetVersion(ctx, id)
 			switch {
-			case errors.Is(err, store.ErrNotFound):
+			case errors.Is(err, domain.ErrNotFound):
 			case err != nil:
 				return false, err
 			default:

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 )
 
@@ -19,14 +19,14 @@ func TestScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, _, err := st.CreateVersion(ctx, store.Version{ID: "sub_a", PluginID: "acme/hello", Version: "1.0.0", Digest: "sha256:a", Manifest: []byte("{}"), Submitter: "alice", State: lifecycle.Received},
+	if _, _, err := st.CreateVersion(ctx, domain.Version{ID: "sub_a", PluginID: "acme/hello", Version: "1.0.0", Digest: "sha256:a", Manifest: []byte("{}"), Submitter: "alice", State: lifecycle.Received},
 		[]audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:sub_a"}}); err != nil {
 		t.Fatal(err)
 	}
 	data := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
-	acme := store.Webhook{Namespace: "acme"}
-	hello := store.Webhook{Namespace: "acme", PluginID: "acme/hello"}
-	all := store.Webhook{}
+	acme := domain.Webhook{Namespace: "acme"}
+	hello := domain.Webhook{Namespace: "acme", PluginID: "acme/hello"}
+	all := domain.Webhook{}
 	cases := []struct {
 		name string
 		e    audit.Event
@@ -43,7 +43,7 @@ func TestScope(t *testing.T) {
 	}
 	for _, c := range cases {
 		sc := newScoper(st)
-		for i, w := range []store.Webhook{acme, hello, all} {
+		for i, w := range []domain.Webhook{acme, hello, all} {
 			got, err := sc.inScope(ctx, w, c.e)
 			if err != nil {
 				t.Fatal(err)

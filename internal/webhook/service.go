@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -123,49 +124,49 @@ type Subscription struct {
 // Subscribe records a subscription for owner and returns it with its
 // secret, which is shown this once and stored only sealed. Who may scope
 // how (publishers to their namespaces) is the caller's check.
-func (s *Service) Subscribe(ctx context.Context, owner string, req Subscription) (store.Webhook, string, error) {
+func (s *Service) Subscribe(ctx context.Context, owner string, req Subscription) (domain.Webhook, string, error) {
 	u, err := CheckURL(req.URL, s.cfg.AllowPrivate)
 	if err != nil {
-		return store.Webhook{}, "", &invalidError{msg: err.Error(), cause: err}
+		return domain.Webhook{}, "", &invalidError{msg: err.Error(), cause: err}
 	}
 	if len(req.Events) == 0 {
-		return store.Webhook{}, "", invalid("name at least one event type to receive (for example submission.* or *)")
+		return domain.Webhook{}, "", invalid("name at least one event type to receive (for example submission.* or *)")
 	}
 	if len(req.Events) > 64 {
-		return store.Webhook{}, "", invalid("at most 64 event filters per subscription")
+		return domain.Webhook{}, "", invalid("at most 64 event filters per subscription")
 	}
 	for _, f := range req.Events {
 		if err := CheckFilter(f); err != nil {
-			return store.Webhook{}, "", invalid(err.Error())
+			return domain.Webhook{}, "", invalid(err.Error())
 		}
 	}
 	if req.Plugin != "" {
 		ns, name, ok := strings.Cut(req.Plugin, "/")
 		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return store.Webhook{}, "", invalidf("plugin %q is not namespace/name", req.Plugin)
+			return domain.Webhook{}, "", invalidf("plugin %q is not namespace/name", req.Plugin)
 		}
 		if req.Namespace == "" {
 			req.Namespace = ns
 		} else if req.Namespace != ns {
-			return store.Webhook{}, "", invalidf("plugin %s is not in namespace %s", req.Plugin, req.Namespace)
+			return domain.Webhook{}, "", invalidf("plugin %s is not in namespace %s", req.Plugin, req.Namespace)
 		}
 	}
 	secret, err := NewSecret(rand.Reader)
 	if err != nil {
-		return store.Webhook{}, "", err
+		return domain.Webhook{}, "", err
 	}
 	key, _ := ParseSecret(secret)
 	id := "wh_" + randomID()
 	sealed, err := s.cfg.Sealer.Seal(id, key)
 	if err != nil {
-		return store.Webhook{}, "", fmt.Errorf("sealing the webhook secret: %w", err)
+		return domain.Webhook{}, "", fmt.Errorf("sealing the webhook secret: %w", err)
 	}
 	now := s.cfg.Now()
-	w := store.Webhook{ID: id, Owner: owner, URL: u.String(), Events: req.Events, Namespace: req.Namespace, PluginID: req.Plugin, Secret: sealed, CreatedAt: now}
+	w := domain.Webhook{ID: id, Owner: owner, URL: u.String(), Events: req.Events, Namespace: req.Namespace, PluginID: req.Plugin, Secret: sealed, CreatedAt: now}
 	data, _ := json.Marshal(map[string]any{"url": redactURL(u.String()), "events": req.Events, "namespace": req.Namespace, "plugin": req.Plugin})
 	ev := audit.Event{Time: now, Actor: owner, Action: "webhook.create", Subject: "webhook:" + id, Data: data}
 	if err := s.cfg.Store.CreateWebhook(ctx, w, ev); err != nil {
-		return store.Webhook{}, "", err
+		return domain.Webhook{}, "", err
 	}
 	return w, secret, nil
 }
@@ -185,15 +186,15 @@ func (s *Service) Replay(ctx context.Context, actor string, deliveryID int64) er
 	if err != nil {
 		return err
 	}
-	if d.State == store.DeliveryPending {
-		return fmt.Errorf("delivery %d is still pending (attempt %d is due %s): %w", d.ID, d.Attempts+1, d.NextAttempt.Format(time.RFC3339), store.ErrConflict)
+	if d.State == domain.DeliveryPending {
+		return fmt.Errorf("delivery %d is still pending (attempt %d is due %s): %w", d.ID, d.Attempts+1, d.NextAttempt.Format(time.RFC3339), domain.ErrConflict)
 	}
 	now := s.cfg.Now()
 	data, _ := json.Marshal(map[string]any{"deliveries": []int64{d.ID}})
 	n, err := s.cfg.Store.ReplayDeliveries(ctx, d.WebhookID, []int64{d.ID}, now,
 		audit.Event{Time: now, Actor: actor, Action: "webhook.delivery.replay", Subject: "webhook:" + d.WebhookID, Data: data})
 	if err == nil && n == 0 {
-		err = fmt.Errorf("delivery %d changed meanwhile: %w", d.ID, store.ErrStateChanged)
+		err = fmt.Errorf("delivery %d changed meanwhile: %w", d.ID, domain.ErrStateChanged)
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -82,7 +83,7 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var active []store.Webhook
+	var active []domain.Webhook
 	for _, w := range hooks {
 		if w.DisabledAt.IsZero() {
 			active = append(active, w)
@@ -90,7 +91,7 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 	}
 	now := s.cfg.Now()
 	sc := newScoper(s.cfg.Store)
-	var ds []store.WebhookDelivery
+	var ds []domain.WebhookDelivery
 	for _, e := range evs {
 		if strings.HasPrefix(e.Action, selfActions) {
 			continue
@@ -114,7 +115,7 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 					return 0, fmt.Errorf("encoding event %d: %w", e.Seq, err)
 				}
 			}
-			ds = append(ds, store.WebhookDelivery{
+			ds = append(ds, domain.WebhookDelivery{
 				WebhookID: w.ID, EventSeq: e.Seq, EventType: e.Action,
 				// The same on every attempt and replay: receivers use it to
 				// drop duplicates. No dots, as the specification asks.
@@ -124,7 +125,7 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 		}
 	}
 	err = s.cfg.Store.EnqueueDeliveries(ctx, ds, from, evs[len(evs)-1].Seq)
-	if errors.Is(err, store.ErrStateChanged) {
+	if errors.Is(err, domain.ErrStateChanged) {
 		return 0, nil // another process fanned these out
 	}
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 		if len(ds) == 0 {
 			return total, nil
 		}
-		hooks := map[string]*store.Webhook{}
+		hooks := map[string]*domain.Webhook{}
 		for _, d := range ds {
 			if _, ok := hooks[d.WebhookID]; !ok {
 				w, err := s.cfg.Store.GetWebhook(ctx, d.WebhookID)
@@ -184,9 +185,9 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // attempt sends one delivery and records the outcome.
-func (s *Service) attempt(ctx context.Context, w store.Webhook, d store.WebhookDelivery) error {
+func (s *Service) attempt(ctx context.Context, w domain.Webhook, d domain.WebhookDelivery) error {
 	at := s.cfg.Now()
-	a := store.WebhookAttempt{DeliveryID: d.ID, At: at}
+	a := domain.WebhookAttempt{DeliveryID: d.ID, At: at}
 	status, resp, retryAfter, latency, sendErr := s.send(ctx, w, d, at)
 	if ctx.Err() != nil {
 		return nil // shutting down: the lease runs out and the attempt is made again
@@ -198,11 +199,11 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, d store.WebhookD
 	var disable string
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
-		d.State, d.LastError = store.DeliveryDelivered, ""
+		d.State, d.LastError = domain.DeliveryDelivered, ""
 	case sendErr == nil && status == http.StatusGone:
 		// The receiver says it wants no more: stop, as the specification
 		// asks, and keep the event as a dead letter.
-		d.State, d.LastError = store.DeliveryDead, "the receiver answered 410 Gone"
+		d.State, d.LastError = domain.DeliveryDead, "the receiver answered 410 Gone"
 		disable = "the receiver answered 410 Gone to delivery " + strconv.FormatInt(d.ID, 10)
 	default:
 		if sendErr != nil {
@@ -212,12 +213,12 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, d store.WebhookD
 			d.LastError = fmt.Sprintf("the receiver answered %d", status)
 		}
 		if d.Attempts >= s.cfg.MaxAttempts {
-			d.State = store.DeliveryDead
+			d.State = domain.DeliveryDead
 			data, _ := json.Marshal(map[string]any{"delivery": d.ID, "event": d.EventSeq, "type": d.EventType, "attempts": d.Attempts})
 			ev = &audit.Event{Time: at, Actor: "system", Action: "webhook.delivery.dead", Subject: "webhook:" + w.ID,
 				Reason: fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, d.LastError), Data: data}
 		} else {
-			d.State = store.DeliveryPending
+			d.State = domain.DeliveryPending
 			wait := s.cfg.Backoff.Delay(d.Attempts, s.cfg.Jitter())
 			if retryAfter > wait {
 				wait = min(retryAfter, s.cfg.Backoff.Max)
@@ -238,7 +239,7 @@ func (s *Service) attempt(ctx context.Context, w store.Webhook, d store.WebhookD
 
 // send makes one request. The secret is opened for the request only and
 // never logged.
-func (s *Service) send(ctx context.Context, w store.Webhook, d store.WebhookDelivery, at time.Time) (status int, resp []byte, retryAfter, latency time.Duration, err error) {
+func (s *Service) send(ctx context.Context, w domain.Webhook, d domain.WebhookDelivery, at time.Time) (status int, resp []byte, retryAfter, latency time.Duration, err error) {
 	if _, err := CheckURL(w.URL, s.cfg.AllowPrivate); err != nil {
 		return 0, nil, 0, 0, err
 	}

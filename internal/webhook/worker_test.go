@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
@@ -109,7 +110,7 @@ func (e *env) suspend(t *testing.T, id string) {
 	t.Helper()
 	ctx := context.Background()
 	now := e.clk.Now()
-	v := store.Version{ID: id, PluginID: "acme/hello", Version: "1.0." + id[len("sub_"):], Digest: "sha256:" + id, Size: 1, Manifest: []byte(`{}`),
+	v := domain.Version{ID: id, PluginID: "acme/hello", Version: "1.0." + id[len("sub_"):], Digest: "sha256:" + id, Size: 1, Manifest: []byte(`{}`),
 		Submitter: "alice", State: lifecycle.Certified, Reason: "test", CreatedAt: now, UpdatedAt: now}
 	if _, _, err := e.st.CreateVersion(ctx, v, []audit.Event{{Time: now, Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func TestSignedDeliveryToLoopbackReceiver(t *testing.T) {
 		t.Fatalf("a subscriber scoped to another namespace got %d events of acme", len(other.requests()))
 	}
 	ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID})
-	if len(ds) != 1 || ds[0].State != store.DeliveryDelivered || ds[0].LastStatus != http.StatusNoContent {
+	if len(ds) != 1 || ds[0].State != domain.DeliveryDelivered || ds[0].LastStatus != http.StatusNoContent {
 		t.Fatalf("delivery log = %+v", ds)
 	}
 	as, _ := e.st.ListAttempts(ctx, ds[0].ID)
@@ -209,7 +210,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 		if len(rcv.requests()) == before {
 			t.Fatalf("attempt %d was not made when due", attempt)
 		}
-		ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID, State: store.DeliveryPending})
+		ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID, State: domain.DeliveryPending})
 		if attempt == maxAttempts {
 			if len(ds) != 0 {
 				t.Fatalf("after the last attempt %d deliveries are still pending", len(ds))
@@ -247,13 +248,13 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 			t.Fatalf("message %s was sent %d times, want %d under one id: %v", id, n, maxAttempts, perMessage)
 		}
 	}
-	dead, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{State: store.DeliveryDead})
+	dead, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{State: domain.DeliveryDead})
 	// webhook.create (the subscription's own), submission.create and
 	// version.suspended all failed.
 	if len(dead) != 3 {
 		t.Fatalf("%d dead letters, want 3", len(dead))
 	}
-	var deadSuspended *store.WebhookDelivery
+	var deadSuspended *domain.WebhookDelivery
 	for i := range dead {
 		if dead[i].EventType == "version.suspended" {
 			deadSuspended = &dead[i]
@@ -278,7 +279,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	}
 	// The dead-letter events are not themselves delivered.
 	e.pass(t)
-	for _, d := range func() []store.WebhookDelivery { ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{}); return ds }() {
+	for _, d := range func() []domain.WebhookDelivery { ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{}); return ds }() {
 		if d.EventType == "webhook.delivery.dead" {
 			t.Fatal("a dead-letter event was queued for delivery")
 		}
@@ -296,7 +297,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	if err := e.svc.Replay(ctx, "sam", deadSuspended.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Replay(ctx, "sam", deadSuspended.ID); !errors.Is(err, store.ErrConflict) {
+	if err := e.svc.Replay(ctx, "sam", deadSuspended.ID); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("replaying a pending delivery: %v, want ErrConflict", err)
 	}
 	e.pass(t)
@@ -308,7 +309,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 		t.Fatal("a replay has another message id")
 	}
 	got, _ := e.st.GetDelivery(ctx, deadSuspended.ID)
-	if got.State != store.DeliveryDelivered {
+	if got.State != domain.DeliveryDelivered {
 		t.Fatalf("after the replay the delivery is %s", got.State)
 	}
 	as, _ = e.st.ListAttempts(ctx, got.ID)
@@ -366,7 +367,7 @@ func TestGoneDisablesSubscription(t *testing.T) {
 		t.Fatalf("after a 410 the subscription is %+v, %v", got, err)
 	}
 	ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID})
-	if len(ds) != 1 || ds[0].State != store.DeliveryDead || ds[0].Attempts != 1 {
+	if len(ds) != 1 || ds[0].State != domain.DeliveryDead || ds[0].Attempts != 1 {
 		t.Fatalf("deliveries = %+v", ds)
 	}
 	e.suspend(t, "sub_2")
@@ -375,7 +376,7 @@ func TestGoneDisablesSubscription(t *testing.T) {
 	if n := len(rcv.requests()); n != 1 {
 		t.Fatalf("a disabled subscription got %d requests", n)
 	}
-	if _, err := e.svc.ReplayDead(ctx, "sam", w.ID); !errors.Is(err, store.ErrConflict) {
+	if _, err := e.svc.ReplayDead(ctx, "sam", w.ID); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("replaying to a disabled subscription: %v, want ErrConflict", err)
 	}
 }

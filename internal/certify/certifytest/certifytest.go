@@ -12,6 +12,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
@@ -75,7 +76,7 @@ func Register(tb testing.TB, st store.Store, ns, owner string, key *trust.FileSi
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	if err := st.CreateNamespace(ctx, store.Namespace{Name: ns, Owners: []string{owner}, CreatedAt: now},
+	if err := st.CreateNamespace(ctx, domain.Namespace{Name: ns, Owners: []string{owner}, CreatedAt: now},
 		audit.Event{Time: now, Actor: owner, Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil && !isConflict(err) {
 		tb.Fatal(err)
 	}
@@ -87,10 +88,10 @@ func Register(tb testing.TB, st store.Store, ns, owner string, key *trust.FileSi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := st.AddPublisherKey(ctx, store.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: owner, AddedAt: now}, entry,
+	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: owner, AddedAt: now}, entry,
 		audit.Event{Time: now, Actor: owner, Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:" + ns, Reason: "key " + key.KeyID()}); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func isConflict(err error) bool { return errors.Is(err, store.ErrConflict) }
+func isConflict(err error) bool { return errors.Is(err, domain.ErrConflict) }

@@ -13,8 +13,8 @@ import (
 	"slices"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	hunting "gatehouse.dev/gatehouse/internal/hunt"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/secrets"
 )
@@ -49,7 +49,7 @@ var rules = []vet.Rule{
 
 // Rules is where the analyzer reads the rules (a store.Store is one).
 type Rules interface {
-	ListHuntRules(ctx context.Context, activeOnly bool) ([]store.HuntRule, error)
+	ListHuntRules(ctx context.Context, activeOnly bool) ([]domain.HuntRule, error)
 }
 
 // Analyzer is the hunt analyzer.
@@ -86,7 +86,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]store.HuntRule{}
+	byID := map[string]domain.HuntRule{}
 	for _, r := range stored {
 		byID[r.ID] = r
 	}
@@ -98,7 +98,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		// findings show it redacted, as they show the match (hunt.Find
 		// redacts it); the digest keeps fingerprints apart.
 		pattern, subject := r.Pattern, m.Subject
-		if r.Kind == store.HuntContent {
+		if r.Kind == domain.HuntContent {
 			pattern, subject = secrets.Redact(r.Pattern), m.Digest
 		}
 		msg := fmt.Sprintf("%s matches hunting rule %s (%s %q)", m.Subject, r.ID, r.Kind, pattern)
@@ -109,7 +109,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 			msg += fmt.Sprintf(" (incident %s)", r.IncidentID)
 		}
 		loc := vet.Location{File: m.File, Line: m.Line, Offset: m.Offset}
-		if r.Kind == store.HuntContent {
+		if r.Kind == domain.HuntContent {
 			loc.Snippet = m.Subject
 		}
 		rep.Findings = append(rep.Findings, vet.Finding{
@@ -132,7 +132,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 }
 
 // ruleSetVersion names the rule set a result was produced with.
-func ruleSetVersion(rs []store.HuntRule) string {
+func ruleSetVersion(rs []domain.HuntRule) string {
 	h := sha256.New()
 	for _, r := range rs {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.ID, r.Kind, r.Pattern)

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	hunting "gatehouse.dev/gatehouse/internal/hunt"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/internal/plugintest"
 	"gatehouse.dev/gatehouse/manifest"
@@ -43,35 +43,35 @@ func input(t *testing.T) *vet.Input {
 	}), Manifest: m, Module: mod}
 }
 
-type ruleList []store.HuntRule
+type ruleList []domain.HuntRule
 
-func (r ruleList) ListHuntRules(context.Context, bool) ([]store.HuntRule, error) { return r, nil }
+func (r ruleList) ListHuntRules(context.Context, bool) ([]domain.HuntRule, error) { return r, nil }
 
 type broken struct{}
 
-func (broken) ListHuntRules(context.Context, bool) ([]store.HuntRule, error) {
+func (broken) ListHuntRules(context.Context, bool) ([]domain.HuntRule, error) {
 	return nil, errors.New("database is down")
 }
 
-func rule(id, kind, pattern string) store.HuntRule {
-	return store.HuntRule{ID: id, IncidentID: "inc_1", Kind: kind, Pattern: pattern, CreatedBy: "sam", CreatedAt: time.Now()}
+func rule(id, kind, pattern string) domain.HuntRule {
+	return domain.HuntRule{ID: id, IncidentID: "inc_1", Kind: kind, Pattern: pattern, CreatedBy: "sam", CreatedAt: time.Now()}
 }
 
 func TestEachKindFindsItsPattern(t *testing.T) {
 	in := input(t)
 	cases := []struct {
-		rule        store.HuntRule
+		rule        domain.HuntRule
 		file        string
 		subject     string
 		line        int
 		noMatchWith string // a pattern of the same kind that must not match
 	}{
-		{rule("hr_c", store.HuntContent, `stats\.collect\("AKIA-[A-Z]+-\d+"\)`), "README.md", "stat…", 4, `stats\.collect\("nothing"\)`},
-		{rule("hr_m", store.HuntModule, "github.com/evil/lib"), "bom.json", "github.com/evil/lib@v1.2.3", 0, "github.com/evil/li"},
-		{rule("hr_mv", store.HuntModule, "github.com/evil/lib@v1.2.3"), "bom.json", "github.com/evil/lib@v1.2.3", 0, "github.com/evil/lib@v1.2.4"},
-		{rule("hr_i", store.HuntImport, "gatehouse_v1/http_fetch"), "plugin.wasm", "gatehouse_v1/http_fetch", 0, "gatehouse_v1/secret_get"},
-		{rule("hr_o", store.HuntOrigin, "evil-collector.com"), "manifest.json", "https://api.evil-collector.com:8443", 0, "collector.com.evil"},
-		{rule("hr_oe", store.HuntOrigin, "exfil-drop.net"), "plugin.wasm", "https://cdn.exfil-drop.net", 0, "https://cdn.exfil-drop.net:444"},
+		{rule("hr_c", domain.HuntContent, `stats\.collect\("AKIA-[A-Z]+-\d+"\)`), "README.md", "stat…", 4, `stats\.collect\("nothing"\)`},
+		{rule("hr_m", domain.HuntModule, "github.com/evil/lib"), "bom.json", "github.com/evil/lib@v1.2.3", 0, "github.com/evil/li"},
+		{rule("hr_mv", domain.HuntModule, "github.com/evil/lib@v1.2.3"), "bom.json", "github.com/evil/lib@v1.2.3", 0, "github.com/evil/lib@v1.2.4"},
+		{rule("hr_i", domain.HuntImport, "gatehouse_v1/http_fetch"), "plugin.wasm", "gatehouse_v1/http_fetch", 0, "gatehouse_v1/secret_get"},
+		{rule("hr_o", domain.HuntOrigin, "evil-collector.com"), "manifest.json", "https://api.evil-collector.com:8443", 0, "collector.com.evil"},
+		{rule("hr_oe", domain.HuntOrigin, "exfil-drop.net"), "plugin.wasm", "https://cdn.exfil-drop.net", 0, "https://cdn.exfil-drop.net:444"},
 	}
 	for _, c := range cases {
 		t.Run(c.rule.ID, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestBlocksThroughTheRunner(t *testing.T) {
 		rs := vet.Run(context.Background(), []vet.Analyzer{New(src)}, in, vet.Config{}, nil)
 		return rs[0]
 	}
-	if r := run(ruleList{rule("hr_i", store.HuntImport, "gatehouse_v1")}); r.Status != vet.Failed || !r.Blocking {
+	if r := run(ruleList{rule("hr_i", domain.HuntImport, "gatehouse_v1")}); r.Status != vet.Failed || !r.Blocking {
 		t.Fatalf("a match: status %s, blocking %v", r.Status, r.Blocking)
 	}
 	if r := run(broken{}); r.Status != vet.Errored || !r.Blocking || !strings.Contains(r.Reason, "database is down") {
@@ -118,7 +118,7 @@ func TestBlocksThroughTheRunner(t *testing.T) {
 	if r := run(ruleList{}); r.Status != vet.Passed || r.Blocking {
 		t.Fatalf("no rules: status %s, blocking %v", r.Status, r.Blocking)
 	}
-	if r := run(ruleList{rule("hr_c", store.HuntContent, "no such text anywhere")}); r.Status != vet.Passed {
+	if r := run(ruleList{rule("hr_c", domain.HuntContent, "no such text anywhere")}); r.Status != vet.Passed {
 		t.Fatalf("no match: %+v", r)
 	}
 }
@@ -127,7 +127,7 @@ func TestMatchesAreBounded(t *testing.T) {
 	data := strings.Repeat("BAD\n", 500)
 	mod := plugintest.Module(nil, []string{"run"}, 1, 1, nil)
 	in := &vet.Input{Package: plugintest.Package(t, map[string][]byte{"manifest.json": []byte(man), "plugin.wasm": mod, "a.txt": []byte(data), "b.txt": []byte(data)}), Module: mod}
-	rep, err := New(ruleList{rule("hr", store.HuntContent, "BAD")}).Analyze(context.Background(), in)
+	rep, err := New(ruleList{rule("hr", domain.HuntContent, "BAD")}).Analyze(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,9 +145,9 @@ func BenchmarkAnalyze(b *testing.B) {
 	in := &vet.Input{Package: plugintest.Package(b, map[string][]byte{"manifest.json": []byte(man), "plugin.wasm": mod, "src/main.js": data, "bom.json": []byte(bom)}), Manifest: m, Module: mod}
 	var rs ruleList
 	for i := range 20 {
-		rs = append(rs, rule(fmt.Sprintf("c%d", i), store.HuntContent, fmt.Sprintf(`evil-%d\.example/(collect|drop)\?k=`, i)))
+		rs = append(rs, rule(fmt.Sprintf("c%d", i), domain.HuntContent, fmt.Sprintf(`evil-%d\.example/(collect|drop)\?k=`, i)))
 	}
-	rs = append(rs, rule("m", store.HuntModule, "github.com/evil/other"), rule("i", store.HuntImport, "env/steal"), rule("o", store.HuntOrigin, "evil.example"), rule("o2", store.HuntOrigin, "https://x.evil.example"))
+	rs = append(rs, rule("m", domain.HuntModule, "github.com/evil/other"), rule("i", domain.HuntImport, "env/steal"), rule("o", domain.HuntOrigin, "evil.example"), rule("o2", domain.HuntOrigin, "https://x.evil.example"))
 	a := New(rs)
 	size := int64(len(data) + len(mod))
 	b.SetBytes(size)

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/internal/plugintest"
 	"gatehouse.dev/gatehouse/internal/vet/sarif"
@@ -37,7 +37,7 @@ func TestHuntedSecretIsRedactedInFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := New(ruleList{rule("hr_k", store.HuntContent, tt.pattern)})
+			a := New(ruleList{rule("hr_k", domain.HuntContent, tt.pattern)})
 			results := vet.Run(context.Background(), []vet.Analyzer{a}, in, vet.Config{}, nil)
 			fs := results[0].Findings
 			if len(fs) != tt.findings {
