@@ -39,6 +39,42 @@ var transitions = map[State][]State{
 	Revoked:          {},
 }
 
+// Mover is what moves a version on from a state.
+type Mover string
+
+const (
+	// Pipeline: one step of the pipeline (vetting, triage, certification)
+	// moves the version on, with no person involved. A process that dies
+	// mid-step leaves the version here, so these are the states resumed at
+	// start-up and by the worker's sweep.
+	Pipeline Mover = "pipeline"
+	// People: a reviewer, the author or a steward decides.
+	People Mover = "people"
+	// Time: revalidation on its cadence (or a steward) decides again.
+	Time Mover = "time"
+	// Nobody: the state is final.
+	Nobody Mover = "nobody"
+)
+
+// movers says, for each state, the one thing that moves a version on.
+// A version in review with all its approvals is certified by the pipeline
+// (review.Service resumes it); until then people decide.
+var movers = map[State]Mover{
+	Received:         Pipeline, // intake queues its vetting
+	Vetting:          Pipeline, // the vetting job
+	Triage:           Pipeline, // the policy decides
+	AutoApproved:     Pipeline, // certification
+	InReview:         People,
+	ChangesRequested: People,
+	Rejected:         People, // an appeal
+	Certified:        Time,
+	Suspended:        Time,
+	Revoked:          Nobody,
+}
+
+// MovedBy says what moves a version on from s ("" for an unknown state).
+func MovedBy(s State) Mover { return movers[s] }
+
 // Valid reports whether s is a known state.
 func Valid(s State) bool {
 	_, ok := transitions[s]

@@ -44,3 +44,23 @@ func TestDiagram(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryStateHasOneMover: each state names the one thing that moves a
+// version on, and only a final state has no way out.
+func TestEveryStateHasOneMover(t *testing.T) {
+	for _, s := range States {
+		m := MovedBy(s)
+		switch m {
+		case Pipeline, People, Time:
+			if Terminal(s) {
+				t.Errorf("%s is moved on by %s but has no transition out", s, m)
+			}
+		case Nobody:
+			if !Terminal(s) {
+				t.Errorf("%s is final but has transitions out", s)
+			}
+		default:
+			t.Errorf("%s has no mover: add it to movers", s)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,15 +25,9 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
-// settled reports whether nothing but a person moves a version on from s.
-func settled(s lifecycle.State) bool {
-	switch s {
-	case lifecycle.Certified, lifecycle.Rejected, lifecycle.Revoked,
-		lifecycle.InReview, lifecycle.ChangesRequested, lifecycle.Suspended:
-		return true
-	}
-	return false
-}
+// settled reports whether the pipeline is done with a version in s:
+// people, time or nothing moves it on from there.
+func settled(s lifecycle.State) bool { return lifecycle.MovedBy(s) != lifecycle.Pipeline }
 
 // crashed is a version as a process killed at one point of the pipeline
 // leaves it in the store.
@@ -65,7 +60,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	vetRun := func(blocked bool) func(t *testing.T, ctx context.Context, st store.Store, id string) {
 		return func(t *testing.T, ctx context.Context, st store.Store, id string) {
 			if _, err := st.SaveVetRun(ctx, domain.VetRun{VersionID: id, Results: []byte("[]"), Blocked: blocked, Summary: "test run", CreatedAt: time.Now()},
-				audit.Event{Time: time.Now(), Actor: "system", Action: "submission.vet", Subject: "submission:" + id}); err != nil {
+				audit.Event{Time: time.Now(), Actor: "system", Action: audit.SubmissionVet, Subject: "submission:" + id}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -73,18 +68,18 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	verdict := func(t *testing.T, ctx context.Context, st store.Store, id string) {
 		body, _ := json.Marshal(triage.Verdict{Outcome: "auto_approved", Tier: "low", CertificateLifetimeDays: 90, PolicyDigest: "sha256:p"})
 		if _, err := st.SaveVerdict(ctx, domain.Verdict{VersionID: id, PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body, CreatedAt: time.Now()},
-			audit.Event{Time: time.Now(), Actor: "system", Action: "triage.verdict", Subject: "submission:" + id}); err != nil {
+			audit.Event{Time: time.Now(), Actor: "system", Action: audit.TriageVerdict, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	approved := func(t *testing.T, ctx context.Context, st store.Store, id string) {
 		it := domain.ReviewItem{VersionID: id, PluginID: "acme/hello", Tier: "low", ApprovalsRequired: 1, Deadline: time.Now().Add(time.Hour), CreatedAt: time.Now().Add(-time.Second)}
-		if err := st.OpenReview(ctx, it, audit.Event{Time: time.Now(), Actor: "system", Action: "review.open", Subject: "submission:" + id}); err != nil {
+		if err := st.OpenReview(ctx, it, audit.Event{Time: time.Now(), Actor: "system", Action: audit.ReviewOpen, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 		// The last approval, after which the killed process never certified.
 		if _, err := st.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: "bob", Granted: []string{"kv:read"}, CreatedAt: time.Now()},
-			audit.Event{Time: time.Now(), Actor: "bob", Action: "review.approve", Subject: "submission:" + id}); err != nil {
+			audit.Event{Time: time.Now(), Actor: "bob", Action: audit.ReviewApprove, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,6 +91,18 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 		{name: "triage, passing vetting run", state: lifecycle.Triage, leave: vetRun(false)},
 		{name: "auto-approved, not certified", state: lifecycle.AutoApproved, leave: verdict, certified: true},
 		{name: "in review, approved, not certified", state: lifecycle.InReview, leave: approved, certified: true},
+	}
+
+	// Every state the pipeline moves on has a case, so a new one cannot be
+	// left without a resume. Received is the exception: a restart vets it
+	// like any new upload (ProcessPending), which TestCrashSafety proves.
+	for _, s := range lifecycle.States {
+		if lifecycle.MovedBy(s) != lifecycle.Pipeline || s == lifecycle.Received {
+			continue
+		}
+		if !slices.ContainsFunc(cases, func(c crashed) bool { return c.state == s }) {
+			t.Errorf("no case leaves a version in %s, which the pipeline moves on: add one", s)
+		}
 	}
 
 	ctx := context.Background()
@@ -113,7 +120,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 			if c.state == lifecycle.AutoApproved && path[j] == lifecycle.Triage && c.leave != nil {
 				c.leave(t, ctx, m.Store, ids[i]) // the verdict, before the move it decided
 			}
-			if err := m.Store.Transition(ctx, ids[i], path[j], path[j+1], "test", audit.Event{Time: time.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + ids[i]}); err != nil {
+			if err := m.Store.Transition(ctx, ids[i], path[j], path[j+1], "test", audit.Event{Time: time.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + ids[i]}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -173,13 +180,13 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 			}
 			var resumes int
 			m.Store.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + ids[i]}, func(e audit.Event) error {
-				if e.Action == intake.ResumeAction {
+				if e.Action == audit.SubmissionResume {
 					resumes++
 				}
 				return nil
 			})
 			if resumes == 0 {
-				t.Errorf("no %s event in the audit trail", intake.ResumeAction)
+				t.Errorf("no %s event in the audit trail", audit.SubmissionResume)
 			}
 		})
 	}
@@ -211,7 +218,7 @@ func storeVersion(t *testing.T, ctx context.Context, m *marketplace.Marketplace,
 	id := intake.NewSubmissionID()
 	v := domain.Version{ID: id, PluginID: "acme/hello", Version: version, Digest: p.Digest, Size: p.Size, Manifest: []byte(man), Submitter: "alice",
 		State: lifecycle.Received, Reason: "r", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	if _, _, err := m.Store.CreateVersion(ctx, v, []audit.Event{{Time: time.Now(), Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
+	if _, _, err := m.Store.CreateVersion(ctx, v, []audit.Event{{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
 	}
 	env, err := intake.Sign(ctx, key, buf.Bytes())
@@ -220,7 +227,7 @@ func storeVersion(t *testing.T, ctx context.Context, m *marketplace.Marketplace,
 	}
 	raw, _ := trust.MarshalEnvelope(env)
 	if err := m.Store.PutSignature(ctx, domain.Signature{VersionID: id, KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()},
-		audit.Event{Time: time.Now(), Actor: "alice", Action: "submission.signature", Subject: "submission:" + id}); err != nil {
+		audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionSignature, Subject: "submission:" + id}); err != nil {
 		t.Fatal(err)
 	}
 	return id
