@@ -12,7 +12,8 @@
 // once. The alert reaches people now; the flag makes sure the version is not
 // renewed unseen; a steward who wants it gone now suspends it.
 //
-// The package is domain code: it reaches the database through store.Store.
+// The package is domain code: it reaches the database through Records,
+// the few reads and writes it needs.
 package health
 
 import (
@@ -33,7 +34,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/sandbox"
 )
@@ -206,9 +206,19 @@ type Router interface {
 	RequestReview(ctx context.Context, versionID, actor, reason string, evs []audit.Event) error
 }
 
+// Records is what the monitor reads and writes: versions by name, their
+// health reports, revalidation schedules and verdicts. store.Store is one.
+type Records interface {
+	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
+	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
+	SaveHealthReports(ctx context.Context, rs []domain.HealthReport, evs []audit.Event) error
+	GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error)
+	LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error)
+}
+
 // Monitor receives reports.
 type Monitor struct {
-	Store  store.Store
+	Store  Records
 	Policy func() *policy.Engine
 	Router Router
 	Now    func() time.Time

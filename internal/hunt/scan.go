@@ -20,10 +20,16 @@ type Corpus interface {
 	Input(ctx context.Context, v domain.Version) (*vet.Input, error)
 }
 
+// Catalog lists the plugins and their versions; store.Store is one.
+type Catalog interface {
+	ListPlugins(ctx context.Context, q store.PluginQuery) ([]domain.Plugin, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+}
+
 // StoreCorpus is the marketplace's corpus: the versions in a store, their
 // packages loaded (digest-checked) by Load.
 type StoreCorpus struct {
-	Store    store.Store
+	Store    Catalog
 	Load     func(ctx context.Context, digest string) (*pkgfile.Package, error)
 	Manifest manifest.Options
 }

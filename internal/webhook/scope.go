@@ -8,7 +8,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // scoper decides whether a scoped subscription hears an event. An event
@@ -20,11 +19,16 @@ import (
 // steward's notice to all subscribers). Anything else only reaches
 // unscoped subscriptions, which only stewards may make.
 type scoper struct {
-	st       store.Store
+	st       versionReader
 	versions map[string]string // version id → plugin id, for one pass
 }
 
-func newScoper(st store.Store) *scoper { return &scoper{st: st, versions: map[string]string{}} }
+// versionReader finds the version a "submission:ID" subject names.
+type versionReader interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+}
+
+func newScoper(st versionReader) *scoper { return &scoper{st: st, versions: map[string]string{}} }
 
 type scopeData struct {
 	Plugin    string   `json:"plugin"`

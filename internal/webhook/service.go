@@ -65,9 +65,27 @@ func (b Backoff) Delay(attempt int, r float64) time.Duration {
 	return half + time.Duration(r*float64(d-half))
 }
 
+// Records is what the service reads and writes: subscriptions, their
+// deliveries and attempts, the cursor over the audit trail and the trail
+// itself, and versions (to scope events to plugins). store.Store is one.
+type Records interface {
+	CreateWebhook(ctx context.Context, w domain.Webhook, ev audit.Event) error
+	GetWebhook(ctx context.Context, id string) (domain.Webhook, error)
+	ListWebhooks(ctx context.Context) ([]domain.Webhook, error)
+	DisableWebhook(ctx context.Context, id string, at time.Time, reason string, ev audit.Event) error
+	WebhookCursor(ctx context.Context) (int64, error)
+	EnqueueDeliveries(ctx context.Context, ds []domain.WebhookDelivery, from, to int64) error
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]domain.WebhookDelivery, error)
+	RecordAttempt(ctx context.Context, d domain.WebhookDelivery, a domain.WebhookAttempt, ev *audit.Event) error
+	GetDelivery(ctx context.Context, id int64) (domain.WebhookDelivery, error)
+	ReplayDeliveries(ctx context.Context, webhookID string, ids []int64, at time.Time, ev audit.Event) (int, error)
+	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+}
+
 // Config configures a Service.
 type Config struct {
-	Store  store.Store
+	Store  Records
 	Sealer *Sealer
 	// Client sends deliveries; nil means NewClient with AllowPrivate.
 	Client *http.Client
