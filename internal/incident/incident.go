@@ -58,9 +58,28 @@ var Severities = []string{"low", "medium", "high", "critical"}
 // ErrClosed is returned for changes to a closed incident.
 var ErrClosed = errors.New("the incident is closed")
 
+// Records is what the service reads and writes: incidents and the
+// versions they name, hunting rules, versions, and the audit trail that is
+// an incident's timeline. store.Store is one.
+type Records interface {
+	CreateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error
+	GetIncident(ctx context.Context, id string) (domain.Incident, error)
+	ListIncidents(ctx context.Context, q store.IncidentQuery) ([]domain.Incident, error)
+	UpdateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error
+	AddIncidentVersions(ctx context.Context, incidentID string, vs []domain.IncidentVersion, ev audit.Event) (int, error)
+	ListIncidentVersions(ctx context.Context, incidentID string) ([]domain.IncidentVersion, error)
+	CreateHuntRule(ctx context.Context, r domain.HuntRule, ev audit.Event) error
+	ListHuntRules(ctx context.Context, activeOnly bool) ([]domain.HuntRule, error)
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	AppendAudit(ctx context.Context, ev audit.Event) error
+	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+}
+
 // Config configures a Service.
 type Config struct {
-	Store     store.Store
+	Store     Records
 	Certifier Certifier // nil: containment is refused, saying why
 	Corpus    hunt.Corpus
 	Now       func() time.Time
