@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/Masterminds/semver/v3"
+
+	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/triage"
+	"gatehouse.dev/gatehouse/internal/vet"
+)
+
+// Plugins searches the catalog for the plugins caller may read: those
+// with a released version, or any version of a namespace it publishes
+// in; the overseers read all.
+func (a *App) Plugins(ctx context.Context, caller auth.Principal, q store.PluginQuery) ([]domain.Plugin, error) {
+	ps, err := a.cfg.Store.ListPlugins(ctx, q)
+	if err != nil || caller.Oversees() {
+		return ps, err
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		p, _, err := a.visiblePlugin(ctx, caller, p)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Plugin returns plugin id ("ns/name") with the versions caller may read
+// (ReadReleased), in the store's order. A plugin caller may read no
+// version of is refused as one that does not exist.
+func (a *App) Plugin(ctx context.Context, caller auth.Principal, id string) (domain.Plugin, []domain.Version, error) {
+	p, err := a.cfg.Store.GetPlugin(ctx, id)
+	var vs []domain.Version
+	if err == nil {
+		p, vs, err = a.visiblePlugin(ctx, caller, p)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return p, nil, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: "no plugin " + id, Err: err}
+	}
+	return p, vs, err
+}
+
+// visiblePlugin is p as caller sees it: with the versions caller may read
+// (auth.Principal.CanSeeVersion) and, unless caller reads them all, the
+// highest released one as its latest. store.ErrNotFound when caller may
+// read none.
+func (a *App) visiblePlugin(ctx context.Context, caller auth.Principal, p domain.Plugin) (domain.Plugin, []domain.Version, error) {
+	vs, err := a.cfg.Store.ListVersions(ctx, p.ID)
+	if err != nil {
+		return p, nil, err
+	}
+	all, err := caller.CanSee(ctx, a.cfg.Store, p.ID)
+	if err != nil {
+		return p, nil, err
+	}
+	if all {
+		return p, vs, nil
+	}
+	var shown []domain.Version
+	latest := ""
+	for _, v := range vs {
+		if !auth.Released(v.State) {
+			continue
+		}
+		shown = append(shown, v)
+		if latest == "" || semverLess(latest, v.Version) {
+			latest = v.Version
+		}
+	}
+	if len(shown) == 0 {
+		return p, nil, store.ErrNotFound
+	}
+	p.LatestVersion = latest
+	return p, shown, nil
+}
+
+// semverLess reports whether version a sorts before b; a version that does
+// not parse sorts first.
+func semverLess(a, b string) bool {
+	va, errA := semver.NewVersion(a)
+	vb, errB := semver.NewVersion(b)
+	switch {
+	case errB != nil:
+		return false
+	case errA != nil:
+		return true
+	}
+	return va.LessThan(vb)
+}
+
+// CatalogStates are the version states caller may find in the catalog:
+// every state for the overseers, the released ones for anyone else (a
+// publisher finds its own unreleased versions among its submissions).
+func CatalogStates(caller auth.Principal) []lifecycle.State {
+	if caller.Oversees() {
+		return lifecycle.States
+	}
+	var out []lifecycle.State
+	for _, st := range lifecycle.States {
+		if auth.Released(st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// Catalog returns the catalog's entries matching q, each a plugin with the
+// newest version in one of q.States; states caller may not see are
+// refused (KindInvalid) as unknown.
+func (a *App) Catalog(ctx context.Context, caller auth.Principal, q store.CatalogQuery) ([]domain.CatalogEntry, error) {
+	allowed := CatalogStates(caller)
+	for _, st := range q.States {
+		if !lifecycleIn(allowed, st) {
+			return nil, Errorf(KindInvalid, "unknown certification state %s", st)
+		}
+	}
+	if len(q.States) == 0 {
+		q.States = allowed
+	}
+	return a.cfg.Store.CatalogEntries(ctx, q)
+}
+
+func lifecycleIn(list []lifecycle.State, st lifecycle.State) bool {
+	for _, x := range list {
+		if x == st {
+			return true
+		}
+	}
+	return false
+}
+
+// Checks are the checks v passed before it holds a certificate: the
+// analyzers whose newest result passed, and "reviewed" when people
+// approved it. (A certified version's checks are its certificate's.)
+func (a *App) Checks(ctx context.Context, caller auth.Principal, v domain.Version) ([]string, error) {
+	if err := a.mustRead(ctx, caller, v); err != nil {
+		return nil, err
+	}
+	var out []string
+	run, err := a.cfg.Store.LatestVetRun(ctx, v.ID)
+	switch {
+	case err == nil:
+		var results []vet.Result
+		if json.Unmarshal(run.Results, &results) == nil {
+			for _, res := range results {
+				if res.Status == vet.Passed {
+					out = append(out, res.Analyzer)
+				}
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	as, err := a.cfg.Store.ListApprovals(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(as) > 0 {
+		out = append(out, "reviewed")
+	}
+	return out, nil
+}
+
+// Verdict is a version's newest triage verdict: the stored record (tier,
+// weight) and, when it decodes, the verdict itself (reasons, factors, the
+// policy's input).
+type Verdict struct {
+	Record domain.Verdict
+	// Verdict is nil when the stored body does not decode.
+	Verdict *triage.Verdict
+}
+
+// Verdict returns v's newest verdict, or nil before its triage.
+func (a *App) Verdict(ctx context.Context, caller auth.Principal, v domain.Version) (*Verdict, error) {
+	if err := a.mustRead(ctx, caller, v); err != nil {
+		return nil, err
+	}
+	return a.verdict(ctx, v.ID)
+}
+
+func (a *App) verdict(ctx context.Context, versionID string) (*Verdict, error) {
+	vd, err := a.cfg.Store.LatestVerdict(ctx, versionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &Verdict{Record: vd}
+	var tv triage.Verdict
+	if json.Unmarshal(vd.Body, &tv) == nil {
+		out.Verdict = &tv
+	}
+	return out, nil
+}
+
+// Revalidation returns v's revalidation schedule, or nil before it has one.
+func (a *App) Revalidation(ctx context.Context, caller auth.Principal, v domain.Version) (*domain.Revalidation, error) {
+	if err := a.mustRead(ctx, caller, v); err != nil {
+		return nil, err
+	}
+	rv, err := a.cfg.Store.GetRevalidation(ctx, v.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rv, nil
+}
+
+// mustRead refuses a version caller may not read (ReadReleased), as one
+// that does not exist.
+func (a *App) mustRead(ctx context.Context, caller auth.Principal, v domain.Version) error {
+	ok, err := a.mayRead(ctx, caller, v, ReadReleased)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Errorf(KindNotFound, "no version %s@%s", v.PluginID, v.Version)
+	}
+	return nil
+}
