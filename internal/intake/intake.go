@@ -60,9 +60,53 @@ func refuse(k Kind, format string, args ...any) error {
 	return &Error{Kind: k, Err: fmt.Errorf(format, args...)}
 }
 
+// Submissions is what the submission path stores: namespaces, versions,
+// publisher keys and signatures.
+type Submissions interface {
+	GetNamespace(ctx context.Context, name string) (domain.Namespace, error)
+	CreateNamespace(ctx context.Context, ns domain.Namespace, ev audit.Event) error
+	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
+	CreateVersion(ctx context.Context, v domain.Version, events []audit.Event) (stored domain.Version, created bool, err error)
+	DigestReferenced(ctx context.Context, digest string) (bool, error)
+	SignaturesRequired(ctx context.Context, namespace string) (bool, error)
+	ListPublisherKeys(ctx context.Context, namespace string) ([]domain.PublisherKey, error)
+	PutSignature(ctx context.Context, sig domain.Signature, ev audit.Event) error
+}
+
+// Jobs is the queue of vetting jobs.
+type Jobs interface {
+	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
+	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
+	FinishJob(ctx context.Context, id int64, now time.Time) error
+	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
+	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
+	ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error)
+}
+
+// Vetting is what the vetting worker reads and writes: versions and their
+// state, vetting runs, suppressions, the component index, the audit trail.
+type Vetting interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	FindVersions(ctx context.Context, q store.VersionQuery) ([]domain.Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
+	SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event) (domain.VetRun, error)
+	LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error)
+	ListSuppressions(ctx context.Context, pluginID string) ([]domain.Suppression, error)
+	IndexComponents(ctx context.Context, versionID string, cs []domain.Component) error
+	AppendAudit(ctx context.Context, ev audit.Event) error
+}
+
+// Records is everything the Service stores; store.Store is one.
+type Records interface {
+	Submissions
+	Jobs
+	Vetting
+}
+
 // Service is the submission path. Its fields are set once before use.
 type Service struct {
-	Store    store.Store
+	Store    Records
 	Blobs    store.Blobs
 	Limits   pkgfile.Limits
 	Manifest manifest.Options // legacy-form handling (PLUGIN_SIGNING_KEY)
@@ -97,7 +141,7 @@ type Service struct {
 }
 
 // New returns a Service with its defaults filled in.
-func New(st store.Store, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.Options, log *slog.Logger) *Service {
+func New(st Records, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.Options, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
