@@ -61,9 +61,38 @@ var (
 	ErrInvalid = errors.New("invalid")
 )
 
+// Certificates is what issuing and changing certificates reads and writes:
+// the version, its vetting and its publisher's signature and key, and the
+// changes of trust with their certificates, provenance and revocations.
+type Certificates interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error)
+	GetSignature(ctx context.Context, versionID string) (domain.Signature, error)
+	PublisherKey(ctx context.Context, namespace, id string) (domain.PublisherKey, error)
+	ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]int64, error)
+	LatestCertificate(ctx context.Context, versionID string) (domain.CertificateRecord, error)
+	ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error)
+	LatestRevocationList(ctx context.Context) (domain.RevocationListRecord, error)
+	ListRevocations(ctx context.Context) ([]domain.Revocation, error)
+}
+
+// Outbox is the transparency log's outbox, which the publisher drains.
+type Outbox interface {
+	TrustEvent(ctx context.Context, seq int64) (domain.TrustEvent, error)
+	PendingTrustEvents(ctx context.Context, limit int) ([]domain.TrustEvent, error)
+	LastLoggedIndex(ctx context.Context) (int64, error)
+	MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIndex int64) error
+}
+
+// Records is everything the Service stores; store.Store is one.
+type Records interface {
+	Certificates
+	Outbox
+}
+
 // Config is what a Service needs.
 type Config struct {
-	Store store.Store
+	Store Records
 	// Signer is the marketplace key: certificates and revocation lists.
 	Signer trust.Signer
 	// Keyring holds the marketplace keys a host should trust, retired ones
@@ -103,7 +132,7 @@ type TrustRoot struct {
 
 // Service issues and changes certificates.
 type Service struct {
-	st     store.Store
+	st     Records
 	signer trust.Signer
 	log    *tlog.Log
 	now    func() time.Time

@@ -13,7 +13,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -32,7 +31,7 @@ type Trust struct {
 
 // New returns a certifier on st. now is its clock (nil: time.Now). The log
 // is closed when the test ends.
-func New(tb testing.TB, st store.Store, now func() time.Time) *Trust {
+func New(tb testing.TB, st certify.Records, now func() time.Time) *Trust {
 	tb.Helper()
 	signer, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
@@ -58,9 +57,16 @@ func New(tb testing.TB, st store.Store, now func() time.Time) *Trust {
 	return &Trust{Service: svc, Signer: signer, LogSigner: logSigner, Log: lg, LogDir: lg.Dir()}
 }
 
+// Registry creates namespaces and registers their publisher keys;
+// store.Store is one.
+type Registry interface {
+	CreateNamespace(ctx context.Context, ns domain.Namespace, ev audit.Event) error
+	AddPublisherKey(ctx context.Context, k domain.PublisherKey, entry []byte, ev audit.Event) error
+}
+
 // PublisherKey makes a publisher key and registers it on namespace ns
 // (creating the namespace, owned by owner, when it does not exist).
-func PublisherKey(tb testing.TB, st store.Store, ns, owner string) *trust.FileSigner {
+func PublisherKey(tb testing.TB, st Registry, ns, owner string) *trust.FileSigner {
 	tb.Helper()
 	key, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
@@ -72,7 +78,7 @@ func PublisherKey(tb testing.TB, st store.Store, ns, owner string) *trust.FileSi
 
 // Register registers key on namespace ns, creating the namespace (owned
 // by owner) when it does not exist.
-func Register(tb testing.TB, st store.Store, ns, owner string, key *trust.FileSigner) {
+func Register(tb testing.TB, st Registry, ns, owner string, key *trust.FileSigner) {
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
