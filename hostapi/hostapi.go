@@ -109,6 +109,26 @@ const (
 	PermDataWrite = "data:write" // data:write:contacts
 )
 
+// PermissionExample names a permission kind as an author writes it in a
+// manifest ("net:ORIGIN", "fs:read:/PATH"), for messages that tell an
+// author which permission to declare. Kinds without a scope are their own
+// example.
+func PermissionExample(kind string) string {
+	switch kind {
+	case PermNet:
+		return "net:ORIGIN"
+	case PermFSRead:
+		return "fs:read:/PATH"
+	case PermSecret:
+		return "secret:NAME"
+	case PermDataRead:
+		return "data:read:SCOPE"
+	case PermDataWrite:
+		return "data:write:SCOPE"
+	}
+	return kind
+}
+
 // Functions is the whole host API, in a stable order.
 var Functions = []Function{
 	// Calling convention: always linked.

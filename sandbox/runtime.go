@@ -415,7 +415,7 @@ func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 				continue
 			}
 			if !manifest.Grants(grants, hf.Permission) {
-				problems = append(problems, fmt.Sprintf("it imports %s, which needs a %s permission that was not granted", name, permExample(hf.Permission)))
+				problems = append(problems, fmt.Sprintf("it imports %s, which needs a %s permission that was not granted", name, hostapi.PermissionExample(hf.Permission)))
 				continue
 			}
 			if !sameSig(f, hf) {
@@ -443,22 +443,6 @@ func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 		return fmt.Errorf("the module cannot be loaded: %s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func permExample(kind string) string {
-	switch kind {
-	case hostapi.PermNet:
-		return "net:ORIGIN"
-	case hostapi.PermFSRead:
-		return "fs:read:/PATH"
-	case hostapi.PermSecret:
-		return "secret:NAME"
-	case hostapi.PermDataRead:
-		return "data:read:SCOPE"
-	case hostapi.PermDataWrite:
-		return "data:write:SCOPE"
-	}
-	return kind
 }
 
 func checkExports(c wazero.CompiledModule, names []string) (map[string]bool, error) {

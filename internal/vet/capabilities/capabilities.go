@@ -276,9 +276,9 @@ func checkImports(mod *wasmfile.Module, modPath string, granted []manifest.Permi
 			if !manifest.Grants(granted, f.Permission) {
 				fs = append(fs, vet.Finding{
 					RuleID: RuleUndeclaredImport, Severity: vet.High, Location: at(im),
-					Message:     fmt.Sprintf("the module imports the host function %s, which needs a %s permission the manifest does not declare", im.Name, permExample(f.Permission)),
+					Message:     fmt.Sprintf("the module imports the host function %s, which needs a %s permission the manifest does not declare", im.Name, hostapi.PermissionExample(f.Permission)),
 					Fingerprint: vet.Fingerprint(RuleUndeclaredImport, modPath, im.Name),
-					Remediation: fmt.Sprintf("Add %s to the manifest's permissions, or stop calling %s so the compiler drops the import.", permExample(f.Permission), im.Name),
+					Remediation: fmt.Sprintf("Add %s to the manifest's permissions, or stop calling %s so the compiler drops the import.", hostapi.PermissionExample(f.Permission), im.Name),
 					Properties:  map[string]any{"import": im.Name, "permission": f.Permission},
 				})
 			}
@@ -314,23 +314,6 @@ func hostSignature(f hostapi.Function) wasmfile.FuncType {
 		ft.Results = append(ft.Results, wasmfile.ValType(r))
 	}
 	return ft
-}
-
-// permExample names a permission kind as an author writes it.
-func permExample(kind string) string {
-	switch kind {
-	case hostapi.PermNet:
-		return "net:ORIGIN"
-	case hostapi.PermFSRead:
-		return "fs:read:/PATH"
-	case hostapi.PermSecret:
-		return "secret:NAME"
-	case hostapi.PermDataRead:
-		return "data:read:SCOPE"
-	case hostapi.PermDataWrite:
-		return "data:write:SCOPE"
-	}
-	return kind
 }
 
 func checkExports(mod *wasmfile.Module, m *manifest.Manifest, manifestAt func(string) vet.Location, d *Detail) []vet.Finding {
