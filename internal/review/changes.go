@@ -12,12 +12,17 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
+// auditReader reads the audit trail.
+type auditReader interface {
+	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+}
+
 // namespaceChanges reads from the namespace's audit trail how many days ago
 // its ownership and its publisher keys last changed (nil when never), so
 // that the policy sends the next versions after a takeover-shaped change to
 // people. The namespace's first key is its baseline, not a change; every key
 // added after it is one.
-func namespaceChanges(ctx context.Context, st store.Store, ns string, now time.Time) (owner, key *int, err error) {
+func namespaceChanges(ctx context.Context, st auditReader, ns string, now time.Time) (owner, key *int, err error) {
 	var ownerAt, keyAt time.Time
 	firstKey := true
 	err = st.ScanAudit(ctx, store.AuditQuery{Subject: "namespace:" + ns}, func(e audit.Event) error {
@@ -51,9 +56,15 @@ func daysAgo(t, now time.Time) *int {
 // new version's risk.
 const hostErrorWindow = 30 * 24 * time.Hour
 
+// healthHistory reads a plugin's versions and what hosts reported of them.
+type healthHistory interface {
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
+}
+
 // hostErrorRate is the share of calls that failed in hosts running the
 // plugin's earlier versions over the last hostErrorWindow, from 0 to 1.
-func hostErrorRate(ctx context.Context, st store.Store, v domain.Version, now time.Time) (float64, error) {
+func hostErrorRate(ctx context.Context, st healthHistory, v domain.Version, now time.Time) (float64, error) {
 	vs, err := st.ListVersions(ctx, v.PluginID)
 	if err != nil {
 		return 0, err

@@ -46,9 +46,54 @@ var (
 	ErrState     = errors.New("wrong state")
 )
 
+// Versions reads versions, their namespaces and signatures, and moves
+// them through the lifecycle.
+type Versions interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	FindVersions(ctx context.Context, q store.VersionQuery) ([]domain.Version, error)
+	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
+	GetNamespace(ctx context.Context, name string) (domain.Namespace, error)
+	GetSignature(ctx context.Context, versionID string) (domain.Signature, error)
+}
+
+// Triage is what triage decides from and records: the active policy,
+// verdicts, the auto-approval switches, hosts' reports and namespaces'
+// history.
+type Triage interface {
+	ActivePolicy(ctx context.Context) (domain.PolicyRecord, error)
+	SaveVerdict(ctx context.Context, v domain.Verdict, ev audit.Event) (domain.Verdict, error)
+	LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error)
+	AutoApprovalOff(ctx context.Context, pluginID string) (plugin, namespace bool, err error)
+	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
+	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+}
+
+// Queue is the review queue: items, claims, approvals and the plugin's
+// review thread, and the audit trail of what people decide.
+type Queue interface {
+	OpenReview(ctx context.Context, item domain.ReviewItem, ev audit.Event) error
+	GetReview(ctx context.Context, versionID string) (domain.ReviewItem, error)
+	ListReviews(ctx context.Context, q store.ReviewQuery) ([]domain.ReviewItem, error)
+	ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (domain.ReviewItem, error)
+	EscalateOverdue(ctx context.Context, now time.Time) ([]domain.ReviewItem, error)
+	AddApproval(ctx context.Context, a domain.Approval, ev audit.Event) (int, error)
+	ListApprovals(ctx context.Context, versionID string) ([]domain.Approval, error)
+	AddMessage(ctx context.Context, m domain.Message, ev audit.Event) (domain.Message, error)
+	ListMessages(ctx context.Context, pluginID string) ([]domain.Message, error)
+	AppendAudit(ctx context.Context, ev audit.Event) error
+}
+
+// Records is everything the Service stores; store.Store is one.
+type Records interface {
+	Versions
+	Triage
+	Queue
+}
+
 // Service runs triage and the review workflow.
 type Service struct {
-	Store store.Store
+	Store Records
 	Log   *slog.Logger
 	Now   func() time.Time
 	// Certifier issues certificates; without one, approval fails rather
@@ -60,7 +105,7 @@ type Service struct {
 
 // New returns a Service deciding with the store's active policy, or the
 // embedded default when none was applied.
-func New(ctx context.Context, st store.Store, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, st Records, log *slog.Logger) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
