@@ -6,8 +6,8 @@ import (
 	"os"
 	"sync"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	"gatehouse.dev/gatehouse/internal/vulndb"
@@ -54,7 +54,11 @@ func (a *analyzerSet) close() error {
 
 // catalog resolves plugin dependencies against the versions the
 // marketplace holds that are not rejected or revoked.
-type catalog struct{ st store.Store }
+type catalog struct {
+	st interface {
+		ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	}
+}
 
 func (c catalog) Versions(ctx context.Context, pluginID string) ([]string, error) {
 	vs, err := c.st.ListVersions(ctx, pluginID)

@@ -14,7 +14,7 @@
 // milliseconds.
 //
 // The package is domain code: it reaches the database only through
-// store.Store, and certificates only through the Certifier interface.
+// Records, and certificates only through the Certifier interface.
 package revalidate
 
 import (
@@ -80,9 +80,47 @@ type Vetter interface {
 	Revet(ctx context.Context, id, actor, why string) (intake.Revetted, error)
 }
 
+// Schedules are the versions' revalidation schedules.
+type Schedules interface {
+	UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]domain.Version, error)
+	SaveRevalidation(ctx context.Context, r domain.Revalidation, evs []audit.Event) error
+	GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error)
+	DueRevalidations(ctx context.Context, now time.Time, limit int) ([]domain.Revalidation, error)
+	ListRevalidations(ctx context.Context, q store.RevalidationQuery) ([]domain.Revalidation, error)
+}
+
+// Jobs is the queue revalidations run from.
+type Jobs interface {
+	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
+	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
+	FinishJob(ctx context.Context, id int64, now time.Time) error
+	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
+	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
+}
+
+// Versions reads versions with their verdicts and vetting runs, the host
+// API versions offered, and records what the triggers decide.
+type Versions interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error)
+	LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error)
+	AppendAudit(ctx context.Context, ev audit.Event) error
+	OfferHostAPI(ctx context.Context, o domain.HostAPIOffer, ev audit.Event) error
+}
+
+// Records is everything the Scheduler stores; store.Store is one.
+type Records interface {
+	Schedules
+	Jobs
+	Versions
+	ComponentIndex
+}
+
 // Config is what a Scheduler needs.
 type Config struct {
-	Store     store.Store
+	Store     Records
 	Vetter    Vetter
 	Certifier Certifier
 	// Policy returns the active policy engine (review.Service.Engine).

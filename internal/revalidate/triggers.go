@@ -16,7 +16,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/sbom"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vulndb"
@@ -33,11 +32,16 @@ type Affected struct {
 	Advisories []string `json:"advisories"`
 }
 
+// ComponentIndex finds the versions that ship packages.
+type ComponentIndex interface {
+	ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]domain.ComponentUse, error)
+}
+
 // AffectedVersions finds the certified versions shipping a component that
 // db's advisories affect and old's did not (every advisory when old is
 // nil), through the component index: only the rows of the packages db
 // names are read, never every version.
-func AffectedVersions(ctx context.Context, st store.Store, db, old *vulndb.DB) ([]Affected, error) {
+func AffectedVersions(ctx context.Context, st ComponentIndex, db, old *vulndb.DB) ([]Affected, error) {
 	if db == nil {
 		return nil, nil
 	}
