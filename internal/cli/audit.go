@@ -18,6 +18,13 @@ import (
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 )
 
+// auditTrail is what the audit commands read of a store they open
+// directly.
+type auditTrail interface {
+	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	Close() error
+}
+
 func auditCmd(g *globals) *cobra.Command {
 	var data, database string
 	c := &cobra.Command{
@@ -30,7 +37,7 @@ or, with --data or --database, directly on a server's store.`,
 	c.PersistentFlags().StringVar(&database, "database", "", "read this PostgreSQL store directly")
 
 	// direct opens the store named by --data or --database, or returns nil.
-	direct := func(ctx context.Context) (store.Store, error) {
+	direct := func(ctx context.Context) (auditTrail, error) {
 		switch {
 		case database != "":
 			return postgres.Open(ctx, database)
