@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -340,29 +339,7 @@ func (s *Store) SearchAudit(ctx context.Context, f store.AuditFilter) ([]audit.E
 	}
 	q += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: searching the audit trail: %w", s.d.Name, err)
-	}
-	var out []audit.Event
-	err = eachRow(rows, func() error {
-		var e audit.Event
-		var t int64
-		var data []byte
-		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash); err != nil {
-			return err
-		}
-		e.Time = fromMicros(t)
-		if len(data) > 0 {
-			e.Data = json.RawMessage(data)
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: searching the audit trail: %w", s.d.Name, err)
-	}
-	return out, nil
+	return list(ctx, s, s.db, "searching the audit trail", scanEvent, q, args...)
 }
 
 // CatalogEntries lists plugins with their newest version in q.States.
@@ -399,35 +376,19 @@ func (s *Store) CatalogEntries(ctx context.Context, q store.CatalogQuery) ([]sto
 	}
 	query += ` ORDER BY c.p_id LIMIT ? OFFSET ?`
 	args = append(args, limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing the catalog: %w", s.d.Name, err)
-	}
-	var out []store.CatalogEntry
-	err = eachRow(rows, func() error {
+	return list(ctx, s, s.db, "listing the catalog", func(sc scanner) (store.CatalogEntry, error) {
 		var e store.CatalogEntry
 		var pUpdated, created, updated int64
 		var files string
 		p, v := &e.Plugin, &e.Version
-		if err := rows.Scan(&p.ID, &p.Namespace, &p.Name, &p.DisplayName, &p.Description, &p.LatestVersion, &pUpdated,
+		if err := sc.Scan(&p.ID, &p.Namespace, &p.Name, &p.DisplayName, &p.Description, &p.LatestVersion, &pUpdated,
 			&v.ID, &v.PluginID, &v.Version, &v.Digest, &v.Size, &v.Manifest, &files, &v.Submitter, &v.State, &v.Reason, &created, &updated,
 			&e.Tier, &e.Weight); err != nil {
-			return err
+			return e, err
 		}
 		p.UpdatedAt, v.CreatedAt, v.UpdatedAt = fromMicros(pUpdated), fromMicros(created), fromMicros(updated)
-		if err := json.Unmarshal([]byte(files), &v.Files); err != nil {
-			return fmt.Errorf("version %s has an unreadable file list: %w", v.ID, err)
-		}
-		if len(v.Files) == 0 {
-			v.Files = nil
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing the catalog: %w", s.d.Name, err)
-	}
-	return out, nil
+		return e, decodeFiles(v, files)
+	}, query, args...)
 }
 
 // ExpiringCertificates lists certified versions whose newest certificate
@@ -437,29 +398,17 @@ func (s *Store) ExpiringCertificates(ctx context.Context, before time.Time, limi
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT v.id, v.plugin_id, v.version, c.expires_at
+	return list(ctx, s, s.db, "listing expiring certificates", func(sc scanner) (store.ExpiringCertificate, error) {
+		var e store.ExpiringCertificate
+		var exp int64
+		err := sc.Scan(&e.VersionID, &e.PluginID, &e.Version, &exp)
+		e.ExpiresAt = fromMicros(exp)
+		return e, err
+	}, `SELECT v.id, v.plugin_id, v.version, c.expires_at
 		FROM versions v JOIN certificates c ON c.version_id = v.id
 			AND c.seq = (SELECT MAX(x.seq) FROM certificates x WHERE x.version_id = v.id)
 		WHERE v.state = ? AND c.expires_at < ?
-		ORDER BY c.expires_at, v.id LIMIT ?`), string(lifecycle.Certified), micros(before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing expiring certificates: %w", s.d.Name, err)
-	}
-	var out []store.ExpiringCertificate
-	err = eachRow(rows, func() error {
-		var e store.ExpiringCertificate
-		var exp int64
-		if err := rows.Scan(&e.VersionID, &e.PluginID, &e.Version, &exp); err != nil {
-			return err
-		}
-		e.ExpiresAt = fromMicros(exp)
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing expiring certificates: %w", s.d.Name, err)
-	}
-	return out, nil
+		ORDER BY c.expires_at, v.id LIMIT ?`, string(lifecycle.Certified), micros(before), limit)
 }
 
 // HostErrorRates sums health reports per version. Errors are stored as a
@@ -479,21 +428,9 @@ func (s *Store) HostErrorRates(ctx context.Context, since time.Time, limit int) 
 			FROM health_reports h WHERE h.received_at >= ? GROUP BY h.version_id) t
 		JOIN versions v ON v.id = t.version_id
 		ORDER BY CASE WHEN t.calls > 0 THEN CAST(t.errs AS DOUBLE PRECISION) / t.calls ELSE 0 END DESC, t.errs DESC, t.version_id LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), micros(since), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: summing host health reports: %w", s.d.Name, err)
-	}
-	var out []store.ErrorRate
-	err = eachRow(rows, func() error {
+	return list(ctx, s, s.db, "summing host health reports", func(sc scanner) (store.ErrorRate, error) {
 		var e store.ErrorRate
-		if err := rows.Scan(&e.VersionID, &e.PluginID, &e.Version, &e.Hosts, &e.Calls, &e.Errors, &e.Denials, &e.BreakerTrips); err != nil {
-			return err
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: summing host health reports: %w", s.d.Name, err)
-	}
-	return out, nil
+		err := sc.Scan(&e.VersionID, &e.PluginID, &e.Version, &e.Hosts, &e.Calls, &e.Errors, &e.Denials, &e.BreakerTrips)
+		return e, err
+	}, q, micros(since), limit)
 }

@@ -17,7 +17,7 @@ const MaxJobArgs = 64 << 10
 
 const jobCols = `id, kind, job_key, args, state, attempts, run_at, lease_until, last_error, created_at, updated_at`
 
-func scanJob(r interface{ Scan(...any) error }) (store.Job, error) {
+func scanJob(r scanner) (store.Job, error) {
 	var j store.Job
 	var runAt, lease, created, updated int64
 	err := r.Scan(&j.ID, &j.Kind, &j.Key, &j.Args, &j.State, &j.Attempts, &runAt, &lease, &j.LastError, &created, &updated)
@@ -34,9 +34,7 @@ func (s *Store) EnqueueJob(ctx context.Context, j store.Job) (bool, error) {
 		return false, fmt.Errorf("job arguments are %d bytes, over the limit of %d", len(j.Args), MaxJobArgs)
 	}
 	now := micros(time.Now())
-	if j.RunAt.IsZero() {
-		j.RunAt = time.Now()
-	}
+	j.RunAt = stamp(j.RunAt)
 	var enqueued bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var n int
@@ -133,20 +131,7 @@ func (s *Store) ListJobs(ctx context.Context, state string, limit int) ([]store.
 	if limit <= 0 || limit > MaxVersionLimit {
 		limit = MaxVersionLimit
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY run_at, id LIMIT ?`), state, limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing jobs: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing jobs: %w", s.d.Name, err)
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "listing jobs", scanJob, `SELECT `+jobCols+` FROM jobs WHERE state = ? ORDER BY run_at, id LIMIT ?`, state, limit)
 }
 
 // MaxVetResults bounds the stored results of one run.
@@ -157,14 +142,11 @@ func (s *Store) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) 
 	if len(r.Results) > MaxVetResults {
 		return r, fmt.Errorf("vetting results are %d bytes, over the limit of %d", len(r.Results), MaxVetResults)
 	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	r.CreatedAt = norm(r.CreatedAt)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(run), 0) + 1 FROM vet_runs WHERE version_id = ?`), r.VersionID).Scan(&r.Run)
-		if err != nil {
-			return fmt.Errorf("%s: numbering the vetting run: %w", s.d.Name, err)
+	r.CreatedAt = stamp(r.CreatedAt)
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		var err error
+		if r.Run, err = s.nextSeq(ctx, tx, "vet_runs", "run", "version_id", r.VersionID); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO vet_runs (version_id, run, results, blocked, summary, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 			r.VersionID, r.Run, r.Results, r.Blocked, r.Summary, micros(r.CreatedAt))
@@ -174,25 +156,20 @@ func (s *Store) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) 
 			}
 			return fmt.Errorf("%s: saving vetting run: %w", s.d.Name, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 	return r, err
 }
 
 // LatestVetRun returns a version's newest run.
 func (s *Store) LatestVetRun(ctx context.Context, versionID string) (store.VetRun, error) {
-	var r store.VetRun
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version_id, run, results, blocked, summary, created_at FROM vet_runs WHERE version_id = ? ORDER BY run DESC LIMIT 1`), versionID).
-		Scan(&r.VersionID, &r.Run, &r.Results, &r.Blocked, &r.Summary, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, store.ErrNotFound
-	}
-	if err != nil {
-		return r, fmt.Errorf("%s: reading vetting run: %w", s.d.Name, err)
-	}
-	r.CreatedAt = fromMicros(created)
-	return r, nil
+	return getOne(ctx, s, s.db, "reading vetting run", "vetting run of "+versionID, func(sc scanner) (store.VetRun, error) {
+		var r store.VetRun
+		var created int64
+		err := sc.Scan(&r.VersionID, &r.Run, &r.Results, &r.Blocked, &r.Summary, &created)
+		r.CreatedAt = fromMicros(created)
+		return r, err
+	}, `SELECT version_id, run, results, blocked, summary, created_at FROM vet_runs WHERE version_id = ? ORDER BY run DESC LIMIT 1`, versionID)
 }
 
 // AddSuppression records (or replaces) a false-positive decision.
@@ -203,10 +180,8 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression, ev au
 	if len(sup.Reason) > MaxReason {
 		return fmt.Errorf("the reason is over %d bytes", MaxReason)
 	}
-	if sup.CreatedAt.IsZero() {
-		sup.CreatedAt = time.Now()
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	sup.CreatedAt = stamp(sup.CreatedAt)
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM suppressions WHERE plugin_id = ? AND fingerprint = ?`), sup.PluginID, sup.Fingerprint); err != nil {
 			return fmt.Errorf("%s: replacing suppression: %w", s.d.Name, err)
 		}
@@ -214,29 +189,18 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression, ev au
 			sup.PluginID, sup.Fingerprint, sup.RuleID, sup.By, sup.Reason, micros(sup.CreatedAt)); err != nil {
 			return fmt.Errorf("%s: adding suppression: %w", s.d.Name, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
 // ListSuppressions returns a plugin's false-positive decisions.
 func (s *Store) ListSuppressions(ctx context.Context, pluginID string) ([]store.Suppression, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT plugin_id, fingerprint, rule_id, by_subject, reason, created_at FROM suppressions WHERE plugin_id = ? ORDER BY created_at LIMIT ?`), pluginID, MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing suppressions: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Suppression
-	for rows.Next() {
-		var sup store.Suppression
-		var created int64
-		if err := rows.Scan(&sup.PluginID, &sup.Fingerprint, &sup.RuleID, &sup.By, &sup.Reason, &created); err != nil {
-			return nil, fmt.Errorf("%s: listing suppressions: %w", s.d.Name, err)
-		}
-		sup.CreatedAt = fromMicros(created)
-		out = append(out, sup)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("plugin %s has more than %d suppressions", pluginID, MaxListRows)
-	}
-	return out, rows.Err()
+	return listAll(ctx, s, "listing suppressions", fmt.Sprintf("plugin %s has more than %d suppressions", pluginID, MaxListRows), MaxListRows,
+		func(sc scanner) (store.Suppression, error) {
+			var sup store.Suppression
+			var created int64
+			err := sc.Scan(&sup.PluginID, &sup.Fingerprint, &sup.RuleID, &sup.By, &sup.Reason, &created)
+			sup.CreatedAt = fromMicros(created)
+			return sup, err
+		}, `SELECT plugin_id, fingerprint, rule_id, by_subject, reason, created_at FROM suppressions WHERE plugin_id = ? ORDER BY created_at`, pluginID)
 }

@@ -47,7 +47,7 @@ func stateArgs(states []lifecycle.State) (string, []any) {
 
 const revalCols = `r.version_id, r.plugin_id, r.tier, r.next_at, r.deadline, r.last_run_at, r.last_outcome, r.last_reason, r.needs_review, r.review_reason, r.updated_at`
 
-func scanRevalidation(sc interface{ Scan(...any) error }) (store.Revalidation, error) {
+func scanRevalidation(sc scanner) (store.Revalidation, error) {
 	var r store.Revalidation
 	var next, deadline, last, updated int64
 	err := sc.Scan(&r.VersionID, &r.PluginID, &r.Tier, &next, &deadline, &last, &r.LastOutcome, &r.LastReason, &r.NeedsReview, &r.ReviewReason, &updated)
@@ -64,13 +64,9 @@ func (s *Store) UnscheduledVersions(ctx context.Context, states []lifecycle.Stat
 		limit = MaxVersionLimit
 	}
 	in, args := stateArgs(states)
-	out, err := s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions v WHERE state IN (`+in+`)
+	return list(ctx, s, s.db, "listing unscheduled versions", scanVersion, `SELECT `+versionCols+` FROM versions v WHERE state IN (`+in+`)
 		AND NOT EXISTS (SELECT 1 FROM revalidations r WHERE r.version_id = v.id)
 		ORDER BY updated_at, id LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing unscheduled versions: %w", s.d.Name, err)
-	}
-	return out, nil
 }
 
 // SaveRevalidation creates or replaces a schedule with its audit events.
@@ -83,10 +79,8 @@ func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs 
 	case len(r.LastReason) > MaxReason || len(r.ReviewReason) > MaxReason:
 		return fmt.Errorf("the revalidation reason is %d bytes, over the limit of %d", len(r.LastReason), MaxReason)
 	}
-	if r.UpdatedAt.IsZero() {
-		r.UpdatedAt = time.Now()
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	r.UpdatedAt = stamp(r.UpdatedAt)
+	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM revalidations WHERE version_id = ?`), r.VersionID); err != nil {
 			return fmt.Errorf("%s: replacing the schedule of %s: %w", s.d.Name, r.VersionID, err)
 		}
@@ -101,22 +95,16 @@ func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs 
 			return fmt.Errorf("%s: saving the schedule of %s: %w", s.d.Name, r.VersionID, err)
 		}
 		if len(evs) == 0 {
-			return nil // a schedule's bookkeeping (next time) changes no state anyone acts on
+			return errSkipAudit // a schedule's bookkeeping (next time) changes no state anyone acts on
 		}
-		return s.appendEvents(ctx, tx, evs)
+		return nil
 	})
 }
 
 // GetRevalidation returns a version's schedule.
 func (s *Store) GetRevalidation(ctx context.Context, versionID string) (store.Revalidation, error) {
-	r, err := scanRevalidation(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+revalCols+` FROM revalidations r WHERE r.version_id = ?`), versionID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("revalidation schedule of %s: %w", versionID, store.ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("%s: reading the schedule of %s: %w", s.d.Name, versionID, err)
-	}
-	return r, nil
+	return getOne(ctx, s, s.db, "reading the schedule of "+versionID, "revalidation schedule of "+versionID, scanRevalidation,
+		`SELECT `+revalCols+` FROM revalidations r WHERE r.version_id = ?`, versionID)
 }
 
 // DueRevalidations lists the schedules due at now: certified versions
@@ -125,7 +113,7 @@ func (s *Store) DueRevalidations(ctx context.Context, now time.Time, limit int) 
 	if limit <= 0 || limit > MaxVersionLimit {
 		limit = MaxVersionLimit
 	}
-	return s.queryRevalidations(ctx, `SELECT `+revalCols+` FROM revalidations r JOIN versions v ON v.id = r.version_id
+	return list(ctx, s, s.db, "listing revalidation schedules", scanRevalidation, `SELECT `+revalCols+` FROM revalidations r JOIN versions v ON v.id = r.version_id
 		WHERE (v.state = ? AND r.next_at <= ?) OR (v.state = ? AND r.deadline > 0 AND r.deadline <= ?)
 		ORDER BY r.next_at, r.version_id LIMIT ?`,
 		string(lifecycle.Certified), micros(now), string(lifecycle.Suspended), micros(now), limit)
@@ -147,24 +135,7 @@ func (s *Store) ListRevalidations(ctx context.Context, q store.RevalidationQuery
 		query += ` AND v.state IN (` + in + `)`
 		args = append(args, sa...)
 	}
-	return s.queryRevalidations(ctx, query+` ORDER BY r.version_id LIMIT ?`, append(args, limit)...)
-}
-
-func (s *Store) queryRevalidations(ctx context.Context, q string, args ...any) ([]store.Revalidation, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing revalidation schedules: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Revalidation
-	for rows.Next() {
-		r, err := scanRevalidation(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing revalidation schedules: %w", s.d.Name, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "listing revalidation schedules", scanRevalidation, query+` ORDER BY r.version_id LIMIT ?`, append(args, limit)...)
 }
 
 // ---- Component index ------------------------------------------------------
@@ -243,24 +214,16 @@ func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []st
 	}
 	in, sa := stateArgs(states)
 	args = append(append(args, sa...), limit+1)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT c.version_id, c.ecosystem, c.name, c.version
+	out, err := list(ctx, s, s.db, "finding versions that ship "+ecosystem+" packages", func(sc scanner) (store.ComponentUse, error) {
+		var u store.ComponentUse
+		err := sc.Scan(&u.VersionID, &u.Ecosystem, &u.Name, &u.Version)
+		return u, err
+	}, `SELECT c.version_id, c.ecosystem, c.name, c.version
 		FROM components c JOIN versions v ON v.id = c.version_id
 		WHERE c.ecosystem = ? AND c.name IN (?`+strings.Repeat(", ?", len(names)-1)+`) AND v.state IN (`+in+`)
-		LIMIT ?`), args...)
+		LIMIT ?`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: finding versions that ship %s packages: %w", s.d.Name, ecosystem, err)
-	}
-	defer rows.Close()
-	var out []store.ComponentUse
-	for rows.Next() {
-		var u store.ComponentUse
-		if err := rows.Scan(&u.VersionID, &u.Ecosystem, &u.Name, &u.Version); err != nil {
-			return nil, fmt.Errorf("%s: reading component uses: %w", s.d.Name, err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading component uses: %w", s.d.Name, err)
+		return nil, err
 	}
 	if len(out) > limit {
 		return nil, fmt.Errorf("more than %d versions ship these %s packages; ask about fewer at a time", limit, ecosystem)
@@ -276,46 +239,33 @@ func (s *Store) OfferHostAPI(ctx context.Context, o store.HostAPIOffer, ev audit
 	if o.Version == "" || len(o.Version) > 64 || o.By == "" {
 		return errors.New("a host API offer needs a version (at most 64 bytes) and who offers it")
 	}
-	if o.OfferedAt.IsZero() {
-		o.OfferedAt = time.Now()
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	o.OfferedAt = stamp(o.OfferedAt)
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM host_api_offers WHERE version = ?`), o.Version).Scan(&n); err != nil {
 			return fmt.Errorf("%s: reading host API offers: %w", s.d.Name, err)
 		}
 		if n > 0 {
-			return nil
+			return errSkipAudit
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO host_api_offers (version, by_subject, offered_at) VALUES (?, ?, ?)`),
 			o.Version, o.By, micros(o.OfferedAt)); err != nil {
 			return fmt.Errorf("%s: recording host API %s: %w", s.d.Name, o.Version, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
 // ListHostAPIs lists offered host API versions, newest offer first.
 func (s *Store) ListHostAPIs(ctx context.Context) ([]store.HostAPIOffer, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT version, by_subject, offered_at FROM host_api_offers ORDER BY offered_at DESC, version LIMIT ?`), MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing host API offers: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.HostAPIOffer
-	for rows.Next() {
-		var o store.HostAPIOffer
-		var at int64
-		if err := rows.Scan(&o.Version, &o.By, &at); err != nil {
-			return nil, fmt.Errorf("%s: listing host API offers: %w", s.d.Name, err)
-		}
-		o.OfferedAt = fromMicros(at)
-		out = append(out, o)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("more than %d host API versions are offered", MaxListRows)
-	}
-	return out, rows.Err()
+	return listAll(ctx, s, "listing host API offers", fmt.Sprintf("more than %d host API versions are offered", MaxListRows), MaxListRows,
+		func(sc scanner) (store.HostAPIOffer, error) {
+			var o store.HostAPIOffer
+			var at int64
+			err := sc.Scan(&o.Version, &o.By, &at)
+			o.OfferedAt = fromMicros(at)
+			return o, err
+		}, `SELECT version, by_subject, offered_at FROM host_api_offers ORDER BY offered_at DESC, version`)
 }
 
 // ---- Host health ----------------------------------------------------------
@@ -338,7 +288,7 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, 
 			return fmt.Errorf("the health report of %s has %d error kinds, over the limit of %d", r.VersionID, len(r.Errors), MaxErrorKinds)
 		}
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		for _, r := range rs {
 			errs, err := json.Marshal(r.Errors)
 			if err != nil {
@@ -347,9 +297,7 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, 
 			if r.Errors == nil {
 				errs = []byte("{}")
 			}
-			if r.ReceivedAt.IsZero() {
-				r.ReceivedAt = time.Now()
-			}
+			r.ReceivedAt = stamp(r.ReceivedAt)
 			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO health_reports
 				(version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -362,9 +310,9 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, 
 			}
 		}
 		if len(evs) == 0 {
-			return nil // healthy reports are data, not state changes
+			return errSkipAudit // healthy reports are data, not state changes
 		}
-		return s.appendEvents(ctx, tx, evs)
+		return nil
 	})
 }
 
@@ -373,25 +321,20 @@ func (s *Store) ListHealthReports(ctx context.Context, versionID string, since t
 	if limit <= 0 || limit > MaxListRows {
 		limit = MaxListRows
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT id, version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at
-		FROM health_reports WHERE version_id = ? AND received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?`), versionID, micros(since), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing health reports of %s: %w", s.d.Name, versionID, err)
+	return list(ctx, s, s.db, "listing health reports of "+versionID, scanHealthReport, `SELECT id, version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at
+		FROM health_reports WHERE version_id = ? AND received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?`, versionID, micros(since), limit)
+}
+
+func scanHealthReport(sc scanner) (store.HealthReport, error) {
+	var r store.HealthReport
+	var ws, we, recv int64
+	var errs []byte
+	if err := sc.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv); err != nil {
+		return r, err
 	}
-	defer rows.Close()
-	var out []store.HealthReport
-	for rows.Next() {
-		var r store.HealthReport
-		var ws, we, recv int64
-		var errs []byte
-		if err := rows.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv); err != nil {
-			return nil, fmt.Errorf("%s: listing health reports: %w", s.d.Name, err)
-		}
-		r.WindowStart, r.WindowEnd, r.ReceivedAt = fromMicros(ws), fromMicros(we), fromMicros(recv)
-		if err := json.Unmarshal(errs, &r.Errors); err != nil {
-			return nil, fmt.Errorf("reading the errors of health report %d: %w", r.ID, err)
-		}
-		out = append(out, r)
+	r.WindowStart, r.WindowEnd, r.ReceivedAt = fromMicros(ws), fromMicros(we), fromMicros(recv)
+	if err := json.Unmarshal(errs, &r.Errors); err != nil {
+		return r, fmt.Errorf("reading the errors of health report %d: %w", r.ID, err)
 	}
-	return out, rows.Err()
+	return r, nil
 }

@@ -30,7 +30,7 @@ const (
 
 const webhookCols = `id, owner, url, events, namespace, plugin_id, secret, created_at, disabled_at, disabled_reason`
 
-func scanWebhook(r interface{ Scan(...any) error }) (store.Webhook, error) {
+func scanWebhook(r scanner) (store.Webhook, error) {
 	var w store.Webhook
 	var events string
 	var created, disabled int64
@@ -60,53 +60,21 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, ev audit.Eve
 	if err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "webhook "+w.ID, "", `INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.Owner, w.URL, string(events), w.Namespace, w.PluginID, w.Secret, micros(w.CreatedAt), micros(w.DisabledAt), w.DisabledReason)
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("webhook %s exists: %w", w.ID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: creating webhook %s: %w", s.d.Name, w.ID, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
 // GetWebhook returns one subscription.
 func (s *Store) GetWebhook(ctx context.Context, id string) (store.Webhook, error) {
-	w, err := scanWebhook(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+webhookCols+` FROM webhooks WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return w, fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return w, fmt.Errorf("%s: reading webhook %s: %w", s.d.Name, id, err)
-	}
-	return w, nil
+	return getOne(ctx, s, s.db, "reading webhook "+id, "webhook "+id, scanWebhook, `SELECT `+webhookCols+` FROM webhooks WHERE id = ?`, id)
 }
 
 // ListWebhooks returns every subscription, oldest first.
 func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id LIMIT ?`), MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing webhooks: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing webhooks: %w", s.d.Name, err)
-		}
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing webhooks: %w", s.d.Name, err)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("there are more than %d webhooks: disable and remove unused ones", MaxListRows)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing webhooks", fmt.Sprintf("there are more than %d webhooks: disable and remove unused ones", MaxListRows), MaxListRows,
+		scanWebhook, `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`)
 }
 
 // DisableWebhook stops deliveries to a subscription.
@@ -114,24 +82,17 @@ func (s *Store) DisableWebhook(ctx context.Context, id string, at time.Time, rea
 	if at.IsZero() {
 		return fmt.Errorf("disabling webhook %s: the time is not set", id)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE webhooks SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND disabled_at = 0`), micros(at), reason, id)
-		if err != nil {
-			return fmt.Errorf("%s: disabling webhook %s: %w", s.d.Name, id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM webhooks WHERE id = ?`), id).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
-			}
-			return err // nil: already disabled
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		if err := s.changeOnce(ctx, tx, "disabling webhook "+id, "webhook "+id,
+			`UPDATE webhooks SET disabled_at = ?, disabled_reason = ? WHERE id = ? AND disabled_at = 0`, []any{micros(at), reason, id},
+			`SELECT 1 FROM webhooks WHERE id = ?`, id); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE webhook_id = ? AND state = ?`),
 			store.DeliveryDead, "the subscription was disabled: "+reason, micros(at), id, store.DeliveryPending); err != nil {
 			return fmt.Errorf("%s: disabling webhook %s: %w", s.d.Name, id, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
@@ -190,29 +151,12 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds []store.WebhookDeliver
 
 const deliveryCols = `id, webhook_id, event_seq, event_type, message_id, payload, state, attempts, next_attempt, last_status, last_error, created_at, updated_at`
 
-func scanDelivery(r interface{ Scan(...any) error }) (store.WebhookDelivery, error) {
+func scanDelivery(r scanner) (store.WebhookDelivery, error) {
 	var d store.WebhookDelivery
 	var next, created, updated int64
 	err := r.Scan(&d.ID, &d.WebhookID, &d.EventSeq, &d.EventType, &d.MessageID, &d.Payload, &d.State, &d.Attempts, &next, &d.LastStatus, &d.LastError, &created, &updated)
 	d.NextAttempt, d.CreatedAt, d.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
 	return d, err
-}
-
-func (s *Store) queryDeliveries(ctx context.Context, q querier, query string, args ...any) ([]store.WebhookDelivery, error) {
-	rows, err := q.QueryContext(ctx, s.d.rebind(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading deliveries: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.WebhookDelivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading deliveries: %w", s.d.Name, err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
 }
 
 // ClaimDeliveries leases due deliveries. Writers are serialised, so two
@@ -226,7 +170,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 	}
 	var out []store.WebhookDelivery
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		ds, err := s.queryDeliveries(ctx, tx, `SELECT d.`+strings.ReplaceAll(deliveryCols, ", ", ", d.")+` FROM webhook_deliveries d
+		ds, err := list(ctx, s, tx, "reading deliveries", scanDelivery, `SELECT d.`+strings.ReplaceAll(deliveryCols, ", ", ", d.")+` FROM webhook_deliveries d
 			JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.state = ? AND d.next_attempt <= ? AND w.disabled_at = 0
 			ORDER BY d.next_attempt, d.id LIMIT ?`, store.DeliveryPending, micros(now), limit)
@@ -263,7 +207,11 @@ func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a st
 	if len(lastErr) > MaxReason {
 		lastErr = lastErr[:MaxReason]
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	var evs []audit.Event
+	if ev != nil {
+		evs = []audit.Event{*ev} // a dead letter is audited
+	}
+	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt = ?, last_status = ?, last_error = ?, updated_at = ?
 			WHERE id = ? AND state = ?`),
 			d.State, d.Attempts, micros(d.NextAttempt), d.LastStatus, lastErr, micros(a.At), d.ID, store.DeliveryPending)
@@ -283,8 +231,8 @@ func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a st
 			d.ID, n, micros(a.At), a.StatusCode, a.Latency.Microseconds(), a.Error, nonEmpty(a.Response)); err != nil {
 			return fmt.Errorf("%s: recording attempt of delivery %d: %w", s.d.Name, d.ID, err)
 		}
-		if ev != nil {
-			return s.appendEvents(ctx, tx, []audit.Event{*ev})
+		if len(evs) == 0 {
+			return errSkipAudit // an attempt is an operational record, not an audit event
 		}
 		return nil
 	})
@@ -292,14 +240,8 @@ func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a st
 
 // GetDelivery returns one delivery.
 func (s *Store) GetDelivery(ctx context.Context, id int64) (store.WebhookDelivery, error) {
-	d, err := scanDelivery(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+deliveryCols+` FROM webhook_deliveries WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("delivery %d: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return d, fmt.Errorf("%s: reading delivery %d: %w", s.d.Name, id, err)
-	}
-	return d, nil
+	name := fmt.Sprintf("delivery %d", id)
+	return getOne(ctx, s, s.db, "reading "+name, name, scanDelivery, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE id = ?`, id)
 }
 
 // ListDeliveries pages the delivery log, newest first.
@@ -334,27 +276,18 @@ func (s *Store) ListDeliveries(ctx context.Context, q store.DeliveryQuery) ([]st
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, q.Limit)
-	return s.queryDeliveries(ctx, s.db, query, args...)
+	return list(ctx, s, s.db, "reading deliveries", scanDelivery, query, args...)
 }
 
 // ListAttempts returns a delivery's attempts in order.
 func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]store.WebhookAttempt, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT delivery_id, n, at, status, latency_us, error, response FROM webhook_attempts WHERE delivery_id = ? ORDER BY n LIMIT ?`), deliveryID, MaxListRows)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading attempts: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.WebhookAttempt
-	for rows.Next() {
+	return list(ctx, s, s.db, "reading attempts", func(sc scanner) (store.WebhookAttempt, error) {
 		var a store.WebhookAttempt
 		var at, lat int64
-		if err := rows.Scan(&a.DeliveryID, &a.N, &at, &a.StatusCode, &lat, &a.Error, &a.Response); err != nil {
-			return nil, fmt.Errorf("%s: reading attempts: %w", s.d.Name, err)
-		}
+		err := sc.Scan(&a.DeliveryID, &a.N, &at, &a.StatusCode, &lat, &a.Error, &a.Response)
 		a.At, a.Latency = fromMicros(at), time.Duration(lat)*time.Microsecond
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, err
+	}, `SELECT delivery_id, n, at, status, latency_us, error, response FROM webhook_attempts WHERE delivery_id = ? ORDER BY n LIMIT ?`, deliveryID, MaxListRows)
 }
 
 // ReplayDeliveries makes deliveries pending again.
@@ -366,14 +299,10 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 		return 0, fmt.Errorf("replay at most %d deliveries at once", MaxDeliveryRows)
 	}
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var disabled int64
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT disabled_at FROM webhooks WHERE id = ?`), webhookID).Scan(&disabled)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("webhook %s: %w", webhookID, store.ErrNotFound)
-		}
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		disabled, err := getOne(ctx, s, tx, "replaying", "webhook "+webhookID, scanValue[int64], `SELECT disabled_at FROM webhooks WHERE id = ?`, webhookID)
 		if err != nil {
-			return fmt.Errorf("%s: replaying: %w", s.d.Name, err)
+			return err
 		}
 		if disabled != 0 {
 			return fmt.Errorf("webhook %s is disabled; add a new subscription instead of replaying to it: %w", webhookID, store.ErrConflict)
@@ -385,7 +314,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 			args = append(args, store.DeliveryDead)
 		} else {
 			if len(ids) == 0 {
-				return nil
+				return errSkipAudit
 			}
 			q += ` AND state IN (?, ?) AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
 			args = append(args, store.DeliveryDead, store.DeliveryDelivered)
@@ -397,13 +326,12 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 		if err != nil {
 			return fmt.Errorf("%s: replaying deliveries: %w", s.d.Name, err)
 		}
-		n, _ = res.RowsAffected()
-		if n == 0 {
-			return nil
-		}
 		// attempts counts the tries since the last replay (the retry
 		// budget); the log keeps numbering after the old ones.
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		if n, _ = res.RowsAffected(); n == 0 {
+			return errSkipAudit
+		}
+		return nil
 	})
 	return int(n), err
 }
@@ -412,7 +340,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 
 const incidentCols = `id, title, summary, severity, state, opened_by, opened_at, contained_at, remediated_at, closed_at, closed_by, postmortem`
 
-func scanIncident(r interface{ Scan(...any) error }) (store.Incident, error) {
+func scanIncident(r scanner) (store.Incident, error) {
 	var inc store.Incident
 	var opened, contained, remediated, closed int64
 	err := r.Scan(&inc.ID, &inc.Title, &inc.Summary, &inc.Severity, &inc.State, &inc.OpenedBy, &opened, &contained, &remediated, &closed, &inc.ClosedBy, &inc.Postmortem)
@@ -440,29 +368,15 @@ func (s *Store) CreateIncident(ctx context.Context, inc store.Incident, ev audit
 	if err := checkIncident(inc); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO incidents (`+incidentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "incident "+inc.ID, "", `INSERT INTO incidents (`+incidentCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			inc.ID, inc.Title, inc.Summary, inc.Severity, inc.State, inc.OpenedBy, micros(inc.OpenedAt), micros(inc.ContainedAt), micros(inc.RemediatedAt), micros(inc.ClosedAt), inc.ClosedBy, inc.Postmortem)
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("incident %s exists: %w", inc.ID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: creating incident %s: %w", s.d.Name, inc.ID, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
 // GetIncident returns one incident.
 func (s *Store) GetIncident(ctx context.Context, id string) (store.Incident, error) {
-	inc, err := scanIncident(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+incidentCols+` FROM incidents WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return inc, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return inc, fmt.Errorf("%s: reading incident %s: %w", s.d.Name, id, err)
-	}
-	return inc, nil
+	return getOne(ctx, s, s.db, "reading incident "+id, "incident "+id, scanIncident, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id)
 }
 
 // ListIncidents returns incidents, newest first.
@@ -478,20 +392,7 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]sto
 		query += ` WHERE state = ?`
 		args = append(args, q.State)
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(query+` ORDER BY opened_at DESC, id LIMIT ?`), append(args, q.Limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing incidents: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Incident
-	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing incidents: %w", s.d.Name, err)
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "listing incidents", scanIncident, query+` ORDER BY opened_at DESC, id LIMIT ?`, append(args, q.Limit)...)
 }
 
 // UpdateIncident writes an incident's mutable fields.
@@ -499,7 +400,7 @@ func (s *Store) UpdateIncident(ctx context.Context, inc store.Incident, ev audit
 	if err := checkIncident(inc); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE incidents SET state = ?, contained_at = ?, remediated_at = ?, closed_at = ?, closed_by = ?, postmortem = ? WHERE id = ?`),
 			inc.State, micros(inc.ContainedAt), micros(inc.RemediatedAt), micros(inc.ClosedAt), inc.ClosedBy, inc.Postmortem, inc.ID)
 		if err != nil {
@@ -508,7 +409,7 @@ func (s *Store) UpdateIncident(ctx context.Context, inc store.Incident, ev audit
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("incident %s: %w", inc.ID, store.ErrNotFound)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
@@ -518,25 +419,16 @@ func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs [
 		return 0, fmt.Errorf("add 1 to %d versions at once", MaxVersionLimit)
 	}
 	added := 0
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM incidents WHERE id = ?`), incidentID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("incident %s: %w", incidentID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: adding versions: %w", s.d.Name, err)
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		if err := s.mustExist(ctx, tx, "incident "+incidentID, `SELECT 1 FROM incidents WHERE id = ?`, incidentID); err != nil {
+			return err
 		}
 		for _, v := range vs {
 			if v.VersionID == "" || v.Source == "" || v.AddedBy == "" {
 				return errors.New("an incident version needs a version, a source and who added it")
 			}
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM versions WHERE id = ?`), v.VersionID).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("version %s: %w", v.VersionID, store.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: adding versions: %w", s.d.Name, err)
+			if err := s.mustExist(ctx, tx, "version "+v.VersionID, `SELECT 1 FROM versions WHERE id = ?`, v.VersionID); err != nil {
+				return err
 			}
 			var n int
 			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM incident_versions WHERE incident_id = ? AND version_id = ?`), incidentID, v.VersionID).Scan(&n); err != nil {
@@ -552,9 +444,9 @@ func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs [
 			added++
 		}
 		if added == 0 {
-			return nil
+			return errSkipAudit
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 	if err != nil {
 		return 0, err
@@ -565,25 +457,14 @@ func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs [
 // ListIncidentVersions returns the versions an incident names, in the
 // order they were added.
 func (s *Store) ListIncidentVersions(ctx context.Context, incidentID string) ([]store.IncidentVersion, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT version_id, source, added_by, added_at FROM incident_versions WHERE incident_id = ? ORDER BY added_at, version_id LIMIT ?`), incidentID, MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing incident versions: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.IncidentVersion
-	for rows.Next() {
-		var v store.IncidentVersion
-		var added int64
-		if err := rows.Scan(&v.VersionID, &v.Source, &v.AddedBy, &added); err != nil {
-			return nil, fmt.Errorf("%s: listing incident versions: %w", s.d.Name, err)
-		}
-		v.AddedAt = fromMicros(added)
-		out = append(out, v)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("incident %s names more than %d versions", incidentID, MaxListRows)
-	}
-	return out, rows.Err()
+	return listAll(ctx, s, "listing incident versions", fmt.Sprintf("incident %s names more than %d versions", incidentID, MaxListRows), MaxListRows,
+		func(sc scanner) (store.IncidentVersion, error) {
+			var v store.IncidentVersion
+			var added int64
+			err := sc.Scan(&v.VersionID, &v.Source, &v.AddedBy, &added)
+			v.AddedAt = fromMicros(added)
+			return v, err
+		}, `SELECT version_id, source, added_by, added_at FROM incident_versions WHERE incident_id = ? ORDER BY added_at, version_id`, incidentID)
 }
 
 // ---- Hunting rules ---------------------------------------------------------
@@ -601,16 +482,9 @@ func (s *Store) CreateHuntRule(ctx context.Context, r store.HuntRule, ev audit.E
 	default:
 		return fmt.Errorf("hunting rule %s: unknown kind %q", r.ID, r.Kind)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO hunt_rules (id, incident_id, kind, pattern, description, created_by, created_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "hunting rule "+r.ID, "", `INSERT INTO hunt_rules (id, incident_id, kind, pattern, description, created_by, created_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.IncidentID, r.Kind, r.Pattern, r.Description, r.CreatedBy, micros(r.CreatedAt), micros(r.DisabledAt))
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("hunting rule %s exists: %w", r.ID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: creating hunting rule %s: %w", s.d.Name, r.ID, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
@@ -620,25 +494,14 @@ func (s *Store) ListHuntRules(ctx context.Context, activeOnly bool) ([]store.Hun
 	if activeOnly {
 		q += ` WHERE disabled_at = 0`
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q+` ORDER BY created_at, id LIMIT ?`), MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing hunting rules: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.HuntRule
-	for rows.Next() {
-		var r store.HuntRule
-		var created, disabled int64
-		if err := rows.Scan(&r.ID, &r.IncidentID, &r.Kind, &r.Pattern, &r.Description, &r.CreatedBy, &created, &disabled); err != nil {
-			return nil, fmt.Errorf("%s: listing hunting rules: %w", s.d.Name, err)
-		}
-		r.CreatedAt, r.DisabledAt = fromMicros(created), fromMicros(disabled)
-		out = append(out, r)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("there are more than %d hunting rules: disable old ones", MaxListRows)
-	}
-	return out, rows.Err()
+	return listAll(ctx, s, "listing hunting rules", fmt.Sprintf("there are more than %d hunting rules: disable old ones", MaxListRows), MaxListRows,
+		func(sc scanner) (store.HuntRule, error) {
+			var r store.HuntRule
+			var created, disabled int64
+			err := sc.Scan(&r.ID, &r.IncidentID, &r.Kind, &r.Pattern, &r.Description, &r.CreatedBy, &created, &disabled)
+			r.CreatedAt, r.DisabledAt = fromMicros(created), fromMicros(disabled)
+			return r, err
+		}, q+` ORDER BY created_at, id`)
 }
 
 // DisableHuntRule stops a rule from applying.
@@ -646,19 +509,9 @@ func (s *Store) DisableHuntRule(ctx context.Context, id string, at time.Time, ev
 	if at.IsZero() {
 		return fmt.Errorf("disabling hunting rule %s: the time is not set", id)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE hunt_rules SET disabled_at = ? WHERE id = ? AND disabled_at = 0`), micros(at), id)
-		if err != nil {
-			return fmt.Errorf("%s: disabling hunting rule %s: %w", s.d.Name, id, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM hunt_rules WHERE id = ?`), id).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("hunting rule %s: %w", id, store.ErrNotFound)
-			}
-			return err
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.changeOnce(ctx, tx, "disabling hunting rule "+id, "hunting rule "+id,
+			`UPDATE hunt_rules SET disabled_at = ? WHERE id = ? AND disabled_at = 0`, []any{micros(at), id},
+			`SELECT 1 FROM hunt_rules WHERE id = ?`, id)
 	})
 }

@@ -26,42 +26,35 @@ func (s *Store) SaveVerdict(ctx context.Context, v store.Verdict, ev audit.Event
 	if len(v.Body) > MaxVerdictBody {
 		return v, fmt.Errorf("verdict is %d bytes, over the limit of %d", len(v.Body), MaxVerdictBody)
 	}
-	if v.CreatedAt.IsZero() {
-		v.CreatedAt = time.Now()
-	}
-	v.CreatedAt = norm(v.CreatedAt)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM verdicts WHERE version_id = ?`), v.VersionID).Scan(&v.Seq); err != nil {
-			return fmt.Errorf("%s: numbering the verdict: %w", s.d.Name, err)
+	v.CreatedAt = stamp(v.CreatedAt)
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		var err error
+		if v.Seq, err = s.nextSeq(ctx, tx, "verdicts", "seq", "version_id", v.VersionID); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO verdicts (version_id, seq, policy_digest, outcome, tier, weight, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 			v.VersionID, v.Seq, v.PolicyDigest, v.Outcome, v.Tier, v.Weight, v.Body, micros(v.CreatedAt)); err != nil {
 			return fmt.Errorf("%s: saving verdict for %s: %w", s.d.Name, v.VersionID, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 	return v, err
 }
 
 // LatestVerdict returns a version's newest verdict.
 func (s *Store) LatestVerdict(ctx context.Context, versionID string) (store.Verdict, error) {
-	var v store.Verdict
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version_id, seq, policy_digest, outcome, tier, weight, body, created_at FROM verdicts WHERE version_id = ? ORDER BY seq DESC LIMIT 1`), versionID).
-		Scan(&v.VersionID, &v.Seq, &v.PolicyDigest, &v.Outcome, &v.Tier, &v.Weight, &v.Body, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return v, store.ErrNotFound
-	}
-	if err != nil {
-		return v, fmt.Errorf("%s: reading verdict: %w", s.d.Name, err)
-	}
-	v.CreatedAt = fromMicros(created)
-	return v, nil
+	return getOne(ctx, s, s.db, "reading verdict", "verdict of "+versionID, func(sc scanner) (store.Verdict, error) {
+		var v store.Verdict
+		var created int64
+		err := sc.Scan(&v.VersionID, &v.Seq, &v.PolicyDigest, &v.Outcome, &v.Tier, &v.Weight, &v.Body, &created)
+		v.CreatedAt = fromMicros(created)
+		return v, err
+	}, `SELECT version_id, seq, policy_digest, outcome, tier, weight, body, created_at FROM verdicts WHERE version_id = ? ORDER BY seq DESC LIMIT 1`, versionID)
 }
 
 const reviewCols = `version_id, plugin_id, tier, weight, approvals_required, deadline, preferred_reviewer, claimed_by, claim_until, escalated_at, is_open, created_at`
 
-func scanReview(r interface{ Scan(...any) error }) (store.ReviewItem, error) {
+func scanReview(r scanner) (store.ReviewItem, error) {
 	var it store.ReviewItem
 	var deadline, claim, esc, created int64
 	err := r.Scan(&it.VersionID, &it.PluginID, &it.Tier, &it.Weight, &it.ApprovalsRequired, &deadline, &it.PreferredReviewer, &it.ClaimedBy, &claim, &esc, &it.Open, &created)
@@ -74,10 +67,8 @@ func (s *Store) OpenReview(ctx context.Context, it store.ReviewItem, ev audit.Ev
 	if it.VersionID == "" || it.PluginID == "" || it.Deadline.IsZero() || it.ApprovalsRequired < 1 {
 		return errors.New("a review item needs a version, a plugin, a deadline and at least one required approval")
 	}
-	if it.CreatedAt.IsZero() {
-		it.CreatedAt = time.Now()
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	it.CreatedAt = stamp(it.CreatedAt)
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM review_items WHERE version_id = ?`), it.VersionID); err != nil {
 			return fmt.Errorf("%s: opening review: %w", s.d.Name, err)
 		}
@@ -87,20 +78,13 @@ func (s *Store) OpenReview(ctx context.Context, it store.ReviewItem, ev audit.Ev
 		if err != nil {
 			return fmt.Errorf("%s: opening review of %s: %w", s.d.Name, it.VersionID, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
 // GetReview returns a version's review item.
 func (s *Store) GetReview(ctx context.Context, versionID string) (store.ReviewItem, error) {
-	it, err := scanReview(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`), versionID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return it, store.ErrNotFound
-	}
-	if err != nil {
-		return it, fmt.Errorf("%s: reading review: %w", s.d.Name, err)
-	}
-	return it, nil
+	return getOne(ctx, s, s.db, "reading review", "review of "+versionID, scanReview, `SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`, versionID)
 }
 
 // ListReviews pages the open queue by deadline, then weight.
@@ -114,33 +98,20 @@ func (s *Store) ListReviews(ctx context.Context, q store.ReviewQuery) ([]store.R
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+reviewCols+` FROM review_items WHERE is_open = ? ORDER BY deadline, weight DESC, version_id LIMIT ? OFFSET ?`), true, q.Limit, q.Offset)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing the queue: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.ReviewItem
-	for rows.Next() {
-		it, err := scanReview(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing the queue: %w", s.d.Name, err)
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "listing the queue", scanReview, `SELECT `+reviewCols+` FROM review_items WHERE is_open = ? ORDER BY deadline, weight DESC, version_id LIMIT ? OFFSET ?`, true, q.Limit, q.Offset)
 }
 
 // ClaimReview gives reviewer the item until until.
 func (s *Store) ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (store.ReviewItem, error) {
 	var it store.ReviewItem
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		var err error
-		it, err = scanReview(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`), versionID))
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && !it.Open) {
-			return fmt.Errorf("no open review for %s: %w", versionID, store.ErrNotFound)
+		it, err = getOne(ctx, s, tx, "reading review", "no open review for "+versionID, scanReview, `SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`, versionID)
+		if err == nil && !it.Open {
+			err = fmt.Errorf("no open review for %s: %w", versionID, store.ErrNotFound)
 		}
 		if err != nil {
-			return fmt.Errorf("%s: reading review: %w", s.d.Name, err)
+			return err
 		}
 		if it.ClaimedBy != "" && it.ClaimedBy != reviewer && it.ClaimUntil.After(now) {
 			return fmt.Errorf("%s holds the review of %s until %s: %w", it.ClaimedBy, versionID, it.ClaimUntil.Format(time.RFC3339), store.ErrConflict)
@@ -149,7 +120,7 @@ func (s *Store) ClaimReview(ctx context.Context, versionID, reviewer string, now
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET claimed_by = ?, claim_until = ? WHERE version_id = ?`), reviewer, micros(until), versionID); err != nil {
 			return fmt.Errorf("%s: claiming review: %w", s.d.Name, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 	return it, err
 }
@@ -160,11 +131,9 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval, ev audit.Even
 	if err != nil {
 		return 0, err
 	}
-	if a.CreatedAt.IsZero() {
-		a.CreatedAt = time.Now()
-	}
+	a.CreatedAt = stamp(a.CreatedAt)
 	var n int
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		var exists int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM review_approvals WHERE version_id = ? AND reviewer = ?`), a.VersionID, a.Reviewer).Scan(&exists); err != nil {
 			return err
@@ -176,56 +145,35 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval, ev audit.Even
 			a.VersionID, a.Reviewer, string(granted), micros(a.CreatedAt)); err != nil {
 			return fmt.Errorf("%s: recording approval: %w", s.d.Name, err)
 		}
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM review_approvals WHERE version_id = ?`), a.VersionID).Scan(&n); err != nil {
-			return err
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM review_approvals WHERE version_id = ?`), a.VersionID).Scan(&n)
 	})
 	return n, err
 }
 
 // ListApprovals returns a version's approvals, oldest first.
 func (s *Store) ListApprovals(ctx context.Context, versionID string) ([]store.Approval, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT version_id, reviewer, granted, created_at FROM review_approvals WHERE version_id = ? ORDER BY created_at, reviewer LIMIT ?`), versionID, MaxListRows)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing approvals: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Approval
-	for rows.Next() {
+	return list(ctx, s, s.db, "listing approvals", func(sc scanner) (store.Approval, error) {
 		var a store.Approval
 		var granted string
 		var created int64
-		if err := rows.Scan(&a.VersionID, &a.Reviewer, &granted, &created); err != nil {
-			return nil, err
+		if err := sc.Scan(&a.VersionID, &a.Reviewer, &granted, &created); err != nil {
+			return a, err
 		}
 		if err := json.Unmarshal([]byte(granted), &a.Granted); err != nil {
-			return nil, fmt.Errorf("approval of %s by %s: %w", a.VersionID, a.Reviewer, err)
+			return a, fmt.Errorf("approval of %s by %s: %w", a.VersionID, a.Reviewer, err)
 		}
 		a.CreatedAt = fromMicros(created)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, nil
+	}, `SELECT version_id, reviewer, granted, created_at FROM review_approvals WHERE version_id = ? ORDER BY created_at, reviewer LIMIT ?`, versionID, MaxListRows)
 }
 
 // EscalateOverdue marks open items past their deadline, once each.
 func (s *Store) EscalateOverdue(ctx context.Context, now time.Time) ([]store.ReviewItem, error) {
 	var out []store.ReviewItem
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+reviewCols+` FROM review_items WHERE is_open = ? AND escalated_at = 0 AND deadline < ? ORDER BY deadline LIMIT ?`), true, micros(now), MaxQueueRows)
+		var err error
+		out, err = list(ctx, s, tx, "finding overdue reviews", scanReview, `SELECT `+reviewCols+` FROM review_items WHERE is_open = ? AND escalated_at = 0 AND deadline < ? ORDER BY deadline LIMIT ?`, true, micros(now), MaxQueueRows)
 		if err != nil {
-			return fmt.Errorf("%s: finding overdue reviews: %w", s.d.Name, err)
-		}
-		for rows.Next() {
-			it, err := scanReview(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, it)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		var evs []audit.Event
@@ -254,39 +202,27 @@ func (s *Store) AddMessage(ctx context.Context, m store.Message, ev audit.Event)
 	if len(m.Body) > MaxMessageBody {
 		return m, fmt.Errorf("the message is %d bytes, over the limit of %d", len(m.Body), MaxMessageBody)
 	}
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = time.Now()
-	}
-	m.CreatedAt = norm(m.CreatedAt)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	m.CreatedAt = stamp(m.CreatedAt)
+	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO review_messages (plugin_id, version_id, author, kind, body, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 			m.PluginID, m.VersionID, m.Author, m.Kind, m.Body, micros(m.CreatedAt)).Scan(&m.ID)
 		if err != nil {
 			return fmt.Errorf("%s: adding message: %w", s.d.Name, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 	return m, err
 }
 
 // ListMessages returns a plugin's thread, oldest first.
 func (s *Store) ListMessages(ctx context.Context, pluginID string) ([]store.Message, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT id, plugin_id, version_id, author, kind, body, created_at FROM review_messages WHERE plugin_id = ? ORDER BY id LIMIT ?`), pluginID, MaxListRows)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing messages: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Message
-	for rows.Next() {
+	return list(ctx, s, s.db, "listing messages", func(sc scanner) (store.Message, error) {
 		var m store.Message
 		var created int64
-		if err := rows.Scan(&m.ID, &m.PluginID, &m.VersionID, &m.Author, &m.Kind, &m.Body, &created); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&m.ID, &m.PluginID, &m.VersionID, &m.Author, &m.Kind, &m.Body, &created)
 		m.CreatedAt = fromMicros(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	}, `SELECT id, plugin_id, version_id, author, kind, body, created_at FROM review_messages WHERE plugin_id = ? ORDER BY id LIMIT ?`, pluginID, MaxListRows)
 }
 
 // MaxPolicyBytes bounds a policy's sources.
@@ -300,10 +236,8 @@ func (s *Store) ApplyPolicy(ctx context.Context, p store.PolicyRecord, ev audit.
 	if len(p.Modules) > MaxPolicyBytes {
 		return fmt.Errorf("the policy is %d bytes, over the limit of %d", len(p.Modules), MaxPolicyBytes)
 	}
-	if p.AppliedAt.IsZero() {
-		p.AppliedAt = time.Now()
-	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	p.AppliedAt = stamp(p.AppliedAt)
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE policies SET active = ?`), false); err != nil {
 			return err
 		}
@@ -314,11 +248,11 @@ func (s *Store) ApplyPolicy(ctx context.Context, p store.PolicyRecord, ev audit.
 			p.Digest, p.Modules, p.AppliedBy, micros(p.AppliedAt), true); err != nil {
 			return fmt.Errorf("%s: applying policy: %w", s.d.Name, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
-func scanPolicy(r interface{ Scan(...any) error }) (store.PolicyRecord, error) {
+func scanPolicy(r scanner) (store.PolicyRecord, error) {
 	var p store.PolicyRecord
 	var at int64
 	err := r.Scan(&p.Digest, &p.Modules, &p.AppliedBy, &at, &p.Active)
@@ -328,29 +262,12 @@ func scanPolicy(r interface{ Scan(...any) error }) (store.PolicyRecord, error) {
 
 // ActivePolicy returns the active policy.
 func (s *Store) ActivePolicy(ctx context.Context) (store.PolicyRecord, error) {
-	p, err := scanPolicy(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT digest, modules, applied_by, applied_at, active FROM policies WHERE active = ?`), true))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, store.ErrNotFound
-	}
-	return p, err
+	return getOne(ctx, s, s.db, "reading the active policy", "no policy was applied", scanPolicy, `SELECT digest, modules, applied_by, applied_at, active FROM policies WHERE active = ?`, true)
 }
 
 // ListPolicies returns every applied policy, newest first.
 func (s *Store) ListPolicies(ctx context.Context) ([]store.PolicyRecord, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT digest, modules, applied_by, applied_at, active FROM policies ORDER BY applied_at DESC LIMIT ?`), MaxListRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.PolicyRecord
-	for rows.Next() {
-		p, err := scanPolicy(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "listing policies", scanPolicy, `SELECT digest, modules, applied_by, applied_at, active FROM policies ORDER BY applied_at DESC LIMIT ?`, MaxListRows)
 }
 
 // SetAutoApprovalOff switches auto-approval off (or on) for a scope.
@@ -358,7 +275,7 @@ func (s *Store) SetAutoApprovalOff(ctx context.Context, scope string, off bool, 
 	if !strings.HasPrefix(scope, "plugin:") && !strings.HasPrefix(scope, "namespace:") {
 		return fmt.Errorf("scope %q: write plugin:NS/NAME or namespace:NS", scope)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM auto_approval_off WHERE scope = ?`), scope); err != nil {
 			return err
 		}
@@ -367,7 +284,7 @@ func (s *Store) SetAutoApprovalOff(ctx context.Context, scope string, off bool, 
 				return fmt.Errorf("%s: switching auto-approval off: %w", s.d.Name, err)
 			}
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 

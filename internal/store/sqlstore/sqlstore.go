@@ -133,6 +133,15 @@ func fromMicros(us int64) time.Time {
 // norm is t as it comes back from the database.
 func norm(t time.Time) time.Time { return fromMicros(micros(t)) }
 
+// stamp is the time a record is stored with: t, or now when t is not set,
+// as it comes back from the database.
+func stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return norm(t)
+}
+
 func nonEmpty(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -155,10 +164,7 @@ func checkEvent(e *audit.Event) error {
 	case len(e.Reason) > MaxReason:
 		return fmt.Errorf("audit event reason is %d bytes, over the limit of %d", len(e.Reason), MaxReason)
 	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = norm(e.Time)
+	e.Time = stamp(e.Time)
 	return nil
 }
 
@@ -198,9 +204,7 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event)
 
 // AppendAudit records an event that goes with no other write.
 func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
-	})
+	return s.writeAudited(ctx, []audit.Event{ev}, func(*sql.Tx) error { return nil })
 }
 
 // ScanAudit calls fn for each event in Seq order, reading a page at a time
@@ -237,42 +241,29 @@ func (s *Store) ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit
 
 func (s *Store) auditPage(ctx context.Context, subject string, after int64, n int) ([]audit.Event, error) {
 	const cols = `SELECT seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash FROM audit_events`
-	var rows *sql.Rows
-	var err error
 	if subject != "" {
-		rows, err = s.db.QueryContext(ctx, s.d.rebind(cols+` WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`), subject, after, n)
-	} else {
-		rows, err = s.db.QueryContext(ctx, s.d.rebind(cols+` WHERE seq > ? ORDER BY seq LIMIT ?`), after, n)
+		return list(ctx, s, s.db, "reading the audit trail", scanEvent, cols+` WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`, subject, after, n)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
+	return list(ctx, s, s.db, "reading the audit trail", scanEvent, cols+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, n)
+}
+
+func scanEvent(sc scanner) (audit.Event, error) {
+	var e audit.Event
+	var t int64
+	var data []byte
+	err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash)
+	e.Time = fromMicros(t)
+	if len(data) > 0 {
+		e.Data = json.RawMessage(data)
 	}
-	defer rows.Close()
-	page := make([]audit.Event, 0, n)
-	for rows.Next() {
-		var e audit.Event
-		var t int64
-		var data []byte
-		if err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
-		}
-		e.Time = fromMicros(t)
-		if len(data) > 0 {
-			e.Data = json.RawMessage(data)
-		}
-		page = append(page, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading the audit trail: %w", s.d.Name, err)
-	}
-	return page, nil
+	return e, err
 }
 
 // ---- Tokens ---------------------------------------------------------------
 
 const tokenCols = `id, subject, role, namespace, hash, created_at, expires_at, revoked_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
+func scanToken(sc scanner) (store.Token, error) {
 	var t store.Token
 	var created, expires, revoked int64
 	err := sc.Scan(&t.ID, &t.Subject, &t.Role, &t.Namespace, &t.Hash, &created, &expires, &revoked)
@@ -301,54 +292,23 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token, ev audit.Event) 
 	case len(t.Hash) != 32:
 		return fmt.Errorf("token %s hash is %d bytes; want the 32 bytes of a SHA-256", t.ID, len(t.Hash))
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "token "+t.ID, "token "+t.ID+" (or one with the same secret) exists",
+			`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt))
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("token %s (or one with the same secret) exists: %w", t.ID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: creating token %s: %w", s.d.Name, t.ID, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
 // TokenByHash finds a token by the SHA-256 of its secret (an indexed
 // lookup: the hash of a high-entropy secret leaks nothing by its timing).
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+tokenCols+` FROM tokens WHERE hash = ?`), hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Token{}, fmt.Errorf("no token has this secret: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Token{}, fmt.Errorf("%s: looking up a token: %w", s.d.Name, err)
-	}
-	return t, nil
+	return getOne(ctx, s, s.db, "looking up a token", "no token has this secret", scanToken, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash)
 }
 
 // ListTokens returns every token, oldest first.
 func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id LIMIT ?`), MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing tokens: %w", s.d.Name, err)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("there are more than %d tokens: revoke and delete unused ones", MaxListRows)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing tokens", fmt.Sprintf("there are more than %d tokens: revoke and delete unused ones", MaxListRows), MaxListRows,
+		scanToken, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id`)
 }
 
 // RevokeToken marks a token revoked at the given time. Revoking a revoked
@@ -357,27 +317,9 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time, ev aud
 	if at.IsZero() {
 		return fmt.Errorf("revoking token %s: the revocation time is not set", id)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), micros(at), id)
-		if err != nil {
-			return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
-		}
-		if n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM tokens WHERE id = ?`), id).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("token %s: %w", id, store.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
-			}
-			return nil // already revoked
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.changeOnce(ctx, tx, "revoking token "+id, "token "+id, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, []any{micros(at), id},
+			`SELECT 1 FROM tokens WHERE id = ?`, id)
 	})
 }
 
@@ -390,7 +332,7 @@ func validNamespace(name string) error {
 	return nil
 }
 
-func scanNamespace(sc interface{ Scan(...any) error }) (store.Namespace, error) {
+func scanNamespace(sc scanner) (store.Namespace, error) {
 	var ns store.Namespace
 	var owners string
 	var created int64
@@ -417,51 +359,19 @@ func (s *Store) CreateNamespace(ctx context.Context, ns store.Namespace, ev audi
 	if err := validNamespace(ns.Name); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO namespaces (name, owners, created_at) VALUES (?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "namespace "+ns.Name, "", `INSERT INTO namespaces (name, owners, created_at) VALUES (?, ?, ?)`,
 			ns.Name, ownersJSON(ns.Owners), micros(ns.CreatedAt))
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("namespace %s exists: %w", ns.Name, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: creating namespace %s: %w", s.d.Name, ns.Name, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
 // GetNamespace returns one namespace.
 func (s *Store) GetNamespace(ctx context.Context, name string) (store.Namespace, error) {
-	ns, err := scanNamespace(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT name, owners, created_at FROM namespaces WHERE name = ?`), name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Namespace{}, fmt.Errorf("namespace %s: %w", name, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Namespace{}, fmt.Errorf("%s: reading namespace %s: %w", s.d.Name, name, err)
-	}
-	return ns, nil
+	return getOne(ctx, s, s.db, "reading namespace "+name, "namespace "+name, scanNamespace, `SELECT name, owners, created_at FROM namespaces WHERE name = ?`, name)
 }
 
 // ListNamespaces returns every namespace by name.
 func (s *Store) ListNamespaces(ctx context.Context) ([]store.Namespace, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT name, owners, created_at FROM namespaces ORDER BY name LIMIT ?`), MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Namespace
-	for rows.Next() {
-		ns, err := scanNamespace(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
-		}
-		out = append(out, ns)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing namespaces: %w", s.d.Name, err)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("there are more than %d namespaces, more than one list can hold", MaxListRows)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing namespaces", fmt.Sprintf("there are more than %d namespaces, more than one list can hold", MaxListRows), MaxListRows,
+		scanNamespace, `SELECT name, owners, created_at FROM namespaces ORDER BY name`)
 }

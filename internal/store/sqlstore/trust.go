@@ -28,7 +28,7 @@ const (
 
 const publisherKeyCols = `namespace, id, algorithm, pem, added_by, added_at, retired_by, retired_at`
 
-func scanPublisherKey(sc interface{ Scan(...any) error }) (store.PublisherKey, error) {
+func scanPublisherKey(sc scanner) (store.PublisherKey, error) {
 	var k store.PublisherKey
 	var added, retired int64
 	err := sc.Scan(&k.Namespace, &k.ID, &k.Algorithm, &k.PEM, &k.AddedBy, &added, &k.RetiredBy, &retired)
@@ -49,35 +49,23 @@ func (s *Store) AddPublisherKey(ctx context.Context, k store.PublisherKey, entry
 	if err := validNamespace(k.Namespace); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if err := s.namespaceExists(ctx, tx, k.Namespace); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO publisher_keys (`+publisherKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, '', 0)`),
-			k.Namespace, k.ID, k.Algorithm, k.PEM, k.AddedBy, micros(k.AddedAt))
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("namespace %s has key %s already (a retired key cannot be added again; make a new one): %w", k.Namespace, k.ID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: adding key %s to namespace %s: %w", s.d.Name, k.ID, k.Namespace, err)
-		}
-		if _, err := s.queueEntries(ctx, tx, [][]byte{entry}, k.AddedAt); err != nil {
+		if err := s.insert(ctx, tx, "key "+k.ID+" of namespace "+k.Namespace,
+			fmt.Sprintf("namespace %s has key %s already (a retired key cannot be added again; make a new one)", k.Namespace, k.ID),
+			`INSERT INTO publisher_keys (`+publisherKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, '', 0)`,
+			k.Namespace, k.ID, k.Algorithm, k.PEM, k.AddedBy, micros(k.AddedAt)); err != nil {
 			return err
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		_, err := s.queueEntries(ctx, tx, [][]byte{entry}, k.AddedAt)
+		return err
 	})
 }
 
 func (s *Store) namespaceExists(ctx context.Context, tx *sql.Tx, ns string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM namespaces WHERE name = ?`), ns).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("namespace %s: %w", ns, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: reading namespace %s: %w", s.d.Name, ns, err)
-	}
-	return nil
+	return s.mustExist(ctx, tx, "namespace "+ns, `SELECT 1 FROM namespaces WHERE name = ?`, ns)
 }
 
 // RetirePublisherKey closes a key's window.
@@ -85,7 +73,7 @@ func (s *Store) RetirePublisherKey(ctx context.Context, namespace, id string, at
 	if at.IsZero() || by == "" {
 		return fmt.Errorf("retiring key %s: the time and who retires it are required", id)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE publisher_keys SET retired_at = ?, retired_by = ? WHERE namespace = ? AND id = ? AND retired_at = 0`),
 			micros(at), by, namespace, id)
 		if err != nil {
@@ -96,52 +84,26 @@ func (s *Store) RetirePublisherKey(ctx context.Context, namespace, id string, at
 		} else if n == 0 {
 			return fmt.Errorf("namespace %s has no current key %s: %w", namespace, id, store.ErrNotFound)
 		}
-		if _, err := s.queueEntries(ctx, tx, [][]byte{entry}, at); err != nil {
-			return err
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
+		return err
 	})
 }
 
 // ListPublisherKeys returns a namespace's keys, oldest first.
 func (s *Store) ListPublisherKeys(ctx context.Context, namespace string) ([]store.PublisherKey, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? ORDER BY added_at, id LIMIT ?`), namespace, MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing keys of namespace %s: %w", s.d.Name, namespace, err)
-	}
-	defer rows.Close()
-	var out []store.PublisherKey
-	for rows.Next() {
-		k, err := scanPublisherKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing keys of namespace %s: %w", s.d.Name, namespace, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing keys of namespace %s: %w", s.d.Name, namespace, err)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("namespace %s has more than %d keys", namespace, MaxListRows)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing keys of namespace "+namespace, fmt.Sprintf("namespace %s has more than %d keys", namespace, MaxListRows), MaxListRows,
+		scanPublisherKey, `SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? ORDER BY added_at, id`, namespace)
 }
 
 // PublisherKey returns one key of a namespace.
 func (s *Store) PublisherKey(ctx context.Context, namespace, id string) (store.PublisherKey, error) {
-	k, err := scanPublisherKey(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? AND id = ?`), namespace, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, fmt.Errorf("namespace %s has no key %s: %w", namespace, id, store.ErrNotFound)
-	}
-	if err != nil {
-		return k, fmt.Errorf("%s: reading key %s: %w", s.d.Name, id, err)
-	}
-	return k, nil
+	return getOne(ctx, s, s.db, "reading key "+id, "namespace "+namespace+" has no key "+id, scanPublisherKey,
+		`SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? AND id = ?`, namespace, id)
 }
 
 // SetSignaturesRequired records a namespace's signature requirement.
 func (s *Store) SetSignaturesRequired(ctx context.Context, namespace string, required bool, ev audit.Event) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		if err := s.namespaceExists(ctx, tx, namespace); err != nil {
 			return err
 		}
@@ -149,7 +111,7 @@ func (s *Store) SetSignaturesRequired(ctx context.Context, namespace string, req
 			ON CONFLICT (namespace) DO UPDATE SET signatures_required = excluded.signatures_required`), namespace, required); err != nil {
 			return fmt.Errorf("%s: setting the signature requirement of %s: %w", s.d.Name, namespace, err)
 		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+		return nil
 	})
 }
 
@@ -177,33 +139,22 @@ func (s *Store) PutSignature(ctx context.Context, sig store.Signature, ev audit.
 	case len(sig.Envelope) > MaxTrustDocument:
 		return fmt.Errorf("signature is %d bytes, over the limit of %d", len(sig.Envelope), MaxTrustDocument)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO version_signatures (version_id, key_id, envelope, created_at) VALUES (?, ?, ?, ?)`),
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.insert(ctx, tx, "the signature of "+sig.VersionID, "submission "+sig.VersionID+" has a signature already",
+			`INSERT INTO version_signatures (version_id, key_id, envelope, created_at) VALUES (?, ?, ?, ?)`,
 			sig.VersionID, sig.KeyID, sig.Envelope, micros(sig.CreatedAt))
-		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("submission %s has a signature already: %w", sig.VersionID, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: keeping the signature of %s: %w", s.d.Name, sig.VersionID, err)
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
 	})
 }
 
 // GetSignature returns a version's publisher signature.
 func (s *Store) GetSignature(ctx context.Context, versionID string) (store.Signature, error) {
-	var sig store.Signature
-	var created int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version_id, key_id, envelope, created_at FROM version_signatures WHERE version_id = ?`), versionID).
-		Scan(&sig.VersionID, &sig.KeyID, &sig.Envelope, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sig, fmt.Errorf("submission %s has no publisher signature: %w", versionID, store.ErrNotFound)
-	}
-	if err != nil {
-		return sig, fmt.Errorf("%s: reading the signature of %s: %w", s.d.Name, versionID, err)
-	}
-	sig.CreatedAt = fromMicros(created)
-	return sig, nil
+	return getOne(ctx, s, s.db, "reading the signature of "+versionID, "submission "+versionID+" has no publisher signature", func(sc scanner) (store.Signature, error) {
+		var sig store.Signature
+		var created int64
+		err := sc.Scan(&sig.VersionID, &sig.KeyID, &sig.Envelope, &created)
+		sig.CreatedAt = fromMicros(created)
+		return sig, err
+	}, `SELECT version_id, key_id, envelope, created_at FROM version_signatures WHERE version_id = ?`, versionID)
 }
 
 // ---- Trust changes --------------------------------------------------------
@@ -245,8 +196,17 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 	if now.IsZero() {
 		now = norm(time.Now())
 	}
+	evs := make([]audit.Event, len(c.Audit))
+	copy(evs, c.Audit)
+	if c.From != "" {
+		for i := range evs {
+			if evs[i].Action == "submission.transition" {
+				evs[i].OldState, evs[i].NewState = string(c.From), string(c.To)
+			}
+		}
+	}
 	var seqs []int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		if c.From != "" {
 			if err := s.transitionTx(ctx, tx, c.VersionID, c.From, c.To, c.Reason, now); err != nil {
 				return err
@@ -260,9 +220,9 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 			if len(cr.Envelope) == 0 || len(cr.Envelope) > MaxTrustDocument {
 				return fmt.Errorf("certificate of %s is %d bytes; it must be 1 to %d", c.VersionID, len(cr.Envelope), MaxTrustDocument)
 			}
-			var seq int
-			if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM certificates WHERE version_id = ?`), c.VersionID).Scan(&seq); err != nil {
-				return fmt.Errorf("%s: numbering the certificate of %s: %w", s.d.Name, c.VersionID, err)
+			seq, err := s.nextSeq(ctx, tx, "certificates", "seq", "version_id", c.VersionID)
+			if err != nil {
+				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO certificates (version_id, seq, kind, envelope, key_id, issued_at, expires_at, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 				c.VersionID, seq, cr.Kind, cr.Envelope, cr.KeyID, micros(cr.IssuedAt), micros(cr.ExpiresAt), seqs[0]); err != nil {
@@ -279,13 +239,10 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 			}
 		}
 		if r := c.Revocation; r != nil {
-			_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO revocations (version_id, digest, reason, revoked_at) VALUES (?, ?, ?, ?)`),
-				r.VersionID, r.Digest, r.Reason, micros(r.Time))
-			if s.d.IsUniqueViolation(err) {
-				return fmt.Errorf("submission %s is revoked already: %w", r.VersionID, store.ErrConflict)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: revoking %s: %w", s.d.Name, r.VersionID, err)
+			if err := s.insert(ctx, tx, "the revocation of "+r.VersionID, "submission "+r.VersionID+" is revoked already",
+				`INSERT INTO revocations (version_id, digest, reason, revoked_at) VALUES (?, ?, ?, ?)`,
+				r.VersionID, r.Digest, r.Reason, micros(r.Time)); err != nil {
+				return err
 			}
 		}
 		if l := c.RevocationList; l != nil {
@@ -304,85 +261,33 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 				return fmt.Errorf("%s: storing revocation list %d: %w", s.d.Name, l.Number, err)
 			}
 		}
-		evs := make([]audit.Event, len(c.Audit))
-		copy(evs, c.Audit)
-		if c.From != "" {
-			for i := range evs {
-				if evs[i].Action == "submission.transition" {
-					evs[i].OldState, evs[i].NewState = string(c.From), string(c.To)
-				}
-			}
-		}
-		return s.appendEvents(ctx, tx, evs)
+		return nil
 	})
 	return seqs, err
-}
-
-// transitionTx is Transition's compare-and-set inside a trust change.
-func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id string, from, to lifecycle.State, reason string, at time.Time) error {
-	res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE versions SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?`),
-		string(to), reason, micros(at), id, string(from))
-	if err != nil {
-		return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
-	}
-	if n == 0 {
-		var cur string
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT state FROM versions WHERE id = ?`), id).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("submission %s: %w", id, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: reading submission %s: %w", s.d.Name, id, err)
-		}
-		return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
-	}
-	if from == lifecycle.InReview && to != lifecycle.InReview {
-		// Leaving review closes the queue item, as Transition does.
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET is_open = ? WHERE version_id = ?`), false, id); err != nil {
-			return fmt.Errorf("%s: closing the review of %s: %w", s.d.Name, id, err)
-		}
-	}
-	return nil
 }
 
 const certificateCols = `version_id, seq, kind, envelope, key_id, issued_at, expires_at, event_seq`
 
 // LatestCertificate returns a version's newest certificate.
 func (s *Store) LatestCertificate(ctx context.Context, versionID string) (store.CertificateRecord, error) {
-	var c store.CertificateRecord
-	var issued, expires int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+certificateCols+` FROM certificates WHERE version_id = ? ORDER BY seq DESC LIMIT 1`), versionID).
-		Scan(&c.VersionID, &c.Seq, &c.Kind, &c.Envelope, &c.KeyID, &issued, &expires, &c.EventSeq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("submission %s has no certificate: %w", versionID, store.ErrNotFound)
-	}
-	if err != nil {
-		return c, fmt.Errorf("%s: reading the certificate of %s: %w", s.d.Name, versionID, err)
-	}
-	c.IssuedAt, c.ExpiresAt = fromMicros(issued), fromMicros(expires)
-	return c, nil
+	return getOne(ctx, s, s.db, "reading the certificate of "+versionID, "submission "+versionID+" has no certificate", func(sc scanner) (store.CertificateRecord, error) {
+		var c store.CertificateRecord
+		var issued, expires int64
+		err := sc.Scan(&c.VersionID, &c.Seq, &c.Kind, &c.Envelope, &c.KeyID, &issued, &expires, &c.EventSeq)
+		c.IssuedAt, c.ExpiresAt = fromMicros(issued), fromMicros(expires)
+		return c, err
+	}, `SELECT `+certificateCols+` FROM certificates WHERE version_id = ? ORDER BY seq DESC LIMIT 1`, versionID)
 }
 
 // ProvenanceStatement returns a version's marketplace provenance statement.
 func (s *Store) ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error) {
-	var env []byte
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT envelope FROM provenance_statements WHERE version_id = ?`), versionID).Scan(&env)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("submission %s has no marketplace provenance statement: %w", versionID, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the provenance statement of %s: %w", s.d.Name, versionID, err)
-	}
-	return env, nil
+	return getOne(ctx, s, s.db, "reading the provenance statement of "+versionID, "submission "+versionID+" has no marketplace provenance statement", scanValue[[]byte],
+		`SELECT envelope FROM provenance_statements WHERE version_id = ?`, versionID)
 }
 
 // ---- Outbox ---------------------------------------------------------------
 
-func scanTrustEvent(sc interface{ Scan(...any) error }) (store.TrustEvent, error) {
+func scanTrustEvent(sc scanner) (store.TrustEvent, error) {
 	var e store.TrustEvent
 	var created int64
 	err := sc.Scan(&e.Seq, &e.Entry, &created, &e.LogIndex)
@@ -392,14 +297,8 @@ func scanTrustEvent(sc interface{ Scan(...any) error }) (store.TrustEvent, error
 
 // TrustEvent returns one outbox entry.
 func (s *Store) TrustEvent(ctx context.Context, seq int64) (store.TrustEvent, error) {
-	e, err := scanTrustEvent(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT seq, entry, created_at, log_index FROM trust_events WHERE seq = ?`), seq))
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("trust event %d: %w", seq, store.ErrNotFound)
-	}
-	if err != nil {
-		return e, fmt.Errorf("%s: reading trust event %d: %w", s.d.Name, seq, err)
-	}
-	return e, nil
+	name := fmt.Sprintf("trust event %d", seq)
+	return getOne(ctx, s, s.db, "reading "+name, name, scanTrustEvent, `SELECT seq, entry, created_at, log_index FROM trust_events WHERE seq = ?`, seq)
 }
 
 // PendingTrustEvents returns events not yet logged, in outbox order.
@@ -407,20 +306,7 @@ func (s *Store) PendingTrustEvents(ctx context.Context, limit int) ([]store.Trus
 	if limit <= 0 || limit > MaxPendingBatch {
 		limit = MaxPendingBatch
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT seq, entry, created_at, log_index FROM trust_events WHERE log_index = -1 ORDER BY seq LIMIT ?`), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the log outbox: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.TrustEvent
-	for rows.Next() {
-		e, err := scanTrustEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: reading the log outbox: %w", s.d.Name, err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "reading the log outbox", scanTrustEvent, `SELECT seq, entry, created_at, log_index FROM trust_events WHERE log_index = -1 ORDER BY seq LIMIT ?`, limit)
 }
 
 // LastLoggedIndex returns the highest recorded log index, or -1.
@@ -469,42 +355,23 @@ func (s *Store) MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIn
 
 // LatestRevocationList returns the newest signed list.
 func (s *Store) LatestRevocationList(ctx context.Context) (store.RevocationListRecord, error) {
-	var l store.RevocationListRecord
-	var issued, next int64
-	err := s.db.QueryRowContext(ctx, `SELECT number, envelope, issued_at, next_update FROM revocation_lists ORDER BY number DESC LIMIT 1`).
-		Scan(&l.Number, &l.Envelope, &issued, &next)
-	if errors.Is(err, sql.ErrNoRows) {
-		return l, fmt.Errorf("no revocation list was published yet: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return l, fmt.Errorf("%s: reading the revocation list: %w", s.d.Name, err)
-	}
-	l.IssuedAt, l.NextUpdate = fromMicros(issued), fromMicros(next)
-	return l, nil
+	return getOne(ctx, s, s.db, "reading the revocation list", "no revocation list was published yet", func(sc scanner) (store.RevocationListRecord, error) {
+		var l store.RevocationListRecord
+		var issued, next int64
+		err := sc.Scan(&l.Number, &l.Envelope, &issued, &next)
+		l.IssuedAt, l.NextUpdate = fromMicros(issued), fromMicros(next)
+		return l, err
+	}, `SELECT number, envelope, issued_at, next_update FROM revocation_lists ORDER BY number DESC LIMIT 1`)
 }
 
 // ListRevocations returns every revoked version, oldest first.
 func (s *Store) ListRevocations(ctx context.Context) ([]store.Revocation, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT version_id, digest, reason, revoked_at FROM revocations ORDER BY revoked_at, version_id LIMIT ?`), 1<<20+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing revocations: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Revocation
-	for rows.Next() {
-		var r store.Revocation
-		var at int64
-		if err := rows.Scan(&r.VersionID, &r.Digest, &r.Reason, &at); err != nil {
-			return nil, fmt.Errorf("%s: listing revocations: %w", s.d.Name, err)
-		}
-		r.Time = fromMicros(at)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing revocations: %w", s.d.Name, err)
-	}
-	if len(out) > 1<<20 {
-		return nil, fmt.Errorf("more than %d revocations, more than one list holds", 1<<20)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing revocations", fmt.Sprintf("more than %d revocations, more than one list holds", 1<<20), 1<<20,
+		func(sc scanner) (store.Revocation, error) {
+			var r store.Revocation
+			var at int64
+			err := sc.Scan(&r.VersionID, &r.Digest, &r.Reason, &at)
+			r.Time = fromMicros(at)
+			return r, err
+		}, `SELECT version_id, digest, reason, revoked_at FROM revocations ORDER BY revoked_at, version_id`)
 }

@@ -18,7 +18,7 @@ import (
 
 const versionCols = `id, plugin_id, version, digest, size, manifest, files, submitter, state, reason, created_at, updated_at`
 
-func scanVersion(sc interface{ Scan(...any) error }) (store.Version, error) {
+func scanVersion(sc scanner) (store.Version, error) {
 	var v store.Version
 	var files string
 	var created, updated int64
@@ -26,13 +26,18 @@ func scanVersion(sc interface{ Scan(...any) error }) (store.Version, error) {
 		return v, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return v, decodeFiles(&v, files)
+}
+
+// decodeFiles reads a version's file list, stored as a JSON array.
+func decodeFiles(v *store.Version, files string) error {
 	if err := json.Unmarshal([]byte(files), &v.Files); err != nil {
-		return v, fmt.Errorf("version %s has an unreadable file list: %w", v.ID, err)
+		return fmt.Errorf("version %s has an unreadable file list: %w", v.ID, err)
 	}
 	if len(v.Files) == 0 {
 		v.Files = nil
 	}
-	return v, nil
+	return nil
 }
 
 // splitPluginID splits "namespace/name".
@@ -189,38 +194,19 @@ func (s *Store) upsertPlugin(ctx context.Context, tx *sql.Tx, v store.Version, n
 
 // GetVersion returns a version by its id (the submission id).
 func (s *Store) GetVersion(ctx context.Context, id string) (store.Version, error) {
-	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Version{}, fmt.Errorf("submission %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Version{}, fmt.Errorf("%s: reading submission %s: %w", s.d.Name, id, err)
-	}
-	return v, nil
+	return getOne(ctx, s, s.db, "reading submission "+id, "submission "+id, scanVersion, `SELECT `+versionCols+` FROM versions WHERE id = ?`, id)
 }
 
 // GetVersionByName returns namespace/name@version.
 func (s *Store) GetVersionByName(ctx context.Context, pluginID, version string) (store.Version, error) {
-	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`), pluginID, version))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Version{}, fmt.Errorf("%s@%s: %w", pluginID, version, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Version{}, fmt.Errorf("%s: reading %s@%s: %w", s.d.Name, pluginID, version, err)
-	}
-	return v, nil
+	name := pluginID + "@" + version
+	return getOne(ctx, s, s.db, "reading "+name, name, scanVersion, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`, pluginID, version)
 }
 
 // VersionByDigest returns the earliest version whose package has digest.
 func (s *Store) VersionByDigest(ctx context.Context, digest string) (store.Version, error) {
-	v, err := scanVersion(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE digest = ? ORDER BY created_at, id LIMIT 1`), digest))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Version{}, fmt.Errorf("no version has digest %s: %w", digest, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Version{}, fmt.Errorf("%s: looking up digest %s: %w", s.d.Name, digest, err)
-	}
-	return v, nil
+	return getOne(ctx, s, s.db, "looking up digest "+digest, "no version has digest "+digest, scanVersion,
+		`SELECT `+versionCols+` FROM versions WHERE digest = ? ORDER BY created_at, id LIMIT 1`, digest)
 }
 
 // DigestReferenced reports whether any version names this blob digest.
@@ -238,14 +224,8 @@ func (s *Store) DigestReferenced(ctx context.Context, digest string) (bool, erro
 
 // ListVersions returns a plugin's versions, oldest first.
 func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]store.Version, error) {
-	out, err := s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? ORDER BY created_at, id LIMIT ?`, pluginID, MaxListRows+1)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing versions of %s: %w", s.d.Name, pluginID, err)
-	}
-	if len(out) > MaxListRows {
-		return nil, fmt.Errorf("plugin %s has more than %d versions, more than one list can hold", pluginID, MaxListRows)
-	}
-	return out, nil
+	return listAll(ctx, s, "listing versions of "+pluginID, fmt.Sprintf("plugin %s has more than %d versions, more than one list can hold", pluginID, MaxListRows), MaxListRows,
+		scanVersion, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? ORDER BY created_at, id`, pluginID)
 }
 
 // FindVersions returns versions across plugins, oldest first (a queue
@@ -261,37 +241,13 @@ func (s *Store) FindVersions(ctx context.Context, q store.VersionQuery) ([]store
 	case limit > MaxVersionLimit:
 		limit = MaxVersionLimit
 	}
-	var out []store.Version
-	var err error
 	if q.State != "" {
 		if !lifecycle.Valid(q.State) {
 			return nil, fmt.Errorf("unknown state %q", q.State)
 		}
-		out, err = s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions WHERE state = ? ORDER BY created_at, id LIMIT ?`, string(q.State), limit)
-	} else {
-		out, err = s.queryVersions(ctx, `SELECT `+versionCols+` FROM versions ORDER BY created_at, id LIMIT ?`, limit)
+		return list(ctx, s, s.db, "finding versions", scanVersion, `SELECT `+versionCols+` FROM versions WHERE state = ? ORDER BY created_at, id LIMIT ?`, string(q.State), limit)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: finding versions: %w", s.d.Name, err)
-	}
-	return out, nil
-}
-
-func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]store.Version, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return list(ctx, s, s.db, "finding versions", scanVersion, `SELECT `+versionCols+` FROM versions ORDER BY created_at, id LIMIT ?`, limit)
 }
 
 // Transition moves a version from one state to another by compare-and-set.
@@ -310,42 +266,44 @@ func (s *Store) Transition(ctx context.Context, id string, from, to lifecycle.St
 		ev.Time = time.Now()
 	}
 	ev.Time = norm(ev.Time)
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE versions SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?`),
-			string(to), reason, micros(ev.Time), id, string(from))
-		if err != nil {
-			return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
-		}
-		if n == 0 {
-			var cur string
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT state FROM versions WHERE id = ?`), id).Scan(&cur)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("submission %s: %w", id, store.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: reading submission %s: %w", s.d.Name, id, err)
-			}
-			return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
-		}
-		if from == lifecycle.InReview && to != lifecycle.InReview {
-			// Leaving review closes the queue item in the same transaction.
-			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET is_open = ? WHERE version_id = ?`), false, id); err != nil {
-				return fmt.Errorf("%s: closing the review of %s: %w", s.d.Name, id, err)
-			}
-		}
-		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		return s.transitionTx(ctx, tx, id, from, to, reason, ev.Time)
 	})
+}
+
+// transitionTx moves a version by compare-and-set inside a write: for
+// Transition, and for a change of trust that moves the version too.
+func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id string, from, to lifecycle.State, reason string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE versions SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?`),
+		string(to), reason, micros(at), id, string(from))
+	if err != nil {
+		return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: moving submission %s to %s: %w", s.d.Name, id, to, err)
+	}
+	if n == 0 {
+		cur, err := getOne(ctx, s, tx, "reading submission "+id, "submission "+id, scanValue[string], `SELECT state FROM versions WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
+	}
+	if from == lifecycle.InReview && to != lifecycle.InReview {
+		// Leaving review closes the queue item in the same transaction.
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET is_open = ? WHERE version_id = ?`), false, id); err != nil {
+			return fmt.Errorf("%s: closing the review of %s: %w", s.d.Name, id, err)
+		}
+	}
+	return nil
 }
 
 // ---- Catalog --------------------------------------------------------------
 
 const pluginCols = `id, namespace, name, display_name, description, latest_version, updated_at`
 
-func scanPlugin(sc interface{ Scan(...any) error }) (store.Plugin, error) {
+func scanPlugin(sc scanner) (store.Plugin, error) {
 	var p store.Plugin
 	var updated int64
 	err := sc.Scan(&p.ID, &p.Namespace, &p.Name, &p.DisplayName, &p.Description, &p.LatestVersion, &updated)
@@ -385,33 +343,10 @@ func (s *Store) ListPlugins(ctx context.Context, q store.PluginQuery) ([]store.P
 	}
 	query += ` ORDER BY id LIMIT ? OFFSET ?`
 	args = append(args, limit, q.Offset)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []store.Plugin
-	for rows.Next() {
-		p, err := scanPlugin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing plugins: %w", s.d.Name, err)
-	}
-	return out, nil
+	return list(ctx, s, s.db, "listing plugins", scanPlugin, query, args...)
 }
 
 // GetPlugin returns one catalog entry.
 func (s *Store) GetPlugin(ctx context.Context, id string) (store.Plugin, error) {
-	p, err := scanPlugin(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+pluginCols+` FROM plugins WHERE id = ?`), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Plugin{}, fmt.Errorf("plugin %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return store.Plugin{}, fmt.Errorf("%s: reading plugin %s: %w", s.d.Name, id, err)
-	}
-	return p, nil
+	return getOne(ctx, s, s.db, "reading plugin "+id, "plugin "+id, scanPlugin, `SELECT `+pluginCols+` FROM plugins WHERE id = ?`, id)
 }
