@@ -29,6 +29,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
@@ -212,7 +213,7 @@ func TestNewcomerFlow(t *testing.T) {
 		t.Fatalf("submit printed %q", id)
 	}
 	status := mustRun("plugin", "status", id, "--wait")
-	if !strings.Contains(status, "in_review") || !strings.Contains(status, "submission.create") || !strings.Contains(status, "triage → in_review") {
+	if !strings.Contains(status, "in_review") || !strings.Contains(status, audit.SubmissionCreate) || !strings.Contains(status, "triage → in_review") {
 		t.Errorf("status --wait:\n%s", status)
 	}
 	// The analyzers ran, and the author sees each one's result.

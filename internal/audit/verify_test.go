@@ -9,7 +9,7 @@ import (
 func chain(n int) []Event {
 	evs := make([]Event, n)
 	for i := range evs {
-		evs[i] = Event{Time: time.Date(2026, 11, 22, 5, 0, i, 1234000, time.UTC), Actor: "alice", Action: "test.write", Subject: "thing:1"}
+		evs[i] = Event{Time: time.Date(2026, 11, 22, 5, 0, i, 1234000, time.UTC), Actor: "alice", Action: SubmissionCreate, Subject: "thing:1"}
 		var prev *Event
 		if i > 0 {
 			prev = &evs[i-1]

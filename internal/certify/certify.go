@@ -359,7 +359,11 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 		return nil, err
 	}
 	now := s.now()
-	audits := []audit.Event{auditEvent(now, actor, string(kind), v.ID, reason, map[string]any{
+	action := audit.CertificateIssued // the audit action matches the log entry's kind
+	if kind == trust.EventCertificateRenewed {
+		action = audit.CertificateRenewed
+	}
+	audits := []audit.Event{auditEvent(now, actor, action, v.ID, reason, map[string]any{
 		"document": ev.Document, "keyId": s.signer.KeyID(), "expiresAt": cert.ExpiresAt, "checks": cert.Checks, "permissions": cert.Permissions,
 	})}
 	c := store.TrustChange{
@@ -370,7 +374,7 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 	}
 	if from != lifecycle.Certified {
 		c.From, c.To, c.Reason = from, lifecycle.Certified, reason
-		audits = append([]audit.Event{auditEvent(now, actor, "submission.transition", v.ID, reason, nil)}, audits...)
+		audits = append([]audit.Event{auditEvent(now, actor, audit.SubmissionTransition, v.ID, reason, nil)}, audits...)
 	}
 	c.Audit = audits
 	if _, err := s.st.ApplyTrustChange(ctx, c); err != nil {
@@ -407,8 +411,8 @@ func (s *Service) Suspend(ctx context.Context, versionID, actor, reason string, 
 		VersionID: v.ID, From: lifecycle.Certified, To: lifecycle.Suspended, Reason: "suspended: " + detail,
 		Entries: [][]byte{entry},
 		Audit: []audit.Event{
-			auditEvent(now, actor, "submission.transition", v.ID, "suspended: "+detail, nil),
-			auditEvent(now, actor, string(trust.EventVersionSuspended), v.ID, reason, map[string]any{"deadline": deadline}),
+			auditEvent(now, actor, audit.SubmissionTransition, v.ID, "suspended: "+detail, nil),
+			auditEvent(now, actor, audit.VersionSuspended, v.ID, reason, map[string]any{"deadline": deadline}),
 		},
 	})
 	if err != nil {
@@ -442,8 +446,8 @@ func (s *Service) Revoke(ctx context.Context, versionID, actor, reason string) e
 		Revocation: &rev,
 		Entries:    [][]byte{entry},
 		Audit: []audit.Event{
-			auditEvent(now, actor, "submission.transition", v.ID, "revoked: "+reason, nil),
-			auditEvent(now, actor, string(trust.EventVersionRevoked), v.ID, reason, map[string]any{"digest": v.Digest}),
+			auditEvent(now, actor, audit.SubmissionTransition, v.ID, "revoked: "+reason, nil),
+			auditEvent(now, actor, audit.VersionRevoked, v.ID, reason, map[string]any{"digest": v.Digest}),
 		},
 	})
 	if err != nil {
@@ -498,7 +502,7 @@ func (s *Service) publishList(ctx context.Context, actor string, add *domain.Rev
 	}
 	c.RevocationList = &domain.RevocationListRecord{Number: number, Envelope: envJSON, IssuedAt: list.IssuedAt, NextUpdate: list.NextUpdate}
 	c.Entries = append(c.Entries, entry)
-	c.Audit = append(c.Audit, audit.Event{Time: s.now(), Actor: actor, Action: string(trust.EventRevocationList), Subject: "revocation-list",
+	c.Audit = append(c.Audit, audit.Event{Time: s.now(), Actor: actor, Action: audit.RevocationListPublished, Subject: "revocation-list",
 		Reason: fmt.Sprintf("list %d with %d entries, next update %s", number, len(entries), list.NextUpdate.Format(time.RFC3339))})
 	_, err = s.st.ApplyTrustChange(ctx, c)
 	return err
@@ -570,7 +574,7 @@ func (s *Service) LogEvent(ctx context.Context, e trust.Event) error {
 	}
 	_, err = s.st.ApplyTrustChange(ctx, store.TrustChange{
 		Entries: [][]byte{entry},
-		Audit:   []audit.Event{{Time: s.now(), Actor: "system", Action: "trust.event", Subject: "log:" + string(e.Kind), Reason: e.Subject}},
+		Audit:   []audit.Event{{Time: s.now(), Actor: "system", Action: audit.TrustEvent, Subject: "log:" + string(e.Kind), Reason: e.Subject}},
 	})
 	if err != nil {
 		return err

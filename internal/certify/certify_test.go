@@ -78,13 +78,13 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.openLog(t)
 	h.svc = h.service(t, h.signer, nil)
-	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: h.now}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: h.now}, audit.Event{Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	pem, _ := h.publisher.PublicKey().MarshalPEM()
 	k := domain.PublisherKey{ID: h.publisher.KeyID(), Namespace: "acme", Algorithm: string(h.publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: h.now}
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: h.now, Subject: "acme", Detail: k.ID})
-	if err := st.AddPublisherKey(ctx, k, entry, audit.Event{Actor: "alice", Action: "publisher-key.added", Subject: "namespace:acme"}); err != nil {
+	if err := st.AddPublisherKey(ctx, k, entry, audit.Event{Actor: "alice", Action: audit.PublisherKeyAdded, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -133,11 +133,11 @@ func (h *harness) inReview(t testing.TB, id, name, version string, sign bool) []
 	for _, f := range p.Files {
 		v.Files = append(v.Files, domain.File{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
 	}
-	if _, _, err := h.st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
+	if _, _, err := h.st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range [][2]lifecycle.State{{lifecycle.Received, lifecycle.Vetting}, {lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, lifecycle.InReview}} {
-		if err := h.st.Transition(ctx, id, s[0], s[1], "test", audit.Event{Actor: "system", Action: "submission.transition", Subject: "submission:" + id}); err != nil {
+		if err := h.st.Transition(ctx, id, s[0], s[1], "test", audit.Event{Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +147,7 @@ func (h *harness) inReview(t testing.TB, id, name, version string, sign bool) []
 			t.Fatal(err)
 		}
 		raw, _ := trust.MarshalEnvelope(env)
-		if err := h.st.PutSignature(ctx, domain.Signature{VersionID: id, KeyID: h.publisher.KeyID(), Envelope: raw, CreatedAt: h.clock()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:" + id}); err != nil {
+		if err := h.st.PutSignature(ctx, domain.Signature{VersionID: id, KeyID: h.publisher.KeyID(), Envelope: raw, CreatedAt: h.clock()}, audit.Event{Actor: "alice", Action: audit.SubmissionSignature, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,7 +242,7 @@ func TestCertifyBundleVerifiesOffline(t *testing.T) {
 		actions = append(actions, e.Action)
 		return nil
 	})
-	if actions[len(actions)-1] != "certificate.issued" {
+	if actions[len(actions)-1] != audit.CertificateIssued {
 		t.Errorf("audit trail ends with %v; want certificate.issued", actions)
 	}
 }
@@ -413,7 +413,7 @@ func TestPublishRecoversWithoutDuplicates(t *testing.T) {
 		e, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventNamespaceOwner, Time: h.clock(), Subject: "acme", Detail: fmt.Sprint("owner ", i)})
 		entries = append(entries, e)
 	}
-	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "alice", Action: "namespace.owner", Subject: "namespace:acme"}}}); err != nil {
+	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "alice", Action: audit.TrustEvent, Subject: "namespace:acme"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.lg.AppendBatch(ctx, entries[:2]); err != nil {
@@ -448,7 +448,7 @@ func TestPublishRecoversWithoutDuplicates(t *testing.T) {
 	// A log tail that does not match the pending events stops the
 	// publisher instead of recording the wrong indexes.
 	e, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventNamespaceOwner, Time: h.clock(), Subject: "acme", Detail: "queued"})
-	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{e}, Audit: []audit.Event{{Actor: "alice", Action: "namespace.owner", Subject: "namespace:acme"}}}); err != nil {
+	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{e}, Audit: []audit.Event{{Actor: "alice", Action: audit.TrustEvent, Subject: "namespace:acme"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.lg.Append(ctx, []byte(`{"kind":"forged"}`)); err != nil {
@@ -485,7 +485,7 @@ func BenchmarkPublish(b *testing.B) {
 		for i := range entries {
 			entries[i], _ = trust.MarshalEvent(trust.Event{Kind: trust.EventPolicyApplied, Time: h.now, Subject: fmt.Sprintf("sha256:%064d", total+i)})
 		}
-		if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "bench", Action: "trust.event", Subject: "log:bench"}}}); err != nil {
+		if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "bench", Action: audit.TrustEvent, Subject: "log:bench"}}}); err != nil {
 			b.Fatal(err)
 		}
 		total += n
@@ -523,7 +523,7 @@ func TestChecksAndProvenanceStatement(t *testing.T) {
 		{Analyzer: "dependencies", Status: vet.Passed, Databases: map[string]string{"osv": "2026-11-20"}},
 		{Analyzer: "provenance", Status: vet.Passed, Detail: detail},
 	})
-	if _, err := h.st.SaveVetRun(ctx, domain.VetRun{VersionID: "sub1", Results: results, Summary: "ok", CreatedAt: h.clock()}, audit.Event{Actor: "system", Action: "submission.vet", Subject: "submission:sub1"}); err != nil {
+	if _, err := h.st.SaveVetRun(ctx, domain.VetRun{VersionID: "sub1", Results: results, Summary: "ok", CreatedAt: h.clock()}, audit.Event{Actor: "system", Action: audit.SubmissionVet, Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := h.svc.Certify(ctx, "sub1", "bob", decision())

@@ -14,6 +14,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -112,7 +113,7 @@ func TestWebhookAndIncidentCommands(t *testing.T) {
 	if !strings.Contains(out, "State closed") {
 		t.Fatalf("incident close:\n%s", out)
 	}
-	if out := run("incident", "show", id); !strings.Contains(out, "incident.rule_added") || !strings.Contains(out, "evil-collector.com") {
+	if out := run("incident", "show", id); !strings.Contains(out, audit.IncidentRuleAdded) || !strings.Contains(out, "evil-collector.com") {
 		t.Fatalf("incident show:\n%s", out)
 	}
 
@@ -133,7 +134,7 @@ func TestWebhookAndIncidentCommands(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	out = run("webhook", "deliveries", "--state", "delivered")
-	if !strings.Contains(out, "incident.opened") || !strings.Contains(out, "incident.closed") {
+	if !strings.Contains(out, audit.IncidentOpened) || !strings.Contains(out, audit.IncidentClosed) {
 		t.Fatalf("webhook deliveries:\n%s", out)
 	}
 	mu.Lock()

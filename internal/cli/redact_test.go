@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/pkgfile"
 )
 
@@ -50,7 +51,7 @@ func TestHuntedSecretNotPrinted(t *testing.T) {
 	wantExit(t, code, out, 0, "1 match", "src/config.js", "AKIA…")
 	printed.WriteString(out)
 	code, out = as("incident", "show", id)
-	wantExit(t, code, out, 0, "incident.hunted")
+	wantExit(t, code, out, 0, audit.IncidentHunted)
 	printed.WriteString(out)
 	if strings.Contains(printed.String(), key[4:]) {
 		t.Fatalf("the command line printed the key:\n%s", printed.String())

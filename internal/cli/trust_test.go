@@ -69,7 +69,7 @@ func TestTrustCommands(t *testing.T) {
 	// Certify it directly (the review workflow has its own tests), then
 	// suspend and revoke it as a steward would.
 	for _, s := range [][2]lifecycle.State{{lifecycle.Received, lifecycle.Vetting}, {lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, lifecycle.InReview}} {
-		if err := m.Store.Transition(ctx, id, s[0], s[1], "test", audit.Event{Actor: "test", Action: "submission.transition", Subject: "submission:" + id}); err != nil {
+		if err := m.Store.Transition(ctx, id, s[0], s[1], "test", audit.Event{Actor: "test", Action: audit.SubmissionTransition, Subject: "submission:" + id}); err != nil {
 			t.Fatal(err)
 		}
 	}

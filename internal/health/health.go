@@ -306,7 +306,7 @@ func (m *Monitor) alert(ctx context.Context, host string, v domain.Version, verd
 	reason := fmt.Sprintf("host %s reports %s@%s unhealthy between %s and %s: %s", host, v.PluginID, v.Version,
 		r.WindowStart.UTC().Format(time.RFC3339), r.WindowEnd.UTC().Format(time.RFC3339), strings.Join(verdict.Reasons, "; "))
 	data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "host": host, "errorRate": finite(verdict.ErrorRate), "reasons": verdict.Reasons})
-	ev := audit.Event{Time: m.Now(), Actor: host, Action: "health.alert", Subject: "submission:" + v.ID, Reason: reason, Data: data}
+	ev := audit.Event{Time: m.Now(), Actor: host, Action: audit.HealthAlert, Subject: "submission:" + v.ID, Reason: reason, Data: data}
 	if err := m.Router.RequestReview(ctx, v.ID, host, reason, []audit.Event{ev}); err != nil {
 		return false, fmt.Errorf("routing %s@%s to review: %w", v.PluginID, v.Version, err)
 	}

@@ -132,7 +132,7 @@ func (s *Service) Open(ctx context.Context, actor string, req OpenRequest) (doma
 	now := s.cfg.Now()
 	inc := domain.Incident{ID: "inc_" + randomID(), Title: req.Title, Summary: req.Summary, Severity: req.Severity,
 		State: domain.IncidentOpen, OpenedBy: actor, OpenedAt: now}
-	if err := s.cfg.Store.CreateIncident(ctx, inc, s.event(inc.ID, actor, "incident.opened", req.Title, map[string]any{
+	if err := s.cfg.Store.CreateIncident(ctx, inc, s.event(inc.ID, actor, audit.IncidentOpened, req.Title, map[string]any{
 		"title": inc.Title, "severity": inc.Severity, "plugins": plugins(vs), "versions": ids(vs),
 	})); err != nil {
 		return domain.Incident{}, err
@@ -166,7 +166,7 @@ func (s *Service) addVersions(ctx context.Context, id, actor string, vs []domain
 	for i, v := range vs {
 		ivs[i] = domain.IncidentVersion{VersionID: v.ID, Source: source, AddedBy: actor, AddedAt: now}
 	}
-	return s.cfg.Store.AddIncidentVersions(ctx, id, ivs, s.event(id, actor, "incident.versions_added", "", map[string]any{
+	return s.cfg.Store.AddIncidentVersions(ctx, id, ivs, s.event(id, actor, audit.IncidentVersionsAdded, "", map[string]any{
 		"source": source, "plugins": plugins(vs), "versions": ids(vs),
 	}))
 }
@@ -184,7 +184,7 @@ func (s *Service) AddNote(ctx context.Context, id, actor, note string) error {
 	if err != nil {
 		return err
 	}
-	return s.cfg.Store.AppendAudit(ctx, s.event(id, actor, "incident.note", note, map[string]any{"plugins": ps}))
+	return s.cfg.Store.AppendAudit(ctx, s.event(id, actor, audit.IncidentNote, note, map[string]any{"plugins": ps}))
 }
 
 // Notify sends a notice to every webhook subscriber, whatever their
@@ -202,7 +202,7 @@ func (s *Service) Notify(ctx context.Context, id, actor, message string) error {
 	if err != nil {
 		return err
 	}
-	return s.cfg.Store.AppendAudit(ctx, s.event(id, actor, "incident.notice", message, map[string]any{
+	return s.cfg.Store.AppendAudit(ctx, s.event(id, actor, audit.IncidentNotice, message, map[string]any{
 		"broadcast": true, "title": inc.Title, "severity": inc.Severity, "plugins": ps, "message": message,
 	}))
 }
@@ -238,7 +238,7 @@ func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest
 	if r.Kind == domain.HuntContent {
 		shown = secrets.Redact(r.Pattern)
 	}
-	if err := s.cfg.Store.CreateHuntRule(ctx, r, s.event(id, actor, "incident.rule_added", req.Description, map[string]any{
+	if err := s.cfg.Store.CreateHuntRule(ctx, r, s.event(id, actor, audit.IncidentRuleAdded, req.Description, map[string]any{
 		"rule": r.ID, "kind": r.Kind, "pattern": shown,
 	})); err != nil {
 		return domain.HuntRule{}, hunt.Report{}, err
@@ -289,7 +289,7 @@ func (s *Service) recordHunt(ctx context.Context, id, actor string, r domain.Hun
 		summary = append(summary, hitSummary{h.VersionID, h.Plugin, h.Version, h.State, len(h.Matches), first[:min(len(first), 160)]})
 	}
 	reason := fmt.Sprintf("rule %s matched %d of %d stored versions (%d installable)", r.ID, len(rep.Hits), rep.Scanned, len(certified))
-	if err := s.cfg.Store.AppendAudit(ctx, s.event(id, actor, "incident.hunted", reason, map[string]any{
+	if err := s.cfg.Store.AppendAudit(ctx, s.event(id, actor, audit.IncidentHunted, reason, map[string]any{
 		"rule": r.ID, "scanned": rep.Scanned, "matched": len(rep.Hits), "hits": summary, "unreadable": len(rep.Unreadable), "plugins": ps[:min(len(ps), maxHitsInEvent)],
 	})); err != nil {
 		return err
@@ -384,7 +384,7 @@ func (s *Service) Contain(ctx context.Context, id, actor string, req ContainRequ
 		}
 	}
 	reason := fmt.Sprintf("%s: %d of %d versions are still installable", req.Action, failed, len(outs))
-	if err := s.cfg.Store.AppendAudit(ctx, s.event(id, actor, "incident.contain", reason, map[string]any{
+	if err := s.cfg.Store.AppendAudit(ctx, s.event(id, actor, audit.IncidentContain, reason, map[string]any{
 		"action": req.Action, "deadline": req.Deadline, "outcomes": outs[:min(len(outs), maxHitsInEvent)], "plugins": pluginsOf(outs),
 	})); err != nil {
 		return inc, outs, err
@@ -435,7 +435,7 @@ func (s *Service) Refresh(ctx context.Context, id string) (domain.Incident, erro
 	ps := plugins(vs)
 	if contained && inc.ContainedAt.IsZero() {
 		inc.ContainedAt, inc.State = now, domain.IncidentContained
-		if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, "system", "incident.contained",
+		if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, "system", audit.IncidentContained,
 			fmt.Sprintf("no named version is installable, %s after the incident was opened", now.Sub(inc.OpenedAt).Round(time.Second)),
 			map[string]any{"timeToContainSeconds": int64(now.Sub(inc.OpenedAt).Seconds()), "plugins": ps})); err != nil {
 			return inc, err
@@ -443,7 +443,7 @@ func (s *Service) Refresh(ctx context.Context, id string) (domain.Incident, erro
 	}
 	if remediated && inc.RemediatedAt.IsZero() {
 		inc.RemediatedAt = now
-		if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, "system", "incident.remediated",
+		if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, "system", audit.IncidentRemediated,
 			fmt.Sprintf("every named version is revoked or superseded by a certified fix, %s after the incident was opened", now.Sub(inc.OpenedAt).Round(time.Second)),
 			map[string]any{"timeToRemediateSeconds": int64(now.Sub(inc.OpenedAt).Seconds()), "plugins": ps})); err != nil {
 			return inc, err
@@ -516,7 +516,7 @@ func (s *Service) Close(ctx context.Context, id, actor, postmortem string) (doma
 		return inc, err
 	}
 	m := Measure(inc)
-	if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, actor, "incident.closed", "", map[string]any{
+	if err := s.cfg.Store.UpdateIncident(ctx, inc, s.event(id, actor, audit.IncidentClosed, "", map[string]any{
 		"plugins": plugins(vs), "timeToContainSeconds": secondsOrNil(m.TimeToContain), "timeToRemediateSeconds": secondsOrNil(m.TimeToRemediate),
 	})); err != nil {
 		return inc, err

@@ -96,13 +96,13 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	publisher, _ := trust.GenerateKey(trust.ECDSAP256)
-	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: clk.Now()}, audit.Event{Time: clk.Now(), Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+	if err := st.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: clk.Now()}, audit.Event{Time: clk.Now(), Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	pem, _ := publisher.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: clk.Now(), Subject: "acme", Detail: publisher.KeyID()})
 	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: publisher.KeyID(), Namespace: "acme", Algorithm: string(publisher.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: clk.Now()},
-		entry, audit.Event{Time: clk.Now(), Actor: "alice", Action: "publisher-key.added", Subject: "namespace:acme"}); err != nil {
+		entry, audit.Event{Time: clk.Now(), Actor: "alice", Action: audit.PublisherKeyAdded, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	inc, err := incident.New(incident.Config{Store: st, Certifier: cert, Now: clk.Now,
@@ -226,7 +226,7 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.hooks.Subscribe(ctx, "alice", webhook.Subscription{URL: acme.srv.URL, Events: []string{"incident.*", "version.suspended"}, Namespace: "acme"}); err != nil {
+	if _, _, err := w.hooks.Subscribe(ctx, "alice", webhook.Subscription{URL: acme.srv.URL, Events: []string{"incident.*", audit.VersionSuspended}, Namespace: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := w.hooks.Subscribe(ctx, "mallory", webhook.Subscription{URL: other.srv.URL, Events: []string{"*"}, Namespace: "other"}); err != nil {
@@ -363,7 +363,7 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := steward.types()
-	for _, typ := range []string{"incident.opened", "incident.rule_added", "incident.contained", "incident.notice", "incident.closed"} {
+	for _, typ := range []string{audit.IncidentOpened, audit.IncidentRuleAdded, audit.IncidentContained, audit.IncidentNotice, audit.IncidentClosed} {
 		if !slices.Contains(st, typ) {
 			t.Errorf("the steward's receiver lacks %s: %v", typ, st)
 		}
@@ -373,10 +373,10 @@ func TestHuntingRuleDuringIncident(t *testing.T) {
 			t.Fatalf("delivery %d does not verify: %v", i, err)
 		}
 	}
-	if a := acme.types(); !slices.Contains(a, "incident.contain") || !slices.Contains(a, "version.suspended") {
+	if a := acme.types(); !slices.Contains(a, audit.IncidentContain) || !slices.Contains(a, audit.VersionSuspended) {
 		t.Errorf("acme's publisher did not hear of the containment: %v", a)
 	}
-	if o := other.types(); !slices.Equal(o, []string{"incident.notice"}) {
+	if o := other.types(); !slices.Equal(o, []string{audit.IncidentNotice}) {
 		t.Errorf("another namespace's publisher got %v, want only the broadcast notice", o)
 	}
 }

@@ -92,7 +92,7 @@ func TestHuntedSecretNeverShown(t *testing.T) {
 			rcv.mu.Lock()
 			outputs["webhooks"] = bytes.Join(rcv.raw, []byte("\n"))
 			rcv.mu.Unlock()
-			if !strings.Contains(string(outputs["webhooks"]), "incident.hunted") {
+			if !strings.Contains(string(outputs["webhooks"]), audit.IncidentHunted) {
 				t.Fatalf("no incident.hunted delivery: %s", outputs["webhooks"])
 			}
 			for name, out := range outputs {

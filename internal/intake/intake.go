@@ -255,7 +255,7 @@ func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reade
 		return v, false, fmt.Errorf("keeping the signature of %s@%s: %w", m.ID, m.Version, err)
 	}
 	data, _ := json.Marshal(map[string]any{"plugin": m.ID, "version": m.Version, "digest": pkg.Digest, "size": pkg.Size, "legacy": m.Legacy != nil, "signed": signed != nil})
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "submission.create", Subject: "submission:" + v.ID, NewState: string(lifecycle.Received), Reason: v.Reason, Data: data}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.SubmissionCreate, Subject: "submission:" + v.ID, NewState: string(lifecycle.Received), Reason: v.Reason, Data: data}
 	stored, created, err := s.Store.CreateVersion(ctx, v, []audit.Event{ev})
 	switch {
 	case errors.Is(err, domain.ErrConflict):
@@ -298,7 +298,7 @@ func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name str
 	}
 	now := s.Now().UTC()
 	ns = domain.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "namespace.claim", Subject: "namespace:" + name, Reason: "first submission to an unclaimed namespace"}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.NamespaceClaim, Subject: "namespace:" + name, Reason: "first submission to an unclaimed namespace"}
 	err = s.Store.CreateNamespace(ctx, ns, ev)
 	switch {
 	case err == nil && s.TrustLog != nil:

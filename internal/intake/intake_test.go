@@ -55,14 +55,14 @@ func register(tb testing.TB, st store.Store, ns string, key *trust.FileSigner) {
 	tb.Helper()
 	ctx := context.Background()
 	if _, err := st.GetNamespace(ctx, ns); errors.Is(err, domain.ErrNotFound) {
-		if err := st.CreateNamespace(ctx, domain.Namespace{Name: ns, Owners: []string{"alice"}, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil {
+		if err := st.CreateNamespace(ctx, domain.Namespace{Name: ns, Owners: []string{"alice"}, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:" + ns}); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	pem, _ := key.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: time.Now(), Subject: ns, Detail: key.KeyID()})
 	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: "alice", AddedAt: time.Now()}, entry,
-		audit.Event{Actor: "alice", Action: "publisher-key.added", Subject: "namespace:" + ns}); err != nil {
+		audit.Event{Actor: "alice", Action: audit.PublisherKeyAdded, Subject: "namespace:" + ns}); err != nil {
 		tb.Fatal(err)
 	}
 }

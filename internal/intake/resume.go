@@ -14,10 +14,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
-// ResumeAction is the audit action of a step given back to a version that
-// a stopped process left mid-way.
-const ResumeAction = "submission.resume"
-
 // resumeBatch bounds the versions Resume looks at per state and call; the
 // rest wait for the next call.
 const resumeBatch = 500
@@ -26,7 +22,7 @@ const resumeBatch = 500
 // that nothing is working on, its next step back: a version in vetting
 // without a live job gets its job again, and a version in triage is
 // triaged (or rejected, when its last vetting run blocked it). Each resume
-// writes a ResumeAction event.
+// writes an audit.SubmissionResume event.
 //
 // grace is how long a version (and a running job) must have gone
 // untouched before it counts as abandoned: zero at start-up when the
@@ -96,7 +92,7 @@ func (s *Service) Resume(ctx context.Context, grace time.Duration) (resumed int,
 
 // resumed records that the work on version id was taken up again.
 func (s *Service) resumed(ctx context.Context, id, reason string) {
-	ev := audit.Event{Time: s.Now(), Actor: "system", Action: ResumeAction, Subject: "submission:" + id, Reason: reason}
+	ev := audit.Event{Time: s.Now(), Actor: "system", Action: audit.SubmissionResume, Subject: "submission:" + id, Reason: reason}
 	if err := s.Store.AppendAudit(ctx, ev); err != nil {
 		s.Log.Error("recording a resumed submission", "submission", id, "err", err)
 	}
@@ -140,7 +136,7 @@ func (s *Service) resumeTriage(ctx context.Context, v domain.Version) error {
 
 // finishTriage moves a version from triage to state to.
 func (s *Service) finishTriage(ctx context.Context, id string, to lifecycle.State, reason string) error {
-	ev := audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + id}
+	ev := audit.Event{Time: s.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id}
 	err := s.Store.Transition(ctx, id, lifecycle.Triage, to, reason, ev)
 	if errors.Is(err, domain.ErrStateChanged) {
 		return nil // another worker moved it on

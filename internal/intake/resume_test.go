@@ -9,7 +9,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -133,13 +132,13 @@ func TestKilledWorkerIsResumed(t *testing.T) {
 			}
 			resumes := 0
 			st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID}, func(e audit.Event) error {
-				if e.Action == intake.ResumeAction {
+				if e.Action == audit.SubmissionResume {
 					resumes++
 				}
 				return nil
 			})
 			if resumes == 0 {
-				t.Errorf("no %s event", intake.ResumeAction)
+				t.Errorf("no %s event", audit.SubmissionResume)
 			}
 		})
 	}

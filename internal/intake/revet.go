@@ -51,7 +51,7 @@ func (s *Service) Revet(ctx context.Context, id, actor, why string) (Revetted, e
 		return Revetted{}, fmt.Errorf("encoding results: %w", err)
 	}
 	data, _ := json.Marshal(map[string]any{"blocked": blocked, "analyzers": statusCounts(results), "why": why})
-	ev := audit.Event{Time: s.Now(), Actor: actor, Action: "submission.vet", Subject: "submission:" + id, Reason: summary, Data: data}
+	ev := audit.Event{Time: s.Now(), Actor: actor, Action: audit.SubmissionVet, Subject: "submission:" + id, Reason: summary, Data: data}
 	run, err := s.saveVetRun(ctx, domain.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results)
 	if err != nil {
 		return Revetted{}, fmt.Errorf("saving results: %w", err)

@@ -96,7 +96,7 @@ func (s *Service) keepSignature(ctx context.Context, p auth.Principal, v domain.
 	if sig == nil {
 		return nil
 	}
-	ev := audit.Event{Time: s.Now(), Actor: p.Subject, Action: "submission.signature", Subject: "submission:" + v.ID, Reason: "publisher signature by key " + sig.keyID}
+	ev := audit.Event{Time: s.Now(), Actor: p.Subject, Action: audit.SubmissionSignature, Subject: "submission:" + v.ID, Reason: "publisher signature by key " + sig.keyID}
 	return s.Store.PutSignature(ctx, domain.Signature{VersionID: v.ID, KeyID: sig.keyID, Envelope: sig.envelope, CreatedAt: s.Now()}, ev)
 }
 

@@ -55,7 +55,7 @@ func TestSignatureRefusals(t *testing.T) {
 
 	// A retired key signs no new submission.
 	retiredEntry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyRemove, Time: time.Now(), Subject: "acme", Detail: publisherKey.KeyID()})
-	if err := st.RetirePublisherKey(ctx, "acme", publisherKey.KeyID(), time.Now(), "alice", retiredEntry, audit.Event{Actor: "alice", Action: "publisher-key.removed", Subject: "namespace:acme"}); err != nil {
+	if err := st.RetirePublisherKey(ctx, "acme", publisherKey.KeyID(), time.Now(), "alice", retiredEntry, audit.Event{Actor: "alice", Action: audit.PublisherKeyRemoved, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := submit(t, svc, p); err == nil || !strings.Contains(err.Error(), "no registered publisher key") {
@@ -86,7 +86,7 @@ func TestSignatureOptionalNamespace(t *testing.T) {
 	svc, st, _ := newService(t)
 	ctx := context.Background()
 	register(t, st, "lab", publisherKey)
-	if err := st.SetSignaturesRequired(ctx, "lab", false, audit.Event{Actor: "admin", Action: "namespace.signature-requirement", Subject: "namespace:lab"}); err != nil {
+	if err := st.SetSignaturesRequired(ctx, "lab", false, audit.Event{Actor: "admin", Action: audit.NamespaceSignatureRequirement, Subject: "namespace:lab"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, created, err := svc.Submit(ctx, publisher, bytes.NewReader(makePackage(t, "lab/a", "1.0.0", 100))); err != nil || !created {
@@ -130,7 +130,7 @@ func TestUnregisteredPublisherKeyIsNamed(t *testing.T) {
 	register(t, st, "acme", old)
 	register(t, st, "acme", publisherKey)
 	retiredEntry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyRemove, Time: time.Now(), Subject: "acme", Detail: old.KeyID()})
-	if err := st.RetirePublisherKey(ctx, "acme", old.KeyID(), time.Now(), "alice", retiredEntry, audit.Event{Actor: "alice", Action: "publisher-key.removed", Subject: "namespace:acme"}); err != nil {
+	if err := st.RetirePublisherKey(ctx, "acme", old.KeyID(), time.Now(), "alice", retiredEntry, audit.Event{Actor: "alice", Action: audit.PublisherKeyRemoved, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	p := makePackage(t, "acme/hello", "1.0.0", 100)

@@ -75,7 +75,7 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 				return fmt.Errorf("queueing vetting of %s: %w", v.ID, err)
 			}
 			if err := s.Store.Transition(ctx, v.ID, lifecycle.Received, lifecycle.Vetting, "queued for vetting",
-				audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + v.ID}); err != nil && !errors.Is(err, domain.ErrStateChanged) {
+				audit.Event{Time: s.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + v.ID}); err != nil && !errors.Is(err, domain.ErrStateChanged) {
 				return fmt.Errorf("moving %s to vetting: %w", v.ID, err)
 			}
 		}
@@ -157,7 +157,7 @@ type Triager interface {
 func (s *Service) moveOn(ctx context.Context, id string, to lifecycle.State, reason string) {
 	steps := [][2]lifecycle.State{{lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, to}}
 	for _, st := range steps {
-		ev := audit.Event{Time: s.Now(), Actor: "system", Action: "submission.transition", Subject: "submission:" + id}
+		ev := audit.Event{Time: s.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id}
 		r := reason
 		if st[1] == lifecycle.Triage {
 			r = "vetting finished"
@@ -206,7 +206,7 @@ func (s *Service) vetVersion(ctx context.Context, id string, args vetArgs) error
 		actor = args.Actor
 	}
 	data, _ := json.Marshal(map[string]any{"blocked": blocked, "analyzers": statusCounts(results)})
-	ev := audit.Event{Time: s.Now(), Actor: actor, Action: "submission.vet", Subject: "submission:" + id, Reason: summary, Data: data}
+	ev := audit.Event{Time: s.Now(), Actor: actor, Action: audit.SubmissionVet, Subject: "submission:" + id, Reason: summary, Data: data}
 	if _, err := s.saveVetRun(ctx, domain.VetRun{VersionID: id, Results: body, Blocked: blocked, Summary: summary, CreatedAt: s.Now()}, ev, results); err != nil {
 		return fmt.Errorf("saving results: %w", err)
 	}

@@ -170,7 +170,7 @@ func (w *world) registerKey() {
 	w.t.Helper()
 	now := w.clock.Now()
 	if err := w.st.CreateNamespace(w.ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: now.Add(-400 * day)},
-		audit.Event{Time: now, Actor: "alice", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+		audit.Event{Time: now, Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:acme"}); err != nil {
 		w.t.Fatal(err)
 	}
 	key, err := trust.GenerateKey(trust.Ed25519)
@@ -594,7 +594,7 @@ func TestRevalidationProof(t *testing.T) {
 	if !renewed.IssuedAt.After(first.IssuedAt) || !renewed.ExpiresAt.After(first.ExpiresAt) {
 		t.Fatalf("after 30 days the certificate was issued %s, expiring %s; want a new one later than %s", renewed.IssuedAt, renewed.ExpiresAt, first.IssuedAt)
 	}
-	if len(w.events(v1.ID, string(trust.EventCertificateRenewed))) != 1 || len(w.events(v1.ID, "revalidation.passed")) != 1 {
+	if len(w.events(v1.ID, string(trust.EventCertificateRenewed))) != 1 || len(w.events(v1.ID, audit.RevalidationPassed)) != 1 {
 		t.Fatal("the renewal was not recorded as certificate.renewed and revalidation.passed")
 	}
 	if r := w.schedule(v1.ID); !r.NextAt.Equal(w.clock.Now().Add(30*day)) || r.LastOutcome != revalidate.Passed {
@@ -607,7 +607,7 @@ func TestRevalidationProof(t *testing.T) {
 	// Before the advisory arrives the publisher subscribes to what would
 	// happen to the plugin.
 	hook := newReceiver(t)
-	subscribed := []string{string(trust.EventVersionSuspended), string(trust.EventVersionRevoked), "revalidation.failed"}
+	subscribed := []string{string(trust.EventVersionSuspended), string(trust.EventVersionRevoked), audit.RevalidationFailed}
 	_, secret, err := w.hooks.Subscribe(w.ctx, "alice", webhook.Subscription{URL: hook.srv.URL + "/gatehouse", Events: subscribed, Plugin: "acme/lang"})
 	if err != nil {
 		t.Fatal(err)
@@ -628,7 +628,7 @@ func TestRevalidationProof(t *testing.T) {
 			t.Fatalf("one job cycle after the import acme/lang@%s is %s (%s); want suspended", v.Version, v.State, v.Reason)
 		}
 	}
-	failed := w.events(v1.ID, "revalidation.failed")
+	failed := w.events(v1.ID, audit.RevalidationFailed)
 	if len(failed) != 1 || !strings.Contains(failed[0].Reason, "GO-2022-1059") || !strings.Contains(string(failed[0].Data), "remediation") {
 		t.Fatalf("revalidation.failed events %+v; want one naming GO-2022-1059 and how to fix it", failed)
 	}
@@ -652,7 +652,7 @@ func TestRevalidationProof(t *testing.T) {
 		!strings.Contains(p.Data.Reason, "GO-2022-1059") || json.Unmarshal(p.Data.Data, &deadline) != nil || !deadline.Deadline.Equal(r.Deadline) {
 		t.Fatalf("the suspension event %s; want it to name GO-2022-1059 and the deadline %s", suspended[0].body, r.Deadline)
 	}
-	failedHook := hook.deliveries("revalidation.failed", v1.ID)
+	failedHook := hook.deliveries(audit.RevalidationFailed, v1.ID)
 	if len(failedHook) != 1 {
 		t.Fatalf("the receiver got %d revalidation.failed events about 1.0.0 (all: %v); want 1", len(failedHook), hook.types())
 	}
@@ -847,7 +847,7 @@ func TestHostHealthRoutesToPeople(t *testing.T) {
 		Plugins: []health.PluginHealth{{Plugin: "acme/lang", Version: "0.9.0", Calls: 1}}}); !errors.Is(err, health.ErrOverlap) {
 		t.Fatalf("a report overlapping the last one: %v; want ErrOverlap", err)
 	}
-	if n := len(w.events(v.ID, "health.alert")); n != 1 {
+	if n := len(w.events(v.ID, audit.HealthAlert)); n != 1 {
 		t.Fatalf("%d health.alert events; want 1", n)
 	}
 	if r := w.schedule(v.ID); !r.NeedsReview || !strings.Contains(r.ReviewReason, "host-eu-1") {
@@ -966,7 +966,7 @@ func TestPolicyChangeAndHostAPI(t *testing.T) {
 	if len(flagged) != 1 || flagged[0].VersionID != v.ID || flagged[0].HostAPI != "^1.0.0" {
 		t.Fatalf("host API 2.0.0 flagged %+v; want acme/lang@0.9.0 (^1.0.0)", flagged)
 	}
-	if evs := w.events(v.ID, "hostapi.incompatible"); len(evs) != 1 || !strings.Contains(evs[0].Reason, "excludes 2.0.0") {
+	if evs := w.events(v.ID, audit.HostAPIIncompatible); len(evs) != 1 || !strings.Contains(evs[0].Reason, "excludes 2.0.0") {
 		t.Fatalf("hostapi.incompatible events: %+v", evs)
 	}
 	if flagged, _ := w.sched.OfferHostAPI(w.ctx, "1.4.0", "sam"); len(flagged) != 0 {
@@ -1054,7 +1054,7 @@ func TestRetryWithBackoff(t *testing.T) {
 	}
 	w.clock.Advance(time.Second)
 	tick()
-	if flaky.calls != 3 || len(w.events(v.ID, "revalidation.passed")) != 1 {
-		t.Fatalf("%d attempts, passed events %d; want the third attempt to renew", flaky.calls, len(w.events(v.ID, "revalidation.passed")))
+	if flaky.calls != 3 || len(w.events(v.ID, audit.RevalidationPassed)) != 1 {
+		t.Fatalf("%d attempts, passed events %d; want the third attempt to renew", flaky.calls, len(w.events(v.ID, audit.RevalidationPassed)))
 	}
 }

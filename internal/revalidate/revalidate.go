@@ -363,7 +363,7 @@ func (s *Scheduler) gaveUp(ctx context.Context, id string, cause error) {
 	if r.Deadline.IsZero() {
 		r.NextAt = now.Add(retryLater)
 	}
-	ev := audit.Event{Time: now, Actor: "system", Action: "revalidation.errored", Subject: "submission:" + id, Reason: reason}
+	ev := audit.Event{Time: now, Actor: "system", Action: audit.RevalidationErrored, Subject: "submission:" + id, Reason: reason}
 	if err := s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev}); err != nil {
 		s.cfg.Log.Error("recording a failed revalidation", "version", id, "err", err)
 	}
@@ -447,7 +447,7 @@ func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revali
 		}
 		r.NextAt, r.Deadline, r.LastOutcome, r.LastReason = now.Add(days(verdict.Decision.RevalidationDays)), time.Time{}, Passed, reason
 		data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "tier": r.Tier, "next": r.NextAt, "run": rv.Run.Run})
-		ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.passed", Subject: "submission:" + v.ID, Reason: reason, Data: data}
+		ev := audit.Event{Time: now, Actor: args.Actor, Action: audit.RevalidationPassed, Subject: "submission:" + v.ID, Reason: reason, Data: data}
 		return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
 	}
 
@@ -470,7 +470,7 @@ func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revali
 		"problems": problems, "why": args.Why,
 		"fix": "fix the problems, submit a new version of " + v.PluginID + " before the deadline; once it is certified it serves the plugin, and this version is not revoked",
 	})
-	ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.failed", Subject: "submission:" + v.ID,
+	ev := audit.Event{Time: now, Actor: args.Actor, Action: audit.RevalidationFailed, Subject: "submission:" + v.ID,
 		Reason: truncate(fmt.Sprintf("%s@%s failed revalidation; fix by %s: %s", v.PluginID, v.Version, r.Deadline.UTC().Format(time.RFC3339), summary), 8192), Data: data}
 	return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
 }
@@ -543,7 +543,7 @@ func (s *Scheduler) expire(ctx context.Context, v domain.Version, r domain.Reval
 	if newer != nil {
 		r.LastOutcome = Superseded
 		r.LastReason = fmt.Sprintf("%s@%s is certified and serves the plugin; %s stays suspended", newer.PluginID, newer.Version, v.Version)
-		ev := audit.Event{Time: now, Actor: args.Actor, Action: "revalidation.superseded", Subject: "submission:" + v.ID, Reason: r.LastReason}
+		ev := audit.Event{Time: now, Actor: args.Actor, Action: audit.RevalidationSuperseded, Subject: "submission:" + v.ID, Reason: r.LastReason}
 		return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
 	}
 	reason := truncate("the remediation deadline passed with no fixed version certified; "+r.LastReason, 4096)
@@ -606,7 +606,7 @@ func (s *Scheduler) ClearReview(ctx context.Context, versionID, actor string) er
 	}
 	now := s.cfg.Now()
 	r.NeedsReview, r.ReviewReason, r.UpdatedAt = false, "", now
-	ev := audit.Event{Time: now, Actor: actor, Action: "revalidation.reviewed", Subject: "submission:" + versionID, Reason: "a steward reviewed the version; the analyzers decide its next revalidation"}
+	ev := audit.Event{Time: now, Actor: actor, Action: audit.RevalidationReviewed, Subject: "submission:" + versionID, Reason: "a steward reviewed the version; the analyzers decide its next revalidation"}
 	if err := s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev}); err != nil {
 		return err
 	}

@@ -287,7 +287,7 @@ func (s *Scheduler) OfferHostAPI(ctx context.Context, version, actor string) ([]
 	}
 	now := s.cfg.Now()
 	if err := s.cfg.Store.OfferHostAPI(ctx, domain.HostAPIOffer{Version: offered.String(), By: actor, OfferedAt: now},
-		audit.Event{Time: now, Actor: actor, Action: "hostapi.offered", Subject: "hostapi:" + offered.String(), Reason: "the platform offers host API " + offered.String()}); err != nil {
+		audit.Event{Time: now, Actor: actor, Action: audit.HostAPIOffered, Subject: "hostapi:" + offered.String(), Reason: "the platform offers host API " + offered.String()}); err != nil {
 		return nil, err
 	}
 	flagged, err := s.Incompatible(ctx, offered.String())
@@ -295,7 +295,7 @@ func (s *Scheduler) OfferHostAPI(ctx context.Context, version, actor string) ([]
 		return nil, err
 	}
 	for _, f := range flagged {
-		ev := audit.Event{Time: now, Actor: actor, Action: "hostapi.incompatible", Subject: "submission:" + f.VersionID,
+		ev := audit.Event{Time: now, Actor: actor, Action: audit.HostAPIIncompatible, Subject: "submission:" + f.VersionID,
 			Reason: fmt.Sprintf("%s@%s declares host API %q, which excludes %s offered by the platform; publish a version that supports it", f.Plugin, f.Version, f.HostAPI, offered)}
 		if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
 			return flagged, err

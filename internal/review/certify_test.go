@@ -46,20 +46,20 @@ func TestResumeAutoApproved(t *testing.T) {
 	}
 	p, _ := pkgfile.Read(bytes.NewReader(buf.Bytes()), pkgfile.DefaultLimits())
 	v := domain.Version{ID: "sub1", PluginID: "acme/hello", Version: "1.0.0", Digest: p.Digest, Size: p.Size, Manifest: []byte(m), Submitter: "alice", State: lifecycle.Received, Reason: "r", CreatedAt: time.Now()}
-	if _, _, err := st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:sub1"}}); err != nil {
+	if _, _, err := st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:sub1"}}); err != nil {
 		t.Fatal(err)
 	}
 	env, _ := intake.Sign(ctx, key, buf.Bytes())
 	raw, _ := trust.MarshalEnvelope(env)
-	if err := st.PutSignature(ctx, domain.Signature{VersionID: "sub1", KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: "submission.signature", Subject: "submission:sub1"}); err != nil {
+	if err := st.PutSignature(ctx, domain.Signature{VersionID: "sub1", KeyID: key.KeyID(), Envelope: raw, CreatedAt: time.Now()}, audit.Event{Actor: "alice", Action: audit.SubmissionSignature, Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(triage.Verdict{Outcome: "auto_approved", Tier: "low", CertificateLifetimeDays: 90, PolicyDigest: "sha256:p"})
-	if _, err := st.SaveVerdict(ctx, domain.Verdict{VersionID: "sub1", PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body}, audit.Event{Actor: "system", Action: "triage.verdict", Subject: "submission:sub1"}); err != nil {
+	if _, err := st.SaveVerdict(ctx, domain.Verdict{VersionID: "sub1", PolicyDigest: "sha256:p", Outcome: "auto_approved", Tier: "low", Body: body}, audit.Event{Actor: "system", Action: audit.TriageVerdict, Subject: "submission:sub1"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range [][2]lifecycle.State{{lifecycle.Received, lifecycle.Vetting}, {lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, lifecycle.AutoApproved}} {
-		if err := st.Transition(ctx, "sub1", s[0], s[1], "test", audit.Event{Actor: "system", Action: "submission.transition", Subject: "submission:sub1"}); err != nil {
+		if err := st.Transition(ctx, "sub1", s[0], s[1], "test", audit.Event{Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:sub1"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,7 +29,7 @@ func namespaceChanges(ctx context.Context, st auditReader, ns string, now time.T
 		switch {
 		case e.Action == string(trust.EventNamespaceOwner) || strings.HasPrefix(e.Action, "namespace.owner"):
 			ownerAt = e.Time
-		case e.Action == string(trust.EventPublisherKeyAdded) || e.Action == "namespace.key-added":
+		case e.Action == audit.PublisherKeyAdded || e.Action == "namespace.key-added":
 			if firstKey {
 				firstKey = false
 				return nil

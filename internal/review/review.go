@@ -142,7 +142,7 @@ func (s *Service) event(actor, action, id, reason string, data any) audit.Event 
 }
 
 func (s *Service) move(ctx context.Context, actor, id string, from, to lifecycle.State, reason string) error {
-	return s.Store.Transition(ctx, id, from, to, reason, s.event(actor, "submission.transition", id, reason, nil))
+	return s.Store.Transition(ctx, id, from, to, reason, s.event(actor, audit.SubmissionTransition, id, reason, nil))
 }
 
 // Triage decides where a vetted version goes: rejected, auto-approved
@@ -191,7 +191,7 @@ func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, r
 	}
 	reason := strings.Join(verdict.Reasons, "; ")
 	rec := domain.Verdict{VersionID: v.ID, PolicyDigest: verdict.PolicyDigest, Outcome: string(verdict.Outcome), Tier: string(verdict.Tier), Weight: verdict.Weight.Total, Body: body, CreatedAt: s.Now()}
-	ev := s.event("system", "triage.verdict", v.ID, string(verdict.Outcome)+": "+reason,
+	ev := s.event("system", audit.TriageVerdict, v.ID, string(verdict.Outcome)+": "+reason,
 		map[string]any{"policy": verdict.PolicyDigest, "tier": verdict.Tier, "weight": verdict.Weight.Total, "dryRun": verdict.DryRun.Summary})
 	if _, err := s.Store.SaveVerdict(ctx, rec, ev); err != nil {
 		return err
@@ -227,7 +227,7 @@ func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, r
 	} else if asked != "" {
 		item.PreferredReviewer, item.ClaimedBy, item.ClaimUntil = asked, asked, s.Now().Add(ClaimTTL)
 	}
-	if err := s.Store.OpenReview(ctx, item, s.event("system", "review.open", v.ID, fmt.Sprintf("tier %s, weight %d, %d approval(s), due %s", item.Tier, item.Weight, item.ApprovalsRequired, item.Deadline.Format(time.RFC3339)), nil)); err != nil {
+	if err := s.Store.OpenReview(ctx, item, s.event("system", audit.ReviewOpen, v.ID, fmt.Sprintf("tier %s, weight %d, %d approval(s), due %s", item.Tier, item.Weight, item.ApprovalsRequired, item.Deadline.Format(time.RFC3339)), nil)); err != nil {
 		return err
 	}
 	return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.InReview, "in review: "+reason)
@@ -316,7 +316,7 @@ func (s *Service) Claim(ctx context.Context, p auth.Principal, id string) (domai
 		return domain.ReviewItem{}, err
 	}
 	until := s.Now().Add(ClaimTTL)
-	return s.Store.ClaimReview(ctx, id, p.Subject, s.Now(), until, s.event(p.Subject, "review.claim", id, "claimed until "+until.Format(time.RFC3339), nil))
+	return s.Store.ClaimReview(ctx, id, p.Subject, s.Now(), until, s.event(p.Subject, audit.ReviewClaim, id, "claimed until "+until.Format(time.RFC3339), nil))
 }
 
 // Approve records p's approval, granting the manifest's permissions or the
@@ -340,7 +340,7 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 		}
 	}
 	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, CreatedAt: s.Now()},
-		s.event(p.Subject, "review.approve", id, note, map[string]any{"granted": granted}))
+		s.event(p.Subject, audit.ReviewApprove, id, note, map[string]any{"granted": granted}))
 	if errors.Is(err, domain.ErrConflict) {
 		return "", fmt.Errorf("%v: %w", err, ErrInvalid)
 	}
@@ -349,7 +349,7 @@ func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, gran
 	}
 	if note != "" {
 		if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "approval", Body: note, CreatedAt: s.Now()},
-			s.event(p.Subject, "review.message", id, "approval note", nil)); err != nil {
+			s.event(p.Subject, audit.ReviewMessage, id, "approval note", nil)); err != nil {
 			return "", err
 		}
 	}
@@ -430,7 +430,7 @@ func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		ev := s.event("system", "submission.resume", v.ID, fmt.Sprintf("approved by %d reviewer(s) without a certificate; certified now", len(approvals)), nil)
+		ev := s.event("system", audit.SubmissionResume, v.ID, fmt.Sprintf("approved by %d reviewer(s) without a certificate; certified now", len(approvals)), nil)
 		if err := s.Store.AppendAudit(ctx, ev); err != nil {
 			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
 		}
@@ -480,7 +480,7 @@ func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		ev := s.event("system", "submission.resume", v.ID, "auto-approved without a certificate; certified now", map[string]any{"policy": vd.PolicyDigest})
+		ev := s.event("system", audit.SubmissionResume, v.ID, "auto-approved without a certificate; certified now", map[string]any{"policy": vd.PolicyDigest})
 		if err := s.Store.AppendAudit(ctx, ev); err != nil {
 			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
 		}
@@ -526,7 +526,7 @@ func (s *Service) Reject(ctx context.Context, p auth.Principal, id, code, msg st
 		return err
 	}
 	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "rejection", Body: "[" + code + "] " + msg, CreatedAt: s.Now()},
-		s.event(p.Subject, "review.message", id, "rejection", nil)); err != nil {
+		s.event(p.Subject, audit.ReviewMessage, id, "rejection", nil)); err != nil {
 		return err
 	}
 	return s.move(ctx, p.Subject, id, lifecycle.InReview, lifecycle.Rejected, "rejected ("+code+"): "+msg)
@@ -543,7 +543,7 @@ func (s *Service) RequestChanges(ctx context.Context, p auth.Principal, id, msg 
 		return err
 	}
 	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "changes_requested", Body: msg, CreatedAt: s.Now()},
-		s.event(p.Subject, "review.message", id, "changes requested", nil)); err != nil {
+		s.event(p.Subject, audit.ReviewMessage, id, "changes requested", nil)); err != nil {
 		return err
 	}
 	return s.move(ctx, p.Subject, id, lifecycle.InReview, lifecycle.ChangesRequested, "changes requested by "+p.Subject+": "+msg)
@@ -560,7 +560,7 @@ func (s *Service) Comment(ctx context.Context, p auth.Principal, id, msg string)
 		return domain.Message{}, err
 	}
 	return s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "comment", Body: msg, CreatedAt: s.Now()},
-		s.event(p.Subject, "review.message", id, "comment", nil))
+		s.event(p.Subject, audit.ReviewMessage, id, "comment", nil))
 }
 
 // Appeal reopens the review of a rejected version with the author's case.
@@ -580,12 +580,12 @@ func (s *Service) Appeal(ctx context.Context, p auth.Principal, id, msg string) 
 		tier, weight = vd.Tier, vd.Weight
 	}
 	if _, err := s.Store.AddMessage(ctx, domain.Message{PluginID: v.PluginID, VersionID: id, Author: p.Subject, Kind: "appeal", Body: msg, CreatedAt: s.Now()},
-		s.event(p.Subject, "review.message", id, "appeal", nil)); err != nil {
+		s.event(p.Subject, audit.ReviewMessage, id, "appeal", nil)); err != nil {
 		return err
 	}
 	// An appeal is decided by two people other than whoever rejected it.
 	item := domain.ReviewItem{VersionID: id, PluginID: v.PluginID, Tier: tier, Weight: weight, ApprovalsRequired: 2, Deadline: s.Now().Add(72 * time.Hour), CreatedAt: s.Now()}
-	if err := s.Store.OpenReview(ctx, item, s.event(p.Subject, "review.open", id, "appeal", nil)); err != nil {
+	if err := s.Store.OpenReview(ctx, item, s.event(p.Subject, audit.ReviewOpen, id, "appeal", nil)); err != nil {
 		return err
 	}
 	return s.move(ctx, p.Subject, id, lifecycle.Rejected, lifecycle.InReview, "appealed by "+p.Subject+": "+msg)

@@ -549,7 +549,7 @@ func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p auth.
 	now := s.cfg.Now()
 	id := r.PathValue("id")
 	data, _ := json.Marshal(map[string]string{"rule": id})
-	err := s.cfg.Store.DisableHuntRule(r.Context(), id, now, audit.Event{Time: now, Actor: p.Subject, Action: "hunt.rule.disable", Subject: "hunt-rule:" + id, Data: data})
+	err := s.cfg.Store.DisableHuntRule(r.Context(), id, now, audit.Event{Time: now, Actor: p.Subject, Action: audit.HuntRuleDisable, Subject: "hunt-rule:" + id, Data: data})
 	if err != nil {
 		s.notifyError(w, r, err)
 		return

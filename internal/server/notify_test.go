@@ -149,7 +149,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 
 	// An event about acme reaches alice's receiver; its log is hers.
 	ctx := context.Background()
-	if err := e.st.AppendAudit(ctx, audit.Event{Time: time.Now(), Actor: "alice", Action: "submission.note", Subject: "namespace:acme"}); err != nil {
+	if err := e.st.AppendAudit(ctx, audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.hooks.Fanout(ctx); err != nil {

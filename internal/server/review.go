@@ -326,9 +326,9 @@ func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.
 		writeError(w, http.StatusUnprocessableEntity, "reason_required", "say why: the switch is audited")
 		return
 	}
-	action := "autoapproval.on"
+	action := audit.AutoApprovalOn
 	if req.Off {
-		action = "autoapproval.off"
+		action = audit.AutoApprovalOff
 	}
 	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: action, Subject: req.Scope, Reason: req.Reason}
 	if err := s.cfg.Store.SetAutoApprovalOff(r.Context(), req.Scope, req.Off, p.Subject, req.Reason, ev); err != nil {
@@ -424,7 +424,7 @@ func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	mods, _ := json.Marshal(proposed.Policy().Modules)
 	now := s.cfg.Now()
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "policy.apply", Subject: "policy:" + proposed.Digest(), Reason: "replaces " + s.cfg.Review.Engine().Digest()}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PolicyApply, Subject: "policy:" + proposed.Digest(), Reason: "replaces " + s.cfg.Review.Engine().Digest()}
 	if err := s.cfg.Store.ApplyPolicy(r.Context(), store.PolicyRecord{Digest: proposed.Digest(), Modules: mods, AppliedBy: p.Subject, AppliedAt: now}, ev); err != nil {
 		s.internal(w, r, err)
 		return

@@ -488,7 +488,7 @@ func NewToken(now time.Time, req api.TokenRequest) (store.Token, string, error) 
 // TokenEvent is the audit event of a token's creation.
 func TokenEvent(t store.Token, actor string, now time.Time) audit.Event {
 	data, _ := json.Marshal(map[string]any{"subject": t.Subject, "role": t.Role, "namespace": t.Namespace, "expiresAt": t.ExpiresAt})
-	return audit.Event{Time: now, Actor: actor, Action: "token.create", Subject: "token:" + t.ID, Data: data}
+	return audit.Event{Time: now, Actor: actor, Action: audit.TokenCreate, Subject: "token:" + t.ID, Data: data}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
@@ -507,7 +507,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Princ
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id := r.PathValue("id")
 	now := s.cfg.Now()
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: "token.revoke", Subject: "token:" + id}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.TokenRevoke, Subject: "token:" + id}
 	err := s.cfg.Store.RevokeToken(r.Context(), id, now, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no token "+id)

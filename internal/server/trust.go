@@ -245,7 +245,7 @@ func (s *Server) ownNamespace(w http.ResponseWriter, r *http.Request, p auth.Pri
 			return ns, false
 		}
 		now := s.cfg.Now().UTC()
-		ev := audit.Event{Time: now, Actor: p.Subject, Action: "namespace.claim", Subject: "namespace:" + name, Reason: "a publisher key registered for an unclaimed namespace"}
+		ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.NamespaceClaim, Subject: "namespace:" + name, Reason: "a publisher key registered for an unclaimed namespace"}
 		err = s.cfg.Store.CreateNamespace(r.Context(), store.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}, ev)
 		switch {
 		case err == nil && s.cfg.Trust != nil:
@@ -304,7 +304,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return
 	}
 	k := store.PublisherKey{ID: pub.ID, Namespace: ns.Name, Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: p.Subject, AddedAt: now}
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:" + ns.Name, Reason: "key " + pub.ID}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PublisherKeyAdded, Subject: "namespace:" + ns.Name, Reason: "key " + pub.ID}
 	err = s.cfg.Store.AddPublisherKey(r.Context(), k, entry, ev)
 	if errors.Is(err, store.ErrConflict) {
 		writeError(w, http.StatusConflict, "key_exists", err.Error())
@@ -333,7 +333,7 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.internal(w, r, err)
 		return
 	}
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: string(trust.EventPublisherKeyRemove), Subject: "namespace:" + ns.Name, Reason: "key " + id}
+	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PublisherKeyRemoved, Subject: "namespace:" + ns.Name, Reason: "key " + id}
 	err = s.cfg.Store.RetirePublisherKey(r.Context(), ns.Name, id, now, p.Subject, entry, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
@@ -366,7 +366,7 @@ func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request,
 	}
 	ns := r.PathValue("namespace")
 	data, _ := json.Marshal(map[string]bool{"signaturesRequired": req.Required})
-	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: "namespace.signature-requirement", Subject: "namespace:" + ns, Reason: req.Reason, Data: data}
+	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: audit.NamespaceSignatureRequirement, Subject: "namespace:" + ns, Reason: req.Reason, Data: data}
 	err := s.cfg.Store.SetSignaturesRequired(r.Context(), ns, req.Required, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not_found", "no namespace "+ns)

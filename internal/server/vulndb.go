@@ -47,7 +47,7 @@ func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	v := db.Version()
 	data, _ := json.Marshal(map[string]any{"version": v.String(), "records": v.Records, "bytes": n})
-	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: "vulndb.import", Subject: "vulndb", Reason: "imported " + v.String(), Data: data}
+	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: audit.VulnDBImport, Subject: "vulndb", Reason: "imported " + v.String(), Data: data}
 	if err := s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
 		s.internal(w, r, err)
 		return

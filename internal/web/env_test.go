@@ -110,7 +110,7 @@ func openEnv(t testing.TB) *env {
 	mk("publisher-other", "mallory", store.RolePublisher, "other")
 	// user-publisher owns namespace acme, with a registered key.
 	if err := m.Store.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"user-publisher"}, CreatedAt: time.Now()},
-		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: "namespace.claim", Subject: "namespace:acme"}); err != nil {
+		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: audit.NamespaceClaim, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	if e.key, err = trust.GenerateKey(trust.Ed25519); err != nil {
@@ -119,7 +119,7 @@ func openEnv(t testing.TB) *env {
 	pem, _ := e.key.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: time.Now(), Subject: "acme", Detail: e.key.KeyID()})
 	if err := m.Store.AddPublisherKey(ctx, store.PublisherKey{ID: e.key.KeyID(), Namespace: "acme", Algorithm: string(e.key.Algorithm()), PEM: pem, AddedBy: "user-publisher", AddedAt: time.Now()}, entry,
-		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: "publisher-key.added", Subject: "namespace:acme"}); err != nil {
+		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: audit.PublisherKeyAdded, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -65,11 +65,11 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := auth.Check(t, secret, now); err != nil {
 		// A known token refused for a reason (expired, revoked) is worth a
 		// line in the trail; unknown ones are not, or anyone could fill it.
-		h.recordSignin(r, t, "web.signin_refused", err.Error())
+		h.recordSignin(r, t, audit.WebSigninRefused, err.Error())
 		refuse("That token was refused: " + err.Error() + ".")
 		return
 	}
-	h.recordSignin(r, t, "web.signin", "")
+	h.recordSignin(r, t, audit.WebSignin, "")
 	h.sess.issue(w, t)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -355,7 +355,7 @@ func TestSessions(t *testing.T) {
 		}
 	}
 	d := b.get("/dashboard")
-	if err := e.m.Store.RevokeToken(context.Background(), tokID, time.Now(), audit.Event{Time: time.Now(), Actor: "admin", Action: "token.revoke", Subject: "token:" + tokID}); err != nil {
+	if err := e.m.Store.RevokeToken(context.Background(), tokID, time.Now(), audit.Event{Time: time.Now(), Actor: "admin", Action: audit.TokenRevoke, Subject: "token:" + tokID}); err != nil {
 		t.Fatal(err)
 	}
 	if p := b.get("/dashboard"); p.status != http.StatusSeeOther {
@@ -419,7 +419,7 @@ func TestDashboardChartsHaveData(t *testing.T) {
 	}
 	// A host reports errors running the certified version.
 	err := e.m.Store.SaveHealthReports(ctx, []store.HealthReport{{VersionID: v.ID, Host: "host-1", WindowStart: time.Now().Add(-time.Hour), WindowEnd: time.Now(),
-		Calls: 400, Errors: map[string]int64{"timeout": 12}, ReceivedAt: time.Now()}}, []audit.Event{{Time: time.Now(), Actor: "host-1", Action: "health.report", Subject: "submission:" + v.ID}})
+		Calls: 400, Errors: map[string]int64{"timeout": 12}, ReceivedAt: time.Now()}}, []audit.Event{{Time: time.Now(), Actor: "host-1", Action: audit.HealthAlert, Subject: "submission:" + v.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,10 +448,10 @@ func TestAuditPageAndExport(t *testing.T) {
 	b := e.browser()
 	b.signIn("auditor")
 	p := b.get("/audit?subject=submission:" + v.ID)
-	if !strings.Contains(p.body, "The hash chain verifies") || !strings.Contains(p.body, "submission.create") {
+	if !strings.Contains(p.body, "The hash chain verifies") || !strings.Contains(p.body, audit.SubmissionCreate) {
 		t.Fatalf("audit page: %s", errorText(p.body))
 	}
-	if strings.Contains(p.body, "token.create") {
+	if strings.Contains(p.body, audit.TokenCreate) {
 		t.Error("the subject filter let other events through")
 	}
 	if p := b.get("/audit?since=yesterday"); p.status != http.StatusBadRequest {

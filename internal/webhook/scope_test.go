@@ -20,7 +20,7 @@ func TestScope(t *testing.T) {
 	}
 	defer st.Close()
 	if _, _, err := st.CreateVersion(ctx, domain.Version{ID: "sub_a", PluginID: "acme/hello", Version: "1.0.0", Digest: "sha256:a", Manifest: []byte("{}"), Submitter: "alice", State: lifecycle.Received},
-		[]audit.Event{{Actor: "alice", Action: "submission.create", Subject: "submission:sub_a"}}); err != nil {
+		[]audit.Event{{Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:sub_a"}}); err != nil {
 		t.Fatal(err)
 	}
 	data := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }

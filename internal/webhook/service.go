@@ -182,7 +182,7 @@ func (s *Service) Subscribe(ctx context.Context, owner string, req Subscription)
 	now := s.cfg.Now()
 	w := domain.Webhook{ID: id, Owner: owner, URL: u.String(), Events: req.Events, Namespace: req.Namespace, PluginID: req.Plugin, Secret: sealed, CreatedAt: now}
 	data, _ := json.Marshal(map[string]any{"url": redactURL(u.String()), "events": req.Events, "namespace": req.Namespace, "plugin": req.Plugin})
-	ev := audit.Event{Time: now, Actor: owner, Action: "webhook.create", Subject: "webhook:" + id, Data: data}
+	ev := audit.Event{Time: now, Actor: owner, Action: audit.WebhookCreate, Subject: "webhook:" + id, Data: data}
 	if err := s.cfg.Store.CreateWebhook(ctx, w, ev); err != nil {
 		return domain.Webhook{}, "", err
 	}
@@ -195,7 +195,7 @@ func (s *Service) Disable(ctx context.Context, actor, id, reason string) error {
 		reason = "disabled by " + actor
 	}
 	now := s.cfg.Now()
-	return s.cfg.Store.DisableWebhook(ctx, id, now, reason, audit.Event{Time: now, Actor: actor, Action: "webhook.disable", Subject: "webhook:" + id, Reason: reason})
+	return s.cfg.Store.DisableWebhook(ctx, id, now, reason, audit.Event{Time: now, Actor: actor, Action: audit.WebhookDisable, Subject: "webhook:" + id, Reason: reason})
 }
 
 // Replay sends one delivery again (delivered or dead) with a fresh budget.
@@ -210,7 +210,7 @@ func (s *Service) Replay(ctx context.Context, actor string, deliveryID int64) er
 	now := s.cfg.Now()
 	data, _ := json.Marshal(map[string]any{"deliveries": []int64{d.ID}})
 	n, err := s.cfg.Store.ReplayDeliveries(ctx, d.WebhookID, []int64{d.ID}, now,
-		audit.Event{Time: now, Actor: actor, Action: "webhook.delivery.replay", Subject: "webhook:" + d.WebhookID, Data: data})
+		audit.Event{Time: now, Actor: actor, Action: audit.WebhookDeliveryReplay, Subject: "webhook:" + d.WebhookID, Data: data})
 	if err == nil && n == 0 {
 		err = fmt.Errorf("delivery %d changed meanwhile: %w", d.ID, domain.ErrStateChanged)
 	}
@@ -222,7 +222,7 @@ func (s *Service) Replay(ctx context.Context, actor string, deliveryID int64) er
 func (s *Service) ReplayDead(ctx context.Context, actor, webhookID string) (int, error) {
 	now := s.cfg.Now()
 	return s.cfg.Store.ReplayDeliveries(ctx, webhookID, nil, now,
-		audit.Event{Time: now, Actor: actor, Action: "webhook.delivery.replay", Subject: "webhook:" + webhookID, Reason: "every dead letter"})
+		audit.Event{Time: now, Actor: actor, Action: audit.WebhookDeliveryReplay, Subject: "webhook:" + webhookID, Reason: "every dead letter"})
 }
 
 // redactURL drops the query from a URL for the audit trail: receivers

@@ -215,7 +215,7 @@ func (s *Service) attempt(ctx context.Context, w domain.Webhook, d domain.Webhoo
 		if d.Attempts >= s.cfg.MaxAttempts {
 			d.State = domain.DeliveryDead
 			data, _ := json.Marshal(map[string]any{"delivery": d.ID, "event": d.EventSeq, "type": d.EventType, "attempts": d.Attempts})
-			ev = &audit.Event{Time: at, Actor: "system", Action: "webhook.delivery.dead", Subject: "webhook:" + w.ID,
+			ev = &audit.Event{Time: at, Actor: "system", Action: audit.WebhookDeliveryDead, Subject: "webhook:" + w.ID,
 				Reason: fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, d.LastError), Data: data}
 		} else {
 			d.State = domain.DeliveryPending

@@ -112,11 +112,11 @@ func (e *env) suspend(t *testing.T, id string) {
 	now := e.clk.Now()
 	v := domain.Version{ID: id, PluginID: "acme/hello", Version: "1.0." + id[len("sub_"):], Digest: "sha256:" + id, Size: 1, Manifest: []byte(`{}`),
 		Submitter: "alice", State: lifecycle.Certified, Reason: "test", CreatedAt: now, UpdatedAt: now}
-	if _, _, err := e.st.CreateVersion(ctx, v, []audit.Event{{Time: now, Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil {
+	if _, _, err := e.st.CreateVersion(ctx, v, []audit.Event{{Time: now, Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + id}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.Transition(ctx, id, lifecycle.Certified, lifecycle.Suspended, "advisory GO-2026-0001",
-		audit.Event{Time: now, Actor: "system", Action: "version.suspended", Subject: "submission:" + id}); err != nil {
+		audit.Event{Time: now, Actor: "system", Action: audit.VersionSuspended, Subject: "submission:" + id}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -166,7 +166,7 @@ func TestSignedDeliveryToLoopbackReceiver(t *testing.T) {
 	if err := json.Unmarshal(got[0].body, &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Type != "version.suspended" || p.Data.Subject != "submission:sub_1" || p.Data.NewState != "suspended" || p.Data.Hash == "" {
+	if p.Type != audit.VersionSuspended || p.Data.Subject != "submission:sub_1" || p.Data.NewState != "suspended" || p.Data.Hash == "" {
 		t.Fatalf("payload = %+v", p)
 	}
 	if len(other.requests()) != 0 {
@@ -256,7 +256,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	}
 	var deadSuspended *domain.WebhookDelivery
 	for i := range dead {
-		if dead[i].EventType == "version.suspended" {
+		if dead[i].EventType == audit.VersionSuspended {
 			deadSuspended = &dead[i]
 		}
 	}
@@ -269,7 +269,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	}
 	var deadEvents int
 	e.st.ScanAudit(ctx, store.AuditQuery{Subject: "webhook:" + w.ID}, func(ev audit.Event) error {
-		if ev.Action == "webhook.delivery.dead" {
+		if ev.Action == audit.WebhookDeliveryDead {
 			deadEvents++
 		}
 		return nil
@@ -280,7 +280,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	// The dead-letter events are not themselves delivered.
 	e.pass(t)
 	for _, d := range func() []domain.WebhookDelivery { ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{}); return ds }() {
-		if d.EventType == "webhook.delivery.dead" {
+		if d.EventType == audit.WebhookDeliveryDead {
 			t.Fatal("a dead-letter event was queued for delivery")
 		}
 	}

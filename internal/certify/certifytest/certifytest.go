@@ -83,7 +83,7 @@ func Register(tb testing.TB, st Registry, ns, owner string, key *trust.FileSigne
 	ctx := context.Background()
 	now := time.Now()
 	if err := st.CreateNamespace(ctx, domain.Namespace{Name: ns, Owners: []string{owner}, CreatedAt: now},
-		audit.Event{Time: now, Actor: owner, Action: "namespace.claim", Subject: "namespace:" + ns}); err != nil && !isConflict(err) {
+		audit.Event{Time: now, Actor: owner, Action: audit.NamespaceClaim, Subject: "namespace:" + ns}); err != nil && !isConflict(err) {
 		tb.Fatal(err)
 	}
 	pem, err := key.PublicKey().MarshalPEM()
@@ -95,7 +95,7 @@ func Register(tb testing.TB, st Registry, ns, owner string, key *trust.FileSigne
 		tb.Fatal(err)
 	}
 	if err := st.AddPublisherKey(ctx, domain.PublisherKey{ID: key.KeyID(), Namespace: ns, Algorithm: string(key.Algorithm()), PEM: pem, AddedBy: owner, AddedAt: now}, entry,
-		audit.Event{Time: now, Actor: owner, Action: string(trust.EventPublisherKeyAdded), Subject: "namespace:" + ns, Reason: "key " + key.KeyID()}); err != nil {
+		audit.Event{Time: now, Actor: owner, Action: audit.PublisherKeyAdded, Subject: "namespace:" + ns, Reason: "key " + key.KeyID()}); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -36,7 +36,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := audit.Event{Time: time.Now(), Actor: "alice", Action: "namespace.create", Subject: "namespace:acme"}
+	ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:acme"}
 	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func BenchmarkCreateVersion(b *testing.B) {
 			Files:     []store.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
 			Submitter: "alice", State: lifecycle.Received, CreatedAt: time.Now(),
 		}
-		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: "submission.create", Subject: "submission:" + v.ID}
+		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + v.ID}
 		if _, _, err := s.CreateVersion(ctx, v, []audit.Event{ev}); err != nil {
 			b.Fatal(err)
 		}

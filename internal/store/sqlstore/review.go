@@ -183,7 +183,7 @@ func (s *Store) EscalateOverdue(ctx context.Context, now time.Time) ([]store.Rev
 				return err
 			}
 			data, _ := json.Marshal(map[string]any{"deadline": out[i].Deadline, "tier": out[i].Tier, "claimedBy": out[i].ClaimedBy})
-			evs = append(evs, audit.Event{Time: now, Actor: "system", Action: "review.escalate", Subject: "submission:" + out[i].VersionID,
+			evs = append(evs, audit.Event{Time: now, Actor: "system", Action: audit.ReviewEscalate, Subject: "submission:" + out[i].VersionID,
 				Reason: "the review deadline passed without a decision", Data: data})
 		}
 		if len(evs) == 0 {

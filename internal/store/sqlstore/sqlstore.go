@@ -164,6 +164,9 @@ func checkEvent(e *audit.Event) error {
 	case len(e.Reason) > MaxReason:
 		return fmt.Errorf("audit event reason is %d bytes, over the limit of %d", len(e.Reason), MaxReason)
 	}
+	if err := audit.CheckAction(e.Action); err != nil {
+		return err // every event in the trail has a meaning an auditor can look up
+	}
 	e.Time = stamp(e.Time)
 	return nil
 }

@@ -200,7 +200,7 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 	copy(evs, c.Audit)
 	if c.From != "" {
 		for i := range evs {
-			if evs[i].Action == "submission.transition" {
+			if evs[i].Action == audit.SubmissionTransition {
 				evs[i].OldState, evs[i].NewState = string(c.From), string(c.To)
 			}
 		}

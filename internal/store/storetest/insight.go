@@ -37,7 +37,7 @@ func insightVersion(t *testing.T, s store.Store, id, plugin, ver string, created
 	}
 	permJSON, _ := json.Marshal(perms)
 	v.Manifest = []byte(fmt.Sprintf(`{"id":%q,"version":%q,"name":"Display of %s","description":"About %s","permissions":%s}`, plugin, ver, plugin, plugin, permJSON))
-	if _, created, err := s.CreateVersion(context.Background(), v, []audit.Event{{Time: created, Actor: "alice", Action: "submission.create", Subject: "submission:" + id}}); err != nil || !created {
+	if _, created, err := s.CreateVersion(context.Background(), v, []audit.Event{{Time: created, Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + id}}); err != nil || !created {
 		t.Fatalf("creating %s: %v", id, err)
 	}
 }
@@ -46,7 +46,7 @@ func insightVersion(t *testing.T, s store.Store, id, plugin, ver string, created
 func walk(t *testing.T, s store.Store, id string, steps []lifecycle.State, times []time.Time) {
 	t.Helper()
 	for i := 1; i < len(steps); i++ {
-		ev := audit.Event{Time: times[i-1], Actor: "system", Action: "submission.transition", Subject: "submission:" + id}
+		ev := audit.Event{Time: times[i-1], Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id}
 		if err := s.Transition(context.Background(), id, steps[i-1], steps[i], "test", ev); err != nil {
 			t.Fatalf("%s: %s → %s: %v", id, steps[i-1], steps[i], err)
 		}
@@ -73,7 +73,7 @@ func insightFixture(t *testing.T, s store.Store) {
 		{VersionID: "sub_b1", Outcome: "in_review", Tier: "high", Weight: 60, CreatedAt: hours(22.9)},
 	} {
 		vd.PolicyDigest, vd.Body = "sha256:p", []byte(`{}`)
-		if _, err := s.SaveVerdict(ctx, vd, event("triage.verdict", "submission:"+vd.VersionID, 30+i)); err != nil {
+		if _, err := s.SaveVerdict(ctx, vd, event(audit.TriageVerdict, "submission:"+vd.VersionID, 30+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,16 +140,16 @@ func testInsightQueue(t *testing.T, s store.Store) {
 	for _, it := range []store.ReviewItem{
 		{VersionID: "sub_b1", PluginID: "beta/b", Tier: "high", Weight: 60, ApprovalsRequired: 2, Deadline: hours(30), CreatedAt: hours(23)},
 	} {
-		if err := s.OpenReview(ctx, it, event("review.open", "submission:"+it.VersionID, 40)); err != nil {
+		if err := s.OpenReview(ctx, it, event(audit.ReviewOpen, "submission:"+it.VersionID, 40)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	insightVersion(t, s, "sub_c1", "gamma/c", "1.0.0", hours(23.5))
 	walk(t, s, "sub_c1", toReview, []time.Time{hours(23.6), hours(23.7), hours(23.8)})
-	if err := s.OpenReview(ctx, store.ReviewItem{VersionID: "sub_c1", PluginID: "gamma/c", Tier: "low", ApprovalsRequired: 1, Deadline: hours(100), CreatedAt: hours(23.8)}, event("review.open", "submission:sub_c1", 41)); err != nil {
+	if err := s.OpenReview(ctx, store.ReviewItem{VersionID: "sub_c1", PluginID: "gamma/c", Tier: "low", ApprovalsRequired: 1, Deadline: hours(100), CreatedAt: hours(23.8)}, event(audit.ReviewOpen, "submission:sub_c1", 41)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ClaimReview(ctx, "sub_c1", "rita", hours(24), hours(26), event("review.claim", "submission:sub_c1", 42)); err != nil {
+	if _, err := s.ClaimReview(ctx, "sub_c1", "rita", hours(24), hours(26), event(audit.ReviewClaim, "submission:sub_c1", 42)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EnqueueJob(ctx, store.Job{Kind: "vet", Key: "sub_c1", RunAt: hours(24), CreatedAt: hours(24)}); err != nil {
@@ -188,11 +188,11 @@ func testInsightHotspots(t *testing.T, s store.Store) {
 		{"analyzer":"licenses","status":"passed","findings":null}]`
 	// An older run of sub_b1 with other findings does not count: only the
 	// newest run of each version does.
-	if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: "sub_b1", Results: []byte(`[{"analyzer":"x","findings":[{"ruleId":"old/rule","severity":"high"}]}]`), CreatedAt: hours(22.6)}, event("submission.vet", "submission:sub_b1", 50)); err != nil {
+	if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: "sub_b1", Results: []byte(`[{"analyzer":"x","findings":[{"ruleId":"old/rule","severity":"high"}]}]`), CreatedAt: hours(22.6)}, event(audit.SubmissionVet, "submission:sub_b1", 50)); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"sub_b1", "sub_a1"} {
-		if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: id, Results: []byte(results), Blocked: true, CreatedAt: hours(22.7)}, event("submission.vet", "submission:"+id, 51+i)); err != nil {
+		if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: id, Results: []byte(results), Blocked: true, CreatedAt: hours(22.7)}, event(audit.SubmissionVet, "submission:"+id, 51+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,7 +260,7 @@ func testInsightAuditSearch(t *testing.T, s store.Store) {
 	if len(next) != 2 || next[0].Seq >= page[1].Seq {
 		t.Errorf("the next page %+v does not continue before seq %d", next, page[1].Seq)
 	}
-	win, _ := s.SearchAudit(ctx, store.AuditFilter{Since: hours(21), Until: hours(23), Action: "submission.transition"})
+	win, _ := s.SearchAudit(ctx, store.AuditFilter{Since: hours(21), Until: hours(23), Action: audit.SubmissionTransition})
 	for _, e := range win {
 		if e.Time.Before(stored(hours(21))) || !e.Time.Before(stored(hours(23))) {
 			t.Errorf("event at %s outside the window", e.Time)
@@ -310,9 +310,9 @@ func certifyAt(t *testing.T, s store.Store, id string, exp time.Time) {
 	t.Helper()
 	_, err := s.ApplyTrustChange(context.Background(), store.TrustChange{
 		VersionID: id, From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved",
-		Certificate: &store.CertificateRecord{Kind: "certificate.issued", Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(30), ExpiresAt: exp},
+		Certificate: &store.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(30), ExpiresAt: exp},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
-		Audit:       []audit.Event{{Time: hours(30), Actor: "bob", Action: "certificate.issued", Subject: "submission:" + id}},
+		Audit:       []audit.Event{{Time: hours(30), Actor: "bob", Action: audit.CertificateIssued, Subject: "submission:" + id}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -331,9 +331,9 @@ func testInsightExpiring(t *testing.T, s store.Store) {
 	// A renewal replaces the expiry that counts: the newest certificate's.
 	_, err := s.ApplyTrustChange(ctx, store.TrustChange{
 		VersionID:   "sub_x2",
-		Certificate: &store.CertificateRecord{Kind: "certificate.renewed", Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(90), ExpiresAt: hours(800)},
+		Certificate: &store.CertificateRecord{Kind: audit.CertificateRenewed, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(90), ExpiresAt: hours(800)},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.renewed"}`)},
-		Audit:       []audit.Event{{Time: hours(90), Actor: "system", Action: "certificate.renewed", Subject: "submission:sub_x2"}},
+		Audit:       []audit.Event{{Time: hours(90), Actor: "system", Action: audit.CertificateRenewed, Subject: "submission:sub_x2"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +365,7 @@ func testInsightErrorRates(t *testing.T, s store.Store) {
 	for i := range reports {
 		reports[i].WindowStart, reports[i].WindowEnd = reports[i].ReceivedAt.Add(-time.Hour), reports[i].ReceivedAt
 	}
-	if err := s.SaveHealthReports(ctx, reports, []audit.Event{{Time: hours(12), Actor: "host-a", Action: "health.report", Subject: "submission:sub_h1"}}); err != nil {
+	if err := s.SaveHealthReports(ctx, reports, []audit.Event{{Time: hours(12), Actor: "host-a", Action: audit.HealthAlert, Subject: "submission:sub_h1"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.HostErrorRates(ctx, hours(5), 10)

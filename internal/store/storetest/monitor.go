@@ -27,7 +27,7 @@ func certifiedVersion(t *testing.T, s store.Store, id, pluginID, ver string) sto
 	path := []lifecycle.State{lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified}
 	from := lifecycle.Received
 	for i, to := range path {
-		if err := s.Transition(context.Background(), id, from, to, "test", event("submission.transition", "submission:"+id, 20+i)); err != nil {
+		if err := s.Transition(context.Background(), id, from, to, "test", event(audit.SubmissionTransition, "submission:"+id, 20+i)); err != nil {
 			t.Fatalf("moving %s to %s: %v", id, to, err)
 		}
 		from = to
@@ -72,12 +72,12 @@ func testRevalidationSchedule(t *testing.T, s store.Store) {
 
 	// A failed revalidation: suspended with a deadline, the event in the
 	// same write.
-	if err := s.Transition(ctx, "v2", lifecycle.Certified, lifecycle.Suspended, "failed", event("version.suspended", "submission:v2", 40)); err != nil {
+	if err := s.Transition(ctx, "v2", lifecycle.Certified, lifecycle.Suspended, "failed", event(audit.VersionSuspended, "submission:v2", 40)); err != nil {
 		t.Fatal(err)
 	}
 	r2.Deadline, r2.NextAt, r2.LastOutcome, r2.LastReason, r2.NeedsReview, r2.ReviewReason = at(300), at(9000), "failed", "advisory GO-1", true, "host errors"
 	n := len(trail(t, s, "submission:v2"))
-	if err := s.SaveRevalidation(ctx, r2, []audit.Event{event("revalidation.failed", "submission:v2", 41)}); err != nil {
+	if err := s.SaveRevalidation(ctx, r2, []audit.Event{event(audit.RevalidationFailed, "submission:v2", 41)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(trail(t, s, "submission:v2")); got != n+1 {
@@ -166,7 +166,7 @@ func testComponentIndex(t *testing.T, s store.Store) {
 func testHostAPIOffers(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for i, v := range []string{"1.0.0", "2.0.0", "2.0.0"} {
-		if err := s.OfferHostAPI(ctx, store.HostAPIOffer{Version: v, By: "ops", OfferedAt: at(i)}, event("hostapi.offered", "hostapi:"+v, i)); err != nil {
+		if err := s.OfferHostAPI(ctx, store.HostAPIOffer{Version: v, By: "ops", OfferedAt: at(i)}, event(audit.HostAPIOffered, "hostapi:"+v, i)); err != nil {
 			t.Fatalf("OfferHostAPI(%s): %v", v, err)
 		}
 	}
@@ -189,7 +189,7 @@ func testHealthReports(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	if err := s.SaveHealthReports(ctx, []store.HealthReport{rep(100, 50, map[string]int64{"timeout": 7, "trap": 3})},
-		[]audit.Event{event("health.alert", "submission:v1", 200)}); err != nil {
+		[]audit.Event{event(audit.HealthAlert, "submission:v1", 200)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ListHealthReports(ctx, "v1", at(0), 10)
@@ -202,7 +202,7 @@ func testHealthReports(t *testing.T, s store.Store) {
 	if got, _ := s.ListHealthReports(ctx, "v1", at(100), 10); len(got) != 1 {
 		t.Fatalf("reports since at(100) = %d; want 1", len(got))
 	}
-	if n := len(trail(t, s, "submission:v1")); n == 0 || trail(t, s, "submission:v1")[n-1].Action != "health.alert" {
+	if n := len(trail(t, s, "submission:v1")); n == 0 || trail(t, s, "submission:v1")[n-1].Action != audit.HealthAlert {
 		t.Fatal("the alert was not recorded with its report")
 	}
 	bad := rep(0, -1, nil)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -19,17 +20,17 @@ var notifyTests = []suiteTest{
 }
 
 func newWebhook(id string) store.Webhook {
-	return store.Webhook{ID: id, Owner: "alice", URL: "https://hooks.example.com/" + id, Events: []string{"submission.*", "incident.opened"},
+	return store.Webhook{ID: id, Owner: "alice", URL: "https://hooks.example.com/" + id, Events: []string{"submission.*", audit.IncidentOpened},
 		Namespace: "acme", Secret: []byte("sealed-" + id), CreatedAt: at(1)}
 }
 
 func testWebhookSubscriptions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	w := newWebhook("wh_1")
-	if err := s.CreateWebhook(ctx, w, event("webhook.create", "webhook:wh_1", 1)); err != nil {
+	if err := s.CreateWebhook(ctx, w, event(audit.WebhookCreate, "webhook:wh_1", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateWebhook(ctx, w, event("webhook.create", "webhook:wh_1", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateWebhook(ctx, w, event(audit.WebhookCreate, "webhook:wh_1", 2)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second CreateWebhook with the same id: %v, want ErrConflict", err)
 	}
 	got, err := s.GetWebhook(ctx, "wh_1")
@@ -44,13 +45,13 @@ func testWebhookSubscriptions(t *testing.T, s store.Store) {
 	}
 	bad := newWebhook("wh_bad")
 	bad.Events = nil
-	if err := s.CreateWebhook(ctx, bad, event("webhook.create", "webhook:wh_bad", 3)); err == nil {
+	if err := s.CreateWebhook(ctx, bad, event(audit.WebhookCreate, "webhook:wh_bad", 3)); err == nil {
 		t.Fatal("a webhook without event filters was stored")
 	}
-	if err := s.DisableWebhook(ctx, "wh_1", at(5), "owner asked", event("webhook.disable", "webhook:wh_1", 5)); err != nil {
+	if err := s.DisableWebhook(ctx, "wh_1", at(5), "owner asked", event(audit.WebhookDisable, "webhook:wh_1", 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DisableWebhook(ctx, "wh_1", at(6), "again", event("webhook.disable", "webhook:wh_1", 6)); err != nil {
+	if err := s.DisableWebhook(ctx, "wh_1", at(6), "again", event(audit.WebhookDisable, "webhook:wh_1", 6)); err != nil {
 		t.Fatalf("disabling a disabled webhook: %v", err)
 	}
 	list, err := s.ListWebhooks(ctx)
@@ -63,7 +64,7 @@ func testWebhookSubscriptions(t *testing.T, s store.Store) {
 func testWebhookDeliveries(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for _, id := range []string{"wh_a", "wh_b"} {
-		if err := s.CreateWebhook(ctx, newWebhook(id), event("webhook.create", "webhook:"+id, 1)); err != nil {
+		if err := s.CreateWebhook(ctx, newWebhook(id), event(audit.WebhookCreate, "webhook:"+id, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +72,7 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 		t.Fatalf("initial cursor = %d, %v", c, err)
 	}
 	mk := func(wh string, seq int64) store.WebhookDelivery {
-		return store.WebhookDelivery{WebhookID: wh, EventSeq: seq, EventType: "submission.create", MessageID: fmt.Sprintf("msg_%d_%s", seq, wh),
+		return store.WebhookDelivery{WebhookID: wh, EventSeq: seq, EventType: audit.SubmissionCreate, MessageID: fmt.Sprintf("msg_%d_%s", seq, wh),
 			Payload: []byte(`{"type":"submission.create"}`), NextAttempt: at(10), CreatedAt: at(10)}
 	}
 	if err := s.EnqueueDeliveries(ctx, []store.WebhookDelivery{mk("wh_a", 1), mk("wh_b", 1), mk("wh_a", 2)}, 0, 2); err != nil {
@@ -112,7 +113,7 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	d.Attempts, d.State, d.LastError = 2, store.DeliveryDead, "gave up"
-	dead := event("webhook.delivery.dead", "webhook:"+d.WebhookID, 20)
+	dead := event(audit.WebhookDeliveryDead, "webhook:"+d.WebhookID, 20)
 	if err := s.RecordAttempt(ctx, d, store.WebhookAttempt{DeliveryID: d.ID, N: 2, At: at(20), Error: "connection refused"}, &dead); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 	}
 
 	// Replay brings dead letters back with a fresh budget.
-	n, err := s.ReplayDeliveries(ctx, d.WebhookID, nil, at(30), event("webhook.delivery.replay", "webhook:"+d.WebhookID, 30))
+	n, err := s.ReplayDeliveries(ctx, d.WebhookID, nil, at(30), event(audit.WebhookDeliveryReplay, "webhook:"+d.WebhookID, 30))
 	if err != nil || n != 1 {
 		t.Fatalf("replay = %d, %v; want 1", n, err)
 	}
@@ -140,7 +141,7 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 	if got.State != store.DeliveryPending || got.Attempts != 0 || !got.NextAttempt.Equal(stored(at(30))) {
 		t.Fatalf("replayed delivery = %+v", got)
 	}
-	if n, err := s.ReplayDeliveries(ctx, d.WebhookID, nil, at(31), event("webhook.delivery.replay", "webhook:"+d.WebhookID, 31)); err != nil || n != 0 {
+	if n, err := s.ReplayDeliveries(ctx, d.WebhookID, nil, at(31), event(audit.WebhookDeliveryReplay, "webhook:"+d.WebhookID, 31)); err != nil || n != 0 {
 		t.Fatalf("replaying with no dead letters = %d, %v", n, err)
 	}
 	// Scoped lists.
@@ -151,13 +152,13 @@ func testWebhookDeliveries(t *testing.T, s store.Store) {
 		t.Fatalf("deliveries of no webhooks = %+v", none)
 	}
 	// Disabling kills what is pending and refuses replays.
-	if err := s.DisableWebhook(ctx, "wh_a", at(40), "gone", event("webhook.disable", "webhook:wh_a", 40)); err != nil {
+	if err := s.DisableWebhook(ctx, "wh_a", at(40), "gone", event(audit.WebhookDisable, "webhook:wh_a", 40)); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ := s.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: "wh_a", State: store.DeliveryPending}); len(pend) != 0 {
 		t.Fatalf("pending deliveries of a disabled webhook: %+v", pend)
 	}
-	if _, err := s.ReplayDeliveries(ctx, "wh_a", nil, at(41), event("webhook.delivery.replay", "webhook:wh_a", 41)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.ReplayDeliveries(ctx, "wh_a", nil, at(41), event(audit.WebhookDeliveryReplay, "webhook:wh_a", 41)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("replay to a disabled webhook: %v, want ErrConflict", err)
 	}
 	mustVerify(t, s, 5) // 2 creates, dead letter, replay, disable
@@ -169,24 +170,24 @@ func testIncidents(t *testing.T, s store.Store) {
 		create(t, s, newVersion(id, "acme/hello", fmt.Sprintf("1.0.%d", i), id))
 	}
 	inc := store.Incident{ID: "inc_1", Title: "Exfiltration in acme/hello", Summary: "reports of data leaving", Severity: "high", State: store.IncidentOpen, OpenedBy: "sam", OpenedAt: at(20)}
-	if err := s.CreateIncident(ctx, inc, event("incident.opened", "incident:inc_1", 20)); err != nil {
+	if err := s.CreateIncident(ctx, inc, event(audit.IncidentOpened, "incident:inc_1", 20)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateIncident(ctx, inc, event("incident.opened", "incident:inc_1", 20)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateIncident(ctx, inc, event(audit.IncidentOpened, "incident:inc_1", 20)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate incident: %v", err)
 	}
-	n, err := s.AddIncidentVersions(ctx, "inc_1", []store.IncidentVersion{{VersionID: "sub_1", Source: "named", AddedBy: "sam", AddedAt: at(21)}}, event("incident.versions_added", "incident:inc_1", 21))
+	n, err := s.AddIncidentVersions(ctx, "inc_1", []store.IncidentVersion{{VersionID: "sub_1", Source: "named", AddedBy: "sam", AddedAt: at(21)}}, event(audit.IncidentVersionsAdded, "incident:inc_1", 21))
 	if err != nil || n != 1 {
 		t.Fatalf("AddIncidentVersions = %d, %v", n, err)
 	}
 	n, err = s.AddIncidentVersions(ctx, "inc_1", []store.IncidentVersion{
 		{VersionID: "sub_1", Source: "hunt:hr_1", AddedBy: "sam", AddedAt: at(22)},
 		{VersionID: "sub_2", Source: "hunt:hr_1", AddedBy: "sam", AddedAt: at(22)},
-	}, event("incident.versions_added", "incident:inc_1", 22))
+	}, event(audit.IncidentVersionsAdded, "incident:inc_1", 22))
 	if err != nil || n != 1 {
 		t.Fatalf("adding one new and one named version = %d, %v; want 1", n, err)
 	}
-	if _, err := s.AddIncidentVersions(ctx, "inc_1", []store.IncidentVersion{{VersionID: "sub_none", Source: "named", AddedBy: "sam", AddedAt: at(23)}}, event("incident.versions_added", "incident:inc_1", 23)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.AddIncidentVersions(ctx, "inc_1", []store.IncidentVersion{{VersionID: "sub_none", Source: "named", AddedBy: "sam", AddedAt: at(23)}}, event(audit.IncidentVersionsAdded, "incident:inc_1", 23)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("naming an unknown version: %v, want ErrNotFound", err)
 	}
 	vs, err := s.ListIncidentVersions(ctx, "inc_1")
@@ -194,11 +195,11 @@ func testIncidents(t *testing.T, s store.Store) {
 		t.Fatalf("incident versions = %+v, %v", vs, err)
 	}
 	inc.State, inc.ContainedAt = store.IncidentContained, at(30)
-	if err := s.UpdateIncident(ctx, inc, event("incident.contained", "incident:inc_1", 30)); err != nil {
+	if err := s.UpdateIncident(ctx, inc, event(audit.IncidentContained, "incident:inc_1", 30)); err != nil {
 		t.Fatal(err)
 	}
 	inc.State, inc.ClosedAt, inc.ClosedBy, inc.Postmortem = store.IncidentClosed, at(40), "sam", "What happened and the new rule."
-	if err := s.UpdateIncident(ctx, inc, event("incident.closed", "incident:inc_1", 40)); err != nil {
+	if err := s.UpdateIncident(ctx, inc, event(audit.IncidentClosed, "incident:inc_1", 40)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetIncident(ctx, "inc_1")
@@ -224,17 +225,17 @@ func testHuntRules(t *testing.T, s store.Store) {
 		{ID: "hr_2", Kind: store.HuntImport, Pattern: "env/steal", CreatedBy: "sam", CreatedAt: at(2)},
 	}
 	for _, r := range rules {
-		if err := s.CreateHuntRule(ctx, r, event("hunt.rule.create", "hunt-rule:"+r.ID, 1)); err != nil {
+		if err := s.CreateHuntRule(ctx, r, event(audit.IncidentRuleAdded, "hunt-rule:"+r.ID, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateHuntRule(ctx, store.HuntRule{ID: "hr_3", Kind: "astrology", Pattern: "x", CreatedBy: "sam"}, event("hunt.rule.create", "hunt-rule:hr_3", 3)); err == nil {
+	if err := s.CreateHuntRule(ctx, store.HuntRule{ID: "hr_3", Kind: "astrology", Pattern: "x", CreatedBy: "sam"}, event(audit.IncidentRuleAdded, "hunt-rule:hr_3", 3)); err == nil {
 		t.Fatal("a rule of unknown kind was stored")
 	}
-	if err := s.DisableHuntRule(ctx, "hr_1", at(5), event("hunt.rule.disable", "hunt-rule:hr_1", 5)); err != nil {
+	if err := s.DisableHuntRule(ctx, "hr_1", at(5), event(audit.HuntRuleDisable, "hunt-rule:hr_1", 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DisableHuntRule(ctx, "hr_none", at(5), event("hunt.rule.disable", "hunt-rule:hr_none", 5)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DisableHuntRule(ctx, "hr_none", at(5), event(audit.HuntRuleDisable, "hunt-rule:hr_none", 5)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("disabling an unknown rule: %v", err)
 	}
 	active, err := s.ListHuntRules(ctx, true)

@@ -16,7 +16,7 @@ func inReview(t *testing.T, s store.Store, id, plugin, version string) store.Ver
 	ctx := context.Background()
 	v := create(t, s, newVersion(id, plugin, version, id))
 	for _, st := range [][2]lifecycle.State{{lifecycle.Received, lifecycle.Vetting}, {lifecycle.Vetting, lifecycle.Triage}, {lifecycle.Triage, lifecycle.InReview}} {
-		if err := s.Transition(ctx, id, st[0], st[1], "test", event("submission.transition", "submission:"+id, 11)); err != nil {
+		if err := s.Transition(ctx, id, st[0], st[1], "test", event(audit.SubmissionTransition, "submission:"+id, 11)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,7 +33,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	for i, it := range items {
 		inReview(t, s, it.VersionID, it.PluginID, "1.0.0")
 		it.CreatedAt = at(i)
-		if err := s.OpenReview(ctx, it, event("review.open", "submission:"+it.VersionID, 12)); err != nil {
+		if err := s.OpenReview(ctx, it, event(audit.ReviewOpen, "submission:"+it.VersionID, 12)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,25 +54,25 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	}
 
 	// Claims expire; another reviewer cannot take a live one.
-	it, err := s.ClaimReview(ctx, "sub_late", "rita", at(0), at(60), event("review.claim", "submission:sub_late", 13))
+	it, err := s.ClaimReview(ctx, "sub_late", "rita", at(0), at(60), event(audit.ReviewClaim, "submission:sub_late", 13))
 	if err != nil || it.ClaimedBy != "rita" || !it.ClaimUntil.Equal(stored(at(60))) {
 		t.Fatalf("claim = %+v, %v", it, err)
 	}
-	if _, err := s.ClaimReview(ctx, "sub_late", "ravi", at(30), at(90), event("review.claim", "submission:sub_late", 14)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.ClaimReview(ctx, "sub_late", "ravi", at(30), at(90), event(audit.ReviewClaim, "submission:sub_late", 14)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("claim over a live claim: %v", err)
 	}
-	if it, err := s.ClaimReview(ctx, "sub_late", "ravi", at(61), at(120), event("review.claim", "submission:sub_late", 15)); err != nil || it.ClaimedBy != "ravi" {
+	if it, err := s.ClaimReview(ctx, "sub_late", "ravi", at(61), at(120), event(audit.ReviewClaim, "submission:sub_late", 15)); err != nil || it.ClaimedBy != "ravi" {
 		t.Fatalf("claim after expiry = %+v, %v", it, err)
 	}
 
 	// Approvals are counted per distinct reviewer.
-	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita", Granted: []string{"kv:read"}}, event("review.approve", "submission:sub_soon_heavy", 16)); err != nil || n != 1 {
+	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita", Granted: []string{"kv:read"}}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 16)); err != nil || n != 1 {
 		t.Fatalf("first approval = %d, %v", n, err)
 	}
-	if _, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita"}, event("review.approve", "submission:sub_soon_heavy", 17)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 17)); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second approval by the same reviewer: %v", err)
 	}
-	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi"}, event("review.approve", "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
+	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
 		t.Fatalf("second approver = %d, %v", n, err)
 	}
 	as, _ := s.ListApprovals(ctx, "sub_soon_heavy")
@@ -90,7 +90,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	}
 
 	// Leaving review closes the item.
-	if err := s.Transition(ctx, "sub_soon_light", lifecycle.InReview, lifecycle.Rejected, "no", event("submission.transition", "submission:sub_soon_light", 19)); err != nil {
+	if err := s.Transition(ctx, "sub_soon_light", lifecycle.InReview, lifecycle.Rejected, "no", event(audit.SubmissionTransition, "submission:sub_soon_light", 19)); err != nil {
 		t.Fatal(err)
 	}
 	if it, _ := s.GetReview(ctx, "sub_soon_light"); it.Open {
@@ -107,7 +107,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	inReview(t, s, "sub_m", "acme/m", "1.0.0")
 	for i := 0; i < 2; i++ {
-		v, err := s.SaveVerdict(ctx, store.Verdict{VersionID: "sub_m", PolicyDigest: "sha256:p", Outcome: "in_review", Tier: "low", Weight: i, Body: []byte(`{}`), CreatedAt: at(i)}, event("triage.verdict", "submission:sub_m", i))
+		v, err := s.SaveVerdict(ctx, store.Verdict{VersionID: "sub_m", PolicyDigest: "sha256:p", Outcome: "in_review", Tier: "low", Weight: i, Body: []byte(`{}`), CreatedAt: at(i)}, event(audit.TriageVerdict, "submission:sub_m", i))
 		if err != nil || v.Seq != i+1 {
 			t.Fatalf("verdict %d = %+v, %v", i, v, err)
 		}
@@ -116,7 +116,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 		t.Fatalf("latest verdict = %+v, %v", v, err)
 	}
 	for i, kind := range []string{"changes_requested", "comment"} {
-		if _, err := s.AddMessage(ctx, store.Message{PluginID: "acme/m", VersionID: "sub_m", Author: "rita", Kind: kind, Body: "please drop kv:write", CreatedAt: at(i)}, event("review.message", "plugin:acme/m", i)); err != nil {
+		if _, err := s.AddMessage(ctx, store.Message{PluginID: "acme/m", VersionID: "sub_m", Author: "rita", Kind: kind, Body: "please drop kv:write", CreatedAt: at(i)}, event(audit.ReviewMessage, "plugin:acme/m", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +128,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 		t.Fatalf("active policy before any: %v", err)
 	}
 	for i, d := range []string{"sha256:one", "sha256:two"} {
-		if err := s.ApplyPolicy(ctx, store.PolicyRecord{Digest: d, Modules: []byte(`{"p.rego":"package x"}`), AppliedBy: "sam", AppliedAt: at(i)}, event("policy.apply", "policy:"+d, i)); err != nil {
+		if err := s.ApplyPolicy(ctx, store.PolicyRecord{Digest: d, Modules: []byte(`{"p.rego":"package x"}`), AppliedBy: "sam", AppliedAt: at(i)}, event(audit.PolicyApply, "policy:"+d, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,7 +140,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	if p, n, err := s.AutoApprovalOff(ctx, "acme/m"); err != nil || p || n {
 		t.Fatalf("switches before any = %v %v %v", p, n, err)
 	}
-	if err := s.SetAutoApprovalOff(ctx, "namespace:acme", true, "sam", "new owner", event("autoapproval.off", "namespace:acme", 5)); err != nil {
+	if err := s.SetAutoApprovalOff(ctx, "namespace:acme", true, "sam", "new owner", event(audit.AutoApprovalOff, "namespace:acme", 5)); err != nil {
 		t.Fatal(err)
 	}
 	if p, n, _ := s.AutoApprovalOff(ctx, "acme/m"); p || !n {
@@ -149,11 +149,11 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	if p, n, _ := s.AutoApprovalOff(ctx, "other/m"); p || n {
 		t.Fatal("a namespace switch leaked to another namespace")
 	}
-	s.SetAutoApprovalOff(ctx, "namespace:acme", false, "sam", "reviewed", event("autoapproval.on", "namespace:acme", 6))
+	s.SetAutoApprovalOff(ctx, "namespace:acme", false, "sam", "reviewed", event(audit.AutoApprovalOn, "namespace:acme", 6))
 	if _, n, _ := s.AutoApprovalOff(ctx, "acme/m"); n {
 		t.Fatal("switching back on did not take")
 	}
-	if err := s.SetAutoApprovalOff(ctx, "acme", true, "sam", "x", event("autoapproval.off", "acme", 7)); err == nil {
+	if err := s.SetAutoApprovalOff(ctx, "acme", true, "sam", "x", event(audit.AutoApprovalOff, "acme", 7)); err == nil {
 		t.Fatal("a scope without plugin: or namespace: was accepted")
 	}
 	all, _ := s.ListPolicies(ctx)
@@ -173,7 +173,7 @@ func BenchQueue(b *testing.B, s store.Store, n int) {
 	ctx := context.Background()
 	// The namespace and plugin rows, through the store.
 	seed := newVersion("seed", "bench/seed", "1.0.0", "seed")
-	if _, _, err := s.CreateVersion(ctx, seed, []audit.Event{event("submission.create", "submission:seed", 1)}); err != nil {
+	if _, _, err := s.CreateVersion(ctx, seed, []audit.Event{event(audit.SubmissionCreate, "submission:seed", 1)}); err != nil {
 		b.Fatal(err)
 	}
 	tx, err := raw.DB().BeginTx(ctx, nil)

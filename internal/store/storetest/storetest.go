@@ -102,7 +102,7 @@ func newVersion(id, pluginID, ver, content string) store.Version {
 
 func create(t *testing.T, s store.Store, v store.Version) store.Version {
 	t.Helper()
-	got, created, err := s.CreateVersion(context.Background(), v, []audit.Event{event("submission.create", "submission:"+v.ID, 10)})
+	got, created, err := s.CreateVersion(context.Background(), v, []audit.Event{event(audit.SubmissionCreate, "submission:"+v.ID, 10)})
 	if err != nil || !created {
 		t.Fatalf("CreateVersion(%s@%s) = created %v, %v; want a new version", v.PluginID, v.Version, created, err)
 	}
@@ -147,11 +147,11 @@ func mustVerify(t *testing.T, s store.Store, wantCount int64) {
 func testTokens(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	tok := store.Token{ID: "tok1", Subject: "alice", Role: store.RolePublisher, Namespace: "acme", Hash: hashOf("secret1"), CreatedAt: at(0), ExpiresAt: at(0).Add(90 * 24 * time.Hour)}
-	if err := s.CreateToken(ctx, tok, event("token.create", "token:tok1", 0)); err != nil {
+	if err := s.CreateToken(ctx, tok, event(audit.TokenCreate, "token:tok1", 0)); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
 	tok2 := store.Token{ID: "tok2", Subject: "bob", Role: store.RoleAuditor, Hash: hashOf("secret2"), CreatedAt: at(1), ExpiresAt: at(2)}
-	if err := s.CreateToken(ctx, tok2, event("token.create", "token:tok2", 1)); err != nil {
+	if err := s.CreateToken(ctx, tok2, event(audit.TokenCreate, "token:tok2", 1)); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
 
@@ -170,12 +170,12 @@ func testTokens(t *testing.T, s store.Store) {
 
 	dup := tok2
 	dup.ID = "tok3" // same secret as tok2
-	if err := s.CreateToken(ctx, dup, event("token.create", "token:tok3", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateToken(ctx, dup, event(audit.TokenCreate, "token:tok3", 2)); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("CreateToken with an existing secret: error = %v, want ErrConflict", err)
 	}
 	bad := tok2
 	bad.ID, bad.Hash, bad.Role = "tok4", hashOf("x"), "emperor"
-	if err := s.CreateToken(ctx, bad, event("token.create", "token:tok4", 2)); err == nil {
+	if err := s.CreateToken(ctx, bad, event(audit.TokenCreate, "token:tok4", 2)); err == nil {
 		t.Error("CreateToken with an unknown role succeeded")
 	}
 
@@ -188,26 +188,26 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 
 	revokeAt := at(5)
-	if err := s.RevokeToken(ctx, "tok1", revokeAt, event("token.revoke", "token:tok1", 5)); err != nil {
+	if err := s.RevokeToken(ctx, "tok1", revokeAt, event(audit.TokenRevoke, "token:tok1", 5)); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
 	got, _ = s.TokenByHash(ctx, hashOf("secret1"))
 	if !got.RevokedAt.Equal(stored(revokeAt)) {
 		t.Errorf("after revocation RevokedAt = %v, want %v", got.RevokedAt, stored(revokeAt))
 	}
-	if err := s.RevokeToken(ctx, "tok1", at(6), event("token.revoke", "token:tok1", 6)); err != nil {
+	if err := s.RevokeToken(ctx, "tok1", at(6), event(audit.TokenRevoke, "token:tok1", 6)); err != nil {
 		t.Errorf("revoking a revoked token: %v", err)
 	}
 	got, _ = s.TokenByHash(ctx, hashOf("secret1"))
 	if !got.RevokedAt.Equal(stored(revokeAt)) {
 		t.Errorf("a second revocation moved RevokedAt to %v", got.RevokedAt)
 	}
-	if err := s.RevokeToken(ctx, "nope", at(6), event("token.revoke", "token:nope", 6)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "nope", at(6), event(audit.TokenRevoke, "token:nope", 6)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RevokeToken(unknown) error = %v, want ErrNotFound", err)
 	}
 
 	evs := trail(t, s, "token:tok1")
-	if len(evs) != 2 || evs[0].Action != "token.create" || evs[1].Action != "token.revoke" {
+	if len(evs) != 2 || evs[0].Action != audit.TokenCreate || evs[1].Action != audit.TokenRevoke {
 		t.Errorf("audit trail of token:tok1 = %+v, want create then one revoke", evs)
 	}
 	// Only the two creations and the one real revocation happened.
@@ -217,13 +217,13 @@ func testTokens(t *testing.T, s store.Store) {
 func testNamespaces(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ns := store.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}
-	if err := s.CreateNamespace(ctx, ns, event("namespace.create", "namespace:acme", 0)); err != nil {
+	if err := s.CreateNamespace(ctx, ns, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
 		t.Fatalf("CreateNamespace: %v", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "zeta", Owners: []string{"carol"}, CreatedAt: at(1)}, event("namespace.create", "namespace:zeta", 1)); err != nil {
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "zeta", Owners: []string{"carol"}, CreatedAt: at(1)}, event(audit.NamespaceClaim, "namespace:zeta", 1)); err != nil {
 		t.Fatalf("CreateNamespace: %v", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"mallory"}, CreatedAt: at(2)}, event("namespace.create", "namespace:acme", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"mallory"}, CreatedAt: at(2)}, event(audit.NamespaceClaim, "namespace:acme", 2)); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("creating an existing namespace: error = %v, want ErrConflict", err)
 	}
 	got, err := s.GetNamespace(ctx, "acme")
@@ -274,13 +274,13 @@ func testCreateVersion(t *testing.T, s store.Store) {
 
 	// The same bytes again: the existing submission, nothing new recorded.
 	again := newVersion("sub2", "acme/hello", "1.0.0", "bytes one")
-	got, created, err := s.CreateVersion(ctx, again, []audit.Event{event("submission.create", "submission:sub2", 11)})
+	got, created, err := s.CreateVersion(ctx, again, []audit.Event{event(audit.SubmissionCreate, "submission:sub2", 11)})
 	if err != nil || created || got.ID != "sub1" {
 		t.Errorf("resubmitting the same bytes = (id %s, created %v, %v); want the existing sub1, not created", got.ID, created, err)
 	}
 	// Other bytes under the same name@version: refused.
 	other := newVersion("sub3", "acme/hello", "1.0.0", "bytes two")
-	if _, _, err := s.CreateVersion(ctx, other, []audit.Event{event("submission.create", "submission:sub3", 12)}); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := s.CreateVersion(ctx, other, []audit.Event{event(audit.SubmissionCreate, "submission:sub3", 12)}); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("same version with other bytes: error = %v, want ErrConflict", err)
 	}
 	if after := len(trail(t, s, "")); after != before {
@@ -342,7 +342,7 @@ func testVersionQueries(t *testing.T, s store.Store) {
 		t.Errorf("ListVersions(acme/a) = %v, %v; want va, vb", ids(list), err)
 	}
 
-	if err := s.Transition(ctx, "vb", lifecycle.Received, lifecycle.Vetting, "vetting", event("submission.vet", "submission:vb", 40)); err != nil {
+	if err := s.Transition(ctx, "vb", lifecycle.Received, lifecycle.Vetting, "vetting", event(audit.SubmissionVet, "submission:vb", 40)); err != nil {
 		t.Fatal(err)
 	}
 	found, err := s.FindVersions(ctx, store.VersionQuery{State: lifecycle.Received})
@@ -367,7 +367,7 @@ func testTransition(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	create(t, s, newVersion("sub1", "acme/hello", "1.0.0", "x"))
 
-	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Vetting, "analyzers started", event("submission.vet", "submission:sub1", 20)); err != nil {
+	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Vetting, "analyzers started", event(audit.SubmissionVet, "submission:sub1", 20)); err != nil {
 		t.Fatalf("legal transition: %v", err)
 	}
 	v, _ := s.GetVersion(ctx, "sub1")
@@ -376,19 +376,19 @@ func testTransition(t *testing.T, s store.Store) {
 	}
 	evs := trail(t, s, "submission:sub1")
 	last := evs[len(evs)-1]
-	if last.OldState != "received" || last.NewState != "vetting" || last.Action != "submission.vet" {
+	if last.OldState != "received" || last.NewState != "vetting" || last.Action != audit.SubmissionVet {
 		t.Errorf("transition's audit event = %+v, want received -> vetting", last)
 	}
 
 	var illegal *lifecycle.IllegalTransitionError
-	if err := s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Certified, "skip review", event("x", "submission:sub1", 21)); !errors.As(err, &illegal) {
+	if err := s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Certified, "skip review", event(audit.SubmissionTransition, "submission:sub1", 21)); !errors.As(err, &illegal) {
 		t.Errorf("vetting -> certified: error = %v, want *lifecycle.IllegalTransitionError", err)
 	}
 	// A stale expected state: someone else moved it first.
-	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Rejected, "late", event("x", "submission:sub1", 22)); !errors.Is(err, store.ErrStateChanged) {
+	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Rejected, "late", event(audit.SubmissionTransition, "submission:sub1", 22)); !errors.Is(err, store.ErrStateChanged) {
 		t.Errorf("transition from a stale state: error = %v, want ErrStateChanged", err)
 	}
-	if err := s.Transition(ctx, "nope", lifecycle.Received, lifecycle.Vetting, "", event("x", "submission:nope", 22)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Transition(ctx, "nope", lifecycle.Received, lifecycle.Vetting, "", event(audit.SubmissionTransition, "submission:nope", 22)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("transition of an unknown version: error = %v, want ErrNotFound", err)
 	}
 	if v, _ := s.GetVersion(ctx, "sub1"); v.State != lifecycle.Vetting {
@@ -402,7 +402,7 @@ func testTransition(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Triage, "done", event("submission.triage", "submission:sub1", 30+i))
+			errs[i] = s.Transition(ctx, "sub1", lifecycle.Vetting, lifecycle.Triage, "done", event(audit.SubmissionTransition, "submission:sub1", 30+i))
 		}()
 	}
 	wg.Wait()
@@ -510,7 +510,7 @@ func testAuditScan(t *testing.T, s store.Store) {
 		if i%2 == 1 {
 			subj = "thing:b"
 		}
-		ev := event("thing.touch", subj, i)
+		ev := event(audit.IncidentNote, subj, i)
 		ev.Reason = fmt.Sprint("touch ", i)
 		if err := s.AppendAudit(ctx, ev); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
@@ -538,7 +538,7 @@ func testAuditScan(t *testing.T, s store.Store) {
 	if err := s.ScanAudit(ctx, store.AuditQuery{}, func(audit.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Errorf("ScanAudit did not stop at fn's error: %d calls, %v", n, err)
 	}
-	if err := s.AppendAudit(ctx, audit.Event{Action: "x", Subject: "y"}); err == nil {
+	if err := s.AppendAudit(ctx, audit.Event{Action: audit.SubmissionCreate, Subject: "y"}); err == nil {
 		t.Error("an audit event without an actor was accepted")
 	}
 	mustVerify(t, s, 7)
@@ -558,7 +558,7 @@ func testConcurrentCreateVersion(t *testing.T, s store.Store) {
 			// Ten plugins in five namespaces, so namespaces and plugins are
 			// created concurrently too.
 			v := newVersion(fmt.Sprintf("c%03d", i), fmt.Sprintf("ns%d/p%d", i%5, i%10), fmt.Sprintf("1.%d.0", i), fmt.Sprint("content ", i))
-			_, created, err := s.CreateVersion(ctx, v, []audit.Event{event("submission.create", "submission:"+v.ID, i)})
+			_, created, err := s.CreateVersion(ctx, v, []audit.Event{event(audit.SubmissionCreate, "submission:"+v.ID, i)})
 			if err == nil && !created {
 				err = fmt.Errorf("%s was not created", v.ID)
 			}
@@ -606,7 +606,7 @@ func seedTrail(t *testing.T, s store.Store, n int) RawDB {
 		t.Skip("the store offers no raw database to tamper with")
 	}
 	for i := 0; i < n; i++ {
-		if err := s.AppendAudit(context.Background(), event("thing.touch", fmt.Sprint("thing:", i), i)); err != nil {
+		if err := s.AppendAudit(context.Background(), event(audit.IncidentNote, fmt.Sprint("thing:", i), i)); err != nil {
 			t.Fatal(err)
 		}
 	}

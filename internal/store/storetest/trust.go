@@ -24,30 +24,30 @@ var trustTests = []suiteTest{
 func testPublisherKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	k := store.PublisherKey{ID: "k1", Namespace: "acme", Algorithm: "ed25519", PEM: []byte("PEM1"), AddedBy: "alice", AddedAt: at(1)}
-	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event("publisher-key.added", "namespace:acme", 1)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event(audit.PublisherKeyAdded, "namespace:acme", 1)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("key for a missing namespace: %v, want ErrNotFound", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event("namespace.create", "namespace:acme", 0)); err != nil {
+	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
 		t.Fatal(err)
 	}
 	if req, err := s.SignaturesRequired(ctx, "acme"); err != nil || !req {
 		t.Errorf("a new namespace requires signatures = %v, %v; want true (the default)", req, err)
 	}
-	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event("publisher-key.added", "namespace:acme", 1)); err != nil {
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event(audit.PublisherKeyAdded, "namespace:acme", 1)); err != nil {
 		t.Fatal(err)
 	}
 	k2 := k
 	k2.ID, k2.PEM, k2.AddedAt = "k2", []byte("PEM2"), at(2)
-	if err := s.AddPublisherKey(ctx, k2, []byte(`{"kind":"publisher-key.added","n":2}`), event("publisher-key.added", "namespace:acme", 2)); err != nil {
+	if err := s.AddPublisherKey(ctx, k2, []byte(`{"kind":"publisher-key.added","n":2}`), event(audit.PublisherKeyAdded, "namespace:acme", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddPublisherKey(ctx, k, []byte(`{"x":1}`), event("publisher-key.added", "namespace:acme", 3)); !errors.Is(err, store.ErrConflict) {
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"x":1}`), event(audit.PublisherKeyAdded, "namespace:acme", 3)); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("adding a key twice: %v, want ErrConflict", err)
 	}
-	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(5), "bob", []byte(`{"kind":"publisher-key.removed"}`), event("publisher-key.removed", "namespace:acme", 5)); err != nil {
+	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(5), "bob", []byte(`{"kind":"publisher-key.removed"}`), event(audit.PublisherKeyRemoved, "namespace:acme", 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(6), "bob", []byte(`{"x":2}`), event("publisher-key.removed", "namespace:acme", 6)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(6), "bob", []byte(`{"x":2}`), event(audit.PublisherKeyRemoved, "namespace:acme", 6)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("retiring a retired key: %v, want ErrNotFound", err)
 	}
 	keys, err := s.ListPublisherKeys(ctx, "acme")
@@ -66,13 +66,13 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 	if _, err := s.PublisherKey(ctx, "other", "k2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a key of another namespace: %v, want ErrNotFound", err)
 	}
-	if err := s.SetSignaturesRequired(ctx, "acme", false, event("namespace.signature-requirement", "namespace:acme", 7)); err != nil {
+	if err := s.SetSignaturesRequired(ctx, "acme", false, event(audit.NamespaceSignatureRequirement, "namespace:acme", 7)); err != nil {
 		t.Fatal(err)
 	}
 	if req, _ := s.SignaturesRequired(ctx, "acme"); req {
 		t.Error("the requirement stayed on after it was switched off")
 	}
-	if err := s.SetSignaturesRequired(ctx, "nope", false, event("namespace.signature-requirement", "namespace:nope", 7)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SetSignaturesRequired(ctx, "nope", false, event(audit.NamespaceSignatureRequirement, "namespace:nope", 7)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("switching a missing namespace: %v, want ErrNotFound", err)
 	}
 	// Every change is audited and each key change queued for the log.
@@ -87,10 +87,10 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 func testSignatures(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	sig := store.Signature{VersionID: "sub1", KeyID: "k1", Envelope: []byte(`{"payload":"x"}`), CreatedAt: at(1)}
-	if err := s.PutSignature(ctx, sig, event("submission.signature", "submission:sub1", 1)); err != nil {
+	if err := s.PutSignature(ctx, sig, event(audit.SubmissionSignature, "submission:sub1", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutSignature(ctx, sig, event("submission.signature", "submission:sub1", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.PutSignature(ctx, sig, event(audit.SubmissionSignature, "submission:sub1", 2)); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("a second signature: %v, want ErrConflict", err)
 	}
 	got, err := s.GetSignature(ctx, "sub1")
@@ -113,12 +113,12 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	certified(t, s, "sub1")
 	change := store.TrustChange{
 		VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved by bob",
-		Certificate: &store.CertificateRecord{Kind: "certificate.issued", Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
+		Certificate: &store.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
 		Provenance:  []byte(`{"slsa":1}`),
 		Audit: []audit.Event{
-			event("submission.transition", "submission:sub1", 20),
-			event("certificate.issued", "submission:sub1", 20),
+			event(audit.SubmissionTransition, "submission:sub1", 20),
+			event(audit.CertificateIssued, "submission:sub1", 20),
 		},
 	}
 	seqs, err := s.ApplyTrustChange(ctx, change)
@@ -144,7 +144,7 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	}
 	evs := trail(t, s, "submission:sub1")
 	last := evs[len(evs)-2]
-	if last.Action != "submission.transition" || last.OldState != "in_review" || last.NewState != "certified" {
+	if last.Action != audit.SubmissionTransition || last.OldState != "in_review" || last.NewState != "certified" {
 		t.Errorf("the transition's audit event = %+v", last)
 	}
 
@@ -182,7 +182,7 @@ func testTrustOutbox(t *testing.T, s store.Store) {
 	for i := range 5 {
 		seqs, err := s.ApplyTrustChange(ctx, store.TrustChange{
 			Entries: [][]byte{[]byte(fmt.Sprintf(`{"n":%d}`, i))},
-			Audit:   []audit.Event{event("trust.event", "log:test", i)},
+			Audit:   []audit.Event{event(audit.TrustEvent, "log:test", i)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -213,7 +213,7 @@ func testTrustOutbox(t *testing.T, s store.Store) {
 	if len(pending) != 3 || pending[0].Seq != all[2] {
 		t.Errorf("pending after marking two = %+v", pending)
 	}
-	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{make([]byte, 1<<16)}, Audit: []audit.Event{event("trust.event", "log:test", 9)}}); err == nil {
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{make([]byte, 1<<16)}, Audit: []audit.Event{event(audit.TrustEvent, "log:test", 9)}}); err == nil {
 		t.Error("an entry over 65535 bytes was queued; the log cannot hold it")
 	}
 }
@@ -224,23 +224,23 @@ func testRevocationLists(t *testing.T, s store.Store) {
 		t.Fatalf("no list yet: %v, want ErrNotFound", err)
 	}
 	v := certified(t, s, "sub1")
-	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Audit: []audit.Event{event("submission.transition", "submission:sub1", 20)}}); err != nil {
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Audit: []audit.Event{event(audit.SubmissionTransition, "submission:sub1", 20)}}); err != nil {
 		t.Fatal(err)
 	}
 	list := func(n int64) *store.RevocationListRecord {
 		return &store.RevocationListRecord{Number: n, Envelope: []byte(fmt.Sprintf(`{"list":%d}`, n)), IssuedAt: at(30), NextUpdate: at(90)}
 	}
-	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(2), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event("revocation-list.published", "revocation-list", 30)}}); !errors.Is(err, store.ErrStateChanged) {
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(2), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event(audit.RevocationListPublished, "revocation-list", 30)}}); !errors.Is(err, store.ErrStateChanged) {
 		t.Errorf("list 2 before list 1: %v, want ErrStateChanged", err)
 	}
-	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(1), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event("revocation-list.published", "revocation-list", 30)}}); err != nil {
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(1), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event(audit.RevocationListPublished, "revocation-list", 30)}}); err != nil {
 		t.Fatal(err)
 	}
 	rev := &store.Revocation{VersionID: "sub1", Digest: v.Digest, Reason: "malware", Time: at(40)}
 	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{
 		VersionID: "sub1", From: lifecycle.Certified, To: lifecycle.Revoked, Reason: "revoked: malware",
 		Revocation: rev, RevocationList: list(2), Entries: [][]byte{[]byte(`{"kind":"version.revoked"}`), []byte(`{"kind":"revocation-list.published"}`)},
-		Audit: []audit.Event{event("submission.transition", "submission:sub1", 40), event("version.revoked", "submission:sub1", 40)},
+		Audit: []audit.Event{event(audit.SubmissionTransition, "submission:sub1", 40), event(audit.VersionRevoked, "submission:sub1", 40)},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -120,11 +121,11 @@ func testVetRuns(t *testing.T, s store.Store) {
 	if _, err := s.LatestVetRun(ctx, v.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("LatestVetRun before any run: %v", err)
 	}
-	r1, err := s.SaveVetRun(ctx, store.VetRun{VersionID: v.ID, Results: []byte(`[{"analyzer":"a"}]`), Blocked: true, Summary: "secrets failed", CreatedAt: at(20)}, event("vet.run", "submission:"+v.ID, 20))
+	r1, err := s.SaveVetRun(ctx, store.VetRun{VersionID: v.ID, Results: []byte(`[{"analyzer":"a"}]`), Blocked: true, Summary: "secrets failed", CreatedAt: at(20)}, event(audit.SubmissionVet, "submission:"+v.ID, 20))
 	if err != nil || r1.Run != 1 {
 		t.Fatalf("first run = %+v, %v", r1, err)
 	}
-	r2, err := s.SaveVetRun(ctx, store.VetRun{VersionID: v.ID, Results: []byte(`[]`), Summary: "passed", CreatedAt: at(21)}, event("vet.run", "submission:"+v.ID, 21))
+	r2, err := s.SaveVetRun(ctx, store.VetRun{VersionID: v.ID, Results: []byte(`[]`), Summary: "passed", CreatedAt: at(21)}, event(audit.SubmissionVet, "submission:"+v.ID, 21))
 	if err != nil || r2.Run != 2 {
 		t.Fatalf("second run = %+v, %v", r2, err)
 	}
@@ -132,7 +133,7 @@ func testVetRuns(t *testing.T, s store.Store) {
 	if err != nil || got.Run != 2 || got.Blocked || got.Summary != "passed" || !got.CreatedAt.Equal(stored(at(21))) {
 		t.Fatalf("LatestVetRun = %+v, %v", got, err)
 	}
-	if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: "sub_missing", Results: []byte(`[]`)}, event("vet.run", "submission:sub_missing", 22)); err == nil {
+	if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: "sub_missing", Results: []byte(`[]`)}, event(audit.SubmissionVet, "submission:sub_missing", 22)); err == nil {
 		t.Fatal("a run for a version that does not exist was saved")
 	}
 	mustVerify(t, s, 3)
@@ -140,12 +141,12 @@ func testVetRuns(t *testing.T, s store.Store) {
 
 func testSuppressions(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if err := s.AddSuppression(ctx, store.Suppression{PluginID: "acme/a", Fingerprint: "fp1", RuleID: "secrets/x", By: "rita"}, event("finding.suppress", "plugin:acme/a", 1)); err == nil {
+	if err := s.AddSuppression(ctx, store.Suppression{PluginID: "acme/a", Fingerprint: "fp1", RuleID: "secrets/x", By: "rita"}, event(audit.FindingFalsePositive, "plugin:acme/a", 1)); err == nil {
 		t.Fatal("a suppression without a reason was accepted")
 	}
 	for i, reason := range []string{"test fixture, not a key", "a fake key used in the docs"} {
 		sup := store.Suppression{PluginID: "acme/a", Fingerprint: "fp1", RuleID: "secrets/x", By: "rita", Reason: reason, CreatedAt: at(i)}
-		if err := s.AddSuppression(ctx, sup, event("finding.suppress", "plugin:acme/a", i)); err != nil {
+		if err := s.AddSuppression(ctx, sup, event(audit.FindingFalsePositive, "plugin:acme/a", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

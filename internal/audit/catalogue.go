@@ -1,0 +1,344 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// The actions: every value Event.Action takes. The strings are what the
+// trail stores and what each event's hash covers, so a declared string is
+// never changed; a new kind of event gets a new constant and a catalogue
+// entry. The store refuses an action that is not declared here (see
+// CheckAction), and a test in this package fails on code that writes a
+// string literal or an undeclared constant into Event.Action.
+const (
+	// A version's life: submission, vetting, the lifecycle.
+	SubmissionCreate     = "submission.create"
+	SubmissionSignature  = "submission.signature"
+	SubmissionVet        = "submission.vet"
+	SubmissionTransition = "submission.transition"
+	SubmissionResume     = "submission.resume"
+
+	// Triage and human review.
+	TriageVerdict  = "triage.verdict"
+	ReviewOpen     = "review.open"
+	ReviewClaim    = "review.claim"
+	ReviewApprove  = "review.approve"
+	ReviewMessage  = "review.message"
+	ReviewEscalate = "review.escalate"
+
+	// Findings and the vulnerability database.
+	FindingTruePositive  = "finding.true_positive"
+	FindingFalsePositive = "finding.false_positive"
+	VulnDBImport         = "vulndb.import"
+
+	// Certificates, revocation and the transparency log. The first five
+	// are also the kinds of the trust log's entries (trust.EventKind).
+	CertificateIssued       = "certificate.issued"
+	CertificateRenewed      = "certificate.renewed"
+	VersionSuspended        = "version.suspended"
+	VersionRevoked          = "version.revoked"
+	RevocationListPublished = "revocation-list.published"
+	TrustEvent              = "trust.event"
+
+	// Namespaces and publisher keys.
+	NamespaceClaim                = "namespace.claim"
+	NamespaceSignatureRequirement = "namespace.signature-requirement"
+	PublisherKeyAdded             = "publisher-key.added"
+	PublisherKeyRemoved           = "publisher-key.removed"
+
+	// Review policy.
+	PolicyApply     = "policy.apply"
+	AutoApprovalOn  = "autoapproval.on"
+	AutoApprovalOff = "autoapproval.off"
+
+	// Revalidation, host API changes and field health.
+	RevalidationPassed     = "revalidation.passed"
+	RevalidationFailed     = "revalidation.failed"
+	RevalidationErrored    = "revalidation.errored"
+	RevalidationSuperseded = "revalidation.superseded"
+	RevalidationReviewed   = "revalidation.reviewed"
+	HostAPIOffered         = "hostapi.offered"
+	HostAPIIncompatible    = "hostapi.incompatible"
+	HealthAlert            = "health.alert"
+
+	// Incidents and hunting.
+	IncidentOpened        = "incident.opened"
+	IncidentVersionsAdded = "incident.versions_added"
+	IncidentNote          = "incident.note"
+	IncidentNotice        = "incident.notice"
+	IncidentRuleAdded     = "incident.rule_added"
+	IncidentHunted        = "incident.hunted"
+	IncidentContain       = "incident.contain"
+	IncidentContained     = "incident.contained"
+	IncidentRemediated    = "incident.remediated"
+	IncidentClosed        = "incident.closed"
+	HuntRuleDisable       = "hunt.rule.disable"
+
+	// Access: tokens and web sign-in.
+	TokenCreate      = "token.create"
+	TokenRevoke      = "token.revoke"
+	WebSignin        = "web.signin"
+	WebSigninRefused = "web.signin_refused"
+
+	// Webhooks.
+	WebhookCreate         = "webhook.create"
+	WebhookDisable        = "webhook.disable"
+	WebhookDeliveryReplay = "webhook.delivery.replay"
+	WebhookDeliveryDead   = "webhook.delivery.dead"
+)
+
+// Entry declares one action: what an event of it says, for the auditors
+// who read the trail (docs/audit-events.md is made from these).
+type Entry struct {
+	Action  string   // the value of Event.Action
+	Meaning string   // what happened, and what Reason, OldState and NewState hold
+	Actor   string   // whom Event.Actor names, and which part of Gatehouse records it
+	Subject string   // the form of Event.Subject
+	Data    []string // the keys of the JSON object in Event.Data; none when it is empty
+}
+
+var catalogue = []Entry{
+	{SubmissionCreate,
+		"A publisher submitted a package; the version now exists in state `received`. NewState is `received`, Reason says what happens next.",
+		"the publisher's token subject (intake, on `POST /api/v1/submissions`, which `gatehouse plugin submit` calls)", "`submission:ID`",
+		[]string{"plugin", "version", "digest", "size", "legacy", "signed"}},
+	{SubmissionSignature,
+		"The submitted package came with a publisher signature, kept before the version became visible to vetting. Reason names the signing key.",
+		"the submitting token's subject (intake)", "`submission:ID`", nil},
+	{SubmissionVet,
+		"The analyzers ran over the package. Reason is `every enforced check passed` or `blocked: ` and the failing checks; `why` is set when someone asked for the run again.",
+		"`system` for the vetting worker, or the person who asked for a re-vet (intake)", "`submission:ID`",
+		[]string{"blocked", "analyzers", "why"}},
+	{SubmissionTransition,
+		"The version moved from one lifecycle state to another. OldState and NewState are the two states; Reason says why.",
+		"`system` for automatic steps, or the reviewer, steward or admin who decided (intake, review, certify)", "`submission:ID`", nil},
+	{SubmissionResume,
+		"Work on a version that a restart or crash had interrupted was taken up again (re-queued vetting, or a certificate issued for an approval that had none). Reason says which.",
+		"`system` (intake's resume, review)", "`submission:ID`",
+		[]string{"policy"}},
+
+	{TriageVerdict,
+		"The review policy decided a vetted version: auto-approve, queue for human review, or reject. Reason is the outcome and the policy's reasons.",
+		"`system` (review)", "`submission:ID`",
+		[]string{"policy", "tier", "weight", "dryRun"}},
+	{ReviewOpen,
+		"The version entered the human review queue, after triage or on the publisher's appeal. Reason gives the tier, weight, approvals required and deadline, or `appeal`.",
+		"`system` after triage, or the appealing publisher (review)", "`submission:ID`", nil},
+	{ReviewClaim,
+		"A reviewer claimed the review so that others do not duplicate it. Reason says until when.",
+		"the reviewer (review)", "`submission:ID`", nil},
+	{ReviewApprove,
+		"A reviewer approved the version, granting the listed permissions (never more than the manifest asks). Reason is the reviewer's note.",
+		"the reviewer (review)", "`submission:ID`",
+		[]string{"granted"}},
+	{ReviewMessage,
+		"A message was added to the version's review thread. Reason says which kind: `approval note`, `rejection`, `changes requested`, `comment` or `appeal`; the text is in the thread, not the trail.",
+		"the reviewer or publisher who wrote it (review)", "`submission:ID`", nil},
+	{ReviewEscalate,
+		"A review passed its deadline without a decision and was escalated.",
+		"`system` (the store's escalation sweep)", "`submission:ID`",
+		[]string{"deadline", "tier", "claimedBy"}},
+
+	{FindingTruePositive,
+		"A reviewer confirmed that an analyzer's finding is real. Reason is the reviewer's.",
+		"the reviewer (API)", "`submission:ID`",
+		[]string{"fingerprint", "rule", "submission"}},
+	{FindingFalsePositive,
+		"A reviewer marked a finding a false positive; later versions of the plugin with the same finding show it suppressed. Reason is the reviewer's.",
+		"the reviewer (API)", "`plugin:NS/NAME`",
+		[]string{"fingerprint", "rule", "version", "submission"}},
+	{VulnDBImport,
+		"An admin imported a vulnerability database that the dependency analyzer now checks against. Reason names its version.",
+		"the admin (API)", "`vulndb`",
+		[]string{"version", "records", "bytes"}},
+
+	{CertificateIssued,
+		"The marketplace signed a certificate for the version and logged it in the transparency log; hosts now install it. Reason says on what grounds (approval, auto-approval).",
+		"the approving reviewer, or `system` (certify)", "`submission:ID`",
+		[]string{"document", "keyId", "expiresAt", "checks", "permissions"}},
+	{CertificateRenewed,
+		"A certified version's certificate was replaced by a fresh one, after a passed revalidation.",
+		"the revalidation's actor, usually `system` (certify)", "`submission:ID`",
+		[]string{"document", "keyId", "expiresAt", "checks", "permissions"}},
+	{VersionSuspended,
+		"A certified version was suspended: hosts stop new installs until it is fixed or the deadline passes. Reason says why.",
+		"the steward or `system` for a failed revalidation (certify)", "`submission:ID`",
+		[]string{"deadline"}},
+	{VersionRevoked,
+		"A version was revoked: its digest goes on the signed revocation list and hosts remove it. Reason is the one hosts read.",
+		"the steward, or `system` when a remediation deadline passed (certify)", "`submission:ID`",
+		[]string{"digest"}},
+	{RevocationListPublished,
+		"A new signed revocation list was published. Reason gives its number, entry count and next update.",
+		"the revoking actor, or `system` for the periodic re-publish (certify)", "`revocation-list`", nil},
+	{TrustEvent,
+		"A change recorded elsewhere in the trail (a namespace owner, an applied policy) was queued for the transparency log. Reason is the log entry's subject.",
+		"`system` (certify)", "`log:KIND`, KIND being the trust log entry's kind", nil},
+
+	{NamespaceClaim,
+		"A namespace without an owner was claimed by the principal, on its first submission or first publisher key. Reason says which.",
+		"the claiming publisher (intake, API)", "`namespace:NS`", nil},
+	{NamespaceSignatureRequirement,
+		"An admin turned the requirement of publisher signatures on or off for a namespace. Reason is the admin's.",
+		"the admin (API)", "`namespace:NS`",
+		[]string{"signaturesRequired"}},
+	{PublisherKeyAdded,
+		"A publisher key was registered for a namespace and logged in the transparency log. Reason names the key.",
+		"the namespace's owner or an admin (API)", "`namespace:NS`", nil},
+	{PublisherKeyRemoved,
+		"A publisher key was retired from a namespace; what it signed while current still verifies. Reason names the key.",
+		"the namespace's owner or an admin (API)", "`namespace:NS`", nil},
+
+	{PolicyApply,
+		"An admin replaced the active review policy. Reason names the digest it replaces.",
+		"the admin (API)", "`policy:DIGEST` of the new policy", nil},
+	{AutoApprovalOn,
+		"Auto-approval was allowed again for a plugin or namespace. Reason is the steward's.",
+		"the steward or admin (API)", "`plugin:NS/NAME` or `namespace:NS`", nil},
+	{AutoApprovalOff,
+		"Auto-approval was switched off for a plugin or namespace; its versions go to human review. Reason is the steward's.",
+		"the steward or admin (API)", "`plugin:NS/NAME` or `namespace:NS`", nil},
+
+	{RevalidationPassed,
+		"A certified version was vetted again under the current analyzers and policy and passed; its certificate is renewed.",
+		"`system`, or the person who asked for the run (revalidate)", "`submission:ID`",
+		[]string{"plugin", "version", "tier", "next", "run"}},
+	{RevalidationFailed,
+		"A revalidation failed: the version is suspended and the publisher has until the deadline to certify a fix. Reason summarises the problems.",
+		"`system`, or the person who asked for the run (revalidate)", "`submission:ID`",
+		[]string{"plugin", "version", "tier", "deadline", "run", "problems", "why", "fix"}},
+	{RevalidationErrored,
+		"A revalidation could not complete (not a verdict on the version); it is retried later. Reason is the cause.",
+		"`system` (revalidate)", "`submission:ID`", nil},
+	{RevalidationSuperseded,
+		"A suspended version's deadline passed, but a newer certified version serves the plugin, so it stays suspended instead of being revoked.",
+		"`system` (revalidate)", "`submission:ID`", nil},
+	{RevalidationReviewed,
+		"A steward reviewed a version whose revalidation had been routed to people; the analyzers decide its next revalidation.",
+		"the steward (revalidate)", "`submission:ID`", nil},
+	{HostAPIOffered,
+		"The platform started offering a host API version.",
+		"the admin (revalidate)", "`hostapi:VERSION`", nil},
+	{HostAPIIncompatible,
+		"A version declares a host API range that excludes a newly offered host API version. Reason says what the publisher should do.",
+		"the admin who offered the host API (revalidate)", "`submission:ID`", nil},
+	{HealthAlert,
+		"A host reported a version unhealthy in the field (error rate over the threshold); it is routed to review. Reason gives the window and reasons.",
+		"the reporting host's token subject (health)", "`submission:ID`",
+		[]string{"plugin", "version", "host", "errorRate", "reasons"}},
+
+	{IncidentOpened,
+		"A steward opened a security incident, naming plugins or versions. Reason is its title.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"title", "severity", "plugins", "versions"}},
+	{IncidentVersionsAdded,
+		"Versions were added to an incident, by name or by a hunting rule's match (`source` says which).",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"source", "plugins", "versions"}},
+	{IncidentNote,
+		"A note was added to the incident's timeline. Reason is the note.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"plugins"}},
+	{IncidentNotice,
+		"A notice was broadcast to the hosts and publishers of the incident's plugins. Reason is the message.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"broadcast", "title", "severity", "plugins", "message"}},
+	{IncidentRuleAdded,
+		"A hunting rule was added to an incident (content patterns are shown redacted). Reason is its description.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"rule", "kind", "pattern"}},
+	{IncidentHunted,
+		"A hunting rule was run over every stored version. Reason gives how many matched and how many are installable.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"rule", "scanned", "matched", "hits", "unreadable", "plugins"}},
+	{IncidentContain,
+		"A steward applied a containment action (suspend or revoke) to the incident's versions. Reason says how many are still installable.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"action", "deadline", "outcomes", "plugins"}},
+	{IncidentContained,
+		"No version named by the incident is installable any more; the time to contain is measured from its opening.",
+		"`system` (incident)", "`incident:ID`",
+		[]string{"timeToContainSeconds", "plugins"}},
+	{IncidentRemediated,
+		"Every named version is revoked or superseded by a certified fix.",
+		"`system` (incident)", "`incident:ID`",
+		[]string{"timeToRemediateSeconds", "plugins"}},
+	{IncidentClosed,
+		"A steward closed the incident.",
+		"the steward (incident)", "`incident:ID`",
+		[]string{"plugins", "timeToContainSeconds", "timeToRemediateSeconds"}},
+	{HuntRuleDisable,
+		"A hunting rule was disabled; hunts skip it from now on.",
+		"the steward (API)", "`hunt-rule:ID`",
+		[]string{"rule"}},
+
+	{TokenCreate,
+		"An API token was created (its secret is never recorded).",
+		"the admin (API), or `system` when the marketplace writes its first admin token at start-up", "`token:ID`",
+		[]string{"subject", "role", "namespace", "expiresAt"}},
+	{TokenRevoke,
+		"An API token was revoked; it is refused from now on.",
+		"the admin (API)", "`token:ID`", nil},
+	{WebSignin,
+		"A token's holder signed in to the web pages.",
+		"the token's subject (web)", "`token:ID`", nil},
+	{WebSigninRefused,
+		"A known token was refused at web sign-in (expired, revoked). Unknown tokens are not recorded, or anyone could fill the trail. Reason is the refusal.",
+		"the token's subject (web)", "`token:ID`", nil},
+
+	{WebhookCreate,
+		"A webhook subscription was created (the URL is recorded without its query, which may hold secrets).",
+		"the subscribing token's subject (webhook)", "`webhook:ID`",
+		[]string{"url", "events", "namespace", "plugin"}},
+	{WebhookDisable,
+		"A webhook subscription was disabled, by a person or because the receiver answered 410 Gone. Reason says which.",
+		"the person, or `system` (webhook)", "`webhook:ID`", nil},
+	{WebhookDeliveryReplay,
+		"Deliveries of a webhook were sent again with a fresh retry budget: the listed ones, or every dead one (Reason `every dead letter`).",
+		"the person who asked (webhook)", "`webhook:ID`",
+		[]string{"deliveries"}},
+	{WebhookDeliveryDead,
+		"A webhook delivery was given up after its last attempt and kept as a dead letter. Reason gives the last error.",
+		"`system` (webhook)", "`webhook:ID`",
+		[]string{"delivery", "event", "type", "attempts"}},
+}
+
+// Catalogue returns every declared action, in the order the documentation
+// lists them. The slice is the caller's own.
+func Catalogue() []Entry {
+	out := slices.Clone(catalogue)
+	for i := range out {
+		out[i].Data = slices.Clone(out[i].Data)
+	}
+	return out
+}
+
+// Lookup returns the entry that declares action.
+func Lookup(action string) (Entry, bool) {
+	i := index(action)
+	if i < 0 {
+		return Entry{}, false
+	}
+	e := catalogue[i]
+	e.Data = slices.Clone(e.Data)
+	return e, true
+}
+
+// ErrUndeclared is wrapped by CheckAction's error.
+var ErrUndeclared = errors.New("undeclared audit action")
+
+// CheckAction returns an error wrapping ErrUndeclared when action is not in
+// the catalogue. Stores call it before they append an event, so no event
+// enters the trail without a meaning an auditor can look up.
+func CheckAction(action string) error {
+	if index(action) < 0 {
+		return fmt.Errorf("audit action %q is not declared in internal/audit's catalogue; declare it there: %w", action, ErrUndeclared)
+	}
+	return nil
+}
+
+func index(action string) int {
+	return slices.IndexFunc(catalogue, func(e Entry) bool { return e.Action == action })
+}
