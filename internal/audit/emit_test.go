@@ -115,7 +115,12 @@ func parseModule(root string) (*token.FileSet, []pkgSource, error) {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, 0)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path) // problems name files as the module does
+		f, err := parser.ParseFile(fset, filepath.ToSlash(rel), src, 0)
 		if err != nil {
 			return err
 		}
