@@ -5,18 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
-	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
@@ -94,24 +90,7 @@ func TestOpenBadURL(t *testing.T) {
 	}
 }
 
-func BenchmarkCreateVersion(b *testing.B) {
-	s := open(b)
-	ctx := context.Background()
-	manifest := []byte(`{"id":"acme/bench","name":"Bench","description":"a benchmark plugin"}`)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		v := store.Version{
-			ID: fmt.Sprint("b", i), PluginID: "acme/bench", Version: fmt.Sprintf("1.0.%d", i),
-			Digest: fmt.Sprintf("sha256:%064x", i), Size: 1, Manifest: manifest,
-			Files:     []store.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
-			Submitter: "alice", State: lifecycle.Received, CreatedAt: time.Now(),
-		}
-		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + v.ID}
-		if _, _, err := s.CreateVersion(ctx, v, []audit.Event{ev}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkCreateVersion(b *testing.B) { storetest.BenchCreateVersion(b, open(b)) }
 
 // BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
 func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }

@@ -2,34 +2,16 @@ package postgres
 
 import (
 	"database/sql"
-	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/schema.golden from the schema the migrations build")
-
-// TestSchema compares the schema the migrations build with
-// testdata/schema.golden: every column, constraint and index, and the
-// migrations recorded in schema_migrations (a database knows the migrations
-// it has by these versions and names).
-//
-// The golden file was first written from the per-dialect migration files
-// (postgres/migrations at commit de212ba); the shared source in
-// sqlstore/migrations builds the same schema, so databases made by either
-// are alike and keep migrating.
-func TestSchema(t *testing.T) {
-	db := open(t).(interface{ DB() *sql.DB }).DB()
-	got, err := dumpSchema(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.Golden(t, filepath.Join("testdata", "schema.golden"), got, *update)
-}
+// TestSchema compares the schema with testdata/schema.golden (see
+// storetest.Schema).
+func TestSchema(t *testing.T) { storetest.Schema(t, open(t), dumpSchema) }
 
 // dumpSchema lists the current schema's columns, constraints and indexes,
 // then the recorded migrations. Names are unqualified: every test has its

@@ -1,11 +1,8 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
-	"flag"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,29 +10,9 @@ import (
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/schema.golden from the schema the migrations build")
-
-// TestSchema compares the schema the migrations build with
-// testdata/schema.golden: every table and index as SQLite keeps it, and the
-// migrations recorded in schema_migrations (a database knows the migrations
-// it has by these versions and names).
-//
-// The golden file was first written from the per-dialect migration files
-// (sqlite/migrations at commit de212ba); the shared source in
-// sqlstore/migrations builds the same schema, so databases made by either
-// are alike and keep migrating.
-func TestSchema(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	got, err := dumpSchema(s.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.Golden(t, filepath.Join("testdata", "schema.golden"), got, *update)
-}
+// TestSchema compares the schema with testdata/schema.golden (see
+// storetest.Schema).
+func TestSchema(t *testing.T) { storetest.Schema(t, open(t), dumpSchema) }
 
 var (
 	sqlComment = regexp.MustCompile(`--[^\n]*`)

@@ -2,14 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
@@ -88,26 +86,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// BenchmarkCreateVersion measures recording one submission with its audit
-// event (one durable transaction).
-func BenchmarkCreateVersion(b *testing.B) {
-	s := open(b)
-	ctx := context.Background()
-	manifest := []byte(`{"id":"acme/bench","name":"Bench","description":"a benchmark plugin"}`)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		v := store.Version{
-			ID: fmt.Sprint("b", i), PluginID: "acme/bench", Version: fmt.Sprintf("1.0.%d", i),
-			Digest: fmt.Sprintf("sha256:%064x", i), Size: 1, Manifest: manifest,
-			Files:     []store.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
-			Submitter: "alice", State: lifecycle.Received, CreatedAt: time.Now(),
-		}
-		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + v.ID}
-		if _, _, err := s.CreateVersion(ctx, v, []audit.Event{ev}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkCreateVersion(b *testing.B) { storetest.BenchCreateVersion(b, open(b)) }
 
 func TestOpenExisting(t *testing.T) {
 	ctx := context.Background()
