@@ -13,7 +13,8 @@ import (
 // week, queue ages, hotspots) without loading every record.
 //
 // Weeks start on Monday 00:00 UTC. Every method bounds what it reads: a
-// window given by the caller, and at most MaxInsightRows rows back.
+// window given by the caller, and at most MaxInsightRows rows back. It only
+// reads: nothing here changes state or writes audit events.
 type Insight interface {
 	// WeeklyActivity counts, per week in [from, to), the versions received
 	// and the triage verdicts by outcome. Weeks with nothing are omitted.

@@ -55,14 +55,14 @@ func list[T any](ctx context.Context, s *Store, q querier, what string, scan fun
 }
 
 // listAll is list for the lists that take no limit from the caller. query
-// ends where a LIMIT goes: at most max rows are returned, and a longer list
-// fails with tooLong rather than silently dropping rows.
-func listAll[T any](ctx context.Context, s *Store, what, tooLong string, max int, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	out, err := list(ctx, s, s.db, what, scan, query+` LIMIT ?`, append(args, max+1)...)
+// ends where a LIMIT goes: at most limit rows are returned, and a longer
+// list fails with tooLong rather than silently dropping rows.
+func listAll[T any](ctx context.Context, s *Store, what, tooLong string, limit int, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	out, err := list(ctx, s, s.db, what, scan, query+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > max {
+	if len(out) > limit {
 		return nil, errors.New(tooLong)
 	}
 	return out, nil
