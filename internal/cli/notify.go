@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
@@ -32,7 +32,7 @@ func incidentCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out server.Incident
+			var out api.Incident
 			req := map[string]any{"title": open.title, "summary": open.summary, "severity": open.severity, "versions": args}
 			if err := cl.JSON(cmd.Context(), "POST", "/incidents", req, &out, 201); err != nil {
 				return err
@@ -75,7 +75,7 @@ from then on blocks every new submission that matches it.`,
 			}
 			ctx, w, path := cmd.Context(), cmd.OutOrStdout(), "/incidents/"+url.PathEscape(args[0])+"/"
 			if len(add.versions) > 0 {
-				var out server.IncidentActionResult
+				var out api.IncidentActionResult
 				if err := cl.JSON(ctx, "POST", path+"versions", map[string]any{"versions": add.versions}, &out); err != nil {
 					return err
 				}
@@ -88,7 +88,7 @@ from then on blocks every new submission that matches it.`,
 				fmt.Fprintf(w, "Noted in %s.\n", args[0])
 			}
 			if add.rule != "" {
-				var out server.IncidentActionResult
+				var out api.IncidentActionResult
 				if err := cl.JSON(ctx, "POST", path+"rule", map[string]any{"kind": add.ruleKind, "pattern": add.rule, "description": add.ruleDetail}, &out); err != nil {
 					return err
 				}
@@ -101,7 +101,7 @@ from then on blocks every new submission that matches it.`,
 						if m.Line > 0 {
 							where += fmt.Sprintf(":%d", m.Line)
 						}
-						fmt.Fprintf(w, "  %s  %s@%s (%s)  %s  %s\n", hit.VersionID, hit.Plugin, hit.Version, hit.State, where, m.Subject)
+						fmt.Fprintf(w, "  %s  %s@%s (%s)  %s  %s\n", hit.Submission, hit.Plugin, hit.Version, hit.State, where, m.Subject)
 					}
 					for _, u := range h.Unreadable {
 						fmt.Fprintf(w, "  not searched: %s\n", u)
@@ -139,7 +139,7 @@ from then on blocks every new submission that matches it.`,
 			if contain.deadline > 0 {
 				req["deadline"] = time.Now().Add(contain.deadline)
 			}
-			var out server.IncidentActionResult
+			var out api.IncidentActionResult
 			if err := cl.JSON(cmd.Context(), "POST", "/incidents/"+url.PathEscape(args[0])+"/contain", req, &out); err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ from then on blocks every new submission that matches it.`,
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SUBMISSION\tVERSION\tBEFORE\tAFTER\tERROR")
 			for _, o := range out.Outcomes {
-				fmt.Fprintf(tw, "%s\t%s@%s\t%s\t%s\t%s\n", o.VersionID, o.Plugin, o.Version, o.Before, o.After, orDash(o.Error))
+				fmt.Fprintf(tw, "%s\t%s@%s\t%s\t%s\t%s\n", o.Submission, o.Plugin, o.Version, o.Before, o.After, orDash(o.Error))
 			}
 			tw.Flush()
 			printIncidentState(w, out.Incident)
@@ -176,7 +176,7 @@ from then on blocks every new submission that matches it.`,
 			if err != nil {
 				return err
 			}
-			var out server.IncidentActionResult
+			var out api.IncidentActionResult
 			if err := cl.JSON(cmd.Context(), "POST", "/incidents/"+url.PathEscape(args[0])+"/close", map[string]any{"postmortem": text}, &out); err != nil {
 				return err
 			}
@@ -219,7 +219,7 @@ from then on blocks every new submission that matches it.`,
 			if err != nil {
 				return err
 			}
-			var out struct{ Incidents []server.Incident }
+			var out struct{ Incidents []api.Incident }
 			if err := cl.JSON(cmd.Context(), "GET", "/incidents?state="+url.QueryEscape(state), nil, &out); err != nil {
 				return err
 			}
@@ -247,7 +247,7 @@ from then on blocks every new submission that matches it.`,
 			if err != nil {
 				return err
 			}
-			var d server.IncidentDetail
+			var d api.IncidentDetail
 			if err := cl.JSON(cmd.Context(), "GET", "/incidents/"+url.PathEscape(args[0]), nil, &d); err != nil {
 				return err
 			}
@@ -282,7 +282,7 @@ from then on blocks every new submission that matches it.`,
 	return c
 }
 
-func printIncidentState(w io.Writer, i server.Incident) {
+func printIncidentState(w io.Writer, i api.Incident) {
 	fmt.Fprintf(w, "State %s; opened %s by %s; time to contain %s; time to remediate %s\n",
 		i.State, i.OpenedAt.Format(time.RFC3339), i.OpenedBy, fmtSeconds(i.TimeToContainSeconds), fmtSeconds(i.TimeToRemediateSeconds))
 }
@@ -320,7 +320,7 @@ stewards may subscribe to everything.`,
 			if err != nil {
 				return err
 			}
-			var out server.Webhook
+			var out api.Webhook
 			req := webhook.Subscription{URL: args[0], Events: add.events, Namespace: add.namespace, Plugin: add.plugin}
 			if err := cl.JSON(cmd.Context(), "POST", "/webhooks", req, &out, 201); err != nil {
 				return err
@@ -345,7 +345,7 @@ stewards may subscribe to everything.`,
 			if err != nil {
 				return err
 			}
-			var out struct{ Webhooks []server.Webhook }
+			var out struct{ Webhooks []api.Webhook }
 			if err := cl.JSON(cmd.Context(), "GET", "/webhooks", nil, &out); err != nil {
 				return err
 			}
@@ -388,7 +388,7 @@ stewards may subscribe to everything.`,
 			}
 			w := cmd.OutOrStdout()
 			if len(args) == 1 {
-				var d server.Delivery
+				var d api.Delivery
 				if err := cl.JSON(cmd.Context(), "GET", "/deliveries/"+url.PathEscape(args[0]), nil, &d); err != nil {
 					return err
 				}
@@ -411,7 +411,7 @@ stewards may subscribe to everything.`,
 				q.Set("state", dq.state)
 			}
 			q.Set("limit", fmt.Sprint(dq.limit))
-			var out struct{ Deliveries []server.Delivery }
+			var out struct{ Deliveries []api.Delivery }
 			if err := cl.JSON(cmd.Context(), "GET", "/deliveries?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}
@@ -460,7 +460,7 @@ stewards may subscribe to everything.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "Replaying %d dead letters of %s.\n", out.Replayed, deadOf)
 				return nil
 			}
-			var d server.Delivery
+			var d api.Delivery
 			if err := cl.JSON(cmd.Context(), "POST", "/deliveries/"+url.PathEscape(args[0])+"/replay", nil, &d); err != nil {
 				return err
 			}

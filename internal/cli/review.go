@@ -15,7 +15,6 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
-	"gatehouse.dev/gatehouse/internal/server"
 )
 
 func reviewCmd(g *globals) *cobra.Command {
@@ -33,7 +32,7 @@ func reviewCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out struct{ Items []server.ReviewItem }
+			var out api.ReviewList
 			if err := cl.JSON(cmd.Context(), "GET", fmt.Sprintf("/reviews?limit=%d", limit), nil, &out); err != nil {
 				return err
 			}
@@ -77,7 +76,7 @@ func reviewCmd(g *globals) *cobra.Command {
 			if showOut.json() {
 				return writeJSON(cmd.OutOrStdout(), d)
 			}
-			var detail server.ReviewDetail
+			var detail api.ReviewDetail
 			if err := json.Unmarshal(d, &detail); err != nil {
 				return err
 			}
@@ -97,19 +96,9 @@ func reviewCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "  - %s\n", ch)
 				}
 			}
-			var sub struct {
-				Vetting *struct {
-					Summary string          `json:"summary"`
-					Results json.RawMessage `json:"results"`
-				} `json:"vetting"`
-			}
-			raw, _ := json.Marshal(detail.Submission)
-			if json.Unmarshal(raw, &sub) == nil && sub.Vetting != nil {
-				fmt.Fprintf(w, "\nVetting: %s\n", sub.Vetting.Summary)
-				var results []api.VetResult
-				if json.Unmarshal(sub.Vetting.Results, &results) == nil {
-					printResults(w, results)
-				}
+			if vt := detail.Submission.Vetting; vt != nil {
+				fmt.Fprintf(w, "\nVetting: %s\n", vt.Summary)
+				printResults(w, vt.Results)
 			}
 			if len(detail.Thread) > 0 {
 				fmt.Fprintln(w, "\nThread:")
@@ -122,8 +111,8 @@ func reviewCmd(g *globals) *cobra.Command {
 	}
 	showOut = addOutput(show, "text", "json")
 
-	action := func(name, short string, setup func(*cobra.Command, *server.DecisionRequest)) *cobra.Command {
-		var req server.DecisionRequest
+	action := func(name, short string, setup func(*cobra.Command, *api.DecisionRequest)) *cobra.Command {
+		var req api.DecisionRequest
 		a := &cobra.Command{
 			Use:   name + " VERSION",
 			Short: short,
@@ -161,15 +150,15 @@ func reviewCmd(g *globals) *cobra.Command {
 	}
 	c.AddCommand(list, show,
 		action("claim", "Claim an item so nobody else decides it meanwhile", nil),
-		action("approve", "Approve (a high tier needs two different reviewers)", func(a *cobra.Command, r *server.DecisionRequest) {
+		action("approve", "Approve (a high tier needs two different reviewers)", func(a *cobra.Command, r *api.DecisionRequest) {
 			a.Flags().StringSliceVar(&r.Granted, "grant", nil, "grant only these permissions (default: all the manifest asks for)")
 			a.Flags().StringVarP(&r.Message, "message", "m", "", "a note for the thread")
 		}),
-		action("reject", "Reject with a reason code and a message the author reads", func(a *cobra.Command, r *server.DecisionRequest) {
+		action("reject", "Reject with a reason code and a message the author reads", func(a *cobra.Command, r *api.DecisionRequest) {
 			a.Flags().StringVar(&r.Code, "code", "", "security, privacy, policy, quality, malicious or other")
 			a.Flags().StringVarP(&r.Message, "message", "m", "", "what is wrong (required)")
 		}),
-		action("request-changes", "Send back to the author; the next version returns to you", func(a *cobra.Command, r *server.DecisionRequest) {
+		action("request-changes", "Send back to the author; the next version returns to you", func(a *cobra.Command, r *api.DecisionRequest) {
 			a.Flags().StringVarP(&r.Message, "message", "m", "", "which changes are needed (required)")
 		}),
 	)
@@ -192,7 +181,7 @@ func appealCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(id)+"/thread/appeal", server.DecisionRequest{Message: msg}, nil); err != nil {
+			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(id)+"/thread/appeal", api.DecisionRequest{Message: msg}, nil); err != nil {
 				return notFound(err, args[0], "")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: appealed; back in review\n", args[0])
@@ -284,7 +273,7 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req := server.PolicyRequest{Modules: p.Modules}
+			req := api.PolicyRequest{Modules: p.Modules}
 			w := cmd.OutOrStdout()
 			if dry {
 				var out struct {

@@ -247,7 +247,7 @@ func TestReviewWorkflow(t *testing.T) {
 	}
 	// The reviewer sees the change in plain language and as a diff.
 	code, b = w.call("rita", "GET", "/reviews/"+v103.ID, nil)
-	var detail server.ReviewDetail
+	var detail api.ReviewDetail
 	if code != 200 || json.Unmarshal(b, &detail) != nil {
 		t.Fatalf("review detail: %d %s", code, b)
 	}
@@ -307,7 +307,7 @@ func TestReviewWorkflow(t *testing.T) {
 	if mods["config.rego"] == p.Modules["config.rego"] {
 		t.Fatal("could not edit the default policy's configuration")
 	}
-	code, b = w.call("sam", "POST", "/policy/dry-run", server.PolicyRequest{Modules: mods})
+	code, b = w.call("sam", "POST", "/policy/dry-run", api.PolicyRequest{Modules: mods})
 	if code != 200 {
 		t.Fatalf("dry run: %d %s", code, b)
 	}
@@ -328,10 +328,10 @@ func TestReviewWorkflow(t *testing.T) {
 	// A policy that does not compile is refused with file, line and
 	// column, and the active one stays.
 	broken := map[string]string{"broken.rego": "package gatehouse.decision\n\nallow if {\n"}
-	if code, b := w.call("sam", "POST", "/policy", server.PolicyRequest{Modules: broken}); code != 422 || !strings.Contains(string(b), "broken.rego:") {
+	if code, b := w.call("sam", "POST", "/policy", api.PolicyRequest{Modules: broken}); code != 422 || !strings.Contains(string(b), "broken.rego:") {
 		t.Fatalf("a broken policy: %d %s", code, b)
 	}
-	if code, _ := w.call("rita", "POST", "/policy", server.PolicyRequest{Modules: mods}); code != 403 {
+	if code, _ := w.call("rita", "POST", "/policy", api.PolicyRequest{Modules: mods}); code != 403 {
 		t.Fatalf("a reviewer applied a policy: %d", code)
 	}
 }

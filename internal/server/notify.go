@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -43,117 +42,35 @@ func (s *Server) notifyRoutes() []Route {
 	}
 }
 
-// Webhook is a subscription as the API shows it (never its secret).
-type Webhook struct {
-	ID             string    `json:"id"`
-	Owner          string    `json:"owner"`
-	URL            string    `json:"url"`
-	Events         []string  `json:"events"`
-	Namespace      string    `json:"namespace,omitempty"`
-	Plugin         string    `json:"plugin,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	DisabledAt     time.Time `json:"disabledAt,omitzero"`
-	DisabledReason string    `json:"disabledReason,omitempty"`
-	// Secret is set only in the answer that created the subscription.
-	Secret string `json:"secret,omitempty"`
+func huntRuleJSON(r store.HuntRule) api.HuntRule {
+	return api.HuntRule{ID: r.ID, Incident: r.IncidentID, Kind: r.Kind, Pattern: r.Pattern, Description: r.Description, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, DisabledAt: r.DisabledAt}
 }
 
-// Delivery is one event for one subscription.
-type Delivery struct {
-	ID          int64     `json:"id"`
-	Webhook     string    `json:"webhook"`
-	Event       int64     `json:"event"`
-	Type        string    `json:"type"`
-	MessageID   string    `json:"messageId"`
-	State       string    `json:"state"`
-	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"nextAttempt,omitzero"`
-	LastStatus  int       `json:"lastStatus,omitempty"`
-	LastError   string    `json:"lastError,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	Attempt     []Attempt `json:"attemptLog,omitempty"`
+func huntReportJSON(rep hunt.Report) *api.HuntReport {
+	out := &api.HuntReport{Scanned: rep.Scanned, Unreadable: rep.Unreadable}
+	if rep.Hits != nil {
+		out.Hits = []api.HuntHit{}
+	}
+	for _, h := range rep.Hits {
+		hit := api.HuntHit{Submission: h.VersionID, Plugin: h.Plugin, Version: h.Version, State: h.State}
+		if h.Matches != nil {
+			hit.Matches = []api.HuntMatch{}
+		}
+		for _, m := range h.Matches {
+			hit.Matches = append(hit.Matches, api.HuntMatch{Rule: m.RuleID, Kind: m.Kind, File: m.File, Line: m.Line, Offset: m.Offset, Subject: m.Subject, Digest: m.Digest})
+		}
+		out.Hits = append(out.Hits, hit)
+	}
+	return out
 }
 
-// Attempt is one try at a delivery.
-type Attempt struct {
-	N          int       `json:"n"`
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status,omitempty"`
-	LatencyMS  float64   `json:"latencyMs"`
-	Error      string    `json:"error,omitempty"`
-	Response   string    `json:"response,omitempty"`
-}
-
-// Incident is an incident as the API shows it.
-type Incident struct {
-	ID                     string    `json:"id"`
-	Title                  string    `json:"title"`
-	Summary                string    `json:"summary,omitempty"`
-	Severity               string    `json:"severity"`
-	State                  string    `json:"state"`
-	OpenedBy               string    `json:"openedBy"`
-	OpenedAt               time.Time `json:"openedAt"`
-	ContainedAt            time.Time `json:"containedAt,omitzero"`
-	RemediatedAt           time.Time `json:"remediatedAt,omitzero"`
-	ClosedAt               time.Time `json:"closedAt,omitzero"`
-	ClosedBy               string    `json:"closedBy,omitempty"`
-	Postmortem             string    `json:"postmortem,omitempty"`
-	TimeToContainSeconds   float64   `json:"timeToContainSeconds,omitempty"`
-	TimeToRemediateSeconds float64   `json:"timeToRemediateSeconds,omitempty"`
-}
-
-// IncidentVersion is a version an incident names, where it stands now.
-type IncidentVersion struct {
-	Submission string    `json:"submission"`
-	Plugin     string    `json:"plugin"`
-	Version    string    `json:"version"`
-	State      string    `json:"state"`
-	Source     string    `json:"source"` // named, or hunt:RULE
-	AddedBy    string    `json:"addedBy"`
-	AddedAt    time.Time `json:"addedAt"`
-}
-
-// HuntRule is a hunting rule.
-type HuntRule struct {
-	ID          string    `json:"id"`
-	Incident    string    `json:"incident,omitempty"`
-	Kind        string    `json:"kind"`
-	Pattern     string    `json:"pattern"`
-	Description string    `json:"description,omitempty"`
-	CreatedBy   string    `json:"createdBy"`
-	CreatedAt   time.Time `json:"createdAt"`
-	DisabledAt  time.Time `json:"disabledAt,omitzero"`
-}
-
-// IncidentDetail is everything about one incident.
-type IncidentDetail struct {
-	Incident Incident          `json:"incident"`
-	Versions []IncidentVersion `json:"versions"`
-	Rules    []HuntRule        `json:"rules"`
-	Timeline []api.Event       `json:"timeline"`
-}
-
-// IncidentActionResult answers an incident action.
-type IncidentActionResult struct {
-	Incident Incident           `json:"incident"`
-	Added    int                `json:"added,omitempty"`
-	Rule     *HuntRule          `json:"rule,omitempty"`
-	Hunt     *hunt.Report       `json:"hunt,omitempty"`
-	Outcomes []incident.Outcome `json:"outcomes,omitempty"`
-}
-
-func huntRuleJSON(r store.HuntRule) HuntRule {
-	return HuntRule{ID: r.ID, Incident: r.IncidentID, Kind: r.Kind, Pattern: r.Pattern, Description: r.Description, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, DisabledAt: r.DisabledAt}
-}
-
-func webhookJSON(w store.Webhook) Webhook {
-	return Webhook{ID: w.ID, Owner: w.Owner, URL: w.URL, Events: w.Events, Namespace: w.Namespace, Plugin: w.PluginID,
+func webhookJSON(w store.Webhook) api.Webhook {
+	return api.Webhook{ID: w.ID, Owner: w.Owner, URL: w.URL, Events: w.Events, Namespace: w.Namespace, Plugin: w.PluginID,
 		CreatedAt: w.CreatedAt, DisabledAt: w.DisabledAt, DisabledReason: w.DisabledReason}
 }
 
-func deliveryJSON(d store.WebhookDelivery) Delivery {
-	out := Delivery{ID: d.ID, Webhook: d.WebhookID, Event: d.EventSeq, Type: d.EventType, MessageID: d.MessageID, State: d.State,
+func deliveryJSON(d store.WebhookDelivery) api.Delivery {
+	out := api.Delivery{ID: d.ID, Webhook: d.WebhookID, Event: d.EventSeq, Type: d.EventType, MessageID: d.MessageID, State: d.State,
 		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 	if d.State == store.DeliveryPending {
 		out.NextAttempt = d.NextAttempt
@@ -161,9 +78,9 @@ func deliveryJSON(d store.WebhookDelivery) Delivery {
 	return out
 }
 
-func incidentJSON(inc store.Incident) Incident {
+func incidentJSON(inc store.Incident) api.Incident {
 	m := incident.Measure(inc)
-	return Incident{ID: inc.ID, Title: inc.Title, Summary: inc.Summary, Severity: inc.Severity, State: inc.State,
+	return api.Incident{ID: inc.ID, Title: inc.Title, Summary: inc.Summary, Severity: inc.Severity, State: inc.State,
 		OpenedBy: inc.OpenedBy, OpenedAt: inc.OpenedAt, ContainedAt: inc.ContainedAt, RemediatedAt: inc.RemediatedAt,
 		ClosedAt: inc.ClosedAt, ClosedBy: inc.ClosedBy, Postmortem: inc.Postmortem,
 		TimeToContainSeconds: m.TimeToContain.Seconds(), TimeToRemediateSeconds: m.TimeToRemediate.Seconds()}
@@ -288,7 +205,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Pri
 		s.internal(w, r, err)
 		return
 	}
-	out := []Webhook{}
+	out := []api.Webhook{}
 	for _, h := range hooks {
 		out = append(out, webhookJSON(h))
 	}
@@ -353,7 +270,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.P
 		s.internal(w, r, err)
 		return
 	}
-	out := []Delivery{}
+	out := []api.Delivery{}
 	for _, d := range ds {
 		out = append(out, deliveryJSON(d))
 	}
@@ -390,7 +307,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	out := deliveryJSON(d)
 	for _, a := range as {
-		out.Attempt = append(out.Attempt, Attempt{N: a.N, At: a.At, StatusCode: a.StatusCode, LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, Response: string(a.Response)})
+		out.Attempt = append(out.Attempt, api.Attempt{N: a.N, At: a.At, StatusCode: a.StatusCode, LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, Response: string(a.Response)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -439,7 +356,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, _ auth.Pr
 		s.internal(w, r, err)
 		return
 	}
-	out := []Incident{}
+	out := []api.Incident{}
 	for _, inc := range incs {
 		out = append(out, incidentJSON(inc))
 	}
@@ -455,9 +372,9 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		s.notifyError(w, r, err)
 		return
 	}
-	out := IncidentDetail{Incident: incidentJSON(d.Incident), Versions: []IncidentVersion{}, Rules: []HuntRule{}, Timeline: []api.Event{}}
+	out := api.IncidentDetail{Incident: incidentJSON(d.Incident), Versions: []api.IncidentVersion{}, Rules: []api.HuntRule{}, Timeline: []api.Event{}}
 	for _, v := range d.Versions {
-		out.Versions = append(out.Versions, IncidentVersion{Submission: v.VersionID, Plugin: v.Plugin, Version: v.Version, State: string(v.State), Source: v.Source, AddedBy: v.AddedBy, AddedAt: v.AddedAt})
+		out.Versions = append(out.Versions, api.IncidentVersion{Submission: v.VersionID, Plugin: v.Plugin, Version: v.Version, State: string(v.State), Source: v.Source, AddedBy: v.AddedBy, AddedAt: v.AddedAt})
 	}
 	for _, r := range d.Rules {
 		out.Rules = append(out.Rules, huntRuleJSON(r))
@@ -468,32 +385,17 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	writeJSON(w, http.StatusOK, out)
 }
 
-// IncidentActionRequest is the body of an incident action; each action
-// reads its own fields.
-type IncidentActionRequest struct {
-	Versions    []string  `json:"versions,omitempty"`
-	Note        string    `json:"note,omitempty"`
-	Kind        string    `json:"kind,omitempty"`
-	Pattern     string    `json:"pattern,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Action      string    `json:"action,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Deadline    time.Time `json:"deadline,omitzero"`
-	Message     string    `json:"message,omitempty"`
-	Postmortem  string    `json:"postmortem,omitempty"`
-}
-
 func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	if !s.incidentsReady(w) {
 		return
 	}
-	var req IncidentActionRequest
+	var req api.IncidentActionRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
 	ctx, id, svc := r.Context(), r.PathValue("id"), s.cfg.Incidents
 	var (
-		res IncidentActionResult
+		res api.IncidentActionResult
 		err error
 	)
 	switch r.PathValue("action") {
@@ -507,10 +409,14 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.P
 		rule, rep, err = svc.AddRule(ctx, id, p.Subject, incident.RuleRequest{Kind: req.Kind, Pattern: req.Pattern, Description: req.Description})
 		if rule.ID != "" {
 			hr := huntRuleJSON(rule)
-			res.Rule, res.Hunt = &hr, &rep
+			res.Rule, res.Hunt = &hr, huntReportJSON(rep)
 		}
 	case "contain":
-		_, res.Outcomes, err = svc.Contain(ctx, id, p.Subject, incident.ContainRequest{Action: req.Action, Reason: req.Reason, Deadline: req.Deadline})
+		var outcomes []incident.Outcome
+		_, outcomes, err = svc.Contain(ctx, id, p.Subject, incident.ContainRequest{Action: req.Action, Reason: req.Reason, Deadline: req.Deadline})
+		for _, o := range outcomes {
+			res.Outcomes = append(res.Outcomes, api.ContainOutcome{Submission: o.VersionID, Plugin: o.Plugin, Version: o.Version, Before: o.Before, After: o.After, Error: o.Error})
+		}
 	case "notify":
 		err = svc.Notify(ctx, id, p.Subject, req.Message)
 	case "close":
@@ -538,7 +444,7 @@ func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, _ auth.Pr
 		s.internal(w, r, err)
 		return
 	}
-	out := []HuntRule{}
+	out := []api.HuntRule{}
 	for _, r := range rules {
 		out = append(out, huntRuleJSON(r))
 	}

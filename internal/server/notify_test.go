@@ -103,7 +103,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	sub := func(ns string) map[string]any {
 		return map[string]any{"url": rcv.URL + "/hook", "events": []string{"submission.*"}, "namespace": ns}
 	}
-	var none server.Webhook
+	var none api.Webhook
 	if code := e.call("bob", "POST", "/webhooks", sub(""), &none); code != http.StatusUnprocessableEntity {
 		t.Fatalf("an unscoped publisher subscribing to everything: %d, want 422", code)
 	}
@@ -113,23 +113,23 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	if code := e.call("alice", "POST", "/webhooks", map[string]any{"url": rcv.URL, "events": []string{"sub*"}, "namespace": "acme"}, &none); code != http.StatusUnprocessableEntity {
 		t.Fatalf("a malformed filter: %d, want 422", code)
 	}
-	var mine server.Webhook
+	var mine api.Webhook
 	if code := e.call("alice", "POST", "/webhooks", sub("acme"), &mine); code != http.StatusCreated || !strings.HasPrefix(mine.Secret, "whsec_") {
 		t.Fatalf("subscribing: %d %+v", code, mine)
 	}
-	var scoped server.Webhook
+	var scoped api.Webhook
 	if code := e.call("alice", "POST", "/webhooks", map[string]any{"url": rcv.URL, "events": []string{"version.*"}}, &scoped); code != http.StatusCreated || scoped.Namespace != "acme" {
 		t.Fatalf("a namespace-scoped publisher subscribing without naming it: %d %+v, want acme", code, scoped)
 	}
 	if code := e.call("alice", "DELETE", "/webhooks/"+scoped.ID, nil, nil); code != 200 {
 		t.Fatal(code)
 	}
-	var all server.Webhook
+	var all api.Webhook
 	if code := e.call("sam", "POST", "/webhooks", map[string]any{"url": rcv.URL, "events": []string{"*"}}, &all); code != http.StatusCreated {
 		t.Fatalf("a steward subscribing to everything: %d", code)
 	}
 
-	var list struct{ Webhooks []server.Webhook }
+	var list struct{ Webhooks []api.Webhook }
 	e.call("alice", "GET", "/webhooks", nil, &list)
 	if len(list.Webhooks) != 2 || list.Webhooks[0].ID != mine.ID || list.Webhooks[0].Secret != "" {
 		t.Fatalf("alice's list = %+v (the secret must never be listed)", list.Webhooks)
@@ -158,13 +158,13 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	if _, err := e.hooks.DeliverDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var ds struct{ Deliveries []server.Delivery }
+	var ds struct{ Deliveries []api.Delivery }
 	e.call("alice", "GET", "/deliveries", nil, &ds)
 	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Webhook != mine.ID || ds.Deliveries[0].State != store.DeliveryDelivered {
 		t.Fatalf("alice's deliveries = %+v", ds.Deliveries)
 	}
 	id := ds.Deliveries[0].ID
-	var d server.Delivery
+	var d api.Delivery
 	if code := e.call("alice", "GET", fmt.Sprintf("/deliveries/%d", id), nil, &d); code != 200 || len(d.Attempt) != 1 || d.Attempt[0].StatusCode != 200 || d.Attempt[0].Response != "thanks" {
 		t.Fatalf("delivery detail: %d %+v", code, d)
 	}
@@ -184,7 +184,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	if code := e.call("alice", "POST", fmt.Sprintf("/deliveries/%d/replay", id), nil, &d); code != 200 || d.State != store.DeliveryPending {
 		t.Fatalf("alice replaying her delivery: %d %+v", code, d)
 	}
-	var off server.Webhook
+	var off api.Webhook
 	if code := e.call("alice", "DELETE", "/webhooks/"+mine.ID, nil, &off); code != 200 || off.DisabledAt.IsZero() {
 		t.Fatalf("disabling: %d %+v", code, off)
 	}
@@ -192,7 +192,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 
 func TestIncidentRoutes(t *testing.T) {
 	e := newNotifyEnv(t)
-	var inc server.Incident
+	var inc api.Incident
 	if code := e.call("sam", "POST", "/incidents", map[string]any{"title": "Leaky plugin", "severity": "critical"}, &inc); code != http.StatusCreated || inc.ID == "" || inc.State != store.IncidentOpen {
 		t.Fatalf("open: %d %+v", code, inc)
 	}
@@ -202,7 +202,7 @@ func TestIncidentRoutes(t *testing.T) {
 	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/rule", map[string]any{"kind": "content", "pattern": "("}, nil); code != http.StatusUnprocessableEntity {
 		t.Fatalf("a rule that does not compile: %d, want 422", code)
 	}
-	var res server.IncidentActionResult
+	var res api.IncidentActionResult
 	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/rule", map[string]any{"kind": "import", "pattern": "env/exfiltrate", "description": "known dropper"}, &res); code != 200 || res.Rule == nil || res.Rule.Kind != "import" {
 		t.Fatalf("adding a rule: %d %+v", code, res)
 	}
@@ -221,11 +221,11 @@ func TestIncidentRoutes(t *testing.T) {
 	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/note", map[string]any{"note": "late"}, nil); code != http.StatusConflict {
 		t.Fatalf("a note on a closed incident: %d, want 409", code)
 	}
-	var d server.IncidentDetail
+	var d api.IncidentDetail
 	if code := e.call("ada", "GET", "/incidents/"+inc.ID, nil, &d); code != 200 || len(d.Timeline) < 4 || len(d.Rules) != 1 || d.Incident.Postmortem == "" {
 		t.Fatalf("an auditor reading the incident: %d %+v", code, d)
 	}
-	var rules struct{ Rules []server.HuntRule }
+	var rules struct{ Rules []api.HuntRule }
 	e.call("ada", "GET", "/hunt/rules", nil, &rules)
 	if len(rules.Rules) != 1 || rules.Rules[0].Incident != inc.ID {
 		t.Fatalf("rules = %+v", rules)

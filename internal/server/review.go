@@ -20,56 +20,6 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
-// ReviewItem is a queue entry as the API shows it.
-type ReviewItem struct {
-	ID                string    `json:"id"`
-	Plugin            string    `json:"plugin"`
-	Version           string    `json:"version"`
-	Tier              string    `json:"tier"`
-	Weight            int       `json:"weight"`
-	ApprovalsRequired int       `json:"approvalsRequired"`
-	Approvals         []string  `json:"approvals"`
-	Deadline          time.Time `json:"deadline"`
-	Overdue           bool      `json:"overdue"`
-	ClaimedBy         string    `json:"claimedBy,omitempty"`
-	ClaimUntil        time.Time `json:"claimUntil,omitzero"`
-	PreferredReviewer string    `json:"preferredReviewer,omitempty"`
-}
-
-// ReviewDetail is everything a reviewer decides on.
-type ReviewDetail struct {
-	Item       ReviewItem      `json:"item"`
-	Submission any             `json:"submission"`
-	Verdict    *triage.Verdict `json:"verdict,omitempty"`
-	// Changes says in plain language what this version asks for that the
-	// last approved one did not (from the diff analyzer).
-	Changes []string `json:"changes"`
-	// Previous is the last approved version compared with ("" for a
-	// first version); CodeDiff holds the text files that differ from it.
-	Previous string          `json:"previous,omitempty"`
-	CodeDiff []FileDiff      `json:"codeDiff"`
-	Thread   []store.Message `json:"thread"`
-}
-
-// FileDiff is one file's change between the last approved version and
-// this one: a unified diff for text, a note for binaries.
-type FileDiff struct {
-	Path   string `json:"path"`
-	Status string `json:"status"` // added, removed, changed
-	Diff   string `json:"diff,omitempty"`
-}
-
-// DecisionRequest is the body of approve, reject, request-changes,
-// comment and appeal.
-type DecisionRequest struct {
-	// Granted narrows the permissions an approval grants; omitted grants
-	// what the manifest asks for.
-	Granted []string `json:"granted,omitempty"`
-	// Code is a rejection's reason code.
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-}
-
 func (s *Server) reviewErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, review.ErrForbidden):
@@ -85,16 +35,16 @@ func (s *Server) reviewErr(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-func (s *Server) itemJSON(r *http.Request, it store.ReviewItem) (ReviewItem, error) {
+func (s *Server) itemJSON(r *http.Request, it store.ReviewItem) (api.ReviewItem, error) {
 	v, err := s.cfg.Store.GetVersion(r.Context(), it.VersionID)
 	if err != nil {
-		return ReviewItem{}, err
+		return api.ReviewItem{}, err
 	}
 	as, err := s.cfg.Store.ListApprovals(r.Context(), it.VersionID)
 	if err != nil {
-		return ReviewItem{}, err
+		return api.ReviewItem{}, err
 	}
-	out := ReviewItem{ID: it.VersionID, Plugin: it.PluginID, Version: v.Version, Tier: it.Tier, Weight: it.Weight,
+	out := api.ReviewItem{ID: it.VersionID, Plugin: it.PluginID, Version: v.Version, Tier: it.Tier, Weight: it.Weight,
 		ApprovalsRequired: it.ApprovalsRequired, Approvals: []string{}, Deadline: it.Deadline, Overdue: s.cfg.Now().After(it.Deadline),
 		PreferredReviewer: it.PreferredReviewer}
 	if it.ClaimedBy != "" && it.ClaimUntil.After(s.cfg.Now()) {
@@ -120,7 +70,7 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		s.internal(w, r, err)
 		return
 	}
-	out := []ReviewItem{}
+	out := []api.ReviewItem{}
 	for _, it := range items {
 		j, err := s.itemJSON(r, it)
 		if err != nil {
@@ -129,7 +79,7 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, _ auth.Prin
 		}
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, api.ReviewList{Items: out})
 }
 
 func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -154,11 +104,11 @@ func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.internal(w, r, err)
 		return
 	}
-	out := ReviewDetail{Item: item, Submission: sub, Changes: []string{}, CodeDiff: []FileDiff{}, Thread: []store.Message{}}
+	out := api.ReviewDetail{Item: item, Submission: sub, Changes: []string{}, CodeDiff: []api.FileDiff{}, Thread: []api.ReviewMessage{}}
 	if vd, err := s.cfg.Store.LatestVerdict(r.Context(), id); err == nil {
 		var tv triage.Verdict
 		if json.Unmarshal(vd.Body, &tv) == nil {
-			out.Verdict = &tv
+			out.Verdict = verdictJSON(tv)
 			out.Changes = plainChanges(tv.Input)
 		}
 	}
@@ -172,16 +122,52 @@ func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Princi
 			return
 		}
 	}
-	if out.Thread, err = s.cfg.Store.ListMessages(r.Context(), v.PluginID); err != nil {
+	msgs, err := s.cfg.Store.ListMessages(r.Context(), v.PluginID)
+	if err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	for _, m := range msgs {
+		out.Thread = append(out.Thread, api.ReviewMessage{ID: m.ID, PluginID: m.PluginID, VersionID: m.VersionID, Author: m.Author, Kind: m.Kind, Body: m.Body, CreatedAt: m.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// verdictJSON is a triage verdict as the API shows it, or nil when its
+// policy input or decision cannot be encoded (then it is left out, as an
+// unreadable stored verdict is).
+func verdictJSON(tv triage.Verdict) *api.Verdict {
+	in, err := json.Marshal(tv.Input)
+	if err != nil {
+		return nil
+	}
+	dec, err := json.Marshal(tv.Decision)
+	if err != nil {
+		return nil
+	}
+	out := &api.Verdict{Outcome: string(tv.Outcome), Reasons: tv.Reasons, Tier: string(tv.Tier),
+		Weight:            api.RiskWeight{Total: tv.Weight.Total},
+		ApprovalsRequired: tv.ApprovalsRequired, ReviewDeadlineHours: tv.ReviewDeadlineHours, CertificateLifetimeDays: tv.CertificateLifetimeDays,
+		PolicyDigest: tv.PolicyDigest, Input: in, Decision: dec, Explanation: tv.Explanation,
+		DryRun: api.DryRun{WouldAutoApprove: tv.DryRun.WouldAutoApprove, Mode: tv.DryRun.Mode, Summary: tv.DryRun.Summary}}
+	if tv.Weight.Factors != nil {
+		out.Weight.Factors = []api.RiskFactor{}
+	}
+	for _, f := range tv.Weight.Factors {
+		out.Weight.Factors = append(out.Weight.Factors, api.RiskFactor{Name: f.Name, Value: f.Value, Cap: f.Cap, Reason: f.Reason})
+	}
+	if tv.DryRun.FailedGates != nil {
+		out.DryRun.FailedGates = []api.Gate{}
+	}
+	for _, g := range tv.DryRun.FailedGates {
+		out.DryRun.FailedGates = append(out.DryRun.FailedGates, api.Gate{Name: g.Name, Passed: g.Passed, Reason: g.Reason})
+	}
+	return out
+}
+
 func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, action := r.PathValue("id"), r.PathValue("action")
-	var req DecisionRequest
+	var req api.DecisionRequest
 	if action != "claim" {
 		if !decodeJSON(w, r, &req) {
 			return
@@ -221,7 +207,7 @@ func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 // comment lets a reviewer, or the plugin's own publisher, write in the
 // review thread; appeal reopens a rejected version.
 func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	var req DecisionRequest
+	var req api.DecisionRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -286,7 +272,7 @@ func plainChanges(in policy.Input) []string {
 const MaxCodeDiff = 1 << 20
 
 // codeDiff diffs the text files of two stored versions.
-func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]FileDiff, error) {
+func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]api.FileDiff, error) {
 	a, err := s.cfg.Intake.LoadPackage(r.Context(), prev.Digest)
 	if err != nil {
 		return nil, err
@@ -295,9 +281,9 @@ func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]FileDiff,
 	if err != nil {
 		return nil, err
 	}
-	out := []FileDiff{}
+	out := []api.FileDiff{}
 	for _, c := range review.CodeDiff(a, b, MaxCodeDiff) {
-		fd := FileDiff{Path: c.Path, Status: c.Status, Diff: c.Diff}
+		fd := api.FileDiff{Path: c.Path, Status: c.Status, Diff: c.Diff}
 		switch {
 		case c.Binary:
 			fd.Diff = fmt.Sprintf("binary file: %d → %d bytes", c.OldSize, c.NewSize)
@@ -309,16 +295,8 @@ func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]FileDiff,
 	return out, nil
 }
 
-// AutoApprovalRequest switches auto-approval off or on for a plugin
-// ("plugin:NS/NAME") or a namespace ("namespace:NS").
-type AutoApprovalRequest struct {
-	Scope  string `json:"scope"`
-	Off    bool   `json:"off"`
-	Reason string `json:"reason"`
-}
-
 func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	var req AutoApprovalRequest
+	var req api.AutoApprovalRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -336,11 +314,6 @@ func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"scope": req.Scope, "autoApprovalOff": req.Off})
-}
-
-// PolicyRequest carries policy sources: file name → Rego.
-type PolicyRequest struct {
-	Modules map[string]string `json:"modules"`
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
@@ -366,7 +339,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ auth.Princi
 // policyCheck compiles and tests a proposed policy, answering with file,
 // line and column when it fails.
 func (s *Server) policyCheck(w http.ResponseWriter, r *http.Request) (*policy.Engine, bool) {
-	var req PolicyRequest
+	var req api.PolicyRequest
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<20)
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Modules) == 0 {
 		writeError(w, http.StatusBadRequest, "bad_policy", `send {"modules": {"file.rego": "source", ...}}`)

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"gatehouse.dev/gatehouse/internal/hunt"
+	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/triage"
+)
+
+// TestWireSameJSON holds the promise that moving the answers' types into
+// package api changed no byte a client reads: each conversion marshals as
+// the internal value did.
+func TestWireSameJSON(t *testing.T) {
+	full := triage.Verdict{
+		Outcome: policy.InReview, Reasons: []string{"a new origin"}, Tier: policy.High,
+		Weight:            policy.Weight{Total: 7, Factors: []policy.Factor{{Name: "origins", Value: 5, Cap: 10, Reason: "one new"}}},
+		ApprovalsRequired: 2, ReviewDeadlineHours: 48, CertificateLifetimeDays: 90, PolicyDigest: "sha256:ab",
+		Input:       policy.Input{HostAPI: "^1", HostErrorRate: 0.25},
+		Decision:    policy.Decision{BlockingFindings: []string{"r"}, Tier: policy.High, AutoApprovalMode: "on"},
+		Explanation: []string{"rule x fired"},
+		DryRun:      triage.DryRun{Mode: "dry_run", Summary: "would auto-approve: no", FailedGates: []policy.Gate{{Name: "tier", Reason: "high"}}},
+	}
+	rep := hunt.Report{Scanned: 3, Unreadable: []string{"x: gone"}, Hits: []hunt.Hit{{
+		VersionID: "s1", Plugin: "acme/a", Version: "1.0.0", State: "certified",
+		Matches: []hunt.Match{{RuleID: "h1", Kind: "content", File: "m.wasm", Offset: 9, Subject: "AKIA…", Digest: "d"}},
+	}}}
+	for _, c := range []struct {
+		name      string
+		internal  any
+		converted any
+	}{
+		{"full verdict", full, verdictJSON(full)},
+		{"empty verdict", triage.Verdict{}, verdictJSON(triage.Verdict{})},
+		{"hunt report", rep, huntReportJSON(rep)},
+		{"empty hunt report", hunt.Report{}, huntReportJSON(hunt.Report{})},
+	} {
+		want, err := json.Marshal(c.internal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(c.converted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the API's JSON differs\n got %s\nwant %s", c.name, got, want)
+		}
+	}
+}
