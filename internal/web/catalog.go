@@ -13,7 +13,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
@@ -77,9 +76,9 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		q.States = []lifecycle.State{st}
 	}
-	entries, err := h.cfg.Store.CatalogEntries(r.Context(), q)
+	entries, err := h.app.Catalog(r.Context(), c.p, q)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
 	data := catalogData{Filters: f, Kinds: permissionKinds, Tiers: tiers, States: visibleStates(c), Badges: h.knownBadges(), Anonymous: !c.signedIn}
@@ -95,7 +94,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, c *call) {
 			data.More = true
 			break
 		}
-		cert, badges, err := h.badges(r.Context(), e.Version)
+		cert, badges, err := h.badges(r.Context(), c, e.Version)
 		if err != nil {
 			h.internal(w, r, c, err)
 			return
@@ -155,10 +154,8 @@ func contains(list []string, s string) bool {
 // runs and "reviewed".
 func (h *Handler) knownBadges() []string {
 	var out []string
-	if h.cfg.Intake.Analyzers != nil {
-		for _, a := range h.cfg.Intake.Analyzers() {
-			out = append(out, a.Name())
-		}
+	for name := range h.app.Rules() {
+		out = append(out, name)
 	}
 	// Certificates add these to the analyzers' names.
 	for _, extra := range []string{"reviewed", "provenance", "reproducible"} {
@@ -172,36 +169,15 @@ func (h *Handler) knownBadges() []string {
 
 // badges are the checks a version passed: its certificate's when it has
 // one; otherwise the analyzers whose newest result passed, plus "reviewed"
-// when people approved it.
-func (h *Handler) badges(ctx context.Context, v store.Version) (*certView, []string, error) {
+// when people approved it (app.Checks).
+func (h *Handler) badges(ctx context.Context, c *call, v store.Version) (*certView, []string, error) {
 	if cert, err := h.certificate(ctx, v); err != nil {
 		return nil, nil, err
 	} else if cert != nil {
 		return cert, cert.Checks, nil
 	}
-	var out []string
-	run, err := h.cfg.Store.LatestVetRun(ctx, v.ID)
-	switch {
-	case err == nil:
-		var results []vet.Result
-		if json.Unmarshal(run.Results, &results) == nil {
-			for _, res := range results {
-				if res.Status == vet.Passed {
-					out = append(out, res.Analyzer)
-				}
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, nil, err
-	}
-	as, err := h.cfg.Store.ListApprovals(ctx, v.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(as) > 0 {
-		out = append(out, "reviewed")
-	}
-	return nil, out, nil
+	checks, err := h.app.Checks(ctx, c.p, v)
+	return nil, checks, err
 }
 
 // certView is what pages show of a certificate.

@@ -1,15 +1,12 @@
 package web
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
@@ -55,37 +52,16 @@ type pluginData struct {
 
 func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {
 	id := r.PathValue("namespace") + "/" + r.PathValue("name")
-	p, err := h.cfg.Store.GetPlugin(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
-		return
-	}
-	if err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
-	all, err := h.cfg.Store.ListVersions(r.Context(), id)
-	if err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
 	// Unreleased versions are for the namespace's publishers and the
-	// overseers (auth.Principal.CanSeeVersion, as in the API).
-	insider, err := h.canSee(r.Context(), c, id)
-	if err != nil {
-		h.internal(w, r, c, err)
+	// overseers; nobody else learns anything about plugins without a
+	// released version, not even that they exist (app.Plugin).
+	p, vs, err := h.app.Plugin(r.Context(), c.p, id)
+	if k, _, _ := app.Classify(err); err != nil && k == app.KindNotFound {
+		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
 		return
 	}
-	var vs []store.Version
-	for _, v := range all {
-		if insider || auth.Released(v.State) {
-			vs = append(vs, v)
-		}
-	}
-	if len(vs) == 0 {
-		// Nobody else learns anything about plugins without a released
-		// version, not even that they exist.
-		h.fail(w, r, c, http.StatusNotFound, "There is no plugin "+id+" in the catalog.")
+	if err != nil {
+		h.failApp(w, r, c, err)
 		return
 	}
 	sortVersions(vs)
@@ -124,18 +100,18 @@ func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		d.Permissions = append(d.Permissions, pv)
 	}
-	if d.Cert, d.Badges, err = h.badges(r.Context(), v); err != nil {
-		h.internal(w, r, c, err)
+	if d.Cert, d.Badges, err = h.badges(r.Context(), c, v); err != nil {
+		h.failApp(w, r, c, err)
 		return
 	}
-	if d.Risk, err = h.risk(r, v.ID); err != nil {
-		h.internal(w, r, c, err)
+	vd, err := h.app.Verdict(r.Context(), c.p, v)
+	if err != nil {
+		h.failApp(w, r, c, err)
 		return
 	}
-	if rv, err := h.cfg.Store.GetRevalidation(r.Context(), v.ID); err == nil {
-		d.Revalidation = &rv
-	} else if !errors.Is(err, store.ErrNotFound) {
-		h.internal(w, r, c, err)
+	d.Risk = risk(vd)
+	if d.Revalidation, err = h.app.Revalidation(r.Context(), c.p, v); err != nil {
+		h.failApp(w, r, c, err)
 		return
 	}
 	for i, x := range vs {
@@ -158,18 +134,14 @@ func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {
 	h.render(w, r, c, http.StatusOK, "plugin.html", title, d)
 }
 
-// risk reads a version's newest verdict.
-func (h *Handler) risk(r *http.Request, versionID string) (*riskView, error) {
-	vd, err := h.cfg.Store.LatestVerdict(r.Context(), versionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+// risk is what pages show of a version's newest verdict; nil before its
+// triage.
+func risk(vd *app.Verdict) *riskView {
+	if vd == nil {
+		return nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	out := &riskView{Tier: vd.Tier, Weight: vd.Weight}
-	var tv triage.Verdict
-	if json.Unmarshal(vd.Body, &tv) == nil {
+	out := &riskView{Tier: vd.Record.Tier, Weight: vd.Record.Weight}
+	if tv := vd.Verdict; tv != nil {
 		out.Reasons = tv.Reasons
 		for _, f := range tv.Weight.Factors {
 			if f.Value > 0 {
@@ -177,7 +149,7 @@ func (h *Handler) risk(r *http.Request, versionID string) (*riskView, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // manifestChanges says in sentences what newer asks for that older did

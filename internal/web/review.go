@@ -1,13 +1,12 @@
 package web
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -31,29 +30,20 @@ type queueData struct {
 
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
-	items, err := h.cfg.Store.ListReviews(ctx, store.ReviewQuery{Limit: 200})
+	entries, err := h.app.Queue(ctx, c.p, store.ReviewQuery{Limit: 200})
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
-	now := h.cfg.Now()
+	now := h.app.Now()
 	d := queueData{}
-	if d.Stats, err = h.cfg.Store.QueueStats(ctx, now); err != nil {
-		h.internal(w, r, c, err)
+	if d.Stats, err = h.app.QueueStats(ctx, c.p); err != nil {
+		h.failApp(w, r, c, err)
 		return
 	}
-	for _, it := range items {
-		v, err := h.cfg.Store.GetVersion(ctx, it.VersionID)
-		if err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
-		as, err := h.cfg.Store.ListApprovals(ctx, it.VersionID)
-		if err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
-		d.Items = append(d.Items, queueItem{ReviewItem: it, Version: v.Version, Approvals: len(as), Overdue: now.After(it.Deadline),
+	for _, e := range entries {
+		it := e.Item
+		d.Items = append(d.Items, queueItem{ReviewItem: it, Version: e.Version.Version, Approvals: len(e.Approvals), Overdue: now.After(it.Deadline),
 			Claimed: it.ClaimedBy != "" && it.ClaimUntil.After(now), DueIn: it.Deadline.Sub(now).Round(time.Minute)})
 	}
 	h.render(w, r, c, http.StatusOK, "queue.html", "Review queue", d)
@@ -93,24 +83,16 @@ type reviewData struct {
 }
 
 func (h *Handler) reviewPage(w http.ResponseWriter, r *http.Request, c *call) {
-	ctx := r.Context()
 	id := r.PathValue("id")
-	it, err := h.cfg.Store.GetReview(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, r, c, http.StatusNotFound, "Submission "+id+" has not been sent to review.")
-		return
-	}
+	rv, err := h.app.Review(r.Context(), c.p, id)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
-	v, err := h.cfg.Store.GetVersion(ctx, id)
-	if err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
-	now := h.cfg.Now()
-	d := reviewData{Item: it, Version: v, Overdue: it.Open && now.After(it.Deadline), RejectCodes: review.RejectCodes, Decided: v.State != lifecycle.InReview}
+	v, it := rv.Version, rv.Item
+	now := h.app.Now()
+	d := reviewData{Item: it, Version: v, Approvals: rv.Approvals, Overdue: it.Open && now.After(it.Deadline), RejectCodes: review.RejectCodes,
+		Decided: v.State != lifecycle.InReview, Risk: risk(rv.Verdict), Thread: rv.Thread}
 	if it.ClaimedBy != "" && it.ClaimUntil.After(now) {
 		d.ClaimedBy = it.ClaimedBy
 	}
@@ -118,31 +100,12 @@ func (h *Handler) reviewPage(w http.ResponseWriter, r *http.Request, c *call) {
 		h.internal(w, r, c, err)
 		return
 	}
-	if d.Approvals, err = h.cfg.Store.ListApprovals(ctx, id); err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
-	if _, d.Results, d.Findings, err = h.findings(ctx, v); err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
-	if vd, err := h.cfg.Store.LatestVerdict(ctx, id); err == nil {
-		var tv triage.Verdict
-		if json.Unmarshal(vd.Body, &tv) == nil {
-			d.Verdict = &tv
-		}
-	}
-	if d.Risk, err = h.risk(r, id); err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
-	prev, err := h.cfg.Intake.PreviousApproved(ctx, v.PluginID, v.Version)
-	if err != nil {
-		h.internal(w, r, c, err)
-		return
+	d.Results, d.Findings = resultViews(rv.Vetting)
+	if rv.Verdict != nil {
+		d.Verdict = rv.Verdict.Verdict
 	}
 	var old *manifest.Manifest
-	if prev != nil {
+	if prev := rv.Previous; prev != nil {
 		d.Previous = prev.Version
 		if old, err = parseStored(prev.Manifest); err != nil {
 			h.internal(w, r, c, err)
@@ -152,18 +115,11 @@ func (h *Handler) reviewPage(w http.ResponseWriter, r *http.Request, c *call) {
 		if d.Verdict != nil && len(d.Verdict.Input.Diff.ImportsAdded) > 0 {
 			d.Changes = append(d.Changes, "The module calls new host functions: "+strings.Join(d.Verdict.Input.Diff.ImportsAdded, ", ")+".")
 		}
-		if d.CodeDiff, err = h.codeDiff(r, *prev, v); err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
+		d.CodeDiff = codeDiff(rv.CodeDiff)
 	} else {
 		d.Changes = []string{"This is the plugin's first approved version: everything it asks for is new."}
 	}
 	d.Permissions = permissionDiff(old, d.Manifest)
-	if d.Thread, err = h.cfg.Store.ListMessages(ctx, v.PluginID); err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
 	h.render(w, r, c, http.StatusOK, "review.html", "Review "+v.PluginID+"@"+v.Version, d)
 }
 
@@ -197,21 +153,10 @@ func permissionDiff(old, cur *manifest.Manifest) []permDiff {
 	return out
 }
 
-// maxCodeDiff bounds the diff text one review page carries.
-const maxCodeDiff = 1 << 20
-
-// codeDiff diffs the text files of two stored versions.
-func (h *Handler) codeDiff(r *http.Request, prev, cur store.Version) ([]fileDiff, error) {
-	a, err := h.cfg.Intake.LoadPackage(r.Context(), prev.Digest)
-	if err != nil {
-		return nil, err
-	}
-	b, err := h.cfg.Intake.LoadPackage(r.Context(), cur.Digest)
-	if err != nil {
-		return nil, err
-	}
+// codeDiff is a code diff as the review page shows it.
+func codeDiff(cs []review.FileChange) []fileDiff {
 	var out []fileDiff
-	for _, c := range review.CodeDiff(a, b, maxCodeDiff) {
+	for _, c := range cs {
 		fd := fileDiff{Path: c.Path, Status: c.Status}
 		switch {
 		case c.Binary:
@@ -223,7 +168,7 @@ func (h *Handler) codeDiff(r *http.Request, prev, cur store.Version) ([]fileDiff
 		}
 		out = append(out, fd)
 	}
-	return out, nil
+	return out
 }
 
 func diffLines(u string) []diffLine {
@@ -246,44 +191,32 @@ func diffLines(u string) []diffLine {
 }
 
 func (h *Handler) reviewAction(w http.ResponseWriter, r *http.Request, c *call) {
-	ctx := r.Context()
 	id, action := r.PathValue("id"), r.PathValue("action")
-	rv := h.cfg.Review
-	msg := strings.TrimSpace(r.PostFormValue("message"))
-	var err error
-	done := ""
-	back := "/reviews/" + id
+	d := app.Decision{Action: action, Code: r.PostFormValue("code"), Message: strings.TrimSpace(r.PostFormValue("message"))}
+	if action == "approve" && r.PostForm.Has("granted-shown") {
+		d.Granted = r.PostForm["granted"]
+		if d.Granted == nil {
+			d.Granted = []string{}
+		}
+	}
+	res, err := h.app.Decide(r.Context(), c.p, id, d)
+	if err != nil {
+		h.failApp(w, r, c, err)
+		return
+	}
+	done, back := "", "/reviews/"+id
 	switch action {
 	case "claim":
-		_, err = rv.Claim(ctx, c.p, id)
 		done = "claimed"
 	case "approve":
-		var granted []string
-		if r.PostForm.Has("granted-shown") {
-			granted = r.PostForm["granted"]
-			if granted == nil {
-				granted = []string{}
-			}
-		}
-		var st lifecycle.State
-		st, err = rv.Approve(ctx, c.p, id, granted, msg)
 		done = "approved"
-		if st == lifecycle.Certified {
+		if res.State == lifecycle.Certified {
 			done, back = "certified", "/reviews"
 		}
 	case "reject":
-		err = rv.Reject(ctx, c.p, id, r.PostFormValue("code"), msg)
 		done, back = "rejected", "/reviews"
 	case "request-changes":
-		err = rv.RequestChanges(ctx, c.p, id, msg)
 		done, back = "changes", "/reviews"
-	default:
-		h.fail(w, r, c, http.StatusNotFound, "No review action "+action+": claim, approve, reject or request-changes.")
-		return
-	}
-	if err != nil {
-		h.reviewErr(w, r, c, err)
-		return
 	}
 	redirect(w, r, back, done)
 }

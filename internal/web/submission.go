@@ -1,18 +1,15 @@
 package web
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 )
@@ -26,60 +23,18 @@ type submissionsData struct {
 const maxListed = 200
 
 func (h *Handler) submissions(w http.ResponseWriter, r *http.Request, c *call) {
-	d := submissionsData{Overseer: c.p.Allowed(store.RoleReviewer, store.RoleSteward, store.RoleAuditor)}
-	ctx := r.Context()
-	if d.Overseer {
-		vs, err := h.cfg.Store.FindVersions(ctx, store.VersionQuery{Limit: 1000})
-		if err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
-		d.Versions = vs
-	} else {
-		nss, err := h.ownNamespaces(ctx, c)
-		if err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
-		for _, ns := range nss {
-			ps, err := h.cfg.Store.ListPlugins(ctx, store.PluginQuery{Namespace: ns, Limit: 500})
-			if err != nil {
-				h.internal(w, r, c, err)
-				return
-			}
-			for _, p := range ps {
-				vs, err := h.cfg.Store.ListVersions(ctx, p.ID)
-				if err != nil {
-					h.internal(w, r, c, err)
-					return
-				}
-				d.Versions = append(d.Versions, vs...)
-			}
-		}
+	d := submissionsData{Overseer: c.p.Oversees()}
+	vs, err := h.app.Submissions(r.Context(), c.p, app.SubmissionQuery{Limit: 1000})
+	if err != nil {
+		h.failApp(w, r, c, err)
+		return
 	}
+	d.Versions = vs
 	sort.SliceStable(d.Versions, func(i, j int) bool { return d.Versions[i].CreatedAt.After(d.Versions[j].CreatedAt) })
 	if len(d.Versions) > maxListed {
 		d.Versions = d.Versions[:maxListed]
 	}
 	h.render(w, r, c, http.StatusOK, "submissions.html", "Submissions", d)
-}
-
-// ownNamespaces are the namespaces a publisher publishes in.
-func (h *Handler) ownNamespaces(ctx context.Context, c *call) ([]string, error) {
-	if c.p.Namespace != "" {
-		return []string{c.p.Namespace}, nil
-	}
-	all, err := h.cfg.Store.ListNamespaces(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range all {
-		if contains(n.Owners, c.p.Subject) {
-			out = append(out, n.Name)
-		}
-	}
-	return out, nil
 }
 
 type step struct {
@@ -120,70 +75,34 @@ type submissionData struct {
 }
 
 func (h *Handler) submission(w http.ResponseWriter, r *http.Request, c *call) {
-	v, ok := h.readable(w, r, c)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	d := submissionData{Version: v, Next: next(v.State)}
-	err := h.cfg.Store.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID, Limit: 1000}, func(e audit.Event) error {
-		d.Events = append(d.Events, e)
-		return nil
-	})
+	id := r.PathValue("id")
+	sr, err := h.app.Submission(r.Context(), c.p, id)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.refuse(w, r, c, id, err)
 		return
 	}
-	if it, err := h.cfg.Store.GetReview(ctx, v.ID); err == nil {
-		d.Review = &it
-		d.Overdue = it.Open && h.cfg.Now().After(it.Deadline)
-		as, err := h.cfg.Store.ListApprovals(ctx, v.ID)
-		if err != nil {
-			h.internal(w, r, c, err)
-			return
-		}
-		d.Approvals = len(as)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		h.internal(w, r, c, err)
-		return
+	v := sr.Version
+	d := submissionData{Version: v, Next: next(v.State), Events: sr.History, Review: sr.Review, Approvals: len(sr.Approvals), Thread: sr.Thread}
+	if sr.Review != nil {
+		d.Overdue = sr.Review.Open && h.app.Now().After(sr.Review.Deadline)
 	}
 	d.Timeline = timeline(v, d.Events)
-	if d.Vetting, d.Results, d.Findings, err = h.findings(ctx, v); err != nil {
-		h.internal(w, r, c, err)
-		return
+	if sr.Vetting != nil {
+		d.Vetting = &sr.Vetting.Run
 	}
-	if d.Thread, err = h.cfg.Store.ListMessages(ctx, v.PluginID); err != nil {
-		h.internal(w, r, c, err)
-		return
-	}
+	d.Results, d.Findings = resultViews(sr.Vetting)
 	d.CanAppeal = v.State == lifecycle.Rejected && c.p.Allowed(store.RolePublisher)
 	h.render(w, r, c, http.StatusOK, "submission.html", v.PluginID+"@"+v.Version, d)
 }
 
-// readable loads the submission in the path and checks c may read it,
-// answering the request itself when not.
-func (h *Handler) readable(w http.ResponseWriter, r *http.Request, c *call) (store.Version, bool) {
-	id := r.PathValue("id")
-	v, err := h.cfg.Store.GetVersion(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+// refuse answers a refused operation on submission id: a submission c may
+// not read gets the page of one that does not exist.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *call, id string, err error) {
+	if k, _, _ := app.Classify(err); k == app.KindNotFound {
 		h.fail(w, r, c, http.StatusNotFound, "There is no submission "+id+".")
-		return v, false
+		return
 	}
-	if err != nil {
-		h.internal(w, r, c, err)
-		return v, false
-	}
-	ok, err := h.canSee(r.Context(), c, v.PluginID)
-	if err != nil {
-		h.internal(w, r, c, err)
-		return v, false
-	}
-	if !ok {
-		// The same answer as for a submission that does not exist.
-		h.fail(w, r, c, http.StatusNotFound, "There is no submission "+id+".")
-		return v, false
-	}
-	return v, true
+	h.failApp(w, r, c, err)
 }
 
 // happyPath is the road a version travels when nothing stops it; the
@@ -244,43 +163,23 @@ func next(st lifecycle.State) string {
 	return ""
 }
 
-// findings loads a version's newest vetting run with today's
-// false-positive decisions applied.
-func (h *Handler) findings(ctx context.Context, v store.Version) (*store.VetRun, []resultView, int, error) {
-	run, err := h.cfg.Store.LatestVetRun(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, 0, nil
-	}
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	var results []vet.Result
-	if err := json.Unmarshal(run.Results, &results); err != nil {
-		return nil, nil, 0, fmt.Errorf("decoding the stored results of %s: %w", v.ID, err)
-	}
-	sups, err := h.cfg.Store.ListSuppressions(ctx, v.PluginID)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	byFP := map[string]store.Suppression{}
-	for _, x := range sups {
-		byFP[x.Fingerprint] = x
+// resultViews are a vetting run's results as pages show them, with the
+// number of findings: what blocks comes first, then what failed, then the
+// rest, as an author reads from the top.
+func resultViews(vt *app.Vetting) ([]resultView, int) {
+	if vt == nil {
+		return nil, 0
 	}
 	var out []resultView
 	n := 0
-	for _, res := range results {
+	for _, res := range vt.Results {
 		rv := resultView{Analyzer: res.Analyzer, Status: res.Status, Reason: res.Reason, Blocking: res.Blocking}
 		for _, f := range res.Findings {
-			if x, ok := byFP[f.Fingerprint]; ok && f.Suppressed == nil {
-				f.Suppressed = &vet.Suppression{By: x.By, Reason: x.Reason, At: x.CreatedAt}
-			}
 			rv.Findings = append(rv.Findings, findingView{Finding: f, Where: where(f.Location)})
 			n++
 		}
 		out = append(out, rv)
 	}
-	// What blocks comes first, then what failed, then the rest: an author
-	// reads from the top.
 	rank := func(r resultView) int {
 		switch {
 		case r.Blocking:
@@ -293,7 +192,7 @@ func (h *Handler) findings(ctx context.Context, v store.Version) (*store.VetRun,
 		return 3
 	}
 	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
-	return &run, out, n, nil
+	return out, n
 }
 
 // where formats a finding's location as an author's editor wants it.
@@ -312,54 +211,35 @@ func where(l vet.Location) string {
 }
 
 func (h *Handler) comment(w http.ResponseWriter, r *http.Request, c *call) {
-	v, ok := h.readable(w, r, c)
-	if !ok {
+	id := r.PathValue("id")
+	if _, err := h.app.Comment(r.Context(), c.p, id, strings.TrimSpace(r.PostFormValue("message"))); err != nil {
+		h.refuse(w, r, c, id, err)
 		return
 	}
-	msg := strings.TrimSpace(r.PostFormValue("message"))
-	if _, err := h.cfg.Review.Comment(r.Context(), c.p, v.ID, msg); err != nil {
-		h.reviewErr(w, r, c, err)
-		return
-	}
-	back := "/submissions/" + v.ID
+	back := "/submissions/" + id
 	if r.PostFormValue("from") == "review" && c.p.Allowed(reviewers.Roles...) {
-		back = "/reviews/" + v.ID
+		back = "/reviews/" + id
 	}
 	redirect(w, r, back, "commented")
 }
 
 func (h *Handler) appeal(w http.ResponseWriter, r *http.Request, c *call) {
-	v, ok := h.readable(w, r, c)
-	if !ok {
+	id := r.PathValue("id")
+	if err := h.app.Appeal(r.Context(), c.p, id, strings.TrimSpace(r.PostFormValue("message"))); err != nil {
+		h.refuse(w, r, c, id, err)
 		return
 	}
-	if err := h.cfg.Review.Appeal(r.Context(), c.p, v.ID, strings.TrimSpace(r.PostFormValue("message"))); err != nil {
-		h.reviewErr(w, r, c, err)
-		return
-	}
-	redirect(w, r, "/submissions/"+v.ID, "appealed")
+	redirect(w, r, "/submissions/"+id, "appealed")
 }
 
-// reviewErr answers a refused review action with what was wrong.
-func (h *Handler) reviewErr(w http.ResponseWriter, r *http.Request, c *call, err error) {
-	switch {
-	case errors.Is(err, review.ErrForbidden):
-		h.fail(w, r, c, http.StatusForbidden, sentence(err))
-	case errors.Is(err, review.ErrInvalid):
-		h.fail(w, r, c, http.StatusUnprocessableEntity, sentence(err))
-	case errors.Is(err, review.ErrState), errors.Is(err, store.ErrStateChanged), errors.Is(err, store.ErrConflict):
-		h.fail(w, r, c, http.StatusConflict, sentence(err))
-	case errors.Is(err, store.ErrNotFound):
-		h.fail(w, r, c, http.StatusNotFound, sentence(err))
-	default:
-		h.internal(w, r, c, err)
+// sentence makes an error message a sentence for a page.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
-}
-
-func sentence(err error) string {
-	s := err.Error()
-	if s == "" {
-		return s
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
 	}
-	return strings.ToUpper(s[:1]) + s[1:] + "."
+	return msg
 }
