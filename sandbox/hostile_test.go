@@ -48,6 +48,15 @@ func (e *testEnv) stillServes(t *testing.T) {
 	}
 }
 
+// unreachableMillis is a time limit no slowness reaches. The tests of the
+// other limits (memory, output) use it with roomy, so that a busy machine
+// cannot turn the breach they expect into a timeout: the breach comes
+// first at any speed.
+const unreachableMillis = 10 * 60 * 1000
+
+// roomy lets a call run up to unreachableMillis.
+func roomy(c *Config) { c.MaxTimeout = unreachableMillis * time.Millisecond }
+
 func hostile(t *testing.T, env *testEnv, name string, exports []string, limits *manifest.Limits, perms ...string) *Plugin {
 	t.Helper()
 	m := testManifest("evil/"+name, exports, perms...)
@@ -75,8 +84,8 @@ func TestHostileInfiniteLoop(t *testing.T) {
 }
 
 func TestHostileUnboundedMemory(t *testing.T) {
-	env := newEnv(t, nil)
-	p := hostile(t, env, "memory", []string{"run"}, &manifest.Limits{MemoryMiB: 32, TimeoutMillis: 10000})
+	env := newEnv(t, roomy)
+	p := hostile(t, env, "memory", []string{"run"}, &manifest.Limits{MemoryMiB: 32, TimeoutMillis: unreachableMillis})
 	res, err := p.Call(context.Background(), "run", nil)
 	wantKind(t, err, KindOutOfMemory)
 	if res.MemoryBytes > 32<<20 {
@@ -89,8 +98,8 @@ func TestHostileUnboundedMemory(t *testing.T) {
 }
 
 func TestHostileDeepRecursion(t *testing.T) {
-	env := newEnv(t, nil)
-	p := hostile(t, env, "recursion", []string{"run"}, &manifest.Limits{MemoryMiB: 32, TimeoutMillis: 10000})
+	env := newEnv(t, roomy)
+	p := hostile(t, env, "recursion", []string{"run"}, &manifest.Limits{MemoryMiB: 32, TimeoutMillis: unreachableMillis})
 	_, err := p.Call(context.Background(), "run", nil)
 	// Go keeps its goroutine stacks in linear memory, so a runaway
 	// recursion ends when the stack can no longer grow inside the cap.
@@ -102,8 +111,8 @@ func TestHostileDeepRecursion(t *testing.T) {
 }
 
 func TestHostileOutputFlood(t *testing.T) {
-	env := newEnv(t, nil)
-	p := hostile(t, env, "flood", []string{"stdout", "output"}, &manifest.Limits{OutputBytes: 64 << 10, TimeoutMillis: 10000})
+	env := newEnv(t, roomy)
+	p := hostile(t, env, "flood", []string{"stdout", "output"}, &manifest.Limits{OutputBytes: 64 << 10, TimeoutMillis: unreachableMillis})
 	res, err := p.Call(context.Background(), "stdout", nil)
 	wantKind(t, err, KindOutputTooLarge)
 	if len(res.Stdout) > 64<<10 {

@@ -148,9 +148,9 @@ func TestIsolationPluginPersists(t *testing.T) {
 func TestBreachedInstanceDiscarded(t *testing.T) {
 	for _, iso := range []Isolation{IsolationCall, IsolationPlugin} {
 		t.Run(iso.String(), func(t *testing.T) {
-			env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
+			env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1; roomy(c) })
 			m := testManifest("evil/flood", []string{"stdout", "output"})
-			m.Limits = &manifest.Limits{OutputBytes: 4 << 10, TimeoutMillis: 10000}
+			m.Limits = &manifest.Limits{OutputBytes: 4 << 10, TimeoutMillis: unreachableMillis}
 			p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "hostile/flood"), Isolation: iso})
 			_, err := p.Call(context.Background(), "output", nil)
 			wantKind(t, err, KindOutputTooLarge)

@@ -119,11 +119,11 @@ func TestWarmFailures(t *testing.T) {
 		// setting the instance up on the initialisation's thread.
 		{"spin", &manifest.Limits{TimeoutMillis: 1000}, KindTimeout, []string{"the plugin's initialisation ran longer than its 1s limit"}},
 		{"panic", nil, KindTrap, []string{"while initialising", "initmode refuses to start"}},
-		{"grow", &manifest.Limits{MemoryMiB: 16, TimeoutMillis: 10000}, KindOutOfMemory, []string{"more than its 16 MiB of memory while initialising"}},
+		{"grow", &manifest.Limits{MemoryMiB: 16, TimeoutMillis: unreachableMillis}, KindOutOfMemory, []string{"more than its 16 MiB of memory while initialising"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mode, func(t *testing.T) {
-			env, p := loadInitmode(t, tc.mode, tc.limits, nil)
+			env, p := loadInitmode(t, tc.mode, tc.limits, roomy)
 			res, err := p.Warm(context.Background())
 			ce := wantKind(t, err, tc.kind)
 			for _, w := range tc.want {
