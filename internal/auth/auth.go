@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -42,14 +43,8 @@ func NewSecret() (secret string, hash []byte) {
 	return secret, Hash(secret)
 }
 
-// NewID returns a short random identifier for a token record.
-func NewID() string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("auth: reading randomness: %v", err))
-	}
-	return "tok_" + strings.ToLower(enc.EncodeToString(b[:]))
-}
+// NewID returns a random identifier for a token record.
+func NewID() string { return ids.New("tok") }
 
 // Hash is the SHA-256 of a token secret, the only form the store keeps.
 func Hash(secret string) []byte {

@@ -57,8 +57,8 @@ var (
 	// ErrUnsigned: the version has no valid publisher signature, and a
 	// certificate always carries one (dual signing).
 	ErrUnsigned = errors.New("no valid publisher signature")
-	// ErrInvalid: the request itself is malformed.
-	ErrInvalid = errors.New("invalid")
+	// ErrInvalid (domain.ErrInvalid): the request itself is malformed.
+	ErrInvalid = domain.ErrInvalid
 )
 
 // Certificates is what issuing and changing certificates reads and writes:

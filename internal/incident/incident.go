@@ -15,8 +15,6 @@ package incident
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +28,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
+	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet/secrets"
@@ -117,23 +116,23 @@ type OpenRequest struct {
 func (s *Service) Open(ctx context.Context, actor string, req OpenRequest) (domain.Incident, error) {
 	req.Title = strings.TrimSpace(req.Title)
 	if req.Title == "" {
-		return domain.Incident{}, invalid("an incident needs a title saying what went wrong")
+		return domain.Incident{}, domain.Invalid("an incident needs a title saying what went wrong")
 	}
 	if req.Severity == "" {
 		req.Severity = "high"
 	}
 	if !slices.Contains(Severities, req.Severity) {
-		return domain.Incident{}, invalidf("severity %q is not one of %s", req.Severity, strings.Join(Severities, ", "))
+		return domain.Incident{}, domain.Invalidf("severity %q is not one of %s", req.Severity, strings.Join(Severities, ", "))
 	}
 	vs, err := s.resolve(ctx, req.Versions)
 	if err != nil {
 		return domain.Incident{}, err
 	}
 	now := s.cfg.Now()
-	inc := domain.Incident{ID: "inc_" + randomID(), Title: req.Title, Summary: req.Summary, Severity: req.Severity,
+	inc := domain.Incident{ID: ids.New("inc"), Title: req.Title, Summary: req.Summary, Severity: req.Severity,
 		State: domain.IncidentOpen, OpenedBy: actor, OpenedAt: now}
 	if err := s.cfg.Store.CreateIncident(ctx, inc, s.event(inc.ID, actor, audit.IncidentOpened, req.Title, map[string]any{
-		"title": inc.Title, "severity": inc.Severity, "plugins": plugins(vs), "versions": ids(vs),
+		"title": inc.Title, "severity": inc.Severity, "plugins": plugins(vs), "versions": versionIDs(vs),
 	})); err != nil {
 		return domain.Incident{}, err
 	}
@@ -155,7 +154,7 @@ func (s *Service) AddVersions(ctx context.Context, id, actor string, refs []stri
 		return 0, err
 	}
 	if len(vs) == 0 {
-		return 0, invalid("name at least one version (a submission id or namespace/name@version)")
+		return 0, domain.Invalid("name at least one version (a submission id or namespace/name@version)")
 	}
 	return s.addVersions(ctx, id, actor, vs, "named")
 }
@@ -167,7 +166,7 @@ func (s *Service) addVersions(ctx context.Context, id, actor string, vs []domain
 		ivs[i] = domain.IncidentVersion{VersionID: v.ID, Source: source, AddedBy: actor, AddedAt: now}
 	}
 	return s.cfg.Store.AddIncidentVersions(ctx, id, ivs, s.event(id, actor, audit.IncidentVersionsAdded, "", map[string]any{
-		"source": source, "plugins": plugins(vs), "versions": ids(vs),
+		"source": source, "plugins": plugins(vs), "versions": versionIDs(vs),
 	}))
 }
 
@@ -175,7 +174,7 @@ func (s *Service) addVersions(ctx context.Context, id, actor string, vs []domain
 func (s *Service) AddNote(ctx context.Context, id, actor, note string) error {
 	note = strings.TrimSpace(note)
 	if note == "" || len(note) > MaxNote {
-		return invalidf("a note must be 1 to %d bytes", MaxNote)
+		return domain.Invalidf("a note must be 1 to %d bytes", MaxNote)
 	}
 	if _, err := s.openIncident(ctx, id); err != nil {
 		return err
@@ -192,7 +191,7 @@ func (s *Service) AddNote(ctx context.Context, id, actor, note string) error {
 func (s *Service) Notify(ctx context.Context, id, actor, message string) error {
 	message = strings.TrimSpace(message)
 	if message == "" || len(message) > MaxNote {
-		return invalidf("a notice must be 1 to %d bytes", MaxNote)
+		return domain.Invalidf("a notice must be 1 to %d bytes", MaxNote)
 	}
 	inc, err := s.cfg.Store.GetIncident(ctx, id)
 	if err != nil {
@@ -224,13 +223,13 @@ func (s *Service) AddRule(ctx context.Context, id, actor string, req RuleRequest
 		return domain.HuntRule{}, hunt.Report{}, err
 	}
 	if len(req.Description) > MaxNote {
-		return domain.HuntRule{}, hunt.Report{}, invalidf("a rule's description is limited to %d bytes", MaxNote)
+		return domain.HuntRule{}, hunt.Report{}, domain.Invalidf("a rule's description is limited to %d bytes", MaxNote)
 	}
 	now := s.cfg.Now()
-	r := domain.HuntRule{ID: "hr_" + randomID(), IncidentID: id, Kind: req.Kind, Pattern: req.Pattern, Description: req.Description, CreatedBy: actor, CreatedAt: now}
+	r := domain.HuntRule{ID: ids.New("hr"), IncidentID: id, Kind: req.Kind, Pattern: req.Pattern, Description: req.Description, CreatedBy: actor, CreatedAt: now}
 	compiled, err := hunt.Compile(r)
 	if err != nil {
-		return domain.HuntRule{}, hunt.Report{}, invalid(err.Error())
+		return domain.HuntRule{}, hunt.Report{}, domain.Invalid(err.Error())
 	}
 	// A content rule's pattern may spell the very secret it hunts: the
 	// rule keeps it, the timeline (and so webhooks) shows it redacted.
@@ -330,34 +329,34 @@ func (s *Service) Contain(ctx context.Context, id, actor string, req ContainRequ
 		return inc, nil, err
 	}
 	if s.cfg.Certifier == nil {
-		return inc, nil, invalid("this server has no certifier configured, so versions cannot be suspended or revoked")
+		return inc, nil, domain.Invalid("this server has no certifier configured, so versions cannot be suspended or revoked")
 	}
 	if req.Action == "" {
 		req.Action = "suspend"
 	}
 	if req.Action != "suspend" && req.Action != "revoke" {
-		return inc, nil, invalidf("containment action %q is not suspend or revoke", req.Action)
+		return inc, nil, domain.Invalidf("containment action %q is not suspend or revoke", req.Action)
 	}
 	req.Reason = strings.TrimSpace(req.Reason)
 	if req.Reason == "" {
 		req.Reason = "incident " + id + ": " + inc.Title
 	}
 	if len(req.Reason) > MaxNote {
-		return inc, nil, invalidf("the reason is limited to %d bytes", MaxNote)
+		return inc, nil, domain.Invalidf("the reason is limited to %d bytes", MaxNote)
 	}
 	now := s.cfg.Now()
 	if req.Deadline.IsZero() {
 		req.Deadline = now.Add(DefaultDeadline)
 	}
 	if !req.Deadline.After(now) {
-		return inc, nil, invalid("the remediation deadline must be in the future")
+		return inc, nil, domain.Invalid("the remediation deadline must be in the future")
 	}
 	vs, err := s.versions(ctx, id)
 	if err != nil {
 		return inc, nil, err
 	}
 	if len(vs) == 0 {
-		return inc, nil, invalid("the incident names no versions: add some first")
+		return inc, nil, domain.Invalid("the incident names no versions: add some first")
 	}
 	var outs []Outcome
 	for _, v := range vs {
@@ -497,10 +496,10 @@ func (s *Service) RefreshOpen(ctx context.Context) error {
 func (s *Service) Close(ctx context.Context, id, actor, postmortem string) (domain.Incident, error) {
 	postmortem = strings.TrimSpace(postmortem)
 	if postmortem == "" {
-		return domain.Incident{}, invalid("closing an incident needs a post-mortem: what happened, what was done, what changes (the hunting rules it added stay)")
+		return domain.Incident{}, domain.Invalid("closing an incident needs a post-mortem: what happened, what was done, what changes (the hunting rules it added stay)")
 	}
 	if len(postmortem) > MaxNote*4 {
-		return domain.Incident{}, invalidf("the post-mortem is limited to %d bytes", MaxNote*4)
+		return domain.Incident{}, domain.Invalidf("the post-mortem is limited to %d bytes", MaxNote*4)
 	}
 	inc, err := s.Refresh(ctx, id)
 	if err != nil {
@@ -622,7 +621,7 @@ func (s *Service) openIncident(ctx context.Context, id string) (domain.Incident,
 // into versions.
 func (s *Service) resolve(ctx context.Context, refs []string) ([]domain.Version, error) {
 	if len(refs) > MaxVersionsPerCall {
-		return nil, invalidf("name at most %d versions at once", MaxVersionsPerCall)
+		return nil, domain.Invalidf("name at most %d versions at once", MaxVersionsPerCall)
 	}
 	var out []domain.Version
 	seen := map[string]bool{}
@@ -699,7 +698,7 @@ func pluginsOf(os []Outcome) []string {
 	return out
 }
 
-func ids(vs []domain.Version) []string {
+func versionIDs(vs []domain.Version) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = v.ID
@@ -707,23 +706,5 @@ func ids(vs []domain.Version) []string {
 	return out
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func randomID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b) // crypto/rand.Read does not fail
-	return idEncoding.EncodeToString(b)
-}
-
-// ErrInvalid marks a request that cannot be carried out as asked (the
-// caller's mistake, to be answered with what to change).
-var ErrInvalid = errors.New("invalid request")
-
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(msg string) error { return &invalidError{msg} }
-
-func invalidf(format string, a ...any) error { return &invalidError{fmt.Sprintf(format, a...)} }
+// ErrInvalid is domain.ErrInvalid: a request the caller must change.
+var ErrInvalid = domain.ErrInvalid

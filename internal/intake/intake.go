@@ -11,20 +11,18 @@ package intake
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
@@ -314,13 +312,7 @@ func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name str
 }
 
 // NewSubmissionID returns a random, URL-safe submission id.
-func NewSubmissionID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("intake: reading randomness: %v", err))
-	}
-	return "sub_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
+func NewSubmissionID() string { return ids.New("sub") }
 
 // Sweep deletes blobs that no record names and that are older than grace.
 // Run it before serving: a blob committed by a submission whose record did

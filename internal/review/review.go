@@ -42,7 +42,7 @@ const ClaimTTL = 2 * time.Hour
 // Errors callers map to answers.
 var (
 	ErrForbidden = errors.New("forbidden")
-	ErrInvalid   = errors.New("invalid")
+	ErrInvalid   = domain.ErrInvalid // the caller must change the request
 	ErrState     = errors.New("wrong state")
 )
 

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -145,28 +145,28 @@ type Subscription struct {
 func (s *Service) Subscribe(ctx context.Context, owner string, req Subscription) (domain.Webhook, string, error) {
 	u, err := CheckURL(req.URL, s.cfg.AllowPrivate)
 	if err != nil {
-		return domain.Webhook{}, "", &invalidError{msg: err.Error(), cause: err}
+		return domain.Webhook{}, "", domain.Invalidf("%w", err)
 	}
 	if len(req.Events) == 0 {
-		return domain.Webhook{}, "", invalid("name at least one event type to receive (for example submission.* or *)")
+		return domain.Webhook{}, "", domain.Invalid("name at least one event type to receive (for example submission.* or *)")
 	}
 	if len(req.Events) > 64 {
-		return domain.Webhook{}, "", invalid("at most 64 event filters per subscription")
+		return domain.Webhook{}, "", domain.Invalid("at most 64 event filters per subscription")
 	}
 	for _, f := range req.Events {
 		if err := CheckFilter(f); err != nil {
-			return domain.Webhook{}, "", invalid(err.Error())
+			return domain.Webhook{}, "", domain.Invalid(err.Error())
 		}
 	}
 	if req.Plugin != "" {
 		ns, name, ok := strings.Cut(req.Plugin, "/")
 		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return domain.Webhook{}, "", invalidf("plugin %q is not namespace/name", req.Plugin)
+			return domain.Webhook{}, "", domain.Invalidf("plugin %q is not namespace/name", req.Plugin)
 		}
 		if req.Namespace == "" {
 			req.Namespace = ns
 		} else if req.Namespace != ns {
-			return domain.Webhook{}, "", invalidf("plugin %s is not in namespace %s", req.Plugin, req.Namespace)
+			return domain.Webhook{}, "", domain.Invalidf("plugin %s is not in namespace %s", req.Plugin, req.Namespace)
 		}
 	}
 	secret, err := NewSecret(rand.Reader)
@@ -174,7 +174,7 @@ func (s *Service) Subscribe(ctx context.Context, owner string, req Subscription)
 		return domain.Webhook{}, "", err
 	}
 	key, _ := ParseSecret(secret)
-	id := "wh_" + randomID()
+	id := ids.New("wh")
 	sealed, err := s.cfg.Sealer.Seal(id, key)
 	if err != nil {
 		return domain.Webhook{}, "", fmt.Errorf("sealing the webhook secret: %w", err)
@@ -234,27 +234,5 @@ func redactURL(raw string) string {
 	return raw
 }
 
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-func randomID() string {
-	b := make([]byte, 10)
-	_, _ = rand.Read(b) // crypto/rand.Read does not fail
-	return idEncoding.EncodeToString(b)
-}
-
-// ErrInvalid marks a request that cannot be carried out as asked (the
-// caller's mistake, to be answered with what to change).
-var ErrInvalid = errors.New("invalid request")
-
-type invalidError struct {
-	msg   string
-	cause error
-}
-
-func (e *invalidError) Error() string        { return e.msg }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
-func (e *invalidError) Unwrap() error        { return e.cause }
-
-func invalid(msg string) error { return &invalidError{msg: msg} }
-
-func invalidf(format string, a ...any) error { return &invalidError{msg: fmt.Sprintf(format, a...)} }
+// ErrInvalid is domain.ErrInvalid: a request the caller must change.
+var ErrInvalid = domain.ErrInvalid
