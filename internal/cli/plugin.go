@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/client"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/manifest"
@@ -213,70 +214,57 @@ func pluginStatusCmd(g *globals) *cobra.Command {
 		out     *output
 		timeout time.Duration
 	)
-	c := &cobra.Command{
-		Use:   "status VERSION",
-		Short: "Show a version's state, reasons, findings and history",
-		Long:  "Show a version's state, reasons, findings and history. VERSION is " + versionArg + ".",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.client()
+	c := versionCmd(g, "status VERSION", "Show a version's state, reasons, findings and history", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		deadline := time.Now().Add(timeout)
+		var sub api.Submission
+		for {
+			var err error
+			sub, err = cl.Submission(cmd.Context(), id)
 			if err != nil {
-				return err
+				return notFound(err, ref, "")
 			}
-			id, err := submissionID(cmd.Context(), cl, args[0])
-			if err != nil {
-				return err
+			if !wait || !automatic(sub.State) {
+				break
 			}
-			deadline := time.Now().Add(timeout)
-			var sub api.Submission
-			for {
-				sub, err = cl.Submission(cmd.Context(), id)
-				if err != nil {
-					return notFound(err, args[0], "")
-				}
-				if !wait || !automatic(sub.State) {
-					break
-				}
-				if time.Now().After(deadline) {
-					return &exitError{code: 3, msg: fmt.Sprintf("still %s after %s", sub.State, timeout)}
-				}
-				select {
-				case <-cmd.Context().Done():
-					return cmd.Context().Err()
-				case <-time.After(500 * time.Millisecond):
-				}
+			if time.Now().After(deadline) {
+				return &exitError{code: 3, msg: fmt.Sprintf("still %s after %s", sub.State, timeout)}
 			}
-			w := cmd.OutOrStdout()
-			if out.json() {
-				return writeJSON(w, sub)
+			select {
+			case <-cmd.Context().Done():
+				return cmd.Context().Err()
+			case <-time.After(500 * time.Millisecond):
 			}
-			fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n",
-				sub.ID, sub.Plugin, sub.Version, sub.State, sub.Reason, sub.Next, sub.Digest, sub.CreatedAt.Format(time.RFC3339), sub.Submitter)
-			if rv := sub.Review; rv != nil && rv.Open {
-				fmt.Fprintf(w, "Review:    tier %s, %d of %d approval(s), due %s\n", rv.Tier, rv.Approvals, rv.ApprovalsRequired, rv.Deadline.Format(time.RFC3339))
+		}
+		w := cmd.OutOrStdout()
+		if out.json() {
+			return writeJSON(w, sub)
+		}
+		fmt.Fprintf(w, "%s  %s@%s\nState:     %s\nReason:    %s\nNext:      %s\nDigest:    %s\nSubmitted: %s by %s\n",
+			sub.ID, sub.Plugin, sub.Version, sub.State, sub.Reason, sub.Next, sub.Digest, sub.CreatedAt.Format(time.RFC3339), sub.Submitter)
+		if rv := sub.Review; rv != nil && rv.Open {
+			fmt.Fprintf(w, "Review:    tier %s, %d of %d approval(s), due %s\n", rv.Tier, rv.Approvals, rv.ApprovalsRequired, rv.Deadline.Format(time.RFC3339))
+		}
+		if sub.Vetting != nil {
+			fmt.Fprintf(w, "\nVetting (run %d, %s): %s\n", sub.Vetting.Run, sub.Vetting.At.Format(time.RFC3339), sub.Vetting.Summary)
+			printResults(w, sub.Vetting.Results)
+		}
+		if len(sub.Thread) > 0 {
+			fmt.Fprintln(w, "\nReview thread:")
+			for _, m := range sub.Thread {
+				fmt.Fprintf(w, "  %s %s (%s): %s\n", m.At.Format(time.RFC3339), m.Author, m.Kind, m.Body)
 			}
-			if sub.Vetting != nil {
-				fmt.Fprintf(w, "\nVetting (run %d, %s): %s\n", sub.Vetting.Run, sub.Vetting.At.Format(time.RFC3339), sub.Vetting.Summary)
-				printResults(w, sub.Vetting.Results)
+		}
+		fmt.Fprintln(w, "\nHistory:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, e := range sub.History {
+			move := e.NewState
+			if e.OldState != "" {
+				move = e.OldState + " → " + e.NewState
 			}
-			if len(sub.Thread) > 0 {
-				fmt.Fprintln(w, "\nReview thread:")
-				for _, m := range sub.Thread {
-					fmt.Fprintf(w, "  %s %s (%s): %s\n", m.At.Format(time.RFC3339), m.Author, m.Kind, m.Body)
-				}
-			}
-			fmt.Fprintln(w, "\nHistory:")
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			for _, e := range sub.History {
-				move := e.NewState
-				if e.OldState != "" {
-					move = e.OldState + " → " + e.NewState
-				}
-				fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Actor, e.Action, move, e.Reason)
-			}
-			return tw.Flush()
-		},
-	}
+			fmt.Fprintf(tw, "  #%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Actor, e.Action, move, e.Reason)
+		}
+		return tw.Flush()
+	})
 	c.Flags().BoolVar(&wait, "wait", false, "wait until the submission leaves the automatic states")
 	out = addOutput(c, "text", "json")
 	out.deprecatedJSON(c)

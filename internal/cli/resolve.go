@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
 )
@@ -28,6 +30,30 @@ func splitVersionRef(ref string) (plugin, version string, ok bool) {
 		return "", "", false
 	}
 	return plugin, version, true
+}
+
+// versionCmd is a command on one version, named in either form: it
+// resolves the argument to a submission id and calls run with a client,
+// the id and the argument as the user wrote it (for messages). short
+// becomes the help's first sentence.
+func versionCmd(g *globals, use, short string, run func(cmd *cobra.Command, cl *client.Client, id, ref string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  short + ". VERSION is " + versionArg + ".",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			id, err := submissionID(cmd.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			return run(cmd, cl, id, args[0])
+		},
+	}
 }
 
 // submissionID resolves a command's version argument, a submission id or

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/client"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 )
@@ -55,94 +56,66 @@ func reviewCmd(g *globals) *cobra.Command {
 	listOut = addOutput(list, "text", "json")
 	var showOut *output
 
-	show := &cobra.Command{
-		Use:   "show VERSION",
-		Short: "What to decide on: verdict factor by factor, findings, changes, thread",
-		Long:  "What to decide on: verdict factor by factor, findings, changes, thread. VERSION is " + versionArg + ".",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
+	show := versionCmd(g, "show VERSION", "What to decide on: verdict factor by factor, findings, changes, thread", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		var d json.RawMessage
+		if err := cl.JSON(cmd.Context(), "GET", "/reviews/"+url.PathEscape(id), nil, &d); err != nil {
+			return notFound(err, ref, " in the review queue")
+		}
+		if showOut.json() {
+			return writeJSON(cmd.OutOrStdout(), d)
+		}
+		var detail api.ReviewDetail
+		if err := json.Unmarshal(d, &detail); err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		it := detail.Item
+		fmt.Fprintf(w, "%s  %s@%s\nTier %s, weight %d, approvals %d/%d, due %s\n", it.ID, it.Plugin, it.Version, it.Tier, it.Weight, len(it.Approvals), it.ApprovalsRequired, it.Deadline.Format(time.RFC3339))
+		if v := detail.Verdict; v != nil {
+			fmt.Fprintf(w, "\nPolicy %s: %s\n", v.PolicyDigest, strings.Join(v.Reasons, "; "))
+			for _, f := range v.Weight.Factors {
+				fmt.Fprintf(w, "  weight %-16s %3d of %3d  %s\n", f.Name, f.Value, f.Cap, f.Reason)
 			}
-			id, err := submissionID(cmd.Context(), cl, args[0])
-			if err != nil {
-				return err
+			fmt.Fprintf(w, "  %s\n", v.DryRun.Summary)
+		}
+		if len(detail.Changes) > 0 {
+			fmt.Fprintln(w, "\nChanges since the last approved version:")
+			for _, ch := range detail.Changes {
+				fmt.Fprintf(w, "  - %s\n", ch)
 			}
-			var d json.RawMessage
-			if err := cl.JSON(cmd.Context(), "GET", "/reviews/"+url.PathEscape(id), nil, &d); err != nil {
-				return notFound(err, args[0], " in the review queue")
+		}
+		if vt := detail.Submission.Vetting; vt != nil {
+			fmt.Fprintf(w, "\nVetting: %s\n", vt.Summary)
+			printResults(w, vt.Results)
+		}
+		if len(detail.Thread) > 0 {
+			fmt.Fprintln(w, "\nThread:")
+			for _, m := range detail.Thread {
+				fmt.Fprintf(w, "  %s %s (%s): %s\n", m.CreatedAt.Format(time.RFC3339), m.Author, m.Kind, m.Body)
 			}
-			if showOut.json() {
-				return writeJSON(cmd.OutOrStdout(), d)
-			}
-			var detail api.ReviewDetail
-			if err := json.Unmarshal(d, &detail); err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			it := detail.Item
-			fmt.Fprintf(w, "%s  %s@%s\nTier %s, weight %d, approvals %d/%d, due %s\n", it.ID, it.Plugin, it.Version, it.Tier, it.Weight, len(it.Approvals), it.ApprovalsRequired, it.Deadline.Format(time.RFC3339))
-			if v := detail.Verdict; v != nil {
-				fmt.Fprintf(w, "\nPolicy %s: %s\n", v.PolicyDigest, strings.Join(v.Reasons, "; "))
-				for _, f := range v.Weight.Factors {
-					fmt.Fprintf(w, "  weight %-16s %3d of %3d  %s\n", f.Name, f.Value, f.Cap, f.Reason)
-				}
-				fmt.Fprintf(w, "  %s\n", v.DryRun.Summary)
-			}
-			if len(detail.Changes) > 0 {
-				fmt.Fprintln(w, "\nChanges since the last approved version:")
-				for _, ch := range detail.Changes {
-					fmt.Fprintf(w, "  - %s\n", ch)
-				}
-			}
-			if vt := detail.Submission.Vetting; vt != nil {
-				fmt.Fprintf(w, "\nVetting: %s\n", vt.Summary)
-				printResults(w, vt.Results)
-			}
-			if len(detail.Thread) > 0 {
-				fmt.Fprintln(w, "\nThread:")
-				for _, m := range detail.Thread {
-					fmt.Fprintf(w, "  %s %s (%s): %s\n", m.CreatedAt.Format(time.RFC3339), m.Author, m.Kind, m.Body)
-				}
-			}
-			return nil
-		},
-	}
+		}
+		return nil
+	})
 	showOut = addOutput(show, "text", "json")
 
 	action := func(name, short string, setup func(*cobra.Command, *api.DecisionRequest)) *cobra.Command {
 		var req api.DecisionRequest
-		a := &cobra.Command{
-			Use:   name + " VERSION",
-			Short: short,
-			Long:  short + ". VERSION is " + versionArg + ".",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := g.client()
-				if err != nil {
-					return err
-				}
-				id, err := submissionID(cmd.Context(), cl, args[0])
-				if err != nil {
-					return err
-				}
-				var body any = req
-				if name == "claim" {
-					body = nil
-				}
-				var out map[string]any
-				if err := cl.JSON(cmd.Context(), "POST", "/reviews/"+url.PathEscape(id)+"/"+name, body, &out); err != nil {
-					return notFound(err, args[0], " in the review queue")
-				}
-				if st, ok := out["state"]; ok {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: %v\n", args[0], st)
-				} else if until, ok := out["claimedUntil"]; ok {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: claimed until %v\n", args[0], until)
-				}
-				return nil
-			},
-		}
+		a := versionCmd(g, name+" VERSION", short, func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+			var body any = req
+			if name == "claim" {
+				body = nil
+			}
+			var out map[string]any
+			if err := cl.JSON(cmd.Context(), "POST", "/reviews/"+url.PathEscape(id)+"/"+name, body, &out); err != nil {
+				return notFound(err, ref, " in the review queue")
+			}
+			if st, ok := out["state"]; ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %v\n", ref, st)
+			} else if until, ok := out["claimedUntil"]; ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: claimed until %v\n", ref, until)
+			}
+			return nil
+		})
 		if setup != nil {
 			setup(a, &req)
 		}
@@ -167,27 +140,13 @@ func reviewCmd(g *globals) *cobra.Command {
 
 func appealCmd(g *globals) *cobra.Command {
 	var msg string
-	c := &cobra.Command{
-		Use:   "appeal VERSION",
-		Short: "Appeal a rejection; two reviewers other than the first decide",
-		Long:  "Appeal a rejection; two reviewers other than the first decide. VERSION is " + versionArg + ".",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			id, err := submissionID(cmd.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(id)+"/thread/appeal", api.DecisionRequest{Message: msg}, nil); err != nil {
-				return notFound(err, args[0], "")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: appealed; back in review\n", args[0])
-			return nil
-		},
-	}
+	c := versionCmd(g, "appeal VERSION", "Appeal a rejection; two reviewers other than the first decide", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		if err := cl.JSON(cmd.Context(), "POST", "/submissions/"+url.PathEscape(id)+"/thread/appeal", api.DecisionRequest{Message: msg}, nil); err != nil {
+			return notFound(err, ref, "")
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: appealed; back in review\n", ref)
+		return nil
+	})
 	c.Flags().StringVarP(&msg, "message", "m", "", "your case (required)")
 	return c
 }

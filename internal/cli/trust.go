@@ -247,58 +247,30 @@ func certificateCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "certificate", Short: "Stewards: suspend or revoke a certified version"}
 	var reason string
 	var deadline time.Duration
-	suspend := &cobra.Command{
-		Use:   "suspend VERSION --reason TEXT [--deadline 168h]",
-		Short: "Suspend a certified version; logged",
-		Long:  "Suspend a certified version; logged. VERSION is " + versionArg + ".",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			id, err := submissionID(cmd.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			a := api.TrustAction{Reason: reason}
-			if deadline > 0 {
-				d := time.Now().Add(deadline).UTC()
-				a.Deadline = &d
-			}
-			sub, err := cl.Suspend(cmd.Context(), id, a)
-			if err != nil {
-				return notFound(err, args[0], "")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
-			return nil
-		},
-	}
+	suspend := versionCmd(g, "suspend VERSION --reason TEXT [--deadline 168h]", "Suspend a certified version; logged", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		a := api.TrustAction{Reason: reason}
+		if deadline > 0 {
+			d := time.Now().Add(deadline).UTC()
+			a.Deadline = &d
+		}
+		sub, err := cl.Suspend(cmd.Context(), id, a)
+		if err != nil {
+			return notFound(err, ref, "")
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
+		return nil
+	})
 	suspend.Flags().StringVar(&reason, "reason", "", "why (publishers and hosts read it)")
 	positiveDuration(suspend.Flags(), &deadline, "deadline", 7*24*time.Hour, 0, "how long the publisher has to certify a fixed version")
 	var revReason string
-	revoke := &cobra.Command{
-		Use:   "revoke VERSION --reason TEXT",
-		Short: "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged",
-		Long:  "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged. VERSION is " + versionArg + ".",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			id, err := submissionID(cmd.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			sub, err := cl.Revoke(cmd.Context(), id, api.TrustAction{Reason: revReason})
-			if err != nil {
-				return notFound(err, args[0], "")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
-			return nil
-		},
-	}
+	revoke := versionCmd(g, "revoke VERSION --reason TEXT", "Revoke a certified or suspended version: its digest goes on the signed revocation list; logged", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		sub, err := cl.Revoke(cmd.Context(), id, api.TrustAction{Reason: revReason})
+		if err != nil {
+			return notFound(err, ref, "")
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s\n", sub.Plugin, sub.Version, sub.State, sub.Reason)
+		return nil
+	})
 	revoke.Flags().StringVar(&revReason, "reason", "", "why (hosts read it)")
 	c.AddCommand(suspend, revoke)
 	return c
