@@ -219,7 +219,7 @@ from then on blocks every new submission that matches it.`,
 			if err != nil {
 				return err
 			}
-			var out struct{ Incidents []api.Incident }
+			var out api.IncidentList
 			if err := cl.JSON(cmd.Context(), "GET", "/incidents?state="+url.QueryEscape(state), nil, &out); err != nil {
 				return err
 			}
@@ -345,7 +345,7 @@ stewards may subscribe to everything.`,
 			if err != nil {
 				return err
 			}
-			var out struct{ Webhooks []api.Webhook }
+			var out api.WebhookList
 			if err := cl.JSON(cmd.Context(), "GET", "/webhooks", nil, &out); err != nil {
 				return err
 			}
@@ -411,7 +411,7 @@ stewards may subscribe to everything.`,
 				q.Set("state", dq.state)
 			}
 			q.Set("limit", fmt.Sprint(dq.limit))
-			var out struct{ Deliveries []api.Delivery }
+			var out api.DeliveryList
 			if err := cl.JSON(cmd.Context(), "GET", "/deliveries?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}

@@ -15,7 +15,6 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/revalidate"
 )
 
 func reviewCmd(g *globals) *cobra.Command {
@@ -162,15 +161,7 @@ func policyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out struct {
-				Digest  string            `json:"digest"`
-				Modules map[string]string `json:"modules"`
-				History []struct {
-					Digest, AppliedBy string
-					AppliedAt         time.Time
-					Active            bool
-				} `json:"history"`
-			}
+			var out api.Policy
 			if err := cl.JSON(cmd.Context(), "GET", "/policy", nil, &out); err != nil {
 				return err
 			}
@@ -235,11 +226,7 @@ func policyCmd(g *globals) *cobra.Command {
 			req := api.PolicyRequest{Modules: p.Modules}
 			w := cmd.OutOrStdout()
 			if dry {
-				var out struct {
-					Proposed, Active string
-					Differences      []policy.Difference
-					WouldSuspend     []revalidate.Impact
-				}
+				var out api.PolicyDryRun
 				if err := cl.JSON(cmd.Context(), "POST", "/policy/dry-run", req, &out); err != nil {
 					return err
 				}
@@ -252,7 +239,7 @@ func policyCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "%d certified version(s) would be suspended (their revalidation is queued when the policy is applied)\n", len(out.WouldSuspend))
 				for _, im := range out.WouldSuspend {
-					fmt.Fprintf(w, "  %s@%s (%s): %s\n", im.Plugin, im.Version, im.VersionID, strings.Join(im.Problems, "; "))
+					fmt.Fprintf(w, "  %s@%s (%s): %s\n", im.Plugin, im.Version, im.Submission, strings.Join(im.Problems, "; "))
 				}
 				return nil
 			}

@@ -209,7 +209,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Pri
 	for _, h := range hooks {
 		out = append(out, webhookJSON(h))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+	writeJSON(w, http.StatusOK, api.WebhookList{Webhooks: out})
 }
 
 func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -274,7 +274,7 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.P
 	for _, d := range ds {
 		out = append(out, deliveryJSON(d))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": out})
+	writeJSON(w, http.StatusOK, api.DeliveryList{Deliveries: out})
 }
 
 // ownDelivery loads a delivery of a subscription p may manage.
@@ -360,7 +360,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	for _, inc := range incs {
 		out = append(out, incidentJSON(inc))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	writeJSON(w, http.StatusOK, api.IncidentList{Incidents: out})
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
@@ -448,7 +448,7 @@ func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	for _, r := range rules {
 		out = append(out, huntRuleJSON(r))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rules": out})
+	writeJSON(w, http.StatusOK, api.HuntRuleList{Rules: out})
 }
 
 func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
@@ -323,17 +323,11 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ auth.Princi
 		s.internal(w, r, err)
 		return
 	}
-	type entry struct {
-		Digest    string    `json:"digest"`
-		AppliedBy string    `json:"appliedBy"`
-		AppliedAt time.Time `json:"appliedAt"`
-		Active    bool      `json:"active"`
-	}
-	h := []entry{}
+	out := api.Policy{Digest: e.Digest(), Modules: e.Policy().Modules, History: []api.PolicyVersion{}}
 	for _, p := range hist {
-		h = append(h, entry{p.Digest, p.AppliedBy, p.AppliedAt, p.Active})
+		out.History = append(out.History, api.PolicyVersion{Digest: p.Digest, AppliedBy: p.AppliedBy, AppliedAt: p.AppliedAt, Active: p.Active})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"digest": e.Digest(), "modules": e.Policy().Modules, "history": h})
+	writeJSON(w, http.StatusOK, out)
 }
 
 // policyCheck compiles and tests a proposed policy, answering with file,
@@ -376,18 +370,14 @@ func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	}
 	// The certified versions the proposed policy would suspend, re-decided
 	// from their latest vetting results.
-	var suspend any = []any{}
+	var suspend []revalidate.Impact
 	if s.cfg.Revalidate != nil {
-		impact, err := s.cfg.Revalidate.PolicyImpact(r.Context(), proposed)
-		if err != nil {
+		if suspend, err = s.cfg.Revalidate.PolicyImpact(r.Context(), proposed); err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		if impact != nil {
-			suspend = impact
-		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"proposed": proposed.Digest(), "active": s.cfg.Review.Engine().Digest(), "differences": diffs, "wouldSuspend": suspend})
+	writeJSON(w, http.StatusOK, policyDryRunJSON(proposed.Digest(), s.cfg.Review.Engine().Digest(), diffs, suspend))
 }
 
 func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {

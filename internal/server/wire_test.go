@@ -7,6 +7,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/triage"
 )
 
@@ -27,6 +28,18 @@ func TestWireSameJSON(t *testing.T) {
 		VersionID: "s1", Plugin: "acme/a", Version: "1.0.0", State: "certified",
 		Matches: []hunt.Match{{RuleID: "h1", Kind: "content", File: "m.wasm", Offset: 9, Subject: "AKIA…", Digest: "d"}},
 	}}}
+	diffs := []policy.Difference{{Index: 2, Plugin: "acme/a", Version: "1.0.0", Current: policy.InReview, Proposed: policy.Rejected,
+		Changes: []policy.Change{{Field: "outcome", Current: "in_review", Proposed: "rejected"}}, ProposedErr: "x"}}
+	impact := []revalidate.Impact{{VersionID: "s1", Plugin: "acme/a", Version: "1.0.0", Tier: "low", Problems: []string{"p"}}}
+	// dryRun is the answer as the server wrote it before: a map, with an
+	// empty list where nothing would be suspended.
+	dryRun := func(diffs []policy.Difference, impact []revalidate.Impact) map[string]any {
+		var suspend any = []any{}
+		if impact != nil {
+			suspend = impact
+		}
+		return map[string]any{"proposed": "sha256:p", "active": "sha256:a", "differences": diffs, "wouldSuspend": suspend}
+	}
 	for _, c := range []struct {
 		name      string
 		internal  any
@@ -36,6 +49,8 @@ func TestWireSameJSON(t *testing.T) {
 		{"empty verdict", triage.Verdict{}, verdictJSON(triage.Verdict{})},
 		{"hunt report", rep, huntReportJSON(rep)},
 		{"empty hunt report", hunt.Report{}, huntReportJSON(hunt.Report{})},
+		{"dry run", dryRun(diffs, impact), policyDryRunJSON("sha256:p", "sha256:a", diffs, impact)},
+		{"empty dry run", dryRun(nil, nil), policyDryRunJSON("sha256:p", "sha256:a", nil, nil)},
 	} {
 		want, err := json.Marshal(c.internal)
 		if err != nil {
