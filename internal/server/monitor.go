@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/auth"
@@ -222,7 +221,7 @@ func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p auth.Pri
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"plugins": out})
+	writeJSON(w, http.StatusAccepted, healthAnswer(out))
 }
 
 func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
@@ -247,18 +246,9 @@ func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		s.internal(w, r, err)
 		return
 	}
-	type report struct {
-		Host         string           `json:"host"`
-		WindowStart  time.Time        `json:"windowStart"`
-		WindowEnd    time.Time        `json:"windowEnd"`
-		Calls        int64            `json:"calls"`
-		Errors       map[string]int64 `json:"errors"`
-		Denials      int64            `json:"denials"`
-		BreakerTrips int64            `json:"breakerTrips"`
-	}
-	out := make([]report, 0, len(rs))
+	out := make([]api.HostHealth, 0, len(rs))
 	for _, x := range rs {
-		out = append(out, report{x.Host, x.WindowStart, x.WindowEnd, x.Calls, x.Errors, x.Denials, x.BreakerTrips})
+		out = append(out, api.HostHealth{Host: x.Host, WindowStart: x.WindowStart, WindowEnd: x.WindowEnd, Calls: x.Calls, Errors: x.Errors, Denials: x.Denials, BreakerTrips: x.BreakerTrips})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 )
@@ -26,6 +27,18 @@ func policyDryRunJSON(proposed, active string, diffs []policy.Difference, suspen
 	}
 	for _, im := range suspend {
 		out.WouldSuspend = append(out.WouldSuspend, api.PolicyImpact{Submission: im.VersionID, Plugin: im.Plugin, Version: im.Version, Tier: im.Tier, Problems: im.Problems})
+	}
+	return out
+}
+
+// healthAnswer answers a host's health report.
+func healthAnswer(outcomes []health.Outcome) api.HealthAnswer {
+	out := api.HealthAnswer{}
+	if outcomes != nil {
+		out.Plugins = []api.HealthOutcome{}
+	}
+	for _, o := range outcomes {
+		out.Plugins = append(out.Plugins, api.HealthOutcome{Plugin: o.Plugin, Version: o.Version, ErrorRate: o.ErrorRate, Alert: o.Alert, Reasons: o.Reasons})
 	}
 	return out
 }
