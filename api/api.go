@@ -160,13 +160,16 @@ type Whoami struct {
 
 // AuditVerification is the result of checking the audit chain.
 type AuditVerification struct {
-	OK     bool   `json:"ok"`
-	Count  int64  `json:"count"`
-	Head   string `json:"head"`
-	Broken *struct {
-		Seq    int64  `json:"seq"`
-		Reason string `json:"reason"`
-	} `json:"broken,omitempty"`
+	OK     bool        `json:"ok"`
+	Count  int64       `json:"count"`
+	Head   string      `json:"head"`
+	Broken *AuditBreak `json:"broken,omitempty"`
+}
+
+// AuditBreak is the first event at which the audit chain does not verify.
+type AuditBreak struct {
+	Seq    int64  `json:"seq"`
+	Reason string `json:"reason"`
 }
 
 // Error is the body of every error response: an RFC 9457 problem

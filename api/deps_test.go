@@ -1,7 +1,12 @@
 package api_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -22,6 +27,37 @@ func TestPublicDependencies(t *testing.T) {
 			if strings.HasPrefix(dep, "gatehouse.dev/gatehouse/internal/") {
 				t.Errorf("%s depends on %s; a program importing it could not name that package's types", pkg, dep)
 			}
+		}
+	}
+}
+
+// TestWireTypesLiveInAPI holds the other half: the HTTP transport declares
+// no request or response body of its own (a struct with JSON tags, named,
+// local or anonymous); it converts its values to this package's types at
+// the edge.
+func TestWireTypesLiveInAPI(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, filepath.Join("..", "internal", "server"), func(fi fs.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				st, ok := n.(*ast.StructType)
+				if !ok {
+					return true
+				}
+				for _, field := range st.Fields.List {
+					if field.Tag != nil && strings.Contains(field.Tag.Value, `json:"`) {
+						t.Errorf("%s: a struct with JSON tags is a wire type; declare it in package api", fset.Position(st.Pos()))
+						break
+					}
+				}
+				return true
+			})
 		}
 	}
 }

@@ -34,6 +34,11 @@ type Revalidation struct {
 	ReviewReason string    `json:"reviewReason,omitempty"`
 }
 
+// HostAPIOfferRequest records a host API version the platform offers.
+type HostAPIOfferRequest struct {
+	Version string `json:"version"`
+}
+
 // HostAPIOffer is a host API version the platform offers, with the
 // certified versions whose declared range excludes it.
 type HostAPIOffer struct {

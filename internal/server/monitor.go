@@ -158,9 +158,7 @@ func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if s.monitorOff(w) {
 		return
 	}
-	var req struct {
-		Version string `json:"version"`
-	}
+	var req api.HostAPIOfferRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}

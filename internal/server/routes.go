@@ -535,10 +535,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, _ auth.Prin
 func VerificationJSON(rep audit.Report) api.AuditVerification {
 	out := api.AuditVerification{OK: rep.Break == nil, Count: rep.Count, Head: rep.Head}
 	if rep.Break != nil {
-		out.Broken = &struct {
-			Seq    int64  `json:"seq"`
-			Reason string `json:"reason"`
-		}{rep.Break.Seq, rep.Break.Reason}
+		out.Broken = &api.AuditBreak{Seq: rep.Break.Seq, Reason: rep.Break.Reason}
 	}
 	return out
 }
