@@ -1,13 +1,11 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net/http"
-	"strings"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -31,81 +29,28 @@ func (s *Server) monitorRoutes() []Route {
 	}
 }
 
-func (s *Server) monitorOff(w http.ResponseWriter) bool {
-	if s.cfg.Revalidate == nil {
-		writeError(w, http.StatusServiceUnavailable, "revalidation_disabled", "this server runs without revalidation")
-		return true
-	}
-	return false
-}
-
-// resolveVersion finds a version by submission id or NS/NAME@VERSION.
-func (s *Server) resolveVersion(ctx context.Context, ref string) (store.Version, error) {
-	if id, ver, ok := strings.Cut(ref, "@"); ok && strings.Contains(id, "/") {
-		return s.cfg.Store.GetVersionByName(ctx, id, ver)
-	}
-	return s.cfg.Store.GetVersion(ctx, ref)
-}
-
 func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.monitorOff(w) {
-		return
-	}
 	var req api.RevalidateRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if req.All == (req.Version != "") || (req.All && req.Reviewed) {
-		writeError(w, http.StatusBadRequest, "bad_request", `send {"version": "ID or NS/NAME@VERSION"} (optionally with "reviewed": true) or {"all": true}`)
-		return
-	}
-	if req.All {
-		n, err := s.cfg.Revalidate.EnqueueAll(r.Context(), p.Subject, "requested by "+p.Subject)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusAccepted, api.RevalidateResult{Queued: n, Status: "revalidation of every certified and suspended version is queued"})
-		return
-	}
-	v, err := s.resolveVersion(r.Context(), req.Version)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no version "+req.Version)
-		return
-	}
+	res, err := s.app.Revalidate(r.Context(), p, app.RevalidateRequest{Version: req.Version, All: req.All, Reviewed: req.Reviewed})
 	if err != nil {
-		s.internal(w, r, err)
+		s.failBadRequest(w, r, err, "bad_request")
 		return
 	}
-	if v.State != lifecycle.Certified && v.State != lifecycle.Suspended {
-		writeError(w, http.StatusConflict, "wrong_state", v.PluginID+"@"+v.Version+" is "+string(v.State)+"; only certified and suspended versions are revalidated")
+	writeJSON(w, http.StatusAccepted, api.RevalidateResult{Queued: res.Queued, Status: res.Status})
+}
+
+// failBadRequest answers as fail does, except that an invalid request of
+// code answers 400 rather than 422: these routes answered so before the
+// application layer took their rules, and clients may rely on it.
+func (s *Server) failBadRequest(w http.ResponseWriter, r *http.Request, err error, code string) {
+	if k, c, msg := app.Classify(err); k == app.KindInvalid && c == code {
+		writeError(w, http.StatusBadRequest, c, msg)
 		return
 	}
-	if req.Reviewed {
-		err := s.cfg.Revalidate.ClearReview(r.Context(), v.ID, p.Subject)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusConflict, "not_routed", v.PluginID+"@"+v.Version+" has no revalidation routed to people")
-			return
-		}
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		s.cfg.Revalidate.Wake()
-		writeJSON(w, http.StatusAccepted, api.RevalidateResult{Queued: 1, Status: "recorded the review; the analyzers revalidate " + v.PluginID + "@" + v.Version + " now"})
-		return
-	}
-	ok, err := s.cfg.Revalidate.Enqueue(r.Context(), v.ID, p.Subject, "requested by "+p.Subject)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	res := api.RevalidateResult{Status: "a revalidation of " + v.PluginID + "@" + v.Version + " is already queued or running"}
-	if ok {
-		res = api.RevalidateResult{Queued: 1, Status: "revalidation of " + v.PluginID + "@" + v.Version + " is queued"}
-		s.cfg.Revalidate.Wake()
-	}
-	writeJSON(w, http.StatusAccepted, res)
+	s.fail(w, r, err)
 }
 
 func revalidationJSON(rv store.Revalidation, state lifecycle.State) api.Revalidation {
@@ -113,7 +58,7 @@ func revalidationJSON(rv store.Revalidation, state lifecycle.State) api.Revalida
 		LastRun: rv.LastRunAt, LastOutcome: rv.LastOutcome, LastReason: rv.LastReason, NeedsReview: rv.NeedsReview, ReviewReason: rv.ReviewReason}
 }
 
-func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 1000)
 	if !ok {
 		return
@@ -126,9 +71,9 @@ func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, _ aut
 		}
 		q.States = []lifecycle.State{lifecycle.State(st)}
 	}
-	rs, err := s.cfg.Store.ListRevalidations(r.Context(), q)
+	rs, err := s.app.ListRevalidations(r.Context(), p, q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := make([]api.Revalidation, 0, len(rs))
@@ -138,37 +83,23 @@ func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, _ aut
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getRevalidation(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	v, err := s.resolveVersion(r.Context(), r.PathValue("id"))
-	if err == nil {
-		var rv store.Revalidation
-		if rv, err = s.cfg.Store.GetRevalidation(r.Context(), v.ID); err == nil {
-			writeJSON(w, http.StatusOK, revalidationJSON(rv, v.State))
-			return
-		}
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no revalidation schedule for "+r.PathValue("id")+"; versions are scheduled once certified")
+func (s *Server) getRevalidation(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	rv, err := s.app.GetRevalidation(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	s.internal(w, r, err)
+	writeJSON(w, http.StatusOK, revalidationJSON(rv.Revalidation, rv.State))
 }
 
 func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.monitorOff(w) {
-		return
-	}
 	var req api.HostAPIOfferRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	flagged, err := s.cfg.Revalidate.OfferHostAPI(r.Context(), req.Version, p.Subject)
+	flagged, err := s.app.OfferHostAPI(r.Context(), p, req.Version)
 	if err != nil {
-		if strings.Contains(err.Error(), "semantic version") || strings.Contains(err.Error(), "over") {
-			writeError(w, http.StatusBadRequest, "bad_version", err.Error())
-			return
-		}
-		s.internal(w, r, err)
+		s.failBadRequest(w, r, err, "bad_version")
 		return
 	}
 	out := api.HostAPIOffer{Version: req.Version, By: p.Subject, OfferedAt: s.cfg.Now(), Incompatible: []api.IncompatibleEntry{}}
@@ -178,10 +109,10 @@ func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	os, err := s.cfg.Store.ListHostAPIs(r.Context())
+func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	os, err := s.app.ListHostAPIs(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := make([]api.HostAPIOffer, 0, len(os))
@@ -192,10 +123,6 @@ func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, _ auth.Pri
 }
 
 func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.cfg.Health == nil {
-		writeError(w, http.StatusServiceUnavailable, "health_disabled", "this server does not take host health reports")
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, health.MaxReportBytes))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a health report is at most 256 KiB; split it")
@@ -206,42 +133,22 @@ func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p auth.Pri
 		writeError(w, http.StatusBadRequest, "bad_report", err.Error())
 		return
 	}
-	out, err := s.cfg.Health.Receive(r.Context(), p.Subject, rep)
-	if errors.Is(err, health.ErrUnknownVersion) {
-		writeError(w, http.StatusNotFound, "unknown_version", err.Error())
-		return
-	}
-	if errors.Is(err, health.ErrOverlap) {
-		writeError(w, http.StatusConflict, "already_reported", err.Error())
-		return
-	}
+	out, err := s.app.ReportHealth(r.Context(), p, rep)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, healthAnswer(out))
 }
 
-func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 1000)
 	if !ok {
 		return
 	}
-	v, err := s.resolveVersion(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no version "+r.PathValue("id"))
-		return
-	}
+	rs, err := s.app.HealthReports(r.Context(), p, r.PathValue("id"), limit)
 	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if limit == 0 {
-		limit = 100
-	}
-	rs, err := s.cfg.Store.ListHealthReports(r.Context(), v.ID, v.CreatedAt, limit)
-	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := make([]api.HostHealth, 0, len(rs))

@@ -1,16 +1,11 @@
 package server
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 
 	"gatehouse.dev/gatehouse/api"
-	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/incident"
@@ -86,74 +81,14 @@ func incidentJSON(inc store.Incident) api.Incident {
 		TimeToContainSeconds: m.TimeToContain.Seconds(), TimeToRemediateSeconds: m.TimeToRemediate.Seconds()}
 }
 
-// notifyError answers the errors of the webhook and incident services.
-func (s *Server) notifyError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, webhook.ErrInvalid), errors.Is(err, incident.ErrInvalid):
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
-	case errors.Is(err, incident.ErrClosed), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStateChanged):
-		writeError(w, http.StatusConflict, "conflict", err.Error())
-	default:
-		s.internal(w, r, err)
-	}
-}
-
-func (s *Server) webhooksReady(w http.ResponseWriter) bool {
-	if s.cfg.Webhooks == nil {
-		writeError(w, http.StatusServiceUnavailable, "not_configured", "webhooks are not configured on this server")
-		return false
-	}
-	return true
-}
-
-func (s *Server) incidentsReady(w http.ResponseWriter) bool {
-	if s.cfg.Incidents == nil {
-		writeError(w, http.StatusServiceUnavailable, "not_configured", "incidents are not configured on this server")
-		return false
-	}
-	return true
-}
-
-// everything reports whether p sees every subscription.
-func everything(p auth.Principal) bool { return p.Allowed(store.RoleSteward) }
-
 func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.webhooksReady(w) {
-		return
-	}
 	var req webhook.Subscription
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if !everything(p) {
-		// A publisher hears only about namespaces they publish in; a
-		// token scoped to one namespace subscribes for it by default.
-		if req.Namespace == "" && req.Plugin == "" {
-			req.Namespace = p.Namespace
-		}
-		ns := req.Namespace
-		if ns == "" && req.Plugin != "" {
-			ns, _, _ = cutSlash(req.Plugin)
-		}
-		if ns == "" {
-			writeError(w, http.StatusUnprocessableEntity, "invalid", "a publisher's subscription names the namespace (or plugin) it is for")
-			return
-		}
-		ok, err := p.CanSee(r.Context(), s.cfg.Store, ns+"/")
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		if !ok {
-			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("%s does not publish in namespace %s", p.Subject, ns))
-			return
-		}
-	}
-	hook, secret, err := s.cfg.Webhooks.Subscribe(r.Context(), p.Subject, req)
+	hook, secret, err := s.app.Subscribe(r.Context(), p, req)
 	if err != nil {
-		s.notifyError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := webhookJSON(hook)
@@ -161,48 +96,10 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func cutSlash(id string) (string, string, bool) {
-	for i := 0; i < len(id); i++ {
-		if id[i] == '/' {
-			return id[:i], id[i+1:], true
-		}
-	}
-	return id, "", false
-}
-
-// visibleWebhooks returns the subscriptions p may see.
-func (s *Server) visibleWebhooks(ctx context.Context, p auth.Principal) ([]store.Webhook, error) {
-	all, err := s.cfg.Store.ListWebhooks(ctx)
-	if err != nil || everything(p) {
-		return all, err
-	}
-	var out []store.Webhook
-	for _, h := range all {
-		if h.Owner == p.Subject {
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
-// ownWebhook loads a subscription p may manage, answering 404 otherwise
-// (another publisher's subscription is not shown to exist).
-func (s *Server) ownWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal, id string) (store.Webhook, bool) {
-	h, err := s.cfg.Store.GetWebhook(r.Context(), id)
-	if err == nil && !everything(p) && h.Owner != p.Subject {
-		err = fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		s.notifyError(w, r, err)
-		return h, false
-	}
-	return h, true
-}
-
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	hooks, err := s.visibleWebhooks(r.Context(), p)
+	hooks, err := s.app.Webhooks(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.Webhook{}
@@ -213,32 +110,18 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.webhooksReady(w) {
+	h, err := s.app.DisableWebhook(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	h, ok := s.ownWebhook(w, r, p, r.PathValue("id"))
-	if !ok {
-		return
-	}
-	if err := s.cfg.Webhooks.Disable(r.Context(), p.Subject, h.ID, "disabled by "+p.Subject); err != nil {
-		s.notifyError(w, r, err)
-		return
-	}
-	h, _ = s.cfg.Store.GetWebhook(r.Context(), h.ID)
 	writeJSON(w, http.StatusOK, webhookJSON(h))
 }
 
 func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.webhooksReady(w) {
-		return
-	}
-	h, ok := s.ownWebhook(w, r, p, r.PathValue("id"))
-	if !ok {
-		return
-	}
-	n, err := s.cfg.Webhooks.ReplayDead(r.Context(), p.Subject, h.ID)
+	n, err := s.app.ReplayDeadLetters(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		s.notifyError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
@@ -254,20 +137,9 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.P
 		writeError(w, http.StatusBadRequest, "bad_state", "state is pending, delivered or dead")
 		return
 	}
-	if !everything(p) {
-		hooks, err := s.visibleWebhooks(r.Context(), p)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		q.Webhooks = []string{}
-		for _, h := range hooks {
-			q.Webhooks = append(q.Webhooks, h.ID)
-		}
-	}
-	ds, err := s.cfg.Store.ListDeliveries(r.Context(), q)
+	ds, err := s.app.Deliveries(r.Context(), p, q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.Delivery{}
@@ -277,32 +149,25 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.P
 	writeJSON(w, http.StatusOK, api.DeliveryList{Deliveries: out})
 }
 
-// ownDelivery loads a delivery of a subscription p may manage.
-func (s *Server) ownDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) (store.WebhookDelivery, bool) {
+// deliveryID reads the path's delivery id; one that is not a number names
+// no delivery.
+func deliveryID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "a delivery id is a number")
-		return store.WebhookDelivery{}, false
+		return 0, false
 	}
-	d, err := s.cfg.Store.GetDelivery(r.Context(), id)
-	if err != nil {
-		s.notifyError(w, r, err)
-		return d, false
-	}
-	if _, ok := s.ownWebhook(w, r, p, d.WebhookID); !ok {
-		return d, false
-	}
-	return d, true
+	return id, true
 }
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	d, ok := s.ownDelivery(w, r, p)
+	id, ok := deliveryID(w, r)
 	if !ok {
 		return
 	}
-	as, err := s.cfg.Store.ListAttempts(r.Context(), d.ID)
+	d, as, err := s.app.Delivery(r.Context(), p, id)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := deliveryJSON(d)
@@ -313,47 +178,41 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.webhooksReady(w) {
-		return
-	}
-	d, ok := s.ownDelivery(w, r, p)
+	id, ok := deliveryID(w, r)
 	if !ok {
 		return
 	}
-	if err := s.cfg.Webhooks.Replay(r.Context(), p.Subject, d.ID); err != nil {
-		s.notifyError(w, r, err)
+	d, err := s.app.ReplayDelivery(r.Context(), p, id)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	d, _ = s.cfg.Store.GetDelivery(r.Context(), d.ID)
 	writeJSON(w, http.StatusOK, deliveryJSON(d))
 }
 
 func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.incidentsReady(w) {
-		return
-	}
 	var req incident.OpenRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	inc, err := s.cfg.Incidents.Open(r.Context(), p.Subject, req)
+	inc, err := s.app.OpenIncident(r.Context(), p, req)
 	if err != nil {
-		s.notifyError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", api.BasePath+"/incidents/"+inc.ID)
 	writeJSON(w, http.StatusCreated, incidentJSON(inc))
 }
 
-func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	state := r.URL.Query().Get("state")
 	if state != "" && !slices.Contains([]string{store.IncidentOpen, store.IncidentContained, store.IncidentClosed}, state) {
 		writeError(w, http.StatusBadRequest, "bad_state", "state is open, contained or closed")
 		return
 	}
-	incs, err := s.cfg.Store.ListIncidents(r.Context(), store.IncidentQuery{State: state})
+	incs, err := s.app.Incidents(r.Context(), p, state)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.Incident{}
@@ -363,13 +222,10 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	writeJSON(w, http.StatusOK, api.IncidentList{Incidents: out})
 }
 
-func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	if !s.incidentsReady(w) {
-		return
-	}
-	d, err := s.cfg.Incidents.Get(r.Context(), r.PathValue("id"))
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	d, err := s.app.Incident(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		s.notifyError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := api.IncidentDetail{Incident: incidentJSON(d.Incident), Versions: []api.IncidentVersion{}, Rules: []api.HuntRule{}, Timeline: []api.Event{}}
@@ -386,62 +242,55 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ auth.Prin
 }
 
 func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if !s.incidentsReady(w) {
-		return
-	}
 	var req api.IncidentActionRequest
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	ctx, id, svc := r.Context(), r.PathValue("id"), s.cfg.Incidents
+	ctx, id := r.Context(), r.PathValue("id")
 	var (
 		res api.IncidentActionResult
+		inc store.Incident
 		err error
 	)
 	switch r.PathValue("action") {
 	case "versions":
-		res.Added, err = svc.AddVersions(ctx, id, p.Subject, req.Versions)
+		inc, res.Added, err = s.app.AddIncidentVersions(ctx, p, id, req.Versions)
 	case "note":
-		err = svc.AddNote(ctx, id, p.Subject, req.Note)
+		inc, err = s.app.AddIncidentNote(ctx, p, id, req.Note)
 	case "rule":
 		var rule store.HuntRule
 		var rep hunt.Report
-		rule, rep, err = svc.AddRule(ctx, id, p.Subject, incident.RuleRequest{Kind: req.Kind, Pattern: req.Pattern, Description: req.Description})
-		if rule.ID != "" {
+		inc, rule, rep, err = s.app.AddHuntRule(ctx, p, id, incident.RuleRequest{Kind: req.Kind, Pattern: req.Pattern, Description: req.Description})
+		if err == nil {
 			hr := huntRuleJSON(rule)
 			res.Rule, res.Hunt = &hr, huntReportJSON(rep)
 		}
 	case "contain":
 		var outcomes []incident.Outcome
-		_, outcomes, err = svc.Contain(ctx, id, p.Subject, incident.ContainRequest{Action: req.Action, Reason: req.Reason, Deadline: req.Deadline})
+		inc, outcomes, err = s.app.ContainIncident(ctx, p, id, incident.ContainRequest{Action: req.Action, Reason: req.Reason, Deadline: req.Deadline})
 		for _, o := range outcomes {
 			res.Outcomes = append(res.Outcomes, api.ContainOutcome{Submission: o.VersionID, Plugin: o.Plugin, Version: o.Version, Before: o.Before, After: o.After, Error: o.Error})
 		}
 	case "notify":
-		err = svc.Notify(ctx, id, p.Subject, req.Message)
+		inc, err = s.app.NotifyIncident(ctx, p, id, req.Message)
 	case "close":
-		_, err = svc.Close(ctx, id, p.Subject, req.Postmortem)
+		inc, err = s.app.CloseIncident(ctx, p, id, req.Postmortem)
 	default:
 		writeError(w, http.StatusNotFound, "not_found", "incident actions are versions, note, rule, contain, notify and close")
 		return
 	}
 	if err != nil {
-		s.notifyError(w, r, err)
-		return
-	}
-	inc, err := svc.Refresh(ctx, id)
-	if err != nil {
-		s.notifyError(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	res.Incident = incidentJSON(inc)
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	rules, err := s.cfg.Store.ListHuntRules(r.Context(), false)
+func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	rules, err := s.app.HuntRules(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.HuntRule{}
@@ -452,12 +301,9 @@ func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, _ auth.Pr
 }
 
 func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	now := s.cfg.Now()
 	id := r.PathValue("id")
-	data, _ := json.Marshal(map[string]string{"rule": id})
-	err := s.cfg.Store.DisableHuntRule(r.Context(), id, now, audit.Event{Time: now, Actor: p.Subject, Action: audit.HuntRuleDisable, Subject: "hunt-rule:" + id, Data: data})
-	if err != nil {
-		s.notifyError(w, r, err)
+	if err := s.app.DisableHuntRule(r.Context(), p, id); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"disabled": id})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/intake"
@@ -419,10 +420,10 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, _ auth.Princip
 	_, _ = w.Write(buf)
 }
 
-func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	nss, err := s.cfg.Store.ListNamespaces(r.Context())
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	nss, err := s.app.ListNamespaces(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.Namespace{}
@@ -446,13 +447,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	t, secret, err := NewToken(s.cfg.Now(), req)
+	t, secret, err := s.app.CreateToken(r.Context(), p, req)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_token_request", err.Error())
-		return
-	}
-	if err := s.cfg.Store.CreateToken(r.Context(), t, TokenEvent(t, p.Subject, s.cfg.Now())); err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := tokenJSON(t)
@@ -460,41 +457,21 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Prin
 	writeJSON(w, http.StatusCreated, out)
 }
 
-// NewToken validates a token request and makes the token. The secret is
-// returned once; only its hash is in the record.
+// NewToken validates a token request and makes the token (app.NewToken),
+// for the bootstrap and tests that create tokens without a caller.
 func NewToken(now time.Time, req api.TokenRequest) (store.Token, string, error) {
-	role, err := auth.ParseRole(req.Role)
-	if err != nil {
-		return store.Token{}, "", err
-	}
-	if req.Subject == "" || len(req.Subject) > 128 || strings.ContainsAny(req.Subject, " \t\r\n") {
-		return store.Token{}, "", errors.New("subject is required: who holds the token, 1 to 128 characters without spaces")
-	}
-	if req.Namespace != "" && role != store.RolePublisher {
-		return store.Token{}, "", errors.New("only publisher tokens take a namespace scope")
-	}
-	ttl := auth.DefaultLifetime
-	if req.TTL != "" {
-		ttl, err = time.ParseDuration(req.TTL)
-		if err != nil || ttl <= 0 || ttl > auth.MaxLifetime {
-			return store.Token{}, "", fmt.Errorf("ttl %q must be a positive duration such as 720h, at most %s", req.TTL, auth.MaxLifetime)
-		}
-	}
-	secret, hash := auth.NewSecret()
-	now = now.UTC().Truncate(time.Microsecond)
-	return store.Token{ID: auth.NewID(), Subject: req.Subject, Role: role, Namespace: req.Namespace, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}, secret, nil
+	return app.NewToken(now, req)
 }
 
-// TokenEvent is the audit event of a token's creation.
+// TokenEvent is the audit event of a token's creation (app.TokenEvent).
 func TokenEvent(t store.Token, actor string, now time.Time) audit.Event {
-	data, _ := json.Marshal(map[string]any{"subject": t.Subject, "role": t.Role, "namespace": t.Namespace, "expiresAt": t.ExpiresAt})
-	return audit.Event{Time: now, Actor: actor, Action: audit.TokenCreate, Subject: "token:" + t.ID, Data: data}
+	return app.TokenEvent(t, actor, now)
 }
 
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	ts, err := s.cfg.Store.ListTokens(r.Context())
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ts, err := s.app.ListTokens(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.Token{}
@@ -505,27 +482,17 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ auth.Princ
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	id := r.PathValue("id")
-	now := s.cfg.Now()
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.TokenRevoke, Subject: "token:" + id}
-	err := s.cfg.Store.RevokeToken(r.Context(), id, now, ev)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no token "+id)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	if err := s.app.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
-		return s.cfg.Store.ScanAudit(r.Context(), store.AuditQuery{}, fn)
-	})
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	rep, err := s.app.VerifyAudit(r.Context(), p)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, VerificationJSON(rep))
@@ -557,7 +524,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, p auth.Prin
 	q.Limit = limit
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
-	err := s.cfg.Store.ScanAudit(r.Context(), q, func(e audit.Event) error {
+	err := s.app.ExportAudit(r.Context(), p, q, func(e audit.Event) error {
 		return enc.Encode(eventJSON(e))
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,14 +16,13 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/api"
-	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/badge"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/tlog"
-	"gatehouse.dev/gatehouse/trust"
 )
 
 // namespaceOwners change a namespace: its owners and admins.
@@ -53,21 +51,14 @@ func (s *Server) trustRoutes() []Route {
 	}
 }
 
-// trustOff answers for a server running without the trust layer.
-func (s *Server) trustOff(w http.ResponseWriter) bool {
-	if s.cfg.Trust == nil {
-		writeError(w, http.StatusServiceUnavailable, "trust_disabled", "this server runs without certificates and a transparency log")
-		return true
-	}
-	return false
-}
-
 func (s *Server) trustRoot(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	if s.trustOff(w) {
+	root, err := s.app.TrustRoot()
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, http.StatusOK, s.cfg.Trust.TrustRoot())
+	writeJSON(w, http.StatusOK, root)
 }
 
 // logFile serves the log's checkpoint and tiles from its directory, never
@@ -116,12 +107,9 @@ func (s *Server) logFile(w http.ResponseWriter, r *http.Request, _ auth.Principa
 }
 
 func (s *Server) revocations(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	if s.trustOff(w) {
-		return
-	}
-	b, err := s.cfg.Trust.Revocations(r.Context())
+	b, err := s.app.Revocations(r.Context())
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
@@ -129,25 +117,17 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	_, _ = w.Write(b)
 }
 
-func (s *Server) bundle(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	if s.trustOff(w) {
-		return
-	}
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	v, ok := s.version(w, r)
 	if !ok {
 		return
 	}
-	b, err := s.cfg.Trust.Bundle(r.Context(), v.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no_certificate", fmt.Sprintf("%s@%s has no certificate", v.PluginID, v.Version))
-		return
-	case errors.Is(err, certify.ErrNotLogged):
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "not_logged_yet", err.Error())
-		return
-	case err != nil:
-		s.internal(w, r, err)
+	b, err := s.app.Bundle(r.Context(), p, v)
+	if err != nil {
+		if k, code, _ := app.Classify(err); k == app.KindUnavailable && code == "not_logged_yet" {
+			w.Header().Set("Retry-After", "5")
+		}
+		s.fail(w, r, err)
 		return
 	}
 	out, err := b.Marshal()
@@ -159,21 +139,14 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request, _ auth.Principal
 	_, _ = w.Write(out)
 }
 
-func (s *Server) provenance(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	if s.trustOff(w) {
-		return
-	}
+func (s *Server) provenance(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	v, ok := s.version(w, r)
 	if !ok {
 		return
 	}
-	b, err := s.cfg.Trust.ProvenanceStatement(r.Context(), v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no_provenance", fmt.Sprintf("%s@%s has no marketplace provenance statement: the marketplace states provenance only for a module it rebuilt byte for byte", v.PluginID, v.Version))
-		return
-	}
+	b, err := s.app.Provenance(r.Context(), p, v)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -185,17 +158,13 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if !ok {
 		return
 	}
-	rec, err := s.cfg.Store.LatestCertificate(r.Context(), v.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no_certificate", fmt.Sprintf("%s@%s has no certificate: it is %s", v.PluginID, v.Version, v.State))
-		return
-	}
+	env, err := s.app.Certificate(r.Context(), p, v)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(rec.Envelope)
+	_, _ = w.Write(env)
 }
 
 func keyJSON(k store.PublisherKey) api.PublisherKey {
@@ -208,151 +177,38 @@ func keyJSON(k store.PublisherKey) api.PublisherKey {
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	ns := r.PathValue("namespace")
-	if _, err := s.cfg.Store.GetNamespace(r.Context(), ns); errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no namespace "+ns)
-		return
-	} else if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	keys, err := s.cfg.Store.ListPublisherKeys(r.Context(), ns)
+	nk, err := s.app.PublisherKeys(r.Context(), r.PathValue("namespace"))
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	req, err := s.cfg.Store.SignaturesRequired(r.Context(), ns)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := api.NamespaceKeys{Namespace: ns, SignaturesRequired: req, Keys: []api.PublisherKey{}}
-	for _, k := range keys {
+	out := api.NamespaceKeys{Namespace: nk.Namespace, SignaturesRequired: nk.SignaturesRequired, Keys: []api.PublisherKey{}}
+	for _, k := range nk.Keys {
 		out.Keys = append(out.Keys, keyJSON(k))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// ownNamespace returns the namespace if p may manage its keys, creating it
-// (owned by p) when it does not exist yet. It answers and returns false
-// otherwise.
-func (s *Server) ownNamespace(w http.ResponseWriter, r *http.Request, p auth.Principal, create bool) (store.Namespace, bool) {
-	name := r.PathValue("namespace")
-	ns, err := s.cfg.Store.GetNamespace(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) && create {
-		if err := p.CanPublish(name, nil); err != nil {
-			writeError(w, http.StatusForbidden, "forbidden", err.Error())
-			return ns, false
-		}
-		now := s.cfg.Now().UTC()
-		ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.NamespaceClaim, Subject: "namespace:" + name, Reason: "a publisher key registered for an unclaimed namespace"}
-		err = s.cfg.Store.CreateNamespace(r.Context(), store.Namespace{Name: name, Owners: []string{p.Subject}, CreatedAt: now}, ev)
-		switch {
-		case err == nil && s.cfg.Trust != nil:
-			if err := s.cfg.Trust.LogEvent(r.Context(), trust.Event{Kind: trust.EventNamespaceOwner, Time: now, Subject: name, Detail: "claimed by " + p.Subject}); err != nil {
-				s.internal(w, r, err)
-				return ns, false
-			}
-		case err != nil && !errors.Is(err, store.ErrConflict):
-			writeError(w, http.StatusUnprocessableEntity, "invalid_namespace", err.Error())
-			return ns, false
-		}
-		ns, err = s.cfg.Store.GetNamespace(r.Context(), name)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no namespace "+name)
-		return ns, false
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return ns, false
-	}
-	if err := p.CanPublish(ns.Name, ns.Owners); err != nil {
-		writeError(w, http.StatusForbidden, "forbidden", err.Error())
-		return ns, false
-	}
-	return ns, true
-}
-
 func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.trustOff(w) {
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublicKeyBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("a public key is at most %d bytes", MaxPublicKeyBody))
 		return
 	}
-	pub, err := trust.ParsePublicKeyPEM(body)
+	k, err := s.app.AddPublisherKey(r.Context(), p, r.PathValue("namespace"), body)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_key", "the body must be a PEM public key (Ed25519 or ECDSA P-256), as `gatehouse keys generate` writes to FILE.pub: "+err.Error())
+		s.fail(w, r, err)
 		return
 	}
-	ns, ok := s.ownNamespace(w, r, p, true)
-	if !ok {
-		return
-	}
-	pemBytes, err := pub.MarshalPEM()
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	now := s.cfg.Now().UTC()
-	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: now, Subject: ns.Name, Detail: pub.ID})
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	k := store.PublisherKey{ID: pub.ID, Namespace: ns.Name, Algorithm: string(pub.Algorithm), PEM: pemBytes, AddedBy: p.Subject, AddedAt: now}
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PublisherKeyAdded, Subject: "namespace:" + ns.Name, Reason: "key " + pub.ID}
-	err = s.cfg.Store.AddPublisherKey(r.Context(), k, entry, ev)
-	if errors.Is(err, store.ErrConflict) {
-		writeError(w, http.StatusConflict, "key_exists", err.Error())
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.publish(r)
 	writeJSON(w, http.StatusCreated, keyJSON(k))
 }
 
 func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.trustOff(w) {
+	if err := s.app.RetirePublisherKey(r.Context(), p, r.PathValue("namespace"), r.PathValue("id")); err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	ns, ok := s.ownNamespace(w, r, p, false)
-	if !ok {
-		return
-	}
-	id := r.PathValue("id")
-	now := s.cfg.Now().UTC()
-	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyRemove, Time: now, Subject: ns.Name, Detail: id})
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PublisherKeyRemoved, Subject: "namespace:" + ns.Name, Reason: "key " + id}
-	err = s.cfg.Store.RetirePublisherKey(r.Context(), ns.Name, id, now, p.Subject, entry, ev)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.publish(r)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// publish appends what a request queued to the log at once; the background
-// publisher retries a failure.
-func (s *Server) publish(r *http.Request) {
-	if _, err := s.cfg.Trust.Publish(r.Context()); err != nil {
-		s.cfg.Log.Warn("publishing trust events; they stay queued", "err", err)
-	}
 }
 
 func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -360,67 +216,37 @@ func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request,
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	if strings.TrimSpace(req.Reason) == "" {
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", "say why the requirement changes (reason)")
-		return
-	}
-	ns := r.PathValue("namespace")
-	data, _ := json.Marshal(map[string]bool{"signaturesRequired": req.Required})
-	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: audit.NamespaceSignatureRequirement, Subject: "namespace:" + ns, Reason: req.Reason, Data: data}
-	err := s.cfg.Store.SetSignaturesRequired(r.Context(), ns, req.Required, ev)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", "no namespace "+ns)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, err)
+	if err := s.app.SetSignatureRequirement(r.Context(), p, r.PathValue("namespace"), req.Required, req.Reason); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, req)
 }
 
 func (s *Server) suspend(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s.trustAction(w, r, p, func(a api.TrustAction) error {
+	s.trustAction(w, r, func(a api.TrustAction) (store.Version, error) {
 		var deadline time.Time
 		if a.Deadline != nil {
 			deadline = *a.Deadline
 		}
-		return s.cfg.Trust.Suspend(r.Context(), r.PathValue("id"), p.Subject, a.Reason, deadline)
+		return s.app.Suspend(r.Context(), p, r.PathValue("id"), a.Reason, deadline)
 	})
 }
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s.trustAction(w, r, p, func(a api.TrustAction) error {
-		return s.cfg.Trust.Revoke(r.Context(), r.PathValue("id"), p.Subject, a.Reason)
+	s.trustAction(w, r, func(a api.TrustAction) (store.Version, error) {
+		return s.app.Revoke(r.Context(), p, r.PathValue("id"), a.Reason)
 	})
 }
 
-func (s *Server) trustAction(w http.ResponseWriter, r *http.Request, p auth.Principal, do func(api.TrustAction) error) {
-	if s.trustOff(w) {
-		return
-	}
+func (s *Server) trustAction(w http.ResponseWriter, r *http.Request, do func(api.TrustAction) (store.Version, error)) {
 	var a api.TrustAction
 	if !decodeJSON(w, r, &a) {
 		return
 	}
-	err := do(a)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", "no submission "+r.PathValue("id"))
-		return
-	case errors.Is(err, certify.ErrInvalid):
-		writeError(w, http.StatusUnprocessableEntity, "invalid_request", err.Error())
-		return
-	case errors.Is(err, certify.ErrState), errors.Is(err, store.ErrStateChanged):
-		writeError(w, http.StatusConflict, "wrong_state", err.Error())
-		return
-	case err != nil:
-		s.internal(w, r, err)
-		return
-	}
-	v, err := s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
+	v, err := do(a)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, submissionJSON(v, false))
@@ -480,27 +306,10 @@ func (s *Server) badge(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 		writeError(w, http.StatusNotFound, "not_found", "a badge is at /badge/NAMESPACE/NAME.svg")
 		return
 	}
-	st := badge.Status{State: "none", Now: s.cfg.Now()}
-	vs, err := s.cfg.Store.ListVersions(r.Context(), r.PathValue("namespace")+"/"+name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internal(w, r, err)
+	st, err := s.app.Badge(r.Context(), r.PathValue("namespace")+"/"+name)
+	if err != nil {
+		s.fail(w, r, err)
 		return
-	}
-	var shown *store.Version
-	for i, v := range vs {
-		if (publicState(v.State) || v.State == lifecycle.Revoked) && (shown == nil || semverLess(shown.Version, v.Version)) {
-			shown = &vs[i]
-		}
-	}
-	if shown != nil && s.cfg.Trust != nil {
-		cert, err := s.cfg.Trust.LatestCertificate(r.Context(), shown.ID)
-		switch {
-		case err == nil:
-			st.State, st.ExpiresAt, st.Checks = string(shown.State), cert.ExpiresAt, cert.Checks
-		case !errors.Is(err, store.ErrNotFound):
-			s.internal(w, r, err)
-			return
-		}
 	}
 	svg := badge.SVG(st)
 	sum := sha256.Sum256(svg)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,9 +72,9 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) {
 		h.fail(w, r, c, http.StatusBadRequest, bad)
 		return
 	}
-	evs, err := h.cfg.Store.SearchAudit(r.Context(), f)
+	evs, err := h.app.SearchAudit(r.Context(), c.p, f)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
 	d := auditData{Filter: form, Events: evs}
@@ -89,7 +90,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Older = q.Encode()
 	}
 	// The whole chain is recomputed: that is the point of looking.
-	rep, err := h.verifyChain(r.Context())
+	rep, err := h.app.VerifyAudit(r.Context(), c.p)
 	if err != nil {
 		d.VerifyErr = "The trail could not be read to verify it; the server log has the details."
 		h.cfg.Log.ErrorContext(r.Context(), "verifying the audit trail", "err", err)
@@ -97,12 +98,6 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Report, d.Verified = rep, true
 	}
 	h.render(w, r, c, http.StatusOK, "audit.html", "Audit trail", d)
-}
-
-func (h *Handler) verifyChain(ctx context.Context) (audit.Report, error) {
-	return audit.VerifyAll(func(fn func(audit.Event) error) error {
-		return h.cfg.Store.ScanAudit(ctx, store.AuditQuery{}, fn)
-	})
 }
 
 // auditExport downloads the filtered trail as JSON lines, each event with
@@ -113,26 +108,13 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, c *call) {
 		h.fail(w, r, c, http.StatusBadRequest, bad)
 		return
 	}
-	f.Limit = store.MaxInsightRows
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-audit.jsonl"`)
 	enc := json.NewEncoder(w)
-	for {
-		evs, err := h.cfg.Store.SearchAudit(r.Context(), f)
-		if err != nil {
-			// Headers are gone; the truncated file and the log say so.
-			h.cfg.Log.ErrorContext(r.Context(), "audit export failed", "err", err, "actor", c.p.Subject)
-			return
-		}
-		for _, e := range evs {
-			if err := enc.Encode(e); err != nil {
-				return
-			}
-		}
-		if len(evs) < f.Limit {
-			return
-		}
-		f.BeforeSeq = evs[len(evs)-1].Seq
+	err := h.app.ExportAuditSearch(r.Context(), c.p, f, func(e audit.Event) error { return enc.Encode(e) })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		// Headers are gone; the truncated file and the log say so.
+		h.cfg.Log.ErrorContext(r.Context(), "audit export failed", "err", err, "actor", c.p.Subject)
 	}
 }
 

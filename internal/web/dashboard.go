@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -49,38 +50,35 @@ type dashData struct {
 }
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, c *call) {
-	d, err := h.dashData(r.Context())
+	d, err := h.dashData(r.Context(), c)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
 	h.render(w, r, c, http.StatusOK, "dashboard.html", "Dashboard", d)
 }
 
-func (h *Handler) dashData(ctx context.Context) (*dashData, error) {
+func (h *Handler) dashData(ctx context.Context, c *call) (*dashData, error) {
 	now := h.cfg.Now()
 	h.dash.mu.Lock()
 	defer h.dash.mu.Unlock()
 	if h.dash.data != nil && now.Sub(h.dash.at) < dashboardTTL && !now.Before(h.dash.at) {
 		return h.dash.data, nil
 	}
-	d, err := h.computeDashboard(ctx, now)
+	fig, err := h.app.Dashboard(ctx, c.p, app.DashboardQuery{Weeks: dashboardWeeks, ExpiringWithin: expiringSoon,
+		Hotspots: 8, Expiring: 20, ErrorRatesSince: 7 * 24 * time.Hour, ErrorRates: 8})
 	if err != nil {
 		return nil, err
 	}
+	d := dashboardView(fig)
 	h.dash.at, h.dash.data = now, d
 	return d, nil
 }
 
-func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashData, error) {
-	st := h.cfg.Store
-	to := store.WeekStart(now).AddDate(0, 0, 7)
-	from := to.AddDate(0, 0, -7*dashboardWeeks)
-	d := &dashData{From: from, To: now, Computed: now}
-	weeks := make([]time.Time, dashboardWeeks)
-	for i := range weeks {
-		weeks[i] = from.AddDate(0, 0, 7*i)
-	}
+// dashboardView draws the application's figures as the page shows them.
+func dashboardView(fig app.Dashboard) *dashData {
+	now, weeks := fig.Now, fig.Weeks
+	d := &dashData{From: fig.From, To: now, Computed: now}
 	// Columns are labelled by the day the week starts, with the month
 	// under the first column of each month: full dates would not fit.
 	week := func(i int, wk time.Time, value float64, note string) Bar {
@@ -91,13 +89,9 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 		return b
 	}
 
-	acts, err := st.WeeklyActivity(ctx, from, to)
-	if err != nil {
-		return nil, err
-	}
 	byWeek := map[time.Time]store.WeekActivity{}
 	totalSubs, totalAuto, totalTriaged := 0, 0, 0
-	for _, a := range acts {
+	for _, a := range fig.Activity {
 		byWeek[a.Week] = a
 		totalSubs += a.Submissions
 		totalAuto += a.AutoApproved
@@ -118,11 +112,7 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 	d.Submissions = columnChart("Submissions per week", "Versions received in each of the last 12 weeks.", subs)
 	d.AutoRate = columnChart("Auto-approval rate", "Share of triaged versions approved automatically, per week.", rate)
 
-	durations := func(stage store.Stage, title, desc string) (template.HTML, time.Duration, int, error) {
-		ws, err := st.StageTimes(ctx, stage, from, to)
-		if err != nil {
-			return "", 0, 0, err
-		}
+	durations := func(ws []store.WeekDurations, title, desc string) (template.HTML, time.Duration, int) {
 		m := map[time.Time]store.WeekDurations{}
 		var total time.Duration
 		n := 0
@@ -145,25 +135,14 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 		if n > 0 {
 			mean = total / time.Duration(n)
 		}
-		return columnChart(title, desc, bars), mean, n, nil
+		return columnChart(title, desc, bars), mean, n
 	}
 	var reviewMean, remedyMean time.Duration
 	var reviewN, remedyN int
-	if d.ReviewTime, reviewMean, reviewN, err = durations(store.StageReview, "Time to review", "Mean time from entering review to the first decision, by week of the decision."); err != nil {
-		return nil, err
-	}
-	if d.RemedyTime, remedyMean, remedyN, err = durations(store.StageRemediation, "Time to remediate", "Mean time from a version being sent back to the plugin's next certified version, by week of the fix."); err != nil {
-		return nil, err
-	}
+	d.ReviewTime, reviewMean, reviewN = durations(fig.ReviewTimes, "Time to review", "Mean time from entering review to the first decision, by week of the decision.")
+	d.RemedyTime, remedyMean, remedyN = durations(fig.RemediationTimes, "Time to remediate", "Mean time from a version being sent back to the plugin's next certified version, by week of the fix.")
 
-	q, err := st.QueueStats(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := st.StateCounts(ctx)
-	if err != nil {
-		return nil, err
-	}
+	q, counts := fig.Queue, fig.States
 	var stateBars []Bar
 	for _, s := range lifecycle.States {
 		if n := counts[s]; n > 0 {
@@ -206,11 +185,7 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 		{Label: "Vetting backlog", Value: fmt.Sprint(q.VetQueued), Note: "jobs queued or running"},
 	}
 
-	hot := func(by store.HotspotKind, title, desc string) (template.HTML, error) {
-		hs, err := st.Hotspots(ctx, store.HotspotQuery{By: by, Since: from, Limit: 8})
-		if err != nil {
-			return "", err
-		}
+	hot := func(by store.HotspotKind, hs []store.Hotspot, title, desc string) template.HTML {
 		var bars []Bar
 		for _, x := range hs {
 			b := Bar{Label: x.Key}
@@ -226,23 +201,12 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 			}
 			bars = append(bars, b)
 		}
-		return barList(title, desc, bars), nil
+		return barList(title, desc, bars)
 	}
-	if d.ByPerm, err = hot(store.ByPermission, "Risk by permission", "Permissions asked for by versions received in the period, by total risk weight."); err != nil {
-		return nil, err
-	}
-	if d.ByPublisher, err = hot(store.ByPublisher, "Risk by publisher", "Namespaces by rejections, then total risk weight."); err != nil {
-		return nil, err
-	}
-	if d.ByRule, err = hot(store.ByRule, "Findings by rule", "Unsuppressed failing findings in the newest vetting runs, by rule."); err != nil {
-		return nil, err
-	}
-	if d.Expiring, err = st.ExpiringCertificates(ctx, now.Add(expiringSoon), 20); err != nil {
-		return nil, err
-	}
-	if d.Rates, err = st.HostErrorRates(ctx, now.AddDate(0, 0, -7), 8); err != nil {
-		return nil, err
-	}
+	d.ByPerm = hot(store.ByPermission, fig.ByPermission, "Risk by permission", "Permissions asked for by versions received in the period, by total risk weight.")
+	d.ByPublisher = hot(store.ByPublisher, fig.ByPublisher, "Risk by publisher", "Namespaces by rejections, then total risk weight.")
+	d.ByRule = hot(store.ByRule, fig.ByRule, "Findings by rule", "Unsuppressed failing findings in the newest vetting runs, by rule.")
+	d.Expiring, d.Rates = fig.ExpiringSoon, fig.HostErrorRates
 	var rb []Bar
 	for _, e := range d.Rates {
 		b := Bar{Label: e.PluginID + "@" + e.Version, Value: 100 * e.Rate(),
@@ -253,7 +217,7 @@ func (h *Handler) computeDashboard(ctx context.Context, now time.Time) (*dashDat
 		rb = append(rb, b)
 	}
 	d.ErrorRates = barList("Runtime error rates reported by hosts", "Share of calls that failed in the last 7 days, per version, from host health reports.", rb)
-	return d, nil
+	return d
 }
 
 func plural(n int, one, many string) string {

@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Sessions are signed cookies, not server-side records. The cookie holds
@@ -86,7 +87,7 @@ type sessions struct {
 	secure bool
 	ttl    time.Duration
 	now    func() time.Time
-	store  store.Store
+	app    *app.App
 }
 
 // cookie names: with TLS the __Host- prefix makes the browser refuse a
@@ -117,7 +118,7 @@ func (s *sessions) mac(parts ...string) []byte {
 var b64 = base64.RawURLEncoding
 
 // issue makes the cookie for a token.
-func (s *sessions) issue(w http.ResponseWriter, t store.Token) {
+func (s *sessions) issue(w http.ResponseWriter, t domain.Token) {
 	now := s.now()
 	exp := now.Add(s.ttl)
 	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(exp) {
@@ -173,20 +174,17 @@ func (s *sessions) read(ctx context.Context, r *http.Request) (session, auth.Pri
 	if now.Unix() >= ss.Expires {
 		return session{}, auth.Principal{}, errNoSession
 	}
-	t, err := s.store.TokenByHash(ctx, ss.TokenHash)
-	if errors.Is(err, store.ErrNotFound) {
+	// The hash came from a MACed cookie, so it is the hash stored when the
+	// holder proved the secret; the application checks the token is still
+	// there, unrevoked and unexpired.
+	p, err := s.app.SessionPrincipal(ctx, ss.TokenHash)
+	if k, _, _ := app.Classify(err); err != nil && k == app.KindUnauthenticated {
 		return session{}, auth.Principal{}, errNoSession
 	}
 	if err != nil {
-		return session{}, auth.Principal{}, fmt.Errorf("checking the session's token: %w", err)
+		return session{}, auth.Principal{}, err
 	}
-	// The hash came from a MACed cookie, so it is the hash we stored when
-	// the holder proved the secret; what is left to check is what
-	// auth.Check checks besides the secret: revocation and expiry.
-	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt)) {
-		return session{}, auth.Principal{}, errNoSession
-	}
-	return ss, auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}, nil
+	return ss, p, nil
 }
 
 // csrfToken is the synchronizer token of a session: a MAC of its id, so it

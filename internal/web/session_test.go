@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -33,7 +34,8 @@ func testSessions(now time.Time) (*sessions, store.Token) {
 	h := sha256.Sum256([]byte("secret"))
 	tok := store.Token{ID: "t1", Subject: "rita", Role: store.RoleReviewer, Hash: h[:], ExpiresAt: now.Add(time.Hour)}
 	st := tokenStore{tokens: map[[32]byte]store.Token{h: tok}}
-	return &sessions{key: []byte(strings.Repeat("k", KeySize)), ttl: 8 * time.Hour, now: func() time.Time { return now }, store: st}, tok
+	clock := func() time.Time { return now }
+	return &sessions{key: []byte(strings.Repeat("k", KeySize)), ttl: 8 * time.Hour, now: clock, app: app.New(app.Config{Store: st, Now: clock})}, tok
 }
 
 func cookieOf(rec *httptest.ResponseRecorder) *http.Cookie {

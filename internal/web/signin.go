@@ -5,9 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 type signinData struct {
@@ -52,33 +51,21 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request, c *call) {
 		refuse("Paste an API token (it starts with " + auth.Prefix + ").")
 		return
 	}
-	t, err := h.cfg.Store.TokenByHash(r.Context(), auth.Hash(secret))
-	if errors.Is(err, store.ErrNotFound) {
+	t, err := h.app.SignIn(r.Context(), secret)
+	var ae *app.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == "unknown_token":
 		refuse("That token is not recognised.")
 		return
-	}
-	if err != nil {
+	case errors.As(err, &ae) && ae.Code == "token_refused":
+		refuse("That token was refused: " + ae.Err.Error() + ".")
+		return
+	case err != nil:
 		h.internal(w, r, c, err)
 		return
 	}
-	now := h.cfg.Now()
-	if err := auth.Check(t, secret, now); err != nil {
-		// A known token refused for a reason (expired, revoked) is worth a
-		// line in the trail; unknown ones are not, or anyone could fill it.
-		h.recordSignin(r, t, audit.WebSigninRefused, err.Error())
-		refuse("That token was refused: " + err.Error() + ".")
-		return
-	}
-	h.recordSignin(r, t, audit.WebSignin, "")
 	h.sess.issue(w, t)
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (h *Handler) recordSignin(r *http.Request, t store.Token, action, reason string) {
-	ev := audit.Event{Time: h.cfg.Now(), Actor: t.Subject, Action: action, Subject: "token:" + t.ID, Reason: reason}
-	if err := h.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
-		h.cfg.Log.ErrorContext(r.Context(), "recording a sign-in", "token", t.ID, "err", err)
-	}
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, c *call) {

@@ -134,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.App = app.New(app.Config{Store: cfg.Store, Intake: cfg.Intake, Review: cfg.Review, Now: cfg.Now, Log: cfg.Log})
 	}
 	h := &Handler{cfg: cfg, app: cfg.App, mux: http.NewServeMux(), dash: &dashCache{}}
-	h.sess = &sessions{key: cfg.SessionKey, secure: cfg.Secure, ttl: cfg.SessionTTL, now: cfg.Now, store: cfg.Store}
+	h.sess = &sessions{key: cfg.SessionKey, secure: cfg.Secure, ttl: cfg.SessionTTL, now: cfg.Now, app: cfg.App}
 	var err error
 	if h.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
@@ -358,6 +358,18 @@ func (h *Handler) internal(w http.ResponseWriter, r *http.Request, c *call, err 
 	}
 	h.cfg.Log.ErrorContext(r.Context(), "web page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	h.fail(w, r, c, http.StatusInternalServerError, "Something went wrong on our side; the server log has the details.")
+}
+
+// failApp answers with the error page of an application error: the
+// status of its kind (app.Classify, as the API answers) and its message;
+// an internal error is logged and its message withheld.
+func (h *Handler) failApp(w http.ResponseWriter, r *http.Request, c *call, err error) {
+	k, _, msg := app.Classify(err)
+	if k == app.KindInternal {
+		h.internal(w, r, c, err)
+		return
+	}
+	h.fail(w, r, c, k.HTTPStatus(), msg)
 }
 
 // visibleStates are the version states c may see in the catalog: every
