@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -136,24 +137,23 @@ type dryRunView struct {
 }
 
 func (h *Handler) policyData(ctx context.Context, c *call) (policyData, error) {
-	e := h.cfg.Review.Engine()
-	d := policyData{Digest: e.Digest(), CanDry: c.p.Allowed(stewards.Roles...)}
+	ap, err := h.app.Policy(ctx, c.p)
+	if err != nil {
+		return policyData{}, err
+	}
+	e := ap.Engine
+	d := policyData{Digest: e.Digest(), CanDry: c.p.Allowed(stewards.Roles...), History: ap.History}
 	p := e.Policy()
 	for _, n := range p.Names() {
 		d.Modules = append(d.Modules, module{Name: n, Source: p.Modules[n]})
 	}
-	hist, err := h.cfg.Store.ListPolicies(ctx)
-	if err != nil {
-		return d, err
-	}
-	d.History = hist
 	return d, nil
 }
 
 func (h *Handler) policy(w http.ResponseWriter, r *http.Request, c *call) {
 	d, err := h.policyData(r.Context(), c)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
 	h.render(w, r, c, http.StatusOK, "policy.html", "Policy", d)
@@ -166,7 +166,7 @@ func (h *Handler) policyDryRun(w http.ResponseWriter, r *http.Request, c *call) 
 	ctx := r.Context()
 	d, err := h.policyData(ctx, c)
 	if err != nil {
-		h.internal(w, r, c, err)
+		h.failApp(w, r, c, err)
 		return
 	}
 	name, src := r.PostFormValue("module"), r.PostFormValue("source")
@@ -182,21 +182,20 @@ func (h *Handler) policyDryRun(w http.ResponseWriter, r *http.Request, c *call) 
 		status = http.StatusUnprocessableEntity
 	} else {
 		mods[name] = src
-		p := policy.New(mods)
-		d.DryRun.Proposed = p.Digest
-		proposed, err := policy.Compile(ctx, p)
-		if err == nil {
-			var rep policy.TestReport
-			if rep, err = policy.Test(ctx, p); err == nil {
-				err = rep.Err()
-			}
-		}
-		if err != nil {
-			d.DryRun.Error = err.Error()
+		d.DryRun.Proposed = policy.New(mods).Digest
+		dry, err := h.app.PolicyDryRun(ctx, c.p, mods)
+		var ae *app.Error
+		switch {
+		case errors.As(err, &ae) && ae.Kind == app.KindInvalid:
+			// A policy that does not compile or whose tests fail: the
+			// page shows where, as the API's answer does.
+			d.DryRun.Error = ae.Error()
 			status = http.StatusUnprocessableEntity
-		} else if d.DryRun.Differences, err = h.cfg.Review.DryRun(ctx, proposed); err != nil {
-			h.internal(w, r, c, err)
+		case err != nil:
+			h.failApp(w, r, c, err)
 			return
+		default:
+			d.DryRun.Differences = dry.Differences
 		}
 	}
 	h.render(w, r, c, status, "policy.html", "Policy", d)
