@@ -9,6 +9,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 func tokenCmd(g *globals) *cobra.Command {
@@ -22,7 +23,7 @@ func tokenCmd(g *globals) *cobra.Command {
 		Short: "Create a token; its secret is printed once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := auth.ParseRole(req.Role); err != nil {
+			if _, err := domain.ParseRole(req.Role); err != nil {
 				return fmt.Errorf("--role: %w", err)
 			}
 			if ttl > 0 {
@@ -43,7 +44,7 @@ func tokenCmd(g *globals) *cobra.Command {
 	}
 	f := create.Flags()
 	f.StringVar(&req.Subject, "subject", "", "who holds the token (required)")
-	f.StringVar(&req.Role, "role", "", auth.RoleNames()+" (required)")
+	f.StringVar(&req.Role, "role", "", domain.RoleNames()+" (required)")
 	f.StringVar(&req.Namespace, "namespace", "", "restrict a publisher token to one namespace")
 	positiveDuration(f, &ttl, "ttl", 0, auth.MaxLifetime, fmt.Sprintf("lifetime, e.g. 720h (default %s, at most %s)", hours(auth.DefaultLifetime), hours(auth.MaxLifetime)))
 	_ = create.MarkFlagRequired("subject")

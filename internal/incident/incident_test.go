@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
@@ -148,7 +147,7 @@ func (w *world) submit(name, version string, extra map[string]string) domain.Ver
 		w.t.Fatal(err)
 	}
 	sig, _ := trust.MarshalEnvelope(env)
-	v, _, err := w.in.SubmitSigned(ctx, auth.Principal{Subject: "alice", Role: domain.RolePublisher, Namespace: "acme"}, bytes.NewReader(buf.Bytes()), sig)
+	v, _, err := w.in.SubmitSigned(ctx, domain.Principal{Subject: "alice", Role: domain.RolePublisher, Namespace: "acme"}, bytes.NewReader(buf.Bytes()), sig)
 	if err != nil {
 		w.t.Fatalf("submitting %s@%s: %v", id, version, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -148,7 +147,7 @@ func New(st Records, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.Optio
 
 // Submit is SubmitSigned without a signature: accepted only by a namespace
 // that does not require signatures.
-func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v domain.Version, created bool, err error) {
+func (s *Service) Submit(ctx context.Context, p domain.Principal, r io.Reader) (v domain.Version, created bool, err error) {
 	return s.SubmitSigned(ctx, p, r, nil)
 }
 
@@ -157,7 +156,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, r io.Reader) (v 
 // (JSON) over the package digest, kept beside it. When
 // namespace/name@version already exists with the same bytes, it returns
 // that version and created=false.
-func (s *Service) SubmitSigned(ctx context.Context, p auth.Principal, r io.Reader, sig []byte) (v domain.Version, created bool, err error) {
+func (s *Service) SubmitSigned(ctx context.Context, p domain.Principal, r io.Reader, sig []byte) (v domain.Version, created bool, err error) {
 	max := s.Limits.MaxPackageBytes
 	staged, err := s.Blobs.Stage(ctx, r, max)
 	if err != nil {
@@ -283,7 +282,7 @@ func readStaged(path string, lim pkgfile.Limits) (*pkgfile.Package, error) {
 // claimNamespace returns the namespace, creating it owned by p when it does
 // not exist. Creation comes before the ownership check so that two
 // publishers racing for a new namespace cannot both pass it.
-func (s *Service) claimNamespace(ctx context.Context, p auth.Principal, name string) (domain.Namespace, error) {
+func (s *Service) claimNamespace(ctx context.Context, p domain.Principal, name string) (domain.Namespace, error) {
 	ns, err := s.Store.GetNamespace(ctx, name)
 	if err == nil {
 		return ns, nil

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -39,7 +38,7 @@ func newService(tb testing.TB) (*intake.Service, store.Store, *blobfs.FS) {
 	return intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{}, nil), st, blobs
 }
 
-var publisher = auth.Principal{Subject: "alice", Role: "publisher"}
+var publisher = domain.Principal{Subject: "alice", Role: "publisher"}
 
 // publisherKey is alice's signing key, made once for the whole test binary.
 var publisherKey = func() *trust.FileSigner {

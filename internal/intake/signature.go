@@ -11,7 +11,6 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/manifest"
@@ -92,7 +91,7 @@ func unregisteredKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) 
 }
 
 // keepSignature stores the signature of version v, if any.
-func (s *Service) keepSignature(ctx context.Context, p auth.Principal, v domain.Version, sig *signedBy) error {
+func (s *Service) keepSignature(ctx context.Context, p domain.Principal, v domain.Version, sig *signedBy) error {
 	if sig == nil {
 		return nil
 	}

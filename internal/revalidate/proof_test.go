@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
@@ -251,8 +250,8 @@ SOFTWARE.
 `
 
 var (
-	alice = auth.Principal{Subject: "alice", Role: domain.RolePublisher}
-	rita  = auth.Principal{Subject: "rita", Role: domain.RoleReviewer}
+	alice = domain.Principal{Subject: "alice", Role: domain.RolePublisher}
+	rita  = domain.Principal{Subject: "rita", Role: domain.RoleReviewer}
 )
 
 // submit packs the plugin built from variant as acme/lang@version, lets

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -284,7 +283,7 @@ func (s *Service) changesRequestedBy(ctx context.Context, pluginID string) (stri
 // reviewable loads an open review of id and checks that p may decide it:
 // nobody reviews a plugin of a namespace they publish in, nor one they
 // submitted.
-func (s *Service) reviewable(ctx context.Context, p auth.Principal, id string) (domain.Version, domain.ReviewItem, error) {
+func (s *Service) reviewable(ctx context.Context, p domain.Principal, id string) (domain.Version, domain.ReviewItem, error) {
 	v, err := s.Store.GetVersion(ctx, id)
 	if err != nil {
 		return v, domain.ReviewItem{}, err
@@ -311,7 +310,7 @@ func (s *Service) reviewable(ctx context.Context, p auth.Principal, id string) (
 }
 
 // Claim takes the review of id for p for ClaimTTL.
-func (s *Service) Claim(ctx context.Context, p auth.Principal, id string) (domain.ReviewItem, error) {
+func (s *Service) Claim(ctx context.Context, p domain.Principal, id string) (domain.ReviewItem, error) {
 	if _, _, err := s.reviewable(ctx, p, id); err != nil {
 		return domain.ReviewItem{}, err
 	}
@@ -322,7 +321,7 @@ func (s *Service) Claim(ctx context.Context, p auth.Principal, id string) (domai
 // Approve records p's approval, granting the manifest's permissions or the
 // subset in granted. The version is certified once the tier's number of
 // distinct reviewers approved; until then it stays in review.
-func (s *Service) Approve(ctx context.Context, p auth.Principal, id string, granted []string, note string) (lifecycle.State, error) {
+func (s *Service) Approve(ctx context.Context, p domain.Principal, id string, granted []string, note string) (lifecycle.State, error) {
 	v, it, err := s.reviewable(ctx, p, id)
 	if err != nil {
 		return "", err
@@ -514,7 +513,7 @@ func (s *Service) certify(ctx context.Context, actor, id string, d certify.Decis
 var RejectCodes = []string{"security", "privacy", "policy", "quality", "malicious", "other"}
 
 // Reject rejects id with a reason code and a message the author reads.
-func (s *Service) Reject(ctx context.Context, p auth.Principal, id, code, msg string) error {
+func (s *Service) Reject(ctx context.Context, p domain.Principal, id, code, msg string) error {
 	if !slices.Contains(RejectCodes, code) {
 		return fmt.Errorf("reason code %q: one of %s: %w", code, strings.Join(RejectCodes, ", "), ErrInvalid)
 	}
@@ -534,7 +533,7 @@ func (s *Service) Reject(ctx context.Context, p auth.Principal, id, code, msg st
 
 // RequestChanges sends id back to its author with a message; the author's
 // next version comes back to the same reviewer.
-func (s *Service) RequestChanges(ctx context.Context, p auth.Principal, id, msg string) error {
+func (s *Service) RequestChanges(ctx context.Context, p domain.Principal, id, msg string) error {
 	if strings.TrimSpace(msg) == "" {
 		return fmt.Errorf("say which changes are needed: %w", ErrInvalid)
 	}
@@ -551,7 +550,7 @@ func (s *Service) RequestChanges(ctx context.Context, p auth.Principal, id, msg 
 
 // Comment adds a message to a plugin's review thread: a reviewer's note,
 // or the author's answer.
-func (s *Service) Comment(ctx context.Context, p auth.Principal, id, msg string) (domain.Message, error) {
+func (s *Service) Comment(ctx context.Context, p domain.Principal, id, msg string) (domain.Message, error) {
 	if strings.TrimSpace(msg) == "" {
 		return domain.Message{}, fmt.Errorf("the message is empty: %w", ErrInvalid)
 	}
@@ -564,7 +563,7 @@ func (s *Service) Comment(ctx context.Context, p auth.Principal, id, msg string)
 }
 
 // Appeal reopens the review of a rejected version with the author's case.
-func (s *Service) Appeal(ctx context.Context, p auth.Principal, id, msg string) error {
+func (s *Service) Appeal(ctx context.Context, p domain.Principal, id, msg string) error {
 	if strings.TrimSpace(msg) == "" {
 		return fmt.Errorf("an appeal needs the author's case: %w", ErrInvalid)
 	}
