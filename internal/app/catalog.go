@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -122,7 +123,7 @@ func CatalogStates(caller auth.Principal) []lifecycle.State {
 func (a *App) Catalog(ctx context.Context, caller auth.Principal, q store.CatalogQuery) ([]domain.CatalogEntry, error) {
 	allowed := CatalogStates(caller)
 	for _, st := range q.States {
-		if !lifecycleIn(allowed, st) {
+		if !slices.Contains(allowed, st) {
 			return nil, Errorf(KindInvalid, "unknown certification state %s", st)
 		}
 	}
@@ -130,15 +131,6 @@ func (a *App) Catalog(ctx context.Context, caller auth.Principal, q store.Catalo
 		q.States = allowed
 	}
 	return a.cfg.Store.CatalogEntries(ctx, q)
-}
-
-func lifecycleIn(list []lifecycle.State, st lifecycle.State) bool {
-	for _, x := range list {
-		if x == st {
-			return true
-		}
-	}
-	return false
 }
 
 // Checks are the checks v passed before it holds a certificate: the
