@@ -94,7 +94,7 @@ const (
 type Entry struct {
 	Action  string   // the value of Event.Action
 	Meaning string   // what happened, and what Reason, OldState and NewState hold
-	Actor   string   // whom Event.Actor names, and which part of Gatehouse records it
+	Actor   string   // whom Event.Actor names, and (in parentheses) the package that records it
 	Subject string   // the form of Event.Subject
 	Data    []string // the keys of the JSON object in Event.Data; none when it is empty
 }
@@ -143,15 +143,15 @@ var catalogue = []Entry{
 
 	{FindingTruePositive,
 		"A reviewer confirmed that an analyzer's finding is real. Reason is the reviewer's.",
-		"the reviewer (API)", "`submission:ID`",
+		"the reviewer (app)", "`submission:ID`",
 		[]string{"fingerprint", "rule", "submission"}},
 	{FindingFalsePositive,
 		"A reviewer marked a finding a false positive; later versions of the plugin with the same finding show it suppressed. Reason is the reviewer's.",
-		"the reviewer (API)", "`plugin:NS/NAME`",
+		"the reviewer (app)", "`plugin:NS/NAME`",
 		[]string{"fingerprint", "rule", "version", "submission"}},
 	{VulnDBImport,
 		"An admin imported a vulnerability database that the dependency analyzer now checks against. Reason names its version.",
-		"the admin (API)", "`vulndb`",
+		"the admin (app)", "`vulndb`",
 		[]string{"version", "records", "bytes"}},
 
 	{CertificateIssued,
@@ -179,27 +179,27 @@ var catalogue = []Entry{
 
 	{NamespaceClaim,
 		"A namespace without an owner was claimed by the principal, on its first submission or first publisher key. Reason says which.",
-		"the claiming publisher (intake, API)", "`namespace:NS`", nil},
+		"the claiming publisher (intake, app)", "`namespace:NS`", nil},
 	{NamespaceSignatureRequirement,
 		"An admin turned the requirement of publisher signatures on or off for a namespace. Reason is the admin's.",
-		"the admin (API)", "`namespace:NS`",
+		"the admin (app)", "`namespace:NS`",
 		[]string{"signaturesRequired"}},
 	{PublisherKeyAdded,
 		"A publisher key was registered for a namespace and logged in the transparency log. Reason names the key.",
-		"the namespace's owner or an admin (API)", "`namespace:NS`", nil},
+		"the namespace's owner or an admin (app)", "`namespace:NS`", nil},
 	{PublisherKeyRemoved,
 		"A publisher key was retired from a namespace; what it signed while current still verifies. Reason names the key.",
-		"the namespace's owner or an admin (API)", "`namespace:NS`", nil},
+		"the namespace's owner or an admin (app)", "`namespace:NS`", nil},
 
 	{PolicyApply,
 		"An admin replaced the active review policy. Reason names the digest it replaces.",
-		"the admin (API)", "`policy:DIGEST` of the new policy", nil},
+		"the admin (app)", "`policy:DIGEST` of the new policy", nil},
 	{AutoApprovalOn,
 		"Auto-approval was allowed again for a plugin or namespace. Reason is the steward's.",
-		"the steward or admin (API)", "`plugin:NS/NAME` or `namespace:NS`", nil},
+		"the steward or admin (app)", "`plugin:NS/NAME` or `namespace:NS`", nil},
 	{AutoApprovalOff,
 		"Auto-approval was switched off for a plugin or namespace; its versions go to human review. Reason is the steward's.",
-		"the steward or admin (API)", "`plugin:NS/NAME` or `namespace:NS`", nil},
+		"the steward or admin (app)", "`plugin:NS/NAME` or `namespace:NS`", nil},
 
 	{RevalidationPassed,
 		"A certified version was vetted again under the current analyzers and policy and passed; its certificate is renewed.",
@@ -271,22 +271,22 @@ var catalogue = []Entry{
 		[]string{"plugins", "timeToContainSeconds", "timeToRemediateSeconds"}},
 	{HuntRuleDisable,
 		"A hunting rule was disabled; hunts skip it from now on.",
-		"the steward (API)", "`hunt-rule:ID`",
+		"the steward (app)", "`hunt-rule:ID`",
 		[]string{"rule"}},
 
 	{TokenCreate,
 		"An API token was created (its secret is never recorded).",
-		"the admin (API), or `system` when the marketplace writes its first admin token at start-up", "`token:ID`",
+		"the admin (app), or `system` when the marketplace writes its first admin token at start-up (marketplace)", "`token:ID`",
 		[]string{"subject", "role", "namespace", "expiresAt"}},
 	{TokenRevoke,
 		"An API token was revoked; it is refused from now on.",
-		"the admin (API)", "`token:ID`", nil},
+		"the admin (app)", "`token:ID`", nil},
 	{WebSignin,
 		"A token's holder signed in to the web pages.",
-		"the token's subject (web)", "`token:ID`", nil},
+		"the token's subject (app, at web sign-in)", "`token:ID`", nil},
 	{WebSigninRefused,
 		"A known token was refused at web sign-in (expired, revoked). Unknown tokens are not recorded, or anyone could fill the trail. Reason is the refusal.",
-		"the token's subject (web)", "`token:ID`", nil},
+		"the token's subject (app, at web sign-in)", "`token:ID`", nil},
 
 	{WebhookCreate,
 		"A webhook subscription was created (the URL is recorded without its query, which may hold secrets).",

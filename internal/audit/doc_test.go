@@ -30,7 +30,7 @@ func catalogueMarkdown() []byte {
 	b.WriteString("The table is the complete list: the store refuses an event whose action\n")
 	b.WriteString("is not declared in it, and an action's name never changes once events\n")
 	b.WriteString("carry it (the hash of every later event depends on it).\n\n")
-	b.WriteString("| action | meaning | actor (recorded by) | subject | data |\n|---|---|---|---|---|\n")
+	b.WriteString("| action | meaning | actor (package that records it) | subject | data |\n|---|---|---|---|---|\n")
 	for _, e := range Catalogue() {
 		data := "—"
 		if len(e.Data) > 0 {

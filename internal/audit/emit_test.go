@@ -365,7 +365,7 @@ func (c *checker) check(f *ast.File, e ast.Expr, depth int) {
 		case e.Sel.Name == "Action":
 			// A copy of another event's action, checked where that one was set.
 		default:
-			c.report(e, "cannot tell which action %s holds; %s", types(e), use)
+			c.report(e, "cannot tell which action %s holds; %s", describe(e), use)
 		}
 	case *ast.Ident:
 		if name == "." {
@@ -390,7 +390,7 @@ func (c *checker) check(f *ast.File, e ast.Expr, depth int) {
 			c.checkVar(f, e, depth)
 		}
 	default:
-		c.report(e, "cannot tell which action %s holds; %s", types(e), use)
+		c.report(e, "cannot tell which action %s holds; %s", describe(e), use)
 	}
 }
 
@@ -507,7 +507,8 @@ func enclosingFunc(f *ast.File, pos token.Pos) *ast.FuncDecl {
 	return nil
 }
 
-func types(e ast.Expr) string {
+// describe names what kind of expression e is, for a problem's message.
+func describe(e ast.Expr) string {
 	switch e.(type) {
 	case *ast.CallExpr:
 		return "a call returns"
