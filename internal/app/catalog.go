@@ -16,11 +16,19 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
+// PluginSearch selects plugins of the catalog.
+type PluginSearch struct {
+	Text      string // in the id, name or description, any case
+	Namespace string
+	Limit     int // 1..500; 0 means 50
+	Offset    int
+}
+
 // Plugins searches the catalog for the plugins caller may read: those
 // with a released version, or any version of a namespace it publishes
 // in; the overseers read all.
-func (a *App) Plugins(ctx context.Context, caller auth.Principal, q store.PluginQuery) ([]domain.Plugin, error) {
-	ps, err := a.cfg.Store.ListPlugins(ctx, q)
+func (a *App) Plugins(ctx context.Context, caller auth.Principal, q PluginSearch) ([]domain.Plugin, error) {
+	ps, err := a.cfg.Store.ListPlugins(ctx, store.PluginQuery{Search: q.Text, Namespace: q.Namespace, Limit: q.Limit, Offset: q.Offset})
 	if err != nil || caller.Oversees() {
 		return ps, err
 	}
@@ -117,10 +125,23 @@ func CatalogStates(caller auth.Principal) []lifecycle.State {
 	return out
 }
 
+// CatalogSearch selects catalog entries.
+type CatalogSearch struct {
+	Text string // in the id, name or description, any case
+	// States: the entry's version is the newest in one of these; none
+	// means every state the caller may see (CatalogStates).
+	States []lifecycle.State
+	Tier   string // the version's risk tier; "" for any
+	Limit  int    // at most MaxCatalog
+}
+
+// MaxCatalog bounds the entries one catalog search returns.
+const MaxCatalog = store.MaxInsightRows
+
 // Catalog returns the catalog's entries matching q, each a plugin with the
 // newest version in one of q.States; states caller may not see are
 // refused (KindInvalid) as unknown.
-func (a *App) Catalog(ctx context.Context, caller auth.Principal, q store.CatalogQuery) ([]domain.CatalogEntry, error) {
+func (a *App) Catalog(ctx context.Context, caller auth.Principal, q CatalogSearch) ([]domain.CatalogEntry, error) {
 	allowed := CatalogStates(caller)
 	for _, st := range q.States {
 		if !slices.Contains(allowed, st) {
@@ -130,7 +151,7 @@ func (a *App) Catalog(ctx context.Context, caller auth.Principal, q store.Catalo
 	if len(q.States) == 0 {
 		q.States = allowed
 	}
-	return a.cfg.Store.CatalogEntries(ctx, q)
+	return a.cfg.Store.CatalogEntries(ctx, store.CatalogQuery{Search: q.Text, States: q.States, Tier: q.Tier, Limit: q.Limit})
 }
 
 // Checks are the checks v passed before it holds a certificate: the

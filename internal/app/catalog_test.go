@@ -9,7 +9,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 func bytesReader(s string) io.Reader { return bytes.NewReader([]byte(s)) }
@@ -70,7 +69,7 @@ func TestPlugins(t *testing.T) {
 		{"a reviewer", rita, []string{"acme/solo", "acme/tool", "other/thing"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ps, err := f.app.Plugins(ctx, tt.caller, store.PluginQuery{Limit: 50})
+			ps, err := f.app.Plugins(ctx, tt.caller, app.PluginSearch{Limit: 50})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,17 +92,17 @@ func TestPlugins(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.app.Catalog(ctx, anonymous, store.CatalogQuery{States: []lifecycle.State{lifecycle.InReview}, Limit: 10}); kindOf(err) != app.KindInvalid {
+	if _, err := f.app.Catalog(ctx, anonymous, app.CatalogSearch{States: []lifecycle.State{lifecycle.InReview}, Limit: 10}); kindOf(err) != app.KindInvalid {
 		t.Fatalf("anyone searched versions in review: %v", err)
 	}
-	es, err := f.app.Catalog(ctx, anonymous, store.CatalogQuery{Limit: 10})
+	es, err := f.app.Catalog(ctx, anonymous, app.CatalogSearch{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(es) != 1 || es[0].Plugin.ID != "acme/tool" {
 		t.Fatalf("anyone's catalog: %+v", es)
 	}
-	es, err = f.app.Catalog(ctx, rita, store.CatalogQuery{States: []lifecycle.State{lifecycle.InReview}, Limit: 10})
+	es, err = f.app.Catalog(ctx, rita, app.CatalogSearch{States: []lifecycle.State{lifecycle.InReview}, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,13 +45,19 @@ type QueueEntry struct {
 	Approvals []domain.Approval
 }
 
+// Page selects part of a list.
+type Page struct {
+	Limit  int // 1..500; 0 means 50
+	Offset int
+}
+
 // Queue pages the open review queue: earliest deadline first, then the
 // highest risk weight.
-func (a *App) Queue(ctx context.Context, caller auth.Principal, q store.ReviewQuery) ([]QueueEntry, error) {
+func (a *App) Queue(ctx context.Context, caller auth.Principal, pg Page) ([]QueueEntry, error) {
 	if err := mayReview(caller); err != nil {
 		return nil, err
 	}
-	items, err := a.cfg.Store.ListReviews(ctx, q)
+	items, err := a.cfg.Store.ListReviews(ctx, store.ReviewQuery{Limit: pg.Limit, Offset: pg.Offset})
 	if err != nil {
 		return nil, err
 	}

@@ -7,19 +7,18 @@ import (
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 func TestQueue(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.app.Queue(ctx, alice, store.ReviewQuery{}); kindOf(err) != app.KindForbidden {
+	if _, err := f.app.Queue(ctx, alice, app.Page{}); kindOf(err) != app.KindForbidden {
 		t.Fatalf("a publisher read the queue: %v", err)
 	}
 	if _, err := f.app.QueueStats(ctx, host); kindOf(err) != app.KindForbidden {
 		t.Fatalf("a host read the queue's numbers: %v", err)
 	}
-	q, err := f.app.Queue(ctx, rita, store.ReviewQuery{})
+	q, err := f.app.Queue(ctx, rita, app.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

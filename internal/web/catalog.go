@@ -11,8 +11,9 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"gatehouse.dev/gatehouse/internal/app"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
@@ -20,7 +21,7 @@ import (
 // kind and badge are filtered here over at most catalogCandidates entries,
 // of which one page is shown.
 const (
-	catalogCandidates = store.MaxInsightRows
+	catalogCandidates = app.MaxCatalog
 	catalogPage       = 50
 	maxSearch         = 200
 )
@@ -67,7 +68,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, c *call) {
 		h.fail(w, r, c, http.StatusBadRequest, "Search text is limited to 200 characters.")
 		return
 	}
-	q := store.CatalogQuery{Search: f.Q, States: visibleStates(c), Tier: f.Tier, Limit: catalogCandidates}
+	q := app.CatalogSearch{Text: f.Q, States: visibleStates(c), Tier: f.Tier, Limit: catalogCandidates}
 	if f.State != "" {
 		st := lifecycle.State(f.State)
 		if !visible(c, st) {
@@ -170,7 +171,7 @@ func (h *Handler) knownBadges() []string {
 // badges are the checks a version passed: its certificate's when it has
 // one; otherwise the analyzers whose newest result passed, plus "reviewed"
 // when people approved it (app.Checks).
-func (h *Handler) badges(ctx context.Context, c *call, v store.Version) (*certView, []string, error) {
+func (h *Handler) badges(ctx context.Context, c *call, v domain.Version) (*certView, []string, error) {
 	if cert, err := h.certificate(ctx, v); err != nil {
 		return nil, nil, err
 	} else if cert != nil {
@@ -193,12 +194,12 @@ type certView struct {
 
 // certificate returns v's current certificate, or nil when there is none
 // or no certificate source is configured.
-func (h *Handler) certificate(ctx context.Context, v store.Version) (*certView, error) {
+func (h *Handler) certificate(ctx context.Context, v domain.Version) (*certView, error) {
 	if h.cfg.Certificates == nil || (v.State != lifecycle.Certified && v.State != lifecycle.Suspended) {
 		return nil, nil
 	}
 	c, err := h.cfg.Certificates.LatestCertificate(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -214,7 +215,7 @@ func (h *Handler) certificate(ctx context.Context, v store.Version) (*certView, 
 const expiringSoon = 14 * 24 * time.Hour
 
 // sortVersions orders versions by SemVer, newest first.
-func sortVersions(vs []store.Version) {
+func sortVersions(vs []domain.Version) {
 	sort.SliceStable(vs, func(i, j int) bool {
 		a, errA := semver.NewVersion(vs[i].Version)
 		b, errB := semver.NewVersion(vs[j].Version)

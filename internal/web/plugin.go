@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
@@ -15,7 +15,7 @@ type permView struct {
 }
 
 type versionView struct {
-	store.Version
+	domain.Version
 	Changes []string
 	Current bool
 }
@@ -34,8 +34,8 @@ type factorView struct {
 }
 
 type pluginData struct {
-	Plugin      store.Plugin
-	Version     store.Version
+	Plugin      domain.Plugin
+	Version     domain.Version
 	Manifest    *manifest.Manifest
 	Permissions []permView
 	Badges      []string
@@ -47,7 +47,7 @@ type pluginData struct {
 	FileName    string
 	// Revalidation is the version's schedule: when it is next checked
 	// again, and how the last check went (nil before its first).
-	Revalidation *store.Revalidation
+	Revalidation *domain.Revalidation
 }
 
 func (h *Handler) plugin(w http.ResponseWriter, r *http.Request, c *call) {

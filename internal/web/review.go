@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/app"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
 type queueItem struct {
-	store.ReviewItem
+	domain.ReviewItem
 	Version   string
 	Approvals int
 	Overdue   bool
@@ -25,12 +25,12 @@ type queueItem struct {
 
 type queueData struct {
 	Items []queueItem
-	Stats store.QueueStats
+	Stats domain.QueueStats
 }
 
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
-	entries, err := h.app.Queue(ctx, c.p, store.ReviewQuery{Limit: 200})
+	entries, err := h.app.Queue(ctx, c.p, app.Page{Limit: 200})
 	if err != nil {
 		h.failApp(w, r, c, err)
 		return
@@ -63,10 +63,10 @@ type fileDiff struct {
 }
 
 type reviewData struct {
-	Item        store.ReviewItem
-	Version     store.Version
+	Item        domain.ReviewItem
+	Version     domain.Version
 	Manifest    *manifest.Manifest
-	Approvals   []store.Approval
+	Approvals   []domain.Approval
 	Overdue     bool
 	ClaimedBy   string
 	Verdict     *triage.Verdict
@@ -77,7 +77,7 @@ type reviewData struct {
 	Changes     []string
 	Permissions []permDiff
 	CodeDiff    []fileDiff
-	Thread      []store.Message
+	Thread      []domain.Message
 	RejectCodes []string
 	Decided     bool
 }

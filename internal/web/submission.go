@@ -9,13 +9,13 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
 type submissionsData struct {
-	Versions []store.Version
+	Versions []domain.Version
 	Overseer bool
 }
 
@@ -60,16 +60,16 @@ type resultView struct {
 }
 
 type submissionData struct {
-	Version   store.Version
+	Version   domain.Version
 	Timeline  []step
 	Events    []audit.Event
-	Vetting   *store.VetRun
+	Vetting   *domain.VetRun
 	Results   []resultView
 	Findings  int
-	Review    *store.ReviewItem
+	Review    *domain.ReviewItem
 	Overdue   bool
 	Approvals int
-	Thread    []store.Message
+	Thread    []domain.Message
 	CanAppeal bool
 	Next      string
 }
@@ -91,7 +91,7 @@ func (h *Handler) submission(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Vetting = &sr.Vetting.Run
 	}
 	d.Results, d.Findings = resultViews(sr.Vetting)
-	d.CanAppeal = v.State == lifecycle.Rejected && c.p.Allowed(store.RolePublisher)
+	d.CanAppeal = v.State == lifecycle.Rejected && c.p.Allowed(domain.RolePublisher)
 	h.render(w, r, c, http.StatusOK, "submission.html", v.PluginID+"@"+v.Version, d)
 }
 
@@ -109,7 +109,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *call, id str
 // timeline shows where this one stands on it, and any detour it took.
 var happyPath = []lifecycle.State{lifecycle.Received, lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview, lifecycle.Certified}
 
-func timeline(v store.Version, events []audit.Event) []step {
+func timeline(v domain.Version, events []audit.Event) []step {
 	var out []step
 	seen := map[lifecycle.State]bool{}
 	for _, e := range events {
