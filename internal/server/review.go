@@ -2,61 +2,35 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"gatehouse.dev/gatehouse/api"
-	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/manifest"
-	"gatehouse.dev/gatehouse/trust"
 )
 
-func (s *Server) reviewErr(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, review.ErrForbidden):
-		writeError(w, http.StatusForbidden, "forbidden", err.Error())
-	case errors.Is(err, review.ErrInvalid):
-		writeError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
-	case errors.Is(err, review.ErrState), errors.Is(err, store.ErrStateChanged), errors.Is(err, store.ErrConflict):
-		writeError(w, http.StatusConflict, "conflict", err.Error())
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	default:
-		s.internal(w, r, err)
-	}
-}
-
-func (s *Server) itemJSON(r *http.Request, it store.ReviewItem) (api.ReviewItem, error) {
-	v, err := s.cfg.Store.GetVersion(r.Context(), it.VersionID)
-	if err != nil {
-		return api.ReviewItem{}, err
-	}
-	as, err := s.cfg.Store.ListApprovals(r.Context(), it.VersionID)
-	if err != nil {
-		return api.ReviewItem{}, err
-	}
-	out := api.ReviewItem{ID: it.VersionID, Plugin: it.PluginID, Version: v.Version, Tier: it.Tier, Weight: it.Weight,
-		ApprovalsRequired: it.ApprovalsRequired, Approvals: []string{}, Deadline: it.Deadline, Overdue: s.cfg.Now().After(it.Deadline),
+// itemJSON is a queue entry as the API shows it.
+func (s *Server) itemJSON(e app.QueueEntry) api.ReviewItem {
+	it, now := e.Item, s.app.Now()
+	out := api.ReviewItem{ID: it.VersionID, Plugin: it.PluginID, Version: e.Version.Version, Tier: it.Tier, Weight: it.Weight,
+		ApprovalsRequired: it.ApprovalsRequired, Approvals: []string{}, Deadline: it.Deadline, Overdue: now.After(it.Deadline),
 		PreferredReviewer: it.PreferredReviewer}
-	if it.ClaimedBy != "" && it.ClaimUntil.After(s.cfg.Now()) {
+	if it.ClaimedBy != "" && it.ClaimUntil.After(now) {
 		out.ClaimedBy, out.ClaimUntil = it.ClaimedBy, it.ClaimUntil
 	}
-	for _, a := range as {
+	for _, a := range e.Approvals {
 		out.Approvals = append(out.Approvals, a.Reviewer)
 	}
-	return out, nil
+	return out
 }
 
-func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 500)
 	if !ok {
 		return
@@ -65,69 +39,37 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	if !ok {
 		return
 	}
-	items, err := s.cfg.Store.ListReviews(r.Context(), store.ReviewQuery{Limit: limit, Offset: offset})
+	items, err := s.app.Queue(r.Context(), p, app.Page{Limit: limit, Offset: offset})
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := []api.ReviewItem{}
 	for _, it := range items {
-		j, err := s.itemJSON(r, it)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		out = append(out, j)
+		out = append(out, s.itemJSON(it))
 	}
 	writeJSON(w, http.StatusOK, api.ReviewList{Items: out})
 }
 
 func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	id := r.PathValue("id")
-	it, err := s.cfg.Store.GetReview(r.Context(), id)
+	rv, err := s.app.Review(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		s.reviewErr(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
-	item, err := s.itemJSON(r, it)
-	if err != nil {
-		s.internal(w, r, err)
-		return
+	sub := submissionJSON(rv.Version, true)
+	sub.Vetting = vettingJSON(rv.Vetting)
+	out := api.ReviewDetail{Item: s.itemJSON(app.QueueEntry{Item: rv.Item, Version: rv.Version, Approvals: rv.Approvals}), Submission: sub,
+		Changes: []string{}, CodeDiff: []api.FileDiff{}, Thread: []api.ReviewMessage{}}
+	if rv.Verdict != nil && rv.Verdict.Verdict != nil {
+		out.Verdict = verdictJSON(*rv.Verdict.Verdict)
+		out.Changes = plainChanges(rv.Verdict.Verdict.Input)
 	}
-	v, err := s.cfg.Store.GetVersion(r.Context(), id)
-	if err != nil {
-		s.internal(w, r, err)
-		return
+	if rv.Previous != nil {
+		out.Previous = rv.Previous.Version
+		out.CodeDiff = codeDiffJSON(rv.CodeDiff)
 	}
-	sub := submissionJSON(v, true)
-	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := api.ReviewDetail{Item: item, Submission: sub, Changes: []string{}, CodeDiff: []api.FileDiff{}, Thread: []api.ReviewMessage{}}
-	if vd, err := s.cfg.Store.LatestVerdict(r.Context(), id); err == nil {
-		var tv triage.Verdict
-		if json.Unmarshal(vd.Body, &tv) == nil {
-			out.Verdict = verdictJSON(tv)
-			out.Changes = plainChanges(tv.Input)
-		}
-	}
-	if prev, err := s.cfg.Intake.PreviousApproved(r.Context(), v.PluginID, v.Version); err != nil {
-		s.internal(w, r, err)
-		return
-	} else if prev != nil {
-		out.Previous = prev.Version
-		if out.CodeDiff, err = s.codeDiff(r, *prev, v); err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
-	msgs, err := s.cfg.Store.ListMessages(r.Context(), v.PluginID)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	for _, m := range msgs {
+	for _, m := range rv.Thread {
 		out.Thread = append(out.Thread, api.ReviewMessage{ID: m.ID, PluginID: m.PluginID, VersionID: m.VersionID, Author: m.Author, Kind: m.Kind, Body: m.Body, CreatedAt: m.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -173,33 +115,16 @@ func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 			return
 		}
 	}
-	rv := s.cfg.Review
-	var err error
-	result := map[string]any{"id": id}
-	switch action {
-	case "claim":
-		var it store.ReviewItem
-		if it, err = rv.Claim(r.Context(), p, id); err == nil {
-			result["claimedUntil"] = it.ClaimUntil
-		}
-	case "approve":
-		var st lifecycle.State
-		if st, err = rv.Approve(r.Context(), p, id, req.Granted, req.Message); err == nil {
-			result["state"] = st
-		}
-	case "reject":
-		err = rv.Reject(r.Context(), p, id, req.Code, req.Message)
-		result["state"] = lifecycle.Rejected
-	case "request-changes":
-		err = rv.RequestChanges(r.Context(), p, id, req.Message)
-		result["state"] = lifecycle.ChangesRequested
-	default:
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no review action %q: claim, approve, reject or request-changes", action))
+	d, err := s.app.Decide(r.Context(), p, id, app.Decision{Action: action, Granted: req.Granted, Code: req.Code, Message: req.Message})
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	if err != nil {
-		s.reviewErr(w, r, err)
-		return
+	result := map[string]any{"id": id}
+	if action == "claim" {
+		result["claimedUntil"] = d.ClaimUntil
+	} else {
+		result["state"] = d.State
 	}
 	writeJSON(w, http.StatusOK, result)
 }
@@ -211,19 +136,14 @@ func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
 	var err error
-	// The route table admits only publishers to appeal.
 	if strings.HasSuffix(r.URL.Path, "/appeal") {
-		err = s.cfg.Review.Appeal(r.Context(), p, v.ID, req.Message)
+		err = s.app.Appeal(r.Context(), p, r.PathValue("id"), req.Message)
 	} else {
-		_, err = s.cfg.Review.Comment(r.Context(), p, v.ID, req.Message)
+		_, err = s.app.Comment(r.Context(), p, r.PathValue("id"), req.Message)
 	}
 	if err != nil {
-		s.reviewErr(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "recorded"})
@@ -269,20 +189,80 @@ func plainChanges(in policy.Input) []string {
 }
 
 // MaxCodeDiff bounds the diffs one review view carries.
-const MaxCodeDiff = 1 << 20
+const MaxCodeDiff = app.MaxCodeDiff
 
-// codeDiff diffs the text files of two stored versions.
-func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]api.FileDiff, error) {
-	a, err := s.cfg.Intake.LoadPackage(r.Context(), prev.Digest)
-	if err != nil {
-		return nil, err
+func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	var req api.AutoApprovalRequest
+	if !decodeJSON(w, r, &req) {
+		return
 	}
-	b, err := s.cfg.Intake.LoadPackage(r.Context(), cur.Digest)
-	if err != nil {
-		return nil, err
+	if err := s.app.SetAutoApproval(r.Context(), p, req.Scope, req.Off, req.Reason); err != nil {
+		s.fail(w, r, err)
+		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"scope": req.Scope, "autoApprovalOff": req.Off})
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	ap, err := s.app.Policy(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := api.Policy{Digest: ap.Engine.Digest(), Modules: ap.Engine.Policy().Modules, History: []api.PolicyVersion{}}
+	for _, p := range ap.History {
+		out.History = append(out.History, api.PolicyVersion{Digest: p.Digest, AppliedBy: p.AppliedBy, AppliedAt: p.AppliedAt, Active: p.Active})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// dryRun reports which versions awaiting a decision the proposed policy
+// would decide differently from the active one.
+func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	mods, ok := policyModules(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.app.PolicyDryRun(r.Context(), p, mods)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, policyDryRunJSON(d.Proposed, d.Active, d.Differences, d.WouldSuspend))
+}
+
+func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	mods, ok := policyModules(w, r)
+	if !ok {
+		return
+	}
+	a, err := s.app.ApplyPolicy(r.Context(), p, mods)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if a.Revalidated {
+		writeJSON(w, http.StatusOK, map[string]any{"digest": a.Digest, "status": "applied", "revalidating": a.Revalidating})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"digest": a.Digest, "status": "applied"})
+}
+
+// reviewState adds the review item and the plugin's thread to a
+// submission's view, so its author sees the deadline and the conversation.
+func reviewState(sr app.Submission, sub *api.Submission) {
+	if it := sr.Review; it != nil {
+		sub.Review = &api.Review{Tier: it.Tier, Weight: it.Weight, Deadline: it.Deadline, ApprovalsRequired: it.ApprovalsRequired, Approvals: len(sr.Approvals), Open: it.Open}
+	}
+	for _, m := range sr.Thread {
+		sub.Thread = append(sub.Thread, api.Message{Version: m.VersionID, Author: m.Author, Kind: m.Kind, Body: m.Body, At: m.CreatedAt})
+	}
+}
+
+// codeDiffJSON is a code diff as the API shows it.
+func codeDiffJSON(cs []review.FileChange) []api.FileDiff {
 	out := []api.FileDiff{}
-	for _, c := range review.CodeDiff(a, b, MaxCodeDiff) {
+	for _, c := range cs {
 		fd := api.FileDiff{Path: c.Path, Status: c.Status, Diff: c.Diff}
 		switch {
 		case c.Binary:
@@ -292,151 +272,16 @@ func (s *Server) codeDiff(r *http.Request, prev, cur store.Version) ([]api.FileD
 		}
 		out = append(out, fd)
 	}
-	return out, nil
+	return out
 }
 
-func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	var req api.AutoApprovalRequest
-	if !decodeJSON(w, r, &req) {
-		return
-	}
-	if strings.TrimSpace(req.Reason) == "" {
-		writeError(w, http.StatusUnprocessableEntity, "reason_required", "say why: the switch is audited")
-		return
-	}
-	action := audit.AutoApprovalOn
-	if req.Off {
-		action = audit.AutoApprovalOff
-	}
-	ev := audit.Event{Time: s.cfg.Now(), Actor: p.Subject, Action: action, Subject: req.Scope, Reason: req.Reason}
-	if err := s.cfg.Store.SetAutoApprovalOff(r.Context(), req.Scope, req.Off, p.Subject, req.Reason, ev); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "bad_scope", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"scope": req.Scope, "autoApprovalOff": req.Off})
-}
-
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	e := s.cfg.Review.Engine()
-	hist, err := s.cfg.Store.ListPolicies(r.Context())
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	out := api.Policy{Digest: e.Digest(), Modules: e.Policy().Modules, History: []api.PolicyVersion{}}
-	for _, p := range hist {
-		out.History = append(out.History, api.PolicyVersion{Digest: p.Digest, AppliedBy: p.AppliedBy, AppliedAt: p.AppliedAt, Active: p.Active})
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// policyCheck compiles and tests a proposed policy, answering with file,
-// line and column when it fails.
-func (s *Server) policyCheck(w http.ResponseWriter, r *http.Request) (*policy.Engine, bool) {
+// policyModules reads a proposed policy's sources.
+func policyModules(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
 	var req api.PolicyRequest
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<20)
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Modules) == 0 {
 		writeError(w, http.StatusBadRequest, "bad_policy", `send {"modules": {"file.rego": "source", ...}}`)
 		return nil, false
 	}
-	p := policy.New(req.Modules)
-	e, err := policy.Compile(r.Context(), p)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "policy_does_not_compile", err.Error())
-		return nil, false
-	}
-	rep, err := policy.Test(r.Context(), p)
-	if err == nil {
-		err = rep.Err()
-	}
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "policy_tests_fail", err.Error())
-		return nil, false
-	}
-	return e, true
-}
-
-// dryRun reports which versions awaiting a decision the proposed policy
-// would decide differently from the active one.
-func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	proposed, ok := s.policyCheck(w, r)
-	if !ok {
-		return
-	}
-	diffs, err := s.cfg.Review.DryRun(r.Context(), proposed)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	// The certified versions the proposed policy would suspend, re-decided
-	// from their latest vetting results.
-	var suspend []revalidate.Impact
-	if s.cfg.Revalidate != nil {
-		if suspend, err = s.cfg.Revalidate.PolicyImpact(r.Context(), proposed); err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, policyDryRunJSON(proposed.Digest(), s.cfg.Review.Engine().Digest(), diffs, suspend))
-}
-
-func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	proposed, ok := s.policyCheck(w, r)
-	if !ok {
-		return
-	}
-	mods, _ := json.Marshal(proposed.Policy().Modules)
-	now := s.cfg.Now()
-	ev := audit.Event{Time: now, Actor: p.Subject, Action: audit.PolicyApply, Subject: "policy:" + proposed.Digest(), Reason: "replaces " + s.cfg.Review.Engine().Digest()}
-	if err := s.cfg.Store.ApplyPolicy(r.Context(), store.PolicyRecord{Digest: proposed.Digest(), Modules: mods, AppliedBy: p.Subject, AppliedAt: now}, ev); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	s.cfg.Review.Use(proposed)
-	if s.cfg.Trust != nil {
-		// The policy decides what gets certified: its change is logged.
-		if err := s.cfg.Trust.LogEvent(r.Context(), trust.Event{Kind: trust.EventPolicyApplied, Subject: proposed.Digest(), Detail: "applied by " + p.Subject}); err != nil {
-			s.internal(w, r, fmt.Errorf("the policy is applied, but logging it failed: %w", err))
-			return
-		}
-	}
-	if s.cfg.Revalidate != nil {
-		// Revalidate what the new policy would suspend: the analyzers run
-		// again, so a suspension rests on today's results.
-		impact, err := s.cfg.Revalidate.PolicyImpact(r.Context(), proposed)
-		if err == nil {
-			err = s.cfg.Revalidate.PolicyApplied(r.Context(), p.Subject, proposed.Digest(), impact)
-		}
-		if err != nil {
-			s.internal(w, r, fmt.Errorf("the policy is applied, but queueing the revalidations it calls for failed: %w", err))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"digest": proposed.Digest(), "status": "applied", "revalidating": len(impact)})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"digest": proposed.Digest(), "status": "applied"})
-}
-
-// reviewState adds the review item and the plugin's thread to a
-// submission's view, so its author sees the deadline and the conversation.
-func (s *Server) reviewState(r *http.Request, v store.Version, sub *api.Submission) error {
-	it, err := s.cfg.Store.GetReview(r.Context(), v.ID)
-	switch {
-	case err == nil:
-		as, err := s.cfg.Store.ListApprovals(r.Context(), v.ID)
-		if err != nil {
-			return err
-		}
-		sub.Review = &api.Review{Tier: it.Tier, Weight: it.Weight, Deadline: it.Deadline, ApprovalsRequired: it.ApprovalsRequired, Approvals: len(as), Open: it.Open}
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	ms, err := s.cfg.Store.ListMessages(r.Context(), v.PluginID)
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		sub.Thread = append(sub.Thread, api.Message{Version: m.VersionID, Author: m.Author, Kind: m.Kind, Body: m.Body, At: m.CreatedAt})
-	}
-	return nil
+	return req.Modules, true
 }

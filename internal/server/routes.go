@@ -15,7 +15,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
@@ -125,22 +125,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, p auth.Principal
 		writeError(w, http.StatusBadRequest, "bad_signature", err.Error())
 		return
 	}
-	v, created, err := s.cfg.Intake.SubmitSigned(r.Context(), p, r.Body, sig)
+	v, created, err := s.app.Submit(r.Context(), p, r.Body, sig)
 	if err != nil {
-		var ie *intake.Error
-		if errors.As(err, &ie) {
-			status := map[intake.Kind]int{
-				intake.Invalid:   http.StatusUnprocessableEntity,
-				intake.Forbidden: http.StatusForbidden,
-				intake.Conflict:  http.StatusConflict,
-				intake.TooLarge:  http.StatusRequestEntityTooLarge,
-				intake.Unsigned:  http.StatusUnprocessableEntity,
-			}[ie.Kind]
-			code := map[intake.Kind]string{intake.Invalid: "invalid_package", intake.Forbidden: "forbidden", intake.Conflict: "version_exists", intake.TooLarge: "too_large", intake.Unsigned: "signature_refused"}[ie.Kind]
-			writeError(w, status, code, ie.Error())
-			return
-		}
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	sub := submissionJSON(v, false)
@@ -175,7 +162,7 @@ func next(st lifecycle.State) string {
 	return ""
 }
 
-func submissionJSON(v store.Version, detail bool) api.Submission {
+func submissionJSON(v domain.Version, detail bool) api.Submission {
 	sub := api.Submission{
 		ID: v.ID, Plugin: v.PluginID, Version: v.Version, Digest: v.Digest, Size: v.Size,
 		State: string(v.State), Reason: v.Reason, Submitter: v.Submitter,
@@ -197,33 +184,22 @@ func eventJSON(e audit.Event) api.Event {
 }
 
 func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	v, ok := s.pathVersion(w, r)
-	if !ok {
-		return
-	}
-	sub := submissionJSON(v, true)
-	var err error
-	if sub.Vetting, err = s.vetting(r.Context(), v); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if err := s.reviewState(r, v, &sub); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	err = s.cfg.Store.ScanAudit(r.Context(), store.AuditQuery{Subject: "submission:" + v.ID, Limit: 1000}, func(e audit.Event) error {
-		sub.History = append(sub.History, eventJSON(e))
-		return nil
-	})
+	sr, err := s.app.Submission(r.Context(), p, r.PathValue("id"))
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
+	}
+	sub := submissionJSON(sr.Version, true)
+	sub.Vetting = vettingJSON(sr.Vetting)
+	reviewState(sr, &sub)
+	for _, e := range sr.History {
+		sub.History = append(sub.History, eventJSON(e))
 	}
 	writeJSON(w, http.StatusOK, sub)
 }
 
-func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	q := store.VersionQuery{State: lifecycle.State(r.URL.Query().Get("state")), Limit: 500}
+func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := app.SubmissionQuery{State: lifecycle.State(r.URL.Query().Get("state")), Limit: 500}
 	if q.State != "" && !lifecycle.Valid(q.State) {
 		writeError(w, http.StatusBadRequest, "bad_state", fmt.Sprintf("unknown state %q", q.State))
 		return
@@ -233,9 +209,9 @@ func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, _ auth.
 	} else if n > 0 {
 		q.Limit = n
 	}
-	vs, err := s.cfg.Store.FindVersions(r.Context(), q)
+	vs, err := s.app.Submissions(r.Context(), p, q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := api.SubmissionList{Submissions: []api.Submission{}}
@@ -260,47 +236,13 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, min, max int)
 	return n, true
 }
 
-func pluginJSON(p store.Plugin) api.Plugin {
+func pluginJSON(p domain.Plugin) api.Plugin {
 	return api.Plugin{ID: p.ID, Namespace: p.Namespace, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, LatestVersion: p.LatestVersion, UpdatedAt: p.UpdatedAt}
 }
 
-// visiblePlugin is p as caller sees it: with the versions caller may read
-// (auth.Principal.CanSeeVersion) and, unless caller reads them all, the
-// highest released one as its latest. store.ErrNotFound when caller may
-// read none.
-func (s *Server) visiblePlugin(ctx context.Context, caller auth.Principal, p store.Plugin) (store.Plugin, []store.Version, error) {
-	vs, err := s.cfg.Store.ListVersions(ctx, p.ID)
-	if err != nil {
-		return p, nil, err
-	}
-	all, err := caller.CanSee(ctx, s.cfg.Store, p.ID)
-	if err != nil {
-		return p, nil, err
-	}
-	if all {
-		return p, vs, nil
-	}
-	var shown []store.Version
-	latest := ""
-	for _, v := range vs {
-		if !auth.Released(v.State) {
-			continue
-		}
-		shown = append(shown, v)
-		if latest == "" || semverLess(latest, v.Version) {
-			latest = v.Version
-		}
-	}
-	if len(shown) == 0 {
-		return p, nil, store.ErrNotFound
-	}
-	p.LatestVersion = latest
-	return p, shown, nil
-}
-
 func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
-	q := store.PluginQuery{Search: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
-	if len(q.Search) > 200 {
+	q := app.PluginSearch{Text: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
+	if len(q.Text) > 200 {
 		writeError(w, http.StatusBadRequest, "bad_parameter", "q is limited to 200 bytes")
 		return
 	}
@@ -314,21 +256,13 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth
 	if q.Offset, ok = intParam(w, r, "offset", 0, 1_000_000); !ok {
 		return
 	}
-	ps, err := s.cfg.Store.ListPlugins(r.Context(), q)
+	ps, err := s.app.Plugins(r.Context(), caller, q)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := api.PluginList{Plugins: []api.Plugin{}, Limit: q.Limit, Offset: q.Offset}
 	for _, p := range ps {
-		if !caller.Oversees() {
-			if p, _, err = s.visiblePlugin(r.Context(), caller, p); errors.Is(err, store.ErrNotFound) {
-				continue
-			} else if err != nil {
-				s.internal(w, r, err)
-				return
-			}
-		}
 		out.Plugins = append(out.Plugins, pluginJSON(p))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -337,19 +271,9 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth
 func pluginID(r *http.Request) string { return r.PathValue("namespace") + "/" + r.PathValue("name") }
 
 func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
-	p, err := s.cfg.Store.GetPlugin(r.Context(), pluginID(r))
-	var vs []store.Version
-	if err == nil {
-		p, vs, err = s.visiblePlugin(r.Context(), caller, p)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		// The same answer for a plugin caller may not read as for one that
-		// does not exist.
-		writeError(w, http.StatusNotFound, "not_found", "no plugin "+pluginID(r))
-		return
-	}
+	p, vs, err := s.app.Plugin(r.Context(), caller, pluginID(r))
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	out := api.PluginDetail{Plugin: pluginJSON(p), Versions: []api.Submission{}}
@@ -360,21 +284,9 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller auth.P
 }
 
 // version returns the version the path names by namespace, name and
-// version: the one the guard loaded and checked, or else from the store.
-func (s *Server) version(w http.ResponseWriter, r *http.Request) (store.Version, bool) {
-	if v, ok := guarded(r); ok {
-		return v, true
-	}
-	v, err := s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version")))
-		return v, false
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return v, false
-	}
-	return v, true
+// version, which the guard loaded and checked (see pathVersion).
+func (s *Server) version(w http.ResponseWriter, r *http.Request) (domain.Version, bool) {
+	return s.pathVersion(w, r)
 }
 
 func (s *Server) getPluginVersion(w http.ResponseWriter, r *http.Request, _ auth.Principal) {

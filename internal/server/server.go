@@ -241,54 +241,22 @@ type versionKey struct{}
 // version p may not read gets the answer of one that does not exist, so
 // the answer does not disclose it.
 func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, rule Reads) (*http.Request, bool) {
-	var (
-		v       store.Version
-		err     error
-		missing string
-	)
+	var ref app.VersionRef
 	switch {
 	case r.PathValue("id") != "":
-		v, err = s.cfg.Store.GetVersion(r.Context(), r.PathValue("id"))
-		missing = "no submission " + r.PathValue("id")
+		ref.ID = r.PathValue("id")
 	case r.PathValue("version") != "":
-		v, err = s.cfg.Store.GetVersionByName(r.Context(), pluginID(r), r.PathValue("version"))
-		missing = fmt.Sprintf("no version %s@%s", pluginID(r), r.PathValue("version"))
+		ref.Plugin, ref.Version = pluginID(r), r.PathValue("version")
 	case r.PathValue("digest") != "":
-		// A digest is of bytes that hold the manifest, so it names one
-		// namespace/name@version; the store answers with the earliest
-		// version of the digest, and the rule decides on that one.
-		v, err = s.cfg.Store.VersionByDigest(r.Context(), r.PathValue("digest"))
-		missing = "no package with digest " + r.PathValue("digest")
+		ref.Digest = r.PathValue("digest")
 	default:
 		// A list: the handler leaves out what p may not read.
 		return r, true
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", missing)
-		return r, false
-	}
+	reading := map[Reads]app.Reading{ReleasedVersion: app.ReadReleased, PublishedVersion: app.ReadPublished, SubmissionRecord: app.ReadRecord}[rule]
+	v, err := s.app.Version(r.Context(), p, ref, reading)
 	if err != nil {
-		s.internal(w, r, err)
-		return r, false
-	}
-	var ok bool
-	switch rule {
-	case ReleasedVersion:
-		ok, err = p.CanSeeVersion(r.Context(), s.cfg.Store, v.PluginID, v.State)
-	case PublishedVersion:
-		ok = auth.Published(v.State)
-		if !ok {
-			ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
-		}
-	default:
-		ok, err = p.CanSee(r.Context(), s.cfg.Store, v.PluginID)
-	}
-	if err != nil {
-		s.internal(w, r, err)
-		return r, false
-	}
-	if !ok {
-		writeError(w, http.StatusNotFound, "not_found", missing)
+		s.fail(w, r, err)
 		return r, false
 	}
 	return r.WithContext(context.WithValue(r.Context(), versionKey{}, v)), true

@@ -369,7 +369,7 @@ func (h *Handler) failApp(w http.ResponseWriter, r *http.Request, c *call, err e
 		h.internal(w, r, c, err)
 		return
 	}
-	h.fail(w, r, c, k.HTTPStatus(), msg)
+	h.fail(w, r, c, k.HTTPStatus(), sentence(msg))
 }
 
 // visibleStates are the version states c may see in the catalog: every
@@ -395,16 +395,6 @@ func visible(c *call, st lifecycle.State) bool {
 		}
 	}
 	return false
-}
-
-// canSee reports whether c may read every submission of pluginID,
-// released or not: overseers read everything, publishers their own
-// namespaces (auth.Principal.CanSee, as the API decides).
-func (h *Handler) canSee(ctx context.Context, c *call, pluginID string) (bool, error) {
-	if !c.signedIn {
-		return false, nil
-	}
-	return c.p.CanSee(ctx, h.cfg.Store, pluginID)
 }
 
 // redirect sends the browser on after a form, with a notice code.
