@@ -51,6 +51,7 @@ or, with --data or --database, directly on a server's store.`,
 		return nil, nil
 	}
 
+	var vo *output
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the hash chain; exit 2 and name the first broken link if it does not hold",
@@ -80,13 +81,21 @@ or, with --data or --database, directly on a server's store.`,
 					return err
 				}
 			}
+			if vo.json() {
+				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+					return err
+				}
+			}
 			if res.Broken != nil {
 				return &exitError{code: 2, msg: fmt.Sprintf("audit chain broken at event %d: %s (%d events before it verified)", res.Broken.Seq, res.Broken.Reason, res.Count)}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "audit chain verified: %d events, head %s\n", res.Count, res.Head)
+			if !vo.json() {
+				fmt.Fprintf(cmd.OutOrStdout(), "audit chain verified: %d events, head %s\n", res.Count, res.Head)
+			}
 			return nil
 		},
 	}
+	vo = addOutput(verify, "text", "json")
 
 	var (
 		out   string

@@ -391,6 +391,23 @@ func TestOutputFlag(t *testing.T) {
 	}
 }
 
+// TestListsAndShowsTakeOutput: every command that lists or shows records
+// takes the one -o text|json flag, so scripts never parse tables.
+func TestListsAndShowsTakeOutput(t *testing.T) {
+	walk(New(Env{}), func(c *cobra.Command) {
+		name := c.Name()
+		if !c.Runnable() || c.Hidden || (name != "list" && name != "show" && name != "status" && name != "verify" && name != "thread") {
+			return
+		}
+		if commandKey(c) == "verify" {
+			return // verify checks a package on the host; its exit status is its answer
+		}
+		if f := c.Flags().Lookup("output"); f == nil || f.Value.Type() != "format" {
+			t.Errorf("%q prints records but has no -o text|json", c.CommandPath())
+		}
+	})
+}
+
 // TestScaffoldPassesVetWithNoFindings: what `gatehouse plugin init` writes
 // builds and passes the marketplace's checks with no finding at all, so an
 // author's first vet shows only what they wrote.

@@ -166,6 +166,18 @@ func addOutput(c *cobra.Command, allowed ...string) *output {
 	return o
 }
 
+// withOutput registers -o text|json on c and returns c, for commands
+// built inside a literal; the command's RunE finds the flag with outputOf.
+func withOutput(c *cobra.Command) *cobra.Command {
+	addOutput(c, "text", "json")
+	return c
+}
+
+// outputOf returns the -o flag withOutput or addOutput registered on cmd.
+func outputOf(cmd *cobra.Command) *output {
+	return cmd.Flags().Lookup("output").Value.(*output)
+}
+
 // deprecatedJSON keeps an old --json switch working as -o json.
 func (o *output) deprecatedJSON(c *cobra.Command) {
 	c.Flags().Var(&aliasBool{o: o, to: "json", cmd: c}, "json", "print JSON")

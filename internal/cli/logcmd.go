@@ -26,6 +26,7 @@ func logCmd(g *globals) *cobra.Command {
 func logVerifyCmd(g *globals) *cobra.Command {
 	var since, logURL, trustRoot string
 	var update bool
+	var o *output
 	c := &cobra.Command{
 		Use:   "verify --since CHECKPOINT_FILE",
 		Short: "Check that the log's current checkpoint extends one saved earlier",
@@ -115,6 +116,14 @@ file and pass it next time).`,
 				}
 				return nil
 			}
+			if o.json() {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Origin       string `json:"origin"`
+					PreviousSize uint64 `json:"previousSize"`
+					Size         uint64 `json:"size"`
+					Checkpoint   string `json:"checkpoint"`
+				}{newer.Origin, older.Size, newer.Size, string(newNote)})
+			}
 			_, err = cmd.OutOrStdout().Write(newNote)
 			return err
 		},
@@ -124,5 +133,6 @@ file and pass it next time).`,
 	f.StringVar(&logURL, "log", "", "the log's URL (default: --server with /log)")
 	f.StringVar(&trustRoot, "trust-root", "", "the marketplace's trust root file (default: fetched from --server)")
 	f.BoolVar(&update, "update", false, "replace the --since file with the new checkpoint instead of printing it")
+	o = addOutput(c, "text", "json")
 	return c
 }

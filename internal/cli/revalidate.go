@@ -13,6 +13,7 @@ import (
 
 func revalidateCmd(g *globals) *cobra.Command {
 	var all, reviewed, show bool
+	var o *output
 	c := &cobra.Command{
 		Use:   "revalidate [--all | VERSION]",
 		Short: "Revalidate certified versions now: the analyzers run again with today's rules, vulnerability database and policy",
@@ -42,6 +43,9 @@ health reports routed to people, so the analyzers decide it again.
 				if err := cl.JSON(cmd.Context(), "GET", "/revalidations/"+url.PathEscape(args[0]), nil, &rv); err != nil {
 					return err
 				}
+				if o.json() {
+					return writeJSON(w, rv)
+				}
 				fmt.Fprintf(w, "%s (%s) is %s, tier %s\n", rv.Plugin, rv.Version, rv.State, rv.Tier)
 				fmt.Fprintf(w, "  next revalidation: %s\n", rv.Next.Format(time.RFC3339))
 				if !rv.Deadline.IsZero() {
@@ -66,6 +70,9 @@ health reports routed to people, so the analyzers decide it again.
 				}
 				return err
 			}
+			if o.json() {
+				return writeJSON(w, out)
+			}
 			fmt.Fprintln(w, out.Status)
 			if all {
 				fmt.Fprintf(w, "%d revalidation(s) queued\n", out.Queued)
@@ -76,5 +83,6 @@ health reports routed to people, so the analyzers decide it again.
 	c.Flags().BoolVar(&all, "all", false, "revalidate every certified and suspended version")
 	c.Flags().BoolVar(&reviewed, "reviewed", false, "record that a steward reviewed the version, so the analyzers decide it again")
 	c.Flags().BoolVar(&show, "show", false, "show the version's revalidation schedule and last outcome")
+	o = addOutput(c, "text", "json")
 	return c
 }

@@ -152,6 +152,7 @@ func appealCmd(g *globals) *cobra.Command {
 
 func policyCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "policy", Short: "Show, test and apply the triage policy (Rego)"}
+	var so *output
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "The active policy's digest, files and history",
@@ -166,6 +167,9 @@ func policyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if so.json() {
+				return writeJSON(w, out)
+			}
 			fmt.Fprintf(w, "Active policy %s\n", out.Digest)
 			for name, src := range out.Modules {
 				fmt.Fprintf(w, "  %s (%d lines)\n", name, strings.Count(src, "\n"))
@@ -179,6 +183,7 @@ func policyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	so = addOutput(show, "text", "json")
 	test := &cobra.Command{
 		Use:   "test [FILE|DIR]",
 		Short: "Compile a policy (a .rego file or a folder of them) and run its Rego tests, locally; the embedded default without an argument",

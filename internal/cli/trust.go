@@ -166,7 +166,7 @@ func namespaceCmd(g *globals) *cobra.Command {
 				return nil
 			},
 		},
-		&cobra.Command{
+		withOutput(&cobra.Command{
 			Use:   "list NAMESPACE",
 			Short: "List a namespace's publisher keys",
 			Args:  cobra.ExactArgs(1),
@@ -180,6 +180,9 @@ func namespaceCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := cmd.OutOrStdout()
+				if outputOf(cmd).json() {
+					return writeJSON(w, ks)
+				}
 				req := "required"
 				if !ks.SignaturesRequired {
 					req = "not required"
@@ -195,7 +198,7 @@ func namespaceCmd(g *globals) *cobra.Command {
 				}
 				return tw.Flush()
 			},
-		},
+		}),
 		&cobra.Command{
 			Use:   "remove NAMESPACE KEY_ID",
 			Short: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused",
