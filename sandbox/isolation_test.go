@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -385,6 +386,139 @@ func FuzzPrepareModule(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLoadRefusesInflatedVectors: a vector inside a section that claims
+// far more entries than it has bytes is refused before wazero allocates
+// room for them (found by FuzzPrepareModule: the fuzzing process ran out of
+// memory on a function declaring four billion locals and on a 17-byte
+// element section claiming a hundred million entries).
+func TestLoadRefusesInflatedVectors(t *testing.T) {
+	env := newEnv(t, nil)
+	header := []byte("\x00asm\x01\x00\x00\x00")
+	withCode := func(locals []byte) []byte {
+		mod := wasmModule()
+		code := bytes.LastIndex(mod, []byte{0x0a}) // the code section is last
+		body := append(append([]byte{}, locals...), 0x41, 0x00, 0x0b)
+		return append(mod[:code:code], section(10, append(uleb(uint32(len(body))), body...))...)
+	}
+	raw := func(id byte, body ...byte) []byte {
+		return append(append(append([]byte{}, header...), id), append(uleb(uint32(len(body))), body...)...)
+	}
+	cases := []struct {
+		name string
+		mod  []byte
+		want string // empty: the module loads
+	}{
+		{"four billion locals", withCode([]byte{0x01, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x7f}), "more than 50000 locals"},
+		{"locals just over the limit", withCode(append(append([]byte{0x02}, append(uleb(maxLocals), 0x7f)...), 0x01, 0x7e)), "more than 50000 locals"},
+		{"locals at the limit", withCode(append([]byte{0x01}, append(uleb(maxLocals), 0x7f)...)), ""},
+		{"element vector", append(header, "\t\a\x01\x01\x00\x9d\x9d\x9d7"...), "claims more entries"},
+		{"data segment length", raw(11, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "claims more entries"},
+		{"function type parameters", raw(1, 0x01, 0x60, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00), "claims more entries"},
+		{"import name", raw(2, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "claims more entries"},
+		{"custom section name", raw(0, 0xff, 0xff, 0xff, 0xff, 0x0f), "claims more entries"},
+		{"name section's function names", raw(0, append(wasmName("name"), 0x01, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f)...), "claims more entries"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/vectors", []string{"run"}), Module: tc.mod})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			ce := wantKind(t, err, KindLoadFailed)
+			if !strings.Contains(ce.Msg, tc.want) {
+				t.Errorf("load error = %v, want it to say %q", ce, tc.want)
+			}
+		})
+	}
+	env.stillServes(t)
+}
+
+// withTables returns wasmModule with a table section of the given tables
+// (each its type byte, limits flags, minimum and, with flags 1, maximum)
+// and run's body replaced by body (no locals).
+func withTables(tables [][]byte, body []byte) []byte {
+	mod := wasmModule()
+	secs, _ := splitSections(mod)
+	var out []wasmSection
+	for _, s := range secs {
+		switch s.id {
+		case 10:
+			fn := append([]byte{0x00}, body...)
+			s.body = append(append([]byte{0x01}, uleb(uint32(len(fn)))...), fn...)
+		}
+		out = append(out, s)
+		if s.id == 3 {
+			tb := uleb(uint32(len(tables)))
+			for _, t := range tables {
+				tb = append(tb, t...)
+			}
+			out = append(out, wasmSection{id: 4, body: tb})
+		}
+	}
+	return joinSections(mod[:8], out)
+}
+
+func table(min uint32, max ...uint32) []byte {
+	if len(max) == 0 {
+		return append([]byte{0x70, 0x00}, uleb(min)...)
+	}
+	return append(append([]byte{0x70, 0x01}, uleb(min)...), uleb(max[0])...)
+}
+
+// TestTablesCannotExhaustMemory: wazero gives every table entry eight
+// bytes outside the memory cap. A sixty-byte table section asking for
+// eight tables of 2^27 entries made the host allocate 8 GiB, and
+// table.grow on a table without a maximum could ask for 32 GiB more. The
+// sandbox refuses minimums past maxTableEntries and gives every table a
+// maximum, so growth past it fails with -1 instead of allocating.
+func TestTablesCannotExhaustMemory(t *testing.T) {
+	env := newEnv(t, nil)
+	ret0 := []byte{0x41, 0x00, 0x0b}
+	huge := make([][]byte, 8)
+	for i := range huge {
+		huge[i] = table(1<<27 - 1)
+	}
+	cases := []struct {
+		name   string
+		tables [][]byte
+		want   string
+	}{
+		{"eight tables of 2^27", huge, "ask for more than 1048576 entries"},
+		{"one just over the bound", [][]byte{table(maxTableEntries + 1)}, "ask for more than 1048576 entries"},
+		{"a table of 64-bit limits", [][]byte{{0x70, 0x04, 0x01}}, "form the sandbox does not know"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/tables", []string{"run"}), Module: withTables(tc.tables, ret0)})
+			ce := wantKind(t, err, KindLoadFailed)
+			if !strings.Contains(ce.Msg, tc.want) {
+				t.Errorf("load error = %v, want it to say %q", ce, tc.want)
+			}
+		})
+	}
+	// Go's own shape, one table without a maximum, loads; growing it by
+	// 2^27 entries fails inside the plugin instead of allocating a GiB.
+	grow := []byte{0xd0, 0x70, 0x41}
+	grow = append(grow, sleb(1<<27)...)
+	grow = append(grow, 0xfc, 0x0f, 0x00, 0x1a, 0x41, 0x00, 0x0b) // table.grow 0; drop; i32.const 0
+	p := env.load(t, LoadRequest{Manifest: testManifest("evil/grow", []string{"run"}), Module: withTables([][]byte{table(5000)}, grow)})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		if _, err := p.Call(context.Background(), "run", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Errorf("four calls growing a table allocated %d MiB; growth past the bound must fail instead", grew>>20)
+	}
+	env.stillServes(t)
 }
 
 // TestLoadRefusesInflatedCounts: a module whose section claims a billion

@@ -27,8 +27,9 @@ type resetInfo struct {
 }
 
 // prepareModule returns the module the sandbox compiles: its data segments
-// coalesced (see coalesceData) and every mutable global exported under a
-// reserved name, so that the host can read and restore it. The rewrite is
+// coalesced (see coalesceData), its tables bounded (see boundTables) and
+// every mutable global exported under a reserved name, so that the host
+// can read and restore it. The rewrite is
 // deterministic, so the compilation cache still hits on the next load.
 //
 // A module that already exports a name under the reserved prefix is
@@ -44,6 +45,18 @@ func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 	}
 	if err := checkCounts(secs); err != nil {
 		return nil, resetInfo{}, err
+	}
+	for i, s := range secs {
+		if s.id != 4 {
+			continue
+		}
+		body, err := boundTables(s.body)
+		if err != nil {
+			return nil, resetInfo{}, err
+		}
+		secs[i].body = body
+		// Every module returned from here on carries the bounded tables.
+		mod = joinSections(mod[:8], secs)
 	}
 	var (
 		importedGlobals uint32
@@ -115,14 +128,84 @@ func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 	body = append(body, extra...)
 	secs[exportIdx].body = body
 
-	out := make([]byte, 0, len(mod)+len(extra)+16)
-	out = append(out, mod[:8]...)
+	return joinSections(mod[:8], secs), info, nil
+}
+
+// joinSections writes a module: the header and the sections in order.
+func joinSections(header []byte, secs []wasmSection) []byte {
+	n := len(header)
+	for _, s := range secs {
+		n += 1 + binary.MaxVarintLen32 + len(s.body)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, header...)
 	for _, s := range secs {
 		out = append(out, s.id)
 		out = binary.AppendUvarint(out, uint64(len(s.body)))
 		out = append(out, s.body...)
 	}
-	return out, info, nil
+	return out
+}
+
+// maxTableEntries bounds the entries of all of a module's tables together,
+// at instantiation and after any table.grow: wazero gives each entry eight
+// bytes outside the memory cap, so a sixty-byte table section asking for
+// eight tables of 2^27 entries had it allocate 8 GiB, and table.grow on a
+// table without a maximum can ask for 32 GiB more. Go's compiler declares
+// one table of a few thousand entries and never grows it.
+const maxTableEntries = 1 << 20
+
+// boundTables returns the table section with every table's maximum set so
+// that the tables together never hold more than maxTableEntries: the room
+// their minimums leave is shared out evenly, and a declared maximum below
+// its share is kept. table.grow past a maximum fails with -1, as the
+// specification allows, instead of allocating. A module whose minimums
+// alone pass the bound, or whose table form this reader does not know, is
+// refused.
+func boundTables(body []byte) ([]byte, error) {
+	type table struct {
+		ref      byte
+		min, max uint64
+		hasMax   bool
+	}
+	r := &reader{p: body}
+	var (
+		tables []table
+		sum    uint64
+	)
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		t := table{ref: r.byte()}
+		flags := r.byte()
+		if r.err == nil && (t.ref != 0x70 && t.ref != 0x6f || flags > 1) {
+			return nil, fmt.Errorf("the module declares a table of a form the sandbox does not know (type 0x%x, limits 0x%x); only funcref and externref tables with 32-bit limits load", t.ref, flags)
+		}
+		t.min = r.uleb()
+		if t.hasMax = flags == 1; t.hasMax {
+			t.max = r.uleb()
+		}
+		if sum += t.min; sum > maxTableEntries {
+			return nil, fmt.Errorf("the module's tables ask for more than %d entries; the sandbox refuses it so that they cannot exhaust the host's memory", maxTableEntries)
+		}
+		tables = append(tables, t)
+	}
+	if r.err != nil || len(r.p) != 0 {
+		return nil, errors.New("the module is not valid WebAssembly: its table section is not well formed")
+	}
+	if len(tables) == 0 {
+		return body, nil
+	}
+	share := (maxTableEntries - sum) / uint64(len(tables))
+	out := binary.AppendUvarint(nil, uint64(len(tables)))
+	for _, t := range tables {
+		max := t.min + share
+		if t.hasMax && t.max < max {
+			max = t.max
+		}
+		out = append(out, t.ref, 0x01)
+		out = binary.AppendUvarint(out, t.min)
+		out = binary.AppendUvarint(out, max)
+	}
+	return out, nil
 }
 
 // checkCounts refuses a module whose section claims more entries than it
@@ -139,7 +222,145 @@ func checkCounts(secs []wasmSection) error {
 			}
 		}
 	}
+	return checkVectors(secs)
+}
+
+// maxLocals bounds the locals one function may declare. wazero allocates
+// the declared count before it reads the body, so a function declaring
+// four billion locals in six bytes would have it allocate gigabytes (found
+// by FuzzPrepareModule). V8 and Wasmtime refuse more than 50,000; Go's
+// compiler declares a few dozen.
+const maxLocals = 50_000
+
+// errInflated marks a vector that claims more entries than the bytes left
+// to hold them.
+var errInflated = errors.New("the module is not valid WebAssembly: a vector claims more entries than it has bytes")
+
+// checkVectors walks the vectors inside the sections whose length wazero
+// allocates before it reads their entries (function types' parameters and
+// results, names of imports, exports and custom sections, element
+// segments, data segments, the "name" section's names)
+// and refuses one that claims more entries than the bytes that remain, and
+// a function that declares more than maxLocals locals. Found by
+// FuzzPrepareModule: a 17-byte element section claiming a hundred million
+// entries had wazero allocate gigabytes. A construct the walker does not
+// know ends the walk of that section; wazero then judges it.
+func checkVectors(secs []wasmSection) error {
+	for _, s := range secs {
+		r := &reader{p: s.body}
+		switch s.id {
+		case 0:
+			customNames(r)
+		case 2:
+			_, err := countImportedGlobals(s.body)
+			r.err = err
+		case 7:
+			_, err := exportNames(s.body)
+			r.err = err
+		case 1:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				if r.byte() != 0x60 {
+					r.fail()
+					break
+				}
+				r.skip(r.count())
+				r.skip(r.count())
+			}
+		case 9:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				elementSegment(r)
+			}
+		case 10:
+			for i, n := uint64(0), r.count(); i < n && r.err == nil; i++ {
+				fn := &reader{p: r.bytes(r.uleb())}
+				var sum uint64
+				for k := fn.count(); k > 0 && fn.err == nil; k-- {
+					sum += fn.uleb()
+					fn.byte()
+					if sum > maxLocals {
+						return fmt.Errorf("the module's function %d declares more than %d locals; the sandbox refuses it so that compiling it cannot exhaust the host's memory", i, maxLocals)
+					}
+				}
+				if fn.err != nil {
+					r.err = fn.err
+				}
+			}
+		case 11:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				switch r.uleb() {
+				case 0:
+					constExpr(r)
+				case 1:
+				case 2:
+					r.uleb()
+					constExpr(r)
+				default:
+					r.fail()
+				}
+				r.bytes(r.uleb())
+			}
+		}
+		if errors.Is(r.err, errInflated) {
+			return fmt.Errorf("%w (section %d)", errInflated, s.id)
+		}
+	}
 	return nil
+}
+
+// elementSegment reads one element segment; its flags say which fields
+// follow (core specification 5.5.12).
+func elementSegment(r *reader) {
+	flags := r.uleb()
+	if flags > 7 {
+		r.fail()
+		return
+	}
+	if flags&3 == 2 { // explicit table index
+		r.uleb()
+	}
+	if flags&1 == 0 { // active: an offset
+		constExpr(r)
+	}
+	if flags&3 != 0 { // element kind or reference type
+		r.byte()
+	}
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		if flags&4 == 0 {
+			r.uleb() // function index
+		} else {
+			constExpr(r)
+		}
+	}
+}
+
+// customNames reads the "name" custom section's function and local names,
+// which wazero decodes into slices sized by their counts.
+func customNames(r *reader) {
+	if r.name() != "name" {
+		return
+	}
+	for len(r.p) > 0 && r.err == nil {
+		id := r.byte()
+		sub := &reader{p: r.bytes(r.uleb())}
+		switch id {
+		case 1: // function names
+			for n := sub.count(); n > 0 && sub.err == nil; n-- {
+				sub.uleb()
+				sub.name()
+			}
+		case 2: // local names
+			for n := sub.count(); n > 0 && sub.err == nil; n-- {
+				sub.uleb()
+				for k := sub.count(); k > 0 && sub.err == nil; k-- {
+					sub.uleb()
+					sub.name()
+				}
+			}
+		}
+		if sub.err != nil {
+			r.err = sub.err
+		}
+	}
 }
 
 type wasmSection struct {
@@ -224,14 +445,7 @@ func (r *reader) skip(n uint64) {
 }
 
 func (r *reader) name() string {
-	n := r.uleb()
-	if n > uint64(len(r.p)) {
-		r.fail()
-		return ""
-	}
-	s := string(r.p[:n])
-	r.p = r.p[n:]
-	return s
+	return string(r.bytes(r.uleb()))
 }
 
 func (r *reader) limits() {
@@ -251,10 +465,28 @@ func (r *reader) limits() {
 func (r *reader) count() uint64 {
 	n := r.uleb()
 	if n > uint64(len(r.p)) {
-		r.fail()
+		if r.err == nil {
+			r.err = errInflated
+		}
+		r.p = nil
 		return 0
 	}
 	return n
+}
+
+// bytes reads a field of n bytes; a length beyond the bytes left is an
+// inflated claim.
+func (r *reader) bytes(n uint64) []byte {
+	if n > uint64(len(r.p)) {
+		if r.err == nil {
+			r.err = errInflated
+		}
+		r.p = nil
+		return nil
+	}
+	b := r.p[:n]
+	r.p = r.p[n:]
+	return b
 }
 
 func countImportedGlobals(body []byte) (uint32, error) {

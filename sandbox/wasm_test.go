@@ -21,6 +21,20 @@ type wasmImport struct {
 	memory          bool   // import a memory instead of a function
 }
 
+// sleb encodes a non-negative v as a signed LEB128 (an i32.const
+// immediate).
+func sleb(v int32) []byte {
+	var out []byte
+	for {
+		b := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && b&0x40 == 0 {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
 func uleb(v uint32) []byte {
 	var out []byte
 	for {
