@@ -391,8 +391,9 @@ func FuzzPrepareModule(f *testing.F) {
 // TestLoadRefusesInflatedVectors: a vector inside a section that claims
 // far more entries than it has bytes is refused before wazero allocates
 // room for them (found by FuzzPrepareModule: the fuzzing process ran out of
-// memory on a function declaring four billion locals and on a 17-byte
-// element section claiming a hundred million entries).
+// memory on a function declaring four billion locals, on a 17-byte
+// element section claiming a hundred million entries, and on one whose
+// count hid behind a GC reference type the sandbox's reader did not know).
 func TestLoadRefusesInflatedVectors(t *testing.T) {
 	env := newEnv(t, nil)
 	header := []byte("\x00asm\x01\x00\x00\x00")
@@ -414,6 +415,7 @@ func TestLoadRefusesInflatedVectors(t *testing.T) {
 		{"locals just over the limit", withCode(append(append([]byte{0x02}, append(uleb(maxLocals), 0x7f)...), 0x01, 0x7e)), "more than 50000 locals"},
 		{"locals at the limit", withCode(append([]byte{0x01}, append(uleb(maxLocals), 0x7f)...)), ""},
 		{"element vector", append(header, "\t\a\x01\x01\x00\x9d\x9d\x9d7"...), "claims more entries"},
+		{"element vector behind a GC reference type", append(header, "\t\v\x05\ac\a\xa2\xa2\xa28000"...), "form the sandbox does not accept"},
 		{"data segment length", raw(11, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "claims more entries"},
 		{"function type parameters", raw(1, 0x01, 0x60, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00), "claims more entries"},
 		{"import name", raw(2, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f), "claims more entries"},

@@ -243,8 +243,9 @@ var errInflated = errors.New("the module is not valid WebAssembly: a vector clai
 // and refuses one that claims more entries than the bytes that remain, and
 // a function that declares more than maxLocals locals. Found by
 // FuzzPrepareModule: a 17-byte element section claiming a hundred million
-// entries had wazero allocate gigabytes. A construct the walker does not
-// know ends the walk of that section; wazero then judges it.
+// entries had wazero allocate gigabytes. A section the walker cannot read
+// is refused: wazero reads some forms it does not (GC reference types),
+// and a vector behind one of those went unchecked.
 func checkVectors(secs []wasmSection) error {
 	for _, s := range secs {
 		r := &reader{p: s.body}
@@ -263,8 +264,12 @@ func checkVectors(secs []wasmSection) error {
 					r.fail()
 					break
 				}
-				r.skip(r.count())
-				r.skip(r.count())
+				for k := r.count(); k > 0; k-- {
+					r.valType()
+				}
+				for k := r.count(); k > 0; k-- {
+					r.valType()
+				}
 			}
 		case 9:
 			for n := r.count(); n > 0 && r.err == nil; n-- {
@@ -276,7 +281,7 @@ func checkVectors(secs []wasmSection) error {
 				var sum uint64
 				for k := fn.count(); k > 0 && fn.err == nil; k-- {
 					sum += fn.uleb()
-					fn.byte()
+					fn.valType()
 					if sum > maxLocals {
 						return fmt.Errorf("the module's function %d declares more than %d locals; the sandbox refuses it so that compiling it cannot exhaust the host's memory", i, maxLocals)
 					}
@@ -300,8 +305,14 @@ func checkVectors(secs []wasmSection) error {
 				r.bytes(r.uleb())
 			}
 		}
-		if errors.Is(r.err, errInflated) {
+		switch {
+		case errors.Is(r.err, errInflated):
 			return fmt.Errorf("%w (section %d)", errInflated, s.id)
+		case r.err != nil:
+			// wazero may read a form this walker does not (a GC
+			// reference type, say) and then size an allocation by what
+			// follows, so what cannot be checked is refused.
+			return fmt.Errorf("the module is not valid WebAssembly or uses a form the sandbox does not accept in section %d (only WebAssembly 2.0 value and reference types load)", s.id)
 		}
 	}
 	return nil
@@ -321,8 +332,12 @@ func elementSegment(r *reader) {
 	if flags&1 == 0 { // active: an offset
 		constExpr(r)
 	}
-	if flags&3 != 0 { // element kind or reference type
-		r.byte()
+	if flags&3 != 0 { // element kind (funcref's 0x00) or reference type
+		switch k := r.byte(); {
+		case flags&4 == 0 && k != 0x00, flags&4 != 0 && k != 0x70 && k != 0x6f:
+			r.fail()
+			return
+		}
 	}
 	for n := r.count(); n > 0 && r.err == nil; n-- {
 		if flags&4 == 0 {
@@ -460,6 +475,17 @@ func (r *reader) limits() {
 	}
 }
 
+// valType reads a one-byte value type of WebAssembly 2.0 (numbers, v128,
+// funcref, externref, and exnref, which wazero also reads); anything else,
+// such as a GC reference type, fails.
+func (r *reader) valType() {
+	switch r.byte() {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69:
+	default:
+		r.fail()
+	}
+}
+
 // count reads a vector length, bounded by the bytes left (each item takes
 // at least one byte).
 func (r *reader) count() uint64 {
@@ -499,12 +525,12 @@ func countImportedGlobals(body []byte) (uint32, error) {
 		case 0x00: // function
 			r.uleb()
 		case 0x01: // table
-			r.byte()
+			r.valType()
 			r.limits()
 		case 0x02: // memory
 			r.limits()
 		case 0x03: // global
-			r.byte()
+			r.valType()
 			r.byte()
 			globals++
 		case 0x04: // tag
