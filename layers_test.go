@@ -52,20 +52,11 @@ var layers = []struct {
 	{"services", []string{"internal/..."}, []string{"storage", "domain", "public"}},
 }
 
-// debt lists the imports that break the rules today, each with why it is
-// still there. The list must be exact: a new wrong import fails the test,
-// and so does an entry that no longer holds (delete it), so it only
-// shrinks. Issue #16 is done when it is empty.
-var debt = map[string]string{
-	"internal/cli -> internal/server":          "the incident wire types still live in server; they move to api",
-	"internal/cli -> internal/store":           "audit verify --data opens the database itself",
-	"internal/cli -> internal/store/postgres":  "audit verify --data opens the database itself",
-	"internal/cli -> internal/store/sqlite":    "audit verify --data opens the database itself",
-	"internal/intake -> internal/store/blobfs": "VerifyingReader lives in the file-system driver",
-	"internal/server -> internal/store":        "handlers still read the store; they move to internal/app",
-	"internal/server -> internal/store/blobfs": "VerifyingReader lives in the file-system driver",
-	"internal/web -> internal/store":           "pages still read the store; they move to internal/app",
-}
+// debt lists imports that break the rules, each with why it is still
+// there. It is empty, and should stay so: a new wrong import fails the
+// test, and an entry that no longer holds fails it too, so that if an
+// exception is ever needed it is written down and can only shrink.
+var debt = map[string]string{}
 
 // domainForbidden are standard and outside packages the domain may not
 // import: they do IO.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -27,15 +26,15 @@ type PluginSearch struct {
 // Plugins searches the catalog for the plugins caller may read: those
 // with a released version, or any version of a namespace it publishes
 // in; the overseers read all.
-func (a *App) Plugins(ctx context.Context, caller auth.Principal, q PluginSearch) ([]domain.Plugin, error) {
-	ps, err := a.cfg.Store.ListPlugins(ctx, store.PluginQuery{Search: q.Text, Namespace: q.Namespace, Limit: q.Limit, Offset: q.Offset})
+func (a *App) Plugins(ctx context.Context, caller domain.Principal, q PluginSearch) ([]domain.Plugin, error) {
+	ps, err := a.cfg.Store.ListPlugins(ctx, domain.PluginQuery{Search: q.Text, Namespace: q.Namespace, Limit: q.Limit, Offset: q.Offset})
 	if err != nil || caller.Oversees() {
 		return ps, err
 	}
 	out := ps[:0]
 	for _, p := range ps {
 		p, _, err := a.visiblePlugin(ctx, caller, p)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, domain.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -49,23 +48,23 @@ func (a *App) Plugins(ctx context.Context, caller auth.Principal, q PluginSearch
 // Plugin returns plugin id ("ns/name") with the versions caller may read
 // (ReadReleased), in the store's order. A plugin caller may read no
 // version of is refused as one that does not exist.
-func (a *App) Plugin(ctx context.Context, caller auth.Principal, id string) (domain.Plugin, []domain.Version, error) {
+func (a *App) Plugin(ctx context.Context, caller domain.Principal, id string) (domain.Plugin, []domain.Version, error) {
 	p, err := a.cfg.Store.GetPlugin(ctx, id)
 	var vs []domain.Version
 	if err == nil {
 		p, vs, err = a.visiblePlugin(ctx, caller, p)
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return p, nil, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: "no plugin " + id, Err: err}
 	}
 	return p, vs, err
 }
 
 // visiblePlugin is p as caller sees it: with the versions caller may read
-// (auth.Principal.CanSeeVersion) and, unless caller reads them all, the
-// highest released one as its latest. store.ErrNotFound when caller may
+// (domain.Principal.CanSeeVersion) and, unless caller reads them all, the
+// highest released one as its latest. domain.ErrNotFound when caller may
 // read none.
-func (a *App) visiblePlugin(ctx context.Context, caller auth.Principal, p domain.Plugin) (domain.Plugin, []domain.Version, error) {
+func (a *App) visiblePlugin(ctx context.Context, caller domain.Principal, p domain.Plugin) (domain.Plugin, []domain.Version, error) {
 	vs, err := a.cfg.Store.ListVersions(ctx, p.ID)
 	if err != nil {
 		return p, nil, err
@@ -80,7 +79,7 @@ func (a *App) visiblePlugin(ctx context.Context, caller auth.Principal, p domain
 	var shown []domain.Version
 	latest := ""
 	for _, v := range vs {
-		if !auth.Released(v.State) {
+		if !domain.Released(v.State) {
 			continue
 		}
 		shown = append(shown, v)
@@ -89,7 +88,7 @@ func (a *App) visiblePlugin(ctx context.Context, caller auth.Principal, p domain
 		}
 	}
 	if len(shown) == 0 {
-		return p, nil, store.ErrNotFound
+		return p, nil, domain.ErrNotFound
 	}
 	p.LatestVersion = latest
 	return p, shown, nil
@@ -112,13 +111,13 @@ func semverLess(a, b string) bool {
 // CatalogStates are the version states caller may find in the catalog:
 // every state for the overseers, the released ones for anyone else (a
 // publisher finds its own unreleased versions among its submissions).
-func CatalogStates(caller auth.Principal) []lifecycle.State {
+func CatalogStates(caller domain.Principal) []lifecycle.State {
 	if caller.Oversees() {
 		return lifecycle.States
 	}
 	var out []lifecycle.State
 	for _, st := range lifecycle.States {
-		if auth.Released(st) {
+		if domain.Released(st) {
 			out = append(out, st)
 		}
 	}
@@ -141,7 +140,7 @@ const MaxCatalog = store.MaxInsightRows
 // Catalog returns the catalog's entries matching q, each a plugin with the
 // newest version in one of q.States; states caller may not see are
 // refused (KindInvalid) as unknown.
-func (a *App) Catalog(ctx context.Context, caller auth.Principal, q CatalogSearch) ([]domain.CatalogEntry, error) {
+func (a *App) Catalog(ctx context.Context, caller domain.Principal, q CatalogSearch) ([]domain.CatalogEntry, error) {
 	allowed := CatalogStates(caller)
 	for _, st := range q.States {
 		if !slices.Contains(allowed, st) {
@@ -151,13 +150,13 @@ func (a *App) Catalog(ctx context.Context, caller auth.Principal, q CatalogSearc
 	if len(q.States) == 0 {
 		q.States = allowed
 	}
-	return a.cfg.Store.CatalogEntries(ctx, store.CatalogQuery{Search: q.Text, States: q.States, Tier: q.Tier, Limit: q.Limit})
+	return a.cfg.Store.CatalogEntries(ctx, domain.CatalogQuery{Search: q.Text, States: q.States, Tier: q.Tier, Limit: q.Limit})
 }
 
 // Checks are the checks v passed before it holds a certificate: the
 // analyzers whose newest result passed, and "reviewed" when people
 // approved it. (A certified version's checks are its certificate's.)
-func (a *App) Checks(ctx context.Context, caller auth.Principal, v domain.Version) ([]string, error) {
+func (a *App) Checks(ctx context.Context, caller domain.Principal, v domain.Version) ([]string, error) {
 	if err := a.mustRead(ctx, caller, v); err != nil {
 		return nil, err
 	}
@@ -173,7 +172,7 @@ func (a *App) Checks(ctx context.Context, caller auth.Principal, v domain.Versio
 				}
 			}
 		}
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, domain.ErrNotFound):
 		return nil, err
 	}
 	as, err := a.cfg.Store.ListApprovals(ctx, v.ID)
@@ -196,7 +195,7 @@ type Verdict struct {
 }
 
 // Verdict returns v's newest verdict, or nil before its triage.
-func (a *App) Verdict(ctx context.Context, caller auth.Principal, v domain.Version) (*Verdict, error) {
+func (a *App) Verdict(ctx context.Context, caller domain.Principal, v domain.Version) (*Verdict, error) {
 	if err := a.mustRead(ctx, caller, v); err != nil {
 		return nil, err
 	}
@@ -205,7 +204,7 @@ func (a *App) Verdict(ctx context.Context, caller auth.Principal, v domain.Versi
 
 func (a *App) verdict(ctx context.Context, versionID string) (*Verdict, error) {
 	vd, err := a.cfg.Store.LatestVerdict(ctx, versionID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -220,12 +219,12 @@ func (a *App) verdict(ctx context.Context, versionID string) (*Verdict, error) {
 }
 
 // Revalidation returns v's revalidation schedule, or nil before it has one.
-func (a *App) Revalidation(ctx context.Context, caller auth.Principal, v domain.Version) (*domain.Revalidation, error) {
+func (a *App) Revalidation(ctx context.Context, caller domain.Principal, v domain.Version) (*domain.Revalidation, error) {
 	if err := a.mustRead(ctx, caller, v); err != nil {
 		return nil, err
 	}
 	rv, err := a.cfg.Store.GetRevalidation(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -236,7 +235,7 @@ func (a *App) Revalidation(ctx context.Context, caller auth.Principal, v domain.
 
 // mustRead refuses a version caller may not read (ReadReleased), as one
 // that does not exist.
-func (a *App) mustRead(ctx context.Context, caller auth.Principal, v domain.Version) error {
+func (a *App) mustRead(ctx context.Context, caller domain.Principal, v domain.Version) error {
 	ok, err := a.mayRead(ctx, caller, v, ReadReleased)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -18,7 +18,7 @@ func TestPlugin(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name     string
-		caller   auth.Principal
+		caller   domain.Principal
 		id       string
 		kind     app.Kind
 		versions int
@@ -60,7 +60,7 @@ func TestPlugins(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		want   []string
 	}{
 		{"anyone", anonymous, []string{"acme/tool"}},

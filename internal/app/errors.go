@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -149,9 +150,9 @@ func Classify(err error) (k Kind, code, msg string) {
 			code = ae.Kind.Code()
 		}
 		return ae.Kind, code, ae.Error()
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 		return KindNotFound, KindNotFound.Code(), err.Error()
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrStateChanged):
+	case errors.Is(err, domain.ErrConflict), errors.Is(err, domain.ErrStateChanged):
 		return KindConflict, KindConflict.Code(), err.Error()
 	case errors.Is(err, store.ErrTooLarge):
 		return KindTooLarge, KindTooLarge.Code(), err.Error()

@@ -4,10 +4,8 @@ import (
 	"context"
 	"time"
 
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Insight: the figures stewards and auditors watch the marketplace by.
@@ -50,7 +48,7 @@ type Dashboard struct {
 
 // Dashboard computes the figures (stewards and auditors). Each query is
 // bounded by the period and the store's row limit.
-func (a *App) Dashboard(ctx context.Context, caller auth.Principal, q DashboardQuery) (Dashboard, error) {
+func (a *App) Dashboard(ctx context.Context, caller domain.Principal, q DashboardQuery) (Dashboard, error) {
 	if err := allow(caller, "read the dashboard", domain.RoleSteward, domain.RoleAuditor); err != nil {
 		return Dashboard{}, err
 	}
@@ -83,7 +81,7 @@ func (a *App) Dashboard(ctx context.Context, caller auth.Principal, q DashboardQ
 		by  domain.HotspotKind
 		out *[]domain.Hotspot
 	}{{domain.ByPermission, &d.ByPermission}, {domain.ByPublisher, &d.ByPublisher}, {domain.ByRule, &d.ByRule}} {
-		if *h.out, err = st.Hotspots(ctx, store.HotspotQuery{By: h.by, Since: from, Limit: q.Hotspots}); err != nil {
+		if *h.out, err = st.Hotspots(ctx, domain.HotspotQuery{By: h.by, Since: from, Limit: q.Hotspots}); err != nil {
 			return d, err
 		}
 	}

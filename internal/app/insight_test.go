@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -16,7 +16,7 @@ func TestDashboard(t *testing.T) {
 	q := DashboardQuery{Weeks: 4, ExpiringWithin: 14 * 24 * time.Hour, Hotspots: 5, Expiring: 5, ErrorRatesSince: 7 * 24 * time.Hour, ErrorRates: 5}
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		kind   Kind
 	}{
 		{"steward", steward, ok},

@@ -9,12 +9,10 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/revalidate"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
 
@@ -60,7 +58,7 @@ type Revalidation struct {
 }
 
 // Revalidate queues revalidation now (stewards).
-func (a *App) Revalidate(ctx context.Context, caller auth.Principal, req RevalidateRequest) (Revalidation, error) {
+func (a *App) Revalidate(ctx context.Context, caller domain.Principal, req RevalidateRequest) (Revalidation, error) {
 	if err := allow(caller, "request revalidation", monitorStewards...); err != nil {
 		return Revalidation{}, err
 	}
@@ -112,7 +110,7 @@ func (a *App) Revalidate(ctx context.Context, caller auth.Principal, req Revalid
 }
 
 // ListRevalidations lists revalidation schedules (stewards and auditors).
-func (a *App) ListRevalidations(ctx context.Context, caller auth.Principal, q store.RevalidationQuery) ([]domain.Revalidation, error) {
+func (a *App) ListRevalidations(ctx context.Context, caller domain.Principal, q domain.RevalidationQuery) ([]domain.Revalidation, error) {
 	if err := allow(caller, "list revalidations", monitorAuditors...); err != nil {
 		return nil, err
 	}
@@ -126,7 +124,7 @@ type RevalidationStatus struct {
 }
 
 // GetRevalidation is one version's schedule (the overseers).
-func (a *App) GetRevalidation(ctx context.Context, caller auth.Principal, ref string) (RevalidationStatus, error) {
+func (a *App) GetRevalidation(ctx context.Context, caller domain.Principal, ref string) (RevalidationStatus, error) {
 	if err := allow(caller, "read revalidations", overseerRoles...); err != nil {
 		return RevalidationStatus{}, err
 	}
@@ -148,7 +146,7 @@ func (a *App) GetRevalidation(ctx context.Context, caller auth.Principal, ref st
 // and returns the certified versions whose range excludes it, each
 // flagged in the audit trail. A version that is not semantic is
 // KindInvalid with code "bad_version".
-func (a *App) OfferHostAPI(ctx context.Context, caller auth.Principal, version string) ([]revalidate.Incompatible, error) {
+func (a *App) OfferHostAPI(ctx context.Context, caller domain.Principal, version string) ([]revalidate.Incompatible, error) {
 	if err := a.revalidationOn(); err != nil {
 		return nil, err
 	}
@@ -164,7 +162,7 @@ func (a *App) OfferHostAPI(ctx context.Context, caller auth.Principal, version s
 
 // ListHostAPIs lists the host API versions offered (any signed-in caller
 // but a host).
-func (a *App) ListHostAPIs(ctx context.Context, caller auth.Principal) ([]domain.HostAPIOffer, error) {
+func (a *App) ListHostAPIs(ctx context.Context, caller domain.Principal) ([]domain.HostAPIOffer, error) {
 	if err := signedIn(caller, "list host API versions"); err != nil {
 		return nil, err
 	}
@@ -174,7 +172,7 @@ func (a *App) ListHostAPIs(ctx context.Context, caller auth.Principal) ([]domain
 // ReportHealth takes a host's runtime health report (host tokens). Over
 // the policy's thresholds it raises an alert and routes the version's next
 // revalidation to people.
-func (a *App) ReportHealth(ctx context.Context, caller auth.Principal, rep health.Report) ([]health.Outcome, error) {
+func (a *App) ReportHealth(ctx context.Context, caller domain.Principal, rep health.Report) ([]health.Outcome, error) {
 	if a.cfg.Health == nil {
 		return nil, Refuse(KindUnavailable, "health_disabled", "this server does not take host health reports")
 	}
@@ -193,7 +191,7 @@ func (a *App) ReportHealth(ctx context.Context, caller auth.Principal, rep healt
 
 // HealthReports lists the reports hosts sent about one version (by
 // submission id or NS/NAME@VERSION), newest first (the overseers).
-func (a *App) HealthReports(ctx context.Context, caller auth.Principal, ref string, limit int) ([]domain.HealthReport, error) {
+func (a *App) HealthReports(ctx context.Context, caller domain.Principal, ref string, limit int) ([]domain.HealthReport, error) {
 	if err := allow(caller, "read health reports", overseerRoles...); err != nil {
 		return nil, err
 	}
@@ -217,11 +215,15 @@ type VulnDBImport struct {
 	Revalidating []revalidate.Affected
 }
 
+// HasVulnDB reports whether the marketplace keeps a vulnerability
+// database that imports can replace.
+func (a *App) HasVulnDB() bool { return a.cfg.VulnDB != nil }
+
 // ImportVulnDB makes an OSV all.zip the vulnerability database
 // (stewards). A corrupt or partial file changes nothing (KindInvalid,
 // code "invalid_database"); the certified versions that ship a component
 // the new advisories affect are revalidated.
-func (a *App) ImportVulnDB(ctx context.Context, caller auth.Principal, zip io.ReaderAt, size int64) (VulnDBImport, error) {
+func (a *App) ImportVulnDB(ctx context.Context, caller domain.Principal, zip io.ReaderAt, size int64) (VulnDBImport, error) {
 	if a.cfg.VulnDB == nil {
 		return VulnDBImport{}, Refuse(KindUnavailable, "no_vulndb", "this server has no vulnerability database store")
 	}
@@ -251,7 +253,7 @@ func (a *App) ImportVulnDB(ctx context.Context, caller auth.Principal, zip io.Re
 
 // VulnDBVersion is the active vulnerability database's version; none
 // imported is KindNotFound with code "no_vulndb".
-func (a *App) VulnDBVersion(caller auth.Principal) (vulndb.Version, error) {
+func (a *App) VulnDBVersion(caller domain.Principal) (vulndb.Version, error) {
 	if err := signedIn(caller, "read the vulnerability database's version"); err != nil {
 		return vulndb.Version{}, err
 	}

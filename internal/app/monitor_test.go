@@ -4,9 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // TestMonitorAccess: the monitoring operations' roles, and what a
@@ -27,11 +26,11 @@ func TestMonitorAccess(t *testing.T) {
 			return err
 		}, KindUnavailable, "revalidation_disabled"},
 		{"list revalidations: auditor", func() error {
-			_, err := w.app.ListRevalidations(ctx, auditor, store.RevalidationQuery{})
+			_, err := w.app.ListRevalidations(ctx, auditor, domain.RevalidationQuery{})
 			return err
 		}, ok, ""},
 		{"list revalidations: reviewer", func() error {
-			_, err := w.app.ListRevalidations(ctx, reviewer, store.RevalidationQuery{})
+			_, err := w.app.ListRevalidations(ctx, reviewer, domain.RevalidationQuery{})
 			return err
 		}, KindForbidden, "forbidden"},
 		{"a schedule not made yet", func() error {
@@ -91,7 +90,7 @@ func TestRevalidateRequest(t *testing.T) {
 	w := newWorld(t)
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		req    RevalidateRequest
 		kind   Kind
 		code   string

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -18,7 +17,7 @@ import (
 
 // ListNamespaces lists every namespace and its owners (any signed-in
 // caller but a host).
-func (a *App) ListNamespaces(ctx context.Context, caller auth.Principal) ([]domain.Namespace, error) {
+func (a *App) ListNamespaces(ctx context.Context, caller domain.Principal) ([]domain.Namespace, error) {
 	if err := signedIn(caller, "list namespaces"); err != nil {
 		return nil, err
 	}
@@ -54,7 +53,7 @@ func (a *App) PublisherKeys(ctx context.Context, ns string) (NamespaceKeys, erro
 // a namespace: its owners and admins may. A namespace that does not
 // exist yet is claimed by the caller. The key goes into the audit trail
 // and the transparency log.
-func (a *App) AddPublisherKey(ctx context.Context, caller auth.Principal, ns string, pemKey []byte) (domain.PublisherKey, error) {
+func (a *App) AddPublisherKey(ctx context.Context, caller domain.Principal, ns string, pemKey []byte) (domain.PublisherKey, error) {
 	if err := a.trustOn(); err != nil {
 		return domain.PublisherKey{}, err
 	}
@@ -91,7 +90,7 @@ func (a *App) AddPublisherKey(ctx context.Context, caller auth.Principal, ns str
 
 // RetirePublisherKey retires a key (owners and admins): what it signed
 // stays verifiable; new submissions signed with it are refused.
-func (a *App) RetirePublisherKey(ctx context.Context, caller auth.Principal, ns, id string) error {
+func (a *App) RetirePublisherKey(ctx context.Context, caller domain.Principal, ns, id string) error {
 	if err := a.trustOn(); err != nil {
 		return err
 	}
@@ -118,7 +117,7 @@ func (a *App) RetirePublisherKey(ctx context.Context, caller auth.Principal, ns,
 
 // SetSignatureRequirement makes a namespace require publisher signatures,
 // or not (admins only, with a reason for the trail).
-func (a *App) SetSignatureRequirement(ctx context.Context, caller auth.Principal, ns string, required bool, reason string) error {
+func (a *App) SetSignatureRequirement(ctx context.Context, caller domain.Principal, ns string, required bool, reason string) error {
 	if err := allow(caller, "change a namespace's signature requirement", domain.RoleAdmin); err != nil {
 		return err
 	}
@@ -146,7 +145,7 @@ func (a *App) namespace(ctx context.Context, name string) (domain.Namespace, err
 // ownNamespace returns the namespace if caller may manage it (its owners,
 // a publisher token scoped to it, admins), claiming it for caller when it
 // does not exist yet and create is set.
-func (a *App) ownNamespace(ctx context.Context, caller auth.Principal, name string, create bool) (domain.Namespace, error) {
+func (a *App) ownNamespace(ctx context.Context, caller domain.Principal, name string, create bool) (domain.Namespace, error) {
 	ns, err := a.cfg.Store.GetNamespace(ctx, name)
 	if errors.Is(err, domain.ErrNotFound) && create {
 		if err := caller.CanPublish(name, nil); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -26,7 +26,7 @@ func TestListNamespaces(t *testing.T) {
 	w := newWorld(t)
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		kind   Kind
 	}{
 		{"reviewer", reviewer, ok},
@@ -54,7 +54,7 @@ func TestAddPublisherKey(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		app    *App
-		caller auth.Principal
+		caller domain.Principal
 		ns     string
 		key    []byte
 		kind   Kind
@@ -106,7 +106,7 @@ func TestRetirePublisherKey(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		ns, id string
 		kind   Kind
 	}{
@@ -129,7 +129,7 @@ func TestSetSignatureRequirement(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		ns     string
 		reason string
 		kind   Kind

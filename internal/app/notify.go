@@ -8,11 +8,9 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/incident"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
@@ -32,7 +30,7 @@ func notifyErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, webhook.ErrInvalid), errors.Is(err, incident.ErrInvalid):
+	case errors.Is(err, domain.ErrInvalid), errors.Is(err, domain.ErrInvalid):
 		return &Error{Kind: KindInvalid, Code: "invalid", Msg: err.Error(), Err: err}
 	case errors.Is(err, incident.ErrClosed):
 		return &Error{Kind: KindConflict, Code: "conflict", Msg: err.Error(), Err: err}
@@ -55,13 +53,13 @@ func (a *App) incidentsOn() error {
 }
 
 // seesAllWebhooks reports whether caller manages every subscription.
-func seesAllWebhooks(caller auth.Principal) bool { return caller.Allowed(domain.RoleSteward) }
+func seesAllWebhooks(caller domain.Principal) bool { return caller.Allowed(domain.RoleSteward) }
 
 // Subscribe subscribes a URL to events and returns the subscription with
 // its signing secret, shown this once. A publisher hears only about
 // namespaces it publishes in (a token scoped to one subscribes for it by
 // default); stewards may leave the scope empty for everything.
-func (a *App) Subscribe(ctx context.Context, caller auth.Principal, req webhook.Subscription) (domain.Webhook, string, error) {
+func (a *App) Subscribe(ctx context.Context, caller domain.Principal, req webhook.Subscription) (domain.Webhook, string, error) {
 	if err := a.webhooksOn(); err != nil {
 		return domain.Webhook{}, "", err
 	}
@@ -93,7 +91,7 @@ func (a *App) Subscribe(ctx context.Context, caller auth.Principal, req webhook.
 
 // Webhooks lists the subscriptions caller may see: a publisher's own,
 // every one for stewards. Never their secrets.
-func (a *App) Webhooks(ctx context.Context, caller auth.Principal) ([]domain.Webhook, error) {
+func (a *App) Webhooks(ctx context.Context, caller domain.Principal) ([]domain.Webhook, error) {
 	if err := allow(caller, "list webhooks", subscriberRoles...); err != nil {
 		return nil, err
 	}
@@ -112,7 +110,7 @@ func (a *App) Webhooks(ctx context.Context, caller auth.Principal) ([]domain.Web
 
 // ownWebhook loads a subscription caller may manage; another publisher's
 // is not found, so its existence is not disclosed.
-func (a *App) ownWebhook(ctx context.Context, caller auth.Principal, id string) (domain.Webhook, error) {
+func (a *App) ownWebhook(ctx context.Context, caller domain.Principal, id string) (domain.Webhook, error) {
 	if err := allow(caller, "manage webhooks", subscriberRoles...); err != nil {
 		return domain.Webhook{}, err
 	}
@@ -125,7 +123,7 @@ func (a *App) ownWebhook(ctx context.Context, caller auth.Principal, id string) 
 
 // DisableWebhook disables a subscription; its pending deliveries become
 // dead letters.
-func (a *App) DisableWebhook(ctx context.Context, caller auth.Principal, id string) (domain.Webhook, error) {
+func (a *App) DisableWebhook(ctx context.Context, caller domain.Principal, id string) (domain.Webhook, error) {
 	if err := a.webhooksOn(); err != nil {
 		return domain.Webhook{}, err
 	}
@@ -141,7 +139,7 @@ func (a *App) DisableWebhook(ctx context.Context, caller auth.Principal, id stri
 
 // ReplayDeadLetters sends every dead letter of a subscription again, with
 // a fresh retry budget, and says how many.
-func (a *App) ReplayDeadLetters(ctx context.Context, caller auth.Principal, id string) (int, error) {
+func (a *App) ReplayDeadLetters(ctx context.Context, caller domain.Principal, id string) (int, error) {
 	if err := a.webhooksOn(); err != nil {
 		return 0, err
 	}
@@ -154,7 +152,7 @@ func (a *App) ReplayDeadLetters(ctx context.Context, caller auth.Principal, id s
 }
 
 // Deliveries is the delivery log of the subscriptions caller may see.
-func (a *App) Deliveries(ctx context.Context, caller auth.Principal, q store.DeliveryQuery) ([]domain.WebhookDelivery, error) {
+func (a *App) Deliveries(ctx context.Context, caller domain.Principal, q domain.DeliveryQuery) ([]domain.WebhookDelivery, error) {
 	if err := allow(caller, "list deliveries", subscriberRoles...); err != nil {
 		return nil, err
 	}
@@ -172,7 +170,7 @@ func (a *App) Deliveries(ctx context.Context, caller auth.Principal, q store.Del
 }
 
 // ownDelivery loads a delivery of a subscription caller may manage.
-func (a *App) ownDelivery(ctx context.Context, caller auth.Principal, id int64) (domain.WebhookDelivery, error) {
+func (a *App) ownDelivery(ctx context.Context, caller domain.Principal, id int64) (domain.WebhookDelivery, error) {
 	if err := allow(caller, "read deliveries", subscriberRoles...); err != nil {
 		return domain.WebhookDelivery{}, err
 	}
@@ -185,7 +183,7 @@ func (a *App) ownDelivery(ctx context.Context, caller auth.Principal, id int64) 
 }
 
 // Delivery is one delivery with every attempt.
-func (a *App) Delivery(ctx context.Context, caller auth.Principal, id int64) (domain.WebhookDelivery, []domain.WebhookAttempt, error) {
+func (a *App) Delivery(ctx context.Context, caller domain.Principal, id int64) (domain.WebhookDelivery, []domain.WebhookAttempt, error) {
 	d, err := a.ownDelivery(ctx, caller, id)
 	if err != nil {
 		return d, nil, err
@@ -196,7 +194,7 @@ func (a *App) Delivery(ctx context.Context, caller auth.Principal, id int64) (do
 
 // ReplayDelivery sends a delivered or dead delivery again (same
 // webhook-id, new signature).
-func (a *App) ReplayDelivery(ctx context.Context, caller auth.Principal, id int64) (domain.WebhookDelivery, error) {
+func (a *App) ReplayDelivery(ctx context.Context, caller domain.Principal, id int64) (domain.WebhookDelivery, error) {
 	if err := a.webhooksOn(); err != nil {
 		return domain.WebhookDelivery{}, err
 	}
@@ -211,7 +209,7 @@ func (a *App) ReplayDelivery(ctx context.Context, caller auth.Principal, id int6
 }
 
 // OpenIncident opens an incident (stewards).
-func (a *App) OpenIncident(ctx context.Context, caller auth.Principal, req incident.OpenRequest) (domain.Incident, error) {
+func (a *App) OpenIncident(ctx context.Context, caller domain.Principal, req incident.OpenRequest) (domain.Incident, error) {
 	if err := a.incidentsOn(); err != nil {
 		return domain.Incident{}, err
 	}
@@ -223,16 +221,16 @@ func (a *App) OpenIncident(ctx context.Context, caller auth.Principal, req incid
 }
 
 // Incidents lists incidents, newest first, in state ("" for any).
-func (a *App) Incidents(ctx context.Context, caller auth.Principal, state string) ([]domain.Incident, error) {
+func (a *App) Incidents(ctx context.Context, caller domain.Principal, state string) ([]domain.Incident, error) {
 	if err := allow(caller, "list incidents", incidentReaders...); err != nil {
 		return nil, err
 	}
-	return a.cfg.Store.ListIncidents(ctx, store.IncidentQuery{State: state})
+	return a.cfg.Store.ListIncidents(ctx, domain.IncidentQuery{State: state})
 }
 
 // Incident is everything about one incident: its versions and their
 // states, hunting rules, timeline and measures.
-func (a *App) Incident(ctx context.Context, caller auth.Principal, id string) (incident.Detail, error) {
+func (a *App) Incident(ctx context.Context, caller domain.Principal, id string) (incident.Detail, error) {
 	if err := a.incidentsOn(); err != nil {
 		return incident.Detail{}, err
 	}
@@ -245,7 +243,7 @@ func (a *App) Incident(ctx context.Context, caller auth.Principal, id string) (i
 
 // incidentStep runs one step of an incident's response (stewards) and
 // returns the incident as it stands after it.
-func (a *App) incidentStep(ctx context.Context, caller auth.Principal, id, what string, step func() error) (domain.Incident, error) {
+func (a *App) incidentStep(ctx context.Context, caller domain.Principal, id, what string, step func() error) (domain.Incident, error) {
 	if err := a.incidentsOn(); err != nil {
 		return domain.Incident{}, err
 	}
@@ -261,7 +259,7 @@ func (a *App) incidentStep(ctx context.Context, caller auth.Principal, id, what 
 
 // AddIncidentVersions names more versions (submission ids or
 // NS/NAME@VERSION) in an incident; added says how many were new.
-func (a *App) AddIncidentVersions(ctx context.Context, caller auth.Principal, id string, refs []string) (inc domain.Incident, added int, err error) {
+func (a *App) AddIncidentVersions(ctx context.Context, caller domain.Principal, id string, refs []string) (inc domain.Incident, added int, err error) {
 	inc, err = a.incidentStep(ctx, caller, id, "add versions to incidents", func() (err error) {
 		added, err = a.cfg.Incidents.AddVersions(ctx, id, caller.Subject, refs)
 		return err
@@ -270,7 +268,7 @@ func (a *App) AddIncidentVersions(ctx context.Context, caller auth.Principal, id
 }
 
 // AddIncidentNote adds a note to an incident's timeline.
-func (a *App) AddIncidentNote(ctx context.Context, caller auth.Principal, id, note string) (domain.Incident, error) {
+func (a *App) AddIncidentNote(ctx context.Context, caller domain.Principal, id, note string) (domain.Incident, error) {
 	return a.incidentStep(ctx, caller, id, "add notes to incidents", func() error {
 		return a.cfg.Incidents.AddNote(ctx, id, caller.Subject, note)
 	})
@@ -278,7 +276,7 @@ func (a *App) AddIncidentNote(ctx context.Context, caller auth.Principal, id, no
 
 // AddHuntRule adds a hunting rule to an incident; it runs backward over
 // every stored version at once (the report) and joins vetting.
-func (a *App) AddHuntRule(ctx context.Context, caller auth.Principal, id string, req incident.RuleRequest) (inc domain.Incident, rule domain.HuntRule, rep hunt.Report, err error) {
+func (a *App) AddHuntRule(ctx context.Context, caller domain.Principal, id string, req incident.RuleRequest) (inc domain.Incident, rule domain.HuntRule, rep hunt.Report, err error) {
 	inc, err = a.incidentStep(ctx, caller, id, "add hunting rules", func() (err error) {
 		rule, rep, err = a.cfg.Incidents.AddRule(ctx, id, caller.Subject, req)
 		return err
@@ -287,7 +285,7 @@ func (a *App) AddHuntRule(ctx context.Context, caller auth.Principal, id string,
 }
 
 // ContainIncident suspends or revokes every version an incident names.
-func (a *App) ContainIncident(ctx context.Context, caller auth.Principal, id string, req incident.ContainRequest) (inc domain.Incident, outcomes []incident.Outcome, err error) {
+func (a *App) ContainIncident(ctx context.Context, caller domain.Principal, id string, req incident.ContainRequest) (inc domain.Incident, outcomes []incident.Outcome, err error) {
 	inc, err = a.incidentStep(ctx, caller, id, "contain incidents", func() (err error) {
 		_, outcomes, err = a.cfg.Incidents.Contain(ctx, id, caller.Subject, req)
 		return err
@@ -296,14 +294,14 @@ func (a *App) ContainIncident(ctx context.Context, caller auth.Principal, id str
 }
 
 // NotifyIncident sends a message about an incident to every subscriber.
-func (a *App) NotifyIncident(ctx context.Context, caller auth.Principal, id, message string) (domain.Incident, error) {
+func (a *App) NotifyIncident(ctx context.Context, caller domain.Principal, id, message string) (domain.Incident, error) {
 	return a.incidentStep(ctx, caller, id, "notify about incidents", func() error {
 		return a.cfg.Incidents.Notify(ctx, id, caller.Subject, message)
 	})
 }
 
 // CloseIncident closes an incident with its postmortem.
-func (a *App) CloseIncident(ctx context.Context, caller auth.Principal, id, postmortem string) (domain.Incident, error) {
+func (a *App) CloseIncident(ctx context.Context, caller domain.Principal, id, postmortem string) (domain.Incident, error) {
 	return a.incidentStep(ctx, caller, id, "close incidents", func() error {
 		_, err := a.cfg.Incidents.Close(ctx, id, caller.Subject, postmortem)
 		return err
@@ -311,7 +309,7 @@ func (a *App) CloseIncident(ctx context.Context, caller auth.Principal, id, post
 }
 
 // HuntRules lists every hunting rule, active and disabled.
-func (a *App) HuntRules(ctx context.Context, caller auth.Principal) ([]domain.HuntRule, error) {
+func (a *App) HuntRules(ctx context.Context, caller domain.Principal) ([]domain.HuntRule, error) {
 	if err := allow(caller, "list hunting rules", incidentReaders...); err != nil {
 		return nil, err
 	}
@@ -320,7 +318,7 @@ func (a *App) HuntRules(ctx context.Context, caller auth.Principal) ([]domain.Hu
 
 // DisableHuntRule disables a hunting rule (stewards): new submissions are
 // no longer checked for it.
-func (a *App) DisableHuntRule(ctx context.Context, caller auth.Principal, id string) error {
+func (a *App) DisableHuntRule(ctx context.Context, caller domain.Principal, id string) error {
 	if err := allow(caller, "disable hunting rules", incidentRunners...); err != nil {
 		return err
 	}

@@ -5,9 +5,8 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/incident"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
@@ -19,7 +18,7 @@ func TestSubscribe(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		app    *App
-		caller auth.Principal
+		caller domain.Principal
 		req    webhook.Subscription
 		kind   Kind
 		code   string
@@ -59,14 +58,14 @@ func TestWebhookOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		caller auth.Principal
+		caller domain.Principal
 		sees   int
 	}{{pia, 1}, {otto, 0}, {steward, 2}, {admin, 2}} {
 		hs, err := w.app.Webhooks(ctx, tc.caller)
 		if err != nil || len(hs) != tc.sees {
 			t.Errorf("%s sees %d subscriptions (%v), want %d", tc.caller.Subject, len(hs), err, tc.sees)
 		}
-		ds, err := w.app.Deliveries(ctx, tc.caller, store.DeliveryQuery{})
+		ds, err := w.app.Deliveries(ctx, tc.caller, domain.DeliveryQuery{})
 		if err != nil || len(ds) != 0 {
 			t.Errorf("%s sees %d deliveries (%v), want none", tc.caller.Subject, len(ds), err)
 		}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
@@ -25,7 +24,7 @@ type ActivePolicy struct {
 
 // Policy returns the active policy and the history of applied policies;
 // every signed-in caller may read them.
-func (a *App) Policy(ctx context.Context, caller auth.Principal) (ActivePolicy, error) {
+func (a *App) Policy(ctx context.Context, caller domain.Principal) (ActivePolicy, error) {
 	if a.cfg.Review == nil {
 		return ActivePolicy{}, unavailable("the policy")
 	}
@@ -71,7 +70,7 @@ type DryRun struct {
 
 // PolicyDryRun compiles and tests a proposed policy and reports which
 // versions it would decide differently from the active one.
-func (a *App) PolicyDryRun(ctx context.Context, caller auth.Principal, modules map[string]string) (DryRun, error) {
+func (a *App) PolicyDryRun(ctx context.Context, caller domain.Principal, modules map[string]string) (DryRun, error) {
 	if !caller.Allowed(stewards...) {
 		return DryRun{}, Errorf(KindForbidden, "role %s may not try policies", caller.Role)
 	}
@@ -107,7 +106,7 @@ type Applied struct {
 // ApplyPolicy makes a proposed policy the active one, once it compiles
 // and its tests pass: recorded and audited, logged in the transparency
 // log, and the certified versions it would suspend revalidated.
-func (a *App) ApplyPolicy(ctx context.Context, caller auth.Principal, modules map[string]string) (Applied, error) {
+func (a *App) ApplyPolicy(ctx context.Context, caller domain.Principal, modules map[string]string) (Applied, error) {
 	if !caller.Allowed(stewards...) {
 		return Applied{}, Errorf(KindForbidden, "role %s may not apply policies", caller.Role)
 	}
@@ -151,7 +150,7 @@ func (a *App) ApplyPolicy(ctx context.Context, caller auth.Principal, modules ma
 // SetAutoApproval switches auto-approval off or on for a plugin
 // ("plugin:NS/NAME") or a namespace ("namespace:NS"), with a reason for
 // the audit trail.
-func (a *App) SetAutoApproval(ctx context.Context, caller auth.Principal, scope string, off bool, reason string) error {
+func (a *App) SetAutoApproval(ctx context.Context, caller domain.Principal, scope string, off bool, reason string) error {
 	if !caller.Allowed(stewards...) {
 		return Errorf(KindForbidden, "role %s may not switch auto-approval", caller.Role)
 	}

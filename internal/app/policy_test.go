@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 func TestPolicy(t *testing.T) {
@@ -21,7 +21,7 @@ func TestPolicy(t *testing.T) {
 	broken["extra.rego"] = "package gatehouse.extra\n\nthis is not rego"
 	for _, tt := range []struct {
 		name    string
-		caller  auth.Principal
+		caller  domain.Principal
 		modules map[string]string
 		kind    app.Kind
 		code    string
@@ -60,7 +60,7 @@ func TestPolicy(t *testing.T) {
 func TestSetAutoApproval(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		scope  string
 		reason string
 		kind   app.Kind

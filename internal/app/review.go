@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // reviewErr classifies the review service's refusals.
@@ -20,18 +18,18 @@ func reviewErr(err error) error {
 		return nil
 	case errors.Is(err, review.ErrForbidden):
 		return Wrap(KindForbidden, err)
-	case errors.Is(err, review.ErrInvalid):
+	case errors.Is(err, domain.ErrInvalid):
 		return Wrap(KindInvalid, err)
-	case errors.Is(err, review.ErrState), errors.Is(err, store.ErrStateChanged), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, review.ErrState), errors.Is(err, domain.ErrStateChanged), errors.Is(err, domain.ErrConflict):
 		return Wrap(KindConflict, err)
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound):
 		return Wrap(KindNotFound, err)
 	}
 	return err
 }
 
 // mayReview refuses callers whose role does not review.
-func mayReview(caller auth.Principal) error {
+func mayReview(caller domain.Principal) error {
 	if !caller.Allowed(reviewers...) {
 		return Errorf(KindForbidden, "role %s may not review", caller.Role)
 	}
@@ -53,11 +51,11 @@ type Page struct {
 
 // Queue pages the open review queue: earliest deadline first, then the
 // highest risk weight.
-func (a *App) Queue(ctx context.Context, caller auth.Principal, pg Page) ([]QueueEntry, error) {
+func (a *App) Queue(ctx context.Context, caller domain.Principal, pg Page) ([]QueueEntry, error) {
 	if err := mayReview(caller); err != nil {
 		return nil, err
 	}
-	items, err := a.cfg.Store.ListReviews(ctx, store.ReviewQuery{Limit: pg.Limit, Offset: pg.Offset})
+	items, err := a.cfg.Store.ListReviews(ctx, domain.ReviewQuery{Limit: pg.Limit, Offset: pg.Offset})
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +74,7 @@ func (a *App) Queue(ctx context.Context, caller auth.Principal, pg Page) ([]Queu
 }
 
 // QueueStats describes the open review queue and the vetting backlog.
-func (a *App) QueueStats(ctx context.Context, caller auth.Principal) (domain.QueueStats, error) {
+func (a *App) QueueStats(ctx context.Context, caller domain.Principal) (domain.QueueStats, error) {
 	if err := mayReview(caller); err != nil {
 		return domain.QueueStats{}, err
 	}
@@ -103,7 +101,7 @@ type Review struct {
 }
 
 // Review returns the review of submission id.
-func (a *App) Review(ctx context.Context, caller auth.Principal, id string) (Review, error) {
+func (a *App) Review(ctx context.Context, caller domain.Principal, id string) (Review, error) {
 	if err := mayReview(caller); err != nil {
 		return Review{}, err
 	}
@@ -113,7 +111,7 @@ func (a *App) Review(ctx context.Context, caller auth.Principal, id string) (Rev
 	}
 	out := Review{Version: v}
 	out.Item, err = a.cfg.Store.GetReview(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return out, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: "submission " + id + " has not been sent to review", Err: err}
 	}
 	if err != nil {
@@ -174,7 +172,7 @@ type Decided struct {
 // Nobody reviews a plugin of a namespace they publish in, nor one they
 // submitted, nor one another reviewer holds the claim on (KindForbidden);
 // a high tier needs two different approvers.
-func (a *App) Decide(ctx context.Context, caller auth.Principal, id string, d Decision) (Decided, error) {
+func (a *App) Decide(ctx context.Context, caller domain.Principal, id string, d Decision) (Decided, error) {
 	if err := mayReview(caller); err != nil {
 		return Decided{}, err
 	}
@@ -214,7 +212,7 @@ func (a *App) Decide(ctx context.Context, caller auth.Principal, id string, d De
 
 // Comment writes in the review thread of submission id's plugin: a
 // reviewer's note, or its publisher's answer.
-func (a *App) Comment(ctx context.Context, caller auth.Principal, id, msg string) (domain.Message, error) {
+func (a *App) Comment(ctx context.Context, caller domain.Principal, id, msg string) (domain.Message, error) {
 	if a.cfg.Review == nil {
 		return domain.Message{}, unavailable("review")
 	}
@@ -228,7 +226,7 @@ func (a *App) Comment(ctx context.Context, caller auth.Principal, id, msg string
 
 // Appeal reopens the review of rejected submission id with its
 // publisher's case.
-func (a *App) Appeal(ctx context.Context, caller auth.Principal, id, msg string) error {
+func (a *App) Appeal(ctx context.Context, caller domain.Principal, id, msg string) error {
 	if !caller.Allowed(domain.RolePublisher) {
 		return Errorf(KindForbidden, "role %s may not appeal: the plugin's publisher does", caller.Role)
 	}

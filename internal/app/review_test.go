@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -32,7 +32,7 @@ func TestReview(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		id     string
 		kind   app.Kind
 	}{
@@ -63,7 +63,7 @@ func TestReview(t *testing.T) {
 func TestDecide(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		d      app.Decision
 		kind   app.Kind
 		state  lifecycle.State // the version's state afterwards
@@ -116,7 +116,7 @@ func TestThread(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		id     string
 		msg    string
 		kind   app.Kind
@@ -147,7 +147,7 @@ func TestAppeal(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		msg    string
 		kind   app.Kind
 	}{

@@ -21,7 +21,7 @@ import (
 // NewToken validates a token request and makes the token. The secret is
 // returned once; only its hash is in the record.
 func NewToken(now time.Time, req api.TokenRequest) (domain.Token, string, error) {
-	role, err := auth.ParseRole(req.Role)
+	role, err := domain.ParseRole(req.Role)
 	if err != nil {
 		return domain.Token{}, "", err
 	}
@@ -50,7 +50,7 @@ func TokenEvent(t domain.Token, actor string, now time.Time) audit.Event {
 }
 
 // CreateToken issues a token (admins only). The secret is returned once.
-func (a *App) CreateToken(ctx context.Context, caller auth.Principal, req api.TokenRequest) (domain.Token, string, error) {
+func (a *App) CreateToken(ctx context.Context, caller domain.Principal, req api.TokenRequest) (domain.Token, string, error) {
 	if err := allow(caller, "create tokens", domain.RoleAdmin); err != nil {
 		return domain.Token{}, "", err
 	}
@@ -67,7 +67,7 @@ func (a *App) CreateToken(ctx context.Context, caller auth.Principal, req api.To
 
 // ListTokens lists every token (admins only); the records hold hashes,
 // never secrets.
-func (a *App) ListTokens(ctx context.Context, caller auth.Principal) ([]domain.Token, error) {
+func (a *App) ListTokens(ctx context.Context, caller domain.Principal) ([]domain.Token, error) {
 	if err := allow(caller, "list tokens", domain.RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (a *App) ListTokens(ctx context.Context, caller auth.Principal) ([]domain.T
 
 // RevokeToken revokes a token (admins only): every request and web
 // session made with it is refused from now on.
-func (a *App) RevokeToken(ctx context.Context, caller auth.Principal, id string) error {
+func (a *App) RevokeToken(ctx context.Context, caller domain.Principal, id string) error {
 	if err := allow(caller, "revoke tokens", domain.RoleAdmin); err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (a *App) RevokeToken(ctx context.Context, caller auth.Principal, id string)
 
 // Authenticate finds the caller a bearer secret stands for. A refused
 // token's error says why (expired, revoked), so its holder can act.
-func (a *App) Authenticate(ctx context.Context, secret string) (auth.Principal, error) {
+func (a *App) Authenticate(ctx context.Context, secret string) (domain.Principal, error) {
 	t, err := a.checkSecret(ctx, secret)
 	if err != nil {
 		var ae *Error
@@ -99,7 +99,7 @@ func (a *App) Authenticate(ctx context.Context, secret string) (auth.Principal, 
 			// The token id is safe to log, the secret never is.
 			a.cfg.Log.InfoContext(ctx, "token refused", "token", t.ID, "reason", ae.Err)
 		}
-		return auth.Principal{}, err
+		return domain.Principal{}, err
 	}
 	return principal(t), nil
 }
@@ -131,17 +131,17 @@ func (a *App) recordSignin(ctx context.Context, t domain.Token, action, reason s
 // token it was made from (the cookie is MACed, so the hash is one the
 // holder proved the secret of at sign-in). A token since revoked, expired
 // or deleted ends the session: KindUnauthenticated.
-func (a *App) SessionPrincipal(ctx context.Context, tokenHash []byte) (auth.Principal, error) {
+func (a *App) SessionPrincipal(ctx context.Context, tokenHash []byte) (domain.Principal, error) {
 	t, err := a.cfg.Store.TokenByHash(ctx, tokenHash)
 	if errors.Is(err, domain.ErrNotFound) {
-		return auth.Principal{}, Errorf(KindUnauthenticated, "the session's token is not recognised")
+		return domain.Principal{}, Errorf(KindUnauthenticated, "the session's token is not recognised")
 	}
 	if err != nil {
-		return auth.Principal{}, fmt.Errorf("checking the session's token: %w", err)
+		return domain.Principal{}, fmt.Errorf("checking the session's token: %w", err)
 	}
 	// What auth.Check checks besides the secret: revocation and expiry.
 	if !t.RevokedAt.IsZero() || (!t.ExpiresAt.IsZero() && !a.cfg.Now().Before(t.ExpiresAt)) {
-		return auth.Principal{}, Errorf(KindUnauthenticated, "the session's token is revoked or expired")
+		return domain.Principal{}, Errorf(KindUnauthenticated, "the session's token is revoked or expired")
 	}
 	return principal(t), nil
 }
@@ -164,14 +164,14 @@ func (a *App) checkSecret(ctx context.Context, secret string) (domain.Token, err
 	return t, nil
 }
 
-func principal(t domain.Token) auth.Principal {
-	return auth.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}
+func principal(t domain.Token) domain.Principal {
+	return domain.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}
 }
 
 // allow refuses a caller whose role is not one of roles (admins always
 // may), saying what it may not do. A caller without a token is
 // unauthenticated rather than forbidden.
-func allow(caller auth.Principal, what string, roles ...domain.Role) error {
+func allow(caller domain.Principal, what string, roles ...domain.Role) error {
 	if caller.Role == "" {
 		return Errorf(KindUnauthenticated, "sign in to %s", what)
 	}
@@ -183,7 +183,7 @@ func allow(caller auth.Principal, what string, roles ...domain.Role) error {
 
 // signedIn refuses an anonymous caller and a host: a host token reports
 // health and reads only what is public.
-func signedIn(caller auth.Principal, what string) error {
+func signedIn(caller domain.Principal, what string) error {
 	if caller.Role == "" {
 		return Errorf(KindUnauthenticated, "sign in to %s", what)
 	}

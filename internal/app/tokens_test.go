@@ -8,6 +8,7 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 func TestCreateToken(t *testing.T) {
@@ -15,7 +16,7 @@ func TestCreateToken(t *testing.T) {
 	valid := api.TokenRequest{Subject: "pia", Role: "publisher", Namespace: "acme", TTL: "24h"}
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		req    api.TokenRequest
 		kind   Kind
 		code   string

@@ -8,7 +8,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/badge"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -18,7 +17,7 @@ import (
 // Trust: certificates, what hosts verify them with (bundles, provenance,
 // the revocation list, the trust root), and the stewards' suspensions and
 // revocations. What a certificate made public stays public after a
-// revocation (auth.Published); before it is released, only the version's
+// revocation (domain.Published); before it is released, only the version's
 // namespace and the overseers read it.
 
 // trustOn refuses the operations of a marketplace running without
@@ -60,8 +59,8 @@ func (a *App) Revocations(ctx context.Context) ([]byte, error) {
 // public: anyone may once it was released, its namespace and the
 // overseers before. The refusal is the not-found of a version that does
 // not exist, so it discloses nothing.
-func (a *App) published(ctx context.Context, caller auth.Principal, v domain.Version) error {
-	if auth.Published(v.State) {
+func (a *App) published(ctx context.Context, caller domain.Principal, v domain.Version) error {
+	if domain.Published(v.State) {
 		return nil
 	}
 	ok, err := caller.CanSee(ctx, a.cfg.Store, v.PluginID)
@@ -77,7 +76,7 @@ func (a *App) published(ctx context.Context, caller auth.Principal, v domain.Ver
 // Bundle is what a host needs to verify v offline. A certificate not in
 // the log yet is KindUnavailable with code "not_logged_yet": ask again
 // shortly.
-func (a *App) Bundle(ctx context.Context, caller auth.Principal, v domain.Version) (*verify.Bundle, error) {
+func (a *App) Bundle(ctx context.Context, caller domain.Principal, v domain.Version) (*verify.Bundle, error) {
 	if err := a.trustOn(); err != nil {
 		return nil, err
 	}
@@ -96,7 +95,7 @@ func (a *App) Bundle(ctx context.Context, caller auth.Principal, v domain.Versio
 
 // Provenance is the marketplace's signed SLSA provenance statement for a
 // version it rebuilt byte for byte (a DSSE envelope).
-func (a *App) Provenance(ctx context.Context, caller auth.Principal, v domain.Version) ([]byte, error) {
+func (a *App) Provenance(ctx context.Context, caller domain.Principal, v domain.Version) ([]byte, error) {
 	if err := a.trustOn(); err != nil {
 		return nil, err
 	}
@@ -112,7 +111,7 @@ func (a *App) Provenance(ctx context.Context, caller auth.Principal, v domain.Ve
 }
 
 // Certificate is v's newest certificate (a DSSE envelope).
-func (a *App) Certificate(ctx context.Context, caller auth.Principal, v domain.Version) ([]byte, error) {
+func (a *App) Certificate(ctx context.Context, caller domain.Principal, v domain.Version) ([]byte, error) {
 	if err := signedIn(caller, "read certificates"); err != nil {
 		return nil, err
 	}
@@ -131,7 +130,7 @@ func (a *App) Certificate(ctx context.Context, caller auth.Principal, v domain.V
 
 // Suspend suspends a certified version (stewards), with a reason the
 // publisher and hosts read and an optional deadline for the fix.
-func (a *App) Suspend(ctx context.Context, caller auth.Principal, versionID, reason string, deadline time.Time) (domain.Version, error) {
+func (a *App) Suspend(ctx context.Context, caller domain.Principal, versionID, reason string, deadline time.Time) (domain.Version, error) {
 	return a.trustAction(ctx, caller, "suspend versions", versionID, func() error {
 		return a.cfg.Trust.Suspend(ctx, versionID, caller.Subject, reason, deadline)
 	})
@@ -139,13 +138,13 @@ func (a *App) Suspend(ctx context.Context, caller auth.Principal, versionID, rea
 
 // Revoke revokes a certified or suspended version (stewards): its digest
 // goes on a new signed revocation list.
-func (a *App) Revoke(ctx context.Context, caller auth.Principal, versionID, reason string) (domain.Version, error) {
+func (a *App) Revoke(ctx context.Context, caller domain.Principal, versionID, reason string) (domain.Version, error) {
 	return a.trustAction(ctx, caller, "revoke versions", versionID, func() error {
 		return a.cfg.Trust.Revoke(ctx, versionID, caller.Subject, reason)
 	})
 }
 
-func (a *App) trustAction(ctx context.Context, caller auth.Principal, what, versionID string, do func() error) (domain.Version, error) {
+func (a *App) trustAction(ctx context.Context, caller domain.Principal, what, versionID string, do func() error) (domain.Version, error) {
 	if err := a.trustOn(); err != nil {
 		return domain.Version{}, err
 	}
@@ -156,7 +155,7 @@ func (a *App) trustAction(ctx context.Context, caller auth.Principal, what, vers
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return domain.Version{}, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: "no submission " + versionID, Err: err}
-	case errors.Is(err, certify.ErrInvalid):
+	case errors.Is(err, domain.ErrInvalid):
 		return domain.Version{}, &Error{Kind: KindInvalid, Code: "invalid_request", Msg: err.Error(), Err: err}
 	case errors.Is(err, certify.ErrState), errors.Is(err, domain.ErrStateChanged):
 		return domain.Version{}, &Error{Kind: KindConflict, Code: "wrong_state", Msg: err.Error(), Err: err}
@@ -181,7 +180,7 @@ func (a *App) Badge(ctx context.Context, pluginID string) (badge.Status, error) 
 		higher *semver.Version
 	)
 	for i, v := range vs {
-		if !auth.Published(v.State) {
+		if !domain.Published(v.State) {
 			continue
 		}
 		// A version that does not parse sorts below every one that does.

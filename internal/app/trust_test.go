@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
@@ -29,7 +28,7 @@ func TestSuspendAndRevoke(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		app    *App
-		caller auth.Principal
+		caller domain.Principal
 		id     string
 		reason string
 		kind   Kind
@@ -60,7 +59,7 @@ func TestCertificateReads(t *testing.T) {
 	revoked := domain.Version{ID: "v-y", PluginID: "acme/tool", Version: "0.2.0", State: lifecycle.Revoked}
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		v      domain.Version
 		kind   Kind
 		code   string
@@ -78,7 +77,7 @@ func TestCertificateReads(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		v      domain.Version
 		code   string
 	}{

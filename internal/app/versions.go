@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -23,16 +22,16 @@ import (
 type Reading int
 
 const (
-	// ReadReleased: a released version (auth.Released) is read by anyone;
+	// ReadReleased: a released version (domain.Released) is read by anyone;
 	// one that is not by its namespace's members and the overseers only
-	// (auth.Principal.CanSeeVersion).
+	// (domain.Principal.CanSeeVersion).
 	ReadReleased Reading = iota
 	// ReadPublished: as ReadReleased, and also a version revoked since
-	// (auth.Published): what its certificate made public stays public.
+	// (domain.Published): what its certificate made public stays public.
 	ReadPublished
 	// ReadRecord: a version's submission record (history, findings,
 	// review, thread), read by its namespace's members and the overseers
-	// only, released or not (auth.Principal.CanSee).
+	// only, released or not (domain.Principal.CanSee).
 	ReadRecord
 )
 
@@ -47,7 +46,7 @@ type VersionRef struct {
 // Version returns the version ref names if caller may read it under rule.
 // A version caller may not read is refused as one that does not exist
 // (KindNotFound), so the answer does not disclose it.
-func (a *App) Version(ctx context.Context, caller auth.Principal, ref VersionRef, rule Reading) (domain.Version, error) {
+func (a *App) Version(ctx context.Context, caller domain.Principal, ref VersionRef, rule Reading) (domain.Version, error) {
 	var (
 		v       domain.Version
 		err     error
@@ -69,7 +68,7 @@ func (a *App) Version(ctx context.Context, caller auth.Principal, ref VersionRef
 	default:
 		return v, Errorf(KindInvalid, "name a version: by id, by plugin and version, or by digest")
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return v, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: missing, Err: err}
 	}
 	if err != nil {
@@ -86,12 +85,12 @@ func (a *App) Version(ctx context.Context, caller auth.Principal, ref VersionRef
 }
 
 // mayRead reports whether caller may read v under rule.
-func (a *App) mayRead(ctx context.Context, caller auth.Principal, v domain.Version, rule Reading) (bool, error) {
+func (a *App) mayRead(ctx context.Context, caller domain.Principal, v domain.Version, rule Reading) (bool, error) {
 	switch rule {
 	case ReadReleased:
 		return caller.CanSeeVersion(ctx, a.cfg.Store, v.PluginID, v.State)
 	case ReadPublished:
-		if auth.Published(v.State) {
+		if domain.Published(v.State) {
 			return true, nil
 		}
 	}
@@ -123,7 +122,7 @@ const maxHistory = 1000
 
 // Submission returns submission id's record, for its namespace's members
 // and the overseers (ReadRecord).
-func (a *App) Submission(ctx context.Context, caller auth.Principal, id string) (Submission, error) {
+func (a *App) Submission(ctx context.Context, caller domain.Principal, id string) (Submission, error) {
 	v, err := a.Version(ctx, caller, VersionRef{ID: id}, ReadRecord)
 	if err != nil {
 		return Submission{}, err
@@ -139,13 +138,13 @@ func (a *App) Submission(ctx context.Context, caller auth.Principal, id string) 
 		if out.Approvals, err = a.cfg.Store.ListApprovals(ctx, v.ID); err != nil {
 			return out, err
 		}
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, domain.ErrNotFound):
 		return out, err
 	}
 	if out.Thread, err = a.cfg.Store.ListMessages(ctx, v.PluginID); err != nil {
 		return out, err
 	}
-	err = a.cfg.Store.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID, Limit: maxHistory}, func(e audit.Event) error {
+	err = a.cfg.Store.ScanAudit(ctx, domain.AuditQuery{Subject: "submission:" + v.ID, Limit: maxHistory}, func(e audit.Event) error {
 		out.History = append(out.History, e)
 		return nil
 	})
@@ -160,7 +159,7 @@ type SubmissionQuery struct {
 
 // Submissions lists the submissions caller may read: every namespace's
 // for the overseers, the namespaces it publishes in for anyone else.
-func (a *App) Submissions(ctx context.Context, caller auth.Principal, q SubmissionQuery) ([]domain.Version, error) {
+func (a *App) Submissions(ctx context.Context, caller domain.Principal, q SubmissionQuery) ([]domain.Version, error) {
 	if q.State != "" && !lifecycle.Valid(q.State) {
 		return nil, Refuse(KindInvalid, "bad_state", fmt.Sprintf("unknown state %q", q.State))
 	}
@@ -168,7 +167,7 @@ func (a *App) Submissions(ctx context.Context, caller auth.Principal, q Submissi
 		q.Limit = 500
 	}
 	if caller.Oversees() {
-		return a.cfg.Store.FindVersions(ctx, store.VersionQuery{State: q.State, Limit: q.Limit})
+		return a.cfg.Store.FindVersions(ctx, domain.VersionQuery{State: q.State, Limit: q.Limit})
 	}
 	nss, err := a.ownNamespaces(ctx, caller)
 	if err != nil {
@@ -176,7 +175,7 @@ func (a *App) Submissions(ctx context.Context, caller auth.Principal, q Submissi
 	}
 	var out []domain.Version
 	for _, ns := range nss {
-		ps, err := a.cfg.Store.ListPlugins(ctx, store.PluginQuery{Namespace: ns, Limit: 500})
+		ps, err := a.cfg.Store.ListPlugins(ctx, domain.PluginQuery{Namespace: ns, Limit: 500})
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +199,7 @@ func (a *App) Submissions(ctx context.Context, caller auth.Principal, q Submissi
 
 // ownNamespaces are the namespaces caller publishes in: its token's scope,
 // or those it owns.
-func (a *App) ownNamespaces(ctx context.Context, caller auth.Principal) ([]string, error) {
+func (a *App) ownNamespaces(ctx context.Context, caller domain.Principal) ([]string, error) {
 	if caller.Role != domain.RolePublisher {
 		return nil, nil
 	}
@@ -222,10 +221,10 @@ func (a *App) ownNamespaces(ctx context.Context, caller auth.Principal) ([]strin
 
 // ownsNamespace reports whether caller is an owner of the plugin's
 // namespace.
-func (a *App) ownsNamespace(ctx context.Context, caller auth.Principal, pluginID string) (bool, error) {
+func (a *App) ownsNamespace(ctx context.Context, caller domain.Principal, pluginID string) (bool, error) {
 	ns, _, _ := strings.Cut(pluginID, "/")
 	n, err := a.cfg.Store.GetNamespace(ctx, ns)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -238,7 +237,7 @@ func (a *App) ownsNamespace(ctx context.Context, caller auth.Principal, pluginID
 // applied, or nil when it has not been vetted.
 func (a *App) vetting(ctx context.Context, v domain.Version) (*Vetting, error) {
 	run, err := a.cfg.Store.LatestVetRun(ctx, v.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -269,7 +268,7 @@ func (a *App) vetting(ctx context.Context, v domain.Version) (*Vetting, error) {
 
 // Findings returns submission id's newest vetting run (for SARIF); a
 // version not vetted yet is refused with "not_vetted".
-func (a *App) Findings(ctx context.Context, caller auth.Principal, id string) (*Vetting, error) {
+func (a *App) Findings(ctx context.Context, caller domain.Principal, id string) (*Vetting, error) {
 	v, err := a.Version(ctx, caller, VersionRef{ID: id}, ReadRecord)
 	if err != nil {
 		return nil, err
@@ -300,7 +299,7 @@ var reviewers = []domain.Role{domain.RoleReviewer, domain.RoleSteward}
 
 // Revet queues a new run of the analyzers over submission id; queued is
 // false when one is already queued or running.
-func (a *App) Revet(ctx context.Context, caller auth.Principal, id string) (queued bool, err error) {
+func (a *App) Revet(ctx context.Context, caller domain.Principal, id string) (queued bool, err error) {
 	if !caller.Allowed(reviewers...) {
 		return false, Errorf(KindForbidden, "role %s may not vet versions again", caller.Role)
 	}
@@ -311,7 +310,7 @@ func (a *App) Revet(ctx context.Context, caller auth.Principal, id string) (queu
 		return false, err
 	}
 	queued, err = a.cfg.Intake.RequestVet(ctx, id, caller.Subject)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return false, Errorf(KindNotFound, "no submission %s", id)
 	}
 	return queued, err
@@ -339,7 +338,7 @@ func (a *App) finding(ctx context.Context, v domain.Version, fp string) (*vet.Fi
 // ConfirmFinding records a reviewer's confirmation that a finding of
 // submission id is real, in the audit trail and the plugin's review
 // thread.
-func (a *App) ConfirmFinding(ctx context.Context, caller auth.Principal, id, fp, reason string) error {
+func (a *App) ConfirmFinding(ctx context.Context, caller domain.Principal, id, fp, reason string) error {
 	if !caller.Allowed(reviewers...) {
 		return Errorf(KindForbidden, "role %s may not confirm findings", caller.Role)
 	}
@@ -363,7 +362,7 @@ func (a *App) ConfirmFinding(ctx context.Context, caller auth.Principal, id, fp,
 // its plugin, with a reason; the decision carries forward to later
 // versions with the same fingerprint. Nobody clears a finding of a
 // namespace they own, except a steward.
-func (a *App) SuppressFinding(ctx context.Context, caller auth.Principal, id, fp, reason string) error {
+func (a *App) SuppressFinding(ctx context.Context, caller domain.Principal, id, fp, reason string) error {
 	if !caller.Allowed(reviewers...) {
 		return Errorf(KindForbidden, "role %s may not clear findings", caller.Role)
 	}
@@ -397,7 +396,7 @@ func (a *App) SuppressFinding(ctx context.Context, caller auth.Principal, id, fp
 // Submit takes a package (its bytes from r) with its publisher signature
 // (a DSSE envelope; nil when none came). created is false when the same
 // bytes were submitted before: v is that submission.
-func (a *App) Submit(ctx context.Context, caller auth.Principal, r io.Reader, sig []byte) (v domain.Version, created bool, err error) {
+func (a *App) Submit(ctx context.Context, caller domain.Principal, r io.Reader, sig []byte) (v domain.Version, created bool, err error) {
 	if a.cfg.Intake == nil {
 		return v, false, unavailable("submission")
 	}
@@ -418,4 +417,36 @@ func (a *App) Submit(ctx context.Context, caller auth.Principal, r io.Reader, si
 		return v, false, &Error{Kind: k, Code: code, Msg: ie.Error(), Err: err}
 	}
 	return v, created, err
+}
+
+// Ready reports whether the records answer; the health check calls it
+// with a short deadline.
+func (a *App) Ready(ctx context.Context) error {
+	_, err := a.cfg.Store.ListNamespaces(ctx)
+	return err
+}
+
+// maxPackage bounds the package bytes Package holds in memory; intake
+// refuses larger uploads long before.
+const maxPackage = 1 << 30
+
+// Package returns the bytes of v's package, checked against its digest in
+// full before any is returned: a client must never receive bytes that do
+// not match the digest it asked for. The caller has already been allowed
+// to read v (the API's guard).
+func (a *App) Package(ctx context.Context, v domain.Version) ([]byte, error) {
+	rc, size, err := a.cfg.Blobs.Open(ctx, v.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("opening the package of recorded version %s: %w", v.ID, err)
+	}
+	vr := store.VerifyingReader(rc, v.Digest)
+	defer vr.Close()
+	if size > maxPackage {
+		return nil, fmt.Errorf("stored package %s has %d bytes, more than the %d a download may hold", v.Digest, size, maxPackage)
+	}
+	buf, err := io.ReadAll(io.LimitReader(vr, size+1))
+	if err != nil || int64(len(buf)) != size {
+		return nil, fmt.Errorf("stored package %s does not match its digest: %v", v.Digest, err)
+	}
+	return buf, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -27,15 +26,15 @@ import (
 // publisher), owen (a reviewer) and sam (a steward); namespace other by
 // mallory.
 var (
-	anonymous = auth.Principal{}
-	alice     = auth.Principal{Subject: "alice", Role: domain.RolePublisher}
-	scoped    = auth.Principal{Subject: "bob", Role: domain.RolePublisher, Namespace: "acme"}
-	mallory   = auth.Principal{Subject: "mallory", Role: domain.RolePublisher}
-	rita      = auth.Principal{Subject: "rita", Role: domain.RoleReviewer}
-	owen      = auth.Principal{Subject: "owen", Role: domain.RoleReviewer}
-	sam       = auth.Principal{Subject: "sam", Role: domain.RoleSteward}
-	stella    = auth.Principal{Subject: "stella", Role: domain.RoleSteward}
-	host      = auth.Principal{Subject: "host-1", Role: domain.RoleHost}
+	anonymous = domain.Principal{}
+	alice     = domain.Principal{Subject: "alice", Role: domain.RolePublisher}
+	scoped    = domain.Principal{Subject: "bob", Role: domain.RolePublisher, Namespace: "acme"}
+	mallory   = domain.Principal{Subject: "mallory", Role: domain.RolePublisher}
+	rita      = domain.Principal{Subject: "rita", Role: domain.RoleReviewer}
+	owen      = domain.Principal{Subject: "owen", Role: domain.RoleReviewer}
+	sam       = domain.Principal{Subject: "sam", Role: domain.RoleSteward}
+	stella    = domain.Principal{Subject: "stella", Role: domain.RoleSteward}
+	host      = domain.Principal{Subject: "host-1", Role: domain.RoleHost}
 )
 
 // The fixture's versions: acme/tool 1.0.0 certified, 0.9.0 revoked;
@@ -162,7 +161,7 @@ func TestVersionReading(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		ref    app.VersionRef
 		rule   app.Reading
 		want   app.Kind
@@ -205,7 +204,7 @@ func TestSubmission(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		want   app.Kind
 	}{
 		{"its publisher", alice, ok},
@@ -249,7 +248,7 @@ func TestSubmissions(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name   string
-		caller auth.Principal
+		caller domain.Principal
 		q      app.SubmissionQuery
 		want   []string
 		kind   app.Kind
@@ -283,7 +282,7 @@ func TestSubmissions(t *testing.T) {
 func TestSuppressFinding(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
-		caller       auth.Principal
+		caller       domain.Principal
 		id, fp, why  string
 		kind         app.Kind
 		code         string

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -28,15 +27,15 @@ type world struct {
 }
 
 var (
-	anonymous = auth.Principal{}
-	admin     = auth.Principal{TokenID: "t-admin", Subject: "ada", Role: domain.RoleAdmin}
-	steward   = auth.Principal{TokenID: "t-steward", Subject: "stella", Role: domain.RoleSteward}
-	auditor   = auth.Principal{TokenID: "t-auditor", Subject: "audrey", Role: domain.RoleAuditor}
-	reviewer  = auth.Principal{TokenID: "t-reviewer", Subject: "rita", Role: domain.RoleReviewer}
-	pia       = auth.Principal{TokenID: "t-pia", Subject: "pia", Role: domain.RolePublisher}
-	scoped    = auth.Principal{TokenID: "t-scoped", Subject: "ci", Role: domain.RolePublisher, Namespace: "acme"}
-	otto      = auth.Principal{TokenID: "t-otto", Subject: "otto", Role: domain.RolePublisher}
-	host      = auth.Principal{TokenID: "t-host", Subject: "edge-1", Role: domain.RoleHost}
+	anonymous = domain.Principal{}
+	admin     = domain.Principal{TokenID: "t-admin", Subject: "ada", Role: domain.RoleAdmin}
+	steward   = domain.Principal{TokenID: "t-steward", Subject: "stella", Role: domain.RoleSteward}
+	auditor   = domain.Principal{TokenID: "t-auditor", Subject: "audrey", Role: domain.RoleAuditor}
+	reviewer  = domain.Principal{TokenID: "t-reviewer", Subject: "rita", Role: domain.RoleReviewer}
+	pia       = domain.Principal{TokenID: "t-pia", Subject: "pia", Role: domain.RolePublisher}
+	scoped    = domain.Principal{TokenID: "t-scoped", Subject: "ci", Role: domain.RolePublisher, Namespace: "acme"}
+	otto      = domain.Principal{TokenID: "t-otto", Subject: "otto", Role: domain.RolePublisher}
+	host      = domain.Principal{TokenID: "t-host", Subject: "edge-1", Role: domain.RoleHost}
 )
 
 func newWorld(t *testing.T) *world {
@@ -97,7 +96,7 @@ const ok = KindInternal
 func lastAction(t *testing.T, st store.Store) string {
 	t.Helper()
 	var last audit.Event
-	if err := st.ScanAudit(context.Background(), store.AuditQuery{}, func(e audit.Event) error { last = e; return nil }); err != nil {
+	if err := st.ScanAudit(context.Background(), domain.AuditQuery{}, func(e audit.Event) error { last = e; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return last.Action

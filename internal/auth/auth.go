@@ -16,7 +16,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/ids"
-	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
 // Prefix marks a Gatehouse token, so secret scanners (and people) can
@@ -76,25 +75,3 @@ func Check(t domain.Token, secret string, now time.Time) error {
 	}
 	return nil
 }
-
-// The rules of who may do what are the domain's (package domain): a
-// Principal's methods, Released and Published. These names stay while
-// callers move to domain's.
-type (
-	Principal  = domain.Principal
-	Namespaces = domain.Namespaces
-)
-
-// ParseRole turns a role name into a domain.Role (domain.ParseRole).
-func ParseRole(s string) (domain.Role, error) { return domain.ParseRole(s) }
-
-// RoleNames lists every role for people to read (domain.RoleNames).
-func RoleNames() string { return domain.RoleNames() }
-
-// Released reports whether a version in state st is released
-// (domain.Released).
-func Released(st lifecycle.State) bool { return domain.Released(st) }
-
-// Published reports whether a version in state st was released at some
-// point (domain.Published).
-func Published(st lifecycle.State) bool { return domain.Published(st) }

@@ -57,8 +57,6 @@ var (
 	// ErrUnsigned: the version has no valid publisher signature, and a
 	// certificate always carries one (dual signing).
 	ErrUnsigned = errors.New("no valid publisher signature")
-	// ErrInvalid (domain.ErrInvalid): the request itself is malformed.
-	ErrInvalid = domain.ErrInvalid
 )
 
 // Certificates is what issuing and changing certificates reads and writes:
@@ -265,10 +263,10 @@ func Keyring(keys []domain.PublisherKey) (*trust.Keyring, error) {
 // store transaction.
 func (s *Service) Certify(ctx context.Context, versionID, actor string, in Decision) (*trust.Certificate, error) {
 	if in.From != lifecycle.AutoApproved && in.From != lifecycle.InReview {
-		return nil, fmt.Errorf("a version is certified from auto_approved or in_review, not %q: %w", in.From, ErrInvalid)
+		return nil, fmt.Errorf("a version is certified from auto_approved or in_review, not %q: %w", in.From, domain.ErrInvalid)
 	}
 	if in.Lifetime <= 0 {
-		return nil, fmt.Errorf("the certificate lifetime %s must be positive: %w", in.Lifetime, ErrInvalid)
+		return nil, fmt.Errorf("the certificate lifetime %s must be positive: %w", in.Lifetime, domain.ErrInvalid)
 	}
 	v, err := s.st.GetVersion(ctx, versionID)
 	if err != nil {
@@ -302,7 +300,7 @@ func (s *Service) Certify(ctx context.Context, versionID, actor string, in Decis
 // today's checks, a fresh validity window of the same length.
 func (s *Service) Renew(ctx context.Context, versionID, actor, reason string) (*trust.Certificate, error) {
 	if len(reason) > MaxReason {
-		return nil, fmt.Errorf("the reason is over %d bytes: %w", MaxReason, ErrInvalid)
+		return nil, fmt.Errorf("the reason is over %d bytes: %w", MaxReason, domain.ErrInvalid)
 	}
 	v, err := s.st.GetVersion(ctx, versionID)
 	if err != nil {
@@ -389,7 +387,7 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 // which a fixed version must be certified.
 func (s *Service) Suspend(ctx context.Context, versionID, actor, reason string, deadline time.Time) error {
 	if strings.TrimSpace(reason) == "" || len(reason) > MaxReason {
-		return fmt.Errorf("a suspension needs a reason (at most %d bytes) the publisher and hosts read: %w", MaxReason, ErrInvalid)
+		return fmt.Errorf("a suspension needs a reason (at most %d bytes) the publisher and hosts read: %w", MaxReason, domain.ErrInvalid)
 	}
 	v, err := s.st.GetVersion(ctx, versionID)
 	if err != nil {
@@ -426,7 +424,7 @@ func (s *Service) Suspend(ctx context.Context, versionID, actor, reason string, 
 // new signed revocation list naming its digest.
 func (s *Service) Revoke(ctx context.Context, versionID, actor, reason string) error {
 	if strings.TrimSpace(reason) == "" || len(reason) > MaxReason {
-		return fmt.Errorf("a revocation needs a reason (at most %d bytes) hosts read: %w", MaxReason, ErrInvalid)
+		return fmt.Errorf("a revocation needs a reason (at most %d bytes) hosts read: %w", MaxReason, domain.ErrInvalid)
 	}
 	v, err := s.st.GetVersion(ctx, versionID)
 	if err != nil {

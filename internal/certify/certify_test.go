@@ -238,7 +238,7 @@ func TestCertifyBundleVerifiesOffline(t *testing.T) {
 	}
 	// The audit trail names the certificate.
 	var actions []string
-	h.st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:sub1"}, func(e audit.Event) error {
+	h.st.ScanAudit(ctx, domain.AuditQuery{Subject: "submission:sub1"}, func(e audit.Event) error {
 		actions = append(actions, e.Action)
 		return nil
 	})
@@ -271,8 +271,8 @@ func TestRevokeRefusedByHost(t *testing.T) {
 	if _, err := h.verifyOffline(t, h.svc, hs, "sub1", b); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	if err := h.svc.Suspend(ctx, "sub1", "steward", "", time.Time{}); !errors.Is(err, certify.ErrInvalid) {
-		t.Errorf("a suspension without a reason: %v, want ErrInvalid", err)
+	if err := h.svc.Suspend(ctx, "sub1", "steward", "", time.Time{}); !errors.Is(err, domain.ErrInvalid) {
+		t.Errorf("a suspension without a reason: %v, want domain.ErrInvalid", err)
 	}
 	if err := h.svc.Suspend(ctx, "sub1", "steward", "CVE-2026-1 in a dependency", h.clock().Add(7*24*time.Hour)); err != nil {
 		t.Fatal(err)

@@ -6,24 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/server"
-	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/store/postgres"
-	"gatehouse.dev/gatehouse/internal/store/sqlite"
+	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/marketplace"
 )
-
-// auditTrail is what the audit commands read of a store they open
-// directly.
-type auditTrail interface {
-	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
-	Close() error
-}
 
 func auditCmd(g *globals) *cobra.Command {
 	var data, database string
@@ -37,18 +28,11 @@ or, with --data or --database, directly on a server's store.`,
 	c.PersistentFlags().StringVar(&database, "database", "", "read this PostgreSQL store directly")
 
 	// direct opens the store named by --data or --database, or returns nil.
-	direct := func(ctx context.Context) (auditTrail, error) {
-		switch {
-		case database != "":
-			return postgres.Open(ctx, database)
-		case data != "":
-			path := filepath.Join(data, "gatehouse.db")
-			if _, err := os.Stat(path); err != nil {
-				return nil, fmt.Errorf("no Gatehouse store in %s: %w", data, err)
-			}
-			return sqlite.OpenExisting(ctx, path)
+	direct := func(ctx context.Context) (marketplace.AuditTrail, error) {
+		if data == "" && database == "" {
+			return nil, nil
 		}
-		return nil, nil
+		return marketplace.OpenAuditTrail(ctx, data, database)
 	}
 
 	var vo *output
@@ -66,12 +50,12 @@ or, with --data or --database, directly on a server's store.`,
 			if st != nil {
 				defer st.Close()
 				rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
-					return st.ScanAudit(ctx, store.AuditQuery{}, fn)
+					return st.ScanAudit(ctx, domain.AuditQuery{}, fn)
 				})
 				if err != nil {
 					return err
 				}
-				res = server.VerificationJSON(rep)
+				res = app.Verification(rep)
 			} else {
 				cl, err := g.client()
 				if err != nil {
@@ -123,7 +107,7 @@ or, with --data or --database, directly on a server's store.`,
 			if st != nil {
 				defer st.Close()
 				enc := json.NewEncoder(w)
-				return st.ScanAudit(ctx, store.AuditQuery{AfterSeq: after}, func(e audit.Event) error {
+				return st.ScanAudit(ctx, domain.AuditQuery{AfterSeq: after}, func(e audit.Event) error {
 					return enc.Encode(e)
 				})
 			}

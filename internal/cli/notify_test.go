@@ -17,7 +17,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/marketplace"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
@@ -121,7 +120,7 @@ func TestWebhookAndIncidentCommands(t *testing.T) {
 	// note, rule_added, hunted, closed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ds, err := m.Store.ListDeliveries(ctx, store.DeliveryQuery{State: domain.DeliveryDelivered})
+		ds, err := m.Store.ListDeliveries(ctx, domain.DeliveryQuery{State: domain.DeliveryDelivered})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	"gatehouse.dev/gatehouse/manifest"
@@ -22,7 +21,7 @@ type Corpus interface {
 
 // Catalog lists the plugins and their versions; store.Store is one.
 type Catalog interface {
-	ListPlugins(ctx context.Context, q store.PluginQuery) ([]domain.Plugin, error)
+	ListPlugins(ctx context.Context, q domain.PluginQuery) ([]domain.Plugin, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
 }
 
@@ -38,7 +37,7 @@ type StoreCorpus struct {
 func (c StoreCorpus) Each(ctx context.Context, fn func(domain.Version) error) error {
 	const page = 500
 	for off := 0; ; off += page {
-		ps, err := c.Store.ListPlugins(ctx, store.PluginQuery{Limit: page, Offset: off})
+		ps, err := c.Store.ListPlugins(ctx, domain.PluginQuery{Limit: page, Offset: off})
 		if err != nil {
 			return fmt.Errorf("listing plugins: %w", err)
 		}

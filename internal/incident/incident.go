@@ -30,7 +30,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet/secrets"
 )
 
@@ -63,7 +62,7 @@ var ErrClosed = errors.New("the incident is closed")
 type Records interface {
 	CreateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error
 	GetIncident(ctx context.Context, id string) (domain.Incident, error)
-	ListIncidents(ctx context.Context, q store.IncidentQuery) ([]domain.Incident, error)
+	ListIncidents(ctx context.Context, q domain.IncidentQuery) ([]domain.Incident, error)
 	UpdateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error
 	AddIncidentVersions(ctx context.Context, incidentID string, vs []domain.IncidentVersion, ev audit.Event) (int, error)
 	ListIncidentVersions(ctx context.Context, incidentID string) ([]domain.IncidentVersion, error)
@@ -73,7 +72,7 @@ type Records interface {
 	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
 	AppendAudit(ctx context.Context, ev audit.Event) error
-	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error
 }
 
 // Config configures a Service.
@@ -476,7 +475,7 @@ func (s *Service) superseded(ctx context.Context, v domain.Version, named map[st
 // RefreshOpen refreshes every incident not yet closed.
 func (s *Service) RefreshOpen(ctx context.Context) error {
 	for _, state := range []string{domain.IncidentOpen, domain.IncidentContained} {
-		incs, err := s.cfg.Store.ListIncidents(ctx, store.IncidentQuery{State: state, Limit: 1000})
+		incs, err := s.cfg.Store.ListIncidents(ctx, domain.IncidentQuery{State: state, Limit: 1000})
 		if err != nil {
 			return err
 		}
@@ -592,7 +591,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 			d.Rules = append(d.Rules, r)
 		}
 	}
-	err = s.cfg.Store.ScanAudit(ctx, store.AuditQuery{Subject: "incident:" + id, Limit: 10000}, func(e audit.Event) error {
+	err = s.cfg.Store.ScanAudit(ctx, domain.AuditQuery{Subject: "incident:" + id, Limit: 10000}, func(e audit.Event) error {
 		d.Timeline = append(d.Timeline, e)
 		return nil
 	})
@@ -601,7 +600,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 
 // List returns incidents, newest first.
 func (s *Service) List(ctx context.Context, state string) ([]domain.Incident, error) {
-	return s.cfg.Store.ListIncidents(ctx, store.IncidentQuery{State: state})
+	return s.cfg.Store.ListIncidents(ctx, domain.IncidentQuery{State: state})
 }
 
 // ---- helpers ---------------------------------------------------------------
@@ -705,6 +704,3 @@ func versionIDs(vs []domain.Version) []string {
 	}
 	return out
 }
-
-// ErrInvalid is domain.ErrInvalid: a request the caller must change.
-var ErrInvalid = domain.ErrInvalid

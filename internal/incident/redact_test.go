@@ -11,7 +11,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	vethunt "gatehouse.dev/gatehouse/internal/vet/hunt"
 	"gatehouse.dev/gatehouse/internal/vet/sarif"
@@ -80,7 +79,7 @@ func TestHuntedSecretNeverShown(t *testing.T) {
 			}
 			outputs["SARIF"] = s.Bytes()
 			var trail []audit.Event
-			if err := w.st.ScanAudit(ctx, store.AuditQuery{}, func(e audit.Event) error { trail = append(trail, e); return nil }); err != nil {
+			if err := w.st.ScanAudit(ctx, domain.AuditQuery{}, func(e audit.Event) error { trail = append(trail, e); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			outputs["audit trail"], _ = json.Marshal(trail)

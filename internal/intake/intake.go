@@ -84,7 +84,7 @@ type Jobs interface {
 // state, vetting runs, suppressions, the component index, the audit trail.
 type Vetting interface {
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
-	FindVersions(ctx context.Context, q store.VersionQuery) ([]domain.Version, error)
+	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
 	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
 	SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event) (domain.VetRun, error)

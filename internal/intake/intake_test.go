@@ -146,7 +146,7 @@ func TestConcurrentSubmissions(t *testing.T) {
 	if count != n {
 		t.Fatalf("%d of %d submissions recorded", count, n)
 	}
-	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error { return st.ScanAudit(ctx, store.AuditQuery{}, fn) })
+	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error { return st.ScanAudit(ctx, domain.AuditQuery{}, fn) })
 	if err != nil || rep.Break != nil {
 		t.Fatalf("audit chain after concurrent submissions: %v %+v", err, rep.Break)
 	}
@@ -222,7 +222,7 @@ func TestWorkerIsIdempotent(t *testing.T) {
 		t.Fatalf("state %s", got.State)
 	}
 	n := 0
-	st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID}, func(audit.Event) error { n++; return nil })
+	st.ScanAudit(ctx, domain.AuditQuery{Subject: "submission:" + v.ID}, func(audit.Event) error { n++; return nil })
 	if n != 6 {
 		t.Errorf("%d events for one submission, want 6 (signature, create, three moves and one vetting run)", n)
 	}

@@ -10,7 +10,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 )
 
@@ -52,7 +51,7 @@ func (s *Service) Resume(ctx context.Context, grace time.Duration) (resumed int,
 			resumed++
 		}
 	}
-	vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.Vetting, Limit: resumeBatch})
+	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Vetting, Limit: resumeBatch})
 	if err != nil {
 		return resumed, fmt.Errorf("finding versions in vetting: %w", err)
 	}
@@ -70,7 +69,7 @@ func (s *Service) Resume(ctx context.Context, grace time.Duration) (resumed int,
 			resumed++
 		}
 	}
-	vs, err = s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.Triage, Limit: resumeBatch})
+	vs, err = s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Triage, Limit: resumeBatch})
 	if err != nil {
 		return resumed, errors.Join(append(errs, fmt.Errorf("finding versions in triage: %w", err))...)
 	}

@@ -131,7 +131,7 @@ func TestKilledWorkerIsResumed(t *testing.T) {
 				t.Errorf("after the restart: %s (%s), want %s", got.State, got.Reason, lifecycle.InReview)
 			}
 			resumes := 0
-			st.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + v.ID}, func(e audit.Event) error {
+			st.ScanAudit(ctx, domain.AuditQuery{Subject: "submission:" + v.ID}, func(e audit.Event) error {
 				if e.Action == audit.SubmissionResume {
 					resumes++
 				}

@@ -16,7 +16,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/store/blobfs"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -66,7 +65,7 @@ func (s *Service) Work(ctx context.Context, poll time.Duration) {
 // versions abandoned in vetting or triage (Resume), and runs every due job.
 func (s *Service) ProcessPending(ctx context.Context) error {
 	for {
-		vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.Received, Limit: 500})
+		vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Received, Limit: 500})
 		if err != nil {
 			return fmt.Errorf("finding received versions: %w", err)
 		}
@@ -324,7 +323,7 @@ func (s *Service) LoadPackage(ctx context.Context, digest string) (*pkgfile.Pack
 	if err != nil {
 		return nil, fmt.Errorf("opening package %s: %w", digest, err)
 	}
-	vr := blobfs.VerifyingReader(rc, digest)
+	vr := store.VerifyingReader(rc, digest)
 	defer vr.Close()
 	b, err := io.ReadAll(io.LimitReader(vr, s.Limits.MaxPackageBytes+1))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/incident"
@@ -115,6 +116,13 @@ type Marketplace struct {
 	shared         bool // the store may be shared with other processes
 }
 
+// parts is what the layers of Open fill in: the services the application
+// layer runs on and the server's own settings.
+type parts struct {
+	app    app.Config
+	server server.Config
+}
+
 // Open prepares the data folder and the store.
 func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	if cfg.Log == nil {
@@ -174,17 +182,21 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	in.Triager = rv
 	m.Review = rv
-	scfg := server.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Log: cfg.Log}
-	// Each layer adds its parts to the server's configuration.
-	for _, open := range []func(context.Context, *server.Config) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
-		if err := open(ctx, &scfg); err != nil {
+	p := &parts{
+		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv},
+		server: server.Config{Log: cfg.Log},
+	}
+	// Each layer adds its services to the application layer's
+	// configuration and its handlers to the server's.
+	for _, open := range []func(context.Context, *parts) error{m.openTrust, m.openMonitor, m.openNotify, m.openWeb} {
+		if err := open(ctx, p); err != nil {
 			m.closeTrust()
 			set.close()
 			st.Close()
 			return nil, err
 		}
 	}
-	m.Server = server.New(scfg)
+	m.Server = server.New(p.server)
 	return m, nil
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/revalidate"
-	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
 
@@ -17,7 +16,7 @@ const revalidateInterval = time.Minute
 
 // openMonitor sets up revalidation and host health. Both need the
 // certifier: without certificates there is nothing to renew or suspend.
-func (m *Marketplace) openMonitor(ctx context.Context, cfg *server.Config) error {
+func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 	if m.Trust == nil {
 		return nil
 	}
@@ -35,7 +34,7 @@ func (m *Marketplace) openMonitor(ctx context.Context, cfg *server.Config) error
 	}
 	m.Revalidate = sched
 	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Router: sched, Now: time.Now, Log: m.cfg.Log}
-	cfg.Revalidate, cfg.Health = sched, m.Health
+	p.app.Revalidate, p.app.Health = sched, m.Health
 	return nil
 }
 

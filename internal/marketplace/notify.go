@@ -8,7 +8,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/incident"
-	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
@@ -25,7 +24,7 @@ const (
 )
 
 // openNotify sets up webhooks, incidents and hunting rules.
-func (m *Marketplace) openNotify(ctx context.Context, cfg *server.Config) error {
+func (m *Marketplace) openNotify(ctx context.Context, p *parts) error {
 	key, err := webhook.LoadOrCreateKey(filepath.Join(m.cfg.Data, WebhookKeyFile))
 	if err != nil {
 		return err
@@ -51,7 +50,7 @@ func (m *Marketplace) openNotify(ctx context.Context, cfg *server.Config) error 
 		return fmt.Errorf("setting up incidents: %w", err)
 	}
 	m.Webhooks, m.Incidents = hooks, incs
-	cfg.Webhooks, cfg.Incidents = hooks, incs
+	p.app.Webhooks, p.app.Incidents = hooks, incs
 	return nil
 }
 

@@ -179,7 +179,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 				t.Errorf("reached %s without a certificate: %v", v.State, err)
 			}
 			var resumes int
-			m.Store.ScanAudit(ctx, store.AuditQuery{Subject: "submission:" + ids[i]}, func(e audit.Event) error {
+			m.Store.ScanAudit(ctx, domain.AuditQuery{Subject: "submission:" + ids[i]}, func(e audit.Event) error {
 				if e.Action == audit.SubmissionResume {
 					resumes++
 				}

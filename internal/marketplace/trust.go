@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/certify"
-	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -38,7 +37,7 @@ const (
 )
 
 // openTrust sets up the marketplace keys, the certifier, the transparency log and the revocation list.
-func (m *Marketplace) openTrust(ctx context.Context, cfg *server.Config) error {
+func (m *Marketplace) openTrust(ctx context.Context, p *parts) error {
 	keys := filepath.Join(m.cfg.Data, KeysDir)
 	signer, keyring, err := loadMarketplaceKeys(keys, trust.Algorithm(m.cfg.KeyAlgorithm), time.Now())
 	if err != nil {
@@ -84,8 +83,8 @@ func (m *Marketplace) openTrust(ctx context.Context, cfg *server.Config) error {
 	m.Trust, m.tlog = svc, lg
 	m.Review.Certifier = svc
 	m.Intake.TrustLog = svc
-	cfg.Trust = svc
-	cfg.LogDir = lg.Dir()
+	p.app.Trust = svc
+	p.server.LogDir = lg.Dir()
 	return nil
 }
 

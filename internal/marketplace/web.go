@@ -12,7 +12,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/obs"
-	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/web"
 )
 
@@ -23,7 +22,7 @@ const maxCounted = 1000
 // pages answer every path outside /api/ that no API route takes; every
 // request, API or page, goes through one middleware that gives it a
 // request id, counts it by route pattern and logs it once.
-func (m *Marketplace) openWeb(ctx context.Context, cfg *server.Config) error {
+func (m *Marketplace) openWeb(ctx context.Context, p *parts) error {
 	m.Metrics = obs.New()
 	log := slog.New(obs.LogHandler(m.cfg.Log.Handler()))
 	m.Intake.VetRunSaved = m.Metrics.ObserveVetRun
@@ -66,12 +65,12 @@ func (m *Marketplace) openWeb(ctx context.Context, cfg *server.Config) error {
 		return err
 	}
 	// One application layer behind the API and the pages; every service
-	// the layers above opened is in cfg by now (openWeb runs last).
-	cfg.App = app.New(app.Config{Store: cfg.Store, Blobs: cfg.Blobs, Intake: cfg.Intake, Review: cfg.Review,
-		Trust: cfg.Trust, VulnDB: cfg.VulnDB, Revalidate: cfg.Revalidate, Health: cfg.Health,
-		Webhooks: cfg.Webhooks, Incidents: cfg.Incidents, Now: cfg.Now, Log: log})
+	// the layers above opened is in p.app by now (openWeb runs last).
+	p.app.Log = log
+	a := app.New(p.app)
+	p.server.App = a
 	wcfg := web.Config{
-		App: cfg.App, Store: m.Store, Intake: m.Intake, Review: m.Review, SessionKey: key,
+		App: a, SessionKey: key,
 		PublicURL: m.cfg.PublicURL, Secure: strings.HasPrefix(m.cfg.PublicURL, "https://"),
 		Log: log,
 	}
@@ -82,9 +81,9 @@ func (m *Marketplace) openWeb(ctx context.Context, cfg *server.Config) error {
 	if err != nil {
 		return fmt.Errorf("setting up the web pages: %w", err)
 	}
-	cfg.Fallback = pages
-	cfg.Metrics = m.Metrics.Handler()
-	cfg.Middleware = func(h http.Handler) http.Handler { return m.Metrics.Middleware(h, log) }
-	cfg.Log = log
+	p.server.Fallback = pages
+	p.server.Metrics = m.Metrics.Handler()
+	p.server.Middleware = func(h http.Handler) http.Handler { return m.Metrics.Middleware(h, log) }
+	p.server.Log = log
 	return nil
 }

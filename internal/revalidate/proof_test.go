@@ -361,7 +361,7 @@ func (w *world) certificate(id string) *trust.Certificate {
 func (w *world) events(id, action string) []audit.Event {
 	w.t.Helper()
 	var out []audit.Event
-	if err := w.st.ScanAudit(w.ctx, store.AuditQuery{Subject: "submission:" + id}, func(e audit.Event) error {
+	if err := w.st.ScanAudit(w.ctx, domain.AuditQuery{Subject: "submission:" + id}, func(e audit.Event) error {
 		if e.Action == action {
 			out = append(out, e)
 		}

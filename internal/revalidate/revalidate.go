@@ -34,7 +34,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
@@ -86,7 +85,7 @@ type Schedules interface {
 	SaveRevalidation(ctx context.Context, r domain.Revalidation, evs []audit.Event) error
 	GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error)
 	DueRevalidations(ctx context.Context, now time.Time, limit int) ([]domain.Revalidation, error)
-	ListRevalidations(ctx context.Context, q store.RevalidationQuery) ([]domain.Revalidation, error)
+	ListRevalidations(ctx context.Context, q domain.RevalidationQuery) ([]domain.Revalidation, error)
 }
 
 // Jobs is the queue revalidations run from.
@@ -258,7 +257,7 @@ func (s *Scheduler) each(ctx context.Context, states []lifecycle.State, fn func(
 	}
 	after := ""
 	for {
-		rs, err := s.cfg.Store.ListRevalidations(ctx, store.RevalidationQuery{States: states, AfterVersion: after, Limit: page})
+		rs, err := s.cfg.Store.ListRevalidations(ctx, domain.RevalidationQuery{States: states, AfterVersion: after, Limit: page})
 		if err != nil {
 			return fmt.Errorf("listing revalidation schedules: %w", err)
 		}

@@ -8,13 +8,12 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/trust"
 )
 
 // auditReader reads the audit trail.
 type auditReader interface {
-	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error
 }
 
 // namespaceChanges reads from the namespace's audit trail how many days ago
@@ -25,7 +24,7 @@ type auditReader interface {
 func namespaceChanges(ctx context.Context, st auditReader, ns string, now time.Time) (owner, key *int, err error) {
 	var ownerAt, keyAt time.Time
 	firstKey := true
-	err = st.ScanAudit(ctx, store.AuditQuery{Subject: "namespace:" + ns}, func(e audit.Event) error {
+	err = st.ScanAudit(ctx, domain.AuditQuery{Subject: "namespace:" + ns}, func(e audit.Event) error {
 		switch {
 		case e.Action == string(trust.EventNamespaceOwner) || strings.HasPrefix(e.Action, "namespace.owner"):
 			ownerAt = e.Time

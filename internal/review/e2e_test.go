@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
@@ -83,7 +84,7 @@ func newWorld(t *testing.T) *world {
 	in.Triager = rv
 	tr := certifytest.New(t, st, nil)
 	rv.Certifier = tr.Service
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service, LogDir: tr.LogDir}))
+	srv := httptest.NewServer(server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service}), LogDir: tr.LogDir}))
 	t.Cleanup(srv.Close)
 	w := &world{t: t, url: srv.URL, in: in, tokens: map[string]string{}, module: counterModule(t), key: certifytest.PublisherKey(t, st, "acme", "alice")}
 	for key, spec := range map[string][3]string{

@@ -22,7 +22,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/trust"
@@ -41,7 +40,6 @@ const ClaimTTL = 2 * time.Hour
 // Errors callers map to answers.
 var (
 	ErrForbidden = errors.New("forbidden")
-	ErrInvalid   = domain.ErrInvalid // the caller must change the request
 	ErrState     = errors.New("wrong state")
 )
 
@@ -50,7 +48,7 @@ var (
 type Versions interface {
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
-	FindVersions(ctx context.Context, q store.VersionQuery) ([]domain.Version, error)
+	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
 	GetNamespace(ctx context.Context, name string) (domain.Namespace, error)
 	GetSignature(ctx context.Context, versionID string) (domain.Signature, error)
@@ -65,7 +63,7 @@ type Triage interface {
 	LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error)
 	AutoApprovalOff(ctx context.Context, pluginID string) (plugin, namespace bool, err error)
 	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
-	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error
 }
 
 // Queue is the review queue: items, claims, approvals and the plugin's
@@ -73,7 +71,7 @@ type Triage interface {
 type Queue interface {
 	OpenReview(ctx context.Context, item domain.ReviewItem, ev audit.Event) error
 	GetReview(ctx context.Context, versionID string) (domain.ReviewItem, error)
-	ListReviews(ctx context.Context, q store.ReviewQuery) ([]domain.ReviewItem, error)
+	ListReviews(ctx context.Context, q domain.ReviewQuery) ([]domain.ReviewItem, error)
 	ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (domain.ReviewItem, error)
 	EscalateOverdue(ctx context.Context, now time.Time) ([]domain.ReviewItem, error)
 	AddApproval(ctx context.Context, a domain.Approval, ev audit.Event) (int, error)
@@ -335,13 +333,13 @@ func (s *Service) Approve(ctx context.Context, p domain.Principal, id string, gr
 	}
 	for _, g := range granted {
 		if !slices.Contains(asked, g) {
-			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, ErrInvalid)
+			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, domain.ErrInvalid)
 		}
 	}
 	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, CreatedAt: s.Now()},
 		s.event(p.Subject, audit.ReviewApprove, id, note, map[string]any{"granted": granted}))
 	if errors.Is(err, domain.ErrConflict) {
-		return "", fmt.Errorf("%v: %w", err, ErrInvalid)
+		return "", fmt.Errorf("%v: %w", err, domain.ErrInvalid)
 	}
 	if err != nil {
 		return "", err
@@ -394,7 +392,7 @@ func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked [
 // otherwise, as no reviewer may approve twice. It returns how many it
 // certified, each with a submission.resume event.
 func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
-	vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.InReview, Limit: 500})
+	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.InReview, Limit: 500})
 	if err != nil {
 		return 0, err
 	}
@@ -455,7 +453,7 @@ func (s *Service) certifyAutoApproved(ctx context.Context, v domain.Version, ver
 // certificate (the process stopped, or the certifier failed, between the
 // two steps). It returns how many it certified.
 func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
-	vs, err := s.Store.FindVersions(ctx, store.VersionQuery{State: lifecycle.AutoApproved, Limit: 500})
+	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.AutoApproved, Limit: 500})
 	if err != nil {
 		return 0, err
 	}
@@ -515,10 +513,10 @@ var RejectCodes = []string{"security", "privacy", "policy", "quality", "maliciou
 // Reject rejects id with a reason code and a message the author reads.
 func (s *Service) Reject(ctx context.Context, p domain.Principal, id, code, msg string) error {
 	if !slices.Contains(RejectCodes, code) {
-		return fmt.Errorf("reason code %q: one of %s: %w", code, strings.Join(RejectCodes, ", "), ErrInvalid)
+		return fmt.Errorf("reason code %q: one of %s: %w", code, strings.Join(RejectCodes, ", "), domain.ErrInvalid)
 	}
 	if strings.TrimSpace(msg) == "" {
-		return fmt.Errorf("a rejection needs a message the author can act on: %w", ErrInvalid)
+		return fmt.Errorf("a rejection needs a message the author can act on: %w", domain.ErrInvalid)
 	}
 	v, _, err := s.reviewable(ctx, p, id)
 	if err != nil {
@@ -535,7 +533,7 @@ func (s *Service) Reject(ctx context.Context, p domain.Principal, id, code, msg 
 // next version comes back to the same reviewer.
 func (s *Service) RequestChanges(ctx context.Context, p domain.Principal, id, msg string) error {
 	if strings.TrimSpace(msg) == "" {
-		return fmt.Errorf("say which changes are needed: %w", ErrInvalid)
+		return fmt.Errorf("say which changes are needed: %w", domain.ErrInvalid)
 	}
 	v, _, err := s.reviewable(ctx, p, id)
 	if err != nil {
@@ -552,7 +550,7 @@ func (s *Service) RequestChanges(ctx context.Context, p domain.Principal, id, ms
 // or the author's answer.
 func (s *Service) Comment(ctx context.Context, p domain.Principal, id, msg string) (domain.Message, error) {
 	if strings.TrimSpace(msg) == "" {
-		return domain.Message{}, fmt.Errorf("the message is empty: %w", ErrInvalid)
+		return domain.Message{}, fmt.Errorf("the message is empty: %w", domain.ErrInvalid)
 	}
 	v, err := s.Store.GetVersion(ctx, id)
 	if err != nil {
@@ -565,7 +563,7 @@ func (s *Service) Comment(ctx context.Context, p domain.Principal, id, msg strin
 // Appeal reopens the review of a rejected version with the author's case.
 func (s *Service) Appeal(ctx context.Context, p domain.Principal, id, msg string) error {
 	if strings.TrimSpace(msg) == "" {
-		return fmt.Errorf("an appeal needs the author's case: %w", ErrInvalid)
+		return fmt.Errorf("an appeal needs the author's case: %w", domain.ErrInvalid)
 	}
 	v, err := s.Store.GetVersion(ctx, id)
 	if err != nil {
@@ -625,7 +623,7 @@ const MaxDryRun = 10_000
 func (s *Service) DryRun(ctx context.Context, proposed *policy.Engine) ([]policy.Difference, error) {
 	var inputs []policy.Input
 	for offset := 0; offset < MaxDryRun; offset += 500 {
-		items, err := s.Store.ListReviews(ctx, store.ReviewQuery{Limit: 500, Offset: offset})
+		items, err := s.Store.ListReviews(ctx, domain.ReviewQuery{Limit: 500, Offset: offset})
 		if err != nil {
 			return nil, err
 		}

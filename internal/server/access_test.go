@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/server"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/api-roles.md from the route table")
@@ -24,20 +24,20 @@ var update = flag.Bool("update", false, "rewrite docs/api-roles.md from the rout
 // the matrix checks the code instead of repeating it.
 type caller struct {
 	token   string // key of env.tokens; "" for no token
-	role    store.Role
+	role    domain.Role
 	insider bool // publishes in acme, or oversees every namespace
 	owner   bool // owns acme
 }
 
 var callers = []caller{
 	{token: ""},
-	{token: "admin", role: store.RoleAdmin, insider: true, owner: true},
-	{token: "publisher", role: store.RolePublisher, insider: true, owner: true}, // user-publisher owns acme
-	{token: "publisher-other", role: store.RolePublisher},                       // scoped to namespace other
-	{token: "reviewer", role: store.RoleReviewer, insider: true},
-	{token: "steward", role: store.RoleSteward, insider: true},
-	{token: "auditor", role: store.RoleAuditor, insider: true},
-	{token: "host", role: store.RoleHost},
+	{token: "admin", role: domain.RoleAdmin, insider: true, owner: true},
+	{token: "publisher", role: domain.RolePublisher, insider: true, owner: true}, // user-publisher owns acme
+	{token: "publisher-other", role: domain.RolePublisher},                       // scoped to namespace other
+	{token: "reviewer", role: domain.RoleReviewer, insider: true},
+	{token: "steward", role: domain.RoleSteward, insider: true},
+	{token: "auditor", role: domain.RoleAuditor, insider: true},
+	{token: "host", role: domain.RoleHost},
 }
 
 // target is a version the matrix asks about.
@@ -68,8 +68,8 @@ func namesVersion(path string) bool {
 
 // mayCall is what the route table promises a role: admin everywhere, a
 // route without roles for every role but host, else the roles it names.
-func mayCall(a server.Access, r store.Role) bool {
-	return r == store.RoleAdmin || (len(a.Roles) == 0 && r != store.RoleHost) || slices.Contains(a.Roles, r)
+func mayCall(a server.Access, r domain.Role) bool {
+	return r == domain.RoleAdmin || (len(a.Roles) == 0 && r != domain.RoleHost) || slices.Contains(a.Roles, r)
 }
 
 // TestAccessMatrixHidesUnreleasedVersions walks every route of the route
@@ -206,7 +206,7 @@ func TestOpenAPIRolesFromTheTable(t *testing.T) {
 		if len(slices.Compact(slices.Sorted(slices.Values(roles)))) != len(roles) {
 			t.Errorf("%s %s: x-roles %v names a role twice", rt.Method, rt.Path, roles)
 		}
-		for _, r := range store.Roles {
+		for _, r := range domain.Roles {
 			if !rt.Access.Public && slices.Contains(roles, string(r)) != mayCall(rt.Access, r) {
 				t.Errorf("%s %s: x-roles %v, but role %s may call it: %v", rt.Method, rt.Path, roles, r, mayCall(rt.Access, r))
 			}

@@ -3,7 +3,7 @@ package server
 import (
 	"net/http"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // insightRoutes are the endpoints for dashboard figures.
@@ -19,7 +19,7 @@ func (s *Server) insightRoutes() []Route {
 	}
 }
 
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	if s.cfg.Metrics == nil {
 		writeError(w, http.StatusNotFound, "not_found", "metrics are not enabled on this server")
 		return

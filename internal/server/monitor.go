@@ -6,15 +6,14 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // hosts may only report runtime health: a host token reads nothing and
 // changes nothing else.
-var hosts = Access{Roles: []store.Role{store.RoleHost}}
+var hosts = Access{Roles: []domain.Role{domain.RoleHost}}
 
 // monitorRoutes are the endpoints for revalidation, host API offers and host health reports.
 func (s *Server) monitorRoutes() []Route {
@@ -29,7 +28,7 @@ func (s *Server) monitorRoutes() []Route {
 	}
 }
 
-func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) revalidate(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.RevalidateRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -53,17 +52,17 @@ func (s *Server) failBadRequest(w http.ResponseWriter, r *http.Request, err erro
 	s.fail(w, r, err)
 }
 
-func revalidationJSON(rv store.Revalidation, state lifecycle.State) api.Revalidation {
+func revalidationJSON(rv domain.Revalidation, state lifecycle.State) api.Revalidation {
 	return api.Revalidation{Version: rv.VersionID, Plugin: rv.PluginID, Tier: rv.Tier, State: string(state), Next: rv.NextAt, Deadline: rv.Deadline,
 		LastRun: rv.LastRunAt, LastOutcome: rv.LastOutcome, LastReason: rv.LastReason, NeedsReview: rv.NeedsReview, ReviewReason: rv.ReviewReason}
 }
 
-func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 1000)
 	if !ok {
 		return
 	}
-	q := store.RevalidationQuery{AfterVersion: r.URL.Query().Get("after"), Limit: limit}
+	q := domain.RevalidationQuery{AfterVersion: r.URL.Query().Get("after"), Limit: limit}
 	if st := r.URL.Query().Get("state"); st != "" {
 		if st != string(lifecycle.Certified) && st != string(lifecycle.Suspended) && st != string(lifecycle.Revoked) {
 			writeError(w, http.StatusBadRequest, "bad_parameter", "state must be certified, suspended or revoked")
@@ -83,7 +82,7 @@ func (s *Server) listRevalidations(w http.ResponseWriter, r *http.Request, p aut
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getRevalidation(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getRevalidation(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	rv, err := s.app.GetRevalidation(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,7 +91,7 @@ func (s *Server) getRevalidation(w http.ResponseWriter, r *http.Request, p auth.
 	writeJSON(w, http.StatusOK, revalidationJSON(rv.Revalidation, rv.State))
 }
 
-func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.HostAPIOfferRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -109,7 +108,7 @@ func (s *Server) offerHostAPI(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	os, err := s.app.ListHostAPIs(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -122,7 +121,7 @@ func (s *Server) listHostAPIs(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, health.MaxReportBytes))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a health report is at most 256 KiB; split it")
@@ -141,7 +140,7 @@ func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusAccepted, healthAnswer(out))
 }
 
-func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 1000)
 	if !ok {
 		return

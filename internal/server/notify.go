@@ -6,16 +6,15 @@ import (
 	"strconv"
 
 	"gatehouse.dev/gatehouse/api"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/hunt"
 	"gatehouse.dev/gatehouse/internal/incident"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/webhook"
 )
 
 // subscribers may subscribe to webhooks: publishers for their namespaces,
 // stewards for everything.
-var subscribers = Access{Roles: []store.Role{store.RolePublisher, store.RoleSteward}}
+var subscribers = Access{Roles: []domain.Role{domain.RolePublisher, domain.RoleSteward}}
 
 // notifyRoutes are the endpoints for webhooks, incidents and hunting rules.
 func (s *Server) notifyRoutes() []Route {
@@ -37,7 +36,7 @@ func (s *Server) notifyRoutes() []Route {
 	}
 }
 
-func huntRuleJSON(r store.HuntRule) api.HuntRule {
+func huntRuleJSON(r domain.HuntRule) api.HuntRule {
 	return api.HuntRule{ID: r.ID, Incident: r.IncidentID, Kind: r.Kind, Pattern: r.Pattern, Description: r.Description, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, DisabledAt: r.DisabledAt}
 }
 
@@ -59,21 +58,21 @@ func huntReportJSON(rep hunt.Report) *api.HuntReport {
 	return out
 }
 
-func webhookJSON(w store.Webhook) api.Webhook {
+func webhookJSON(w domain.Webhook) api.Webhook {
 	return api.Webhook{ID: w.ID, Owner: w.Owner, URL: w.URL, Events: w.Events, Namespace: w.Namespace, Plugin: w.PluginID,
 		CreatedAt: w.CreatedAt, DisabledAt: w.DisabledAt, DisabledReason: w.DisabledReason}
 }
 
-func deliveryJSON(d store.WebhookDelivery) api.Delivery {
+func deliveryJSON(d domain.WebhookDelivery) api.Delivery {
 	out := api.Delivery{ID: d.ID, Webhook: d.WebhookID, Event: d.EventSeq, Type: d.EventType, MessageID: d.MessageID, State: d.State,
 		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	if d.State == store.DeliveryPending {
+	if d.State == domain.DeliveryPending {
 		out.NextAttempt = d.NextAttempt
 	}
 	return out
 }
 
-func incidentJSON(inc store.Incident) api.Incident {
+func incidentJSON(inc domain.Incident) api.Incident {
 	m := incident.Measure(inc)
 	return api.Incident{ID: inc.ID, Title: inc.Title, Summary: inc.Summary, Severity: inc.Severity, State: inc.State,
 		OpenedBy: inc.OpenedBy, OpenedAt: inc.OpenedAt, ContainedAt: inc.ContainedAt, RemediatedAt: inc.RemediatedAt,
@@ -81,7 +80,7 @@ func incidentJSON(inc store.Incident) api.Incident {
 		TimeToContainSeconds: m.TimeToContain.Seconds(), TimeToRemediateSeconds: m.TimeToRemediate.Seconds()}
 }
 
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req webhook.Subscription
 	if !decodeJSON(w, r, &req) {
 		return
@@ -96,7 +95,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	hooks, err := s.app.Webhooks(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -109,7 +108,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, api.WebhookList{Webhooks: out})
 }
 
-func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	h, err := s.app.DisableWebhook(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -118,7 +117,7 @@ func (s *Server) disableWebhook(w http.ResponseWriter, r *http.Request, p auth.P
 	writeJSON(w, http.StatusOK, webhookJSON(h))
 }
 
-func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	n, err := s.app.ReplayDeadLetters(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -127,13 +126,13 @@ func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, p auth.Princ
 	writeJSON(w, http.StatusOK, map[string]int{"replayed": n})
 }
 
-func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 1000)
 	if !ok {
 		return
 	}
-	q := store.DeliveryQuery{WebhookID: r.URL.Query().Get("webhook"), State: r.URL.Query().Get("state"), Limit: limit}
-	if q.State != "" && !slices.Contains([]string{store.DeliveryPending, store.DeliveryDelivered, store.DeliveryDead}, q.State) {
+	q := domain.DeliveryQuery{WebhookID: r.URL.Query().Get("webhook"), State: r.URL.Query().Get("state"), Limit: limit}
+	if q.State != "" && !slices.Contains([]string{domain.DeliveryPending, domain.DeliveryDelivered, domain.DeliveryDead}, q.State) {
 		writeError(w, http.StatusBadRequest, "bad_state", "state is pending, delivered or dead")
 		return
 	}
@@ -160,7 +159,7 @@ func deliveryID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	id, ok := deliveryID(w, r)
 	if !ok {
 		return
@@ -177,7 +176,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, p auth.Prin
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	id, ok := deliveryID(w, r)
 	if !ok {
 		return
@@ -190,7 +189,7 @@ func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request, p auth.P
 	writeJSON(w, http.StatusOK, deliveryJSON(d))
 }
 
-func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req incident.OpenRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -204,9 +203,9 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusCreated, incidentJSON(inc))
 }
 
-func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	state := r.URL.Query().Get("state")
-	if state != "" && !slices.Contains([]string{store.IncidentOpen, store.IncidentContained, store.IncidentClosed}, state) {
+	if state != "" && !slices.Contains([]string{domain.IncidentOpen, domain.IncidentContained, domain.IncidentClosed}, state) {
 		writeError(w, http.StatusBadRequest, "bad_state", "state is open, contained or closed")
 		return
 	}
@@ -222,7 +221,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, api.IncidentList{Incidents: out})
 }
 
-func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	d, err := s.app.Incident(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -241,7 +240,7 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, p auth.Prin
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.IncidentActionRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -249,7 +248,7 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.P
 	ctx, id := r.Context(), r.PathValue("id")
 	var (
 		res api.IncidentActionResult
-		inc store.Incident
+		inc domain.Incident
 		err error
 	)
 	switch r.PathValue("action") {
@@ -258,7 +257,7 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.P
 	case "note":
 		inc, err = s.app.AddIncidentNote(ctx, p, id, req.Note)
 	case "rule":
-		var rule store.HuntRule
+		var rule domain.HuntRule
 		var rep hunt.Report
 		inc, rule, rep, err = s.app.AddHuntRule(ctx, p, id, incident.RuleRequest{Kind: req.Kind, Pattern: req.Pattern, Description: req.Description})
 		if err == nil {
@@ -287,7 +286,7 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, p auth.P
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	rules, err := s.app.HuntRules(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -300,7 +299,7 @@ func (s *Server) listHuntRules(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, api.HuntRuleList{Rules: out})
 }
 
-func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) disableHuntRule(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	id := r.PathValue("id")
 	if err := s.app.DisableHuntRule(r.Context(), p, id); err != nil {
 		s.fail(w, r, err)

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -48,7 +50,7 @@ func newNotifyEnv(t *testing.T) *notifyEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(server.Config{Store: st, Webhooks: hooks, Incidents: incs}))
+	srv := httptest.NewServer(server.New(server.Config{App: app.New(app.Config{Store: st, Webhooks: hooks, Incidents: incs})}))
 	t.Cleanup(srv.Close)
 	e := &notifyEnv{t: t, url: srv.URL, st: st, hooks: hooks, tokens: map[string]string{}}
 	for key, spec := range map[string][3]string{
@@ -160,7 +162,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	}
 	var ds struct{ Deliveries []api.Delivery }
 	e.call("alice", "GET", "/deliveries", nil, &ds)
-	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Webhook != mine.ID || ds.Deliveries[0].State != store.DeliveryDelivered {
+	if len(ds.Deliveries) != 1 || ds.Deliveries[0].Webhook != mine.ID || ds.Deliveries[0].State != domain.DeliveryDelivered {
 		t.Fatalf("alice's deliveries = %+v", ds.Deliveries)
 	}
 	id := ds.Deliveries[0].ID
@@ -181,7 +183,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 	if code := e.call("mallory", "DELETE", "/webhooks/"+mine.ID, nil, nil); code != http.StatusNotFound {
 		t.Fatalf("mallory disabling alice's webhook: %d, want 404", code)
 	}
-	if code := e.call("alice", "POST", fmt.Sprintf("/deliveries/%d/replay", id), nil, &d); code != 200 || d.State != store.DeliveryPending {
+	if code := e.call("alice", "POST", fmt.Sprintf("/deliveries/%d/replay", id), nil, &d); code != 200 || d.State != domain.DeliveryPending {
 		t.Fatalf("alice replaying her delivery: %d %+v", code, d)
 	}
 	var off api.Webhook
@@ -193,7 +195,7 @@ func TestWebhookRoutesKeepSubscribersApart(t *testing.T) {
 func TestIncidentRoutes(t *testing.T) {
 	e := newNotifyEnv(t)
 	var inc api.Incident
-	if code := e.call("sam", "POST", "/incidents", map[string]any{"title": "Leaky plugin", "severity": "critical"}, &inc); code != http.StatusCreated || inc.ID == "" || inc.State != store.IncidentOpen {
+	if code := e.call("sam", "POST", "/incidents", map[string]any{"title": "Leaky plugin", "severity": "critical"}, &inc); code != http.StatusCreated || inc.ID == "" || inc.State != domain.IncidentOpen {
 		t.Fatalf("open: %d %+v", code, inc)
 	}
 	if code := e.call("sam", "POST", "/incidents", map[string]any{"title": "x", "versions": []string{"acme/none@1.0.0"}}, nil); code != http.StatusNotFound {
@@ -215,7 +217,7 @@ func TestIncidentRoutes(t *testing.T) {
 	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/close", map[string]any{}, nil); code != http.StatusUnprocessableEntity {
 		t.Fatalf("closing without a post-mortem: %d, want 422", code)
 	}
-	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/close", map[string]any{"postmortem": "False alarm; the rule stays."}, &res); code != 200 || res.Incident.State != store.IncidentClosed {
+	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/close", map[string]any{"postmortem": "False alarm; the rule stays."}, &res); code != 200 || res.Incident.State != domain.IncidentClosed {
 		t.Fatalf("close: %d %+v", code, res)
 	}
 	if code := e.call("sam", "POST", "/incidents/"+inc.ID+"/note", map[string]any{"note": "late"}, nil); code != http.StatusConflict {

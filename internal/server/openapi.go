@@ -9,7 +9,7 @@ import (
 
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
@@ -110,7 +110,7 @@ func operationID(rt Route) string {
 	return strings.Join(parts, "")
 }
 
-func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	writeJSON(w, http.StatusOK, s.OpenAPI())
 }
 
@@ -123,11 +123,11 @@ func RoleNames(a Access) []string {
 	}
 	roles := a.Roles
 	if len(roles) == 0 {
-		roles = store.Roles
+		roles = domain.Roles
 	}
-	names := []string{string(store.RoleAdmin)}
+	names := []string{string(domain.RoleAdmin)}
 	for _, r := range roles {
-		if r == store.RoleAdmin || (len(a.Roles) == 0 && r == store.RoleHost) {
+		if r == domain.RoleAdmin || (len(a.Roles) == 0 && r == domain.RoleHost) {
 			continue
 		}
 		names = append(names, string(r))
@@ -141,7 +141,7 @@ func Rules(a Access) []string {
 	var out []string
 	// Overseers read every version: the read rules narrow only routes
 	// open to others.
-	narrows := a.Public || len(a.Roles) == 0 || slices.Contains(a.Roles, store.RolePublisher)
+	narrows := a.Public || len(a.Roles) == 0 || slices.Contains(a.Roles, domain.RolePublisher)
 	switch reads := a.Reads; {
 	case !narrows:
 	case reads == ReleasedVersion:

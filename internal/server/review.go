@@ -8,7 +8,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/triage"
@@ -30,7 +30,7 @@ func (s *Server) itemJSON(e app.QueueEntry) api.ReviewItem {
 	return out
 }
 
-func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	limit, ok := intParam(w, r, "limit", 1, 500)
 	if !ok {
 		return
@@ -51,7 +51,7 @@ func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, p auth.Prin
 	writeJSON(w, http.StatusOK, api.ReviewList{Items: out})
 }
 
-func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getReview(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	rv, err := s.app.Review(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -107,7 +107,7 @@ func verdictJSON(tv triage.Verdict) *api.Verdict {
 	return out
 }
 
-func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	id, action := r.PathValue("id"), r.PathValue("action")
 	var req api.DecisionRequest
 	if action != "claim" {
@@ -131,7 +131,7 @@ func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 // comment lets a reviewer, or the plugin's own publisher, write in the
 // review thread; appeal reopens a rejected version.
-func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) threadAction(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.DecisionRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -191,7 +191,7 @@ func plainChanges(in policy.Input) []string {
 // MaxCodeDiff bounds the diffs one review view carries.
 const MaxCodeDiff = app.MaxCodeDiff
 
-func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.AutoApprovalRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -203,7 +203,7 @@ func (s *Server) setAutoApproval(w http.ResponseWriter, r *http.Request, p auth.
 	writeJSON(w, http.StatusOK, map[string]any{"scope": req.Scope, "autoApprovalOff": req.Off})
 }
 
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	ap, err := s.app.Policy(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -218,7 +218,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 // dryRun reports which versions awaiting a decision the proposed policy
 // would decide differently from the active one.
-func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	mods, ok := policyModules(w, r)
 	if !ok {
 		return
@@ -231,7 +231,7 @@ func (s *Server) policyDryRun(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, policyDryRunJSON(d.Proposed, d.Active, d.Differences, d.WouldSuspend))
 }
 
-func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) applyPolicy(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	mods, ok := policyModules(w, r)
 	if !ok {
 		return

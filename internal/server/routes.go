@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,23 +13,20 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/store/blobfs"
 	"gatehouse.dev/gatehouse/manifest"
 )
 
 var (
 	anyone     = Access{Public: true}
 	signedIn   = Access{}
-	admins     = Access{Roles: []store.Role{store.RoleAdmin}}
-	publishers = Access{Roles: []store.Role{store.RolePublisher}}
-	overseers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward, store.RoleAuditor}}
-	auditors   = Access{Roles: []store.Role{store.RoleSteward, store.RoleAuditor}}
-	stewards   = Access{Roles: []store.Role{store.RoleSteward}}
-	reviewers  = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward}}
+	admins     = Access{Roles: []domain.Role{domain.RoleAdmin}}
+	publishers = Access{Roles: []domain.Role{domain.RolePublisher}}
+	overseers  = Access{Roles: []domain.Role{domain.RoleReviewer, domain.RoleSteward, domain.RoleAuditor}}
+	auditors   = Access{Roles: []domain.Role{domain.RoleSteward, domain.RoleAuditor}}
+	stewards   = Access{Roles: []domain.Role{domain.RoleSteward}}
+	reviewers  = Access{Roles: []domain.Role{domain.RoleReviewer, domain.RoleSteward}}
 )
 
 // reading is a with the rule r for the versions it reads.
@@ -100,26 +96,26 @@ func (s *Server) routeTable() []Route {
 	return rs
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.cfg.Store.ListNamespaces(ctx); err != nil {
+	if err := s.app.Ready(ctx); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unhealthy", "the store does not answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-func (s *Server) manifestSchema(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) manifestSchema(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	w.Header().Set("Content-Type", "application/schema+json")
 	_, _ = w.Write(manifest.SchemaJSON)
 }
 
-func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	writeJSON(w, http.StatusOK, api.Whoami{TokenID: p.TokenID, Subject: p.Subject, Role: string(p.Role), Namespace: p.Namespace})
 }
 
-func (s *Server) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	sig, err := signature(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_signature", err.Error())
@@ -183,7 +179,7 @@ func eventJSON(e audit.Event) api.Event {
 	return api.Event{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, OldState: e.OldState, NewState: e.NewState, Reason: e.Reason, Data: e.Data, PrevHash: e.PrevHash, Hash: e.Hash}
 }
 
-func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	sr, err := s.app.Submission(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -198,7 +194,7 @@ func (s *Server) getSubmission(w http.ResponseWriter, r *http.Request, p auth.Pr
 	writeJSON(w, http.StatusOK, sub)
 }
 
-func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listSubmissions(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	q := app.SubmissionQuery{State: lifecycle.State(r.URL.Query().Get("state")), Limit: 500}
 	if q.State != "" && !lifecycle.Valid(q.State) {
 		writeError(w, http.StatusBadRequest, "bad_state", fmt.Sprintf("unknown state %q", q.State))
@@ -240,7 +236,7 @@ func pluginJSON(p domain.Plugin) api.Plugin {
 	return api.Plugin{ID: p.ID, Namespace: p.Namespace, Name: p.Name, DisplayName: p.DisplayName, Description: p.Description, LatestVersion: p.LatestVersion, UpdatedAt: p.UpdatedAt}
 }
 
-func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
+func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller domain.Principal) {
 	q := app.PluginSearch{Text: r.URL.Query().Get("q"), Namespace: r.URL.Query().Get("namespace"), Limit: 50}
 	if len(q.Text) > 200 {
 		writeError(w, http.StatusBadRequest, "bad_parameter", "q is limited to 200 bytes")
@@ -270,7 +266,7 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request, caller auth
 
 func pluginID(r *http.Request) string { return r.PathValue("namespace") + "/" + r.PathValue("name") }
 
-func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller auth.Principal) {
+func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request, caller domain.Principal) {
 	p, vs, err := s.app.Plugin(r.Context(), caller, pluginID(r))
 	if err != nil {
 		s.fail(w, r, err)
@@ -289,13 +285,13 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) (domain.Version
 	return s.pathVersion(w, r)
 }
 
-func (s *Server) getPluginVersion(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) getPluginVersion(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	if v, ok := s.version(w, r); ok {
 		writeJSON(w, http.StatusOK, submissionJSON(v, true))
 	}
 }
 
-func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	if v, ok := s.version(w, r); ok {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(v.Manifest)
@@ -304,35 +300,25 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, _ auth.Prin
 
 // download serves the package of the version the guard found by digest
 // and let the caller read.
-func (s *Server) download(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) download(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	v, ok := guarded(r)
 	if !ok {
 		s.internal(w, r, errors.New("download: no version checked by the guard"))
 		return
 	}
-	rc, size, err := s.cfg.Blobs.Open(r.Context(), v.Digest)
+	buf, err := s.app.Package(r.Context(), v)
 	if err != nil {
-		s.internal(w, r, fmt.Errorf("opening blob of recorded version %s: %w", v.ID, err))
-		return
-	}
-	vr := blobfs.VerifyingReader(rc, v.Digest)
-	defer vr.Close()
-	// Check the bytes before the first one goes out: a package is small
-	// enough to verify in full, and a client must never receive bytes that
-	// do not match the digest it asked for.
-	buf, err := io.ReadAll(io.LimitReader(vr, size+1))
-	if err != nil || int64(len(buf)) != size {
-		s.internal(w, r, fmt.Errorf("stored package %s does not match its digest: %v", v.Digest, err))
+		s.internal(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.gatehouse.package+gzip")
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	w.Header().Set("Digest", "sha-256="+v.Digest)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.gpkg"`, strings.ReplaceAll(v.PluginID, "/", "-"), v.Version))
 	_, _ = w.Write(buf)
 }
 
-func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	nss, err := s.app.ListNamespaces(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -345,7 +331,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p auth.P
 	writeJSON(w, http.StatusOK, out)
 }
 
-func tokenJSON(t store.Token) api.Token {
+func tokenJSON(t domain.Token) api.Token {
 	out := api.Token{ID: t.ID, Subject: t.Subject, Role: string(t.Role), Namespace: t.Namespace, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 	if !t.RevokedAt.IsZero() {
 		ra := t.RevokedAt
@@ -354,7 +340,7 @@ func tokenJSON(t store.Token) api.Token {
 	return out
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.TokenRequest
 	if !decodeJSON(w, r, &req) {
 		return
@@ -371,16 +357,16 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 // NewToken validates a token request and makes the token (app.NewToken),
 // for the bootstrap and tests that create tokens without a caller.
-func NewToken(now time.Time, req api.TokenRequest) (store.Token, string, error) {
+func NewToken(now time.Time, req api.TokenRequest) (domain.Token, string, error) {
 	return app.NewToken(now, req)
 }
 
 // TokenEvent is the audit event of a token's creation (app.TokenEvent).
-func TokenEvent(t store.Token, actor string, now time.Time) audit.Event {
+func TokenEvent(t domain.Token, actor string, now time.Time) audit.Event {
 	return app.TokenEvent(t, actor, now)
 }
 
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	ts, err := s.app.ListTokens(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
@@ -393,7 +379,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p auth.Princ
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	if err := s.app.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
 		s.fail(w, r, err)
 		return
@@ -401,26 +387,17 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p auth.Prin
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	rep, err := s.app.VerifyAudit(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, VerificationJSON(rep))
+	writeJSON(w, http.StatusOK, app.Verification(rep))
 }
 
-// VerificationJSON turns a verification report into its API form.
-func VerificationJSON(rep audit.Report) api.AuditVerification {
-	out := api.AuditVerification{OK: rep.Break == nil, Count: rep.Count, Head: rep.Head}
-	if rep.Break != nil {
-		out.Broken = &api.AuditBreak{Seq: rep.Break.Seq, Reason: rep.Break.Reason}
-	}
-	return out
-}
-
-func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	q := store.AuditQuery{Subject: r.URL.Query().Get("subject")}
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	q := domain.AuditQuery{Subject: r.URL.Query().Get("subject")}
 	if a := r.URL.Query().Get("after"); a != "" {
 		n, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || n < 0 {

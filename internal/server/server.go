@@ -16,16 +16,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/certify"
-	"gatehouse.dev/gatehouse/internal/health"
-	"gatehouse.dev/gatehouse/internal/incident"
-	"gatehouse.dev/gatehouse/internal/intake"
-	"gatehouse.dev/gatehouse/internal/revalidate"
-	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
-	"gatehouse.dev/gatehouse/internal/vulndb"
-	"gatehouse.dev/gatehouse/internal/webhook"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // MaxJSONBody bounds every JSON request body.
@@ -33,20 +24,13 @@ const MaxJSONBody = 64 << 10
 
 // Config holds the server's parts.
 type Config struct {
-	// App is the application layer the handlers call. When nil, New makes
-	// one from the parts below (tests build servers that way).
-	App    *app.App
-	Store  store.Store
-	Blobs  store.Blobs
-	Intake *intake.Service
-	// VulnDB is the vulnerability database store; nil disables imports
-	// through the API.
-	VulnDB *vulndb.Store
-	// Review runs triage and the review workflow.
-	Review *review.Service
-	// Trust issues certificates, bundles and revocation lists; LogDir is
-	// the transparency log's directory, served under /log/.
-	Trust  *certify.Service
+	// App is the application layer the handlers call; it holds the
+	// records, blobs and services, which the server never touches itself.
+	// Required to serve: a Server without it can only describe its routes
+	// (the generated docs), and answers every request 503.
+	App *app.App
+	// LogDir is the transparency log's directory, served under /log/;
+	// empty answers those paths 503.
 	LogDir string
 	Log    *slog.Logger
 	Now    func() time.Time
@@ -58,14 +42,6 @@ type Config struct {
 	Middleware func(http.Handler) http.Handler
 	// Metrics serves GET /metrics; nil answers 404.
 	Metrics http.Handler
-	// Revalidate schedules and runs revalidation; nil disables its routes.
-	Revalidate *revalidate.Scheduler
-	// Health takes hosts' runtime health reports; nil disables the route.
-	Health *health.Monitor
-	// Webhooks and Incidents serve the notification and incident routes
-	// (internal/server/notify.go); nil answers them 503.
-	Webhooks  *webhook.Service
-	Incidents *incident.Service
 }
 
 // Server serves the API.
@@ -87,7 +63,7 @@ type Access struct {
 	// Roles may call the route (admin always may). Empty with Public false
 	// means any signed-in caller but a host: a host token reports health
 	// and reads only what is public.
-	Roles []store.Role
+	Roles []domain.Role
 	// Reads says which versions the caller may read through the route,
 	// beyond what its role allows.
 	Reads Reads
@@ -110,20 +86,20 @@ const (
 	NoVersion Reads = iota
 	// ReleasedVersion: the route reads a version or what is made from it
 	// (package, manifest, certificate, bundle, provenance; a plugin's list
-	// of versions). A released version (auth.Released) is read by every
+	// of versions). A released version (domain.Released) is read by every
 	// caller the route admits; one that is not is read by its namespace's
-	// members and the overseers only (auth.Principal.CanSeeVersion).
+	// members and the overseers only (domain.Principal.CanSeeVersion).
 	// Anyone else gets the 404 of a version that does not exist, and lists
 	// leave it out.
 	ReleasedVersion
 	// PublishedVersion: as ReleasedVersion, for what a certificate made
 	// public (certificate, bundle, provenance): also a version revoked
-	// since (auth.Published), which hosts must still be able to check.
+	// since (domain.Published), which hosts must still be able to check.
 	PublishedVersion
 	// SubmissionRecord: the route reads or writes a version's submission
 	// record (history, findings, SARIF, review, thread): its namespace's
 	// members and the overseers only, released or not
-	// (auth.Principal.CanSee); anyone else gets the 404 of a submission
+	// (domain.Principal.CanSee); anyone else gets the 404 of a submission
 	// that does not exist.
 	SubmissionRecord
 )
@@ -136,7 +112,7 @@ type Route struct {
 	Access  Access
 	// Body describes the request body for the OpenAPI document ("" for none).
 	Body    string
-	handler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+	handler func(w http.ResponseWriter, r *http.Request, p domain.Principal)
 }
 
 // New builds the server.
@@ -146,11 +122,6 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.App == nil {
-		cfg.App = app.New(app.Config{Store: cfg.Store, Blobs: cfg.Blobs, Intake: cfg.Intake, Review: cfg.Review,
-			Trust: cfg.Trust, VulnDB: cfg.VulnDB, Revalidate: cfg.Revalidate, Health: cfg.Health,
-			Webhooks: cfg.Webhooks, Incidents: cfg.Incidents, Now: cfg.Now, Log: cfg.Log})
 	}
 	s := &Server{cfg: cfg, app: cfg.App, mux: http.NewServeMux()}
 	s.routes = s.routeTable()
@@ -204,7 +175,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // guard authenticates and authorises before the handler runs.
 func (s *Server) guard(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p auth.Principal
+		if s.app == nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the server was built without its application layer")
+			return
+		}
+		var p domain.Principal
 		if rt.Access.Public {
 			// A token on a public route reads what it may, and an unusable
 			// one what anyone may.
@@ -218,7 +193,7 @@ func (s *Server) guard(rt Route) http.Handler {
 			}
 			// A host token reports health and nothing else, not even the
 			// routes open to any signed-in caller.
-			if (len(rt.Access.Roles) > 0 || p.Role == store.RoleHost) && !p.Allowed(rt.Access.Roles...) {
+			if (len(rt.Access.Roles) > 0 || p.Role == domain.RoleHost) && !p.Allowed(rt.Access.Roles...) {
 				writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path))
 				return
 			}
@@ -240,7 +215,7 @@ type versionKey struct{}
 // context (pathVersion, version and download take it from there). A
 // version p may not read gets the answer of one that does not exist, so
 // the answer does not disclose it.
-func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Principal, rule Reads) (*http.Request, bool) {
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, p domain.Principal, rule Reads) (*http.Request, bool) {
 	var ref app.VersionRef
 	switch {
 	case r.PathValue("id") != "":
@@ -263,18 +238,18 @@ func (s *Server) readable(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 // guarded returns the version the guard loaded for r, if it did.
-func guarded(r *http.Request) (store.Version, bool) {
-	v, ok := r.Context().Value(versionKey{}).(store.Version)
+func guarded(r *http.Request) (domain.Version, bool) {
+	v, ok := r.Context().Value(versionKey{}).(domain.Version)
 	return v, ok
 }
 
 // authenticate finds the caller of a request by its bearer token; a
 // refusal says why (no token, unknown, expired, revoked).
-func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
+func (s *Server) authenticate(r *http.Request) (domain.Principal, error) {
 	h := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || secret == "" {
-		return auth.Principal{}, errors.New("this endpoint needs a token: send Authorization: Bearer <token>")
+		return domain.Principal{}, errors.New("this endpoint needs a token: send Authorization: Bearer <token>")
 	}
 	return s.app.Authenticate(r.Context(), secret)
 }

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/server"
@@ -64,14 +66,14 @@ func newEnv(t *testing.T) *env {
 	in.Triager = rv
 	svc, logDir := newTrust(t, st)
 	rv.Certifier = svc
-	srv := server.New(server.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc, LogDir: logDir})
+	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), LogDir: logDir})
 	key, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, trust: svc, logDir: logDir, tokens: map[string]string{}, key: key}
 	t.Cleanup(e.http.Close)
-	mk := func(key, subject string, role store.Role, ns string) {
+	mk := func(key, subject string, role domain.Role, ns string) {
 		tok, secret, err := server.NewToken(time.Now(), api.TokenRequest{Subject: subject, Role: string(role), Namespace: ns})
 		if err != nil {
 			t.Fatal(err)
@@ -81,10 +83,10 @@ func newEnv(t *testing.T) *env {
 		}
 		e.tokens[key] = secret
 	}
-	for _, r := range store.Roles {
+	for _, r := range domain.Roles {
 		mk(string(r), "user-"+string(r), r, "")
 	}
-	mk("publisher-other", "mallory", store.RolePublisher, "other")
+	mk("publisher-other", "mallory", domain.RolePublisher, "other")
 	return e
 }
 

@@ -17,16 +17,15 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/badge"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/tlog"
 )
 
 // namespaceOwners change a namespace: its owners and admins.
-var namespaceOwners = Access{Roles: []store.Role{store.RolePublisher}, Owners: true}
+var namespaceOwners = Access{Roles: []domain.Role{domain.RolePublisher}, Owners: true}
 
 // MaxPublicKeyBody bounds a registered public key (PEM).
 const MaxPublicKeyBody = 8 << 10
@@ -51,7 +50,7 @@ func (s *Server) trustRoutes() []Route {
 	}
 }
 
-func (s *Server) trustRoot(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) trustRoot(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	root, err := s.app.TrustRoot()
 	if err != nil {
 		s.fail(w, r, err)
@@ -63,7 +62,7 @@ func (s *Server) trustRoot(w http.ResponseWriter, r *http.Request, _ auth.Princi
 
 // logFile serves the log's checkpoint and tiles from its directory, never
 // anything else (state/ is not part of the protocol).
-func (s *Server) logFile(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) logFile(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	if s.cfg.LogDir == "" {
 		writeError(w, http.StatusServiceUnavailable, "trust_disabled", "this server runs without a transparency log")
 		return
@@ -106,7 +105,7 @@ func (s *Server) logFile(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	_, _ = w.Write(b)
 }
 
-func (s *Server) revocations(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) revocations(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	b, err := s.app.Revocations(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
@@ -117,7 +116,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request, _ auth.Prin
 	_, _ = w.Write(b)
 }
 
-func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	v, ok := s.version(w, r)
 	if !ok {
 		return
@@ -139,7 +138,7 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p auth.Principal
 	_, _ = w.Write(out)
 }
 
-func (s *Server) provenance(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) provenance(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	v, ok := s.version(w, r)
 	if !ok {
 		return
@@ -153,7 +152,7 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request, p auth.Princ
 	_, _ = w.Write(b)
 }
 
-func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	v, ok := s.pathVersion(w, r)
 	if !ok {
 		return
@@ -167,7 +166,7 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p auth.Prin
 	_, _ = w.Write(env)
 }
 
-func keyJSON(k store.PublisherKey) api.PublisherKey {
+func keyJSON(k domain.PublisherKey) api.PublisherKey {
 	out := api.PublisherKey{ID: k.ID, Namespace: k.Namespace, Algorithm: k.Algorithm, PublicKey: string(k.PEM), AddedBy: k.AddedBy, AddedAt: k.AddedAt, RetiredBy: k.RetiredBy}
 	if !k.RetiredAt.IsZero() {
 		t := k.RetiredAt
@@ -176,7 +175,7 @@ func keyJSON(k store.PublisherKey) api.PublisherKey {
 	return out
 }
 
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	nk, err := s.app.PublisherKeys(r.Context(), r.PathValue("namespace"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -189,7 +188,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, _ auth.Princip
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPublicKeyBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("a public key is at most %d bytes", MaxPublicKeyBody))
@@ -203,7 +202,7 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p auth.Principal
 	writeJSON(w, http.StatusCreated, keyJSON(k))
 }
 
-func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	if err := s.app.RetirePublisherKey(r.Context(), p, r.PathValue("namespace"), r.PathValue("id")); err != nil {
 		s.fail(w, r, err)
 		return
@@ -211,7 +210,7 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.SignatureRequirement
 	if !decodeJSON(w, r, &req) {
 		return
@@ -223,8 +222,8 @@ func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, req)
 }
 
-func (s *Server) suspend(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s.trustAction(w, r, func(a api.TrustAction) (store.Version, error) {
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	s.trustAction(w, r, func(a api.TrustAction) (domain.Version, error) {
 		var deadline time.Time
 		if a.Deadline != nil {
 			deadline = *a.Deadline
@@ -233,13 +232,13 @@ func (s *Server) suspend(w http.ResponseWriter, r *http.Request, p auth.Principa
 	})
 }
 
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s.trustAction(w, r, func(a api.TrustAction) (store.Version, error) {
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	s.trustAction(w, r, func(a api.TrustAction) (domain.Version, error) {
 		return s.app.Revoke(r.Context(), p, r.PathValue("id"), a.Reason)
 	})
 }
 
-func (s *Server) trustAction(w http.ResponseWriter, r *http.Request, do func(api.TrustAction) (store.Version, error)) {
+func (s *Server) trustAction(w http.ResponseWriter, r *http.Request, do func(api.TrustAction) (domain.Version, error)) {
 	var a api.TrustAction
 	if !decodeJSON(w, r, &a) {
 		return
@@ -269,9 +268,9 @@ func signature(r *http.Request) ([]byte, error) {
 // optionalPrincipal authenticates a caller of a public route who sent a
 // token; ok is false for an anonymous caller (or an unusable token, which
 // the public answer serves just the same).
-func (s *Server) optionalPrincipal(r *http.Request) (auth.Principal, bool) {
+func (s *Server) optionalPrincipal(r *http.Request) (domain.Principal, bool) {
 	if r.Header.Get("Authorization") == "" {
-		return auth.Principal{}, false
+		return domain.Principal{}, false
 	}
 	p, err := s.authenticate(r)
 	return p, err == nil
@@ -300,7 +299,7 @@ func semverLess(a, b string) bool {
 // badge draws a plugin's certification badge: the state of its highest
 // version that ever held a certificate. A plugin with none shows "not
 // certified", so the badge reveals no more than the public catalog.
-func (s *Server) badge(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) badge(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
 	if !ok || name == "" {
 		writeError(w, http.StatusNotFound, "not_found", "a badge is at /badge/NAMESPACE/NAME.svg")

@@ -6,7 +6,6 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/sarif"
@@ -23,7 +22,7 @@ func (s *Server) pathVersion(w http.ResponseWriter, r *http.Request) (domain.Ver
 	return v, ok
 }
 
-func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	vt, err := s.app.Findings(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -35,7 +34,7 @@ func (s *Server) getSARIF(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 }
 
-func (s *Server) revet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) revet(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	id := r.PathValue("id")
 	queued, err := s.app.Revet(r.Context(), p, id)
 	if err != nil {
@@ -51,7 +50,7 @@ func (s *Server) revet(w http.ResponseWriter, r *http.Request, p auth.Principal)
 
 // truePositive records a reviewer's confirmation that a finding is real,
 // in the audit trail and the plugin's review thread.
-func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.FalsePositive
 	if !decodeJSON(w, r, &req) {
 		return
@@ -63,7 +62,7 @@ func (s *Server) truePositive(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, map[string]string{"status": "confirmed"})
 }
 
-func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) falsePositive(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	var req api.FalsePositive
 	if !decodeJSON(w, r, &req) {
 		return

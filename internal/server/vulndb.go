@@ -7,15 +7,15 @@ import (
 	"net/http"
 	"os"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // MaxVulnDBUpload bounds an uploaded OSV all.zip (the whole Go database
 // is about 3 MB; the largest ecosystems are a few hundred).
 const MaxVulnDBUpload = 1 << 30
 
-func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if s.cfg.VulnDB == nil {
+func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	if !s.app.HasVulnDB() {
 		// Before reading a gigabyte: 501, as this route always answered.
 		writeError(w, http.StatusNotImplemented, "no_vulndb", "this server has no vulnerability database store")
 		return
@@ -49,7 +49,7 @@ func (s *Server) importVulnDB(w http.ResponseWriter, r *http.Request, p auth.Pri
 	writeJSON(w, http.StatusOK, map[string]any{"version": imp.Version.String(), "records": imp.Version.Records, "revalidating": affected})
 }
 
-func (s *Server) vulnDBVersion(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) vulnDBVersion(w http.ResponseWriter, r *http.Request, p domain.Principal) {
 	v, err := s.app.VulnDBVersion(p)
 	if err != nil {
 		s.fail(w, r, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // AuditTrail is the hash-chained record of every change. Most events are
@@ -17,5 +18,5 @@ type AuditTrail interface {
 	// sign-in, an export).
 	AppendAudit(ctx context.Context, ev audit.Event) error
 	// ScanAudit calls fn for each event in Seq order.
-	ScanAudit(ctx context.Context, q AuditQuery, fn func(audit.Event) error) error
+	ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Jobs is the queue of background work. At most one job per (Kind, Key) is
@@ -14,11 +16,11 @@ import (
 type Jobs interface {
 	// EnqueueJob adds j unless one with its Kind and Key is already queued
 	// or running (then enqueued is false).
-	EnqueueJob(ctx context.Context, j Job) (enqueued bool, err error)
+	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
 	// ClaimJob leases the next due job of one of kinds until now+lease, or
 	// returns ErrNotFound. A job whose lease ran out (its worker died) is
 	// due again.
-	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (Job, error)
+	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
 	// FinishJob marks a claimed job done.
 	FinishJob(ctx context.Context, id int64, now time.Time) error
 	// RetryJob puts a claimed job back in the queue for at, with its error.
@@ -27,5 +29,5 @@ type Jobs interface {
 	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
 	// ListJobs lists jobs in a state ("queued", "running", "done",
 	// "failed").
-	ListJobs(ctx context.Context, state string, limit int) ([]Job, error)
+	ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error)
 }

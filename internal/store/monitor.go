@@ -21,59 +21,43 @@ type Monitor interface {
 	//
 	// UnscheduledVersions lists versions in one of states that have no
 	// schedule yet, oldest first.
-	UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]Version, error)
+	UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]domain.Version, error)
 	// SaveRevalidation creates or replaces a version's schedule, with the
 	// audit events that record why, in one transaction.
-	SaveRevalidation(ctx context.Context, r Revalidation, evs []audit.Event) error
+	SaveRevalidation(ctx context.Context, r domain.Revalidation, evs []audit.Event) error
 	// GetRevalidation returns a version's schedule, or ErrNotFound.
-	GetRevalidation(ctx context.Context, versionID string) (Revalidation, error)
+	GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error)
 	// DueRevalidations lists the schedules of certified versions whose
 	// NextAt is at or before now and of suspended versions whose remediation
 	// Deadline is, earliest first.
-	DueRevalidations(ctx context.Context, now time.Time, limit int) ([]Revalidation, error)
+	DueRevalidations(ctx context.Context, now time.Time, limit int) ([]domain.Revalidation, error)
 	// ListRevalidations lists schedules of versions in one of states (all
 	// states when empty), in version id order after AfterVersion.
-	ListRevalidations(ctx context.Context, q RevalidationQuery) ([]Revalidation, error)
+	ListRevalidations(ctx context.Context, q domain.RevalidationQuery) ([]domain.Revalidation, error)
 
 	// Component index: what each vetted version ships, by package.
 	//
 	// IndexComponents replaces the components recorded for a version.
-	IndexComponents(ctx context.Context, versionID string, cs []Component) error
+	IndexComponents(ctx context.Context, versionID string, cs []domain.Component) error
 	// ComponentUsers returns the uses of any of the named packages of one
 	// ecosystem by versions in one of states, at most limit rows (more
 	// fails rather than silently dropping some).
-	ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]ComponentUse, error)
+	ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]domain.ComponentUse, error)
 
 	// Host API versions the platform offers.
 	//
 	// OfferHostAPI records a version the platform offers (idempotent),
 	// with its audit event.
-	OfferHostAPI(ctx context.Context, o HostAPIOffer, ev audit.Event) error
+	OfferHostAPI(ctx context.Context, o domain.HostAPIOffer, ev audit.Event) error
 	// ListHostAPIs lists the offered versions, newest offer first.
-	ListHostAPIs(ctx context.Context) ([]HostAPIOffer, error)
+	ListHostAPIs(ctx context.Context) ([]domain.HostAPIOffer, error)
 
 	// Host health.
 	//
 	// SaveHealthReports records reports from one host, with the audit
 	// events (alerts) they raise, in one transaction.
-	SaveHealthReports(ctx context.Context, rs []HealthReport, evs []audit.Event) error
+	SaveHealthReports(ctx context.Context, rs []domain.HealthReport, evs []audit.Event) error
 	// ListHealthReports lists a version's reports received at or after
 	// since, newest first, at most limit.
-	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]HealthReport, error)
+	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
 }
-
-// RevalidationQuery pages schedules.
-type RevalidationQuery struct {
-	States       []lifecycle.State
-	AfterVersion string
-	Limit        int // 1..1000; 0 means 100
-}
-
-// Domain records (package domain), aliased during the move to it.
-type (
-	Revalidation = domain.Revalidation
-	Component    = domain.Component
-	ComponentUse = domain.ComponentUse
-	HostAPIOffer = domain.HostAPIOffer
-	HealthReport = domain.HealthReport
-)

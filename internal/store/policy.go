@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Policies keeps the triage policies applied over time and the switches
@@ -12,10 +13,10 @@ import (
 // Each write records its audit event in the same transaction.
 type Policies interface {
 	// ApplyPolicy makes p the active policy (recording it if new).
-	ApplyPolicy(ctx context.Context, p PolicyRecord, ev audit.Event) error
+	ApplyPolicy(ctx context.Context, p domain.PolicyRecord, ev audit.Event) error
 	// ActivePolicy returns ErrNotFound before any policy was applied.
-	ActivePolicy(ctx context.Context) (PolicyRecord, error)
-	ListPolicies(ctx context.Context) ([]PolicyRecord, error)
+	ActivePolicy(ctx context.Context) (domain.PolicyRecord, error)
+	ListPolicies(ctx context.Context) ([]domain.PolicyRecord, error)
 
 	// SetAutoApprovalOff turns auto-approval off (off=true) or back on for
 	// a scope ("plugin:NS/NAME" or "namespace:NS").

@@ -14,74 +14,14 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// Errors callers match with errors.Is. The first three are the domain's
-// (package domain); store's names stay during the move to it.
+// ErrTooLarge is store's own error; not found, conflict and state changed
+// are the domain's (domain.ErrNotFound and the others).
 var (
-	ErrNotFound     = domain.ErrNotFound
-	ErrConflict     = domain.ErrConflict
-	ErrStateChanged = domain.ErrStateChanged
 	// ErrTooLarge: Blobs.Stage was given more bytes than its limit.
 	ErrTooLarge = errors.New("too large")
 )
-
-// The records are the domain's nouns (package domain). These aliases keep
-// store's names compiling while callers move to domain's; they go once
-// none is left.
-type (
-	Role         = domain.Role
-	Token        = domain.Token
-	Namespace    = domain.Namespace
-	Version      = domain.Version
-	File         = domain.File
-	Plugin       = domain.Plugin
-	Verdict      = domain.Verdict
-	ReviewItem   = domain.ReviewItem
-	Approval     = domain.Approval
-	PolicyRecord = domain.PolicyRecord
-	Message      = domain.Message
-	Job          = domain.Job
-	VetRun       = domain.VetRun
-	Suppression  = domain.Suppression
-)
-
-// Roles, during the move to package domain.
-const (
-	RoleAdmin     = domain.RoleAdmin
-	RolePublisher = domain.RolePublisher
-	RoleReviewer  = domain.RoleReviewer
-	RoleSteward   = domain.RoleSteward
-	RoleAuditor   = domain.RoleAuditor
-	RoleHost      = domain.RoleHost
-)
-
-// Roles lists every role (domain.Roles).
-var Roles = domain.Roles
-
-// PluginQuery filters and pages the catalog.
-type PluginQuery struct {
-	Search    string // substring of id, name or description, case-insensitive
-	Namespace string
-	Limit     int // 1..500; 0 means 50
-	Offset    int
-}
-
-// VersionQuery filters versions across plugins.
-type VersionQuery struct {
-	State lifecycle.State // empty: any
-	Limit int
-}
-
-// AuditQuery filters the trail. Zero values mean "any".
-type AuditQuery struct {
-	Subject  string
-	AfterSeq int64
-	Limit    int // 0: no limit
-}
 
 // Store holds every record. It is the sum of one interface per aggregate,
 // each in the file of its aggregate, so that a driver implements one Store
@@ -111,12 +51,6 @@ type Store interface {
 	Insight
 
 	Close() error
-}
-
-// ReviewQuery pages the queue.
-type ReviewQuery struct {
-	Limit  int // 1..500, 0 means 50
-	Offset int
 }
 
 // Blobs holds package bytes by digest on disk or in an object store.

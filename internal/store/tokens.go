@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Tokens keeps API credentials. Only the SHA-256 of a token's secret is
@@ -14,12 +15,12 @@ import (
 // write that changes nothing (revoking a revoked token) records nothing.
 type Tokens interface {
 	// CreateToken stores t; ErrConflict when its id or secret exists.
-	CreateToken(ctx context.Context, t Token, ev audit.Event) error
+	CreateToken(ctx context.Context, t domain.Token, ev audit.Event) error
 	// TokenByHash finds a token by the SHA-256 of its secret. The caller
 	// still checks expiry and revocation.
-	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	TokenByHash(ctx context.Context, hash []byte) (domain.Token, error)
 	// ListTokens returns every token, oldest first.
-	ListTokens(ctx context.Context) ([]Token, error)
+	ListTokens(ctx context.Context) ([]domain.Token, error)
 	// RevokeToken marks a token revoked at at; ErrNotFound for an unknown
 	// id.
 	RevokeToken(ctx context.Context, id string, at time.Time, ev audit.Event) error

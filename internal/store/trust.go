@@ -23,16 +23,16 @@ type Trust interface {
 	// AddPublisherKey registers a public key for a namespace and queues its
 	// trust event. ErrConflict when the namespace has that key already
 	// (retired or not); ErrNotFound when the namespace does not exist.
-	AddPublisherKey(ctx context.Context, k PublisherKey, entry []byte, ev audit.Event) error
+	AddPublisherKey(ctx context.Context, k domain.PublisherKey, entry []byte, ev audit.Event) error
 	// RetirePublisherKey closes a key's window at the given time: signatures
 	// made before stay verifiable, new submissions signed with it are
 	// refused. ErrNotFound for an unknown or already retired key.
 	RetirePublisherKey(ctx context.Context, namespace, id string, at time.Time, by string, entry []byte, ev audit.Event) error
 	// ListPublisherKeys returns a namespace's keys, retired ones included,
 	// oldest first.
-	ListPublisherKeys(ctx context.Context, namespace string) ([]PublisherKey, error)
+	ListPublisherKeys(ctx context.Context, namespace string) ([]domain.PublisherKey, error)
 	// PublisherKey returns one key of a namespace.
-	PublisherKey(ctx context.Context, namespace, id string) (PublisherKey, error)
+	PublisherKey(ctx context.Context, namespace, id string) (domain.PublisherKey, error)
 
 	// SetSignaturesRequired records whether submissions to a namespace
 	// must carry a publisher signature. Namespaces require them unless an
@@ -42,9 +42,9 @@ type Trust interface {
 
 	// PutSignature keeps the publisher's signature with a version.
 	// ErrConflict when the version has another one already.
-	PutSignature(ctx context.Context, sig Signature, ev audit.Event) error
+	PutSignature(ctx context.Context, sig domain.Signature, ev audit.Event) error
 	// GetSignature returns a version's publisher signature, or ErrNotFound.
-	GetSignature(ctx context.Context, versionID string) (Signature, error)
+	GetSignature(ctx context.Context, versionID string) (domain.Signature, error)
 
 	// ApplyTrustChange records a change of trust in one transaction: an
 	// optional compare-and-set transition, certificate, revocation and
@@ -53,13 +53,13 @@ type Trust interface {
 	ApplyTrustChange(ctx context.Context, c TrustChange) ([]int64, error)
 	// LatestCertificate returns a version's newest certificate, or
 	// ErrNotFound.
-	LatestCertificate(ctx context.Context, versionID string) (CertificateRecord, error)
+	LatestCertificate(ctx context.Context, versionID string) (domain.CertificateRecord, error)
 
 	// TrustEvent returns one queued or logged trust event.
-	TrustEvent(ctx context.Context, seq int64) (TrustEvent, error)
+	TrustEvent(ctx context.Context, seq int64) (domain.TrustEvent, error)
 	// PendingTrustEvents returns up to limit events not yet logged, in
 	// outbox order.
-	PendingTrustEvents(ctx context.Context, limit int) ([]TrustEvent, error)
+	PendingTrustEvents(ctx context.Context, limit int) ([]domain.TrustEvent, error)
 	// LastLoggedIndex returns the highest log index recorded, or -1.
 	LastLoggedIndex(ctx context.Context) (int64, error)
 	// MarkTrustEventsLogged records where each event landed in the log.
@@ -72,9 +72,9 @@ type Trust interface {
 	ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error)
 
 	// LatestRevocationList returns the newest signed list, or ErrNotFound.
-	LatestRevocationList(ctx context.Context) (RevocationListRecord, error)
+	LatestRevocationList(ctx context.Context) (domain.RevocationListRecord, error)
 	// ListRevocations returns every revoked version, oldest first.
-	ListRevocations(ctx context.Context) ([]Revocation, error)
+	ListRevocations(ctx context.Context) ([]domain.Revocation, error)
 }
 
 // TrustChange is everything one change of trust writes.
@@ -86,26 +86,16 @@ type TrustChange struct {
 	Reason    string
 	// Certificate, when set, is stored for VersionID; its EventSeq is
 	// the first of Entries.
-	Certificate *CertificateRecord
+	Certificate *domain.CertificateRecord
 	// Provenance is the marketplace's signed provenance statement (DSSE
 	// envelope JSON) for VersionID, kept when the version has none yet.
 	Provenance []byte
 	// Revocation adds a version to the revoked set.
-	Revocation *Revocation
+	Revocation *domain.Revocation
 	// RevocationList must be numbered one above the latest list.
-	RevocationList *RevocationListRecord
+	RevocationList *domain.RevocationListRecord
 	// Entries are the trust events queued for the log, in order.
 	Entries [][]byte
 	// Audit records the change; at least one event.
 	Audit []audit.Event
 }
-
-// Domain records (package domain), aliased during the move to it.
-type (
-	PublisherKey         = domain.PublisherKey
-	Signature            = domain.Signature
-	CertificateRecord    = domain.CertificateRecord
-	TrustEvent           = domain.TrustEvent
-	Revocation           = domain.Revocation
-	RevocationListRecord = domain.RevocationListRecord
-)

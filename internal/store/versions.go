@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -18,13 +19,13 @@ type Versions interface {
 	// rows when they do not exist yet). When namespace/name@version exists
 	// with the same digest, it returns that version and created=false; with
 	// another digest, ErrConflict.
-	CreateVersion(ctx context.Context, v Version, events []audit.Event) (stored Version, created bool, err error)
-	GetVersion(ctx context.Context, id string) (Version, error)
-	GetVersionByName(ctx context.Context, pluginID, version string) (Version, error)
-	ListVersions(ctx context.Context, pluginID string) ([]Version, error)
-	FindVersions(ctx context.Context, q VersionQuery) ([]Version, error)
+	CreateVersion(ctx context.Context, v domain.Version, events []audit.Event) (stored domain.Version, created bool, err error)
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
+	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	// VersionByDigest returns a version whose package has this digest.
-	VersionByDigest(ctx context.Context, digest string) (Version, error)
+	VersionByDigest(ctx context.Context, digest string) (domain.Version, error)
 	// DigestReferenced reports whether any record names this blob digest.
 	DigestReferenced(ctx context.Context, digest string) (bool, error)
 

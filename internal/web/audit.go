@@ -11,8 +11,8 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/policy"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 type auditData struct {
@@ -32,9 +32,9 @@ type auditForm struct {
 const auditPageSize = 100
 
 // auditFilter reads the page's filters; dates are YYYY-MM-DD in UTC.
-func auditFilter(q url.Values) (store.AuditFilter, auditForm, string) {
+func auditFilter(q url.Values) (domain.AuditFilter, auditForm, string) {
 	f := auditForm{Actor: q.Get("actor"), Action: q.Get("action"), Subject: q.Get("subject"), Since: q.Get("since"), Until: q.Get("until")}
-	out := store.AuditFilter{Actor: f.Actor, Action: f.Action, Subject: f.Subject, Limit: auditPageSize}
+	out := domain.AuditFilter{Actor: f.Actor, Action: f.Action, Subject: f.Subject, Limit: auditPageSize}
 	for _, s := range []string{f.Actor, f.Action, f.Subject} {
 		if len(s) > 200 {
 			return out, f, "Filters are limited to 200 characters."
@@ -122,7 +122,7 @@ func (h *Handler) auditExport(w http.ResponseWriter, r *http.Request, c *call) {
 type policyData struct {
 	Digest   string
 	Modules  []module
-	History  []store.PolicyRecord
+	History  []domain.PolicyRecord
 	CanDry   bool
 	Proposal module
 	DryRun   *dryRunView

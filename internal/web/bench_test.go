@@ -7,8 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // benchEnv is a marketplace with n certified plugins.
@@ -16,7 +15,7 @@ func benchEnv(b *testing.B, n int) *env {
 	e := newEnv(b)
 	for i := 0; i < n; i++ {
 		v := e.submit(pkg(b, fmt.Sprintf("p%03d", i), "1.0.0", fmt.Sprint(i), false, "kv:read", fmt.Sprintf("net:https://api%d.example", i)))
-		if _, err := e.m.Review.Approve(context.Background(), auth.Principal{Subject: "user-reviewer", Role: store.RoleReviewer}, v.ID, nil, ""); err != nil {
+		if _, err := e.m.Review.Approve(context.Background(), domain.Principal{Subject: "user-reviewer", Role: domain.RoleReviewer}, v.ID, nil, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -19,9 +19,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // chromiumPath finds the browser: $GATEHOUSE_CHROMIUM, then the usual
@@ -215,14 +214,14 @@ func TestBrowserAuthorReadsAFinding(t *testing.T) {
 func TestBrowserDashboardChartsRender(t *testing.T) {
 	ctx := chrome(t)
 	e := newServedEnv(t)
-	var first store.Version
+	var first domain.Version
 	for i, name := range []string{"alpha", "beta", "gamma"} {
 		v := e.submit(pkg(t, name, "1.0.0", name, i == 2, "kv:read", "net:https://"+name+".example"))
 		if i == 0 {
 			first = v
 		}
 	}
-	if _, err := e.m.Review.Approve(context.Background(), auth.Principal{Subject: "user-reviewer", Role: store.RoleReviewer}, first.ID, nil, ""); err != nil {
+	if _, err := e.m.Review.Approve(context.Background(), domain.Principal{Subject: "user-reviewer", Role: domain.RoleReviewer}, first.ID, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	signInWith(t, ctx, e.url, e.tokens["steward"])

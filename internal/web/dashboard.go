@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/app"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // dashboardWeeks is the period the dashboard covers.
@@ -43,9 +43,9 @@ type dashData struct {
 	ByPerm      template.HTML
 	ByPublisher template.HTML
 	ByRule      template.HTML
-	Expiring    []store.ExpiringCertificate
+	Expiring    []domain.ExpiringCertificate
 	ErrorRates  template.HTML
-	Rates       []store.ErrorRate
+	Rates       []domain.ErrorRate
 	Computed    time.Time
 }
 
@@ -89,7 +89,7 @@ func dashboardView(fig app.Dashboard) *dashData {
 		return b
 	}
 
-	byWeek := map[time.Time]store.WeekActivity{}
+	byWeek := map[time.Time]domain.WeekActivity{}
 	totalSubs, totalAuto, totalTriaged := 0, 0, 0
 	for _, a := range fig.Activity {
 		byWeek[a.Week] = a
@@ -112,8 +112,8 @@ func dashboardView(fig app.Dashboard) *dashData {
 	d.Submissions = columnChart("Submissions per week", "Versions received in each of the last 12 weeks.", subs)
 	d.AutoRate = columnChart("Auto-approval rate", "Share of triaged versions approved automatically, per week.", rate)
 
-	durations := func(ws []store.WeekDurations, title, desc string) (template.HTML, time.Duration, int) {
-		m := map[time.Time]store.WeekDurations{}
+	durations := func(ws []domain.WeekDurations, title, desc string) (template.HTML, time.Duration, int) {
+		m := map[time.Time]domain.WeekDurations{}
 		var total time.Duration
 		n := 0
 		for _, w := range ws {
@@ -185,27 +185,27 @@ func dashboardView(fig app.Dashboard) *dashData {
 		{Label: "Vetting backlog", Value: fmt.Sprint(q.VetQueued), Note: "jobs queued or running"},
 	}
 
-	hot := func(by store.HotspotKind, hs []store.Hotspot, title, desc string) template.HTML {
+	hot := func(by domain.HotspotKind, hs []domain.Hotspot, title, desc string) template.HTML {
 		var bars []Bar
 		for _, x := range hs {
 			b := Bar{Label: x.Key}
 			switch by {
-			case store.ByRule:
+			case domain.ByRule:
 				b.Value, b.Note = float64(x.Findings), plural(x.Findings, "finding", "findings")+" in "+plural(x.Versions, "version", "versions")
 			default:
 				b.Value = x.MeanWeight * float64(x.Versions)
 				b.Note = fmt.Sprintf("%s · %d rejected · mean weight %.0f", plural(x.Versions, "version", "versions"), x.Rejected, x.MeanWeight)
 			}
-			if x.Rejected > 0 || (by == store.ByRule && x.Findings > 0) {
+			if x.Rejected > 0 || (by == domain.ByRule && x.Findings > 0) {
 				b.Class = "warn"
 			}
 			bars = append(bars, b)
 		}
 		return barList(title, desc, bars)
 	}
-	d.ByPerm = hot(store.ByPermission, fig.ByPermission, "Risk by permission", "Permissions asked for by versions received in the period, by total risk weight.")
-	d.ByPublisher = hot(store.ByPublisher, fig.ByPublisher, "Risk by publisher", "Namespaces by rejections, then total risk weight.")
-	d.ByRule = hot(store.ByRule, fig.ByRule, "Findings by rule", "Unsuppressed failing findings in the newest vetting runs, by rule.")
+	d.ByPerm = hot(domain.ByPermission, fig.ByPermission, "Risk by permission", "Permissions asked for by versions received in the period, by total risk weight.")
+	d.ByPublisher = hot(domain.ByPublisher, fig.ByPublisher, "Risk by publisher", "Namespaces by rejections, then total risk weight.")
+	d.ByRule = hot(domain.ByRule, fig.ByRule, "Findings by rule", "Unsuppressed failing findings in the newest vetting runs, by rule.")
 	d.Expiring, d.Rates = fig.ExpiringSoon, fig.HostErrorRates
 	var rb []Bar
 	for _, e := range d.Rates {

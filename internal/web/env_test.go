@@ -17,12 +17,11 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/server"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -94,7 +93,7 @@ func openEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { m.Close() })
 	e := &env{t: t, m: m, tokens: map[string]string{}}
-	mk := func(key, subject string, role store.Role, ns string) {
+	mk := func(key, subject string, role domain.Role, ns string) {
 		tok, secret, err := server.NewToken(time.Now(), api.TokenRequest{Subject: subject, Role: string(role), Namespace: ns})
 		if err != nil {
 			t.Fatal(err)
@@ -104,12 +103,12 @@ func openEnv(t testing.TB) *env {
 		}
 		e.tokens[key] = secret
 	}
-	for _, r := range store.Roles {
+	for _, r := range domain.Roles {
 		mk(string(r), "user-"+string(r), r, "")
 	}
-	mk("publisher-other", "mallory", store.RolePublisher, "other")
+	mk("publisher-other", "mallory", domain.RolePublisher, "other")
 	// user-publisher owns namespace acme, with a registered key.
-	if err := m.Store.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"user-publisher"}, CreatedAt: time.Now()},
+	if err := m.Store.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"user-publisher"}, CreatedAt: time.Now()},
 		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: audit.NamespaceClaim, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +117,7 @@ func openEnv(t testing.TB) *env {
 	}
 	pem, _ := e.key.PublicKey().MarshalPEM()
 	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: time.Now(), Subject: "acme", Detail: e.key.KeyID()})
-	if err := m.Store.AddPublisherKey(ctx, store.PublisherKey{ID: e.key.KeyID(), Namespace: "acme", Algorithm: string(e.key.Algorithm()), PEM: pem, AddedBy: "user-publisher", AddedAt: time.Now()}, entry,
+	if err := m.Store.AddPublisherKey(ctx, domain.PublisherKey{ID: e.key.KeyID(), Namespace: "acme", Algorithm: string(e.key.Algorithm()), PEM: pem, AddedBy: "user-publisher", AddedAt: time.Now()}, entry,
 		audit.Event{Time: time.Now(), Actor: "user-publisher", Action: audit.PublisherKeyAdded, Subject: "namespace:acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +153,7 @@ func pkg(t testing.TB, name, version, salt string, secret bool, perms ...string)
 
 // submit signs and submits p as user-publisher and runs the pipeline
 // until the version leaves the automatic states.
-func (e *env) submit(p []byte) store.Version {
+func (e *env) submit(p []byte) domain.Version {
 	e.t.Helper()
 	ctx := context.Background()
 	env, err := intake.Sign(ctx, e.key, p)
@@ -165,7 +164,7 @@ func (e *env) submit(p []byte) store.Version {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	v, _, err := e.m.Intake.SubmitSigned(ctx, auth.Principal{Subject: "user-publisher", Role: store.RolePublisher}, bytes.NewReader(p), sig)
+	v, _, err := e.m.Intake.SubmitSigned(ctx, domain.Principal{Subject: "user-publisher", Role: domain.RolePublisher}, bytes.NewReader(p), sig)
 	if err != nil {
 		e.t.Fatal(err)
 	}

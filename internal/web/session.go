@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 )
 
@@ -149,40 +148,40 @@ var errNoSession = errors.New("no valid session")
 
 // read returns the session and its principal, checking the MAC, the
 // expiry and the token behind it.
-func (s *sessions) read(ctx context.Context, r *http.Request) (session, auth.Principal, error) {
+func (s *sessions) read(ctx context.Context, r *http.Request) (session, domain.Principal, error) {
 	c, err := r.Cookie(s.name())
 	if err != nil || len(c.Value) > maxCookieBytes {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	payload, sig, ok := strings.Cut(c.Value, ".")
 	if !ok {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	got, err := b64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac("session", payload)) {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	body, err := b64.DecodeString(payload)
 	if err != nil {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	var ss session
 	if err := json.Unmarshal(body, &ss); err != nil || ss.ID == "" || len(ss.TokenHash) != sha256.Size {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	now := s.now()
 	if now.Unix() >= ss.Expires {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	// The hash came from a MACed cookie, so it is the hash stored when the
 	// holder proved the secret; the application checks the token is still
 	// there, unrevoked and unexpired.
 	p, err := s.app.SessionPrincipal(ctx, ss.TokenHash)
 	if k, _, _ := app.Classify(err); err != nil && k == app.KindUnauthenticated {
-		return session{}, auth.Principal{}, errNoSession
+		return session{}, domain.Principal{}, errNoSession
 	}
 	if err != nil {
-		return session{}, auth.Principal{}, err
+		return session{}, domain.Principal{}, err
 	}
 	return ss, p, nil
 }

@@ -10,30 +10,31 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/app"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // tokenStore answers TokenByHash from a map; nothing else is called.
 type tokenStore struct {
 	store.Store
-	tokens map[[32]byte]store.Token
+	tokens map[[32]byte]domain.Token
 }
 
-func (s tokenStore) TokenByHash(_ context.Context, h []byte) (store.Token, error) {
+func (s tokenStore) TokenByHash(_ context.Context, h []byte) (domain.Token, error) {
 	if len(h) != 32 {
-		return store.Token{}, store.ErrNotFound
+		return domain.Token{}, domain.ErrNotFound
 	}
 	t, ok := s.tokens[[32]byte(h)]
 	if !ok {
-		return store.Token{}, store.ErrNotFound
+		return domain.Token{}, domain.ErrNotFound
 	}
 	return t, nil
 }
 
-func testSessions(now time.Time) (*sessions, store.Token) {
+func testSessions(now time.Time) (*sessions, domain.Token) {
 	h := sha256.Sum256([]byte("secret"))
-	tok := store.Token{ID: "t1", Subject: "rita", Role: store.RoleReviewer, Hash: h[:], ExpiresAt: now.Add(time.Hour)}
-	st := tokenStore{tokens: map[[32]byte]store.Token{h: tok}}
+	tok := domain.Token{ID: "t1", Subject: "rita", Role: domain.RoleReviewer, Hash: h[:], ExpiresAt: now.Add(time.Hour)}
+	st := tokenStore{tokens: map[[32]byte]domain.Token{h: tok}}
 	clock := func() time.Time { return now }
 	return &sessions{key: []byte(strings.Repeat("k", KeySize)), ttl: 8 * time.Hour, now: clock, app: app.New(app.Config{Store: st, Now: clock})}, tok
 }

@@ -8,7 +8,7 @@
 // Signing in exchanges an API token for a session cookie (session.go). Who
 // may open a page is decided by the same roles as the matching API route
 // (the access table below; a test holds the two together), through
-// auth.Principal.Allowed, and a publisher sees only its own namespaces'
+// domain.Principal.Allowed, and a publisher sees only its own namespaces'
 // submissions, as in the API.
 //
 // The package reads the store and calls the domain services (review,
@@ -31,11 +31,8 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/app"
-	"gatehouse.dev/gatehouse/internal/auth"
-	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/review"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -53,12 +50,9 @@ type CertificateSource interface {
 
 // Config holds what the pages read and call.
 type Config struct {
-	// App is the application layer the pages call. When nil, New makes one
-	// from Store, Intake and Review (tests build pages that way).
-	App    *app.App
-	Store  store.Store
-	Intake *intake.Service // packages, for code diffs
-	Review *review.Service // decisions, the active policy, dry runs
+	// App is the application layer the pages call (required): every
+	// record, decision and package they show comes through it.
+	App *app.App
 	// Certificates, when set, supplies certificate state and expiry.
 	Certificates CertificateSource
 	// SessionKey MACs session cookies and CSRF tokens (KeySize bytes; see
@@ -90,7 +84,7 @@ type Handler struct {
 // Access says who may open a page: the same shape as the API's.
 type Access struct {
 	Public bool
-	Roles  []store.Role // empty with Public false: any signed-in user
+	Roles  []domain.Role // empty with Public false: any signed-in user
 }
 
 // Page is one row of the access table.
@@ -107,16 +101,16 @@ type Page struct {
 var (
 	anyone    = Access{Public: true}
 	signedIn  = Access{}
-	publisher = Access{Roles: []store.Role{store.RolePublisher}}
-	auditors  = Access{Roles: []store.Role{store.RoleSteward, store.RoleAuditor}}
-	stewards  = Access{Roles: []store.Role{store.RoleSteward}}
-	reviewers = Access{Roles: []store.Role{store.RoleReviewer, store.RoleSteward}}
+	publisher = Access{Roles: []domain.Role{domain.RolePublisher}}
+	auditors  = Access{Roles: []domain.Role{domain.RoleSteward, domain.RoleAuditor}}
+	stewards  = Access{Roles: []domain.Role{domain.RoleSteward}}
+	reviewers = Access{Roles: []domain.Role{domain.RoleReviewer, domain.RoleSteward}}
 )
 
 // New builds the handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil || cfg.Review == nil || cfg.Intake == nil {
-		return nil, errors.New("web: the store, intake and review services are required")
+	if cfg.App == nil {
+		return nil, errors.New("web: the application layer (Config.App) is required")
 	}
 	if len(cfg.SessionKey) != KeySize {
 		return nil, fmt.Errorf("web: the session key must have %d bytes", KeySize)
@@ -129,9 +123,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.App == nil {
-		cfg.App = app.New(app.Config{Store: cfg.Store, Intake: cfg.Intake, Review: cfg.Review, Now: cfg.Now, Log: cfg.Log})
 	}
 	h := &Handler{cfg: cfg, app: cfg.App, mux: http.NewServeMux(), dash: &dashCache{}}
 	h.sess = &sessions{key: cfg.SessionKey, secure: cfg.Secure, ttl: cfg.SessionTTL, now: cfg.Now, app: cfg.App}
@@ -210,7 +201,7 @@ func assetHandler(fsys fs.FS) http.Handler {
 
 // call is one request's caller.
 type call struct {
-	p        auth.Principal
+	p        domain.Principal
 	signedIn bool
 	csrf     string // the form token to render
 }
@@ -262,7 +253,7 @@ func (h *Handler) guard(p Page) http.Handler {
 			}
 			// As in the API, a host token opens no page that needs a
 			// token, not even those open to any signed-in user.
-			if (len(p.Access.Roles) > 0 || c.p.Role == store.RoleHost) && !c.p.Allowed(p.Access.Roles...) {
+			if (len(p.Access.Roles) > 0 || c.p.Role == domain.RoleHost) && !c.p.Allowed(p.Access.Roles...) {
 				h.fail(w, r, c, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not open this page.", c.p.Role))
 				return
 			}
@@ -373,7 +364,7 @@ func (h *Handler) failApp(w http.ResponseWriter, r *http.Request, c *call, err e
 }
 
 // visibleStates are the version states c may see in the catalog: every
-// state for the overseers, the released ones (auth.Released) for anyone
+// state for the overseers, the released ones (domain.Released) for anyone
 // else. A publisher finds its own unreleased versions under Submissions.
 func visibleStates(c *call) []lifecycle.State {
 	if c.signedIn && c.p.Oversees() {
@@ -381,7 +372,7 @@ func visibleStates(c *call) []lifecycle.State {
 	}
 	var out []lifecycle.State
 	for _, st := range lifecycle.States {
-		if auth.Released(st) {
+		if domain.Released(st) {
 			out = append(out, st)
 		}
 	}

@@ -13,24 +13,24 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/auth"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/web"
 )
 
 func (e *env) pages() []web.Page {
 	e.t.Helper()
-	h, err := web.New(web.Config{Store: e.m.Store, Intake: e.m.Intake, Review: e.m.Review, SessionKey: make([]byte, web.KeySize)})
+	h, err := web.New(web.Config{App: app.New(app.Config{Store: e.m.Store, Intake: e.m.Intake, Review: e.m.Review}), SessionKey: make([]byte, web.KeySize)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return h.Pages()
 }
 
-func allowed(a web.Access, r store.Role) bool {
-	return a.Public || r == store.RoleAdmin || (len(a.Roles) == 0 && r != store.RoleHost) || slices.Contains(a.Roles, r)
+func allowed(a web.Access, r domain.Role) bool {
+	return a.Public || r == domain.RoleAdmin || (len(a.Roles) == 0 && r != domain.RoleHost) || slices.Contains(a.Roles, r)
 }
 
 // TestPageAccessMatrix opens every page as every role and as an anonymous
@@ -43,7 +43,7 @@ func TestPageAccessMatrix(t *testing.T) {
 	fill := strings.NewReplacer("{id}", v.ID, "{namespace}", "acme", "{name}", "hello", "{action}", "comment", "/{$}", "/")
 	roles := append([]string{""}, func() []string {
 		var rs []string
-		for _, r := range store.Roles {
+		for _, r := range domain.Roles {
 			rs = append(rs, string(r))
 		}
 		return rs
@@ -83,13 +83,13 @@ func TestPageAccessMatrix(t *testing.T) {
 					if p.status != http.StatusUnauthorized {
 						t.Fatalf("anonymous POST: %d, want 401", p.status)
 					}
-				case allowed(pg.Access, store.Role(role)) && strings.Contains(pg.Path, "/submissions/{id}") && !owns(store.Role(role)):
+				case allowed(pg.Access, domain.Role(role)) && strings.Contains(pg.Path, "/submissions/{id}") && !owns(domain.Role(role)):
 					// The role may open submission pages, but only of its
 					// own namespaces, as in the API: others are not found.
 					if p.status != http.StatusNotFound || !strings.Contains(p.body, "There is no submission") {
 						t.Fatalf("role %s on another namespace's submission: %d", role, p.status)
 					}
-				case allowed(pg.Access, store.Role(role)):
+				case allowed(pg.Access, domain.Role(role)):
 					if p.status == 401 || p.status == 403 {
 						t.Fatalf("role %s is allowed but got %d: %s", role, p.status, errorText(p.body))
 					}
@@ -105,9 +105,9 @@ func TestPageAccessMatrix(t *testing.T) {
 
 // owns reports whether the env's token of role may read acme's
 // submissions: overseers, admins, and user-publisher who owns acme.
-func owns(r store.Role) bool {
+func owns(r domain.Role) bool {
 	switch r {
-	case store.RoleAdmin, store.RolePublisher, store.RoleReviewer, store.RoleSteward, store.RoleAuditor:
+	case domain.RoleAdmin, domain.RolePublisher, domain.RoleReviewer, domain.RoleSteward, domain.RoleAuditor:
 		return true
 	}
 	return false
@@ -132,12 +132,12 @@ func TestAccessMatchesAPI(t *testing.T) {
 	e := newEnv(t)
 	routes := map[string]struct {
 		public bool
-		roles  []store.Role
+		roles  []domain.Role
 	}{}
 	for _, rt := range e.m.Server.Routes() {
 		routes[rt.Method+" "+rt.Path] = struct {
 			public bool
-			roles  []store.Role
+			roles  []domain.Role
 		}{rt.Access.Public, rt.Access.Roles}
 	}
 	checked := 0
@@ -171,7 +171,7 @@ func TestAnonymousSeeOnlyCertifiedVersions(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	certified := e.submit(pkg(t, "stable", "1.0.0", "s", false, "kv:read"))
-	if _, err := e.m.Review.Approve(ctx, auth.Principal{Subject: "user-reviewer", Role: store.RoleReviewer}, certified.ID, nil, "fine"); err != nil {
+	if _, err := e.m.Review.Approve(ctx, domain.Principal{Subject: "user-reviewer", Role: domain.RoleReviewer}, certified.ID, nil, "fine"); err != nil {
 		t.Fatal(err)
 	}
 	pending := e.submit(pkg(t, "pending", "1.0.0", "p", false, "kv:read"))
@@ -379,7 +379,7 @@ func TestSessions(t *testing.T) {
 
 func TestSecureCookiesAndHeaders(t *testing.T) {
 	e := newEnv(t)
-	h, err := web.New(web.Config{Store: e.m.Store, Intake: e.m.Intake, Review: e.m.Review, SessionKey: make([]byte, web.KeySize), Secure: true})
+	h, err := web.New(web.Config{App: app.New(app.Config{Store: e.m.Store, Intake: e.m.Intake, Review: e.m.Review}), SessionKey: make([]byte, web.KeySize), Secure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,11 +414,11 @@ func TestDashboardChartsHaveData(t *testing.T) {
 	ctx := context.Background()
 	v := e.submit(pkg(t, "hello", "1.0.0", "a", false, "kv:read", "net:https://api.example.com"))
 	e.submit(pkg(t, "leaky", "1.0.0", "x", true, "kv:read"))
-	if _, err := e.m.Review.Approve(ctx, auth.Principal{Subject: "user-reviewer", Role: store.RoleReviewer}, v.ID, nil, ""); err != nil {
+	if _, err := e.m.Review.Approve(ctx, domain.Principal{Subject: "user-reviewer", Role: domain.RoleReviewer}, v.ID, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	// A host reports errors running the certified version.
-	err := e.m.Store.SaveHealthReports(ctx, []store.HealthReport{{VersionID: v.ID, Host: "host-1", WindowStart: time.Now().Add(-time.Hour), WindowEnd: time.Now(),
+	err := e.m.Store.SaveHealthReports(ctx, []domain.HealthReport{{VersionID: v.ID, Host: "host-1", WindowStart: time.Now().Add(-time.Hour), WindowEnd: time.Now(),
 		Calls: 400, Errors: map[string]int64{"timeout": 12}, ReceivedAt: time.Now()}}, []audit.Event{{Time: time.Now(), Actor: "host-1", Action: audit.HealthAlert, Subject: "submission:" + v.ID}})
 	if err != nil {
 		t.Fatal(err)
@@ -507,7 +507,7 @@ func TestPolicyDryRun(t *testing.T) {
 func TestMetricsAndRequestIDs(t *testing.T) {
 	e := newEnv(t)
 	v := e.submit(pkg(t, "hello", "1.0.0", "a", false, "kv:read"))
-	if _, err := e.m.Review.Approve(context.Background(), auth.Principal{Subject: "user-reviewer", Role: store.RoleReviewer}, v.ID, nil, ""); err != nil {
+	if _, err := e.m.Review.Approve(context.Background(), domain.Principal{Subject: "user-reviewer", Role: domain.RoleReviewer}, v.ID, nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	b := e.browser()

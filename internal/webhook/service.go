@@ -16,7 +16,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/ids"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Defaults of a Service.
@@ -79,7 +78,7 @@ type Records interface {
 	RecordAttempt(ctx context.Context, d domain.WebhookDelivery, a domain.WebhookAttempt, ev *audit.Event) error
 	GetDelivery(ctx context.Context, id int64) (domain.WebhookDelivery, error)
 	ReplayDeliveries(ctx context.Context, webhookID string, ids []int64, at time.Time, ev audit.Event) (int, error)
-	ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error
+	ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
 }
 
@@ -233,6 +232,3 @@ func redactURL(raw string) string {
 	}
 	return raw
 }
-
-// ErrInvalid is domain.ErrInvalid: a request the caller must change.
-var ErrInvalid = domain.ErrInvalid

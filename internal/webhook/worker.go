@@ -15,7 +15,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Payload is the body of every delivery, as the specification suggests:
@@ -70,7 +69,7 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var evs []audit.Event
-	if err := s.cfg.Store.ScanAudit(ctx, store.AuditQuery{AfterSeq: from, Limit: fanoutBatch}, func(e audit.Event) error {
+	if err := s.cfg.Store.ScanAudit(ctx, domain.AuditQuery{AfterSeq: from, Limit: fanoutBatch}, func(e audit.Event) error {
 		evs = append(evs, e)
 		return nil
 	}); err != nil {

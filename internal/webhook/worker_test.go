@@ -172,7 +172,7 @@ func TestSignedDeliveryToLoopbackReceiver(t *testing.T) {
 	if len(other.requests()) != 0 {
 		t.Fatalf("a subscriber scoped to another namespace got %d events of acme", len(other.requests()))
 	}
-	ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID})
+	ds, _ := e.st.ListDeliveries(ctx, domain.DeliveryQuery{WebhookID: w.ID})
 	if len(ds) != 1 || ds[0].State != domain.DeliveryDelivered || ds[0].LastStatus != http.StatusNoContent {
 		t.Fatalf("delivery log = %+v", ds)
 	}
@@ -210,7 +210,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 		if len(rcv.requests()) == before {
 			t.Fatalf("attempt %d was not made when due", attempt)
 		}
-		ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID, State: domain.DeliveryPending})
+		ds, _ := e.st.ListDeliveries(ctx, domain.DeliveryQuery{WebhookID: w.ID, State: domain.DeliveryPending})
 		if attempt == maxAttempts {
 			if len(ds) != 0 {
 				t.Fatalf("after the last attempt %d deliveries are still pending", len(ds))
@@ -248,7 +248,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 			t.Fatalf("message %s was sent %d times, want %d under one id: %v", id, n, maxAttempts, perMessage)
 		}
 	}
-	dead, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{State: domain.DeliveryDead})
+	dead, _ := e.st.ListDeliveries(ctx, domain.DeliveryQuery{State: domain.DeliveryDead})
 	// webhook.create (the subscription's own), submission.create and
 	// version.suspended all failed.
 	if len(dead) != 3 {
@@ -268,7 +268,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 		t.Fatalf("attempt log = %+v", as)
 	}
 	var deadEvents int
-	e.st.ScanAudit(ctx, store.AuditQuery{Subject: "webhook:" + w.ID}, func(ev audit.Event) error {
+	e.st.ScanAudit(ctx, domain.AuditQuery{Subject: "webhook:" + w.ID}, func(ev audit.Event) error {
 		if ev.Action == audit.WebhookDeliveryDead {
 			deadEvents++
 		}
@@ -279,7 +279,7 @@ func TestRetriesDeadLetterReplay(t *testing.T) {
 	}
 	// The dead-letter events are not themselves delivered.
 	e.pass(t)
-	for _, d := range func() []domain.WebhookDelivery { ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{}); return ds }() {
+	for _, d := range func() []domain.WebhookDelivery { ds, _ := e.st.ListDeliveries(ctx, domain.DeliveryQuery{}); return ds }() {
 		if d.EventType == audit.WebhookDeliveryDead {
 			t.Fatal("a dead-letter event was queued for delivery")
 		}
@@ -366,7 +366,7 @@ func TestGoneDisablesSubscription(t *testing.T) {
 	if err != nil || got.DisabledAt.IsZero() || !strings.Contains(got.DisabledReason, "410") {
 		t.Fatalf("after a 410 the subscription is %+v, %v", got, err)
 	}
-	ds, _ := e.st.ListDeliveries(ctx, store.DeliveryQuery{WebhookID: w.ID})
+	ds, _ := e.st.ListDeliveries(ctx, domain.DeliveryQuery{WebhookID: w.ID})
 	if len(ds) != 1 || ds[0].State != domain.DeliveryDead || ds[0].Attempts != 1 {
 		t.Fatalf("deliveries = %+v", ds)
 	}

@@ -12,14 +12,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -51,30 +50,6 @@ func New(dir string) (*FS, error) {
 		return nil, fmt.Errorf("creating blob directory: %w", err)
 	}
 	return &FS{dir: dir}, nil
-}
-
-// ParseDigest checks that digest is "sha256:" and 64 lower-case hex digits
-// and returns the hex. Digests come from URLs, so nothing else may reach a
-// file path.
-func ParseDigest(digest string) (string, error) {
-	h, ok := strings.CutPrefix(digest, prefix)
-	if !ok || len(h) != 2*sha256.Size {
-		return "", fmt.Errorf("digest %q is not sha256: followed by 64 hex digits", truncate(digest))
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return "", fmt.Errorf("digest %q is not sha256: followed by 64 lower-case hex digits", truncate(digest))
-		}
-	}
-	return h, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }
 
 func (f *FS) path(hexDigest string) string {
@@ -220,16 +195,16 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Open returns the blob's bytes and size; store.ErrNotFound when absent.
+// Open returns the blob's bytes and size; domain.ErrNotFound when absent.
 // Wrap the reader with VerifyingReader to check the bytes while serving.
 func (f *FS) Open(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
-	h, err := ParseDigest(digest)
+	h, err := store.ParseDigest(digest)
 	if err != nil {
 		return nil, 0, err
 	}
 	file, err := os.Open(f.path(h))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, fmt.Errorf("blob %s: %w", digest, store.ErrNotFound)
+		return nil, 0, fmt.Errorf("blob %s: %w", digest, domain.ErrNotFound)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening blob %s: %w", digest, err)
@@ -244,7 +219,7 @@ func (f *FS) Open(ctx context.Context, digest string) (io.ReadCloser, int64, err
 
 // Exists reports whether the blob is stored.
 func (f *FS) Exists(ctx context.Context, digest string) (bool, error) {
-	h, err := ParseDigest(digest)
+	h, err := store.ParseDigest(digest)
 	if err != nil {
 		return false, err
 	}
@@ -261,7 +236,7 @@ func (f *FS) Exists(ctx context.Context, digest string) (bool, error) {
 // Delete removes the blob; deleting an absent blob is not an error, so a
 // cleanup interrupted by a crash can simply run again.
 func (f *FS) Delete(ctx context.Context, digest string) error {
-	h, err := ParseDigest(digest)
+	h, err := store.ParseDigest(digest)
 	if err != nil {
 		return err
 	}
@@ -302,7 +277,7 @@ func (f *FS) List(ctx context.Context, fn func(digest string, modTime time.Time)
 			if !e.Type().IsRegular() {
 				continue
 			}
-			if _, err := ParseDigest(digest); err != nil {
+			if _, err := store.ParseDigest(digest); err != nil {
 				continue
 			}
 			info, err := e.Info()
@@ -345,39 +320,3 @@ func (f *FS) CleanTmp(olderThan time.Duration) error {
 	}
 	return nil
 }
-
-// VerifyingReader passes rc's bytes through and, at EOF, fails with an
-// error unless they hash to digest: a blob corrupted on disk is never
-// served as good. A malformed digest fails the first read.
-func VerifyingReader(rc io.ReadCloser, digest string) io.ReadCloser {
-	h, err := ParseDigest(digest)
-	return &verifyingReader{rc: rc, want: h, err: err, h: sha256.New(), digest: digest}
-}
-
-type verifyingReader struct {
-	rc     io.ReadCloser
-	h      hash.Hash
-	want   string
-	digest string
-	err    error // sticky
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			v.err = fmt.Errorf("blob %s is corrupt: its bytes hash to sha256:%s", v.digest, got)
-			return n, v.err
-		}
-		v.err = io.EOF
-	} else if err != nil {
-		v.err = err
-	}
-	return n, err
-}
-
-func (v *verifyingReader) Close() error { return v.rc.Close() }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // TestUndeclaredActionRefused: the store refuses an event whose action
@@ -24,15 +24,15 @@ func TestUndeclaredActionRefused(t *testing.T) {
 	if !errors.Is(err, audit.ErrUndeclared) || !strings.Contains(err.Error(), `"namespace.create" is not declared`) {
 		t.Errorf("AppendAudit(undeclared action) = %v, want an error naming the action and wrapping audit.ErrUndeclared", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); !errors.Is(err, audit.ErrUndeclared) {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); !errors.Is(err, audit.ErrUndeclared) {
 		t.Errorf("CreateNamespace with an undeclared action = %v, want audit.ErrUndeclared", err)
 	}
-	if _, err := s.GetNamespace(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetNamespace(ctx, "acme"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("the namespace of a refused event was created: %v", err)
 	}
 
 	ev.Action = audit.NamespaceClaim
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
 		t.Errorf("CreateNamespace with a declared action: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
@@ -35,7 +36,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.NamespaceClaim, Subject: "namespace:acme"}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: time.Now()}, ev); err != nil {
 		t.Fatal(err)
 	}
 	var applied int

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -41,12 +42,12 @@ func insightLimit(n, def int) (int, error) {
 }
 
 // WeeklyActivity counts received versions and verdicts per week.
-func (s *Store) WeeklyActivity(ctx context.Context, from, to time.Time) ([]store.WeekActivity, error) {
-	byWeek := map[int64]*store.WeekActivity{}
-	get := func(b int64) *store.WeekActivity {
+func (s *Store) WeeklyActivity(ctx context.Context, from, to time.Time) ([]domain.WeekActivity, error) {
+	byWeek := map[int64]*domain.WeekActivity{}
+	get := func(b int64) *domain.WeekActivity {
 		w, ok := byWeek[b]
 		if !ok {
-			w = &store.WeekActivity{Week: weekOf(b)}
+			w = &domain.WeekActivity{Week: weekOf(b)}
 			byWeek[b] = w
 		}
 		return w
@@ -92,11 +93,11 @@ func (s *Store) WeeklyActivity(ctx context.Context, from, to time.Time) ([]store
 	if err != nil {
 		return nil, fmt.Errorf("%s: counting verdicts per week: %w", s.d.Name, err)
 	}
-	out := make([]store.WeekActivity, 0, len(byWeek))
+	out := make([]domain.WeekActivity, 0, len(byWeek))
 	for _, w := range byWeek {
 		out = append(out, *w)
 	}
-	sortWeeks(out, func(w store.WeekActivity) time.Time { return w.Week })
+	sortWeeks(out, func(w domain.WeekActivity) time.Time { return w.Week })
 	return out, nil
 }
 
@@ -121,10 +122,10 @@ func eachRow(rows *sql.Rows, fn func() error) error {
 
 // stageQueries measure each stage from the transitions in the audit trail,
 // which every state change writes: no extra bookkeeping can drift from it.
-var stageQueries = map[store.Stage]string{
+var stageQueries = map[domain.Stage]string{
 	// From first entering review to the first decision taking the version
 	// out of review.
-	store.StageReview: `SELECT t.started, t.ended FROM (
+	domain.StageReview: `SELECT t.started, t.ended FROM (
 		SELECT subject,
 			MIN(CASE WHEN new_state = 'in_review' THEN time END) AS started,
 			MIN(CASE WHEN old_state = 'in_review' THEN time END) AS ended
@@ -133,7 +134,7 @@ var stageQueries = map[store.Stage]string{
 		WHERE t.started IS NOT NULL AND t.ended IS NOT NULL`,
 	// From a version being sent back to the next certification of another
 	// version of the same plugin.
-	store.StageRemediation: `SELECT t.started, t.ended FROM (
+	domain.StageRemediation: `SELECT t.started, t.ended FROM (
 		SELECT b.version_id, b.started, MIN(c.time) AS ended FROM (
 			SELECT v.id AS version_id, v.plugin_id, e.time AS started
 			FROM audit_events e JOIN versions v ON e.subject = 'submission:' || v.id
@@ -145,10 +146,10 @@ var stageQueries = map[store.Stage]string{
 }
 
 // StageTimes summarises a stage's durations per week of its end.
-func (s *Store) StageTimes(ctx context.Context, stage store.Stage, from, to time.Time) ([]store.WeekDurations, error) {
+func (s *Store) StageTimes(ctx context.Context, stage domain.Stage, from, to time.Time) ([]domain.WeekDurations, error) {
 	inner, ok := stageQueries[stage]
 	if !ok {
-		return nil, fmt.Errorf("unknown stage %q: %s or %s", stage, store.StageReview, store.StageRemediation)
+		return nil, fmt.Errorf("unknown stage %q: %s or %s", stage, domain.StageReview, domain.StageRemediation)
 	}
 	q := `SELECT ` + weekExpr("m.ended") + ` AS wk, COUNT(*), CAST(SUM(m.ended - m.started) AS BIGINT), MAX(m.ended - m.started)
 		FROM (` + inner + `) m WHERE m.ended >= ? AND m.ended < ? GROUP BY wk ORDER BY wk`
@@ -156,14 +157,14 @@ func (s *Store) StageTimes(ctx context.Context, stage store.Stage, from, to time
 	if err != nil {
 		return nil, fmt.Errorf("%s: measuring %s times: %w", s.d.Name, stage, err)
 	}
-	var out []store.WeekDurations
+	var out []domain.WeekDurations
 	err = eachRow(rows, func() error {
 		var b, total, max int64
 		var n int
 		if err := rows.Scan(&b, &n, &total, &max); err != nil {
 			return err
 		}
-		out = append(out, store.WeekDurations{Week: weekOf(b), Count: n, Total: time.Duration(total) * time.Microsecond, Max: time.Duration(max) * time.Microsecond})
+		out = append(out, domain.WeekDurations{Week: weekOf(b), Count: n, Total: time.Duration(total) * time.Microsecond, Max: time.Duration(max) * time.Microsecond})
 		return nil
 	})
 	if err != nil {
@@ -173,8 +174,8 @@ func (s *Store) StageTimes(ctx context.Context, stage store.Stage, from, to time
 }
 
 // QueueStats describes the open review queue and the vetting backlog.
-func (s *Store) QueueStats(ctx context.Context, now time.Time) (store.QueueStats, error) {
-	var q store.QueueStats
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (domain.QueueStats, error) {
+	var q domain.QueueStats
 	var oldest, oldestJob sql.NullInt64
 	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN deadline < ? THEN 1 ELSE 0 END), 0),
@@ -229,21 +230,21 @@ const latestVerdict = ` LEFT JOIN verdicts w ON w.version_id = v.id AND w.seq = 
 // Hotspots ranks permissions, publishers or rules. The manifest and the
 // results are JSON; the two databases unpack JSON arrays differently, so
 // those two queries come in both spellings.
-func (s *Store) Hotspots(ctx context.Context, q store.HotspotQuery) ([]store.Hotspot, error) {
+func (s *Store) Hotspots(ctx context.Context, q domain.HotspotQuery) ([]domain.Hotspot, error) {
 	limit, err := insightLimit(q.Limit, 10)
 	if err != nil {
 		return nil, err
 	}
 	var query string
 	switch q.By {
-	case store.ByPublisher:
+	case domain.ByPublisher:
 		query = `SELECT p.namespace AS k, COUNT(*) AS n,
 			SUM(CASE WHEN v.state = 'rejected' THEN 1 ELSE 0 END) AS rejected,
 			COALESCE(SUM(w.weight), 0) AS wsum, COUNT(w.weight) AS wn, 0 AS findings
 			FROM versions v JOIN plugins p ON p.id = v.plugin_id` + latestVerdict + `
 			WHERE v.created_at >= ? GROUP BY p.namespace
 			ORDER BY rejected DESC, wsum DESC, k LIMIT ?`
-	case store.ByPermission:
+	case domain.ByPermission:
 		perms := `json_each(CAST(v.manifest AS TEXT), '$.permissions') p`
 		cond := ` AND p.type = 'text'`
 		if s.postgres() {
@@ -257,7 +258,7 @@ func (s *Store) Hotspots(ctx context.Context, q store.HotspotQuery) ([]store.Hot
 			FROM versions v CROSS JOIN ` + perms + latestVerdict + `
 			WHERE v.created_at >= ?` + cond + ` GROUP BY p.value
 			ORDER BY wsum DESC, rejected DESC, k LIMIT ?`
-	case store.ByRule:
+	case domain.ByRule:
 		from := `vet_runs r JOIN versions v ON v.id = r.version_id,
 			json_each(CAST(r.results AS TEXT)) a, json_each(a.value, '$.findings') f`
 		rule, sup, sev := `json_extract(f.value, '$.ruleId')`, `json_extract(f.value, '$.suppressed')`, `json_extract(f.value, '$.severity')`
@@ -273,15 +274,15 @@ func (s *Store) Hotspots(ctx context.Context, q store.HotspotQuery) ([]store.Hot
 			AND v.created_at >= ? AND ` + sup + ` IS NULL AND ` + sev + ` IN ('critical', 'high', 'medium')
 			GROUP BY ` + rule + ` ORDER BY findings DESC, k LIMIT ?`
 	default:
-		return nil, fmt.Errorf("hotspots by %q: choose %s, %s or %s", q.By, store.ByPermission, store.ByPublisher, store.ByRule)
+		return nil, fmt.Errorf("hotspots by %q: choose %s, %s or %s", q.By, domain.ByPermission, domain.ByPublisher, domain.ByRule)
 	}
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), micros(q.Since), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: ranking hotspots by %s: %w", s.d.Name, q.By, err)
 	}
-	var out []store.Hotspot
+	var out []domain.Hotspot
 	err = eachRow(rows, func() error {
-		var h store.Hotspot
+		var h domain.Hotspot
 		var wsum, wn int64
 		if err := rows.Scan(&h.Key, &h.Versions, &h.Rejected, &wsum, &wn, &h.Findings); err != nil {
 			return err
@@ -307,7 +308,7 @@ func prefixOrExact(col, v, sep string) (string, any) {
 }
 
 // SearchAudit returns matching events, newest first.
-func (s *Store) SearchAudit(ctx context.Context, f store.AuditFilter) ([]audit.Event, error) {
+func (s *Store) SearchAudit(ctx context.Context, f domain.AuditFilter) ([]audit.Event, error) {
 	limit, err := insightLimit(f.Limit, 100)
 	if err != nil {
 		return nil, err
@@ -343,7 +344,7 @@ func (s *Store) SearchAudit(ctx context.Context, f store.AuditFilter) ([]audit.E
 }
 
 // CatalogEntries lists plugins with their newest version in q.States.
-func (s *Store) CatalogEntries(ctx context.Context, q store.CatalogQuery) ([]store.CatalogEntry, error) {
+func (s *Store) CatalogEntries(ctx context.Context, q domain.CatalogQuery) ([]domain.CatalogEntry, error) {
 	limit, err := insightLimit(q.Limit, 50)
 	if err != nil {
 		return nil, err
@@ -376,8 +377,8 @@ func (s *Store) CatalogEntries(ctx context.Context, q store.CatalogQuery) ([]sto
 	}
 	query += ` ORDER BY c.p_id LIMIT ? OFFSET ?`
 	args = append(args, limit, q.Offset)
-	return list(ctx, s, s.db, "listing the catalog", func(sc scanner) (store.CatalogEntry, error) {
-		var e store.CatalogEntry
+	return list(ctx, s, s.db, "listing the catalog", func(sc scanner) (domain.CatalogEntry, error) {
+		var e domain.CatalogEntry
 		var pUpdated, created, updated int64
 		var files string
 		p, v := &e.Plugin, &e.Version
@@ -393,13 +394,13 @@ func (s *Store) CatalogEntries(ctx context.Context, q store.CatalogQuery) ([]sto
 
 // ExpiringCertificates lists certified versions whose newest certificate
 // expires before before.
-func (s *Store) ExpiringCertificates(ctx context.Context, before time.Time, limit int) ([]store.ExpiringCertificate, error) {
+func (s *Store) ExpiringCertificates(ctx context.Context, before time.Time, limit int) ([]domain.ExpiringCertificate, error) {
 	limit, err := insightLimit(limit, 20)
 	if err != nil {
 		return nil, err
 	}
-	return list(ctx, s, s.db, "listing expiring certificates", func(sc scanner) (store.ExpiringCertificate, error) {
-		var e store.ExpiringCertificate
+	return list(ctx, s, s.db, "listing expiring certificates", func(sc scanner) (domain.ExpiringCertificate, error) {
+		var e domain.ExpiringCertificate
 		var exp int64
 		err := sc.Scan(&e.VersionID, &e.PluginID, &e.Version, &exp)
 		e.ExpiresAt = fromMicros(exp)
@@ -413,7 +414,7 @@ func (s *Store) ExpiringCertificates(ctx context.Context, before time.Time, limi
 
 // HostErrorRates sums health reports per version. Errors are stored as a
 // JSON object of counts by kind, summed in SQL in each database's spelling.
-func (s *Store) HostErrorRates(ctx context.Context, since time.Time, limit int) ([]store.ErrorRate, error) {
+func (s *Store) HostErrorRates(ctx context.Context, since time.Time, limit int) ([]domain.ErrorRate, error) {
 	limit, err := insightLimit(limit, 10)
 	if err != nil {
 		return nil, err
@@ -428,8 +429,8 @@ func (s *Store) HostErrorRates(ctx context.Context, since time.Time, limit int) 
 			FROM health_reports h WHERE h.received_at >= ? GROUP BY h.version_id) t
 		JOIN versions v ON v.id = t.version_id
 		ORDER BY CASE WHEN t.calls > 0 THEN CAST(t.errs AS DOUBLE PRECISION) / t.calls ELSE 0 END DESC, t.errs DESC, t.version_id LIMIT ?`
-	return list(ctx, s, s.db, "summing host health reports", func(sc scanner) (store.ErrorRate, error) {
-		var e store.ErrorRate
+	return list(ctx, s, s.db, "summing host health reports", func(sc scanner) (domain.ErrorRate, error) {
+		var e domain.ErrorRate
 		err := sc.Scan(&e.VersionID, &e.PluginID, &e.Version, &e.Hosts, &e.Calls, &e.Errors, &e.Denials, &e.BreakerTrips)
 		return e, err
 	}, q, micros(since), limit)

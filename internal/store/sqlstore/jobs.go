@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // MaxJobArgs bounds a job's arguments.
@@ -17,8 +17,8 @@ const MaxJobArgs = 64 << 10
 
 const jobCols = `id, kind, job_key, args, state, attempts, run_at, lease_until, last_error, created_at, updated_at`
 
-func scanJob(r scanner) (store.Job, error) {
-	var j store.Job
+func scanJob(r scanner) (domain.Job, error) {
+	var j domain.Job
 	var runAt, lease, created, updated int64
 	err := r.Scan(&j.ID, &j.Kind, &j.Key, &j.Args, &j.State, &j.Attempts, &runAt, &lease, &j.LastError, &created, &updated)
 	j.RunAt, j.LeaseUntil, j.CreatedAt, j.UpdatedAt = fromMicros(runAt), fromMicros(lease), fromMicros(created), fromMicros(updated)
@@ -26,7 +26,7 @@ func scanJob(r scanner) (store.Job, error) {
 }
 
 // EnqueueJob adds a job unless one with the same kind and key is active.
-func (s *Store) EnqueueJob(ctx context.Context, j store.Job) (bool, error) {
+func (s *Store) EnqueueJob(ctx context.Context, j domain.Job) (bool, error) {
 	if j.Kind == "" || j.Key == "" {
 		return false, errors.New("a job needs a kind and a key")
 	}
@@ -55,11 +55,11 @@ func (s *Store) EnqueueJob(ctx context.Context, j store.Job) (bool, error) {
 
 // ClaimJob leases the oldest due job of one of kinds. Writers are
 // serialised, so the select-then-update cannot hand one job to two workers.
-func (s *Store) ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (store.Job, error) {
+func (s *Store) ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error) {
 	if len(kinds) == 0 || len(kinds) > 32 {
-		return store.Job{}, errors.New("claim between 1 and 32 job kinds")
+		return domain.Job{}, errors.New("claim between 1 and 32 job kinds")
 	}
-	var j store.Job
+	var j domain.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		args := []any{}
 		for _, k := range kinds {
@@ -73,7 +73,7 @@ func (s *Store) ClaimJob(ctx context.Context, kinds []string, now time.Time, lea
 		var err error
 		j, err = scanJob(tx.QueryRowContext(ctx, s.d.rebind(q), args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrNotFound
+			return domain.ErrNotFound
 		}
 		if err != nil {
 			return fmt.Errorf("%s: claiming a job: %w", s.d.Name, err)
@@ -105,7 +105,7 @@ func (s *Store) setJob(ctx context.Context, id int64, state, lastErr string, run
 			return fmt.Errorf("%s: updating job %d: %w", s.d.Name, id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("job %d is not running: %w", id, store.ErrStateChanged)
+			return fmt.Errorf("job %d is not running: %w", id, domain.ErrStateChanged)
 		}
 		return nil
 	})
@@ -127,7 +127,7 @@ func (s *Store) FailJob(ctx context.Context, id int64, lastErr string, now time.
 }
 
 // ListJobs lists jobs in a state, oldest first.
-func (s *Store) ListJobs(ctx context.Context, state string, limit int) ([]store.Job, error) {
+func (s *Store) ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error) {
 	if limit <= 0 || limit > MaxVersionLimit {
 		limit = MaxVersionLimit
 	}
@@ -138,7 +138,7 @@ func (s *Store) ListJobs(ctx context.Context, state string, limit int) ([]store.
 const MaxVetResults = 16 << 20
 
 // SaveVetRun stores a run with the next run number and its audit event.
-func (s *Store) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) (store.VetRun, error) {
+func (s *Store) SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event) (domain.VetRun, error) {
 	if len(r.Results) > MaxVetResults {
 		return r, fmt.Errorf("vetting results are %d bytes, over the limit of %d", len(r.Results), MaxVetResults)
 	}
@@ -152,7 +152,7 @@ func (s *Store) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) 
 			r.VersionID, r.Run, r.Results, r.Blocked, r.Summary, micros(r.CreatedAt))
 		if err != nil {
 			if s.d.IsUniqueViolation(err) || strings.Contains(err.Error(), "FOREIGN KEY") || strings.Contains(err.Error(), "foreign key") {
-				return fmt.Errorf("saving vetting run for %s: %w", r.VersionID, store.ErrNotFound)
+				return fmt.Errorf("saving vetting run for %s: %w", r.VersionID, domain.ErrNotFound)
 			}
 			return fmt.Errorf("%s: saving vetting run: %w", s.d.Name, err)
 		}
@@ -162,9 +162,9 @@ func (s *Store) SaveVetRun(ctx context.Context, r store.VetRun, ev audit.Event) 
 }
 
 // LatestVetRun returns a version's newest run.
-func (s *Store) LatestVetRun(ctx context.Context, versionID string) (store.VetRun, error) {
-	return getOne(ctx, s, s.db, "reading vetting run", "vetting run of "+versionID, func(sc scanner) (store.VetRun, error) {
-		var r store.VetRun
+func (s *Store) LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error) {
+	return getOne(ctx, s, s.db, "reading vetting run", "vetting run of "+versionID, func(sc scanner) (domain.VetRun, error) {
+		var r domain.VetRun
 		var created int64
 		err := sc.Scan(&r.VersionID, &r.Run, &r.Results, &r.Blocked, &r.Summary, &created)
 		r.CreatedAt = fromMicros(created)
@@ -173,7 +173,7 @@ func (s *Store) LatestVetRun(ctx context.Context, versionID string) (store.VetRu
 }
 
 // AddSuppression records (or replaces) a false-positive decision.
-func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression, ev audit.Event) error {
+func (s *Store) AddSuppression(ctx context.Context, sup domain.Suppression, ev audit.Event) error {
 	if sup.PluginID == "" || sup.Fingerprint == "" || sup.By == "" || strings.TrimSpace(sup.Reason) == "" {
 		return errors.New("a suppression needs a plugin, a fingerprint, who decided and a reason")
 	}
@@ -194,10 +194,10 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression, ev au
 }
 
 // ListSuppressions returns a plugin's false-positive decisions.
-func (s *Store) ListSuppressions(ctx context.Context, pluginID string) ([]store.Suppression, error) {
+func (s *Store) ListSuppressions(ctx context.Context, pluginID string) ([]domain.Suppression, error) {
 	return listAll(ctx, s, "listing suppressions", fmt.Sprintf("plugin %s has more than %d suppressions", pluginID, MaxListRows), MaxListRows,
-		func(sc scanner) (store.Suppression, error) {
-			var sup store.Suppression
+		func(sc scanner) (domain.Suppression, error) {
+			var sup domain.Suppression
 			var created int64
 			err := sc.Scan(&sup.PluginID, &sup.Fingerprint, &sup.RuleID, &sup.By, &sup.Reason, &created)
 			sup.CreatedAt = fromMicros(created)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Limits of the monitor records.
@@ -47,8 +47,8 @@ func stateArgs(states []lifecycle.State) (string, []any) {
 
 const revalCols = `r.version_id, r.plugin_id, r.tier, r.next_at, r.deadline, r.last_run_at, r.last_outcome, r.last_reason, r.needs_review, r.review_reason, r.updated_at`
 
-func scanRevalidation(sc scanner) (store.Revalidation, error) {
-	var r store.Revalidation
+func scanRevalidation(sc scanner) (domain.Revalidation, error) {
+	var r domain.Revalidation
 	var next, deadline, last, updated int64
 	err := sc.Scan(&r.VersionID, &r.PluginID, &r.Tier, &next, &deadline, &last, &r.LastOutcome, &r.LastReason, &r.NeedsReview, &r.ReviewReason, &updated)
 	r.NextAt, r.Deadline, r.LastRunAt, r.UpdatedAt = fromMicros(next), fromMicros(deadline), fromMicros(last), fromMicros(updated)
@@ -56,7 +56,7 @@ func scanRevalidation(sc scanner) (store.Revalidation, error) {
 }
 
 // UnscheduledVersions lists versions in states that have no schedule.
-func (s *Store) UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]store.Version, error) {
+func (s *Store) UnscheduledVersions(ctx context.Context, states []lifecycle.State, limit int) ([]domain.Version, error) {
 	if len(states) == 0 {
 		return nil, errors.New("name the states of the versions to schedule")
 	}
@@ -70,7 +70,7 @@ func (s *Store) UnscheduledVersions(ctx context.Context, states []lifecycle.Stat
 }
 
 // SaveRevalidation creates or replaces a schedule with its audit events.
-func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs []audit.Event) error {
+func (s *Store) SaveRevalidation(ctx context.Context, r domain.Revalidation, evs []audit.Event) error {
 	switch {
 	case r.VersionID == "" || r.PluginID == "":
 		return errors.New("a revalidation schedule needs a version and its plugin")
@@ -90,7 +90,7 @@ func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs 
 			r.VersionID, r.PluginID, r.Tier, micros(r.NextAt), micros(r.Deadline), micros(r.LastRunAt), r.LastOutcome, r.LastReason, r.NeedsReview, r.ReviewReason, micros(r.UpdatedAt))
 		if err != nil {
 			if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-				return fmt.Errorf("scheduling revalidation of %s: %w", r.VersionID, store.ErrNotFound)
+				return fmt.Errorf("scheduling revalidation of %s: %w", r.VersionID, domain.ErrNotFound)
 			}
 			return fmt.Errorf("%s: saving the schedule of %s: %w", s.d.Name, r.VersionID, err)
 		}
@@ -102,14 +102,14 @@ func (s *Store) SaveRevalidation(ctx context.Context, r store.Revalidation, evs 
 }
 
 // GetRevalidation returns a version's schedule.
-func (s *Store) GetRevalidation(ctx context.Context, versionID string) (store.Revalidation, error) {
+func (s *Store) GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error) {
 	return getOne(ctx, s, s.db, "reading the schedule of "+versionID, "revalidation schedule of "+versionID, scanRevalidation,
 		`SELECT `+revalCols+` FROM revalidations r WHERE r.version_id = ?`, versionID)
 }
 
 // DueRevalidations lists the schedules due at now: certified versions
 // past their next time, suspended ones past their remediation deadline.
-func (s *Store) DueRevalidations(ctx context.Context, now time.Time, limit int) ([]store.Revalidation, error) {
+func (s *Store) DueRevalidations(ctx context.Context, now time.Time, limit int) ([]domain.Revalidation, error) {
 	if limit <= 0 || limit > MaxVersionLimit {
 		limit = MaxVersionLimit
 	}
@@ -120,7 +120,7 @@ func (s *Store) DueRevalidations(ctx context.Context, now time.Time, limit int) 
 }
 
 // ListRevalidations pages schedules by version id.
-func (s *Store) ListRevalidations(ctx context.Context, q store.RevalidationQuery) ([]store.Revalidation, error) {
+func (s *Store) ListRevalidations(ctx context.Context, q domain.RevalidationQuery) ([]domain.Revalidation, error) {
 	limit := q.Limit
 	switch {
 	case limit == 0:
@@ -140,7 +140,7 @@ func (s *Store) ListRevalidations(ctx context.Context, q store.RevalidationQuery
 
 // ---- Component index ------------------------------------------------------
 
-func checkComponent(c store.Component) error {
+func checkComponent(c domain.Component) error {
 	if c.Ecosystem == "" || c.Name == "" {
 		return fmt.Errorf("component %q has no ecosystem or name", c.Name)
 	}
@@ -153,15 +153,15 @@ func checkComponent(c store.Component) error {
 // IndexComponents replaces a version's components. Duplicates are kept
 // once. It writes no audit event: the index is derived from the vetting
 // run, which has its own.
-func (s *Store) IndexComponents(ctx context.Context, versionID string, cs []store.Component) error {
+func (s *Store) IndexComponents(ctx context.Context, versionID string, cs []domain.Component) error {
 	if versionID == "" {
 		return errors.New("index components of which version?")
 	}
 	if len(cs) > MaxComponents {
 		return fmt.Errorf("version %s lists %d components, over the limit of %d", versionID, len(cs), MaxComponents)
 	}
-	seen := make(map[store.Component]bool, len(cs))
-	uniq := make([]store.Component, 0, len(cs))
+	seen := make(map[domain.Component]bool, len(cs))
+	uniq := make([]domain.Component, 0, len(cs))
 	for _, c := range cs {
 		if err := checkComponent(c); err != nil {
 			return fmt.Errorf("indexing %s: %w", versionID, err)
@@ -184,7 +184,7 @@ func (s *Store) IndexComponents(ctx context.Context, versionID string, cs []stor
 			q := `INSERT INTO components (ecosystem, name, version_id, version) VALUES (?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?)`, n-1)
 			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
 				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-					return fmt.Errorf("indexing components of %s: %w", versionID, store.ErrNotFound)
+					return fmt.Errorf("indexing components of %s: %w", versionID, domain.ErrNotFound)
 				}
 				return fmt.Errorf("%s: indexing components of %s: %w", s.d.Name, versionID, err)
 			}
@@ -196,7 +196,7 @@ func (s *Store) IndexComponents(ctx context.Context, versionID string, cs []stor
 
 // ComponentUsers finds the versions in states that ship any of the named
 // packages, through the index on (ecosystem, name).
-func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]store.ComponentUse, error) {
+func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []string, states []lifecycle.State, limit int) ([]domain.ComponentUse, error) {
 	switch {
 	case ecosystem == "" || len(names) == 0:
 		return nil, nil
@@ -214,8 +214,8 @@ func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []st
 	}
 	in, sa := stateArgs(states)
 	args = append(append(args, sa...), limit+1)
-	out, err := list(ctx, s, s.db, "finding versions that ship "+ecosystem+" packages", func(sc scanner) (store.ComponentUse, error) {
-		var u store.ComponentUse
+	out, err := list(ctx, s, s.db, "finding versions that ship "+ecosystem+" packages", func(sc scanner) (domain.ComponentUse, error) {
+		var u domain.ComponentUse
 		err := sc.Scan(&u.VersionID, &u.Ecosystem, &u.Name, &u.Version)
 		return u, err
 	}, `SELECT c.version_id, c.ecosystem, c.name, c.version
@@ -235,7 +235,7 @@ func (s *Store) ComponentUsers(ctx context.Context, ecosystem string, names []st
 
 // OfferHostAPI records an offered host API version; offering it again
 // changes nothing and records nothing.
-func (s *Store) OfferHostAPI(ctx context.Context, o store.HostAPIOffer, ev audit.Event) error {
+func (s *Store) OfferHostAPI(ctx context.Context, o domain.HostAPIOffer, ev audit.Event) error {
 	if o.Version == "" || len(o.Version) > 64 || o.By == "" {
 		return errors.New("a host API offer needs a version (at most 64 bytes) and who offers it")
 	}
@@ -257,10 +257,10 @@ func (s *Store) OfferHostAPI(ctx context.Context, o store.HostAPIOffer, ev audit
 }
 
 // ListHostAPIs lists offered host API versions, newest offer first.
-func (s *Store) ListHostAPIs(ctx context.Context) ([]store.HostAPIOffer, error) {
+func (s *Store) ListHostAPIs(ctx context.Context) ([]domain.HostAPIOffer, error) {
 	return listAll(ctx, s, "listing host API offers", fmt.Sprintf("more than %d host API versions are offered", MaxListRows), MaxListRows,
-		func(sc scanner) (store.HostAPIOffer, error) {
-			var o store.HostAPIOffer
+		func(sc scanner) (domain.HostAPIOffer, error) {
+			var o domain.HostAPIOffer
 			var at int64
 			err := sc.Scan(&o.Version, &o.By, &at)
 			o.OfferedAt = fromMicros(at)
@@ -271,7 +271,7 @@ func (s *Store) ListHostAPIs(ctx context.Context) ([]store.HostAPIOffer, error) 
 // ---- Host health ----------------------------------------------------------
 
 // SaveHealthReports records reports and the alerts they raise.
-func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, evs []audit.Event) error {
+func (s *Store) SaveHealthReports(ctx context.Context, rs []domain.HealthReport, evs []audit.Event) error {
 	if len(rs) == 0 {
 		return errors.New("no health reports to save")
 	}
@@ -304,7 +304,7 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, 
 				r.VersionID, r.Host, micros(r.WindowStart), micros(r.WindowEnd), r.Calls, errs, r.Denials, r.BreakerTrips, micros(r.ReceivedAt))
 			if err != nil {
 				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-					return fmt.Errorf("health report for version %s: %w", r.VersionID, store.ErrNotFound)
+					return fmt.Errorf("health report for version %s: %w", r.VersionID, domain.ErrNotFound)
 				}
 				return fmt.Errorf("%s: saving the health report of %s: %w", s.d.Name, r.VersionID, err)
 			}
@@ -317,7 +317,7 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []store.HealthReport, 
 }
 
 // ListHealthReports lists a version's reports since a time, newest first.
-func (s *Store) ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]store.HealthReport, error) {
+func (s *Store) ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error) {
 	if limit <= 0 || limit > MaxListRows {
 		limit = MaxListRows
 	}
@@ -325,8 +325,8 @@ func (s *Store) ListHealthReports(ctx context.Context, versionID string, since t
 		FROM health_reports WHERE version_id = ? AND received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?`, versionID, micros(since), limit)
 }
 
-func scanHealthReport(sc scanner) (store.HealthReport, error) {
-	var r store.HealthReport
+func scanHealthReport(sc scanner) (domain.HealthReport, error) {
+	var r domain.HealthReport
 	var ws, we, recv int64
 	var errs []byte
 	if err := sc.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv); err != nil {

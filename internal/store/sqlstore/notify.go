@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Bounds of the notification tables.
@@ -30,8 +30,8 @@ const (
 
 const webhookCols = `id, owner, url, events, namespace, plugin_id, secret, created_at, disabled_at, disabled_reason`
 
-func scanWebhook(r scanner) (store.Webhook, error) {
-	var w store.Webhook
+func scanWebhook(r scanner) (domain.Webhook, error) {
+	var w domain.Webhook
 	var events string
 	var created, disabled int64
 	if err := r.Scan(&w.ID, &w.Owner, &w.URL, &events, &w.Namespace, &w.PluginID, &w.Secret, &created, &disabled, &w.DisabledReason); err != nil {
@@ -45,7 +45,7 @@ func scanWebhook(r scanner) (store.Webhook, error) {
 }
 
 // CreateWebhook records a subscription.
-func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, ev audit.Event) error {
+func (s *Store) CreateWebhook(ctx context.Context, w domain.Webhook, ev audit.Event) error {
 	switch {
 	case w.ID == "" || w.Owner == "":
 		return errors.New("a webhook needs an id and an owner")
@@ -67,12 +67,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, ev audit.Eve
 }
 
 // GetWebhook returns one subscription.
-func (s *Store) GetWebhook(ctx context.Context, id string) (store.Webhook, error) {
+func (s *Store) GetWebhook(ctx context.Context, id string) (domain.Webhook, error) {
 	return getOne(ctx, s, s.db, "reading webhook "+id, "webhook "+id, scanWebhook, `SELECT `+webhookCols+` FROM webhooks WHERE id = ?`, id)
 }
 
 // ListWebhooks returns every subscription, oldest first.
-func (s *Store) ListWebhooks(ctx context.Context) ([]store.Webhook, error) {
+func (s *Store) ListWebhooks(ctx context.Context) ([]domain.Webhook, error) {
 	return listAll(ctx, s, "listing webhooks", fmt.Sprintf("there are more than %d webhooks: disable and remove unused ones", MaxListRows), MaxListRows,
 		scanWebhook, `SELECT `+webhookCols+` FROM webhooks ORDER BY created_at, id`)
 }
@@ -89,7 +89,7 @@ func (s *Store) DisableWebhook(ctx context.Context, id string, at time.Time, rea
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE webhook_id = ? AND state = ?`),
-			store.DeliveryDead, "the subscription was disabled: "+reason, micros(at), id, store.DeliveryPending); err != nil {
+			domain.DeliveryDead, "the subscription was disabled: "+reason, micros(at), id, domain.DeliveryPending); err != nil {
 			return fmt.Errorf("%s: disabling webhook %s: %w", s.d.Name, id, err)
 		}
 		return nil
@@ -106,7 +106,7 @@ func (s *Store) WebhookCursor(ctx context.Context) (int64, error) {
 }
 
 // EnqueueDeliveries records deliveries and moves the cursor.
-func (s *Store) EnqueueDeliveries(ctx context.Context, ds []store.WebhookDelivery, from, to int64) error {
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds []domain.WebhookDelivery, from, to int64) error {
 	if len(ds) > MaxDeliveryBatch {
 		return fmt.Errorf("%d deliveries in one batch, over the limit of %d", len(ds), MaxDeliveryBatch)
 	}
@@ -127,7 +127,7 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds []store.WebhookDeliver
 			return fmt.Errorf("%s: moving the webhook cursor: %w", s.d.Name, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("the webhook cursor is no longer at %d: %w", from, store.ErrStateChanged)
+			return fmt.Errorf("the webhook cursor is no longer at %d: %w", from, domain.ErrStateChanged)
 		}
 		for _, d := range ds {
 			var n int
@@ -141,7 +141,7 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds []store.WebhookDeliver
 			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO webhook_deliveries
 				(webhook_id, event_seq, event_type, message_id, payload, state, attempts, next_attempt, last_status, last_error, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, '', ?, ?)`),
-				d.WebhookID, d.EventSeq, d.EventType, d.MessageID, d.Payload, store.DeliveryPending, micros(d.NextAttempt), now, now); err != nil {
+				d.WebhookID, d.EventSeq, d.EventType, d.MessageID, d.Payload, domain.DeliveryPending, micros(d.NextAttempt), now, now); err != nil {
 				return fmt.Errorf("%s: enqueueing delivery of event %d to %s: %w", s.d.Name, d.EventSeq, d.WebhookID, err)
 			}
 		}
@@ -151,8 +151,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, ds []store.WebhookDeliver
 
 const deliveryCols = `id, webhook_id, event_seq, event_type, message_id, payload, state, attempts, next_attempt, last_status, last_error, created_at, updated_at`
 
-func scanDelivery(r scanner) (store.WebhookDelivery, error) {
-	var d store.WebhookDelivery
+func scanDelivery(r scanner) (domain.WebhookDelivery, error) {
+	var d domain.WebhookDelivery
 	var next, created, updated int64
 	err := r.Scan(&d.ID, &d.WebhookID, &d.EventSeq, &d.EventType, &d.MessageID, &d.Payload, &d.State, &d.Attempts, &next, &d.LastStatus, &d.LastError, &created, &updated)
 	d.NextAttempt, d.CreatedAt, d.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
@@ -161,19 +161,19 @@ func scanDelivery(r scanner) (store.WebhookDelivery, error) {
 
 // ClaimDeliveries leases due deliveries. Writers are serialised, so two
 // workers never claim one delivery.
-func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.WebhookDelivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]domain.WebhookDelivery, error) {
 	if limit <= 0 || limit > MaxDeliveryRows {
 		return nil, fmt.Errorf("claim between 1 and %d deliveries", MaxDeliveryRows)
 	}
 	if lease <= 0 {
 		return nil, errors.New("a delivery lease must be positive")
 	}
-	var out []store.WebhookDelivery
+	var out []domain.WebhookDelivery
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ds, err := list(ctx, s, tx, "reading deliveries", scanDelivery, `SELECT d.`+strings.ReplaceAll(deliveryCols, ", ", ", d.")+` FROM webhook_deliveries d
 			JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.state = ? AND d.next_attempt <= ? AND w.disabled_at = 0
-			ORDER BY d.next_attempt, d.id LIMIT ?`, store.DeliveryPending, micros(now), limit)
+			ORDER BY d.next_attempt, d.id LIMIT ?`, domain.DeliveryPending, micros(now), limit)
 		if err != nil {
 			return err
 		}
@@ -191,9 +191,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 }
 
 // RecordAttempt appends to the delivery log and updates the delivery.
-func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a store.WebhookAttempt, ev *audit.Event) error {
+func (s *Store) RecordAttempt(ctx context.Context, d domain.WebhookDelivery, a domain.WebhookAttempt, ev *audit.Event) error {
 	switch d.State {
-	case store.DeliveryPending, store.DeliveryDelivered, store.DeliveryDead:
+	case domain.DeliveryPending, domain.DeliveryDelivered, domain.DeliveryDead:
 	default:
 		return fmt.Errorf("delivery %d: unknown state %q", d.ID, d.State)
 	}
@@ -214,12 +214,12 @@ func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a st
 	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt = ?, last_status = ?, last_error = ?, updated_at = ?
 			WHERE id = ? AND state = ?`),
-			d.State, d.Attempts, micros(d.NextAttempt), d.LastStatus, lastErr, micros(a.At), d.ID, store.DeliveryPending)
+			d.State, d.Attempts, micros(d.NextAttempt), d.LastStatus, lastErr, micros(a.At), d.ID, domain.DeliveryPending)
 		if err != nil {
 			return fmt.Errorf("%s: updating delivery %d: %w", s.d.Name, d.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("delivery %d is no longer pending: %w", d.ID, store.ErrStateChanged)
+			return fmt.Errorf("delivery %d is no longer pending: %w", d.ID, domain.ErrStateChanged)
 		}
 		// Attempts are numbered over the delivery's whole life, replays
 		// included, so the log stays whole.
@@ -239,13 +239,13 @@ func (s *Store) RecordAttempt(ctx context.Context, d store.WebhookDelivery, a st
 }
 
 // GetDelivery returns one delivery.
-func (s *Store) GetDelivery(ctx context.Context, id int64) (store.WebhookDelivery, error) {
+func (s *Store) GetDelivery(ctx context.Context, id int64) (domain.WebhookDelivery, error) {
 	name := fmt.Sprintf("delivery %d", id)
 	return getOne(ctx, s, s.db, "reading "+name, name, scanDelivery, `SELECT `+deliveryCols+` FROM webhook_deliveries WHERE id = ?`, id)
 }
 
 // ListDeliveries pages the delivery log, newest first.
-func (s *Store) ListDeliveries(ctx context.Context, q store.DeliveryQuery) ([]store.WebhookDelivery, error) {
+func (s *Store) ListDeliveries(ctx context.Context, q domain.DeliveryQuery) ([]domain.WebhookDelivery, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultDeliveryRows
 	}
@@ -280,9 +280,9 @@ func (s *Store) ListDeliveries(ctx context.Context, q store.DeliveryQuery) ([]st
 }
 
 // ListAttempts returns a delivery's attempts in order.
-func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]store.WebhookAttempt, error) {
-	return list(ctx, s, s.db, "reading attempts", func(sc scanner) (store.WebhookAttempt, error) {
-		var a store.WebhookAttempt
+func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]domain.WebhookAttempt, error) {
+	return list(ctx, s, s.db, "reading attempts", func(sc scanner) (domain.WebhookAttempt, error) {
+		var a domain.WebhookAttempt
 		var at, lat int64
 		err := sc.Scan(&a.DeliveryID, &a.N, &at, &a.StatusCode, &lat, &a.Error, &a.Response)
 		a.At, a.Latency = fromMicros(at), time.Duration(lat)*time.Microsecond
@@ -305,19 +305,19 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 			return err
 		}
 		if disabled != 0 {
-			return fmt.Errorf("webhook %s is disabled; add a new subscription instead of replaying to it: %w", webhookID, store.ErrConflict)
+			return fmt.Errorf("webhook %s is disabled; add a new subscription instead of replaying to it: %w", webhookID, domain.ErrConflict)
 		}
 		q := `UPDATE webhook_deliveries SET state = ?, attempts = 0, next_attempt = ?, last_error = '', updated_at = ? WHERE webhook_id = ?`
-		args := []any{store.DeliveryPending, micros(at), micros(at), webhookID}
+		args := []any{domain.DeliveryPending, micros(at), micros(at), webhookID}
 		if ids == nil {
 			q += ` AND state = ?`
-			args = append(args, store.DeliveryDead)
+			args = append(args, domain.DeliveryDead)
 		} else {
 			if len(ids) == 0 {
 				return errSkipAudit
 			}
 			q += ` AND state IN (?, ?) AND id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
-			args = append(args, store.DeliveryDead, store.DeliveryDelivered)
+			args = append(args, domain.DeliveryDead, domain.DeliveryDelivered)
 			for _, id := range ids {
 				args = append(args, id)
 			}
@@ -340,15 +340,15 @@ func (s *Store) ReplayDeliveries(ctx context.Context, webhookID string, ids []in
 
 const incidentCols = `id, title, summary, severity, state, opened_by, opened_at, contained_at, remediated_at, closed_at, closed_by, postmortem`
 
-func scanIncident(r scanner) (store.Incident, error) {
-	var inc store.Incident
+func scanIncident(r scanner) (domain.Incident, error) {
+	var inc domain.Incident
 	var opened, contained, remediated, closed int64
 	err := r.Scan(&inc.ID, &inc.Title, &inc.Summary, &inc.Severity, &inc.State, &inc.OpenedBy, &opened, &contained, &remediated, &closed, &inc.ClosedBy, &inc.Postmortem)
 	inc.OpenedAt, inc.ContainedAt, inc.RemediatedAt, inc.ClosedAt = fromMicros(opened), fromMicros(contained), fromMicros(remediated), fromMicros(closed)
 	return inc, err
 }
 
-func checkIncident(inc store.Incident) error {
+func checkIncident(inc domain.Incident) error {
 	switch {
 	case inc.ID == "" || inc.Title == "" || inc.OpenedBy == "" || inc.OpenedAt.IsZero():
 		return errors.New("an incident needs an id, a title, who opened it and when")
@@ -356,7 +356,7 @@ func checkIncident(inc store.Incident) error {
 		return fmt.Errorf("incident %s: the title is limited to 512 bytes, the summary and post-mortem to %d", inc.ID, MaxIncidentText)
 	}
 	switch inc.State {
-	case store.IncidentOpen, store.IncidentContained, store.IncidentClosed:
+	case domain.IncidentOpen, domain.IncidentContained, domain.IncidentClosed:
 	default:
 		return fmt.Errorf("incident %s: unknown state %q", inc.ID, inc.State)
 	}
@@ -364,7 +364,7 @@ func checkIncident(inc store.Incident) error {
 }
 
 // CreateIncident records a new incident.
-func (s *Store) CreateIncident(ctx context.Context, inc store.Incident, ev audit.Event) error {
+func (s *Store) CreateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error {
 	if err := checkIncident(inc); err != nil {
 		return err
 	}
@@ -375,12 +375,12 @@ func (s *Store) CreateIncident(ctx context.Context, inc store.Incident, ev audit
 }
 
 // GetIncident returns one incident.
-func (s *Store) GetIncident(ctx context.Context, id string) (store.Incident, error) {
+func (s *Store) GetIncident(ctx context.Context, id string) (domain.Incident, error) {
 	return getOne(ctx, s, s.db, "reading incident "+id, "incident "+id, scanIncident, `SELECT `+incidentCols+` FROM incidents WHERE id = ?`, id)
 }
 
 // ListIncidents returns incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]store.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, q domain.IncidentQuery) ([]domain.Incident, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultDeliveryRows
 	}
@@ -396,7 +396,7 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) ([]sto
 }
 
 // UpdateIncident writes an incident's mutable fields.
-func (s *Store) UpdateIncident(ctx context.Context, inc store.Incident, ev audit.Event) error {
+func (s *Store) UpdateIncident(ctx context.Context, inc domain.Incident, ev audit.Event) error {
 	if err := checkIncident(inc); err != nil {
 		return err
 	}
@@ -407,14 +407,14 @@ func (s *Store) UpdateIncident(ctx context.Context, inc store.Incident, ev audit
 			return fmt.Errorf("%s: updating incident %s: %w", s.d.Name, inc.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("incident %s: %w", inc.ID, store.ErrNotFound)
+			return fmt.Errorf("incident %s: %w", inc.ID, domain.ErrNotFound)
 		}
 		return nil
 	})
 }
 
 // AddIncidentVersions names versions in an incident.
-func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs []store.IncidentVersion, ev audit.Event) (int, error) {
+func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs []domain.IncidentVersion, ev audit.Event) (int, error) {
 	if len(vs) == 0 || len(vs) > MaxVersionLimit {
 		return 0, fmt.Errorf("add 1 to %d versions at once", MaxVersionLimit)
 	}
@@ -456,10 +456,10 @@ func (s *Store) AddIncidentVersions(ctx context.Context, incidentID string, vs [
 
 // ListIncidentVersions returns the versions an incident names, in the
 // order they were added.
-func (s *Store) ListIncidentVersions(ctx context.Context, incidentID string) ([]store.IncidentVersion, error) {
+func (s *Store) ListIncidentVersions(ctx context.Context, incidentID string) ([]domain.IncidentVersion, error) {
 	return listAll(ctx, s, "listing incident versions", fmt.Sprintf("incident %s names more than %d versions", incidentID, MaxListRows), MaxListRows,
-		func(sc scanner) (store.IncidentVersion, error) {
-			var v store.IncidentVersion
+		func(sc scanner) (domain.IncidentVersion, error) {
+			var v domain.IncidentVersion
 			var added int64
 			err := sc.Scan(&v.VersionID, &v.Source, &v.AddedBy, &added)
 			v.AddedAt = fromMicros(added)
@@ -470,7 +470,7 @@ func (s *Store) ListIncidentVersions(ctx context.Context, incidentID string) ([]
 // ---- Hunting rules ---------------------------------------------------------
 
 // CreateHuntRule records a rule.
-func (s *Store) CreateHuntRule(ctx context.Context, r store.HuntRule, ev audit.Event) error {
+func (s *Store) CreateHuntRule(ctx context.Context, r domain.HuntRule, ev audit.Event) error {
 	switch {
 	case r.ID == "" || r.CreatedBy == "" || r.Pattern == "":
 		return errors.New("a hunting rule needs an id, a pattern and who added it")
@@ -478,7 +478,7 @@ func (s *Store) CreateHuntRule(ctx context.Context, r store.HuntRule, ev audit.E
 		return fmt.Errorf("hunting rule %s: the pattern is limited to %d bytes and the description to %d", r.ID, MaxHuntPattern, MaxReason)
 	}
 	switch r.Kind {
-	case store.HuntContent, store.HuntModule, store.HuntImport, store.HuntOrigin:
+	case domain.HuntContent, domain.HuntModule, domain.HuntImport, domain.HuntOrigin:
 	default:
 		return fmt.Errorf("hunting rule %s: unknown kind %q", r.ID, r.Kind)
 	}
@@ -489,14 +489,14 @@ func (s *Store) CreateHuntRule(ctx context.Context, r store.HuntRule, ev audit.E
 }
 
 // ListHuntRules returns the rules, oldest first.
-func (s *Store) ListHuntRules(ctx context.Context, activeOnly bool) ([]store.HuntRule, error) {
+func (s *Store) ListHuntRules(ctx context.Context, activeOnly bool) ([]domain.HuntRule, error) {
 	q := `SELECT id, incident_id, kind, pattern, description, created_by, created_at, disabled_at FROM hunt_rules`
 	if activeOnly {
 		q += ` WHERE disabled_at = 0`
 	}
 	return listAll(ctx, s, "listing hunting rules", fmt.Sprintf("there are more than %d hunting rules: disable old ones", MaxListRows), MaxListRows,
-		func(sc scanner) (store.HuntRule, error) {
-			var r store.HuntRule
+		func(sc scanner) (domain.HuntRule, error) {
+			var r domain.HuntRule
 			var created, disabled int64
 			err := sc.Scan(&r.ID, &r.IncidentID, &r.Kind, &r.Pattern, &r.Description, &r.CreatedBy, &created, &disabled)
 			r.CreatedAt, r.DisabledAt = fromMicros(created), fromMicros(disabled)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // Bounds of the review tables.
@@ -22,7 +22,7 @@ const (
 )
 
 // SaveVerdict stores a verdict with the next sequence number.
-func (s *Store) SaveVerdict(ctx context.Context, v store.Verdict, ev audit.Event) (store.Verdict, error) {
+func (s *Store) SaveVerdict(ctx context.Context, v domain.Verdict, ev audit.Event) (domain.Verdict, error) {
 	if len(v.Body) > MaxVerdictBody {
 		return v, fmt.Errorf("verdict is %d bytes, over the limit of %d", len(v.Body), MaxVerdictBody)
 	}
@@ -42,9 +42,9 @@ func (s *Store) SaveVerdict(ctx context.Context, v store.Verdict, ev audit.Event
 }
 
 // LatestVerdict returns a version's newest verdict.
-func (s *Store) LatestVerdict(ctx context.Context, versionID string) (store.Verdict, error) {
-	return getOne(ctx, s, s.db, "reading verdict", "verdict of "+versionID, func(sc scanner) (store.Verdict, error) {
-		var v store.Verdict
+func (s *Store) LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error) {
+	return getOne(ctx, s, s.db, "reading verdict", "verdict of "+versionID, func(sc scanner) (domain.Verdict, error) {
+		var v domain.Verdict
 		var created int64
 		err := sc.Scan(&v.VersionID, &v.Seq, &v.PolicyDigest, &v.Outcome, &v.Tier, &v.Weight, &v.Body, &created)
 		v.CreatedAt = fromMicros(created)
@@ -54,8 +54,8 @@ func (s *Store) LatestVerdict(ctx context.Context, versionID string) (store.Verd
 
 const reviewCols = `version_id, plugin_id, tier, weight, approvals_required, deadline, preferred_reviewer, claimed_by, claim_until, escalated_at, is_open, created_at`
 
-func scanReview(r scanner) (store.ReviewItem, error) {
-	var it store.ReviewItem
+func scanReview(r scanner) (domain.ReviewItem, error) {
+	var it domain.ReviewItem
 	var deadline, claim, esc, created int64
 	err := r.Scan(&it.VersionID, &it.PluginID, &it.Tier, &it.Weight, &it.ApprovalsRequired, &deadline, &it.PreferredReviewer, &it.ClaimedBy, &claim, &esc, &it.Open, &created)
 	it.Deadline, it.ClaimUntil, it.EscalatedAt, it.CreatedAt = fromMicros(deadline), fromMicros(claim), fromMicros(esc), fromMicros(created)
@@ -63,7 +63,7 @@ func scanReview(r scanner) (store.ReviewItem, error) {
 }
 
 // OpenReview puts a version in the queue (replacing a closed item).
-func (s *Store) OpenReview(ctx context.Context, it store.ReviewItem, ev audit.Event) error {
+func (s *Store) OpenReview(ctx context.Context, it domain.ReviewItem, ev audit.Event) error {
 	if it.VersionID == "" || it.PluginID == "" || it.Deadline.IsZero() || it.ApprovalsRequired < 1 {
 		return errors.New("a review item needs a version, a plugin, a deadline and at least one required approval")
 	}
@@ -83,12 +83,12 @@ func (s *Store) OpenReview(ctx context.Context, it store.ReviewItem, ev audit.Ev
 }
 
 // GetReview returns a version's review item.
-func (s *Store) GetReview(ctx context.Context, versionID string) (store.ReviewItem, error) {
+func (s *Store) GetReview(ctx context.Context, versionID string) (domain.ReviewItem, error) {
 	return getOne(ctx, s, s.db, "reading review", "review of "+versionID, scanReview, `SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`, versionID)
 }
 
 // ListReviews pages the open queue by deadline, then weight.
-func (s *Store) ListReviews(ctx context.Context, q store.ReviewQuery) ([]store.ReviewItem, error) {
+func (s *Store) ListReviews(ctx context.Context, q domain.ReviewQuery) ([]domain.ReviewItem, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultQueueRow
 	}
@@ -102,19 +102,19 @@ func (s *Store) ListReviews(ctx context.Context, q store.ReviewQuery) ([]store.R
 }
 
 // ClaimReview gives reviewer the item until until.
-func (s *Store) ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (store.ReviewItem, error) {
-	var it store.ReviewItem
+func (s *Store) ClaimReview(ctx context.Context, versionID, reviewer string, now, until time.Time, ev audit.Event) (domain.ReviewItem, error) {
+	var it domain.ReviewItem
 	err := s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		var err error
 		it, err = getOne(ctx, s, tx, "reading review", "no open review for "+versionID, scanReview, `SELECT `+reviewCols+` FROM review_items WHERE version_id = ?`, versionID)
 		if err == nil && !it.Open {
-			err = fmt.Errorf("no open review for %s: %w", versionID, store.ErrNotFound)
+			err = fmt.Errorf("no open review for %s: %w", versionID, domain.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if it.ClaimedBy != "" && it.ClaimedBy != reviewer && it.ClaimUntil.After(now) {
-			return fmt.Errorf("%s holds the review of %s until %s: %w", it.ClaimedBy, versionID, it.ClaimUntil.Format(time.RFC3339), store.ErrConflict)
+			return fmt.Errorf("%s holds the review of %s until %s: %w", it.ClaimedBy, versionID, it.ClaimUntil.Format(time.RFC3339), domain.ErrConflict)
 		}
 		it.ClaimedBy, it.ClaimUntil = reviewer, norm(until)
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE review_items SET claimed_by = ?, claim_until = ? WHERE version_id = ?`), reviewer, micros(until), versionID); err != nil {
@@ -126,7 +126,7 @@ func (s *Store) ClaimReview(ctx context.Context, versionID, reviewer string, now
 }
 
 // AddApproval records an approval and returns the distinct approvers.
-func (s *Store) AddApproval(ctx context.Context, a store.Approval, ev audit.Event) (int, error) {
+func (s *Store) AddApproval(ctx context.Context, a domain.Approval, ev audit.Event) (int, error) {
 	granted, err := json.Marshal(a.Granted)
 	if err != nil {
 		return 0, err
@@ -139,7 +139,7 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval, ev audit.Even
 			return err
 		}
 		if exists > 0 {
-			return fmt.Errorf("%s has already approved %s; a second approval must come from another reviewer: %w", a.Reviewer, a.VersionID, store.ErrConflict)
+			return fmt.Errorf("%s has already approved %s; a second approval must come from another reviewer: %w", a.Reviewer, a.VersionID, domain.ErrConflict)
 		}
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO review_approvals (version_id, reviewer, granted, created_at) VALUES (?, ?, ?, ?)`),
 			a.VersionID, a.Reviewer, string(granted), micros(a.CreatedAt)); err != nil {
@@ -151,9 +151,9 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval, ev audit.Even
 }
 
 // ListApprovals returns a version's approvals, oldest first.
-func (s *Store) ListApprovals(ctx context.Context, versionID string) ([]store.Approval, error) {
-	return list(ctx, s, s.db, "listing approvals", func(sc scanner) (store.Approval, error) {
-		var a store.Approval
+func (s *Store) ListApprovals(ctx context.Context, versionID string) ([]domain.Approval, error) {
+	return list(ctx, s, s.db, "listing approvals", func(sc scanner) (domain.Approval, error) {
+		var a domain.Approval
 		var granted string
 		var created int64
 		if err := sc.Scan(&a.VersionID, &a.Reviewer, &granted, &created); err != nil {
@@ -168,8 +168,8 @@ func (s *Store) ListApprovals(ctx context.Context, versionID string) ([]store.Ap
 }
 
 // EscalateOverdue marks open items past their deadline, once each.
-func (s *Store) EscalateOverdue(ctx context.Context, now time.Time) ([]store.ReviewItem, error) {
-	var out []store.ReviewItem
+func (s *Store) EscalateOverdue(ctx context.Context, now time.Time) ([]domain.ReviewItem, error) {
+	var out []domain.ReviewItem
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = list(ctx, s, tx, "finding overdue reviews", scanReview, `SELECT `+reviewCols+` FROM review_items WHERE is_open = ? AND escalated_at = 0 AND deadline < ? ORDER BY deadline LIMIT ?`, true, micros(now), MaxQueueRows)
@@ -195,7 +195,7 @@ func (s *Store) EscalateOverdue(ctx context.Context, now time.Time) ([]store.Rev
 }
 
 // AddMessage appends to a plugin's review thread.
-func (s *Store) AddMessage(ctx context.Context, m store.Message, ev audit.Event) (store.Message, error) {
+func (s *Store) AddMessage(ctx context.Context, m domain.Message, ev audit.Event) (domain.Message, error) {
 	if m.PluginID == "" || m.Author == "" || m.Kind == "" {
 		return m, errors.New("a message needs a plugin, an author and a kind")
 	}
@@ -215,9 +215,9 @@ func (s *Store) AddMessage(ctx context.Context, m store.Message, ev audit.Event)
 }
 
 // ListMessages returns a plugin's thread, oldest first.
-func (s *Store) ListMessages(ctx context.Context, pluginID string) ([]store.Message, error) {
-	return list(ctx, s, s.db, "listing messages", func(sc scanner) (store.Message, error) {
-		var m store.Message
+func (s *Store) ListMessages(ctx context.Context, pluginID string) ([]domain.Message, error) {
+	return list(ctx, s, s.db, "listing messages", func(sc scanner) (domain.Message, error) {
+		var m domain.Message
 		var created int64
 		err := sc.Scan(&m.ID, &m.PluginID, &m.VersionID, &m.Author, &m.Kind, &m.Body, &created)
 		m.CreatedAt = fromMicros(created)
@@ -229,7 +229,7 @@ func (s *Store) ListMessages(ctx context.Context, pluginID string) ([]store.Mess
 const MaxPolicyBytes = 4 << 20
 
 // ApplyPolicy makes p the only active policy.
-func (s *Store) ApplyPolicy(ctx context.Context, p store.PolicyRecord, ev audit.Event) error {
+func (s *Store) ApplyPolicy(ctx context.Context, p domain.PolicyRecord, ev audit.Event) error {
 	if p.Digest == "" || len(p.Modules) == 0 {
 		return errors.New("a policy needs a digest and its modules")
 	}
@@ -252,8 +252,8 @@ func (s *Store) ApplyPolicy(ctx context.Context, p store.PolicyRecord, ev audit.
 	})
 }
 
-func scanPolicy(r scanner) (store.PolicyRecord, error) {
-	var p store.PolicyRecord
+func scanPolicy(r scanner) (domain.PolicyRecord, error) {
+	var p domain.PolicyRecord
 	var at int64
 	err := r.Scan(&p.Digest, &p.Modules, &p.AppliedBy, &at, &p.Active)
 	p.AppliedAt = fromMicros(at)
@@ -261,12 +261,12 @@ func scanPolicy(r scanner) (store.PolicyRecord, error) {
 }
 
 // ActivePolicy returns the active policy.
-func (s *Store) ActivePolicy(ctx context.Context) (store.PolicyRecord, error) {
+func (s *Store) ActivePolicy(ctx context.Context) (domain.PolicyRecord, error) {
 	return getOne(ctx, s, s.db, "reading the active policy", "no policy was applied", scanPolicy, `SELECT digest, modules, applied_by, applied_at, active FROM policies WHERE active = ?`, true)
 }
 
 // ListPolicies returns every applied policy, newest first.
-func (s *Store) ListPolicies(ctx context.Context) ([]store.PolicyRecord, error) {
+func (s *Store) ListPolicies(ctx context.Context) ([]domain.PolicyRecord, error) {
 	return list(ctx, s, s.db, "listing policies", scanPolicy, `SELECT digest, modules, applied_by, applied_at, active FROM policies ORDER BY applied_at DESC LIMIT ?`, MaxListRows)
 }
 

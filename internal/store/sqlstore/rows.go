@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"gatehouse.dev/gatehouse/internal/audit"
-	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/domain"
 )
 
 // The helpers here are the shapes every table's code shares: read one row,
@@ -18,14 +18,14 @@ import (
 // scanner is what *sql.Row and *sql.Rows have in common.
 type scanner interface{ Scan(dest ...any) error }
 
-// getOne reads the row query finds, with scan. No row is store.ErrNotFound,
+// getOne reads the row query finds, with scan. No row is domain.ErrNotFound,
 // said as "<notFound>: not found"; another error says what was being done.
 func getOne[T any](ctx context.Context, s *Store, q querier, what, notFound string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
 	v, err := scan(q.QueryRowContext(ctx, s.d.rebind(query), args...))
 	if err != nil {
 		var zero T
 		if errors.Is(err, sql.ErrNoRows) {
-			return zero, fmt.Errorf("%s: %w", notFound, store.ErrNotFound)
+			return zero, fmt.Errorf("%s: %w", notFound, domain.ErrNotFound)
 		}
 		return zero, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
 	}
@@ -68,7 +68,7 @@ func listAll[T any](ctx context.Context, s *Store, what, tooLong string, limit i
 	return out, nil
 }
 
-// insert adds a row; a unique violation is store.ErrConflict, said as
+// insert adds a row; a unique violation is domain.ErrConflict, said as
 // "<name> exists" or as conflict when given.
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, name, conflict, query string, args ...any) error {
 	_, err := tx.ExecContext(ctx, s.d.rebind(query), args...)
@@ -76,7 +76,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, name, conflict, query st
 		if conflict == "" {
 			conflict = name + " exists"
 		}
-		return fmt.Errorf("%s: %w", conflict, store.ErrConflict)
+		return fmt.Errorf("%s: %w", conflict, domain.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: creating %s: %w", s.d.Name, name, err)
@@ -84,7 +84,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, name, conflict, query st
 	return nil
 }
 
-// mustExist returns store.ErrNotFound, said as "<name>: not found", when
+// mustExist returns domain.ErrNotFound, said as "<name>: not found", when
 // query (a SELECT 1 ...) finds no row.
 func (s *Store) mustExist(ctx context.Context, q querier, name, query string, args ...any) error {
 	_, err := getOne(ctx, s, q, "reading "+name, name, scanValue[int], query, args...)
@@ -134,7 +134,7 @@ func (s *Store) writeAudited(ctx context.Context, evs []audit.Event, change func
 // changeOnce runs update, written to change its row at most once (a
 // "disabled_at = 0" guard); what says what it does, in errors. When it
 // changes nothing, the row existsQuery looks for is either missing
-// (store.ErrNotFound, said as "<name>: not found") or was changed before
+// (domain.ErrNotFound, said as "<name>: not found") or was changed before
 // (errSkipAudit: a repeat records nothing).
 func (s *Store) changeOnce(ctx context.Context, tx *sql.Tx, what, name, update string, args []any, existsQuery string, key ...any) error {
 	res, err := tx.ExecContext(ctx, s.d.rebind(update), args...)

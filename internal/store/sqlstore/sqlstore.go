@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -212,7 +213,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
 
 // ScanAudit calls fn for each event in Seq order, reading a page at a time
 // and holding no connection while fn runs.
-func (s *Store) ScanAudit(ctx context.Context, q store.AuditQuery, fn func(audit.Event) error) error {
+func (s *Store) ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audit.Event) error) error {
 	if q.Limit < 0 || q.AfterSeq < 0 {
 		return fmt.Errorf("audit query limit %d and after %d must not be negative", q.Limit, q.AfterSeq)
 	}
@@ -266,16 +267,16 @@ func scanEvent(sc scanner) (audit.Event, error) {
 
 const tokenCols = `id, subject, role, namespace, hash, created_at, expires_at, revoked_at`
 
-func scanToken(sc scanner) (store.Token, error) {
-	var t store.Token
+func scanToken(sc scanner) (domain.Token, error) {
+	var t domain.Token
 	var created, expires, revoked int64
 	err := sc.Scan(&t.ID, &t.Subject, &t.Role, &t.Namespace, &t.Hash, &created, &expires, &revoked)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	return t, err
 }
 
-func validRole(r store.Role) bool {
-	for _, x := range store.Roles {
+func validRole(r domain.Role) bool {
+	for _, x := range domain.Roles {
 		if r == x {
 			return true
 		}
@@ -284,7 +285,7 @@ func validRole(r store.Role) bool {
 }
 
 // CreateToken stores a token; ErrConflict when its id or hash exists.
-func (s *Store) CreateToken(ctx context.Context, t store.Token, ev audit.Event) error {
+func (s *Store) CreateToken(ctx context.Context, t domain.Token, ev audit.Event) error {
 	switch {
 	case t.ID == "":
 		return errors.New("token has no id")
@@ -304,12 +305,12 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token, ev audit.Event) 
 
 // TokenByHash finds a token by the SHA-256 of its secret (an indexed
 // lookup: the hash of a high-entropy secret leaks nothing by its timing).
-func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (domain.Token, error) {
 	return getOne(ctx, s, s.db, "looking up a token", "no token has this secret", scanToken, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash)
 }
 
 // ListTokens returns every token, oldest first.
-func (s *Store) ListTokens(ctx context.Context) ([]store.Token, error) {
+func (s *Store) ListTokens(ctx context.Context) ([]domain.Token, error) {
 	return listAll(ctx, s, "listing tokens", fmt.Sprintf("there are more than %d tokens: revoke and delete unused ones", MaxListRows), MaxListRows,
 		scanToken, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id`)
 }
@@ -335,8 +336,8 @@ func validNamespace(name string) error {
 	return nil
 }
 
-func scanNamespace(sc scanner) (store.Namespace, error) {
-	var ns store.Namespace
+func scanNamespace(sc scanner) (domain.Namespace, error) {
+	var ns domain.Namespace
 	var owners string
 	var created int64
 	if err := sc.Scan(&ns.Name, &owners, &created); err != nil {
@@ -358,7 +359,7 @@ func ownersJSON(owners []string) string {
 }
 
 // CreateNamespace stores a namespace; ErrConflict when it exists.
-func (s *Store) CreateNamespace(ctx context.Context, ns store.Namespace, ev audit.Event) error {
+func (s *Store) CreateNamespace(ctx context.Context, ns domain.Namespace, ev audit.Event) error {
 	if err := validNamespace(ns.Name); err != nil {
 		return err
 	}
@@ -369,12 +370,12 @@ func (s *Store) CreateNamespace(ctx context.Context, ns store.Namespace, ev audi
 }
 
 // GetNamespace returns one namespace.
-func (s *Store) GetNamespace(ctx context.Context, name string) (store.Namespace, error) {
+func (s *Store) GetNamespace(ctx context.Context, name string) (domain.Namespace, error) {
 	return getOne(ctx, s, s.db, "reading namespace "+name, "namespace "+name, scanNamespace, `SELECT name, owners, created_at FROM namespaces WHERE name = ?`, name)
 }
 
 // ListNamespaces returns every namespace by name.
-func (s *Store) ListNamespaces(ctx context.Context) ([]store.Namespace, error) {
+func (s *Store) ListNamespaces(ctx context.Context) ([]domain.Namespace, error) {
 	return listAll(ctx, s, "listing namespaces", fmt.Sprintf("there are more than %d namespaces, more than one list can hold", MaxListRows), MaxListRows,
 		scanNamespace, `SELECT name, owners, created_at FROM namespaces ORDER BY name`)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -28,8 +29,8 @@ const (
 
 const publisherKeyCols = `namespace, id, algorithm, pem, added_by, added_at, retired_by, retired_at`
 
-func scanPublisherKey(sc scanner) (store.PublisherKey, error) {
-	var k store.PublisherKey
+func scanPublisherKey(sc scanner) (domain.PublisherKey, error) {
+	var k domain.PublisherKey
 	var added, retired int64
 	err := sc.Scan(&k.Namespace, &k.ID, &k.Algorithm, &k.PEM, &k.AddedBy, &added, &k.RetiredBy, &retired)
 	k.AddedAt, k.RetiredAt = fromMicros(added), fromMicros(retired)
@@ -37,7 +38,7 @@ func scanPublisherKey(sc scanner) (store.PublisherKey, error) {
 }
 
 // AddPublisherKey registers a key for a namespace with its trust event.
-func (s *Store) AddPublisherKey(ctx context.Context, k store.PublisherKey, entry []byte, ev audit.Event) error {
+func (s *Store) AddPublisherKey(ctx context.Context, k domain.PublisherKey, entry []byte, ev audit.Event) error {
 	switch {
 	case k.ID == "" || k.Algorithm == "" || len(k.PEM) == 0:
 		return errors.New("a publisher key needs an id, an algorithm and its PEM encoding")
@@ -82,7 +83,7 @@ func (s *Store) RetirePublisherKey(ctx context.Context, namespace, id string, at
 		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("%s: retiring key %s: %w", s.d.Name, id, err)
 		} else if n == 0 {
-			return fmt.Errorf("namespace %s has no current key %s: %w", namespace, id, store.ErrNotFound)
+			return fmt.Errorf("namespace %s has no current key %s: %w", namespace, id, domain.ErrNotFound)
 		}
 		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
 		return err
@@ -90,13 +91,13 @@ func (s *Store) RetirePublisherKey(ctx context.Context, namespace, id string, at
 }
 
 // ListPublisherKeys returns a namespace's keys, oldest first.
-func (s *Store) ListPublisherKeys(ctx context.Context, namespace string) ([]store.PublisherKey, error) {
+func (s *Store) ListPublisherKeys(ctx context.Context, namespace string) ([]domain.PublisherKey, error) {
 	return listAll(ctx, s, "listing keys of namespace "+namespace, fmt.Sprintf("namespace %s has more than %d keys", namespace, MaxListRows), MaxListRows,
 		scanPublisherKey, `SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? ORDER BY added_at, id`, namespace)
 }
 
 // PublisherKey returns one key of a namespace.
-func (s *Store) PublisherKey(ctx context.Context, namespace, id string) (store.PublisherKey, error) {
+func (s *Store) PublisherKey(ctx context.Context, namespace, id string) (domain.PublisherKey, error) {
 	return getOne(ctx, s, s.db, "reading key "+id, "namespace "+namespace+" has no key "+id, scanPublisherKey,
 		`SELECT `+publisherKeyCols+` FROM publisher_keys WHERE namespace = ? AND id = ?`, namespace, id)
 }
@@ -132,7 +133,7 @@ func (s *Store) SignaturesRequired(ctx context.Context, namespace string) (bool,
 // ---- Signatures -----------------------------------------------------------
 
 // PutSignature keeps a version's publisher signature.
-func (s *Store) PutSignature(ctx context.Context, sig store.Signature, ev audit.Event) error {
+func (s *Store) PutSignature(ctx context.Context, sig domain.Signature, ev audit.Event) error {
 	switch {
 	case sig.VersionID == "" || sig.KeyID == "" || len(sig.Envelope) == 0:
 		return errors.New("a signature needs a version, a key id and its envelope")
@@ -147,9 +148,9 @@ func (s *Store) PutSignature(ctx context.Context, sig store.Signature, ev audit.
 }
 
 // GetSignature returns a version's publisher signature.
-func (s *Store) GetSignature(ctx context.Context, versionID string) (store.Signature, error) {
-	return getOne(ctx, s, s.db, "reading the signature of "+versionID, "submission "+versionID+" has no publisher signature", func(sc scanner) (store.Signature, error) {
-		var sig store.Signature
+func (s *Store) GetSignature(ctx context.Context, versionID string) (domain.Signature, error) {
+	return getOne(ctx, s, s.db, "reading the signature of "+versionID, "submission "+versionID+" has no publisher signature", func(sc scanner) (domain.Signature, error) {
+		var sig domain.Signature
 		var created int64
 		err := sc.Scan(&sig.VersionID, &sig.KeyID, &sig.Envelope, &created)
 		sig.CreatedAt = fromMicros(created)
@@ -251,7 +252,7 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 				return fmt.Errorf("%s: reading the latest revocation list: %w", s.d.Name, err)
 			}
 			if l.Number != latest+1 {
-				return fmt.Errorf("revocation list %d does not follow list %d (another process published one): %w", l.Number, latest, store.ErrStateChanged)
+				return fmt.Errorf("revocation list %d does not follow list %d (another process published one): %w", l.Number, latest, domain.ErrStateChanged)
 			}
 			if len(l.Envelope) == 0 || len(l.Envelope) > MaxTrustDocument {
 				return fmt.Errorf("revocation list is %d bytes; it must be 1 to %d", len(l.Envelope), MaxTrustDocument)
@@ -269,9 +270,9 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 const certificateCols = `version_id, seq, kind, envelope, key_id, issued_at, expires_at, event_seq`
 
 // LatestCertificate returns a version's newest certificate.
-func (s *Store) LatestCertificate(ctx context.Context, versionID string) (store.CertificateRecord, error) {
-	return getOne(ctx, s, s.db, "reading the certificate of "+versionID, "submission "+versionID+" has no certificate", func(sc scanner) (store.CertificateRecord, error) {
-		var c store.CertificateRecord
+func (s *Store) LatestCertificate(ctx context.Context, versionID string) (domain.CertificateRecord, error) {
+	return getOne(ctx, s, s.db, "reading the certificate of "+versionID, "submission "+versionID+" has no certificate", func(sc scanner) (domain.CertificateRecord, error) {
+		var c domain.CertificateRecord
 		var issued, expires int64
 		err := sc.Scan(&c.VersionID, &c.Seq, &c.Kind, &c.Envelope, &c.KeyID, &issued, &expires, &c.EventSeq)
 		c.IssuedAt, c.ExpiresAt = fromMicros(issued), fromMicros(expires)
@@ -287,8 +288,8 @@ func (s *Store) ProvenanceStatement(ctx context.Context, versionID string) ([]by
 
 // ---- Outbox ---------------------------------------------------------------
 
-func scanTrustEvent(sc scanner) (store.TrustEvent, error) {
-	var e store.TrustEvent
+func scanTrustEvent(sc scanner) (domain.TrustEvent, error) {
+	var e domain.TrustEvent
 	var created int64
 	err := sc.Scan(&e.Seq, &e.Entry, &created, &e.LogIndex)
 	e.CreatedAt = fromMicros(created)
@@ -296,13 +297,13 @@ func scanTrustEvent(sc scanner) (store.TrustEvent, error) {
 }
 
 // TrustEvent returns one outbox entry.
-func (s *Store) TrustEvent(ctx context.Context, seq int64) (store.TrustEvent, error) {
+func (s *Store) TrustEvent(ctx context.Context, seq int64) (domain.TrustEvent, error) {
 	name := fmt.Sprintf("trust event %d", seq)
 	return getOne(ctx, s, s.db, "reading "+name, name, scanTrustEvent, `SELECT seq, entry, created_at, log_index FROM trust_events WHERE seq = ?`, seq)
 }
 
 // PendingTrustEvents returns events not yet logged, in outbox order.
-func (s *Store) PendingTrustEvents(ctx context.Context, limit int) ([]store.TrustEvent, error) {
+func (s *Store) PendingTrustEvents(ctx context.Context, limit int) ([]domain.TrustEvent, error) {
 	if limit <= 0 || limit > MaxPendingBatch {
 		limit = MaxPendingBatch
 	}
@@ -334,7 +335,7 @@ func (s *Store) MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIn
 			return fmt.Errorf("%s: reading the last logged index: %w", s.d.Name, err)
 		}
 		if firstIndex != last+1 {
-			return fmt.Errorf("log index %d does not follow the last recorded index %d: %w", firstIndex, last, store.ErrStateChanged)
+			return fmt.Errorf("log index %d does not follow the last recorded index %d: %w", firstIndex, last, domain.ErrStateChanged)
 		}
 		for i, seq := range seqs {
 			res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE trust_events SET log_index = ? WHERE seq = ? AND log_index = -1`), firstIndex+int64(i), seq)
@@ -344,7 +345,7 @@ func (s *Store) MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIn
 			if n, err := res.RowsAffected(); err != nil {
 				return fmt.Errorf("%s: recording the log index of trust event %d: %w", s.d.Name, seq, err)
 			} else if n == 0 {
-				return fmt.Errorf("trust event %d is not pending: %w", seq, store.ErrStateChanged)
+				return fmt.Errorf("trust event %d is not pending: %w", seq, domain.ErrStateChanged)
 			}
 		}
 		return nil
@@ -354,9 +355,9 @@ func (s *Store) MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIn
 // ---- Revocation -----------------------------------------------------------
 
 // LatestRevocationList returns the newest signed list.
-func (s *Store) LatestRevocationList(ctx context.Context) (store.RevocationListRecord, error) {
-	return getOne(ctx, s, s.db, "reading the revocation list", "no revocation list was published yet", func(sc scanner) (store.RevocationListRecord, error) {
-		var l store.RevocationListRecord
+func (s *Store) LatestRevocationList(ctx context.Context) (domain.RevocationListRecord, error) {
+	return getOne(ctx, s, s.db, "reading the revocation list", "no revocation list was published yet", func(sc scanner) (domain.RevocationListRecord, error) {
+		var l domain.RevocationListRecord
 		var issued, next int64
 		err := sc.Scan(&l.Number, &l.Envelope, &issued, &next)
 		l.IssuedAt, l.NextUpdate = fromMicros(issued), fromMicros(next)
@@ -365,10 +366,10 @@ func (s *Store) LatestRevocationList(ctx context.Context) (store.RevocationListR
 }
 
 // ListRevocations returns every revoked version, oldest first.
-func (s *Store) ListRevocations(ctx context.Context) ([]store.Revocation, error) {
+func (s *Store) ListRevocations(ctx context.Context) ([]domain.Revocation, error) {
 	return listAll(ctx, s, "listing revocations", fmt.Sprintf("more than %d revocations, more than one list holds", 1<<20), 1<<20,
-		func(sc scanner) (store.Revocation, error) {
-			var r store.Revocation
+		func(sc scanner) (domain.Revocation, error) {
+			var r domain.Revocation
 			var at int64
 			err := sc.Scan(&r.VersionID, &r.Digest, &r.Reason, &at)
 			r.Time = fromMicros(at)

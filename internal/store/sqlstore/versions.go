@@ -12,14 +12,14 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
-	"gatehouse.dev/gatehouse/internal/store"
 )
 
 const versionCols = `id, plugin_id, version, digest, size, manifest, files, submitter, state, reason, created_at, updated_at`
 
-func scanVersion(sc scanner) (store.Version, error) {
-	var v store.Version
+func scanVersion(sc scanner) (domain.Version, error) {
+	var v domain.Version
 	var files string
 	var created, updated int64
 	if err := sc.Scan(&v.ID, &v.PluginID, &v.Version, &v.Digest, &v.Size, &v.Manifest, &files, &v.Submitter, &v.State, &v.Reason, &created, &updated); err != nil {
@@ -30,7 +30,7 @@ func scanVersion(sc scanner) (store.Version, error) {
 }
 
 // decodeFiles reads a version's file list, stored as a JSON array.
-func decodeFiles(v *store.Version, files string) error {
+func decodeFiles(v *domain.Version, files string) error {
 	if err := json.Unmarshal([]byte(files), &v.Files); err != nil {
 		return fmt.Errorf("version %s has an unreadable file list: %w", v.ID, err)
 	}
@@ -49,7 +49,7 @@ func splitPluginID(id string) (ns, name string, err error) {
 	return ns, name, nil
 }
 
-func checkVersion(v *store.Version) error {
+func checkVersion(v *domain.Version) error {
 	if v.ID == "" {
 		return errors.New("version has no id")
 	}
@@ -108,16 +108,16 @@ func semverGreater(a, b string) bool {
 
 // CreateVersion records a new version, creating its namespace (owned by
 // the submitter) and plugin when they do not exist.
-func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []audit.Event) (store.Version, bool, error) {
+func (s *Store) CreateVersion(ctx context.Context, v domain.Version, events []audit.Event) (domain.Version, bool, error) {
 	if err := checkVersion(&v); err != nil {
-		return store.Version{}, false, err
+		return domain.Version{}, false, err
 	}
 	if len(events) == 0 {
-		return store.Version{}, false, fmt.Errorf("creating %s@%s: a change must be recorded by at least one audit event", v.PluginID, v.Version)
+		return domain.Version{}, false, fmt.Errorf("creating %s@%s: a change must be recorded by at least one audit event", v.PluginID, v.Version)
 	}
 	files, err := json.Marshal(v.Files)
 	if err != nil {
-		return store.Version{}, false, fmt.Errorf("encoding the file list of %s@%s: %w", v.PluginID, v.Version, err)
+		return domain.Version{}, false, fmt.Errorf("encoding the file list of %s@%s: %w", v.PluginID, v.Version, err)
 	}
 	if v.Files == nil {
 		files = []byte("[]")
@@ -125,14 +125,14 @@ func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []aud
 	ns, name, _ := splitPluginID(v.PluginID)
 	display, description := manifestText(v.Manifest)
 
-	var stored store.Version
+	var stored domain.Version
 	created := false
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		existing, err := scanVersion(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`), v.PluginID, v.Version))
 		switch {
 		case err == nil:
 			if existing.Digest != v.Digest {
-				return fmt.Errorf("%s@%s exists with digest %s, not %s; versions are immutable: %w", v.PluginID, v.Version, existing.Digest, v.Digest, store.ErrConflict)
+				return fmt.Errorf("%s@%s exists with digest %s, not %s; versions are immutable: %w", v.PluginID, v.Version, existing.Digest, v.Digest, domain.ErrConflict)
 			}
 			stored = existing
 			return nil
@@ -150,7 +150,7 @@ func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []aud
 		_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			v.ID, v.PluginID, v.Version, v.Digest, v.Size, v.Manifest, string(files), v.Submitter, string(v.State), v.Reason, micros(v.CreatedAt), micros(v.UpdatedAt))
 		if s.d.IsUniqueViolation(err) {
-			return fmt.Errorf("a version with id %s exists: %w", v.ID, store.ErrConflict)
+			return fmt.Errorf("a version with id %s exists: %w", v.ID, domain.ErrConflict)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: creating %s@%s: %w", s.d.Name, v.PluginID, v.Version, err)
@@ -162,7 +162,7 @@ func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []aud
 		return nil
 	})
 	if err != nil {
-		return store.Version{}, false, err
+		return domain.Version{}, false, err
 	}
 	return stored, created, nil
 }
@@ -170,7 +170,7 @@ func (s *Store) CreateVersion(ctx context.Context, v store.Version, events []aud
 // upsertPlugin creates the catalog entry, or moves it to v when v is the
 // highest version so far. SemVer order is decided here, not by SQL string
 // order (1.10.0 > 1.9.0).
-func (s *Store) upsertPlugin(ctx context.Context, tx *sql.Tx, v store.Version, ns, name, display, description string) error {
+func (s *Store) upsertPlugin(ctx context.Context, tx *sql.Tx, v domain.Version, ns, name, display, description string) error {
 	search := strings.ToLower(v.PluginID + "\n" + display + "\n" + description)
 	var latest string
 	var updated int64
@@ -193,18 +193,18 @@ func (s *Store) upsertPlugin(ctx context.Context, tx *sql.Tx, v store.Version, n
 }
 
 // GetVersion returns a version by its id (the submission id).
-func (s *Store) GetVersion(ctx context.Context, id string) (store.Version, error) {
+func (s *Store) GetVersion(ctx context.Context, id string) (domain.Version, error) {
 	return getOne(ctx, s, s.db, "reading submission "+id, "submission "+id, scanVersion, `SELECT `+versionCols+` FROM versions WHERE id = ?`, id)
 }
 
 // GetVersionByName returns namespace/name@version.
-func (s *Store) GetVersionByName(ctx context.Context, pluginID, version string) (store.Version, error) {
+func (s *Store) GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error) {
 	name := pluginID + "@" + version
 	return getOne(ctx, s, s.db, "reading "+name, name, scanVersion, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? AND version = ?`, pluginID, version)
 }
 
 // VersionByDigest returns the earliest version whose package has digest.
-func (s *Store) VersionByDigest(ctx context.Context, digest string) (store.Version, error) {
+func (s *Store) VersionByDigest(ctx context.Context, digest string) (domain.Version, error) {
 	return getOne(ctx, s, s.db, "looking up digest "+digest, "no version has digest "+digest, scanVersion,
 		`SELECT `+versionCols+` FROM versions WHERE digest = ? ORDER BY created_at, id LIMIT 1`, digest)
 }
@@ -223,7 +223,7 @@ func (s *Store) DigestReferenced(ctx context.Context, digest string) (bool, erro
 }
 
 // ListVersions returns a plugin's versions, oldest first.
-func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]store.Version, error) {
+func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error) {
 	return listAll(ctx, s, "listing versions of "+pluginID, fmt.Sprintf("plugin %s has more than %d versions, more than one list can hold", pluginID, MaxListRows), MaxListRows,
 		scanVersion, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? ORDER BY created_at, id`, pluginID)
 }
@@ -231,7 +231,7 @@ func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]store.Vers
 // FindVersions returns versions across plugins, oldest first (a queue
 // order). Limit 0 means DefaultVersionLimit; more than MaxVersionLimit is
 // cut to it.
-func (s *Store) FindVersions(ctx context.Context, q store.VersionQuery) ([]store.Version, error) {
+func (s *Store) FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error) {
 	limit := q.Limit
 	switch {
 	case limit < 0:
@@ -288,7 +288,7 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id string, from, t
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, store.ErrStateChanged)
+		return fmt.Errorf("submission %s is %s, not %s: %w", id, cur, from, domain.ErrStateChanged)
 	}
 	if from == lifecycle.InReview && to != lifecycle.InReview {
 		// Leaving review closes the queue item in the same transaction.
@@ -303,8 +303,8 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id string, from, t
 
 const pluginCols = `id, namespace, name, display_name, description, latest_version, updated_at`
 
-func scanPlugin(sc scanner) (store.Plugin, error) {
-	var p store.Plugin
+func scanPlugin(sc scanner) (domain.Plugin, error) {
+	var p domain.Plugin
 	var updated int64
 	err := sc.Scan(&p.ID, &p.Namespace, &p.Name, &p.DisplayName, &p.Description, &p.LatestVersion, &updated)
 	p.UpdatedAt = fromMicros(updated)
@@ -317,7 +317,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // ListPlugins returns one page of the catalog by id. Search is a
 // case-insensitive substring of the id, display name or description; the
 // lower-casing is done in Go on both sides, so both databases agree.
-func (s *Store) ListPlugins(ctx context.Context, q store.PluginQuery) ([]store.Plugin, error) {
+func (s *Store) ListPlugins(ctx context.Context, q domain.PluginQuery) ([]domain.Plugin, error) {
 	limit := q.Limit
 	switch {
 	case limit < 0 || q.Offset < 0:
@@ -347,6 +347,6 @@ func (s *Store) ListPlugins(ctx context.Context, q store.PluginQuery) ([]store.P
 }
 
 // GetPlugin returns one catalog entry.
-func (s *Store) GetPlugin(ctx context.Context, id string) (store.Plugin, error) {
+func (s *Store) GetPlugin(ctx context.Context, id string) (domain.Plugin, error) {
 	return getOne(ctx, s, s.db, "reading plugin "+id, "plugin "+id, scanPlugin, `SELECT `+pluginCols+` FROM plugins WHERE id = ?`, id)
 }

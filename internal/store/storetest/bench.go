@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -18,10 +19,10 @@ func BenchCreateVersion(b *testing.B, s store.Store) {
 	manifest := []byte(`{"id":"acme/bench","name":"Bench","description":"a benchmark plugin"}`)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		v := store.Version{
+		v := domain.Version{
 			ID: fmt.Sprint("b", i), PluginID: "acme/bench", Version: fmt.Sprintf("1.0.%d", i),
 			Digest: fmt.Sprintf("sha256:%064x", i), Size: 1, Manifest: manifest,
-			Files:     []store.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
+			Files:     []domain.File{{Path: "plugin.wasm", Size: 1, SHA256: fmt.Sprintf("%064x", i)}},
 			Submitter: "alice", State: lifecycle.Received, CreatedAt: time.Now(),
 		}
 		ev := audit.Event{Time: time.Now(), Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:" + v.ID}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -67,7 +68,7 @@ func insightFixture(t *testing.T, s store.Store) {
 	walk(t, s, "sub_a1", append(toReview, lifecycle.ChangesRequested), []time.Time{hours(0.5), hours(0.8), hours(1), hours(5)})
 	walk(t, s, "sub_a2", append(toReview, lifecycle.Certified), []time.Time{hours(21.2), hours(21.5), hours(22), hours(24)})
 	walk(t, s, "sub_b1", toReview, []time.Time{hours(22.5), hours(22.8), hours(23)})
-	for i, vd := range []store.Verdict{
+	for i, vd := range []domain.Verdict{
 		{VersionID: "sub_a1", Outcome: "in_review", Tier: "medium", Weight: 20, CreatedAt: hours(0.9)},
 		{VersionID: "sub_a2", Outcome: "in_review", Tier: "low", Weight: 4, CreatedAt: hours(21.9)},
 		{VersionID: "sub_b1", Outcome: "in_review", Tier: "high", Weight: 60, CreatedAt: hours(22.9)},
@@ -84,7 +85,7 @@ func testInsightActivity(t *testing.T, s store.Store) {
 	insightFixture(t, s)
 	week1 := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
 	week2 := week1.AddDate(0, 0, 7)
-	if got := store.WeekStart(hours(0)); !got.Equal(week1) {
+	if got := domain.WeekStart(hours(0)); !got.Equal(week1) {
 		t.Fatalf("WeekStart(%s) = %s, want %s", hours(0).UTC(), got, week1)
 	}
 	acts, err := s.WeeklyActivity(ctx, week1, week2.AddDate(0, 0, 7))
@@ -102,14 +103,14 @@ func testInsightActivity(t *testing.T, s store.Store) {
 		t.Errorf("window [week1, week2) = %+v", acts)
 	}
 
-	rev, err := s.StageTimes(ctx, store.StageReview, week1, week2.AddDate(0, 0, 7))
+	rev, err := s.StageTimes(ctx, domain.StageReview, week1, week2.AddDate(0, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rev) != 2 || rev[0].Count != 1 || rev[0].Max != 4*time.Hour || rev[1].Count != 1 || rev[1].Mean() != 2*time.Hour {
 		t.Fatalf("review times = %+v; want 4h in the first week, 2h in the second", rev)
 	}
-	rem, err := s.StageTimes(ctx, store.StageRemediation, week1, week2.AddDate(0, 0, 7))
+	rem, err := s.StageTimes(ctx, domain.StageRemediation, week1, week2.AddDate(0, 0, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func testInsightQueue(t *testing.T, s store.Store) {
 		t.Fatalf("empty queue = %+v, %v", empty, err)
 	}
 	insightFixture(t, s)
-	for _, it := range []store.ReviewItem{
+	for _, it := range []domain.ReviewItem{
 		{VersionID: "sub_b1", PluginID: "beta/b", Tier: "high", Weight: 60, ApprovalsRequired: 2, Deadline: hours(30), CreatedAt: hours(23)},
 	} {
 		if err := s.OpenReview(ctx, it, event(audit.ReviewOpen, "submission:"+it.VersionID, 40)); err != nil {
@@ -146,13 +147,13 @@ func testInsightQueue(t *testing.T, s store.Store) {
 	}
 	insightVersion(t, s, "sub_c1", "gamma/c", "1.0.0", hours(23.5))
 	walk(t, s, "sub_c1", toReview, []time.Time{hours(23.6), hours(23.7), hours(23.8)})
-	if err := s.OpenReview(ctx, store.ReviewItem{VersionID: "sub_c1", PluginID: "gamma/c", Tier: "low", ApprovalsRequired: 1, Deadline: hours(100), CreatedAt: hours(23.8)}, event(audit.ReviewOpen, "submission:sub_c1", 41)); err != nil {
+	if err := s.OpenReview(ctx, domain.ReviewItem{VersionID: "sub_c1", PluginID: "gamma/c", Tier: "low", ApprovalsRequired: 1, Deadline: hours(100), CreatedAt: hours(23.8)}, event(audit.ReviewOpen, "submission:sub_c1", 41)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ClaimReview(ctx, "sub_c1", "rita", hours(24), hours(26), event(audit.ReviewClaim, "submission:sub_c1", 42)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.EnqueueJob(ctx, store.Job{Kind: "vet", Key: "sub_c1", RunAt: hours(24), CreatedAt: hours(24)}); err != nil {
+	if _, err := s.EnqueueJob(ctx, domain.Job{Kind: "vet", Key: "sub_c1", RunAt: hours(24), CreatedAt: hours(24)}); err != nil {
 		t.Fatal(err)
 	}
 	q, err := s.QueueStats(ctx, hours(31))
@@ -188,29 +189,29 @@ func testInsightHotspots(t *testing.T, s store.Store) {
 		{"analyzer":"licenses","status":"passed","findings":null}]`
 	// An older run of sub_b1 with other findings does not count: only the
 	// newest run of each version does.
-	if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: "sub_b1", Results: []byte(`[{"analyzer":"x","findings":[{"ruleId":"old/rule","severity":"high"}]}]`), CreatedAt: hours(22.6)}, event(audit.SubmissionVet, "submission:sub_b1", 50)); err != nil {
+	if _, err := s.SaveVetRun(ctx, domain.VetRun{VersionID: "sub_b1", Results: []byte(`[{"analyzer":"x","findings":[{"ruleId":"old/rule","severity":"high"}]}]`), CreatedAt: hours(22.6)}, event(audit.SubmissionVet, "submission:sub_b1", 50)); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"sub_b1", "sub_a1"} {
-		if _, err := s.SaveVetRun(ctx, store.VetRun{VersionID: id, Results: []byte(results), Blocked: true, CreatedAt: hours(22.7)}, event(audit.SubmissionVet, "submission:"+id, 51+i)); err != nil {
+		if _, err := s.SaveVetRun(ctx, domain.VetRun{VersionID: id, Results: []byte(results), Blocked: true, CreatedAt: hours(22.7)}, event(audit.SubmissionVet, "submission:"+id, 51+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rules, err := s.Hotspots(ctx, store.HotspotQuery{By: store.ByRule, Since: hours(-1)})
+	rules, err := s.Hotspots(ctx, domain.HotspotQuery{By: domain.ByRule, Since: hours(-1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rules) != 1 || rules[0].Key != "secrets/aws" || rules[0].Findings != 4 || rules[0].Versions != 2 {
 		t.Fatalf("rule hotspots = %+v; want secrets/aws alone (suppressed, low and superseded findings do not count) with 4 findings in 2 versions", rules)
 	}
-	perms, err := s.Hotspots(ctx, store.HotspotQuery{By: store.ByPermission, Since: hours(-1)})
+	perms, err := s.Hotspots(ctx, domain.HotspotQuery{By: domain.ByPermission, Since: hours(-1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(perms) != 3 || perms[0].Key != "net:https://api.example.com" || perms[0].Versions != 2 || perms[0].Rejected != 1 || perms[0].MeanWeight != 40 {
 		t.Fatalf("permission hotspots = %+v; want the origin first (2 versions, 1 rejected, mean weight 40)", perms)
 	}
-	pubs, err := s.Hotspots(ctx, store.HotspotQuery{By: store.ByPublisher, Since: hours(-1), Limit: 1})
+	pubs, err := s.Hotspots(ctx, domain.HotspotQuery{By: domain.ByPublisher, Since: hours(-1), Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +219,10 @@ func testInsightHotspots(t *testing.T, s store.Store) {
 		t.Fatalf("publisher hotspots (limit 1) = %+v; want beta, with its rejection", pubs)
 	}
 	// The window: versions received before Since are not counted.
-	if pubs, _ := s.Hotspots(ctx, store.HotspotQuery{By: store.ByPublisher, Since: hours(21.5)}); len(pubs) != 1 || pubs[0].Key != "beta" {
+	if pubs, _ := s.Hotspots(ctx, domain.HotspotQuery{By: domain.ByPublisher, Since: hours(21.5)}); len(pubs) != 1 || pubs[0].Key != "beta" {
 		t.Errorf("publisher hotspots since 21.5h = %+v", pubs)
 	}
-	if _, err := s.Hotspots(ctx, store.HotspotQuery{By: "colour"}); err == nil {
+	if _, err := s.Hotspots(ctx, domain.HotspotQuery{By: "colour"}); err == nil {
 		t.Error("an unknown grouping was accepted")
 	}
 }
@@ -229,14 +230,14 @@ func testInsightHotspots(t *testing.T, s store.Store) {
 func testInsightAuditSearch(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	insightFixture(t, s)
-	all, err := s.SearchAudit(ctx, store.AuditFilter{Limit: store.MaxInsightRows})
+	all, err := s.SearchAudit(ctx, domain.AuditFilter{Limit: store.MaxInsightRows})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(all) < 10 || all[0].Seq < all[len(all)-1].Seq {
 		t.Fatalf("search returned %d events, want newest first", len(all))
 	}
-	trans, err := s.SearchAudit(ctx, store.AuditFilter{Action: "submission.", Subject: "submission:sub_a1"})
+	trans, err := s.SearchAudit(ctx, domain.AuditFilter{Action: "submission.", Subject: "submission:sub_a1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,18 +250,18 @@ func testInsightAuditSearch(t *testing.T, s store.Store) {
 		}
 	}
 	// The wildcard characters of LIKE match literally.
-	if got, _ := s.SearchAudit(ctx, store.AuditFilter{Subject: "submission%:"}); len(got) != 0 {
+	if got, _ := s.SearchAudit(ctx, domain.AuditFilter{Subject: "submission%:"}); len(got) != 0 {
 		t.Errorf("a %% in the subject matched %d events", len(got))
 	}
-	page, _ := s.SearchAudit(ctx, store.AuditFilter{Actor: "system", Limit: 2})
+	page, _ := s.SearchAudit(ctx, domain.AuditFilter{Actor: "system", Limit: 2})
 	if len(page) != 2 {
 		t.Fatalf("limit 2 gave %d", len(page))
 	}
-	next, _ := s.SearchAudit(ctx, store.AuditFilter{Actor: "system", Limit: 2, BeforeSeq: page[1].Seq})
+	next, _ := s.SearchAudit(ctx, domain.AuditFilter{Actor: "system", Limit: 2, BeforeSeq: page[1].Seq})
 	if len(next) != 2 || next[0].Seq >= page[1].Seq {
 		t.Errorf("the next page %+v does not continue before seq %d", next, page[1].Seq)
 	}
-	win, _ := s.SearchAudit(ctx, store.AuditFilter{Since: hours(21), Until: hours(23), Action: audit.SubmissionTransition})
+	win, _ := s.SearchAudit(ctx, domain.AuditFilter{Since: hours(21), Until: hours(23), Action: audit.SubmissionTransition})
 	for _, e := range win {
 		if e.Time.Before(stored(hours(21))) || !e.Time.Before(stored(hours(23))) {
 			t.Errorf("event at %s outside the window", e.Time)
@@ -275,14 +276,14 @@ func testInsightCatalog(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	insightFixture(t, s)
 	public := []lifecycle.State{lifecycle.Certified, lifecycle.Suspended}
-	es, err := s.CatalogEntries(ctx, store.CatalogQuery{States: public})
+	es, err := s.CatalogEntries(ctx, domain.CatalogQuery{States: public})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(es) != 1 || es[0].Plugin.ID != "acme/a" || es[0].Version.Version != "1.1.0" || es[0].Tier != "low" || es[0].Weight != 4 {
 		t.Fatalf("public catalog = %+v; want acme/a at 1.1.0 (tier low) alone", es)
 	}
-	everything, err := s.CatalogEntries(ctx, store.CatalogQuery{States: lifecycle.States})
+	everything, err := s.CatalogEntries(ctx, domain.CatalogQuery{States: lifecycle.States})
 	if err != nil || len(everything) != 2 {
 		t.Fatalf("full catalog = %+v, %v", everything, err)
 	}
@@ -290,16 +291,16 @@ func testInsightCatalog(t *testing.T, s store.Store) {
 	if v := everything[0].Version; everything[0].Plugin.ID != "acme/a" || v.ID != "sub_a2" || len(v.Files) != 1 || len(v.Manifest) == 0 {
 		t.Errorf("acme/a shows %+v", v)
 	}
-	if es, _ := s.CatalogEntries(ctx, store.CatalogQuery{States: lifecycle.States, Tier: "high"}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
+	if es, _ := s.CatalogEntries(ctx, domain.CatalogQuery{States: lifecycle.States, Tier: "high"}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
 		t.Errorf("tier high = %+v", es)
 	}
-	if es, _ := s.CatalogEntries(ctx, store.CatalogQuery{States: lifecycle.States, Search: "BETA"}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
+	if es, _ := s.CatalogEntries(ctx, domain.CatalogQuery{States: lifecycle.States, Search: "BETA"}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
 		t.Errorf("search BETA = %+v", es)
 	}
-	if es, _ := s.CatalogEntries(ctx, store.CatalogQuery{States: lifecycle.States, Limit: 1, Offset: 1}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
+	if es, _ := s.CatalogEntries(ctx, domain.CatalogQuery{States: lifecycle.States, Limit: 1, Offset: 1}); len(es) != 1 || es[0].Plugin.ID != "beta/b" {
 		t.Errorf("page 2 of 1 = %+v", es)
 	}
-	if _, err := s.CatalogEntries(ctx, store.CatalogQuery{}); err == nil {
+	if _, err := s.CatalogEntries(ctx, domain.CatalogQuery{}); err == nil {
 		t.Error("a catalog query without states was accepted")
 	}
 }
@@ -310,7 +311,7 @@ func certifyAt(t *testing.T, s store.Store, id string, exp time.Time) {
 	t.Helper()
 	_, err := s.ApplyTrustChange(context.Background(), store.TrustChange{
 		VersionID: id, From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved",
-		Certificate: &store.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(30), ExpiresAt: exp},
+		Certificate: &domain.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(30), ExpiresAt: exp},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
 		Audit:       []audit.Event{{Time: hours(30), Actor: "bob", Action: audit.CertificateIssued, Subject: "submission:" + id}},
 	})
@@ -331,7 +332,7 @@ func testInsightExpiring(t *testing.T, s store.Store) {
 	// A renewal replaces the expiry that counts: the newest certificate's.
 	_, err := s.ApplyTrustChange(ctx, store.TrustChange{
 		VersionID:   "sub_x2",
-		Certificate: &store.CertificateRecord{Kind: audit.CertificateRenewed, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(90), ExpiresAt: hours(800)},
+		Certificate: &domain.CertificateRecord{Kind: audit.CertificateRenewed, Envelope: []byte(`{}`), KeyID: "mk", IssuedAt: hours(90), ExpiresAt: hours(800)},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.renewed"}`)},
 		Audit:       []audit.Event{{Time: hours(90), Actor: "system", Action: audit.CertificateRenewed, Subject: "submission:sub_x2"}},
 	})
@@ -356,7 +357,7 @@ func testInsightErrorRates(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	insightVersion(t, s, "sub_h1", "acme/h", "1.0.0", hours(0))
 	insightVersion(t, s, "sub_h2", "acme/h", "1.1.0", hours(0))
-	reports := []store.HealthReport{
+	reports := []domain.HealthReport{
 		{VersionID: "sub_h1", Host: "host-a", Calls: 100, Errors: map[string]int64{"timeout": 3, "trap": 2}, Denials: 1, ReceivedAt: hours(10)},
 		{VersionID: "sub_h1", Host: "host-b", Calls: 100, Errors: map[string]int64{"memory": 5}, BreakerTrips: 1, ReceivedAt: hours(11)},
 		{VersionID: "sub_h2", Host: "host-a", Calls: 1000, Errors: map[string]int64{"timeout": 1}, ReceivedAt: hours(12)},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -21,7 +22,7 @@ var monitorTests = []suiteTest{
 }
 
 // certifiedVersion creates a version and walks it to certified.
-func certifiedVersion(t *testing.T, s store.Store, id, pluginID, ver string) store.Version {
+func certifiedVersion(t *testing.T, s store.Store, id, pluginID, ver string) domain.Version {
 	t.Helper()
 	v := create(t, s, newVersion(id, pluginID, ver, id))
 	path := []lifecycle.State{lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified}
@@ -47,12 +48,12 @@ func testRevalidationSchedule(t *testing.T, s store.Store) {
 	if err != nil || len(un) != 2 {
 		t.Fatalf("UnscheduledVersions = %d versions, %v; want v1 and v2", len(un), err)
 	}
-	if _, err := s.GetRevalidation(ctx, "v1"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetRevalidation(ctx, "v1"); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("GetRevalidation before scheduling: %v; want ErrNotFound", err)
 	}
-	r1 := store.Revalidation{VersionID: "v1", PluginID: "acme/one", Tier: "low", NextAt: at(100), UpdatedAt: at(30)}
-	r2 := store.Revalidation{VersionID: "v2", PluginID: "acme/two", Tier: "high", NextAt: at(500), UpdatedAt: at(30)}
-	for _, r := range []store.Revalidation{r1, r2} {
+	r1 := domain.Revalidation{VersionID: "v1", PluginID: "acme/one", Tier: "low", NextAt: at(100), UpdatedAt: at(30)}
+	r2 := domain.Revalidation{VersionID: "v2", PluginID: "acme/two", Tier: "high", NextAt: at(500), UpdatedAt: at(30)}
+	for _, r := range []domain.Revalidation{r1, r2} {
 		if err := s.SaveRevalidation(ctx, r, nil); err != nil {
 			t.Fatalf("SaveRevalidation(%s): %v", r.VersionID, err)
 		}
@@ -103,15 +104,15 @@ func testRevalidationSchedule(t *testing.T, s store.Store) {
 		t.Fatalf("a suspended version without a deadline is due: %+v", due)
 	}
 
-	all, err := s.ListRevalidations(ctx, store.RevalidationQuery{})
+	all, err := s.ListRevalidations(ctx, domain.RevalidationQuery{})
 	if err != nil || len(all) != 2 || all[0].VersionID != "v1" {
 		t.Fatalf("ListRevalidations = %+v, %v; want v1, v2", all, err)
 	}
-	page, err := s.ListRevalidations(ctx, store.RevalidationQuery{States: suspended, AfterVersion: ""})
+	page, err := s.ListRevalidations(ctx, domain.RevalidationQuery{States: suspended, AfterVersion: ""})
 	if err != nil || len(page) != 1 || page[0].VersionID != "v2" {
 		t.Fatalf("ListRevalidations(suspended) = %+v, %v; want v2", page, err)
 	}
-	if err := s.SaveRevalidation(ctx, store.Revalidation{VersionID: "nope", PluginID: "x/y", NextAt: at(1)}, nil); err == nil {
+	if err := s.SaveRevalidation(ctx, domain.Revalidation{VersionID: "nope", PluginID: "x/y", NextAt: at(1)}, nil); err == nil {
 		t.Fatal("a schedule for a version that does not exist was saved")
 	}
 }
@@ -121,16 +122,16 @@ func testComponentIndex(t *testing.T, s store.Store) {
 	certifiedVersion(t, s, "v1", "acme/one", "1.0.0")
 	certifiedVersion(t, s, "v2", "acme/two", "1.0.0")
 	create(t, s, newVersion("v3", "acme/three", "1.0.0", "three"))
-	text := func(v string) store.Component {
-		return store.Component{Ecosystem: "Go", Name: "golang.org/x/text", Version: v}
+	text := func(v string) domain.Component {
+		return domain.Component{Ecosystem: "Go", Name: "golang.org/x/text", Version: v}
 	}
-	must := func(id string, cs ...store.Component) {
+	must := func(id string, cs ...domain.Component) {
 		t.Helper()
 		if err := s.IndexComponents(ctx, id, cs); err != nil {
 			t.Fatalf("IndexComponents(%s): %v", id, err)
 		}
 	}
-	must("v1", text("v0.3.7"), text("v0.3.7"), store.Component{Ecosystem: "Go", Name: "stdlib", Version: "v1.22.0"})
+	must("v1", text("v0.3.7"), text("v0.3.7"), domain.Component{Ecosystem: "Go", Name: "stdlib", Version: "v1.22.0"})
 	must("v2", text("v0.14.0"))
 	must("v3", text("v0.3.0"))
 	certified := []lifecycle.State{lifecycle.Certified}
@@ -147,7 +148,7 @@ func testComponentIndex(t *testing.T, s store.Store) {
 		t.Fatalf("another ecosystem matched: %+v", uses)
 	}
 	// Re-indexing replaces: v1 no longer ships x/text.
-	must("v1", store.Component{Ecosystem: "Go", Name: "stdlib", Version: "v1.23.0"})
+	must("v1", domain.Component{Ecosystem: "Go", Name: "stdlib", Version: "v1.23.0"})
 	uses, _ = s.ComponentUsers(ctx, "Go", []string{"golang.org/x/text", "stdlib"}, certified, 0)
 	if len(uses) != 2 {
 		t.Fatalf("after re-indexing v1: %+v; want v1's stdlib and v2's x/text", uses)
@@ -155,10 +156,10 @@ func testComponentIndex(t *testing.T, s store.Store) {
 	if _, err := s.ComponentUsers(ctx, "Go", []string{"golang.org/x/text", "stdlib"}, certified, 1); err == nil {
 		t.Fatal("ComponentUsers silently cut a list longer than its limit")
 	}
-	if err := s.IndexComponents(ctx, "v2", []store.Component{{Ecosystem: "", Name: "x"}}); err == nil {
+	if err := s.IndexComponents(ctx, "v2", []domain.Component{{Ecosystem: "", Name: "x"}}); err == nil {
 		t.Fatal("a component without an ecosystem was indexed")
 	}
-	if err := s.IndexComponents(ctx, "nope", []store.Component{text("v1")}); err == nil {
+	if err := s.IndexComponents(ctx, "nope", []domain.Component{text("v1")}); err == nil {
 		t.Fatal("components of a version that does not exist were indexed")
 	}
 }
@@ -166,7 +167,7 @@ func testComponentIndex(t *testing.T, s store.Store) {
 func testHostAPIOffers(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for i, v := range []string{"1.0.0", "2.0.0", "2.0.0"} {
-		if err := s.OfferHostAPI(ctx, store.HostAPIOffer{Version: v, By: "ops", OfferedAt: at(i)}, event(audit.HostAPIOffered, "hostapi:"+v, i)); err != nil {
+		if err := s.OfferHostAPI(ctx, domain.HostAPIOffer{Version: v, By: "ops", OfferedAt: at(i)}, event(audit.HostAPIOffered, "hostapi:"+v, i)); err != nil {
 			t.Fatalf("OfferHostAPI(%s): %v", v, err)
 		}
 	}
@@ -182,13 +183,13 @@ func testHostAPIOffers(t *testing.T, s store.Store) {
 func testHealthReports(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	certifiedVersion(t, s, "v1", "acme/one", "1.0.0")
-	rep := func(i int, calls int64, errs map[string]int64) store.HealthReport {
-		return store.HealthReport{VersionID: "v1", Host: "host-a", WindowStart: at(i), WindowEnd: at(i + 60), Calls: calls, Errors: errs, Denials: 2, BreakerTrips: 1, ReceivedAt: at(i + 61)}
+	rep := func(i int, calls int64, errs map[string]int64) domain.HealthReport {
+		return domain.HealthReport{VersionID: "v1", Host: "host-a", WindowStart: at(i), WindowEnd: at(i + 60), Calls: calls, Errors: errs, Denials: 2, BreakerTrips: 1, ReceivedAt: at(i + 61)}
 	}
-	if err := s.SaveHealthReports(ctx, []store.HealthReport{rep(0, 100, nil)}, nil); err != nil {
+	if err := s.SaveHealthReports(ctx, []domain.HealthReport{rep(0, 100, nil)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveHealthReports(ctx, []store.HealthReport{rep(100, 50, map[string]int64{"timeout": 7, "trap": 3})},
+	if err := s.SaveHealthReports(ctx, []domain.HealthReport{rep(100, 50, map[string]int64{"timeout": 7, "trap": 3})},
 		[]audit.Event{event(audit.HealthAlert, "submission:v1", 200)}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,15 +207,15 @@ func testHealthReports(t *testing.T, s store.Store) {
 		t.Fatal("the alert was not recorded with its report")
 	}
 	bad := rep(0, -1, nil)
-	if err := s.SaveHealthReports(ctx, []store.HealthReport{bad}, nil); err == nil {
+	if err := s.SaveHealthReports(ctx, []domain.HealthReport{bad}, nil); err == nil {
 		t.Fatal("a report with negative calls was saved")
 	}
 	unknown := rep(0, 1, nil)
 	unknown.VersionID = "nope"
-	if err := s.SaveHealthReports(ctx, []store.HealthReport{unknown}, nil); err == nil {
+	if err := s.SaveHealthReports(ctx, []domain.HealthReport{unknown}, nil); err == nil {
 		t.Fatal("a report for an unknown version was saved")
 	}
-	many := make([]store.HealthReport, 1001)
+	many := make([]domain.HealthReport, 1001)
 	for i := range many {
 		many[i] = rep(i, 1, nil)
 	}

@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
-func inReview(t *testing.T, s store.Store, id, plugin, version string) store.Version {
+func inReview(t *testing.T, s store.Store, id, plugin, version string) domain.Version {
 	t.Helper()
 	ctx := context.Background()
 	v := create(t, s, newVersion(id, plugin, version, id))
@@ -25,7 +26,7 @@ func inReview(t *testing.T, s store.Store, id, plugin, version string) store.Ver
 
 func testReviewQueue(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	items := []store.ReviewItem{
+	items := []domain.ReviewItem{
 		{VersionID: "sub_late", PluginID: "acme/a", Tier: "low", Weight: 5, ApprovalsRequired: 1, Deadline: at(300)},
 		{VersionID: "sub_soon_light", PluginID: "acme/b", Tier: "low", Weight: 3, ApprovalsRequired: 1, Deadline: at(100)},
 		{VersionID: "sub_soon_heavy", PluginID: "acme/c", Tier: "high", Weight: 40, ApprovalsRequired: 2, Deadline: at(100)},
@@ -37,7 +38,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	q, err := s.ListReviews(ctx, store.ReviewQuery{})
+	q, err := s.ListReviews(ctx, domain.ReviewQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	if got, want := fmt.Sprint(order), "[sub_soon_heavy sub_soon_light sub_late]"; got != want {
 		t.Fatalf("queue order %s, want %s (deadline, then weight)", got, want)
 	}
-	page, _ := s.ListReviews(ctx, store.ReviewQuery{Limit: 1, Offset: 1})
+	page, _ := s.ListReviews(ctx, domain.ReviewQuery{Limit: 1, Offset: 1})
 	if len(page) != 1 || page[0].VersionID != "sub_soon_light" {
 		t.Fatalf("second page = %+v", page)
 	}
@@ -58,7 +59,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	if err != nil || it.ClaimedBy != "rita" || !it.ClaimUntil.Equal(stored(at(60))) {
 		t.Fatalf("claim = %+v, %v", it, err)
 	}
-	if _, err := s.ClaimReview(ctx, "sub_late", "ravi", at(30), at(90), event(audit.ReviewClaim, "submission:sub_late", 14)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.ClaimReview(ctx, "sub_late", "ravi", at(30), at(90), event(audit.ReviewClaim, "submission:sub_late", 14)); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("claim over a live claim: %v", err)
 	}
 	if it, err := s.ClaimReview(ctx, "sub_late", "ravi", at(61), at(120), event(audit.ReviewClaim, "submission:sub_late", 15)); err != nil || it.ClaimedBy != "ravi" {
@@ -66,13 +67,13 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	}
 
 	// Approvals are counted per distinct reviewer.
-	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita", Granted: []string{"kv:read"}}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 16)); err != nil || n != 1 {
+	if n, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita", Granted: []string{"kv:read"}}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 16)); err != nil || n != 1 {
 		t.Fatalf("first approval = %d, %v", n, err)
 	}
-	if _, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 17)); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 17)); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("second approval by the same reviewer: %v", err)
 	}
-	if n, err := s.AddApproval(ctx, store.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
+	if n, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
 		t.Fatalf("second approver = %d, %v", n, err)
 	}
 	as, _ := s.ListApprovals(ctx, "sub_soon_heavy")
@@ -96,7 +97,7 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	if it, _ := s.GetReview(ctx, "sub_soon_light"); it.Open {
 		t.Error("the review of a rejected version is still open")
 	}
-	q, _ = s.ListReviews(ctx, store.ReviewQuery{})
+	q, _ = s.ListReviews(ctx, domain.ReviewQuery{})
 	if len(q) != 2 {
 		t.Errorf("queue has %d items after a decision, want 2", len(q))
 	}
@@ -107,7 +108,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	inReview(t, s, "sub_m", "acme/m", "1.0.0")
 	for i := 0; i < 2; i++ {
-		v, err := s.SaveVerdict(ctx, store.Verdict{VersionID: "sub_m", PolicyDigest: "sha256:p", Outcome: "in_review", Tier: "low", Weight: i, Body: []byte(`{}`), CreatedAt: at(i)}, event(audit.TriageVerdict, "submission:sub_m", i))
+		v, err := s.SaveVerdict(ctx, domain.Verdict{VersionID: "sub_m", PolicyDigest: "sha256:p", Outcome: "in_review", Tier: "low", Weight: i, Body: []byte(`{}`), CreatedAt: at(i)}, event(audit.TriageVerdict, "submission:sub_m", i))
 		if err != nil || v.Seq != i+1 {
 			t.Fatalf("verdict %d = %+v, %v", i, v, err)
 		}
@@ -116,7 +117,7 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 		t.Fatalf("latest verdict = %+v, %v", v, err)
 	}
 	for i, kind := range []string{"changes_requested", "comment"} {
-		if _, err := s.AddMessage(ctx, store.Message{PluginID: "acme/m", VersionID: "sub_m", Author: "rita", Kind: kind, Body: "please drop kv:write", CreatedAt: at(i)}, event(audit.ReviewMessage, "plugin:acme/m", i)); err != nil {
+		if _, err := s.AddMessage(ctx, domain.Message{PluginID: "acme/m", VersionID: "sub_m", Author: "rita", Kind: kind, Body: "please drop kv:write", CreatedAt: at(i)}, event(audit.ReviewMessage, "plugin:acme/m", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,11 +125,11 @@ func testVerdictsMessagesPolicies(t *testing.T, s store.Store) {
 	if err != nil || len(ms) != 2 || ms[0].Kind != "changes_requested" || ms[0].ID >= ms[1].ID {
 		t.Fatalf("thread = %+v, %v", ms, err)
 	}
-	if _, err := s.ActivePolicy(ctx); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ActivePolicy(ctx); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("active policy before any: %v", err)
 	}
 	for i, d := range []string{"sha256:one", "sha256:two"} {
-		if err := s.ApplyPolicy(ctx, store.PolicyRecord{Digest: d, Modules: []byte(`{"p.rego":"package x"}`), AppliedBy: "sam", AppliedAt: at(i)}, event(audit.PolicyApply, "policy:"+d, i)); err != nil {
+		if err := s.ApplyPolicy(ctx, domain.PolicyRecord{Digest: d, Modules: []byte(`{"p.rego":"package x"}`), AppliedBy: "sam", AppliedAt: at(i)}, event(audit.PolicyApply, "policy:"+d, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,7 +204,7 @@ func BenchQueue(b *testing.B, s store.Store, n int) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		page, err := s.ListReviews(ctx, store.ReviewQuery{Limit: 50, Offset: (i % 20) * 50})
+		page, err := s.ListReviews(ctx, domain.ReviewQuery{Limit: 50, Offset: (i % 20) * 50})
 		if err != nil || len(page) != 50 {
 			b.Fatalf("page: %d items, %v", len(page), err)
 		}

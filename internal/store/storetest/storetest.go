@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -83,15 +84,15 @@ func digestOf(s string) string {
 	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(s)))
 }
 
-func newVersion(id, pluginID, ver, content string) store.Version {
-	return store.Version{
+func newVersion(id, pluginID, ver, content string) domain.Version {
+	return domain.Version{
 		ID:        id,
 		PluginID:  pluginID,
 		Version:   ver,
 		Digest:    digestOf(content),
 		Size:      int64(len(content)),
 		Manifest:  []byte(fmt.Sprintf(`{"id":%q,"version":%q,"name":"Display of %s","description":"Plugin %s at version %s"}`, pluginID, ver, pluginID, pluginID, ver)),
-		Files:     []store.File{{Path: "plugin.wasm", Size: 8, SHA256: digestOf(content + "wasm")[7:]}},
+		Files:     []domain.File{{Path: "plugin.wasm", Size: 8, SHA256: digestOf(content + "wasm")[7:]}},
 		Submitter: "alice",
 		State:     lifecycle.Received,
 		Reason:    "package received",
@@ -100,7 +101,7 @@ func newVersion(id, pluginID, ver, content string) store.Version {
 	}
 }
 
-func create(t *testing.T, s store.Store, v store.Version) store.Version {
+func create(t *testing.T, s store.Store, v domain.Version) domain.Version {
 	t.Helper()
 	got, created, err := s.CreateVersion(context.Background(), v, []audit.Event{event(audit.SubmissionCreate, "submission:"+v.ID, 10)})
 	if err != nil || !created {
@@ -113,7 +114,7 @@ func create(t *testing.T, s store.Store, v store.Version) store.Version {
 func trail(t *testing.T, s store.Store, subject string) []audit.Event {
 	t.Helper()
 	var evs []audit.Event
-	if err := s.ScanAudit(context.Background(), store.AuditQuery{Subject: subject}, func(e audit.Event) error {
+	if err := s.ScanAudit(context.Background(), domain.AuditQuery{Subject: subject}, func(e audit.Event) error {
 		evs = append(evs, e)
 		return nil
 	}); err != nil {
@@ -125,7 +126,7 @@ func trail(t *testing.T, s store.Store, subject string) []audit.Event {
 func verify(t *testing.T, s store.Store) audit.Report {
 	t.Helper()
 	rep, err := audit.VerifyAll(func(fn func(audit.Event) error) error {
-		return s.ScanAudit(context.Background(), store.AuditQuery{}, fn)
+		return s.ScanAudit(context.Background(), domain.AuditQuery{}, fn)
 	})
 	if err != nil {
 		t.Fatalf("verifying the audit trail: %v", err)
@@ -146,11 +147,11 @@ func mustVerify(t *testing.T, s store.Store, wantCount int64) {
 
 func testTokens(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	tok := store.Token{ID: "tok1", Subject: "alice", Role: store.RolePublisher, Namespace: "acme", Hash: hashOf("secret1"), CreatedAt: at(0), ExpiresAt: at(0).Add(90 * 24 * time.Hour)}
+	tok := domain.Token{ID: "tok1", Subject: "alice", Role: domain.RolePublisher, Namespace: "acme", Hash: hashOf("secret1"), CreatedAt: at(0), ExpiresAt: at(0).Add(90 * 24 * time.Hour)}
 	if err := s.CreateToken(ctx, tok, event(audit.TokenCreate, "token:tok1", 0)); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	tok2 := store.Token{ID: "tok2", Subject: "bob", Role: store.RoleAuditor, Hash: hashOf("secret2"), CreatedAt: at(1), ExpiresAt: at(2)}
+	tok2 := domain.Token{ID: "tok2", Subject: "bob", Role: domain.RoleAuditor, Hash: hashOf("secret2"), CreatedAt: at(1), ExpiresAt: at(2)}
 	if err := s.CreateToken(ctx, tok2, event(audit.TokenCreate, "token:tok2", 1)); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
@@ -164,13 +165,13 @@ func testTokens(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TokenByHash = %+v\nwant %+v", got, want)
 	}
-	if _, err := s.TokenByHash(ctx, hashOf("nobody's secret")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TokenByHash(ctx, hashOf("nobody's secret")); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("TokenByHash(unknown) error = %v, want ErrNotFound", err)
 	}
 
 	dup := tok2
 	dup.ID = "tok3" // same secret as tok2
-	if err := s.CreateToken(ctx, dup, event(audit.TokenCreate, "token:tok3", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateToken(ctx, dup, event(audit.TokenCreate, "token:tok3", 2)); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("CreateToken with an existing secret: error = %v, want ErrConflict", err)
 	}
 	bad := tok2
@@ -202,7 +203,7 @@ func testTokens(t *testing.T, s store.Store) {
 	if !got.RevokedAt.Equal(stored(revokeAt)) {
 		t.Errorf("a second revocation moved RevokedAt to %v", got.RevokedAt)
 	}
-	if err := s.RevokeToken(ctx, "nope", at(6), event(audit.TokenRevoke, "token:nope", 6)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "nope", at(6), event(audit.TokenRevoke, "token:nope", 6)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("RevokeToken(unknown) error = %v, want ErrNotFound", err)
 	}
 
@@ -216,14 +217,14 @@ func testTokens(t *testing.T, s store.Store) {
 
 func testNamespaces(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	ns := store.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}
+	ns := domain.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}
 	if err := s.CreateNamespace(ctx, ns, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
 		t.Fatalf("CreateNamespace: %v", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "zeta", Owners: []string{"carol"}, CreatedAt: at(1)}, event(audit.NamespaceClaim, "namespace:zeta", 1)); err != nil {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "zeta", Owners: []string{"carol"}, CreatedAt: at(1)}, event(audit.NamespaceClaim, "namespace:zeta", 1)); err != nil {
 		t.Fatalf("CreateNamespace: %v", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"mallory"}, CreatedAt: at(2)}, event(audit.NamespaceClaim, "namespace:acme", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"mallory"}, CreatedAt: at(2)}, event(audit.NamespaceClaim, "namespace:acme", 2)); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("creating an existing namespace: error = %v, want ErrConflict", err)
 	}
 	got, err := s.GetNamespace(ctx, "acme")
@@ -235,7 +236,7 @@ func testNamespaces(t *testing.T, s store.Store) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("GetNamespace = %+v, want %+v", got, want)
 	}
-	if _, err := s.GetNamespace(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetNamespace(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("GetNamespace(unknown) error = %v, want ErrNotFound", err)
 	}
 	list, err := s.ListNamespaces(ctx)
@@ -280,13 +281,13 @@ func testCreateVersion(t *testing.T, s store.Store) {
 	}
 	// Other bytes under the same name@version: refused.
 	other := newVersion("sub3", "acme/hello", "1.0.0", "bytes two")
-	if _, _, err := s.CreateVersion(ctx, other, []audit.Event{event(audit.SubmissionCreate, "submission:sub3", 12)}); !errors.Is(err, store.ErrConflict) {
+	if _, _, err := s.CreateVersion(ctx, other, []audit.Event{event(audit.SubmissionCreate, "submission:sub3", 12)}); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("same version with other bytes: error = %v, want ErrConflict", err)
 	}
 	if after := len(trail(t, s, "")); after != before {
 		t.Errorf("a duplicate and a refused submission wrote %d audit events, want none", after-before)
 	}
-	if _, err := s.GetVersion(ctx, "sub3"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "sub3"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("the refused version was stored (GetVersion error %v)", err)
 	}
 	// A second version into an existing namespace keeps its owners.
@@ -298,7 +299,7 @@ func testCreateVersion(t *testing.T, s store.Store) {
 	if _, _, err := s.CreateVersion(ctx, newVersion("sub5", "acme/hello", "2.0.0", "b"), nil); err == nil {
 		t.Error("CreateVersion without audit events succeeded")
 	}
-	if _, err := s.GetVersion(ctx, "sub5"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "sub5"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("a version without its audit event was stored (GetVersion error %v)", err)
 	}
 	mustVerify(t, s, 2)
@@ -311,24 +312,24 @@ func testVersionQueries(t *testing.T, s store.Store) {
 	b.CreatedAt, b.UpdatedAt = at(20), at(20)
 	c := newVersion("vc", "beta/c", "0.1.0", "C")
 	c.CreatedAt, c.UpdatedAt = at(30), at(30)
-	for _, v := range []store.Version{a, b, c} {
+	for _, v := range []domain.Version{a, b, c} {
 		create(t, s, v)
 	}
 	got, err := s.GetVersionByName(ctx, "acme/a", "1.1.0")
 	if err != nil || got.ID != "vb" {
 		t.Errorf("GetVersionByName(acme/a, 1.1.0) = %s, %v; want vb", got.ID, err)
 	}
-	if _, err := s.GetVersionByName(ctx, "acme/a", "9.9.9"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetVersionByName(ctx, "acme/a", "9.9.9"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("GetVersionByName(unknown) error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetVersion(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("GetVersion(unknown) error = %v, want ErrNotFound", err)
 	}
 	got, err = s.VersionByDigest(ctx, c.Digest)
 	if err != nil || got.ID != "vc" {
 		t.Errorf("VersionByDigest = %s, %v; want vc", got.ID, err)
 	}
-	if _, err := s.VersionByDigest(ctx, digestOf("nothing")); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.VersionByDigest(ctx, digestOf("nothing")); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("VersionByDigest(unknown) error = %v, want ErrNotFound", err)
 	}
 	if ok, err := s.DigestReferenced(ctx, a.Digest); err != nil || !ok {
@@ -345,17 +346,17 @@ func testVersionQueries(t *testing.T, s store.Store) {
 	if err := s.Transition(ctx, "vb", lifecycle.Received, lifecycle.Vetting, "vetting", event(audit.SubmissionVet, "submission:vb", 40)); err != nil {
 		t.Fatal(err)
 	}
-	found, err := s.FindVersions(ctx, store.VersionQuery{State: lifecycle.Received})
+	found, err := s.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Received})
 	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vc"}) {
 		t.Errorf("FindVersions(received) = %v, %v; want [va vc]", ids(found), err)
 	}
-	found, err = s.FindVersions(ctx, store.VersionQuery{Limit: 2})
+	found, err = s.FindVersions(ctx, domain.VersionQuery{Limit: 2})
 	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vb"}) {
 		t.Errorf("FindVersions(limit 2) = %v, %v; want the two oldest [va vb]", ids(found), err)
 	}
 }
 
-func ids(vs []store.Version) []string {
+func ids(vs []domain.Version) []string {
 	out := []string{}
 	for _, v := range vs {
 		out = append(out, v.ID)
@@ -385,10 +386,10 @@ func testTransition(t *testing.T, s store.Store) {
 		t.Errorf("vetting -> certified: error = %v, want *lifecycle.IllegalTransitionError", err)
 	}
 	// A stale expected state: someone else moved it first.
-	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Rejected, "late", event(audit.SubmissionTransition, "submission:sub1", 22)); !errors.Is(err, store.ErrStateChanged) {
+	if err := s.Transition(ctx, "sub1", lifecycle.Received, lifecycle.Rejected, "late", event(audit.SubmissionTransition, "submission:sub1", 22)); !errors.Is(err, domain.ErrStateChanged) {
 		t.Errorf("transition from a stale state: error = %v, want ErrStateChanged", err)
 	}
-	if err := s.Transition(ctx, "nope", lifecycle.Received, lifecycle.Vetting, "", event(audit.SubmissionTransition, "submission:nope", 22)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Transition(ctx, "nope", lifecycle.Received, lifecycle.Vetting, "", event(audit.SubmissionTransition, "submission:nope", 22)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("transition of an unknown version: error = %v, want ErrNotFound", err)
 	}
 	if v, _ := s.GetVersion(ctx, "sub1"); v.State != lifecycle.Vetting {
@@ -411,7 +412,7 @@ func testTransition(t *testing.T, s store.Store) {
 		switch {
 		case err == nil:
 			wins++
-		case !errors.Is(err, store.ErrStateChanged):
+		case !errors.Is(err, domain.ErrStateChanged):
 			t.Errorf("racing transition: %v", err)
 		}
 	}
@@ -435,7 +436,7 @@ func testCatalog(t *testing.T, s store.Store) {
 	if p.LatestVersion != "1.10.0" || p.Description != "Plugin acme/weather at version 1.10.0" {
 		t.Errorf("plugin = %+v; want latest 1.10.0 by SemVer, described by its manifest", p)
 	}
-	if _, err := s.GetPlugin(ctx, "acme/nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetPlugin(ctx, "acme/nope"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("GetPlugin(unknown) error = %v, want ErrNotFound", err)
 	}
 
@@ -446,7 +447,7 @@ func testCatalog(t *testing.T, s store.Store) {
 		}
 		create(t, s, newVersion(fmt.Sprintf("p%02d", i), fmt.Sprintf("%s/tool-%02d", ns, i), "1.0.0", fmt.Sprint("tool", i)))
 	}
-	search := func(q store.PluginQuery) []string {
+	search := func(q domain.PluginQuery) []string {
 		t.Helper()
 		ps, err := s.ListPlugins(ctx, q)
 		if err != nil {
@@ -458,31 +459,31 @@ func testCatalog(t *testing.T, s store.Store) {
 		}
 		return out
 	}
-	if got := search(store.PluginQuery{Search: "WEATHER"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
+	if got := search(domain.PluginQuery{Search: "WEATHER"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
 		t.Errorf("search WEATHER = %v, want [acme/weather] (case-insensitive)", got)
 	}
-	if got := search(store.PluginQuery{Search: "display of other/tool-0"}); !reflect.DeepEqual(got, []string{"other/tool-00", "other/tool-03", "other/tool-06", "other/tool-09"}) {
+	if got := search(domain.PluginQuery{Search: "display of other/tool-0"}); !reflect.DeepEqual(got, []string{"other/tool-00", "other/tool-03", "other/tool-06", "other/tool-09"}) {
 		t.Errorf("search by display name = %v", got)
 	}
-	if got := search(store.PluginQuery{Search: "at version 1.10"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
+	if got := search(domain.PluginQuery{Search: "at version 1.10"}); !reflect.DeepEqual(got, []string{"acme/weather"}) {
 		t.Errorf("search by description = %v, want [acme/weather]", got)
 	}
-	if got := search(store.PluginQuery{Search: "tool_0"}); len(got) != 0 {
+	if got := search(domain.PluginQuery{Search: "tool_0"}); len(got) != 0 {
 		t.Errorf("search tool_0 = %v; _ must match literally, not as a wildcard", got)
 	}
-	if got := search(store.PluginQuery{Search: "%"}); len(got) != 0 {
+	if got := search(domain.PluginQuery{Search: "%"}); len(got) != 0 {
 		t.Errorf("search %% = %v; %% must match literally", got)
 	}
-	if got := search(store.PluginQuery{Namespace: "other"}); len(got) != 4 {
+	if got := search(domain.PluginQuery{Namespace: "other"}); len(got) != 4 {
 		t.Errorf("namespace other = %v, want 4 plugins", got)
 	}
-	if got := search(store.PluginQuery{Namespace: "other", Search: "weather"}); len(got) != 0 {
+	if got := search(domain.PluginQuery{Namespace: "other", Search: "weather"}); len(got) != 0 {
 		t.Errorf("namespace other with search weather = %v, want none", got)
 	}
 
 	var paged []string
 	for off := 0; ; off += 5 {
-		page := search(store.PluginQuery{Limit: 5, Offset: off})
+		page := search(domain.PluginQuery{Limit: 5, Offset: off})
 		if len(page) > 5 {
 			t.Fatalf("page of limit 5 has %d entries", len(page))
 		}
@@ -491,14 +492,14 @@ func testCatalog(t *testing.T, s store.Store) {
 			break
 		}
 	}
-	all := search(store.PluginQuery{})
+	all := search(domain.PluginQuery{})
 	if len(all) != 13 || !reflect.DeepEqual(paged, all) {
 		t.Errorf("paging gave %v\nthe whole list is %v (want 13 plugins, each once, in order)", paged, all)
 	}
-	if len(search(store.PluginQuery{Limit: 100000})) != 13 {
+	if len(search(domain.PluginQuery{Limit: 100000})) != 13 {
 		t.Error("an oversized limit was not cut to the maximum")
 	}
-	if _, err := s.ListPlugins(ctx, store.PluginQuery{Offset: -1}); err == nil {
+	if _, err := s.ListPlugins(ctx, domain.PluginQuery{Offset: -1}); err == nil {
 		t.Error("a negative offset was accepted")
 	}
 }
@@ -527,7 +528,7 @@ func testAuditScan(t *testing.T, s store.Store) {
 		t.Errorf("events of thing:b = %+v, want seqs 2, 4, 6", b)
 	}
 	var got []int64
-	if err := s.ScanAudit(ctx, store.AuditQuery{AfterSeq: 3, Limit: 2}, func(e audit.Event) error {
+	if err := s.ScanAudit(ctx, domain.AuditQuery{AfterSeq: 3, Limit: 2}, func(e audit.Event) error {
 		got = append(got, e.Seq)
 		return nil
 	}); err != nil || !reflect.DeepEqual(got, []int64{4, 5}) {
@@ -535,7 +536,7 @@ func testAuditScan(t *testing.T, s store.Store) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if err := s.ScanAudit(ctx, store.AuditQuery{}, func(audit.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+	if err := s.ScanAudit(ctx, domain.AuditQuery{}, func(audit.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 		t.Errorf("ScanAudit did not stop at fn's error: %d calls, %v", n, err)
 	}
 	if err := s.AppendAudit(ctx, audit.Event{Action: audit.SubmissionCreate, Subject: "y"}); err == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -23,11 +24,11 @@ var trustTests = []suiteTest{
 
 func testPublisherKeys(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	k := store.PublisherKey{ID: "k1", Namespace: "acme", Algorithm: "ed25519", PEM: []byte("PEM1"), AddedBy: "alice", AddedAt: at(1)}
-	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event(audit.PublisherKeyAdded, "namespace:acme", 1)); !errors.Is(err, store.ErrNotFound) {
+	k := domain.PublisherKey{ID: "k1", Namespace: "acme", Algorithm: "ed25519", PEM: []byte("PEM1"), AddedBy: "alice", AddedAt: at(1)}
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event(audit.PublisherKeyAdded, "namespace:acme", 1)); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("key for a missing namespace: %v, want ErrNotFound", err)
 	}
-	if err := s.CreateNamespace(ctx, store.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
 		t.Fatal(err)
 	}
 	if req, err := s.SignaturesRequired(ctx, "acme"); err != nil || !req {
@@ -41,13 +42,13 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 	if err := s.AddPublisherKey(ctx, k2, []byte(`{"kind":"publisher-key.added","n":2}`), event(audit.PublisherKeyAdded, "namespace:acme", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AddPublisherKey(ctx, k, []byte(`{"x":1}`), event(audit.PublisherKeyAdded, "namespace:acme", 3)); !errors.Is(err, store.ErrConflict) {
+	if err := s.AddPublisherKey(ctx, k, []byte(`{"x":1}`), event(audit.PublisherKeyAdded, "namespace:acme", 3)); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("adding a key twice: %v, want ErrConflict", err)
 	}
 	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(5), "bob", []byte(`{"kind":"publisher-key.removed"}`), event(audit.PublisherKeyRemoved, "namespace:acme", 5)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(6), "bob", []byte(`{"x":2}`), event(audit.PublisherKeyRemoved, "namespace:acme", 6)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RetirePublisherKey(ctx, "acme", "k1", at(6), "bob", []byte(`{"x":2}`), event(audit.PublisherKeyRemoved, "namespace:acme", 6)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("retiring a retired key: %v, want ErrNotFound", err)
 	}
 	keys, err := s.ListPublisherKeys(ctx, "acme")
@@ -63,7 +64,7 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 	if got, err := s.PublisherKey(ctx, "acme", "k2"); err != nil || got.ID != "k2" {
 		t.Errorf("PublisherKey(k2) = %+v, %v", got, err)
 	}
-	if _, err := s.PublisherKey(ctx, "other", "k2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PublisherKey(ctx, "other", "k2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("a key of another namespace: %v, want ErrNotFound", err)
 	}
 	if err := s.SetSignaturesRequired(ctx, "acme", false, event(audit.NamespaceSignatureRequirement, "namespace:acme", 7)); err != nil {
@@ -72,7 +73,7 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 	if req, _ := s.SignaturesRequired(ctx, "acme"); req {
 		t.Error("the requirement stayed on after it was switched off")
 	}
-	if err := s.SetSignaturesRequired(ctx, "nope", false, event(audit.NamespaceSignatureRequirement, "namespace:nope", 7)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SetSignaturesRequired(ctx, "nope", false, event(audit.NamespaceSignatureRequirement, "namespace:nope", 7)); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("switching a missing namespace: %v, want ErrNotFound", err)
 	}
 	// Every change is audited and each key change queued for the log.
@@ -86,23 +87,23 @@ func testPublisherKeys(t *testing.T, s store.Store) {
 
 func testSignatures(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	sig := store.Signature{VersionID: "sub1", KeyID: "k1", Envelope: []byte(`{"payload":"x"}`), CreatedAt: at(1)}
+	sig := domain.Signature{VersionID: "sub1", KeyID: "k1", Envelope: []byte(`{"payload":"x"}`), CreatedAt: at(1)}
 	if err := s.PutSignature(ctx, sig, event(audit.SubmissionSignature, "submission:sub1", 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutSignature(ctx, sig, event(audit.SubmissionSignature, "submission:sub1", 2)); !errors.Is(err, store.ErrConflict) {
+	if err := s.PutSignature(ctx, sig, event(audit.SubmissionSignature, "submission:sub1", 2)); !errors.Is(err, domain.ErrConflict) {
 		t.Errorf("a second signature: %v, want ErrConflict", err)
 	}
 	got, err := s.GetSignature(ctx, "sub1")
 	if err != nil || got.KeyID != "k1" || !bytes.Equal(got.Envelope, sig.Envelope) || !got.CreatedAt.Equal(stored(at(1))) {
 		t.Errorf("GetSignature = %+v, %v", got, err)
 	}
-	if _, err := s.GetSignature(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetSignature(ctx, "sub2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("a version without a signature: %v, want ErrNotFound", err)
 	}
 }
 
-func certified(t *testing.T, s store.Store, id string) store.Version {
+func certified(t *testing.T, s store.Store, id string) domain.Version {
 	t.Helper()
 	v := inReview(t, s, id, "acme/"+id, "1.0.0")
 	return v
@@ -113,7 +114,7 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	certified(t, s, "sub1")
 	change := store.TrustChange{
 		VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved by bob",
-		Certificate: &store.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
+		Certificate: &domain.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
 		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
 		Provenance:  []byte(`{"slsa":1}`),
 		Audit: []audit.Event{
@@ -139,7 +140,7 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	if p, err := s.ProvenanceStatement(ctx, "sub1"); err != nil || string(p) != `{"slsa":1}` {
 		t.Errorf("ProvenanceStatement = %s, %v", p, err)
 	}
-	if _, err := s.ProvenanceStatement(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ProvenanceStatement(ctx, "sub2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("no provenance statement: %v, want ErrNotFound", err)
 	}
 	evs := trail(t, s, "submission:sub1")
@@ -152,7 +153,7 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	// certificate, no queued event, no audit event.
 	before := len(trail(t, s, ""))
 	change.Certificate.Envelope = []byte(`{"cert":2}`)
-	if _, err := s.ApplyTrustChange(ctx, change); !errors.Is(err, store.ErrStateChanged) {
+	if _, err := s.ApplyTrustChange(ctx, change); !errors.Is(err, domain.ErrStateChanged) {
 		t.Fatalf("a stale change: %v, want ErrStateChanged", err)
 	}
 	if c, _ := s.LatestCertificate(ctx, "sub1"); c.Seq != 1 {
@@ -168,7 +169,7 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.Certified, To: lifecycle.InReview, Audit: change.Audit}); err == nil {
 		t.Error("certified -> in_review was accepted")
 	}
-	if _, err := s.LatestCertificate(ctx, "sub2"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LatestCertificate(ctx, "sub2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("no certificate: %v, want ErrNotFound", err)
 	}
 }
@@ -193,13 +194,13 @@ func testTrustOutbox(t *testing.T, s store.Store) {
 	if err != nil || len(pending) != 3 || pending[0].Seq != all[0] || string(pending[2].Entry) != `{"n":2}` || pending[0].LogIndex != -1 {
 		t.Fatalf("PendingTrustEvents(3) = %+v, %v", pending, err)
 	}
-	if err := s.MarkTrustEventsLogged(ctx, all[:2], 1); !errors.Is(err, store.ErrStateChanged) {
+	if err := s.MarkTrustEventsLogged(ctx, all[:2], 1); !errors.Is(err, domain.ErrStateChanged) {
 		t.Errorf("indexes that skip one: %v, want ErrStateChanged", err)
 	}
 	if err := s.MarkTrustEventsLogged(ctx, all[:2], 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkTrustEventsLogged(ctx, all[1:3], 2); !errors.Is(err, store.ErrStateChanged) {
+	if err := s.MarkTrustEventsLogged(ctx, all[1:3], 2); !errors.Is(err, domain.ErrStateChanged) {
 		t.Errorf("recording a logged event again: %v, want ErrStateChanged", err)
 	}
 	if last, _ := s.LastLoggedIndex(ctx); last != 1 {
@@ -220,23 +221,23 @@ func testTrustOutbox(t *testing.T, s store.Store) {
 
 func testRevocationLists(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if _, err := s.LatestRevocationList(ctx); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.LatestRevocationList(ctx); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("no list yet: %v, want ErrNotFound", err)
 	}
 	v := certified(t, s, "sub1")
 	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{VersionID: "sub1", From: lifecycle.InReview, To: lifecycle.Certified, Audit: []audit.Event{event(audit.SubmissionTransition, "submission:sub1", 20)}}); err != nil {
 		t.Fatal(err)
 	}
-	list := func(n int64) *store.RevocationListRecord {
-		return &store.RevocationListRecord{Number: n, Envelope: []byte(fmt.Sprintf(`{"list":%d}`, n)), IssuedAt: at(30), NextUpdate: at(90)}
+	list := func(n int64) *domain.RevocationListRecord {
+		return &domain.RevocationListRecord{Number: n, Envelope: []byte(fmt.Sprintf(`{"list":%d}`, n)), IssuedAt: at(30), NextUpdate: at(90)}
 	}
-	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(2), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event(audit.RevocationListPublished, "revocation-list", 30)}}); !errors.Is(err, store.ErrStateChanged) {
+	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(2), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event(audit.RevocationListPublished, "revocation-list", 30)}}); !errors.Is(err, domain.ErrStateChanged) {
 		t.Errorf("list 2 before list 1: %v, want ErrStateChanged", err)
 	}
 	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{RevocationList: list(1), Entries: [][]byte{[]byte(`{}`)}, Audit: []audit.Event{event(audit.RevocationListPublished, "revocation-list", 30)}}); err != nil {
 		t.Fatal(err)
 	}
-	rev := &store.Revocation{VersionID: "sub1", Digest: v.Digest, Reason: "malware", Time: at(40)}
+	rev := &domain.Revocation{VersionID: "sub1", Digest: v.Digest, Reason: "malware", Time: at(40)}
 	if _, err := s.ApplyTrustChange(ctx, store.TrustChange{
 		VersionID: "sub1", From: lifecycle.Certified, To: lifecycle.Revoked, Reason: "revoked: malware",
 		Revocation: rev, RevocationList: list(2), Entries: [][]byte{[]byte(`{"kind":"version.revoked"}`), []byte(`{"kind":"revocation-list.published"}`)},

@@ -1,0 +1,89 @@
+package domain
+
+import (
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+)
+
+// The criteria callers select records by. Storage implements them and the
+// transports fill them from a request; they are the domain's so that a
+// transport can ask for a page of records without naming storage.
+
+// HotspotQuery selects a ranking.
+type HotspotQuery struct {
+	By    HotspotKind
+	Since time.Time
+	Limit int // 1..store.MaxInsightRows; 0 means 10
+}
+
+// AuditFilter selects audit events. Zero values mean "any".
+type AuditFilter struct {
+	Actor   string
+	Action  string // exact, or a prefix ending in "." ("submission.")
+	Subject string // exact, or a prefix ending in ":" ("submission:")
+	Since   time.Time
+	Until   time.Time // exclusive
+	// BeforeSeq pages backwards: only events with a smaller seq.
+	BeforeSeq int64
+	Limit     int // 1..store.MaxInsightRows; 0 means 100
+}
+
+// CatalogQuery filters the catalog in the store; finer filters (permission
+// kind, badges) are applied by the caller to the entries it gets.
+type CatalogQuery struct {
+	Search string            // substring of id, name or description, case-insensitive
+	States []lifecycle.State // the version shown is the newest in one of these; required
+	Tier   string            // the shown version's risk tier; "" for any
+	Limit  int               // 1..store.MaxInsightRows; 0 means 50
+	Offset int
+}
+
+// RevalidationQuery pages schedules.
+type RevalidationQuery struct {
+	States       []lifecycle.State
+	AfterVersion string
+	Limit        int // 1..1000; 0 means 100
+}
+
+// DeliveryQuery filters the delivery log. Zero values mean any.
+type DeliveryQuery struct {
+	WebhookID string
+	State     string
+	// Webhooks restricts to these subscriptions (a publisher's own).
+	Webhooks []string
+	Limit    int // 1..1000, 0 means 100
+}
+
+// IncidentQuery filters incidents.
+type IncidentQuery struct {
+	State string // empty: any
+	Limit int    // 1..1000, 0 means 100
+}
+
+// PluginQuery filters and pages the catalog.
+type PluginQuery struct {
+	Search    string // substring of id, name or description, case-insensitive
+	Namespace string
+	Limit     int // 1..500; 0 means 50
+	Offset    int
+}
+
+// VersionQuery filters versions across plugins.
+type VersionQuery struct {
+	State lifecycle.State // empty: any
+	Limit int
+}
+
+// AuditQuery filters the trail. Zero values mean "any".
+type AuditQuery struct {
+	Subject  string
+	AfterSeq int64
+	Limit    int // 0: no limit
+}
+
+// ReviewQuery pages the queue.
+type ReviewQuery struct {
+	Limit  int // 1..500, 0 means 50
+	Offset int
+}
