@@ -25,6 +25,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -41,7 +42,10 @@ type Config struct {
 	Blobs  store.Blobs
 	Intake *intake.Service
 	Review *review.Service
-	Trust  *certify.Service
+	// Pipeline runs vetting, triage and certification (re-vets go
+	// through it).
+	Pipeline *pipeline.Pipeline
+	Trust    *certify.Service
 	// VulnDB is the vulnerability database; nil refuses imports.
 	VulnDB     *vulndb.Store
 	Revalidate *revalidate.Scheduler

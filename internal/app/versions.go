@@ -303,13 +303,13 @@ func (a *App) Revet(ctx context.Context, caller domain.Principal, id string) (qu
 	if !caller.Allowed(reviewers...) {
 		return false, Errorf(KindForbidden, "role %s may not vet versions again", caller.Role)
 	}
-	if a.cfg.Intake == nil {
+	if a.cfg.Pipeline == nil {
 		return false, unavailable("vetting")
 	}
 	if _, err := a.Version(ctx, caller, VersionRef{ID: id}, ReadRecord); err != nil {
 		return false, err
 	}
-	queued, err = a.cfg.Intake.RequestVet(ctx, id, caller.Subject)
+	queued, err = a.cfg.Pipeline.RequestVet(ctx, id, caller.Subject)
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, Errorf(KindNotFound, "no submission %s", id)
 	}

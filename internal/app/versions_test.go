@@ -13,6 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
@@ -75,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	rv.Now = clock
-	f := &fixture{app: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Now: clock}), st: st, now: now}
+	f := &fixture{app: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Pipeline: pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv}), Now: clock}), st: st, now: now}
 
 	ev := func(action, subject string) audit.Event {
 		return audit.Event{Time: now, Actor: "test", Action: action, Subject: subject}

@@ -72,7 +72,10 @@ type PluginQuery struct {
 // VersionQuery filters versions across plugins.
 type VersionQuery struct {
 	State lifecycle.State // empty: any
-	Limit int
+	// UpdatedBefore, when set, keeps only versions untouched since then
+	// (the pipeline's reconciler looks for work left behind).
+	UpdatedBefore time.Time
+	Limit         int
 }
 
 // AuditQuery filters the trail. Zero values mean "any".

@@ -23,6 +23,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
@@ -55,6 +56,7 @@ type world struct {
 	clk       *clock
 	st        store.Store
 	in        *intake.Service
+	pipe      *pipeline.Pipeline
 	cert      *certify.Service
 	inc       *incident.Service
 	hooks     *webhook.Service
@@ -78,6 +80,7 @@ func newWorld(t *testing.T) *world {
 	in.Now = clk.Now
 	as := []vet.Analyzer{vethunt.New(st)}
 	in.Analyzers = func() []vet.Analyzer { return as }
+	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Now: in.Now})
 
 	signer, _ := trust.GenerateKey(trust.Ed25519)
 	logSigner, _ := trust.GenerateKey(trust.Ed25519)
@@ -114,7 +117,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, clk: clk, st: st, in: in, cert: cert, inc: inc, hooks: hooks, publisher: publisher}
+	return &world{t: t, clk: clk, st: st, in: in, pipe: pipe, cert: cert, inc: inc, hooks: hooks, publisher: publisher}
 }
 
 const telemetry = `// Usage metrics.
@@ -151,7 +154,7 @@ func (w *world) submit(name, version string, extra map[string]string) domain.Ver
 	if err != nil {
 		w.t.Fatalf("submitting %s@%s: %v", id, version, err)
 	}
-	if err := w.in.ProcessPending(ctx); err != nil {
+	if err := w.pipe.RunPending(ctx); err != nil {
 		w.t.Fatal(err)
 	}
 	v, err = w.st.GetVersion(ctx, v.ID)

@@ -1,6 +1,6 @@
 // Package intake takes a submitted package from the wire to a stored,
-// audited version, and moves received versions on through the lifecycle in
-// the background.
+// audited version, and provides the pipeline's first steps: vetting
+// (VetStep) and the preparation of triage (TriageStep).
 //
 // The order of the steps is what makes a 202 safe against a crash at any
 // point: the bytes are made durable under their digest before the record
@@ -70,17 +70,7 @@ type Submissions interface {
 	PutSignature(ctx context.Context, sig domain.Signature, ev audit.Event) error
 }
 
-// Jobs is the queue of vetting jobs.
-type Jobs interface {
-	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
-	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
-	FinishJob(ctx context.Context, id int64, now time.Time) error
-	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
-	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
-	ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error)
-}
-
-// Vetting is what the vetting worker reads and writes: versions and their
+// Vetting is what the vetting and triage steps read and writes: versions and their
 // state, vetting runs, suppressions, the component index, the audit trail.
 type Vetting interface {
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
@@ -97,7 +87,6 @@ type Vetting interface {
 // Records is everything the Service stores; store.Store is one.
 type Records interface {
 	Submissions
-	Jobs
 	Vetting
 }
 
@@ -133,7 +122,11 @@ type Service struct {
 	// at once; DefaultMaxConcurrentReads when not positive.
 	MaxConcurrentReads int
 
-	wake        chan struct{}
+	// Submitted, when set, is told that a new version was stored (the
+	// pipeline's Wake), so that its vetting starts at once rather than at
+	// the worker's next poll. It must not block.
+	Submitted func()
+
 	vets, reads slots
 }
 
@@ -142,7 +135,7 @@ func New(st Records, blobs store.Blobs, lim pkgfile.Limits, mopts manifest.Optio
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{Store: st, Blobs: blobs, Limits: lim, Manifest: mopts, Log: log, Now: time.Now, wake: make(chan struct{}, 1)}
+	return &Service{Store: st, Blobs: blobs, Limits: lim, Manifest: mopts, Log: log, Now: time.Now}
 }
 
 // Submit is SubmitSigned without a signature: accepted only by a namespace
@@ -262,7 +255,9 @@ func (s *Service) SubmitSigned(ctx context.Context, p domain.Principal, r io.Rea
 	}
 	if created {
 		s.Log.Info("submission received", "id", stored.ID, "plugin", m.ID, "version", m.Version, "digest", pkg.Digest, "actor", p.Subject)
-		s.Wake()
+		if s.Submitted != nil {
+			s.Submitted()
+		}
 	}
 	return stored, created, nil
 }
@@ -345,12 +340,4 @@ func (s *Service) Sweep(ctx context.Context, grace time.Duration) (removed int, 
 		removed++
 	}
 	return removed, nil
-}
-
-// Wake tells the worker there is new work, without blocking.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }

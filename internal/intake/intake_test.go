@@ -15,6 +15,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
@@ -202,6 +203,12 @@ func TestSweep(t *testing.T) {
 	}
 }
 
+// newPipeline is the pipeline a worker process runs over svc (with no
+// certifier: these tests stop at the review queue).
+func newPipeline(svc *intake.Service, st pipeline.Records) *pipeline.Pipeline {
+	return pipeline.New(pipeline.Config{Store: st, Vetting: svc, Now: svc.Now})
+}
+
 func TestWorkerIsIdempotent(t *testing.T) {
 	svc, st, _ := newService(t)
 	ctx := context.Background()
@@ -214,7 +221,7 @@ func TestWorkerIsIdempotent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); svc.ProcessPending(ctx) }()
+		go func() { defer wg.Done(); newPipeline(svc, st).RunPending(ctx) }()
 	}
 	wg.Wait()
 	got, _ := st.GetVersion(ctx, v.ID)

@@ -24,6 +24,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/obs"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
@@ -94,6 +95,9 @@ type Marketplace struct {
 	Server *server.Server
 	VulnDB *vulndb.Store
 	Review *review.Service
+	// Pipeline moves stored versions through vetting, triage and
+	// certification.
+	Pipeline *pipeline.Pipeline
 	// Trust issues certificates and publishes the transparency log.
 	Trust *certify.Service
 	// Metrics is this process's Prometheus registry (served at /metrics).
@@ -182,8 +186,12 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	in.Triager = rv
 	m.Review = rv
+	m.Pipeline = pipeline.New(pipeline.Config{
+		Store: st, Vetting: in, Certifying: rv, Log: cfg.Log,
+	})
+	in.Submitted = m.Pipeline.Wake
 	p := &parts{
-		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv},
+		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Pipeline: m.Pipeline},
 		server: server.Config{Log: cfg.Log},
 	}
 	// Each layer adds its services to the application layer's
@@ -292,7 +300,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var work sync.WaitGroup
-	work.Go(func() { m.Intake.Work(workCtx, 2*time.Second) })
+	work.Go(func() { m.Pipeline.Work(workCtx, 2*time.Second) })
 	work.Go(func() { m.escalate(workCtx, time.Minute) })
 	// Each layer's background work (publishing the log, revalidation,
 	// webhook deliveries) runs until workCtx ends.

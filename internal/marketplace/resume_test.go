@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/marketplace"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -49,11 +50,11 @@ type crashed struct {
 // audit trail.
 func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	claimJob := func(t *testing.T, ctx context.Context, st store.Store, id string) {
-		if _, err := st.EnqueueJob(ctx, domain.Job{Kind: intake.JobVet, Key: id}); err != nil {
+		if _, err := st.EnqueueJob(ctx, domain.Job{Kind: pipeline.Vet, Key: id}); err != nil {
 			t.Fatal(err)
 		}
 		// Claimed by the worker that is then killed: running, leased.
-		if _, err := st.ClaimJob(ctx, []string{intake.JobVet}, time.Now(), 10*time.Minute); err != nil {
+		if _, err := st.ClaimJob(ctx, []string{pipeline.Vet}, time.Now(), 10*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +96,7 @@ func TestRestartResumesEveryUnsettledState(t *testing.T) {
 
 	// Every state the pipeline moves on has a case, so a new one cannot be
 	// left without a resume. Received is the exception: a restart vets it
-	// like any new upload (ProcessPending), which TestCrashSafety proves.
+	// like any new upload (pipeline.RunPending), which TestCrashSafety proves.
 	for _, s := range lifecycle.States {
 		if lifecycle.MovedBy(s) != lifecycle.Pipeline || s == lifecycle.Received {
 			continue

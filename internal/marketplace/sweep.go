@@ -182,24 +182,14 @@ func (m *Marketplace) sweep(ctx context.Context, grace time.Duration) error {
 	} else if n > 0 {
 		log.Warn("removed the behaviour analyzer's folders of stopped processes", "count", n)
 	}
-	n, err := m.Intake.Resume(ctx, grace)
+	// Reconcile only queues the steps; the worker runs them once the
+	// server is up, so a long backlog does not delay start-up.
+	n, err := m.Pipeline.Reconcile(ctx, grace)
 	if n > 0 {
 		log.Warn("resumed versions left mid-way by a stopped process", "count", n)
 	}
 	if err != nil {
 		log.Error("resuming versions left mid-way", "err", err)
-	}
-	if m.Trust != nil {
-		if n, err := m.Review.ResumeAutoApproved(ctx); err != nil {
-			log.Error("certifying auto-approved versions", "err", err)
-		} else if n > 0 {
-			log.Warn("certified auto-approved versions left without a certificate", "count", n)
-		}
-		if n, err := m.Review.ResumeApproved(ctx); err != nil {
-			log.Error("certifying approved versions", "err", err)
-		} else if n > 0 {
-			log.Warn("certified approved versions left without a certificate", "count", n)
-		}
 	}
 	return nil
 }

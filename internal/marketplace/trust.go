@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/certify"
@@ -101,30 +100,7 @@ func (m *Marketplace) runTrust(ctx context.Context) {
 	if m.Trust == nil {
 		return
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait() // Serve closes the log only after its background work ended
-	wg.Go(func() { m.Trust.Run(ctx, trustInterval) })
-	// Versions approved (automatically or by their reviewers) by a run
-	// that stopped before certifying them.
-	t := time.NewTicker(trustInterval)
-	defer t.Stop()
-	for {
-		if n, err := m.Review.ResumeAutoApproved(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Log.Error("certifying auto-approved versions", "err", err)
-		} else if n > 0 {
-			m.cfg.Log.Info("certified auto-approved versions left without a certificate", "count", n)
-		}
-		if n, err := m.Review.ResumeApproved(ctx); err != nil && ctx.Err() == nil {
-			m.cfg.Log.Error("certifying approved versions", "err", err)
-		} else if n > 0 {
-			m.cfg.Log.Info("certified approved versions left without a certificate", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	m.Trust.Run(ctx, trustInterval)
 }
 
 // logOrigin returns the origin of an existing log (its checkpoint's first

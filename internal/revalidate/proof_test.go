@@ -27,6 +27,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
@@ -70,6 +71,7 @@ type world struct {
 	clock   *clock
 	st      store.Store
 	in      *intake.Service
+	pipe    *pipeline.Pipeline
 	review  *review.Service
 	certs   *certify.Service
 	vulns   *vulndb.Store
@@ -118,6 +120,7 @@ func newWorld(t *testing.T) *world {
 	}
 	rv.Now = clk.Now
 	in.Triager = rv
+	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv, Now: in.Now})
 
 	keys := filepath.Join(dir, "keys")
 	os.MkdirAll(keys, 0o700)
@@ -157,7 +160,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, clock: clk, st: st, in: in, review: rv, certs: certs, vulns: vulns, sched: sched, hooks: hooks, lg: lg,
+	w := &world{t: t, ctx: ctx, clock: clk, st: st, in: in, pipe: pipe, review: rv, certs: certs, vulns: vulns, sched: sched, hooks: hooks, lg: lg,
 		modules: map[string][]byte{}, packages: map[string][]byte{}}
 	w.registerKey()
 	return w
@@ -284,7 +287,7 @@ func (w *world) submit(version, variant string) domain.Version {
 		w.t.Fatalf("submitting %s: %v", version, err)
 	}
 	w.packages[v.ID] = pkg
-	if err := w.in.ProcessPending(w.ctx); err != nil {
+	if err := w.pipe.RunPending(w.ctx); err != nil {
 		w.t.Fatal(err)
 	}
 	v = w.version(v.ID)

@@ -20,10 +20,11 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
-// TestResumeAutoApproved: a version left auto-approved without its
-// certificate (the process stopped in between) is certified by the next
-// pass, with the lifetime its verdict gave.
-func TestResumeAutoApproved(t *testing.T) {
+// TestCertifyStep: the pipeline's certify step certifies a version left
+// auto-approved without its certificate, with the lifetime its verdict
+// gave, and leaves a version in any other state, or certified already,
+// alone (it is idempotent).
+func TestCertifyStep(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -36,9 +37,6 @@ func TestResumeAutoApproved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := rv.ResumeAutoApproved(ctx); err != nil || n != 0 {
-		t.Fatalf("nothing to resume: %d, %v", n, err)
-	}
 	var buf bytes.Buffer
 	m := `{"manifestVersion":1,"id":"acme/hello","version":"1.0.0","name":"H","description":"H.","owners":[{"name":"A","email":"a@example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["handle"],"hostApi":"^1.0.0"},"permissions":["kv:read"]}`
 	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: []byte("\x00asm\x01\x00\x00\x00")}}); err != nil {
@@ -48,6 +46,9 @@ func TestResumeAutoApproved(t *testing.T) {
 	v := domain.Version{ID: "sub1", PluginID: "acme/hello", Version: "1.0.0", Digest: p.Digest, Size: p.Size, Manifest: []byte(m), Submitter: "alice", State: lifecycle.Received, Reason: "r", CreatedAt: time.Now()}
 	if _, _, err := st.CreateVersion(ctx, v, []audit.Event{{Actor: "alice", Action: audit.SubmissionCreate, Subject: "submission:sub1"}}); err != nil {
 		t.Fatal(err)
+	}
+	if err := rv.CertifyStep(ctx, "sub1"); err != nil {
+		t.Fatalf("a received version is not the certify step's: %v", err)
 	}
 	env, _ := intake.Sign(ctx, key, buf.Bytes())
 	raw, _ := trust.MarshalEnvelope(env)
@@ -65,12 +66,14 @@ func TestResumeAutoApproved(t *testing.T) {
 	}
 	// Without a certifier nothing is certified: never a certified version
 	// without a certificate.
-	if _, err := rv.ResumeAutoApproved(ctx); err == nil {
+	if err := rv.CertifyStep(ctx, "sub1"); err == nil {
 		t.Error("certified without a certifier")
 	}
 	rv.Certifier = tr.Service
-	if n, err := rv.ResumeAutoApproved(ctx); err != nil || n != 1 {
-		t.Fatalf("ResumeAutoApproved = %d, %v; want 1", n, err)
+	for range 2 { // the second run finds it certified and does nothing
+		if err := rv.CertifyStep(ctx, "sub1"); err != nil {
+			t.Fatalf("CertifyStep: %v", err)
+		}
 	}
 	got, _ := st.GetVersion(ctx, "sub1")
 	cert, err := tr.Service.LatestCertificate(ctx, "sub1")

@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/review"
@@ -57,6 +58,7 @@ type world struct {
 	t      *testing.T
 	url    string
 	in     *intake.Service
+	pipe   *pipeline.Pipeline
 	tokens map[string]string
 	module []byte
 	key    *trust.FileSigner // alice's publisher key, registered on acme
@@ -82,11 +84,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	in.Triager = rv
+	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
 	tr := certifytest.New(t, st, nil)
 	rv.Certifier = tr.Service
 	srv := httptest.NewServer(server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service}), LogDir: tr.LogDir}))
 	t.Cleanup(srv.Close)
-	w := &world{t: t, url: srv.URL, in: in, tokens: map[string]string{}, module: counterModule(t), key: certifytest.PublisherKey(t, st, "acme", "alice")}
+	w := &world{t: t, url: srv.URL, in: in, pipe: pipe, tokens: map[string]string{}, module: counterModule(t), key: certifytest.PublisherKey(t, st, "acme", "alice")}
 	for key, spec := range map[string][3]string{
 		"alice":          {"alice", "publisher", ""},
 		"alice-reviewer": {"alice", "reviewer", ""}, // the author also reviews, elsewhere
@@ -157,7 +160,7 @@ func (w *world) submit(id, version string, perms ...string) api.Submission {
 	}
 	var sub api.Submission
 	json.Unmarshal(b, &sub)
-	if err := w.in.ProcessPending(context.Background()); err != nil {
+	if err := w.pipe.RunPending(context.Background()); err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Logf("%s@%s decided in %s", id, version, time.Since(start).Round(time.Millisecond))

@@ -142,17 +142,13 @@ func (s *Service) move(ctx context.Context, actor, id string, from, to lifecycle
 	return s.Store.Transition(ctx, id, from, to, reason, s.event(actor, audit.SubmissionTransition, id, reason, nil))
 }
 
-// Triage decides where a vetted version goes: rejected, auto-approved
-// (and certified), or into the review queue. v is in state vetting, or in
-// triage when a stopped run's triage is resumed (intake.Service.Resume).
+// Triage decides where a vetted version in triage goes: rejected,
+// auto-approved (the pipeline's certify step then issues its
+// certificate), or into the review queue. It is the policy half of the
+// pipeline's triage step (intake.Service.TriageStep prepares its input).
 func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error {
 	if v.State != lifecycle.Triage {
-		if err := s.move(ctx, "system", v.ID, lifecycle.Vetting, lifecycle.Triage, "vetting finished; the policy decides"); err != nil {
-			if errors.Is(err, domain.ErrStateChanged) {
-				return nil // another worker triages it
-			}
-			return err
-		}
+		return fmt.Errorf("%s@%s is %s, not in triage: %w", v.PluginID, v.Version, v.State, ErrState)
 	}
 	if in.Manifest == nil {
 		// The manifest no longer parses under today's rules: nothing for
@@ -208,10 +204,7 @@ func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, r
 	case lifecycle.Rejected:
 		return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.Rejected, "rejected by policy: "+reason)
 	case lifecycle.AutoApproved:
-		if err := s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.AutoApproved, "auto-approved: "+reason); err != nil {
-			return err
-		}
-		return s.certifyAutoApproved(ctx, v, &verdict)
+		return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.AutoApproved, "auto-approved: "+reason)
 	}
 	item := domain.ReviewItem{
 		VersionID: v.ID, PluginID: v.PluginID, Tier: string(verdict.Tier), Weight: verdict.Weight.Total,
@@ -385,55 +378,92 @@ func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked [
 	return s.certify(ctx, actor, id, d)
 }
 
-// ResumeApproved certifies versions in review that their reviewers
-// approved (as many approvals since the review opened as it requires)
-// but that were left without their certificate: the process stopped
-// between the last approval and the certificate. Nobody could finish them
-// otherwise, as no reviewer may approve twice. It returns how many it
-// certified, each with a submission.resume event.
-func (s *Service) ResumeApproved(ctx context.Context) (int, error) {
-	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.InReview, Limit: 500})
+// Approved lists (up to limit) versions in review that their reviewers
+// approved (as many approvals since the review opened as it requires) but
+// that have no certificate: the process stopped between the last approval
+// and the certificate. Nobody could finish them otherwise, as no reviewer
+// may approve twice; the pipeline's certify step does (CertifyStep).
+func (s *Service) Approved(ctx context.Context, limit int) ([]string, error) {
+	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.InReview, Limit: limit})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var ids []string
 	var errs []error
 	for _, v := range vs {
-		it, err := s.Store.GetReview(ctx, v.ID)
-		if errors.Is(err, domain.ErrNotFound) {
-			continue
-		} else if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		all, err := s.Store.ListApprovals(ctx, v.ID)
+		_, approvals, err := s.approvedReview(ctx, v.ID)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		approvals := slices.DeleteFunc(all, func(a domain.Approval) bool { return a.CreatedAt.Before(it.CreatedAt) })
-		if len(approvals) < it.ApprovalsRequired {
-			continue
+		if approvals != nil {
+			ids = append(ids, v.ID)
+		}
+	}
+	return ids, errors.Join(errs...)
+}
+
+// approvedReview returns the review of a version in review and its
+// approvals since the review opened, or nil approvals when they are fewer
+// than the review requires (or there is no review).
+func (s *Service) approvedReview(ctx context.Context, id string) (domain.ReviewItem, []domain.Approval, error) {
+	it, err := s.Store.GetReview(ctx, id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return it, nil, nil
+	} else if err != nil {
+		return it, nil, err
+	}
+	all, err := s.Store.ListApprovals(ctx, id)
+	if err != nil {
+		return it, nil, err
+	}
+	approvals := slices.DeleteFunc(all, func(a domain.Approval) bool { return a.CreatedAt.Before(it.CreatedAt) })
+	if len(approvals) < it.ApprovalsRequired {
+		return it, nil, nil
+	}
+	return it, approvals, nil
+}
+
+// CertifyStep is the pipeline's certify step: it issues the certificate
+// of an auto-approved version with what its verdict decided, or of a
+// version in review that its reviewers approved (see Approved). A version
+// in any other state, or certified meanwhile, is left alone.
+func (s *Service) CertifyStep(ctx context.Context, id string) error {
+	v, err := s.Store.GetVersion(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch v.State {
+	case lifecycle.AutoApproved:
+		vd, err := s.Store.LatestVerdict(ctx, v.ID)
+		if err != nil {
+			return fmt.Errorf("the verdict of %s: %w", v.ID, err)
+		}
+		var tv triage.Verdict
+		if err := json.Unmarshal(vd.Body, &tv); err != nil {
+			return fmt.Errorf("reading the verdict of %s: %w", v.ID, err)
+		}
+		err = s.certifyAutoApproved(ctx, v, &tv)
+		if errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
+			return nil // certified meanwhile
+		}
+		return err
+	case lifecycle.InReview:
+		it, approvals, err := s.approvedReview(ctx, v.ID)
+		if err != nil || approvals == nil {
+			return err
 		}
 		asked, err := manifestPermissions(v.Manifest)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
-		if err := s.certifyApproved(ctx, "system", v.ID, asked, it, approvals); err != nil {
-			if errors.Is(err, ErrState) || errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
-				continue
-			}
-			errs = append(errs, err)
-			continue
+		err = s.certifyApproved(ctx, "system", v.ID, asked, it, approvals)
+		if errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
+			return nil
 		}
-		ev := s.event("system", audit.SubmissionResume, v.ID, fmt.Sprintf("approved by %d reviewer(s) without a certificate; certified now", len(approvals)), nil)
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
-			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
-		}
-		n++
+		return err
 	}
-	return n, errors.Join(errs...)
+	return nil
 }
 
 // certifyAutoApproved certifies an auto-approved version with what its
@@ -447,43 +477,6 @@ func (s *Service) certifyAutoApproved(ctx context.Context, v domain.Version, ver
 		Granted: granted, Tier: string(verdict.Tier), PolicyDigest: verdict.PolicyDigest,
 		Lifetime: verdict.CertificateLifetime(), From: lifecycle.AutoApproved,
 	})
-}
-
-// ResumeAutoApproved certifies versions left auto-approved without their
-// certificate (the process stopped, or the certifier failed, between the
-// two steps). It returns how many it certified.
-func (s *Service) ResumeAutoApproved(ctx context.Context) (int, error) {
-	vs, err := s.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.AutoApproved, Limit: 500})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var errs []error
-	for _, v := range vs {
-		vd, err := s.Store.LatestVerdict(ctx, v.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("the verdict of %s: %w", v.ID, err))
-			continue
-		}
-		var tv triage.Verdict
-		if err := json.Unmarshal(vd.Body, &tv); err != nil {
-			errs = append(errs, fmt.Errorf("reading the verdict of %s: %w", v.ID, err))
-			continue
-		}
-		if err := s.certifyAutoApproved(ctx, v, &tv); err != nil {
-			if errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
-				continue // certified meanwhile
-			}
-			errs = append(errs, err)
-			continue
-		}
-		ev := s.event("system", audit.SubmissionResume, v.ID, "auto-approved without a certificate; certified now", map[string]any{"policy": vd.PolicyDigest})
-		if err := s.Store.AppendAudit(ctx, ev); err != nil {
-			errs = append(errs, fmt.Errorf("recording the resumed certification of %s: %w", v.ID, err))
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
 }
 
 // fallbackLifetime is the certificate lifetime of a version approved

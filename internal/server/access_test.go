@@ -102,7 +102,7 @@ func TestAccessMatrixHidesUnreleasedVersions(t *testing.T) {
 	}
 	unreleased := submit("draft", "two")
 	unreleased.kind = "unreleased"
-	if err := e.in.ProcessPending(context.Background()); err != nil {
+	if err := e.pipe.RunPending(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	missing := target{kind: "missing", id: "sub_missing", name: "nothing", version: "1.0.0", digest: "sha256:" + strings.Repeat("0", 64)}

@@ -20,6 +20,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -38,6 +39,7 @@ type env struct {
 	http   *httptest.Server
 	st     store.Store
 	in     *intake.Service
+	pipe   *pipeline.Pipeline
 	trust  *certify.Service
 	logDir string
 	tokens map[string]string // role (or "publisher-other") → secret
@@ -64,6 +66,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	in.Triager = rv
+	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
 	svc, logDir := newTrust(t, st)
 	rv.Certifier = svc
 	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), LogDir: logDir})
@@ -71,7 +74,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, trust: svc, logDir: logDir, tokens: map[string]string{}, key: key}
+	e := &env{t: t, srv: srv, http: httptest.NewServer(srv), st: st, in: in, pipe: pipe, trust: svc, logDir: logDir, tokens: map[string]string{}, key: key}
 	t.Cleanup(e.http.Close)
 	mk := func(key, subject string, role domain.Role, ns string) {
 		tok, secret, err := server.NewToken(time.Now(), api.TokenRequest{Subject: subject, Role: string(role), Namespace: ns})
@@ -246,7 +249,7 @@ func TestSubmissionLifecycle(t *testing.T) {
 	}
 
 	// The worker moves it on; with no analyzers or policy yet, to review.
-	if err := e.in.ProcessPending(context.Background()); err != nil {
+	if err := e.pipe.RunPending(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	resp, b = e.do("GET", sub.StatusURL, pub, nil)

@@ -67,7 +67,7 @@ func digestOf(t *testing.T, _ *env, p []byte) string {
 // to certified.
 func (e *env) approve(id string) {
 	e.t.Helper()
-	if err := e.in.ProcessPending(context.Background()); err != nil {
+	if err := e.pipe.RunPending(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
 	for _, who := range []string{"reviewer", "steward"} {

@@ -173,8 +173,8 @@ func (e *env) submit(p []byte) domain.Version {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if e.served {
-			e.m.Intake.Wake() // as the API does after a submission
-		} else if err := e.m.Intake.ProcessPending(ctx); err != nil {
+			e.m.Pipeline.Wake() // as the API does after a submission
+		} else if err := e.m.Pipeline.RunPending(ctx); err != nil {
 			e.t.Fatal(err)
 		}
 		if v, err = e.m.Store.GetVersion(ctx, v.ID); err != nil {

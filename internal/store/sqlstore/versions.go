@@ -241,13 +241,21 @@ func (s *Store) FindVersions(ctx context.Context, q domain.VersionQuery) ([]doma
 	case limit > MaxVersionLimit:
 		limit = MaxVersionLimit
 	}
+	where, args := []string{}, []any{}
 	if q.State != "" {
 		if !lifecycle.Valid(q.State) {
 			return nil, fmt.Errorf("unknown state %q", q.State)
 		}
-		return list(ctx, s, s.db, "finding versions", scanVersion, `SELECT `+versionCols+` FROM versions WHERE state = ? ORDER BY created_at, id LIMIT ?`, string(q.State), limit)
+		where, args = append(where, "state = ?"), append(args, string(q.State))
 	}
-	return list(ctx, s, s.db, "finding versions", scanVersion, `SELECT `+versionCols+` FROM versions ORDER BY created_at, id LIMIT ?`, limit)
+	if !q.UpdatedBefore.IsZero() {
+		where, args = append(where, "updated_at < ?"), append(args, micros(q.UpdatedBefore))
+	}
+	query := `SELECT ` + versionCols + ` FROM versions`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return list(ctx, s, s.db, "finding versions", scanVersion, query+` ORDER BY created_at, id LIMIT ?`, append(args, limit)...)
 }
 
 // Transition moves a version from one state to another by compare-and-set.

@@ -354,6 +354,16 @@ func testVersionQueries(t *testing.T, s store.Store) {
 	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vb"}) {
 		t.Errorf("FindVersions(limit 2) = %v, %v; want the two oldest [va vb]", ids(found), err)
 	}
+	// vb moved at 40, vc was stored at 30: the pipeline's reconciler skips what was touched
+	// since its cutoff.
+	found, err = s.FindVersions(ctx, domain.VersionQuery{UpdatedBefore: at(31)})
+	if err != nil || !reflect.DeepEqual(ids(found), []string{"va", "vc"}) {
+		t.Errorf("FindVersions(updated before 31) = %v, %v; want [va vc]", ids(found), err)
+	}
+	found, err = s.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Vetting, UpdatedBefore: at(41)})
+	if err != nil || !reflect.DeepEqual(ids(found), []string{"vb"}) {
+		t.Errorf("FindVersions(vetting, updated before 41) = %v, %v; want [vb]", ids(found), err)
+	}
 }
 
 func ids(vs []domain.Version) []string {

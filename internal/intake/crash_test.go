@@ -96,7 +96,7 @@ func (k *killedStore) AppendAudit(ctx context.Context, ev audit.Event) error {
 // TestKilledWorkerIsResumed kills the worker while it vets a version
 // (holding the job's lease) and right after a version enters triage,
 // restarts it
-// (Resume at start-up, alone on the store, then the worker), and checks
+// (pipeline.Reconcile at start-up, alone on the store, then the worker), and checks
 // the version reaches review with a resume event.
 func TestKilledWorkerIsResumed(t *testing.T) {
 	for _, k := range []*killedStore{{at: lifecycle.Vetting, inVetting: true}, {at: lifecycle.Triage}} {
@@ -114,16 +114,17 @@ func TestKilledWorkerIsResumed(t *testing.T) {
 				k.at = ""
 			}
 			svc.Store = k
-			svc.ProcessPending(ctx)
+			newPipeline(svc, k).RunPending(ctx)
 			if got, _ := st.GetVersion(ctx, v.ID); got.State != at {
 				t.Fatalf("killed in %s, want %s", got.State, at)
 			}
 
 			svc.Store = st // the restart
-			if _, err := svc.Resume(ctx, 0); err != nil {
+			p := newPipeline(svc, st)
+			if _, err := p.Reconcile(ctx, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.ProcessPending(ctx); err != nil {
+			if err := p.RunPending(ctx); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := st.GetVersion(ctx, v.ID)

@@ -1,0 +1,464 @@
+// Package pipeline moves a stored version from its package to a verdict:
+// vetting, triage by policy, then certification or the review queue.
+//
+// It is a state machine over jobs keyed by version. Each state that the
+// pipeline owns (lifecycle.MovedBy reports lifecycle.Pipeline) has exactly
+// one step, a job kind, that moves it on:
+//
+//	received, vetting  --vet-->     triage
+//	triage             --triage-->  rejected | auto_approved | in_review
+//	auto_approved      --certify--> certified
+//
+// A step finishes by moving its version to the next state, and the runner
+// then queues the step of that state. Every step is idempotent: it reads
+// the version first and does nothing when the version has moved on, and
+// every state change is a compare-and-set, so running a step twice changes
+// nothing. At most one job per (step, version) is queued or running. So a
+// process killed anywhere leaves each version in a state whose step either
+// still has its job, leased and taken up again when the lease runs out, or
+// is given one by Reconcile. Nothing is stuck.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+)
+
+// The steps, each a job kind keyed by version id.
+const (
+	// Vet runs the analyzers, records the run and moves the version to
+	// triage. With VetArgs.Rerun it records a new run on demand and
+	// moves nothing.
+	Vet = "vet"
+	// Triage moves a vetted version to rejected (vetting blocked it or the
+	// policy says so), auto_approved or in_review.
+	Triage = "triage"
+	// Certify issues the certificate of an approved version: one the
+	// policy auto-approved, or one its reviewers approved when the
+	// process stopped before the certificate.
+	Certify = "certify"
+)
+
+// stepOf is the one step that moves each pipeline state on.
+var stepOf = map[lifecycle.State]string{
+	lifecycle.Received:     Vet,
+	lifecycle.Vetting:      Vet,
+	lifecycle.Triage:       Triage,
+	lifecycle.AutoApproved: Certify,
+}
+
+// StepOf returns the step that moves a version in state s on, or "" when
+// people, time or nobody moves it.
+func StepOf(s lifecycle.State) string { return stepOf[s] }
+
+// VetArgs are the arguments of a vetting job.
+type VetArgs struct {
+	// Rerun asks for a new run on a version that may have left vetting;
+	// it records results and moves no state.
+	Rerun bool   `json:"rerun,omitempty"`
+	Actor string `json:"actor,omitempty"`
+}
+
+// Job tuning: a step holds its lease for at most jobLease (the analyzers'
+// own timeouts are far shorter); a failed step is retried with exponential
+// backoff, then given up.
+const (
+	jobLease       = 10 * time.Minute
+	maxJobAttempts = 5
+	firstBackoff   = 5 * time.Second
+	// batch bounds the versions one look at a state takes; the rest wait
+	// for the next look.
+	batch = 500
+	// reconcileEvery is how often a running worker looks for versions
+	// whose step has no job (Reconcile); it also looks at start-up.
+	reconcileEvery = time.Minute
+)
+
+// Records is what the pipeline reads and writes: the job queue, versions
+// and their state, and the audit trail.
+type Records interface {
+	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
+	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
+	FinishJob(ctx context.Context, id int64, now time.Time) error
+	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
+	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
+	ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error)
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
+	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
+	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
+	AppendAudit(ctx context.Context, ev audit.Event) error
+}
+
+// Vetting does the vetting step and prepares triage; intake.Service is
+// one. Each step must be idempotent, as the package comment says.
+type Vetting interface {
+	VetStep(ctx context.Context, id string, args VetArgs) error
+	TriageStep(ctx context.Context, id string) error
+}
+
+// Certifying does the certify step; review.Service is one.
+type Certifying interface {
+	CertifyStep(ctx context.Context, id string) error
+	// Approved lists versions in review that their reviewers approved but
+	// that have no certificate: the process stopped between the last
+	// approval and the certificate.
+	Approved(ctx context.Context, limit int) ([]string, error)
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	Store   Records
+	Vetting Vetting
+	// Certifying may be nil: then auto-approved versions wait for a
+	// process that certifies.
+	Certifying Certifying
+	Log        *slog.Logger
+	Now        func() time.Time
+}
+
+// Pipeline runs the steps. Its methods are safe for concurrent use, and
+// any number of processes may run one over the same store.
+type Pipeline struct {
+	cfg   Config
+	kinds []string // the steps this pipeline runs
+	wake  chan struct{}
+
+	mu            sync.Mutex
+	lastReconcile time.Time
+}
+
+// New returns a Pipeline; cfg.Store and cfg.Vetting are required.
+func New(cfg Config) *Pipeline {
+	kinds := []string{Vet, Triage}
+	if cfg.Certifying != nil {
+		kinds = append(kinds, Certify)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Pipeline{cfg: cfg, kinds: kinds, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes a running Work loop look for work now rather than at its
+// next poll (a version was just submitted).
+func (p *Pipeline) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Work runs steps until ctx ends. It polls as well as listening for Wake,
+// so work queued by another process, or left by one that died, is picked
+// up.
+func (p *Pipeline) Work(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if err := p.RunPending(ctx); err != nil && ctx.Err() == nil {
+			p.cfg.Log.Error("running the pipeline", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+	}
+}
+
+// RunPending queues the vetting of every received version, gives steps
+// without a job theirs (at most every reconcileEvery), and runs every due
+// job, including the steps those jobs queue, until none is due.
+func (p *Pipeline) RunPending(ctx context.Context) error {
+	p.mu.Lock()
+	due := p.cfg.Now().Sub(p.lastReconcile) >= reconcileEvery
+	if due {
+		p.lastReconcile = p.cfg.Now()
+	}
+	p.mu.Unlock()
+	if due {
+		// Another live worker holds a step for at most a lease.
+		if _, err := p.Reconcile(ctx, jobLease); err != nil && ctx.Err() == nil {
+			p.cfg.Log.Error("resuming versions left mid-way", "err", err)
+		}
+	}
+	for {
+		full, err := p.queueReceived(ctx)
+		if err != nil {
+			return err
+		}
+		if err := p.runDue(ctx); err != nil {
+			return err
+		}
+		if !full {
+			return nil
+		}
+	}
+}
+
+// queueReceived queues the vetting of the oldest received versions; full
+// reports that there may be more.
+func (p *Pipeline) queueReceived(ctx context.Context) (full bool, err error) {
+	vs, err := p.cfg.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Received, Limit: batch})
+	if err != nil {
+		return false, fmt.Errorf("finding received versions: %w", err)
+	}
+	for _, v := range vs {
+		if _, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: Vet, Key: v.ID, RunAt: p.cfg.Now()}); err != nil {
+			return false, fmt.Errorf("queueing vetting of %s: %w", v.ID, err)
+		}
+	}
+	return len(vs) == batch, nil
+}
+
+// runDue claims and runs jobs until none is due.
+func (p *Pipeline) runDue(ctx context.Context) error {
+	for ctx.Err() == nil {
+		job, err := p.cfg.Store.ClaimJob(ctx, p.kinds, p.cfg.Now(), jobLease)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("claiming a job: %w", err)
+		}
+		p.runJob(ctx, job)
+	}
+	return ctx.Err()
+}
+
+// RequestVet queues a new vetting run of a version on demand; false when
+// one is already queued or running.
+func (p *Pipeline) RequestVet(ctx context.Context, id, actor string) (bool, error) {
+	if _, err := p.cfg.Store.GetVersion(ctx, id); err != nil {
+		return false, err
+	}
+	args, err := json.Marshal(VetArgs{Rerun: true, Actor: actor})
+	if err != nil {
+		return false, err
+	}
+	ok, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: Vet, Key: id, Args: args, RunAt: p.cfg.Now()})
+	if ok {
+		p.Wake()
+	}
+	return ok, err
+}
+
+// run does the work of one job.
+func (p *Pipeline) run(ctx context.Context, job domain.Job) error {
+	switch job.Kind {
+	case Vet:
+		var args VetArgs
+		if len(job.Args) > 0 {
+			if err := json.Unmarshal(job.Args, &args); err != nil {
+				// A job this process cannot read is still a version to
+				// vet: vet it as a first run would.
+				p.cfg.Log.Error("unreadable job arguments; vetting as a first run", "job", job.ID, "err", err)
+				args = VetArgs{}
+			}
+		}
+		return p.cfg.Vetting.VetStep(ctx, job.Key, args)
+	case Triage:
+		return p.cfg.Vetting.TriageStep(ctx, job.Key)
+	case Certify:
+		if p.cfg.Certifying != nil {
+			return p.cfg.Certifying.CertifyStep(ctx, job.Key)
+		}
+	}
+	return fmt.Errorf("unknown pipeline step %q", job.Kind)
+}
+
+func (p *Pipeline) runJob(ctx context.Context, job domain.Job) {
+	err := p.run(ctx, job)
+	switch {
+	case err == nil:
+		if err := p.cfg.Store.FinishJob(ctx, job.ID, p.cfg.Now()); err != nil {
+			p.cfg.Log.Error("recording a finished job", "job", job.ID, "err", err)
+		}
+		p.advance(ctx, job)
+		return
+	case ctx.Err() != nil:
+		return // shutting down: the lease runs out and another run picks it up
+	case job.Attempts >= maxJobAttempts:
+		p.cfg.Log.Error("a pipeline step failed; giving up", "step", job.Kind, "submission", job.Key, "attempts", job.Attempts, "err", err)
+		if ferr := p.cfg.Store.FailJob(ctx, job.ID, err.Error(), p.cfg.Now()); ferr != nil {
+			p.cfg.Log.Error("recording a failed job", "job", job.ID, "err", ferr)
+		}
+		p.giveUp(ctx, job, err)
+		return
+	}
+	backoff := firstBackoff << (job.Attempts - 1)
+	p.cfg.Log.Warn("a pipeline step failed; will retry", "step", job.Kind, "submission", job.Key, "attempt", job.Attempts, "retry_in", backoff, "err", err)
+	if err := p.cfg.Store.RetryJob(ctx, job.ID, err.Error(), p.cfg.Now().Add(backoff)); err != nil {
+		p.cfg.Log.Error("recording a job's outcome", "job", job.ID, "err", err)
+	}
+}
+
+// advance queues the step of the state a finished job left its version
+// in. The next step keeps the job's place in the queue (its run time), so
+// a version that started vetting reaches its verdict before versions
+// submitted after it are vetted. A crash before this is what Reconcile
+// repairs.
+func (p *Pipeline) advance(ctx context.Context, job domain.Job) {
+	id := job.Key
+	v, err := p.cfg.Store.GetVersion(ctx, id)
+	if err != nil {
+		p.cfg.Log.Error("reading a version to queue its next step", "submission", id, "err", err)
+		return
+	}
+	next := StepOf(v.State)
+	if next == "" || !slices.Contains(p.kinds, next) {
+		return
+	}
+	at := p.cfg.Now()
+	if !job.RunAt.IsZero() && job.RunAt.Before(at) {
+		at = job.RunAt
+	}
+	if _, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: next, Key: id, RunAt: at}); err != nil {
+		p.cfg.Log.Error("queueing the next step", "step", next, "submission", id, "err", err)
+	}
+}
+
+// giveUp fails closed without blaming the author: a version whose vetting
+// or triage cannot complete cannot pass automatically, so it goes to
+// people with the cause. A certification that cannot complete (the
+// certifier is unavailable) leaves the version approved; Reconcile queues
+// it again later.
+func (p *Pipeline) giveUp(ctx context.Context, job domain.Job, cause error) {
+	if job.Kind == Certify {
+		return
+	}
+	v, err := p.cfg.Store.GetVersion(ctx, job.Key)
+	if err != nil {
+		p.cfg.Log.Error("reading a version whose step failed", "submission", job.Key, "err", err)
+		return
+	}
+	step := "vetting"
+	if job.Kind == Triage {
+		step = "triage"
+	}
+	reason := fmt.Sprintf("%s could not complete after %d attempts (%v); a reviewer must decide", step, job.Attempts, cause)
+	for _, to := range []lifecycle.State{lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview} {
+		if !lifecycle.Allowed(v.State, to) || v.State == to {
+			continue
+		}
+		r := reason
+		if to != lifecycle.InReview {
+			r = step + " was given up"
+		}
+		ev := audit.Event{Time: p.cfg.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + v.ID}
+		if err := p.cfg.Store.Transition(ctx, v.ID, v.State, to, r, ev); err != nil {
+			if !errors.Is(err, domain.ErrStateChanged) {
+				p.cfg.Log.Error("sending a version whose step failed to review", "submission", v.ID, "err", err)
+			}
+			return
+		}
+		v.State = to
+	}
+}
+
+// Reconcile gives every version in a pipeline state whose step has no
+// job its job back, and returns how many it resumed; each resume is an
+// audit.SubmissionResume event. It queues work and does none, so it is
+// quick: the worker does the steps.
+//
+// grace is how long a version (and a running job) must have gone
+// untouched to count as abandoned: zero at start-up when the process is
+// alone on its store, where any running job belongs to a process that
+// died; longer when other processes may be at work.
+func (p *Pipeline) Reconcile(ctx context.Context, grace time.Duration) (resumed int, err error) {
+	now := p.cfg.Now()
+	var errs []error
+	if grace <= 0 {
+		// Alone on the store: a running job's worker is dead, so its lease
+		// is not worth waiting for.
+		jobs, err := p.cfg.Store.ListJobs(ctx, "running", batch)
+		if err != nil {
+			return 0, fmt.Errorf("listing running jobs: %w", err)
+		}
+		for _, j := range jobs {
+			if !slices.Contains(p.kinds, j.Kind) {
+				continue
+			}
+			if err := p.cfg.Store.RetryJob(ctx, j.ID, "the process running it stopped", now); err != nil {
+				errs = append(errs, fmt.Errorf("requeueing job %d: %w", j.ID, err))
+				continue
+			}
+			p.resumed(ctx, j.Key, "the process running its "+j.Kind+" step stopped; the step runs again")
+			resumed++
+		}
+	}
+	var cutoff time.Time // zero: every version, however recent
+	if grace > 0 {
+		cutoff = now.Add(-grace)
+	}
+	for _, st := range []lifecycle.State{lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved} {
+		if !slices.Contains(p.kinds, StepOf(st)) {
+			continue
+		}
+		vs, err := p.cfg.Store.FindVersions(ctx, domain.VersionQuery{State: st, UpdatedBefore: cutoff, Limit: batch})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("finding versions in %s: %w", st, err))
+			continue
+		}
+		for _, v := range vs {
+			n, err := p.requeue(ctx, v.ID, StepOf(st), fmt.Sprintf("in %s without a %s job; the step runs again", st, StepOf(st)))
+			resumed += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if p.cfg.Certifying != nil {
+		ids, err := p.cfg.Certifying.Approved(ctx, batch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("finding approved versions without a certificate: %w", err))
+		}
+		for _, id := range ids {
+			n, err := p.requeue(ctx, id, Certify, "approved by its reviewers without a certificate; certification runs again")
+			resumed += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if resumed > 0 {
+		p.Wake()
+	}
+	return resumed, errors.Join(errs...)
+}
+
+// requeue queues step for version id unless it has a job already.
+func (p *Pipeline) requeue(ctx context.Context, id, step, reason string) (int, error) {
+	ok, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: step, Key: id, RunAt: p.cfg.Now()})
+	if err != nil {
+		return 0, fmt.Errorf("queueing the %s step of %s: %w", step, id, err)
+	}
+	if !ok {
+		return 0, nil
+	}
+	p.resumed(ctx, id, reason)
+	return 1, nil
+}
+
+// resumed records that the work on version id was taken up again.
+func (p *Pipeline) resumed(ctx context.Context, id, reason string) {
+	ev := audit.Event{Time: p.cfg.Now(), Actor: "system", Action: audit.SubmissionResume, Subject: "submission:" + id, Reason: reason}
+	if err := p.cfg.Store.AppendAudit(ctx, ev); err != nil {
+		p.cfg.Log.Error("recording a resumed submission", "submission", id, "err", err)
+	}
+	p.cfg.Log.Warn("resumed a submission left mid-way", "submission", id, "reason", reason)
+}
