@@ -15,6 +15,7 @@ import (
 // client a program imports name only public packages: a type from under
 // internal/ in a response would be one its user cannot name.
 func TestPublicDependencies(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
@@ -36,6 +37,7 @@ func TestPublicDependencies(t *testing.T) {
 // local or anonymous); it converts its values to this package's types at
 // the edge.
 func TestWireTypesLiveInAPI(t *testing.T) {
+	t.Parallel()
 	fset := token.NewFileSet()
 	pkgs, err := parser.ParseDir(fset, filepath.Join("..", "internal", "server"), func(fi fs.FileInfo) bool {
 		return !strings.HasSuffix(fi.Name(), "_test.go")

@@ -3,6 +3,7 @@ package hostapi
 import "testing"
 
 func TestPermissionExample(t *testing.T) {
+	t.Parallel()
 	for kind, want := range map[string]string{
 		PermNet:       "net:ORIGIN",
 		PermFSRead:    "fs:read:/PATH",

@@ -3,6 +3,7 @@ package hostapi
 import "testing"
 
 func TestClassifyWASI(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]WASIClass{
 		"fd_write":         WASILinked,
 		"path_open":        WASILinked,
@@ -26,6 +27,7 @@ func TestClassifyWASI(t *testing.T) {
 }
 
 func TestFunctionsAreUnique(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, f := range Functions {
 		if seen[f.Name] {

@@ -52,6 +52,7 @@ func versions(res *install.Result) string {
 }
 
 func TestInstallResolvesAndVerifies(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.4.2", Permissions: []string{"kv:read"}})
@@ -119,6 +120,7 @@ func TestInstallResolvesAndVerifies(t *testing.T) {
 }
 
 func TestInstallBacktracks(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "2.0.0"})
@@ -133,6 +135,7 @@ func TestInstallBacktracks(t *testing.T) {
 }
 
 func TestInstallRefuses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
@@ -159,6 +162,7 @@ func TestInstallRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.req, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			req, err := install.ParseRequest(c.req)
 			if err != nil {
@@ -183,6 +187,7 @@ func TestInstallRefuses(t *testing.T) {
 }
 
 func TestInstallRefusesTamperedDownloads(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	v := m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
 	other := m.Publish(installtest.Plugin{ID: "acme/other", Version: "1.0.0"})
@@ -197,6 +202,7 @@ func TestInstallRefusesTamperedDownloads(t *testing.T) {
 }
 
 func TestInstallLimits(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	deps := map[string]string{}
 	for _, id := range []string{"acme/d1", "acme/d2", "acme/d3"} {
@@ -219,6 +225,7 @@ func TestInstallLimits(t *testing.T) {
 }
 
 func TestVerifyFileCatchesRollback(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
 	dir := t.TempDir()
@@ -265,6 +272,7 @@ func TestVerifyFileCatchesRollback(t *testing.T) {
 }
 
 func TestInstallKeepsEarlierPluginsVerifiable(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	a := m.Publish(installtest.Plugin{ID: "acme/a", Version: "1.0.0"})
 	dir := t.TempDir()
@@ -294,6 +302,7 @@ func TestInstallKeepsEarlierPluginsVerifiable(t *testing.T) {
 }
 
 func TestInstallUsesThePinnedTrustRoot(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/a", Version: "1.0.0"})
 	// The folder already trusts another marketplace: what this one signed

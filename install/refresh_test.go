@@ -29,6 +29,7 @@ func hostCheck() install.Check {
 // marketplace's newer list is recorded and written, the revoked plugin is
 // reported as revoked, and the older list, replayed, is refused.
 func TestRefreshRecordsTheNewestList(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	a := m.Publish(installtest.Plugin{ID: "acme/a", Version: "1.0.0"})
 	dir := t.TempDir()
@@ -89,6 +90,7 @@ func (s tamperedList) Revocations(ctx context.Context) ([]byte, error) {
 // TestRefreshRefusesATamperedList guards the state against a list whose
 // signature does not verify: it is refused, neither written nor recorded.
 func TestRefreshRefusesATamperedList(t *testing.T) {
+	t.Parallel()
 	m := installtest.New(t, t0)
 	m.Publish(installtest.Plugin{ID: "acme/a", Version: "1.0.0"})
 	dir := t.TempDir()

@@ -38,8 +38,10 @@ var legacyVectors = []struct {
 var legacyKey = []byte("secret")
 
 func TestLegacyVectors(t *testing.T) {
+	t.Parallel()
 	for _, v := range legacyVectors {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
 			canon, err := LegacyCanonicalJSON([]byte(v.doc))
 			if err != nil {
 				t.Fatal(err)
@@ -72,6 +74,7 @@ func withSignature(doc, sig string) string {
 }
 
 func TestLegacyCanonicalJSONTricky(t *testing.T) {
+	t.Parallel()
 	// Expected outputs were produced by CPython 3 with
 	// json.dumps(d, sort_keys=True) after the same defaults; see
 	// TestLegacyCanonicalAgainstPython to re-check them by hand.
@@ -114,6 +117,7 @@ func TestLegacyCanonicalJSONTricky(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := LegacyCanonicalJSON([]byte(tt.doc))
 			if err != nil {
 				t.Fatal(err)
@@ -126,6 +130,7 @@ func TestLegacyCanonicalJSONTricky(t *testing.T) {
 }
 
 func TestPyFloatRepr(t *testing.T) {
+	t.Parallel()
 	// Each pair is JSON input text and CPython's repr of float(text).
 	tests := [][2]string{
 		{"0.0", "0.0"}, {"-0.0", "-0.0"}, {"1e-400", "0.0"}, {"-1e400", "-Infinity"},
@@ -149,6 +154,7 @@ func TestPyFloatRepr(t *testing.T) {
 }
 
 func TestLegacyCanonicalRefusesWhatPythonCannotHaveSigned(t *testing.T) {
+	t.Parallel()
 	huge := `{"id": "big", "n": ` + strings.Repeat("9", pyMaxIntDigits+1) + `}`
 	if _, err := LegacyCanonicalJSON([]byte(huge)); err == nil || !strings.Contains(err.Error(), "4300 digits") {
 		t.Errorf("integer over Python's digit limit: err = %v", err)
@@ -162,6 +168,7 @@ func TestLegacyCanonicalRefusesWhatPythonCannotHaveSigned(t *testing.T) {
 }
 
 func TestLegacySignatureChecks(t *testing.T) {
+	t.Parallel()
 	v := legacyVectors[0]
 	tests := []struct {
 		name    string
@@ -181,6 +188,7 @@ func TestLegacySignatureChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			m, err := Parse([]byte(tt.doc), Options{LegacyKey: tt.key})
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -206,6 +214,7 @@ func TestLegacySignatureChecks(t *testing.T) {
 }
 
 func TestLegacyConversion(t *testing.T) {
+	t.Parallel()
 	doc := `{"id": "Demo_Plugin", "name": "Demo", "version": "1",
 		"permissions": ["read_files", "storage", "kv_read", "net:HTTPS://API.Example.com:443"],
 		"dependencies": ["auth>=1.2", "util", {"id": "Fmt", "version": "^2.0.0"}],
@@ -252,6 +261,7 @@ func TestLegacyConversion(t *testing.T) {
 }
 
 func TestLegacyNoCompatibility(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(legacyVectors[1].doc), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +272,7 @@ func TestLegacyNoCompatibility(t *testing.T) {
 }
 
 func TestLegacyConversionProblems(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, doc string
 		want      []Problem
@@ -312,6 +323,7 @@ func TestLegacyConversionProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := Parse([]byte(tt.doc), Options{})
 			assertProblems(t, err, tt.want)
 		})
@@ -319,6 +331,7 @@ func TestLegacyConversionProblems(t *testing.T) {
 }
 
 func TestLegacyNamespaceOption(t *testing.T) {
+	t.Parallel()
 	_, err := Parse([]byte(legacyVectors[1].doc), Options{LegacyNamespace: "Bad/NS"})
 	if err == nil || !strings.Contains(err.Error(), `legacy namespace "Bad/NS"`) {
 		t.Errorf("err = %v", err)

@@ -65,6 +65,7 @@ func assertProblems(t *testing.T, err error, want []Problem) {
 }
 
 func TestParseValid(t *testing.T) {
+	t.Parallel()
 	tests := map[string][]byte{
 		"minimal":               []byte(minimal),
 		"every field":           []byte(full),
@@ -76,6 +77,7 @@ func TestParseValid(t *testing.T) {
 	}
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			m, err := Parse(data, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -91,6 +93,7 @@ func TestParseValid(t *testing.T) {
 }
 
 func TestParseFullFields(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(full), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +114,7 @@ func TestParseFullFields(t *testing.T) {
 }
 
 func TestParseProblems(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		data []byte
@@ -291,6 +295,7 @@ func TestParseProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			m, err := Parse(tt.data, Options{})
 			if err == nil {
 				t.Fatalf("accepted: %+v", m)
@@ -309,6 +314,7 @@ func manyStrings(n int) []any {
 }
 
 func TestValidationErrorText(t *testing.T) {
+	t.Parallel()
 	_, err := Parse(edit(t, minimal, map[string]any{"license": nil, "runtime": map[string]any{"module": "plugin.wasm", "exports": []any{"greet"}}}), Options{})
 	want := "(document): \"license\" is required\n/runtime: \"hostApi\" is required"
 	if err == nil || err.Error() != want {
@@ -317,6 +323,7 @@ func TestValidationErrorText(t *testing.T) {
 }
 
 func TestProblemsSortIndexesNumerically(t *testing.T) {
+	t.Parallel()
 	perms := manyStrings(12)
 	perms[2], perms[10] = "bad2", "bad10"
 	_, err := Parse(edit(t, minimal, map[string]any{"permissions": perms}), Options{})
@@ -327,6 +334,7 @@ func TestProblemsSortIndexesNumerically(t *testing.T) {
 }
 
 func TestValidateInMemory(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(minimal), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +357,7 @@ func TestValidateInMemory(t *testing.T) {
 }
 
 func TestMarshalStable(t *testing.T) {
+	t.Parallel()
 	m, err := Parse([]byte(full), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -375,6 +384,7 @@ func TestMarshalStable(t *testing.T) {
 }
 
 func TestHostAPICompatible(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		rng, version string
 		want         bool

@@ -18,6 +18,7 @@ import (
 //
 //	GATEHOUSE_PYTHON_CROSSCHECK=1 go test ./manifest -run AgainstPython -v
 func TestLegacyCanonicalAgainstPython(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("GATEHOUSE_PYTHON_CROSSCHECK") == "" {
 		t.Skip("set GATEHOUSE_PYTHON_CROSSCHECK=1 to compare with python3")
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestSchemaIsDraft202012AndCompiles(t *testing.T) {
+	t.Parallel()
 	var doc map[string]any
 	if err := json.Unmarshal(SchemaJSON, &doc); err != nil {
 		t.Fatal(err)
@@ -25,6 +26,7 @@ func TestSchemaIsDraft202012AndCompiles(t *testing.T) {
 // by side: every JSON field of the Go types must be a schema property and
 // the reverse, so the two cannot drift apart.
 func TestSchemaDescribesEveryField(t *testing.T) {
+	t.Parallel()
 	var doc map[string]any
 	if err := json.Unmarshal(SchemaJSON, &doc); err != nil {
 		t.Fatal(err)
@@ -77,6 +79,7 @@ func TestSchemaDescribesEveryField(t *testing.T) {
 // TestSchemaBoundsEverySize checks that every string has a maxLength and
 // every array a maxItems, so no field is unbounded.
 func TestSchemaBoundsEverySize(t *testing.T) {
+	t.Parallel()
 	var doc any
 	if err := json.Unmarshal(SchemaJSON, &doc); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,7 @@ func pack(t *testing.T, dir string) (string, []Entry, []byte) {
 }
 
 func TestPackDirSelectsFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, pluginTree())
 	_, entries, data := pack(t, dir)
@@ -77,6 +78,7 @@ func TestPackDirSelectsFiles(t *testing.T) {
 }
 
 func TestPackDirIsDeterministic(t *testing.T) {
+	t.Parallel()
 	a := t.TempDir()
 	writeTree(t, a, pluginTree())
 	d1, _, first := pack(t, a)
@@ -118,6 +120,7 @@ func TestPackDirIsDeterministic(t *testing.T) {
 }
 
 func TestPackDirRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		setup func(t *testing.T, dir string)
@@ -176,6 +179,7 @@ func TestPackDirRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			writeTree(t, dir, map[string]string{"manifest.json": "{}", "plugin.wasm": "\x00asm", "src/main.go": "package main"})
 			tc.setup(t, dir)
@@ -192,6 +196,7 @@ func TestPackDirRefusals(t *testing.T) {
 }
 
 func TestPackDirSkipsIgnoredSymlinks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"manifest.json": "{}", "plugin.wasm": "\x00asm", ".gatehouseignore": "node_modules/\n"})
 	if err := os.MkdirAll(filepath.Join(dir, "node_modules"), 0o755); err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestPackDirRefusesFIFO(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"manifest.json": "{}", "plugin.wasm": "\x00asm"})
 	if err := syscall.Mkfifo(filepath.Join(dir, "pipe"), 0o644); err != nil {

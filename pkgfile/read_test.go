@@ -173,8 +173,10 @@ func hostileCases(t testing.TB) []hostileCase {
 }
 
 func TestReadRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tc := range hostileCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			lim := DefaultLimits()
 			if tc.lim != nil {
 				tc.lim(&lim)
@@ -202,6 +204,7 @@ func TestReadRefusals(t *testing.T) {
 }
 
 func TestRefusalMessage(t *testing.T) {
+	t.Parallel()
 	err := (&RefusalError{Entry: "../evil", Rule: RulePathTraversal, Detail: "no"}).Error()
 	if want := `package entry "../evil": rule path-traversal: no`; err != want {
 		t.Errorf("got %q, want %q", err, want)
@@ -213,6 +216,7 @@ func TestRefusalMessage(t *testing.T) {
 }
 
 func TestReadAcceptsZeroPaddingAfterEnd(t *testing.T) {
+	t.Parallel()
 	// GNU tar pads archives to 10 KiB records.
 	padded := append(rawBase(), make([]byte, 10240)...)
 	if _, err := Read(bytes.NewReader(gz(t, padded)), DefaultLimits()); err != nil {
@@ -224,6 +228,7 @@ func TestReadAcceptsZeroPaddingAfterEnd(t *testing.T) {
 // that only resemble Windows device names, dots and spaces inside a name,
 // and a folder spelled the same way by every file in it are all fine.
 func TestReadAcceptsNamesNearReservedOnes(t *testing.T) {
+	t.Parallel()
 	var files []File
 	for _, name := range []string{
 		"console.txt", "con-fig", "icon.png", "nul_test.go", "nullable.go", "auxiliary.go",
@@ -245,6 +250,7 @@ func TestReadAcceptsNamesNearReservedOnes(t *testing.T) {
 }
 
 func TestReadAcceptsLongAndNonASCIINames(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("sub/", 10) + strings.Repeat("n", 80) + ".txt"
 	files := []File{{long, []byte("deep")}, {"docs/résumé.md", []byte("é")}, {"日本語.txt", []byte("x")}}
 	p, err := Read(bytes.NewReader(validPackage(t, files...)), DefaultLimits())
@@ -272,6 +278,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestReadPassesThroughIOErrors(t *testing.T) {
+	t.Parallel()
 	valid := validPackage(t)
 	_, err := Read(&failingReader{after: valid[:len(valid)/2]}, DefaultLimits())
 	var re *RefusalError
@@ -281,6 +288,7 @@ func TestReadPassesThroughIOErrors(t *testing.T) {
 }
 
 func TestReadRejectsInvalidLimits(t *testing.T) {
+	t.Parallel()
 	lim := DefaultLimits()
 	lim.MaxFiles = 0
 	if _, err := Read(bytes.NewReader(validPackage(t)), lim); err == nil || !strings.Contains(err.Error(), "MaxFiles") {
@@ -289,6 +297,7 @@ func TestReadRejectsInvalidLimits(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.gpkg")
 	valid := validPackage(t)
@@ -390,6 +399,7 @@ func TestReadBoundsMemoryOnBombs(t *testing.T) {
 }
 
 func TestReadAcceptsBombWithinLimits(t *testing.T) {
+	t.Parallel()
 	// The same shape within the limits is a legitimate package: the limits,
 	// not the compression ratio, decide.
 	p, err := Read(bytes.NewReader(zeroBomb(t, 4<<20, 0)), DefaultLimits())

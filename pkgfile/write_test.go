@@ -27,6 +27,7 @@ func sampleFiles() []File {
 }
 
 func TestWriteReadRoundTrip(t *testing.T) {
+	t.Parallel()
 	files := sampleFiles()
 	var b bytes.Buffer
 	digest, err := Write(&b, files)
@@ -71,6 +72,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 }
 
 func TestWriteIsDeterministic(t *testing.T) {
+	t.Parallel()
 	files := sampleFiles()
 	var first bytes.Buffer
 	d1, err := Write(&first, files)
@@ -97,6 +99,7 @@ func TestWriteIsDeterministic(t *testing.T) {
 // package written from now on gets a new identity, so the change must be
 // deliberate (a new format version), not a side effect.
 func TestWriteGolden(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	digest, err := Write(&b, sampleFiles())
 	if err != nil {
@@ -109,6 +112,7 @@ func TestWriteGolden(t *testing.T) {
 }
 
 func TestWriteCanonicalHeaders(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("l", 120)
 	files := append(sampleFiles(), File{long, []byte("x")}, File{"é.txt", []byte("y")})
 	var b bytes.Buffer
@@ -151,6 +155,7 @@ func TestWriteCanonicalHeaders(t *testing.T) {
 }
 
 func TestWriteRefusals(t *testing.T) {
+	t.Parallel()
 	with := func(extra ...File) []File { return append(slices.Clone(baseFiles), extra...) }
 	cases := []struct {
 		name  string
@@ -183,6 +188,7 @@ func TestWriteRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var b bytes.Buffer
 			_, err := Write(&b, tc.files)
 			var re *RefusalError
@@ -197,6 +203,7 @@ func TestWriteRefusals(t *testing.T) {
 }
 
 func TestWriteRefusesWhatDefaultLimitsWouldRefuse(t *testing.T) {
+	t.Parallel()
 	lim := DefaultLimits()
 	many := slices.Clone(baseFiles)
 	for i := range lim.MaxFiles {
@@ -213,12 +220,14 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, errDisk }
 
 func TestWritePassesThroughWriteErrors(t *testing.T) {
+	t.Parallel()
 	if _, err := Write(failingWriter{}, sampleFiles()); !errors.Is(err, errDisk) {
 		t.Fatalf("got %v; want the writer's error", err)
 	}
 }
 
 func TestWriteRefusesTooLargeCompressed(t *testing.T) {
+	t.Parallel()
 	lim := DefaultLimits()
 	lim.MaxPackageBytes = 4096
 	noise := benchFiles(20_000)[1].Data // a module that compresses little

@@ -63,6 +63,7 @@ func dirFetcher(dir string) Fetcher {
 }
 
 func TestAppendProveVerify(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	k := newTestKey(t, testOrigin)
@@ -148,6 +149,7 @@ func TestAppendProveVerify(t *testing.T) {
 }
 
 func TestConsistency(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	k := newTestKey(t, testOrigin)
@@ -217,6 +219,7 @@ func TestConsistency(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	k := newTestKey(t, testOrigin)
 	l := openLog(t, t.TempDir(), k)
@@ -228,6 +231,7 @@ func TestRefusals(t *testing.T) {
 	cp, signed := l.Checkpoint()
 
 	t.Run("checkpoint signed by another key", func(t *testing.T) {
+		t.Parallel()
 		other := newTestKey(t, testOrigin)
 		forged, err := signCheckpoint(cp, other.signer)
 		if err != nil {
@@ -238,12 +242,14 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("altered checkpoint", func(t *testing.T) {
+		t.Parallel()
 		altered := bytes.Replace(signed, []byte("\n10\n"), []byte("\n11\n"), 1)
 		if _, err := VerifyCheckpoint(altered, k.verifier); err == nil {
 			t.Error("an altered checkpoint verified")
 		}
 	})
 	t.Run("checkpoint of another origin", func(t *testing.T) {
+		t.Parallel()
 		other := newTestKey(t, "other.example/log")
 		forged, _ := signCheckpoint(Checkpoint{Origin: "other.example/log", Size: cp.Size, Hash: cp.Hash}, other.signer)
 		if _, err := VerifyCheckpoint(forged, k.verifier); err == nil {
@@ -251,6 +257,7 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("inclusion proof for another entry", func(t *testing.T) {
+		t.Parallel()
 		p, err := l.InclusionProof(3, cp.Size)
 		if err != nil {
 			t.Fatal(err)
@@ -266,11 +273,13 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("proof beyond the published tree", func(t *testing.T) {
+		t.Parallel()
 		if _, err := l.InclusionProof(3, cp.Size+1); err == nil {
 			t.Error("proof for an unpublished tree")
 		}
 	})
 	t.Run("oversized entry", func(t *testing.T) {
+		t.Parallel()
 		if _, err := l.Append(ctx, make([]byte, MaxEntryBytes+1)); err == nil {
 			t.Error("oversized entry accepted")
 		}
@@ -278,6 +287,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestReopenAndCrash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	k := newTestKey(t, testOrigin)
@@ -343,6 +353,7 @@ func TestReopenAndCrash(t *testing.T) {
 }
 
 func TestOpenRefusesDamage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	k := newTestKey(t, testOrigin)
@@ -371,6 +382,7 @@ func TestOpenRefusesDamage(t *testing.T) {
 }
 
 func TestTilePath(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		got, want string
 	}{
@@ -387,6 +399,7 @@ func TestTilePath(t *testing.T) {
 }
 
 func TestCheckpointFormat(t *testing.T) {
+	t.Parallel()
 	cp := Checkpoint{Origin: testOrigin, Size: 42}
 	cp.Hash[0] = 1
 	got, err := ParseCheckpoint(cp.Marshal())
@@ -405,6 +418,7 @@ func TestCheckpointFormat(t *testing.T) {
 }
 
 func TestOneWriterPerDirectory(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	k := newTestKey(t, testOrigin)
 	l := openLog(t, dir, k)

@@ -20,8 +20,10 @@ var (
 )
 
 func TestKeyFiles(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []Algorithm{Ed25519, ECDSAP256} {
 		t.Run(string(alg), func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			s, err := GenerateKey(alg)
 			if err != nil {
@@ -72,6 +74,7 @@ func TestKeyFiles(t *testing.T) {
 }
 
 func TestPackageSignature(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pub, _ := GenerateKey(Ed25519)
 	ring, _ := NewKeyring(Key{PublicKey: pub.PublicKey()})
@@ -117,6 +120,7 @@ func TestPackageSignature(t *testing.T) {
 // TestInTotoConformance parses our statements with the in-toto attestation
 // framework's own types and validation.
 func TestInTotoConformance(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := GenerateKey(Ed25519)
 	pubEnv, _ := SignPackageAt(ctx, s, digest, "acme/hello", "1.0.0", t0)
@@ -141,6 +145,7 @@ func TestInTotoConformance(t *testing.T) {
 }
 
 func TestCertificate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m, _ := GenerateKey(ECDSAP256)
 	p, _ := GenerateKey(Ed25519)
@@ -187,6 +192,7 @@ func TestCertificate(t *testing.T) {
 }
 
 func TestRevocationList(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m, _ := GenerateKey(Ed25519)
 	ring, _ := NewKeyring(Key{PublicKey: m.PublicKey()})
@@ -237,6 +243,7 @@ func TestRevocationList(t *testing.T) {
 }
 
 func TestKeyringRefusesMismatchedID(t *testing.T) {
+	t.Parallel()
 	a, _ := GenerateKey(Ed25519)
 	b, _ := GenerateKey(Ed25519)
 	k := Key{PublicKey: a.PublicKey()}
@@ -247,6 +254,7 @@ func TestKeyringRefusesMismatchedID(t *testing.T) {
 }
 
 func TestKeyringFile(t *testing.T) {
+	t.Parallel()
 	a, _ := GenerateKey(Ed25519)
 	b, _ := GenerateKey(ECDSAP256)
 	r, _ := NewKeyring(Key{PublicKey: a.PublicKey(), NotAfter: t0}, Key{PublicKey: b.PublicKey(), NotBefore: t0})
@@ -271,6 +279,7 @@ func TestKeyringFile(t *testing.T) {
 }
 
 func TestLoadOrGenerate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	priv, pub := filepath.Join(dir, "signing.key"), filepath.Join(dir, "signing.pub")
 	s1, created, err := LoadOrGenerate(priv, pub, "")
@@ -295,6 +304,7 @@ func TestLoadOrGenerate(t *testing.T) {
 // pass KEY.pub where KEY is needed: not a file-mode complaint, but which
 // file to pass instead.
 func TestPublicKeyPassedAsPrivateKey(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := GenerateKey(Ed25519)
 	if err != nil {

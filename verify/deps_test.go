@@ -10,6 +10,7 @@ import (
 // without a database, an HTTP server or a command-line framework coming
 // with it: it lists the package's whole dependency graph.
 func TestHostDependencies(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go list")
 	}

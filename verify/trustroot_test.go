@@ -24,6 +24,7 @@ func testTrustRoot(t testing.TB) *TrustRoot {
 }
 
 func TestTrustRoot(t *testing.T) {
+	t.Parallel()
 	root := testTrustRoot(t)
 	data, err := root.Marshal()
 	if err != nil {

@@ -192,6 +192,7 @@ func wantCheck(t *testing.T, err error, c Check, reason error) {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	pkg := pack(t, "acme/hello", "1.2.0", 4096)
@@ -431,6 +432,7 @@ func TestVerify(t *testing.T) {
 // revocation list at a host that refused a package because a newer list
 // revoked it: the newer list is recorded although the verdict was a refusal.
 func TestRevocationRollbackAfterRefusal(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	pkg := pack(t, "acme/hello", "1.2.0", 4096)
@@ -455,6 +457,7 @@ func TestRevocationRollbackAfterRefusal(t *testing.T) {
 // newer checkpoint and revocation list are recorded even when the package
 // fails an earlier check, so neither can be rolled back afterwards.
 func TestStateRecordedWhateverTheVerdict(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	pkg := pack(t, "acme/hello", "1.2.0", 4096)
@@ -491,6 +494,7 @@ func TestStateRecordedWhateverTheVerdict(t *testing.T) {
 // TestObserve guards what a refresh records: the newest genuine checkpoint
 // and list, never a tampered or older one.
 func TestObserve(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	now := t0.Add(24 * time.Hour)
@@ -539,6 +543,7 @@ func TestObserve(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	pkg := pack(t, "acme/hello", "1.0.0", 1000)
@@ -575,6 +580,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestPolicy(t *testing.T) {
+	t.Parallel()
 	p := Policy{Allow: []string{"kv:*", "net:https://api.example.com"}}
 	for perm, want := range map[string]bool{
 		"kv:read": true, "kv:write": true, "net:https://api.example.com": true,

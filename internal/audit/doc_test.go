@@ -46,6 +46,7 @@ func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 // TestAuditCatalogueDoc holds docs/audit-events.md to the catalogue;
 // -update rewrites it.
 func TestAuditCatalogueDoc(t *testing.T) {
+	t.Parallel()
 	path := moduleRoot(t) + "/docs/audit-events.md"
 	got := catalogueMarkdown()
 	if *update {

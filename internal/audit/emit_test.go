@@ -521,6 +521,7 @@ func describe(e ast.Expr) string {
 // TestEmittedActionsDeclared fails on any place in the module's code that
 // sets Event.Action to something other than a catalogue constant.
 func TestEmittedActionsDeclared(t *testing.T) {
+	t.Parallel()
 	declared := declaredConstants(t)
 	fset, pkgs := parsedModule(t)
 	here, _ := filepath.Abs(".")
@@ -544,6 +545,7 @@ func TestEmittedActionsDeclared(t *testing.T) {
 // TestCatalogueConstants: each entry has one constant, and each action is
 // declared once.
 func TestCatalogueConstants(t *testing.T) {
+	t.Parallel()
 	declared := declaredConstants(t)
 	byValue := map[string][]string{}
 	for n, v := range declared {
@@ -567,6 +569,7 @@ func TestCatalogueConstants(t *testing.T) {
 // TestEveryActionEmitted: each catalogue constant is used by code outside
 // this package, so the catalogue lists no event that cannot happen.
 func TestEveryActionEmitted(t *testing.T) {
+	t.Parallel()
 	declared := declaredConstants(t)
 	_, pkgs := parsedModule(t)
 	here, _ := filepath.Abs(".")
@@ -600,6 +603,7 @@ func TestEveryActionEmitted(t *testing.T) {
 // TestCheckActions proves the source check on small packages: what it
 // must refuse, and what it must let through.
 func TestCheckActions(t *testing.T) {
+	t.Parallel()
 	declared := declaredConstants(t)
 	const head = "package p\n\nimport (\n\"gatehouse.dev/gatehouse/internal/audit\"\n\"gatehouse.dev/gatehouse/trust\"\n)\n\nvar _ = trust.EventKind(\"\")\n\n"
 	tests := []struct {
@@ -636,6 +640,7 @@ func f() req { r := req{Action: "suspend"}; r.Action = "revoke"; return r }`, ni
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			fset := token.NewFileSet()
 			f, err := parser.ParseFile(fset, "p.go", head+tt.src, 0)
 			if err != nil {

@@ -31,6 +31,7 @@ func scanOf(evs []Event) func(func(Event) error) error {
 }
 
 func TestVerifyAll(t *testing.T) {
+	t.Parallel()
 	evs := chain(5)
 	rep, err := VerifyAll(scanOf(evs))
 	if err != nil || rep.Break != nil || rep.Count != 5 || rep.Head != evs[4].Hash {
@@ -57,6 +58,7 @@ func TestVerifyAll(t *testing.T) {
 }
 
 func TestVerifyAllScanError(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("disk gone")
 	evs := chain(3)
 	rep, err := VerifyAll(func(fn func(Event) error) error {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	secret, hash := NewSecret()
 	if !strings.HasPrefix(secret, Prefix) || len(secret) < len(Prefix)+32 {

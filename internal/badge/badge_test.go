@@ -36,8 +36,10 @@ var cases = []struct {
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			got := SVG(c.status)
 			if msg, _ := Message(c.status); msg != c.message {
 				t.Errorf("message %q; want %q", msg, c.message)
@@ -95,6 +97,7 @@ func parse(t *testing.T, b []byte) svgDoc {
 }
 
 func TestParsesAsSVG(t *testing.T) {
+	t.Parallel()
 	for _, c := range cases {
 		d := parse(t, SVG(c.status))
 		if d.Label != "gatehouse: "+c.message || !strings.HasPrefix(d.Title, d.Label) {
@@ -110,6 +113,7 @@ func TestParsesAsSVG(t *testing.T) {
 }
 
 func TestLongerMessageIsWider(t *testing.T) {
+	t.Parallel()
 	short := parse(t, SVG(Status{State: "revoked"}))
 	long := parse(t, SVG(Status{State: "none"}))
 	if long.Width <= short.Width {
@@ -118,6 +122,7 @@ func TestLongerMessageIsWider(t *testing.T) {
 }
 
 func TestHostileChecksAreEscapedAndBounded(t *testing.T) {
+	t.Parallel()
 	var checks []string
 	for i := range 200 {
 		checks = append(checks, fmt.Sprintf(`</title><script>alert(%d)</script>&"'`, i)+strings.Repeat("x", 1000))

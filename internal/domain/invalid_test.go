@@ -7,6 +7,7 @@ import (
 )
 
 func TestInvalid(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		err   error
 		text  string

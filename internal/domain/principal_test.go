@@ -9,6 +9,7 @@ import (
 )
 
 func TestCanPublish(t *testing.T) {
+	t.Parallel()
 	pub := Principal{Subject: "alice", Role: RolePublisher}
 	scoped := Principal{Subject: "bob", Role: RolePublisher, Namespace: "acme"}
 	cases := []struct {
@@ -34,6 +35,7 @@ func TestCanPublish(t *testing.T) {
 }
 
 func TestParseRole(t *testing.T) {
+	t.Parallel()
 	for _, r := range Roles {
 		if got, err := ParseRole(string(r)); err != nil || got != r {
 			t.Errorf("%s: %v %v", r, got, err)
@@ -47,6 +49,7 @@ func TestParseRole(t *testing.T) {
 // TestParseRoleErrorNamesEveryRole: a mistyped role is answered with the
 // whole list, host included, so the fix is in the message.
 func TestParseRoleErrorNamesEveryRole(t *testing.T) {
+	t.Parallel()
 	_, err := ParseRole("hosts")
 	if err == nil {
 		t.Fatal("unknown role accepted")
@@ -71,6 +74,7 @@ func (n namespaces) GetNamespace(_ context.Context, name string) (Namespace, err
 // TestCanSee: who may read a plugin's submissions, for the API and the
 // web pages alike.
 func TestCanSee(t *testing.T) {
+	t.Parallel()
 	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
 	for _, tc := range []struct {
 		p    Principal
@@ -103,6 +107,7 @@ func TestCanSee(t *testing.T) {
 // released is read by its namespace's members and the overseers only; a
 // released one by anyone, anonymous callers and hosts included.
 func TestCanSeeVersionHidesUnreleasedFromOutsiders(t *testing.T) {
+	t.Parallel()
 	nss := namespaces{"acme": {"alice"}, "other": {"mallory"}}
 	insiders := []Principal{
 		{Subject: "root", Role: RoleAdmin},

@@ -6,6 +6,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	form := regexp.MustCompile(`^sub_[a-z2-7]{16}$`)
 	seen := map[string]bool{}
 	for range 1000 {

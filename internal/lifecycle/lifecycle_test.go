@@ -6,6 +6,7 @@ import (
 )
 
 func TestDiagram(t *testing.T) {
+	t.Parallel()
 	// The path of DESIGN.md, end to end.
 	path := []State{Received, Vetting, Triage, InReview, ChangesRequested, InReview, Certified, Certified, Suspended, Revoked}
 	for i := 1; i < len(path); i++ {
@@ -48,6 +49,7 @@ func TestDiagram(t *testing.T) {
 // TestEveryStateHasOneMover: each state names the one thing that moves a
 // version on, and only a final state has no way out.
 func TestEveryStateHasOneMover(t *testing.T) {
+	t.Parallel()
 	for _, s := range States {
 		m := MovedBy(s)
 		switch m {

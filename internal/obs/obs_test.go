@@ -19,6 +19,7 @@ import (
 )
 
 func TestMiddlewareLabelsByPatternAndLogsRequestIDs(t *testing.T) {
+	t.Parallel()
 	m := New()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -63,6 +64,7 @@ func TestMiddlewareLabelsByPatternAndLogsRequestIDs(t *testing.T) {
 }
 
 func TestRequestIDGeneratedWhenMissingOrUnsafe(t *testing.T) {
+	t.Parallel()
 	h := New().Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(RequestID(r.Context())))
 	}), nil)
@@ -86,6 +88,7 @@ func TestRequestIDGeneratedWhenMissingOrUnsafe(t *testing.T) {
 }
 
 func TestObserveVetRun(t *testing.T) {
+	t.Parallel()
 	m := New()
 	m.ObserveVetRun([]vet.Result{
 		{Analyzer: "secrets", Status: vet.Failed, Duration: 20 * time.Millisecond},
@@ -105,6 +108,7 @@ func TestObserveVetRun(t *testing.T) {
 }
 
 func TestQueueCollectorCachesAndSurvivesErrors(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	reads := 0
 	var fail error
@@ -143,6 +147,7 @@ func TestQueueCollectorCachesAndSurvivesErrors(t *testing.T) {
 }
 
 func TestRegistriesAreIndependent(t *testing.T) {
+	t.Parallel()
 	a, b := New(), New()
 	a.ObserveVetRun(nil, true)
 	if n := testutil.ToFloat64(b.vetRuns.WithLabelValues("true")); n != 0 {
@@ -173,6 +178,7 @@ func FuzzRequestID(f *testing.F) {
 }
 
 func TestSnapshotCachesAndReportsFailures(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	reads := 0
 	var fail error

@@ -61,6 +61,7 @@ func decide(t *testing.T, e *Engine, in Input) Decision {
 }
 
 func TestDefaultPolicyTestsPass(t *testing.T) {
+	t.Parallel()
 	rep, err := Test(context.Background(), Default())
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,7 @@ func TestDefaultPolicyTestsPass(t *testing.T) {
 }
 
 func TestBaselineIsAutoApproved(t *testing.T) {
+	t.Parallel()
 	d := decide(t, engine(t), baseInput())
 	if d.Outcome() != AutoApproved || !d.AutoApproveAllowed || !d.WouldAutoApprove {
 		t.Fatalf("outcome %s (allowed %v); want auto_approved; explanation: %q", d.Outcome(), d.AutoApproveAllowed, d.Explanation)
@@ -97,6 +99,7 @@ func TestBaselineIsAutoApproved(t *testing.T) {
 }
 
 func TestEachGateFailsAlone(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	cases := []struct {
 		gate   string
@@ -121,6 +124,7 @@ func TestEachGateFailsAlone(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.gate+"/"+c.reason, func(t *testing.T) {
+			t.Parallel()
 			in := baseInput()
 			in.Diff = new(*in.Diff) // cases change the diff; keep baseInput's untouched
 			c.change(&in)
@@ -157,6 +161,7 @@ func TestEachGateFailsAlone(t *testing.T) {
 }
 
 func TestKeyChangeOutsideQuietPeriodPasses(t *testing.T) {
+	t.Parallel()
 	in := baseInput()
 	in.Publisher.KeyChangedDaysAgo = intp(14)
 	in.Publisher.OwnershipChangedDaysAgo = intp(200)
@@ -166,6 +171,7 @@ func TestKeyChangeOutsideQuietPeriodPasses(t *testing.T) {
 }
 
 func TestDenyRules(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	cases := []struct {
 		name       string
@@ -204,6 +210,7 @@ func TestDenyRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			in := baseInput()
 			c.change(&in)
 			d := decide(t, e, in)
@@ -222,6 +229,7 @@ func TestDenyRules(t *testing.T) {
 }
 
 func TestAllowedThingsAreNotDenied(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	in := baseInput()
 	in.Permissions = []Permission{
@@ -236,6 +244,7 @@ func TestAllowedThingsAreNotDenied(t *testing.T) {
 }
 
 func TestForbiddenPermissionKindFromPolicyData(t *testing.T) {
+	t.Parallel()
 	e := compileWithConfig(t, `forbidden_permission_kinds := {}`,
 		`forbidden_permission_kinds := {"kv:write": {"message": "plugins here are read-only", "suggestion": "keep state in the host's records"}}`)
 	in := baseInput()
@@ -248,6 +257,7 @@ func TestForbiddenPermissionKindFromPolicyData(t *testing.T) {
 }
 
 func TestBlockingFindings(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	f := func(sev string, suppressed, enforced bool) Finding {
 		return Finding{Analyzer: "secrets", RuleID: "secrets/" + sev, Severity: sev, Suppressed: suppressed, Enforced: enforced}
@@ -275,6 +285,7 @@ func TestBlockingFindings(t *testing.T) {
 }
 
 func TestTierBoundaries(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	cases := []struct {
 		weight    int
@@ -303,6 +314,7 @@ func TestTierBoundaries(t *testing.T) {
 }
 
 func TestDryRunModeRecordsWithoutApproving(t *testing.T) {
+	t.Parallel()
 	e := compileWithConfig(t, `auto_approval_mode := "on"`, `auto_approval_mode := "dry_run"`)
 	d := decide(t, e, baseInput())
 	if !d.WouldAutoApprove || d.AutoApproveAllowed || d.Outcome() != InReview || d.AutoApprovalMode != "dry_run" {
@@ -328,6 +340,7 @@ func compileWithConfig(t *testing.T, old, new string) *Engine {
 }
 
 func TestCompileErrorHasFileLineColumn(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, src string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
@@ -359,6 +372,7 @@ func TestCompileErrorHasFileLineColumn(t *testing.T) {
 }
 
 func TestCompileReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	// Problems of one kind are all reported: parse errors across files, and
 	// compile errors of one stage across files (later stages run only once
 	// earlier ones pass, as in `opa check`).
@@ -390,6 +404,7 @@ func TestCompileReportsEveryProblem(t *testing.T) {
 }
 
 func TestCompileRefusesPolicyWithoutDecision(t *testing.T) {
+	t.Parallel()
 	_, err := Compile(context.Background(), New(map[string]string{"p.rego": "package other\n\nx := 1\n"}))
 	if err == nil || !strings.Contains(err.Error(), "defines no decision") {
 		t.Fatalf("error %v; want one saying the decision rule is missing", err)
@@ -397,6 +412,7 @@ func TestCompileRefusesPolicyWithoutDecision(t *testing.T) {
 }
 
 func TestCompileRefusesNondeterministicBuiltins(t *testing.T) {
+	t.Parallel()
 	for _, call := range []string{`http.send({"method": "get", "url": "https://example.com"})`, `time.now_ns()`, `rand.intn("x", 10)`} {
 		src := "package gatehouse\n\ndecision := " + call + "\n"
 		_, err := Compile(context.Background(), New(map[string]string{"p.rego": src}))
@@ -408,6 +424,7 @@ func TestCompileRefusesNondeterministicBuiltins(t *testing.T) {
 }
 
 func TestCompileRefusesTamperedDigest(t *testing.T) {
+	t.Parallel()
 	p := Default()
 	p.Modules["config.rego"] += "\n# edited after the digest was taken\n"
 	if _, err := Compile(context.Background(), p); err == nil || !strings.Contains(err.Error(), "digest") {
@@ -416,6 +433,7 @@ func TestCompileRefusesTamperedDigest(t *testing.T) {
 }
 
 func TestFailingRegoTestIsReported(t *testing.T) {
+	t.Parallel()
 	p := Default()
 	p.Modules["extra_test.rego"] = "package gatehouse_test\n\nimport data.gatehouse\n\n" +
 		"test_passes if {\n\tgatehouse.decision.tier == \"low\" with input as base\n}\n\n" +
@@ -434,6 +452,7 @@ func TestFailingRegoTestIsReported(t *testing.T) {
 }
 
 func TestPolicyWithoutTestsIsRefused(t *testing.T) {
+	t.Parallel()
 	p := Default()
 	delete(p.Modules, "policy_test.rego")
 	rep, err := Test(context.Background(), New(p.Modules))
@@ -446,6 +465,7 @@ func TestPolicyWithoutTestsIsRefused(t *testing.T) {
 }
 
 func TestTestReportsCompileErrors(t *testing.T) {
+	t.Parallel()
 	_, err := Test(context.Background(), New(map[string]string{"x_test.rego": "package x\n\ntest_a if {\n"}))
 	var ce *CompileError
 	if !errors.As(err, &ce) || ce.File != "x_test.rego" {
@@ -454,6 +474,7 @@ func TestTestReportsCompileErrors(t *testing.T) {
 }
 
 func TestDryRunReportsExactlyTheChangedInputs(t *testing.T) {
+	t.Parallel()
 	cur := engine(t)
 	proposed := compileWithConfig(t, `forbidden_permission_kinds := {}`,
 		`forbidden_permission_kinds := {"kv:write": {"message": "plugins here are read-only"}}`)
@@ -503,6 +524,7 @@ func TestDryRunReportsExactlyTheChangedInputs(t *testing.T) {
 }
 
 func TestDryRunShowsAPolicyThatFailsToDecide(t *testing.T) {
+	t.Parallel()
 	// The proposed policy drops the tier settings, so its decision is
 	// undefined: the steward must see that before applying it.
 	proposed := compileWithConfig(t, `"low": {"approvals": 1, "review_deadline_hours": 24, "certificate_lifetime_days": 90, "revalidation_days": 30, "remediation_days": 30},`, ``)
@@ -516,6 +538,7 @@ func TestDryRunShowsAPolicyThatFailsToDecide(t *testing.T) {
 }
 
 func TestDecideRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	cases := map[string]func(*Input){
 		"no weight":                         func(in *Input) { in.Weight = Weight{} },
@@ -542,6 +565,7 @@ func TestDecideRefusesBadInput(t *testing.T) {
 }
 
 func TestDecideRefusesUnsoundDecisions(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"undefined":                     "decision := x if { x := 1; input.nothing }\n",
 		"no approvals":                  `decision := {"tier": "low", "auto_approval_mode": "on", "gates": [{"name": "g", "passed": true, "reason": ""}], "approvals_required": 0, "review_deadline_hours": 1, "certificate_lifetime_days": 1}` + "\n",
@@ -573,6 +597,7 @@ func sound(override string) string {
 }
 
 func TestSoundDecisionIsAccepted(t *testing.T) {
+	t.Parallel()
 	// The base of the unsound cases above must itself be accepted, or they
 	// prove nothing.
 	e, err := Compile(context.Background(), New(map[string]string{"p.rego": "package gatehouse\n\n" + sound(`"remediation_days": 14`)}))
@@ -589,6 +614,7 @@ func TestSoundDecisionIsAccepted(t *testing.T) {
 }
 
 func TestConcurrentDecide(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	inputs := []Input{baseInput(), baseInput(), baseInput()}
 	inputs[1].Permissions = []Permission{{Kind: "net", Scope: "http://insecure.example.com"}}
@@ -623,6 +649,7 @@ func TestConcurrentDecide(t *testing.T) {
 }
 
 func TestDecideStopsWhenContextIsDone(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := engine(t).Decide(ctx, baseInput()); err == nil {
@@ -631,6 +658,7 @@ func TestDecideStopsWhenContextIsDone(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	a := Default()
 	if a.Digest != Default().Digest || !strings.HasPrefix(a.Digest, "sha256:") || len(a.Digest) != len("sha256:")+64 {
 		t.Fatalf("default digest %q is not a stable sha256", a.Digest)
@@ -655,6 +683,7 @@ func TestDigest(t *testing.T) {
 }
 
 func TestLoadRefusesLinksAndEmptyFolders(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := Load(dir); err == nil {
 		t.Error("an empty folder loaded as a policy")
@@ -670,6 +699,7 @@ func TestLoadRefusesLinksAndEmptyFolders(t *testing.T) {
 }
 
 func TestLoadRefusesLargeFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "big.rego"), make([]byte, MaxFileBytes+1), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "larger than") {
@@ -678,6 +708,7 @@ func TestLoadRefusesLargeFiles(t *testing.T) {
 }
 
 func TestParseInput(t *testing.T) {
+	t.Parallel()
 	in := baseInput()
 	in.Publisher.KeyChangedDaysAgo = intp(3)
 	b, err := jsonMarshal(in)
@@ -705,6 +736,7 @@ func TestParseInput(t *testing.T) {
 }
 
 func TestRegoTestsCatchAChangedSetting(t *testing.T) {
+	t.Parallel()
 	// Shortening the quiet period after a key change is a policy change the
 	// shipped tests must notice.
 	p := Default()
@@ -723,6 +755,7 @@ func TestRegoTestsCatchAChangedSetting(t *testing.T) {
 // step with its JSON encoding, which is what stewards read and what is
 // stored: a field added to Input but not to value() fails here.
 func TestInputValueMatchesJSON(t *testing.T) {
+	t.Parallel()
 	in := baseInput()
 	in.Findings = []Finding{{Analyzer: "a", RuleID: "a/b", Severity: "high", Suppressed: true, Enforced: true}}
 	in.Publisher.KeyChangedDaysAgo = intp(3)

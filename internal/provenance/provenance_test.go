@@ -73,6 +73,7 @@ func keyring(t *testing.T, s *trust.FileSigner) *trust.Keyring {
 }
 
 func TestParseBareAndEnveloped(t *testing.T) {
+	t.Parallel()
 	st := statement(moduleHex(), testBuilder)
 	bare, err := Parse(st)
 	if err != nil {
@@ -91,6 +92,7 @@ func TestParseBareAndEnveloped(t *testing.T) {
 }
 
 func TestParseRefuses(t *testing.T) {
+	t.Parallel()
 	good := string(statement(moduleHex(), testBuilder))
 	cases := map[string]string{
 		"not JSON":             "hello",
@@ -112,6 +114,7 @@ func TestParseRefuses(t *testing.T) {
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			a, err := Parse([]byte(in))
 			if err == nil {
 				t.Fatalf("accepted: %+v", a)
@@ -124,6 +127,7 @@ func TestParseRefuses(t *testing.T) {
 }
 
 func TestParseBoundsSubjects(t *testing.T) {
+	t.Parallel()
 	var subs []string
 	for i := range MaxSubjects + 1 {
 		subs = append(subs, fmt.Sprintf(`{"name": "f%d", "digest": {"sha256": %q}}`, i, otherHex))
@@ -136,6 +140,7 @@ func TestParseBoundsSubjects(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	s := signer(t)
 	other := signer(t)
 	st := statement(moduleHex(), testBuilder)
@@ -201,6 +206,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestParsePolicy(t *testing.T) {
+	t.Parallel()
 	s := signer(t)
 	kr, err := keyring(t, s).MarshalJSON()
 	if err != nil {
@@ -239,6 +245,7 @@ func reproducible() Detail {
 }
 
 func TestDetailChecksAndParse(t *testing.T) {
+	t.Parallel()
 	d := reproducible()
 	d.Provenance = ProvenanceDetail{Present: true, Verified: true, SubjectMatches: true, BuilderAllowed: true, Builder: testBuilder}
 	raw, err := json.Marshal(d)
@@ -270,6 +277,7 @@ func TestDetailChecksAndParse(t *testing.T) {
 }
 
 func TestMarketplaceStatement(t *testing.T) {
+	t.Parallel()
 	in := StatementInput{PluginID: "acme/counter", Version: "1.0.0", PackageDigest: "sha256:" + otherHex, Marketplace: "v0.1.0"}
 	a, err := MarketplaceStatement(reproducible(), Digest(module), in)
 	if err != nil {

@@ -32,6 +32,7 @@ const spdxDoc = `{
 }`
 
 func TestParseCycloneDX(t *testing.T) {
+	t.Parallel()
 	cs, f, err := Parse([]byte(cdxDoc))
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +54,7 @@ func TestParseCycloneDX(t *testing.T) {
 }
 
 func TestParseSPDX(t *testing.T) {
+	t.Parallel()
 	cs, f, err := Parse([]byte("\xef\xbb\xbf" + spdxDoc))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,7 @@ func TestParseSPDX(t *testing.T) {
 }
 
 func TestParseMalformed(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, doc, want string }{
 		{"not json", `{"bomFormat": "CycloneDX", `, "not valid JSON"},
 		{"unknown", `{"hello": 1}`, "neither a CycloneDX nor an SPDX"},
@@ -79,6 +82,7 @@ func TestParseMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, _, err := Parse([]byte(tt.doc))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Parse = %v, want an error containing %q", err, tt.want)
@@ -92,6 +96,7 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func TestParsePURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want PURL
@@ -117,6 +122,7 @@ func TestParsePURL(t *testing.T) {
 }
 
 func TestFromGoBuildInfo(t *testing.T) {
+	t.Parallel()
 	bi := &debug.BuildInfo{
 		GoVersion: "go1.21.3",
 		Main:      debug.Module{Path: "example.com/plugin", Version: "(devel)"},
@@ -139,6 +145,7 @@ func TestFromGoBuildInfo(t *testing.T) {
 }
 
 func TestGoVersionToSemver(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"go1.21.3":           "1.21.3",
 		"go1.22":             "1.22.0",

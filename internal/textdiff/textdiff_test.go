@@ -6,6 +6,7 @@ import (
 )
 
 func TestUnified(t *testing.T) {
+	t.Parallel()
 	a := "package main\n\nfunc main() {}\n\nfunc greet() string {\n\treturn \"hi\"\n}\n"
 	b := "package main\n\nfunc main() {}\n\nfunc greet() string {\n\treturn \"hello\"\n}\n"
 	got := Unified("main.go", a, b, 1)

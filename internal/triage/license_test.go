@@ -8,6 +8,7 @@ import (
 )
 
 func TestLicenseChoices(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		expr string
 		want string
@@ -33,6 +34,7 @@ func TestLicenseChoices(t *testing.T) {
 }
 
 func TestLicenseChoicesRefusesBadExpressions(t *testing.T) {
+	t.Parallel()
 	var pairs []string
 	for i := range 7 {
 		pairs = append(pairs, fmt.Sprintf("(A%d OR B%d)", i, i))

@@ -78,6 +78,7 @@ func triage(t *testing.T, e *policy.Engine, f Facts) Verdict {
 }
 
 func TestUnchangedUpdateIsAutoApproved(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	v := triage(t, e, updateFacts(t))
 	if v.Outcome != policy.AutoApproved || v.State() != lifecycle.AutoApproved {
@@ -92,6 +93,7 @@ func TestUnchangedUpdateIsAutoApproved(t *testing.T) {
 }
 
 func TestFirstVersionGoesToReview(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	f.Manifest.Version, f.Previous = "1.0.0", nil
 	f.Results = []vet.Result{passed("capabilities"), {Analyzer: diff.Name, Status: vet.Skipped, Reason: "first version", Mode: vet.DefaultMode}}
@@ -112,6 +114,7 @@ func TestFirstVersionGoesToReview(t *testing.T) {
 }
 
 func TestNewOriginGoesBackToReview(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	f.Manifest = mf("1.0.3", []string{"kv:read", "net:https://api.example.com", "net:https://hooks.example.org"}, "contacts")
 	v := triage(t, engine(t), f)
@@ -131,6 +134,7 @@ func TestNewOriginGoesBackToReview(t *testing.T) {
 }
 
 func TestForbiddenPermissionIsRejectedWithPolicyMessage(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	f.Manifest = mf("1.0.3", []string{"net:http://api.example.com"}, "contacts")
 	v := triage(t, engine(t), f)
@@ -144,6 +148,7 @@ func TestForbiddenPermissionIsRejectedWithPolicyMessage(t *testing.T) {
 }
 
 func TestBlockingFindingRejectsAndShadowFindingDoesNot(t *testing.T) {
+	t.Parallel()
 	e := engine(t)
 	f := updateFacts(t)
 	leak := vet.Finding{Analyzer: "secrets", RuleID: "secrets/aws-access-token", Severity: vet.High, Message: "an AWS key"}
@@ -168,6 +173,7 @@ func TestBlockingFindingRejectsAndShadowFindingDoesNot(t *testing.T) {
 }
 
 func TestDryRunModeRecordsWhatWouldHappen(t *testing.T) {
+	t.Parallel()
 	p := policy.Default()
 	p.Modules["config.rego"] = strings.Replace(p.Modules["config.rego"], `auto_approval_mode := "on"`, `auto_approval_mode := "dry_run"`, 1)
 	e, err := policy.Compile(context.Background(), policy.New(p.Modules))
@@ -184,6 +190,7 @@ func TestDryRunModeRecordsWhatWouldHappen(t *testing.T) {
 }
 
 func TestHighRiskNeedsTwoApprovals(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	perms := []string{"net:https://a.example.com", "net:https://b.example.com", "net:https://c.example.com", "secret:API_TOKEN", "data:write:contacts"}
 	f.Manifest = mf("1.1.0", perms, "contacts")
@@ -197,6 +204,7 @@ func TestHighRiskNeedsTwoApprovals(t *testing.T) {
 }
 
 func TestTriageRecomputesTheWeight(t *testing.T) {
+	t.Parallel()
 	in, err := NewInput(updateFacts(t))
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +231,7 @@ func TestTriageRecomputesTheWeight(t *testing.T) {
 }
 
 func TestNewInput(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	f.Manifest = mf("2.0.0", []string{"kv:write", "net:https://api.example.com", "net:https://new.example.com"}, "contacts", "calendar")
 	f.Manifest.Runtime.HostAPI = "^2.0.0"
@@ -272,6 +281,7 @@ func TestNewInput(t *testing.T) {
 }
 
 func TestNewInputRefusesBadFacts(t *testing.T) {
+	t.Parallel()
 	if _, err := NewInput(Facts{}); err == nil {
 		t.Error("facts without a manifest accepted")
 	}
@@ -288,6 +298,7 @@ func TestNewInputRefusesBadFacts(t *testing.T) {
 }
 
 func TestUnreadableLicenceIsDenied(t *testing.T) {
+	t.Parallel()
 	f := updateFacts(t)
 	f.Manifest.License = "MIT OR"
 	v := triage(t, engine(t), f)

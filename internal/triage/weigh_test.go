@@ -25,6 +25,7 @@ func quietInput() policy.Input {
 }
 
 func TestWeighEachFactor(t *testing.T) {
+	t.Parallel()
 	intp := func(n int) *int { return &n }
 	cases := []struct {
 		name   string
@@ -63,6 +64,7 @@ func TestWeighEachFactor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			in := quietInput()
 			c.change(&in)
 			w := Weigh(in)
@@ -85,6 +87,7 @@ func TestWeighEachFactor(t *testing.T) {
 }
 
 func TestWeighQuietInputIsZero(t *testing.T) {
+	t.Parallel()
 	w := Weigh(quietInput())
 	if w.Total != 0 || len(w.Factors) != 6 {
 		t.Fatalf("weight %+v; want 0 over 6 factors", w)
@@ -92,6 +95,7 @@ func TestWeighQuietInputIsZero(t *testing.T) {
 }
 
 func TestWeighWorstCaseIsTheSumOfCaps(t *testing.T) {
+	t.Parallel()
 	in := quietInput()
 	in.Plugin.FirstVersion, in.Diff = true, nil
 	for range 10 {

@@ -51,6 +51,7 @@ func byName(results []Result) map[string]Result {
 }
 
 func TestRunStatusesAndBlocking(t *testing.T) {
+	t.Parallel()
 	as := []Analyzer{
 		&stub{name: "clean", analyze: reporting(finding("clean/advice", Low, "a"))},
 		&stub{name: "bad", rules: []Rule{{ID: "bad/x", Remediation: "fix x"}}, analyze: reporting(finding("bad/x", High, "b"))},
@@ -80,6 +81,7 @@ func TestRunStatusesAndBlocking(t *testing.T) {
 }
 
 func TestRunModes(t *testing.T) {
+	t.Parallel()
 	as := []Analyzer{
 		&stub{name: "a", analyze: reporting(finding("a/shadow", High, "x"), finding("a/off", Critical, "x"), finding("a/on", Medium, "y"))},
 		&stub{name: "s", analyze: reporting(finding("s/enforced", High, "x"))},
@@ -134,6 +136,7 @@ func TestRunModes(t *testing.T) {
 }
 
 func TestRunSuppressions(t *testing.T) {
+	t.Parallel()
 	f := finding("a/x", High, "f")
 	f.Fingerprint = "fp1"
 	as := []Analyzer{&stub{name: "a", analyze: reporting(f)}}
@@ -175,6 +178,7 @@ func TestRunPanicAndTimeout(t *testing.T) {
 }
 
 func TestRunDependencies(t *testing.T) {
+	t.Parallel()
 	var seen atomic.Int32
 	rec := func(name string) func(context.Context, *Input) (*Report, error) {
 		return func(_ context.Context, in *Input) (*Report, error) {
@@ -252,6 +256,7 @@ func TestRunParallel(t *testing.T) {
 }
 
 func TestRunDeterministicFindings(t *testing.T) {
+	t.Parallel()
 	fs := []Finding{finding("a/z", Low, "b"), finding("a/y", High, "a"), finding("a/x", Medium, "b")}
 	fs[2].Location.Line = 0
 	as := []Analyzer{&stub{name: "a", analyze: reporting(fs...)}}
@@ -272,6 +277,7 @@ func TestRunDeterministicFindings(t *testing.T) {
 }
 
 func TestRunUnknownSeverityErrors(t *testing.T) {
+	t.Parallel()
 	as := []Analyzer{&stub{name: "a", analyze: reporting(finding("a/x", "severe", "f"))}}
 	if r := Run(context.Background(), as, &Input{}, Config{}, nil)[0]; r.Status != Errored {
 		t.Errorf("unknown severity: %+v", r)
@@ -279,6 +285,7 @@ func TestRunUnknownSeverityErrors(t *testing.T) {
 }
 
 func TestRunCapsFindings(t *testing.T) {
+	t.Parallel()
 	var fs []Finding
 	for i := range MaxFindings + 10 {
 		fs = append(fs, finding("a/low", Low, fmt.Sprintf("f%05d", i)))
@@ -292,6 +299,7 @@ func TestRunCapsFindings(t *testing.T) {
 }
 
 func TestParseConfig(t *testing.T) {
+	t.Parallel()
 	c, err := ParseConfig([]byte(`{"analyzers":{"diff":{"enabled":true}},"rules":{"a/b":{"enabled":false}}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +334,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestFingerprintAndLineCol(t *testing.T) {
+	t.Parallel()
 	if Fingerprint("r", "ab", "c") == Fingerprint("r", "a", "bc") {
 		t.Error("fingerprint parts run together")
 	}
@@ -343,6 +352,7 @@ func TestFingerprintAndLineCol(t *testing.T) {
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
 
 func TestPointerLine(t *testing.T) {
+	t.Parallel()
 	doc := []byte("{\n  \"id\": \"a/b\",\n  \"permissions\": [\n    \"kv:read\",\n    \"net:https://x.example.com\"\n  ],\n  \"a/b\": {\"c~d\": 1}\n}\n")
 	for _, c := range []struct {
 		ptr       string
@@ -368,6 +378,7 @@ func TestPointerLine(t *testing.T) {
 }
 
 func TestIsText(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("é", 8<<10) // the 8 KiB window cuts a rune
 	for _, c := range []struct {
 		in   string

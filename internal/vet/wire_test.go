@@ -10,6 +10,7 @@ import (
 // TestWireSameJSON holds the promise that the API shows a result exactly
 // as it is stored: both types marshal to the same bytes.
 func TestWireSameJSON(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	full := Result{
 		Analyzer: "secrets", Version: "1.2.0", Status: Failed, Reason: "why",

@@ -57,6 +57,7 @@ func makeZip(tb testing.TB, files ...string) []byte {
 func importBytes(b []byte) (*DB, error) { return Import(bytes.NewReader(b), int64(len(b))) }
 
 func TestImportGoDatabase(t *testing.T) {
+	t.Parallel()
 	db := goDatabase(t)
 	raw, err := os.ReadFile(goZip)
 	if err != nil {
@@ -158,6 +159,7 @@ func record(id, eco, name, ranges string, extra ...string) string {
 func semverRange(events string) string { return `{"type": "SEMVER", "events": [` + events + `]}` }
 
 func TestMatchRanges(t *testing.T) {
+	t.Parallel()
 	db, err := importBytes(makeZip(t,
 		"A-1.json", record("A-1", "Go", "example.com/m", semverRange(`{"introduced": "0"}, {"fixed": "1.2.0"}, {"introduced": "1.5.0"}, {"fixed": "1.5.3"}`)),
 		"A-2.json", record("A-2", "Go", "example.com/m", semverRange(`{"introduced": "1.1.0"}, {"last_affected": "1.6.0"}`)),
@@ -213,6 +215,7 @@ func TestMatchRanges(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
+	t.Parallel()
 	r := semverRange(`{"introduced": "0"}`)
 	db, err := importBytes(makeZip(t,
 		"S-1.json", record("S-1", "Go", "a", r, `"database_specific": {"severity": "LOW"}`, `"database_specific": {"severity": "CRITICAL"}`),
@@ -249,6 +252,7 @@ func TestSeverity(t *testing.T) {
 }
 
 func TestImportRejects(t *testing.T) {
+	t.Parallel()
 	good := record("G-1", "Go", "m", semverRange(`{"introduced": "0"}`))
 	valid := makeZip(t, "G-1.json", good)
 	tests := []struct {
@@ -270,6 +274,7 @@ func TestImportRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			db, err := importBytes(tt.zip)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Import = %v, %v; want an error containing %q", db, err, tt.want)
@@ -294,6 +299,7 @@ func TestImportRejects(t *testing.T) {
 }
 
 func TestWriteFileOpen(t *testing.T) {
+	t.Parallel()
 	db := goDatabase(t)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "go.db")
@@ -332,6 +338,7 @@ func TestWriteFileOpen(t *testing.T) {
 }
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s, err := OpenStore(dir)
 	if err != nil {
@@ -424,6 +431,7 @@ func FuzzImport(f *testing.F) {
 }
 
 func TestOpenFuzzedFile(t *testing.T) {
+	t.Parallel()
 	// decode must reject, not panic on, files whose gob is valid but whose
 	// index is not.
 	db := &DB{d: data{Format: formatVersion, Version: Version{SHA256: strings.Repeat("a", 64)},

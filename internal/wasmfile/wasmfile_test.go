@@ -57,6 +57,7 @@ func small() []byte {
 }
 
 func TestParseSmall(t *testing.T) {
+	t.Parallel()
 	b := small()
 	m, err := Parse(b)
 	if err != nil {
@@ -103,6 +104,7 @@ func TestParseSmall(t *testing.T) {
 }
 
 func TestParseMemories(t *testing.T) {
+	t.Parallel()
 	// An imported memory, then two defined ones (multi-memory), one
 	// shared and one 64-bit.
 	m, err := Parse(module(
@@ -126,6 +128,7 @@ func TestParseMemories(t *testing.T) {
 }
 
 func TestParseGoModule(t *testing.T) {
+	t.Parallel()
 	b := goModule(t)
 	m, err := Parse(b)
 	if err != nil {
@@ -176,6 +179,7 @@ func TestParseGoModule(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	ok := small()
 	tests := []struct {
 		name    string
@@ -211,6 +215,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := Parse(tt.in)
 			var perr *Error
 			if !errors.As(err, &perr) {
@@ -227,6 +232,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestLEB(t *testing.T) {
+	t.Parallel()
 	u32 := []struct {
 		in   []byte
 		want uint64
@@ -311,6 +317,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestProducers(t *testing.T) {
+	t.Parallel()
 	m, err := Parse(goModule(t))
 	if err != nil {
 		t.Fatal(err)

@@ -147,6 +147,7 @@ func TestCleanPluginPasses(t *testing.T) {
 }
 
 func TestSecretInStringConstant(t *testing.T) {
+	t.Parallel()
 	pkg, mod := pluginPackage(t, "secret", "secret")
 	results := vetPackage(t, pkg)
 	key := "AKIA" + "QYLPMN5HHHFPZAM2"
@@ -170,6 +171,7 @@ func TestSecretInStringConstant(t *testing.T) {
 }
 
 func TestUndeclaredHostImport(t *testing.T) {
+	t.Parallel()
 	pkg, mod := pluginPackage(t, "undeclaredimport", "undeclaredimport")
 	m, err := wasmfile.Parse(mod)
 	if err != nil {
@@ -188,6 +190,7 @@ func TestUndeclaredHostImport(t *testing.T) {
 }
 
 func TestURLToUndeclaredHost(t *testing.T) {
+	t.Parallel()
 	pkg, mod := pluginPackage(t, "undeclaredorigin", "undeclaredorigin")
 	url := "https://telemetry.example.net"
 	off := bytes.Index(mod, []byte(url))
@@ -201,6 +204,7 @@ func TestURLToUndeclaredHost(t *testing.T) {
 }
 
 func TestLicenceMismatch(t *testing.T) {
+	t.Parallel()
 	pkg, _ := pluginPackage(t, "licensemismatch", "clean")
 	lic, _ := pkg.File("LICENSE")
 	line, _ := vet.LineCol(lic, bytes.Index(lic, []byte("Apache License")))
@@ -208,6 +212,7 @@ func TestLicenceMismatch(t *testing.T) {
 }
 
 func TestInvalidManifest(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Module(nil, []string{"run"}, 1, 1, nil)
 	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte(`{"manifestVersion": 1, "id": "x"}`), "plugin.wasm": mod})
 	in, err := LoadInput(pkg, manifest.Options{})

@@ -70,6 +70,7 @@ func byRule(fs []vet.Finding) map[string][]vet.Finding {
 }
 
 func TestImportsAndExports(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Module([]plugintest.Import{
 		{Module: "gatehouse_v1", Name: "input_size", Results: []byte{i32}},
 		{Module: "gatehouse_v1", Name: "kv_get", Params: []byte{i32, i32}, Results: []byte{i64}},
@@ -128,6 +129,7 @@ func TestImportsAndExports(t *testing.T) {
 }
 
 func TestMemory(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		min    uint32
 		max    int64
@@ -153,6 +155,7 @@ func TestMemory(t *testing.T) {
 }
 
 func TestOriginsInFiles(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Module([]plugintest.Import{{Module: "gatehouse_v1", Name: "http_fetch", Params: []byte{i32, i32}, Results: []byte{i64}}},
 		[]string{"run"}, 2, 16, []byte("https://api.example.comhttps://tracker.example.net/collectsee https://go.dev/issue/1"))
 	man := manifestJSON([]string{"net:https://api.example.com"}, []string{"run"}, "")
@@ -182,6 +185,7 @@ func TestOriginsInFiles(t *testing.T) {
 }
 
 func TestMalformedModule(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Module(nil, []string{"run"}, 2, 16, nil)
 	mod = mod[:len(mod)-3]
 	rep, _ := analyze(t, input(t, mod, manifestJSON(nil, []string{"run"}, ""), nil))
@@ -191,6 +195,7 @@ func TestMalformedModule(t *testing.T) {
 }
 
 func TestErrorsWithoutManifestOrModule(t *testing.T) {
+	t.Parallel()
 	_, err := New().Analyze(context.Background(), &vet.Input{})
 	if err == nil || errors.Is(err, vet.ErrSkipped) || !strings.Contains(err.Error(), "manifest did not parse") {
 		t.Errorf("nil manifest: %v", err)
@@ -205,6 +210,7 @@ func TestErrorsWithoutManifestOrModule(t *testing.T) {
 // TestGoPlugin runs the analyzer on the clean plugin built from Go: the
 // Go runtime's own imports and strings must not produce a finding.
 func TestGoPlugin(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Build(t, "clean")
 	man := plugintest.Source(t, "clean", "manifest.json")
 	rep, d := analyze(t, input(t, mod, man, nil))

@@ -10,6 +10,7 @@ import (
 // TestOriginSnippetRedactsPassword: an origin written with credentials
 // ("https://user:password@host") is quoted with them redacted.
 func TestOriginSnippetRedactsPassword(t *testing.T) {
+	t.Parallel()
 	mod := plugintest.Module(nil, []string{"run"}, 1, 1, nil)
 	man := manifestJSON(nil, []string{"run"}, "")
 	tests := []struct {
@@ -20,6 +21,7 @@ func TestOriginSnippetRedactsPassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			rep, _ := analyze(t, input(t, mod, man, map[string][]byte{"config/app.yaml": []byte("remote: " + tt.url + "\n")}))
 			fs := byRule(rep.Findings)[RuleUndeclaredOrigin]
 			if len(fs) != 1 {

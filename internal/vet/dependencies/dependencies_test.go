@@ -119,6 +119,7 @@ func byAdvisory(fs []vet.Finding, id string) *vet.Finding {
 }
 
 func TestVulnerableGoModule(t *testing.T) {
+	t.Parallel()
 	wasm := vulnPlugin(t)
 	db := database(t)
 	rep, d := analyze(t, New(db), input(wasm))
@@ -177,6 +178,7 @@ func TestVulnerableGoModule(t *testing.T) {
 // is the Go toolchain's: whatever advisories the shipped database has for
 // the Go release running this test are reported, not asserted away.
 func TestCleanGoModule(t *testing.T) {
+	t.Parallel()
 	wasm := plugintest.Build(t, "clean")
 	rep, d := analyze(t, New(database(t)), input(wasm))
 	stdlib := 0
@@ -214,6 +216,7 @@ const cdxDoc = `{
 `
 
 func TestSBOM(t *testing.T) {
+	t.Parallel()
 	in := withPackage(t, input(nil), map[string][]byte{
 		"sbom.cdx.json":         []byte(cdxDoc),
 		"docs/broken.spdx.json": []byte(`{"spdxVersion": "SPDX-2.3", "packages": [`),
@@ -249,6 +252,7 @@ func TestSBOM(t *testing.T) {
 }
 
 func TestModuleAndSBOMAgree(t *testing.T) {
+	t.Parallel()
 	wasm := vulnPlugin(t)
 	in := withPackage(t, input(wasm), map[string][]byte{"bom.json": []byte(cdxDoc)})
 	rep, d := analyze(t, New(database(t)), in)
@@ -271,6 +275,7 @@ func TestModuleAndSBOMAgree(t *testing.T) {
 }
 
 func TestNoDatabase(t *testing.T) {
+	t.Parallel()
 	_, err := New(nil).Analyze(context.Background(), input([]byte("\x00asm\x01\x00\x00\x00")))
 	if !errors.Is(err, vet.ErrSkipped) || !strings.Contains(err.Error(), "gatehouse vulndb import") {
 		t.Errorf("Analyze without a database = %v, want skipped with the command to run", err)
@@ -278,6 +283,7 @@ func TestNoDatabase(t *testing.T) {
 }
 
 func TestModuleWithoutGoInfo(t *testing.T) {
+	t.Parallel()
 	db := database(t)
 	// A valid module not built by Go: no components, no error.
 	rep, d := analyze(t, New(db), input([]byte("\x00asm\x01\x00\x00\x00")))
@@ -292,6 +298,7 @@ func TestModuleWithoutGoInfo(t *testing.T) {
 }
 
 func TestRules(t *testing.T) {
+	t.Parallel()
 	a := New(nil)
 	ids := map[string]bool{}
 	for _, r := range a.Rules() {
@@ -314,6 +321,7 @@ func TestRules(t *testing.T) {
 // `gatehouse vet` do: a vulnerable dependency fails and blocks, the
 // component list is stored, and no database means skipped, not passed.
 func TestRunner(t *testing.T) {
+	t.Parallel()
 	wasm := vulnPlugin(t)
 	db := database(t)
 	res := vet.Run(context.Background(), []vet.Analyzer{New(db)}, input(wasm), vet.Config{}, nil)

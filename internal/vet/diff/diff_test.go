@@ -34,6 +34,7 @@ func version(t *testing.T, m []byte, mod []byte, extra map[string]string) (*vet.
 }
 
 func TestDiff(t *testing.T) {
+	t.Parallel()
 	fetch := plugintest.Import{Module: "gatehouse_v1", Name: "http_fetch", Params: []byte{i32, i32}, Results: []byte{i64}}
 	kvSet := plugintest.Import{Module: "gatehouse_v1", Name: "kv_set", Params: []byte{i32, i32, i32, i32}, Results: []byte{i32}}
 	oldMod := plugintest.Module([]plugintest.Import{fetch}, []string{"run"}, 2, -1, []byte("https://api.example.com/v1"))
@@ -95,6 +96,7 @@ func TestDiff(t *testing.T) {
 }
 
 func TestFirstVersionSkipped(t *testing.T) {
+	t.Parallel()
 	in, _ := version(t, man("1.0.0"), plugintest.Module(nil, []string{"run"}, 1, 1, nil), nil)
 	_, err := New().Analyze(context.Background(), in)
 	if err == nil || !strings.HasPrefix(err.Error(), "first version") {

@@ -58,6 +58,7 @@ func rule(id, kind, pattern string) domain.HuntRule {
 }
 
 func TestEachKindFindsItsPattern(t *testing.T) {
+	t.Parallel()
 	in := input(t)
 	cases := []struct {
 		rule        domain.HuntRule
@@ -75,6 +76,7 @@ func TestEachKindFindsItsPattern(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.rule.ID, func(t *testing.T) {
+			t.Parallel()
 			rep, err := New(ruleList{c.rule}).Analyze(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
@@ -104,6 +106,7 @@ func TestEachKindFindsItsPattern(t *testing.T) {
 // enforced and required) a match blocks the version, and so does a rule
 // set that cannot be read; no rules at all passes.
 func TestBlocksThroughTheRunner(t *testing.T) {
+	t.Parallel()
 	in := input(t)
 	run := func(src Rules) vet.Result {
 		rs := vet.Run(context.Background(), []vet.Analyzer{New(src)}, in, vet.Config{}, nil)
@@ -124,6 +127,7 @@ func TestBlocksThroughTheRunner(t *testing.T) {
 }
 
 func TestMatchesAreBounded(t *testing.T) {
+	t.Parallel()
 	data := strings.Repeat("BAD\n", 500)
 	mod := plugintest.Module(nil, []string{"run"}, 1, 1, nil)
 	in := &vet.Input{Package: plugintest.Package(t, map[string][]byte{"manifest.json": []byte(man), "plugin.wasm": mod, "a.txt": []byte(data), "b.txt": []byte(data)}), Module: mod}

@@ -18,6 +18,7 @@ import (
 // nor the pattern in the clear, and whose fingerprints still tell two
 // keys that start alike apart.
 func TestHuntedSecretIsRedactedInFindings(t *testing.T) {
+	t.Parallel()
 	const (
 		key   = "AKIAZ7Q3KXW4LMN2PRTV"
 		other = "AKIAZ7Q3KXW4LMN2PRTW"
@@ -37,6 +38,7 @@ func TestHuntedSecretIsRedactedInFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			a := New(ruleList{rule("hr_k", domain.HuntContent, tt.pattern)})
 			results := vet.Run(context.Background(), []vet.Analyzer{a}, in, vet.Config{}, nil)
 			fs := results[0].Findings

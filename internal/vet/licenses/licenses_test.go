@@ -53,6 +53,7 @@ func rulesOf(fs []vet.Finding) string {
 }
 
 func TestLicenses(t *testing.T) {
+	t.Parallel()
 	mit := read(t, "../testdata/plugins/clean/LICENSE")
 	apache := read(t, "../testdata/licenses/apache-2.0.txt")
 	goHeader := []byte("// Copyright 2026 Acme\n// SPDX-License-Identifier: Apache-2.0\n\npackage main\n")
@@ -74,6 +75,7 @@ func TestLicenses(t *testing.T) {
 		{"allowed", "Apache-2.0", Policy{Allowed: []string{"MIT", "Apache-2.0"}}, map[string][]byte{"LICENSE": apache}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			rep, _ := run(t, New(c.policy), c.license, c.files)
 			if got := rulesOf(rep.Findings); got != c.want {
 				t.Errorf("findings %q, want %q", got, c.want)
@@ -86,6 +88,7 @@ func TestLicenses(t *testing.T) {
 }
 
 func TestMismatchNamesBoth(t *testing.T) {
+	t.Parallel()
 	rep, d := run(t, New(Policy{}), "MIT", map[string][]byte{"LICENSE": read(t, "../testdata/licenses/apache-2.0.txt")})
 	f := rep.Findings[0]
 	if !strings.Contains(f.Message, "Apache-2.0") || !strings.Contains(f.Message, "MIT") || f.Location.Line < 1 {

@@ -64,6 +64,7 @@ const full = `{
 `
 
 func TestInvalidManifestPointsAtLines(t *testing.T) {
+	t.Parallel()
 	bad := strings.Replace(strings.Replace(full, `"1.0.0",`, `"1.0",`, 1), `"permissions": []`, `"permissions": ["fs:write:/x"]`, 1)
 	rep, _ := analyze(t, New(Options{}), pkg(t, bad))
 	got := map[string]int{}
@@ -79,6 +80,7 @@ func TestInvalidManifestPointsAtLines(t *testing.T) {
 }
 
 func TestDependenciesAndHostAPI(t *testing.T) {
+	t.Parallel()
 	cat := catalog{"acme/base": {"1.1.0", "1.2.5", "1.3.0", "2.0.0"}, "acme/old": {"1.0.0"}}
 	rep, d := analyze(t, New(Options{Catalog: cat}), pkg(t, full, "README.md", "LICENSE"))
 	var ids []string
@@ -113,6 +115,7 @@ func TestDependenciesAndHostAPI(t *testing.T) {
 }
 
 func TestCompleteness(t *testing.T) {
+	t.Parallel()
 	bare := `{"manifestVersion":1,"id":"acme/t","version":"1.0.0","name":"T","owners":[{"name":"A"}],"license":"MIT",
 "runtime":{"module":"plugin.wasm","exports":["run"],"hostApi":"^1.0.0"},"permissions":[]}`
 	rep, d := analyze(t, New(Options{}), pkg(t, bare, "LICENSE"))
@@ -125,6 +128,7 @@ func TestCompleteness(t *testing.T) {
 }
 
 func TestModuleMissing(t *testing.T) {
+	t.Parallel()
 	in := pkg(t, full, "README.md", "LICENSE")
 	in.Package = plugintest.Package(t, map[string][]byte{"manifest.json": []byte(full)})
 	rep, _ := analyze(t, New(Options{}), in)

@@ -15,6 +15,7 @@ func origins(hits []Hit) string {
 }
 
 func TestScan(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ in, want string }{
 		{`fetch("https://api.example.com/v1?q=1")`, "https://api.example.com"},
 		{`HTTPS://API.Example.COM:443/x`, "https://api.example.com"},
@@ -48,6 +49,7 @@ func TestScan(t *testing.T) {
 }
 
 func TestScanOffsets(t *testing.T) {
+	t.Parallel()
 	data := []byte("line one\nurl: https://api.example.com/x\n")
 	hits := Scan(data)
 	if len(hits) != 1 || hits[0].Offset != 14 || string(data[hits[0].Offset:hits[0].Offset+hits[0].Length]) != "https://api.example.com" {
@@ -56,6 +58,7 @@ func TestScanOffsets(t *testing.T) {
 }
 
 func TestCovered(t *testing.T) {
+	t.Parallel()
 	granted := []string{"https://api.example.com", "http://local.example.com:8080"}
 	for _, c := range []struct {
 		in   string
@@ -81,6 +84,7 @@ func TestCovered(t *testing.T) {
 }
 
 func TestScanBounded(t *testing.T) {
+	t.Parallel()
 	data := []byte(strings.Repeat("https://a.example.com ", MaxHits+5))
 	if n := len(Scan(data)); n != MaxHits {
 		t.Errorf("%d hits, want the cap %d", n, MaxHits)

@@ -119,6 +119,7 @@ func ruleIDs(fs []vet.Finding) []string {
 }
 
 func TestExampleRebuildsReproducibly(t *testing.T) {
+	t.Parallel()
 	files := counter(t)
 	at := time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC)
 	rep, d := analyze(t, New(Options{Now: func() time.Time { return at }}), files)
@@ -152,6 +153,7 @@ func TestExampleRebuildsReproducibly(t *testing.T) {
 }
 
 func TestTamperingIsNotReproducible(t *testing.T) {
+	t.Parallel()
 	cases := map[string]func(files map[string][]byte){
 		// A section appended after the build: the build information
 		// is intact, so only the rebuild tells.
@@ -168,6 +170,7 @@ func TestTamperingIsNotReproducible(t *testing.T) {
 	}
 	for name, tamper := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			files := counter(t)
 			tamper(files)
 			rep, d := analyze(t, New(Options{}), files)
@@ -189,6 +192,7 @@ func TestTamperingIsNotReproducible(t *testing.T) {
 }
 
 func TestOtherGoVersionIsNotAttempted(t *testing.T) {
+	t.Parallel()
 	files := counter(t)
 	m, err := wasmfile.Parse(files["plugin.wasm"])
 	if err != nil {
@@ -221,6 +225,7 @@ func noGo(t *testing.T) Options {
 }
 
 func TestWithoutSourceNoToolchainRuns(t *testing.T) {
+	t.Parallel()
 	module := plugintest.Module(nil, []string{"run"}, 1, -1, nil)
 	mf := []byte(`{"manifestVersion":1,"id":"acme/tiny","version":"1.0.0","name":"Tiny","owners":[{"name":"Acme","email":"a@acme.example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["run"],"hostApi":"^1.0.0"},"permissions":[]}`)
 	cases := map[string]struct {
@@ -242,6 +247,7 @@ func TestWithoutSourceNoToolchainRuns(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			rep, d := analyze(t, New(noGo(t)), c.files)
 			if !strings.HasPrefix(d.Rebuild.Reason, c.reason) || d.Rebuild.Attempted {
 				t.Fatalf("rebuild %+v; want reason %q", d.Rebuild, c.reason)
@@ -254,6 +260,7 @@ func TestWithoutSourceNoToolchainRuns(t *testing.T) {
 }
 
 func TestSourceTheRebuildRefuses(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		edit   func(files map[string][]byte)
 		reason string
@@ -273,6 +280,7 @@ func TestSourceTheRebuildRefuses(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			files := counter(t)
 			c.edit(files)
 			rep, d := analyze(t, New(noGo(t)), files)
@@ -287,6 +295,7 @@ func TestSourceTheRebuildRefuses(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	base := []debug.BuildSetting{
 		{Key: "-buildmode", Value: "c-shared"}, {Key: "-compiler", Value: "gc"}, {Key: "-trimpath", Value: "true"},
 		{Key: "CGO_ENABLED", Value: "0"}, {Key: "GOARCH", Value: "wasm"}, {Key: "GOOS", Value: "wasip1"},
@@ -338,6 +347,7 @@ func TestSettings(t *testing.T) {
 }
 
 func TestAttestation(t *testing.T) {
+	t.Parallel()
 	files := counter(t)
 	mod := files["plugin.wasm"]
 	const builder = "https://builders.example.com/go@v1"
@@ -361,6 +371,7 @@ func TestAttestation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			files := counter(t)
 			files[prov.Path] = c.att
 			rep, d := analyze(t, New(c.opts), files)
@@ -392,6 +403,7 @@ func TestAttestation(t *testing.T) {
 // TestRunnerRecordsFindings: run through vet.Run as the marketplace does,
 // a module that does not reproduce fails the result and blocks.
 func TestRunnerRecordsFindings(t *testing.T) {
+	t.Parallel()
 	files := counter(t)
 	files["plugin.wasm"] = append(files["plugin.wasm"], 0x00, 0x02, 0x01, 'x')
 	res := vet.Run(context.Background(), []vet.Analyzer{New(Options{})}, input(t, files), vet.Config{}, nil)

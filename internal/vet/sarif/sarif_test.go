@@ -76,6 +76,7 @@ func everyKind() ([]vet.Result, map[string][]vet.Rule) {
 }
 
 func TestWriteValidatesAgainstSchema(t *testing.T) {
+	t.Parallel()
 	schema := compileSchema(t)
 	results, rules := everyKind()
 	var buf bytes.Buffer
@@ -136,6 +137,7 @@ func TestWriteValidatesAgainstSchema(t *testing.T) {
 }
 
 func TestLevels(t *testing.T) {
+	t.Parallel()
 	for sev, want := range map[vet.Severity]string{vet.Critical: "error", vet.High: "error", vet.Medium: "warning", vet.Low: "note", vet.Info: "note"} {
 		if got := Level(sev); got != want {
 			t.Errorf("Level(%s) = %s, want %s", sev, got, want)
@@ -146,6 +148,7 @@ func TestLevels(t *testing.T) {
 // TestSchemaCatchesMistakes proves the validation above can fail: a level
 // SARIF does not define and a suppression without its kind are refused.
 func TestSchemaCatchesMistakes(t *testing.T) {
+	t.Parallel()
 	schema := compileSchema(t)
 	results, rules := everyKind()
 	l := Build(results, rules, ToolInfo{})

@@ -12,6 +12,7 @@ import (
 // TestSARIFSnippetIsRedacted: the snippet SARIF gives each secrets
 // finding, in a text file and in the module's data, is the redacted value.
 func TestSARIFSnippetIsRedacted(t *testing.T) {
+	t.Parallel()
 	a, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestSARIFSnippetIsRedacted(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		same bool

@@ -41,6 +41,7 @@ func testInput(t *testing.T) (*vet.Input, []byte) {
 }
 
 func TestFindsSecretsInFilesAndModule(t *testing.T) {
+	t.Parallel()
 	a, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +78,7 @@ func TestFindsSecretsInFilesAndModule(t *testing.T) {
 // TestSecretNeverLeaves runs the analyzer through the runner and both
 // exports and looks for the secrets' values anywhere in the output.
 func TestSecretNeverLeaves(t *testing.T) {
+	t.Parallel()
 	a, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +105,7 @@ func TestSecretNeverLeaves(t *testing.T) {
 // TestLargeTextFile checks the line of a secret deep in a file that is
 // scanned in chunks.
 func TestLargeTextFile(t *testing.T) {
+	t.Parallel()
 	a, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +131,7 @@ func TestLargeTextFile(t *testing.T) {
 }
 
 func TestCleanPackageHasNoFinding(t *testing.T) {
+	t.Parallel()
 	a, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +149,7 @@ func TestCleanPackageHasNoFinding(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"AKIAQYLPMN5HHHFPZAM2": "AKIA…",
 		"abcdefgh":             "ab…",

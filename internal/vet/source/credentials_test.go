@@ -15,6 +15,7 @@ import (
 // example key) passes both analyzers; a real-looking key is reported
 // once, by the secrets analyzer, redacted, and never by gosec's G101.
 func TestCredentialsHaveOneSourceOfTruth(t *testing.T) {
+	t.Parallel()
 	sec, err := secrets.New()
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ func TestCredentialsHaveOneSourceOfTruth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			src := "package main\n\n" + tt.decl + "\n\nfunc main() { _ = len(" + strings.Fields(tt.decl)[1] + ") }\n"
 			in := &vet.Input{Package: plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(src)})}
 			var all []vet.Finding
@@ -72,6 +74,7 @@ func TestCredentialsHaveOneSourceOfTruth(t *testing.T) {
 // TestNoGosecCredentialRule: G101 is neither run nor listed, so no rule
 // list, policy or SARIF names a second credential rule.
 func TestNoGosecCredentialRule(t *testing.T) {
+	t.Parallel()
 	for _, r := range New().Rules() {
 		if r.ID == RuleID("G101") {
 			t.Fatalf("the source analyzer lists %s", r.ID)
@@ -83,6 +86,7 @@ func TestNoGosecCredentialRule(t *testing.T) {
 // and a secret on that line (as the secrets analyzer's rules see it) is
 // redacted in the quote.
 func TestSnippetRedactsSecrets(t *testing.T) {
+	t.Parallel()
 	token := "ghp_" + "k7Qm2Xv9Lp4Rt8Wz1Yb6Nc3Hd5Fg0Js7Ue2A"
 	tests := []struct {
 		name, line, want string
@@ -92,6 +96,7 @@ func TestSnippetRedactsSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			src := "package main\n\nimport \"net/http\"\n\nfunc main() {\n\t" + tt.line + "\n}\n"
 			in := &vet.Input{Package: plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(src)})}
 			rep, err := New().Analyze(context.Background(), in)

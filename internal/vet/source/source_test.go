@@ -36,6 +36,7 @@ type want struct {
 }
 
 func TestGosecPatternPlugin(t *testing.T) {
+	t.Parallel()
 	// Under src/, as `gatehouse plugin pack` lays out a plugin kept
 	// inside a larger module, with no go.mod of its own.
 	in := pluginInput(t, "gosecpattern", "src/main.go")
@@ -71,6 +72,7 @@ func TestGosecPatternPlugin(t *testing.T) {
 }
 
 func TestCleanPluginHasNoFailingFinding(t *testing.T) {
+	t.Parallel()
 	in := pluginInput(t, "clean", "main.go")
 	rep, err := New().Analyze(context.Background(), in)
 	if err != nil {
@@ -87,6 +89,7 @@ func TestCleanPluginHasNoFailingFinding(t *testing.T) {
 }
 
 func TestNoGoSourceIsSkipped(t *testing.T) {
+	t.Parallel()
 	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "README.md": []byte("hi")})
 	_, err := New().Analyze(context.Background(), &vet.Input{Package: pkg})
 	if !errors.Is(err, vet.ErrSkipped) || !strings.Contains(err.Error(), "no Go source") {
@@ -137,6 +140,7 @@ func main() {}
 `
 
 func TestUnresolvedImportStillAnalysed(t *testing.T) {
+	t.Parallel()
 	gomod := "module plugins.local/acme/t\n\ngo 1.26\n\nrequire (\n\tgatehouse.dev/gatehouse v0.0.0\n\tgithub.com/acme/missing v1.2.3\n)\n"
 	other := "//go:build windows\n\npackage main\n\nimport \"crypto/sha1\"\n\nvar _ = sha1.New\n"
 	pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(weakHash), "go.mod": []byte(gomod), "windows.go": []byte(other)})
@@ -164,6 +168,7 @@ func TestUnresolvedImportStillAnalysed(t *testing.T) {
 }
 
 func TestFallbackWhenTheGoCommandRefuses(t *testing.T) {
+	t.Parallel()
 	// A go.mod for a Go release this toolchain does not have: with
 	// GOTOOLCHAIN=local the go command refuses to load anything.
 	gomod := "module plugins.local/acme/t\n\ngo 1.999\n"
@@ -204,6 +209,7 @@ func TestFallbackWithoutGoCommand(t *testing.T) {
 // TestFingerprintIgnoresLineMoves: the same code moved down by an edit
 // above it keeps its fingerprint, so a reviewer's decision carries over.
 func TestFingerprintIgnoresLineMoves(t *testing.T) {
+	t.Parallel()
 	fp := func(src string) string {
 		pkg := plugintest.Package(t, map[string][]byte{"manifest.json": []byte("{}"), "main.go": []byte(src)})
 		rep, err := New().Analyze(context.Background(), &vet.Input{Package: pkg})
@@ -229,6 +235,7 @@ func TestFingerprintIgnoresLineMoves(t *testing.T) {
 // failed with gosec's version, and a package without Go source as
 // skipped with the reason.
 func TestThroughTheRunner(t *testing.T) {
+	t.Parallel()
 	a := New()
 	in := pluginInput(t, "gosecpattern", "main.go")
 	res := vet.Run(context.Background(), []vet.Analyzer{a}, in, vet.Config{}, nil)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestReadGoModule(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a wasip1 module")
 	}
@@ -63,6 +64,7 @@ func seg(addr uint64, off int64, data []byte) wasmfile.DataSegment {
 }
 
 func TestReadSegments(t *testing.T) {
+	t.Parallel()
 	full := cat(startSentinel, []byte(modinfo), endSentinel)
 	cut := 16 + 30 // inside the text
 
@@ -80,6 +82,7 @@ func TestReadSegments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			info, err := Read(&wasmfile.Module{Data: tt.segs})
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
