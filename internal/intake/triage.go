@@ -28,7 +28,7 @@ func (s *Service) TriageStep(ctx context.Context, id string) error {
 	run, err := s.Store.LatestVetRun(ctx, v.ID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return s.move(ctx, v.ID, lifecycle.Triage, lifecycle.InReview, "vetting did not complete; a reviewer must decide")
+		return s.SendToReview(ctx, v.ID, "vetting did not complete; a reviewer must decide")
 	case err != nil:
 		return fmt.Errorf("reading the last vetting run: %w", err)
 	case run.Blocked:
@@ -50,4 +50,26 @@ func (s *Service) TriageStep(ctx context.Context, id string) error {
 		return err
 	}
 	return s.Triager.Triage(ctx, v, in, results, s.VetConfig)
+}
+
+// SendToReview is how the pipeline fails closed: a version in triage that
+// it cannot decide on goes to people with reason, its review opened by the
+// Triager so that a reviewer can decide. A version no longer in triage is
+// left alone.
+func (s *Service) SendToReview(ctx context.Context, id, reason string) error {
+	v, err := s.Store.GetVersion(ctx, id)
+	if err != nil {
+		return fmt.Errorf("reading submission: %w", err)
+	}
+	if v.State != lifecycle.Triage {
+		return nil
+	}
+	if s.Triager == nil {
+		return s.move(ctx, id, lifecycle.Triage, lifecycle.InReview, reason)
+	}
+	err = s.Triager.Undecided(ctx, v, reason)
+	if errors.Is(err, domain.ErrStateChanged) {
+		return nil // another worker moved it on
+	}
+	return err
 }

@@ -26,6 +26,9 @@ import (
 // version out of triage itself.
 type Triager interface {
 	Triage(ctx context.Context, v domain.Version, in *vet.Input, results []vet.Result, cfg vet.Config) error
+	// Undecided sends a version in triage to people with reason, opening
+	// its review, when the pipeline cannot decide on it.
+	Undecided(ctx context.Context, v domain.Version, reason string) error
 }
 
 // VetStep is the pipeline's vetting step: it runs the analyzers over a

@@ -20,6 +20,7 @@ import (
 // step needs is down: a test double for the step's work, over the real
 // store and job queue.
 type failing struct {
+	st    pipeline.Records
 	mu    sync.Mutex
 	calls map[string]int
 }
@@ -33,6 +34,13 @@ func (f *failing) count(step string) {
 func (f *failing) VetStep(ctx context.Context, id string, args pipeline.VetArgs) error {
 	f.count(pipeline.Vet)
 	return errors.New("the analyzers are unavailable")
+}
+
+// SendToReview moves the version without a review item: the real one
+// (intake's, through review.Service.Undecided) opens it, which
+// TestGivenUpVersionCanBeReviewed checks.
+func (f *failing) SendToReview(ctx context.Context, id, reason string) error {
+	return f.st.Transition(ctx, id, lifecycle.Triage, lifecycle.InReview, reason, audit.Event{Time: time.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id})
 }
 
 func (f *failing) TriageStep(ctx context.Context, id string) error {
@@ -78,7 +86,7 @@ func TestGivenUpStepFailsClosedToReview(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			f := &failing{calls: map[string]int{}}
+			f := &failing{st: st, calls: map[string]int{}}
 			var mu sync.Mutex
 			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 			p := pipeline.New(pipeline.Config{Store: st, Vetting: f, Now: clock})

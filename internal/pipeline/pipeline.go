@@ -104,6 +104,9 @@ type Records interface {
 type Vetting interface {
 	VetStep(ctx context.Context, id string, args VetArgs) error
 	TriageStep(ctx context.Context, id string) error
+	// SendToReview moves a version in triage to people with reason,
+	// opening its review: how a given-up step fails closed.
+	SendToReview(ctx context.Context, id, reason string) error
 }
 
 // Certifying does the certify step; review.Service is one.
@@ -351,22 +354,28 @@ func (p *Pipeline) giveUp(ctx context.Context, job domain.Job, cause error) {
 		step = "triage"
 	}
 	reason := fmt.Sprintf("%s could not complete after %d attempts (%v); a reviewer must decide", step, job.Attempts, cause)
-	for _, to := range []lifecycle.State{lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview} {
+	// Walk up to triage, from where the version goes to people with its
+	// review opened (a version in review without one could not be decided).
+	for _, to := range []lifecycle.State{lifecycle.Vetting, lifecycle.Triage} {
 		if !lifecycle.Allowed(v.State, to) || v.State == to {
 			continue
 		}
-		r := reason
-		if to != lifecycle.InReview {
-			r = step + " was given up"
-		}
 		ev := audit.Event{Time: p.cfg.Now(), Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + v.ID}
-		if err := p.cfg.Store.Transition(ctx, v.ID, v.State, to, r, ev); err != nil {
+		if err := p.cfg.Store.Transition(ctx, v.ID, v.State, to, step+" was given up", ev); err != nil {
 			if !errors.Is(err, domain.ErrStateChanged) {
 				p.cfg.Log.Error("sending a version whose step failed to review", "submission", v.ID, "err", err)
 			}
 			return
 		}
 		v.State = to
+	}
+	if v.State != lifecycle.Triage {
+		return
+	}
+	if err := p.cfg.Vetting.SendToReview(ctx, v.ID, reason); err != nil {
+		// The triage step of the version has no job now; Reconcile
+		// queues it again, and it gives up here again if it must.
+		p.cfg.Log.Error("sending a version whose step failed to review", "submission", v.ID, "err", err)
 	}
 }
 

@@ -223,6 +223,23 @@ func (s *Service) Triage(ctx context.Context, v domain.Version, in *vet.Input, r
 	return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.InReview, "in review: "+reason)
 }
 
+// Undecided sends a version in triage that the pipeline could not decide
+// on (its vetting or triage was given up) to people: it opens its review,
+// as a high-risk one needing two approvals since nothing weighed it, and
+// moves it to review with reason. Without the review item no reviewer
+// could decide, and the version would be stuck.
+func (s *Service) Undecided(ctx context.Context, v domain.Version, reason string) error {
+	if v.State != lifecycle.Triage {
+		return fmt.Errorf("%s@%s is %s, not in triage: %w", v.PluginID, v.Version, v.State, ErrState)
+	}
+	item := domain.ReviewItem{VersionID: v.ID, PluginID: v.PluginID, Tier: string(policy.High), ApprovalsRequired: 2,
+		Deadline: s.Now().Add(72 * time.Hour), CreatedAt: s.Now()}
+	if err := s.Store.OpenReview(ctx, item, s.event("system", audit.ReviewOpen, v.ID, "the pipeline could not decide: "+reason, nil)); err != nil {
+		return err
+	}
+	return s.move(ctx, "system", v.ID, lifecycle.Triage, lifecycle.InReview, reason)
+}
+
 // publisher gathers the publisher facts the policy reads.
 func (s *Service) publisher(ctx context.Context, v domain.Version) (policy.Publisher, error) {
 	ns, _, _ := strings.Cut(v.PluginID, "/")
