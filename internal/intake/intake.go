@@ -74,14 +74,12 @@ type Submissions interface {
 // state, vetting runs, suppressions, the component index, the audit trail.
 type Vetting interface {
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
-	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
 	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
 	SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.Event) (domain.VetRun, error)
 	LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error)
 	ListSuppressions(ctx context.Context, pluginID string) ([]domain.Suppression, error)
 	IndexComponents(ctx context.Context, versionID string, cs []domain.Component) error
-	AppendAudit(ctx context.Context, ev audit.Event) error
 }
 
 // Records is everything the Service stores; store.Store is one.

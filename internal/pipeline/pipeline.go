@@ -32,6 +32,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // The steps, each a job kind keyed by version id.
@@ -73,9 +74,7 @@ type VetArgs struct {
 // own timeouts are far shorter); a failed step is retried with exponential
 // backoff, then given up.
 const (
-	jobLease       = 10 * time.Minute
-	maxJobAttempts = 5
-	firstBackoff   = 5 * time.Second
+	jobLease = 10 * time.Minute
 	// batch bounds the versions one look at a state takes; the rest wait
 	// for the next look.
 	batch = 500
@@ -84,15 +83,14 @@ const (
 	reconcileEvery = time.Minute
 )
 
+// retry: a failed step is retried 4 times, 5 s, 10 s, 20 s and 40 s
+// after each failure, then given up.
+var retry = store.Retry{Attempts: 5, First: 5 * time.Second}
+
 // Records is what the pipeline reads and writes: the job queue, versions
 // and their state, and the audit trail.
 type Records interface {
-	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
-	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
-	FinishJob(ctx context.Context, id int64, now time.Time) error
-	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
-	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
-	ListJobs(ctx context.Context, state string, limit int) ([]domain.Job, error)
+	store.Jobs
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
 	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
@@ -285,28 +283,19 @@ func (p *Pipeline) run(ctx context.Context, job domain.Job) error {
 }
 
 func (p *Pipeline) runJob(ctx context.Context, job domain.Job) {
-	err := p.run(ctx, job)
-	switch {
-	case err == nil:
-		if err := p.cfg.Store.FinishJob(ctx, job.ID, p.cfg.Now()); err != nil {
-			p.cfg.Log.Error("recording a finished job", "job", job.ID, "err", err)
-		}
-		p.advance(ctx, job)
-		return
-	case ctx.Err() != nil:
-		return // shutting down: the lease runs out and another run picks it up
-	case job.Attempts >= maxJobAttempts:
-		p.cfg.Log.Error("a pipeline step failed; giving up", "step", job.Kind, "submission", job.Key, "attempts", job.Attempts, "err", err)
-		if ferr := p.cfg.Store.FailJob(ctx, job.ID, err.Error(), p.cfg.Now()); ferr != nil {
-			p.cfg.Log.Error("recording a failed job", "job", job.ID, "err", ferr)
-		}
-		p.giveUp(ctx, job, err)
-		return
-	}
-	backoff := firstBackoff << (job.Attempts - 1)
-	p.cfg.Log.Warn("a pipeline step failed; will retry", "step", job.Kind, "submission", job.Key, "attempt", job.Attempts, "retry_in", backoff, "err", err)
-	if err := p.cfg.Store.RetryJob(ctx, job.ID, err.Error(), p.cfg.Now().Add(backoff)); err != nil {
+	runErr := p.run(ctx, job)
+	gaveUp, retryIn, err := store.Settle(ctx, p.cfg.Store, job, runErr, p.cfg.Now(), retry)
+	if err != nil {
 		p.cfg.Log.Error("recording a job's outcome", "job", job.ID, "err", err)
+	}
+	switch {
+	case runErr == nil:
+		p.advance(ctx, job)
+	case gaveUp:
+		p.cfg.Log.Error("a pipeline step failed; giving up", "step", job.Kind, "submission", job.Key, "attempts", job.Attempts, "err", runErr)
+		p.giveUp(ctx, job, runErr)
+	case retryIn > 0:
+		p.cfg.Log.Warn("a pipeline step failed; will retry", "step", job.Kind, "submission", job.Key, "attempt", job.Attempts, "retry_in", retryIn, "err", runErr)
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
+	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
@@ -52,15 +53,17 @@ const (
 	Errored    = "errored"
 )
 
+// retry: a failing revalidation is retried 4 times, from 30 s and
+// doubling, then given up until the next cadence (retryLater).
+var retry = store.Retry{Attempts: 5, First: 30 * time.Second}
+
 // Job tuning. A revalidation holds its lease far longer than the
 // analyzers' own timeouts; a failing one is retried with exponential
 // backoff, then given up until the next cadence (retryLater).
 const (
-	jobLease       = 10 * time.Minute
-	maxJobAttempts = 5
-	firstBackoff   = 30 * time.Second
-	retryLater     = 24 * time.Hour
-	page           = 500
+	jobLease   = 10 * time.Minute
+	retryLater = 24 * time.Hour
+	page       = 500
 	// MaxProblems bounds what one failed revalidation lists, so its audit
 	// event stays within the store's limit.
 	MaxProblems = 50
@@ -324,26 +327,17 @@ func (s *Scheduler) runJob(ctx context.Context, job domain.Job) {
 	if args.Actor == "" {
 		args.Actor = "system"
 	}
-	err := s.revalidate(ctx, job.Key, args)
-	switch {
-	case err == nil:
-		err = s.cfg.Store.FinishJob(ctx, job.ID, s.cfg.Now())
-	case ctx.Err() != nil:
-		return // shutting down: the lease runs out and the job runs again
-	case job.Attempts >= maxJobAttempts:
-		s.cfg.Log.Error("revalidation failed; giving up until later", "version", job.Key, "attempts", job.Attempts, "err", err)
-		if ferr := s.cfg.Store.FailJob(ctx, job.ID, err.Error(), s.cfg.Now()); ferr != nil {
-			s.cfg.Log.Error("recording a failed job", "job", job.ID, "err", ferr)
-		}
-		s.gaveUp(ctx, job.Key, err)
-		return
-	default:
-		backoff := firstBackoff << (job.Attempts - 1)
-		s.cfg.Log.Warn("revalidation failed; will retry", "version", job.Key, "attempt", job.Attempts, "retry_in", backoff, "err", err)
-		err = s.cfg.Store.RetryJob(ctx, job.ID, err.Error(), s.cfg.Now().Add(backoff))
-	}
+	runErr := s.revalidate(ctx, job.Key, args)
+	gaveUp, retryIn, err := store.Settle(ctx, s.cfg.Store, job, runErr, s.cfg.Now(), retry)
 	if err != nil {
 		s.cfg.Log.Error("recording a revalidation job's outcome", "job", job.ID, "err", err)
+	}
+	switch {
+	case gaveUp:
+		s.cfg.Log.Error("revalidation failed; giving up until later", "version", job.Key, "attempts", job.Attempts, "err", runErr)
+		s.gaveUp(ctx, job.Key, runErr)
+	case retryIn > 0:
+		s.cfg.Log.Warn("revalidation failed; will retry", "version", job.Key, "attempt", job.Attempts, "retry_in", retryIn, "err", runErr)
 	}
 }
 
