@@ -2,6 +2,8 @@ package tlog
 
 import (
 	"bytes"
+	"path"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +48,23 @@ func FuzzProofJSON(f *testing.F) {
 		}
 		if len(p) > MaxProofHashes {
 			t.Fatal("limit not enforced")
+		}
+	})
+}
+
+// FuzzPublishedPath: a log's storage and file server take a path only when
+// it is the checkpoint or a clean path under tile/, so no request reaches
+// state/ or leaves the log's directory or prefix.
+func FuzzPublishedPath(f *testing.F) {
+	for _, s := range []string{"checkpoint", "tile/0/000", "tile/entries/x001/234.p/7", "state/hashes", "tile/../state/lock", "tile/0/../../x", "tile/%2e%2e", "tile\\0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !PublishedPath(p) || p == CheckpointPath {
+			return
+		}
+		if !strings.HasPrefix(p, "tile/") || path.Clean(p) != p || strings.Contains(p, "..") || strings.HasPrefix(path.Clean("/"+p), "/state") {
+			t.Fatalf("PublishedPath accepted %q", p)
 		}
 	})
 }

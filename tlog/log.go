@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
-
-	"gatehouse.dev/gatehouse/trust"
 )
 
 // Options configure a Log.
@@ -31,28 +28,22 @@ type Options struct {
 // ErrClosed is returned by a Log that was closed.
 var ErrClosed = errors.New("tlog: the log is closed")
 
-// Log is a transparency log stored in a directory. Its methods are safe for
-// concurrent use. Only one process may open a directory at a time; Open
-// enforces that with a lock where the system supports one.
+// Log is a transparency log stored in a directory, written by this process
+// alone: Open enforces that with a lock where the system supports one. Its
+// methods are safe for concurrent use. A log that many processes share is
+// an Integrator over shared Storage, with the order of entries fixed in a
+// database (see the certify package).
 type Log struct {
-	dir    string
-	origin string
-	signer note.Signer
-	max    int
-
-	hashes *os.File // state/hashes: stored hash i at offset 32*i
-	lock   *os.File // held for the log's lifetime; nil where unsupported
+	dir  string
+	in   *Integrator
+	max  int
+	lock *os.File // held for the log's lifetime; nil where unsupported
 
 	// Published state, read by proofs without the writer's lock.
 	size atomic.Uint64
-	mu   sync.RWMutex // guards cp and signed
+	mu   sync.RWMutex // guards cp and note
 	cp   Checkpoint
 	note []byte
-
-	// Writer state, owned by the sequencer goroutine.
-	pending     []Hash   // stored hashes computed but not yet written
-	pendingBase int64    // stored hash index of pending[0]
-	partial     [][]byte // entries of the last, incomplete bundle
 
 	reqs     chan *appendRequest
 	quit     chan struct{}
@@ -91,87 +82,46 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	hf, err := os.OpenFile(filepath.Join(dir, "state", "hashes"), os.O_RDWR|os.O_CREATE, 0o644)
+	in, err := NewIntegrator(DirStorage(dir), opts.Signer)
 	if err != nil {
 		closeLock(lock)
-		return nil, fmt.Errorf("tlog: %w", err)
+		return nil, err
 	}
 	l := &Log{
-		dir: dir, origin: opts.Origin, signer: opts.Signer, max: opts.MaxBatch,
-		hashes: hf, lock: lock,
+		dir: dir, in: in, max: opts.MaxBatch, lock: lock,
 		reqs: make(chan *appendRequest, opts.MaxBatch),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 	if err := l.recover(); err != nil {
-		hf.Close()
 		closeLock(lock)
 		return nil, err
 	}
+	// Earlier versions kept an index of every stored hash here; the tiles
+	// hold the same hashes, and the log now reads them from there.
+	os.Remove(filepath.Join(dir, "state", "hashes"))
 	go l.sequence()
 	return l, nil
 }
 
-// recover loads the published state from the checkpoint, or starts an empty
-// log when there is none.
+// recover loads the published state from the checkpoint, checked against
+// the tiles, or starts an empty log when there is none. Files written after
+// the checkpoint by an append that never returned are not referenced by it
+// and are overwritten by the next append.
 func (l *Log) recover() error {
-	signed, err := os.ReadFile(filepath.Join(l.dir, CheckpointPath))
+	ctx := context.Background()
+	cp, signed, err := l.in.ReadCheckpoint(ctx)
 	if errors.Is(err, fs.ErrNotExist) {
-		fi, err := l.hashes.Stat()
-		if err != nil {
-			return fmt.Errorf("tlog: %w", err)
+		cp = l.in.Empty()
+		if signed, err = l.in.Publish(ctx, cp); err != nil {
+			return err
 		}
-		if fi.Size() != 0 {
-			return fmt.Errorf("tlog: %s has stored hashes but no checkpoint; refusing to guess which entries were published", l.dir)
-		}
-		return l.publish(Checkpoint{Origin: l.origin, Size: 0, Hash: emptyTreeHash()})
-	}
-	if err != nil {
-		return fmt.Errorf("tlog: %w", err)
-	}
-	text, err := noteText(signed)
-	if err != nil {
-		return err
-	}
-	cp, err := ParseCheckpoint(text)
-	if err != nil {
-		return err
-	}
-	if cp.Origin != l.origin {
-		return fmt.Errorf("tlog: %s holds log %q, not %q", l.dir, cp.Origin, l.origin)
-	}
-	n := sumtlog.StoredHashCount(int64(cp.Size))
-	fi, err := l.hashes.Stat()
-	if err != nil {
-		return fmt.Errorf("tlog: %w", err)
-	}
-	if fi.Size() < n*sumtlog.HashSize {
-		return fmt.Errorf("tlog: %s: stored hashes cover fewer entries than the checkpoint's %d; the log is damaged", l.dir, cp.Size)
-	}
-	// Drop hashes of a batch that never reached its checkpoint.
-	if err := l.hashes.Truncate(n * sumtlog.HashSize); err != nil {
-		return fmt.Errorf("tlog: %w", err)
+	} else if err != nil {
+		return fmt.Errorf("tlog: %s: %w", l.dir, err)
+	} else if err := l.in.Verify(ctx, cp); err != nil {
+		return fmt.Errorf("tlog: %s: %w", l.dir, err)
 	}
 	l.size.Store(cp.Size)
-	l.pendingBase = n
-	root, err := sumtlog.TreeHash(int64(cp.Size), l.hashReader())
-	if err != nil {
-		return fmt.Errorf("tlog: %w", err)
-	}
-	if root != cp.Hash {
-		return fmt.Errorf("tlog: %s: stored hashes do not match the checkpoint's root hash; the log is damaged", l.dir)
-	}
-	if w := int(cp.Size % tileWidth); w > 0 {
-		data, err := os.ReadFile(filepath.Join(l.dir, filepath.FromSlash(EntryBundlePath(cp.Size/tileWidth, w))))
-		if err != nil {
-			return fmt.Errorf("tlog: reading the last entry bundle: %w", err)
-		}
-		entries, err := ParseEntryBundle(data)
-		if err != nil || len(entries) != w {
-			return fmt.Errorf("tlog: the last entry bundle does not hold %d entries; the log is damaged", w)
-		}
-		l.partial = entries
-	}
 	l.mu.Lock()
 	l.cp, l.note = cp, signed
 	l.mu.Unlock()
@@ -280,185 +230,27 @@ func (l *Log) drain(err error) {
 	}
 }
 
-// commit writes one batch: hashes, bundles, tiles, then the checkpoint.
+// commit integrates one batch: bundles and tiles, then the checkpoint.
 func (l *Log) commit(batch []*appendRequest) error {
-	oldSize := l.size.Load()
-	size := oldSize
+	l.mu.RLock()
+	cp := l.cp
+	l.mu.RUnlock()
 	var all [][]byte
-	hr := l.hashReader()
+	next := cp.Size
 	for _, r := range batch {
-		r.first = size
-		for _, e := range r.entries {
-			hs, err := sumtlog.StoredHashes(int64(size), e, hr)
-			if err != nil {
-				l.pending = nil
-				return err
-			}
-			l.pending = append(l.pending, hs...)
-			all = append(all, e)
-			size++
-		}
+		r.first = next
+		next += uint64(len(r.entries))
+		all = append(all, r.entries...)
 	}
-	defer func() { l.pending = nil }()
-
-	// 1. Stored hashes.
-	if err := l.writeHashes(); err != nil {
-		return err
-	}
-	// 2. Entry bundles and hash tiles, each synced, then their directories.
-	dirs := map[string]bool{}
-	partial := l.partial
-	for len(all) > 0 {
-		room := tileWidth - len(partial)
-		take := min(room, len(all))
-		bundle := append(partial[:len(partial):len(partial)], all[:take]...)
-		all = all[take:]
-		start := size - uint64(len(all)) - uint64(len(bundle))
-		data, err := MarshalEntryBundle(bundle)
-		if err != nil {
-			return err
-		}
-		if err := l.writeFile(EntryBundlePath(start/tileWidth, len(bundle)), data, dirs); err != nil {
-			return err
-		}
-		if len(bundle) == tileWidth {
-			partial = nil
-		} else {
-			partial = bundle
-		}
-	}
-	for _, t := range sumtlog.NewTiles(TileHeight, int64(oldSize), int64(size)) {
-		data, err := sumtlog.ReadTileData(t, hr)
-		if err != nil {
-			return err
-		}
-		if err := l.writeFile(TilePath(t.L, uint64(t.N), t.W), data, dirs); err != nil {
-			return err
-		}
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return fmt.Errorf("tlog: %w", err)
-		}
-	}
-	// 3. The checkpoint: once it is replaced, the batch is published.
-	root, err := sumtlog.TreeHash(int64(size), hr)
+	ncp, signed, err := l.in.Integrate(context.Background(), cp, all)
 	if err != nil {
 		return err
-	}
-	if err := l.publish(Checkpoint{Origin: l.origin, Size: size, Hash: root}); err != nil {
-		return err
-	}
-	l.partial = partial
-	l.pendingBase += int64(len(l.pending))
-	l.size.Store(size)
-	return nil
-}
-
-func (l *Log) writeHashes() error {
-	buf := make([]byte, 0, len(l.pending)*sumtlog.HashSize)
-	for _, h := range l.pending {
-		buf = append(buf, h[:]...)
-	}
-	if _, err := l.hashes.WriteAt(buf, l.pendingBase*sumtlog.HashSize); err != nil {
-		return fmt.Errorf("tlog: writing stored hashes: %w", err)
-	}
-	if err := l.hashes.Sync(); err != nil {
-		return fmt.Errorf("tlog: syncing stored hashes: %w", err)
-	}
-	return nil
-}
-
-// writeFile writes a tile or bundle through a synced temporary file and a
-// rename, so a reader never sees half a tile, and records the directory to
-// sync.
-func (l *Log) writeFile(rel string, data []byte, dirs map[string]bool) error {
-	path := filepath.Join(l.dir, filepath.FromSlash(rel))
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("tlog: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("tlog: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("tlog: writing %s: %w", rel, err)
-	}
-	dirs[dir] = true
-	return nil
-}
-
-// publish signs and atomically replaces the checkpoint.
-func (l *Log) publish(cp Checkpoint) error {
-	signed, err := signCheckpoint(cp, l.signer)
-	if err != nil {
-		return fmt.Errorf("tlog: signing checkpoint: %w", err)
-	}
-	if err := trust.WriteFileAtomic(filepath.Join(l.dir, CheckpointPath), signed, 0o644); err != nil {
-		return fmt.Errorf("tlog: writing checkpoint: %w", err)
 	}
 	l.mu.Lock()
-	l.cp, l.note = cp, signed
+	l.cp, l.note = ncp, signed
 	l.mu.Unlock()
+	l.size.Store(ncp.Size)
 	return nil
-}
-
-// hashReader reads stored hashes: published ones from state/hashes, the
-// current batch's from memory.
-func (l *Log) hashReader() sumtlog.HashReader {
-	return sumtlog.HashReaderFunc(func(indexes []int64) ([]Hash, error) {
-		out := make([]Hash, len(indexes))
-		for i, x := range indexes {
-			if x >= l.pendingBase && x < l.pendingBase+int64(len(l.pending)) {
-				out[i] = l.pending[x-l.pendingBase]
-				continue
-			}
-			if x >= l.pendingBase {
-				return nil, fmt.Errorf("tlog: stored hash %d does not exist yet", x)
-			}
-			if _, err := l.hashes.ReadAt(out[i][:], x*sumtlog.HashSize); err != nil {
-				if errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
-				}
-				return nil, fmt.Errorf("tlog: reading stored hash %d: %w", x, err)
-			}
-		}
-		return out, nil
-	})
-}
-
-// publishedReader reads only hashes of published entries; proofs use it so
-// they never race the writer's in-memory batch.
-func (l *Log) publishedReader(size uint64) sumtlog.HashReader {
-	limit := sumtlog.StoredHashCount(int64(size))
-	return sumtlog.HashReaderFunc(func(indexes []int64) ([]Hash, error) {
-		out := make([]Hash, len(indexes))
-		for i, x := range indexes {
-			if x < 0 || x >= limit {
-				return nil, fmt.Errorf("tlog: stored hash %d is beyond the published tree", x)
-			}
-			if _, err := l.hashes.ReadAt(out[i][:], x*sumtlog.HashSize); err != nil {
-				return nil, fmt.Errorf("tlog: reading stored hash %d: %w", x, err)
-			}
-		}
-		return out, nil
-	})
 }
 
 // Checkpoint returns the latest published checkpoint and its signed note.
@@ -478,37 +270,42 @@ func (l *Log) Dir() string { return l.dir }
 // InclusionProof proves that entry index is in the tree of treeSize
 // entries, which must be published.
 func (l *Log) InclusionProof(index, treeSize uint64) (Proof, error) {
-	if size := l.size.Load(); treeSize > size {
-		return nil, fmt.Errorf("tlog: tree size %d is beyond the published %d", treeSize, size)
-	}
-	if index >= treeSize {
-		return nil, fmt.Errorf("tlog: entry %d is outside a tree of %d entries", index, treeSize)
-	}
-	p, err := sumtlog.ProveRecord(int64(treeSize), int64(index), l.publishedReader(treeSize))
+	cp, err := l.publishedTree(treeSize)
 	if err != nil {
-		return nil, fmt.Errorf("tlog: proving entry %d: %w", index, err)
+		return nil, err
 	}
-	return Proof(p), nil
+	return l.in.InclusionProof(context.Background(), index, cp)
 }
 
 // ConsistencyProof proves that the tree of newSize entries extends the tree
 // of oldSize entries; both must be published.
 func (l *Log) ConsistencyProof(oldSize, newSize uint64) (Proof, error) {
-	if size := l.size.Load(); newSize > size {
-		return nil, fmt.Errorf("tlog: tree size %d is beyond the published %d", newSize, size)
-	}
-	if oldSize > newSize {
-		return nil, fmt.Errorf("tlog: old tree size %d is larger than new %d", oldSize, newSize)
-	}
-	if oldSize == 0 || oldSize == newSize {
-		return Proof{}, nil
-	}
-	p, err := sumtlog.ProveTree(int64(newSize), int64(oldSize), l.publishedReader(newSize))
+	cp, err := l.publishedTree(newSize)
 	if err != nil {
-		return nil, fmt.Errorf("tlog: proving consistency %d..%d: %w", oldSize, newSize, err)
+		return nil, err
 	}
-	return Proof(p), nil
+	return l.in.ConsistencyProof(context.Background(), oldSize, cp)
 }
+
+// publishedTree returns the published tree of size entries: its root is
+// recomputed from the tiles, which hold every tree the log has published.
+func (l *Log) publishedTree(size uint64) (Checkpoint, error) {
+	cp, _ := l.Checkpoint()
+	if size > cp.Size {
+		return Checkpoint{}, fmt.Errorf("tlog: tree size %d is beyond the published %d", size, cp.Size)
+	}
+	if size == cp.Size {
+		return cp, nil
+	}
+	root, err := sumtlog.TreeHash(int64(size), l.in.HashReader(context.Background(), cp))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("tlog: the tree of %d entries: %w", size, err)
+	}
+	return Checkpoint{Origin: cp.Origin, Size: size, Hash: root}, nil
+}
+
+// Storage returns the log's published files, for serving them.
+func (l *Log) Storage() Storage { return l.in.st }
 
 // Close stops the sequencer (failing queued appends with ErrClosed) and
 // closes the files. It waits for a batch being written to finish.
@@ -521,7 +318,6 @@ func (l *Log) Close() error {
 	l.closed = true
 	close(l.quit)
 	<-l.done
-	l.closeErr = l.hashes.Close()
 	closeLock(l.lock)
 	return l.closeErr
 }
@@ -530,13 +326,4 @@ func closeLock(f *os.File) {
 	if f != nil {
 		f.Close()
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -310,15 +310,14 @@ func TestReopenAndCrash(t *testing.T) {
 		t.Errorf("append after close: %v", err)
 	}
 
-	// A crash in the middle of a batch: hashes and a bundle written, the
-	// checkpoint not.
-	hf, err := os.OpenFile(filepath.Join(dir, "state", "hashes"), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
+	// A crash in the middle of a batch: a bundle and a tile written, the
+	// checkpoint not. The next append overwrites them.
+	for _, p := range []string{EntryBundlePath(1, 50), TilePath(0, 1, 50)} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, filepath.FromSlash(p))), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(p)), []byte("junk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	hf.Write(bytes.Repeat([]byte{0xee}, 32*7))
-	hf.Close()
-	os.WriteFile(filepath.Join(dir, filepath.FromSlash(EntryBundlePath(1, 50))), []byte("junk"), 0o644)
 
 	l2 := openLog(t, dir, k)
 	after, _ := l2.Checkpoint()
@@ -365,12 +364,17 @@ func TestOpenRefusesDamage(t *testing.T) {
 		l.Append(ctx, entry(i))
 	}
 	l.Close()
-	// A flipped stored hash on the tree's right edge (the hashes the root is
-	// computed from) no longer matches the checkpoint's root.
-	hf, _ := os.OpenFile(filepath.Join(dir, "state", "hashes"), os.O_RDWR, 0)
-	fi, _ := hf.Stat()
-	hf.WriteAt([]byte{0xff}, fi.Size()-1)
-	hf.Close()
+	// A flipped hash in the tile on the tree's right edge (the hashes the
+	// root is computed from) no longer matches the checkpoint's root.
+	edge := filepath.Join(dir, filepath.FromSlash(TilePath(0, 0, 5)))
+	b, err := os.ReadFile(edge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(edge, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(dir, Options{Origin: testOrigin, Signer: k.signer}); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("opened a damaged log: %v", err)
 	}

@@ -80,6 +80,12 @@ type Outbox interface {
 	PendingTrustEvents(ctx context.Context, limit int) ([]domain.TrustEvent, error)
 	LastLoggedIndex(ctx context.Context) (int64, error)
 	MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIndex int64) error
+	SequenceTrustEvents(ctx context.Context, limit int) (int, error)
+	LogState(ctx context.Context) (domain.LogState, error)
+	InitLogState(ctx context.Context, st domain.LogState) error
+	IntegrateLog(ctx context.Context, limit int, integrate func(domain.LogState, []domain.TrustEvent) (domain.LogState, error)) (domain.LogState, error)
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Records is everything the Service stores; store.Store is one.
@@ -96,9 +102,18 @@ type Config struct {
 	// Keyring holds the marketplace keys a host should trust, retired ones
 	// included; nil means the Signer's key alone.
 	Keyring *trust.Keyring
-	// LogSigner is the log's key (it signs checkpoints through Log).
+	// LogSigner is the log's key: it signs checkpoints as LogOrigin, the
+	// log's name (the checkpoint's first line).
 	LogSigner trust.Signer
-	Log       *tlog.Log
+	LogOrigin string
+	// LogStorage holds the log's tiles and checkpoint: the one storage
+	// every process serving the marketplace reads and the integrator
+	// writes.
+	LogStorage tlog.Storage
+	// Holder names this process for the integrator's lease; empty means
+	// the host name, the process id and a random suffix, the same for
+	// every Service of the process.
+	Holder string
 	// RevocationMaxAge is announced in the trust root; zero means
 	// DefaultRevocationMaxAge.
 	RevocationMaxAge time.Duration
@@ -130,13 +145,15 @@ type TrustRoot struct {
 
 // Service issues and changes certificates.
 type Service struct {
-	st     Records
-	signer trust.Signer
-	log    *tlog.Log
-	now    func() time.Time
-	logger *slog.Logger
-	maxAge time.Duration
-	root   TrustRoot
+	st         Records
+	signer     trust.Signer
+	integ      *tlog.Integrator
+	logStorage tlog.Storage
+	holder     string
+	now        func() time.Time
+	logger     *slog.Logger
+	maxAge     time.Duration
+	root       TrustRoot
 
 	pubMu sync.Mutex // one publisher at a time
 	revMu sync.Mutex // revocation lists are numbered one after the other
@@ -144,8 +161,11 @@ type Service struct {
 
 // New returns a Service.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Signer == nil || cfg.LogSigner == nil || cfg.Log == nil {
-		return nil, errors.New("certify: the store, the marketplace signer, the log signer and the log are required")
+	if cfg.Store == nil || cfg.Signer == nil || cfg.LogSigner == nil || cfg.LogStorage == nil || cfg.LogOrigin == "" {
+		return nil, errors.New("certify: the store, the marketplace signer, the log signer, the log's origin and its storage are required")
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = processName()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -177,14 +197,25 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certify: the log key: %w", err)
 	}
-	cp, _ := cfg.Log.Checkpoint()
-	vkey, err := tlog.VerifierKey(cp.Origin, logPub)
+	vkey, err := tlog.VerifierKey(cfg.LogOrigin, logPub)
 	if err != nil {
 		return nil, fmt.Errorf("certify: the log key: %w", err)
 	}
+	ns, err := tlog.NewNoteSigner(cfg.LogOrigin, cfg.LogSigner)
+	if err != nil {
+		return nil, fmt.Errorf("certify: the log key: %w", err)
+	}
+	integ, err := tlog.NewIntegrator(cfg.LogStorage, ns)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		st: cfg.Store, signer: cfg.Signer, log: cfg.Log, now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge,
-		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cp.Origin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
+		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder,
+		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge,
+		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
+	}
+	if err := s.openLog(ctx); err != nil {
+		return nil, fmt.Errorf("certify: opening the transparency log: %w", err)
 	}
 	return s, nil
 }
@@ -615,19 +646,32 @@ func (s *Service) Bundle(ctx context.Context, versionID string) (*verify.Bundle,
 	if err != nil {
 		return nil, err
 	}
-	if te.LogIndex < 0 {
+	state, err := s.st.LogState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if te.LogIndex < 0 || te.LogIndex >= state.Size {
+		// Integrate now if this process holds the integrator's lease;
+		// otherwise the holder does shortly.
 		if _, err := s.Publish(ctx); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrNotLogged, err)
 		}
 		if te, err = s.st.TrustEvent(ctx, rec.EventSeq); err != nil {
 			return nil, err
 		}
-		if te.LogIndex < 0 {
+		if state, err = s.st.LogState(ctx); err != nil {
+			return nil, err
+		}
+		if te.LogIndex < 0 || te.LogIndex >= state.Size {
 			return nil, ErrNotLogged
 		}
 	}
-	cp, note := s.log.Checkpoint()
-	proof, err := s.log.InclusionProof(uint64(te.LogIndex), cp.Size)
+	cp, err := s.checkpointOf(state)
+	if err != nil {
+		return nil, err
+	}
+	note := state.Checkpoint
+	proof, err := s.integ.InclusionProof(ctx, uint64(te.LogIndex), cp)
 	if err != nil {
 		return nil, fmt.Errorf("proving entry %d of the log: %w", te.LogIndex, err)
 	}

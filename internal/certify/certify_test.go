@@ -34,7 +34,7 @@ type harness struct {
 	t         *testing.T
 	dir       string
 	st        store.Store
-	lg        *tlog.Log
+	lg        tlog.Storage
 	svc       *certify.Service
 	signer    *trust.FileSigner
 	logSigner *trust.FileSigner
@@ -90,20 +90,22 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-func (h *harness) openLog(t testing.TB) {
-	ns, err := tlog.NewNoteSigner(origin, h.logSigner)
-	if err != nil {
-		t.Fatal(err)
+func (h *harness) openLog(testing.TB) {
+	h.lg = tlog.DirStorage(filepath.Join(h.dir, "log"))
+}
+
+// checkpoint returns the log's tree as the store records it.
+func (h *harness) checkpoint(t testing.TB) tlog.Checkpoint {
+	t.Helper()
+	st, err := h.st.LogState(context.Background())
+	if err != nil || st.Size < 0 {
+		t.Fatalf("the log's state: %+v, %v", st, err)
 	}
-	if h.lg, err = tlog.Open(filepath.Join(h.dir, "log"), tlog.Options{Origin: origin, Signer: ns}); err != nil {
-		t.Fatal(err)
-	}
-	lg := h.lg
-	t.Cleanup(func() { lg.Close() })
+	return tlog.Checkpoint{Origin: origin, Size: uint64(st.Size), Hash: tlog.Hash(st.Root)}
 }
 
 func (h *harness) service(t testing.TB, signer trust.Signer, kr *trust.Keyring) *certify.Service {
-	svc, err := certify.New(context.Background(), certify.Config{Store: h.st, Signer: signer, Keyring: kr, LogSigner: h.logSigner, Log: h.lg, Now: h.clock})
+	svc, err := certify.New(context.Background(), certify.Config{Store: h.st, Signer: signer, Keyring: kr, LogSigner: h.logSigner, LogOrigin: origin, LogStorage: h.lg, Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +203,7 @@ func (h *harness) verifyOffline(t testing.TB, svc *certify.Service, hs host, ver
 	}
 	return verify.Verify(ctx, pkgBytes, b, verify.Options{
 		MarketplaceKeys: hs.root.MarketplaceKeys, LogVerifier: hs.root.LogVerifier, StateDir: hs.state,
-		Prover:      tlog.TileProver{Fetch: certify.DirFetcher(h.lg.Dir())},
+		Prover:      tlog.TileProver{Fetch: tlog.StorageFetcher(h.lg)},
 		Revocations: env, RevocationMaxAge: hs.root.RevocationMaxAge,
 		Policy: verify.Policy{Allow: []string{"kv:*"}}, Now: h.clock,
 	})
@@ -233,8 +235,8 @@ func TestCertifyBundleVerifiesOffline(t *testing.T) {
 		t.Errorf("verification result = %+v", res)
 	}
 	// Both the certificate and the publisher key are in the log.
-	if h.lg.Size() < 2 {
-		t.Errorf("log has %d entries; want the key and the certificate", h.lg.Size())
+	if size := h.checkpoint(t).Size; size < 2 {
+		t.Errorf("log has %d entries; want the key and the certificate", size)
 	}
 	// The audit trail names the certificate.
 	var actions []string
@@ -329,8 +331,8 @@ func TestRevocationListRefreshedBeforeNextUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	cp, _ := h.lg.Checkpoint()
-	es, err := tlog.TileProver{Fetch: certify.DirFetcher(h.lg.Dir())}.Entries(ctx, 0, cp)
+	cp := h.checkpoint(t)
+	es, err := tlog.TileProver{Fetch: tlog.StorageFetcher(h.lg)}.Entries(ctx, 0, cp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,28 +388,22 @@ func TestKeyRotationKeepsOldCertificateVerifying(t *testing.T) {
 		t.Errorf("the new certificate is signed by %s, want the new key %s", res.MarketplaceKeyID, next.KeyID())
 	}
 	// The retired key can no longer certify anything.
-	if _, err := certify.New(ctx, certify.Config{Store: h.st, Signer: h.signer, Keyring: kr, LogSigner: h.logSigner, Log: h.lg, Now: h.clock}); err == nil {
+	if _, err := certify.New(ctx, certify.Config{Store: h.st, Signer: h.signer, Keyring: kr, LogSigner: h.logSigner, LogOrigin: origin, LogStorage: h.lg, Now: h.clock}); err == nil {
 		t.Error("a service was built on a retired marketplace key")
 	}
 }
 
-// TestPublishRecoversWithoutDuplicates simulates a crash between the log
-// append and the store's record of it: the next publish finds the entries
-// at the log's tail and records them instead of appending them again.
-func TestPublishRecoversWithoutDuplicates(t *testing.T) {
+// TestPublishAfterCrashWritesTheSameTree simulates an integrator that
+// died after writing tiles and a checkpoint but before recording the tree:
+// the next integration writes the same checkpoint, byte for byte, and no
+// entry twice.
+func TestPublishAfterCrashWritesTheSameTree(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	if _, err := h.svc.Publish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	base := h.lg.Size()
-	for i := range 5 {
-		if err := h.svc.LogEvent(ctx, trust.Event{Kind: trust.EventPolicyApplied, Subject: fmt.Sprintf("sha256:%064d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// LogEvent published at once; queue three more and "crash" after the
-	// append, before the record.
+	base := h.checkpoint(t)
 	var entries [][]byte
 	for i := range 3 {
 		e, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventNamespaceOwner, Time: h.clock(), Subject: "acme", Detail: fmt.Sprint("owner ", i)})
@@ -416,21 +412,31 @@ func TestPublishRecoversWithoutDuplicates(t *testing.T) {
 	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "alice", Action: audit.TrustEvent, Subject: "namespace:acme"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.lg.AppendBatch(ctx, entries[:2]); err != nil {
-		t.Fatal(err)
+	// The crashed integrator: sequenced, then wrote the files, then died.
+	if n, err := h.st.SequenceTrustEvents(ctx, 0); err != nil || n != 3 {
+		t.Fatalf("sequenced %d, %v", n, err)
 	}
-	n, err := h.svc.Publish(ctx)
+	ns, _ := tlog.NewNoteSigner(origin, h.logSigner)
+	crashed, _ := tlog.NewIntegrator(h.lg, ns)
+	cpCrashed, noteCrashed, err := crashed.Integrate(ctx, base, entries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 {
-		t.Errorf("Publish handled %d events, want 3 (2 recorded, 1 appended)", n)
+	if got := h.checkpoint(t); got != base {
+		t.Fatalf("the store moved on to %+v", got)
 	}
-	if got, want := h.lg.Size(), base+5+3; got != want {
-		t.Fatalf("log has %d entries, want %d: an event was appended twice or lost", got, want)
+	n, err := h.svc.Publish(ctx)
+	if err != nil || n != 3 {
+		t.Fatalf("Publish after the crash = %d, %v; want the 3 sequenced events", n, err)
 	}
-	cp, _ := h.lg.Checkpoint()
-	es, err := tlog.TileProver{Fetch: certify.DirFetcher(h.lg.Dir())}.Entries(ctx, 0, cp)
+	if got := h.checkpoint(t); got != cpCrashed {
+		t.Fatalf("the log is at %+v after the crash, want %+v", got, cpCrashed)
+	}
+	st, _ := h.st.LogState(ctx)
+	if !bytes.Equal(st.Checkpoint, noteCrashed) {
+		t.Errorf("a second checkpoint of size %d differs from the first:\n%s\n%s", cpCrashed.Size, noteCrashed, st.Checkpoint)
+	}
+	es, err := tlog.TileProver{Fetch: tlog.StorageFetcher(h.lg)}.Entries(ctx, 0, cpCrashed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,34 +447,80 @@ func TestPublishRecoversWithoutDuplicates(t *testing.T) {
 		}
 		seen[string(e)] = true
 	}
-	if pending, _ := h.st.PendingTrustEvents(ctx, 0); len(pending) != 0 {
-		t.Errorf("%d events still pending", len(pending))
-	}
-
-	// A log tail that does not match the pending events stops the
-	// publisher instead of recording the wrong indexes.
-	e, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventNamespaceOwner, Time: h.clock(), Subject: "acme", Detail: "queued"})
-	if _, err := h.st.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{e}, Audit: []audit.Event{{Actor: "alice", Action: audit.TrustEvent, Subject: "namespace:acme"}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.lg.Append(ctx, []byte(`{"kind":"forged"}`)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.svc.Publish(ctx); err == nil {
-		t.Error("a log whose tail differs from the outbox was published to")
-	}
 }
 
-func TestPublicLogPath(t *testing.T) {
-	for p, want := range map[string]bool{
-		"checkpoint": true, "tile/0/000": true, "tile/entries/x001/234.p/7": true, "tile/1/000.p/12": true,
-		"state/hashes": false, "tile/../state/lock": false, "tile//0": false, "../checkpoint": false, "tile/0/000/": false, "": false,
-	} {
-		if got := certify.PublicLogPath(p); got != want {
-			t.Errorf("PublicLogPath(%q) = %v, want %v", p, got, want)
+// TestLegacyLogTailIsRecorded: a log written before entries were
+// sequenced in the database appended first and recorded after. Opening it
+// records a tail the store still calls pending, without appending it
+// again, and refuses a tail that does not match.
+func TestLegacyLogTailIsRecorded(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	// legacy makes a store with three queued events and an old log
+	// holding tail(entries).
+	legacy := func(t *testing.T, tail func([][]byte) [][]byte) (store.Store, tlog.Storage, [][]byte) {
+		dir := t.TempDir()
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "gatehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		var entries [][]byte
+		for i := range 3 {
+			e, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventNamespaceOwner, Time: h.clock(), Subject: "acme", Detail: fmt.Sprint("owner ", i)})
+			entries = append(entries, e)
+		}
+		if _, err := st.ApplyTrustChange(ctx, store.TrustChange{Entries: entries, Audit: []audit.Event{{Actor: "alice", Action: audit.TrustEvent, Subject: "namespace:acme"}}}); err != nil {
+			t.Fatal(err)
+		}
+		ns, _ := tlog.NewNoteSigner(origin, h.logSigner)
+		lg, err := tlog.Open(filepath.Join(dir, "log"), tlog.Options{Origin: origin, Signer: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lg.AppendBatch(ctx, tail(entries)); err != nil {
+			t.Fatal(err)
+		}
+		lg.Close()
+		return st, tlog.DirStorage(filepath.Join(dir, "log")), entries
+	}
+	open := func(st store.Store, ls tlog.Storage) (*certify.Service, error) {
+		return certify.New(ctx, certify.Config{Store: st, Signer: h.signer, LogSigner: h.logSigner, LogOrigin: origin, LogStorage: ls, Now: h.clock})
+	}
+
+	st, ls, entries := legacy(t, func(e [][]byte) [][]byte { return e[:2] })
+	svc, err := open(st, ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := st.LastLoggedIndex(ctx); last != 1 {
+		t.Errorf("after opening, the last recorded index is %d, want 1 (the two entries already in the log)", last)
+	}
+	if n, err := svc.Publish(ctx); err != nil || n != 1 {
+		t.Fatalf("Publish = %d, %v; want the one event the old log lacked", n, err)
+	}
+	state, _ := st.LogState(ctx)
+	cp := tlog.Checkpoint{Origin: origin, Size: uint64(state.Size), Hash: tlog.Hash(state.Root)}
+	es, err := tlog.TileProver{Fetch: tlog.StorageFetcher(ls)}.Entries(ctx, 0, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 3 {
+		t.Fatalf("the log holds %d entries, want 3: an event was appended twice or lost", len(es))
+	}
+	for i := range es {
+		if !bytes.Equal(es[i], entries[i]) {
+			t.Errorf("entry %d = %s, want %s", i, es[i], entries[i])
 		}
 	}
+
+	// A tail that does not match the pending events is refused.
+	st, ls, _ = legacy(t, func([][]byte) [][]byte { return [][]byte{[]byte(`{"kind":"forged"}`)} })
+	if _, err := open(st, ls); err == nil || !strings.Contains(err.Error(), "differs") {
+		t.Errorf("a log whose tail differs from the outbox was opened: %v", err)
+	}
 }
+
 
 // BenchmarkPublish measures log appends per second through the outbox:
 // events queued in store transactions, appended by the publisher in

@@ -3,21 +3,30 @@ package certify
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/tlog"
 )
 
-// publishBatch is how many queued events one append takes: the log commits
-// them together, sharing the cost of its syncs.
+// publishBatch is how many queued events one integration takes: they
+// share the cost of writing the tiles and the checkpoint.
 const publishBatch = 1024
+
+// IntegratorLease names the lease of the one process that integrates the
+// log; integratorTTL is how long a holder that stops renewing it keeps it.
+// Publish renews it, and the background publisher calls Publish far more
+// often than that.
+const (
+	IntegratorLease = "tlog-integrator"
+	integratorTTL   = 20 * time.Second
+)
 
 // publishSoon publishes right after a commit. A failure is only logged: the
 // event stays queued and the background publisher retries.
@@ -27,88 +36,169 @@ func (s *Service) publishSoon(ctx context.Context) {
 	}
 }
 
-// Publish appends every queued trust event to the log, in outbox order,
-// and records each one's index. It returns how many it appended or
-// recorded.
+// Publish integrates every queued trust event into the log, in outbox
+// order, and returns how many it integrated. Only the holder of the
+// integrator's lease does: in any other process it returns 0 at once, and
+// the events wait for the holder, or for whoever takes the lease over when
+// the holder stops renewing it.
 //
-// The append and the record are two systems, so a crash can fall between
-// them: the log then ends with entries the store still calls pending.
-// Publish first compares the log's unrecorded tail with the oldest pending
-// events, byte for byte, and records them instead of appending them again,
-// so no event is logged twice. A tail that does not match is a log written
-// by someone else, and Publish stops rather than guess.
+// Integration has two steps, each in the database. Sequencing gives the
+// queued events their log indexes, which fixes each entry's place for good.
+// Integrating then writes the tiles and the checkpoint of the sequenced
+// entries and records the new tree. A crash between the two, or half-way
+// through writing tiles, loses nothing: the next integration recomputes the
+// same files from the same entries, so no entry is logged twice and no two
+// checkpoints of one size can differ.
 func (s *Service) Publish(ctx context.Context) (int, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	n, err := s.recover(ctx)
+	held, err := s.st.AcquireLease(ctx, IntegratorLease, s.holder, integratorTTL)
 	if err != nil {
-		return n, err
+		return 0, fmt.Errorf("taking the log integrator's lease: %w", err)
 	}
+	if !held {
+		return 0, nil
+	}
+	n := 0
 	for {
-		pending, err := s.st.PendingTrustEvents(ctx, publishBatch)
+		seq, err := s.st.SequenceTrustEvents(ctx, publishBatch)
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("sequencing trust events: %w", err)
 		}
-		if len(pending) == 0 {
+		added := 0
+		_, err = s.st.IntegrateLog(ctx, publishBatch, func(cur domain.LogState, events []domain.TrustEvent) (domain.LogState, error) {
+			next, err := s.integrate(ctx, cur, events)
+			if err == nil {
+				added = len(events)
+			}
+			return next, err
+		})
+		if errors.Is(err, domain.ErrStateChanged) {
+			continue // another integrator recorded this tree first
+		}
+		if err != nil {
+			return n, fmt.Errorf("integrating trust events into the log: %w", err)
+		}
+		n += added
+		if seq == 0 && added == 0 {
 			return n, nil
 		}
-		entries := make([][]byte, len(pending))
-		seqs := make([]int64, len(pending))
-		for i, e := range pending {
-			entries[i], seqs[i] = e.Entry, e.Seq
-		}
-		first, err := s.log.AppendBatch(ctx, entries)
-		if err != nil {
-			return n, fmt.Errorf("appending %d trust events to the log: %w", len(entries), err)
-		}
-		if err := s.st.MarkTrustEventsLogged(ctx, seqs, int64(first)); err != nil {
-			return n, fmt.Errorf("recording the log indexes of %d trust events (the next publish finds them in the log): %w", len(seqs), err)
-		}
-		n += len(pending)
 	}
 }
 
-// recover records events that are in the log but not yet marked logged.
-func (s *Service) recover(ctx context.Context) (int, error) {
+// integrate writes events' entries onto the tree cur and returns the new
+// tree.
+func (s *Service) integrate(ctx context.Context, cur domain.LogState, events []domain.TrustEvent) (domain.LogState, error) {
+	cp, err := s.checkpointOf(cur)
+	if err != nil {
+		return cur, err
+	}
+	entries := make([][]byte, len(events))
+	for i, e := range events {
+		entries[i] = e.Entry
+	}
+	next, note, err := s.integ.Integrate(ctx, cp, entries)
+	if err != nil {
+		return cur, err
+	}
+	return domain.LogState{Size: int64(next.Size), Root: next.Hash[:], Checkpoint: note, UpdatedAt: s.now()}, nil
+}
+
+// checkpointOf returns the tree a recorded state names.
+func (s *Service) checkpointOf(st domain.LogState) (tlog.Checkpoint, error) {
+	if st.Size < 0 || len(st.Root) != len(tlog.Hash{}) {
+		return tlog.Checkpoint{}, fmt.Errorf("the log's recorded state (size %d, %d-byte root) is not a tree", st.Size, len(st.Root))
+	}
+	return tlog.Checkpoint{Origin: s.root.LogOrigin, Size: uint64(st.Size), Hash: tlog.Hash(st.Root)}, nil
+}
+
+// Release gives up the integrator's lease, so another process takes over
+// at once rather than when it runs out. Call it when stopping.
+func (s *Service) Release(ctx context.Context) error {
+	return s.st.ReleaseLease(ctx, IntegratorLease, s.holder)
+}
+
+// openLog records, on the first start, the tree the log's storage holds
+// (creating an empty log when it holds none), and on every start checks
+// that the storage holds at least the tree the database records: a blob
+// store that is not the one this database published to is refused.
+func (s *Service) openLog(ctx context.Context) error {
+	state, err := s.st.LogState(ctx)
+	if err != nil {
+		return err
+	}
+	cp, note, err := s.integ.ReadCheckpoint(ctx)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && state.Size <= 0:
+		cp = s.integ.Empty()
+		if note, err = s.integ.Publish(ctx, cp); err != nil {
+			return err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the log's storage has no checkpoint, but the database records a log of %d entries: is this the blob store the database published to?", state.Size)
+	case err != nil:
+		return fmt.Errorf("reading the log's checkpoint: %w", err)
+	case state.Size >= 0 && cp.Size < uint64(state.Size):
+		return fmt.Errorf("the log's storage holds %d entries, but the database records %d: is this the blob store the database published to?", cp.Size, state.Size)
+	}
+	if state.Size >= 0 {
+		return nil
+	}
+	if err := s.integ.Verify(ctx, cp); err != nil {
+		return err
+	}
+	if err := s.recordLegacyTail(ctx, cp); err != nil {
+		return err
+	}
+	err = s.st.InitLogState(ctx, domain.LogState{Size: int64(cp.Size), Root: cp.Hash[:], Checkpoint: note, UpdatedAt: s.now()})
+	if errors.Is(err, domain.ErrStateChanged) {
+		return nil // another process recorded it first
+	}
+	return err
+}
+
+// recordLegacyTail records events that a log written before entries were
+// sequenced in the database holds but the store still calls pending: such a
+// log appended first and recorded after, and a crash could fall between.
+// The log's tail is compared with the oldest pending events, byte for byte;
+// a tail that does not match is a log written by someone else.
+func (s *Service) recordLegacyTail(ctx context.Context, cp tlog.Checkpoint) error {
 	last, err := s.st.LastLoggedIndex(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	cp, _ := s.log.Checkpoint()
 	next := uint64(last + 1)
 	if next > cp.Size {
-		return 0, fmt.Errorf("the store records log index %d but the log has only %d entries: the log directory is not the one this store published to", last, cp.Size)
+		return fmt.Errorf("the store records log index %d but the log has only %d entries: the log is not the one this store published to", last, cp.Size)
 	}
-	done := 0
-	prover := tlog.TileProver{Fetch: DirFetcher(s.log.Dir())}
+	prover := tlog.TileProver{Fetch: tlog.StorageFetcher(s.logStorage)}
 	for next < cp.Size {
 		want := min(cp.Size-next, publishBatch)
 		pending, err := s.st.PendingTrustEvents(ctx, int(want))
 		if err != nil {
-			return done, err
+			return err
 		}
 		if uint64(len(pending)) < want {
-			return done, fmt.Errorf("the log has %d entries after index %d that the store has no pending events for: the log directory is not the one this store published to", cp.Size-next, last)
+			return fmt.Errorf("the log has %d entries after index %d that the store has no pending events for: the log is not the one this store published to", cp.Size-next, last)
 		}
 		tail, err := readEntries(ctx, prover, cp, next, want)
 		if err != nil {
-			return done, fmt.Errorf("reading the log's unrecorded tail: %w", err)
+			return fmt.Errorf("reading the log's unrecorded tail: %w", err)
 		}
 		seqs := make([]int64, len(tail))
 		for i, e := range tail {
 			if !bytes.Equal(e, pending[i].Entry) {
-				return done, fmt.Errorf("log entry %d differs from the pending trust event %d: the log and the store disagree; stop and investigate", next+uint64(i), pending[i].Seq)
+				return fmt.Errorf("log entry %d differs from the pending trust event %d: the log and the store disagree; stop and investigate", next+uint64(i), pending[i].Seq)
 			}
 			seqs[i] = pending[i].Seq
 		}
 		if err := s.st.MarkTrustEventsLogged(ctx, seqs, int64(next)); err != nil {
-			return done, err
+			return err
 		}
 		s.logger.Warn("recorded trust events found in the log after an interrupted publish", "count", len(seqs), "first", next)
-		done += len(seqs)
 		next += uint64(len(seqs))
 	}
-	return done, nil
+	return nil
 }
 
 // readEntries reads count entries from index first of the tree cp.
@@ -135,35 +225,6 @@ func readEntries(ctx context.Context, p tlog.TileProver, cp tlog.Checkpoint, fir
 	return out, nil
 }
 
-// DirFetcher reads a log's public files (checkpoint and tile/) from its
-// directory, refusing every other path (state/ is not part of the
-// protocol).
-func DirFetcher(dir string) tlog.Fetcher {
-	return func(ctx context.Context, p string) ([]byte, error) {
-		if !PublicLogPath(p) {
-			return nil, fmt.Errorf("%q is not a published path of the log: %w", p, os.ErrNotExist)
-		}
-		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-	}
-}
-
-// PublicLogPath reports whether p (relative, slash-separated) is one of the
-// log's published files: the checkpoint or a tile.
-func PublicLogPath(p string) bool {
-	if p == tlog.CheckpointPath {
-		return true
-	}
-	if !strings.HasPrefix(p, "tile/") || path.Clean(p) != p || strings.Contains(p, "..") || strings.ContainsRune(p, '\\') {
-		return false
-	}
-	for _, c := range p {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '/' || c == '.' || c == 'x') {
-			return false
-		}
-	}
-	return true
-}
-
 // Run publishes queued events and keeps the revocation list fresh, every
 // interval until ctx ends.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
@@ -183,3 +244,16 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// processName names this process for leases: host, process id and a
+// random suffix, so two processes never share a name. It is computed once:
+// the lease is held by the process, whichever of its services renews it.
+var processName = sync.OnceValue(func() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+})

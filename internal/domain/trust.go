@@ -44,6 +44,17 @@ type TrustEvent struct {
 	LogIndex int64
 }
 
+// LogState is the transparency log's tree as integrated so far: what every
+// process proves inclusion against.
+type LogState struct {
+	// Size is the number of integrated entries; -1 before the first start
+	// recorded the log.
+	Size       int64
+	Root       []byte // the tree's root hash
+	Checkpoint []byte // the signed checkpoint of the tree
+	UpdatedAt  time.Time
+}
+
 // Revocation is a revoked version.
 type Revocation struct {
 	VersionID string

@@ -84,16 +84,7 @@ func newWorld(t *testing.T) *world {
 
 	signer, _ := trust.GenerateKey(trust.Ed25519)
 	logSigner, _ := trust.GenerateKey(trust.Ed25519)
-	ns, err := tlog.NewNoteSigner("gatehouse.test/log", logSigner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lg, err := tlog.Open(filepath.Join(dir, "log"), tlog.Options{Origin: "gatehouse.test/log", Signer: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lg.Close() })
-	cert, err := certify.New(ctx, certify.Config{Store: st, Signer: signer, LogSigner: logSigner, Log: lg, Now: clk.Now})
+	cert, err := certify.New(ctx, certify.Config{Store: st, Signer: signer, LogSigner: logSigner, LogOrigin: "gatehouse.test/log", LogStorage: tlog.DirStorage(filepath.Join(dir, "log")), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/webhook"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
-	"gatehouse.dev/gatehouse/tlog"
 )
 
 // Config is what `gatehouse serve` is told.
@@ -86,6 +85,15 @@ type Config struct {
 // AdminTokenFile is where the first admin token is written, mode 0600.
 const AdminTokenFile = "admin.token"
 
+// LockFile is locked by the process serving an embedded data folder.
+const LockFile = "gatehouse.lock"
+
+func closeLock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
+}
+
 // Marketplace is an assembled, not yet serving, Gatehouse.
 type Marketplace struct {
 	cfg    Config
@@ -109,8 +117,9 @@ type Marketplace struct {
 	// and their hunting rules.
 	Webhooks  *webhook.Service
 	Incidents *incident.Service
-	// tlog is the transparency log Trust publishes to (closed by Close).
-	tlog *tlog.Log
+	// dataLock is held on the data folder by the embedded marketplace,
+	// which is its only process (released by Close).
+	dataLock *os.File
 	// analyzers hold the behaviour analyzer's sandbox (closed by Close),
 	// whose compilation cache is behaviourCache (removed by Close).
 	analyzers      *analyzerSet
@@ -139,9 +148,21 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, err
 	}
 	var (
-		st  store.Store
-		err error
+		st   store.Store
+		lock *os.File
+		err  error
 	)
+	if cfg.DatabaseURL == "" {
+		if lock, err = lockData(cfg.Data); err != nil {
+			return nil, err
+		}
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			closeLock(lock)
+		}
+	}()
 	if cfg.DatabaseURL != "" {
 		st, err = postgres.Open(ctx, cfg.DatabaseURL)
 	} else {
@@ -177,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, err
 	}
 	in.VetConfig.Logger = cfg.Log
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != ""}
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != "", dataLock: lock}
 	rv, err := review.New(ctx, st, cfg.Log)
 	if err != nil {
 		set.close()
@@ -205,6 +226,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		}
 	}
 	m.Server = server.New(p.server)
+	opened = true
 	return m, nil
 }
 
@@ -212,6 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 func (m *Marketplace) Close() error {
 	err := m.closeTrust()
 	err = errors.Join(err, m.analyzers.close(), m.Store.Close())
+	closeLock(m.dataLock)
 	if m.behaviourCache != "" {
 		err = errors.Join(err, os.RemoveAll(m.behaviourCache))
 	}

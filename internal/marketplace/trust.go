@@ -48,51 +48,46 @@ func (m *Marketplace) openTrust(ctx context.Context, p *parts) error {
 	if err != nil {
 		return fmt.Errorf("the log key: %w", err)
 	}
+	// The log's tiles and checkpoint: what the integrator writes and every
+	// process serves.
+	storage := tlog.DirStorage(filepath.Join(m.cfg.Data, LogDir))
 	origin := m.cfg.LogOrigin
 	if origin == "" {
-		if origin, err = logOrigin(filepath.Join(m.cfg.Data, LogDir)); err != nil {
+		if origin, err = logOrigin(ctx, storage); err != nil {
 			return err
 		}
 	}
-	ns, err := tlog.NewNoteSigner(origin, logSigner)
-	if err != nil {
-		return fmt.Errorf("the log key: %w", err)
-	}
-	lg, err := tlog.Open(filepath.Join(m.cfg.Data, LogDir), tlog.Options{Origin: origin, Signer: ns})
-	if err != nil {
-		return fmt.Errorf("opening the transparency log (is another gatehouse serving this data folder?): %w", err)
-	}
 	svc, err := certify.New(ctx, certify.Config{
-		Store: m.Store, Signer: signer, Keyring: keyring, LogSigner: logSigner, Log: lg, Logger: m.cfg.Log,
+		Store: m.Store, Signer: signer, Keyring: keyring, LogSigner: logSigner, LogOrigin: origin, LogStorage: storage, Logger: m.cfg.Log,
 	})
 	if err != nil {
-		lg.Close()
 		return err
 	}
 	// Events queued by a run that stopped before publishing them, and a
 	// first revocation list, before the first request.
 	if _, err := svc.Publish(ctx); err != nil {
-		lg.Close()
 		return fmt.Errorf("publishing queued trust events: %w", err)
 	}
 	if _, err := svc.RefreshRevocations(ctx); err != nil {
-		lg.Close()
 		return fmt.Errorf("publishing the revocation list: %w", err)
 	}
-	m.Trust, m.tlog = svc, lg
+	m.Trust = svc
 	m.Review.Certifier = svc
 	m.Intake.TrustLog = svc
 	p.app.Trust = svc
-	p.server.LogDir = lg.Dir()
+	p.server.TransparencyLog = storage
 	return nil
 }
 
-// closeTrust closes the log.
+// closeTrust gives up the log integrator's lease, so that another process
+// takes over at once.
 func (m *Marketplace) closeTrust() error {
-	if m.tlog == nil {
+	if m.Trust == nil {
 		return nil
 	}
-	return m.tlog.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.Trust.Release(ctx)
 }
 
 // runTrust runs the background work of the marketplace keys, the certifier, the transparency log and the revocation list until ctx ends.
@@ -105,8 +100,8 @@ func (m *Marketplace) runTrust(ctx context.Context) {
 
 // logOrigin returns the origin of an existing log (its checkpoint's first
 // line), or DefaultLogOrigin for a new one.
-func logOrigin(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, tlog.CheckpointPath))
+func logOrigin(ctx context.Context, st tlog.Storage) (string, error) {
+	b, err := st.ReadFile(ctx, tlog.CheckpointPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return DefaultLogOrigin, nil
 	}
@@ -188,7 +183,7 @@ func writeKeyring(path string, kr *trust.Keyring) error {
 
 // RotateMarketplaceKey retires the current marketplace key (closing its
 // window now, so what it signed keeps verifying) and makes a new one. Run it
-// with the server stopped: it takes the log's lock to make sure.
+// with the server stopped: it takes the data folder's lock to make sure.
 func RotateMarketplaceKey(data string, alg trust.Algorithm, now time.Time) (oldID, newID string, err error) {
 	dir := filepath.Join(data, KeysDir)
 	priv := filepath.Join(dir, MarketplaceKeyFile)
@@ -196,9 +191,11 @@ func RotateMarketplaceKey(data string, alg trust.Algorithm, now time.Time) (oldI
 	if err != nil {
 		return "", "", fmt.Errorf("loading the current marketplace key (has this data folder been served yet?): %w", err)
 	}
-	if err := lockLog(data); err != nil {
+	lock, err := lockData(data)
+	if err != nil {
 		return "", "", err
 	}
+	defer closeLock(lock)
 	if alg == "" {
 		alg = old.Algorithm()
 	}
@@ -238,31 +235,6 @@ func RotateMarketplaceKey(data string, alg trust.Algorithm, now time.Time) (oldI
 	return old.KeyID(), next.KeyID(), nil
 }
 
-// lockLog fails when a server holds the data folder's log.
-func lockLog(data string) error {
-	dir := filepath.Join(data, LogDir)
-	if _, err := os.Stat(filepath.Join(dir, tlog.CheckpointPath)); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	logSigner, err := trust.LoadSigner(filepath.Join(data, KeysDir, LogKeyFile))
-	if err != nil {
-		return fmt.Errorf("the log key: %w", err)
-	}
-	origin, err := logOrigin(dir)
-	if err != nil {
-		return err
-	}
-	ns, err := tlog.NewNoteSigner(origin, logSigner)
-	if err != nil {
-		return err
-	}
-	lg, err := tlog.Open(dir, tlog.Options{Origin: origin, Signer: ns})
-	if err != nil {
-		return fmt.Errorf("the log is in use; stop the server first: %w", err)
-	}
-	return lg.Close()
-}
-
 // ReadTrustRoot builds the trust root of a data folder offline, as the
 // server serves it.
 func ReadTrustRoot(data string) (certify.TrustRoot, error) {
@@ -282,7 +254,7 @@ func ReadTrustRoot(data string) (certify.TrustRoot, error) {
 	if err != nil {
 		return certify.TrustRoot{}, fmt.Errorf("the log key: %w", err)
 	}
-	origin, err := logOrigin(filepath.Join(data, LogDir))
+	origin, err := logOrigin(context.Background(), tlog.DirStorage(filepath.Join(data, LogDir)))
 	if err != nil {
 		return certify.TrustRoot{}, err
 	}

@@ -28,12 +28,19 @@ func (m *Marketplace) openWeb(ctx context.Context, p *parts) error {
 	m.Intake.VetRunSaved = m.Metrics.ObserveVetRun
 	reg := m.Metrics.Registerer()
 	reg.MustRegister(obs.NewQueueCollector(m.Store.QueueStats))
-	if m.tlog != nil {
-		lg := m.tlog
+	if m.Trust != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Namespace: obs.Namespace, Subsystem: "log", Name: "entries_total",
-			Help: "Entries appended to the transparency log (its tree size).",
-		}, func() float64 { return float64(lg.Size()) }))
+			Help: "Entries integrated into the transparency log (its tree size).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			st, err := m.Store.LogState(ctx)
+			if err != nil || st.Size < 0 {
+				return 0
+			}
+			return float64(st.Size)
+		}))
 		reg.MustRegister(obs.NewSnapshot("log", []obs.Gauge{
 			{Name: "pending_entries", Help: "Trust events queued for the log but not yet appended (counted up to 1000)."},
 		}, func(ctx context.Context, _ time.Time) (map[string]float64, error) {

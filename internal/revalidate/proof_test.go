@@ -77,7 +77,7 @@ type world struct {
 	vulns   *vulndb.Store
 	sched   *revalidate.Scheduler
 	hooks   *webhook.Service
-	lg      *tlog.Log
+	lg      tlog.Storage
 	modules map[string][]byte
 	// packages are the package files submitted, by version id: what a
 	// host downloads and verifies.
@@ -132,16 +132,8 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := tlog.NewNoteSigner("test.gatehouse/log", logSigner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lg, err := tlog.Open(filepath.Join(dir, "log"), tlog.Options{Origin: "test.gatehouse/log", Signer: ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lg.Close() })
-	certs, err := certify.New(ctx, certify.Config{Store: st, Signer: signer, LogSigner: logSigner, Log: lg, Now: clk.Now})
+	lg := tlog.DirStorage(filepath.Join(dir, "log"))
+	certs, err := certify.New(ctx, certify.Config{Store: st, Signer: signer, LogSigner: logSigner, LogOrigin: "test.gatehouse/log", LogStorage: lg, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +528,7 @@ func (h *host) check(v domain.Version) (*verify.Result, error) {
 	}
 	return verify.Verify(ctx, pkg, b, verify.Options{
 		MarketplaceKeys: h.root.MarketplaceKeys, LogVerifier: h.root.LogVerifier, StateDir: h.state,
-		Prover:      tlog.TileProver{Fetch: certify.DirFetcher(h.w.lg.Dir())},
+		Prover:      tlog.TileProver{Fetch: tlog.StorageFetcher(h.w.lg)},
 		Revocations: env, RevocationMaxAge: h.root.RevocationMaxAge,
 		Now: h.w.clock.Now,
 	})

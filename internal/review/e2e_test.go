@@ -87,7 +87,7 @@ func newWorld(t *testing.T) *world {
 	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
 	tr := certifytest.New(t, st, nil)
 	rv.Certifier = tr.Service
-	srv := httptest.NewServer(server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service}), LogDir: tr.LogDir}))
+	srv := httptest.NewServer(server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: tr.Service}), TransparencyLog: tr.LogStorage}))
 	t.Cleanup(srv.Close)
 	w := &world{t: t, url: srv.URL, in: in, pipe: pipe, tokens: map[string]string{}, module: counterModule(t), key: certifytest.PublisherKey(t, st, "acme", "alice")}
 	for key, spec := range map[string][3]string{

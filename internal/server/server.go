@@ -17,6 +17,7 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/tlog"
 )
 
 // MaxJSONBody bounds every JSON request body.
@@ -29,11 +30,11 @@ type Config struct {
 	// Required to serve: a Server without it can only describe its routes
 	// (the generated docs), and answers every request 503.
 	App *app.App
-	// LogDir is the transparency log's directory, served under /log/;
-	// empty answers those paths 503.
-	LogDir string
-	Log    *slog.Logger
-	Now    func() time.Time
+	// TransparencyLog is the log's storage, whose checkpoint and tiles
+	// are served under /log/; nil answers those paths 503.
+	TransparencyLog tlog.Storage
+	Log             *slog.Logger
+	Now             func() time.Time
 	// Fallback serves the paths outside /api/ that no route matches (the
 	// web pages); nil answers them with the JSON 404.
 	Fallback http.Handler

@@ -28,6 +28,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -69,7 +70,7 @@ func newEnv(t *testing.T) *env {
 	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
 	svc, logDir := newTrust(t, st)
 	rv.Certifier = svc
-	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), LogDir: logDir})
+	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), TransparencyLog: tlog.DirStorage(logDir)})
 	key, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
 		t.Fatal(err)

@@ -7,9 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/badge"
-	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/tlog"
@@ -60,35 +58,23 @@ func (s *Server) trustRoot(w http.ResponseWriter, r *http.Request, _ domain.Prin
 	writeJSON(w, http.StatusOK, root)
 }
 
-// logFile serves the log's checkpoint and tiles from its directory, never
-// anything else (state/ is not part of the protocol).
+// logFile serves the log's checkpoint and tiles from its storage, never
+// anything else.
 func (s *Server) logFile(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
-	if s.cfg.LogDir == "" {
+	if s.cfg.TransparencyLog == nil {
 		writeError(w, http.StatusServiceUnavailable, "trust_disabled", "this server runs without a transparency log")
 		return
 	}
 	rel := strings.TrimPrefix(r.URL.Path, "/log/")
-	if !certify.PublicLogPath(rel) {
+	if !tlog.PublishedPath(rel) {
 		writeError(w, http.StatusNotFound, "not_found", "no log file "+rel)
 		return
 	}
-	root, err := os.OpenRoot(s.cfg.LogDir)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(rel))
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := s.cfg.TransparencyLog.ReadFile(r.Context(), rel)
+	if errors.Is(err, fs.ErrNotExist) {
 		writeError(w, http.StatusNotFound, "not_found", "no log file "+rel)
 		return
 	}
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 1<<20))
 	if err != nil {
 		s.internal(w, r, err)
 		return

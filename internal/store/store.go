@@ -49,6 +49,7 @@ type Store interface {
 	Monitor
 	Notify
 	Insight
+	Leases
 
 	Close() error
 }

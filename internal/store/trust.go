@@ -62,10 +62,24 @@ type Trust interface {
 	PendingTrustEvents(ctx context.Context, limit int) ([]domain.TrustEvent, error)
 	// LastLoggedIndex returns the highest log index recorded, or -1.
 	LastLoggedIndex(ctx context.Context) (int64, error)
-	// MarkTrustEventsLogged records where each event landed in the log.
-	// The events must be pending and in outbox order with consecutive
-	// indexes, which is how the publisher appends them.
+	// MarkTrustEventsLogged records where each event landed in a log
+	// appended to before its entries were sequenced (a log from before
+	// issue 17, found at the first start). The events must be pending and
+	// in outbox order with consecutive indexes.
 	MarkTrustEventsLogged(ctx context.Context, seqs []int64, firstIndex int64) error
+	// SequenceTrustEvents gives up to limit unsequenced events the next
+	// log indexes, in outbox order, and returns how many.
+	SequenceTrustEvents(ctx context.Context, limit int) (int, error)
+	// LogState returns the tree integrated so far.
+	LogState(ctx context.Context) (domain.LogState, error)
+	// InitLogState records the tree found at the first start; ErrStateChanged
+	// when one is recorded already.
+	InitLogState(ctx context.Context, st domain.LogState) error
+	// IntegrateLog calls integrate with the integrated tree and up to limit
+	// sequenced events after it, and records the tree it returns; one
+	// integrator at a time gets to (a row lock, or compare-and-set with
+	// ErrStateChanged for the loser).
+	IntegrateLog(ctx context.Context, limit int, integrate func(domain.LogState, []domain.TrustEvent) (domain.LogState, error)) (domain.LogState, error)
 
 	// ProvenanceStatement returns the marketplace's signed provenance
 	// statement for a version, or ErrNotFound.

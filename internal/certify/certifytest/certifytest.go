@@ -25,12 +25,13 @@ type Trust struct {
 	Service   *certify.Service
 	Signer    *trust.FileSigner // the marketplace key
 	LogSigner *trust.FileSigner
-	Log       *tlog.Log
-	LogDir    string
+	// LogStorage is the log's storage, the directory LogDir.
+	LogStorage tlog.Storage
+	LogDir     string
 }
 
-// New returns a certifier on st. now is its clock (nil: time.Now). The log
-// is closed when the test ends.
+// New returns a certifier on st. now is its clock (nil: time.Now). The
+// log is kept in a temporary directory.
 func New(tb testing.TB, st certify.Records, now func() time.Time) *Trust {
 	tb.Helper()
 	signer, err := trust.GenerateKey(trust.Ed25519)
@@ -41,20 +42,13 @@ func New(tb testing.TB, st certify.Records, now func() time.Time) *Trust {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ns, err := tlog.NewNoteSigner(Origin, logSigner)
+	dir := filepath.Join(tb.TempDir(), "log")
+	ls := tlog.DirStorage(dir)
+	svc, err := certify.New(context.Background(), certify.Config{Store: st, Signer: signer, LogSigner: logSigner, LogOrigin: Origin, LogStorage: ls, Now: now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lg, err := tlog.Open(filepath.Join(tb.TempDir(), "log"), tlog.Options{Origin: Origin, Signer: ns})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { lg.Close() })
-	svc, err := certify.New(context.Background(), certify.Config{Store: st, Signer: signer, LogSigner: logSigner, Log: lg, Now: now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &Trust{Service: svc, Signer: signer, LogSigner: logSigner, Log: lg, LogDir: lg.Dir()}
+	return &Trust{Service: svc, Signer: signer, LogSigner: logSigner, LogStorage: ls, LogDir: dir}
 }
 
 // Registry creates namespaces and registers their publisher keys;

@@ -49,6 +49,8 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		LockWrites:        advisoryLock(writeLockKey),
 		LockMigrations:    advisoryLock(migrationLockKey),
 		IsUniqueViolation: isUniqueViolation,
+		NowMicros:         "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+		RowLocks:          true,
 	})
 	if err != nil {
 		db.Close()

@@ -60,6 +60,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		},
 		IsUniqueViolation: isUniqueViolation,
 		SerialWriters:     true,
+		NowMicros:         "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
 	})
 	if err != nil {
 		db.Close()

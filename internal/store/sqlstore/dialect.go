@@ -35,6 +35,15 @@ type Dialect struct {
 	// they reach the database: for SQLite, where waiting writers otherwise
 	// poll under busy_timeout.
 	SerialWriters bool
+	// NowMicros is an SQL expression of the database's clock in UTC
+	// microseconds. Leases are timed on it, so that processes on machines
+	// whose clocks disagree still agree on who holds one.
+	NowMicros string
+	// RowLocks: the database has SELECT ... FOR UPDATE, so the log's
+	// integrator holds its state row locked while it writes tiles
+	// (PostgreSQL). Without it (SQLite, one process) the integrator
+	// compares and sets the state when it is done.
+	RowLocks bool
 }
 
 // rebind rewrites ? placeholders for the dialect. The SQL in this package
