@@ -25,12 +25,25 @@ type PluginSearch struct {
 
 // Plugins searches the catalog for the plugins caller may read: those
 // with a released version, or any version of a namespace it publishes
-// in; the overseers read all.
+// in; the overseers read all. The store leaves out the others before it
+// cuts the page (domain.PluginReader), so a page is full while more
+// plugins caller may read exist, and q.Offset counts only those.
 func (a *App) Plugins(ctx context.Context, caller domain.Principal, q PluginSearch) ([]domain.Plugin, error) {
-	ps, err := a.cfg.Store.ListPlugins(ctx, domain.PluginQuery{Search: q.Text, Namespace: q.Namespace, Limit: q.Limit, Offset: q.Offset})
+	pq := domain.PluginQuery{Search: q.Text, Namespace: q.Namespace, Limit: q.Limit, Offset: q.Offset}
+	if !caller.Oversees() {
+		nss, err := a.ownNamespaces(ctx, caller)
+		if err != nil {
+			return nil, err
+		}
+		pq.Reader = &domain.PluginReader{Namespaces: nss}
+	}
+	ps, err := a.cfg.Store.ListPlugins(ctx, pq)
 	if err != nil || caller.Oversees() {
 		return ps, err
 	}
+	// Each plugin is held to the read rule again (which also picks the
+	// latest version caller reads); only one whose versions changed state
+	// since the query is left out here.
 	out := ps[:0]
 	for _, p := range ps {
 		p, _, err := a.visiblePlugin(ctx, caller, p)
@@ -115,13 +128,7 @@ func CatalogStates(caller domain.Principal) []lifecycle.State {
 	if caller.Oversees() {
 		return lifecycle.States
 	}
-	var out []lifecycle.State
-	for _, st := range lifecycle.States {
-		if domain.Released(st) {
-			out = append(out, st)
-		}
-	}
-	return out
+	return domain.ReleasedStates()
 }
 
 // CatalogSearch selects catalog entries.

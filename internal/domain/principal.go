@@ -108,6 +108,18 @@ func Released(st lifecycle.State) bool {
 	return st == lifecycle.Certified || st == lifecycle.Suspended
 }
 
+// ReleasedStates lists the states Released admits, in lifecycle order, for
+// queries that select released versions in the store.
+func ReleasedStates() []lifecycle.State {
+	var out []lifecycle.State
+	for _, st := range lifecycle.States {
+		if Released(st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // Published reports whether a version in state st was released at some
 // point: released, or revoked since. Its certificate is in the public
 // transparency log and a revocation names its digest, so what the

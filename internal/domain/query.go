@@ -65,8 +65,22 @@ type IncidentQuery struct {
 type PluginQuery struct {
 	Search    string // substring of id, name or description, case-insensitive
 	Namespace string
-	Limit     int // 1..500; 0 means 50
-	Offset    int
+	// Reader, when not nil, keeps only the plugins a caller who does not
+	// oversee every namespace may read, before the page is cut, so that
+	// every page is full while more such plugins exist. Nil lists every
+	// plugin: for the overseers and the services.
+	Reader *PluginReader
+	Limit  int // 1..500; 0 means 50
+	Offset int
+}
+
+// PluginReader is what a caller who does not oversee every namespace reads
+// of the catalog (Principal.CanSee, CanSeeVersion): the plugins with a
+// released version (Released), and every plugin of the namespaces it
+// publishes in. The zero PluginReader, an anonymous caller's or a host's,
+// reads the released plugins alone.
+type PluginReader struct {
+	Namespaces []string // the namespaces whose unreleased versions it reads
 }
 
 // VersionQuery filters versions across plugins.

@@ -345,6 +345,11 @@ func (s *Store) ListPlugins(ctx context.Context, q domain.PluginQuery) ([]domain
 		where = append(where, `search_text LIKE ? ESCAPE '\'`)
 		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(q.Search))+"%")
 	}
+	if q.Reader != nil {
+		cond, readerArgs := readable(*q.Reader)
+		where = append(where, cond)
+		args = append(args, readerArgs...)
+	}
 	query := `SELECT ` + pluginCols + ` FROM plugins`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
@@ -352,6 +357,37 @@ func (s *Store) ListPlugins(ctx context.Context, q domain.PluginQuery) ([]domain
 	query += ` ORDER BY id LIMIT ? OFFSET ?`
 	args = append(args, limit, q.Offset)
 	return list(ctx, s, s.db, "listing plugins", scanPlugin, query, args...)
+}
+
+// readable is the condition on plugins that keeps what r reads: a plugin
+// with a version in a released state (domain.ReleasedStates, the states
+// domain.Released admits), or any plugin of r's namespaces. It admits
+// nothing else, not even when there are no released states to match
+// (versions_plugin_state serves the lookup).
+func readable(r domain.PluginReader) (string, []any) {
+	var or []string
+	var args []any
+	if states := domain.ReleasedStates(); len(states) > 0 {
+		or = append(or, `EXISTS (SELECT 1 FROM versions rv WHERE rv.plugin_id = plugins.id AND rv.state IN (`+marks(len(states))+`))`)
+		for _, st := range states {
+			args = append(args, string(st))
+		}
+	}
+	if len(r.Namespaces) > 0 {
+		or = append(or, `namespace IN (`+marks(len(r.Namespaces))+`)`)
+		for _, ns := range r.Namespaces {
+			args = append(args, ns)
+		}
+	}
+	if len(or) == 0 {
+		return `1 = 0`, nil
+	}
+	return `(` + strings.Join(or, ` OR `) + `)`, args
+}
+
+// marks is n comma-separated placeholders.
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // GetPlugin returns one catalog entry.

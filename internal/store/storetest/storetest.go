@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"VersionQueries", testVersionQueries},
 		{"Transition", testTransition},
 		{"Catalog", testCatalog},
+		{"CatalogReader", testCatalogReader},
 		{"AuditScan", testAuditScan},
 		{"ConcurrentCreateVersion", testConcurrentCreateVersion},
 		{"TamperEdit", testTamperEdit},
