@@ -419,12 +419,37 @@ func (a *App) Submit(ctx context.Context, caller domain.Principal, r io.Reader, 
 	return v, created, err
 }
 
-// Ready reports whether the records answer; the health check calls it
-// with a short deadline.
+// Ready reports whether the parts every request needs answer: the
+// database, the blob store and the transparency log's storage. The
+// readiness probe calls it with a short deadline; each failing part is a
+// ProbeError.
 func (a *App) Ready(ctx context.Context) error {
-	_, err := a.cfg.Store.ListNamespaces(ctx)
-	return err
+	var errs []error
+	if err := a.cfg.Store.Ping(ctx); err != nil {
+		errs = append(errs, &ProbeError{Part: "database", Err: err})
+	}
+	if p, ok := a.cfg.Blobs.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			errs = append(errs, &ProbeError{Part: "blob store", Err: err})
+		}
+	}
+	if a.cfg.Trust != nil {
+		if err := a.cfg.Trust.LogReachable(ctx); err != nil {
+			errs = append(errs, &ProbeError{Part: "transparency log", Err: err})
+		}
+	}
+	return errors.Join(errs...)
 }
+
+// ProbeError names the part a readiness probe found unreachable. Part is
+// safe to show anyone; Err may name hosts and is for the operator's log.
+type ProbeError struct {
+	Part string
+	Err  error
+}
+
+func (e *ProbeError) Error() string { return e.Part + ": " + e.Err.Error() }
+func (e *ProbeError) Unwrap() error { return e.Err }
 
 // maxPackage bounds the package bytes Package holds in memory; intake
 // refuses larger uploads long before.

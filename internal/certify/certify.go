@@ -32,6 +32,8 @@ import (
 	"gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
+	"golang.org/x/mod/sumdb/note"
+
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 	"gatehouse.dev/gatehouse/verify"
@@ -110,6 +112,9 @@ type Config struct {
 	// every process serving the marketplace reads and the integrator
 	// writes.
 	LogStorage tlog.Storage
+	// ReadOnlyLog: this process never integrates the log (an API process);
+	// Publish leaves queued events to the processes that do.
+	ReadOnlyLog bool
 	// Holder names this process for the integrator's lease; empty means
 	// the host name, the process id and a random suffix, the same for
 	// every Service of the process.
@@ -150,10 +155,13 @@ type Service struct {
 	integ      *tlog.Integrator
 	logStorage tlog.Storage
 	holder     string
-	now        func() time.Time
-	logger     *slog.Logger
-	maxAge     time.Duration
-	root       TrustRoot
+	readOnly   bool
+	// logVerifier checks checkpoints against this process's log key.
+	logVerifier note.Verifier
+	now         func() time.Time
+	logger      *slog.Logger
+	maxAge      time.Duration
+	root        TrustRoot
 
 	pubMu sync.Mutex // one publisher at a time
 	revMu sync.Mutex // revocation lists are numbered one after the other
@@ -209,8 +217,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	verifier, err := tlog.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("certify: the log key: %w", err)
+	}
 	s := &Service{
-		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder,
+		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder, readOnly: cfg.ReadOnlyLog, logVerifier: verifier,
 		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge,
 		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
 	}

@@ -521,7 +521,6 @@ func TestLegacyLogTailIsRecorded(t *testing.T) {
 	}
 }
 
-
 // BenchmarkPublish measures log appends per second through the outbox:
 // events queued in store transactions, appended by the publisher in
 // batches (group commit), their indexes recorded.

@@ -50,6 +50,9 @@ func (s *Service) publishSoon(ctx context.Context) {
 // same files from the same entries, so no entry is logged twice and no two
 // checkpoints of one size can differ.
 func (s *Service) Publish(ctx context.Context) (int, error) {
+	if s.readOnly {
+		return 0, nil
+	}
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	held, err := s.st.AcquireLease(ctx, IntegratorLease, s.holder, integratorTTL)
@@ -112,6 +115,13 @@ func (s *Service) checkpointOf(st domain.LogState) (tlog.Checkpoint, error) {
 	return tlog.Checkpoint{Origin: s.root.LogOrigin, Size: uint64(st.Size), Hash: tlog.Hash(st.Root)}, nil
 }
 
+// LogReachable reports whether the log's storage answers with its
+// checkpoint (readiness probes).
+func (s *Service) LogReachable(ctx context.Context) error {
+	_, err := s.logStorage.ReadFile(ctx, tlog.CheckpointPath)
+	return err
+}
+
 // Release gives up the integrator's lease, so another process takes over
 // at once rather than when it runs out. Call it when stopping.
 func (s *Service) Release(ctx context.Context) error {
@@ -140,6 +150,10 @@ func (s *Service) openLog(ctx context.Context) error {
 		return fmt.Errorf("reading the log's checkpoint: %w", err)
 	case state.Size >= 0 && cp.Size < uint64(state.Size):
 		return fmt.Errorf("the log's storage holds %d entries, but the database records %d: is this the blob store the database published to?", cp.Size, state.Size)
+	default:
+		if _, err := tlog.VerifyCheckpoint(note, s.logVerifier); err != nil {
+			return fmt.Errorf("the log's checkpoint is not signed by this process's log key: every process of one marketplace needs the same keys (copy the keys folder of the first one): %w", err)
+		}
 	}
 	if state.Size >= 0 {
 		return nil

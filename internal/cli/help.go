@@ -16,7 +16,11 @@ var examples = map[string]string{
   gatehouse plugin init acme/hello`,
 	"serve": `  gatehouse serve                                   # SQLite and ./gatehouse-data, on 127.0.0.1:8080
   gatehouse serve --with-examples examples/plugins  # with a catalog and a review queue to look at
-  gatehouse serve --addr :9090 --data /var/lib/gatehouse --public-url https://plugins.example.com`,
+  gatehouse serve --addr :9090 --data /var/lib/gatehouse --public-url https://plugins.example.com
+  gatehouse serve --role api --database postgres://gatehouse@db/gatehouse --drain-delay 5s  # one of several API processes`,
+
+	"worker": `  gatehouse worker --database postgres://gatehouse@db/gatehouse --data /var/lib/gatehouse
+  gatehouse worker --database "$GATEHOUSE_DATABASE" --addr 0.0.0.0:9090  # probes and metrics for the platform`,
 
 	"plugin": `  gatehouse plugin init acme/hello
   gatehouse plugin status acme/hello@0.1.0`,

@@ -23,10 +23,9 @@ import (
 
 func serveCmd(g *globals) *cobra.Command {
 	var (
-		cfg           marketplace.Config
-		examples      string
-		licensePolicy string
-		provPolicy    string
+		o        marketOptions
+		examples string
+		role     string
 	)
 	c := &cobra.Command{
 		Use:   "serve",
@@ -35,83 +34,149 @@ func serveCmd(g *globals) *cobra.Command {
 token in <data>/admin.token (mode 0600). With --database it keeps its state in
 PostgreSQL instead of SQLite.
 
+With PostgreSQL, --role api serves the API and the web pages only, and any
+number of such processes and of ` + "`gatehouse worker`" + ` processes share the
+database, the blob store and the transparency log (docs/operations.md).
+
 --with-examples builds the example plugins in the given folder, packs them and
 submits them through the real submission path, so a new installation has a
 catalog and a review queue to look at.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			log := g.logger()
-			cfg.Log = log
-			if licensePolicy != "" {
-				var err error
-				if cfg.Licenses, err = readLicensePolicy(licensePolicy); err != nil {
-					return err
-				}
-			}
-			if provPolicy != "" {
-				b, err := readBounded(provPolicy, provenance.MaxPolicyBytes)
+			o.cfg.Role = marketplace.Role(role)
+			return o.run(cmd, g, func(ctx context.Context, m *marketplace.Marketplace, base string) error {
+				out := cmd.OutOrStdout()
+				tokenPath, err := m.EnsureAdminToken(ctx)
 				if err != nil {
 					return err
 				}
-				if cfg.Provenance, err = provenance.ParsePolicy(b); err != nil {
-					return fmt.Errorf("%s: %w", provPolicy, err)
+				fmt.Fprintf(out, "Gatehouse is serving on %s (data in %s)\n", base, o.cfg.Data)
+				adminFile := filepath.Join(o.cfg.Data, marketplace.AdminTokenFile)
+				if tokenPath != "" {
+					fmt.Fprintf(out, "Created the admin token in %s (mode 0600).\n", tokenPath)
 				}
-			}
-			if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
-				cfg.LegacySigningKey = []byte(k)
-			}
-			// Listen before anything is created: a bad or busy address
-			// must not leave a new data folder behind.
-			ln, err := listen(cfg.Addr)
-			if err != nil {
-				return err
-			}
-			defer ln.Close()
-			m, err := marketplace.Open(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer m.Close()
-			tokenPath, err := m.EnsureAdminToken(ctx)
-			if err != nil {
-				return err
-			}
-			base := "http://" + ln.Addr().String()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Gatehouse is serving on %s (data in %s)\n", base, cfg.Data)
-			adminFile := filepath.Join(cfg.Data, marketplace.AdminTokenFile)
-			if tokenPath != "" {
-				fmt.Fprintf(out, "Created the admin token in %s (mode 0600).\n", tokenPath)
-			}
-			fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
-			fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
-			if examples != "" {
-				// The server answers while the examples are built and
-				// submitted in the background.
-				fmt.Fprintf(out, "Building and submitting the example plugins in %s in the background.\n", examples)
-				go func() {
-					if err := submitExamples(ctx, out, base, cfg.Data, examples); err != nil {
-						log.Error("submitting the example plugins", "err", err)
-					}
-				}()
-			}
-			return m.Serve(ctx, ln)
+				if _, err := os.Stat(adminFile); err == nil {
+					fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
+				} else {
+					fmt.Fprintf(out, "The database has an admin token already (made by the first process to serve it); use that one.\n")
+				}
+				fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
+				if examples != "" {
+					// The server answers while the examples are built and
+					// submitted in the background.
+					fmt.Fprintf(out, "Building and submitting the example plugins in %s in the background.\n", examples)
+					go func() {
+						if err := submitExamples(ctx, out, base, o.cfg.Data, examples); err != nil {
+							g.logger().Error("submitting the example plugins", "err", err)
+						}
+					}()
+				}
+				return nil
+			})
 		},
 	}
 	f := c.Flags()
-	g.envString(f, &cfg.Addr, "addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "address to listen on, HOST:PORT")
-	g.envString(f, &cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
-	g.envString(f, &cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
-	g.envString(f, &cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
-	g.envString(f, &licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
-	g.envString(f, &provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
+	o.flags(g, c, "127.0.0.1:8080")
+	g.envString(f, &role, "role", "GATEHOUSE_ROLE", string(marketplace.RoleAll), "what this process does: all (API, web pages and background work) or api (API and web pages only; needs --database)")
 	f.StringVar(&examples, "with-examples", "", "build and submit the example plugins found in this folder (e.g. examples/plugins)")
-	g.envString(f, &cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
-	g.envString(f, &cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
-	g.envBool(f, &cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
-	g.envString(f, &cfg.PublicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure")
+	g.envString(f, &o.cfg.PublicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "address users reach the marketplace at, e.g. https://plugins.example.com; https marks the web session cookie Secure")
 	return c
+}
+
+func workerCmd(g *globals) *cobra.Command {
+	var o marketOptions
+	c := &cobra.Command{
+		Use:   "worker",
+		Short: "Run background work beside API processes, on PostgreSQL",
+		Long: `Run the marketplace's background work: vetting, triage, certification,
+revalidation, webhook deliveries, the transparency log and the schedules. Any
+number of workers and ` + "`gatehouse serve --role api`" + ` processes share one PostgreSQL
+database, blob store and log; each may be stopped or killed at any moment, and
+another picks up its work. A worker serves only /healthz, /readyz and /metrics
+on --addr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.cfg.Role = marketplace.RoleWorker
+			return o.run(cmd, g, func(ctx context.Context, m *marketplace.Marketplace, base string) error {
+				fmt.Fprintf(cmd.OutOrStdout(), "Gatehouse worker running; probes and metrics on %s\n", base)
+				return nil
+			})
+		},
+	}
+	o.flags(g, c, "127.0.0.1:9090")
+	return c
+}
+
+// marketOptions are the settings every marketplace process takes.
+type marketOptions struct {
+	cfg           marketplace.Config
+	licensePolicy string
+	provPolicy    string
+	drainDelay    string
+}
+
+// maxDrainDelay bounds --drain-delay: a stop that waits longer is a hang.
+const maxDrainDelay = time.Minute
+
+func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
+	f := c.Flags()
+	g.envString(f, &o.cfg.Addr, "addr", "GATEHOUSE_ADDR", addr, "address to listen on, HOST:PORT")
+	g.envString(f, &o.cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
+	g.envString(f, &o.cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
+	g.envString(f, &o.cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
+	g.envString(f, &o.licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
+	g.envString(f, &o.provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
+	g.envString(f, &o.cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
+	g.envString(f, &o.cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
+	g.envBool(f, &o.cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
+	g.envString(f, &o.drainDelay, "drain-delay", "GATEHOUSE_DRAIN_DELAY", "0s", "on SIGTERM, fail /readyz for this long before refusing new requests, so a load balancer stops sending first (e.g. 5s behind one; at most 1m)")
+}
+
+// run opens the marketplace, lets started report it, and serves until the
+// command's context ends (SIGINT or SIGTERM).
+func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context.Context, *marketplace.Marketplace, string) error) error {
+	ctx := cmd.Context()
+	cfg := o.cfg
+	cfg.Log = g.logger()
+	d, err := time.ParseDuration(o.drainDelay)
+	if err != nil || d < 0 || d > maxDrainDelay {
+		return fmt.Errorf("--drain-delay %q: give a duration from 0s to %s, such as 5s", o.drainDelay, maxDrainDelay)
+	}
+	cfg.DrainDelay = d
+	if o.licensePolicy != "" {
+		var err error
+		if cfg.Licenses, err = readLicensePolicy(o.licensePolicy); err != nil {
+			return err
+		}
+	}
+	if o.provPolicy != "" {
+		b, err := readBounded(o.provPolicy, provenance.MaxPolicyBytes)
+		if err != nil {
+			return err
+		}
+		if cfg.Provenance, err = provenance.ParsePolicy(b); err != nil {
+			return fmt.Errorf("%s: %w", o.provPolicy, err)
+		}
+	}
+	if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
+		cfg.LegacySigningKey = []byte(k)
+	}
+	// Listen before anything is created: a bad or busy address must not
+	// leave a new data folder behind.
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	m, err := marketplace.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := started(ctx, m, "http://"+ln.Addr().String()); err != nil {
+		return err
+	}
+	return m.Serve(ctx, ln)
 }
 
 // submitExamples builds, packs and submits every plugin folder under dir

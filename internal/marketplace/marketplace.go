@@ -20,6 +20,7 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
@@ -44,10 +45,34 @@ import (
 	"gatehouse.dev/gatehouse/pkgfile"
 )
 
+// Role is what one process of a marketplace does. The embedded default
+// (SQLite and a local folder) is one process doing everything; on
+// PostgreSQL any number of API and worker processes share the database,
+// the blob store and the log, and each may be killed at any moment.
+type Role string
+
+const (
+	// RoleAll serves the API and the web pages and does the background
+	// work: `gatehouse serve`.
+	RoleAll Role = "all"
+	// RoleAPI serves the API and the web pages only: `gatehouse serve
+	// --role api`. It queues work and never integrates the log.
+	RoleAPI Role = "api"
+	// RoleWorker does the background work (vetting, triage, certification,
+	// revalidation, webhooks, the log, schedules) and serves only the
+	// probes and the metrics: `gatehouse worker`.
+	RoleWorker Role = "worker"
+)
+
 // Config is what `gatehouse serve` is told.
 type Config struct {
 	Addr string // HOST:PORT
-	Data string // the data folder
+	// Role is this process's part; empty means RoleAll.
+	Role Role
+	// DrainDelay is how long a stopping process fails its readiness probe
+	// before it stops taking requests, so a load balancer notices first.
+	DrainDelay time.Duration
+	Data       string // the data folder
 	// DatabaseURL selects PostgreSQL; empty means SQLite in the data folder.
 	DatabaseURL string
 	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
@@ -140,6 +165,17 @@ type parts struct {
 func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	switch cfg.Role {
+	case "":
+		cfg.Role = RoleAll
+	case RoleAll:
+	case RoleAPI, RoleWorker:
+		if cfg.DatabaseURL == "" {
+			return nil, fmt.Errorf("the %s role runs beside other processes, which the embedded SQLite store cannot serve: give it --database postgres://… (or run `gatehouse serve` alone)", cfg.Role)
+		}
+	default:
+		return nil, fmt.Errorf("role %q: use %s, %s or %s", cfg.Role, RoleAll, RoleAPI, RoleWorker)
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data folder: %w", err)
@@ -243,13 +279,27 @@ func (m *Marketplace) Close() error {
 
 // EnsureAdminToken creates the first admin token when the data folder has
 // none, writes it to admin.token (mode 0600) and returns its path. It
-// returns "" when the file exists already.
+// returns "" when the file exists already, or when the marketplace shares
+// its database with other processes and an admin token exists there.
 func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
 	path := filepath.Join(m.cfg.Data, AdminTokenFile)
 	if _, err := os.Stat(path); err == nil {
 		return "", nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", err
+	}
+	if m.shared {
+		// Other processes share this database, each with its own data
+		// folder: the first one made the admin token, and one is enough.
+		toks, err := m.Store.ListTokens(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range toks {
+			if t.Role == domain.RoleAdmin && t.RevokedAt.IsZero() {
+				return "", nil
+			}
+		}
 	}
 	now := time.Now()
 	t, secret, err := server.NewToken(now, api.TokenRequest{Subject: "admin", Role: "admin"})
@@ -312,23 +362,32 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	if m.shared {
 		grace = time.Hour // other processes may be between blob and record
 	}
-	if err := m.sweep(ctx, grace); err != nil {
-		return err
+	working := m.cfg.Role != RoleAPI
+	if working {
+		if err := m.sweep(ctx, grace); err != nil {
+			return err
+		}
+	}
+	var handler http.Handler = limitUploads(m.Server, m.cfg.MaxConcurrentUploads)
+	if m.cfg.Role == RoleWorker {
+		handler = opsOnly(m.Server)
 	}
 	srv := &http.Server{
-		Handler:           limitUploads(m.Server, m.cfg.MaxConcurrentUploads),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var work sync.WaitGroup
-	work.Go(func() { m.Pipeline.Work(workCtx, 2*time.Second) })
-	work.Go(func() { m.escalate(workCtx, time.Minute) })
-	// Each layer's background work (publishing the log, revalidation,
-	// webhook deliveries) runs until workCtx ends.
-	for _, run := range []func(context.Context){m.runTrust, m.runMonitor, m.runNotify} {
-		work.Go(func() { run(workCtx) })
+	if working {
+		work.Go(func() { m.Pipeline.Work(workCtx, 2*time.Second) })
+		work.Go(func() { m.escalate(workCtx, time.Minute) })
+		// Each layer's background work (publishing the log, revalidation,
+		// webhook deliveries) runs until workCtx ends.
+		for _, run := range []func(context.Context){m.runTrust, m.runMonitor, m.runNotify} {
+			work.Go(func() { run(workCtx) })
+		}
 	}
 	workDone := make(chan struct{})
 	go func() { work.Wait(); close(workDone) }()
@@ -341,7 +400,11 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	m.cfg.Log.Info("shutting down")
+	m.cfg.Log.Info("shutting down", "role", m.cfg.Role, "drain", m.cfg.DrainDelay)
+	m.Server.Drain()
+	if m.cfg.DrainDelay > 0 {
+		time.Sleep(m.cfg.DrainDelay)
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
@@ -365,4 +428,19 @@ func (m *Marketplace) escalate(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// opsOnly serves a worker's probes and metrics, and nothing of the API:
+// a worker is not an API process, even when someone routes requests to it.
+func opsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"code":"not_found","message":"this is a worker process: it serves /healthz, /readyz and /metrics only; send API requests to a gatehouse serve process"}`+"\n")
+		}
+	})
 }

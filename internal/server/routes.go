@@ -49,7 +49,8 @@ func (a Access) noting(note string) Access {
 
 func (s *Server) routeTable() []Route {
 	rs := []Route{
-		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process serves and its store answers.", Access: anyone, handler: s.healthz},
+		{Method: "GET", Path: "/healthz", Summary: "Liveness: the process is up and serving (it checks nothing else, so a database outage does not get every process restarted).", Access: anyone, handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Summary: "Readiness: the database, the blob store and the transparency log answer, and the process is not draining; 503 names the parts that do not.", Access: anyone, handler: s.readyz},
 		{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This API's OpenAPI 3.1 description.", Access: anyone, handler: s.openapi},
 		{Method: "GET", Path: "/api/v1/schema/manifest.v1.json", Summary: "The JSON Schema (2020-12) of manifest v1.", Access: anyone, handler: s.manifestSchema},
 		{Method: "GET", Path: "/api/v1/whoami", Summary: "The caller's token subject, role and scope.", Access: signedIn, handler: s.whoami},
@@ -97,14 +98,47 @@ func (s *Server) routeTable() []Route {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.app.Ready(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unhealthy", "the store does not answer")
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// readyz answers 503 while the process drains or a part it needs does not
+// answer. The body names the parts, never their errors (which may name
+// hosts): those go to the log.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
+	if s.draining.Load() {
+		writeError(w, http.StatusServiceUnavailable, "draining", "this process is shutting down; send requests to another")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := s.app.Ready(ctx)
+	if err == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	s.cfg.Log.WarnContext(ctx, "not ready", "err", err)
+	var parts []string
+	for _, e := range unjoin(err) {
+		var pe *app.ProbeError
+		if errors.As(e, &pe) {
+			parts = append(parts, pe.Part)
+		} else {
+			parts = append(parts, "unknown")
+		}
+	}
+	writeError(w, http.StatusServiceUnavailable, "not_ready", "not answering: "+strings.Join(parts, ", "))
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// Drain makes the readiness probe fail from now on, so a load balancer
+// stops sending requests before the process stops taking them.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 func (s *Server) manifestSchema(w http.ResponseWriter, r *http.Request, _ domain.Principal) {
 	w.Header().Set("Content-Type", "application/schema+json")

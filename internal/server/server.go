@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gatehouse.dev/gatehouse/api"
@@ -53,6 +54,8 @@ type Server struct {
 	mux    *http.ServeMux
 	// handler is the mux behind the configured middleware.
 	handler http.Handler
+	// draining fails the readiness probe once shutdown has begun.
+	draining atomic.Bool
 }
 
 // Access says who may call a route. The guard enforces all of it before

@@ -51,6 +51,8 @@ type Store interface {
 	Insight
 	Leases
 
+	// Ping reports whether the database answers (readiness probes).
+	Ping(ctx context.Context) error
 	Close() error
 }
 

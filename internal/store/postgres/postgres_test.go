@@ -2,59 +2,21 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
 	"gatehouse.dev/gatehouse/internal/store/storetest"
 )
-
-const envURL = "GATEHOUSE_TEST_POSTGRES"
 
 // open returns a store in a fresh schema of the test database, dropped
 // when the test ends, so tests neither see nor leave each other's rows.
 func open(t testing.TB) store.Store {
 	t.Helper()
-	base := os.Getenv(envURL)
-	if base == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a connection URL, e.g. postgres://gatehouse:gatehouse@127.0.0.1:5432/gatehouse?sslmode=disable", envURL)
-	}
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatalf("%s does not parse as a PostgreSQL URL", envURL)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
-
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("creating test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("dropping test schema %s: %v", schema, err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s must be a URL (postgres://...) for the tests to add a search_path", envURL)
-	}
-	q := u.Query()
-	q.Set("search_path", schema) // pgx sends unknown parameters as run-time settings
-	u.RawQuery = q.Encode()
-	s, err := Open(ctx, u.String())
+	s, err := Open(ctx, pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Rebind rewrites a query written with ? placeholders for this database.
 func (s *Store) Rebind(q string) string { return s.d.rebind(q) }
 
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: %w", s.d.Name, err)
+	}
+	return nil
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

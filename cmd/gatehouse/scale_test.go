@@ -1,0 +1,289 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
+	"gatehouse.dev/gatehouse/trust"
+)
+
+// scaleProc is one process of a scaled-out marketplace.
+type scaleProc struct {
+	args []string
+	*serverProc
+}
+
+var readyLine = regexp.MustCompile(`(?:serving on|metrics on) (http://\S+)`)
+
+// startProc runs the binary with args and waits until it prints its
+// address.
+func startProc(t *testing.T, args ...string) *scaleProc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs, printed bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stderr = &lockedWriter{w: &logs, mu: &mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &scaleProc{args: args, serverProc: &serverProc{cmd: cmd, out: &logs, stdout: &printed, mu: &mu}}
+	t.Cleanup(func() { p.kill() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			mu.Lock()
+			printed.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.base = <-found:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("%v did not start; its log:\n%s", args, p.logs())
+	}
+	return p
+}
+
+// restart kills the process with SIGKILL and starts it again with the
+// same arguments.
+func (p *scaleProc) restart(t *testing.T) *scaleProc {
+	p.kill()
+	return startProc(t, p.args...)
+}
+
+// TestScaleOut is issue 17's proof: two API and two worker processes on
+// one PostgreSQL database take 200 submissions spread over both APIs while
+// one worker and one API are killed (SIGKILL) mid-run and restarted. Every
+// acknowledged submission reaches a verdict exactly once, the audit chain
+// verifies, and both APIs serve the same log checkpoint, which extends the
+// one saved before the run.
+func TestScaleOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four marketplace processes")
+	}
+	dbURL := pgtest.URL(t)
+	data := t.TempDir()
+	common := []string{"--database", dbURL, "--data", data, "--log-level", "warn", "--addr", "127.0.0.1:0"}
+	// The first process makes the keys and the schema; the rest share them.
+	w1 := startProc(t, append([]string{"worker"}, common...)...)
+	a1 := startProc(t, append([]string{"serve", "--role", "api"}, common...)...)
+	w2 := startProc(t, append([]string{"worker"}, common...)...)
+	a2 := startProc(t, append([]string{"serve", "--role", "api"}, common...)...)
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(tok))
+	ctx := context.Background()
+	clientOf := func(p *scaleProc) *client.Client {
+		cl, err := client.New(p.base, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	for _, p := range []*scaleProc{w1, a1, w2, a2} {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v is not ready: %v %v\n%s", p.args[:2], resp, err, p.logs())
+		}
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(w1.base + "/api/v1/plugins"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("a worker answered an API request: %v %v", resp, err)
+	}
+
+	signer, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := signer.PublicKey().MarshalPEM()
+	if _, err := clientOf(a1).AddNamespaceKey(ctx, "scale", pem); err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint before the run, which the log must extend.
+	before := waitCheckpoint(t, clientOf(a2), 1)
+	sinceFile := filepath.Join(t.TempDir(), "checkpoint")
+	if err := os.WriteFile(sinceFile, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	const total, submitters = 200, 8
+	var (
+		mu       sync.Mutex
+		accepted = map[string]string{} // id → digest
+		apis     = []*scaleProc{a1, a2}
+		next     = make(chan int, total)
+		wg       sync.WaitGroup
+	)
+	for i := range total {
+		next <- i
+	}
+	close(next)
+	for s := range submitters {
+		wg.Go(func() {
+			for i := range next {
+				p := testPackage(t, fmt.Sprintf("scale/p%d", s), fmt.Sprintf("1.0.%d", i), 16<<10)
+				env, err := intake.Sign(ctx, signer, p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				sig, _ := trust.MarshalEnvelope(env)
+				// Spread over both APIs; a killed one is retried on the
+				// other, as a load balancer would.
+				for attempt := 0; attempt < 20; attempt++ {
+					mu.Lock()
+					api := apis[(i+attempt)%2]
+					mu.Unlock()
+					cl, _ := client.New(api.base, token)
+					sub, _, err := cl.SubmitSigned(ctx, bytes.NewReader(p), sig)
+					if err == nil {
+						mu.Lock()
+						accepted[sub.ID] = sub.Digest
+						mu.Unlock()
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	// Kill one worker and one API once part of the work is in.
+	waitAccepted := func(n int) {
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			mu.Lock()
+			got := len(accepted)
+			mu.Unlock()
+			if got >= n || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitAccepted(total / 4)
+	w1 = w1.restart(t)
+	waitAccepted(total / 2)
+	mu.Lock()
+	apis[0].kill()
+	mu.Unlock()
+	a1 = a1.restart(t)
+	mu.Lock()
+	apis[0] = a1
+	mu.Unlock()
+	wg.Wait()
+	if len(accepted) != total {
+		t.Fatalf("%d of %d submissions were acknowledged", len(accepted), total)
+	}
+
+	// Every acknowledged submission reaches a verdict.
+	cl := clientOf(a2)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		unsettled := 0
+		for _, state := range []string{"received", "vetting", "triage", "auto_approved"} {
+			subs, err := cl.Submissions(ctx, state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unsettled += len(subs)
+		}
+		if unsettled == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d submissions have no verdict 5 minutes after the run; worker logs:\n%s\n%s", unsettled, w1.logs(), w2.logs())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// ... exactly once: one move out of triage per version in the audit
+	// trail (to rejected, auto-approved or in review), and the vetting
+	// that led there recorded once.
+	var trail bytes.Buffer
+	if err := cl.ExportAudit(ctx, &trail, 0); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]int{}
+	for _, line := range bytes.Split(bytes.TrimSpace(trail.Bytes()), []byte("\n")) {
+		var ev struct{ Action, Subject, OldState string }
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.OldState == "triage" {
+			verdicts[strings.TrimPrefix(ev.Subject, "submission:")]++
+		}
+	}
+	for id := range accepted {
+		if n := verdicts[id]; n != 1 {
+			t.Errorf("submission %s left triage %d times, want exactly 1", id, n)
+		}
+	}
+	if v, err := cl.VerifyAudit(ctx); err != nil || !v.OK {
+		t.Fatalf("audit chain: %v %+v", err, v)
+	}
+	out, code := run(t, nil, "audit", "verify", "--database", dbURL)
+	if code != 0 {
+		t.Fatalf("gatehouse audit verify exits %d:\n%s", code, out)
+	}
+
+	// Both APIs serve one log, which extends the checkpoint from before.
+	time.Sleep(time.Second)
+	c1 := waitCheckpoint(t, clientOf(a1), 1)
+	c2 := waitCheckpoint(t, clientOf(a2), 1)
+	if !bytes.Equal(c1, c2) {
+		t.Errorf("the two APIs serve different checkpoints:\n%s\n%s", c1, c2)
+	}
+	out, code = run(t, []string{"GATEHOUSE_SERVER=" + a1.base, "GATEHOUSE_TOKEN=" + token}, "log", "verify", "--since", sinceFile)
+	if code != 0 {
+		t.Fatalf("gatehouse log verify exits %d:\n%s", code, out)
+	}
+	t.Logf("%d submissions over 2 APIs and 2 workers, one of each killed and restarted; log verified", len(accepted))
+}
+
+// waitCheckpoint returns the log checkpoint cl's server serves once its
+// tree holds at least min entries.
+func waitCheckpoint(t *testing.T, cl *client.Client, min int) []byte {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := cl.LogFetch(context.Background(), "checkpoint")
+		if err == nil {
+			lines := strings.SplitN(string(b), "\n", 3)
+			var size int
+			if len(lines) > 1 {
+				fmt.Sscan(lines[1], &size)
+			}
+			if size >= min {
+				return b
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint of %d entries after a minute: %v", min, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
