@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -56,3 +57,13 @@ func BenchmarkCreateVersion(b *testing.B) { storetest.BenchCreateVersion(b, open
 
 // BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
 func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }
+
+// BenchmarkLogWriters: entries per second into the shared log with 1, 8
+// and 32 concurrent writers and one integrator, beside the same writers
+// only queueing (the floor).
+func BenchmarkLogWriters(b *testing.B) {
+	for _, w := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("queue-only/writers=%d", w), func(b *testing.B) { storetest.BenchLogWriters(b, open(b), w, false) })
+		b.Run(fmt.Sprintf("logged/writers=%d", w), func(b *testing.B) { storetest.BenchLogWriters(b, open(b), w, true) })
+	}
+}

@@ -264,3 +264,87 @@ func testLeases(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// BenchLogWriters measures entries per second into the shared log: writers
+// goroutines each queue one trust event per transaction (as certificates
+// are issued), while one integrator sequences and integrates them into a
+// log in a local directory. The clock stops when all b.N are integrated.
+// Without integrate it measures the queueing alone: the floor the log's
+// throughput is held against.
+func BenchLogWriters(b *testing.B, s store.Store, writers int, integrate bool) {
+	ctx := context.Background()
+	const origin = "bench.example/log"
+	signer, err := trust.GenerateKey(trust.Ed25519)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns, _ := tlog.NewNoteSigner(origin, signer)
+	in, _ := tlog.NewIntegrator(tlog.DirStorage(b.TempDir()), ns)
+	empty := in.Empty()
+	signed, err := in.Publish(ctx, empty)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.InitLogState(ctx, domain.LogState{Size: 0, Root: empty.Hash[:], Checkpoint: signed}); err != nil {
+		b.Fatal(err)
+	}
+	integrateOnce := func() (int64, error) {
+		if _, err := s.SequenceTrustEvents(ctx, 0); err != nil {
+			return 0, err
+		}
+		st, err := s.IntegrateLog(ctx, 0, func(cur domain.LogState, events []domain.TrustEvent) (domain.LogState, error) {
+			entries := make([][]byte, len(events))
+			for i, e := range events {
+				entries[i] = e.Entry
+			}
+			next, note, err := in.Integrate(ctx, tlog.Checkpoint{Origin: origin, Size: uint64(cur.Size), Hash: tlog.Hash(cur.Root)}, entries)
+			if err != nil {
+				return cur, err
+			}
+			return domain.LogState{Size: int64(next.Size), Root: next.Hash[:], Checkpoint: note}, nil
+		})
+		return st.Size, err
+	}
+	b.ResetTimer()
+	next := make(chan int, b.N)
+	for i := range b.N {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for i := range next {
+				e := fmt.Appendf(nil, `{"kind":"bench","n":%d}`, i)
+				if _, err := s.ApplyTrustChange(ctx, store.TrustChange{Entries: [][]byte{e}, Audit: []audit.Event{event(audit.TrustEvent, "log:bench", i)}}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if !integrate {
+		<-done
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		return
+	}
+	for {
+		size, err := integrateOnce()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if size >= int64(b.N) {
+			break
+		}
+		select {
+		case <-done:
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
