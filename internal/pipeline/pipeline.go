@@ -111,8 +111,9 @@ type stepJob interface {
 
 // Job tuning: River's rescuer takes a step still running after jobRescue
 // for a dead worker's and runs it again (the analyzers' own timeouts are
-// far shorter: a minute each by default); a failed step is retried with
-// exponential backoff, then given up.
+// shorter: a minute each by default, the provenance rebuild at most 4.5
+// minutes); a failed step is retried with exponential backoff, then given
+// up.
 const (
 	// Queue is the River queue of the pipeline's steps.
 	Queue     = "pipeline"

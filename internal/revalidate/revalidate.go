@@ -251,14 +251,22 @@ func (s *Scheduler) Work(ctx context.Context) {
 			s.cfg.Log.Warn("stopping the revalidation job queue", "err", err)
 		}
 	}()
+	// The periodic tick is inserted by River's leader, which may be
+	// another client of this process (the pipeline's) that does not
+	// carry the tick; so every process also looks for due revalidations
+	// on the same cadence. Queueing is idempotent (one job per version),
+	// so looking twice queues nothing twice.
+	t := time.NewTicker(s.cfg.Every)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.C:
 		case <-s.wake:
-			if err := s.queueDue(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Log.Error("revalidating", "err", err)
-			}
+		}
+		if err := s.queueDue(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Error("revalidating", "err", err)
 		}
 	}
 }
