@@ -60,19 +60,3 @@ type Suppression struct {
 	Reason      string
 	CreatedAt   time.Time
 }
-
-// Job is a unit of background work: a step of the pipeline (vetting,
-// triage, certification) keyed by the version it moves on.
-type Job struct {
-	ID         int64
-	Kind       string // e.g. "vet"
-	Key        string // e.g. the submission id
-	Args       []byte // JSON
-	State      string // queued, running, done, failed
-	Attempts   int    // claims so far
-	RunAt      time.Time
-	LeaseUntil time.Time
-	LastError  string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-}

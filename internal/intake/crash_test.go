@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -16,14 +15,21 @@ import (
 var errKilled = errors.New("the process was killed")
 
 // killedStore is a store whose process dies at one step: once a version
-// enters state at, that write is durable and every later write fails, as
-// after a kill -9 (a lease taken stays taken; nothing is finished).
+// enters state at, that write is durable and every later write fails, and
+// the process's context ends, as after a kill -9 (the job being worked
+// stays running in River's table; nothing is finished).
 type killedStore struct {
 	store.Store
 	at lifecycle.State
 	// inVetting kills it as it records a vetting run instead.
 	inVetting bool
 	dead      atomic.Bool
+	kill      context.CancelFunc
+}
+
+func (k *killedStore) die() {
+	k.dead.Store(true)
+	k.kill()
 }
 
 func (k *killedStore) Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error {
@@ -34,7 +40,7 @@ func (k *killedStore) Transition(ctx context.Context, id string, from, to lifecy
 		return err
 	}
 	if to == k.at {
-		k.dead.Store(true)
+		k.die()
 		return errKilled
 	}
 	return nil
@@ -52,38 +58,10 @@ func (k *killedStore) SaveVetRun(ctx context.Context, r domain.VetRun, ev audit.
 		return r, err
 	}
 	if k.inVetting {
-		k.dead.Store(true)
+		k.die()
 		return r, errKilled
 	}
 	return k.Store.SaveVetRun(ctx, r, ev)
-}
-
-func (k *killedStore) EnqueueJob(ctx context.Context, j domain.Job) (bool, error) {
-	if err := k.write(); err != nil {
-		return false, err
-	}
-	return k.Store.EnqueueJob(ctx, j)
-}
-
-func (k *killedStore) FinishJob(ctx context.Context, id int64, now time.Time) error {
-	if err := k.write(); err != nil {
-		return err
-	}
-	return k.Store.FinishJob(ctx, id, now)
-}
-
-func (k *killedStore) RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error {
-	if err := k.write(); err != nil {
-		return err
-	}
-	return k.Store.RetryJob(ctx, id, lastErr, at)
-}
-
-func (k *killedStore) FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error {
-	if err := k.write(); err != nil {
-		return err
-	}
-	return k.Store.FailJob(ctx, id, lastErr, now)
 }
 
 func (k *killedStore) AppendAudit(ctx context.Context, ev audit.Event) error {
@@ -114,7 +92,9 @@ func TestKilledWorkerIsResumed(t *testing.T) {
 				k.at = ""
 			}
 			svc.Store = k
-			newPipeline(svc, k).RunPending(ctx)
+			kctx, kill := context.WithCancel(ctx)
+			k.kill = kill
+			newPipeline(svc, k).RunPending(kctx)
 			if got, _ := st.GetVersion(ctx, v.ID); got.State != at {
 				t.Fatalf("killed in %s, want %s", got.State, at)
 			}

@@ -10,8 +10,9 @@ import (
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
 
-// revalidateInterval is how often the scheduler looks for due
-// revalidations; imports and policy changes wake it at once.
+// revalidateInterval is how often the elected worker looks for due
+// revalidations (a River periodic job); imports and policy changes wake
+// it at once.
 const revalidateInterval = time.Minute
 
 // openMonitor sets up revalidation and host health. Both need the
@@ -28,6 +29,7 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		VetConfig: m.Intake.VetConfig,
 		Manifest:  m.Intake.Manifest,
 		Log:       m.cfg.Log,
+		Every:     revalidateInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up revalidation: %w", err)
@@ -41,12 +43,12 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 // runMonitor runs revalidation until ctx ends.
 func (m *Marketplace) runMonitor(ctx context.Context) {
 	if m.Revalidate != nil {
-		m.Revalidate.Work(ctx, revalidateInterval)
+		m.Revalidate.Work(ctx)
 	}
 }
 
 // ImportVulnDB imports an OSV all.zip into a stopped marketplace's data
-// folder and queues, in its job table, revalidation of the certified
+// folder and queues, as River jobs in its database, revalidation of the certified
 // versions the new advisories affect, exactly as an import through the API
 // does; the jobs run when the server next starts.
 func (m *Marketplace) ImportVulnDB(ctx context.Context, path, actor string) (*vulndb.DB, []revalidate.Affected, error) {

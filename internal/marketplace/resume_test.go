@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -25,6 +28,24 @@ import (
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
 )
+
+// killedVet is the pipeline's vet job as River stores it.
+type killedVet struct {
+	Version string `json:"version"`
+}
+
+func (killedVet) Kind() string { return pipeline.Vet }
+
+// killedWorker is killed while it works a job.
+type killedWorker struct {
+	river.WorkerDefaults[killedVet]
+	kill func()
+}
+
+func (w *killedWorker) Work(context.Context, *river.Job[killedVet]) error {
+	w.kill()
+	return errors.New("killed")
+}
 
 // settled reports whether the pipeline is done with a version in s:
 // people, time or nothing moves it on from there.
@@ -50,12 +71,23 @@ type crashed struct {
 // audit trail.
 func TestRestartResumesEveryUnsettledState(t *testing.T) {
 	claimJob := func(t *testing.T, ctx context.Context, st store.Store, id string) {
-		if _, err := st.EnqueueJob(ctx, domain.Job{Kind: pipeline.Vet, Key: id}); err != nil {
+		// The version's vet job, taken by a worker that is then killed
+		// while it runs: left running in River's table.
+		w := &killedWorker{}
+		q, err := st.JobQueue(store.QueueConfig{Name: pipeline.Queue, Workers: []store.Worker{store.Work[killedVet](w)}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		// Claimed by the worker that is then killed: running, leased.
-		if _, err := st.ClaimJob(ctx, []string{pipeline.Vet}, time.Now(), 10*time.Minute); err != nil {
+		if _, err := q.Insert(ctx, killedVet{Version: id}, nil); err != nil {
 			t.Fatal(err)
+		}
+		kctx, kill := context.WithCancel(ctx)
+		w.kill = kill
+		if err := q.RunPending(kctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("the killed worker's run ended with %v", err)
+		}
+		if running, _ := q.List(ctx, []rivertype.JobState{rivertype.JobStateRunning}, 10); len(running) != 1 {
+			t.Fatalf("running jobs after the kill = %+v, want the version's vet job", running)
 		}
 	}
 	vetRun := func(blocked bool) func(t *testing.T, ctx context.Context, st store.Store, id string) {

@@ -13,6 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/pipeline"
+	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 )
 
@@ -110,8 +111,8 @@ func TestGivenUpStepFailsClosedToReview(t *testing.T) {
 			if f.calls[tc.step] != 5 {
 				t.Errorf("%s ran %d times, want 5 (retried with backoff, then given up)", tc.step, f.calls[tc.step])
 			}
-			failed, _ := st.ListJobs(ctx, "failed", 10)
-			if len(failed) != 1 || failed[0].Kind != tc.step || failed[0].LastError == "" {
+			failed, _ := p.FailedJobs(ctx, 10)
+			if len(failed) != 1 || failed[0].Kind != tc.step || store.LastError(failed[0]) == "" {
 				t.Errorf("failed jobs = %+v, want one %s job with its error, kept for operators", failed, tc.step)
 			}
 		})

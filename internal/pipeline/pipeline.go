@@ -9,14 +9,16 @@
 //	triage             --triage-->  rejected | auto_approved | in_review
 //	auto_approved      --certify--> certified
 //
-// A step finishes by moving its version to the next state, and the runner
-// then queues the step of that state. Every step is idempotent: it reads
+// The jobs are River's (riverqueue), in the store's own database. A step
+// finishes by moving its version to the next state, and the runner then
+// queues the step of that state. Every step is idempotent: it reads
 // the version first and does nothing when the version has moved on, and
 // every state change is a compare-and-set, so running a step twice changes
-// nothing. At most one job per (step, version) is queued or running. So a
-// process killed anywhere leaves each version in a state whose step either
-// still has its job, leased and taken up again when the lease runs out, or
-// is given one by Reconcile. Nothing is stuck.
+// nothing. At most one job per (step, version) is queued or running
+// (River's unique jobs). So a process killed anywhere leaves each version
+// in a state whose step either still has its job, running until River's
+// rescuer hands it to another worker, or is given one by Reconcile.
+// Nothing is stuck.
 package pipeline
 
 import (
@@ -28,6 +30,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -70,22 +75,68 @@ type VetArgs struct {
 	Actor string `json:"actor,omitempty"`
 }
 
-// Job tuning: a step holds its lease for at most jobLease (the analyzers'
-// own timeouts are far shorter); a failed step is retried with exponential
-// backoff, then given up.
+// The River jobs of the steps. Each is unique per (step, version) while
+// queued, scheduled, retrying or running (store.ActiveStates), whatever
+// its other arguments.
+type (
+	vetJob struct {
+		Version string `json:"version" river:"unique"`
+		VetArgs
+	}
+	triageJob struct {
+		Version string `json:"version" river:"unique"`
+	}
+	certifyJob struct {
+		Version string `json:"version" river:"unique"`
+	}
+)
+
+func (vetJob) Kind() string     { return Vet }
+func (triageJob) Kind() string  { return Triage }
+func (certifyJob) Kind() string { return Certify }
+
+func (vetJob) InsertOpts() river.InsertOpts     { return insertOpts }
+func (triageJob) InsertOpts() river.InsertOpts  { return insertOpts }
+func (certifyJob) InsertOpts() river.InsertOpts { return insertOpts }
+
+func (j vetJob) version() string     { return j.Version }
+func (j triageJob) version() string  { return j.Version }
+func (j certifyJob) version() string { return j.Version }
+
+// stepJob is the arguments of a step's job.
+type stepJob interface {
+	river.JobArgs
+	version() string
+}
+
+// Job tuning: River's rescuer takes a step still running after jobRescue
+// for a dead worker's and runs it again (the analyzers' own timeouts are
+// shorter: a minute each by default, the provenance rebuild at most 4.5
+// minutes); a failed step is retried with exponential backoff, then given
+// up.
 const (
-	jobLease = 10 * time.Minute
+	// Queue is the River queue of the pipeline's steps.
+	Queue     = "pipeline"
+	jobRescue = 10 * time.Minute
 	// batch bounds the versions one look at a state takes; the rest wait
 	// for the next look.
 	batch = 500
 	// reconcileEvery is how often a running worker looks for versions
 	// whose step has no job (Reconcile); it also looks at start-up.
 	reconcileEvery = time.Minute
+	// workers is how many steps one process runs at once under River's
+	// client (vetting runs are bounded again by intake's own limit).
+	workers = 4
 )
 
 // retry: a failed step is retried 4 times, 5 s, 10 s, 20 s and 40 s
 // after each failure, then given up.
 var retry = store.Retry{Attempts: 5, First: 5 * time.Second}
+
+var insertOpts = river.InsertOpts{
+	MaxAttempts: retry.Attempts,
+	UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: store.ActiveStates},
+}
 
 // Records is what the pipeline reads and writes: the job queue, versions
 // and their state, and the audit trail.
@@ -124,7 +175,9 @@ type Config struct {
 	// process that certifies.
 	Certifying Certifying
 	Log        *slog.Logger
-	Now        func() time.Time
+	// Now is the clock of the pipeline and its job queue (nil: the real
+	// one).
+	Now func() time.Time
 }
 
 // Pipeline runs the steps. Its methods are safe for concurrent use, and
@@ -133,6 +186,8 @@ type Pipeline struct {
 	cfg   Config
 	kinds []string // the steps this pipeline runs
 	wake  chan struct{}
+	q     store.Queue
+	qerr  error // why the queue could not be opened
 
 	mu            sync.Mutex
 	lastReconcile time.Time
@@ -147,10 +202,22 @@ func New(cfg Config) *Pipeline {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	clock := cfg.Now
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Pipeline{cfg: cfg, kinds: kinds, wake: make(chan struct{}, 1)}
+	p := &Pipeline{cfg: cfg, kinds: kinds, wake: make(chan struct{}, 1)}
+	ws := []store.Worker{store.Work[vetJob](&stepWorker[vetJob]{p: p}), store.Work[triageJob](&stepWorker[triageJob]{p: p})}
+	if cfg.Certifying != nil {
+		ws = append(ws, store.Work[certifyJob](&stepWorker[certifyJob]{p: p}))
+	}
+	p.q, p.qerr = cfg.Store.JobQueue(store.QueueConfig{
+		Name: Queue, Workers: ws, MaxWorkers: workers, RescueAfter: jobRescue, Now: clock, Log: cfg.Log,
+	})
+	if p.qerr != nil {
+		p.qerr = fmt.Errorf("opening the pipeline's job queue: %w", p.qerr)
+	}
+	return p
 }
 
 // Wake makes a running Work loop look for work now rather than at its
@@ -162,15 +229,40 @@ func (p *Pipeline) Wake() {
 	}
 }
 
-// Work runs steps until ctx ends. It polls as well as listening for Wake,
-// so work queued by another process, or left by one that died, is picked
-// up.
+// Work runs steps until ctx ends: River's client works the jobs (any
+// number of processes may, each job once), and this loop queues the
+// vetting of received versions at once after Wake and every poll, and
+// reconciles every reconcileEvery. When ctx ends, running steps get up to
+// stopGrace to finish; a step cut short is run again elsewhere (River's
+// rescuer, or Reconcile at the next start).
 func (p *Pipeline) Work(ctx context.Context, poll time.Duration) {
+	if p.qerr != nil {
+		p.cfg.Log.Error("running the pipeline", "err", p.qerr)
+		return
+	}
+	if err := p.q.Start(ctx); err != nil {
+		p.cfg.Log.Error("starting the pipeline's job queue", "err", err)
+		return
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		if err := p.q.Stop(stop); err != nil {
+			p.cfg.Log.Warn("stopping the pipeline's job queue", "err", err)
+		}
+	}()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		if err := p.RunPending(ctx); err != nil && ctx.Err() == nil {
-			p.cfg.Log.Error("running the pipeline", "err", err)
+		p.reconcileIfDue(ctx)
+		for {
+			full, err := p.queueReceived(ctx)
+			if err != nil && ctx.Err() == nil {
+				p.cfg.Log.Error("running the pipeline", "err", err)
+			}
+			if !full || err != nil {
+				break
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -181,10 +273,11 @@ func (p *Pipeline) Work(ctx context.Context, poll time.Duration) {
 	}
 }
 
-// RunPending queues the vetting of every received version, gives steps
-// without a job theirs (at most every reconcileEvery), and runs every due
-// job, including the steps those jobs queue, until none is due.
-func (p *Pipeline) RunPending(ctx context.Context) error {
+// stopGrace is how long running steps may finish when the worker stops.
+const stopGrace = 30 * time.Second
+
+// reconcileIfDue runs Reconcile at most every reconcileEvery.
+func (p *Pipeline) reconcileIfDue(ctx context.Context) {
 	p.mu.Lock()
 	due := p.cfg.Now().Sub(p.lastReconcile) >= reconcileEvery
 	if due {
@@ -192,18 +285,30 @@ func (p *Pipeline) RunPending(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	if due {
-		// Another live worker holds a step for at most a lease.
-		if _, err := p.Reconcile(ctx, jobLease); err != nil && ctx.Err() == nil {
+		// Another live worker holds a step for at most jobRescue.
+		if _, err := p.Reconcile(ctx, jobRescue); err != nil && ctx.Err() == nil {
 			p.cfg.Log.Error("resuming versions left mid-way", "err", err)
 		}
 	}
+}
+
+// RunPending queues the vetting of every received version, gives steps
+// without a job theirs (at most every reconcileEvery), and works every
+// due job in this goroutine, including the steps those jobs queue and
+// retries whose time came, until none is due: Work without River's
+// client, so tests drive the pipeline synchronously.
+func (p *Pipeline) RunPending(ctx context.Context) error {
+	if p.qerr != nil {
+		return p.qerr
+	}
+	p.reconcileIfDue(ctx)
 	for {
 		full, err := p.queueReceived(ctx)
 		if err != nil {
 			return err
 		}
-		if err := p.runDue(ctx); err != nil {
-			return err
+		if err := p.q.RunPending(ctx); err != nil {
+			return fmt.Errorf("running the pipeline's jobs: %w", err)
 		}
 		if !full {
 			return nil
@@ -214,98 +319,111 @@ func (p *Pipeline) RunPending(ctx context.Context) error {
 // queueReceived queues the vetting of the oldest received versions; full
 // reports that there may be more.
 func (p *Pipeline) queueReceived(ctx context.Context) (full bool, err error) {
+	if p.qerr != nil {
+		return false, p.qerr
+	}
 	vs, err := p.cfg.Store.FindVersions(ctx, domain.VersionQuery{State: lifecycle.Received, Limit: batch})
 	if err != nil {
 		return false, fmt.Errorf("finding received versions: %w", err)
 	}
 	for _, v := range vs {
-		if _, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: Vet, Key: v.ID, RunAt: p.cfg.Now()}); err != nil {
+		if _, err := p.q.Insert(ctx, vetJob{Version: v.ID}, &river.InsertOpts{ScheduledAt: p.cfg.Now()}); err != nil {
 			return false, fmt.Errorf("queueing vetting of %s: %w", v.ID, err)
 		}
 	}
 	return len(vs) == batch, nil
 }
 
-// runDue claims and runs jobs until none is due.
-func (p *Pipeline) runDue(ctx context.Context) error {
-	for ctx.Err() == nil {
-		job, err := p.cfg.Store.ClaimJob(ctx, p.kinds, p.cfg.Now(), jobLease)
-		if errors.Is(err, domain.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claiming a job: %w", err)
-		}
-		p.runJob(ctx, job)
-	}
-	return ctx.Err()
-}
-
 // RequestVet queues a new vetting run of a version on demand; false when
 // one is already queued or running.
 func (p *Pipeline) RequestVet(ctx context.Context, id, actor string) (bool, error) {
+	if p.qerr != nil {
+		return false, p.qerr
+	}
 	if _, err := p.cfg.Store.GetVersion(ctx, id); err != nil {
 		return false, err
 	}
-	args, err := json.Marshal(VetArgs{Rerun: true, Actor: actor})
-	if err != nil {
-		return false, err
-	}
-	ok, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: Vet, Key: id, Args: args, RunAt: p.cfg.Now()})
+	ok, err := p.q.Insert(ctx, vetJob{Version: id, VetArgs: VetArgs{Rerun: true, Actor: actor}}, &river.InsertOpts{ScheduledAt: p.cfg.Now()})
 	if ok {
 		p.Wake()
 	}
 	return ok, err
 }
 
-// run does the work of one job.
-func (p *Pipeline) run(ctx context.Context, job domain.Job) error {
-	switch job.Kind {
-	case Vet:
-		var args VetArgs
-		if len(job.Args) > 0 {
-			if err := json.Unmarshal(job.Args, &args); err != nil {
-				// A job this process cannot read is still a version to
-				// vet: vet it as a first run would.
-				p.cfg.Log.Error("unreadable job arguments; vetting as a first run", "job", job.ID, "err", err)
-				args = VetArgs{}
-			}
-		}
-		return p.cfg.Vetting.VetStep(ctx, job.Key, args)
-	case Triage:
-		return p.cfg.Vetting.TriageStep(ctx, job.Key)
-	case Certify:
-		if p.cfg.Certifying != nil {
-			return p.cfg.Certifying.CertifyStep(ctx, job.Key)
-		}
+// FailedJobs lists the steps given up on, newest last, each with its
+// errors: River's discarded jobs of the pipeline's queue, kept for
+// operators until River's cleaner removes them.
+func (p *Pipeline) FailedJobs(ctx context.Context, limit int) ([]*rivertype.JobRow, error) {
+	if p.qerr != nil {
+		return nil, p.qerr
 	}
-	return fmt.Errorf("unknown pipeline step %q", job.Kind)
+	return p.q.List(ctx, []rivertype.JobState{rivertype.JobStateDiscarded}, limit)
 }
 
-func (p *Pipeline) runJob(ctx context.Context, job domain.Job) {
-	runErr := p.run(ctx, job)
-	gaveUp, retryIn, err := store.Settle(ctx, p.cfg.Store, job, runErr, p.cfg.Now(), retry)
-	if err != nil {
-		p.cfg.Log.Error("recording a job's outcome", "job", job.ID, "err", err)
-	}
+// stepWorker is River's worker of one step.
+type stepWorker[T stepJob] struct {
+	river.WorkerDefaults[T]
+	p *Pipeline
+}
+
+// Work runs the step. On success it queues the next; when the last
+// attempt fails it gives up (fails closed) before River discards the job.
+func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	p := w.p
+	runErr := p.run(ctx, job.Kind, job.Args)
+	id := job.Args.version()
 	switch {
 	case runErr == nil:
-		p.advance(ctx, job)
-	case gaveUp:
-		p.cfg.Log.Error("a pipeline step failed; giving up", "step", job.Kind, "submission", job.Key, "attempts", job.Attempts, "err", runErr)
-		p.giveUp(ctx, job, runErr)
-	case retryIn > 0:
-		p.cfg.Log.Warn("a pipeline step failed; will retry", "step", job.Kind, "submission", job.Key, "attempt", job.Attempts, "retry_in", retryIn, "err", runErr)
+		p.advance(ctx, job.JobRow, id)
+	case ctx.Err() != nil:
+		// Cut short: the job stays running, as after a kill.
+	case store.LastAttempt(job.JobRow):
+		p.cfg.Log.Error("a pipeline step failed; giving up", "step", job.Kind, "submission", id, "attempts", job.Attempt, "err", runErr)
+		p.giveUp(ctx, job.Kind, id, job.Attempt, runErr)
+	default:
+		p.cfg.Log.Warn("a pipeline step failed; will retry", "step", job.Kind, "submission", id, "attempt", job.Attempt, "retry_in", retry.After(job.Attempt), "err", runErr)
+	}
+	return runErr
+}
+
+// NextRetry is the step's backoff, on the pipeline's clock.
+func (w *stepWorker[T]) NextRetry(job *river.Job[T]) time.Time {
+	return w.p.cfg.Now().Add(retry.After(job.Attempt))
+}
+
+// run does the work of one job.
+func (p *Pipeline) run(ctx context.Context, kind string, args stepJob) error {
+	switch a := args.(type) {
+	case vetJob:
+		return p.cfg.Vetting.VetStep(ctx, a.Version, a.VetArgs)
+	case triageJob:
+		return p.cfg.Vetting.TriageStep(ctx, a.Version)
+	case certifyJob:
+		if p.cfg.Certifying != nil {
+			return p.cfg.Certifying.CertifyStep(ctx, a.Version)
+		}
+	}
+	return fmt.Errorf("unknown pipeline step %q", kind)
+}
+
+// jobOf is the job of step for version id.
+func jobOf(step, id string) river.JobArgs {
+	switch step {
+	case Vet:
+		return vetJob{Version: id}
+	case Triage:
+		return triageJob{Version: id}
+	default:
+		return certifyJob{Version: id}
 	}
 }
 
 // advance queues the step of the state a finished job left its version
-// in. The next step keeps the job's place in the queue (its run time), so
-// a version that started vetting reaches its verdict before versions
-// submitted after it are vetted. A crash before this is what Reconcile
-// repairs.
-func (p *Pipeline) advance(ctx context.Context, job domain.Job) {
-	id := job.Key
+// in. The next step keeps the job's place in the queue (its scheduled
+// time, by which River fetches), so a version that started vetting
+// reaches its verdict before versions submitted after it are vetted. A
+// crash before this is what Reconcile repairs.
+func (p *Pipeline) advance(ctx context.Context, job *rivertype.JobRow, id string) {
 	v, err := p.cfg.Store.GetVersion(ctx, id)
 	if err != nil {
 		p.cfg.Log.Error("reading a version to queue its next step", "submission", id, "err", err)
@@ -316,10 +434,10 @@ func (p *Pipeline) advance(ctx context.Context, job domain.Job) {
 		return
 	}
 	at := p.cfg.Now()
-	if !job.RunAt.IsZero() && job.RunAt.Before(at) {
-		at = job.RunAt
+	if !job.ScheduledAt.IsZero() && job.ScheduledAt.Before(at) {
+		at = job.ScheduledAt
 	}
-	if _, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: next, Key: id, RunAt: at}); err != nil {
+	if _, err := p.q.Insert(ctx, jobOf(next, id), &river.InsertOpts{ScheduledAt: at}); err != nil {
 		p.cfg.Log.Error("queueing the next step", "step", next, "submission", id, "err", err)
 	}
 }
@@ -329,20 +447,20 @@ func (p *Pipeline) advance(ctx context.Context, job domain.Job) {
 // people with the cause. A certification that cannot complete (the
 // certifier is unavailable) leaves the version approved; Reconcile queues
 // it again later.
-func (p *Pipeline) giveUp(ctx context.Context, job domain.Job, cause error) {
-	if job.Kind == Certify {
+func (p *Pipeline) giveUp(ctx context.Context, kind, id string, attempts int, cause error) {
+	if kind == Certify {
 		return
 	}
-	v, err := p.cfg.Store.GetVersion(ctx, job.Key)
+	v, err := p.cfg.Store.GetVersion(ctx, id)
 	if err != nil {
-		p.cfg.Log.Error("reading a version whose step failed", "submission", job.Key, "err", err)
+		p.cfg.Log.Error("reading a version whose step failed", "submission", id, "err", err)
 		return
 	}
 	step := "vetting"
-	if job.Kind == Triage {
+	if kind == Triage {
 		step = "triage"
 	}
-	reason := fmt.Sprintf("%s could not complete after %d attempts (%v); a reviewer must decide", step, job.Attempts, cause)
+	reason := fmt.Sprintf("%s could not complete after %d attempts (%v); a reviewer must decide", step, attempts, cause)
 	// Walk up to triage, from where the version goes to people with its
 	// review opened (a version in review without one could not be decided).
 	for _, to := range []lifecycle.State{lifecycle.Vetting, lifecycle.Triage} {
@@ -378,24 +496,26 @@ func (p *Pipeline) giveUp(ctx context.Context, job domain.Job, cause error) {
 // alone on its store, where any running job belongs to a process that
 // died; longer when other processes may be at work.
 func (p *Pipeline) Reconcile(ctx context.Context, grace time.Duration) (resumed int, err error) {
+	if p.qerr != nil {
+		return 0, p.qerr
+	}
 	now := p.cfg.Now()
 	var errs []error
 	if grace <= 0 {
-		// Alone on the store: a running job's worker is dead, so its lease
-		// is not worth waiting for.
-		jobs, err := p.cfg.Store.ListJobs(ctx, "running", batch)
+		// Alone on the store: a running job's worker is dead, so River's
+		// rescuer is not worth waiting for.
+		jobs, err := p.q.RescueRunning(ctx, "the process running it stopped")
 		if err != nil {
-			return 0, fmt.Errorf("listing running jobs: %w", err)
+			return 0, fmt.Errorf("requeueing running jobs: %w", err)
 		}
 		for _, j := range jobs {
-			if !slices.Contains(p.kinds, j.Kind) {
+			var a struct {
+				Version string `json:"version"`
+			}
+			if json.Unmarshal(j.EncodedArgs, &a) != nil || a.Version == "" {
 				continue
 			}
-			if err := p.cfg.Store.RetryJob(ctx, j.ID, "the process running it stopped", now); err != nil {
-				errs = append(errs, fmt.Errorf("requeueing job %d: %w", j.ID, err))
-				continue
-			}
-			p.resumed(ctx, j.Key, "the process running its "+j.Kind+" step stopped; the step runs again")
+			p.resumed(ctx, a.Version, "the process running its "+j.Kind+" step stopped; the step runs again")
 			resumed++
 		}
 	}
@@ -441,7 +561,7 @@ func (p *Pipeline) Reconcile(ctx context.Context, grace time.Duration) (resumed 
 
 // requeue queues step for version id unless it has a job already.
 func (p *Pipeline) requeue(ctx context.Context, id, step, reason string) (int, error) {
-	ok, err := p.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: step, Key: id, RunAt: p.cfg.Now()})
+	ok, err := p.q.Insert(ctx, jobOf(step, id), &river.InsertOpts{ScheduledAt: p.cfg.Now()})
 	if err != nil {
 		return 0, fmt.Errorf("queueing the %s step of %s: %w", step, id, err)
 	}

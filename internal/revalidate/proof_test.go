@@ -989,7 +989,7 @@ func TestOthersSuspensionsStand(t *testing.T) {
 	if got := w.version(v.ID); got.State != lifecycle.Suspended {
 		t.Fatalf("the incident's suspension became %s (%s)", got.State, got.Reason)
 	}
-	if jobs, _ := w.st.ListJobs(w.ctx, "queued", 10); len(jobs) != 0 {
+	if jobs, _ := w.sched.PendingJobs(w.ctx, 10); len(jobs) != 0 {
 		t.Fatalf("jobs left queued: %+v", jobs)
 	}
 }

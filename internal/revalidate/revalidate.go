@@ -7,11 +7,12 @@
 // to fix; past the deadline, unless a newer version of the plugin is
 // certified by then, the version is revoked.
 //
-// All of it runs as jobs in the store's job table: one job per version at a
-// time (the table allows one queued or running job per kind and key),
-// leased so a crashed worker's job is picked up again, and retried with
-// exponential backoff. Time comes from Config.Now, so tests walk months in
-// milliseconds.
+// All of it runs as River jobs (riverqueue) in the store's database: one
+// job per version at a time (unique while queued or running), rescued by
+// River when a worker dies mid-way, and retried with exponential backoff.
+// The cadence itself is a River periodic job, inserted by the elected
+// leader alone, so it runs once across all processes. Time comes from
+// Config.Now, so tests walk months in milliseconds.
 //
 // The package is domain code: it reaches the database only through
 // Records, and certificates only through the Certifier interface.
@@ -28,6 +29,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -41,8 +44,14 @@ import (
 	"gatehouse.dev/gatehouse/trust"
 )
 
-// JobKind is the kind of a revalidation job; its key is the version id.
-const JobKind = "revalidate"
+// JobKind is the kind of a revalidation job, keyed by the version id;
+// TickKind is the periodic job that queues the due ones.
+const (
+	JobKind  = "revalidate"
+	TickKind = "revalidate_tick"
+	// Queue is the River queue of revalidation.
+	Queue = "revalidate"
+)
 
 // Outcomes recorded in domain.Revalidation.LastOutcome.
 const (
@@ -57,11 +66,13 @@ const (
 // doubling, then given up until the next cadence (retryLater).
 var retry = store.Retry{Attempts: 5, First: 30 * time.Second}
 
-// Job tuning. A revalidation holds its lease far longer than the
-// analyzers' own timeouts; a failing one is retried with exponential
-// backoff, then given up until the next cadence (retryLater).
+// Job tuning. River's rescuer takes a revalidation still running after
+// jobRescue (far longer than the analyzers' own timeouts) for a dead
+// worker's; a failing one is retried with exponential backoff, then given
+// up until the next cadence (retryLater).
 const (
-	jobLease   = 10 * time.Minute
+	jobRescue  = 10 * time.Minute
+	workers    = 2
 	retryLater = 24 * time.Hour
 	page       = 500
 	// MaxProblems bounds what one failed revalidation lists, so its audit
@@ -91,15 +102,6 @@ type Schedules interface {
 	ListRevalidations(ctx context.Context, q domain.RevalidationQuery) ([]domain.Revalidation, error)
 }
 
-// Jobs is the queue revalidations run from.
-type Jobs interface {
-	EnqueueJob(ctx context.Context, j domain.Job) (enqueued bool, err error)
-	ClaimJob(ctx context.Context, kinds []string, now time.Time, lease time.Duration) (domain.Job, error)
-	FinishJob(ctx context.Context, id int64, now time.Time) error
-	RetryJob(ctx context.Context, id int64, lastErr string, at time.Time) error
-	FailJob(ctx context.Context, id int64, lastErr string, now time.Time) error
-}
-
 // Versions reads versions with their verdicts and vetting runs, the host
 // API versions offered, and records what the triggers decide.
 type Versions interface {
@@ -115,7 +117,7 @@ type Versions interface {
 // Records is everything the Scheduler stores; store.Store is one.
 type Records interface {
 	Schedules
-	Jobs
+	store.Jobs
 	Versions
 	ComponentIndex
 }
@@ -135,12 +137,16 @@ type Config struct {
 	Manifest manifest.Options
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Every is how often the elected worker looks for due revalidations
+	// (a River periodic job); a minute when zero.
+	Every time.Duration
 }
 
 // Scheduler schedules and runs revalidations.
 type Scheduler struct {
 	cfg  Config
 	wake chan struct{}
+	q    store.Queue
 }
 
 // New returns a Scheduler.
@@ -149,13 +155,34 @@ func New(cfg Config) (*Scheduler, error) {
 	case cfg.Store == nil || cfg.Vetter == nil || cfg.Certifier == nil || cfg.Policy == nil:
 		return nil, errors.New("revalidation needs a store, a vetter, a certifier and the active policy")
 	}
+	clock := cfg.Now
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	if cfg.Every <= 0 {
+		cfg.Every = time.Minute
+	}
+	s := &Scheduler{cfg: cfg, wake: make(chan struct{}, 1)}
+	tick := river.NewPeriodicJob(river.PeriodicInterval(cfg.Every), func() (river.JobArgs, *river.InsertOpts) {
+		return tickJob{}, nil
+	}, &river.PeriodicJobOpts{RunOnStart: true})
+	q, err := cfg.Store.JobQueue(store.QueueConfig{
+		Name:        Queue,
+		Workers:     []store.Worker{store.Work[revalidateJob](&worker{s: s}), store.Work[tickJob](&tickWorker{s: s})},
+		MaxWorkers:  workers,
+		Periodic:    []*river.PeriodicJob{tick},
+		RescueAfter: jobRescue,
+		Now:         clock,
+		Log:         cfg.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the revalidation job queue: %w", err)
+	}
+	s.q = q
+	return s, nil
 }
 
 // jobArgs travel with a job.
@@ -164,21 +191,96 @@ type jobArgs struct {
 	Why   string `json:"why"`
 }
 
-// Work runs Tick every poll, and at once after Wake, until ctx ends.
-func (s *Scheduler) Work(ctx context.Context, poll time.Duration) {
-	t := time.NewTicker(poll)
+// revalidateJob is the River job of one version's revalidation, unique
+// per version while queued or running.
+type revalidateJob struct {
+	Version string `json:"version" river:"unique"`
+	jobArgs
+}
+
+func (revalidateJob) Kind() string { return JobKind }
+
+func (revalidateJob) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: retry.Attempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: store.ActiveStates}}
+}
+
+// tickJob is the periodic job that queues due revalidations.
+type tickJob struct{}
+
+func (tickJob) Kind() string { return TickKind }
+
+func (tickJob) InsertOpts() river.InsertOpts {
+	// The next period tries again; one tick at a time is enough.
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByState: store.ActiveStates}}
+}
+
+type tickWorker struct {
+	river.WorkerDefaults[tickJob]
+	s *Scheduler
+}
+
+func (w *tickWorker) Work(ctx context.Context, _ *river.Job[tickJob]) error {
+	return w.s.queueDue(ctx)
+}
+
+type worker struct {
+	river.WorkerDefaults[revalidateJob]
+	s *Scheduler
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[revalidateJob]) error {
+	return w.s.runJob(ctx, job)
+}
+
+func (w *worker) NextRetry(job *river.Job[revalidateJob]) time.Time {
+	return w.s.cfg.Now().Add(retry.After(job.Attempt))
+}
+
+// Work works revalidation jobs with River's client until ctx ends: the
+// elected leader among all processes inserts the periodic tick that
+// queues due revalidations, and Wake queues them at once.
+func (s *Scheduler) Work(ctx context.Context) {
+	if err := s.q.Start(ctx); err != nil {
+		s.cfg.Log.Error("starting the revalidation job queue", "err", err)
+		return
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := s.q.Stop(stop); err != nil {
+			s.cfg.Log.Warn("stopping the revalidation job queue", "err", err)
+		}
+	}()
+	// The periodic tick is inserted by River's leader, which may be
+	// another client of this process (the pipeline's) that does not
+	// carry the tick; so every process also looks for due revalidations
+	// on the same cadence. Queueing is idempotent (one job per version),
+	// so looking twice queues nothing twice.
+	t := time.NewTicker(s.cfg.Every)
 	defer t.Stop()
 	for {
-		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Log.Error("revalidating", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-s.wake:
 		}
+		if err := s.queueDue(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Error("revalidating", "err", err)
+		}
 	}
+}
+
+// FailedJobs lists the revalidation jobs given up on, with their errors
+// (River's discarded jobs, kept for operators).
+func (s *Scheduler) FailedJobs(ctx context.Context, limit int) ([]*rivertype.JobRow, error) {
+	return s.q.List(ctx, []rivertype.JobState{rivertype.JobStateDiscarded}, limit)
+}
+
+// PendingJobs lists the revalidation jobs queued, scheduled, retrying or
+// running.
+func (s *Scheduler) PendingJobs(ctx context.Context, limit int) ([]*rivertype.JobRow, error) {
+	return s.q.List(ctx, store.ActiveStates, limit)
 }
 
 // Wake asks Work to run a tick now.
@@ -189,9 +291,19 @@ func (s *Scheduler) Wake() {
 	}
 }
 
-// Tick is one job cycle: it schedules newly certified versions, queues the
-// revalidations that are due, and runs every due job.
+// Tick is one job cycle in this goroutine: it schedules newly certified
+// versions, queues the revalidations that are due, and works every due
+// job (Work without River's client, for tests and tools).
 func (s *Scheduler) Tick(ctx context.Context) error {
+	if err := s.queueDue(ctx); err != nil {
+		return err
+	}
+	return s.q.RunPending(ctx)
+}
+
+// queueDue schedules newly certified versions and queues the
+// revalidations that are due: the periodic tick's work.
+func (s *Scheduler) queueDue(ctx context.Context) error {
 	if err := s.schedule(ctx); err != nil {
 		return err
 	}
@@ -208,27 +320,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 			return err
 		}
 	}
-	for ctx.Err() == nil {
-		job, err := s.cfg.Store.ClaimJob(ctx, []string{JobKind}, s.cfg.Now(), jobLease)
-		if errors.Is(err, domain.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("claiming a revalidation job: %w", err)
-		}
-		s.runJob(ctx, job)
-	}
-	return ctx.Err()
+	return nil
 }
 
 // Enqueue queues a revalidation of one version now; false when one is
 // already queued or running (it will see today's data too).
 func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (bool, error) {
-	args, err := json.Marshal(jobArgs{Actor: actor, Why: truncate(why, 1024)})
-	if err != nil {
-		return false, err
-	}
-	ok, err := s.cfg.Store.EnqueueJob(ctx, domain.Job{Kind: JobKind, Key: versionID, Args: args, RunAt: s.cfg.Now()})
+	job := revalidateJob{Version: versionID, jobArgs: jobArgs{Actor: actor, Why: truncate(why, 1024)}}
+	ok, err := s.q.Insert(ctx, job, &river.InsertOpts{ScheduledAt: s.cfg.Now()})
 	if err != nil {
 		return false, fmt.Errorf("queueing revalidation of %s: %w", versionID, err)
 	}
@@ -317,28 +416,24 @@ func (s *Scheduler) storedDecision(ctx context.Context, versionID string) (polic
 	return s.cfg.Policy().Decide(ctx, tv.Input)
 }
 
-func (s *Scheduler) runJob(ctx context.Context, job domain.Job) {
-	var args jobArgs
-	if len(job.Args) > 0 {
-		if err := json.Unmarshal(job.Args, &args); err != nil {
-			s.cfg.Log.Error("unreadable revalidation job arguments", "job", job.ID, "err", err)
-		}
-	}
+// runJob revalidates one version; when its last attempt fails it records
+// that (gaveUp) before River discards the job.
+func (s *Scheduler) runJob(ctx context.Context, job *river.Job[revalidateJob]) error {
+	args := job.Args.jobArgs
 	if args.Actor == "" {
 		args.Actor = "system"
 	}
-	runErr := s.revalidate(ctx, job.Key, args)
-	gaveUp, retryIn, err := store.Settle(ctx, s.cfg.Store, job, runErr, s.cfg.Now(), retry)
-	if err != nil {
-		s.cfg.Log.Error("recording a revalidation job's outcome", "job", job.ID, "err", err)
-	}
+	id := job.Args.Version
+	runErr := s.revalidate(ctx, id, args)
 	switch {
-	case gaveUp:
-		s.cfg.Log.Error("revalidation failed; giving up until later", "version", job.Key, "attempts", job.Attempts, "err", runErr)
-		s.gaveUp(ctx, job.Key, runErr)
-	case retryIn > 0:
-		s.cfg.Log.Warn("revalidation failed; will retry", "version", job.Key, "attempt", job.Attempts, "retry_in", retryIn, "err", runErr)
+	case runErr == nil, ctx.Err() != nil:
+	case store.LastAttempt(job.JobRow):
+		s.cfg.Log.Error("revalidation failed; giving up until later", "version", id, "attempts", job.Attempt, "err", runErr)
+		s.gaveUp(ctx, id, runErr)
+	default:
+		s.cfg.Log.Warn("revalidation failed; will retry", "version", id, "attempt", job.Attempt, "retry_in", retry.After(job.Attempt), "err", runErr)
 	}
+	return runErr
 }
 
 // gaveUp records that a version could not be revalidated, so stewards see

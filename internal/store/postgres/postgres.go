@@ -11,8 +11,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/riverq"
 	"gatehouse.dev/gatehouse/internal/store/sqlstore"
 )
 
@@ -38,6 +42,21 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d database %s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
+	// River's job queue (riverpgxv5) runs on a pgx pool of its own over
+	// the same database: River listens for new jobs and elects its leader
+	// through it.
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		db.Close()
+		return nil, errors.New("the PostgreSQL connection URL does not parse: expected postgres://user:password@host:port/database?sslmode=...")
+	}
+	pcfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d database %s for the job queue: %w", cfg.Host, cfg.Port, cfg.Database, err)
+	}
+	jobs := riverpgxv5.New(pool)
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:               "postgres",
 		DollarPlaceholders: true,
@@ -51,12 +70,43 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		IsUniqueViolation: isUniqueViolation,
 		NowMicros:         "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
 		RowLocks:          true,
+		Jobs: func(cfg store.QueueConfig) (store.Queue, error) {
+			return riverq.New(jobs, cfg)
+		},
+		Close:      func() error { pool.Close(); return nil },
+		TimeMicros: func(e string) string { return "CAST(EXTRACT(EPOCH FROM " + e + ") * 1000000 AS BIGINT)" },
 	})
 	if err != nil {
 		db.Close()
+		pool.Close()
+		return nil, err
+	}
+	if err := migrateRiver(ctx, pool, jobs); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// migrateRiver runs River's migrations, each in its own transaction
+// (River adds a value to an enum and uses it in a later migration, which
+// PostgreSQL refuses in one transaction), while holding the store's
+// migration lock for the session, so processes starting at once apply
+// each once; it does nothing when River's tables are up to date.
+func migrateRiver(ctx context.Context, pool *pgxpool.Pool, driver *riverpgxv5.Driver) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrating River's tables: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLockKey); err != nil {
+		return fmt.Errorf("postgres: taking the migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLockKey)
+	if err := riverq.Migrate(ctx, driver); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
 }
 
 // advisoryLock takes a transaction-scoped advisory lock: released at commit

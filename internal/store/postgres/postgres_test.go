@@ -55,6 +55,13 @@ func TestOpenBadURL(t *testing.T) {
 
 func BenchmarkCreateVersion(b *testing.B) { storetest.BenchCreateVersion(b, open(b)) }
 
+// BenchmarkJobs: a no-op, pipeline-like job from enqueue to completion on
+// River, worked synchronously (drain) and by River's client (client).
+func BenchmarkJobs(b *testing.B) {
+	b.Run("drain", func(b *testing.B) { storetest.BenchJobs(b, open(b), false) })
+	b.Run("client", func(b *testing.B) { storetest.BenchJobs(b, open(b), true) })
+}
+
 // BenchmarkQueuePage100k: one page of a queue of 100,000 versions in review.
 func BenchmarkQueuePage100k(b *testing.B) { storetest.BenchQueue(b, open(b), 100_000) }
 

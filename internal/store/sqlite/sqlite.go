@@ -10,9 +10,12 @@ import (
 	"net/url"
 	"os"
 
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/store/riverq"
 	"gatehouse.dev/gatehouse/internal/store/sqlstore"
 )
 
@@ -50,6 +53,24 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
 	}
+	// River's job queue (riversqlite) has its own pool of one connection
+	// on the same file, as River advises for SQLite: River's maintenance,
+	// fetches and completions run one at a time, and wait for the store's
+	// writers (and they for River) under busy_timeout; every transaction
+	// on either pool takes the write lock at BEGIN, so they cannot
+	// deadlock.
+	jobsDB, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening SQLite database %s for the job queue: %w", path, err)
+	}
+	jobsDB.SetMaxOpenConns(1)
+	jobs := riversqlite.New(jobsDB)
+	fail := func(err error) (*sqlstore.Store, error) {
+		db.Close()
+		jobsDB.Close()
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name: "sqlite",
 		Schema: sqlstore.Schema{
@@ -61,9 +82,21 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		IsUniqueViolation: isUniqueViolation,
 		SerialWriters:     true,
 		NowMicros:         "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
+		Jobs: func(cfg store.QueueConfig) (store.Queue, error) {
+			return riverq.New(jobs, cfg)
+		},
+		Close: jobsDB.Close,
+		// River keeps times as "2006-01-02 15:04:05.000" UTC text.
+		TimeMicros: func(e string) string { return "CAST(unixepoch(" + e + ", 'subsec') * 1000000 AS INTEGER)" },
 	})
 	if err != nil {
-		db.Close()
+		return fail(err)
+	}
+	// River's own migrations, after the store's (which drop the job
+	// table River replaced); idempotent, and serialised by SQLite's write
+	// lock.
+	if err := riverq.Migrate(ctx, jobs); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
 	}
 	return s, nil

@@ -90,6 +90,13 @@ func TestNewerSchemaRefused(t *testing.T) {
 
 func BenchmarkCreateVersion(b *testing.B) { storetest.BenchCreateVersion(b, open(b)) }
 
+// BenchmarkJobs: a no-op, pipeline-like job from enqueue to completion on
+// River, worked synchronously (drain) and by River's client (client).
+func BenchmarkJobs(b *testing.B) {
+	b.Run("drain", func(b *testing.B) { storetest.BenchJobs(b, open(b), false) })
+	b.Run("client", func(b *testing.B) { storetest.BenchJobs(b, open(b), true) })
+}
+
 func TestOpenExisting(t *testing.T) {
 	ctx := context.Background()
 	missing := filepath.Join(t.TempDir(), "nothing-here.db")

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+
+	"gatehouse.dev/gatehouse/internal/store"
 )
 
 // Dialect is what differs between the databases one Store runs on. The SQL
@@ -44,6 +46,15 @@ type Dialect struct {
 	// (PostgreSQL). Without it (SQLite, one process) the integrator
 	// compares and sets the state when it is done.
 	RowLocks bool
+	// Jobs opens a job queue on River's tables in the same database, which
+	// the driver migrated before New.
+	Jobs func(cfg store.QueueConfig) (store.Queue, error)
+	// TimeMicros turns a timestamp expression of River's tables (a
+	// timestamptz in PostgreSQL, text in SQLite) into UTC microseconds.
+	TimeMicros func(expr string) string
+	// Close releases what the driver opened besides the database (River's
+	// connections), after the Store closes it.
+	Close func() error
 }
 
 // rebind rewrites ? placeholders for the dialect. The SQL in this package
@@ -65,4 +76,11 @@ func (d *Dialect) rebind(q string) string {
 		b.WriteByte(q[i])
 	}
 	return b.String()
+}
+
+func (d *Dialect) timeMicros(expr string) string {
+	if d.TimeMicros == nil {
+		return expr
+	}
+	return d.TimeMicros(expr)
 }

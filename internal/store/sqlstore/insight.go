@@ -192,7 +192,9 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (domain.QueueStat
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM review_items WHERE escalated_at > 0`).Scan(&q.MissedDeadlines); err != nil {
 		return q, fmt.Errorf("%s: counting missed deadlines: %w", s.d.Name, err)
 	}
-	err = s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*), MIN(created_at) FROM jobs WHERE kind = ? AND state IN ('queued', 'running')`), "vet").Scan(&q.VetQueued, &oldestJob)
+	// River's job table: queued, scheduled, retrying or running vet jobs.
+	err = s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*), `+s.d.timeMicros("MIN(created_at)")+` FROM river_job
+		WHERE kind = ? AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`), "vet").Scan(&q.VetQueued, &oldestJob)
 	if err != nil {
 		return q, fmt.Errorf("%s: reading the vetting backlog: %w", s.d.Name, err)
 	}

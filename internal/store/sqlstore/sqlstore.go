@@ -83,7 +83,21 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.d.Close != nil {
+		err = errors.Join(err, s.d.Close())
+	}
+	return err
+}
+
+// JobQueue opens a job queue on River's tables in the store's database.
+func (s *Store) JobQueue(cfg store.QueueConfig) (store.Queue, error) {
+	if s.d.Jobs == nil {
+		return nil, fmt.Errorf("%s: this store has no job queue", s.d.Name)
+	}
+	return s.d.Jobs(cfg)
+}
 
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {

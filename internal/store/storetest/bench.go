@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -30,4 +32,58 @@ func BenchCreateVersion(b *testing.B, s store.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchWorker is a pipeline-like step that does nothing.
+type benchWorker struct {
+	river.WorkerDefaults[jobArgs]
+	done chan struct{}
+}
+
+func (w *benchWorker) Work(context.Context, *river.Job[jobArgs]) error {
+	if w.done != nil {
+		w.done <- struct{}{}
+	}
+	return nil
+}
+
+// BenchJobs measures a no-op job from enqueue to completion, unique per
+// key as the pipeline's steps are: worked by RunPending in the caller's
+// goroutine (drain), or by River's client in the background (client).
+func BenchJobs(b *testing.B, s store.Store, client bool) {
+	ctx := context.Background()
+	w := &benchWorker{}
+	if client {
+		w.done = make(chan struct{}, 1024)
+	}
+	q, err := s.JobQueue(store.QueueConfig{Name: "bench", Workers: []store.Worker{store.Work[jobArgs](w)}, MaxWorkers: 4, RescueAfter: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if client {
+		if err := q.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if ok, err := q.Insert(ctx, jobArgs{Key: fmt.Sprint("v", i)}, nil); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		if !client && (i%100 == 99 || i == b.N-1) {
+			if err := q.RunPending(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if client {
+		for range b.N {
+			<-w.done
+		}
+		if err := q.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }

@@ -8,110 +8,216 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
+// jobArgs is a test job keyed by Key, unique while active.
+type jobArgs struct {
+	Key string `json:"key" river:"unique"`
+	N   int    `json:"n"`
+}
+
+func (jobArgs) Kind() string { return "test" }
+
+func (jobArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 2, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: store.ActiveStates}}
+}
+
+// jobWorker records the jobs it works; fail decides their outcome.
+type jobWorker struct {
+	river.WorkerDefaults[jobArgs]
+	now  func() time.Time
+	fail func(ctx context.Context, key string) error
+
+	mu   sync.Mutex
+	runs map[string]int
+}
+
+func (w *jobWorker) Work(ctx context.Context, j *river.Job[jobArgs]) error {
+	w.mu.Lock()
+	w.runs[j.Args.Key]++
+	w.mu.Unlock()
+	if w.fail != nil {
+		return w.fail(ctx, j.Args.Key)
+	}
+	return nil
+}
+
+func (w *jobWorker) NextRetry(*river.Job[jobArgs]) time.Time { return w.now().Add(time.Hour) }
+
+func (w *jobWorker) count(key string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.runs[key]
+}
+
+// testQueue is a job queue on s whose clock the test moves.
+func testQueue(t *testing.T, s store.Store, name string, w *jobWorker) (store.Queue, func(time.Duration)) {
+	t.Helper()
+	var mu sync.Mutex
+	now := at(100)
+	w.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	w.runs = map[string]int{}
+	q, err := s.JobQueue(store.QueueConfig{Name: name, Workers: []store.Worker{store.Work[jobArgs](w)}, Now: w.now, RescueAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+}
+
+func states(ss ...rivertype.JobState) []rivertype.JobState { return ss }
+
 func testJobs(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	now := at(100)
-	ok, err := s.EnqueueJob(ctx, domain.Job{Kind: "vet", Key: "sub_1", Args: []byte(`{"run":1}`), RunAt: now})
+	w := &jobWorker{}
+	q, advance := testQueue(t, s, "test", w)
+	ok, err := q.Insert(ctx, jobArgs{Key: "sub_1", N: 1}, nil)
 	if err != nil || !ok {
-		t.Fatalf("EnqueueJob = %v, %v", ok, err)
+		t.Fatalf("Insert = %v, %v", ok, err)
 	}
-	// The same key while active: not enqueued twice.
-	if ok, err := s.EnqueueJob(ctx, domain.Job{Kind: "vet", Key: "sub_1", RunAt: now}); err != nil || ok {
-		t.Fatalf("second EnqueueJob for an active key = %v, %v; want false", ok, err)
+	// The same key while active, whatever the other arguments: not
+	// queued twice.
+	if ok, err := q.Insert(ctx, jobArgs{Key: "sub_1", N: 2}, nil); err != nil || ok {
+		t.Fatalf("second Insert for an active key = %v, %v; want false", ok, err)
 	}
-	// Not due yet: nothing to claim.
-	if _, err := s.ClaimJob(ctx, []string{"vet"}, at(99), time.Minute); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("claim before run_at: %v", err)
+	// Not due yet: nothing runs.
+	if ok, err := q.Insert(ctx, jobArgs{Key: "later"}, &river.InsertOpts{ScheduledAt: at(100).Add(time.Minute)}); err != nil || !ok {
+		t.Fatalf("Insert of a scheduled job = %v, %v", ok, err)
 	}
-	j, err := s.ClaimJob(ctx, []string{"vet"}, now, time.Minute)
-	if err != nil || j.Key != "sub_1" || j.Attempts != 1 || string(j.Args) != `{"run":1}` || j.State != "running" {
-		t.Fatalf("ClaimJob = %+v, %v", j, err)
-	}
-	// Leased: nobody else gets it until the lease runs out.
-	if _, err := s.ClaimJob(ctx, []string{"vet"}, now.Add(30*time.Second), time.Minute); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("claim of a leased job: %v", err)
-	}
-	// The worker died: after the lease, the job is due again.
-	j2, err := s.ClaimJob(ctx, []string{"vet"}, now.Add(2*time.Minute), time.Minute)
-	if err != nil || j2.ID != j.ID || j2.Attempts != 2 {
-		t.Fatalf("claim after the lease ran out = %+v, %v", j2, err)
-	}
-	if err := s.RetryJob(ctx, j2.ID, "analyzer database busy", now.Add(time.Hour)); err != nil {
+	if err := q.RunPending(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishJob(ctx, j2.ID, now); !errors.Is(err, domain.ErrStateChanged) {
-		t.Fatalf("finishing a queued (not running) job: %v", err)
+	if w.count("sub_1") != 1 || w.count("later") != 0 {
+		t.Fatalf("runs = %v; want sub_1 once, later not yet", w.runs)
 	}
-	j3, err := s.ClaimJob(ctx, []string{"vet"}, now.Add(time.Hour), time.Minute)
-	if err != nil || j3.LastError != "analyzer database busy" {
-		t.Fatalf("claim after retry = %+v, %v", j3, err)
-	}
-	if err := s.FinishJob(ctx, j3.ID, now); err != nil {
-		t.Fatal(err)
+	advance(time.Minute)
+	if err := q.RunPending(ctx); err != nil || w.count("later") != 1 {
+		t.Fatalf("after its time: later ran %d times, %v", w.count("later"), err)
 	}
 	// Done: the key is free again.
-	if ok, err := s.EnqueueJob(ctx, domain.Job{Kind: "vet", Key: "sub_1", RunAt: now}); err != nil || !ok {
-		t.Fatalf("EnqueueJob after done = %v, %v", ok, err)
+	if ok, err := q.Insert(ctx, jobArgs{Key: "sub_1"}, nil); err != nil || !ok {
+		t.Fatalf("Insert after done = %v, %v", ok, err)
 	}
-	j4, _ := s.ClaimJob(ctx, []string{"vet"}, now, time.Minute)
-	if err := s.FailJob(ctx, j4.ID, "gave up", now); err != nil {
+	// A failing job is retried after its backoff, then discarded with its
+	// error, kept for operators.
+	w.fail = func(context.Context, string) error { return errors.New("analyzer database busy") }
+	if err := q.RunPending(ctx); err != nil {
 		t.Fatal(err)
 	}
-	failed, err := s.ListJobs(ctx, "failed", 10)
-	if err != nil || len(failed) != 1 || failed[0].LastError != "gave up" {
-		t.Fatalf("ListJobs(failed) = %+v, %v", failed, err)
+	retrying, err := q.List(ctx, states(rivertype.JobStateRetryable), 10)
+	if err != nil || len(retrying) != 1 || store.LastError(retrying[0]) != "analyzer database busy" || retrying[0].Attempt != 1 {
+		t.Fatalf("retryable jobs = %+v, %v", retrying, err)
 	}
-	// Other kinds are not claimed.
-	s.EnqueueJob(ctx, domain.Job{Kind: "revalidate", Key: "v1", RunAt: now})
-	if _, err := s.ClaimJob(ctx, []string{"vet"}, now, time.Minute); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("claimed a job of another kind: %v", err)
+	if ok, _ := q.Insert(ctx, jobArgs{Key: "sub_1"}, nil); ok {
+		t.Fatal("queued a job whose key has one retrying")
+	}
+	advance(30 * time.Minute)
+	if q.RunPending(ctx); w.count("sub_1") != 2 {
+		t.Fatalf("ran %d times before its backoff ended, want 2", w.count("sub_1"))
+	}
+	advance(time.Hour)
+	if q.RunPending(ctx); w.count("sub_1") != 3 {
+		t.Fatalf("ran %d times after its backoff, want 3", w.count("sub_1"))
+	}
+	failed, err := q.List(ctx, states(rivertype.JobStateDiscarded), 10)
+	if err != nil || len(failed) != 1 || store.LastError(failed[0]) != "analyzer database busy" || !store.LastAttempt(failed[0]) {
+		t.Fatalf("discarded jobs = %+v, %v", failed, err)
+	}
+	// A job cut short (its process killed) stays running until rescued.
+	kctx, kill := context.WithCancel(ctx)
+	w.fail = func(context.Context, string) error { kill(); return errors.New("killed") }
+	q.Insert(ctx, jobArgs{Key: "killed"}, nil)
+	if err := q.RunPending(kctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunPending of a killed worker = %v", err)
+	}
+	w.fail = nil
+	q.RunPending(ctx)
+	if w.count("killed") != 1 {
+		t.Fatalf("a running job ran again before it was rescued (%d runs)", w.count("killed"))
+	}
+	rescued, err := q.RescueRunning(ctx, "the process running it stopped")
+	if err != nil || len(rescued) != 1 {
+		t.Fatalf("RescueRunning = %+v, %v", rescued, err)
+	}
+	if q.RunPending(ctx); w.count("killed") != 2 {
+		t.Fatalf("a rescued job ran %d times, want 2", w.count("killed"))
+	}
+	// Another queue's jobs are not worked here.
+	other, _ := testQueue(t, s, "other", &jobWorker{})
+	other.Insert(ctx, jobArgs{Key: "elsewhere"}, nil)
+	if q.RunPending(ctx); w.count("elsewhere") != 0 {
+		t.Fatal("worked a job of another queue")
 	}
 }
 
-// testConcurrentClaims has eight workers claim twenty jobs: each job is
-// claimed exactly once.
-func testConcurrentClaims(t *testing.T, s store.Store) {
+// testConcurrentJobs has four workers drain twenty jobs at once: each
+// job is worked exactly once.
+func testConcurrentJobs(t *testing.T, s store.Store) {
 	ctx := context.Background()
+	w := &jobWorker{}
+	q, _ := testQueue(t, s, "test", w)
 	const n = 20
-	for i := 0; i < n; i++ {
-		if _, err := s.EnqueueJob(ctx, domain.Job{Kind: "vet", Key: fmt.Sprintf("k%d", i), RunAt: at(0)}); err != nil {
+	for i := range n {
+		if _, err := q.Insert(ctx, jobArgs{Key: fmt.Sprintf("k%d", i)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var mu sync.Mutex
-	seen := map[int64]int{}
 	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				j, err := s.ClaimJob(ctx, []string{"vet"}, at(1), time.Hour)
-				if errors.Is(err, domain.ErrNotFound) {
-					return
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				seen[j.ID]++
-				mu.Unlock()
+	for range 4 {
+		wg.Go(func() {
+			if err := q.RunPending(ctx); err != nil {
+				t.Error(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if len(seen) != n {
-		t.Fatalf("%d jobs claimed, want %d", len(seen), n)
+	for i := range n {
+		if c := w.count(fmt.Sprintf("k%d", i)); c != 1 {
+			t.Errorf("job k%d worked %d times", i, c)
+		}
 	}
-	for id, c := range seen {
-		if c != 1 {
-			t.Errorf("job %d claimed %d times", id, c)
+}
+
+// testJobsClient has River's own client work the jobs in the
+// background, as a worker process does.
+func testJobsClient(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	w := &jobWorker{runs: map[string]int{}, now: time.Now}
+	q, err := s.JobQueue(store.QueueConfig{Name: "test", Workers: []store.Worker{store.Work[jobArgs](w)}, MaxWorkers: 2, RescueAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	for i := range 5 {
+		if _, err := q.Insert(ctx, jobArgs{Key: fmt.Sprintf("c%d", i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		done, err := q.List(ctx, states(rivertype.JobStateCompleted), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(done) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("River's client completed %d of 5 jobs in 20 s", len(done))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := range 5 {
+		if c := w.count(fmt.Sprintf("c%d", i)); c != 1 {
+			t.Errorf("job c%d worked %d times", i, c)
 		}
 	}
 }

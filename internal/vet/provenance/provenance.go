@@ -69,7 +69,8 @@ const (
 // rebuild of an example take a fraction of a second; a cold one compiles
 // the standard library for wasip1 first (about 15 s on two cores). With
 // the wait for another rebuild, the analyzer's Timeout stays well inside
-// the vetting job's 10-minute lease.
+// the 10 minutes after which River rescues a vetting job as a dead
+// worker's (pipeline.jobRescue).
 const DefaultBuildTimeout = 2 * time.Minute
 
 // Options configure the analyzer. The zero value trusts no builder and
