@@ -90,7 +90,7 @@ const AdminTokenFile = "admin.token"
 type Marketplace struct {
 	cfg    Config
 	Store  store.Store
-	Blobs  store.Blobs
+	Blobs  store.BlobStore
 	Intake *intake.Service
 	Server *server.Server
 	VulnDB *vulndb.Store
