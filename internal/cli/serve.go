@@ -33,7 +33,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run the marketplace: API and background work, SQLite and local disk by default",
 		Long: `Run the marketplace. On first start it creates the data folder and an admin
 token in <data>/admin.token (mode 0600). With --database it keeps its state in
-PostgreSQL instead of SQLite.
+PostgreSQL instead of SQLite; with --blobs s3://BUCKET?endpoint=URL&region=REGION
+it keeps packages in an S3-compatible bucket instead of <data>/blobs, with
+credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 
 --with-examples builds the example plugins in the given folder, packs them and
 submits them through the real submission path, so a new installation has a
@@ -103,6 +105,7 @@ catalog and a review queue to look at.`,
 	g.envString(f, &cfg.Addr, "addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	g.envString(f, &cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
 	g.envString(f, &cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
+	g.envString(f, &cfg.BlobsURL, "blobs", "GATEHOUSE_BLOBS", "", "blob store: file:///PATH (or a plain path) or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the folder blobs in the data folder when empty")
 	g.envString(f, &cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
 	g.envString(f, &licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
 	g.envString(f, &provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
