@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +21,7 @@ import (
 
 	"gatehouse.dev/gatehouse/client"
 	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/store/blobtest"
 	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -75,7 +79,7 @@ func (p *scaleProc) restart(t *testing.T) *scaleProc {
 }
 
 // TestScaleOut is issue 17's proof: two API and two worker processes on
-// one PostgreSQL database take 200 submissions spread over both APIs while
+// one PostgreSQL database and one S3 bucket take 200 submissions spread over both APIs while
 // one worker and one API are killed (SIGKILL) mid-run and restarted. Every
 // acknowledged submission reaches a verdict exactly once, the audit chain
 // verifies, and both APIs serve the same log checkpoint, which extends the
@@ -85,13 +89,26 @@ func TestScaleOut(t *testing.T) {
 		t.Skip("starts four marketplace processes")
 	}
 	dbURL := pgtest.URL(t)
-	data := t.TempDir()
-	common := []string{"--database", dbURL, "--data", data, "--log-level", "warn", "--addr", "127.0.0.1:0"}
+	blobsURL := blobtest.S3URL(t)
+	// Each process has a data folder of its own, as on its own machine;
+	// they share the database and the bucket, and the keys, which an
+	// operator copies from the first process's folder (docs/operations.md).
+	datas := make([]string, 4)
+	for i := range datas {
+		datas[i] = t.TempDir()
+	}
+	args := func(i int, role ...string) []string {
+		return append(role, "--database", dbURL, "--blobs", blobsURL, "--data", datas[i], "--log-level", "warn", "--addr", "127.0.0.1:0")
+	}
 	// The first process makes the keys and the schema; the rest share them.
-	w1 := startProc(t, append([]string{"worker"}, common...)...)
-	a1 := startProc(t, append([]string{"serve", "--role", "api"}, common...)...)
-	w2 := startProc(t, append([]string{"worker"}, common...)...)
-	a2 := startProc(t, append([]string{"serve", "--role", "api"}, common...)...)
+	w1 := startProc(t, args(0, "worker")...)
+	for _, d := range datas[1:] {
+		copyKeys(t, datas[0], d)
+	}
+	a1 := startProc(t, args(1, "serve", "--role", "api")...)
+	w2 := startProc(t, args(2, "worker")...)
+	a2 := startProc(t, args(3, "serve", "--role", "api")...)
+	data := datas[1] // the first API made the admin token there
 	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +278,53 @@ func TestScaleOut(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("gatehouse log verify exits %d:\n%s", code, out)
 	}
+	// No package byte is on any process's local disk: the packages are in
+	// the bucket only.
+	digests := map[string]bool{}
+	for _, d := range accepted {
+		digests[d] = true
+	}
+	for _, d := range datas {
+		if _, err := os.Stat(filepath.Join(d, "blobs")); err == nil {
+			t.Errorf("%s has a blobs folder; the blobs belong in the bucket", d)
+		}
+		err := filepath.WalkDir(d, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if sum := sha256.Sum256(b); digests["sha256:"+hex.EncodeToString(sum[:])] {
+				t.Errorf("a package is on local disk at %s", path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Logf("%d submissions over 2 APIs and 2 workers, one of each killed and restarted; log verified", len(accepted))
+}
+
+// copyKeys copies the keys of a marketplace's first process (the
+// marketplace and log keys, the keyring, the web session key) to another
+// process's data folder.
+func copyKeys(t *testing.T, from, to string) {
+	t.Helper()
+	for _, rel := range []string{"keys/marketplace.key", "keys/marketplace.pub", "keys/log.key", "keys/log.pub", "keys/keyring.json", "web-session.key"} {
+		b, err := os.ReadFile(filepath.Join(from, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(to, filepath.Dir(rel)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, rel), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // waitCheckpoint returns the log checkpoint cl's server serves once its

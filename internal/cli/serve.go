@@ -32,7 +32,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Short: "Run the marketplace: API and background work, SQLite and local disk by default",
 		Long: `Run the marketplace. On first start it creates the data folder and an admin
 token in <data>/admin.token (mode 0600). With --database it keeps its state in
-PostgreSQL instead of SQLite.
+PostgreSQL instead of SQLite; with --blobs s3://BUCKET?endpoint=URL&region=REGION
+it keeps packages in an S3-compatible bucket instead of <data>/blobs, with
+credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
 
 With PostgreSQL, --role api serves the API and the web pages only, and any
 number of such processes and of ` + "`gatehouse worker`" + ` processes share the
@@ -123,6 +125,7 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.cfg.Addr, "addr", "GATEHOUSE_ADDR", addr, "address to listen on, HOST:PORT")
 	g.envString(f, &o.cfg.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "data folder")
 	g.envString(f, &o.cfg.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "PostgreSQL URL; SQLite in the data folder when empty")
+	g.envString(f, &o.cfg.BlobsURL, "blobs", "GATEHOUSE_BLOBS", "", "blob store: file:///PATH (or a plain path) or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the folder blobs in the data folder when empty")
 	g.envString(f, &o.cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
 	g.envString(f, &o.licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
 	g.envString(f, &o.provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)

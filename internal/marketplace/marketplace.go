@@ -32,6 +32,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/server"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
+	"gatehouse.dev/gatehouse/internal/store/blobstore"
 	"gatehouse.dev/gatehouse/internal/store/postgres"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
@@ -75,6 +76,12 @@ type Config struct {
 	Data       string // the data folder
 	// DatabaseURL selects PostgreSQL; empty means SQLite in the data folder.
 	DatabaseURL string
+	// BlobsURL selects the blob store (packages, and objects such as the
+	// log's tiles): file:///PATH or a plain path for a folder,
+	// s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION for an S3-compatible
+	// bucket with credentials from the AWS_* environment variables. Empty
+	// means the folder "blobs" in the data folder.
+	BlobsURL string
 	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
 	LegacySigningKey []byte
 	// VetConfig is a file of check modes (which analyzers and rules are
@@ -123,7 +130,7 @@ func closeLock(f *os.File) {
 type Marketplace struct {
 	cfg    Config
 	Store  store.Store
-	Blobs  store.Blobs
+	Blobs  store.BlobStore
 	Intake *intake.Service
 	Server *server.Server
 	VulnDB *vulndb.Store
@@ -159,6 +166,15 @@ type Marketplace struct {
 type parts struct {
 	app    app.Config
 	server server.Config
+}
+
+// openBlobs opens the blob store cfg names; the folder "blobs" in the data
+// folder when it names none.
+func openBlobs(ctx context.Context, cfg Config) (store.BlobStore, error) {
+	if cfg.BlobsURL == "" {
+		return blobfs.New(filepath.Join(cfg.Data, "blobs"))
+	}
+	return blobstore.Open(ctx, cfg.BlobsURL, nil)
 }
 
 // Open prepares the data folder and the store.
@@ -207,11 +223,12 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
-	blobs, err := blobfs.New(filepath.Join(cfg.Data, "blobs"))
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
+	cfg.Log.Info("blob store", "at", blobs.String())
 	vulns, err := vulndb.OpenStore(filepath.Join(cfg.Data, "vulndb"))
 	if err != nil {
 		st.Close()

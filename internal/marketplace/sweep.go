@@ -108,7 +108,7 @@ func sweepTemp(dir string, now time.Time) (removed int, err error) {
 // start-up is what a killed process left.
 var dataTemps = map[string][]string{
 	"vulndb": {".vulndb-*.tmp", ".current-*.tmp"},
-	LogDir:   {".tmp-*"},
+	LogDir:   {".tmp-*", ".*.tmp*"}, // tlog.DirStorage writes through trust.WriteFileAtomic
 }
 
 // sweepDataTemp removes the temporary files of dataTemps older than grace
@@ -162,10 +162,8 @@ func sweepDataTemp(data string, grace time.Duration, now time.Time) (removed int
 // old a leftover must be: zero when this process is alone on its store.
 func (m *Marketplace) sweep(ctx context.Context, grace time.Duration) error {
 	log := m.cfg.Log
-	if c, ok := m.Blobs.(interface{ CleanTmp(time.Duration) error }); ok {
-		if err := c.CleanTmp(grace); err != nil {
-			return err
-		}
+	if err := m.Blobs.CleanTmp(ctx, grace); err != nil {
+		return err
 	}
 	if n, err := m.Intake.Sweep(ctx, grace); err != nil {
 		return fmt.Errorf("sweeping orphan blobs: %w", err)

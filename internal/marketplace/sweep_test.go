@@ -83,6 +83,8 @@ func TestSweepRemovesDataFolderTempFiles(t *testing.T) {
 		write("vulndb/.vulndb-123.tmp", time.Hour),
 		write("vulndb/.current-456.tmp", time.Hour),
 		write(LogDir+"/tile/0/x001/.tmp-789", time.Hour),
+		write(LogDir+"/tile/0/.000.p.tmp123", time.Hour),
+		write(LogDir+"/.checkpoint.tmp456", time.Hour),
 	}
 	kept := []string{
 		write("vulndb/current", time.Hour),

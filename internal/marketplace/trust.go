@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -49,8 +51,10 @@ func (m *Marketplace) openTrust(ctx context.Context, p *parts) error {
 		return fmt.Errorf("the log key: %w", err)
 	}
 	// The log's tiles and checkpoint: what the integrator writes and every
-	// process serves.
-	storage := tlog.DirStorage(filepath.Join(m.cfg.Data, LogDir))
+	// process serves. They go where the blobs go: the data folder's log/
+	// by default, objects under log/ of the blob store named by --blobs,
+	// which every process shares.
+	storage := m.logStorage()
 	origin := m.cfg.LogOrigin
 	if origin == "" {
 		if origin, err = logOrigin(ctx, storage); err != nil {
@@ -78,6 +82,34 @@ func (m *Marketplace) openTrust(ctx context.Context, p *parts) error {
 	p.app.Trust = svc
 	p.server.TransparencyLog = storage
 	return nil
+}
+
+// logStorage returns where the transparency log's files live.
+func (m *Marketplace) logStorage() tlog.Storage {
+	if m.cfg.BlobsURL == "" {
+		return tlog.DirStorage(filepath.Join(m.cfg.Data, LogDir))
+	}
+	return objectLog{m.Blobs}
+}
+
+// objectLog keeps a log's files as objects under log/ of a blob store.
+type objectLog struct{ objects store.Objects }
+
+// logPrefix is the log's folder among a blob store's objects.
+const logPrefix = "log/"
+
+func (o objectLog) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	if !tlog.PublishedPath(p) {
+		return nil, fmt.Errorf("%q is not a published path of the log: %w", p, fs.ErrNotExist)
+	}
+	return o.objects.ReadObject(ctx, logPrefix+p)
+}
+
+func (o objectLog) WriteFile(ctx context.Context, p string, data []byte) error {
+	if !tlog.PublishedPath(p) {
+		return fmt.Errorf("%q is not a published path of the log", p)
+	}
+	return o.objects.WriteObject(ctx, logPrefix+p, data)
 }
 
 // closeTrust gives up the log integrator's lease, so that another process

@@ -36,7 +36,13 @@ func truncate(s string) string {
 // VerifyingReader passes rc's bytes through and, at EOF, fails with an
 // error unless they hash to digest: a blob corrupted on disk is never
 // served as good. A malformed digest fails the first read.
+//
+// Wrapping a VerifyingReader again for the same digest returns it as it
+// is, so a caller may wrap what Blobs.Open returns without hashing twice.
 func VerifyingReader(rc io.ReadCloser, digest string) io.ReadCloser {
+	if v, ok := rc.(*verifyingReader); ok && v.digest == digest {
+		return v
+	}
 	h, err := ParseDigest(digest)
 	return &verifyingReader{rc: rc, want: h, err: err, h: sha256.New(), digest: digest}
 }

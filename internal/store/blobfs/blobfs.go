@@ -4,6 +4,10 @@
 // fsynced, and renamed into place on Commit, with the directory fsynced too:
 // a blob is either wholly there under its digest or not there at all, even
 // after a crash.
+//
+// Objects (the transparency log's tiles and checkpoints) live under
+// dir/objects by their key, written to a hidden temporary file beside
+// their place, fsynced and renamed over it, with the directory fsynced.
 package blobfs
 
 import (
@@ -16,6 +20,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -24,18 +30,18 @@ import (
 
 const prefix = "sha256:"
 
-// FS is a store.Blobs on a local directory.
+// FS is a store.BlobStore on a local directory.
 type FS struct {
 	dir string
 }
 
-var _ store.Blobs = (*FS)(nil)
+var _ store.BlobStore = (*FS)(nil)
 
 // New opens (creating if needed) a blob directory. The 256 fan-out
 // directories are made here, once, so that Commit never creates one and
 // has only the rename itself to make durable.
 func New(dir string) (*FS, error) {
-	for _, d := range []string{dir, filepath.Join(dir, "tmp"), filepath.Join(dir, "sha256")} {
+	for _, d := range []string{dir, filepath.Join(dir, "tmp"), filepath.Join(dir, "sha256"), filepath.Join(dir, objectsDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating blob directory: %w", err)
 		}
@@ -196,10 +202,13 @@ func syncDir(dir string) error {
 }
 
 // Open returns the blob's bytes and size; domain.ErrNotFound when absent.
-// Wrap the reader with VerifyingReader to check the bytes while serving.
+// The reader checks the digest as it goes (store.VerifyingReader).
 func (f *FS) Open(ctx context.Context, digest string) (io.ReadCloser, int64, error) {
 	h, err := store.ParseDigest(digest)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	file, err := os.Open(f.path(h))
@@ -214,7 +223,7 @@ func (f *FS) Open(ctx context.Context, digest string) (io.ReadCloser, int64, err
 		file.Close()
 		return nil, 0, fmt.Errorf("opening blob %s: %w", digest, err)
 	}
-	return file, fi.Size(), nil
+	return store.VerifyingReader(file, digest), fi.Size(), nil
 }
 
 // Exists reports whether the blob is stored.
@@ -256,6 +265,9 @@ func (f *FS) Delete(ctx context.Context, digest string) error {
 // List calls fn for every committed blob. Files that are not named like a
 // blob are skipped; they are not ours.
 func (f *FS) List(ctx context.Context, fn func(digest string, modTime time.Time) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	root := filepath.Join(f.dir, "sha256")
 	fans, err := os.ReadDir(root)
 	if err != nil {
@@ -295,10 +307,11 @@ func (f *FS) List(ctx context.Context, fn func(digest string, modTime time.Time)
 	return nil
 }
 
-// CleanTmp removes staged files older than olderThan: what a crash between
-// Stage and Commit (or Abort) left behind. Call it at start-up and now and
-// then; a young file may belong to an upload in progress.
-func (f *FS) CleanTmp(olderThan time.Duration) error {
+// CleanTmp removes staged files older than olderThan, and the objects'
+// temporary files as old: what a crash between Stage and Commit (or
+// Abort), or inside WriteObject, left behind. Call it at start-up and now
+// and then; a young file may belong to an upload in progress.
+func (f *FS) CleanTmp(ctx context.Context, olderThan time.Duration) error {
 	dir := filepath.Join(f.dir, "tmp")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -315,8 +328,168 @@ func (f *FS) CleanTmp(olderThan time.Duration) error {
 			errs = append(errs, err)
 		}
 	}
+	seen := 0
+	werr := filepath.WalkDir(filepath.Join(f.dir, objectsDir), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if seen++; seen > maxCleanEntries {
+			return fs.SkipAll
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), objectTmpPrefix) {
+			return nil
+		}
+		if info, err := d.Info(); err != nil || !info.ModTime().Before(cutoff) {
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	if werr != nil {
+		errs = append(errs, werr)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cleaning staged blobs: %w", err)
 	}
 	return nil
+}
+
+// Ping checks that the blob folder is there and is a folder.
+func (f *FS) Ping(ctx context.Context) error {
+	info, err := os.Stat(filepath.Join(f.dir, "sha256"))
+	if err != nil {
+		return fmt.Errorf("blob folder %s: %w", f.dir, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("blob folder %s: sha256 is not a folder", f.dir)
+	}
+	return nil
+}
+
+// String is the blob folder.
+func (f *FS) String() string { return f.dir }
+
+const (
+	objectsDir      = "objects"
+	objectTmpPrefix = ".tmp-"
+	// maxCleanEntries bounds the entries one CleanTmp walks under objects.
+	maxCleanEntries = 1_000_000
+)
+
+// objectPath checks key and returns its file.
+func (f *FS) objectPath(key string) (string, error) {
+	if err := store.CheckObjectKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(f.dir, objectsDir, filepath.FromSlash(key)), nil
+}
+
+// ReadObject returns the object's bytes; an error matching fs.ErrNotExist
+// when there is none.
+func (f *FS) ReadObject(ctx context.Context, key string) ([]byte, error) {
+	p, err := f.objectPath(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	file, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("object %s: %w", key, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("reading object %s: %w", key, err)
+	}
+	defer file.Close()
+	if info, err := file.Stat(); err != nil {
+		return nil, fmt.Errorf("reading object %s: %w", key, err)
+	} else if !info.Mode().IsRegular() {
+		// A folder holds keys below this one; the key itself is absent.
+		return nil, fmt.Errorf("object %s: %w", key, fs.ErrNotExist)
+	}
+	b, err := io.ReadAll(io.LimitReader(file, store.MaxObjectBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading object %s: %w", key, err)
+	}
+	if len(b) > store.MaxObjectBytes {
+		return nil, fmt.Errorf("object %s is larger than the limit of %d bytes", key, store.MaxObjectBytes)
+	}
+	return b, nil
+}
+
+// WriteObject writes data to a temporary file beside the object's place,
+// fsyncs it, renames it over the object and fsyncs the folder: the object
+// is the old bytes or the new ones, even after a crash.
+func (f *FS) WriteObject(ctx context.Context, key string, data []byte) error {
+	p, err := f.objectPath(key)
+	if err != nil {
+		return err
+	}
+	if len(data) > store.MaxObjectBytes {
+		return fmt.Errorf("object %s: %d bytes is more than the limit of %d: %w", key, len(data), store.MaxObjectBytes, store.ErrTooLarge)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := f.mkdirs(dir); err != nil {
+		return fmt.Errorf("writing object %s: %w", key, err)
+	}
+	tmp, err := os.CreateTemp(dir, objectTmpPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("writing object %s: %w", key, err)
+	}
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing object %s: %w", key, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing object %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("writing object %s: %w", key, err)
+	}
+	return nil
+}
+
+// mkdirs creates dir and the folders above it up to dir/objects, fsyncing
+// the parent of each one it creates so that the new entry is durable.
+func (f *FS) mkdirs(dir string) error {
+	root := filepath.Join(f.dir, objectsDir)
+	if dir == root {
+		return nil
+	}
+	if info, err := os.Stat(dir); err == nil {
+		if !info.IsDir() {
+			return fmt.Errorf("%s is a file, not a folder", dir)
+		}
+		return nil
+	}
+	if err := f.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made by a concurrent writer
+		}
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }

@@ -163,7 +163,7 @@ func TestCleanTmp(t *testing.T) {
 	}
 	past := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(old.Path(), past, past)
-	if err := f.CleanTmp(time.Hour); err != nil {
+	if err := f.CleanTmp(context.Background(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(old.Path()); !errors.Is(err, os.ErrNotExist) {
