@@ -251,18 +251,14 @@ func (s *Scheduler) Work(ctx context.Context) {
 			s.cfg.Log.Warn("stopping the revalidation job queue", "err", err)
 		}
 	}()
-	// The periodic tick is inserted by River's leader, which may be
-	// another client of this process (the pipeline's) that does not
-	// carry the tick; so every process also looks for due revalidations
-	// on the same cadence. Queueing is idempotent (one job per version),
-	// so looking twice queues nothing twice.
-	t := time.NewTicker(s.cfg.Every)
-	defer t.Stop()
+	// The periodic tick is inserted by River's elected leader alone (one
+	// River client per process carries every queue's jobs), so due
+	// revalidations are looked for once across all processes; Wake looks
+	// at once, in this process.
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
 		case <-s.wake:
 		}
 		if err := s.queueDue(ctx); err != nil && ctx.Err() == nil {

@@ -57,6 +57,7 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d database %s for the job queue: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
 	jobs := riverpgxv5.New(pool)
+	runner := riverq.NewRunner(jobs) // one River client for every queue
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:               "postgres",
 		DollarPlaceholders: true,
@@ -71,7 +72,7 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		NowMicros:         "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
 		RowLocks:          true,
 		Jobs: func(cfg store.QueueConfig) (store.Queue, error) {
-			return riverq.New(jobs, cfg)
+			return riverq.New(runner, cfg)
 		},
 		Close:      func() error { pool.Close(); return nil },
 		TimeMicros: func(e string) string { return "CAST(EXTRACT(EPOCH FROM " + e + ") * 1000000 AS BIGINT)" },

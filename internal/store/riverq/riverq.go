@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -35,9 +36,153 @@ func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 	return nil
 }
 
-// Queue is a store.Queue on a River driver.
+// Runner is the one River client that works every queue of a store in
+// this process. River elects one leader per database among its clients,
+// and only the leader inserts periodic jobs and rescues the jobs of dead
+// workers; a client that did not know every job kind would discard the
+// stuck jobs of the kinds it lacks. So the queues of all services share
+// one client, built from all their configurations when the first of them
+// starts, and stopped when the last stops.
+type Runner[TTx any] struct {
+	driver riverdriver.Driver[TTx]
+
+	mu      sync.Mutex
+	queues  []*Queue[TTx]
+	client  *river.Client[TTx]
+	running int
+}
+
+// NewRunner returns the runner of a store's queues on driver.
+func NewRunner[TTx any](driver riverdriver.Driver[TTx]) *Runner[TTx] {
+	return &Runner[TTx]{driver: driver}
+}
+
+// start starts the shared client, building it from every queue known so
+// far on its first start.
+func (r *Runner[TTx]) start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client == nil {
+		c, err := r.build()
+		if err != nil {
+			return err
+		}
+		r.client = c
+	}
+	if r.running == 0 {
+		if err := r.client.Start(ctx); err != nil {
+			return fmt.Errorf("starting River's client: %w", err)
+		}
+	}
+	r.running++
+	return nil
+}
+
+// stop stops the shared client once every queue that started it stopped.
+func (r *Runner[TTx]) stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == 0 {
+		return nil
+	}
+	r.running--
+	if r.running > 0 {
+		return nil
+	}
+	err := r.client.Stop(ctx)
+	if ctx.Err() == nil {
+		return err
+	}
+	// Running jobs did not finish in time: cancel them, which hands them
+	// back to the queue as failed attempts that any process retries
+	// shortly, rather than leaving them running until the rescuer takes
+	// them for a dead worker's.
+	cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if cerr := r.client.StopAndCancel(cancelCtx); cerr != nil {
+		return fmt.Errorf("stopping River's client: %w (then cancelling its running jobs: %v)", err, cerr)
+	}
+	return nil
+}
+
+func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
+	ws := river.NewWorkers()
+	rc := &river.Config{
+		ID:      newID(),
+		Workers: ws,
+		Queues:  map[string]river.QueueConfig{},
+		// Each step has its own timeouts (the analyzers' among them);
+		// River's rescuer, after RescueAfter, is the backstop.
+		JobTimeout:  -1,
+		RetryPolicy: r,
+		// A job queued by another process is picked up within this; the
+		// defaults (a 100 ms cooldown between fetches) cap a worker at
+		// about 40 short jobs a second.
+		FetchCooldown:     10 * time.Millisecond,
+		FetchPollInterval: 500 * time.Millisecond,
+	}
+	var log *slog.Logger
+	added := map[string]bool{}
+	for _, q := range r.queues {
+		// Two queues of one name (a test playing two processes) share
+		// its workers: the first registered kind works it.
+		for _, w := range q.cfg.Workers {
+			if added[w.Kind] {
+				continue
+			}
+			if err := w.Add(ws); err != nil {
+				return nil, fmt.Errorf("registering the %s worker: %w", w.Kind, err)
+			}
+			added[w.Kind] = true
+		}
+		n := max(q.cfg.MaxWorkers, 1, rc.Queues[q.cfg.Name].MaxWorkers)
+		rc.Queues[q.cfg.Name] = river.QueueConfig{MaxWorkers: n}
+		rc.PeriodicJobs = append(rc.PeriodicJobs, q.cfg.Periodic...)
+		rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, q.cfg.RescueAfter)
+		if q.cfg.Now != nil && rc.Test.Time == nil {
+			rc.Test.Time = clock{q.cfg.Now}
+		}
+		if log == nil {
+			log = q.cfg.Log
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// River logs every leadership change and maintenance run at info.
+	rc.Logger = slog.New(levelHandler{log.Handler(), slog.LevelWarn})
+	c, err := river.NewClient(r.driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("starting River's client: %w", err)
+	}
+	return c, nil
+}
+
+// NextRetry is the retry policy of every queue's jobs: their worker's.
+func (r *Runner[TTx]) NextRetry(job *rivertype.JobRow) time.Time {
+	r.mu.Lock()
+	queues := r.queues
+	r.mu.Unlock()
+	for _, q := range queues {
+		if _, ok := q.workers[job.Kind]; ok {
+			return q.NextRetry(job)
+		}
+	}
+	return (&river.DefaultClientRetryPolicy{}).NextRetry(job)
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "gatehouse-" + hex.EncodeToString(b)
+}
+
+// Queue is a store.Queue on a River driver: it inserts and lists through a
+// client of its own that works nothing, and works its jobs through the
+// store's Runner.
 type Queue[TTx any] struct {
 	driver  riverdriver.Driver[TTx]
+	runner  *Runner[TTx]
 	client  *river.Client[TTx]
 	cfg     store.QueueConfig
 	workers map[string]store.Worker
@@ -56,15 +201,16 @@ func (c clock) NowOrNil() *time.Time {
 	return &t
 }
 
-// New returns a queue over driver.
-func New[TTx any](driver riverdriver.Driver[TTx], cfg store.QueueConfig) (*Queue[TTx], error) {
+// New returns a queue of r's store. Its kinds join r's client when that
+// first starts.
+func New[TTx any](r *Runner[TTx], cfg store.QueueConfig) (*Queue[TTx], error) {
 	if cfg.Name == "" {
 		return nil, errors.New("a job queue needs a name")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	q := &Queue[TTx]{driver: driver, cfg: cfg, workers: map[string]store.Worker{}}
+	q := &Queue[TTx]{driver: r.driver, runner: r, cfg: cfg, workers: map[string]store.Worker{}, id: newID()}
 	ws := river.NewWorkers()
 	for _, w := range cfg.Workers {
 		if err := w.Add(ws); err != nil {
@@ -73,30 +219,21 @@ func New[TTx any](driver riverdriver.Driver[TTx], cfg store.QueueConfig) (*Queue
 		q.workers[w.Kind] = w
 		q.kinds = append(q.kinds, w.Kind)
 	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	q.id = "gatehouse-" + hex.EncodeToString(b)
-	rc := &river.Config{
-		ID:      q.id,
-		Workers: ws,
-		Queues:  map[string]river.QueueConfig{cfg.Name: {MaxWorkers: max(cfg.MaxWorkers, 1)}},
-		// Each step has its own timeouts (the analyzers' among them);
-		// River's rescuer, after RescueAfter, is the backstop.
-		JobTimeout:           -1,
-		RescueStuckJobsAfter: cfg.RescueAfter,
-		PeriodicJobs:         cfg.Periodic,
-		RetryPolicy:          q,
-		// River logs every leadership change and maintenance run at info.
-		Logger: slog.New(levelHandler{cfg.Log.Handler(), slog.LevelWarn}),
-	}
+	rc := &river.Config{ID: q.id, Workers: ws, Logger: slog.New(levelHandler{cfg.Log.Handler(), slog.LevelWarn})}
 	if cfg.Now != nil {
 		rc.Test.Time = clock{cfg.Now}
 	}
-	c, err := river.NewClient(driver, rc)
+	c, err := river.NewClient(r.driver, rc)
 	if err != nil {
-		return nil, fmt.Errorf("starting River's client for the %s queue: %w", cfg.Name, err)
+		return nil, fmt.Errorf("opening River's client for the %s queue: %w", cfg.Name, err)
 	}
 	q.client = c
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != nil {
+		return nil, fmt.Errorf("the %s queue was opened after the store's jobs started: open every queue first", cfg.Name)
+	}
+	r.queues = append(r.queues, q)
 	return q, nil
 }
 
@@ -136,11 +273,13 @@ func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river
 	return !res.UniqueSkippedAsDuplicate, nil
 }
 
-// Start runs River's client.
-func (q *Queue[TTx]) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start works the queue in the background: it starts the store's one
+// River client, which works every queue of the store.
+func (q *Queue[TTx]) Start(ctx context.Context) error { return q.runner.start(ctx) }
 
-// Stop stops River's client.
-func (q *Queue[TTx]) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
+// Stop stops working: the store's River client stops once every queue
+// that started it stopped, letting running jobs finish until ctx ends.
+func (q *Queue[TTx]) Stop(ctx context.Context) error { return q.runner.stop(ctx) }
 
 // List lists the queue's jobs in states.
 func (q *Queue[TTx]) List(ctx context.Context, states []rivertype.JobState, limit int) ([]*rivertype.JobRow, error) {

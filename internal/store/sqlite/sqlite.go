@@ -66,6 +66,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	jobsDB.SetMaxOpenConns(1)
 	jobs := riversqlite.New(jobsDB)
+	runner := riverq.NewRunner(jobs) // one River client for every queue
 	fail := func(err error) (*sqlstore.Store, error) {
 		db.Close()
 		jobsDB.Close()
@@ -83,7 +84,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		SerialWriters:     true,
 		NowMicros:         "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
 		Jobs: func(cfg store.QueueConfig) (store.Queue, error) {
-			return riverq.New(jobs, cfg)
+			return riverq.New(runner, cfg)
 		},
 		Close: jobsDB.Close,
 		// River keeps times as "2006-01-02 15:04:05.000" UTC text.
