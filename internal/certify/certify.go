@@ -86,6 +86,8 @@ type Outbox interface {
 	LogState(ctx context.Context) (domain.LogState, error)
 	InitLogState(ctx context.Context, st domain.LogState) error
 	IntegrateLog(ctx context.Context, limit int, integrate func(domain.LogState, []domain.TrustEvent) (domain.LogState, error)) (domain.LogState, error)
+	SequencedTrustEvents(ctx context.Context, first int64, limit int) ([]domain.TrustEvent, error)
+	AdoptLogEntries(ctx context.Context, first int64, entries [][]byte, at time.Time, ev audit.Event) error
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
 }

@@ -3,6 +3,7 @@ package certify_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -650,5 +651,63 @@ func TestRenew(t *testing.T) {
 	h.inReview(t, "sub2", "other", "1.0.0", true)
 	if _, err := h.svc.Renew(ctx, "sub2", "system", ""); !errors.Is(err, certify.ErrState) {
 		t.Errorf("renewing a version in review: %v, want ErrState", err)
+	}
+}
+
+// TestRestoredDatabaseNeverForksTheLog: a database restored from a backup
+// older than the bucket's log has lost trust events the log holds. The
+// log's next entries must not take their indexes (two different trees of
+// one size, a fork every host would catch): the lost entries are adopted
+// at their indexes, audited, and the log grows on from the storage's tree.
+func TestRestoredDatabaseNeverForksTheLog(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	event := func(svc *certify.Service, i int) {
+		t.Helper()
+		if err := svc.LogEvent(ctx, trust.Event{Kind: trust.EventPolicyApplied, Subject: fmt.Sprintf("sha256:%064d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event(h.svc, 1)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, err := h.st.(interface{ DB() *sql.DB }).DB().ExecContext(ctx, `VACUUM INTO ?`, backup); err != nil {
+		t.Fatal(err)
+	}
+	event(h.svc, 2)
+	event(h.svc, 3)
+	before := h.checkpoint(t)
+
+	restored, err := sqlite.Open(ctx, backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restored.Close() })
+	svc, err := certify.New(ctx, certify.Config{Store: restored, Signer: h.signer, LogSigner: h.logSigner, LogOrigin: origin, LogStorage: h.lg, Now: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event(svc, 4)
+	st, err := restored.LogState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := tlog.Checkpoint{Origin: origin, Size: uint64(st.Size), Hash: tlog.Hash(st.Root)}
+	if after.Size != before.Size+1 {
+		t.Fatalf("after the restore the log holds %d entries, want the %d it had and the new one", after.Size, before.Size)
+	}
+	prover := tlog.TileProver{Fetch: tlog.StorageFetcher(h.lg)}
+	p, err := prover.ConsistencyProof(ctx, before.Size, after)
+	if err != nil || tlog.VerifyConsistency(before, after, p) != nil {
+		t.Fatalf("the log forked: the tree after the restore does not extend the one before: %v", err)
+	}
+	var adopted int
+	err = restored.ScanAudit(ctx, domain.AuditQuery{}, func(e audit.Event) error {
+		if e.Action == audit.TrustEvent && e.Subject == "log:adopted" {
+			adopted++
+		}
+		return nil
+	})
+	if err != nil || adopted != 1 {
+		t.Errorf("%d log:adopted audit events, want 1 (%v)", adopted, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/tlog"
 )
@@ -62,6 +63,9 @@ func (s *Service) Publish(ctx context.Context) (int, error) {
 	if !held {
 		return 0, nil
 	}
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
 	n := 0
 	for {
 		seq, err := s.st.SequenceTrustEvents(ctx, publishBatch)
@@ -87,6 +91,63 @@ func (s *Service) Publish(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// catchUp runs before anything is sequenced, and keeps the log from ever
+// forking when its storage is ahead of the database. That happens in two
+// ways. An integrator died after writing a checkpoint but before recording
+// it: the database has those entries sequenced, the storage's copy must
+// match them byte for byte, and the next integration writes the same tree
+// again. Or the database was restored from a backup older than the
+// bucket: the database has no events at those indexes, and new events
+// would be sequenced there, giving a second, different tree of the same
+// size. catchUp adopts such entries into the database at their indexes
+// (audited), so the log stays one append-only tree; what the lost records
+// said stays in the log, which is the point of having one.
+func (s *Service) catchUp(ctx context.Context) error {
+	state, err := s.st.LogState(ctx)
+	if err != nil {
+		return err
+	}
+	cp, _, err := s.integ.ReadCheckpoint(ctx)
+	if errors.Is(err, fs.ErrNotExist) && state.Size == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the log's checkpoint from its storage: %w", err)
+	}
+	if state.Size < 0 || cp.Size <= uint64(state.Size) {
+		return nil
+	}
+	prover := tlog.TileProver{Fetch: tlog.StorageFetcher(s.logStorage)}
+	for next := uint64(state.Size); next < cp.Size; {
+		want := min(cp.Size-next, publishBatch)
+		stored, err := readEntries(ctx, prover, cp, next, want)
+		if err != nil {
+			return fmt.Errorf("reading the log's entries the database has not recorded as integrated: %w", err)
+		}
+		known, err := s.st.SequencedTrustEvents(ctx, int64(next), int(want))
+		if err != nil {
+			return err
+		}
+		for i, e := range known {
+			if e.LogIndex != int64(next)+int64(i) || !bytes.Equal(e.Entry, stored[i]) {
+				return fmt.Errorf("log entry %d in the log's storage differs from the database's: the storage holds a log this database did not write; stop and investigate", next+uint64(i))
+			}
+		}
+		if len(known) < len(stored) {
+			first := next + uint64(len(known))
+			rest := stored[len(known):]
+			s.logger.Warn("the log's storage holds entries the database lost (restored from an older backup?); adopting them so the log does not fork", "first", first, "count", len(rest))
+			ev := audit.Event{Time: s.now(), Actor: "system", Action: audit.TrustEvent, Subject: "log:adopted",
+				Reason: fmt.Sprintf("adopted %d log entries from index %d that the database lost", len(rest), first)}
+			if err := s.st.AdoptLogEntries(ctx, int64(first), rest, s.now(), ev); err != nil {
+				return fmt.Errorf("adopting the log's entries the database lost: %w", err)
+			}
+		}
+		next += uint64(len(stored))
+	}
+	return nil
 }
 
 // integrate writes events' entries onto the tree cur and returns the new

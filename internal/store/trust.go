@@ -80,6 +80,13 @@ type Trust interface {
 	// integrator at a time gets to (a row lock, or compare-and-set with
 	// ErrStateChanged for the loser).
 	IntegrateLog(ctx context.Context, limit int, integrate func(domain.LogState, []domain.TrustEvent) (domain.LogState, error)) (domain.LogState, error)
+	// SequencedTrustEvents returns up to limit events sequenced at log
+	// index first and after, in log order.
+	SequencedTrustEvents(ctx context.Context, first int64, limit int) ([]domain.TrustEvent, error)
+	// AdoptLogEntries records entries the log's storage holds from index
+	// first on that the database has no event for (restored from an older
+	// backup than the bucket), sequenced at their indexes, with ev.
+	AdoptLogEntries(ctx context.Context, first int64, entries [][]byte, at time.Time, ev audit.Event) error
 
 	// ProvenanceStatement returns the marketplace's signed provenance
 	// statement for a version, or ErrNotFound.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 )
 
@@ -150,8 +151,7 @@ func (s *Store) integrateFrom(ctx context.Context, q querier, cur domain.LogStat
 	if cur.Size < 0 {
 		return cur, errors.New("the log's state was never recorded: start the marketplace once to record it")
 	}
-	events, err := list(ctx, s, q, "reading sequenced trust events", scanTrustEvent,
-		`SELECT seq, entry, created_at, log_index FROM trust_events WHERE log_index >= ? AND log_index < ? ORDER BY log_index`, cur.Size, cur.Size+int64(limit))
+	events, err := s.sequenced(ctx, q, cur.Size, limit)
 	if err != nil {
 		return cur, err
 	}
@@ -171,6 +171,20 @@ func (s *Store) integrateFrom(ctx context.Context, q querier, cur domain.LogStat
 		return cur, fmt.Errorf("integrating %d entries onto a tree of %d gave a tree of %d", len(events), cur.Size, next.Size)
 	}
 	return next, nil
+}
+
+// SequencedTrustEvents returns up to limit events sequenced at log index
+// first and after, in log order.
+func (s *Store) SequencedTrustEvents(ctx context.Context, first int64, limit int) ([]domain.TrustEvent, error) {
+	if limit <= 0 || limit > MaxIntegrateBatch {
+		limit = MaxIntegrateBatch
+	}
+	return s.sequenced(ctx, s.db, first, limit)
+}
+
+func (s *Store) sequenced(ctx context.Context, q querier, first int64, limit int) ([]domain.TrustEvent, error) {
+	return list(ctx, s, q, "reading sequenced trust events", scanTrustEvent,
+		`SELECT seq, entry, created_at, log_index FROM trust_events WHERE log_index >= ? AND log_index < ? ORDER BY log_index`, first, first+int64(limit))
 }
 
 // AcquireLease takes or renews the lease name for holder until ttl from
@@ -204,6 +218,32 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM leases WHERE name = ? AND holder = ?`), name, holder); err != nil {
 			return fmt.Errorf("%s: releasing lease %s: %w", s.d.Name, name, err)
+		}
+		return nil
+	})
+}
+
+// AdoptLogEntries records entries the log's storage holds from log index
+// first on that the database has no event for (a database restored from a
+// backup older than the bucket's log): each becomes a trust event already
+// sequenced at its index, so the next integration writes the same tree
+// again instead of a different one. ev records the adoption.
+func (s *Store) AdoptLogEntries(ctx context.Context, first int64, entries [][]byte, at time.Time, ev audit.Event) error {
+	if first < 0 || len(entries) == 0 || len(entries) > MaxIntegrateBatch {
+		return fmt.Errorf("adopting %d log entries from index %d: out of range", len(entries), first)
+	}
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		var last int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(log_index), -1) FROM trust_events`).Scan(&last); err != nil {
+			return fmt.Errorf("%s: reading the last log index: %w", s.d.Name, err)
+		}
+		if last+1 != first {
+			return fmt.Errorf("adopting log entries from index %d, but the database's last sequenced index is %d: %w", first, last, domain.ErrStateChanged)
+		}
+		for i, e := range entries {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO trust_events (entry, created_at, log_index) VALUES (?, ?, ?)`), e, micros(at), first+int64(i)); err != nil {
+				return fmt.Errorf("%s: adopting log entry %d: %w", s.d.Name, first+int64(i), err)
+			}
 		}
 		return nil
 	})
