@@ -304,9 +304,6 @@ func (l *Log) publishedTree(size uint64) (Checkpoint, error) {
 	return Checkpoint{Origin: cp.Origin, Size: size, Hash: root}, nil
 }
 
-// Storage returns the log's published files, for serving them.
-func (l *Log) Storage() Storage { return l.in.st }
-
 // Close stops the sequencer (failing queued appends with ErrClosed) and
 // closes the files. It waits for a batch being written to finish.
 func (l *Log) Close() error {

@@ -27,7 +27,7 @@ type Storage interface {
 	WriteFile(ctx context.Context, path string, data []byte) error
 }
 
-// Fetcher returns st's files as a Fetcher, for a TileProver.
+// StorageFetcher returns st's files as a Fetcher, for a TileProver.
 func StorageFetcher(st Storage) Fetcher {
 	return func(ctx context.Context, p string) ([]byte, error) { return st.ReadFile(ctx, p) }
 }

@@ -5,7 +5,6 @@ package main_test
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -18,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,49 +61,17 @@ type serverProc struct {
 	mu     *sync.Mutex
 }
 
-var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
-
 // startServer runs `gatehouse serve` on a free port over data and waits
 // until it serves.
 func startServer(t *testing.T, data string, extra ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"}, extra...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stderr = &lockedWriter{w: &logs, mu: &mu}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var printed bytes.Buffer
-	p := &serverProc{cmd: cmd, out: &logs, stdout: &printed, mu: &mu}
-	t.Cleanup(func() { p.kill() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			mu.Lock()
-			printed.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case p.base = <-found:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not start; its log:\n%s", logs.String())
-	}
+	p := startProc(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"}, extra...)...)
 	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.token = strings.TrimSpace(string(tok))
-	return p
+	return p.serverProc
 }
 
 type lockedWriter struct {

@@ -309,11 +309,11 @@ func TestScaleOut(t *testing.T) {
 }
 
 // copyKeys copies the keys of a marketplace's first process (the
-// marketplace and log keys, the keyring, the web session key) to another
-// process's data folder.
+// marketplace and log keys, the keyring, the web session and webhook keys) to another
+// process's data folder, as docs/operations.md tells operators to.
 func copyKeys(t *testing.T, from, to string) {
 	t.Helper()
-	for _, rel := range []string{"keys/marketplace.key", "keys/marketplace.pub", "keys/log.key", "keys/log.pub", "keys/keyring.json", "web-session.key"} {
+	for _, rel := range []string{"keys/marketplace.key", "keys/marketplace.pub", "keys/log.key", "keys/log.pub", "keys/keyring.json", "web-session.key", "webhook.key"} {
 		b, err := os.ReadFile(filepath.Join(from, rel))
 		if err != nil {
 			t.Fatal(err)

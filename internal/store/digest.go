@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -74,3 +75,33 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingReader) Close() error { return v.rc.Close() }
+
+// CopyLimited copies r to w, at most max bytes, for a blob store's Stage:
+// it fails with ErrTooLarge when r holds more and with ctx's error once ctx
+// is done. Errors from r are wrapped, so a caller's own limit error still
+// matches with errors.Is.
+func CopyLimited(ctx context.Context, w io.Writer, r io.Reader, max int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, fmt.Errorf("staging a blob: %w", err)
+		}
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if n+int64(k) > max {
+				return n, fmt.Errorf("staging a blob: more than the limit of %d bytes: %w", max, ErrTooLarge)
+			}
+			if _, err := w.Write(buf[:k]); err != nil {
+				return n, fmt.Errorf("staging a blob: writing: %w", err)
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, fmt.Errorf("staging a blob: reading: %w", rerr)
+		}
+	}
+}

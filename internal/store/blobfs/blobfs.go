@@ -80,7 +80,7 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 		return nil, err
 	}
 	h := sha256.New()
-	n, err := copyLimited(ctx, io.MultiWriter(tmp, h), r, max)
+	n, err := store.CopyLimited(ctx, io.MultiWriter(tmp, h), r, max)
 	if err != nil {
 		return fail(err)
 	}
@@ -97,33 +97,6 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 // ErrTooLarge is returned (wrapped) by Stage when the bytes exceed max.
 var ErrTooLarge = store.ErrTooLarge
 
-// copyLimited copies at most max bytes, failing with ErrTooLarge when
-// there are more and with ctx's error when it is done.
-func copyLimited(ctx context.Context, w io.Writer, r io.Reader, max int64) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("staging a blob: %w", err)
-		}
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			if n+int64(k) > max {
-				return n, fmt.Errorf("staging a blob: more than the limit of %d bytes: %w", max, ErrTooLarge)
-			}
-			if _, err := w.Write(buf[:k]); err != nil {
-				return n, fmt.Errorf("staging a blob: writing: %w", err)
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, fmt.Errorf("staging a blob: reading: %w", rerr)
-		}
-	}
-}
 
 type staged struct {
 	fs        *FS
