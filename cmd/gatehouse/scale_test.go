@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,5 +349,40 @@ func waitCheckpoint(t *testing.T, cl *client.Client, min int) []byte {
 			t.Fatalf("no checkpoint of %d entries after a minute: %v", min, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestSigtermDrains: on SIGTERM a process fails its readiness probe at
+// once, keeps answering for the drain delay (so a load balancer moves
+// away first), then exits cleanly.
+func TestSigtermDrains(t *testing.T) {
+	p := startServer(t, t.TempDir(), "--drain-delay", "5s")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Readiness fails before the process stops answering at all.
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			t.Fatalf("the process stopped answering before its readiness probe failed: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp, err := http.Get(p.base + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("while draining, healthz = %v, %v; the process is alive", resp, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the process exited with %v after SIGTERM; its log:\n%s", err, p.logs())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the process did not exit within a minute of SIGTERM")
 	}
 }
