@@ -357,6 +357,20 @@ func waitCheckpoint(t *testing.T, cl *client.Client, min int) []byte {
 // away first), then exits cleanly.
 func TestSigtermDrains(t *testing.T) {
 	p := startServer(t, t.TempDir(), "--drain-delay", "5s")
+	// The address is printed before the start-up sweep; wait until the
+	// process serves.
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("the process never became ready: %v; its log:\n%s", err, p.logs())
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
