@@ -14,7 +14,7 @@ import (
 func (m *migration) copyRows(ctx context.Context) error {
 	var total int64
 	for i, t := range m.tables {
-		m.prog.Step("rows: table %d of %d, %s", i+1, len(m.tables), t.name)
+		m.tick("rows: table %d of %d, %s", i+1, len(m.tables), t.name)
 		n, err := m.copyTable(ctx, t)
 		if err != nil {
 			return fmt.Errorf("copying table %s: %w", t.name, err)
