@@ -61,7 +61,7 @@ copy (the command's last lines say what to do next).`,
 				Progress: newProgress(cmd.ErrOrStderr(), migrate.Steps),
 			})
 			if err != nil {
-				if errors.Is(err, migrate.ErrOtherInstallation) {
+				if errors.Is(err, migrate.ErrOtherInstallation) || errors.Is(err, migrate.ErrSourceInUse) {
 					return err
 				}
 				return fmt.Errorf("%w\nnothing is lost: fix the cause and run the same command again to resume", err)

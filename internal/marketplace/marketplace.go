@@ -127,6 +127,9 @@ func closeLock(f *os.File) {
 	}
 }
 
+// ErrDataInUse: another process holds the data folder's lock.
+var ErrDataInUse = errors.New("the data folder's lock is held")
+
 // LockData takes the data folder's lock, as `gatehouse serve` holds it on
 // an embedded data folder, for tools that must not run beside a server
 // (gatehouse migrate). It fails, saying so, while a process serves the

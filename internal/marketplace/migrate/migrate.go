@@ -42,6 +42,9 @@ const (
 	maxParams = 65535
 )
 
+// ErrSourceInUse is returned when a process serves the data folder.
+var ErrSourceInUse = errors.New("the data folder is being served")
+
 // Config says what to migrate where.
 type Config struct {
 	// Data is the embedded installation's data folder (gatehouse.db,
@@ -174,8 +177,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, fmt.Errorf("%s holds no embedded Gatehouse installation (no gatehouse.db): %w", cfg.Data, err)
 	}
 	lock, err := marketplace.LockData(cfg.Data)
+	if errors.Is(err, marketplace.ErrDataInUse) {
+		return Report{}, fmt.Errorf("%w (%s): migrate copies a stopped installation; stop `gatehouse serve` on it, then run migrate again", ErrSourceInUse, cfg.Data)
+	}
 	if err != nil {
-		return Report{}, fmt.Errorf("%w (migrate copies a stopped installation: stop `gatehouse serve` on it, then run migrate again)", err)
+		return Report{}, err
 	}
 	defer lock.Close()
 	if err := m.open(ctx); err != nil {

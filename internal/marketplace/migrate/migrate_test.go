@@ -324,7 +324,7 @@ func TestMigrateRefusesServedFolder(t *testing.T) {
 	}
 	defer lock.Close()
 	_, err = Run(context.Background(), Config{Data: src.data, DatabaseURL: "postgres://unused@127.0.0.1:1/x", BlobsURL: fileBlobs(t)})
-	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "stop `gatehouse serve`") {
+	if !errors.Is(err, ErrSourceInUse) || !strings.Contains(err.Error(), "stop `gatehouse serve`") {
 		t.Fatalf("migrating a served folder: %v", err)
 	}
 }

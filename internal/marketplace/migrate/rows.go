@@ -13,6 +13,7 @@ import (
 // copyRows copies every table, in foreign-key order.
 func (m *migration) copyRows(ctx context.Context) error {
 	var total int64
+	m.prog.Step("rows: %d tables", len(m.tables))
 	for i, t := range m.tables {
 		m.tick("rows: table %d of %d, %s", i+1, len(m.tables), t.name)
 		n, err := m.copyTable(ctx, t)
