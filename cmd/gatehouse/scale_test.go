@@ -24,6 +24,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/store/blobtest"
 	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
+	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -274,6 +275,25 @@ func TestScaleOut(t *testing.T) {
 	c2 := waitCheckpoint(t, clientOf(a2), 1)
 	if !bytes.Equal(c1, c2) {
 		t.Errorf("the two APIs serve different checkpoints:\n%s\n%s", c1, c2)
+	}
+	// No entry is in the log twice.
+	cp, err := tlog.ParseCheckpoint(c1[:bytes.Index(c1, []byte("\n\n"))+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	prover := tlog.TileProver{Fetch: clientOf(a1).LogFetch}
+	seen := map[string]bool{}
+	for b := uint64(0); b*256 < cp.Size; b++ {
+		entries, err := prover.Entries(ctx, b, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if seen[string(e)] {
+				t.Errorf("log entry %s is in the log twice", e)
+			}
+			seen[string(e)] = true
+		}
 	}
 	out, code = run(t, []string{"GATEHOUSE_SERVER=" + a1.base, "GATEHOUSE_TOKEN=" + token}, "log", "verify", "--since", sinceFile)
 	if code != 0 {

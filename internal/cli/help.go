@@ -22,6 +22,10 @@ var examples = map[string]string{
 	"worker": `  gatehouse worker --database postgres://gatehouse@db/gatehouse --data /var/lib/gatehouse
   gatehouse worker --database "$GATEHOUSE_DATABASE" --addr 0.0.0.0:9090  # probes and metrics for the platform`,
 
+	"migrate": `  gatehouse migrate --data gatehouse-data --to postgres://gatehouse@db/gatehouse \
+    --blobs 's3://gatehouse?endpoint=https://s3.example.com&region=eu-west-1'   # run it again to resume
+  gatehouse migrate --data /var/lib/gatehouse --to "$GATEHOUSE_DATABASE" --blobs s3://plugins/prod?region=us-east-1`,
+
 	"plugin": `  gatehouse plugin init acme/hello
   gatehouse plugin status acme/hello@0.1.0`,
 	"plugin init": `  gatehouse plugin init acme/hello          # in ./hello

@@ -22,7 +22,7 @@ func lockData(data string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("the data folder %s is in use by another gatehouse process: stop it first, or run several processes on PostgreSQL (see docs/operations.md)", data)
+			return nil, fmt.Errorf("the data folder %s is in use by another gatehouse process: stop it first, or run several processes on PostgreSQL (see docs/operations.md): %w", data, ErrDataInUse)
 		}
 		return nil, fmt.Errorf("locking the data folder: %w", err)
 	}

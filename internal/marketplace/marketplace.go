@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -124,6 +125,30 @@ func closeLock(f *os.File) {
 	if f != nil {
 		f.Close()
 	}
+}
+
+// ErrDataInUse: another process holds the data folder's lock.
+var ErrDataInUse = errors.New("the data folder's lock is held")
+
+// LockData takes the data folder's lock, as `gatehouse serve` holds it on
+// an embedded data folder, for tools that must not run beside a server
+// (gatehouse migrate). It fails, saying so, while a process serves the
+// folder; Close releases it.
+func LockData(data string) (io.Closer, error) {
+	f, err := lockData(data)
+	if err != nil {
+		return nil, err
+	}
+	return lockCloser{f}, nil
+}
+
+type lockCloser struct{ f *os.File }
+
+func (l lockCloser) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
 }
 
 // Marketplace is an assembled, not yet serving, Gatehouse.

@@ -298,3 +298,8 @@ func ReadTrustRoot(data string) (certify.TrustRoot, error) {
 	return certify.TrustRoot{MediaType: certify.TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: origin, LogKey: vkey,
 		RevocationMaxAgeSeconds: int64(certify.DefaultRevocationMaxAge / time.Second)}, nil
 }
+
+// ObjectLog returns the transparency log kept as objects under log/ of a
+// blob store, as the processes of a marketplace with --blobs read and
+// write it (gatehouse migrate copies a data folder's log there).
+func ObjectLog(objects store.Objects) tlog.Storage { return objectLog{objects} }
