@@ -18,6 +18,8 @@
 package app
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -47,13 +49,16 @@ type Config struct {
 	Pipeline *pipeline.Pipeline
 	Trust    *certify.Service
 	// VulnDB is the vulnerability database; nil refuses imports.
-	VulnDB     *vulndb.Store
-	Revalidate *revalidate.Scheduler
-	Health     *health.Monitor
-	Webhooks   *webhook.Service
-	Incidents  *incident.Service
-	Now        func() time.Time
-	Log        *slog.Logger
+	// ShareVulnDB, when set, hands an imported all.zip to the other
+	// processes of the marketplace.
+	VulnDB      *vulndb.Store
+	ShareVulnDB func(ctx context.Context, zip io.ReaderAt, size int64) error
+	Revalidate  *revalidate.Scheduler
+	Health      *health.Monitor
+	Webhooks    *webhook.Service
+	Incidents   *incident.Service
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // App is the application layer. It is safe for concurrent use.

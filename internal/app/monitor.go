@@ -242,6 +242,13 @@ func (a *App) ImportVulnDB(ctx context.Context, caller domain.Principal, zip io.
 	if err := a.cfg.Store.AppendAudit(ctx, ev); err != nil {
 		return VulnDBImport{}, fmt.Errorf("recording the import: %w", err)
 	}
+	// Before revalidation is queued: a worker that runs it must find this
+	// database, not its own older one.
+	if a.cfg.ShareVulnDB != nil {
+		if err := a.cfg.ShareVulnDB(ctx, zip, size); err != nil {
+			return VulnDBImport{}, fmt.Errorf("the database was imported on this process, but the marketplace's other processes do not have it (import it again): %w", err)
+		}
+	}
 	out := VulnDBImport{Version: v}
 	if a.cfg.Revalidate != nil {
 		if out.Revalidating, err = a.cfg.Revalidate.VulnDBImported(ctx, caller.Subject, db, old); err != nil {

@@ -102,6 +102,9 @@ type Service struct {
 	// which count and how.
 	Analyzers func() []vet.Analyzer
 	VetConfig vet.Config
+	// KeepBlob, when set, keeps from the orphan sweep a blob no version
+	// names that another service uses (the shared vulnerability database).
+	KeepBlob func(ctx context.Context, digest string) (bool, error)
 	// Triager decides what follows vetting; nil sends every version that
 	// vetting did not block to review.
 	Triager Triager
@@ -321,6 +324,11 @@ func (s *Service) Sweep(ctx context.Context, grace time.Duration) (removed int, 
 		ok, err := s.Store.DigestReferenced(ctx, digest)
 		if err != nil {
 			return err
+		}
+		if !ok && s.KeepBlob != nil {
+			if ok, err = s.KeepBlob(ctx, digest); err != nil {
+				return err
+			}
 		}
 		if !ok {
 			orphans = append(orphans, digest)

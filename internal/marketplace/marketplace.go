@@ -285,12 +285,21 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	in.Triager = rv
 	m.Review = rv
+	// Every process loads the vulnerability database whichever process
+	// imported it: at start-up, and before each vetting run.
+	in.KeepBlob = m.keepVulnDB
+	set.sync = func() {
+		if _, err := m.syncVulnDB(context.Background()); err != nil {
+			m.cfg.Log.Warn("loading the shared vulnerability database; vetting with this process's copy", "err", err)
+		}
+	}
+	set.sync()
 	m.Pipeline = pipeline.New(pipeline.Config{
 		Store: st, Vetting: in, Certifying: rv, Log: cfg.Log,
 	})
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{
-		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, Review: rv, Pipeline: m.Pipeline},
+		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline},
 		server: server.Config{Log: cfg.Log},
 	}
 	// Each layer adds its services to the application layer's

@@ -3,6 +3,7 @@ package marketplace
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/health"
@@ -56,6 +57,18 @@ func (m *Marketplace) ImportVulnDB(ctx context.Context, path, actor string) (*vu
 	db, err := m.VulnDB.ImportFile(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return db, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return db, nil, err
+	}
+	if err := m.shareVulnDB(ctx, f, fi.Size()); err != nil {
+		return db, nil, err
 	}
 	if m.Revalidate == nil {
 		return db, nil, nil

@@ -23,12 +23,19 @@ type analyzerSet struct {
 	// store on every run; nil leaves it out.
 	hunt vet.Analyzer
 
+	// sync, when set, loads a vulnerability database another process
+	// imported, before each run.
+	sync func()
+
 	mu   sync.Mutex
 	db   *vulndb.DB
 	list []vet.Analyzer
 }
 
 func (a *analyzerSet) get() []vet.Analyzer {
+	if a.sync != nil {
+		a.sync()
+	}
 	db := a.vulns.DB()
 	a.mu.Lock()
 	defer a.mu.Unlock()
