@@ -97,7 +97,6 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 // ErrTooLarge is returned (wrapped) by Stage when the bytes exceed max.
 var ErrTooLarge = store.ErrTooLarge
 
-
 type staged struct {
 	fs        *FS
 	tmp       string

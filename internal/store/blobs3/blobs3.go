@@ -333,7 +333,6 @@ func (s *Store) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged
 	return &staged{s: s, path: tmp.Name(), hex: hex.EncodeToString(sum), sum: sum, size: n}, nil
 }
 
-
 type staged struct {
 	s    *Store
 	path string
