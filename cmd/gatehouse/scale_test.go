@@ -165,7 +165,12 @@ func TestScaleOut(t *testing.T) {
 	for s := range submitters {
 		wg.Go(func() {
 			for i := range next {
+				// One in ten passes vetting and waits for a reviewer, who
+				// certifies it below; the rest are rejected by vetting.
 				p := testPackage(t, fmt.Sprintf("scale/p%d", s), fmt.Sprintf("1.0.%d", i), 16<<10)
+				if i%10 == 0 {
+					p = certifiablePackage(t, fmt.Sprintf("scale/c%d", i), "1.0.0")
+				}
 				env, err := intake.Sign(ctx, signer, p)
 				if err != nil {
 					t.Error(err)
@@ -174,7 +179,8 @@ func TestScaleOut(t *testing.T) {
 				sig, _ := trust.MarshalEnvelope(env)
 				// Spread over both APIs; a killed one is retried on the
 				// other, as a load balancer would.
-				for attempt := 0; attempt < 20; attempt++ {
+				var lastErr error
+				for attempt := 0; attempt < 100; attempt++ {
 					mu.Lock()
 					api := apis[(i+attempt)%2]
 					mu.Unlock()
@@ -184,9 +190,14 @@ func TestScaleOut(t *testing.T) {
 						mu.Lock()
 						accepted[sub.ID] = sub.Digest
 						mu.Unlock()
+						lastErr = nil
 						break
 					}
+					lastErr = err
 					time.Sleep(100 * time.Millisecond)
+				}
+				if lastErr != nil {
+					t.Errorf("submission %d was never acknowledged: %v", i, lastErr)
 				}
 			}
 		})
@@ -239,14 +250,56 @@ func TestScaleOut(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// A reviewer certifies the versions waiting for one, through both
+	// APIs, while a worker is killed and restarted: each gets exactly one
+	// certificate, and one log entry for it.
+	inReview, err := cl.Submissions(ctx, "in_review")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inReview) != total/10 {
+		t.Fatalf("%d versions wait for review, want %d", len(inReview), total/10)
+	}
+	var reviewer string
+	out, code := run(t, []string{"GATEHOUSE_SERVER=" + a1.base, "GATEHOUSE_TOKEN=" + token}, "token", "create", "--subject", "bob", "--role", "reviewer")
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.Contains(l, " ") {
+			reviewer = l
+		}
+	}
+	if code != 0 || reviewer == "" {
+		t.Fatalf("creating a reviewer token: exit %d\n%s", code, out)
+	}
+	for i, sub := range inReview {
+		if i == len(inReview)/2 {
+			w2 = w2.restart(t)
+		}
+		api := []*scaleProc{a1, a2}[i%2]
+		if out, code := run(t, []string{"GATEHOUSE_SERVER=" + api.base, "GATEHOUSE_TOKEN=" + reviewer}, "review", "approve", sub.ID); code != 0 {
+			t.Fatalf("approving %s: exit %d\n%s", sub.ID, code, out)
+		}
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		certified, err := cl.Submissions(ctx, "certified")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(certified) == len(inReview) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d approved versions are certified 3 minutes later", len(certified), len(inReview))
+		}
+	}
+
 	// ... exactly once: one move out of triage per version in the audit
-	// trail (to rejected, auto-approved or in review), and the vetting
-	// that led there recorded once.
+	// trail (to rejected, auto-approved or in review), and one certificate
+	// per certified version.
 	var trail bytes.Buffer
 	if err := cl.ExportAudit(ctx, &trail, 0); err != nil {
 		t.Fatal(err)
 	}
-	verdicts := map[string]int{}
+	verdicts, certificates := map[string]int{}, map[string]int{}
 	for _, line := range bytes.Split(bytes.TrimSpace(trail.Bytes()), []byte("\n")) {
 		var ev struct{ Action, Subject, OldState string }
 		if err := json.Unmarshal(line, &ev); err != nil {
@@ -254,6 +307,14 @@ func TestScaleOut(t *testing.T) {
 		}
 		if ev.OldState == "triage" {
 			verdicts[strings.TrimPrefix(ev.Subject, "submission:")]++
+		}
+		if ev.Action == "certificate.issued" {
+			certificates[strings.TrimPrefix(ev.Subject, "submission:")]++
+		}
+	}
+	for _, sub := range inReview {
+		if n := certificates[sub.ID]; n != 1 {
+			t.Errorf("certified version %s has %d certificates, want exactly 1", sub.ID, n)
 		}
 	}
 	for id := range accepted {
@@ -264,7 +325,7 @@ func TestScaleOut(t *testing.T) {
 	if v, err := cl.VerifyAudit(ctx); err != nil || !v.OK {
 		t.Fatalf("audit chain: %v %+v", err, v)
 	}
-	out, code := run(t, nil, "audit", "verify", "--database", dbURL)
+	out, code = run(t, nil, "audit", "verify", "--database", dbURL)
 	if code != 0 {
 		t.Fatalf("gatehouse audit verify exits %d:\n%s", code, out)
 	}

@@ -432,6 +432,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var work sync.WaitGroup
 	if working {
+		work.Go(func() { m.heartbeat(workCtx) })
 		work.Go(func() { m.Pipeline.Work(workCtx, 2*time.Second) })
 		work.Go(func() { m.escalate(workCtx, time.Minute) })
 		// Each layer's background work (publishing the log, revalidation,
@@ -494,4 +495,36 @@ func opsOnly(h http.Handler) http.Handler {
 			fmt.Fprintf(w, `{"code":"not_found","message":"this is a worker process: it serves /healthz, /readyz and /metrics only; send API requests to a gatehouse serve process"}`+"\n")
 		}
 	})
+}
+
+// Heartbeat of a working process: it holds store.WorkerLease of its River
+// client while it runs, renewed well inside the lease's life. Another
+// process's reconcile hands the running jobs of a
+// worker whose lease ran out (it was killed) to the living ones.
+const (
+	heartbeatEvery = 5 * time.Second
+	heartbeatTTL   = 20 * time.Second
+)
+
+func (m *Marketplace) heartbeat(ctx context.Context) {
+	id := m.Pipeline.WorkerID()
+	if id == "" {
+		return
+	}
+	name := store.WorkerLease(id)
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		if _, err := m.Store.AcquireLease(ctx, name, id, heartbeatTTL); err != nil && ctx.Err() == nil {
+			m.cfg.Log.Warn("renewing this worker's lease; other processes may take its jobs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			// Not released: jobs still finishing while the process stops
+			// are its own until the lease runs out, and a stop hands back
+			// what it cancels.
+			return
+		case <-t.C:
+		}
+	}
 }

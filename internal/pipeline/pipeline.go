@@ -142,6 +142,8 @@ var insertOpts = river.InsertOpts{
 // and their state, and the audit trail.
 type Records interface {
 	store.Jobs
+	// LeaseLive reports whether the lease name is held (a live worker).
+	LeaseLive(ctx context.Context, name string) (bool, error)
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
 	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	Transition(ctx context.Context, id string, from, to lifecycle.State, reason string, ev audit.Event) error
@@ -218,6 +220,15 @@ func New(cfg Config) *Pipeline {
 		p.qerr = fmt.Errorf("opening the pipeline's job queue: %w", p.qerr)
 	}
 	return p
+}
+
+// WorkerID names what works the pipeline's jobs in this process (see
+// store.WorkerLease); "" when its queue could not open.
+func (p *Pipeline) WorkerID() string {
+	if p.q == nil {
+		return ""
+	}
+	return p.q.WorkerID()
 }
 
 // Wake makes a running Work loop look for work now rather than at its
@@ -501,10 +512,19 @@ func (p *Pipeline) Reconcile(ctx context.Context, grace time.Duration) (resumed 
 	}
 	now := p.cfg.Now()
 	var errs []error
-	if grace <= 0 {
-		// Alone on the store: a running job's worker is dead, so River's
-		// rescuer is not worth waiting for.
-		jobs, err := p.q.RescueRunning(ctx, "the process running it stopped")
+	{
+		// Alone on the store (no grace), a running job's worker is dead.
+		// Otherwise one is dead when it no longer holds its lease. Either
+		// way River's rescuer, which waits longer than any step can run,
+		// is not worth waiting for.
+		var dead func(context.Context, string) (bool, error)
+		if grace > 0 {
+			dead = func(ctx context.Context, worker string) (bool, error) {
+				live, err := p.cfg.Store.LeaseLive(ctx, store.WorkerLease(worker))
+				return !live, err
+			}
+		}
+		jobs, err := p.q.RescueRunning(ctx, "the process running it stopped", dead)
 		if err != nil {
 			return 0, fmt.Errorf("requeueing running jobs: %w", err)
 		}

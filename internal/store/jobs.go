@@ -68,8 +68,20 @@ type Queue interface {
 	// at once with reason as its error, and returns them: at start-up, a
 	// process alone on its store knows their worker died, and need not
 	// wait for River's rescuer.
-	RescueRunning(ctx context.Context, reason string) ([]*rivertype.JobRow, error)
+	// With dead, only the jobs whose worker dead reports gone (by the
+	// worker id in their attempted_by) are made available.
+	RescueRunning(ctx context.Context, reason string, dead func(ctx context.Context, worker string) (bool, error)) ([]*rivertype.JobRow, error)
+	// WorkerID names what works the queue's jobs in this process, as a
+	// job's attempted_by records it; a process keeps a lease named
+	// WorkerLease(id) while it works, so others know it lives.
+	WorkerID() string
 }
+
+// WorkerLease names the lease a process renews while its River client
+// works jobs: a running job whose worker holds none belongs to a dead
+// process and is handed to another at once, not after River's rescue
+// timeout.
+func WorkerLease(workerID string) string { return "jobs-worker/" + workerID }
 
 // Worker is one job kind of a queue: River's worker and a way to run a
 // fetched row through it.

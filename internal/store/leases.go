@@ -16,4 +16,6 @@ type Leases interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 	// ReleaseLease gives the lease up if holder has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseLive reports whether someone holds the lease name now.
+	LeaseLive(ctx context.Context, name string) (bool, error)
 }

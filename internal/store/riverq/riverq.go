@@ -45,6 +45,7 @@ func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 // starts, and stopped when the last stops.
 type Runner[TTx any] struct {
 	driver riverdriver.Driver[TTx]
+	id     string // the client's id, in the attempted_by of what it works
 
 	mu      sync.Mutex
 	queues  []*Queue[TTx]
@@ -54,7 +55,7 @@ type Runner[TTx any] struct {
 
 // NewRunner returns the runner of a store's queues on driver.
 func NewRunner[TTx any](driver riverdriver.Driver[TTx]) *Runner[TTx] {
-	return &Runner[TTx]{driver: driver}
+	return &Runner[TTx]{driver: driver, id: newID()}
 }
 
 // start starts the shared client, building it from every queue known so
@@ -108,7 +109,7 @@ func (r *Runner[TTx]) stop(ctx context.Context) error {
 func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 	ws := river.NewWorkers()
 	rc := &river.Config{
-		ID:      newID(),
+		ID:      r.id,
 		Workers: ws,
 		Queues:  map[string]river.QueueConfig{},
 		// Each step has its own timeouts (the analyzers' among them);
@@ -273,6 +274,10 @@ func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river
 	return !res.UniqueSkippedAsDuplicate, nil
 }
 
+// WorkerID names what works the queue's jobs in this process (the store's
+// River client), as jobs' attempted_by records it.
+func (q *Queue[TTx]) WorkerID() string { return q.runner.id }
+
 // Start works the queue in the background: it starts the store's one
 // River client, which works every queue of the store.
 func (q *Queue[TTx]) Start(ctx context.Context) error { return q.runner.start(ctx) }
@@ -295,10 +300,26 @@ func (q *Queue[TTx]) List(ctx context.Context, states []rivertype.JobState, limi
 }
 
 // RescueRunning makes the queue's running jobs available now.
-func (q *Queue[TTx]) RescueRunning(ctx context.Context, reason string) ([]*rivertype.JobRow, error) {
-	jobs, err := q.List(ctx, []rivertype.JobState{rivertype.JobStateRunning}, 1000)
-	if err != nil || len(jobs) == 0 {
+func (q *Queue[TTx]) RescueRunning(ctx context.Context, reason string, dead func(ctx context.Context, worker string) (bool, error)) ([]*rivertype.JobRow, error) {
+	running, err := q.List(ctx, []rivertype.JobState{rivertype.JobStateRunning}, 1000)
+	if err != nil || len(running) == 0 {
 		return nil, err
+	}
+	jobs := running[:0:0]
+	for _, j := range running {
+		if dead != nil && len(j.AttemptedBy) > 0 {
+			gone, err := dead(ctx, j.AttemptedBy[len(j.AttemptedBy)-1])
+			if err != nil {
+				return nil, err
+			}
+			if !gone {
+				continue
+			}
+		}
+		jobs = append(jobs, j)
+	}
+	if len(jobs) == 0 {
+		return nil, nil
 	}
 	now := q.now()
 	// Every listed job is dead, however recently it started: the horizon

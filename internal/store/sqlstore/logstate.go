@@ -212,6 +212,17 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	return got == holder, nil
 }
 
+// LeaseLive reports whether someone holds the lease name now, on the
+// database's clock.
+func (s *Store) LeaseLive(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM leases WHERE name = ? AND expires_at > `+s.d.NowMicros), name).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("%s: reading lease %s: %w", s.d.Name, name, err)
+	}
+	return n > 0, nil
+}
+
 // ReleaseLease gives the lease up if holder has it, so another process
 // takes over at once instead of after the lease runs out.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {

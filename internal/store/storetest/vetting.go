@@ -140,9 +140,29 @@ func testJobs(t *testing.T, s store.Store) {
 	if w.count("killed") != 1 {
 		t.Fatalf("a running job ran again before it was rescued (%d runs)", w.count("killed"))
 	}
-	rescued, err := q.RescueRunning(ctx, "the process running it stopped")
+	// Only the jobs of a worker that no longer holds its lease are
+	// rescued while other processes may be at work.
+	workerDead := func(ctx context.Context, worker string) (bool, error) {
+		live, err := s.LeaseLive(ctx, store.WorkerLease(worker))
+		return !live, err
+	}
+	running, _ := q.List(ctx, states(rivertype.JobStateRunning), 10)
+	if len(running) != 1 || len(running[0].AttemptedBy) == 0 {
+		t.Fatalf("running jobs = %+v", running)
+	}
+	worker := running[0].AttemptedBy[len(running[0].AttemptedBy)-1]
+	if ok, err := s.AcquireLease(ctx, store.WorkerLease(worker), worker, time.Hour); err != nil || !ok {
+		t.Fatalf("the worker's lease: %v, %v", ok, err)
+	}
+	if rescued, err := q.RescueRunning(ctx, "the process running it stopped", workerDead); err != nil || len(rescued) != 0 {
+		t.Fatalf("the job of a live worker was rescued: %+v, %v", rescued, err)
+	}
+	if err := s.ReleaseLease(ctx, store.WorkerLease(worker), worker); err != nil {
+		t.Fatal(err)
+	}
+	rescued, err := q.RescueRunning(ctx, "the process running it stopped", workerDead)
 	if err != nil || len(rescued) != 1 {
-		t.Fatalf("RescueRunning = %+v, %v", rescued, err)
+		t.Fatalf("RescueRunning of a dead worker's job = %+v, %v", rescued, err)
 	}
 	if q.RunPending(ctx); w.count("killed") != 2 {
 		t.Fatalf("a rescued job ran %d times, want 2", w.count("killed"))
