@@ -40,9 +40,10 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	db := stdlib.OpenDB(*cfg)
 	// As many idle connections as open ones: database/sql keeps 2 by
 	// default and closes the rest after each use, so with more than 2
-	// requests at once every query paid for a new PostgreSQL backend
-	// (a fork and an authentication), which held the API to ~150
-	// requests/s whatever the number of processes (docs/benchmarks.md).
+	// requests at once most queries paid for a new PostgreSQL backend
+	// (a fork and an authentication); keeping them took downloads from
+	// ~180 to ~500 requests/s and their p99 from ~1 s to ~0.1 s on 2
+	// shared cores (BenchmarkDownload, docs/benchmarks.md).
 	// A connection idle for a minute is closed, so a quiet process holds
 	// few of the server's max_connections.
 	db.SetMaxOpenConns(16)
