@@ -470,8 +470,14 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("%d submissions accepted across %d kills; all recovered, %d blobs, none orphaned", len(accepted), round, blobs)
 }
 
-// testPackage makes a valid package of about size bytes.
+// testPackage makes a valid package of about size bytes whose module
+// exports nothing, so vetting rejects it.
 func testPackage(t *testing.T, id, version string, size int) []byte {
+	return packageOf(t, id, version, size, []byte("\x00asm\x01\x00\x00\x00"))
+}
+
+// packageOf makes a valid package of about size bytes around module.
+func packageOf(tb testing.TB, id, version string, size int, module []byte) []byte {
 	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Crash","description":"Crash test.","owners":[{"name":"T","email":"t@example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["handle"],"hostApi":"^1.0.0"},"permissions":[]}`, id, version)
 	filler := make([]byte, size)
 	r := rand.New(rand.NewPCG(uint64(len(id)), uint64(len(version))))
@@ -482,11 +488,11 @@ func testPackage(t *testing.T, id, version string, size int) []byte {
 	var buf bytes.Buffer
 	_, err := pkgfile.Write(&buf, []pkgfile.File{
 		{Path: "manifest.json", Data: []byte(m)},
-		{Path: "plugin.wasm", Data: []byte("\x00asm\x01\x00\x00\x00")},
+		{Path: "plugin.wasm", Data: module},
 		{Path: "data.bin", Data: filler},
 	})
 	if err != nil {
-		t.Error(err)
+		tb.Error(err)
 	}
 	return buf.Bytes()
 }

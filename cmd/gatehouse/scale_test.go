@@ -38,7 +38,7 @@ var readyLine = regexp.MustCompile(`(?:serving on|metrics on) (http://\S+)`)
 
 // startProc runs the binary with args and waits until it prints its
 // address.
-func startProc(t *testing.T, args ...string) *scaleProc {
+func startProc(t testing.TB, args ...string) *scaleProc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -393,7 +393,7 @@ func TestScaleOut(t *testing.T) {
 // copyKeys copies the keys of a marketplace's first process (the
 // marketplace and log keys, the keyring, the web session and webhook keys) to another
 // process's data folder, as docs/operations.md tells operators to.
-func copyKeys(t *testing.T, from, to string) {
+func copyKeys(t testing.TB, from, to string) {
 	t.Helper()
 	for _, rel := range []string{"keys/marketplace.key", "keys/marketplace.pub", "keys/log.key", "keys/log.pub", "keys/keyring.json", "web-session.key", "webhook.key"} {
 		b, err := os.ReadFile(filepath.Join(from, rel))

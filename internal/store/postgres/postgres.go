@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,7 +38,17 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		return nil, errors.New("the PostgreSQL connection URL does not parse: expected postgres://user:password@host:port/database?sslmode=...")
 	}
 	db := stdlib.OpenDB(*cfg)
+	// As many idle connections as open ones: database/sql keeps 2 by
+	// default and closes the rest after each use, so with more than 2
+	// requests at once most queries paid for a new PostgreSQL backend
+	// (a fork and an authentication); keeping them took downloads from
+	// ~180 to ~500 requests/s and their p99 from ~1 s to ~0.1 s on 2
+	// shared cores (BenchmarkDownload, docs/benchmarks.md).
+	// A connection idle for a minute is closed, so a quiet process holds
+	// few of the server's max_connections.
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL at %s:%d database %s: %w", cfg.Host, cfg.Port, cfg.Database, err)
