@@ -43,10 +43,19 @@ func (a *App) Plugins(ctx context.Context, caller domain.Principal, q PluginSear
 	}
 	// Each plugin is held to the read rule again (which also picks the
 	// latest version caller reads); only one whose versions changed state
-	// since the query is left out here.
+	// since the query is left out here. The page's versions are read at
+	// once, not with a query per plugin.
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	versions, err := a.cfg.Store.ListVersionsOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := ps[:0]
 	for _, p := range ps {
-		p, _, err := a.visiblePlugin(ctx, caller, p)
+		p, _, err := a.visibleWith(ctx, caller, p, versions[p.ID])
 		if errors.Is(err, domain.ErrNotFound) {
 			continue
 		}
@@ -82,6 +91,11 @@ func (a *App) visiblePlugin(ctx context.Context, caller domain.Principal, p doma
 	if err != nil {
 		return p, nil, err
 	}
+	return a.visibleWith(ctx, caller, p, vs)
+}
+
+// visibleWith is visiblePlugin with p's versions read already.
+func (a *App) visibleWith(ctx context.Context, caller domain.Principal, p domain.Plugin, vs []domain.Version) (domain.Plugin, []domain.Version, error) {
 	all, err := caller.CanSee(ctx, a.cfg.Store, p.ID)
 	if err != nil {
 		return p, nil, err

@@ -23,6 +23,9 @@ type Versions interface {
 	GetVersion(ctx context.Context, id string) (domain.Version, error)
 	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
 	ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	// ListVersionsOf returns the versions of each plugin of a page, in
+	// ListVersions' order, in one read.
+	ListVersionsOf(ctx context.Context, pluginIDs []string) (map[string][]domain.Version, error)
 	FindVersions(ctx context.Context, q domain.VersionQuery) ([]domain.Version, error)
 	// VersionByDigest returns a version whose package has this digest.
 	VersionByDigest(ctx context.Context, digest string) (domain.Version, error)

@@ -228,6 +228,33 @@ func (s *Store) ListVersions(ctx context.Context, pluginID string) ([]domain.Ver
 		scanVersion, `SELECT `+versionCols+` FROM versions WHERE plugin_id = ? ORDER BY created_at, id`, pluginID)
 }
 
+// ListVersionsOf returns the versions of each of pluginIDs (at most
+// MaxListRows plugins), each plugin's in ListVersions' order, in one query:
+// what a catalog page needs, without a query per plugin.
+func (s *Store) ListVersionsOf(ctx context.Context, pluginIDs []string) (map[string][]domain.Version, error) {
+	out := make(map[string][]domain.Version, len(pluginIDs))
+	if len(pluginIDs) == 0 {
+		return out, nil
+	}
+	if len(pluginIDs) > MaxListRows {
+		return nil, fmt.Errorf("listing the versions of %d plugins at once; the limit is %d", len(pluginIDs), MaxListRows)
+	}
+	args := make([]any, len(pluginIDs))
+	for i, id := range pluginIDs {
+		args[i] = id
+	}
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(pluginIDs)), ", ")
+	vs, err := list(ctx, s, s.db, "listing versions of a page of plugins", scanVersion,
+		`SELECT `+versionCols+` FROM versions WHERE plugin_id IN (`+in+`) ORDER BY plugin_id, created_at, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		out[v.PluginID] = append(out[v.PluginID], v)
+	}
+	return out, nil
+}
+
 // FindVersions returns versions across plugins, oldest first (a queue
 // order). Limit 0 means DefaultVersionLimit; more than MaxVersionLimit is
 // cut to it.

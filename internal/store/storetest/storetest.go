@@ -317,6 +317,18 @@ func testVersionQueries(t *testing.T, s store.Store) {
 	for _, v := range []domain.Version{a, b, c} {
 		create(t, s, v)
 	}
+	// A page's versions in one read, each plugin's as ListVersions gives
+	// them; a plugin with none is absent.
+	page, err := s.ListVersionsOf(ctx, []string{"acme/a", "beta/c", "none/x"})
+	if err != nil || len(page) != 2 {
+		t.Fatalf("ListVersionsOf = %v, %v", page, err)
+	}
+	for _, id := range []string{"acme/a", "beta/c"} {
+		one, err := s.ListVersions(ctx, id)
+		if err != nil || !reflect.DeepEqual(ids(page[id]), ids(one)) {
+			t.Errorf("ListVersionsOf[%s] = %v, ListVersions = %v (%v)", id, ids(page[id]), ids(one), err)
+		}
+	}
 	got, err := s.GetVersionByName(ctx, "acme/a", "1.1.0")
 	if err != nil || got.ID != "vb" {
 		t.Errorf("GetVersionByName(acme/a, 1.1.0) = %s, %v; want vb", got.ID, err)
