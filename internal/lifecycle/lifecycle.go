@@ -117,3 +117,34 @@ func Terminal(s State) bool { return len(transitions[s]) == 0 }
 
 // Next lists the states reachable from s in one step.
 func Next(s State) []State { return append([]State(nil), transitions[s]...) }
+
+// Path returns the shortest way from one state to another, the states
+// after from in order (empty when from is to), or nil when to cannot be
+// reached: how tests and tools put a version in a given state through
+// legal transitions only.
+func Path(from, to State) []State {
+	if from == to {
+		return []State{}
+	}
+	prev := map[State]State{from: from}
+	queue := []State{from}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, n := range transitions[s] {
+			if _, seen := prev[n]; seen {
+				continue
+			}
+			prev[n] = s
+			if n == to {
+				var path []State
+				for at := to; at != from; at = prev[at] {
+					path = append([]State{at}, path...)
+				}
+				return path
+			}
+			queue = append(queue, n)
+		}
+	}
+	return nil
+}

@@ -66,3 +66,31 @@ func TestEveryStateHasOneMover(t *testing.T) {
 		}
 	}
 }
+
+// TestPath: the shortest legal way to every state, each step allowed; no
+// way back to received.
+func TestPath(t *testing.T) {
+	for _, to := range States {
+		path := Path(Received, to)
+		if path == nil {
+			t.Errorf("no path from received to %s", to)
+			continue
+		}
+		from := Received
+		for _, s := range path {
+			if !Allowed(from, s) {
+				t.Errorf("path to %s steps %s → %s, which is not allowed", to, from, s)
+			}
+			from = s
+		}
+		if from != to {
+			t.Errorf("path to %s ends at %s", to, from)
+		}
+	}
+	if got := Path(Received, Suspended); len(got) != 4 || got[3] != Suspended {
+		t.Errorf("Path(received, suspended) = %v, want 4 steps", got)
+	}
+	if Path(Certified, Received) != nil {
+		t.Error("found a way back to received")
+	}
+}

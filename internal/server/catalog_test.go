@@ -16,21 +16,6 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
-// catalogPath is the way from received to each state the catalog test
-// puts a version in.
-var catalogPath = map[lifecycle.State][]lifecycle.State{
-	lifecycle.Received:         {},
-	lifecycle.Vetting:          {lifecycle.Vetting},
-	lifecycle.Triage:           {lifecycle.Vetting, lifecycle.Triage},
-	lifecycle.AutoApproved:     {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved},
-	lifecycle.InReview:         {lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview},
-	lifecycle.ChangesRequested: {lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview, lifecycle.ChangesRequested},
-	lifecycle.Rejected:         {lifecycle.Rejected},
-	lifecycle.Certified:        {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified},
-	lifecycle.Suspended:        {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified, lifecycle.Suspended},
-	lifecycle.Revoked:          {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified, lifecycle.Revoked},
-}
-
 // TestCatalogPagesAreFull fills the catalog with three unreleased plugins
 // for each released one, interleaved by id, in three namespaces, and walks
 // GET /api/v1/plugins page by page as each kind of caller. Every page but
@@ -59,7 +44,7 @@ func TestCatalogPagesAreFull(t *testing.T) {
 			t.Fatalf("creating %s@%s: %v", plugin, ver, err)
 		}
 		from := lifecycle.Received
-		for _, to := range catalogPath[st] {
+		for _, to := range lifecycle.Path(lifecycle.Received, st) {
 			ev := audit.Event{Time: now, Actor: "system", Action: audit.SubmissionTransition, Subject: "submission:" + id}
 			if err := e.st.Transition(ctx, id, from, to, "test", ev); err != nil {
 				t.Fatalf("moving %s to %s: %v", id, to, err)

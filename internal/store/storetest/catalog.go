@@ -13,26 +13,12 @@ import (
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
-// pathTo is the way from received to each state.
-var pathTo = map[lifecycle.State][]lifecycle.State{
-	lifecycle.Received:         {},
-	lifecycle.Vetting:          {lifecycle.Vetting},
-	lifecycle.Triage:           {lifecycle.Vetting, lifecycle.Triage},
-	lifecycle.AutoApproved:     {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved},
-	lifecycle.InReview:         {lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview},
-	lifecycle.ChangesRequested: {lifecycle.Vetting, lifecycle.Triage, lifecycle.InReview, lifecycle.ChangesRequested},
-	lifecycle.Certified:        {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified},
-	lifecycle.Rejected:         {lifecycle.Rejected},
-	lifecycle.Suspended:        {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified, lifecycle.Suspended},
-	lifecycle.Revoked:          {lifecycle.Vetting, lifecycle.Triage, lifecycle.AutoApproved, lifecycle.Certified, lifecycle.Revoked},
-}
-
 // versionIn creates pluginID@ver and moves it to state st.
 func versionIn(t *testing.T, s store.Store, id, pluginID, ver string, st lifecycle.State) {
 	t.Helper()
 	create(t, s, newVersion(id, pluginID, ver, id))
 	from := lifecycle.Received
-	for i, to := range pathTo[st] {
+	for i, to := range lifecycle.Path(lifecycle.Received, st) {
 		if err := s.Transition(context.Background(), id, from, to, "test", event(audit.SubmissionTransition, "submission:"+id, 20+i)); err != nil {
 			t.Fatalf("moving %s to %s: %v", id, to, err)
 		}
@@ -47,9 +33,6 @@ func versionIn(t *testing.T, s store.Store, id, pluginID, ver string, st lifecyc
 // plugins outnumber the released ones and sit between them.
 func testCatalogReader(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if len(pathTo) != len(lifecycle.States) {
-		t.Fatalf("pathTo covers %d states of %d", len(pathTo), len(lifecycle.States))
-	}
 	// states[plugin] are the states of the plugin's versions.
 	states := map[string][]lifecycle.State{}
 	add := func(id, plugin, ver string, st lifecycle.State) {
