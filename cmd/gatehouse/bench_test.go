@@ -28,6 +28,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/store/blobtest"
 	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
+	"gatehouse.dev/gatehouse/internal/wasmfile/wasmtest"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -108,7 +109,7 @@ func (c *benchCluster) sign(tb testing.TB, id, version string, size int) signed 
 // that exports what its manifest declares, so that a reviewer may
 // approve it.
 func benchPackage(tb testing.TB, id, version string, size int) []byte {
-	return packageOf(tb, id, version, size, handleModule)
+	return packageOf(tb, id, version, size, wasmtest.Handle)
 }
 
 // submitAll submits every package through the API processes, round-robin,

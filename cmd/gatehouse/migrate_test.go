@@ -15,26 +15,16 @@ import (
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/store/blobtest"
 	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
+	"gatehouse.dev/gatehouse/internal/wasmfile/wasmtest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
 )
-
-// handleModule is the smallest WebAssembly module exporting "handle": one
-// function that returns at once (vetting passes it, so a reviewer can
-// certify it).
-var handleModule = []byte{
-	0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00,
-	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // types: () -> ()
-	0x03, 0x02, 0x01, 0x00, // functions: one of type 0
-	0x07, 0x0a, 0x01, 0x06, 'h', 'a', 'n', 'd', 'l', 'e', 0x00, 0x00, // export "handle" = function 0
-	0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code: no locals, end
-}
 
 func certifiablePackage(t *testing.T, id, version string) []byte {
 	t.Helper()
 	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Moved","description":"Moves up.","owners":[{"name":"T","email":"t@example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["handle"],"hostApi":"^1.0.0"},"permissions":["kv:read"]}`, id, version)
 	var buf bytes.Buffer
-	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: handleModule}}); err != nil {
+	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: wasmtest.Handle}}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/store/blobtest"
 	"gatehouse.dev/gatehouse/internal/store/postgres"
 	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
+	"gatehouse.dev/gatehouse/internal/wasmfile/wasmtest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -100,21 +101,10 @@ func testPackage(t *testing.T, id, version string) []byte {
 	t.Helper()
 	man := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"H","description":"H.","owners":[{"name":"A","email":"a@example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["handle"],"hostApi":"^1.0.0"},"permissions":["kv:read"]}`, id, version)
 	var buf bytes.Buffer
-	wasm := handleModule
-	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(man)}, {Path: "plugin.wasm", Data: wasm}}); err != nil {
+	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(man)}, {Path: "plugin.wasm", Data: wasmtest.Handle}}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// handleModule is the smallest WebAssembly module exporting "handle": one
-// function that returns at once.
-var handleModule = []byte{
-	0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00,
-	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // types: () -> ()
-	0x03, 0x02, 0x01, 0x00, // functions: one of type 0
-	0x07, 0x0a, 0x01, 0x06, 'h', 'a', 'n', 'd', 'l', 'e', 0x00, 0x00, // export "handle" = function 0
-	0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code: no locals, end
 }
 
 // fileBlobs is a target blob store in a fresh local folder.
