@@ -4,21 +4,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/postgres"
+	"gatehouse.dev/gatehouse/internal/store/postgres/pgtest"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
@@ -152,36 +146,7 @@ func BenchmarkAffected(b *testing.B) {
 // openPostgres opens a store in a fresh schema of GATEHOUSE_TEST_POSTGRES,
 // dropped when the benchmark ends (as the store's own tests do).
 func openPostgres(b *testing.B) store.Store {
-	base := os.Getenv("GATEHOUSE_TEST_POSTGRES")
-	if base == "" {
-		b.Skip("set GATEHOUSE_TEST_POSTGRES to a PostgreSQL URL to benchmark it")
-	}
-	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		b.Fatal("GATEHOUSE_TEST_POSTGRES does not parse as a PostgreSQL URL")
-	}
-	admin := stdlib.OpenDB(*cfg)
-	b.Cleanup(func() { admin.Close() })
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "bench_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			b.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String())
+	st, err := postgres.Open(context.Background(), pgtest.URL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
