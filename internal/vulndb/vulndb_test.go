@@ -445,16 +445,15 @@ func TestOpenFuzzedFile(t *testing.T) {
 	}
 }
 
-// fullZip is the whole Go database where the project's shared data folder
-// sits beside the checkout; the benchmarks measure that when it is there
-// and the subset otherwise (docs/benchmarks.md quotes the whole database).
-const fullZip = "../../../shared/data/osv-go-all.zip"
-
+// benchZip is the database the benchmarks measure: the one
+// GATEHOUSE_BENCH_OSV_ZIP names (the whole Go database, osv.dev's
+// Go/all.zip, which docs/benchmarks.md quotes), else the subset kept in
+// testdata.
 func benchZip(b *testing.B) string {
-	if _, err := os.Stat(fullZip); err == nil {
-		return fullZip
+	if full := os.Getenv("GATEHOUSE_BENCH_OSV_ZIP"); full != "" {
+		return full
 	}
-	b.Logf("%s is absent; measuring the subset %s", fullZip, goZip)
+	b.Logf("GATEHOUSE_BENCH_OSV_ZIP is unset; measuring the subset %s", goZip)
 	return goZip
 }
 
