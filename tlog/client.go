@@ -24,30 +24,42 @@ type TileProver struct {
 // from newer's tiles. Check the result with VerifyConsistency against the
 // older checkpoint.
 func (p TileProver) ConsistencyProof(ctx context.Context, oldSize uint64, newer Checkpoint) (Proof, error) {
+	return proveConsistency(p.reader(ctx, newer), oldSize, newer)
+}
+
+// InclusionProof proves that entry index is in the tree of cp, from cp's
+// tiles.
+func (p TileProver) InclusionProof(ctx context.Context, index uint64, cp Checkpoint) (Proof, error) {
+	return proveInclusion(p.reader(ctx, cp), index, cp)
+}
+
+// proveInclusion proves that entry index is in the tree cp, whose stored
+// hashes hr reads.
+func proveInclusion(hr sumtlog.HashReader, index uint64, cp Checkpoint) (Proof, error) {
+	if index >= cp.Size {
+		return nil, fmt.Errorf("tlog: entry %d is outside a tree of %d entries", index, cp.Size)
+	}
+	rp, err := sumtlog.ProveRecord(int64(cp.Size), int64(index), hr)
+	if err != nil {
+		return nil, fmt.Errorf("tlog: proving entry %d: %w", index, err)
+	}
+	return Proof(rp), nil
+}
+
+// proveConsistency proves that the tree newer, whose stored hashes hr
+// reads, extends the tree of oldSize entries.
+func proveConsistency(hr sumtlog.HashReader, oldSize uint64, newer Checkpoint) (Proof, error) {
 	if oldSize > newer.Size {
 		return nil, fmt.Errorf("tlog: old tree size %d is larger than new %d", oldSize, newer.Size)
 	}
 	if oldSize == 0 || oldSize == newer.Size {
 		return Proof{}, nil
 	}
-	tp, err := sumtlog.ProveTree(int64(newer.Size), int64(oldSize), p.reader(ctx, newer))
+	tp, err := sumtlog.ProveTree(int64(newer.Size), int64(oldSize), hr)
 	if err != nil {
-		return nil, fmt.Errorf("tlog: proving consistency from tiles: %w", err)
+		return nil, fmt.Errorf("tlog: proving consistency %d..%d: %w", oldSize, newer.Size, err)
 	}
 	return Proof(tp), nil
-}
-
-// InclusionProof proves that entry index is in the tree of cp, from cp's
-// tiles.
-func (p TileProver) InclusionProof(ctx context.Context, index uint64, cp Checkpoint) (Proof, error) {
-	if index >= cp.Size {
-		return nil, fmt.Errorf("tlog: entry %d is outside a tree of %d entries", index, cp.Size)
-	}
-	rp, err := sumtlog.ProveRecord(int64(cp.Size), int64(index), p.reader(ctx, cp))
-	if err != nil {
-		return nil, fmt.Errorf("tlog: proving inclusion from tiles: %w", err)
-	}
-	return Proof(rp), nil
 }
 
 // Entries returns the entries of bundle n as of checkpoint cp, each checked

@@ -221,30 +221,13 @@ func (in *Integrator) HashReader(ctx context.Context, cp Checkpoint) sumtlog.Has
 
 // InclusionProof proves that entry index is in the tree cp.
 func (in *Integrator) InclusionProof(ctx context.Context, index uint64, cp Checkpoint) (Proof, error) {
-	if index >= cp.Size {
-		return nil, fmt.Errorf("tlog: entry %d is outside a tree of %d entries", index, cp.Size)
-	}
-	p, err := sumtlog.ProveRecord(int64(cp.Size), int64(index), in.HashReader(ctx, cp))
-	if err != nil {
-		return nil, fmt.Errorf("tlog: proving entry %d: %w", index, err)
-	}
-	return Proof(p), nil
+	return proveInclusion(in.HashReader(ctx, cp), index, cp)
 }
 
 // ConsistencyProof proves that the tree newer extends the tree of oldSize
 // entries.
 func (in *Integrator) ConsistencyProof(ctx context.Context, oldSize uint64, newer Checkpoint) (Proof, error) {
-	if oldSize > newer.Size {
-		return nil, fmt.Errorf("tlog: old tree size %d is larger than new %d", oldSize, newer.Size)
-	}
-	if oldSize == 0 || oldSize == newer.Size {
-		return Proof{}, nil
-	}
-	p, err := sumtlog.ProveTree(int64(newer.Size), int64(oldSize), in.HashReader(ctx, newer))
-	if err != nil {
-		return nil, fmt.Errorf("tlog: proving consistency %d..%d: %w", oldSize, newer.Size, err)
-	}
-	return Proof(p), nil
+	return proveConsistency(in.HashReader(ctx, newer), oldSize, newer)
 }
 
 func (in *Integrator) fetch(ctx context.Context, p string) ([]byte, error) {
