@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -451,15 +453,52 @@ type ProbeError struct {
 func (e *ProbeError) Error() string { return e.Part + ": " + e.Err.Error() }
 func (e *ProbeError) Unwrap() error { return e.Err }
 
-// maxPackage bounds the package bytes Package holds in memory; intake
-// refuses larger uploads long before.
-const maxPackage = 1 << 30
+// Limits of OpenPackage: a package up to maxPackageInMemory bytes is
+// checked in memory; a larger one (up to maxPackage; intake refuses
+// larger uploads long before) in a temporary file, so that concurrent
+// downloads of large packages do not hold their bytes in memory.
+const (
+	maxPackageInMemory = 8 << 20
+	maxPackage         = 1 << 30
+)
 
-// Package returns the bytes of v's package, checked against its digest in
-// full before any is returned: a client must never receive bytes that do
+// A Package is the bytes of a stored package, checked against its digest
+// in full: read and seek them (http.ServeContent answers ranges from
+// it), then Close.
+type Package struct {
+	io.ReadSeeker
+	Size  int64
+	close func() error
+}
+
+// Close releases the bytes (removes the temporary file of a large one).
+func (p *Package) Close() error {
+	if p.close == nil {
+		return nil
+	}
+	return p.close()
+}
+
+// Bytes returns the bytes of a package checked in memory, and false for
+// one checked in a temporary file.
+func (p *Package) Bytes() ([]byte, bool) {
+	if r, ok := p.ReadSeeker.(*bytesReader); ok {
+		return r.b, true
+	}
+	return nil, false
+}
+
+// bytesReader is a bytes.Reader that keeps its slice, for Bytes.
+type bytesReader struct {
+	*bytes.Reader
+	b []byte
+}
+
+// OpenPackage returns v's package, checked against its digest in full
+// before any byte is returned: a client must never receive bytes that do
 // not match the digest it asked for. The caller has already been allowed
 // to read v (the API's guard).
-func (a *App) Package(ctx context.Context, v domain.Version) ([]byte, error) {
+func (a *App) OpenPackage(ctx context.Context, v domain.Version) (*Package, error) {
 	rc, size, err := a.cfg.Blobs.Open(ctx, v.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("opening the package of recorded version %s: %w", v.ID, err)
@@ -469,9 +508,42 @@ func (a *App) Package(ctx context.Context, v domain.Version) ([]byte, error) {
 	if size > maxPackage {
 		return nil, fmt.Errorf("stored package %s has %d bytes, more than the %d a download may hold", v.Digest, size, maxPackage)
 	}
-	buf, err := io.ReadAll(io.LimitReader(vr, size+1))
-	if err != nil || int64(len(buf)) != size {
-		return nil, fmt.Errorf("stored package %s does not match its digest: %v", v.Digest, err)
+	if size <= maxPackageInMemory {
+		buf, err := io.ReadAll(io.LimitReader(vr, size+1))
+		if err != nil || int64(len(buf)) != size {
+			return nil, fmt.Errorf("stored package %s does not match its digest: %v", v.Digest, err)
+		}
+		return &Package{ReadSeeker: &bytesReader{bytes.NewReader(buf), buf}, Size: size}, nil
 	}
-	return buf, nil
+	f, err := os.CreateTemp("", "gatehouse-download-*")
+	if err != nil {
+		return nil, fmt.Errorf("a temporary file to check package %s in: %w", v.Digest, err)
+	}
+	// Unlinked at once: the open file is all there is, and it goes away
+	// with Close or with the process, whatever happens.
+	os.Remove(f.Name())
+	n, err := io.Copy(f, io.LimitReader(vr, size+1))
+	if err == nil && n != size {
+		err = fmt.Errorf("%d bytes, not the %d recorded", n, size)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stored package %s does not match its digest: %w", v.Digest, err)
+	}
+	return &Package{ReadSeeker: f, Size: size, close: f.Close}, nil
+}
+
+// CatalogState names the state of the plugins and versions in every
+// process sharing the store: what was read for an anonymous caller under
+// one state may be served again while CatalogState returns it (compare
+// with ==). See store.Catalog.CatalogGeneration.
+type CatalogState struct{ g store.Generation }
+
+// CatalogState returns the catalog's current state.
+func (a *App) CatalogState(ctx context.Context) (CatalogState, error) {
+	g, err := a.cfg.Store.CatalogGeneration(ctx)
+	return CatalogState{g}, err
 }

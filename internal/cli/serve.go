@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,7 +116,11 @@ type marketOptions struct {
 	licensePolicy string
 	provPolicy    string
 	drainDelay    string
+	publicCache   string
 }
+
+// maxPublicCacheMiB bounds --public-cache.
+const maxPublicCacheMiB = 16 << 10
 
 // maxDrainDelay bounds --drain-delay: a stop that waits longer is a hang.
 const maxDrainDelay = time.Minute
@@ -132,6 +137,7 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
 	g.envString(f, &o.cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
 	g.envBool(f, &o.cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
+	g.envString(f, &o.publicCache, "public-cache", "GATEHOUSE_PUBLIC_CACHE", "64", "MiB of memory for answers to anonymous catalog and package requests, served again until the catalog changes; 0 keeps none")
 	g.envString(f, &o.drainDelay, "drain-delay", "GATEHOUSE_DRAIN_DELAY", "0s", "on SIGTERM, fail /readyz for this long before refusing new requests, so a load balancer stops sending first (e.g. 5s behind one; at most 1m)")
 }
 
@@ -146,6 +152,14 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 		return fmt.Errorf("--drain-delay %q: give a duration from 0s to %s, such as 5s", o.drainDelay, maxDrainDelay)
 	}
 	cfg.DrainDelay = d
+	switch mib, err := strconv.ParseInt(o.publicCache, 10, 64); {
+	case err != nil || mib < 0 || mib > maxPublicCacheMiB:
+		return fmt.Errorf("--public-cache %q: give a whole number of MiB from 0 (no cache) to %d, such as 64", o.publicCache, maxPublicCacheMiB)
+	case mib == 0:
+		cfg.PublicCacheBytes = -1
+	default:
+		cfg.PublicCacheBytes = mib << 20
+	}
 	if o.licensePolicy != "" {
 		var err error
 		if cfg.Licenses, err = readLicensePolicy(o.licensePolicy); err != nil {

@@ -74,7 +74,11 @@ type Config struct {
 	// DrainDelay is how long a stopping process fails its readiness probe
 	// before it stops taking requests, so a load balancer notices first.
 	DrainDelay time.Duration
-	Data       string // the data folder
+	// PublicCacheBytes bounds the memory this process keeps anonymous
+	// catalog and package answers in (server.Config.PublicCacheBytes):
+	// 0 is the default, negative keeps none.
+	PublicCacheBytes int64
+	Data             string // the data folder
 	// DatabaseURL selects PostgreSQL; empty means SQLite in the data folder.
 	DatabaseURL string
 	// BlobsURL selects the blob store (packages, and objects such as the
@@ -300,7 +304,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{
 		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline},
-		server: server.Config{Log: cfg.Log},
+		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes},
 	}
 	// Each layer adds its services to the application layer's
 	// configuration and its handlers to the server's.

@@ -73,11 +73,11 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Path: "/api/v1/policy/dry-run", Summary: "Compile and test a proposed policy ({modules}) and report which versions in review it would decide differently.", Access: stewards, Body: "application/json", handler: s.policyDryRun},
 		{Method: "POST", Path: "/api/v1/policy", Summary: "Apply a policy ({modules}). One that does not compile or whose tests fail is refused with file, line and column; the active policy stays.", Access: stewards, Body: "application/json", handler: s.applyPolicy},
 
-		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Callers see plugins with a version they may read: a released (certified or suspended) one, or any of a namespace they publish in; the overseers see all.", Access: anyone.reading(ReleasedVersion), handler: s.listPlugins},
-		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with the versions the caller may read: the released (certified and suspended) ones, and all of them for its namespace's publishers and the overseers.", Access: anyone.reading(ReleasedVersion), handler: s.getPlugin},
+		{Method: "GET", Path: "/api/v1/plugins", Summary: "Search the catalog: ?q=, ?namespace=, ?limit= (at most 500), ?offset=. Callers see plugins with a version they may read: a released (certified or suspended) one, or any of a namespace they publish in; the overseers see all.", Access: anyone.reading(ReleasedVersion), cached: true, handler: s.listPlugins},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}", Summary: "A plugin with the versions the caller may read: the released (certified and suspended) ones, and all of them for its namespace's publishers and the overseers.", Access: anyone.reading(ReleasedVersion), cached: true, handler: s.getPlugin},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn.reading(ReleasedVersion), handler: s.getPluginVersion},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn.reading(ReleasedVersion), handler: s.getManifest},
-		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: anyone.reading(ReleasedVersion), handler: s.download},
+		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: anyone.reading(ReleasedVersion), cached: true, handler: s.download},
 		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners.", Access: signedIn, handler: s.listNamespaces},
 
 		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
@@ -340,16 +340,28 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, _ domain.Princ
 		s.internal(w, r, errors.New("download: no version checked by the guard"))
 		return
 	}
-	buf, err := s.app.Package(r.Context(), v)
+	pkg, err := s.app.OpenPackage(r.Context(), v)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/vnd.gatehouse.package+gzip")
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.Header().Set("Digest", "sha-256="+v.Digest)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.gpkg"`, strings.ReplaceAll(v.PluginID, "/", "-"), v.Version))
-	_, _ = w.Write(buf)
+	defer pkg.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.gatehouse.package+gzip")
+	h.Set("Digest", "sha-256="+v.Digest)
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.gpkg"`, strings.ReplaceAll(v.PluginID, "/", "-"), v.Version))
+	// The bytes under a digest never change: the digest is the tag, and
+	// caches may keep them. Whether the caller may still have them is
+	// the guard's question, asked on every request that reaches it; a
+	// caller with a token keeps them in its own cache only.
+	h.Set("ETag", `"`+v.Digest+`"`)
+	if r.Header.Get("Authorization") == "" {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	}
+	// Ranges (a resumed download) and If-None-Match come from here.
+	http.ServeContent(w, r, "", time.Time{}, pkg)
 }
 
 func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p domain.Principal) {

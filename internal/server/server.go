@@ -44,6 +44,10 @@ type Config struct {
 	Middleware func(http.Handler) http.Handler
 	// Metrics serves GET /metrics; nil answers 404.
 	Metrics http.Handler
+	// PublicCacheBytes bounds the memory that answers to anonymous
+	// catalog and package requests are kept in (publicCache); 0 is
+	// DefaultPublicCacheBytes, and a negative value keeps none.
+	PublicCacheBytes int64
 }
 
 // Server serves the API.
@@ -54,6 +58,8 @@ type Server struct {
 	mux    *http.ServeMux
 	// handler is the mux behind the configured middleware.
 	handler http.Handler
+	// cache keeps anonymous answers of the cached routes; nil keeps none.
+	cache *publicCache
 	// draining fails the readiness probe once shutdown has begun.
 	draining atomic.Bool
 }
@@ -115,7 +121,10 @@ type Route struct {
 	Summary string
 	Access  Access
 	// Body describes the request body for the OpenAPI document ("" for none).
-	Body    string
+	Body string
+	// cached: anonymous answers of this public read route are kept in the
+	// public cache (publicCache) while the catalog is unchanged.
+	cached  bool
 	handler func(w http.ResponseWriter, r *http.Request, p domain.Principal)
 }
 
@@ -128,6 +137,13 @@ func New(cfg Config) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, app: cfg.App, mux: http.NewServeMux()}
+	if cfg.App != nil && cfg.PublicCacheBytes >= 0 {
+		size := cfg.PublicCacheBytes
+		if size == 0 {
+			size = DefaultPublicCacheBytes
+		}
+		s.cache = newPublicCache(cfg.App, size, cfg.Now)
+	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))
@@ -178,6 +194,22 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // guard authenticates and authorises before the handler runs.
 func (s *Server) guard(rt Route) http.Handler {
+	checked := s.check(rt)
+	if !rt.cached || s.cache == nil {
+		return checked
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !cacheable(r) {
+			checked.ServeHTTP(w, r)
+			return
+		}
+		s.cache.serve(w, r, checked)
+	})
+}
+
+// check is the guard itself: who calls, whether they may, and the
+// version they read.
+func (s *Server) check(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.app == nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "the server was built without its application layer")

@@ -34,6 +34,9 @@ var skipped = map[string]string{
 	// stopped; copying it would only make the target's integrator wait
 	// for it to expire
 	"leases": "a lease names a process of the old installation",
+	// a counter the target's triggers raise as the rows arrive; only
+	// its changes mean anything, never its value
+	"catalog_generation": "the target's own triggers keep it",
 }
 
 // skippedPrefix are River's tables: jobs are not copied. The target's

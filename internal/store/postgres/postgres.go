@@ -73,9 +73,10 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		Name:               "postgres",
 		DollarPlaceholders: true,
 		Schema: sqlstore.Schema{
-			Bytes:     "BYTEA",
-			SerialKey: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-			SeqKey:    "BIGINT PRIMARY KEY",
+			Bytes:           "BYTEA",
+			SerialKey:       "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+			SeqKey:          "BIGINT PRIMARY KEY",
+			CatalogTriggers: catalogTriggers,
 		},
 		LockWrites:        advisoryLock(writeLockKey),
 		LockMigrations:    advisoryLock(migrationLockKey),
@@ -85,8 +86,9 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 		Jobs: func(cfg store.QueueConfig) (store.Queue, error) {
 			return riverq.New(runner, cfg)
 		},
-		Close:      func() error { pool.Close(); return nil },
-		TimeMicros: func(e string) string { return "CAST(EXTRACT(EPOCH FROM " + e + ") * 1000000 AS BIGINT)" },
+		Close:         func() error { pool.Close(); return nil },
+		ListenCatalog: listenCatalog(cfg),
+		TimeMicros:    func(e string) string { return "CAST(EXTRACT(EPOCH FROM " + e + ") * 1000000 AS BIGINT)" },
 	})
 	if err != nil {
 		db.Close()
@@ -133,4 +135,61 @@ func advisoryLock(key int64) func(context.Context, *sql.Tx) error {
 func isUniqueViolation(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+}
+
+// catalogTriggers raise the catalog's generation once per statement that
+// changes plugins or versions, and notify sqlstore.CatalogChannel, which
+// PostgreSQL delivers at commit (and folds into one per transaction), so
+// that every server's listener learns of the change (migration 0010).
+// Raising the one row serialises nothing new: every writer holds the
+// write lock already.
+const catalogTriggers = `CREATE FUNCTION gatehouse_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE catalog_generation SET gen = gen + 1 WHERE id = 1;
+	PERFORM pg_notify('` + sqlstore.CatalogChannel + `', '');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER plugins_catalog AFTER INSERT OR UPDATE OR DELETE ON plugins
+	FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_catalog_changed();
+CREATE TRIGGER versions_catalog AFTER INSERT OR UPDATE OR DELETE ON versions
+	FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_catalog_changed();
+`
+
+// listenCatalog listens for the catalog triggers' notifications on a
+// connection of its own (a LISTEN holds its session, so it cannot come
+// from a pool); see sqlstore.Dialect.ListenCatalog.
+func listenCatalog(cfg *pgx.ConnConfig) func(ctx context.Context, ping, pingTimeout time.Duration, listening, notified func()) error {
+	return func(ctx context.Context, ping, pingTimeout time.Duration, listening, notified func()) error {
+		conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			return fmt.Errorf("postgres: connecting to listen for catalog changes: %w", err)
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		if _, err := conn.Exec(ctx, `LISTEN `+sqlstore.CatalogChannel); err != nil {
+			return fmt.Errorf("postgres: listening for catalog changes: %w", err)
+		}
+		listening()
+		for {
+			wctx, cancel := context.WithTimeout(ctx, ping)
+			_, err := conn.WaitForNotification(wctx)
+			cancel()
+			switch {
+			case err == nil:
+				notified()
+				continue
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+				return fmt.Errorf("postgres: waiting for catalog changes: %w", err)
+			}
+			// Idle for ping: make sure the session is still there.
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("postgres: the catalog listener's connection: %w", err)
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"modernc.org/sqlite"
@@ -75,10 +76,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name: "sqlite",
 		Schema: sqlstore.Schema{
-			Bytes:        "BLOB",
-			SerialKey:    "INTEGER PRIMARY KEY", // the rowid
-			SeqKey:       "INTEGER PRIMARY KEY",
-			WithoutRowID: " WITHOUT ROWID",
+			Bytes:           "BLOB",
+			SerialKey:       "INTEGER PRIMARY KEY", // the rowid
+			SeqKey:          "INTEGER PRIMARY KEY",
+			WithoutRowID:    " WITHOUT ROWID",
+			CatalogTriggers: catalogTriggers,
 		},
 		IsUniqueViolation: isUniqueViolation,
 		SerialWriters:     true,
@@ -128,3 +130,18 @@ func isUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// catalogTriggers raise the catalog's generation on every change to a
+// plugin or a version row (migration 0010). SQLite has row triggers
+// only; one transaction may raise it many times, which costs nothing that
+// matters here: readers compare it for equality.
+var catalogTriggers = func() string {
+	var b strings.Builder
+	for _, table := range []string{"plugins", "versions"} {
+		for _, op := range []string{"INSERT", "UPDATE", "DELETE"} {
+			fmt.Fprintf(&b, "CREATE TRIGGER %s_%s_catalog AFTER %s ON %s BEGIN UPDATE catalog_generation SET gen = gen + 1 WHERE id = 1; END;\n",
+				table, strings.ToLower(op), op, table)
+		}
+	}
+	return b.String()
+}()

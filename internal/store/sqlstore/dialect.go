@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/store"
 )
@@ -52,6 +53,13 @@ type Dialect struct {
 	// TimeMicros turns a timestamp expression of River's tables (a
 	// timestamptz in PostgreSQL, text in SQLite) into UTC microseconds.
 	TimeMicros func(expr string) string
+	// ListenCatalog, when the database can notify, listens on
+	// CatalogChannel until ctx ends or the session fails: it calls
+	// listening once the session listens, notified for each notification,
+	// and pings an idle connection every ping, ending the session when a
+	// ping takes longer than pingTimeout. nil: CatalogGeneration reads the
+	// counter (SQLite, where the query is in process and cheap).
+	ListenCatalog func(ctx context.Context, ping, pingTimeout time.Duration, listening, notified func()) error
 	// Close releases what the driver opened besides the database (River's
 	// connections), after the Store closes it.
 	Close func() error

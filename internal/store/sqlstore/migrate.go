@@ -40,7 +40,16 @@ type Schema struct {
 	// parenthesis of a table whose primary key is every lookup it serves:
 	// SQLite's " WITHOUT ROWID" (one B-tree instead of two), or nothing.
 	WithoutRowID string
+	// CatalogTriggers fills {{CATALOG_TRIGGERS}}: the triggers that raise
+	// catalog_generation.gen on every insert, update and delete of plugins
+	// and versions (and, in PostgreSQL, NOTIFY CatalogChannel), which the
+	// two databases spell differently.
+	CatalogTriggers string
 }
+
+// CatalogChannel is the PostgreSQL notification channel the catalog
+// triggers notify at the commit of a change to plugins or versions.
+const CatalogChannel = "gatehouse_catalog"
 
 var placeholder = regexp.MustCompile(`\{\{[A-Z_]+\}\}`)
 
@@ -49,10 +58,11 @@ var placeholder = regexp.MustCompile(`\{\{[A-Z_]+\}\}`)
 // the database would reject with a less helpful message.
 func (sc Schema) render(name, sql string) (string, error) {
 	values := map[string]string{
-		"{{BYTES}}":         sc.Bytes,
-		"{{SERIAL_PK}}":     sc.SerialKey,
-		"{{SEQ_PK}}":        sc.SeqKey,
-		"{{WITHOUT_ROWID}}": sc.WithoutRowID,
+		"{{BYTES}}":            sc.Bytes,
+		"{{SERIAL_PK}}":        sc.SerialKey,
+		"{{SEQ_PK}}":           sc.SeqKey,
+		"{{WITHOUT_ROWID}}":    sc.WithoutRowID,
+		"{{CATALOG_TRIGGERS}}": sc.CatalogTriggers,
 	}
 	var err error
 	out := placeholder.ReplaceAllStringFunc(sql, func(p string) string {

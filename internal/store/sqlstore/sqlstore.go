@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -47,6 +48,9 @@ type Store struct {
 	db      *sql.DB
 	d       Dialect
 	writers chan struct{} // a one-slot semaphore when d.SerialWriters
+
+	watchOnce sync.Once
+	watch     *catalogWatch // when d.ListenCatalog, from the first CatalogGeneration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -84,6 +88,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.watchOnce.Do(func() {}) // no watch starts after Close
+	if s.watch != nil {
+		s.watch.stop()
+	}
 	err := s.db.Close()
 	if s.d.Close != nil {
 		err = errors.Join(err, s.d.Close())

@@ -80,7 +80,7 @@ func TestMigrationsEmbedded(t *testing.T) {
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("loadMigrations = %d migrations, %v", len(ms), err)
 	}
-	full := Schema{Bytes: "B", SerialKey: "S", SeqKey: "Q", WithoutRowID: " W"}
+	full := Schema{Bytes: "B", SerialKey: "S", SeqKey: "Q", WithoutRowID: " W", CatalogTriggers: "T"}
 	for _, m := range ms {
 		if _, err := full.render(m.name, m.sql); err != nil {
 			t.Error(err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -124,4 +125,46 @@ func testCatalogReader(t *testing.T, s store.Store) {
 	if err != nil || len(ps) != 2 || ps[0].ID != want("zeta")[0] || ps[1].ID != want("zeta")[1] {
 		t.Errorf("search zeta/ anonymously, 2 = %+v, %v; want %v", ps, err, want("zeta")[:2])
 	}
+}
+
+// testCatalogGeneration: every committed change to a plugin or a version
+// gives a new catalog generation, so that a server never serves a cached
+// page from before it. A notification may take a moment to arrive, so the
+// test waits for the change (bounded) rather than expecting it at once.
+func testCatalogGeneration(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	gen := func() store.Generation {
+		t.Helper()
+		g, err := s.CatalogGeneration(ctx)
+		if err != nil {
+			t.Fatalf("CatalogGeneration: %v", err)
+		}
+		return g
+	}
+	changed := func(what string, before store.Generation) store.Generation {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if g := gen(); g != before {
+				return g
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the catalog generation is still %+v 10 s after %s", before, what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	g := gen()
+	if again := gen(); again != g && g.Epoch == 0 {
+		// The database's own counter (SQLite, or PostgreSQL before its
+		// listener starts) moves only with this store's changes; a
+		// listener also counts other tests' notifications on the server.
+		t.Fatalf("the catalog generation moved from %+v to %+v with no change", g, again)
+	}
+	create(t, s, newVersion("g1", "acme/gen", "1.0.0", "gen"))
+	g = changed("a new version", g)
+	if err := s.Transition(ctx, "g1", lifecycle.Received, lifecycle.Vetting, "test", event(audit.SubmissionTransition, "submission:g1", 11)); err != nil {
+		t.Fatal(err)
+	}
+	changed("a transition", g)
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transition", testTransition},
 		{"Catalog", testCatalog},
 		{"CatalogReader", testCatalogReader},
+		{"CatalogGeneration", testCatalogGeneration},
 		{"AuditScan", testAuditScan},
 		{"ConcurrentCreateVersion", testConcurrentCreateVersion},
 		{"TamperEdit", testTamperEdit},

@@ -1,0 +1,301 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/app"
+)
+
+// Limits of the public cache.
+const (
+	// DefaultPublicCacheBytes is the cache's size unless configured.
+	DefaultPublicCacheBytes = 64 << 20
+	// publicCacheMaxAge bounds how long an answer is served without being
+	// made again, even while the catalog's state seems unchanged: should
+	// a listener miss a notification while its connection dies silently,
+	// what it serves is at most this old.
+	publicCacheMaxAge = 10 * time.Second
+	// publicCacheEntries bounds the answers kept, whatever their size.
+	publicCacheEntries = 4096
+	// gzipMin: smaller JSON answers are not worth compressing.
+	gzipMin = 1 << 10
+)
+
+// publicCache keeps the answers anonymous callers get from the public
+// read routes (the catalog, a plugin, a released package's bytes), each
+// under the catalog's state it was made in, and serves it again while
+// that state holds: the same request then costs no query beyond the
+// state's (none on PostgreSQL, whose listener counts changes), no
+// guard, no JSON encoding and, for a package, no fetch and no hash.
+// The guard ran when the answer was made, for the same anonymous caller
+// under the same state, so its decision holds for the copy too.
+//
+// Answers are served with http.ServeContent: an ETag (the handler's, or
+// a hash of the body) answers If-None-Match with 304, Range with 206,
+// and JSON goes gzip-compressed to those that accept it.
+type publicCache struct {
+	app      *app.App
+	maxBytes int64
+	now      func() time.Time
+
+	mu      sync.Mutex
+	lru     *list.List // of *cachedAnswer, most recently used first
+	entries map[string]*list.Element
+	size    int64
+	// making holds the answers being made, so that a burst of the same
+	// request after a change makes the answer once.
+	making map[string]*making
+}
+
+type making struct {
+	done chan struct{}
+	ans  *cachedAnswer // nil when the answer was not cacheable
+}
+
+// cachedAnswer is one 200 answer, kept whole.
+type cachedAnswer struct {
+	key    string
+	state  app.CatalogState
+	made   time.Time
+	header http.Header
+	body   []byte
+	gz     []byte // the body gzip-compressed, for JSON of gzipMin bytes or more
+}
+
+func (c *cachedAnswer) bytes() int64 { return int64(len(c.body) + len(c.gz) + len(c.key) + 512) }
+
+func newPublicCache(a *app.App, maxBytes int64, now func() time.Time) *publicCache {
+	return &publicCache{app: a, maxBytes: maxBytes, now: now, lru: list.New(), entries: map[string]*list.Element{}, making: map[string]*making{}}
+}
+
+// cacheable reports whether r may be answered from the cache: a GET or
+// HEAD with no credentials (the API reads none but Authorization). A
+// request with a token reads what its caller may, which the cache does
+// not know.
+func cacheable(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Authorization") == ""
+}
+
+// serve answers r from the cache, or makes the answer with route (the
+// guarded route, for an anonymous caller) and keeps it when it is a 200
+// that fits.
+func (c *publicCache) serve(w http.ResponseWriter, r *http.Request, route http.Handler) {
+	st, err := c.app.CatalogState(r.Context())
+	if err != nil {
+		// Without the state nothing kept can be trusted: answer afresh.
+		route.ServeHTTP(w, r)
+		return
+	}
+	if r.Header.Get("Range") != "" {
+		// A part of an answer (resuming a large download): the route
+		// answers it from the package itself.
+		route.ServeHTTP(w, r)
+		return
+	}
+	key := r.URL.Path + "?" + r.URL.RawQuery
+	for {
+		if ans := c.lookup(key, st); ans != nil {
+			ans.write(w, r)
+			return
+		}
+		c.mu.Lock()
+		if m, ok := c.making[key]; ok {
+			c.mu.Unlock()
+			select {
+			case <-m.done:
+			case <-r.Context().Done():
+				return
+			}
+			if m.ans != nil && m.ans.state == st {
+				m.ans.write(w, r)
+				return
+			}
+			continue // made under another state, or not cacheable: look again
+		}
+		m := &making{done: make(chan struct{})}
+		c.making[key] = m
+		c.mu.Unlock()
+		m.ans = c.make(w, r, key, st, route)
+		c.mu.Lock()
+		delete(c.making, key)
+		c.mu.Unlock()
+		close(m.done)
+		return
+	}
+}
+
+// lookup returns the answer kept for key under st, if it is fresh.
+func (c *publicCache) lookup(key string, st app.CatalogState) *cachedAnswer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[key]
+	if !ok {
+		return nil
+	}
+	ans := el.Value.(*cachedAnswer)
+	if ans.state != st || c.now().Sub(ans.made) > publicCacheMaxAge {
+		c.remove(el)
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	return ans
+}
+
+// make runs the route for r without its conditional and range headers
+// (so that the whole 200 comes back), keeps a 200 that fits, and
+// answers r from it; anything else goes to w as the route wrote it.
+func (c *publicCache) make(w http.ResponseWriter, r *http.Request, key string, st app.CatalogState, route http.Handler) *cachedAnswer {
+	plain := r.Clone(r.Context())
+	for _, h := range []string{"If-None-Match", "If-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		plain.Header.Del(h)
+	}
+	plain.Method = http.MethodGet
+	rec := &recorder{w: w, header: http.Header{}, max: c.maxBytes / 4}
+	route.ServeHTTP(rec, plain)
+	switch {
+	case rec.spilled:
+		return nil
+	case rec.status == 0:
+		rec.status = http.StatusOK
+	}
+	if rec.status != http.StatusOK {
+		rec.replay(w)
+		return nil
+	}
+	ans := &cachedAnswer{key: key, state: st, made: c.now(), header: rec.header, body: rec.body.Bytes()}
+	if ans.header.Get("ETag") == "" {
+		sum := sha256.Sum256(ans.body)
+		ans.header.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	}
+	if strings.HasPrefix(ans.header.Get("Content-Type"), "application/json") && len(ans.body) >= gzipMin {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(ans.body)
+		if zw.Close() == nil {
+			ans.gz = buf.Bytes()
+		}
+	}
+	ans.header.Del("Content-Length") // ServeContent sets it for what it sends
+	if ans.header.Get("Cache-Control") == "" {
+		// Anyone may keep the catalog, and must ask again (a 304 when
+		// nothing changed) before using it: it changes at any time.
+		ans.header.Set("Cache-Control", "public, no-cache")
+	}
+	c.keep(ans)
+	ans.write(w, r)
+	return ans
+}
+
+// keep stores ans, evicting the least recently used answers beyond the
+// byte and count limits; an answer larger than a quarter of the cache is
+// not kept.
+func (c *publicCache) keep(ans *cachedAnswer) {
+	if ans.bytes() > c.maxBytes/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[ans.key]; ok {
+		c.remove(el)
+	}
+	c.entries[ans.key] = c.lru.PushFront(ans)
+	c.size += ans.bytes()
+	for c.size > c.maxBytes || c.lru.Len() > publicCacheEntries {
+		c.remove(c.lru.Back())
+	}
+}
+
+func (c *publicCache) remove(el *list.Element) {
+	ans := c.lru.Remove(el).(*cachedAnswer)
+	delete(c.entries, ans.key)
+	c.size -= ans.bytes()
+}
+
+// write answers r from a kept answer.
+func (ans *cachedAnswer) write(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	for k, v := range ans.header {
+		h[k] = v
+	}
+	body := ans.body
+	if ans.gz != nil {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			body = ans.gz
+			h.Set("Content-Encoding", "gzip")
+			// Another representation, another tag.
+			h.Set("ETag", strings.TrimSuffix(ans.header.Get("ETag"), `"`)+`-gzip"`)
+		}
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether r's Accept-Encoding admits gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
+}
+
+// recorder keeps a route's answer, up to max body bytes; a larger one
+// goes on to the client as the route writes it (spilled).
+type recorder struct {
+	w      http.ResponseWriter // the client, for a spilled answer
+	header http.Header
+	status int
+	body   bytes.Buffer
+	max    int64
+	// spilled: the answer outgrew max and went to w.
+	spilled bool
+}
+
+func (rec *recorder) Header() http.Header { return rec.header }
+
+func (rec *recorder) WriteHeader(status int) {
+	if rec.status == 0 {
+		rec.status = status
+	}
+}
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rec.spilled {
+		return rec.w.Write(p)
+	}
+	if int64(rec.body.Len()+len(p)) <= rec.max {
+		return rec.body.Write(p)
+	}
+	rec.spilled = true
+	for k, v := range rec.header {
+		rec.w.Header()[k] = v
+	}
+	rec.w.WriteHeader(rec.status)
+	if _, err := rec.w.Write(rec.body.Bytes()); err != nil {
+		return 0, err
+	}
+	rec.body = bytes.Buffer{}
+	return rec.w.Write(p)
+}
+
+// replay writes the recorded answer to w as the route wrote it.
+func (rec *recorder) replay(w http.ResponseWriter) {
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.status)
+	_, _ = w.Write(rec.body.Bytes())
+}
