@@ -22,6 +22,8 @@ const (
 	TrustRootFile   = "trust-root.json"
 	RevocationsFile = "revocations.json"
 	LockFile        = "gatehouse.lock"
+	// HistoryFile records every change of the lock's pins (History).
+	HistoryFile = "gatehouse.history"
 	// StateDir is the verification state folder (the last checkpoint and
 	// revocation list this host accepted).
 	StateDir = ".gatehouse-state"

@@ -138,7 +138,15 @@ type Options struct {
 	TrustRoot []byte
 	// Update re-resolves versions instead of keeping the lock file's pins.
 	Update bool
-	Limits Limits
+	// Keep is how many earlier versions of each plugin stay in Dir for
+	// Rollback, the most recently used first; 0 means DefaultKeep. The files
+	// of older ones are removed.
+	Keep int
+	// Reason and By are recorded in the history (HistoryFile) with every
+	// pin this install adds or moves: why, and who. One line of plain text
+	// each.
+	Reason, By string
+	Limits     Limits
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -166,20 +174,49 @@ type Result struct {
 	// again, so that they keep verifying against the log checkpoint this
 	// install moved the state folder to.
 	Refreshed []Installed
+	// Kept are the earlier versions kept in the folder for Rollback, each
+	// with its bundle fetched again (so that it proves inclusion in the
+	// checkpoint the state folder now holds) and verified; Err says why a
+	// rollback to it would be refused today.
+	Kept []Status
+	// Recorded are the records this install added to the history: a pin
+	// added or moved, and pins found unrecorded (see History.Unrecorded).
+	Recorded []Record
+	// Pruned are the files of earlier versions no longer kept, removed.
+	Pruned []string
 	// Warnings name plugins installed earlier that no longer verify (a
 	// revoked version, an expired certificate); their files are left as
-	// they were and hosts refuse to load them.
+	// they were and hosts refuse to load them. They also say when the
+	// history could not be read or written.
 	Warnings []string
 }
 
 // Install resolves req and its dependencies, verifies every package, and
 // writes the packages, their bundles, the trust root, the revocation list and
 // the lock file into opts.Dir. Nothing is written until every package
-// verified; each file is written atomically, and the lock file last, so it
-// names only complete files.
+// verified; each file is written atomically, and the lock file after the
+// files it names.
+//
+// The history (HistoryFile) is written after the lock: the lock is what
+// hosts load by, so it is the commit point, and a crash between the two
+// leaves a history that lags the lock by one change, which the next install
+// or rollback records (History.Unrecorded), never a history that claims a
+// change the lock does not hold. Packages replaced by this install stay in
+// the folder, opts.Keep per plugin, so that Rollback needs no network;
+// their bundles are fetched again with the others.
 func Install(ctx context.Context, req Request, opts Options) (*Result, error) {
 	if opts.Source == nil || opts.Dir == "" {
 		return nil, errors.New("install: a source and a folder are required")
+	}
+	keep, err := keepOrDefault(opts.Keep)
+	if err != nil {
+		return nil, err
+	}
+	if err := validText("reason", opts.Reason, maxReasonBytes); err != nil {
+		return nil, err
+	}
+	if err := validText(`name in "by"`, opts.By, maxByBytes); err != nil {
+		return nil, err
 	}
 	c, err := constraint(req.Range)
 	if err != nil {
@@ -188,7 +225,7 @@ func Install(ctx context.Context, req Request, opts Options) (*Result, error) {
 	if err := validID(req.ID); err != nil {
 		return nil, err
 	}
-	r := &resolver{ctx: ctx, opts: opts, lim: opts.Limits.withDefaults(), cands: map[string]*candidate{}, releases: map[string][]release{}}
+	r := &resolver{ctx: ctx, opts: opts, lim: opts.Limits.withDefaults(), keep: keep, cands: map[string]*candidate{}, releases: map[string][]release{}}
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
@@ -246,6 +283,11 @@ type resolver struct {
 	rev      *dsse.Envelope
 	lock     *Lock // pins in force; nil when updating or when there is no lock
 	oldLock  *Lock
+	keep     int
+	// hist is the folder's history; histErr says why it could not be
+	// read, and then it is neither written nor used to prune.
+	hist    *History
+	histErr error
 
 	releases   map[string][]release
 	cands      map[string]*candidate
@@ -293,6 +335,9 @@ func (r *resolver) setup() error {
 			r.lock = l
 		}
 	}
+	// A damaged history does not stop an install (it may be the security
+	// update the host needs); it is left as it is, and the result says so.
+	r.hist, r.histErr = readHistoryIn(dir)
 	return nil
 }
 
@@ -469,7 +514,9 @@ func (r *resolver) load(id string, rel release) (*candidate, error) {
 	return c, nil
 }
 
-// write puts the verified files in the folder, the lock file last.
+// write puts the verified files in the folder, then the lock file, then
+// the history; everything that needs the network happens before the lock
+// is written.
 func (r *resolver) write(sel map[string]selection) (*Result, error) {
 	dir := r.opts.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -498,6 +545,14 @@ func (r *resolver) write(sel map[string]selection) (*Result, error) {
 		}
 		out.Refreshed = append(out.Refreshed, in)
 	}
+	now := time.Now
+	if r.opts.Now != nil {
+		now = r.opts.Now
+	}
+	var recs []Record
+	if r.histErr == nil {
+		recs = r.hist.late(r.oldLock, now())
+	}
 	for _, id := range slices.Sorted(maps.Keys(sel)) {
 		c := sel[id].c
 		name := PackageFileName(c.id, c.version)
@@ -510,7 +565,35 @@ func (r *resolver) write(sel map[string]selection) (*Result, error) {
 			return nil, fmt.Errorf("writing %s: %w", in.Bundle, err)
 		}
 		out.Plugins = append(out.Plugins, in)
-		lock.Plugins = append(lock.Plugins, LockEntry{ID: c.id, Version: c.version, Digest: c.res.Digest, Bundle: BundleFileName(name)})
+		e := LockEntry{ID: c.id, Version: c.version, Digest: c.res.Digest, Bundle: BundleFileName(name)}
+		lock.Plugins = append(lock.Plugins, e)
+		if r.histErr != nil {
+			continue
+		}
+		switch old, had := r.pinned(c.id); {
+		case !had:
+			recs = append(recs, newRecord(now(), ActionInstall, e, "", r.opts.Reason, r.opts.By))
+		case old.Version != e.Version || old.Digest != e.Digest:
+			recs = append(recs, newRecord(now(), ActionUpdate, e, old.Version, r.opts.Reason, r.opts.By))
+		}
+	}
+	var hist *History
+	var drop []Record
+	if r.histErr == nil {
+		hist = r.hist.with(recs...)
+		// The versions kept for rollback get fresh bundles too, for the
+		// same reason as the plugins above; one that no longer verifies
+		// keeps its genuine bundle, so that a rollback to it is refused
+		// for what is wrong with it (revoked, expired), not for a stale
+		// checkpoint.
+		var kept []Record
+		kept, drop = hist.kept(lock, dir, r.keep)
+		chk := Check{Policy: r.opts.Policy, Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now}
+		for _, k := range kept {
+			out.Kept = append(out.Kept, refreshPlugin(r.ctx, r.opts.Source, r.root, r.rev, dir, filepath.Join(dir, StateDir), k.entry(), chk))
+		}
+	} else {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("%v: the history was left as it is and records nothing of this install, and no earlier version was removed; restore it from a backup, or move it aside and the next install starts a new one", r.histErr))
 	}
 	files := []struct {
 		name string
@@ -528,7 +611,45 @@ func (r *resolver) write(sel map[string]selection) (*Result, error) {
 	if err := trust.WriteFileAtomic(filepath.Join(dir, LockFile), data, 0o644); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", LockFile, err)
 	}
+	if hist == nil {
+		return out, nil
+	}
+	if err := writeHistory(trust.WriteFileAtomic, dir, hist, len(recs)); err != nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the plugins are installed and pinned, but %v; the next install or rollback records these pins, marked as recorded late", err))
+		return out, nil
+	}
+	out.Recorded = recs
+	removed, failed := prune(dir, drop)
+	out.Pruned = removed
+	out.Warnings = append(out.Warnings, failed...)
 	return out, nil
+}
+
+// pinned returns the pin the lock held for id before this install.
+func (r *resolver) pinned(id string) (LockEntry, bool) {
+	if r.oldLock == nil {
+		return LockEntry{}, false
+	}
+	return r.oldLock.entry(id)
+}
+
+// writeFunc writes a file of the install folder atomically:
+// trust.WriteFileAtomic, or a test's stand-in that fails on purpose.
+type writeFunc func(path string, data []byte, mode fs.FileMode) error
+
+// writeHistory writes h when it has added records.
+func writeHistory(write writeFunc, dir string, h *History, added int) error {
+	if added == 0 {
+		return nil
+	}
+	data, err := h.Marshal()
+	if err != nil {
+		return fmt.Errorf("%s was not written: %w", HistoryFile, err)
+	}
+	if err := write(filepath.Join(dir, HistoryFile), data, 0o644); err != nil {
+		return fmt.Errorf("%s was not written: %w", HistoryFile, err)
+	}
+	return nil
 }
 
 // refresh fetches a fresh bundle for a plugin installed earlier and verifies

@@ -25,6 +25,14 @@ type Refreshed struct {
 	// Plugins are the lock file's plugins, each verified with its fresh
 	// certificate bundle.
 	Plugins []Status
+	// Kept are the earlier versions kept in the folder for Rollback, each
+	// verified with its fresh bundle: the bundle must prove inclusion in
+	// the checkpoint the state folder now holds, or rolling back to the
+	// version offline would be refused as a stale bundle.
+	Kept []Status
+	// Warnings say what could not be refreshed besides the plugins: a
+	// history that cannot be read, so its kept versions are unknown.
+	Warnings []string
 }
 
 // Status is a plugin version's standing after a refresh.
@@ -46,8 +54,9 @@ type Status struct {
 // later is refused. It writes the list to f.Revocations only when it
 // verified and is fresh, and each bundle beside its package only when its
 // certificate is the marketplace's and about the pinned digest; then it
-// verifies every pinned package and reports its standing. f.Package and
-// f.Bundle are not used. A failure of the list or the checkpoint is a
+// verifies every pinned package and reports its standing, and does the
+// same for the earlier versions the history keeps for Rollback. f.Package
+// and f.Bundle are not used. A failure of the list or the checkpoint is a
 // *verify.Error naming the check; nothing is written then but what verified.
 func Refresh(ctx context.Context, src Source, f Files, c Check) (*Refreshed, error) {
 	data, err := readLimited(f.TrustRoot, verify.MaxTrustRootBytes)
@@ -80,6 +89,15 @@ func Refresh(ctx context.Context, src Source, f Files, c Check) (*Refreshed, err
 	dir := filepath.Dir(f.Lock)
 	for _, e := range lock.Plugins {
 		out.Plugins = append(out.Plugins, refreshPlugin(ctx, src, root, rev, dir, f.StateDir, e, c))
+	}
+	hist, err := readHistoryIn(dir)
+	if err != nil {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the versions kept for rollback were not refreshed: %v", err))
+		return out, nil
+	}
+	kept, _ := hist.kept(lock, dir, maxKeep) // pruning is install's and rollback's
+	for _, r := range kept {
+		out.Kept = append(out.Kept, refreshPlugin(ctx, src, root, rev, dir, f.StateDir, r.entry(), c))
 	}
 	return out, nil
 }

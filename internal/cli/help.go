@@ -104,7 +104,11 @@ var examples = map[string]string{
 	"certificate revoke": `  gatehouse certificate revoke acme/hello@0.1.0 --reason "exfiltrates tokens"`,
 	"verify":             `  gatehouse verify host/acme__hello@0.1.0.gpkg`,
 	"install": `  gatehouse install acme/hello@^0.1 --dir host
-  gatehouse install acme/hello@0.1.0 --dir host`,
+  gatehouse install acme/hello@0.1.0 --dir host
+  gatehouse install acme/hello --update --dir host --reason "CVE-2026-1234 fixed in 0.2.0"
+  gatehouse install --history acme/hello --dir host`,
+	"rollback": `  gatehouse rollback acme/hello --dir host --reason "0.2.0 times out on large templates"
+  gatehouse rollback acme/hello --to 0.1.0 --dir host --policy host-policy.json`,
 	"log":        `  gatehouse log verify --since seen.checkpoint --update`,
 	"log verify": `  gatehouse log verify --since seen.checkpoint --update`,
 	"revalidate": `  gatehouse revalidate --all

@@ -14,10 +14,13 @@ import (
 func installCmd(g *globals) *cobra.Command {
 	var (
 		dir, policy, trustRoot string
-		update                 bool
+		reason, by             string
+		update, history        bool
+		keep                   int
+		out                    *output
 	)
 	c := &cobra.Command{
-		Use:   "install NAMESPACE/NAME[@RANGE]",
+		Use:   "install NAMESPACE/NAME[@RANGE] | install --history [NAMESPACE/NAME]",
 		Short: "Install a certified plugin and its dependencies into a folder, verified and pinned",
 		Long: `Install resolves the plugin and the dependencies its manifest declares by
 SemVer range (the highest certified versions that satisfy every range;
@@ -29,9 +32,30 @@ revocation list and gatehouse.lock, which pins each digest.
 With a gatehouse.lock in --dir, the pinned versions are installed exactly
 (digests checked); --update resolves again. The trust root is fetched once
 and then kept in --dir: pass --trust-root to supply it out of band.
-No token is needed: everything install reads is public.`,
-		Args: cobra.ExactArgs(1),
+No token is needed: everything install reads is public.
+
+Every pin an install adds or moves is recorded in gatehouse.history (time,
+version, digest, the version it replaced, --reason and who). The versions
+replaced stay in --dir, the --keep most recently used per plugin, with
+their bundles fetched again on every install, so that ` + "`gatehouse rollback`" + `
+needs no network; older ones are removed. --history prints the history
+(of one plugin if named) instead of installing.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if history {
+				return cobra.MaximumNArgs(1)(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if history {
+				return printHistory(cmd, dir, args, out)
+			}
+			if keep < 1 {
+				return fmt.Errorf("--keep %d: keep at least 1 earlier version", keep)
+			}
+			if cmd.Flags().Changed("output") {
+				return fmt.Errorf("-o goes with --history; install prints its progress as text")
+			}
 			req, err := install.ParseRequest(args[0])
 			if err != nil {
 				return err
@@ -41,7 +65,7 @@ No token is needed: everything install reads is public.`,
 				return err
 			}
 			opts := install.Options{Source: src, Marketplace: src.URL(), Dir: dir, Update: update,
-				Policy: verify.Policy{Allow: []string{"*"}}}
+				Policy: verify.Policy{Allow: []string{"*"}}, Keep: keep, Reason: reason, By: byOrUser(g, by)}
 			if policy != "" {
 				data, err := os.ReadFile(policy)
 				if err != nil {
@@ -64,29 +88,39 @@ No token is needed: everything install reads is public.`,
 				}
 				return err
 			}
-			out := cmd.OutOrStdout()
+			w := cmd.OutOrStdout()
 			if res.TrustRootFetched {
-				fmt.Fprintf(out, "trusting %s on first use: marketplace keys", g.server)
+				fmt.Fprintf(w, "trusting %s on first use: marketplace keys", g.server)
 				for _, k := range res.TrustRoot.MarketplaceKeys.Keys() {
-					fmt.Fprintf(out, " %s", k.ID)
+					fmt.Fprintf(w, " %s", k.ID)
 				}
-				fmt.Fprintf(out, ", log key %s\n  compare them with `gatehouse keys show` on the marketplace; they are pinned in %s\n", res.TrustRoot.LogKey, install.TrustRootFile)
+				fmt.Fprintf(w, ", log key %s\n  compare them with `gatehouse keys show` on the marketplace; they are pinned in %s\n", res.TrustRoot.LogKey, install.TrustRootFile)
 			}
 			for _, p := range res.Plugins {
 				how := "resolved"
 				if p.Pinned {
 					how = "pinned"
 				}
-				fmt.Fprintf(out, "installed %s@%s (%s, %s) → %s\n", p.ID, p.Version, p.Digest, how, p.Package)
+				fmt.Fprintf(w, "installed %s@%s (%s, %s) → %s\n", p.ID, p.Version, p.Digest, how, p.Package)
 			}
 			for _, p := range res.Refreshed {
-				fmt.Fprintf(out, "refreshed the bundle of %s@%s, installed earlier\n", p.ID, p.Version)
+				fmt.Fprintf(w, "refreshed the bundle of %s@%s, installed earlier\n", p.ID, p.Version)
+			}
+			for _, k := range res.Kept {
+				if k.Err != nil {
+					fmt.Fprintf(w, "kept %s@%s for rollback, but a rollback to it would be refused: %v\n", k.ID, k.Version, k.Err)
+				} else {
+					fmt.Fprintf(w, "kept %s@%s for rollback\n", k.ID, k.Version)
+				}
+			}
+			for _, p := range res.Pruned {
+				fmt.Fprintf(w, "removed %s: no longer kept for rollback\n", p)
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			if policy == "" {
-				fmt.Fprintln(out, "note: no --policy file, so every certified permission was accepted; see `gatehouse verify --policy`")
+				fmt.Fprintln(w, "note: no --policy file, so every certified permission was accepted; see `gatehouse verify --policy`")
 			}
 			return nil
 		},
@@ -96,5 +130,19 @@ No token is needed: everything install reads is public.`,
 	f.StringVar(&policy, "policy", "", `the host's policy file, {"allow": ["kv:*", ...]}`)
 	f.StringVar(&trustRoot, "trust-root", "", "the marketplace's trust root, obtained out of band (default: the folder's, or fetched on first use)")
 	f.BoolVar(&update, "update", false, "resolve versions again instead of keeping gatehouse.lock's pins")
+	f.IntVar(&keep, "keep", install.DefaultKeep, "how many earlier versions of each plugin to keep in --dir for `gatehouse rollback`")
+	f.StringVar(&reason, "reason", "", "why, recorded in gatehouse.history with every pin this install adds or moves")
+	f.StringVar(&by, "by", "", "who, recorded in gatehouse.history (default: $USER)")
+	f.BoolVar(&history, "history", false, "print gatehouse.history (every install, update and rollback in --dir) instead of installing")
+	out = addOutput(c, "text", "json")
+	c.Flags().Lookup("output").Usage += " (with --history)"
 	return c
+}
+
+// byOrUser is --by, or the user running the command.
+func byOrUser(g *globals, by string) string {
+	if by != "" {
+		return by
+	}
+	return g.env.Getenv("USER")
 }

@@ -71,6 +71,19 @@ func (v *verifyFlags) refreshFolder(cmd *cobra.Command, g *globals, path string)
 			fmt.Fprintf(out, "  ok    %s@%s: certified until %s\n", p.ID, p.Version, p.Result.Certificate.ExpiresAt.UTC().Format(time.RFC3339))
 		}
 	}
+	// Versions kept for rollback are reported, never failed on: hosts do
+	// not load them, and `gatehouse rollback` verifies one again before
+	// pinning it.
+	for _, k := range res.Kept {
+		if k.Err != nil {
+			fmt.Fprintf(out, "  kept  %s@%s for rollback: a rollback to it would be refused: %v\n", k.ID, k.Version, k.Err)
+		} else {
+			fmt.Fprintf(out, "  kept  %s@%s for rollback: verifies\n", k.ID, k.Version)
+		}
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+	}
 	if folder && len(failed) > 0 {
 		return chk, &exitError{code: 2, msg: fmt.Sprintf("%s no longer verifies; hosts must not load it", strings.Join(failed, ", "))}
 	}

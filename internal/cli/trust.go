@@ -17,10 +17,10 @@ import (
 )
 
 // trustCmds are the commands of the trust layer: keys, namespace, verify,
-// install and log.
+// install, rollback and log.
 func trustCmds(g *globals) []*cobra.Command {
 	cmds := []*cobra.Command{keysCmd(g), namespaceCmd(g), certificateCmd(g)}
-	cmds = append(cmds, verifyCmd(g), installCmd(g), logCmd(g)) // T2: internal/cli/verify.go, internal/cli/install.go, internal/cli/logcmd.go
+	cmds = append(cmds, verifyCmd(g), installCmd(g), rollbackCmd(g), logCmd(g)) // T2: internal/cli/verify.go, internal/cli/install.go, internal/cli/rollback.go, internal/cli/logcmd.go
 	return cmds
 }
 

@@ -150,7 +150,8 @@ checkpoint and the certificate bundles of the plugins gatehouse.lock pins
 against the pinned trust root, records the list and checkpoint in the state
 folder (an older one is refused from then on, as a replay) and writes them
 beside the packages. Given a FOLDER, it reports every pinned plugin's
-standing and exits 2 if one no longer verifies.`,
+standing and exits 2 if one no longer verifies; the versions kept for
+` + "`gatehouse rollback`" + ` get fresh bundles too and are reported, never failed on.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if refresh {
