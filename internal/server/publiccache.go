@@ -223,7 +223,8 @@ func (c *publicCache) remove(el *list.Element) {
 func (ans *cachedAnswer) write(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for k, v := range ans.header {
-		h[k] = v
+		// A copy: the kept header is shared by every request it answers.
+		h[k] = append([]string(nil), v...)
 	}
 	body := ans.body
 	if ans.gz != nil {

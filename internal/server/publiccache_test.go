@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"gatehouse.dev/gatehouse/api"
@@ -176,5 +177,43 @@ func TestPublicReadsRevalidateAndResume(t *testing.T) {
 				t.Errorf("download with the digest as If-None-Match (token %v): %d, want 304", token != "", resp.StatusCode)
 			}
 		}
+	}
+}
+
+// TestPublicCacheUnderConcurrentReaders: many anonymous readers at once,
+// while a certification changes the catalog under them, each get a whole
+// answer that is either the page before the change or the page after it.
+func TestPublicCacheUnderConcurrentReaders(t *testing.T) {
+	e := newEnv(t)
+	e.register(e.tokens["publisher"], "acme")
+	first := e.certified("acme/first", "one")
+	before, after := "acme/first", "acme/first,acme/second"
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				resp, b := e.anonGet("/api/v1/plugins", "Accept-Encoding", "identity")
+				if got := strings.Join(catalogIDs(t, b), ","); resp.StatusCode != 200 || (got != before && got != after) {
+					t.Errorf("catalog: %d %q", resp.StatusCode, got)
+					return
+				}
+				if resp, _ := e.anonGet("/api/v1/packages/" + first.Digest); resp.StatusCode != 200 {
+					t.Errorf("download: %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	e.certified("acme/second", "two")
+	close(done)
+	wg.Wait()
+	if _, b := e.anonGet("/api/v1/plugins"); strings.Join(catalogIDs(t, b), ",") != after {
+		t.Errorf("catalog after the readers: %s", b)
 	}
 }
