@@ -2,7 +2,10 @@
 // file, and in the WebAssembly module's data segments, where a string
 // constant such as an API key ends up. It runs the gitleaks rule set (the
 // default configuration of github.com/zricethezav/gitleaks/v8, used as a
-// library) so its rules track a maintained, widely reviewed list.
+// library) so its rules track a maintained, widely reviewed list, and it
+// decodes as the gitleaks CLI does (base64, hex, percent-encoding and
+// unicode escapes, nested to the CLI's default depth), so a key hidden by
+// encoding it is found where it is written.
 //
 // A secret's value never leaves this package: messages, snippets and
 // properties carry only its first characters ("AKIA…"), and the
@@ -25,6 +28,7 @@ import (
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/report"
 
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/wasmfile"
@@ -35,7 +39,13 @@ const Name = "secrets"
 
 // Version changes whenever the analyzer's own logic changes; the rule
 // set's version is in each result's Databases.
-const Version = "1.0.0"
+const Version = "1.1.0"
+
+// maxDecodeDepth is how many rounds of decoding gitleaks applies to what
+// it scans, each round decoding what the last one produced (base64 of hex
+// takes two): the default of the gitleaks CLI's --max-decode-depth, so a
+// secret the CLI finds encoded in a file is found here too.
+const maxDecodeDepth = 5
 
 // gitleaksModule is the module path whose version names the rule set.
 const gitleaksModule = "github.com/zricethezav/gitleaks/v8"
@@ -50,6 +60,13 @@ type Analyzer struct {
 	cfg     config.Config
 	rules   []vet.Rule
 	version string
+	// plain and decoding are detectors of cfg, built once, as building
+	// one indexes every rule's keywords. decoding decodes as the gitleaks
+	// CLI does; plain does not, and scans what mayDecode shows holds
+	// nothing to decode. Both are safe for concurrent use: DetectContext
+	// only reads a detector, and gitleaks shares one among its own
+	// scanning goroutines.
+	plain, decoding *detect.Detector
 }
 
 // New loads the gitleaks default rule set. Compiling its few hundred
@@ -71,7 +88,8 @@ func New() (*Analyzer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: compiling the gitleaks default rules: %w", err)
 	}
-	a := &Analyzer{cfg: cfg, version: rulesetVersion()}
+	a := &Analyzer{cfg: cfg, version: rulesetVersion(), plain: detect.NewDetector(cfg), decoding: detect.NewDetector(cfg)}
+	a.decoding.MaxDecodeDepth = maxDecodeDepth
 	for _, id := range cfg.OrderedRules {
 		r := cfg.Rules[id]
 		a.rules = append(a.rules, vet.Rule{
@@ -125,6 +143,10 @@ type Detail struct {
 	FilesScanned    int   `json:"filesScanned"`
 	BytesScanned    int64 `json:"bytesScanned"`
 	SegmentsScanned int   `json:"moduleSegmentsScanned"`
+	// BytesDecoded counts the bytes of the fragments given to gitleaks'
+	// decoder, those where mayDecode found something it could decode; the
+	// rest were scanned without it, to the same findings.
+	BytesDecoded int64 `json:"bytesDecoded"`
 }
 
 // Analyze implements vet.Analyzer.
@@ -132,10 +154,6 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	if in.Package == nil {
 		return nil, fmt.Errorf("no package to scan")
 	}
-	// One detector serves every worker: gitleaks scans files
-	// concurrently with a shared detector itself, and DetectContext only
-	// reads it.
-	det := detect.NewDetectorContext(ctx, a.cfg)
 	modPath := ""
 	if in.Manifest != nil {
 		modPath = in.Manifest.Runtime.Module
@@ -143,6 +161,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	files := in.Package.Files
 	hits := make([][]hit, len(files))
 	segments := make([]int, len(files))
+	decoded := make([]int64, len(files))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(files)) {
@@ -154,9 +173,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 				if i >= len(files) || ctx.Err() != nil {
 					return
 				}
-				fs := &fileScan{det: det}
+				fs := &fileScan{a: a}
 				segments[i] = fs.scanFile(ctx, in, files[i].Path, modPath)
-				hits[i] = fs.hits
+				hits[i], decoded[i] = fs.hits, fs.decoded
 			}
 		}()
 	}
@@ -172,6 +191,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		d.FilesScanned++
 		d.BytesScanned += e.Size
 		d.SegmentsScanned += segments[i]
+		d.BytesDecoded += decoded[i]
 		for _, h := range hits[i] {
 			m.add(h)
 		}
@@ -187,16 +207,42 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 type hit struct {
 	rule, desc, secret string
 	loc                vet.Location
+	// encodings lists how a secret found by decoding was encoded
+	// ("base64", "hex", "percent", "unicode"); it is empty for a secret
+	// written as it is.
+	encodings []string
 }
 
 // fileScan scans one file.
 type fileScan struct {
-	det  *detect.Detector
-	hits []hit
+	a       *Analyzer
+	hits    []hit
+	decoded int64 // bytes given to the decoder
 }
 
-func (s *fileScan) add(rule, desc, secret string, loc vet.Location) {
-	s.hits = append(s.hits, hit{rule, desc, secret, loc})
+// detect runs the rules on raw, a fragment of file ("" for text that is
+// not a file's, or whose path must not count), decoding it only where
+// mayDecode says there may be something to decode; decoded says whether
+// it did.
+func (a *Analyzer) detect(ctx context.Context, raw, file string) (findings []report.Finding, decoded bool) {
+	det := a.plain
+	if mayDecode(raw) {
+		det = a.decoding
+	}
+	return det.DetectContext(ctx, detect.Fragment{Raw: raw, FilePath: file}), det == a.decoding
+}
+
+// detect is Analyzer.detect, counting the bytes decoded.
+func (s *fileScan) detect(ctx context.Context, raw, file string) []report.Finding {
+	findings, decoded := s.a.detect(ctx, raw, file)
+	if decoded {
+		s.decoded += int64(len(raw))
+	}
+	return findings
+}
+
+func (s *fileScan) add(f report.Finding, loc vet.Location) {
+	s.hits = append(s.hits, hit{rule: f.RuleID, desc: f.Description, secret: f.Secret, loc: loc, encodings: encodings(f)})
 }
 
 // scanFile scans the file at path and returns how many module data
@@ -238,15 +284,15 @@ func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 		end := start + textCut(data[start:])
 		chunk := data[start:end]
 		starts := lineStarts(chunk)
-		for _, f := range s.det.DetectContext(ctx, detect.Fragment{Raw: string(chunk), FilePath: file}) {
+		for _, f := range s.detect(ctx, string(chunk), file) {
 			loc := vet.Location{File: file}
-			if off, ok := secretOffset(chunk, starts, f.StartLine, f.Match, f.Secret); ok {
+			if off, _, ok := locate(chunk, starts, f); ok {
 				loc.Line, loc.Column = vet.LineCol(data, start+off)
 			} else {
 				loc.Line, _ = vet.LineCol(data, start)
 				loc.Line += f.StartLine
 			}
-			s.add(f.RuleID, f.Description, f.Secret, loc)
+			s.add(f, loc)
 		}
 		start = end
 	}
@@ -383,22 +429,22 @@ func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withP
 		}
 		buf = append(buf, '\n')
 	}
-	frag := detect.Fragment{Raw: string(buf)}
+	path := ""
 	if withPath {
-		frag.FilePath = file
+		path = file
 	}
 	lines := lineStarts(buf)
-	for _, f := range s.det.DetectContext(ctx, frag) {
+	for _, f := range s.detect(ctx, string(buf), path) {
 		loc := vet.Location{File: file}
-		if off, ok := secretOffset(buf, lines, f.StartLine, f.Match, f.Secret); ok {
+		if off, n, ok := locate(buf, lines, f); ok {
 			i, found := slices.BinarySearch(starts, off)
 			if !found {
 				i--
 			}
 			loc.Offset = pieces[i].base + int64(off-starts[i])
-			loc.Length = int64(len(f.Secret))
+			loc.Length = int64(n)
 		}
-		s.add(f.RuleID, f.Description, f.Secret, loc)
+		s.add(f, loc)
 	}
 }
 
@@ -427,7 +473,16 @@ func (m *merge) add(h hit) {
 	if what == "" {
 		what = ruleID
 	}
+	if len(h.encodings) > 0 {
+		// The location is the encoded text; say so, or a reviewer looks
+		// there for a value that reads like the redacted one.
+		what += ", encoded as " + strings.Join(h.encodings, " and ")
+	}
 	loc.Snippet = red
+	props := map[string]any{"gitleaksRule": ruleID, "redacted": red, "length": len(secret), "occurrences": 1}
+	if len(h.encodings) > 0 {
+		props["encodings"] = h.encodings
+	}
 	m.seen[fp] = len(m.findings)
 	m.findings = append(m.findings, vet.Finding{
 		RuleID:      id,
@@ -436,7 +491,7 @@ func (m *merge) add(h hit) {
 		Location:    loc,
 		Fingerprint: fp,
 		Remediation: remediation,
-		Properties:  map[string]any{"gitleaksRule": ruleID, "redacted": red, "length": len(secret), "occurrences": 1},
+		Properties:  props,
 	})
 }
 
@@ -451,6 +506,51 @@ func lineStarts(data []byte) []int {
 		i += j + 1
 		starts = append(starts, i)
 	}
+}
+
+// locate returns where the finding f is in data, the fragment gitleaks
+// was given (starts are its line starts), and how long it is there: the
+// secret, or for a secret found by decoding, the encoded text that holds
+// it, since the decoded value is nowhere in data.
+func locate(data []byte, starts []int, f report.Finding) (off, n int, ok bool) {
+	if len(encodings(f)) == 0 {
+		off, ok = secretOffset(data, starts, f.StartLine, f.Match, f.Secret)
+		return off, len(f.Secret), ok
+	}
+	from, okFrom := columnOffset(starts, f.StartLine, f.StartColumn-1)
+	to, okTo := columnOffset(starts, f.EndLine, f.EndColumn)
+	if !okFrom || !okTo || from < 0 || from >= to || to > len(data) {
+		return 0, 0, false
+	}
+	return from, to - from, true
+}
+
+// columnOffset returns the offset in a fragment of column col of a line
+// (both as gitleaks gives them: the line 0-based, the column counted from
+// the line break before the line, or from the fragment's start on its
+// first line, so the first byte of the first line is column 1 and of any
+// later line column 2).
+func columnOffset(starts []int, line, col int) (int, bool) {
+	if line < 0 || line >= len(starts) {
+		return 0, false
+	}
+	if line == 0 {
+		return col, true
+	}
+	return starts[line] - 1 + col, true
+}
+
+// encodings returns how the secret of f was encoded, from the tags
+// gitleaks gives a finding made by decoding ("decoded:base64"); nil when
+// the secret was found as written.
+func encodings(f report.Finding) []string {
+	var kinds []string
+	for _, t := range f.Tags {
+		if k, ok := strings.CutPrefix(t, "decoded:"); ok {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
 }
 
 // secretOffset returns the byte offset of the secret that gitleaks

@@ -146,6 +146,9 @@ func TestCleanPackageHasNoFinding(t *testing.T) {
 	if len(rep.Findings) != 0 {
 		t.Errorf("findings on a clean package: %+v", rep.Findings)
 	}
+	if d := rep.Detail.(*Detail); d.BytesDecoded != 0 {
+		t.Errorf("%d bytes of a package with nothing encoded went through the decoder", d.BytesDecoded)
+	}
 }
 
 func TestRedact(t *testing.T) {

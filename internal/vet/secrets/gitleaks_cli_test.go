@@ -1,0 +1,381 @@
+//go:build linux
+
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/internal/plugintest"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
+)
+
+// benchChildEnv names the package a child process of
+// BenchmarkBesideGitleaksCLI scans: the test binary, started again with it
+// set, is Gatehouse's side of the benchmark, in a process of its own as the
+// gitleaks CLI is, so each peak memory is that side's alone.
+const benchChildEnv = "GATEHOUSE_BENCH_SECRETS_PACKAGE"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(benchChildEnv); path != "" {
+		if err := scanChild(path, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childResult is what the child reports: its timings, its resident memory
+// once the package is read and the rules compiled, and its findings
+// without their values.
+type childResult struct {
+	ReadSeconds  float64 // reading the package into memory
+	RulesSeconds float64 // New: compiling the rules
+	ScanSeconds  float64 // Analyze
+	CPUSeconds   float64 // CPU time (user and system) of New and Analyze
+	Bytes        int64   // the bytes of the files scanned
+	BytesDecoded int64   // the bytes of the fragments given to the decoder
+	LoadedKiB    int64   // peak resident memory before the scan
+	Findings     []childFinding
+}
+
+type childFinding struct {
+	Rule, File, Fingerprint string
+	Line                    int
+}
+
+// scanChild reads the package at path and scans it as the server does:
+// the package in memory, one Analyzer.
+func scanChild(path string, w io.Writer) error {
+	var r childResult
+	t0 := time.Now()
+	pkg, err := pkgfile.ReadFile(path, pkgfile.DefaultLimits())
+	if err != nil {
+		return fmt.Errorf("reading the corpus package: %w", err)
+	}
+	m, err := manifest.Parse(pkg.Manifest(), manifest.Options{})
+	if err != nil {
+		return fmt.Errorf("parsing the corpus manifest: %w", err)
+	}
+	runtime.GC()
+	var ru0 syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru0); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	t1 := time.Now()
+	a, err := New()
+	if err != nil {
+		return err
+	}
+	t2 := time.Now()
+	var ru1 syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru1); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	r.LoadedKiB = ru1.Maxrss
+	rep, err := a.Analyze(context.Background(), &vet.Input{Package: pkg, Manifest: m})
+	if err != nil {
+		return fmt.Errorf("scanning: %w", err)
+	}
+	t3 := time.Now()
+	var ru2 syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru2); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	r.ReadSeconds, r.RulesSeconds, r.ScanSeconds = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds()
+	r.CPUSeconds = cpuSeconds(&ru2) - cpuSeconds(&ru0)
+	r.Bytes, r.BytesDecoded = rep.Detail.(*Detail).BytesScanned, rep.Detail.(*Detail).BytesDecoded
+	for _, f := range rep.Findings {
+		r.Findings = append(r.Findings, childFinding{f.RuleID, f.Location.File, f.Fingerprint, f.Location.Line})
+	}
+	return json.NewEncoder(w).Encode(r)
+}
+
+// BenchmarkBesideGitleaksCLI scans one corpus with the analyzer and with
+// the gitleaks CLI (`gitleaks dir` with its defaults, which decode to
+// depth 5), built from the gitleaks module Gatehouse requires, so both run
+// the same rules on the same files in the same run. The corpus is Go
+// source from GOROOT (GATEHOUSE_BENCH_SECRETS_MB megabytes, 50 unless
+// set; GOROOT's tests hold keys and tokens gitleaks finds) plus a file
+// with a base64- and a hex-encoded GitHub token. It fails if Gatehouse
+// misses a secret gitleaks finds: each gitleaks finding's fingerprint
+// (rule, file, secret) must be among Gatehouse's.
+//
+// Reported per run: MB/s of each in wall time and the CPU time each took
+// (gitleaks: the whole process; Gatehouse: compiling the rules and
+// scanning the package in memory, as the server does, and the CPU time
+// of its whole process too, reading the package included); on a shared
+// machine the CPU time is the steadier measure. Then the share of the
+// bytes Gatehouse gave to the decoder, each process's peak resident
+// memory, and Gatehouse's before it scans (the package it holds for every
+// analyzer, and the rules).
+//
+//	go test -run '^$' -bench BesideGitleaksCLI -benchtime 1x ./internal/vet/secrets
+func BenchmarkBesideGitleaksCLI(b *testing.B) {
+	limit := int64(50_000_000)
+	if s := os.Getenv("GATEHOUSE_BENCH_SECRETS_MB"); s != "" {
+		mb, err := strconv.ParseFloat(s, 64)
+		if err != nil || mb <= 0 {
+			b.Fatalf("GATEHOUSE_BENCH_SECRETS_MB=%q: want a positive number of megabytes", s)
+		}
+		limit = int64(mb * 1e6)
+	}
+	tmp := b.TempDir()
+	corpus := filepath.Join(tmp, "corpus")
+	size, files, planted := writeCorpus(b, corpus, limit)
+	b.Logf("corpus: %d files, %d bytes", files, size)
+
+	pkgPath := filepath.Join(tmp, "corpus.gpkg")
+	f, err := os.Create(pkgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := pkgfile.PackDir(corpus, f); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+
+	gitleaks := filepath.Join(tmp, "gitleaks")
+	build := exec.Command("go", "build", "-o", gitleaks, gitleaksModule)
+	build.Dir = plugintest.ModuleRoot(b)
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building the gitleaks CLI: %v\n%s", err, out)
+	}
+
+	var glSec, ghSec, glCPU, ghCPU, ghProcCPU, decodedShare float64
+	var glPeak, ghPeak, ghLoaded int64
+	b.ResetTimer()
+	for b.Loop() {
+		report := filepath.Join(tmp, "gitleaks.json")
+		gl := exec.Command(gitleaks, "dir", "--no-banner", "--log-level", "error", "--exit-code", "0",
+			"--report-format", "json", "--report-path", report, corpus)
+		gl.Env = withoutGitleaksConfig(os.Environ())
+		start := time.Now()
+		if out, err := gl.CombinedOutput(); err != nil {
+			b.Fatalf("gitleaks: %v\n%s", err, out)
+		}
+		glSec += time.Since(start).Seconds()
+		glCPU += cpuSeconds(rusage(gl.ProcessState))
+		glPeak = max(glPeak, rusage(gl.ProcessState).Maxrss<<10) // KiB on Linux
+		glFound := readGitleaksReport(b, report, corpus)
+
+		gh := exec.Command(os.Args[0], "-test.run=^$")
+		gh.Env = append(os.Environ(), benchChildEnv+"="+pkgPath)
+		var stdout, stderr bytes.Buffer
+		gh.Stdout, gh.Stderr = &stdout, &stderr
+		if err := gh.Run(); err != nil {
+			b.Fatalf("the Gatehouse child: %v\n%s", err, stderr.Bytes())
+		}
+		ghProcCPU += cpuSeconds(rusage(gh.ProcessState))
+		var res childResult
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+			b.Fatalf("the Gatehouse child's report: %v\n%s", err, stdout.Bytes())
+		}
+		if res.Bytes != size {
+			b.Fatalf("Gatehouse scanned %d bytes; the corpus has %d", res.Bytes, size)
+		}
+		ghSec += res.RulesSeconds + res.ScanSeconds
+		ghCPU += res.CPUSeconds
+		decodedShare += float64(res.BytesDecoded) / float64(res.Bytes)
+		ghPeak = max(ghPeak, rusage(gh.ProcessState).Maxrss<<10)
+		ghLoaded = max(ghLoaded, res.LoadedKiB<<10)
+
+		compareFindings(b, glFound, res.Findings, planted)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(size)/1e6, "corpus-MB")
+	b.ReportMetric(float64(size)/1e6/(ghSec/n), "gatehouse-MB/s")
+	b.ReportMetric(float64(size)/1e6/(glSec/n), "gitleaks-MB/s")
+	b.ReportMetric(ghCPU/n, "gatehouse-cpu-s")
+	b.ReportMetric(ghProcCPU/n, "gatehouse-process-cpu-s")
+	b.ReportMetric(glCPU/n, "gitleaks-cpu-s")
+	b.ReportMetric(100*decodedShare/n, "gatehouse-decoded-%")
+	b.ReportMetric(float64(ghPeak)/(1<<20), "gatehouse-peak-MiB")
+	b.ReportMetric(float64(ghLoaded)/(1<<20), "gatehouse-loaded-MiB")
+	b.ReportMetric(float64(glPeak)/(1<<20), "gitleaks-peak-MiB")
+}
+
+// writeCorpus copies Go source from GOROOT/src into dir, in path order,
+// until limit bytes, and adds manifest.json and planted/encoded.go, which
+// holds two GitHub tokens, one base64- and one hex-encoded. It returns the
+// bytes and files written and the fingerprints of the planted tokens.
+func writeCorpus(b *testing.B, dir string, limit int64) (int64, int, map[string]string) {
+	b.Helper()
+	tokB64 := fakeToken
+	tokHex := "ghp_" + reverse(fakeToken[4:])
+	planted := map[string]string{
+		vet.Fingerprint(RuleID("github-pat"), "planted/encoded.go", tokB64): "the base64-encoded token",
+		vet.Fingerprint(RuleID("github-pat"), "planted/encoded.go", tokHex): "the hex-encoded token",
+	}
+	extra := map[string][]byte{
+		"manifest.json": []byte(man),
+		"planted/encoded.go": []byte("package planted\n\n// Encoded so that a scanner which does not decode misses them.\n" +
+			"const a = \"" + b64(tokB64) + "\"\n\nconst b = \"" + hexOf(tokHex) + "\"\n"),
+	}
+	var size int64
+	for p, data := range extra {
+		size += int64(len(data))
+		writeFile(b, filepath.Join(dir, filepath.FromSlash(p)), data)
+	}
+	goroot := runtime.GOROOT()
+	files := len(extra)
+	err := filepath.WalkDir(filepath.Join(goroot, "src"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || size >= limit {
+			return err
+		}
+		// Hidden names are left out of packages (PackDir), so out of
+		// the corpus; each scanner must see the same files.
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !strings.HasSuffix(p, ".go") {
+			return nil
+		}
+		if files >= pkgfile.DefaultLimits().MaxFiles-1 {
+			return fs.SkipAll
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(goroot, p)
+		if err != nil {
+			return err
+		}
+		writeFile(b, filepath.Join(dir, rel), data)
+		size += int64(len(data))
+		files++
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return size, files, planted
+}
+
+func writeFile(b *testing.B, path string, data []byte) {
+	b.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func reverse(s string) string {
+	r := []byte(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+// withoutGitleaksConfig drops the variables that would give the CLI a
+// configuration other than its default one.
+func withoutGitleaksConfig(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GITLEAKS_CONFIG") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// cpuSeconds returns the user and system CPU time in ru.
+func cpuSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// rusage returns what a finished process used.
+func rusage(ps *os.ProcessState) *syscall.Rusage {
+	return ps.SysUsage().(*syscall.Rusage) // always so on Linux
+}
+
+// gitleaksFinding is a finding of the CLI's JSON report, its secret
+// reduced to Gatehouse's fingerprint of it.
+type gitleaksFinding struct {
+	rule, file, fingerprint string
+	line                    int
+}
+
+// readGitleaksReport reads the CLI's report and removes it, so the clear
+// values it holds do not outlive the run.
+func readGitleaksReport(b *testing.B, path, corpus string) []gitleaksFinding {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		b.Fatal(err)
+	}
+	var raw []struct {
+		RuleID, File, Secret string
+		StartLine            int
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		b.Fatalf("the gitleaks report: %v", err)
+	}
+	var out []gitleaksFinding
+	for _, f := range raw {
+		rel, err := filepath.Rel(corpus, f.File)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rel = filepath.ToSlash(rel)
+		out = append(out, gitleaksFinding{f.RuleID, rel, vet.Fingerprint(RuleID(f.RuleID), rel, f.Secret), f.StartLine})
+	}
+	return out
+}
+
+// compareFindings fails the benchmark for each secret gitleaks found that
+// Gatehouse did not, and for each planted token either missed.
+func compareFindings(b *testing.B, gl []gitleaksFinding, gh []childFinding, planted map[string]string) {
+	b.Helper()
+	ours := map[string]bool{}
+	for _, f := range gh {
+		ours[f.Fingerprint] = true
+	}
+	theirs := map[string]bool{}
+	missed := 0
+	for _, f := range gl {
+		theirs[f.fingerprint] = true
+		if !ours[f.fingerprint] {
+			missed++
+			b.Errorf("gitleaks found %s in %s line %d; Gatehouse did not", f.rule, f.file, f.line)
+		}
+	}
+	for fp, what := range planted {
+		if !ours[fp] {
+			b.Errorf("Gatehouse missed %s", what)
+		}
+		if !theirs[fp] {
+			b.Errorf("gitleaks missed %s", what)
+		}
+	}
+	b.Logf("gitleaks: %d findings (%d distinct); Gatehouse: %d findings, %d of gitleaks' missed", len(gl), len(theirs), len(gh), missed)
+}
