@@ -25,11 +25,15 @@ func FuzzParseBundle(f *testing.F) {
 
 func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(`{"allow":["kv:*","net:https://api.example.com"]}`))
+	f.Add([]byte(`{"plugins":{"acme/hello":{"permissions":["kv:read"]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy(data)
 		if err != nil {
 			return
 		}
 		p.Accepts("kv:read")
+		if p.Plugins != nil && p.Check("not/listed-anywhere\x00", nil) == nil {
+			t.Fatal("a plugin id no file can list was let through")
+		}
 	})
 }

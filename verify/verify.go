@@ -284,11 +284,10 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 		return fail(CheckRevoked, fmt.Errorf("%w: %s was revoked at %s: %s", ErrRevoked, trust.SubjectName(id, version), r.Time.Format(time.RFC3339), r.Reason))
 	}
 
-	// 11. The host accepts every permission the marketplace granted.
-	for _, p := range cert.Permissions {
-		if !opts.Policy.Accepts(p) {
-			return fail(CheckPolicy, fmt.Errorf("%w: the plugin was granted %q; add it to the host policy's allow list to accept it", ErrNotAllowed, p))
-		}
+	// 11. The host lets this plugin load, with every permission the
+	// marketplace granted.
+	if err := opts.Policy.Check(id, cert.Permissions); err != nil {
+		return fail(CheckPolicy, err)
 	}
 
 	return &Result{

@@ -596,4 +596,50 @@ func TestPolicy(t *testing.T) {
 	if _, err := ParsePolicy([]byte(`{"allow":["kv:read"],"extra":1}`)); err == nil {
 		t.Error("unknown field accepted")
 	}
+	for _, bad := range []string{
+		`{"plugins": {"": {"permissions": []}}}`,
+		`{"plugins": {"acme/x y": {"permissions": []}}}`,
+		`{"plugins": {"acme/x": {"permissions": [""]}}}`,
+		`{"plugins": {"acme/x": {"permissions": [], "extra": 1}}}`,
+		`{"allow": [""]}`,
+		`{"allow": []} {}`,
+	} {
+		if _, err := ParsePolicy([]byte(bad)); err == nil {
+			t.Errorf("ParsePolicy(%s) accepted it", bad)
+		}
+	}
+}
+
+// TestPolicyCheck: which plugins and permissions each form of a policy
+// lets through (see TestAISWAPolicyAllowsExactlyWhatItLists in cli for
+// the files through verify and install).
+func TestPolicyCheck(t *testing.T) {
+	t.Parallel()
+	allow := Policy{Allow: []string{"kv:*"}}
+	aiswa := Policy{Plugins: map[string]PluginRule{"acme/a": {Permissions: []string{"kv:read"}}, "acme/none": {}}}
+	both := Policy{Allow: []string{"net:*"}, Plugins: map[string]PluginRule{"acme/a": {Permissions: []string{"kv:read", "net:*"}}}}
+	for _, tc := range []struct {
+		name  string
+		p     Policy
+		id    string
+		perms []string
+		ok    bool
+	}{
+		{"empty policy, no permissions", Policy{}, "acme/a", nil, true},
+		{"empty policy, a permission", Policy{}, "acme/a", []string{"kv:read"}, false},
+		{"allow list", allow, "any/plugin", []string{"kv:write"}, true},
+		{"allow list refuses", allow, "any/plugin", []string{"net:https://x"}, false},
+		{"listed", aiswa, "acme/a", []string{"kv:read"}, true},
+		{"listed, another permission", aiswa, "acme/a", []string{"kv:write"}, false},
+		{"listed with none, none granted", aiswa, "acme/none", nil, true},
+		{"not listed, none granted", aiswa, "acme/b", nil, false},
+		{"empty plugins", Policy{Plugins: map[string]PluginRule{}}, "acme/a", nil, false},
+		{"both accept", both, "acme/a", []string{"net:https://x"}, true},
+		{"entry accepts, allow does not", both, "acme/a", []string{"kv:read"}, false},
+	} {
+		err := tc.p.Check(tc.id, tc.perms)
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrNotAllowed)) {
+			t.Errorf("%s: Check(%s, %v) = %v, want ok %v", tc.name, tc.id, tc.perms, err, tc.ok)
+		}
+	}
 }

@@ -127,7 +127,7 @@ needs no network; older ones are removed. --history prints the history
 	}
 	f := c.Flags()
 	f.StringVar(&dir, "dir", "plugins", "the install folder")
-	f.StringVar(&policy, "policy", "", `the host's policy file, {"allow": ["kv:*", ...]}`)
+	f.StringVar(&policy, "policy", "", `the host's policy file: {"allow": ["kv:*", ...]}, or an AI-SWA file {"plugins": {"ID": {"permissions": [...]}}} listing the only plugins that load`)
 	f.StringVar(&trustRoot, "trust-root", "", "the marketplace's trust root, obtained out of band (default: the folder's, or fetched on first use)")
 	f.BoolVar(&update, "update", false, "resolve versions again instead of keeping gatehouse.lock's pins")
 	f.IntVar(&keep, "keep", install.DefaultKeep, "how many earlier versions of each plugin to keep in --dir for `gatehouse rollback`")

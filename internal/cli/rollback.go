@@ -84,7 +84,7 @@ it fetches the current revocation list and the kept versions' bundles.`,
 	f.StringVar(&reason, "reason", "", "why, recorded in gatehouse.history")
 	f.StringVar(&by, "by", "", "who, recorded in gatehouse.history (default: $USER)")
 	f.IntVar(&keep, "keep", install.DefaultKeep, "how many earlier versions of each plugin to keep in --dir")
-	f.StringVar(&vf.policy, "policy", "", `the host's policy file, {"allow": ["kv:*", ...]} (default: accept every permission the certificate grants, and say so)`)
+	f.StringVar(&vf.policy, "policy", "", `the host's policy file: {"allow": ["kv:*", ...]}, or an AI-SWA file {"plugins": {"ID": {"permissions": [...]}}} listing the only plugins that load (default: accept every permission the certificate grants, and say so)`)
 	positiveDuration(f, &vf.maxAge, "max-age", 0, 0, "refuse a revocation list older than this (default: the trust root's maximum age; it can only be shortened)")
 	return c
 }

@@ -27,7 +27,7 @@ func (v *verifyFlags) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&v.bundle, "bundle", "", "the certificate bundle (default: PACKAGE's name with .bundle.json, beside it)")
 	f.StringVar(&v.state, "state", "", "the host's state folder, remembering the last log checkpoint seen (default: .gatehouse-state beside PACKAGE)")
-	f.StringVar(&v.policy, "policy", "", `the host's policy file, {"allow": ["kv:*", ...]} (default: accept every permission the certificate grants, and say so)`)
+	f.StringVar(&v.policy, "policy", "", `the host's policy file: {"allow": ["kv:*", ...]}, or an AI-SWA file {"plugins": {"ID": {"permissions": [...]}}} listing the only plugins that load (default: accept every permission the certificate grants, and say so)`)
 	f.StringVar(&v.trustRoot, "trust-root", "", "the marketplace's trust root (default: trust-root.json beside PACKAGE)")
 	f.StringVar(&v.revocations, "revocations", "", "the signed revocation list (default: revocations.json beside PACKAGE)")
 	positiveDuration(f, &v.maxAge, "max-age", 0, 0, "refuse a revocation list older than this (default: the trust root's maximum age; it can only be shortened)")

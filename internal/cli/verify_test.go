@@ -193,3 +193,54 @@ func TestLogVerify(t *testing.T) {
 	code, out = gh(t, "--server", m.URL(), "log", "verify", "--since", since, "--trust-root", rootFile)
 	wantExit(t, code, out, 2, "the saved checkpoint")
 }
+
+// TestAISWAPolicyAllowsExactlyWhatItLists: an AI-SWA policy file (seed
+// 003: {"plugins": {ID: {"permissions": [...]}}}) given to verify and
+// install loads exactly the plugins it lists, each with only the
+// permissions listed for it.
+func TestAISWAPolicyAllowsExactlyWhatItLists(t *testing.T) {
+	m := installtest.New(t, time.Now().Add(-time.Hour))
+	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.2.0", Permissions: []string{"kv:read"}})
+	m.Publish(installtest.Plugin{ID: "acme/other", Version: "1.0.0", Permissions: []string{"kv:read"}})
+	dir := t.TempDir()
+	for _, id := range []string{"acme/base", "acme/other"} {
+		code, out := gh(t, "--server", m.URL(), "install", id, "--dir", dir)
+		wantExit(t, code, out, 0, "installed "+id)
+	}
+	base := filepath.Join(dir, install.PackageFileName("acme/base", "1.2.0"))
+	other := filepath.Join(dir, install.PackageFileName("acme/other", "1.0.0"))
+	for _, tc := range []struct {
+		name, policy, pkg string
+		ok                bool
+		says              string
+	}{
+		{"listed with its permission", `{"plugins": {"acme/base": {"permissions": ["kv:read"]}}}`, base, true, "verified acme/base@1.2.0"},
+		{"listed with a matching prefix", `{"plugins": {"acme/base": {"permissions": ["kv:*"]}}}`, base, true, "verified acme/base@1.2.0"},
+		{"not listed", `{"plugins": {"acme/base": {"permissions": ["kv:read"]}}}`, other, false, "acme/other is not one of them"},
+		{"listed without the permission", `{"plugins": {"acme/other": {"permissions": ["net:https://api.example.com"]}}}`, other, false, `does not list for acme/other`},
+		{"listed, with no permissions", `{"plugins": {"acme/other": {"permissions": []}}}`, other, false, `granted "kv:read"`},
+		{"nothing listed", `{"plugins": {}}`, base, false, "acme/base is not one of them"},
+		{"both forms: the allow list also decides", `{"allow": ["net:*"], "plugins": {"acme/base": {"permissions": ["kv:read"]}}}`, base, false, "allow list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			policy := filepath.Join(t.TempDir(), "policy.json")
+			os.WriteFile(policy, []byte(tc.policy), 0o644)
+			code, out := gh(t, "verify", tc.pkg, "--policy", policy)
+			if tc.ok {
+				wantExit(t, code, out, 0, tc.says, "ok    host-policy")
+			} else {
+				wantExit(t, code, out, 2, "FAIL  host-policy", tc.says)
+			}
+		})
+	}
+	t.Run("install", func(t *testing.T) {
+		policy := filepath.Join(t.TempDir(), "policy.json")
+		os.WriteFile(policy, []byte(`{"plugins": {"acme/base": {"permissions": ["kv:read"]}}}`), 0o644)
+		code, out := gh(t, "--server", m.URL(), "install", "acme/base", "--dir", t.TempDir(), "--policy", policy)
+		wantExit(t, code, out, 0, "installed acme/base@1.2.0")
+		code, out = gh(t, "--server", m.URL(), "install", "acme/other", "--dir", t.TempDir(), "--policy", policy)
+		if code == 0 || !strings.Contains(out, "acme/other is not one of them") {
+			t.Fatalf("install of an unlisted plugin: exit %d\n%s", code, out)
+		}
+	})
+}
