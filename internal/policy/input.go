@@ -37,9 +37,32 @@ type Input struct {
 	// earlier versions of the plugin, from 0 to 1.
 	HostErrorRate float64 `json:"host_error_rate"`
 
+	// Provenance is what vetting found of how the module was built; all
+	// false and empty when the provenance analyzer did not run.
+	Provenance Provenance `json:"provenance"`
+
 	// Weight is the additive risk weight (triage.Weigh), which the policy
 	// maps to a tier.
 	Weight Weight `json:"weight"`
+}
+
+// Provenance is the provenance analyzer's outcome as a policy reads it,
+// so that a rule can require provenance per tier or namespace.
+type Provenance struct {
+	// Present: the package carries a SLSA provenance attestation.
+	Present bool `json:"present"`
+	// Verified: its subject is the module and its builder one the
+	// marketplace trusts (signed by the builder's key where keys are
+	// listed).
+	Verified bool `json:"verified"`
+	// Builder, BuildType and SourceRepository are as the attestation
+	// states them (empty without one).
+	Builder          string `json:"builder"`
+	BuildType        string `json:"build_type"`
+	SourceRepository string `json:"source_repository"`
+	// Reproducible: the marketplace rebuilt the module from the source
+	// in the package, byte for byte.
+	Reproducible bool `json:"reproducible"`
 }
 
 // Plugin names the version being decided.

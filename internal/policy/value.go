@@ -59,6 +59,14 @@ func (in *Input) value() ast.Value {
 			kv("namespace", ast.BooleanTerm(in.AutoApprovalOff.Namespace)),
 		))),
 		kv("host_error_rate", ast.FloatNumberTerm(in.HostErrorRate)),
+		kv("provenance", ast.NewTerm(obj(
+			kv("present", ast.BooleanTerm(in.Provenance.Present)),
+			kv("verified", ast.BooleanTerm(in.Provenance.Verified)),
+			kv("builder", str(in.Provenance.Builder)),
+			kv("build_type", str(in.Provenance.BuildType)),
+			kv("source_repository", str(in.Provenance.SourceRepository)),
+			kv("reproducible", ast.BooleanTerm(in.Provenance.Reproducible)),
+		))),
 		kv("weight", ast.NewTerm(obj(
 			kv("total", ast.IntNumberTerm(in.Weight.Total)),
 			kv("factors", list(in.Weight.Factors, func(f Factor) *ast.Term {

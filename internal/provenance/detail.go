@@ -27,6 +27,9 @@ type ProvenanceDetail struct {
 	// Builder and BuildType are as the attestation states them.
 	Builder   string `json:"builder,omitempty"`
 	BuildType string `json:"buildType,omitempty"`
+	// SourceRepository is the repository the attestation says the module
+	// was built from (Attestation.SourceRepository).
+	SourceRepository string `json:"sourceRepository,omitempty"`
 	// Subject is the name of the subject that matched the module.
 	Subject        string `json:"subject,omitempty"`
 	SubjectMatches bool   `json:"subjectMatches"`
@@ -81,6 +84,10 @@ type Dependency struct {
 	URI    string `json:"uri,omitempty"`
 	SHA256 string `json:"sha256"` // lowercase hex
 }
+
+// AnalyzerName is the name of the analyzer whose result's Detail is a
+// Detail (internal/vet/provenance), for readers of vetting results.
+const AnalyzerName = "provenance"
 
 // Check names, as certificates list them.
 const (

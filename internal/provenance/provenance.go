@@ -81,6 +81,12 @@ type Attestation struct {
 	Subjects  []Subject
 	BuilderID string
 	BuildType string
+	// SourceRepository is the repository the build says it built from:
+	// externalParameters.workflow.repository (GitHub Actions' build type),
+	// else the first resolved dependency whose URI names a git
+	// repository; empty when the attestation names none. It is what the
+	// builder states, worth as much as the builder is trusted.
+	SourceRepository string
 	// Envelope is the DSSE envelope the statement came in, or nil for a
 	// bare statement.
 	Envelope *dsse.Envelope
@@ -173,11 +179,12 @@ func parseStatement(data []byte) (*Attestation, error) {
 		return nil, fmt.Errorf("%w: %d dependencies and byproducts; at most %d are accepted", ErrMalformed, n, MaxDependencies)
 	}
 	a := &Attestation{
-		BuilderID:  rd.GetBuilder().GetId(),
-		BuildType:  bd.GetBuildType(),
-		Provenance: &p,
+		BuilderID:        rd.GetBuilder().GetId(),
+		BuildType:        bd.GetBuildType(),
+		SourceRepository: sourceRepository(&p),
+		Provenance:       &p,
 	}
-	for _, field := range []struct{ name, v string }{{"builder id", a.BuilderID}, {"build type", a.BuildType}} {
+	for _, field := range []struct{ name, v string }{{"builder id", a.BuilderID}, {"build type", a.BuildType}, {"source repository", a.SourceRepository}} {
 		if len(field.v) > MaxIDLength {
 			return nil, fmt.Errorf("%w: the %s is %d bytes long; the limit is %d", ErrMalformed, field.name, len(field.v), MaxIDLength)
 		}
@@ -198,6 +205,24 @@ func parseStatement(data []byte) (*Attestation, error) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// sourceRepository finds the repository a provenance says the build came
+// from (see Attestation.SourceRepository).
+func sourceRepository(p *slsa.Provenance) string {
+	bd := p.GetBuildDefinition()
+	if w, ok := bd.GetExternalParameters().GetFields()["workflow"]; ok {
+		if repo, ok := w.GetStructValue().GetFields()["repository"]; ok && repo.GetStringValue() != "" {
+			return repo.GetStringValue()
+		}
+	}
+	for _, d := range bd.GetResolvedDependencies() {
+		if uri := d.GetUri(); strings.HasPrefix(uri, "git+") {
+			repo, _, _ := strings.Cut(strings.TrimPrefix(uri, "git+"), "@")
+			return repo
+		}
+	}
+	return ""
+}
 
 // Policy says which builders the marketplace trusts. The zero value trusts
 // none: provenance is parsed and reported, never verified.
@@ -301,10 +326,11 @@ const (
 // other bytes is wrong whatever the policy says.
 func Check(a *Attestation, moduleDigest string, p Policy) (ProvenanceDetail, Problem) {
 	d := ProvenanceDetail{
-		Present:   true,
-		Builder:   a.BuilderID,
-		BuildType: a.BuildType,
-		Signed:    a.Envelope != nil,
+		Present:          true,
+		Builder:          a.BuilderID,
+		BuildType:        a.BuildType,
+		SourceRepository: a.SourceRepository,
+		Signed:           a.Envelope != nil,
 	}
 	want := strings.ToLower(strings.TrimPrefix(moduleDigest, "sha256:"))
 	for _, s := range a.Subjects {

@@ -82,6 +82,11 @@ func TestParseBareAndEnveloped(t *testing.T) {
 	if bare.Envelope != nil || bare.BuilderID != testBuilder || len(bare.Subjects) != 1 || bare.Subjects[0].SHA256 != moduleHex() {
 		t.Fatalf("bare statement parsed as %+v", bare)
 	}
+	// What a policy may require a build to come from (policy input
+	// provenance.source_repository).
+	if bare.SourceRepository != "https://github.com/acme/counter" {
+		t.Errorf("source repository = %q, want the workflow's repository", bare.SourceRepository)
+	}
 	enveloped, err := Parse(envelope(t, signer(t), st))
 	if err != nil {
 		t.Fatalf("enveloped statement: %v", err)

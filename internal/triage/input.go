@@ -10,6 +10,7 @@ import (
 
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/internal/policy"
+	prov "gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/diff"
 	"gatehouse.dev/gatehouse/manifest"
@@ -71,6 +72,7 @@ func NewInput(f Facts) (policy.Input, error) {
 		in.License.Choices = choices
 	}
 	in.Findings, in.Checks = fromResults(f.Results, f.VetConfig)
+	in.Provenance = provenanceOf(f.Results)
 	if f.Previous != nil {
 		in.Plugin.PreviousVersion = f.Previous.Version
 		d, err := diffOf(m, f.Previous, f.Results)
@@ -207,4 +209,28 @@ func sortedSet(ss []string) []string {
 		out = []string{}
 	}
 	return out
+}
+
+// provenanceOf reads the provenance analyzer's detail from results; a
+// missing, errored or unreadable result gives no facts (all false), so a
+// rule requiring provenance fails closed.
+func provenanceOf(results []vet.Result) policy.Provenance {
+	for _, r := range results {
+		if r.Analyzer != prov.AnalyzerName || len(r.Detail) == 0 {
+			continue
+		}
+		var d prov.Detail
+		if json.Unmarshal(r.Detail, &d) != nil {
+			return policy.Provenance{}
+		}
+		return policy.Provenance{
+			Present:          d.Provenance.Present,
+			Verified:         d.Provenance.Verified,
+			Builder:          d.Provenance.Builder,
+			BuildType:        d.Provenance.BuildType,
+			SourceRepository: d.Provenance.SourceRepository,
+			Reproducible:     d.Rebuild.Reproducible,
+		}
+	}
+	return policy.Provenance{}
 }

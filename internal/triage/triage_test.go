@@ -9,6 +9,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/policy"
+	prov "gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/diff"
 	"gatehouse.dev/gatehouse/manifest"
@@ -312,4 +313,32 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestProvenanceFactsReachThePolicy: what the provenance analyzer found
+// is in the policy's input, so a rule can require it; a missing or
+// unreadable result gives no facts (a requirement then fails closed).
+func TestProvenanceFactsReachThePolicy(t *testing.T) {
+	detail, _ := json.Marshal(prov.Detail{
+		Provenance: prov.ProvenanceDetail{Present: true, Verified: true, Builder: "https://builder.example", BuildType: "bt", SourceRepository: "https://github.com/acme/hello"},
+		Rebuild:    prov.RebuildDetail{Attempted: true, Reproducible: true},
+	})
+	for _, tc := range []struct {
+		name    string
+		results []vet.Result
+		want    policy.Provenance
+	}{
+		{"verified and reproducible", []vet.Result{{Analyzer: prov.AnalyzerName, Status: vet.Passed, Detail: detail}},
+			policy.Provenance{Present: true, Verified: true, Builder: "https://builder.example", BuildType: "bt", SourceRepository: "https://github.com/acme/hello", Reproducible: true}},
+		{"no provenance result", nil, policy.Provenance{}},
+		{"an unreadable detail", []vet.Result{{Analyzer: prov.AnalyzerName, Detail: []byte(`{"provenance": 1}`)}}, policy.Provenance{}},
+	} {
+		in, err := NewInput(Facts{Manifest: mf("1.0.0", nil), Results: tc.results})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Provenance != tc.want {
+			t.Errorf("%s: provenance = %+v, want %+v", tc.name, in.Provenance, tc.want)
+		}
+	}
 }

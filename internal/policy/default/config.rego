@@ -118,3 +118,15 @@ tiers := {
 # over at least min_calls calls raises an alert, and its next revalidation is
 # decided by people rather than by the analyzers alone.
 host_health := {"max_error_rate": 0.05, "max_breaker_trips": 3, "min_calls": 100}
+
+# Provenance a version must carry to be certified, by risk tier or by
+# namespace (a version is held to it when either names it). Empty by
+# default: provenance is checked and reported (the certificate's
+# "provenance" and "reproducible" checks) but required of no one.
+#   tiers, namespaces: where the requirement applies;
+#   reproducible: the marketplace's rebuild must also match the module;
+#   source_repository_prefixes: when not empty, the attestation's source
+#     repository must start with one of them.
+#   Example: {"tiers": {"high", "critical"}, "namespaces": {"payments"},
+#             "reproducible": true, "source_repository_prefixes": {"https://github.com/acme/"}}
+provenance_required := {"tiers": set(), "namespaces": set(), "reproducible": false, "source_repository_prefixes": set()}

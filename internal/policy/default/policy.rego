@@ -108,6 +108,57 @@ is_ip(host) if regex.match(`^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$`, host)
 is_ip(host) if contains(host, ":")
 
 # ---------------------------------------------------------------------------
+# Provenance the platform requires (config.provenance_required). Missing
+# facts fail: an input without provenance is held to have none.
+
+provenance_applies if tier in config.provenance_required.tiers
+
+provenance_applies if input.plugin.namespace in config.provenance_required.namespaces
+
+provenance_scope := sprintf("the %s tier", [tier]) if {
+	tier in config.provenance_required.tiers
+} else := sprintf("namespace %s", [input.plugin.namespace])
+
+provenance_problem := "the package carries none" if {
+	not input.provenance.present
+} else := "the attestation it carries does not name this module or is not from a builder the marketplace trusts"
+
+deny contains violation(
+	"provenance-required",
+	sprintf("%s requires SLSA provenance from a trusted builder; %s", [provenance_scope, provenance_problem]),
+	"build the module with a builder the marketplace trusts (serve --provenance-policy) and put its attestation in the package",
+) if {
+	provenance_applies
+	not input.provenance.verified
+}
+
+deny contains violation(
+	"reproducible-required",
+	sprintf("%s requires a reproducible build, and the marketplace's rebuild from the package's source did not produce the same module", [provenance_scope]),
+	"build with the plugin kit (gatehouse plugin build), which records what a rebuild needs, and include the source",
+) if {
+	provenance_applies
+	config.provenance_required.reproducible
+	not input.provenance.reproducible
+}
+
+deny contains violation(
+	"source-repository-required",
+	sprintf("%s requires a build from %s; the provenance names %q", [provenance_scope, concat(" or ", sort(config.provenance_required.source_repository_prefixes)), object.get(input.provenance, "source_repository", "")]),
+	"build from one of the platform's repositories",
+) if {
+	provenance_applies
+	count(config.provenance_required.source_repository_prefixes) > 0
+	input.provenance.verified
+	not source_repository_allowed
+}
+
+source_repository_allowed if {
+	some prefix in config.provenance_required.source_repository_prefixes
+	startswith(input.provenance.source_repository, prefix)
+}
+
+# ---------------------------------------------------------------------------
 # Findings that block.
 
 blocking_findings contains f.rule_id if {

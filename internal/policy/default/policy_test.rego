@@ -282,3 +282,61 @@ test_host_health_thresholds if {
 	d.host_health.max_breaker_trips == 3
 	d.host_health.min_calls == 100
 }
+
+# ---------------------------------------------------------------------------
+# Provenance a tier or namespace requires (config.provenance_required).
+
+required_for_high := {"tiers": {"high", "critical"}, "namespaces": {"payments"}, "reproducible": true, "source_repository_prefixes": {"https://github.com/acme/"}}
+
+verified_provenance := {"present": true, "verified": true, "builder": "https://builder.example/slsa", "build_type": "b", "source_repository": "https://github.com/acme/hello", "reproducible": true}
+
+high_weight := {"total": 60, "factors": []}
+
+test_provenance_required_of_no_one_by_default if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight})
+	not "provenance-required" in rules(d)
+}
+
+test_provenance_required_in_a_tier_without_one if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight})
+		with data.gatehouse.config.provenance_required as required_for_high
+	"provenance-required" in rules(d)
+	"reproducible-required" in rules(d)
+}
+
+test_provenance_not_required_below_the_tier if {
+	d := gatehouse.decision with input as base
+		with data.gatehouse.config.provenance_required as required_for_high
+	not "provenance-required" in rules(d)
+}
+
+test_provenance_required_in_a_namespace if {
+	d := gatehouse.decision with input as with_input({"plugin": {"id": "payments/card", "namespace": "payments", "version": "1.0.0", "first_version": true, "previous_version": ""}})
+		with data.gatehouse.config.provenance_required as required_for_high
+	"provenance-required" in rules(d)
+}
+
+test_verified_provenance_satisfies if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight, "provenance": verified_provenance})
+		with data.gatehouse.config.provenance_required as required_for_high
+	count({"provenance-required", "reproducible-required", "source-repository-required"} & rules(d)) == 0
+}
+
+test_unverified_provenance_fails if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight, "provenance": object.union(verified_provenance, {"verified": false})})
+		with data.gatehouse.config.provenance_required as required_for_high
+	"provenance-required" in rules(d)
+}
+
+test_not_reproducible_fails_when_required if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight, "provenance": object.union(verified_provenance, {"reproducible": false})})
+		with data.gatehouse.config.provenance_required as required_for_high
+	"reproducible-required" in rules(d)
+	not "provenance-required" in rules(d)
+}
+
+test_another_source_repository_fails if {
+	d := gatehouse.decision with input as with_input({"weight": high_weight, "provenance": object.union(verified_provenance, {"source_repository": "https://github.com/mallory/hello"})})
+		with data.gatehouse.config.provenance_required as required_for_high
+	"source-repository-required" in rules(d)
+}

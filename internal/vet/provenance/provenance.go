@@ -51,7 +51,7 @@ import (
 )
 
 // Name is the analyzer's name.
-const Name = "provenance"
+const Name = prov.AnalyzerName
 
 // Version changes whenever the analyzer's rules or rebuild recipe change.
 const Version = "1.0.0"
