@@ -1,11 +1,11 @@
 package app
 
 import (
-	"time"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
