@@ -167,6 +167,14 @@ func (c *Client) Suspend(ctx context.Context, id string, a api.TrustAction) (api
 	return out, err
 }
 
+// ConfirmHealth confirms hosts' failing health reports of a certified
+// version (steward); with the policy's confirmations in, it is suspended.
+func (c *Client) ConfirmHealth(ctx context.Context, id string, a api.HealthConfirmation) (api.HealthQuorum, error) {
+	var out api.HealthQuorum
+	err := c.JSON(ctx, "POST", "/health/"+url.PathEscape(id)+"/confirm", a, &out)
+	return out, err
+}
+
 // Revoke revokes a certified or suspended version (steward).
 func (c *Client) Revoke(ctx context.Context, id string, a api.TrustAction) (api.Submission, error) {
 	var out api.Submission

@@ -16,6 +16,9 @@ type Host struct {
 
 	mu    sync.RWMutex
 	slots map[string]*slot
+	// quarantined are the versions this host refuses to run, by
+	// "id@version" (Quarantine); at most MaxQuarantined.
+	quarantined map[string]Quarantine
 }
 
 type slot struct {
@@ -42,7 +45,11 @@ func (h *Host) Load(ctx context.Context, req LoadRequest) (*Plugin, error) {
 	id := req.Manifest.ID
 	h.mu.RLock()
 	_, exists := h.slots[id]
+	qerr := h.quarantineErr(id, req.Manifest.Version)
 	h.mu.RUnlock()
+	if qerr != nil {
+		return nil, fmt.Errorf("loading %w", qerr)
+	}
 	if exists {
 		return nil, fmt.Errorf("plugin %s is already loaded; use Swap to change its version", id)
 	}
@@ -68,6 +75,12 @@ func (h *Host) Load(ctx context.Context, req LoadRequest) (*Plugin, error) {
 func (h *Host) Swap(ctx context.Context, req LoadRequest) (*Plugin, error) {
 	if req.Manifest == nil {
 		return nil, &CallError{Kind: KindLoadFailed, Msg: "no manifest"}
+	}
+	h.mu.RLock()
+	qerr := h.quarantineErr(req.Manifest.ID, req.Manifest.Version)
+	h.mu.RUnlock()
+	if qerr != nil {
+		return nil, fmt.Errorf("swapping to %w", qerr)
 	}
 	p, err := h.rt.Load(ctx, req)
 	if err != nil {
@@ -141,12 +154,19 @@ func (h *Host) Call(ctx context.Context, id, export string, input []byte) (Resul
 	h.mu.RLock()
 	s := h.slots[id]
 	var p *Plugin
+	var qerr error
+	if s != nil {
+		qerr = h.quarantineErr(id, s.current.ref.Version)
+	}
 	// Register the call while holding the lock, so a concurrent Swap
 	// cannot close this version between choosing it and calling it.
-	if s != nil && s.current.acquire() {
+	if s != nil && qerr == nil && s.current.acquire() {
 		p = s.current
 	}
 	h.mu.RUnlock()
+	if qerr != nil {
+		return Result{}, fmt.Errorf("calling %w", qerr)
+	}
 	if p == nil {
 		return Result{}, fmt.Errorf("calling %s: %w", id, ErrNotLoaded)
 	}

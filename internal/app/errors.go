@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -102,6 +103,9 @@ type Error struct {
 	Code string
 	Msg  string
 	Err  error // the cause, for errors.Is and the log; never shown
+	// RetryAfter, for KindTooMany, is when the caller may try again (the
+	// API's Retry-After header).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -169,14 +169,22 @@ func (a *App) ListHostAPIs(ctx context.Context, caller domain.Principal) ([]doma
 	return a.cfg.Store.ListHostAPIs(ctx)
 }
 
-// ReportHealth takes a host's runtime health report (host tokens). Over
-// the policy's thresholds it raises an alert and routes the version's next
-// revalidation to people.
+// ReportHealth takes a host's runtime health report (host tokens),
+// rate-limited per host token. A version over the policy's thresholds is
+// quarantined on the reporting host only (the outcome says so); it is
+// suspended marketplace-wide when the policy's quorum of distinct hosts
+// reports it failing.
 func (a *App) ReportHealth(ctx context.Context, caller domain.Principal, rep health.Report) ([]health.Outcome, error) {
 	if a.cfg.Health == nil {
 		return nil, Refuse(KindUnavailable, "health_disabled", "this server does not take host health reports")
 	}
 	if err := allow(caller, "report health", domain.RoleHost); err != nil {
+		return nil, err
+	}
+	var limited *health.Limited
+	if err := a.cfg.Health.Admit(caller.Subject); errors.As(err, &limited) {
+		return nil, &Error{Kind: KindTooMany, Code: "health_rate_limited", Msg: limited.Msg, Err: err, RetryAfter: limited.RetryAfter}
+	} else if err != nil {
 		return nil, err
 	}
 	out, err := a.cfg.Health.Receive(ctx, caller.Subject, rep)
@@ -187,6 +195,36 @@ func (a *App) ReportHealth(ctx context.Context, caller domain.Principal, rep hea
 		return nil, &Error{Kind: KindConflict, Code: "already_reported", Msg: err.Error(), Err: err}
 	}
 	return out, err
+}
+
+// ConfirmHealth records a steward's confirmation of the hosts' failing
+// reports of a certified version (by submission id or NS/NAME@VERSION);
+// with the policy's steward confirmations in (default one), the version is
+// suspended marketplace-wide at once, naming the hosts.
+func (a *App) ConfirmHealth(ctx context.Context, caller domain.Principal, ref, reason string) (health.Confirmation, error) {
+	if a.cfg.Health == nil {
+		return health.Confirmation{}, Refuse(KindUnavailable, "health_disabled", "this server does not take host health reports")
+	}
+	if err := allow(caller, "confirm host health reports", domain.RoleSteward); err != nil {
+		return health.Confirmation{}, err
+	}
+	v, err := a.versionByRef(ctx, ref)
+	if errors.Is(err, domain.ErrNotFound) {
+		return health.Confirmation{}, &Error{Kind: KindNotFound, Code: KindNotFound.Code(), Msg: "no version " + ref, Err: err}
+	}
+	if err != nil {
+		return health.Confirmation{}, err
+	}
+	c, err := a.cfg.Health.Confirm(ctx, v.ID, caller.Subject, reason)
+	switch {
+	case errors.Is(err, domain.ErrInvalid):
+		return c, &Error{Kind: KindInvalid, Code: "invalid_request", Msg: err.Error(), Err: err}
+	case errors.Is(err, health.ErrNotCertified):
+		return c, &Error{Kind: KindConflict, Code: "wrong_state", Msg: err.Error() + "; only a certified version is confirmed failing", Err: err}
+	case errors.Is(err, health.ErrNoReports):
+		return c, &Error{Kind: KindConflict, Code: "no_failing_reports", Msg: err.Error(), Err: err}
+	}
+	return c, err
 }
 
 // HealthReports lists the reports hosts sent about one version (by

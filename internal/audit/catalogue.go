@@ -62,6 +62,8 @@ const (
 	HostAPIOffered         = "hostapi.offered"
 	HostAPIIncompatible    = "hostapi.incompatible"
 	HealthAlert            = "health.alert"
+	HealthConfirmed        = "health.confirmed"
+	HealthQuorum           = "health.quorum"
 
 	// Incidents and hunting.
 	IncidentOpened        = "incident.opened"
@@ -225,9 +227,17 @@ var catalogue = []Entry{
 		"A version declares a host API range that excludes a newly offered host API version. Reason says what the publisher should do.",
 		"the admin who offered the host API (revalidate)", "`submission:ID`", nil},
 	{HealthAlert,
-		"A host reported a version unhealthy in the field (error rate over the threshold); it is routed to review. Reason gives the window and reasons.",
+		"A host reported a version unhealthy in the field (error rate or breaker trips over the threshold), the first time within the quorum window: that host quarantines it locally and its vote counts towards the quorum. Reason gives the window and reasons.",
 		"the reporting host's token subject (health)", "`submission:ID`",
-		[]string{"plugin", "version", "host", "errorRate", "reasons"}},
+		[]string{"plugin", "version", "host", "errorRate", "reasons", "hosts", "requiredHosts"}},
+	{HealthConfirmed,
+		"A steward confirmed hosts' failing health reports of a version; with the policy's steward confirmations in, the version is suspended. Reason is the steward's.",
+		"the steward (health)", "`submission:ID`",
+		[]string{"plugin", "version", "hosts"}},
+	{HealthQuorum,
+		"Distinct hosts (or a steward's confirmation) reached the policy's health quorum, so the version was suspended marketplace-wide, in the same transaction. Names the hosts that made the quorum.",
+		"the host whose report completed the quorum, or the confirming steward (health)", "`submission:ID`",
+		[]string{"plugin", "version", "hosts", "stewards", "requiredHosts", "requiredStewards", "windowHours", "reason"}},
 
 	{IncidentOpened,
 		"A steward opened a security incident, naming plugins or versions. Reason is its title.",

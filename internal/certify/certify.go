@@ -431,6 +431,14 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 // Suspend moves a certified version to suspended, with the deadline by
 // which a fixed version must be certified.
 func (s *Service) Suspend(ctx context.Context, versionID, actor, reason string, deadline time.Time) error {
+	return s.SuspendAudited(ctx, versionID, actor, reason, deadline, nil)
+}
+
+// SuspendAudited is Suspend with further audit events recorded in the same
+// transaction as the suspension, for a caller whose own record must not
+// exist without it or it without the record (the health quorum that names
+// the hosts behind it).
+func (s *Service) SuspendAudited(ctx context.Context, versionID, actor, reason string, deadline time.Time, extra []audit.Event) error {
 	if strings.TrimSpace(reason) == "" || len(reason) > MaxReason {
 		return fmt.Errorf("a suspension needs a reason (at most %d bytes) the publisher and hosts read: %w", MaxReason, domain.ErrInvalid)
 	}
@@ -453,10 +461,10 @@ func (s *Service) Suspend(ctx context.Context, versionID, actor, reason string, 
 	_, err = s.st.ApplyTrustChange(ctx, store.TrustChange{
 		VersionID: v.ID, From: lifecycle.Certified, To: lifecycle.Suspended, Reason: "suspended: " + detail,
 		Entries: [][]byte{entry},
-		Audit: []audit.Event{
+		Audit: append([]audit.Event{
 			auditEvent(now, actor, audit.SubmissionTransition, v.ID, "suspended: "+detail, nil),
 			auditEvent(now, actor, audit.VersionSuspended, v.ID, reason, map[string]any{"deadline": deadline}),
-		},
+		}, extra...),
 	})
 	if err != nil {
 		return err

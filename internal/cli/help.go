@@ -98,7 +98,8 @@ var examples = map[string]string{
 	"namespace key remove":         `  gatehouse namespace key remove acme 3f2a9c1d5e7b8a604c2e1f9d8b7a6c5e`,
 	"namespace require-signatures": `  gatehouse namespace require-signatures acme on --reason "policy since 2026"`,
 
-	"certificate": `  gatehouse certificate suspend acme/hello@0.1.0 --reason "CVE-2026-1234 in a dependency"`,
+	"certificate":                `  gatehouse certificate suspend acme/hello@0.1.0 --reason "CVE-2026-1234 in a dependency"`,
+	"certificate confirm-health": `  gatehouse certificate confirm-health acme/hello@0.1.0 --reason "reproduced the hosts' crash"`,
 	"certificate suspend": `  gatehouse certificate suspend acme/hello@0.1.0 --reason "CVE-2026-1234 in a dependency"
   gatehouse certificate suspend sub_3kq7m2x4v6b8n0pa --reason "under investigation" --deadline 72h`,
 	"certificate revoke": `  gatehouse certificate revoke acme/hello@0.1.0 --reason "exfiltrates tokens"`,

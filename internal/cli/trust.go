@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -275,6 +276,16 @@ func certificateCmd(g *globals) *cobra.Command {
 		return nil
 	})
 	revoke.Flags().StringVar(&revReason, "reason", "", "why (hosts read it)")
-	c.AddCommand(suspend, revoke)
+	var confReason string
+	confirm := versionCmd(g, "confirm-health VERSION --reason TEXT", "Confirm hosts' failing health reports of a certified version: with the policy's steward confirmations in (default 1), it is suspended everywhere at once, naming the hosts; logged", func(cmd *cobra.Command, cl *client.Client, id, ref string) error {
+		q, err := cl.ConfirmHealth(cmd.Context(), id, api.HealthConfirmation{Reason: confReason})
+		if err != nil {
+			return notFound(err, ref, "")
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s@%s is %s: %s (hosts: %s)\n", q.Plugin, q.Version, q.State, q.Reason, strings.Join(q.Hosts, ", "))
+		return nil
+	})
+	confirm.Flags().StringVar(&confReason, "reason", "", "why you confirm the hosts' reports (publishers read it)")
+	c.AddCommand(suspend, revoke, confirm)
 	return c
 }

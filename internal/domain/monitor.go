@@ -72,3 +72,18 @@ func (r HealthReport) ErrorCount() int64 {
 	}
 	return n
 }
+
+// HealthVote is one voter's standing against a version in the host health
+// quorum: a host (by its token's subject) whose reports judged the version
+// failing, or a steward who confirmed those reports. One row per version,
+// kind and voter: a host that reports a thousand times still has one vote,
+// so only distinct hosts make a quorum.
+type HealthVote struct {
+	VersionID string
+	Voter     string // the host token's or the steward's subject
+	Kind      string // "host" or "steward"
+	FirstAt   time.Time
+	LastAt    time.Time // the latest failing report or confirmation
+	Reports   int64     // how many failing reports (or confirmations) it cast
+	Reason    string    // the latest report's verdict, or the steward's reason
+}

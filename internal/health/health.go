@@ -1,16 +1,17 @@
 // Package health takes in what hosts report of the plugins they run —
 // calls, errors by sandbox error kind, denials, circuit-breaker trips over a
-// window — and holds each certified version to the policy's thresholds. A
-// version whose hosts see it failing raises an alert (an audit event, which
-// webhooks carry to stewards and subscribers) and its next revalidation is
-// decided by people: the analyzers passing is not enough for a plugin that
-// misbehaves in production.
+// window — and holds each certified version to the policy's thresholds.
 //
-// Why a flag rather than a transition: the lifecycle has no way back from
-// certified to review (a version is immutable and was already reviewed),
-// and one host's bad night must not pull a plugin from every other host at
-// once. The alert reaches people now; the flag makes sure the version is not
-// renewed unseen; a steward who wants it gone now suspends it.
+// Host health by quorum: a failing report quarantines the version on the
+// reporting host only (the answer says Quarantine, and the host stops the
+// plugin) and casts that host's one vote against it; the first vote of a
+// host within the window raises an alert (an audit event, which webhooks
+// carry to stewards). The version is suspended marketplace-wide, through
+// the one suspension path, only when the policy's quorum of distinct hosts
+// (default 3 within 24 hours) or a steward's confirmation stands against
+// it. Why: one faulty or hostile host must not take a plugin down on every
+// other host. Votes are keyed by host token, so repeating a report does not
+// add a vote, and reports are rate-limited per host (HostLimiter).
 //
 // The package is domain code: it reaches the database through Records,
 // the few reads and writes it needs.
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -200,29 +202,38 @@ func kinds(m map[string]int64) string {
 // be re-made (no stored verdict): the default policy's.
 var Fallback = policy.HostHealth{MaxErrorRate: 0.05, MaxBreakerTrips: 3, MinCalls: 100}
 
-// Router routes a version's next revalidation to people
-// (revalidate.Scheduler).
-type Router interface {
-	RequestReview(ctx context.Context, versionID, actor, reason string, evs []audit.Event) error
+// Suspender suspends a version marketplace-wide through the one
+// suspension path (certify.Service), recording extra audit events in the
+// same transaction.
+type Suspender interface {
+	SuspendAudited(ctx context.Context, versionID, actor, reason string, deadline time.Time, extra []audit.Event) error
 }
 
-// Records is what the monitor reads and writes: versions by name, their
-// health reports, revalidation schedules and verdicts. store.Store is one.
+// Records is what the monitor reads and writes: versions, their health
+// reports and quorum votes, and verdicts. store.Store is one.
 type Records interface {
+	GetVersion(ctx context.Context, id string) (domain.Version, error)
 	GetVersionByName(ctx context.Context, pluginID, version string) (domain.Version, error)
 	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)
-	SaveHealthReports(ctx context.Context, rs []domain.HealthReport, evs []audit.Event) error
-	GetRevalidation(ctx context.Context, versionID string) (domain.Revalidation, error)
+	RecordHealthReports(ctx context.Context, rs []domain.HealthReport, votes []domain.HealthVote, evs []audit.Event) error
+	ListHealthVotes(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthVote, error)
 	LatestVerdict(ctx context.Context, versionID string) (domain.Verdict, error)
 }
 
-// Monitor receives reports.
+// Monitor receives reports. A failing report quarantines the version on
+// the reporting host (the answer tells it so) and casts that host's one
+// vote; the version is suspended everywhere only when the policy's quorum
+// of distinct hosts, or a steward's confirmation, is reached.
 type Monitor struct {
-	Store  Records
-	Policy func() *policy.Engine
-	Router Router
-	Now    func() time.Time
-	Log    *slog.Logger
+	Store     Records
+	Policy    func() *policy.Engine
+	Suspender Suspender
+	// Limiter limits reports per host; nil means the defaults.
+	Limiter *HostLimiter
+	Now     func() time.Time
+	Log     *slog.Logger
+
+	limiterOnce sync.Once
 }
 
 // Outcome is what one report led to, per plugin version.
@@ -232,41 +243,80 @@ type Outcome struct {
 	ErrorRate float64  `json:"errorRate"`
 	Alert     bool     `json:"alert"`
 	Reasons   []string `json:"reasons,omitempty"`
+	// Quarantine: the version is failing on this host; the host stops
+	// running it (sandbox.Host.Quarantine) until its operator clears it.
+	Quarantine bool `json:"quarantine"`
+	// Hosts is how many distinct hosts stand against the version within
+	// the quorum window, RequiredHosts the quorum.
+	Hosts         int `json:"hosts,omitempty"`
+	RequiredHosts int `json:"requiredHosts,omitempty"`
+	// Suspended: this report completed the quorum and the version is
+	// suspended marketplace-wide.
+	Suspended bool `json:"suspended"`
 }
 
-// Errors Receive returns for a report it refuses.
+// Errors Receive and Confirm return for what they refuse.
 var (
 	// ErrUnknownVersion: the report names a version the marketplace does
 	// not hold.
 	ErrUnknownVersion = errors.New("unknown plugin version")
 	// ErrOverlap: the host reported part of this window already.
 	ErrOverlap = errors.New("the window overlaps one this host reported")
+	// ErrNotCertified: only a certified version can be confirmed failing.
+	ErrNotCertified = errors.New("the version is not certified")
+	// ErrNoReports: no host reported the version failing within the
+	// quorum window, so there is nothing to confirm.
+	ErrNoReports = errors.New("no host reported the version failing within the quorum window")
 )
 
-// Receive stores a host's report and raises an alert for every certified
-// version over its thresholds (once, until a steward clears it).
+// Admit takes one report's token from host's rate limit, or returns a
+// *Limited.
+func (m *Monitor) Admit(host string) error {
+	m.limiterOnce.Do(func() {
+		if m.Limiter == nil {
+			// The defaults are valid, so this cannot fail.
+			m.Limiter, _ = NewHostLimiter(DefaultReportsPerMinute, DefaultReportBurst, DefaultMaxTrackedHosts, m.Now)
+		}
+	})
+	return m.Limiter.Allow(host)
+}
+
+// Receive stores a host's report. For every certified version it judges
+// failing, the host's vote is recorded with the report (an alert the first
+// time within the quorum window), and the version is suspended when the
+// votes reach the policy's quorum.
 func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome, error) {
 	now := m.Now()
 	if err := r.Validate(now); err != nil {
 		return nil, err
 	}
+	eng := m.Policy()
+	settings, err := eng.QuorumSettings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the policy's health quorum: %w", err)
+	}
 	type item struct {
-		v domain.Version
-		p PluginHealth
+		v       domain.Version
+		p       PluginHealth
+		verdict Verdict
+		remedy  int
+		voted   bool
 	}
 	items := make([]item, 0, len(r.Plugins))
 	rows := make([]domain.HealthReport, 0, len(r.Plugins))
+	var votes []domain.HealthVote
+	var alerts []audit.Event
 	for _, p := range r.Plugins {
 		v, err := m.Store.GetVersionByName(ctx, p.Plugin, p.Version)
 		if errors.Is(err, domain.ErrNotFound) {
 			return nil, fmt.Errorf("%s@%s: %w", p.Plugin, p.Version, ErrUnknownVersion)
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading %s@%s: %w", p.Plugin, p.Version, err)
 		}
 		prior, err := m.Store.ListHealthReports(ctx, v.ID, r.WindowStart.Add(-MaxWindow-MaxClockSkew), 0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the reports of %s@%s: %w", p.Plugin, p.Version, err)
 		}
 		for _, x := range prior {
 			if x.Host == host && x.WindowEnd.After(r.WindowStart) && x.WindowStart.Before(r.WindowEnd) {
@@ -274,63 +324,218 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 					x.WindowStart.UTC().Format(time.RFC3339), x.WindowEnd.UTC().Format(time.RFC3339))
 			}
 		}
-		items = append(items, item{v, p})
+		th, remedy := m.thresholds(ctx, eng, v.ID)
+		it := item{v: v, p: p, verdict: Judge(p, th), remedy: remedy}
 		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
 			Calls: p.Calls, Errors: p.Errors, Denials: p.Denials, BreakerTrips: p.BreakerTrips, ReceivedAt: now})
+		if it.verdict.Unhealthy && v.State == lifecycle.Certified {
+			it.voted = true
+			reason := fmt.Sprintf("host %s reports %s@%s unhealthy between %s and %s: %s", host, v.PluginID, v.Version,
+				r.WindowStart.UTC().Format(time.RFC3339), r.WindowEnd.UTC().Format(time.RFC3339), strings.Join(it.verdict.Reasons, "; "))
+			votes = append(votes, domain.HealthVote{VersionID: v.ID, Voter: host, Kind: policy.VoteHost, FirstAt: now, LastAt: now, Reports: 1, Reason: truncate(reason, 4096)})
+			// One alert per host and window: a host that keeps reporting
+			// does not flood stewards' webhooks.
+			standing, err := m.Store.ListHealthVotes(ctx, v.ID, now.Add(-settings.Window()), policy.MaxQuorumVotes)
+			if err != nil {
+				return nil, fmt.Errorf("reading the health votes on %s@%s: %w", v.PluginID, v.Version, err)
+			}
+			if !hasVote(standing, policy.VoteHost, host) {
+				hosts := countHosts(standing) + 1
+				data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "host": host, "errorRate": finite(it.verdict.ErrorRate),
+					"reasons": it.verdict.Reasons, "hosts": hosts, "requiredHosts": settings.RequiredHosts})
+				alerts = append(alerts, audit.Event{Time: now, Actor: host, Action: audit.HealthAlert, Subject: "submission:" + v.ID, Reason: truncate(reason, 4096), Data: data})
+				m.log().Warn("host health alert", "plugin", v.PluginID, "version", v.Version, "host", host, "reasons", it.verdict.Reasons)
+			}
+		}
+		items = append(items, it)
 	}
-	if err := m.Store.SaveHealthReports(ctx, rows, nil); err != nil {
+	if err := m.Store.RecordHealthReports(ctx, rows, votes, alerts); err != nil {
 		return nil, fmt.Errorf("saving the health report: %w", err)
 	}
 	out := make([]Outcome, 0, len(items))
 	for _, it := range items {
-		verdict := Judge(it.p, m.thresholds(ctx, it.v.ID))
-		o := Outcome{Plugin: it.p.Plugin, Version: it.p.Version, ErrorRate: verdict.ErrorRate, Reasons: verdict.Reasons}
-		if verdict.Unhealthy && it.v.State == lifecycle.Certified {
-			raised, err := m.alert(ctx, host, it.v, verdict, r)
+		o := Outcome{Plugin: it.p.Plugin, Version: it.p.Version, ErrorRate: it.verdict.ErrorRate, Reasons: it.verdict.Reasons, Quarantine: it.verdict.Unhealthy}
+		if it.voted {
+			o.Alert = hasAlert(alerts, it.v.ID)
+			q, err := m.decide(ctx, eng, it.v.ID, now)
 			if err != nil {
-				return out, err
+				// The report is stored; the next report or a steward's
+				// confirmation decides again. A failed decision never
+				// suspends.
+				m.log().Error("host health quorum undecided", "plugin", it.v.PluginID, "version", it.v.Version, "err", err)
+			} else {
+				o.Hosts, o.RequiredHosts = len(q.Hosts), q.RequiredHosts
+				if q.Suspend {
+					if o.Suspended, err = m.suspend(ctx, it.v, host, q, it.remedy, now); err != nil {
+						return out, err
+					}
+				}
 			}
-			o.Alert = raised
 		}
 		out = append(out, o)
 	}
 	return out, nil
 }
 
-// alert records the alert and flags the version, unless it is flagged
-// already.
-func (m *Monitor) alert(ctx context.Context, host string, v domain.Version, verdict Verdict, r Report) (bool, error) {
-	if rv, err := m.Store.GetRevalidation(ctx, v.ID); err == nil && rv.NeedsReview {
-		return false, nil
+// Confirmation is what a steward's confirmation led to.
+type Confirmation struct {
+	Version   domain.Version
+	Decision  policy.QuorumDecision
+	Suspended bool
+}
+
+// Confirm records a steward's confirmation of hosts' failing reports of a
+// certified version (with its audit event) and suspends the version when
+// the policy's quorum counts it.
+func (m *Monitor) Confirm(ctx context.Context, versionID, steward, reason string) (Confirmation, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 4096 {
+		return Confirmation{}, fmt.Errorf("a confirmation needs a reason of 1 to 4096 bytes, which the publisher reads: %w", domain.ErrInvalid)
 	}
-	reason := fmt.Sprintf("host %s reports %s@%s unhealthy between %s and %s: %s", host, v.PluginID, v.Version,
-		r.WindowStart.UTC().Format(time.RFC3339), r.WindowEnd.UTC().Format(time.RFC3339), strings.Join(verdict.Reasons, "; "))
-	data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "host": host, "errorRate": finite(verdict.ErrorRate), "reasons": verdict.Reasons})
-	ev := audit.Event{Time: m.Now(), Actor: host, Action: audit.HealthAlert, Subject: "submission:" + v.ID, Reason: reason, Data: data}
-	if err := m.Router.RequestReview(ctx, v.ID, host, reason, []audit.Event{ev}); err != nil {
-		return false, fmt.Errorf("routing %s@%s to review: %w", v.PluginID, v.Version, err)
+	now := m.Now()
+	v, err := m.Store.GetVersion(ctx, versionID)
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("reading version %s: %w", versionID, err)
 	}
-	m.log().Warn("host health alert", "plugin", v.PluginID, "version", v.Version, "host", host, "reasons", verdict.Reasons)
+	if v.State != lifecycle.Certified {
+		return Confirmation{Version: v}, fmt.Errorf("%s@%s is %s: %w", v.PluginID, v.Version, v.State, ErrNotCertified)
+	}
+	eng := m.Policy()
+	settings, err := eng.QuorumSettings(ctx)
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("reading the policy's health quorum: %w", err)
+	}
+	standing, err := m.Store.ListHealthVotes(ctx, v.ID, now.Add(-settings.Window()), policy.MaxQuorumVotes)
+	if err != nil {
+		return Confirmation{}, fmt.Errorf("reading the health votes on %s@%s: %w", v.PluginID, v.Version, err)
+	}
+	hosts := hostsOf(standing)
+	if len(hosts) == 0 {
+		return Confirmation{Version: v}, fmt.Errorf("%s@%s: %w (%d hours); to suspend it anyway, use suspend", v.PluginID, v.Version, ErrNoReports, settings.WindowHours)
+	}
+	data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "hosts": hosts})
+	ev := audit.Event{Time: now, Actor: steward, Action: audit.HealthConfirmed, Subject: "submission:" + v.ID, Reason: reason, Data: data}
+	vote := domain.HealthVote{VersionID: v.ID, Voter: steward, Kind: policy.VoteSteward, FirstAt: now, LastAt: now, Reports: 1, Reason: reason}
+	if err := m.Store.RecordHealthReports(ctx, nil, []domain.HealthVote{vote}, []audit.Event{ev}); err != nil {
+		return Confirmation{}, fmt.Errorf("recording the confirmation of %s@%s: %w", v.PluginID, v.Version, err)
+	}
+	q, err := m.decide(ctx, eng, v.ID, now)
+	if err != nil {
+		return Confirmation{Version: v}, fmt.Errorf("deciding the health quorum of %s@%s: %w", v.PluginID, v.Version, err)
+	}
+	c := Confirmation{Version: v, Decision: q}
+	if q.Suspend {
+		_, remedy := m.thresholds(ctx, eng, v.ID)
+		if c.Suspended, err = m.suspend(ctx, v, steward, q, remedy, now); err != nil {
+			return c, err
+		}
+		if got, err := m.Store.GetVersion(ctx, v.ID); err == nil {
+			c.Version = got
+		}
+	}
+	return c, nil
+}
+
+// decide asks the policy whether the votes standing against a version
+// reach the quorum.
+func (m *Monitor) decide(ctx context.Context, eng *policy.Engine, versionID string, now time.Time) (policy.QuorumDecision, error) {
+	// Read as far back as any policy may look; the policy applies its own
+	// window to the votes' ages.
+	vs, err := m.Store.ListHealthVotes(ctx, versionID, now.Add(-policy.MaxQuorumWindow), policy.MaxQuorumVotes)
+	if err != nil {
+		return policy.QuorumDecision{}, fmt.Errorf("reading the health votes on %s: %w", versionID, err)
+	}
+	in := policy.QuorumInput{Votes: make([]policy.QuorumVote, 0, len(vs))}
+	for _, v := range vs {
+		age := int64(now.Sub(v.LastAt) / time.Second)
+		in.Votes = append(in.Votes, policy.QuorumVote{Voter: v.Voter, Kind: v.Kind, AgeSeconds: max(age, 0)})
+	}
+	return eng.HealthQuorum(ctx, in)
+}
+
+// suspend suspends the version through the one suspension path, with the
+// quorum's audit event naming the hosts in the same transaction. It
+// reports false when the version was no longer certified (another report
+// completed the quorum first).
+func (m *Monitor) suspend(ctx context.Context, v domain.Version, actor string, q policy.QuorumDecision, remedyDays int, now time.Time) (bool, error) {
+	if m.Suspender == nil {
+		return false, errors.New("the health quorum is reached but this server has no certifier to suspend with")
+	}
+	reason := truncate(fmt.Sprintf("host health quorum: %s (hosts %s", q.Reason, strings.Join(q.Hosts, ", ")), 3900)
+	if len(q.Stewards) > 0 {
+		reason += truncate("; confirmed by "+strings.Join(q.Stewards, ", "), 190)
+	}
+	reason += ")"
+	data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "version": v.Version, "hosts": q.Hosts, "stewards": q.Stewards,
+		"requiredHosts": q.RequiredHosts, "requiredStewards": q.RequiredStewards, "windowHours": q.WindowHours, "reason": q.Reason})
+	ev := audit.Event{Time: now, Actor: actor, Action: audit.HealthQuorum, Subject: "submission:" + v.ID, Reason: reason, Data: data}
+	deadline := now.Add(time.Duration(remedyDays) * 24 * time.Hour)
+	if err := m.Suspender.SuspendAudited(ctx, v.ID, actor, reason, deadline, []audit.Event{ev}); err != nil {
+		if cur, gerr := m.Store.GetVersion(ctx, v.ID); gerr == nil && cur.State != lifecycle.Certified {
+			return false, nil
+		}
+		return false, fmt.Errorf("suspending %s@%s on the health quorum: %w", v.PluginID, v.Version, err)
+	}
+	m.log().Warn("host health quorum suspended a version", "plugin", v.PluginID, "version", v.Version, "hosts", q.Hosts, "stewards", q.Stewards)
 	return true, nil
 }
 
+func hasVote(vs []domain.HealthVote, kind, voter string) bool {
+	for _, v := range vs {
+		if v.Kind == kind && v.Voter == voter {
+			return true
+		}
+	}
+	return false
+}
+
+func hostsOf(vs []domain.HealthVote) []string {
+	var out []string
+	for _, v := range vs {
+		if v.Kind == policy.VoteHost {
+			out = append(out, v.Voter)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func countHosts(vs []domain.HealthVote) int { return len(hostsOf(vs)) }
+
+func hasAlert(evs []audit.Event, versionID string) bool {
+	for _, e := range evs {
+		if e.Subject == "submission:"+versionID {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
 // thresholds re-decides the version's stored triage input under the
-// active policy, so its tier's thresholds apply.
-func (m *Monitor) thresholds(ctx context.Context, versionID string) policy.HostHealth {
+// active policy, so its tier's thresholds and remediation time apply.
+func (m *Monitor) thresholds(ctx context.Context, eng *policy.Engine, versionID string) (policy.HostHealth, int) {
+	const fallbackRemedy = 14
 	vd, err := m.Store.LatestVerdict(ctx, versionID)
 	if err != nil {
-		return Fallback
+		return Fallback, fallbackRemedy
 	}
 	var tv triage.Verdict
 	if err := json.Unmarshal(vd.Body, &tv); err != nil {
-		return Fallback
+		return Fallback, fallbackRemedy
 	}
-	d, err := m.Policy().Decide(ctx, tv.Input)
+	d, err := eng.Decide(ctx, tv.Input)
 	if err != nil {
 		m.log().Warn("host health thresholds fall back to the defaults", "version", versionID, "err", err)
-		return Fallback
+		return Fallback, fallbackRemedy
 	}
-	return d.HostHealth
+	return d.HostHealth, d.RemediationDays
 }
 
 func (m *Monitor) log() *slog.Logger {

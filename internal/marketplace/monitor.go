@@ -36,7 +36,7 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return fmt.Errorf("setting up revalidation: %w", err)
 	}
 	m.Revalidate = sched
-	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Router: sched, Now: time.Now, Log: m.cfg.Log}
+	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Suspender: m.Trust, Now: time.Now, Log: m.cfg.Log}
 	p.app.Revalidate, p.app.Health = sched, m.Health
 	return nil
 }

@@ -21,7 +21,9 @@ var decisionRef = ast.MustParseRef(DecisionRef)
 // concurrent use; replacing the active policy means compiling a new Engine
 // and swapping the pointer.
 type Engine struct {
-	query  rego.PreparedEvalQuery
+	query rego.PreparedEvalQuery
+	// quorum is the health_quorum query, nil when the policy defines none.
+	quorum *rego.PreparedEvalQuery
 	policy Policy
 }
 
@@ -94,7 +96,11 @@ func Compile(ctx context.Context, p Policy) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("preparing the policy's decision query: %w", err)
 	}
-	return &Engine{query: q, policy: p}, nil
+	quorum, err := prepareQuorum(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{query: q, quorum: quorum, policy: p}, nil
 }
 
 // compiler parses every file of p, then compiles them together, gathering

@@ -806,35 +806,42 @@ func (w *world) registerKeyAgain() {
 	w.key = key
 }
 
-// TestHostHealthRoutesToPeople: hosts report a certified version failing
-// above the policy's threshold; an alert is recorded once, the version's
-// next revalidation suspends it for people to look at instead of renewing
-// it, and a steward's review lets the analyzers renew it.
-func TestHostHealthRoutesToPeople(t *testing.T) {
+// TestOneHostCannotSuspendAPlugin: one host reports a certified version
+// failing above the policy's threshold, again and again. It is told to
+// quarantine the version locally, one alert is recorded, and the version
+// stays certified everywhere, through revalidation too; the same reports
+// from two more distinct hosts (the default quorum of 3) suspend it through
+// the one suspension path, with a health.quorum event naming the hosts in
+// the same transaction.
+func TestOneHostCannotSuspendAPlugin(t *testing.T) {
 	w := newWorld(t)
 	w.importOSV("GO-2020-0001")
 	v := w.submit("0.9.0", "fixed")
 	w.tick()
-	mon := &health.Monitor{Store: w.st, Policy: w.review.Engine, Router: w.sched, Now: w.clock.Now}
-	report := func(calls, timeouts int64) []health.Outcome {
+	mon := &health.Monitor{Store: w.st, Policy: w.review.Engine, Suspender: w.certs, Now: w.clock.Now}
+	report := func(host string, calls, timeouts int64) health.Outcome {
 		t.Helper()
-		w.clock.Advance(time.Hour)
 		now := w.clock.Now()
-		out, err := mon.Receive(w.ctx, "host-eu-1", health.Report{WindowStart: now.Add(-time.Hour), WindowEnd: now,
+		out, err := mon.Receive(w.ctx, host, health.Report{WindowStart: now.Add(-time.Hour), WindowEnd: now,
 			Plugins: []health.PluginHealth{{Plugin: "acme/lang", Version: "0.9.0", Calls: calls, Errors: map[string]int64{"timeout": timeouts}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return out
+		return out[0]
 	}
-	if out := report(1000, 10); out[0].Alert {
-		t.Fatalf("1%% errors raised an alert: %+v", out)
+	w.clock.Advance(time.Hour)
+	if o := report("host-eu-1", 1000, 10); o.Alert || o.Quarantine {
+		t.Fatalf("1%% errors raised an alert or a quarantine: %+v", o)
 	}
-	if out := report(1000, 80); !out[0].Alert || !strings.Contains(out[0].Reasons[0], "8.0% of 1000 calls failed") {
-		t.Fatalf("8%% errors: %+v; want an alert", out)
+	w.clock.Advance(time.Hour)
+	if o := report("host-eu-1", 1000, 80); !o.Alert || !o.Quarantine || o.Suspended || o.Hosts != 1 || o.RequiredHosts != 3 || !strings.Contains(o.Reasons[0], "8.0% of 1000 calls failed") {
+		t.Fatalf("8%% errors: %+v; want an alert and a local quarantine, 1 of 3 hosts, no suspension", o)
 	}
-	if out := report(1000, 90); out[0].Alert {
-		t.Fatal("a second bad report raised a second alert before anyone looked")
+	for range 5 {
+		w.clock.Advance(time.Hour)
+		if o := report("host-eu-1", 1000, 90); o.Alert || o.Suspended || o.Hosts != 1 {
+			t.Fatalf("a repeated bad report from the same host: %+v; want no second alert and still 1 host", o)
+		}
 	}
 	now := w.clock.Now()
 	if _, err := mon.Receive(w.ctx, "host-eu-1", health.Report{WindowStart: now.Add(-30 * time.Minute), WindowEnd: now,
@@ -844,42 +851,42 @@ func TestHostHealthRoutesToPeople(t *testing.T) {
 	if n := len(w.events(v.ID, audit.HealthAlert)); n != 1 {
 		t.Fatalf("%d health.alert events; want 1", n)
 	}
-	if r := w.schedule(v.ID); !r.NeedsReview || !strings.Contains(r.ReviewReason, "host-eu-1") {
-		t.Fatalf("schedule %+v; want the next revalidation routed to people", r)
-	}
-	if got, err := w.st.ListHealthReports(w.ctx, v.ID, time.Time{}, 10); err != nil || len(got) != 3 {
-		t.Fatalf("stored reports: %d, %v; want 3", len(got), err)
-	}
-
-	// The alert alone changes no state; the next revalidation, though the
-	// analyzers pass, suspends it for people.
 	if got := w.version(v.ID); got.State != lifecycle.Certified {
-		t.Fatalf("the alert moved the version to %s", got.State)
+		t.Fatalf("one host's reports moved the version to %s", got.State)
 	}
+	// Revalidation no longer turns one host's alert into a suspension.
 	if _, err := w.sched.Enqueue(w.ctx, v.ID, "sam", "requested"); err != nil {
 		t.Fatal(err)
 	}
 	w.tick()
-	if got := w.version(v.ID); got.State != lifecycle.Suspended || !strings.Contains(got.Reason, "routed to people") {
-		t.Fatalf("after revalidation the version is %s (%s); want suspended for people", got.State, got.Reason)
-	}
-	// A steward looks, and the analyzers renew it.
-	if err := w.sched.ClearReview(w.ctx, v.ID, "sam"); err != nil {
-		t.Fatal(err)
-	}
-	w.tick()
 	if got := w.version(v.ID); got.State != lifecycle.Certified {
-		t.Fatalf("after the steward's review the version is %s (%s); want certified again", got.State, got.Reason)
+		t.Fatalf("after revalidation one host's reports left the version %s (%s); want certified", got.State, got.Reason)
 	}
-	if r := w.schedule(v.ID); r.NeedsReview || !r.Deadline.IsZero() || r.LastOutcome != revalidate.Passed {
-		t.Fatalf("schedule after review %+v; want passed with no deadline", r)
+
+	// Two more distinct hosts make the quorum.
+	w.clock.Advance(time.Hour)
+	if o := report("host-us-1", 1000, 80); o.Suspended || o.Hosts != 2 {
+		t.Fatalf("second host: %+v; want 2 of 3 hosts, no suspension", o)
 	}
-	// The next version's risk counts what hosts saw of this one: 180
-	// failures in 3000 calls.
+	w.clock.Advance(time.Hour)
+	if o := report("host-ap-1", 1000, 80); !o.Suspended || o.Hosts != 3 {
+		t.Fatalf("third host: %+v; want the quorum and a suspension", o)
+	}
+	if got := w.version(v.ID); got.State != lifecycle.Suspended || !strings.Contains(got.Reason, "host health quorum") {
+		t.Fatalf("after the quorum the version is %s (%s); want suspended by the quorum", got.State, got.Reason)
+	}
+	q := w.events(v.ID, audit.HealthQuorum)
+	if len(q) != 1 || !strings.Contains(string(q[0].Data), `"hosts":["host-ap-1","host-eu-1","host-us-1"]`) {
+		t.Fatalf("health.quorum events %+v; want one naming the three hosts", q)
+	}
+	if n := len(w.events(v.ID, audit.VersionSuspended)); n != 1 {
+		t.Fatalf("%d version.suspended events; want 1 (the existing suspension path)", n)
+	}
+	// The next version's risk counts what hosts saw of this one.
 	next := w.submit("1.0.0", "fixed")
 	vd, err := w.st.LatestVerdict(w.ctx, next.ID)
-	if err != nil || !strings.Contains(string(vd.Body), `"host_error_rate":0.06`) {
-		t.Fatalf("the next version's verdict does not carry the hosts' 6%% error rate: %s", vd.Body)
+	if err != nil || !strings.Contains(string(vd.Body), `"host_error_rate":`) {
+		t.Fatalf("the next version's verdict does not carry the hosts' error rate: %s", vd.Body)
 	}
 }
 

@@ -23,7 +23,8 @@ func (s *Server) monitorRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/revalidations/{id}", Summary: "One version's revalidation schedule: next time, remediation deadline, last outcome and what to fix.", Access: overseers, handler: s.getRevalidation},
 		{Method: "POST", Path: "/api/v1/host-api", Summary: "Record a host API version the platform offers ({version}); answers with the certified versions whose range excludes it, each flagged in the audit trail.", Access: stewards, Body: "application/json", handler: s.offerHostAPI},
 		{Method: "GET", Path: "/api/v1/host-api", Summary: "The host API versions the platform offers.", Access: signedIn, handler: s.listHostAPIs},
-		{Method: "POST", Path: "/api/v1/health", Summary: "A host's runtime health report ({windowStart, windowEnd, plugins: [{plugin, version, calls, errors: {kind: n}, denials, breakerTrips}]}); over the policy's thresholds it raises an alert and routes the version's next revalidation to people.", Access: hosts, Body: "application/json", handler: s.reportHealth},
+		{Method: "POST", Path: "/api/v1/health", Summary: "A host's runtime health report ({windowStart, windowEnd, plugins: [{plugin, version, calls, errors: {kind: n}, denials, breakerTrips}]}); over the policy's thresholds the reporting host quarantines the version (quarantine: true) and its one vote counts; the version is suspended everywhere only when the policy's quorum of distinct hosts (default 3 in 24 hours) is reached. Rate-limited per host token: 429 with Retry-After.", Access: hosts, Body: "application/json", handler: s.reportHealth},
+		{Method: "POST", Path: "/api/v1/health/{id}/confirm", Summary: "A steward confirms hosts' failing health reports of a certified version ({reason}); with the policy's steward confirmations in (default 1) it is suspended at once, naming the hosts; audited.", Access: stewards, Body: "application/json", handler: s.confirmHealth},
 		{Method: "GET", Path: "/api/v1/health/{id}", Summary: "The health reports hosts sent about one version, newest first (?limit=).", Access: overseers, handler: s.listHealth},
 	}
 }
@@ -138,6 +139,29 @@ func (s *Server) reportHealth(w http.ResponseWriter, r *http.Request, p domain.P
 		return
 	}
 	writeJSON(w, http.StatusAccepted, healthAnswer(out))
+}
+
+func (s *Server) confirmHealth(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	var req api.HealthConfirmation
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	c, err := s.app.ConfirmHealth(r.Context(), p, r.PathValue("id"), req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := c.Decision
+	writeJSON(w, http.StatusOK, api.HealthQuorum{Submission: c.Version.ID, Plugin: c.Version.PluginID, Version: c.Version.Version, State: string(c.Version.State),
+		Suspended: c.Suspended, Hosts: nonNil(q.Hosts), Stewards: nonNil(q.Stewards), RequiredHosts: q.RequiredHosts, RequiredStewards: q.RequiredStewards,
+		WindowHours: q.WindowHours, Reason: q.Reason})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func (s *Server) listHealth(w http.ResponseWriter, r *http.Request, p domain.Principal) {

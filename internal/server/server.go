@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -310,6 +311,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if k == app.KindInternal {
 		s.internal(w, r, err)
 		return
+	}
+	var ae *app.Error
+	if k == app.KindTooMany && errors.As(err, &ae) && ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
 	}
 	writeError(w, k.HTTPStatus(), code, msg)
 }

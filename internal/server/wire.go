@@ -38,7 +38,8 @@ func healthAnswer(outcomes []health.Outcome) api.HealthAnswer {
 		out.Plugins = []api.HealthOutcome{}
 	}
 	for _, o := range outcomes {
-		out.Plugins = append(out.Plugins, api.HealthOutcome{Plugin: o.Plugin, Version: o.Version, ErrorRate: o.ErrorRate, Alert: o.Alert, Reasons: o.Reasons})
+		out.Plugins = append(out.Plugins, api.HealthOutcome{Plugin: o.Plugin, Version: o.Version, ErrorRate: o.ErrorRate, Alert: o.Alert, Reasons: o.Reasons,
+			Quarantine: o.Quarantine, Hosts: o.Hosts, RequiredHosts: o.RequiredHosts, Suspended: o.Suspended})
 	}
 	return out
 }

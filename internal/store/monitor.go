@@ -57,6 +57,14 @@ type Monitor interface {
 	// SaveHealthReports records reports from one host, with the audit
 	// events (alerts) they raise, in one transaction.
 	SaveHealthReports(ctx context.Context, rs []domain.HealthReport, evs []audit.Event) error
+	// RecordHealthReports records reports (possibly none), the quorum
+	// votes they cast and the audit events, in one transaction. A vote
+	// whose version, kind and voter already stand moves its LastAt on (never
+	// back) and adds its Reports, so a voter is counted once.
+	RecordHealthReports(ctx context.Context, rs []domain.HealthReport, votes []domain.HealthVote, evs []audit.Event) error
+	// ListHealthVotes lists a version's votes last cast at or after since,
+	// latest first, at most limit.
+	ListHealthVotes(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthVote, error)
 	// ListHealthReports lists a version's reports received at or after
 	// since, newest first, at most limit.
 	ListHealthReports(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthReport, error)

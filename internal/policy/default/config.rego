@@ -130,3 +130,10 @@ host_health := {"max_error_rate": 0.05, "max_breaker_trips": 3, "min_calls": 100
 #   Example: {"tiers": {"high", "critical"}, "namespaces": {"payments"},
 #             "reproducible": true, "source_repository_prefixes": {"https://github.com/acme/"}}
 provenance_required := {"tiers": set(), "namespaces": set(), "reproducible": false, "source_repository_prefixes": set()}
+
+# Host health by quorum: a host's failing report quarantines the version on
+# that host only. The marketplace suspends the version everywhere only when
+# this many distinct hosts (host tokens) reported it failing within
+# window_hours, or when this many stewards confirmed the hosts' reports, so
+# one faulty or hostile host cannot take a plugin down everywhere.
+host_quorum := {"hosts": 3, "window_hours": 24, "steward_confirmations": 1}

@@ -340,3 +340,65 @@ test_another_source_repository_fails if {
 		with data.gatehouse.config.provenance_required as required_for_high
 	"source-repository-required" in rules(d)
 }
+
+# Host health by quorum (quorum.rego).
+
+host(name, age) := {"voter": name, "kind": "host", "age_seconds": age}
+
+steward(name, age) := {"voter": name, "kind": "steward", "age_seconds": age}
+
+test_quorum_defaults if {
+	q := gatehouse.health_quorum with input as {"votes": []}
+	q.required_hosts == 3
+	q.required_stewards == 1
+	q.window_hours == 24
+	not q.suspend
+}
+
+test_below_quorum_no_suspension if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 60), host("h2", 120)]}
+	not q.suspend
+	q.hosts == ["h1", "h2"]
+	contains(q.reason, "below the quorum")
+}
+
+test_one_host_cannot_suspend if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 0)]}
+	not q.suspend
+}
+
+test_at_quorum_suspension if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 60), host("h2", 120), host("h3", 3600)]}
+	q.suspend
+	q.hosts == ["h1", "h2", "h3"]
+}
+
+test_same_host_many_times_counts_once if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 1), host("h1", 2), host("h1", 3), host("h1", 4), host("h2", 5)]}
+	not q.suspend
+	q.hosts == ["h1", "h2"]
+}
+
+test_reports_outside_the_window_do_not_count if {
+	old := (24 * 3600) + 1
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 60), host("h2", 120), host("h3", old)]}
+	not q.suspend
+	q.hosts == ["h1", "h2"]
+}
+
+test_steward_confirmation_suspends_at_once if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 60), steward("alice", 0)]}
+	q.suspend
+	q.stewards == ["alice"]
+	contains(q.reason, "steward")
+}
+
+test_steward_confirmation_needs_a_host_report if {
+	q := gatehouse.health_quorum with input as {"votes": [steward("alice", 0)]}
+	not q.suspend
+}
+
+test_steward_is_not_counted_as_a_host if {
+	q := gatehouse.health_quorum with input as {"votes": [host("h1", 0), host("h2", 0), {"voter": "h3", "kind": "steward", "age_seconds": 99999999}]}
+	not q.suspend
+}

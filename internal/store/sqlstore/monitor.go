@@ -31,6 +31,9 @@ const (
 	MaxHealthReports = 1000
 	// MaxErrorKinds bounds the error kinds of one report.
 	MaxErrorKinds = 64
+	// MaxVoterBytes and MaxVoteReasonBytes bound a health vote's fields.
+	MaxVoterBytes      = 256
+	MaxVoteReasonBytes = 4096
 	// componentBatch is how many rows one INSERT writes.
 	componentBatch = 200
 )
@@ -275,8 +278,20 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []domain.HealthReport,
 	if len(rs) == 0 {
 		return errors.New("no health reports to save")
 	}
+	return s.RecordHealthReports(ctx, rs, nil, evs)
+}
+
+// RecordHealthReports records reports, the quorum votes they cast and the
+// audit events in one transaction.
+func (s *Store) RecordHealthReports(ctx context.Context, rs []domain.HealthReport, votes []domain.HealthVote, evs []audit.Event) error {
+	if len(rs) == 0 && len(votes) == 0 {
+		return errors.New("no health reports or votes to save")
+	}
 	if len(rs) > MaxHealthReports {
 		return fmt.Errorf("%d health reports in one call, over the limit of %d", len(rs), MaxHealthReports)
+	}
+	if len(votes) > MaxHealthReports {
+		return fmt.Errorf("%d health votes in one call, over the limit of %d", len(votes), MaxHealthReports)
 	}
 	for _, r := range rs {
 		switch {
@@ -286,6 +301,18 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []domain.HealthReport,
 			return fmt.Errorf("the health report of %s has a negative count", r.VersionID)
 		case len(r.Errors) > MaxErrorKinds:
 			return fmt.Errorf("the health report of %s has %d error kinds, over the limit of %d", r.VersionID, len(r.Errors), MaxErrorKinds)
+		}
+	}
+	for _, v := range votes {
+		switch {
+		case v.VersionID == "" || v.Voter == "":
+			return errors.New("a health vote needs a version and a voter")
+		case v.Kind != "host" && v.Kind != "steward":
+			return fmt.Errorf("a health vote on %s is of kind %q; it must be host or steward", v.VersionID, v.Kind)
+		case v.Reports < 1 || v.LastAt.IsZero():
+			return fmt.Errorf("a health vote on %s needs at least one report and its time", v.VersionID)
+		case len(v.Voter) > MaxVoterBytes || len(v.Reason) > MaxVoteReasonBytes:
+			return fmt.Errorf("a health vote on %s has a voter over %d bytes or a reason over %d bytes", v.VersionID, MaxVoterBytes, MaxVoteReasonBytes)
 		}
 	}
 	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
@@ -309,11 +336,48 @@ func (s *Store) SaveHealthReports(ctx context.Context, rs []domain.HealthReport,
 				return fmt.Errorf("%s: saving the health report of %s: %w", s.d.Name, r.VersionID, err)
 			}
 		}
+		for _, v := range votes {
+			first := v.FirstAt
+			if first.IsZero() || first.After(v.LastAt) {
+				first = v.LastAt
+			}
+			// One row per voter: a repeat keeps the first time, moves the
+			// last one on (never back) and counts the report.
+			_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO health_votes
+				(version_id, kind, voter, first_at, last_at, reports, reason)
+				VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (version_id, kind, voter) DO UPDATE SET
+					last_at = CASE WHEN excluded.last_at > health_votes.last_at THEN excluded.last_at ELSE health_votes.last_at END,
+					reports = health_votes.reports + excluded.reports,
+					reason = excluded.reason`),
+				v.VersionID, v.Kind, v.Voter, micros(first), micros(v.LastAt), v.Reports, v.Reason)
+			if err != nil {
+				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+					return fmt.Errorf("health vote on version %s: %w", v.VersionID, domain.ErrNotFound)
+				}
+				return fmt.Errorf("%s: saving the health vote of %s on %s: %w", s.d.Name, v.Voter, v.VersionID, err)
+			}
+		}
 		if len(evs) == 0 {
 			return errSkipAudit // healthy reports are data, not state changes
 		}
 		return nil
 	})
+}
+
+// ListHealthVotes lists a version's votes cast since a time, latest first.
+func (s *Store) ListHealthVotes(ctx context.Context, versionID string, since time.Time, limit int) ([]domain.HealthVote, error) {
+	if limit <= 0 || limit > MaxListRows {
+		limit = MaxListRows
+	}
+	return list(ctx, s, s.db, "listing health votes on "+versionID, func(sc scanner) (domain.HealthVote, error) {
+		var v domain.HealthVote
+		var first, last int64
+		err := sc.Scan(&v.VersionID, &v.Kind, &v.Voter, &first, &last, &v.Reports, &v.Reason)
+		v.FirstAt, v.LastAt = fromMicros(first), fromMicros(last)
+		return v, err
+	}, `SELECT version_id, kind, voter, first_at, last_at, reports, reason
+		FROM health_votes WHERE version_id = ? AND last_at >= ? ORDER BY last_at DESC, kind, voter LIMIT ?`, versionID, micros(since), limit)
 }
 
 // ListHealthReports lists a version's reports since a time, newest first.

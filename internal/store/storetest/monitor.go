@@ -19,6 +19,7 @@ var monitorTests = []suiteTest{
 	{"ComponentIndex", testComponentIndex},
 	{"HostAPIOffers", testHostAPIOffers},
 	{"HealthReports", testHealthReports},
+	{"HealthVotesCountEachVoterOnce", testHealthVotes},
 }
 
 // certifiedVersion creates a version and walks it to certified.
@@ -221,5 +222,69 @@ func testHealthReports(t *testing.T, s store.Store) {
 	}
 	if err := s.SaveHealthReports(ctx, many, nil); err == nil {
 		t.Fatal("1001 reports were saved in one call")
+	}
+}
+
+// testHealthVotes: a voter has one row per version however often it
+// votes, its last time only moves forward, and a vote is written with its
+// report and audit event or not at all.
+func testHealthVotes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	certifiedVersion(t, s, "v1", "acme/one", "1.0.0")
+	vote := func(voter, kind string, i int) domain.HealthVote {
+		return domain.HealthVote{VersionID: "v1", Voter: voter, Kind: kind, FirstAt: at(i), LastAt: at(i), Reports: 1, Reason: "failing " + voter}
+	}
+	rep := func(host string, i int) domain.HealthReport {
+		return domain.HealthReport{VersionID: "v1", Host: host, WindowStart: at(i), WindowEnd: at(i + 60), Calls: 100, Errors: map[string]int64{"trap": 50}, ReceivedAt: at(i + 61)}
+	}
+	for i := range 5 {
+		if err := s.RecordHealthReports(ctx, []domain.HealthReport{rep("host-a", i*100)}, []domain.HealthVote{vote("host-a", "host", i*100)}, nil); err != nil {
+			t.Fatalf("RecordHealthReports(host-a #%d): %v", i, err)
+		}
+	}
+	// An older vote arriving late does not move the last time back.
+	if err := s.RecordHealthReports(ctx, nil, []domain.HealthVote{vote("host-a", "host", 50)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordHealthReports(ctx, nil, []domain.HealthVote{vote("alice", "steward", 1000)}, []audit.Event{event(audit.HealthConfirmed, "submission:v1", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListHealthVotes(ctx, "v1", at(0), 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ListHealthVotes = %+v, %v; want one vote of host-a and one of alice", got, err)
+	}
+	if got[0].Voter != "alice" || got[0].Kind != "steward" || !got[0].LastAt.Equal(stored(at(1000))) {
+		t.Fatalf("latest vote = %+v; want alice's confirmation", got[0])
+	}
+	a := got[1]
+	if a.Voter != "host-a" || a.Kind != "host" || a.Reports != 6 || !a.FirstAt.Equal(stored(at(0))) || !a.LastAt.Equal(stored(at(400))) {
+		t.Fatalf("host-a's vote = %+v; want one row, 6 reports, first at(0), last at(400)", a)
+	}
+	if got, _ := s.ListHealthVotes(ctx, "v1", at(500), 10); len(got) != 1 || got[0].Voter != "alice" {
+		t.Fatalf("votes since at(500) = %+v; want alice's only", got)
+	}
+	if reps, _ := s.ListHealthReports(ctx, "v1", at(0), 100); len(reps) != 5 {
+		t.Fatalf("%d reports stored with the votes; want 5", len(reps))
+	}
+	if evs := trail(t, s, "submission:v1"); len(evs) == 0 || evs[len(evs)-1].Action != audit.HealthConfirmed {
+		t.Fatal("the confirmation was not audited with its vote")
+	}
+	bad := []domain.HealthVote{
+		{VersionID: "v1", Voter: "", Kind: "host", LastAt: at(1), Reports: 1},
+		{VersionID: "v1", Voter: "x", Kind: "mayor", LastAt: at(1), Reports: 1},
+		{VersionID: "v1", Voter: "x", Kind: "host", LastAt: at(1), Reports: 0},
+	}
+	for _, v := range bad {
+		if err := s.RecordHealthReports(ctx, nil, []domain.HealthVote{v}, nil); err == nil {
+			t.Fatalf("vote %+v was saved", v)
+		}
+	}
+	unknown := vote("host-b", "host", 1)
+	unknown.VersionID = "nope"
+	if err := s.RecordHealthReports(ctx, nil, []domain.HealthVote{unknown}, nil); err == nil {
+		t.Fatal("a vote on an unknown version was saved")
+	}
+	if err := s.RecordHealthReports(ctx, nil, nil, nil); err == nil {
+		t.Fatal("an empty record was accepted")
 	}
 }
