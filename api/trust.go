@@ -20,6 +20,11 @@ type PublisherKey struct {
 	AddedAt   time.Time  `json:"addedAt"`
 	RetiredBy string     `json:"retiredBy,omitempty"`
 	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+	// CompromisedAt is set when the key was reported stolen: no signature
+	// by it is trusted, whatever time it claims.
+	CompromisedBy     string     `json:"compromisedBy,omitempty"`
+	CompromisedAt     *time.Time `json:"compromisedAt,omitempty"`
+	CompromisedReason string     `json:"compromisedReason,omitempty"`
 }
 
 // NamespaceKeys lists a namespace's keys and whether it requires
@@ -34,6 +39,34 @@ type NamespaceKeys struct {
 type SignatureRequirement struct {
 	Required bool   `json:"required"`
 	Reason   string `json:"reason"`
+}
+
+// NamespaceTransfer gives a namespace to a new owner (admin).
+type NamespaceTransfer struct {
+	To     string `json:"to"` // the new owner's token subject
+	Reason string `json:"reason"`
+}
+
+// KeyCompromise reports a publisher key stolen.
+type KeyCompromise struct {
+	Reason string `json:"reason"`
+}
+
+// RecheckedVersion is a certified version a change of a namespace's
+// owners or keys covers.
+type RecheckedVersion struct {
+	ID      string `json:"id"`
+	Plugin  string `json:"plugin"`
+	Version string `json:"version"`
+}
+
+// Recheck is what a change of a namespace's owners or keys did: the
+// versions suspended at once and those queued for revalidation.
+type Recheck struct {
+	Namespace       string             `json:"namespace"`
+	Suspended       []RecheckedVersion `json:"suspended"`
+	Queued          []RecheckedVersion `json:"queued"`
+	AlreadyReported bool               `json:"alreadyReported,omitempty"`
 }
 
 // TrustAction is a steward's suspension or revocation of a version.

@@ -155,6 +155,21 @@ func (c *Client) RemoveNamespaceKey(ctx context.Context, namespace, id string) e
 	return err
 }
 
+// CompromiseNamespaceKey reports a namespace's publisher key stolen
+// (its owners, stewards, admins).
+func (c *Client) CompromiseNamespaceKey(ctx context.Context, namespace, id string, req api.KeyCompromise) (api.Recheck, error) {
+	var out api.Recheck
+	err := c.JSON(ctx, "POST", "/namespaces/"+url.PathEscape(namespace)+"/keys/"+url.PathEscape(id)+"/compromised", req, &out)
+	return out, err
+}
+
+// TransferNamespace gives a namespace to a new owner (admin).
+func (c *Client) TransferNamespace(ctx context.Context, namespace string, req api.NamespaceTransfer) (api.Recheck, error) {
+	var out api.Recheck
+	err := c.JSON(ctx, "POST", "/namespaces/"+url.PathEscape(namespace)+"/transfer", req, &out)
+	return out, err
+}
+
 // SetSignatureRequirement requires signatures in a namespace or not (admin).
 func (c *Client) SetSignatureRequirement(ctx context.Context, namespace string, req api.SignatureRequirement) error {
 	return c.JSON(ctx, "POST", "/namespaces/"+url.PathEscape(namespace)+"/signature-requirement", req, nil)

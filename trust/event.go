@@ -19,14 +19,17 @@ const (
 	EventVersionRevoked     EventKind = "version.revoked"
 	EventPublisherKeyAdded  EventKind = "publisher-key.added"
 	EventPublisherKeyRemove EventKind = "publisher-key.removed"
-	EventNamespaceOwner     EventKind = "namespace.owner-changed"
-	EventPolicyApplied      EventKind = "policy.applied"
-	EventRevocationList     EventKind = "revocation-list.published"
+	// EventPublisherKeyCompromised: the key was reported stolen; unlike a
+	// removed key's, its past signatures are no longer trusted.
+	EventPublisherKeyCompromised EventKind = "publisher-key.compromised"
+	EventNamespaceOwner          EventKind = "namespace.owner-changed"
+	EventPolicyApplied           EventKind = "policy.applied"
+	EventRevocationList          EventKind = "revocation-list.published"
 )
 
 var eventKinds = map[EventKind]bool{
 	EventCertificateIssued: true, EventCertificateRenewed: true, EventVersionSuspended: true,
-	EventVersionRevoked: true, EventPublisherKeyAdded: true, EventPublisherKeyRemove: true,
+	EventVersionRevoked: true, EventPublisherKeyAdded: true, EventPublisherKeyRemove: true, EventPublisherKeyCompromised: true,
 	EventNamespaceOwner: true, EventPolicyApplied: true, EventRevocationList: true,
 }
 

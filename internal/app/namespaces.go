@@ -88,33 +88,6 @@ func (a *App) AddPublisherKey(ctx context.Context, caller domain.Principal, ns s
 	return k, nil
 }
 
-// RetirePublisherKey retires a key (owners and admins): what it signed
-// stays verifiable; new submissions signed with it are refused.
-func (a *App) RetirePublisherKey(ctx context.Context, caller domain.Principal, ns, id string) error {
-	if err := a.trustOn(); err != nil {
-		return err
-	}
-	owned, err := a.ownNamespace(ctx, caller, ns, false)
-	if err != nil {
-		return err
-	}
-	now := a.cfg.Now().UTC()
-	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyRemove, Time: now, Subject: owned.Name, Detail: id})
-	if err != nil {
-		return err
-	}
-	ev := audit.Event{Time: now, Actor: caller.Subject, Action: audit.PublisherKeyRemoved, Subject: "namespace:" + owned.Name, Reason: "key " + id}
-	err = a.cfg.Store.RetirePublisherKey(ctx, owned.Name, id, now, caller.Subject, entry, ev)
-	if errors.Is(err, domain.ErrNotFound) {
-		return Wrap(KindNotFound, err)
-	}
-	if err != nil {
-		return err
-	}
-	a.publish(ctx)
-	return nil
-}
-
 // SetSignatureRequirement makes a namespace require publisher signatures,
 // or not (admins only, with a reason for the trail).
 func (a *App) SetSignatureRequirement(ctx context.Context, caller domain.Principal, ns string, required bool, reason string) error {

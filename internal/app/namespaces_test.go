@@ -116,7 +116,8 @@ func TestRetirePublisherKey(t *testing.T) {
 		{"owner", pia, "acme", k.ID, ok},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantKind(t, w.app.RetirePublisherKey(ctx, tc.caller, tc.ns, tc.id), tc.kind, "")
+			_, err := w.app.RetirePublisherKey(ctx, tc.caller, tc.ns, tc.id)
+			wantKind(t, err, tc.kind, "")
 		})
 	}
 	if got := lastAction(t, w.st); got != audit.PublisherKeyRemoved {

@@ -47,6 +47,10 @@ const (
 	NamespaceSignatureRequirement = "namespace.signature-requirement"
 	PublisherKeyAdded             = "publisher-key.added"
 	PublisherKeyRemoved           = "publisher-key.removed"
+	PublisherKeyCompromised       = "publisher-key.compromised"
+	// NamespaceOwnerTransfer starts with "namespace.owner", which triage
+	// reads as a change of ownership (review.namespaceChanges).
+	NamespaceOwnerTransfer = "namespace.owner-transfer"
 
 	// Review policy.
 	PolicyApply     = "policy.apply"
@@ -190,8 +194,17 @@ var catalogue = []Entry{
 		"A publisher key was registered for a namespace and logged in the transparency log. Reason names the key.",
 		"the namespace's owner or an admin (app)", "`namespace:NS`", nil},
 	{PublisherKeyRemoved,
-		"A publisher key was retired from a namespace; what it signed while current still verifies. Reason names the key.",
-		"the namespace's owner or an admin (app)", "`namespace:NS`", nil},
+		"A publisher key was retired from a namespace; what it signed while current still verifies. Reason names the key; every certified version it signed is queued for revalidation.",
+		"the namespace's owner or an admin (app)", "`namespace:NS`",
+		[]string{"key", "recheck"}},
+	{PublisherKeyCompromised,
+		"A publisher key was reported stolen: it is retired, no signature by it is trusted any more, and the certified versions signed only by it are suspended (each with its own `version.suspended`); versions also signed by another key are queued for revalidation. Reason is the reporter's.",
+		"the namespace's owner, a steward or an admin (app)", "`namespace:NS`",
+		[]string{"key", "suspend", "recheck"}},
+	{NamespaceOwnerTransfer,
+		"An admin transferred a namespace to new owners, who hear of it through the namespace's webhooks; every certified version of the namespace is queued for revalidation. Reason is the admin's.",
+		"the admin (app)", "`namespace:NS`",
+		[]string{"from", "to", "recheck"}},
 
 	{PolicyApply,
 		"An admin replaced the active review policy. Reason names the digest it replaces.",

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -27,7 +28,81 @@ func trustCmds(g *globals) []*cobra.Command {
 
 func keysCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "keys", Short: "Marketplace and publisher keys: show the trust root, make a publisher key, rotate the marketplace key"}
-	c.AddCommand(keysShowCmd(g), keysGenerateCmd(g), keysRotateCmd(g))
+	c.AddCommand(keysShowCmd(g), keysGenerateCmd(g), keysRotateCmd(g), keyCompromisedCmd(g))
+	return c
+}
+
+// keyCompromisedCmd reports a publisher key stolen. It is under both
+// `keys` and `namespace key`: whoever reaches for it in a hurry finds it.
+func keyCompromisedCmd(g *globals) *cobra.Command {
+	var reason string
+	c := withOutput(&cobra.Command{
+		Use:   "compromised NAMESPACE KEY_ID --reason TEXT",
+		Short: "Report a publisher key stolen: it is retired and trusted for nothing; versions only it signed are suspended, the others re-checked (owners, stewards, admins)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			rc, err := cl.CompromiseNamespaceKey(cmd.Context(), args[0], args[1], api.KeyCompromise{Reason: reason})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if outputOf(cmd).json() {
+				return writeJSON(w, rc)
+			}
+			if rc.AlreadyReported {
+				fmt.Fprintf(w, "Key %s of namespace %s was reported compromised already; finished what was left.\n", args[1], rc.Namespace)
+			} else {
+				fmt.Fprintf(w, "Key %s of namespace %s is marked compromised and retired; new submissions signed with it are refused.\n", args[1], rc.Namespace)
+			}
+			printRecheck(w, rc)
+			fmt.Fprintf(w, "Next: register a new key (gatehouse namespace key add %s KEY.pub), re-sign and resubmit the suspended versions; a steward revokes any you did not publish.\n", rc.Namespace)
+			return nil
+		},
+	})
+	c.Flags().StringVar(&reason, "reason", "", "why the key is considered stolen (recorded in the audit trail and the transparency log)")
+	return c
+}
+
+func printRecheck(w io.Writer, rc api.Recheck) {
+	fmt.Fprintf(w, "Suspended %d version(s); queued %d for revalidation.\n", len(rc.Suspended), len(rc.Queued))
+	for _, v := range rc.Suspended {
+		fmt.Fprintf(w, "  suspended  %s@%s  (%s)\n", v.Plugin, v.Version, v.ID)
+	}
+	for _, v := range rc.Queued {
+		fmt.Fprintf(w, "  re-check   %s@%s  (%s)\n", v.Plugin, v.Version, v.ID)
+	}
+}
+
+func namespaceTransferCmd(g *globals) *cobra.Command {
+	var to, reason string
+	c := withOutput(&cobra.Command{
+		Use:   "transfer NAMESPACE --to SUBJECT --reason TEXT",
+		Short: "Give a namespace to a new owner (admin); every certified version in it is queued for revalidation",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			rc, err := cl.TransferNamespace(cmd.Context(), args[0], api.NamespaceTransfer{To: to, Reason: reason})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if outputOf(cmd).json() {
+				return writeJSON(w, rc)
+			}
+			fmt.Fprintf(w, "Namespace %s now belongs to %s (logged).\n", rc.Namespace, to)
+			printRecheck(w, rc)
+			return nil
+		},
+	})
+	c.Flags().StringVar(&to, "to", "", "the new owner's token subject")
+	c.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail and the transparency log)")
 	return c
 }
 
@@ -143,7 +218,7 @@ func keysRotateCmd(g *globals) *cobra.Command {
 }
 
 func namespaceCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "namespace", Short: "Namespaces: publisher keys and the signature requirement"}
+	c := &cobra.Command{Use: "namespace", Short: "Namespaces: publisher keys, the signature requirement and transfers"}
 	key := &cobra.Command{Use: "key", Short: "A namespace's publisher keys"}
 	key.AddCommand(
 		&cobra.Command{
@@ -192,7 +267,9 @@ func namespaceCmd(g *globals) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, k := range ks.Keys {
 					state := "current"
-					if k.RetiredAt != nil {
+					if k.CompromisedAt != nil {
+						state = "COMPROMISED " + k.CompromisedAt.Format(time.RFC3339) + " by " + k.CompromisedBy + ": " + k.CompromisedReason
+					} else if k.RetiredAt != nil {
 						state = "retired " + k.RetiredAt.Format(time.RFC3339) + " by " + k.RetiredBy
 					}
 					fmt.Fprintf(tw, "  %s\t%s\tadded %s by %s\t%s\n", k.ID, k.Algorithm, k.AddedAt.Format(time.RFC3339), k.AddedBy, state)
@@ -202,7 +279,7 @@ func namespaceCmd(g *globals) *cobra.Command {
 		}),
 		&cobra.Command{
 			Use:   "remove NAMESPACE KEY_ID",
-			Short: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused",
+			Short: "Retire a publisher key: what it signed stays verifiable (its certified versions are re-checked), new submissions signed with it are refused; for a stolen key use `compromised`",
 			Args:  cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				cl, err := g.client()
@@ -243,7 +320,8 @@ func namespaceCmd(g *globals) *cobra.Command {
 		},
 	}
 	req.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail)")
-	c.AddCommand(key, req)
+	key.AddCommand(keyCompromisedCmd(g))
+	c.AddCommand(key, req, namespaceTransferCmd(g))
 	return c
 }
 

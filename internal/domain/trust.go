@@ -1,6 +1,10 @@
 package domain
 
-import "time"
+import (
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+)
 
 // PublisherKey is a public key a namespace signs its packages with.
 type PublisherKey struct {
@@ -12,6 +16,28 @@ type PublisherKey struct {
 	AddedAt   time.Time
 	RetiredBy string
 	RetiredAt time.Time // zero while the key is current
+	// CompromisedAt is when the key was reported stolen (zero unless it
+	// was), by whom and why. A compromised key is also retired, and no
+	// signature by it is trusted, whatever time the signature claims:
+	// whoever stole the key can claim any time.
+	CompromisedBy     string
+	CompromisedAt     time.Time
+	CompromisedReason string
+}
+
+// Compromised reports whether the key was reported stolen.
+func (k PublisherKey) Compromised() bool { return !k.CompromisedAt.IsZero() }
+
+// SignedVersion is a version of a namespace with its publisher signature
+// (zero when it has none): what a change of the namespace's owners or keys
+// re-checks.
+type SignedVersion struct {
+	VersionID string
+	PluginID  string
+	Version   string
+	Digest    string
+	State     lifecycle.State
+	Signature Signature
 }
 
 // Signature is the publisher's DSSE envelope over a version's digest.

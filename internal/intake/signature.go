@@ -47,6 +47,12 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 	if err != nil {
 		return nil, err
 	}
+	// Any signature by a key reported stolen refuses the submission, even
+	// beside a good one: whoever holds the key may be the one submitting,
+	// and the owners must hear why it is refused.
+	if msg := compromisedKey(ns, env, keys); msg != "" {
+		return nil, refuse(Unsigned, "%s", msg)
+	}
 	var current []domain.PublisherKey
 	for _, k := range keys {
 		if k.RetiredAt.IsZero() {
@@ -71,6 +77,20 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 		return nil, refuse(Unsigned, "the publisher signature is for %s, but the manifest says %s: %v", trust.SubjectName(ps.PluginID, ps.Version), trust.SubjectName(m.ID, m.Version), trust.ErrWrongSubject)
 	}
 	return &signedBy{keyID: ps.KeyID, envelope: sig}, nil
+}
+
+// compromisedKey names a signature of env by a key of ns reported stolen,
+// and what to do instead; "" when there is none.
+func compromisedKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) string {
+	for _, sig := range env.Signatures {
+		for _, k := range keys {
+			if k.ID == sig.KeyID && k.Compromised() {
+				return fmt.Sprintf("publisher signature: key ID %s of namespace %s was reported compromised at %s (%s) and is trusted for nothing; sign with a current key only (`gatehouse namespace key list %s`) or register a new one with `gatehouse namespace key add %s KEY.pub`",
+					k.ID, ns, k.CompromisedAt.UTC().Format(time.RFC3339), k.CompromisedReason, ns, ns)
+			}
+		}
+	}
+	return ""
 }
 
 // unregisteredKey says which key signed a package the namespace ns does

@@ -144,3 +144,43 @@ func TestUnregisteredPublisherKeyIsNamed(t *testing.T) {
 		t.Errorf("a signature by an unregistered key: %v", err)
 	}
 }
+
+// TestSubmissionSignedByCompromisedKeyIsRefused: a key reported stolen
+// signs nothing new, even beside a good signature, and the refusal says
+// so (not "unregistered", not "retired"), with the fix.
+func TestSubmissionSignedByCompromisedKeyIsRefused(t *testing.T) {
+	svc, st, _ := newService(t)
+	ctx := context.Background()
+	stolen, _ := trust.GenerateKey(trust.Ed25519)
+	register(t, st, "acme", stolen)
+	register(t, st, "acme", publisherKey)
+	entry, _ := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyCompromised, Time: time.Now(), Subject: "acme", Detail: stolen.KeyID()})
+	if err := st.CompromisePublisherKey(ctx, "acme", stolen.KeyID(), time.Now(), "alice", "found in a public gist", entry,
+		audit.Event{Actor: "alice", Action: audit.PublisherKeyCompromised, Subject: "namespace:acme"}); err != nil {
+		t.Fatal(err)
+	}
+	p := makePackage(t, "acme/hello", "1.0.0", 100)
+	want := "publisher signature: key ID " + stolen.KeyID() + " of namespace acme was reported compromised at "
+	_, _, err := svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), sign(t, stolen, p))
+	var ie *intake.Error
+	if !errors.As(err, &ie) || ie.Kind != intake.Unsigned || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "found in a public gist") ||
+		!strings.Contains(err.Error(), "gatehouse namespace key add acme KEY.pub") {
+		t.Fatalf("a signature by a compromised key: %v, want an Unsigned refusal saying %q with the reason and the fix", err, want)
+	}
+	// Beside a good signature over the same statement, still refused.
+	at := time.Now()
+	env, _ := trust.SignPackageAt(ctx, publisherKey, digest(t, p), "acme/hello", "1.0.0", at)
+	bad, _ := trust.SignPackageAt(ctx, stolen, digest(t, p), "acme/hello", "1.0.0", at)
+	env.Signatures = append(env.Signatures, bad.Signatures...)
+	both, _ := trust.MarshalEnvelope(env)
+	if _, _, err := svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), both); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a package also signed by a compromised key: %v", err)
+	}
+	if vs, _ := st.ListVersions(ctx, "acme/hello"); len(vs) != 0 {
+		t.Errorf("%d versions recorded by refused submissions", len(vs))
+	}
+	// The good key alone still signs.
+	if _, _, err := svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), sign(t, publisherKey, p)); err != nil {
+		t.Errorf("a submission signed by the remaining key: %v", err)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -114,12 +115,20 @@ type Versions interface {
 	OfferHostAPI(ctx context.Context, o domain.HostAPIOffer, ev audit.Event) error
 }
 
+// Signatures reads a version's publisher signature and its namespace's
+// keys, which revalidation checks again.
+type Signatures interface {
+	GetSignature(ctx context.Context, versionID string) (domain.Signature, error)
+	ListPublisherKeys(ctx context.Context, namespace string) ([]domain.PublisherKey, error)
+}
+
 // Records is everything the Scheduler stores; store.Store is one.
 type Records interface {
 	Schedules
 	store.Jobs
 	Versions
 	ComponentIndex
+	Signatures
 }
 
 // Config is what a Scheduler needs.
@@ -189,6 +198,9 @@ func New(cfg Config) (*Scheduler, error) {
 type jobArgs struct {
 	Actor string `json:"actor"`
 	Why   string `json:"why"`
+	// Trigger names what queued a targeted re-check (one of the Trigger
+	// constants); empty for the cadence and older jobs.
+	Trigger Trigger `json:"trigger,omitempty"`
 }
 
 // revalidateJob is the River job of one version's revalidation, unique
@@ -328,6 +340,38 @@ func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (
 		return false, fmt.Errorf("queueing revalidation of %s: %w", versionID, err)
 	}
 	return ok, nil
+}
+
+// Trigger names a change that queues re-checks of the versions it covers.
+type Trigger string
+
+// The triggers of issue 19 item 7: a change of who may sign for a
+// namespace re-checks what was certified under the old arrangement.
+const (
+	TriggerOwnerChange    Trigger = "owner-change"
+	TriggerKeyRemoved     Trigger = "key-removed"
+	TriggerKeyCompromised Trigger = "key-compromised"
+)
+
+// EnqueueVersions queues a revalidation of each version for trigger, and
+// returns how many were queued (a version already queued or running is
+// not queued twice; it will see the change too).
+func (s *Scheduler) EnqueueVersions(ctx context.Context, ids []string, actor string, trigger Trigger, why string) (int, error) {
+	n := 0
+	for _, id := range ids {
+		job := revalidateJob{Version: id, jobArgs: jobArgs{Actor: actor, Why: truncate(string(trigger)+": "+why, 1024), Trigger: trigger}}
+		ok, err := s.q.Insert(ctx, job, &river.InsertOpts{ScheduledAt: s.cfg.Now()})
+		if err != nil {
+			return n, fmt.Errorf("queueing revalidation of %s (%s): %w", id, trigger, err)
+		}
+		if ok {
+			n++
+		}
+	}
+	if n > 0 {
+		s.Wake()
+	}
+	return n, nil
 }
 
 // EnqueueAll queues a revalidation of every certified and suspended
@@ -516,6 +560,13 @@ func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revali
 		return err
 	}
 	now := s.cfg.Now()
+	sigProblem, err := s.checkSignature(ctx, v)
+	if err != nil {
+		return err
+	}
+	if sigProblem != nil {
+		problems = append(problems, *sigProblem)
+	}
 	if r.NeedsReview {
 		problems = append(problems, Problem{Rule: "people-review", Message: "revalidation was routed to people: " + r.ReviewReason,
 			Remediation: "a steward looks at the version and runs gatehouse revalidate --reviewed VERSION to let the analyzers decide again"})
@@ -557,6 +608,52 @@ func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revali
 	ev := audit.Event{Time: now, Actor: args.Actor, Action: audit.RevalidationFailed, Subject: "submission:" + v.ID,
 		Reason: truncate(fmt.Sprintf("%s@%s failed revalidation; fix by %s: %s", v.PluginID, v.Version, r.Deadline.UTC().Format(time.RFC3339), summary), 8192), Data: data}
 	return s.cfg.Store.SaveRevalidation(ctx, r, []audit.Event{ev})
+}
+
+// checkSignature verifies a version's stored publisher signature again,
+// against its namespace's keys as they are now: a retired key still
+// vouches for what it signed while current (its window), a compromised one
+// vouches for nothing. A version stored without a signature has nothing to
+// re-check (its namespace did not require one when it was submitted).
+func (s *Scheduler) checkSignature(ctx context.Context, v domain.Version) (*Problem, error) {
+	sig, err := s.cfg.Store.GetSignature(ctx, v.ID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the publisher signature of %s: %w", v.ID, err)
+	}
+	ns, _, _ := strings.Cut(v.PluginID, "/")
+	keys, err := s.cfg.Store.ListPublisherKeys(ctx, ns)
+	if err != nil {
+		return nil, fmt.Errorf("reading the publisher keys of namespace %s: %w", ns, err)
+	}
+	trusted := keys[:0:0]
+	var compromised []string
+	for _, k := range keys {
+		if k.Compromised() {
+			compromised = append(compromised, k.ID)
+			continue
+		}
+		trusted = append(trusted, k)
+	}
+	kr, err := certify.Keyring(trusted)
+	if err != nil {
+		return nil, err
+	}
+	env, err := trust.ParseEnvelope(sig.Envelope)
+	if err == nil {
+		_, err = trust.VerifyPackageSignature(env, v.Digest, kr)
+	}
+	if err == nil {
+		return nil, nil
+	}
+	msg := "the publisher signature no longer verifies with namespace " + ns + "'s keys: " + err.Error()
+	if len(compromised) > 0 {
+		msg += " (keys reported compromised: " + strings.Join(compromised, ", ") + ")"
+	}
+	return &Problem{Rule: "publisher-signature", Message: msg,
+		Remediation: "sign a new version with a current key of the namespace (gatehouse namespace key list " + ns + ") and submit it"}, nil
 }
 
 // judge decides a version's results under a policy and lists what fails

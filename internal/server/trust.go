@@ -25,6 +25,12 @@ import (
 // namespaceOwners change a namespace: its owners and admins.
 var namespaceOwners = Access{Roles: []domain.Role{domain.RolePublisher}, Owners: true}
 
+// keyCompromise: a namespace's owners report their key stolen; stewards
+// may too, for any namespace (a key found leaked must not wait for an
+// owner who may be the one compromised).
+var keyCompromise = Access{Roles: []domain.Role{domain.RolePublisher, domain.RoleSteward},
+	Note: "publishers only for a namespace they own (403 otherwise); stewards and admins for any"}
+
 // MaxPublicKeyBody bounds a registered public key (PEM).
 const MaxPublicKeyBody = 8 << 10
 
@@ -39,7 +45,9 @@ func (s *Server) trustRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/provenance", Summary: "The marketplace's signed SLSA provenance statement for a version it rebuilt reproducibly (a DSSE envelope).", Access: anyone.reading(PublishedVersion), handler: s.provenance},
 		{Method: "GET", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "A namespace's publisher keys (retired ones included) and whether it requires signatures.", Access: anyone, handler: s.listKeys},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "Register a publisher key (the body: a PEM public key, Ed25519 or ECDSA P-256). An owner of the namespace or an admin; a namespace that does not exist is created, owned by the caller. Logged.", Access: namespaceOwners, Body: "application/x-pem-file", handler: s.addKey},
-		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused. Logged.", Access: namespaceOwners, handler: s.removeKey},
+		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused; every certified version it signed is queued for revalidation. Logged.", Access: namespaceOwners, handler: s.removeKey},
+		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys/{id}/compromised", Summary: "Report a publisher key stolen ({reason}): it is retired and trusted for nothing; the certified versions only it signed are suspended, those also signed by another key queued for revalidation (an api.Recheck). Logged.", Access: keyCompromise, Body: "application/json", handler: s.compromiseKey},
+		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/transfer", Summary: "Give a namespace to a new owner ({to, reason}); its webhooks hear it, every certified version is queued for revalidation (an api.Recheck). Logged.", Access: admins, Body: "application/json", handler: s.transferNamespace},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/signature-requirement", Summary: "Require publisher signatures in a namespace or not ({required, reason}). Audited.", Access: admins, Body: "application/json", handler: s.setSignatureRequirement},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/suspend", Summary: "Suspend a certified version ({reason, deadline}); logged.", Access: stewards.reading(SubmissionRecord), Body: "application/json", handler: s.suspend},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/revoke", Summary: "Revoke a certified or suspended version ({reason}): its digest goes on a new signed revocation list; logged.", Access: stewards.reading(SubmissionRecord), Body: "application/json", handler: s.revoke},
@@ -153,10 +161,15 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p domain.Pr
 }
 
 func keyJSON(k domain.PublisherKey) api.PublisherKey {
-	out := api.PublisherKey{ID: k.ID, Namespace: k.Namespace, Algorithm: k.Algorithm, PublicKey: string(k.PEM), AddedBy: k.AddedBy, AddedAt: k.AddedAt, RetiredBy: k.RetiredBy}
+	out := api.PublisherKey{ID: k.ID, Namespace: k.Namespace, Algorithm: k.Algorithm, PublicKey: string(k.PEM), AddedBy: k.AddedBy, AddedAt: k.AddedAt, RetiredBy: k.RetiredBy,
+		CompromisedBy: k.CompromisedBy, CompromisedReason: k.CompromisedReason}
 	if !k.RetiredAt.IsZero() {
 		t := k.RetiredAt
 		out.RetiredAt = &t
+	}
+	if k.Compromised() {
+		t := k.CompromisedAt
+		out.CompromisedAt = &t
 	}
 	return out
 }
@@ -189,11 +202,50 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p domain.Princip
 }
 
 func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, p domain.Principal) {
-	if err := s.app.RetirePublisherKey(r.Context(), p, r.PathValue("namespace"), r.PathValue("id")); err != nil {
+	// 204 as before this route queued re-checks, so that older clients
+	// keep working; the queued versions are in the audit event's data.
+	if _, err := s.app.RetirePublisherKey(r.Context(), p, r.PathValue("namespace"), r.PathValue("id")); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) compromiseKey(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	var req api.KeyCompromise
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	rc, err := s.app.CompromisePublisherKey(r.Context(), p, r.PathValue("namespace"), r.PathValue("id"), req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, recheckJSON(rc))
+}
+
+func (s *Server) transferNamespace(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	var req api.NamespaceTransfer
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	rc, err := s.app.TransferNamespace(r.Context(), p, r.PathValue("namespace"), req.To, req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, recheckJSON(rc))
+}
+
+func recheckJSON(rc app.Recheck) api.Recheck {
+	out := api.Recheck{Namespace: rc.Namespace, Suspended: []api.RecheckedVersion{}, Queued: []api.RecheckedVersion{}, AlreadyReported: rc.AlreadyReported}
+	for _, v := range rc.Suspended {
+		out.Suspended = append(out.Suspended, api.RecheckedVersion{ID: v.VersionID, Plugin: v.PluginID, Version: v.Version})
+	}
+	for _, v := range rc.Queued {
+		out.Queued = append(out.Queued, api.RecheckedVersion{ID: v.VersionID, Plugin: v.PluginID, Version: v.Version})
+	}
+	return out
 }
 
 func (s *Server) setSignatureRequirement(w http.ResponseWriter, r *http.Request, p domain.Principal) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -16,4 +17,8 @@ type Namespaces interface {
 	GetNamespace(ctx context.Context, name string) (domain.Namespace, error)
 	// ListNamespaces returns every namespace by name.
 	ListNamespaces(ctx context.Context) ([]domain.Namespace, error)
+	// TransferNamespace replaces a namespace's owners and queues the trust
+	// event of the change (entry) with its audit event, in one
+	// transaction. ErrNotFound when the namespace does not exist.
+	TransferNamespace(ctx context.Context, name string, owners []string, at time.Time, entry []byte, ev audit.Event) error
 }

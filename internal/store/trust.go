@@ -28,6 +28,15 @@ type Trust interface {
 	// made before stay verifiable, new submissions signed with it are
 	// refused. ErrNotFound for an unknown or already retired key.
 	RetirePublisherKey(ctx context.Context, namespace, id string, at time.Time, by string, entry []byte, ev audit.Event) error
+	// CompromisePublisherKey records that a key was stolen: it is retired
+	// at that time if it was current, marked compromised with who reported
+	// it and why, and its trust event queued, with ev, in one transaction.
+	// ErrNotFound for an unknown key; ErrConflict for one already reported.
+	CompromisePublisherKey(ctx context.Context, namespace, id string, at time.Time, by, reason string, entry []byte, ev audit.Event) error
+	// NamespaceVersions returns the versions of a namespace's plugins in
+	// one of states, with their publisher signatures (zero when unsigned),
+	// by version id.
+	NamespaceVersions(ctx context.Context, namespace string, states []lifecycle.State) ([]domain.SignedVersion, error)
 	// ListPublisherKeys returns a namespace's keys, retired ones included,
 	// oldest first.
 	ListPublisherKeys(ctx context.Context, namespace string) ([]domain.PublisherKey, error)

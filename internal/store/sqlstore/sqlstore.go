@@ -404,6 +404,26 @@ func (s *Store) GetNamespace(ctx context.Context, name string) (domain.Namespace
 	return getOne(ctx, s, s.db, "reading namespace "+name, "namespace "+name, scanNamespace, `SELECT name, owners, created_at FROM namespaces WHERE name = ?`, name)
 }
 
+// TransferNamespace replaces a namespace's owners with its trust event.
+func (s *Store) TransferNamespace(ctx context.Context, name string, owners []string, at time.Time, entry []byte, ev audit.Event) error {
+	if len(owners) == 0 || at.IsZero() {
+		return fmt.Errorf("transferring namespace %s: the new owners and the time are required", name)
+	}
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE namespaces SET owners = ? WHERE name = ?`), ownersJSON(owners), name)
+		if err != nil {
+			return fmt.Errorf("%s: transferring namespace %s: %w", s.d.Name, name, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("%s: transferring namespace %s: %w", s.d.Name, name, err)
+		} else if n == 0 {
+			return fmt.Errorf("namespace %s: %w", name, domain.ErrNotFound)
+		}
+		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
+		return err
+	})
+}
+
 // ListNamespaces returns every namespace by name.
 func (s *Store) ListNamespaces(ctx context.Context) ([]domain.Namespace, error) {
 	return listAll(ctx, s, "listing namespaces", fmt.Sprintf("there are more than %d namespaces, more than one list can hold", MaxListRows), MaxListRows,

@@ -27,13 +27,13 @@ const (
 
 // ---- Publisher keys -------------------------------------------------------
 
-const publisherKeyCols = `namespace, id, algorithm, pem, added_by, added_at, retired_by, retired_at`
+const publisherKeyCols = `namespace, id, algorithm, pem, added_by, added_at, retired_by, retired_at, compromised_by, compromised_at, compromised_reason`
 
 func scanPublisherKey(sc scanner) (domain.PublisherKey, error) {
 	var k domain.PublisherKey
-	var added, retired int64
-	err := sc.Scan(&k.Namespace, &k.ID, &k.Algorithm, &k.PEM, &k.AddedBy, &added, &k.RetiredBy, &retired)
-	k.AddedAt, k.RetiredAt = fromMicros(added), fromMicros(retired)
+	var added, retired, compromised int64
+	err := sc.Scan(&k.Namespace, &k.ID, &k.Algorithm, &k.PEM, &k.AddedBy, &added, &k.RetiredBy, &retired, &k.CompromisedBy, &compromised, &k.CompromisedReason)
+	k.AddedAt, k.RetiredAt, k.CompromisedAt = fromMicros(added), fromMicros(retired), fromMicros(compromised)
 	return k, err
 }
 
@@ -56,7 +56,7 @@ func (s *Store) AddPublisherKey(ctx context.Context, k domain.PublisherKey, entr
 		}
 		if err := s.insert(ctx, tx, "key "+k.ID+" of namespace "+k.Namespace,
 			fmt.Sprintf("namespace %s has key %s already (a retired key cannot be added again; make a new one)", k.Namespace, k.ID),
-			`INSERT INTO publisher_keys (`+publisherKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, '', 0)`,
+			`INSERT INTO publisher_keys (`+publisherKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, '', 0, '', 0, '')`,
 			k.Namespace, k.ID, k.Algorithm, k.PEM, k.AddedBy, micros(k.AddedAt)); err != nil {
 			return err
 		}
@@ -88,6 +88,70 @@ func (s *Store) RetirePublisherKey(ctx context.Context, namespace, id string, at
 		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
 		return err
 	})
+}
+
+// MaxCompromiseReason bounds the reason a key is reported stolen for.
+const MaxCompromiseReason = 4096
+
+// CompromisePublisherKey marks a key stolen, retiring it if it was current.
+func (s *Store) CompromisePublisherKey(ctx context.Context, namespace, id string, at time.Time, by, reason string, entry []byte, ev audit.Event) error {
+	switch {
+	case at.IsZero() || by == "" || reason == "":
+		return fmt.Errorf("reporting key %s compromised: the time, who reports it and why are required", id)
+	case len(reason) > MaxCompromiseReason:
+		return fmt.Errorf("reporting key %s compromised: the reason is %d bytes, over the limit of %d", id, len(reason), MaxCompromiseReason)
+	}
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+		// Both CASEs read the row as it was before the update, so a key
+		// retired earlier keeps its retirement (and its window).
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE publisher_keys SET
+			compromised_at = ?, compromised_by = ?, compromised_reason = ?,
+			retired_by = CASE WHEN retired_at = 0 THEN ? ELSE retired_by END,
+			retired_at = CASE WHEN retired_at = 0 THEN ? ELSE retired_at END
+			WHERE namespace = ? AND id = ? AND compromised_at = 0`),
+			micros(at), by, reason, by, micros(at), namespace, id)
+		if err != nil {
+			return fmt.Errorf("%s: marking key %s of namespace %s compromised: %w", s.d.Name, id, namespace, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("%s: marking key %s compromised: %w", s.d.Name, id, err)
+		} else if n == 0 {
+			if err := s.mustExist(ctx, tx, "key "+id+" of namespace "+namespace, `SELECT 1 FROM publisher_keys WHERE namespace = ? AND id = ?`, namespace, id); err != nil {
+				return err
+			}
+			return fmt.Errorf("key %s of namespace %s was reported compromised already: %w", id, namespace, domain.ErrConflict)
+		}
+		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
+		return err
+	})
+}
+
+// NamespaceVersions returns a namespace's versions in states with their
+// publisher signatures.
+func (s *Store) NamespaceVersions(ctx context.Context, namespace string, states []lifecycle.State) ([]domain.SignedVersion, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	args := []any{namespace}
+	for _, st := range states {
+		args = append(args, string(st))
+	}
+	return listAll(ctx, s, "listing the versions of namespace "+namespace,
+		fmt.Sprintf("namespace %s has more than %d versions in those states", namespace, MaxListRows), MaxListRows,
+		func(sc scanner) (domain.SignedVersion, error) {
+			var sv domain.SignedVersion
+			var created int64
+			err := sc.Scan(&sv.VersionID, &sv.PluginID, &sv.Version, &sv.Digest, &sv.State, &sv.Signature.KeyID, &sv.Signature.Envelope, &created)
+			if sv.Signature.KeyID != "" {
+				sv.Signature.VersionID, sv.Signature.CreatedAt = sv.VersionID, fromMicros(created)
+			}
+			return sv, err
+		},
+		`SELECT v.id, v.plugin_id, v.version, v.digest, v.state, COALESCE(sg.key_id, ''), sg.envelope, COALESCE(sg.created_at, 0)
+		FROM versions v JOIN plugins p ON p.id = v.plugin_id
+		LEFT JOIN version_signatures sg ON sg.version_id = v.id
+		WHERE p.namespace = ? AND v.state IN (`+marks(len(states))+`)
+		ORDER BY v.id`, args...)
 }
 
 // ListPublisherKeys returns a namespace's keys, oldest first.

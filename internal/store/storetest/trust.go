@@ -17,6 +17,9 @@ import (
 var trustTests = []suiteTest{
 	{"PublisherKeys", testPublisherKeys},
 	{"Signatures", testSignatures},
+	{"KeyCompromise", testKeyCompromise},
+	{"NamespaceTransfer", testNamespaceTransfer},
+	{"NamespaceVersions", testNamespaceVersions},
 	{"TrustChangeAtomic", testTrustChangeAtomic},
 	{"TrustOutbox", testTrustOutbox},
 	{"RevocationLists", testRevocationLists},
@@ -100,6 +103,125 @@ func testSignatures(t *testing.T, s store.Store) {
 	}
 	if _, err := s.GetSignature(ctx, "sub2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("a version without a signature: %v, want ErrNotFound", err)
+	}
+}
+
+// testKeyCompromise: a stolen key is marked with who, when and why, a
+// current one retired at the same time, a retired one keeps its window;
+// a second report is a conflict and changes nothing.
+func testKeyCompromise(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"cur", "old"} {
+		k := domain.PublisherKey{ID: id, Namespace: "acme", Algorithm: "ed25519", PEM: []byte("PEM" + id), AddedBy: "alice", AddedAt: at(1 + i)}
+		if err := s.AddPublisherKey(ctx, k, []byte(`{"kind":"publisher-key.added"}`), event(audit.PublisherKeyAdded, "namespace:acme", 1+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RetirePublisherKey(ctx, "acme", "old", at(3), "alice", []byte(`{"kind":"publisher-key.removed"}`), event(audit.PublisherKeyRemoved, "namespace:acme", 3)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"cur", "old"} {
+		if err := s.CompromisePublisherKey(ctx, "acme", id, at(5), "stella", "leaked in a gist", []byte(`{"kind":"publisher-key.compromised"}`), event(audit.PublisherKeyCompromised, "namespace:acme", 5)); err != nil {
+			t.Fatalf("compromising %s: %v", id, err)
+		}
+	}
+	if err := s.CompromisePublisherKey(ctx, "acme", "cur", at(6), "bob", "again", []byte(`{"x":1}`), event(audit.PublisherKeyCompromised, "namespace:acme", 6)); !errors.Is(err, domain.ErrConflict) {
+		t.Errorf("a second report: %v, want ErrConflict", err)
+	}
+	if err := s.CompromisePublisherKey(ctx, "acme", "nokey", at(6), "bob", "x", []byte(`{"x":1}`), event(audit.PublisherKeyCompromised, "namespace:acme", 6)); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("an unknown key: %v, want ErrNotFound", err)
+	}
+	if err := s.CompromisePublisherKey(ctx, "acme", "cur", at(6), "bob", "", []byte(`{"x":1}`), event(audit.PublisherKeyCompromised, "namespace:acme", 6)); err == nil {
+		t.Error("a report without a reason was stored")
+	}
+	cur, err := s.PublisherKey(ctx, "acme", "cur")
+	if err != nil || !cur.Compromised() || !cur.CompromisedAt.Equal(stored(at(5))) || cur.CompromisedBy != "stella" || cur.CompromisedReason != "leaked in a gist" ||
+		!cur.RetiredAt.Equal(stored(at(5))) || cur.RetiredBy != "stella" {
+		t.Errorf("compromised current key = %+v, %v; want compromised and retired at 5 by stella", cur, err)
+	}
+	old, err := s.PublisherKey(ctx, "acme", "old")
+	if err != nil || !old.Compromised() || !old.RetiredAt.Equal(stored(at(3))) || old.RetiredBy != "alice" {
+		t.Errorf("compromised retired key = %+v, %v; want its retirement at 3 by alice kept", old, err)
+	}
+	if n := len(trail(t, s, "namespace:acme")); n != 1+2+1+2 {
+		t.Errorf("%d events on namespace:acme, want 6 (the refused reports record none)", n)
+	}
+	if pending, _ := s.PendingTrustEvents(ctx, 10); len(pending) != 2+1+2 {
+		t.Errorf("%d pending trust events, want 5", len(pending))
+	}
+}
+
+// testNamespaceTransfer: the owners are replaced with the trust event and
+// the audit event in one transaction.
+func testNamespaceTransfer(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TransferNamespace(ctx, "acme", []string{"nina"}, at(2), []byte(`{"kind":"namespace.owner-changed"}`), event(audit.NamespaceOwnerTransfer, "namespace:acme", 2)); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.GetNamespace(ctx, "acme")
+	if err != nil || len(ns.Owners) != 1 || ns.Owners[0] != "nina" || !ns.CreatedAt.Equal(stored(at(0))) {
+		t.Errorf("after the transfer: %+v, %v; want owned by nina alone", ns, err)
+	}
+	if err := s.TransferNamespace(ctx, "nope", []string{"nina"}, at(3), []byte(`{"x":1}`), event(audit.NamespaceOwnerTransfer, "namespace:nope", 3)); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("transferring a missing namespace: %v, want ErrNotFound", err)
+	}
+	if err := s.TransferNamespace(ctx, "acme", nil, at(3), []byte(`{"x":1}`), event(audit.NamespaceOwnerTransfer, "namespace:acme", 3)); err == nil {
+		t.Error("a transfer to nobody was stored")
+	}
+	if tr := trail(t, s, "namespace:acme"); len(tr) != 2 || tr[1].Action != audit.NamespaceOwnerTransfer {
+		t.Errorf("trail = %+v, want the claim and one transfer", tr)
+	}
+	if pending, _ := s.PendingTrustEvents(ctx, 10); len(pending) != 1 {
+		t.Errorf("%d pending trust events, want 1", len(pending))
+	}
+}
+
+// testNamespaceVersions: a namespace's versions in the given states, with
+// their signatures, and none of another namespace's.
+func testNamespaceVersions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, v := range []struct {
+		id, plugin string
+		state      lifecycle.State
+		key        string
+	}{
+		{"v1", "acme/a", lifecycle.Certified, "k1"},
+		{"v2", "acme/b", lifecycle.Certified, ""},
+		{"v3", "acme/a", lifecycle.Suspended, "k1"},
+		{"v4", "acmex/a", lifecycle.Certified, "k1"},
+	} {
+		nv := newVersion(v.id, v.plugin, "1.0."+v.id[1:], v.id)
+		nv.State = v.state
+		create(t, s, nv)
+		if v.key != "" {
+			if err := s.PutSignature(ctx, domain.Signature{VersionID: v.id, KeyID: v.key, Envelope: []byte(`{"env":"` + v.id + `"}`), CreatedAt: at(11)}, event(audit.SubmissionSignature, "submission:"+v.id, 11)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got, err := s.NamespaceVersions(ctx, "acme", []lifecycle.State{lifecycle.Certified})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("NamespaceVersions = %+v, %v; want v1 and v2", got, err)
+	}
+	if got[0].VersionID != "v1" || got[0].PluginID != "acme/a" || got[0].State != lifecycle.Certified || got[0].Digest != digestOf("v1") ||
+		got[0].Signature.KeyID != "k1" || string(got[0].Signature.Envelope) != `{"env":"v1"}` || got[0].Signature.VersionID != "v1" {
+		t.Errorf("signed version = %+v", got[0])
+	}
+	if got[1].VersionID != "v2" || got[1].Signature.KeyID != "" || len(got[1].Signature.Envelope) != 0 {
+		t.Errorf("unsigned version = %+v", got[1])
+	}
+	both, err := s.NamespaceVersions(ctx, "acme", []lifecycle.State{lifecycle.Certified, lifecycle.Suspended})
+	if err != nil || len(both) != 3 {
+		t.Errorf("certified and suspended = %d, %v; want 3", len(both), err)
+	}
+	if none, err := s.NamespaceVersions(ctx, "nobody", []lifecycle.State{lifecycle.Certified}); err != nil || len(none) != 0 {
+		t.Errorf("a namespace without versions = %+v, %v", none, err)
 	}
 }
 
