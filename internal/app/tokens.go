@@ -165,7 +165,7 @@ func (a *App) checkSecret(ctx context.Context, secret string) (domain.Token, err
 }
 
 func principal(t domain.Token) domain.Principal {
-	return domain.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}
+	return domain.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace, Environment: t.Environment}
 }
 
 // allow refuses a caller whose role is not one of roles (admins always
