@@ -21,8 +21,9 @@ var decisionRef = ast.MustParseRef(DecisionRef)
 // concurrent use; replacing the active policy means compiling a new Engine
 // and swapping the pointer.
 type Engine struct {
-	query  rego.PreparedEvalQuery
-	policy Policy
+	query   rego.PreparedEvalQuery
+	release releaseQueries
+	policy  Policy
 }
 
 // CompileError is one problem that stops a policy from compiling, at a
@@ -94,7 +95,11 @@ func Compile(ctx context.Context, p Policy) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("preparing the policy's decision query: %w", err)
 	}
-	return &Engine{query: q, policy: p}, nil
+	rq, err := prepareReleaseQueries(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{query: q, release: rq, policy: p}, nil
 }
 
 // compiler parses every file of p, then compiles them together, gathering
