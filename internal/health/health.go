@@ -246,6 +246,12 @@ var (
 // Receive stores a host's report and raises an alert for every certified
 // version over its thresholds (once, until a steward clears it).
 func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome, error) {
+	return m.ReceiveIn(ctx, host, "", r)
+}
+
+// ReceiveIn is Receive for a host enrolled in an environment: the reports
+// are stored with it, so releases count the reports of one environment.
+func (m *Monitor) ReceiveIn(ctx context.Context, host, env string, r Report) ([]Outcome, error) {
 	now := m.Now()
 	if err := r.Validate(now); err != nil {
 		return nil, err
@@ -275,7 +281,7 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 			}
 		}
 		items = append(items, item{v, p})
-		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
+		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, Environment: env, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
 			Calls: p.Calls, Errors: p.Errors, Denials: p.Denials, BreakerTrips: p.BreakerTrips, ReceivedAt: now})
 	}
 	if err := m.Store.SaveHealthReports(ctx, rows, nil); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -229,4 +230,34 @@ func (s *Store) LatestStatusFeed(ctx context.Context, env string) (domain.Status
 		f.IssuedAt, f.NextUpdate = fromMicros(issued), fromMicros(next)
 		return f, err
 	}, `SELECT environment, seq, envelope, issued_at, next_update FROM status_feeds WHERE environment = ? ORDER BY seq DESC LIMIT 1`, env)
+}
+
+// releaseTx makes a newly certified version the release of env (the first
+// environment) at 100%, keeping the release it replaces as the previous
+// one, with its history line.
+func (s *Store) releaseTx(ctx context.Context, tx *sql.Tx, versionID, env, actor string, now time.Time) error {
+	var pluginID string
+	if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT plugin_id FROM versions WHERE id = ?`), versionID).Scan(&pluginID); err != nil {
+		return fmt.Errorf("%s: reading submission %s to release it: %w", s.d.Name, versionID, err)
+	}
+	previous := ""
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT version_id FROM releases WHERE plugin_id = ? AND environment = ?`), pluginID, env).Scan(&previous)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: reading the release of %s in %s: %w", s.d.Name, pluginID, env, err)
+	}
+	if previous == versionID {
+		return nil // renewed, not newly released
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM releases WHERE plugin_id = ? AND environment = ?`), pluginID, env); err != nil {
+		return fmt.Errorf("%s: replacing the release of %s in %s: %w", s.d.Name, pluginID, env, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO releases (plugin_id, environment, version_id, rollout, status, previous_version_id, since, updated_at)
+		VALUES (?, ?, ?, 100, ?, ?, ?, ?)`), pluginID, env, versionID, string(domain.RolloutActive), previous, micros(now), micros(now)); err != nil {
+		return fmt.Errorf("%s: releasing %s into %s: %w", s.d.Name, versionID, env, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO release_history (plugin_id, environment, action, version_id, rollout, actor, reason, at)
+		VALUES (?, ?, ?, ?, 100, ?, ?, ?)`), pluginID, env, string(domain.ReleaseReleased), versionID, actor, "certified", micros(now)); err != nil {
+		return fmt.Errorf("%s: recording the release of %s into %s: %w", s.d.Name, versionID, env, err)
+	}
+	return nil
 }
