@@ -94,6 +94,7 @@ func (s *Server) routeTable() []Route {
 	rs = append(rs, s.monitorRoutes()...)
 	rs = append(rs, s.notifyRoutes()...)
 	rs = append(rs, s.insightRoutes()...)
+	rs = append(rs, s.releaseRoutes()...)
 	return rs
 }
 
