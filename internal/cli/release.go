@@ -151,7 +151,8 @@ func releaseRollbackCmd(g *globals) *cobra.Command {
 }
 
 func releaseShowCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var out *output
+	c := &cobra.Command{
 		Use:   "show PLUGIN",
 		Short: "A plugin's release in each environment and its release history",
 		Args:  cobra.ExactArgs(1),
@@ -163,6 +164,9 @@ func releaseShowCmd(g *globals) *cobra.Command {
 			rs, err := cl.Releases(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), rs)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ENVIRONMENT\tVERSION\tROLLOUT\tSTATUS\tPREVIOUS\tSINCE")
@@ -181,6 +185,8 @@ func releaseShowCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	out = addOutput(c, "text", "json")
+	return c
 }
 
 func printRelease(cmd *cobra.Command, r api.Release) {
