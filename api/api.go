@@ -133,6 +133,9 @@ type TokenRequest struct {
 	Subject   string `json:"subject"`
 	Role      string `json:"role"`
 	Namespace string `json:"namespace,omitempty"`
+	// Environment is a host token's environment (one the marketplace
+	// declares); empty means the first.
+	Environment string `json:"environment,omitempty"`
 	// TTL is a Go duration ("720h"); 90 days when empty.
 	TTL string `json:"ttl,omitempty"`
 }
@@ -140,14 +143,16 @@ type TokenRequest struct {
 // Token describes a token; Secret is present only in the answer to its
 // creation and is never shown again.
 type Token struct {
-	ID        string     `json:"id"`
-	Subject   string     `json:"subject"`
-	Role      string     `json:"role"`
-	Namespace string     `json:"namespace,omitempty"`
-	CreatedAt time.Time  `json:"createdAt"`
-	ExpiresAt time.Time  `json:"expiresAt"`
-	RevokedAt *time.Time `json:"revokedAt,omitempty"`
-	Secret    string     `json:"secret,omitempty"`
+	ID        string `json:"id"`
+	Subject   string `json:"subject"`
+	Role      string `json:"role"`
+	Namespace string `json:"namespace,omitempty"`
+	// Environment is a host token's environment.
+	Environment string     `json:"environment,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ExpiresAt   time.Time  `json:"expiresAt"`
+	RevokedAt   *time.Time `json:"revokedAt,omitempty"`
+	Secret      string     `json:"secret,omitempty"`
 }
 
 // Whoami describes the caller.

@@ -196,3 +196,72 @@ func (c *Client) Revoke(ctx context.Context, id string, a api.TrustAction) (api.
 	err := c.JSON(ctx, "POST", "/submissions/"+url.PathEscape(id)+"/revoke", a, &out)
 	return out, err
 }
+
+// StatusFeed returns an environment's current signed status feed (DSSE
+// envelope JSON; open it with trust.VerifyStatusFeed).
+func (c *Client) StatusFeed(ctx context.Context, env string) ([]byte, error) {
+	return c.get(ctx, api.BasePath+"/environments/"+url.PathEscape(env)+"/status")
+}
+
+// Promote moves a version into an environment when the policy allows it.
+func (c *Client) Promote(ctx context.Context, req api.PromoteRequest) (api.Release, error) {
+	var out api.Release
+	err := c.JSON(ctx, "POST", "/releases/promote", req, &out)
+	return out, err
+}
+
+// ApproveRelease records a steward's approval of a version for an
+// environment.
+func (c *Client) ApproveRelease(ctx context.Context, req api.ApproveRequest) error {
+	return c.JSON(ctx, "POST", "/releases/approve", req, nil, http.StatusNoContent)
+}
+
+func pluginPath(pluginID string) (string, error) {
+	ns, name, ok := strings.Cut(pluginID, "/")
+	if !ok {
+		return "", fmt.Errorf("plugin id %q must have the form namespace/name", pluginID)
+	}
+	return "/plugins/" + url.PathEscape(ns) + "/" + url.PathEscape(name), nil
+}
+
+// Rollout grows, pauses, resumes or aborts a staged rollout.
+func (c *Client) Rollout(ctx context.Context, pluginID string, req api.RolloutRequest) (api.Release, error) {
+	var out api.Release
+	p, err := pluginPath(pluginID)
+	if err != nil {
+		return out, err
+	}
+	err = c.JSON(ctx, "POST", p+"/rollout", req, &out)
+	return out, err
+}
+
+// ReleaseRollback points an environment back at its previous release.
+func (c *Client) ReleaseRollback(ctx context.Context, pluginID string, req api.ReleaseRollbackRequest) (api.Release, error) {
+	var out api.Release
+	p, err := pluginPath(pluginID)
+	if err != nil {
+		return out, err
+	}
+	err = c.JSON(ctx, "POST", p+"/release-rollback", req, &out)
+	return out, err
+}
+
+// Kill is the kill switch (stewards).
+func (c *Client) Kill(ctx context.Context, pluginID, reason string) error {
+	p, err := pluginPath(pluginID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(ctx, "POST", p+"/kill", api.KillRequest{Reason: reason}, nil, http.StatusNoContent)
+}
+
+// Releases returns a plugin's releases and history.
+func (c *Client) Releases(ctx context.Context, pluginID string) (api.PluginReleases, error) {
+	var out api.PluginReleases
+	p, err := pluginPath(pluginID)
+	if err != nil {
+		return out, err
+	}
+	err = c.JSON(ctx, "GET", p+"/releases", nil, &out)
+	return out, err
+}

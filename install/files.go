@@ -56,6 +56,9 @@ type Files struct {
 	StateDir    string
 	// Lock, if it exists, pins the package's digest.
 	Lock string
+	// Status is the environment's status feed kept by `gatehouse sync`;
+	// when the file exists every verification obeys it (issue 18).
+	Status string
 }
 
 // Beside returns the files an install folder holds for the package at
@@ -69,6 +72,7 @@ func Beside(pkgPath string) Files {
 		Revocations: filepath.Join(dir, RevocationsFile),
 		StateDir:    filepath.Join(dir, StateDir),
 		Lock:        filepath.Join(dir, LockFile),
+		Status:      filepath.Join(dir, StatusFile),
 	}
 }
 
@@ -84,6 +88,10 @@ type Check struct {
 	Prover verify.Prover
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// StatusMaxAge is the oldest status feed accepted (zero:
+	// DefaultStatusMaxAge); Environment the host's, when it is known.
+	StatusMaxAge time.Duration
+	Environment  string
 }
 
 // Limits on the files a host reads before verifying them.
@@ -165,7 +173,27 @@ func loadOptions(f Files, c Check) (verify.Options, error) {
 	if err != nil {
 		return verify.Options{}, fmt.Errorf("%s: %w", f.Revocations, err)
 	}
-	return optionsFor(root, rev, f.StateDir, c), nil
+	opts := optionsFor(root, rev, f.StateDir, c)
+	if f.Status != "" {
+		// A folder that follows an environment obeys its feed: a stale
+		// one fails closed until the next sync.
+		data, err := readLimited(f.Status, trust.MaxEnvelopeBytes)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return verify.Options{}, fmt.Errorf("reading the status feed: %w", err)
+		default:
+			env, err := trust.ParseEnvelope(data)
+			if err != nil {
+				return verify.Options{}, fmt.Errorf("%s: %w", f.Status, err)
+			}
+			opts.Status, opts.StatusMaxAge, opts.Environment = env, c.StatusMaxAge, c.Environment
+			if opts.StatusMaxAge <= 0 {
+				opts.StatusMaxAge = DefaultStatusMaxAge
+			}
+		}
+	}
+	return opts, nil
 }
 
 func optionsFor(root *verify.TrustRoot, rev *dsse.Envelope, stateDir string, c Check) verify.Options {

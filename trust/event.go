@@ -25,12 +25,19 @@ const (
 	EventNamespaceOwner          EventKind = "namespace.owner-changed"
 	EventPolicyApplied           EventKind = "policy.applied"
 	EventRevocationList          EventKind = "revocation-list.published"
+	// Releases (issue 18): a release changed in an environment (promoted,
+	// grown, paused, resumed, halted, aborted, rolled back; Detail says
+	// which), a plugin was killed everywhere, a status feed was signed.
+	EventReleaseChanged EventKind = "release.changed"
+	EventPluginKilled   EventKind = "plugin.killed"
+	EventStatusFeed     EventKind = "status-feed.published"
 )
 
 var eventKinds = map[EventKind]bool{
 	EventCertificateIssued: true, EventCertificateRenewed: true, EventVersionSuspended: true,
 	EventVersionRevoked: true, EventPublisherKeyAdded: true, EventPublisherKeyRemove: true, EventPublisherKeyCompromised: true,
 	EventNamespaceOwner: true, EventPolicyApplied: true, EventRevocationList: true,
+	EventReleaseChanged: true, EventPluginKilled: true, EventStatusFeed: true,
 }
 
 // MaxEventBytes bounds an encoded event. The log's entry bundles store

@@ -98,5 +98,5 @@ func Observe(ctx context.Context, checkpoint []byte, opts Options) (*Observed, e
 	if err := o.rl.CheckFresh(now(), opts.RevocationMaxAge); err != nil {
 		return fail(CheckRevocationList, err)
 	}
-	return &Observed{Checkpoint: o.cp, RevocationList: o.rl, Recorded: st != before}, nil
+	return &Observed{Checkpoint: o.cp, RevocationList: o.rl, Recorded: st.Checkpoint != before.Checkpoint || st.RevocationNumber != before.RevocationNumber}, nil
 }

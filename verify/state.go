@@ -21,6 +21,9 @@ const stateFile = "verify-state.json"
 type state struct {
 	Checkpoint       string `json:"checkpoint,omitempty"` // signed note
 	RevocationNumber uint64 `json:"revocationNumber"`
+	// StatusSequences is the highest status feed sequence accepted per
+	// environment (issue 18), so an older feed cannot be replayed.
+	StatusSequences map[string]uint64 `json:"statusSequences,omitempty"`
 }
 
 func loadState(dir string) (state, error) {

@@ -76,6 +76,11 @@ const (
 	CheckRevocationList       Check = "revocation-list"
 	CheckRevoked              Check = "revocation"
 	CheckPolicy               Check = "host-policy"
+	// CheckStatusFeed and CheckStatus (issue 18): the environment's
+	// status feed is genuine, not older than one seen and fresh, and does
+	// not suspend, revoke or kill what is verified.
+	CheckStatusFeed Check = "status-feed"
+	CheckStatus     Check = "status"
 	// CheckSetup is reported for a mistake in the Options, not the package.
 	CheckSetup Check = "setup"
 )
@@ -137,6 +142,13 @@ type Options struct {
 	ExpectedDigest string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Status is the host environment's signed status feed (issue 18),
+	// from `gatehouse sync`; nil checks none. When set, StatusMaxAge is
+	// required and a stale or replayed feed fails closed.
+	Status       *dsse.Envelope
+	StatusMaxAge time.Duration
+	// Environment is the host's environment; empty accepts the feed's.
+	Environment string
 }
 
 // Result describes a package that passed every check.
@@ -282,6 +294,17 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	// 10. ... and does not list this package.
 	if r, ok := rl.Revoked(digest); ok {
 		return fail(CheckRevoked, fmt.Errorf("%w: %s was revoked at %s: %s", ErrRevoked, trust.SubjectName(id, version), r.Time.Format(time.RFC3339), r.Reason))
+	}
+
+	// 10b. The environment's status feed does not suspend, revoke or kill it.
+	if opts.Status != nil {
+		f, err := ObserveStatusFeed(opts.Status, opts)
+		if err != nil {
+			return fail(CheckStatusFeed, err)
+		}
+		if err := Obeys(f, id, version, digest); err != nil {
+			return fail(CheckStatus, err)
+		}
 	}
 
 	// 11. The host lets this plugin load, with every permission the

@@ -50,6 +50,7 @@ type Market struct {
 	versions map[string][]*Version // by plugin id
 	packages map[string][]byte     // by digest
 	revList  []byte
+	feeds    map[string][]byte // status feeds by environment
 	revNum   uint64
 	revoked  []trust.Revocation
 	// Now is the clock used for signing times; tests move it.
@@ -279,6 +280,16 @@ func (m *Market) handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/gatehouse/trust-root.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Write(m.TrustRootJSON())
 	})
+	mux.HandleFunc("GET /api/v1/environments/{env}/status", func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		b, ok := m.feeds[r.PathValue("env")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	})
 	mux.HandleFunc("GET /api/v1/revocations", func(w http.ResponseWriter, r *http.Request) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -369,4 +380,33 @@ func (m *Market) SetNow(t time.Time) {
 	m.mu.Lock()
 	m.Now = t
 	m.mu.Unlock()
+}
+
+// SignStatusFeed signs a status feed of env with the marketplace key
+// (sequence, times and environment as given) and returns its envelope.
+func (m *Market) SignStatusFeed(f trust.StatusFeed) []byte {
+	m.t.Helper()
+	feed, err := trust.NewStatusFeed(f)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	env, err := trust.SignStatusFeed(context.Background(), m.Signer, feed)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	b, err := trust.MarshalEnvelope(env)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return b
+}
+
+// ServeStatusFeed makes the market serve envelope as env's status feed.
+func (m *Market) ServeStatusFeed(env string, envelope []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.feeds == nil {
+		m.feeds = map[string][]byte{}
+	}
+	m.feeds[env] = envelope
 }

@@ -24,10 +24,12 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/certify"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/pipeline"
+	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/store"
@@ -57,8 +59,16 @@ type Config struct {
 	Health      *health.Monitor
 	Webhooks    *webhook.Service
 	Incidents   *incident.Service
-	Now         func() time.Time
-	Log         *slog.Logger
+	// Environments are the environments hosts enroll into, in promotion
+	// order; empty means domain.DefaultEnvironments. StatusFeedMaxAge is
+	// how old a status feed hosts accept (zero: DefaultStatusFeedMaxAge).
+	Environments     domain.Environments
+	StatusFeedMaxAge time.Duration
+	// Policy is the active policy engine for release decisions; nil means
+	// the review service's.
+	Policy func() *policy.Engine
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // App is the application layer. It is safe for concurrent use.

@@ -187,14 +187,26 @@ func (a *App) ReportHealth(ctx context.Context, caller domain.Principal, rep hea
 	} else if err != nil {
 		return nil, err
 	}
-	out, err := a.cfg.Health.Receive(ctx, caller.Subject, rep)
+	out, err := a.cfg.Health.ReceiveIn(ctx, caller.Subject, caller.Environment, rep)
 	switch {
 	case errors.Is(err, health.ErrUnknownVersion):
 		return nil, &Error{Kind: KindNotFound, Code: "unknown_version", Msg: err.Error(), Err: err}
 	case errors.Is(err, health.ErrOverlap):
 		return nil, &Error{Kind: KindConflict, Code: "already_reported", Msg: err.Error(), Err: err}
+	case err != nil:
+		return out, err
 	}
-	return out, err
+	if caller.Environment != "" {
+		// A staged rollout halts itself when the hosts running its new
+		// version cross the policy's threshold; a failure to check is
+		// logged, never a refused report.
+		for _, p := range rep.Plugins {
+			if err := a.checkRollout(ctx, p.Plugin, caller.Environment); err != nil {
+				a.cfg.Log.ErrorContext(ctx, "checking a rollout's health", "plugin", p.Plugin, "environment", caller.Environment, "err", err)
+			}
+		}
+	}
+	return out, nil
 }
 
 // ConfirmHealth records a steward's confirmation of the hosts' failing

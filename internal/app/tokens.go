@@ -31,6 +31,9 @@ func NewToken(now time.Time, req api.TokenRequest) (domain.Token, string, error)
 	if req.Namespace != "" && role != domain.RolePublisher {
 		return domain.Token{}, "", errors.New("only publisher tokens take a namespace scope")
 	}
+	if req.Environment != "" && role != domain.RoleHost {
+		return domain.Token{}, "", errors.New("only host tokens take an environment")
+	}
 	ttl := auth.DefaultLifetime
 	if req.TTL != "" {
 		ttl, err = time.ParseDuration(req.TTL)
@@ -40,12 +43,12 @@ func NewToken(now time.Time, req api.TokenRequest) (domain.Token, string, error)
 	}
 	secret, hash := auth.NewSecret()
 	now = now.UTC().Truncate(time.Microsecond)
-	return domain.Token{ID: auth.NewID(), Subject: req.Subject, Role: role, Namespace: req.Namespace, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}, secret, nil
+	return domain.Token{ID: auth.NewID(), Subject: req.Subject, Role: role, Namespace: req.Namespace, Environment: req.Environment, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}, secret, nil
 }
 
 // TokenEvent is the audit event of a token's creation.
 func TokenEvent(t domain.Token, actor string, now time.Time) audit.Event {
-	data, _ := json.Marshal(map[string]any{"subject": t.Subject, "role": t.Role, "namespace": t.Namespace, "expiresAt": t.ExpiresAt})
+	data, _ := json.Marshal(map[string]any{"subject": t.Subject, "role": t.Role, "namespace": t.Namespace, "environment": t.Environment, "expiresAt": t.ExpiresAt})
 	return audit.Event{Time: now, Actor: actor, Action: audit.TokenCreate, Subject: "token:" + t.ID, Data: data}
 }
 
@@ -58,6 +61,17 @@ func (a *App) CreateToken(ctx context.Context, caller domain.Principal, req api.
 	t, secret, err := NewToken(now, req)
 	if err != nil {
 		return domain.Token{}, "", &Error{Kind: KindInvalid, Code: "invalid_token_request", Msg: err.Error(), Err: err}
+	}
+	if t.Role == domain.RoleHost {
+		// A host enrolls into one of the declared environments; the
+		// first when none is named.
+		envs := a.environments()
+		if t.Environment == "" {
+			t.Environment = envs.First()
+		}
+		if err := envs.Check(t.Environment); err != nil {
+			return domain.Token{}, "", &Error{Kind: KindInvalid, Code: "invalid_token_request", Msg: err.Error(), Err: err}
+		}
 	}
 	if err := a.cfg.Store.CreateToken(ctx, t, TokenEvent(t, caller.Subject, now)); err != nil {
 		return domain.Token{}, "", fmt.Errorf("creating token: %w", err)
@@ -165,7 +179,7 @@ func (a *App) checkSecret(ctx context.Context, secret string) (domain.Token, err
 }
 
 func principal(t domain.Token) domain.Principal {
-	return domain.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace}
+	return domain.Principal{TokenID: t.ID, Subject: t.Subject, Role: t.Role, Namespace: t.Namespace, Environment: t.Environment}
 }
 
 // allow refuses a caller whose role is not one of roles (admins always

@@ -88,6 +88,12 @@ const (
 	WebSignin        = "web.signin"
 	WebSigninRefused = "web.signin_refused"
 
+	// Environments and releases (issue 18).
+	ReleaseChanged      = "release.changed"
+	ReleaseApproved     = "release.approved"
+	PluginKilled        = "plugin.killed"
+	StatusFeedPublished = "status-feed.published"
+
 	// Webhooks.
 	WebhookCreate         = "webhook.create"
 	WebhookDisable        = "webhook.disable"
@@ -322,6 +328,21 @@ var catalogue = []Entry{
 		"Deliveries of a webhook were sent again with a fresh retry budget: the listed ones, or every dead one (Reason `every dead letter`).",
 		"the person who asked (webhook)", "`webhook:ID`",
 		[]string{"deliveries"}},
+	{ReleaseChanged,
+		"A plugin's release in an environment changed: released into the first environment on certification, promoted, its rollout grown, paused, resumed, halted by the health threshold, aborted, or rolled back. Reason says why; the change is also a transparency-log entry (`release.changed`).",
+		"the steward or publisher who asked, or `system` (release on certification, the health halt)", "`plugin:NS/NAME`",
+		[]string{"plugin", "environment", "action", "version", "rollout", "previous", "rule"}},
+	{ReleaseApproved,
+		"A steward approved a version for an environment, which the policy may require before promotion.",
+		"the steward (app)", "`submission:ID`",
+		[]string{"plugin", "environment", "version"}},
+	{PluginKilled,
+		"The kill switch: a plugin is named in every environment's status feed, and hosts stop running it at their next sync. Reason is the one hosts read; also logged (`plugin.killed`).",
+		"the steward (app)", "`plugin:NS/NAME`",
+		[]string{"plugin"}},
+	{StatusFeedPublished,
+		"An environment's signed status feed was published. Reason gives its sequence, entry counts and next update; also logged (`status-feed.published`).",
+		"the actor of the change that made it, or `system` for the periodic re-publish (app)", "`status:ENV`", nil},
 	{WebhookDeliveryDead,
 		"A webhook delivery was given up after its last attempt and kept as a dead letter. Reason gives the last error.",
 		"`system` (webhook)", "`webhook:ID`",

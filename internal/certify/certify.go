@@ -124,6 +124,9 @@ type Config struct {
 	// RevocationMaxAge is announced in the trust root; zero means
 	// DefaultRevocationMaxAge.
 	RevocationMaxAge time.Duration
+	// FirstEnvironment, when set, is where a newly certified version is
+	// released (issue 18), in the transaction that certifies it.
+	FirstEnvironment string
 	Now              func() time.Time
 	Logger           *slog.Logger
 }
@@ -164,6 +167,7 @@ type Service struct {
 	logger      *slog.Logger
 	maxAge      time.Duration
 	root        TrustRoot
+	firstEnv    string
 
 	pubMu sync.Mutex // one publisher at a time
 	revMu sync.Mutex // revocation lists are numbered one after the other
@@ -225,7 +229,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder, readOnly: cfg.ReadOnlyLog, logVerifier: verifier,
-		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge,
+		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment,
 		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
 	}
 	if err := s.openLog(ctx); err != nil {
@@ -418,6 +422,20 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 	if from != lifecycle.Certified {
 		c.From, c.To, c.Reason = from, lifecycle.Certified, reason
 		audits = append([]audit.Event{auditEvent(now, actor, audit.SubmissionTransition, v.ID, reason, nil)}, audits...)
+		if s.firstEnv != "" && from != lifecycle.Suspended {
+			// Released into the first environment in the same
+			// transaction: certified and not released cannot be seen.
+			rel, err := trust.MarshalEvent(trust.Event{Kind: trust.EventReleaseChanged, Time: now.UTC(), Subject: trust.SubjectName(v.PluginID, v.Version),
+				Digest: v.Digest, Detail: "released into " + s.firstEnv + " on certification"})
+			if err != nil {
+				return nil, err
+			}
+			c.Entries = append(c.Entries, rel)
+			c.ReleaseInto, c.ReleaseActor = s.firstEnv, actor
+			data, _ := json.Marshal(map[string]any{"plugin": v.PluginID, "environment": s.firstEnv, "action": "released", "version": v.Version, "rollout": 100})
+			audits = append(audits, audit.Event{Time: now, Actor: actor, Action: audit.ReleaseChanged, Subject: "plugin:" + v.PluginID,
+				Reason: "released into " + s.firstEnv + " on certification", Data: data})
+		}
 	}
 	c.Audit = audits
 	if _, err := s.st.ApplyTrustChange(ctx, c); err != nil {
@@ -820,3 +838,27 @@ func (s *Service) checks(ctx context.Context, versionID string, reviewed bool) (
 	}
 	return checks, strings.Join(parts, ","), prov, nil
 }
+
+// SignStatusFeed signs an environment's status feed with the marketplace
+// key and returns the envelope and the log entry that publishes it.
+func (s *Service) SignStatusFeed(ctx context.Context, f *trust.StatusFeed) (envelope, entry []byte, err error) {
+	env, err := trust.SignStatusFeed(ctx, s.signer, f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing the status feed of %s: %w", f.Environment, err)
+	}
+	if envelope, err = trust.MarshalEnvelope(env); err != nil {
+		return nil, nil, err
+	}
+	ev, err := trust.StatusFeedEvent(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if entry, err = trust.MarshalEvent(ev); err != nil {
+		return nil, nil, err
+	}
+	return envelope, entry, nil
+}
+
+// Queued tells the publisher that entries were queued by a change made
+// elsewhere (a release), so they reach the log soon.
+func (s *Service) Queued(ctx context.Context) { s.publishSoon(ctx) }

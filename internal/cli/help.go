@@ -110,8 +110,20 @@ var examples = map[string]string{
   gatehouse install --history acme/hello --dir host`,
 	"rollback": `  gatehouse rollback acme/hello --dir host --reason "0.2.0 times out on large templates"
   gatehouse rollback acme/hello --to 0.1.0 --dir host --policy host-policy.json`,
-	"log":        `  gatehouse log verify --since seen.checkpoint --update`,
-	"log verify": `  gatehouse log verify --since seen.checkpoint --update`,
+	"sync": `  gatehouse sync --env prod --host edge-7 --dir host
+  gatehouse sync --env staging --host edge-2 --dir host --status-max-age 30m --policy host-policy.json`,
+	"release": `  gatehouse release promote acme/hello@0.2.0 --to staging`,
+	"release promote": `  gatehouse release promote acme/hello@0.2.0 --to staging --reason "soaked in dev"
+  gatehouse release promote acme/hello@0.2.0 --to prod --rollout 10%`,
+	"release approve": `  gatehouse release approve acme/hello@0.2.0 --env prod --reason "reviewed the exports change"`,
+	"release rollout": `  gatehouse release rollout acme/hello grow --to 50% --env prod
+  gatehouse release rollout acme/hello pause --env prod --reason "looking at timeouts"
+  gatehouse release rollout acme/hello abort --env prod`,
+	"release rollback": `  gatehouse release rollback acme/hello --env prod --reason "0.2.0 times out on large templates"`,
+	"release show":     `  gatehouse release show acme/hello`,
+	"plugin kill":      `  gatehouse plugin kill acme/hello --reason "exfiltrates contact data"`,
+	"log":              `  gatehouse log verify --since seen.checkpoint --update`,
+	"log verify":       `  gatehouse log verify --since seen.checkpoint --update`,
 	"revalidate": `  gatehouse revalidate --all
   gatehouse revalidate acme/hello@0.1.0
   gatehouse revalidate acme/hello@0.1.0 --show`,

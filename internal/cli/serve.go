@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/internal/provenance"
@@ -117,6 +118,7 @@ type marketOptions struct {
 	provPolicy    string
 	drainDelay    string
 	publicCache   string
+	environments  string
 }
 
 // maxPublicCacheMiB bounds --public-cache.
@@ -137,6 +139,7 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
 	g.envString(f, &o.cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
 	g.envBool(f, &o.cfg.WebhooksAllowPrivate, "webhooks-allow-private", "GATEHOUSE_WEBHOOKS_ALLOW_PRIVATE", "let webhook subscriptions target loopback and private addresses; off by default so a subscriber cannot make the server call internal services (set the variable to true)")
+	g.envString(f, &o.environments, "environments", "GATEHOUSE_ENVIRONMENTS", "dev,staging,prod", "the environments hosts enroll into, in promotion order; a certified version is released into the first")
 	g.envString(f, &o.publicCache, "public-cache", "GATEHOUSE_PUBLIC_CACHE", "64", "MiB of memory for answers to anonymous catalog and package requests, served again until the catalog changes; 0 keeps none")
 	g.envString(f, &o.drainDelay, "drain-delay", "GATEHOUSE_DRAIN_DELAY", "0s", "on SIGTERM, fail /readyz for this long before refusing new requests, so a load balancer stops sending first (e.g. 5s behind one; at most 1m)")
 }
@@ -152,6 +155,9 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 		return fmt.Errorf("--drain-delay %q: give a duration from 0s to %s, such as 5s", o.drainDelay, maxDrainDelay)
 	}
 	cfg.DrainDelay = d
+	if cfg.Environments, err = domain.ParseEnvironments(o.environments); err != nil {
+		return fmt.Errorf("--environments %q: %w", o.environments, err)
+	}
 	switch mib, err := strconv.ParseInt(o.publicCache, 10, 64); {
 	case err != nil || mib < 0 || mib > maxPublicCacheMiB:
 		return fmt.Errorf("--public-cache %q: give a whole number of MiB from 0 (no cache) to %d, such as 64", o.publicCache, maxPublicCacheMiB)

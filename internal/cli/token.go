@@ -46,6 +46,7 @@ func tokenCmd(g *globals) *cobra.Command {
 	f.StringVar(&req.Subject, "subject", "", "who holds the token (required)")
 	f.StringVar(&req.Role, "role", "", domain.RoleNames()+" (required)")
 	f.StringVar(&req.Namespace, "namespace", "", "restrict a publisher token to one namespace")
+	f.StringVar(&req.Environment, "environment", "", "the environment a host token enrolls into (one the marketplace declares; default the first)")
 	positiveDuration(f, &ttl, "ttl", 0, auth.MaxLifetime, fmt.Sprintf("lifetime, e.g. 720h (default %s, at most %s)", hours(auth.DefaultLifetime), hours(auth.MaxLifetime)))
 	_ = create.MarkFlagRequired("subject")
 	_ = create.MarkFlagRequired("role")

@@ -22,7 +22,7 @@ import (
 // install, rollback and log.
 func trustCmds(g *globals) []*cobra.Command {
 	cmds := []*cobra.Command{keysCmd(g), namespaceCmd(g), certificateCmd(g)}
-	cmds = append(cmds, verifyCmd(g), installCmd(g), rollbackCmd(g), logCmd(g)) // T2: internal/cli/verify.go, internal/cli/install.go, internal/cli/rollback.go, internal/cli/logcmd.go
+	cmds = append(cmds, verifyCmd(g), installCmd(g), rollbackCmd(g), syncCmd(g), logCmd(g)) // T2: internal/cli/verify.go, internal/cli/install.go, internal/cli/rollback.go, internal/cli/logcmd.go
 	return cmds
 }
 

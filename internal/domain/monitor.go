@@ -50,9 +50,11 @@ type HostAPIOffer struct {
 
 // HealthReport is what one host saw of one version over a window.
 type HealthReport struct {
-	ID          int64
-	VersionID   string
-	Host        string // the reporting token's subject
+	ID        int64
+	VersionID string
+	Host      string // the reporting token's subject
+	// Environment is the reporting host's environment (its token's).
+	Environment string
 	WindowStart time.Time
 	WindowEnd   time.Time
 	Calls       int64

@@ -18,6 +18,8 @@ type Principal struct {
 	Subject   string
 	Role      Role
 	Namespace string // scope; empty when unscoped
+	// Environment is a host's environment (issue 18); empty otherwise.
+	Environment string
 }
 
 // Allowed reports whether p's role is one of roles. Admin is allowed

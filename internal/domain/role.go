@@ -52,10 +52,13 @@ type Token struct {
 	Subject   string // who holds it: the actor named in audit events
 	Role      Role
 	Namespace string // optional scope: a publisher token for one namespace
-	Hash      []byte // SHA-256 of the secret
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	RevokedAt time.Time // zero when not revoked
+	// Environment is the environment a host token's host enrolled into
+	// (issue 18); empty for other roles.
+	Environment string
+	Hash        []byte // SHA-256 of the secret
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	RevokedAt   time.Time // zero when not revoked
 }
 
 // Namespace is the first part of a plugin id, owned by publishers.

@@ -286,6 +286,12 @@ func (m *Monitor) Admit(host string) error {
 // time within the quorum window), and the version is suspended when the
 // votes reach the policy's quorum.
 func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome, error) {
+	return m.ReceiveIn(ctx, host, "", r)
+}
+
+// ReceiveIn is Receive for a host enrolled in an environment: the reports
+// are stored with it, so releases count the reports of one environment.
+func (m *Monitor) ReceiveIn(ctx context.Context, host, env string, r Report) ([]Outcome, error) {
 	now := m.Now()
 	if err := r.Validate(now); err != nil {
 		return nil, err
@@ -326,7 +332,7 @@ func (m *Monitor) Receive(ctx context.Context, host string, r Report) ([]Outcome
 		}
 		th, remedy := m.thresholds(ctx, eng, v.ID)
 		it := item{v: v, p: p, verdict: Judge(p, th), remedy: remedy}
-		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
+		rows = append(rows, domain.HealthReport{VersionID: v.ID, Host: host, Environment: env, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd,
 			Calls: p.Calls, Errors: p.Errors, Denials: p.Denials, BreakerTrips: p.BreakerTrips, ReceivedAt: now})
 		if it.verdict.Unhealthy && v.State == lifecycle.Certified {
 			it.voted = true

@@ -117,6 +117,17 @@ type Config struct {
 	// intake.DefaultMaxConcurrentVets.
 	MaxConcurrentUploads int
 	MaxConcurrentVets    int
+	// Environments are the environments hosts enroll into, in promotion
+	// order (issue 18); empty means dev, staging, prod.
+	Environments domain.Environments
+}
+
+// environments returns the configured environments or the defaults.
+func (c Config) environments() domain.Environments {
+	if len(c.Environments) == 0 {
+		return domain.Environments(domain.DefaultEnvironments)
+	}
+	return c.Environments
 }
 
 // AdminTokenFile is where the first admin token is written, mode 0600.
@@ -211,6 +222,9 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.environments().Validate(); err != nil {
+		return nil, fmt.Errorf("the environments (--environments): %w", err)
+	}
 	switch cfg.Role {
 	case "":
 		cfg.Role = RoleAll
@@ -303,7 +317,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	})
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{
-		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline},
+		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments()},
 		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes},
 	}
 	// Each layer adds its services to the application layer's

@@ -23,8 +23,9 @@ var decisionRef = ast.MustParseRef(DecisionRef)
 type Engine struct {
 	query rego.PreparedEvalQuery
 	// quorum is the health_quorum query, nil when the policy defines none.
-	quorum *rego.PreparedEvalQuery
-	policy Policy
+	quorum  *rego.PreparedEvalQuery
+	release releaseQueries
+	policy  Policy
 }
 
 // CompileError is one problem that stops a policy from compiling, at a
@@ -100,7 +101,11 @@ func Compile(ctx context.Context, p Policy) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{query: q, quorum: quorum, policy: p}, nil
+	rq, err := prepareReleaseQueries(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{query: q, quorum: quorum, release: rq, policy: p}, nil
 }
 
 // compiler parses every file of p, then compiles them together, gathering

@@ -73,7 +73,7 @@ func TestDefaultPolicyTestsPass(t *testing.T) {
 		t.Errorf("the default policy ran %d tests; want its full suite (30 or more)", rep.Passed)
 	}
 	for _, r := range rep.Results {
-		if r.File != "policy_test.rego" || r.Line == 0 || !strings.HasPrefix(r.Name, "test_") {
+		if (r.File != "policy_test.rego" && r.File != "release_test.rego") || r.Line == 0 || !strings.HasPrefix(r.Name, "test_") {
 			t.Errorf("test result %+v lacks its file, line or name", r)
 		}
 	}
@@ -455,6 +455,7 @@ func TestPolicyWithoutTestsIsRefused(t *testing.T) {
 	t.Parallel()
 	p := Default()
 	delete(p.Modules, "policy_test.rego")
+	delete(p.Modules, "release_test.rego")
 	rep, err := Test(context.Background(), New(p.Modules))
 	if err != nil {
 		t.Fatal(err)
@@ -778,5 +779,48 @@ func TestInputValueMatchesJSON(t *testing.T) {
 		if gotText != wantText {
 			t.Errorf("value and JSON differ:\n got %s\nwant %s", gotText, wantText)
 		}
+	}
+}
+
+// TestReleaseDecisions drives the default policy's release rules through
+// the engine (their Rego tests cover each rule): a promotion that soaked is
+// allowed, one that did not is refused naming its rule, three failing
+// hosts halt a rollout, and a policy without release rules refuses every
+// promotion (deny by default).
+func TestReleaseDecisions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e, err := Compile(ctx, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in PromotionInput
+	in.Plugin.ID, in.Plugin.Version, in.Plugin.RiskTier = "acme/hello", "1.1.0", "low"
+	in.From, in.To, in.ToIndex, in.Rollout = "dev", "staging", 1, 100
+	in.Previous.Present, in.Previous.SinceHours, in.Previous.Rollout, in.Previous.Status = true, 2, 100, "active"
+	in.Health = NewHealthFacts(1, []HostHealthFacts{{Host: "h1", Calls: 200}})
+	d, err := e.DecidePromotion(ctx, in)
+	if err != nil || !d.Allow {
+		t.Fatalf("a soaked promotion: %+v, %v", d, err)
+	}
+	in.Previous.SinceHours = 0.5
+	if d, err := e.DecidePromotion(ctx, in); err != nil || d.Allow || len(d.Deny) != 1 || d.Deny[0].Rule != "soak-time" {
+		t.Fatalf("an unsoaked promotion: %+v, %v; want soak-time", d, err)
+	}
+	var ri RolloutInput
+	ri.Plugin, ri.Version, ri.Environment, ri.Rollout = "acme/hello", "1.1.0", "prod", 50
+	ri.Health = NewHealthFacts(3, []HostHealthFacts{{Host: "a", Calls: 100, Errors: 50}, {Host: "b", Calls: 100, Errors: 50}, {Host: "c", Calls: 100, Errors: 50}})
+	if h, err := e.DecideRolloutHealth(ctx, ri); err != nil || !h.Halt || h.Reasons[0].Rule != "rollout-failing-hosts" {
+		t.Fatalf("three failing hosts: %+v, %v; want a halt", h, err)
+	}
+	bare, err := Compile(ctx, New(map[string]string{"p.rego": "package gatehouse\ndecision := {}\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := bare.DecidePromotion(ctx, in); err != nil || d.Allow || d.Deny[0].Rule != "no-promotion-rule" {
+		t.Fatalf("a policy without promotion rules: %+v, %v; want a refusal", d, err)
+	}
+	if h, err := bare.DecideRolloutHealth(ctx, ri); err != nil || h.Halt {
+		t.Fatalf("a policy without rollout rules: %+v, %v", h, err)
 	}
 }

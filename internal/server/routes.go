@@ -94,6 +94,7 @@ func (s *Server) routeTable() []Route {
 	rs = append(rs, s.monitorRoutes()...)
 	rs = append(rs, s.notifyRoutes()...)
 	rs = append(rs, s.insightRoutes()...)
+	rs = append(rs, s.releaseRoutes()...)
 	return rs
 }
 
@@ -378,7 +379,7 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request, p domain
 }
 
 func tokenJSON(t domain.Token) api.Token {
-	out := api.Token{ID: t.ID, Subject: t.Subject, Role: string(t.Role), Namespace: t.Namespace, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+	out := api.Token{ID: t.ID, Subject: t.Subject, Role: string(t.Role), Namespace: t.Namespace, Environment: t.Environment, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 	if !t.RevokedAt.IsZero() {
 		ra := t.RevokedAt
 		out.RevokedAt = &ra

@@ -52,6 +52,7 @@ type Store interface {
 	Notify
 	Insight
 	Leases
+	Releases
 
 	// Ping reports whether the database answers (readiness probes).
 	Ping(ctx context.Context) error

@@ -128,4 +128,11 @@ type TrustChange struct {
 	Entries [][]byte
 	// Audit records the change; at least one event.
 	Audit []audit.Event
+	// ReleaseInto, when set with a move to certified, releases VersionID
+	// into that environment (the first): it becomes the environment's
+	// release at 100%, the release it replaces its previous one, with a
+	// history line by ReleaseActor (issue 18). Its audit event and log
+	// entry travel in Audit and Entries.
+	ReleaseInto  string
+	ReleaseActor string
 }

@@ -137,3 +137,24 @@ provenance_required := {"tiers": set(), "namespaces": set(), "reproducible": fal
 # window_hours, or when this many stewards confirmed the hosts' reports, so
 # one faulty or hostile host cannot take a plugin down everywhere.
 host_quorum := {"hosts": 3, "window_hours": 24, "steward_confirmations": 1}
+
+# Releases (issue 18). Before a version moves into an environment it must
+# have soaked in the one before: run there for `hours`, on at least
+# `min_hosts` hosts that reported at least `min_calls` calls between them,
+# at an error rate no higher than `max_error_rate` and with no more than
+# `max_breaker_trips` breaker trips. Environments not named use `default`.
+promotion_soak := {
+	"staging": {"hours": 1, "min_hosts": 1, "min_calls": 100, "max_error_rate": 0.01, "max_breaker_trips": 0},
+	"prod": {"hours": 24, "min_hosts": 2, "min_calls": 1000, "max_error_rate": 0.01, "max_breaker_trips": 0},
+	"default": {"hours": 24, "min_hosts": 1, "min_calls": 100, "max_error_rate": 0.01, "max_breaker_trips": 0},
+}
+
+# Risk tiers whose versions need a steward's approval before they reach
+# the last environment (production).
+production_approval_tiers := {"high", "critical"}
+
+# A staged rollout halts itself when this many distinct hosts running the
+# new version report it failing (an error rate above max_error_rate over at
+# least min_calls calls, or a breaker trip), so one faulty or hostile host
+# cannot stop a rollout alone.
+rollout_halt := {"failing_hosts": 3, "max_error_rate": 0.05, "min_calls": 10}

@@ -326,9 +326,9 @@ func (s *Store) RecordHealthReports(ctx context.Context, rs []domain.HealthRepor
 			}
 			r.ReceivedAt = stamp(r.ReceivedAt)
 			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO health_reports
-				(version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				r.VersionID, r.Host, micros(r.WindowStart), micros(r.WindowEnd), r.Calls, errs, r.Denials, r.BreakerTrips, micros(r.ReceivedAt))
+				(version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at, environment)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.VersionID, r.Host, micros(r.WindowStart), micros(r.WindowEnd), r.Calls, errs, r.Denials, r.BreakerTrips, micros(r.ReceivedAt), r.Environment)
 			if err != nil {
 				if strings.Contains(strings.ToLower(err.Error()), "foreign key") {
 					return fmt.Errorf("health report for version %s: %w", r.VersionID, domain.ErrNotFound)
@@ -385,7 +385,7 @@ func (s *Store) ListHealthReports(ctx context.Context, versionID string, since t
 	if limit <= 0 || limit > MaxListRows {
 		limit = MaxListRows
 	}
-	return list(ctx, s, s.db, "listing health reports of "+versionID, scanHealthReport, `SELECT id, version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at
+	return list(ctx, s, s.db, "listing health reports of "+versionID, scanHealthReport, `SELECT id, version_id, host, window_start, window_end, calls, errors, denials, breaker_trips, received_at, environment
 		FROM health_reports WHERE version_id = ? AND received_at >= ? ORDER BY received_at DESC, id DESC LIMIT ?`, versionID, micros(since), limit)
 }
 
@@ -393,7 +393,7 @@ func scanHealthReport(sc scanner) (domain.HealthReport, error) {
 	var r domain.HealthReport
 	var ws, we, recv int64
 	var errs []byte
-	if err := sc.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv); err != nil {
+	if err := sc.Scan(&r.ID, &r.VersionID, &r.Host, &ws, &we, &r.Calls, &errs, &r.Denials, &r.BreakerTrips, &recv, &r.Environment); err != nil {
 		return r, err
 	}
 	r.WindowStart, r.WindowEnd, r.ReceivedAt = fromMicros(ws), fromMicros(we), fromMicros(recv)

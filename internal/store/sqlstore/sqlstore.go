@@ -295,12 +295,12 @@ func scanEvent(sc scanner) (audit.Event, error) {
 
 // ---- Tokens ---------------------------------------------------------------
 
-const tokenCols = `id, subject, role, namespace, hash, created_at, expires_at, revoked_at`
+const tokenCols = `id, subject, role, namespace, hash, created_at, expires_at, revoked_at, environment`
 
 func scanToken(sc scanner) (domain.Token, error) {
 	var t domain.Token
 	var created, expires, revoked int64
-	err := sc.Scan(&t.ID, &t.Subject, &t.Role, &t.Namespace, &t.Hash, &created, &expires, &revoked)
+	err := sc.Scan(&t.ID, &t.Subject, &t.Role, &t.Namespace, &t.Hash, &created, &expires, &revoked, &t.Environment)
 	t.CreatedAt, t.ExpiresAt, t.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	return t, err
 }
@@ -328,8 +328,8 @@ func (s *Store) CreateToken(ctx context.Context, t domain.Token, ev audit.Event)
 	}
 	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
 		return s.insert(ctx, tx, "token "+t.ID, "token "+t.ID+" (or one with the same secret) exists",
-			`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt))
+			`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt), t.Environment)
 	})
 }
 

@@ -281,6 +281,11 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 		if seqs, err = s.queueEntries(ctx, tx, c.Entries, now); err != nil {
 			return err
 		}
+		if c.ReleaseInto != "" {
+			if err := s.releaseTx(ctx, tx, c.VersionID, c.ReleaseInto, c.ReleaseActor, now); err != nil {
+				return err
+			}
+		}
 		if cr := c.Certificate; cr != nil {
 			if len(cr.Envelope) == 0 || len(cr.Envelope) > MaxTrustDocument {
 				return fmt.Errorf("certificate of %s is %d bytes; it must be 1 to %d", c.VersionID, len(cr.Envelope), MaxTrustDocument)

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, monitorTests...)
 	tests = append(tests, notifyTests...)
 	tests = append(tests, insightTests...)
+	tests = append(tests, releaseTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
