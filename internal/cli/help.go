@@ -97,6 +97,9 @@ var examples = map[string]string{
 	"namespace key list":           `  gatehouse namespace key list acme`,
 	"namespace key remove":         `  gatehouse namespace key remove acme 3f2a9c1d5e7b8a604c2e1f9d8b7a6c5e`,
 	"namespace require-signatures": `  gatehouse namespace require-signatures acme on --reason "policy since 2026"`,
+	"namespace transfer":           `  gatehouse namespace transfer acme --to bob --reason "acme's plugins moved to Bob's team"`,
+	"namespace key compromised":    `  gatehouse namespace key compromised acme 3f2a9c1d5e7b8a604c2e1f9d8b7a6c5e --reason "the CI secret leaked in a public log"`,
+	"keys compromised":             `  gatehouse keys compromised acme 3f2a9c1d5e7b8a604c2e1f9d8b7a6c5e --reason "the CI secret leaked in a public log"`,
 
 	"certificate":                `  gatehouse certificate suspend acme/hello@0.1.0 --reason "CVE-2026-1234 in a dependency"`,
 	"certificate confirm-health": `  gatehouse certificate confirm-health acme/hello@0.1.0 --reason "reproduced the hosts' crash"`,
