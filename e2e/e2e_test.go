@@ -167,7 +167,10 @@ func TestSignSubmitApproveInstallRun(t *testing.T) {
 	if id == "" {
 		t.Fatal("submit printed no submission id")
 	}
-	status := publisher.must("plugin", "status", id, "--wait")
+	// A generous wait: the templater's vetting (source analysis, a full
+	// rebuild, the scenarios) takes well under a minute alone, but this
+	// package shares the cores with the rest of the suite under -race.
+	status := publisher.must("plugin", "status", id, "--wait", "--timeout", "8m")
 	if !strings.Contains(status, "in_review") {
 		t.Fatalf("after vetting:\n%s", status)
 	}
