@@ -362,16 +362,7 @@ const (
 // which only goes up; hosts keep their place (trust.InRollout), so every
 // host in stays in. Aborting puts every host back on the previous version.
 func (a *App) ChangeRollout(ctx context.Context, caller domain.Principal, pluginID, env string, action RolloutAction, percent int, reason string) (domain.Release, error) {
-	if err := a.environments().Check(env); err != nil {
-		return domain.Release{}, Wrap(KindInvalid, err)
-	}
-	if err := checkReason(reason); err != nil {
-		return domain.Release{}, err
-	}
-	if err := a.mayRelease(ctx, caller, pluginID); err != nil {
-		return domain.Release{}, err
-	}
-	cur, err := a.cfg.Store.GetRelease(ctx, pluginID, env)
+	cur, err := a.releaseToChange(ctx, caller, pluginID, env, reason)
 	if err != nil {
 		return domain.Release{}, err
 	}
@@ -410,9 +401,10 @@ func (a *App) ChangeRollout(ctx context.Context, caller domain.Principal, plugin
 	return next, a.applyRelease(ctx, caller.Subject, act, next, cur, false, reason, "")
 }
 
-// RollbackRelease points an environment back at the release before its
-// current one; hosts follow at their next sync.
-func (a *App) RollbackRelease(ctx context.Context, caller domain.Principal, pluginID, env, reason string) (domain.Release, error) {
+// releaseToChange checks what every change of a plugin's release in env
+// needs (a known environment, a reason within bounds, a caller who may
+// release the plugin) and returns the current release.
+func (a *App) releaseToChange(ctx context.Context, caller domain.Principal, pluginID, env, reason string) (domain.Release, error) {
 	if err := a.environments().Check(env); err != nil {
 		return domain.Release{}, Wrap(KindInvalid, err)
 	}
@@ -422,7 +414,13 @@ func (a *App) RollbackRelease(ctx context.Context, caller domain.Principal, plug
 	if err := a.mayRelease(ctx, caller, pluginID); err != nil {
 		return domain.Release{}, err
 	}
-	cur, err := a.cfg.Store.GetRelease(ctx, pluginID, env)
+	return a.cfg.Store.GetRelease(ctx, pluginID, env)
+}
+
+// RollbackRelease points an environment back at the release before its
+// current one; hosts follow at their next sync.
+func (a *App) RollbackRelease(ctx context.Context, caller domain.Principal, pluginID, env, reason string) (domain.Release, error) {
+	cur, err := a.releaseToChange(ctx, caller, pluginID, env, reason)
 	if err != nil {
 		return domain.Release{}, err
 	}
