@@ -261,3 +261,36 @@ func TestBrowserDashboardChartsRender(t *testing.T) {
 	}
 	screenshot(t, ctx, "steward-dashboard")
 }
+
+func TestBrowserStewardPausesRollout(t *testing.T) {
+	ctx := chrome(t)
+	e := newServedEnv(t)
+	e.stageRollout("hello")
+	signInWith(t, ctx, e.url, e.tokens["steward"])
+	do(t, ctx, "open the release timeline",
+		chromedp.Navigate(e.url+"/plugins/acme/hello"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/plugins/acme/hello/releases"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/plugins/acme/hello/releases"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart polyline`)),
+	)
+	screenshot(t, ctx, "steward-release-timeline")
+	do(t, ctx, "open the rollout controls",
+		chromedp.Click(chromedp.CSS(`a[href="/plugins/acme/hello/rollout"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#pause-dev`)),
+	)
+	do(t, ctx, "pause",
+		chromedp.SendKeys(chromedp.CSS(`#env-dev form:has(#pause-dev) input[name=reason]`), "error rate up on dev-1"),
+		chromedp.Click(chromedp.CSS(`#pause-dev`)),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)
+	if n := text(t, ctx, ".notice"); !strings.Contains(n, "paused") {
+		t.Errorf("after pausing the page says %q", n)
+	}
+	if s := text(t, ctx, "#env-dev .rollout-status"); s != "paused" {
+		t.Errorf("the dev row's status reads %q", s)
+	}
+	if r := e.release("acme/hello", "dev"); r.Status != domain.RolloutPaused {
+		t.Errorf("the release is %s after the steward paused it", r.Status)
+	}
+	screenshot(t, ctx, "steward-rollout-paused")
+}

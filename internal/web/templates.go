@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 )
 
@@ -59,6 +60,33 @@ var funcs = template.FuncMap{
 	},
 	"plural": plural,
 	"has":    contains,
+	// The release pages.
+	"rolloutClass": func(s domain.RolloutStatus) string {
+		switch s {
+		case domain.RolloutActive:
+			return "good"
+		case domain.RolloutHalted:
+			return "bad"
+		}
+		return "warn"
+	},
+	"releaseTable": func(v view, controls bool) map[string]any {
+		return map[string]any{"Call": v.Call, "Data": v.Data, "Controls": controls}
+	},
+	"rolloutForms": func(c *call, r *domain.Release) map[string]any {
+		return map[string]any{"Call": c, "Release": r}
+	},
+	"inc": func(n int) int { return n + 1 },
+	"nextRollout": func(n int) int {
+		for _, step := range []int{1, 5, 10, 25, 50, 100} {
+			if step > n {
+				return step
+			}
+		}
+		return 100
+	},
+	"percent":      func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"historyShown": func() int { return historyShown },
 }
 
 // parseTemplates parses each page with the layout.

@@ -1,6 +1,7 @@
 // Package web serves Gatehouse's pages: the public catalog and plugin
 // pages, the author's submission page, the review queue, the steward's
-// dashboard, the audit trail and the policy. Pages are rendered on the
+// dashboard, the audit trail, the policy, and a plugin's release timeline
+// and rollout controls (releases.go). Pages are rendered on the
 // server with html/template from embedded templates, and the one asset is a
 // stylesheet: charts are SVG drawn on the server and no page runs a script,
 // so the Content-Security-Policy forbids scripts outright.
@@ -105,6 +106,9 @@ var (
 	auditors  = Access{Roles: []domain.Role{domain.RoleSteward, domain.RoleAuditor}}
 	stewards  = Access{Roles: []domain.Role{domain.RoleSteward}}
 	reviewers = Access{Roles: []domain.Role{domain.RoleReviewer, domain.RoleSteward}}
+	// releasers change releases: stewards, and the plugin's publishers
+	// (the application checks the namespace).
+	releasers = Access{Roles: []domain.Role{domain.RoleSteward, domain.RolePublisher}}
 )
 
 // New builds the handler.
@@ -133,6 +137,11 @@ func New(cfg Config) (*Handler, error) {
 	h.pages = []Page{
 		{Method: "GET", Path: "/{$}", Access: anyone, API: "GET /api/v1/plugins", handler: h.catalog},
 		{Method: "GET", Path: "/plugins/{namespace}/{name}", Access: anyone, API: "GET /api/v1/plugins/{namespace}/{name}", handler: h.plugin},
+		{Method: "GET", Path: "/plugins/{namespace}/{name}/releases", Access: signedIn, API: "GET /api/v1/plugins/{namespace}/{name}/releases", handler: h.releases},
+		// The rollout page shows the controls of the POST beside it, so it
+		// has that route's access; app.MayChangeReleases checks the namespace.
+		{Method: "GET", Path: "/plugins/{namespace}/{name}/rollout", Access: releasers, API: "POST /api/v1/plugins/{namespace}/{name}/rollout", handler: h.rolloutPage},
+		{Method: "POST", Path: "/plugins/{namespace}/{name}/rollout", Access: releasers, API: "POST /api/v1/plugins/{namespace}/{name}/rollout", handler: h.rolloutAction},
 		{Method: "GET", Path: "/signin", Access: anyone, handler: h.signinForm},
 		{Method: "POST", Path: "/signin", Access: anyone, handler: h.signin},
 		{Method: "POST", Path: "/signout", Access: anyone, handler: h.signout}, // ending a session needs no right, and a host's has no other page,
