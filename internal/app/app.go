@@ -67,8 +67,8 @@ type Config struct {
 	// Policy is the active policy engine for release decisions; nil means
 	// the review service's.
 	Policy func() *policy.Engine
-	Now              func() time.Time
-	Log              *slog.Logger
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // App is the application layer. It is safe for concurrent use.
