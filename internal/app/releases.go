@@ -140,13 +140,13 @@ func (a *App) PromoteRelease(ctx context.Context, caller domain.Principal, req P
 	if exists && cur.VersionID == v.ID {
 		return domain.Release{}, Refuse(KindConflict, "already_released", fmt.Sprintf("%s@%s is the release of %s already; grow its rollout with `gatehouse release rollout`", v.PluginID, v.Version, req.To))
 	}
-	next := domain.Release{PluginID: v.PluginID, Environment: req.To, VersionID: v.ID, Version: v.Version, Rollout: req.Rollout, Status: domain.RolloutActive, Since: now, UpdatedAt: now}
+	next := domain.Release{PluginID: v.PluginID, Environment: req.To, VersionID: v.ID, Version: v.Version, Digest: v.Digest, Rollout: req.Rollout, Status: domain.RolloutActive, Since: now, UpdatedAt: now}
 	if exists {
 		// Hosts outside the rollout keep the version they run now: the
 		// current release if complete, else the one it was rolling over.
-		next.PreviousID = cur.VersionID
+		next.PreviousID, next.Previous, next.PreviousDigest = cur.VersionID, cur.Version, cur.Digest
 		if !cur.Complete() {
-			next.PreviousID = cur.PreviousID
+			next.PreviousID, next.Previous, next.PreviousDigest = cur.PreviousID, cur.Previous, cur.PreviousDigest
 		}
 	}
 	if next.PreviousID == "" && next.Rollout < 100 {

@@ -181,7 +181,9 @@ func TestPromotionFollowsThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel.Rollout != 50 || rel.PreviousID != v1.ID {
+	// The answer names the version the hosts outside the rollout keep (the
+	// CLI prints it); it once carried only the previous version's id.
+	if rel.Rollout != 50 || rel.PreviousID != v1.ID || rel.Previous != "1.0.0" || rel.PreviousDigest == "" || rel.Digest == "" {
 		t.Fatalf("prod release %+v; want 1.1.0 at 50%% over 1.0.0", rel)
 	}
 	f := w.feed("prod")
