@@ -66,7 +66,9 @@ func TestOpenAPIPathsAreDeclared(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Info  struct{ License struct{ Name, Identifier string } }
+		Info struct {
+			License struct{ Name, Identifier string }
+		}
 		Paths map[string]map[string]struct {
 			Parameters []struct{ Name, In string }
 			Responses  map[string]struct {
