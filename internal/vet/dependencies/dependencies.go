@@ -7,6 +7,7 @@ package dependencies
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -182,7 +183,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 			doc, _ := in.Package.File(f.Path)
 			sb, err := sbom.ParseDocument(doc)
 			if err != nil {
-				rep.Findings = append(rep.Findings, unreadable(f.Path, err))
+				rep.Findings = append(rep.Findings, unreadable(f.Path, doc, err))
 				continue
 			}
 			rep.Findings = append(rep.Findings, unreadableEntries(f.Path, doc, sb.Skipped)...)
@@ -221,13 +222,19 @@ func modulePath(in *vet.Input) string {
 	return "module.wasm"
 }
 
-func unreadable(file string, err error) vet.Finding {
+func unreadable(file string, doc []byte, err error) vet.Finding {
+	loc := vet.Location{File: file}
+	// A JSON syntax error has a position: the finding points at it.
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) && syn.Offset >= 0 && syn.Offset <= int64(len(doc)) {
+		loc.Line, loc.Column = vet.LineCol(doc, int(syn.Offset))
+	}
 	return vet.Finding{
 		Analyzer:    Name,
 		RuleID:      RuleUnreadableSBOM,
 		Severity:    vet.Medium,
 		Message:     fmt.Sprintf("%s cannot be read as an SBOM, so the components it lists are not checked: %v", file, err),
-		Location:    vet.Location{File: file},
+		Location:    loc,
 		Fingerprint: vet.Fingerprint(RuleUnreadableSBOM, file),
 		Remediation: rules[1].Remediation,
 	}

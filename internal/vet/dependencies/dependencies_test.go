@@ -244,7 +244,9 @@ func TestSBOM(t *testing.T) {
 			bad = append(bad, f)
 		}
 	}
-	if len(bad) != 1 || bad[0].Location.File != "docs/broken.spdx.json" || !strings.Contains(bad[0].Message, "not valid JSON") || bad[0].Severity != vet.Medium {
+	// The syntax error's position: the end of the one-line document.
+	if len(bad) != 1 || bad[0].Location.File != "docs/broken.spdx.json" || !strings.Contains(bad[0].Message, "not valid JSON") || bad[0].Severity != vet.Medium ||
+		bad[0].Location.Line != 1 || bad[0].Location.Column != 42 {
 		t.Errorf("unreadable-sbom findings = %+v", bad)
 	}
 	if len(d.Components) != 2 {
