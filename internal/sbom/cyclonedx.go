@@ -10,23 +10,22 @@ import (
 // parseCycloneDX reads a CycloneDX JSON BOM (any 1.x spec version the
 // library knows) with the official Go library, then walks the metadata
 // component and the component tree.
-func parseCycloneDX(b []byte) ([]Component, error) {
+func parseCycloneDX(l *list, b []byte) error {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(b), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
-		return nil, fmt.Errorf("sbom: malformed CycloneDX JSON: %w", err)
+		return fmt.Errorf("sbom: malformed CycloneDX JSON: %w", err)
 	}
-	var l list
 	if bom.Metadata != nil && bom.Metadata.Component != nil {
-		if err := walkCDX(&l, []cdx.Component{*bom.Metadata.Component}, 0); err != nil {
-			return nil, err
+		if err := walkCDX(l, []cdx.Component{*bom.Metadata.Component}, 0); err != nil {
+			return err
 		}
 	}
 	if bom.Components != nil {
-		if err := walkCDX(&l, *bom.Components, 0); err != nil {
-			return nil, err
+		if err := walkCDX(l, *bom.Components, 0); err != nil {
+			return err
 		}
 	}
-	return l.out, nil
+	return nil
 }
 
 func walkCDX(l *list, cs []cdx.Component, depth int) error {

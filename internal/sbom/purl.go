@@ -45,15 +45,26 @@ func ParsePURL(s string) (PURL, error) {
 		return PURL{}, fmt.Errorf("package URL %q has no type and name", s)
 	}
 	p.Type = strings.ToLower(segs[0])
-	for i, seg := range segs[1:] {
+	name, err := url.PathUnescape(segs[len(segs)-1])
+	if err != nil || name == "" {
+		return PURL{}, fmt.Errorf("package URL %q: the name is empty or badly escaped", s)
+	}
+	// The specification discards empty namespace segments (as a local
+	// replace in cyclonedx-gomod writes: pkg:golang/example.com//mod), so
+	// such a URL is normalised, not refused.
+	var ns []string
+	for i, seg := range segs[1 : len(segs)-1] {
+		if seg == "" {
+			continue
+		}
 		u, err := url.PathUnescape(seg)
 		if err != nil || u == "" {
-			return PURL{}, fmt.Errorf("package URL %q: segment %d is empty or badly escaped", s, i+1)
+			return PURL{}, fmt.Errorf("package URL %q: namespace segment %d is badly escaped", s, i+1)
 		}
-		segs[i+1] = u
+		ns = append(ns, u)
 	}
-	p.Name = segs[len(segs)-1]
-	p.Namespace = strings.Join(segs[1:len(segs)-1], "/")
+	p.Name = name
+	p.Namespace = strings.Join(ns, "/")
 	return p, nil
 }
 

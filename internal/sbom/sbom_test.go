@@ -77,8 +77,6 @@ func TestParseMalformed(t *testing.T) {
 		{"spdx 3", `{"spdxVersion": "SPDX-3.0"}`, "not supported"},
 		{"cdx wrong type", `{"bomFormat": "CycloneDX", "components": {"name": 1}}`, "malformed CycloneDX"},
 		{"spdx wrong type", `{"spdxVersion": "SPDX-2.3", "packages": [{"name": 7}]}`, "malformed SPDX"},
-		{"bad purl", `{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "x", "purl": "http://x"}]}`, "does not start with pkg:"},
-		{"nameless", `{"spdxVersion": "SPDX-2.3", "packages": [{"versionInfo": "1"}]}`, "has no name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +93,57 @@ func TestParseMalformed(t *testing.T) {
 	}
 }
 
+// TestParseKeepsReadableComponents: a component that cannot be read is
+// set aside, named, and the rest of the document is kept.
+func TestParseKeepsReadableComponents(t *testing.T) {
+	t.Parallel()
+	cdx := `{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+		{"type": "library", "name": "broken", "version": "v1.0.0", "purl": "pkg:golang/example.com/%zz/broken@v1.0.0"},
+		{"type": "library", "name": "local", "version": "v0.0.0", "purl": "pkg:golang/example.com//local@v0.0.0"},
+		{"type": "library", "name": "x", "purl": "http://x"},
+		{"type": "library", "name": "text", "version": "v0.3.5", "purl": "pkg:golang/golang.org/x/text@v0.3.5"}]}`
+	d, err := ParseDocument([]byte(cdx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Component{
+		{Name: "example.com/local", Version: "v0.0.0", Ecosystem: "Go", PURL: "pkg:golang/example.com//local@v0.0.0"},
+		{Name: "golang.org/x/text", Version: "v0.3.5", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/text@v0.3.5"},
+	}
+	if d.Format != CycloneDX || !slices.Equal(d.Components, want) {
+		t.Errorf("components:\n got %+v\nwant %+v", d.Components, want)
+	}
+	if len(d.Skipped) != 2 || d.Skipped[0].Index != 0 || d.Skipped[0].Name != "broken" || !strings.Contains(d.Skipped[0].Reason, "badly escaped") ||
+		d.Skipped[1].Index != 2 || !strings.Contains(d.Skipped[1].Reason, "does not start with pkg:") {
+		t.Errorf("skipped = %+v", d.Skipped)
+	}
+	if cs, _, err := Parse([]byte(cdx)); err != nil || !slices.Equal(cs, want) {
+		t.Errorf("Parse = %+v, %v", cs, err)
+	}
+
+	spdx := `{"spdxVersion": "SPDX-2.3", "packages": [{"versionInfo": "1"}, {"name": "golang.org/x/text", "versionInfo": "v0.3.5",
+		"externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:golang/golang.org/x/text@v0.3.5"}]}]}`
+	d, err = ParseDocument([]byte(spdx))
+	if err != nil || len(d.Components) != 1 || len(d.Skipped) != 1 || d.Skipped[0].String() != "component 1" || !strings.Contains(d.Skipped[0].Reason, "no name") {
+		t.Errorf("SPDX: %+v, %v", d, err)
+	}
+}
+
+// TestParseCapCountsSkipped: components that cannot be read count toward
+// MaxComponents, so a document of bad entries is still bounded.
+func TestParseCapCountsSkipped(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`{"spdxVersion": "SPDX-2.3", "packages": [`)
+	for i := 0; i < MaxComponents; i++ {
+		b.WriteString(`{},`)
+	}
+	b.WriteString(`{"name": "one-too-many"}]}`)
+	if _, err := ParseDocument([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("over the cap: %v", err)
+	}
+}
+
 func TestParsePURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -107,6 +156,9 @@ func TestParsePURL(t *testing.T) {
 		{"pkg:npm/%40scope/name", PURL{"npm", "@scope", "name", ""}, "@scope/name"},
 		{"PKG:Cargo/serde@1.0.0#sub/path", PURL{"cargo", "", "serde", "1.0.0"}, "serde"},
 		{"pkg://gem/rails@7.0.0?platform=ruby", PURL{"gem", "", "rails", "7.0.0"}, "rails"},
+		// Empty namespace segments are discarded, as the specification says.
+		{"pkg:npm//x", PURL{"npm", "", "x", ""}, "x"},
+		{"pkg:golang/example.com//local/mod@v0.0.0", PURL{"golang", "example.com/local", "mod", "v0.0.0"}, "example.com/local/mod"},
 	}
 	for _, tt := range tests {
 		p, err := ParsePURL(tt.in)
@@ -114,7 +166,7 @@ func TestParsePURL(t *testing.T) {
 			t.Errorf("ParsePURL(%q) = %+v (%q), %v; want %+v (%q)", tt.in, p, p.OSVName(), err, tt.want, tt.name)
 		}
 	}
-	for _, bad := range []string{"", "pkg:", "pkg:npm", "pkg:npm/", "pkg:npm/a/%zz", "pkg:npm//x"} {
+	for _, bad := range []string{"", "pkg:", "pkg:npm", "pkg:npm/", "pkg:npm/a/%zz", "pkg:npm/%zz/a", "pkg:npm/a/b@%zz"} {
 		if p, err := ParsePURL(bad); err == nil {
 			t.Errorf("ParsePURL(%q) = %+v, want an error", bad, p)
 		}
@@ -169,14 +221,24 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(cdxDoc))
 	f.Add([]byte(spdxDoc))
 	f.Add([]byte(`{"bomFormat":"CycloneDX","components":[{"purl":"pkg:npm/x@1"}]}`))
+	f.Add([]byte(`{"bomFormat":"CycloneDX","components":[{"name":"a","purl":"pkg:golang/a//b@v1"},{"name":"c","purl":"pkg:golang/%zz/c"},{"purl":"pkg:"}]}`))
+	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","packages":[{},{"name":"x","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:npm//x@1"}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cs, _, err := Parse(b)
+		d, err := ParseDocument(b)
 		if err != nil {
 			return
 		}
-		for _, c := range cs {
+		for _, c := range d.Components {
 			if c.Name == "" {
 				t.Fatalf("component without a name: %+v", c)
+			}
+		}
+		if len(d.Components)+len(d.Skipped) > MaxComponents {
+			t.Fatalf("%d components and %d skipped, over the cap", len(d.Components), len(d.Skipped))
+		}
+		for i, s := range d.Skipped {
+			if s.Reason == "" || (i > 0 && s.Index <= d.Skipped[i-1].Index) || len(s.Name) > maxReason+3 || len(s.PURL) > maxReason+3 {
+				t.Fatalf("skipped %+v", s)
 			}
 		}
 	})

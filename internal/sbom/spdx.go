@@ -23,16 +23,15 @@ type spdxDocument struct {
 	} `json:"packages"`
 }
 
-func parseSPDX(b []byte) ([]Component, error) {
+func parseSPDX(l *list, b []byte) error {
 	var doc spdxDocument
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("sbom: malformed SPDX JSON: %w", err)
+		return fmt.Errorf("sbom: malformed SPDX JSON: %w", err)
 	}
 	if len(doc.Packages) > MaxComponents {
-		return nil, fmt.Errorf("sbom: SPDX: %d packages, the limit is %d", len(doc.Packages), MaxComponents)
+		return fmt.Errorf("sbom: SPDX: %d packages, the limit is %d", len(doc.Packages), MaxComponents)
 	}
-	var l list
-	for i, p := range doc.Packages {
+	for _, p := range doc.Packages {
 		purl := ""
 		for _, r := range p.ExternalRefs {
 			// SPDX 2.2 spells the category PACKAGE_MANAGER, 2.3
@@ -42,12 +41,9 @@ func parseSPDX(b []byte) ([]Component, error) {
 				break
 			}
 		}
-		if p.Name == "" && purl == "" {
-			return nil, fmt.Errorf("sbom: SPDX: package %d has no name", i)
-		}
 		if err := l.add(p.Name, p.VersionInfo, purl); err != nil {
-			return nil, fmt.Errorf("sbom: SPDX: %w", err)
+			return fmt.Errorf("sbom: SPDX: %w", err)
 		}
 	}
-	return l.out, nil
+	return nil
 }

@@ -7,26 +7,94 @@ import (
 	"slices"
 	"strings"
 
+	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
 )
 
-var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+// wildcard is one segment of a ServeMux pattern that is a wildcard:
+// {name}, {name...} (the rest of the path, slashes included) or {$} (the
+// end of the path after a trailing slash).
+var wildcard = regexp.MustCompile(`^\{(?:([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?|\$)\}$`)
+
+// PathParam is a path parameter of an OpenAPI path.
+type PathParam struct {
+	Name string
+	// Rest: the ServeMux wildcard {name...}, which matches the rest of
+	// the path, slashes included.
+	Rest bool
+}
+
+// OpenAPIPath translates a ServeMux path pattern into an OpenAPI path
+// template and its parameters: {name} stays, {name...} becomes {name}
+// (whose parameter says it may contain slashes; OpenAPI has no wildcard
+// that spans segments), and {$} is dropped. It refuses a pattern whose
+// braces are anything else (a wildcard inside a segment, a bad name, a
+// name used twice, {name...} before the end), since OpenAPI requires each
+// {…} of a path to be a declared parameter and no route may be described
+// as something it is not.
+func OpenAPIPath(pattern string) (string, []PathParam, error) {
+	if !strings.HasPrefix(pattern, "/") {
+		return "", nil, fmt.Errorf("openapi: path %q does not start with /", pattern)
+	}
+	segs := strings.Split(pattern, "/")
+	var params []PathParam
+	for i, seg := range segs {
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		m := wildcard.FindStringSubmatch(seg)
+		if m == nil {
+			return "", nil, fmt.Errorf("openapi: path %q: segment %q is not a whole {name} or {name...} wildcard", pattern, seg)
+		}
+		last := i == len(segs)-1
+		switch {
+		case m[1] == "": // {$}
+			if !last {
+				return "", nil, fmt.Errorf("openapi: path %q: {$} is not at the end", pattern)
+			}
+			segs[i] = ""
+			continue
+		case m[2] != "" && !last:
+			return "", nil, fmt.Errorf("openapi: path %q: %s is not at the end", pattern, seg)
+		}
+		for _, p := range params {
+			if p.Name == m[1] {
+				return "", nil, fmt.Errorf("openapi: path %q names {%s} twice", pattern, m[1])
+			}
+		}
+		params = append(params, PathParam{Name: m[1], Rest: m[2] != ""})
+		segs[i] = "{" + m[1] + "}"
+	}
+	return strings.Join(segs, "/"), params, nil
+}
+
+// problem is a response whose body is the RFC 9457 problem every error
+// of the API is (api.Error).
+func problem(desc string) map[string]any {
+	return map[string]any{
+		"description": desc,
+		"content":     map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}},
+	}
+}
 
 // OpenAPI returns the OpenAPI 3.1 document of the API, made from the route
-// table. Each operation carries x-roles, the roles that may call it.
+// table. Each operation carries x-roles, the roles that may call it. A
+// route whose path OpenAPI cannot express (see OpenAPIPath) is left out,
+// never emitted as an invalid path; a test keeps the table free of them.
 func (s *Server) OpenAPI() map[string]any {
 	paths := map[string]map[string]any{}
 	for _, rt := range s.routes {
+		path, pathParams, err := OpenAPIPath(rt.Path)
+		if err != nil {
+			continue
+		}
 		op := map[string]any{
 			"summary":     rt.Summary,
 			"operationId": operationID(rt),
 			"responses": map[string]any{
-				"default": map[string]any{
-					"description": "An error, with a code and a message that names the problem.",
-					"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}},
-				},
+				"default": problem("An error, as an RFC 9457 problem whose type and code name it."),
 			},
 		}
 		ok := map[string]any{"description": "Success."}
@@ -47,29 +115,42 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.Access.Public {
 			op["security"] = []any{}
 		} else {
-			op["responses"].(map[string]any)["401"] = map[string]any{"description": "No token, or a token that is unknown, expired or revoked."}
-			op["responses"].(map[string]any)["403"] = map[string]any{"description": "The token's role or namespace may not do this."}
+			op["responses"].(map[string]any)["401"] = problem("No token, or a token that is unknown, expired or revoked.")
+			op["responses"].(map[string]any)["403"] = problem("The token's role or namespace may not do this.")
 		}
 		if rules := Rules(rt.Access); len(rules) > 0 {
 			op["x-rules"] = rules
 		}
 		if rt.Access.Reads != NoVersion {
-			op["responses"].(map[string]any)["404"] = map[string]any{"description": "No such version, or one the caller may not read: the answers are the same."}
+			op["responses"].(map[string]any)["404"] = problem("No such version, or one the caller may not read: the answers are the same.")
+		} else if len(pathParams) > 0 {
+			op["responses"].(map[string]any)["404"] = problem("Nothing by that name.")
 		}
 		if rt.Body != "" {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{rt.Body: map[string]any{}}}
+			op["responses"].(map[string]any)["400"] = problem("The request body is malformed or invalid; the problem says what to change.")
+			op["responses"].(map[string]any)["413"] = problem("The request body is over the endpoint's size limit.")
+		}
+		if !has4xx(op["responses"].(map[string]any)) {
+			// Every request can be refused: a client error the server
+			// answers (the problem's type names it).
+			op["responses"].(map[string]any)["4XX"] = problem("A client error; the problem names it.")
 		}
 		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		for _, p := range pathParams {
+			param := map[string]any{"name": p.Name, "in": "path", "required": true, "schema": map[string]any{"type": "string"}}
+			if p.Rest {
+				param["description"] = "The rest of the path, which may contain slashes (for example 0/x001/234, 1/000.p/7 or entries/000)."
+			}
+			params = append(params, param)
 		}
 		if params != nil {
 			op["parameters"] = params
 		}
-		if paths[rt.Path] == nil {
-			paths[rt.Path] = map[string]any{}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
 		}
-		paths[rt.Path][strings.ToLower(rt.Method)] = op
+		paths[path][strings.ToLower(rt.Method)] = op
 	}
 	return map[string]any{
 		"openapi": "3.1.0",
@@ -77,6 +158,7 @@ func (s *Server) OpenAPI() map[string]any {
 			"title":       "Gatehouse API",
 			"version":     "1.0.0",
 			"description": "Submit, vet, review and distribute WebAssembly plugins. Tokens start with " + auth.Prefix + "; plugins target host API " + hostapi.Module + ".",
+			"license":     map[string]any{"name": "All rights reserved (no licence chosen yet)", "identifier": License},
 		},
 		"servers":  []any{map[string]any{"url": "/"}},
 		"security": []any{map[string]any{"bearer": []any{}}},
@@ -85,23 +167,44 @@ func (s *Server) OpenAPI() map[string]any {
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 			"schemas": map[string]any{
 				"Error": map[string]any{
-					"type":     "object",
-					"required": []string{"error"},
-					"properties": map[string]any{"error": map[string]any{
-						"type":       "object",
-						"required":   []string{"code", "message"},
-						"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}},
-					}},
+					"description": "An RFC 9457 problem (application/problem+json). The error member repeats the code and message for clients written before the RFC's members were added.",
+					"type":        "object",
+					"required":    []string{"type", "title", "status", "detail", "error"},
+					"properties": map[string]any{
+						"type":   map[string]any{"type": "string", "format": "uri", "description": "The problem's type: " + api.ProblemBase + " followed by the code."},
+						"title":  map[string]any{"type": "string", "description": "The kind of problem, the same for every problem of a status."},
+						"status": map[string]any{"type": "integer", "description": "The HTTP status code."},
+						"detail": map[string]any{"type": "string", "description": "What went wrong and what to do about it."},
+						"error": map[string]any{
+							"type":       "object",
+							"required":   []string{"code", "message"},
+							"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}},
+						},
+					},
 				},
 			},
 		},
 	}
 }
 
+// License is the licence info.license declares, an SPDX expression. The
+// project has chosen no licence yet (there is no LICENSE file), so this
+// says what holds without one; change it with the LICENSE file.
+const License = "LicenseRef-Gatehouse-All-Rights-Reserved"
+
+func has4xx(responses map[string]any) bool {
+	for code := range responses {
+		if strings.HasPrefix(code, "4") {
+			return true
+		}
+	}
+	return false
+}
+
 func operationID(rt Route) string {
 	parts := []string{strings.ToLower(rt.Method)}
 	for _, seg := range strings.Split(strings.TrimPrefix(rt.Path, "/api/v1"), "/") {
-		seg = strings.Trim(seg, "{}")
+		seg = strings.TrimSuffix(strings.Trim(seg, "{}"), "...")
 		seg = strings.NewReplacer(".", "", "-", "").Replace(seg)
 		if seg != "" {
 			parts = append(parts, strings.ToUpper(seg[:1])+seg[1:])

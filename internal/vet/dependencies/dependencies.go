@@ -7,6 +7,7 @@ package dependencies
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -25,13 +26,18 @@ import (
 const Name = "dependencies"
 
 // Version changes whenever a rule changes.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Rule ids.
 const (
 	RuleKnownVulnerability = "dependencies/known-vulnerability"
 	RuleUnreadableSBOM     = "dependencies/unreadable-sbom"
+	RuleUnreadableEntry    = "dependencies/unreadable-sbom-component"
 )
+
+// maxEntryFindings caps the unreadable-sbom-component findings of one
+// SBOM; past it one more finding counts the rest.
+const maxEntryFindings = 20
 
 // ErrNoDatabase is the reason the analyzer is skipped without a database.
 var ErrNoDatabase = fmt.Errorf("%w: no vulnerability database imported; run gatehouse vulndb import", vet.ErrSkipped)
@@ -44,6 +50,9 @@ var rules = []vet.Rule{
 	{ID: RuleUnreadableSBOM, Name: "UnreadableSBOM", Severity: vet.Medium,
 		Description: "An SBOM file in the package cannot be read as CycloneDX or SPDX 2.x JSON, so the components it should list cannot be checked.",
 		Remediation: "Regenerate the SBOM as CycloneDX JSON or SPDX 2.x JSON (for example with syft or cyclonedx-gomod), or remove the file if it is not an SBOM."},
+	{ID: RuleUnreadableEntry, Name: "UnreadableSBOMComponent", Severity: vet.Low,
+		Description: "One component of an SBOM cannot be read (its package URL is not a valid purl, or it has neither a name nor a package URL), so it alone is not checked; the SBOM's other components are.",
+		Remediation: "Give the component a valid package URL (pkg:TYPE/NAMESPACE/NAME@VERSION, each segment percent-encoded) or a name, by fixing the generator's input or regenerating the SBOM, then submit a new version."},
 }
 
 // Analyzer is the dependencies analyzer. The zero value is not usable;
@@ -172,12 +181,13 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 				return nil, err
 			}
 			doc, _ := in.Package.File(f.Path)
-			cs, _, err := sbom.Parse(doc)
+			sb, err := sbom.ParseDocument(doc)
 			if err != nil {
-				rep.Findings = append(rep.Findings, unreadable(f.Path, err))
+				rep.Findings = append(rep.Findings, unreadable(f.Path, doc, err))
 				continue
 			}
-			for _, c := range cs {
+			rep.Findings = append(rep.Findings, unreadableEntries(f.Path, doc, sb.Skipped)...)
+			for _, c := range sb.Components {
 				add(c, source{loc: vet.Location{File: f.Path}, doc: doc})
 			}
 		}
@@ -212,16 +222,57 @@ func modulePath(in *vet.Input) string {
 	return "module.wasm"
 }
 
-func unreadable(file string, err error) vet.Finding {
+func unreadable(file string, doc []byte, err error) vet.Finding {
+	loc := vet.Location{File: file}
+	// A JSON syntax error has a position: the finding points at it.
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) && syn.Offset >= 0 && syn.Offset <= int64(len(doc)) {
+		loc.Line, loc.Column = vet.LineCol(doc, int(syn.Offset))
+	}
 	return vet.Finding{
 		Analyzer:    Name,
 		RuleID:      RuleUnreadableSBOM,
 		Severity:    vet.Medium,
 		Message:     fmt.Sprintf("%s cannot be read as an SBOM, so the components it lists are not checked: %v", file, err),
-		Location:    vet.Location{File: file},
+		Location:    loc,
 		Fingerprint: vet.Fingerprint(RuleUnreadableSBOM, file),
 		Remediation: rules[1].Remediation,
 	}
+}
+
+// unreadableEntries reports the components of an SBOM that cannot be
+// read, each at its line, up to maxEntryFindings.
+func unreadableEntries(file string, doc []byte, skipped []sbom.Skipped) []vet.Finding {
+	var out []vet.Finding
+	for i, s := range skipped {
+		if i == maxEntryFindings {
+			out = append(out, vet.Finding{
+				Analyzer:    Name,
+				RuleID:      RuleUnreadableEntry,
+				Severity:    vet.Low,
+				Message:     fmt.Sprintf("%s: %d more components cannot be read and are not checked.", file, len(skipped)-i),
+				Location:    vet.Location{File: file},
+				Fingerprint: vet.Fingerprint(RuleUnreadableEntry, file, "more"),
+				Remediation: rules[2].Remediation,
+			})
+			break
+		}
+		loc := vet.Location{File: file}
+		loc.Line, loc.Column = lineOf(doc, sbom.Component{PURL: s.PURL, Name: s.Name})
+		out = append(out, vet.Finding{
+			Analyzer: Name,
+			RuleID:   RuleUnreadableEntry,
+			Severity: vet.Low,
+			Message:  fmt.Sprintf("%s: component %s cannot be read, so it is not checked (the SBOM's other components are): %s.", file, s, strings.TrimSuffix(s.Reason, ".")),
+			Location: loc,
+			// The component's name and package URL, not its position: a
+			// reviewer's judgement survives other components moving.
+			Fingerprint: vet.Fingerprint(RuleUnreadableEntry, file, s.Name, s.PURL),
+			Remediation: rules[2].Remediation,
+			Properties:  map[string]any{"component": s.Name, "purl": s.PURL, "index": s.Index, "reason": s.Reason},
+		})
+	}
+	return out
 }
 
 func finding(c *Component, m vulndb.Match, src source) vet.Finding {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,11 +244,105 @@ func TestSBOM(t *testing.T) {
 			bad = append(bad, f)
 		}
 	}
-	if len(bad) != 1 || bad[0].Location.File != "docs/broken.spdx.json" || !strings.Contains(bad[0].Message, "not valid JSON") || bad[0].Severity != vet.Medium {
+	// The syntax error's position: the end of the one-line document.
+	if len(bad) != 1 || bad[0].Location.File != "docs/broken.spdx.json" || !strings.Contains(bad[0].Message, "not valid JSON") || bad[0].Severity != vet.Medium ||
+		bad[0].Location.Line != 1 || bad[0].Location.Column != 42 {
 		t.Errorf("unreadable-sbom findings = %+v", bad)
 	}
 	if len(d.Components) != 2 {
 		t.Errorf("components = %+v", d.Components)
+	}
+}
+
+// localReplaceSBOM is what cyclonedx-gomod writes for a module with a
+// local replace (an empty path segment, which the purl specification
+// discards), beside a component whose package URL is badly escaped and a
+// vulnerable golang.org/x/text.
+const localReplaceSBOM = `{
+  "bomFormat": "CycloneDX",
+  "specVersion": "1.5",
+  "components": [
+    {
+      "type": "library",
+      "name": "example.com/plugin/internal/local",
+      "version": "v0.0.0",
+      "purl": "pkg:golang/example.com/plugin//internal/local@v0.0.0"
+    },
+    {
+      "type": "library",
+      "name": "example.com/broken",
+      "version": "v1.0.0",
+      "purl": "pkg:golang/example.com/br%zzoken@v1.0.0"
+    },
+    {
+      "type": "library",
+      "name": "golang.org/x/text",
+      "version": "v0.3.5",
+      "purl": "pkg:golang/golang.org/x/text@v0.3.5"
+    }
+  ]
+}
+`
+
+// TestSBOMWithABadComponent: one component that cannot be read is
+// reported, by name and at its line, and the rest of the SBOM is still
+// matched: the x/text advisory is found.
+func TestSBOMWithABadComponent(t *testing.T) {
+	t.Parallel()
+	in := withPackage(t, input(nil), map[string][]byte{"bom.json": []byte(localReplaceSBOM)})
+	rep, d := analyze(t, New(database(t)), in)
+	if f := byAdvisory(rep.Findings, "GO-2021-0113"); f == nil || f.Location.File != "bom.json" || f.Location.Line != 21 {
+		t.Errorf("GO-2021-0113 finding = %+v, want bom.json line 21", f)
+	}
+	var bad []vet.Finding
+	for _, f := range rep.Findings {
+		switch f.RuleID {
+		case RuleUnreadableSBOM:
+			t.Errorf("the whole SBOM was refused: %+v", f)
+		case RuleUnreadableEntry:
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) != 1 {
+		t.Fatalf("unreadable-sbom-component findings = %+v", bad)
+	}
+	f := bad[0]
+	if f.Location.File != "bom.json" || f.Location.Line != 15 || f.Severity != vet.Low || f.Remediation == "" ||
+		!strings.Contains(f.Message, "example.com/broken") || !strings.Contains(f.Message, "badly escaped") || f.Properties["component"] != "example.com/broken" {
+		t.Errorf("finding = %+v", f)
+	}
+	// The local module is kept, its purl normalised (the empty segment
+	// discarded).
+	if !slices.ContainsFunc(d.Components, func(c Component) bool {
+		return c.Name == "example.com/plugin/internal/local" && c.Ecosystem == "Go"
+	}) || len(d.Components) != 2 {
+		t.Errorf("components = %+v", d.Components)
+	}
+}
+
+// TestSBOMBadComponentsCapped: an SBOM of many bad components gives at
+// most maxEntryFindings findings and one that counts the rest.
+func TestSBOMBadComponentsCapped(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [`)
+	for i := range maxEntryFindings + 5 {
+		fmt.Fprintf(&b, `{"type": "library", "name": "bad%d", "purl": "pkg:golang/%%zz/bad%d@v1"},`, i, i)
+	}
+	b.WriteString(`{"type": "library", "name": "golang.org/x/text", "version": "v0.3.5", "purl": "pkg:golang/golang.org/x/text@v0.3.5"}]}`)
+	in := withPackage(t, input(nil), map[string][]byte{"bom.json": []byte(b.String())})
+	rep, _ := analyze(t, New(database(t)), in)
+	n := 0
+	for _, f := range rep.Findings {
+		if f.RuleID == RuleUnreadableEntry {
+			n++
+			if strings.Contains(f.Message, "5 more components") {
+				n += 1000
+			}
+		}
+	}
+	if n != 1000+maxEntryFindings+1 || byAdvisory(rep.Findings, "GO-2021-0113") == nil {
+		t.Errorf("findings: %d unreadable-sbom-component (want %d and a count of the rest); %+v", n%1000, maxEntryFindings+1, rep.Findings)
 	}
 }
 
@@ -307,7 +402,7 @@ func TestRules(t *testing.T) {
 		}
 		ids[r.ID] = true
 	}
-	if !ids[RuleKnownVulnerability] || !ids[RuleUnreadableSBOM] || a.Name() != "dependencies" {
+	if !ids[RuleKnownVulnerability] || !ids[RuleUnreadableSBOM] || !ids[RuleUnreadableEntry] || a.Name() != "dependencies" {
 		t.Errorf("rules = %v", ids)
 	}
 	for name, want := range map[string]bool{"sbom.cdx.json": true, "x/app.CDX.json": true, "bom.json": true, "sbom.spdx.json": true, "a/b.spdx.json": true, "bom.xml": false, "sbom.json": false, "manifest.json": false} {

@@ -43,11 +43,15 @@ const (
 // Fingerprint.
 const FingerprintKey = "gatehouse/v1"
 
+// InformationURI is the project's home, each driver's informationUri
+// when ToolInfo names none.
+const InformationURI = "https://gatehouse.dev"
+
 // ToolInfo names the tool that produced the results.
 type ToolInfo struct {
 	Name           string // "gatehouse"
 	Version        string
-	InformationURI string // optional
+	InformationURI string // optional; InformationURI when empty
 }
 
 // Write writes results as a SARIF 2.1.0 log to w. rules maps an analyzer
@@ -69,6 +73,9 @@ func Build(results []vet.Result, rules map[string][]vet.Rule, tool ToolInfo) *Lo
 	name := tool.Name
 	if name == "" {
 		name = "gatehouse"
+	}
+	if tool.InformationURI == "" {
+		tool.InformationURI = InformationURI
 	}
 	l := &Log{Schema: SchemaURI, Version: Version, Runs: make([]Run, 0, len(results))}
 	for _, res := range results {

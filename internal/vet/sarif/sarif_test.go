@@ -167,3 +167,61 @@ func TestSchemaCatchesMistakes(t *testing.T) {
 		t.Errorf("a broken log validated: %v", err)
 	}
 }
+
+// TestDriversAndRegions: every driver names the project's informationUri
+// (the multitool warns without one), every result whose position is
+// known has a region (a line and column for text, a byte range for a
+// binary), and the log still validates against the official schema.
+func TestDriversAndRegions(t *testing.T) {
+	t.Parallel()
+	schema := compileSchema(t)
+	results, rules := everyKind()
+	results[0].Findings = append(results[0].Findings,
+		vet.Finding{Analyzer: "capabilities", RuleID: "capabilities/unused-permission", Severity: vet.Low, Message: "offset only",
+			Location: vet.Location{File: "plugin.wasm", Offset: 8}, Fingerprint: "fp-offset"},
+		vet.Finding{Analyzer: "capabilities", RuleID: "capabilities/unused-permission", Severity: vet.Low, Message: "length only",
+			Location: vet.Location{File: "plugin.wasm", Length: 8}, Fingerprint: "fp-length"})
+	l := Build(results, rules, ToolInfo{Name: "gatehouse"})
+	b, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(inst); err != nil {
+		t.Fatalf("the SARIF output does not validate: %v", err)
+	}
+	for ri, run := range l.Runs {
+		if run.Tool.Driver.InformationURI != InformationURI {
+			t.Errorf("run %d: informationUri %q", ri, run.Tool.Driver.InformationURI)
+		}
+		for i, r := range run.Results {
+			f := results[ri].Findings[i]
+			known := f.Location.File != "" && (f.Location.Line > 0 || f.Location.Offset > 0 || f.Location.Length > 0)
+			if !known {
+				continue
+			}
+			if len(r.Locations) != 1 || r.Locations[0].PhysicalLocation.Region == nil {
+				t.Errorf("%s: no region for %+v", f.Message, f.Location)
+				continue
+			}
+			reg := r.Locations[0].PhysicalLocation.Region
+			switch {
+			case f.Location.Line > 0:
+				if reg.StartLine != f.Location.Line || reg.StartColumn != f.Location.Column || reg.ByteOffset != nil {
+					t.Errorf("%s: region %+v for %+v", f.Message, reg, f.Location)
+				}
+			default:
+				if reg.ByteOffset == nil || *reg.ByteOffset != f.Location.Offset || reg.ByteLength != f.Location.Length || reg.StartLine != 0 {
+					t.Errorf("%s: region %+v for %+v", f.Message, reg, f.Location)
+				}
+			}
+		}
+	}
+	// A caller's own informationUri is kept.
+	if l := Build(results, rules, ToolInfo{InformationURI: "https://example.com/ci"}); l.Runs[0].Tool.Driver.InformationURI != "https://example.com/ci" {
+		t.Errorf("informationUri %q", l.Runs[0].Tool.Driver.InformationURI)
+	}
+}
