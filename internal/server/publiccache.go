@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -42,7 +43,8 @@ const (
 // a hash of the body) answers If-None-Match with 304, Range with 206,
 // and JSON goes gzip-compressed to those that accept it.
 type publicCache struct {
-	app      *app.App
+	// state is the catalog's state now (app.App.CatalogState).
+	state    func(context.Context) (app.CatalogState, error)
 	maxBytes int64
 	now      func() time.Time
 
@@ -72,8 +74,8 @@ type cachedAnswer struct {
 
 func (c *cachedAnswer) bytes() int64 { return int64(len(c.body) + len(c.gz) + len(c.key) + 512) }
 
-func newPublicCache(a *app.App, maxBytes int64, now func() time.Time) *publicCache {
-	return &publicCache{app: a, maxBytes: maxBytes, now: now, lru: list.New(), entries: map[string]*list.Element{}, making: map[string]*making{}}
+func newPublicCache(state func(context.Context) (app.CatalogState, error), maxBytes int64, now func() time.Time) *publicCache {
+	return &publicCache{state: state, maxBytes: maxBytes, now: now, lru: list.New(), entries: map[string]*list.Element{}, making: map[string]*making{}}
 }
 
 // cacheable reports whether r may be answered from the cache: a GET or
@@ -88,7 +90,7 @@ func cacheable(r *http.Request) bool {
 // guarded route, for an anonymous caller) and keeps it when it is a 200
 // that fits.
 func (c *publicCache) serve(w http.ResponseWriter, r *http.Request, route http.Handler) {
-	st, err := c.app.CatalogState(r.Context())
+	st, err := c.state(r.Context())
 	if err != nil {
 		// Without the state nothing kept can be trusted: answer afresh.
 		route.ServeHTTP(w, r)
@@ -123,11 +125,15 @@ func (c *publicCache) serve(w http.ResponseWriter, r *http.Request, route http.H
 		m := &making{done: make(chan struct{})}
 		c.making[key] = m
 		c.mu.Unlock()
+		// Released however the route ends (a panic included), or every
+		// later request for key would wait on it.
+		defer func() {
+			c.mu.Lock()
+			delete(c.making, key)
+			c.mu.Unlock()
+			close(m.done)
+		}()
 		m.ans = c.make(w, r, key, st, route)
-		c.mu.Lock()
-		delete(c.making, key)
-		c.mu.Unlock()
-		close(m.done)
 		return
 	}
 }
@@ -149,9 +155,10 @@ func (c *publicCache) lookup(key string, st app.CatalogState) *cachedAnswer {
 	return ans
 }
 
-// make runs the route for r without its conditional and range headers
-// (so that the whole 200 comes back), keeps a 200 that fits, and
-// answers r from it; anything else goes to w as the route wrote it.
+// make runs the route for r without its conditional headers (so that the
+// whole 200 comes back; a Range never reaches here), keeps a 200 that
+// fits, and answers r from it; anything else goes to w as the route
+// wrote it.
 func (c *publicCache) make(w http.ResponseWriter, r *http.Request, key string, st app.CatalogState, route http.Handler) *cachedAnswer {
 	plain := r.Clone(r.Context())
 	for _, h := range []string{"If-None-Match", "If-Match", "If-Modified-Since", "If-Unmodified-Since"} {

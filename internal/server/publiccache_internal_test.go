@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"gatehouse.dev/gatehouse/internal/app"
 )
 
 // TestPublicCacheStaysWithinItsBytes: however many answers are kept, the
@@ -25,5 +29,39 @@ func TestPublicCacheStaysWithinItsBytes(t *testing.T) {
 	c.keep(&cachedAnswer{key: "/big", header: http.Header{}, body: make([]byte, max/4)})
 	if _, ok := c.entries["/big"]; ok {
 		t.Error("an answer of a quarter of the cache was kept")
+	}
+}
+
+// TestPublicCacheSurvivesAPanickingRoute: a route that panics while it
+// makes an answer (a client gone mid-download aborts with
+// http.ErrAbortHandler) leaves no request behind it waiting forever.
+func TestPublicCacheSurvivesAPanickingRoute(t *testing.T) {
+	c := newPublicCache(func(context.Context) (app.CatalogState, error) { return app.CatalogState{}, nil }, 1<<20, time.Now)
+	calls := 0
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			panic(http.ErrAbortHandler)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"plugins":[]}`))
+	})
+	func() {
+		defer func() { recover() }()
+		c.serve(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/plugins", nil), route)
+	}()
+	done := make(chan *httptest.ResponseRecorder)
+	go func() {
+		w := httptest.NewRecorder()
+		c.serve(w, httptest.NewRequest("GET", "/api/v1/plugins", nil), route)
+		done <- w
+	}()
+	select {
+	case w := <-done:
+		if w.Code != 200 || w.Body.String() != `{"plugins":[]}` {
+			t.Fatalf("after the panic: %d %q", w.Code, w.Body.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request after a panicking route still waits for it")
 	}
 }

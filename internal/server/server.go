@@ -143,7 +143,7 @@ func New(cfg Config) *Server {
 		if size == 0 {
 			size = DefaultPublicCacheBytes
 		}
-		s.cache = newPublicCache(cfg.App, size, cfg.Now)
+		s.cache = newPublicCache(cfg.App.CatalogState, size, cfg.Now)
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
