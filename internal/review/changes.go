@@ -20,7 +20,8 @@ type auditReader interface {
 // its ownership and its publisher keys last changed (nil when never), so
 // that the policy sends the next versions after a takeover-shaped change to
 // people. The namespace's first key is its baseline, not a change; every key
-// added after it is one.
+// added after it is one, and so is every key removed or reported
+// compromised.
 func namespaceChanges(ctx context.Context, st auditReader, ns string, now time.Time) (owner, key *int, err error) {
 	var ownerAt, keyAt time.Time
 	firstKey := true
@@ -33,6 +34,9 @@ func namespaceChanges(ctx context.Context, st auditReader, ns string, now time.T
 				firstKey = false
 				return nil
 			}
+			keyAt = e.Time
+		case e.Action == audit.PublisherKeyRemoved || e.Action == audit.PublisherKeyCompromised:
+			// A key taken away changes who may sign as much as one added.
 			keyAt = e.Time
 		}
 		return nil
