@@ -100,6 +100,32 @@ func startMarketplace(t *testing.T) (base, adminToken string) {
 	return "http://" + ln.Addr().String(), adminToken
 }
 
+// cast is a running marketplace and the people the tests play, each
+// with a token of their own, through the real CLI.
+type cast struct {
+	base                                           string
+	admin, publisher, reviewer, reviewer2, steward gatehouse
+}
+
+// startCast starts a marketplace and makes a token for each role: a
+// publisher of acme, two reviewers (a high tier needs two) and a steward.
+func startCast(t *testing.T) cast {
+	t.Helper()
+	base, adminToken := startMarketplace(t)
+	c := cast{base: base, admin: gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base, "GATEHOUSE_TOKEN": adminToken}}}
+	c.publisher = c.admin.with("GATEHOUSE_TOKEN", c.token("publisher", "dev@acme.example.com", "--namespace", "acme"))
+	c.reviewer = c.admin.with("GATEHOUSE_TOKEN", c.token("reviewer", "rev@gatehouse.example"))
+	c.reviewer2 = c.admin.with("GATEHOUSE_TOKEN", c.token("reviewer", "rev2@gatehouse.example"))
+	c.steward = c.admin.with("GATEHOUSE_TOKEN", c.token("steward", "steward@gatehouse.example"))
+	return c
+}
+
+// token makes a token for subject with role, as the admin; the secret is
+// all token create prints on standard output.
+func (c cast) token(role, subject string, extra ...string) string {
+	return strings.TrimSpace(c.admin.must(append([]string{"token", "create", "--role", role, "--subject", subject}, extra...)...))
+}
+
 // copyDir copies an example plugin's folder, as its author would have it.
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
@@ -135,16 +161,8 @@ func TestSignSubmitApproveInstallRun(t *testing.T) {
 		t.Skip("builds a WebAssembly plugin and runs the whole marketplace")
 	}
 	ctx := context.Background()
-	base, adminToken := startMarketplace(t)
-	admin := gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base, "GATEHOUSE_TOKEN": adminToken}}
-	token := func(role, subject string, extra ...string) string {
-		// The secret is all token create prints on standard output.
-		return strings.TrimSpace(admin.must(append([]string{"token", "create", "--role", role, "--subject", subject}, extra...)...))
-	}
-	publisher := admin.with("GATEHOUSE_TOKEN", token("publisher", "dev@acme.example.com", "--namespace", "acme"))
-	reviewer := admin.with("GATEHOUSE_TOKEN", token("reviewer", "rev@gatehouse.example"))
-	reviewer2 := admin.with("GATEHOUSE_TOKEN", token("reviewer", "rev2@gatehouse.example"))
-	steward := admin.with("GATEHOUSE_TOKEN", token("steward", "steward@gatehouse.example"))
+	c := startCast(t)
+	base, publisher, reviewer, reviewer2, steward := c.base, c.publisher, c.reviewer, c.reviewer2, c.steward
 	host := gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base}} // no token
 
 	// The publisher makes a key and registers it on the namespace.

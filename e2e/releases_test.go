@@ -54,15 +54,9 @@ func TestReleasesAcrossEnvironments(t *testing.T) {
 	}
 	ctx := context.Background()
 	const plugin = "acme/templater"
-	base, adminToken := startMarketplace(t)
-	admin := gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base, "GATEHOUSE_TOKEN": adminToken}}
-	token := func(role, subject string, extra ...string) string {
-		return strings.TrimSpace(admin.must(append([]string{"token", "create", "--role", role, "--subject", subject}, extra...)...))
-	}
-	publisher := admin.with("GATEHOUSE_TOKEN", token("publisher", "dev@acme.example.com", "--namespace", "acme"))
-	reviewer := admin.with("GATEHOUSE_TOKEN", token("reviewer", "rev@gatehouse.example"))
-	reviewer2 := admin.with("GATEHOUSE_TOKEN", token("reviewer", "rev2@gatehouse.example"))
-	steward := admin.with("GATEHOUSE_TOKEN", token("steward", "steward@gatehouse.example"))
+	c := startCast(t)
+	base, publisher, reviewer, reviewer2, steward := c.base, c.publisher, c.reviewer, c.reviewer2, c.steward
+	token := c.token
 	anon := gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base}} // hosts: no token
 
 	// Nine hosts, three per environment, each with its own folder and its
