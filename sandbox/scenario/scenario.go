@@ -244,22 +244,9 @@ func RunIn(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, sc
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		r := req
-		if len(s.Mounts) > 0 {
-			r.Mounts = maps(req.Mounts)
-			for mount, rel := range s.Mounts {
-				if _, ok := r.Mounts[mount]; ok {
-					continue // the caller mounted it already
-				}
-				if dir == "" {
-					return out, fmt.Errorf("scenario %q mounts %s, but no plugin folder was given to find %q in", s.Name, mount, rel)
-				}
-				clean := filepath.Clean(filepath.FromSlash(rel))
-				if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-					return out, fmt.Errorf("scenario %q: mount folder %q leaves the plugin folder", s.Name, rel)
-				}
-				r.Mounts[mount] = filepath.Join(dir, clean)
-			}
+		r, err := withMounts(req, s, dir)
+		if err != nil {
+			return out, err
 		}
 		res, err := runOne(ctx, rt, r, s)
 		if err != nil {
@@ -268,6 +255,30 @@ func RunIn(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, sc
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// withMounts returns req with the scenario's mounts resolved as folders
+// inside dir (the plugin folder); a mount the caller made already stays.
+func withMounts(req sandbox.LoadRequest, s Scenario, dir string) (sandbox.LoadRequest, error) {
+	if len(s.Mounts) == 0 {
+		return req, nil
+	}
+	r := req
+	r.Mounts = maps(req.Mounts)
+	for mount, rel := range s.Mounts {
+		if _, ok := r.Mounts[mount]; ok {
+			continue // the caller mounted it already
+		}
+		if dir == "" {
+			return req, fmt.Errorf("scenario %q mounts %s, but no plugin folder was given to find %q in", s.Name, mount, rel)
+		}
+		clean := filepath.Clean(filepath.FromSlash(rel))
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+			return req, fmt.Errorf("scenario %q: mount folder %q leaves the plugin folder", s.Name, rel)
+		}
+		r.Mounts[mount] = filepath.Join(dir, clean)
+	}
+	return r, nil
 }
 
 func maps(m map[string]string) map[string]string {
