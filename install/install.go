@@ -205,6 +205,16 @@ type Result struct {
 // the folder, opts.Keep per plugin, so that Rollback needs no network;
 // their bundles are fetched again with the others.
 func Install(ctx context.Context, req Request, opts Options) (*Result, error) {
+	return InstallAll(ctx, []Request{req}, opts)
+}
+
+// InstallAll is Install of several requests resolved together, as the
+// dependencies a manifest declares are: one set of versions satisfies every
+// request's range and their dependencies', or nothing is installed.
+func InstallAll(ctx context.Context, reqs []Request, opts Options) (*Result, error) {
+	if len(reqs) == 0 {
+		return nil, errors.New("install: nothing to install")
+	}
 	if opts.Source == nil || opts.Dir == "" {
 		return nil, errors.New("install: a source and a folder are required")
 	}
@@ -218,18 +228,26 @@ func Install(ctx context.Context, req Request, opts Options) (*Result, error) {
 	if err := validText(`name in "by"`, opts.By, maxByBytes); err != nil {
 		return nil, err
 	}
-	c, err := constraint(req.Range)
-	if err != nil {
-		return nil, err
+	lim := opts.Limits.withDefaults()
+	if len(reqs) > lim.MaxPlugins {
+		return nil, fmt.Errorf("%w: %d plugins requested, more than %d", ErrLimit, len(reqs), lim.MaxPlugins)
 	}
-	if err := validID(req.ID); err != nil {
-		return nil, err
+	pending := make([]requirement, 0, len(reqs))
+	for _, req := range reqs {
+		c, err := constraint(req.Range)
+		if err != nil {
+			return nil, err
+		}
+		if err := validID(req.ID); err != nil {
+			return nil, err
+		}
+		pending = append(pending, requirement{id: req.ID, rng: req.Range, c: c})
 	}
 	r := &resolver{ctx: ctx, opts: opts, lim: opts.Limits.withDefaults(), keep: keep, cands: map[string]*candidate{}, releases: map[string][]release{}}
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
-	sel, err := r.solve(map[string]selection{}, []requirement{{id: req.ID, rng: req.Range, c: c}})
+	sel, err := r.solve(map[string]selection{}, pending)
 	if err != nil {
 		return nil, err
 	}

@@ -327,3 +327,34 @@ func TestInstallUsesThePinnedTrustRoot(t *testing.T) {
 		t.Fatalf("err = %v, want the checkpoint signature refused", err)
 	}
 }
+
+// TestInstallAllResolvesRequestsTogether: several requests (a manifest's
+// declared dependencies) get one set of versions that satisfies them all,
+// backtracking across requests, or nothing is installed.
+func TestInstallAllResolvesRequestsTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := installtest.New(t, t0)
+	m.Publish(installtest.Plugin{ID: "acme/base", Version: "1.0.0"})
+	m.Publish(installtest.Plugin{ID: "acme/base", Version: "2.0.0"})
+	m.Publish(installtest.Plugin{ID: "acme/util", Version: "1.0.0", Dependencies: map[string]string{"acme/base": "1.x"}})
+	m.Publish(installtest.Plugin{ID: "acme/util", Version: "2.0.0", Dependencies: map[string]string{"acme/base": "2.x"}})
+	res, err := install.InstallAll(ctx, []install.Request{{ID: "acme/util", Range: "*"}, {ID: "acme/base", Range: "^1"}}, options(t, m, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := versions(res), "acme/base@1.0.0 acme/util@1.0.0"; got != want {
+		t.Fatalf("installed %s, want %s", got, want)
+	}
+	dir := t.TempDir()
+	_, err = install.InstallAll(ctx, []install.Request{{ID: "acme/util", Range: "^2"}, {ID: "acme/base", Range: "^1"}}, options(t, m, dir))
+	if !errors.Is(err, install.ErrConflict) {
+		t.Fatalf("conflicting requests: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, install.LockFile)); !os.IsNotExist(err) {
+		t.Errorf("a refused install wrote its lock file: %v", err)
+	}
+	if _, err := install.InstallAll(ctx, nil, options(t, m, t.TempDir())); err == nil {
+		t.Error("an empty request list was accepted")
+	}
+}
