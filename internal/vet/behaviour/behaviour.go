@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,7 +32,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"gatehouse.dev/gatehouse/hostapi"
+	"gatehouse.dev/gatehouse/internal/plugindeps"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/sandbox"
@@ -44,7 +43,7 @@ import (
 const Name = "behaviour"
 
 // Version changes whenever the analyzer's own logic changes.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Rule ids.
 const (
@@ -53,6 +52,13 @@ const (
 	RuleNondeterministic = Name + "/nondeterministic"
 	RuleScenarioError    = Name + "/scenario-error"
 	RuleLimitBreach      = Name + "/limit-breach"
+	// RuleWorkflowFailed: an integration workflow (tests/workflows/*.json)
+	// did not give what it expects.
+	RuleWorkflowFailed = Name + "/workflow-failed"
+	// RuleDependencyUnavailable: the version declares dependencies and has
+	// workflows, but no set of certified versions satisfies the ranges, so
+	// the workflows cannot run; vetting fails closed.
+	RuleDependencyUnavailable = Name + "/dependency-unavailable"
 )
 
 // Limits on what one analysis runs: each scenario runs twice, each run up
@@ -79,18 +85,25 @@ type Options struct {
 	// MaxCallTimeout caps one call, whatever the manifest asks (default
 	// 10 seconds): vetting runs every scenario twice.
 	MaxCallTimeout time.Duration
+	// Dependencies are the marketplace's certified versions: a version
+	// that declares dependencies runs its integration workflows against
+	// the versions resolved from them, as install would pick. Nil leaves
+	// those workflows unrun, and Detail says so (`gatehouse vet` has no
+	// marketplace; the server always sets it).
+	Dependencies plugindeps.Catalog
 }
 
 // Analyzer is the behaviour analyzer. It is safe for concurrent use.
 type Analyzer struct {
 	rt       *sandbox.Runtime
+	deps     plugindeps.Catalog
 	ownCache string // removed on Close
 	timeout  time.Duration
 }
 
 // New builds the analyzer and its sandbox runtime. Close it when done.
 func New(opts Options) (*Analyzer, error) {
-	a := &Analyzer{timeout: opts.Timeout}
+	a := &Analyzer{timeout: opts.Timeout, deps: opts.Dependencies}
 	if a.timeout <= 0 {
 		a.timeout = 2 * time.Minute
 	}
@@ -160,6 +173,10 @@ func (*Analyzer) Rules() []vet.Rule {
 			Description: "A scenario file does not parse, names an export that does not exist, or the plugin cannot be loaded in the sandbox."},
 		{ID: RuleLimitBreach, Name: "limit-breach", Severity: vet.High, Remediation: remLimit,
 			Description: "A scenario ran past the plugin's time, memory, output or host-call limit and the sandbox stopped it."},
+		{ID: RuleWorkflowFailed, Name: "workflow-failed", Severity: vet.Medium, Remediation: remWorkflow,
+			Description: "An integration workflow chaining the plugin with its dependencies' certified versions did not give what it expects, or gave it differently on two runs."},
+		{ID: RuleDependencyUnavailable, Name: "dependency-unavailable", Severity: vet.High, Remediation: remDependency,
+			Description: "The version declares dependencies and has integration workflows, but no set of certified versions satisfies the declared ranges, so the workflows cannot run."},
 	}
 }
 
@@ -168,6 +185,8 @@ const (
 	remOutput   = "Fix the plugin or the scenario so they agree: run the scenario locally with `gatehouse vet` and compare the output with the scenario's expected value."
 	remNondet   = "Make the output depend only on the input and the faked responses: avoid clocks, randomness and map iteration order in what the plugin returns."
 	remScenario = "Check the scenario file against the documented format (name, export, input, expected or expectedError, fetch and data fakes) and that the export exists in the module and the manifest."
+	remWorkflow   = "Run the workflow locally with `gatehouse plugin test` against the same dependency versions (--deps with their packages, or the marketplace) and make the plugin and the workflow agree; a dependency's output is its certified version's, so adapt to it or pin another range."
+	remDependency = "Declare ranges that certified versions satisfy (see the catalog), or wait until the dependency is certified and submit again; vetting does not run workflows against uncertified plugins."
 	remLimit    = "Bound the work one call does (loops, allocations, output, host calls) so it stays within the manifest's limits, or raise the limit in the manifest if the plugin truly needs more."
 )
 
@@ -181,6 +200,26 @@ type Detail struct {
 	// an empty folder name means the package has no such folder and an
 	// empty folder was mounted.
 	Mounts map[string]string `json:"mounts,omitempty"`
+	// WorkflowFiles are the integration workflow files; Workflows their
+	// outcomes; Dependencies the versions they ran against (id@version);
+	// WorkflowCheck says whether they ran ("checked") or why not.
+	WorkflowFiles []string      `json:"workflowFiles,omitempty"`
+	Workflows     []WorkflowRun `json:"workflows,omitempty"`
+	Dependencies  []string      `json:"dependencies,omitempty"`
+	WorkflowCheck string        `json:"workflowCheck,omitempty"`
+}
+
+// WorkflowRun is one workflow's outcome, as Detail lists it.
+type WorkflowRun struct {
+	File   string `json:"file"`
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	// Steps name each step run: plugin@version export.
+	Steps      []string      `json:"steps"`
+	FailedStep int           `json:"failedStep,omitempty"`
+	ErrorKind  string        `json:"errorKind,omitempty"`
+	Problem    string        `json:"problem,omitempty"`
+	Duration   time.Duration `json:"durationNs"`
 }
 
 // Run is one scenario's outcome, as Detail lists it.
@@ -218,8 +257,12 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 			files = append(files, e.Path)
 		}
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("%w: the package has no test scenarios (tests/*.json)", vet.ErrSkipped)
+	wfiles, err := plugindeps.WorkflowFiles(in.Package)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 && len(wfiles) == 0 {
+		return nil, fmt.Errorf("%w: the package has no test scenarios (tests/*.json) or workflows (tests/workflows/*.json)", vet.ErrSkipped)
 	}
 	if len(files) > maxScenarioFiles {
 		return nil, fmt.Errorf("the package has %d scenario files; the limit is %d", len(files), maxScenarioFiles)
@@ -230,7 +273,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		return nil, fmt.Errorf("creating a folder for the mounts: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	d := &Detail{Files: files, Scenarios: []Run{}}
+	d := &Detail{Files: files, Scenarios: []Run{}, WorkflowFiles: wfiles}
 	req := sandbox.LoadRequest{Manifest: in.Manifest, Module: in.Module}
 	req.Mounts, d.Mounts, err = mounts(tmp, in)
 	if err != nil {
@@ -291,6 +334,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 				d.Failed++
 			}
 		}
+	}
+	if err := a.workflows(ctx, in, req, tmp, wfiles, r, d); err != nil {
+		return nil, err
 	}
 	return r.finish(d), nil
 }
@@ -468,59 +514,13 @@ func (r *report) scenario(s scenario.Scenario, o outcome, loc vet.Location) {
 	}
 }
 
-// mounts copies, for each fs:read permission of the manifest, the
-// package's folder of the same name (fs:read:/templates mounts the
-// package's templates/ folder) into a private folder, read-only. A
-// permission whose folder the package lacks gets an empty folder, so the
-// plugin still loads and sees no files. It returns the host folders by
-// mount path and, for Detail, the package folder behind each.
+// mounts mounts the package's own folders for its fs:read permissions
+// (plugindeps.Mounts: fs:read:/templates mounts the package's templates/
+// folder, copied to a private folder, read-only).
 func mounts(tmp string, in *vet.Input) (map[string]string, map[string]string, error) {
-	perms, err := manifest.ParsePermissions(in.Manifest.Permissions)
+	host, shown, err := plugindeps.Mounts(tmp, in.Package, in.Manifest)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: the manifest's permissions do not parse: %v", vet.ErrSkipped, err)
-	}
-	host := map[string]string{}
-	shown := map[string]string{}
-	for i, p := range perms {
-		if p.Kind != hostapi.PermFSRead {
-			continue
-		}
-		dir := filepath.Join(tmp, fmt.Sprintf("mount-%d", i))
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("creating the folder for mount %s: %w", p.Scope, err)
-		}
-		folder := strings.Trim(p.Scope, "/")
-		prefix := folder + "/"
-		if folder == "" {
-			prefix = ""
-		}
-		n := 0
-		for _, e := range in.Package.Files {
-			rel, ok := strings.CutPrefix(e.Path, prefix)
-			if !ok {
-				continue
-			}
-			// Paths were validated by pkgfile: relative, no "..", no
-			// links; so the join stays inside dir.
-			dst := filepath.Join(dir, filepath.FromSlash(rel))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-				return nil, nil, fmt.Errorf("copying %s for mount %s: %w", e.Path, p.Scope, err)
-			}
-			data, _ := in.Package.File(e.Path)
-			if err := os.WriteFile(dst, data, 0o400); err != nil {
-				return nil, nil, fmt.Errorf("copying %s for mount %s: %w", e.Path, p.Scope, err)
-			}
-			n++
-		}
-		host[p.Scope] = dir
-		if n > 0 {
-			shown[p.Scope] = folder
-		} else {
-			shown[p.Scope] = ""
-		}
-	}
-	if len(host) == 0 {
-		return nil, nil, nil
+		return nil, nil, fmt.Errorf("%w: %v", vet.ErrSkipped, err)
 	}
 	return host, shown, nil
 }
@@ -596,4 +596,135 @@ func clip(s string) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// workflows runs the package's integration workflows: the plugin under
+// test (self, as the scenarios load it) chained with the certified
+// versions of the dependencies it declares, resolved as install would.
+// A version whose dependencies cannot be resolved fails closed with a
+// finding; its workflows do not run.
+func (a *Analyzer) workflows(ctx context.Context, in *vet.Input, self sandbox.LoadRequest, tmp string, files []string, r *report, d *Detail) error {
+	type parsed struct {
+		file string
+		w    scenario.Workflow
+		loc  vet.Location
+	}
+	var list []parsed
+	for _, file := range files {
+		data, _ := in.Package.File(file)
+		ws, err := scenario.ParseWorkflows(data)
+		if err != nil {
+			r.add(vet.Finding{
+				RuleID:      RuleScenarioError,
+				Severity:    vet.Medium,
+				Message:     fmt.Sprintf("%s: the workflows cannot be read: %s", file, clip(err.Error())),
+				Location:    vet.Location{File: file},
+				Fingerprint: vet.Fingerprint(RuleScenarioError, file),
+				Remediation: remScenario,
+			})
+			continue
+		}
+		for _, w := range ws {
+			if len(list) >= maxScenarios {
+				return fmt.Errorf("the package has more than %d workflows; the limit is %d", maxScenarios, maxScenarios)
+			}
+			loc := vet.Location{File: file}
+			if q, err := json.Marshal(w.Name); err == nil {
+				if i := bytes.Index(data, q); i >= 0 {
+					loc.Line, loc.Column = vet.LineCol(data, i)
+				}
+			}
+			list = append(list, parsed{file: file, w: w, loc: loc})
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	id := in.Manifest.ID
+	plugins := map[string]sandbox.LoadRequest{id: self}
+	if len(in.Manifest.Dependencies) > 0 {
+		if a.deps == nil {
+			d.WorkflowCheck = "skipped: no catalog of certified versions to resolve the dependencies from; the marketplace runs the workflows when the version is submitted"
+			return nil
+		}
+		resolved, err := plugindeps.Resolve(ctx, a.deps, in.Manifest)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, plugindeps.ErrMissing), errors.Is(err, plugindeps.ErrConflict), errors.Is(err, plugindeps.ErrCycle), errors.Is(err, plugindeps.ErrLimit):
+			d.WorkflowCheck = "failed closed: " + clip(err.Error())
+			r.add(vet.Finding{
+				RuleID:      RuleDependencyUnavailable,
+				Severity:    vet.High,
+				Message:     fmt.Sprintf("the integration workflows cannot run against certified dependencies: %s", clip(err.Error())),
+				Location:    vet.Location{File: manifest.FileName},
+				Fingerprint: vet.Fingerprint(RuleDependencyUnavailable, id),
+				Remediation: remDependency,
+			})
+			return nil
+		case err != nil:
+			return fmt.Errorf("resolving the dependencies for the workflows: %w", err)
+		}
+		reqs, err := plugindeps.Requests(tmp, resolved, nil)
+		if err != nil {
+			return err
+		}
+		for _, p := range resolved {
+			d.Dependencies = append(d.Dependencies, p.ID+"@"+p.Version)
+			req := reqs[p.ID]
+			req.HTTPTransport = noNetwork{} // replaced by each step's fakes
+			plugins[p.ID] = req
+		}
+	}
+	d.WorkflowCheck = "checked"
+	for _, p := range list {
+		where := fmt.Sprintf("workflow %q (%s)", p.w.Name, p.file)
+		fail := func(rule string, sev vet.Severity, msg, rem string, extra ...string) {
+			r.add(vet.Finding{
+				RuleID: rule, Severity: sev, Message: msg, Location: p.loc,
+				Fingerprint: vet.Fingerprint(rule, append([]string{p.file, p.w.Name}, extra...)...),
+				Remediation: rem,
+				Properties:  map[string]any{"workflow": p.w.Name},
+			})
+		}
+		if err := plugindeps.CheckPlugins(p.w, id, plugins); err != nil {
+			fail(RuleScenarioError, vet.Medium, fmt.Sprintf("%s cannot run: %s", where, clip(err.Error())), remScenario)
+			d.Workflows = append(d.Workflows, WorkflowRun{File: p.file, Name: p.w.Name, Steps: []string{}, Problem: clip(err.Error())})
+			continue
+		}
+		res, err := scenario.RunWorkflow(ctx, a.rt, plugins, p.w)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			fail(RuleScenarioError, vet.Medium, fmt.Sprintf("%s could not run: %s", where, clip(err.Error())), remScenario)
+			d.Workflows = append(d.Workflows, WorkflowRun{File: p.file, Name: p.w.Name, Steps: []string{}, Problem: clip(err.Error())})
+			continue
+		}
+		run := WorkflowRun{File: p.file, Name: p.w.Name, Passed: res.Passed, Steps: []string{}, FailedStep: res.FailedStep,
+			ErrorKind: string(res.ErrorKind), Duration: res.Duration}
+		for i, st := range res.Steps {
+			run.Steps = append(run.Steps, fmt.Sprintf("%s@%s %s", st.Plugin, st.Version, st.Export))
+			if st.Plugin != id {
+				continue
+			}
+			for _, hc := range st.Denied {
+				target := redact(hc.Target)
+				fail(RuleDeniedCall, vet.High, fmt.Sprintf("%s, step %d: the plugin called %s for %q, which its permissions do not grant; the sandbox refused", where, i+1, hc.Function, target), remDenied, hc.Function, hc.Target)
+			}
+			if k := sandbox.ErrorKind(st.ErrorKind); limitKinds[k] != "" {
+				fail(RuleLimitBreach, vet.High, fmt.Sprintf("%s, step %d: the plugin %s and the sandbox stopped it", where, i+1, limitKinds[k]), remLimit, string(k))
+			}
+		}
+		switch {
+		case res.Mismatch != "":
+			run.Problem = clip(res.Mismatch)
+			fail(RuleWorkflowFailed, vet.Medium, fmt.Sprintf("%s: %s", where, run.Problem), remWorkflow)
+		case res.Nondeterministic:
+			run.Problem = clip(res.Difference)
+			fail(RuleWorkflowFailed, vet.Medium, fmt.Sprintf("%s: two runs differ: %s", where, run.Problem), remWorkflow)
+		}
+		d.Workflows = append(d.Workflows, run)
+	}
+	return nil
 }
