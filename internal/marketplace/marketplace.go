@@ -280,7 +280,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
 	in.MaxConcurrentVets = cfg.MaxConcurrentVets
-	beh, behCache := newBehaviour()
+	beh, behCache := newBehaviour(certifiedCatalog{st: st, blobs: blobs})
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
 		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
 		Licenses:   cfg.Licenses,

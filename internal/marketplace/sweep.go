@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/plugindeps"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	"gatehouse.dev/gatehouse/internal/vet/behaviour"
@@ -43,13 +44,14 @@ var runTempPrefixes = []string{behaviourRunPrefix, "gatehouse-source-", "gatehou
 
 // newBehaviour returns the behaviour analyzer with a compilation cache
 // named after this process, removed by Close; a leftover of a killed
-// process is removed by sweepTemp at the next start.
-func newBehaviour() (vet.Analyzer, string) {
+// process is removed by sweepTemp at the next start. deps are the
+// certified versions the integration workflows run against.
+func newBehaviour(deps plugindeps.Catalog) (vet.Analyzer, string) {
 	dir, err := os.MkdirTemp("", behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return analyzers.NewBehaviour(), ""
 	}
-	b, err := behaviour.New(behaviour.Options{CacheDir: dir})
+	b, err := behaviour.New(behaviour.Options{CacheDir: dir, Dependencies: deps})
 	if err != nil {
 		os.RemoveAll(dir)
 		return analyzers.NewBehaviour(), "" // the stand-in that errors, saying why

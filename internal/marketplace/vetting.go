@@ -1,16 +1,20 @@
 package marketplace
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	"gatehouse.dev/gatehouse/internal/vulndb"
+	"gatehouse.dev/gatehouse/pkgfile"
 )
 
 // analyzerSet builds the standard analyzers once, and again whenever a
@@ -79,6 +83,58 @@ func (c catalog) Versions(ctx context.Context, pluginID string) ([]string, error
 		}
 	}
 	return out, nil
+}
+
+// certifiedCatalog offers the certified versions the marketplace holds
+// (not suspended, revoked or any state short of certified), with their
+// packages from the blob store, for the integration workflows of a
+// version that declares dependencies: what a host installing it would get.
+type certifiedCatalog struct {
+	st interface {
+		ListVersions(ctx context.Context, pluginID string) ([]domain.Version, error)
+	}
+	blobs store.Blobs
+}
+
+func (c certifiedCatalog) Versions(ctx context.Context, pluginID string) ([]string, error) {
+	vs, err := c.st.ListVersions(ctx, pluginID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range vs {
+		if v.State == lifecycle.Certified {
+			out = append(out, v.Version)
+		}
+	}
+	return out, nil
+}
+
+func (c certifiedCatalog) Package(ctx context.Context, pluginID, version string) (*pkgfile.Package, error) {
+	vs, err := c.st.ListVersions(ctx, pluginID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v.Version != version || v.State != lifecycle.Certified {
+			continue
+		}
+		rc, _, err := c.blobs.Open(ctx, v.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("opening the package of %s@%s: %w", pluginID, version, err)
+		}
+		defer rc.Close()
+		// The blob store checks the bytes against the digest at the end
+		// of the read, so the whole package is read before it is used: a
+		// package changed at rest fails here.
+		lim := pkgfile.DefaultLimits()
+		data, err := io.ReadAll(io.LimitReader(rc, int64(lim.MaxPackageBytes)+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the package of %s@%s: %w", pluginID, version, err)
+		}
+		return pkgfile.Read(bytes.NewReader(data), lim)
+	}
+	return nil, fmt.Errorf("%s@%s is not certified", pluginID, version)
 }
 
 // loadVetConfig reads the check modes (vet.ParseConfig's format) and checks
