@@ -89,3 +89,28 @@ func (p *progress) clear() {
 		p.drawn = false
 	}
 }
+
+// Set moves the bar to done steps of total with label beside it, for a
+// task of many small steps (the calls of a load run). On a terminal it is
+// redrawn only when the whole percentage changes, so a run of thousands
+// of calls does not flood the terminal; anywhere else it writes nothing,
+// and the task prints its summary when it ends.
+func (p *progress) Set(done int, label string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.tty {
+		return
+	}
+	if p.total > 0 && p.drawn && 100*done/p.total == 100*p.done/p.total && done != p.total {
+		return
+	}
+	p.done = done
+	p.draw(label)
+}
+
+// Clear erases the bar, so the summary starts on a clean line.
+func (p *progress) Clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}

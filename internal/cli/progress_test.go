@@ -39,3 +39,30 @@ func TestProgressBarOnATerminal(t *testing.T) {
 		t.Errorf("the bar is still drawn after the last step:\n%q", out)
 	}
 }
+
+func TestProgressSetDrawsOnlyOnATerminal(t *testing.T) {
+	var plain bytes.Buffer
+	p := newProgress(&plain, 1000)
+	for i := 1; i <= 1000; i++ {
+		p.Set(i, "calls")
+	}
+	p.Clear()
+	if plain.Len() != 0 {
+		t.Errorf("Set wrote to a pipe: %q", plain.String())
+	}
+	var tty bytes.Buffer
+	p = &progress{w: &tty, tty: true, total: 1000}
+	for i := 1; i <= 1000; i++ {
+		p.Set(i, "calls")
+	}
+	p.Clear()
+	out := tty.String()
+	// One redraw per whole percent (0 to 100), not one per call; the bar ends full
+	// and is erased.
+	if n := strings.Count(out, "\r\033[K["); n != 101 {
+		t.Errorf("%d redraws for 1000 steps, want 101", n)
+	}
+	if !strings.Contains(out, "["+strings.Repeat("#", barWidth)+"] 1000/1000 calls") || !strings.HasSuffix(out, "\r\033[K") {
+		t.Errorf("the bar does not end full and erased: %q", out[max(0, len(out)-120):])
+	}
+}
