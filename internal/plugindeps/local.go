@@ -94,4 +94,3 @@ func (l *Local) Describe() string {
 	}
 	return strings.Join(s, ", ")
 }
-

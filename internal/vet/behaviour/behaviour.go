@@ -181,13 +181,13 @@ func (*Analyzer) Rules() []vet.Rule {
 }
 
 const (
-	remDenied   = "If the plugin needs this, declare the permission in the manifest (a net: permission for a fetch's origin, secret:NAME for a secret) so reviewers see it; otherwise remove the call. A plugin that reaches for capabilities it was not granted is treated as suspect."
-	remOutput   = "Fix the plugin or the scenario so they agree: run the scenario locally with `gatehouse vet` and compare the output with the scenario's expected value."
-	remNondet   = "Make the output depend only on the input and the faked responses: avoid clocks, randomness and map iteration order in what the plugin returns."
-	remScenario = "Check the scenario file against the documented format (name, export, input, expected or expectedError, fetch and data fakes) and that the export exists in the module and the manifest."
+	remDenied     = "If the plugin needs this, declare the permission in the manifest (a net: permission for a fetch's origin, secret:NAME for a secret) so reviewers see it; otherwise remove the call. A plugin that reaches for capabilities it was not granted is treated as suspect."
+	remOutput     = "Fix the plugin or the scenario so they agree: run the scenario locally with `gatehouse vet` and compare the output with the scenario's expected value."
+	remNondet     = "Make the output depend only on the input and the faked responses: avoid clocks, randomness and map iteration order in what the plugin returns."
+	remScenario   = "Check the scenario file against the documented format (name, export, input, expected or expectedError, fetch and data fakes) and that the export exists in the module and the manifest."
 	remWorkflow   = "Run the workflow locally with `gatehouse plugin test` against the same dependency versions (--deps with their packages, or the marketplace) and make the plugin and the workflow agree; a dependency's output is its certified version's, so adapt to it or pin another range."
 	remDependency = "Declare ranges that certified versions satisfy (see the catalog), or wait until the dependency is certified and submit again; vetting does not run workflows against uncertified plugins."
-	remLimit    = "Bound the work one call does (loops, allocations, output, host calls) so it stays within the manifest's limits, or raise the limit in the manifest if the plugin truly needs more."
+	remLimit      = "Bound the work one call does (loops, allocations, output, host calls) so it stays within the manifest's limits, or raise the limit in the manifest if the plugin truly needs more."
 )
 
 // Detail is the analyzer's Detail.
