@@ -85,7 +85,8 @@ the peak memory, with a progress bar on a terminal. N is at most 100000
 and C at most 64.
 
 Exits 1 when a scenario or workflow fails or a load call does not end as
-its scenario expects.`,
+its scenario expects, and 2 when a dependency from the marketplace does
+not verify.`,
 		Example: `  gatehouse plugin test ./notifier
   gatehouse plugin test ./notifier --deps ./packages
   gatehouse plugin test ./notifier --load 2000 --concurrency 8`,
