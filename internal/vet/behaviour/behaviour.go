@@ -79,6 +79,10 @@ type Options struct {
 	// MaxCallTimeout caps one call, whatever the manifest asks (default
 	// 10 seconds): vetting runs every scenario twice.
 	MaxCallTimeout time.Duration
+	// HostAPI, when set, is the host API version the sandbox offers (only
+	// its functions are linked), so the scenarios run as they would on a
+	// host running that version; nil offers this build's (vetting).
+	HostAPI *hostapi.Spec
 }
 
 // Analyzer is the behaviour analyzer. It is safe for concurrent use.
@@ -113,6 +117,7 @@ func New(opts Options) (*Analyzer, error) {
 	rt, err := sandbox.NewRuntime(sandbox.Config{
 		CacheDir:   cache,
 		MaxTimeout: callTimeout,
+		HostAPI:    opts.HostAPI,
 		// Each scenario run's store comes with its context (scenario.KV):
 		// runs, and analyses of two versions at once, never share keys.
 		KV: scenario.KV{},
