@@ -153,7 +153,10 @@ type noticeJob struct{}
 func (noticeJob) Kind() string { return NoticeKind }
 
 func (noticeJob) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: store.ActiveStates}}
+	// The queue is named here too: the periodic job is inserted by River
+	// with these options alone, and would otherwise wait in "default",
+	// where nothing works it, holding the unique slot.
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: store.ActiveStates}}
 }
 
 type noticeWorker struct {

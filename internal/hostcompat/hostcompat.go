@@ -273,6 +273,13 @@ func (s *Service) Publish(ctx context.Context, req PublishRequest) (Published, e
 		}
 	}
 	out := Published{Version: h, Spec: spec, Cells: cells}
+	if !h.Sunset.IsZero() {
+		// A sunset announced within a threshold is told at once, not at
+		// the notice job's next period.
+		if _, err := s.q.Insert(ctx, noticeJob{}, nil); err != nil {
+			s.cfg.Log.Warn("queueing sunset notices", "hostapi", spec.Version, "err", err)
+		}
+	}
 	if s.cfg.Revalidate != nil && len(certified) > 0 {
 		ids := make([]string, len(certified))
 		for i, v := range certified {
