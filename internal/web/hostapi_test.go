@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +21,11 @@ import (
 func TestHostAPIPages(t *testing.T) {
 	e := newEnv(t)
 	v := e.submit(pkg(t, "hello", "1.0.0", "a", false, "kv:read"))
+	rev := e.browser()
+	rev.signIn("reviewer")
+	rp := rev.get("/reviews/" + v.ID)
+	rev.post("/reviews/"+v.ID+"/approve", url.Values{"csrf": {rp.csrf()}, "message": {"ok"}, "granted-shown": {"1"}, "granted": {"kv:read"}})
+	v, _ = e.m.Store.GetVersion(context.Background(), v.ID)
 	if v.State != lifecycle.Certified {
 		t.Fatalf("hello is %s; the test needs a certified version", v.State)
 	}
