@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"github.com/chromedp/chromedp"
+
 	"context"
 	"encoding/json"
 	"net/url"
@@ -20,6 +22,37 @@ import (
 // to those who may read it.
 func TestHostAPIPages(t *testing.T) {
 	e := newEnv(t)
+	sunset := publishDroppingKVRead(t, e)
+
+	br := e.browser()
+	br.signIn("publisher")
+	p := br.get("/host-api")
+	if p.status != 200 {
+		t.Fatalf("/host-api: %d %s", p.status, errorText(p.body))
+	}
+	for _, want := range []string{`<td><code>1.1.0</code></td>`, `<a href="/plugins/acme/hello">acme/hello</a>`, `data-status="broken"`,
+		"does not offer the kv:read capability", `data-status="compatible"`, "imports only"} {
+		if !strings.Contains(p.body, want) {
+			t.Fatalf("the matrix page lacks %q:\n%s", want, p.body)
+		}
+	}
+	cal := br.get("/host-api/calendar")
+	for _, want := range []string{sunset.Format("2 Jan 2006"), "<code>1.0.0</code>", "https://docs.example.com/move", `<a href="/plugins/acme/hello">acme/hello</a>: 1.0.0 (broken)`} {
+		if !strings.Contains(cal.body, want) {
+			t.Fatalf("the publisher's calendar page lacks %q:\n%s", want, cal.body)
+		}
+	}
+	anon := e.browser().get("/host-api/calendar")
+	if anon.status != 200 || !strings.Contains(anon.body, "<code>1.0.0</code>") || strings.Contains(anon.body, "acme/hello") {
+		t.Fatalf("the anonymous calendar page: %d, names the plugin: %v", anon.status, strings.Contains(anon.body, "acme/hello"))
+	}
+}
+
+// publishDroppingKVRead certifies acme/hello (which needs kv:read) and
+// publishes 1.0.0 (this build's host API) and 1.1.0 without kv:read,
+// deprecating 1.0.0 with a sunset in three months, which it returns.
+func publishDroppingKVRead(t *testing.T, e *env) time.Time {
+	t.Helper()
 	v := e.submit(pkg(t, "hello", "1.0.0", "a", false, "kv:read"))
 	rev := e.browser()
 	rev.signIn("reviewer")
@@ -45,26 +78,30 @@ func TestHostAPIPages(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	br := e.browser()
-	br.signIn("publisher")
-	p := br.get("/host-api")
-	if p.status != 200 {
-		t.Fatalf("/host-api: %d %s", p.status, errorText(p.body))
+	return sunset
+}
+
+// TestBrowserAuthorSeesBrokenInMatrix: in a real browser, an author
+// follows the navigation to the matrix, sees the plugin broken under the
+// new version, and finds it on the calendar.
+func TestBrowserAuthorSeesBrokenInMatrix(t *testing.T) {
+	ctx := chrome(t)
+	e := newServedEnv(t)
+	publishDroppingKVRead(t, e)
+	signInWith(t, ctx, e.url, e.tokens["publisher"])
+	do(t, ctx, "open the matrix",
+		chromedp.Click(chromedp.CSS(`nav a[href="/host-api"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#host-api-matrix`)),
+	)
+	if got := text(t, ctx, `#host-api-matrix td[data-status="broken"]`); !strings.Contains(got, "broken") || !strings.Contains(got, "kv:read") {
+		t.Fatalf("the broken cell reads %q", got)
 	}
-	for _, want := range []string{`<td><code>1.1.0</code></td>`, `<a href="/plugins/acme/hello">acme/hello</a>`, `data-status="broken"`,
-		"does not offer the kv:read capability", `data-status="compatible"`, "imports only"} {
-		if !strings.Contains(p.body, want) {
-			t.Fatalf("the matrix page lacks %q:\n%s", want, p.body)
-		}
-	}
-	cal := br.get("/host-api/calendar")
-	for _, want := range []string{sunset.Format("2 Jan 2006"), "<code>1.0.0</code>", "https://docs.example.com/move", `<a href="/plugins/acme/hello">acme/hello</a>: 1.0.0 (broken)`} {
-		if !strings.Contains(cal.body, want) {
-			t.Fatalf("the publisher's calendar page lacks %q:\n%s", want, cal.body)
-		}
-	}
-	anon := e.browser().get("/host-api/calendar")
-	if anon.status != 200 || !strings.Contains(anon.body, "<code>1.0.0</code>") || strings.Contains(anon.body, "acme/hello") {
-		t.Fatalf("the anonymous calendar page: %d, names the plugin: %v", anon.status, strings.Contains(anon.body, "acme/hello"))
+	screenshot(t, ctx, "author-host-api-matrix")
+	do(t, ctx, "open the calendar",
+		chromedp.Click(chromedp.CSS(`a[href="/host-api/calendar"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sunsets`)),
+	)
+	if got := text(t, ctx, "#sunsets"); !strings.Contains(got, "acme/hello") || !strings.Contains(got, "1.1.0") {
+		t.Fatalf("the calendar reads %q", got)
 	}
 }
