@@ -1,6 +1,8 @@
 package install
 
 import (
+	"gatehouse.dev/gatehouse/hostapi"
+
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +94,9 @@ type Check struct {
 	// DefaultStatusMaxAge); Environment the host's, when it is known.
 	StatusMaxAge time.Duration
 	Environment  string
+	// HostAPIs are the marketplace's published host API versions, which
+	// Policy.HostAPI is checked against (verify.Options.HostAPIs).
+	HostAPIs []hostapi.Published
 }
 
 // Limits on the files a host reads before verifying them.
@@ -209,6 +214,7 @@ func optionsFor(root *verify.TrustRoot, rev *dsse.Envelope, stateDir string, c C
 		Revocations:      rev,
 		RevocationMaxAge: maxAge,
 		Policy:           c.Policy,
+		HostAPIs:         c.HostAPIs,
 		Now:              c.Now,
 	}
 }

@@ -14,6 +14,8 @@
 package install
 
 import (
+	"gatehouse.dev/gatehouse/hostapi"
+
 	"bytes"
 	"context"
 	"errors"
@@ -132,6 +134,11 @@ type Options struct {
 	Dir string
 	// Policy is the host's allow-list of permissions.
 	Policy verify.Policy
+	// HostAPIs are the marketplace's published host API versions, which
+	// Policy.HostAPI is checked against: a plugin relying on a deprecated
+	// one verifies with warnings (Installed.Result.Warnings), or is
+	// refused after its sunset when the policy says so.
+	HostAPIs []hostapi.Published
 	// TrustRoot, if set, is the trust root obtained out of band. Otherwise
 	// the folder's trust-root.json is used, and only when there is none is
 	// the marketplace's fetched (trust on first use) and pinned there.
@@ -502,7 +509,7 @@ func (r *resolver) load(id string, rel release) (*candidate, error) {
 		return nil, fmt.Errorf("the certificate bundle of %s: %w", key, err)
 	}
 	vo := optionsFor(r.root, r.rev, filepath.Join(r.opts.Dir, StateDir), Check{
-		Policy: r.opts.Policy, Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now,
+		Policy: r.opts.Policy, Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now, HostAPIs: r.opts.HostAPIs,
 	})
 	vo.ExpectedDigest = rel.Digest
 	res, err := verify.Verify(r.ctx, pkg, b, vo)
@@ -689,7 +696,7 @@ func (r *resolver) refresh(e LockEntry) (Installed, []byte, error) {
 		return in, nil, err
 	}
 	vo := optionsFor(r.root, r.rev, filepath.Join(r.opts.Dir, StateDir), Check{
-		Policy: r.opts.Policy, Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now,
+		Policy: r.opts.Policy, Prover: tlog.TileProver{Fetch: r.opts.Source.Log}, Now: r.opts.Now, HostAPIs: r.opts.HostAPIs,
 	})
 	vo.ExpectedDigest = e.Digest
 	if in.Result, err = verify.Verify(r.ctx, pkg, b, vo); err != nil {

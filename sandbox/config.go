@@ -18,8 +18,15 @@ type Config struct {
 	// restart does not recompile. Empty keeps the cache in memory only.
 	CacheDir string
 	// HostAPIVersion is the host API version offered to plugins, checked
-	// against each manifest's runtime.hostApi range. Default hostapi.Version.
+	// against each manifest's runtime.hostApi range. Default HostAPI's
+	// version, or hostapi.Version.
 	HostAPIVersion string
+	// HostAPI is the host API this host offers: only its functions are
+	// linked, so a module importing one it lacks fails to load, as it
+	// would on a host running that version. Nil offers every function of
+	// this build (hostapi.Current). Its module must be hostapi.Module:
+	// the sandbox implements no other.
+	HostAPI *hostapi.Spec
 
 	// MaxMemoryBytes caps a plugin's linear memory (default 256 MiB);
 	// DefaultMemoryBytes applies when the manifest does not ask (default
@@ -99,8 +106,14 @@ type PluginRef struct {
 type DataFunc func(ctx context.Context, plugin PluginRef, req hostapi.DataRequest, write bool) ([]byte, error)
 
 func (c Config) withDefaults() Config {
+	if c.HostAPIVersion == "" && c.HostAPI != nil {
+		c.HostAPIVersion = c.HostAPI.Version
+	}
 	if c.HostAPIVersion == "" {
 		c.HostAPIVersion = hostapi.Version
+	}
+	if c.HostAPI == nil {
+		c.HostAPI = hostapi.Current()
 	}
 	if c.MaxMemoryBytes == 0 {
 		c.MaxMemoryBytes = 256 << 20

@@ -116,8 +116,8 @@ func (p *Plugin) linkHostModule(ctx context.Context) error {
 	}
 	b := p.wrt.NewHostModuleBuilder(hostapi.Module)
 	for _, f := range hostapi.Functions {
-		if !manifest.Grants(p.grants, f.Permission) {
-			continue
+		if !manifest.Grants(p.grants, f.Permission) || !p.rt.cfg.HostAPI.Offers(f) {
+			continue // not granted, or not in the host API this host offers
 		}
 		impl, ok := impls[f.Name]
 		if !ok {

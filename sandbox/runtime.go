@@ -95,6 +95,9 @@ func NewRuntime(cfg Config) (*Runtime, error) {
 	if _, err := semver.NewVersion(cfg.HostAPIVersion); err != nil {
 		return nil, fmt.Errorf("host API version %q is not a SemVer version: %w", cfg.HostAPIVersion, err)
 	}
+	if cfg.HostAPI.Module != hostapi.Module {
+		return nil, fmt.Errorf("host API %s names the import module %s; this sandbox implements %s only", cfg.HostAPI.Version, cfg.HostAPI.Module, hostapi.Module)
+	}
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -184,6 +187,11 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	for _, g := range grants {
+		if _, ok := r.cfg.HostAPI.Capability(g.Kind); !ok {
+			return nil, fail("it is granted %s, and host API %s does not offer the %s capability", g, r.cfg.HostAPIVersion, hostapi.PermissionExample(g.Kind))
+		}
+	}
 	limits := r.limitsFor(m)
 
 	var mountPaths, origins []string
@@ -228,7 +236,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if err != nil {
 		return nil, fail("the module is not valid WebAssembly or does not fit the %d MiB memory cap: %v", limits.MemoryBytes>>20, err)
 	}
-	if err := checkImports(compiled, grants); err != nil {
+	if err := checkImports(compiled, grants, r.cfg.HostAPI, r.cfg.HostAPIVersion); err != nil {
 		return nil, fail("%v", err)
 	}
 	exports, err := checkExports(compiled, m.Runtime.Exports)
@@ -403,15 +411,19 @@ func effectiveGrants(m *manifest.Manifest, grants []manifest.Permission) ([]mani
 // function, a WASI function outside hostapi.WASI and
 // hostapi.WASISocketsInert (sockets that could connect above all), a
 // function of any other module, or any imported memory, table or global.
-func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
+func checkImports(c wazero.CompiledModule, grants []manifest.Permission, offered *hostapi.Spec, version string) error {
 	var problems []string
 	for _, f := range c.ImportedFunctions() {
 		mod, name, _ := f.Import()
 		switch mod {
 		case hostapi.Module:
 			hf, ok := hostapi.Lookup(name)
-			if !ok {
-				problems = append(problems, fmt.Sprintf("it imports %s.%s, which host API %s does not have", mod, name, hostapi.Version))
+			if !ok || !offered.Offers(hf) {
+				if sf, listed := offered.Function(name); listed && ok {
+					problems = append(problems, fmt.Sprintf("it imports %s.%s, which host API %s defines as %s", mod, name, version, "("+strings.Join(sf.Params, ", ")+") -> ("+strings.Join(sf.Results, ", ")+")"))
+					continue
+				}
+				problems = append(problems, fmt.Sprintf("it imports %s.%s, which host API %s does not have", mod, name, version))
 				continue
 			}
 			if !manifest.Grants(grants, hf.Permission) {
@@ -419,7 +431,7 @@ func checkImports(c wazero.CompiledModule, grants []manifest.Permission) error {
 				continue
 			}
 			if !sameSig(f, hf) {
-				problems = append(problems, fmt.Sprintf("it imports %s with the signature %s, and host API %s defines %s", name, sigString(f.ParamTypes(), f.ResultTypes()), hostapi.Version, sigString(valTypes(hf.Params), valTypes(hf.Results))))
+				problems = append(problems, fmt.Sprintf("it imports %s with the signature %s, and host API %s defines %s", name, sigString(f.ParamTypes(), f.ResultTypes()), version, sigString(valTypes(hf.Params), valTypes(hf.Results))))
 			}
 		case hostapi.WASIModule:
 			switch hostapi.ClassifyWASI(name) {

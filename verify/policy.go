@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"gatehouse.dev/gatehouse/hostapi"
 )
 
 // Policy is the host's own rule for which plugins it loads and which
@@ -30,6 +32,23 @@ type Policy struct {
 	// load, by id, each with the permissions it may have (matched as
 	// Allow's entries are).
 	Plugins map[string]PluginRule `json:"plugins,omitempty"`
+	// HostAPI says which host API version the host runs and what it does
+	// with plugins that rely on a deprecated one (see HostAPIRule).
+	HostAPI *HostAPIRule `json:"hostApi,omitempty"`
+}
+
+// HostAPIRule is the host's rule for host API deprecations (issue 19
+// item 6), checked against the published versions in Options.HostAPIs:
+// a plugin that uses a function or capability the host's version marks
+// deprecated, or that a version replacing the host's lacks, is verified
+// with a warning (Result.Warnings); with RefuseAfterSunset, once the
+// host's version has passed its sunset date, a plugin that does not work
+// with its replacement is refused.
+type HostAPIRule struct {
+	// Version is the host API version the host runs (default
+	// hostapi.Version, this build's).
+	Version           string `json:"version,omitempty"`
+	RefuseAfterSunset bool   `json:"refuseAfterSunset,omitempty"`
 }
 
 // PluginRule is one plugin's entry in an AI-SWA policy file.
@@ -119,6 +138,9 @@ func ParsePolicy(data []byte) (Policy, error) {
 		if slices.Contains(p.Plugins[id].Permissions, "") {
 			return Policy{}, fmt.Errorf("verify: policy file: plugins[%q].permissions has an empty entry", id)
 		}
+	}
+	if p.HostAPI != nil && p.HostAPI.Version != "" && !hostapi.ValidVersion(p.HostAPI.Version) {
+		return Policy{}, fmt.Errorf("verify: policy file: hostApi.version %q is not a semantic version such as 1.0.0", p.HostAPI.Version)
 	}
 	if slices.Contains(p.Allow, "") {
 		return Policy{}, errors.New("verify: policy file: allow has an empty entry")

@@ -56,6 +56,7 @@ import (
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/note"
 
+	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/tlog"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -81,6 +82,10 @@ const (
 	// not suspend, revoke or kill what is verified.
 	CheckStatusFeed Check = "status-feed"
 	CheckStatus     Check = "status"
+	// CheckHostAPI (issue 19 item 6): the host's policy refuses plugins
+	// that do not work with the host API version replacing its own once
+	// its own has passed its sunset date.
+	CheckHostAPI Check = "host-api"
 	// CheckSetup is reported for a mistake in the Options, not the package.
 	CheckSetup Check = "setup"
 )
@@ -149,6 +154,10 @@ type Options struct {
 	StatusMaxAge time.Duration
 	// Environment is the host's environment; empty accepts the feed's.
 	Environment string
+	// HostAPIs are the host API versions the marketplace published (its
+	// /api/v1/host-api/versions), which Policy.HostAPI is checked
+	// against; none checks nothing.
+	HostAPIs []hostapi.Published
 }
 
 // Result describes a package that passed every check.
@@ -162,6 +171,10 @@ type Result struct {
 	LogIndex         uint64
 	Checkpoint       tlog.Checkpoint
 	RevocationList   uint64 // number of the list checked
+	// Warnings are what verification found that does not refuse the
+	// plugin: functions or capabilities it uses that a host API version
+	// deprecates, or that a version replacing the host's lacks.
+	Warnings []string
 }
 
 // Verify checks pkg against bundle, in the order of the Check constants,
@@ -313,7 +326,15 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 		return fail(CheckPolicy, err)
 	}
 
+	// 12. Host API deprecations: warn, or refuse after a sunset when the
+	// host's policy says so.
+	warnings, err := checkHostAPI(pkg, trust.SubjectName(id, version), cert.Permissions, opts, t)
+	if err != nil {
+		return fail(CheckHostAPI, err)
+	}
+
 	return &Result{
+		Warnings: warnings,
 		Digest: digest, PluginID: id, Version: version, Certificate: cert,
 		PublisherKeyID: pubSig.KeyID, MarketplaceKeyID: mkey.ID,
 		LogIndex: b.Log.Index, Checkpoint: cp, RevocationList: rl.Number,

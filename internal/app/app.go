@@ -26,6 +26,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/hostcompat"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/pipeline"
@@ -57,6 +58,7 @@ type Config struct {
 	ShareVulnDB func(ctx context.Context, zip io.ReaderAt, size int64) error
 	Revalidate  *revalidate.Scheduler
 	Health      *health.Monitor
+	HostAPI     *hostcompat.Service
 	Webhooks    *webhook.Service
 	Incidents   *incident.Service
 	// Environments are the environments hosts enroll into, in promotion

@@ -65,6 +65,8 @@ const (
 	RevalidationReviewed   = "revalidation.reviewed"
 	HostAPIOffered         = "hostapi.offered"
 	HostAPIIncompatible    = "hostapi.incompatible"
+	HostAPIPublished       = "hostapi.published"
+	HostAPISunsetNotice    = "hostapi.sunset_notice"
 	HealthAlert            = "health.alert"
 	HealthConfirmed        = "health.confirmed"
 	HealthQuorum           = "health.quorum"
@@ -243,8 +245,16 @@ var catalogue = []Entry{
 		"The platform started offering a host API version.",
 		"the admin (revalidate)", "`hostapi:VERSION`", nil},
 	{HostAPIIncompatible,
-		"A version declares a host API range that excludes a newly offered host API version. Reason says what the publisher should do.",
-		"the admin who offered the host API (revalidate)", "`submission:ID`", nil},
+		"A version declares a host API range that excludes a newly offered host API version, or imports a function or needs a capability a newly published version lacks. Reason says what the publisher should do.",
+		"the admin who offered or published the host API (revalidate, hostcompat)", "`submission:ID`", nil},
+	{HostAPIPublished,
+		"A host API version was published with its functions and capabilities, possibly deprecating an older one with a sunset date; every certified version is checked against it and queued for revalidation. Broadcast to every webhook subscription.",
+		"the steward (hostcompat)", "`hostapi:VERSION`",
+		[]string{"version", "deprecates", "sunset", "migrationUrl", "functions", "capabilities", "checked", "broken", "deprecated", "queued", "broadcast"}},
+	{HostAPISunsetNotice,
+		"The authors of a plugin are told that a host API version its certified versions still need sunsets within 90, 30 or 7 days (one notice per plugin, version and threshold).",
+		"`system` (hostcompat)", "`plugin:NS/NAME`",
+		[]string{"plugin", "versions", "hostApi", "replacedBy", "sunset", "threshold", "migrationUrl"}},
 	{HealthAlert,
 		"A host reported a version unhealthy in the field (error rate or breaker trips over the threshold), the first time within the quorum window: that host quarantines it locally and its vote counts towards the quorum. Reason gives the window and reasons.",
 		"the reporting host's token subject (health)", "`submission:ID`",

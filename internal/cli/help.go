@@ -127,6 +127,21 @@ var examples = map[string]string{
 	"plugin kill":      `  gatehouse plugin kill acme/hello --reason "exfiltrates contact data"`,
 	"log":              `  gatehouse log verify --since seen.checkpoint --update`,
 	"log verify":       `  gatehouse log verify --since seen.checkpoint --update`,
+	"hostapi": `  gatehouse hostapi current > caps.json
+  gatehouse hostapi publish 1.1.0 --capabilities caps.json --deprecates 1.0.0 --sunset 2027-06-30 --migration https://docs.example.com/1.1
+  gatehouse hostapi matrix --plugin acme/hello`,
+	"hostapi current": `  gatehouse hostapi current > caps.json   # then drop, deprecate or add functions`,
+	"hostapi publish": `  gatehouse hostapi publish 1.0.0 --capabilities caps-1.0.0.json
+  gatehouse hostapi publish 1.1.0 --capabilities caps-1.1.0.json --deprecates 1.0.0 --sunset 2027-06-30 --migration https://docs.example.com/1.1`,
+	"hostapi list": `  gatehouse hostapi list
+  gatehouse hostapi list -o json > host-api.json   # for verify and install --host-api`,
+	"hostapi matrix": `  gatehouse hostapi matrix
+  gatehouse hostapi matrix --host-api 1.1.0 --namespace acme -o json`,
+	"hostapi calendar": `  gatehouse hostapi calendar
+  curl -s "$GATEHOUSE_SERVER/api/v1/host-api/calendar.ics" > sunsets.ics`,
+	"plugin check-upgrade": `  gatehouse plugin build hello && gatehouse plugin check-upgrade hello
+  gatehouse plugin check-upgrade hello --to 2.0.0 -o json
+  gatehouse plugin check-upgrade hello --capabilities caps-2.0.0.json   # offline, before it is published`,
 	"revalidate": `  gatehouse revalidate --all
   gatehouse revalidate acme/hello@0.1.0
   gatehouse revalidate acme/hello@0.1.0 --show`,

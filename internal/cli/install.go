@@ -13,11 +13,11 @@ import (
 
 func installCmd(g *globals) *cobra.Command {
 	var (
-		dir, policy, trustRoot string
-		reason, by             string
-		update, history        bool
-		keep                   int
-		out                    *output
+		dir, policy, trustRoot, hostAPI string
+		reason, by                      string
+		update, history                 bool
+		keep                            int
+		out                             *output
 	)
 	c := &cobra.Command{
 		Use:   "install NAMESPACE/NAME[@RANGE] | install --history [NAMESPACE/NAME]",
@@ -75,6 +75,9 @@ needs no network; older ones are removed. --history prints the history
 					return fmt.Errorf("--policy %s: %w", policy, err)
 				}
 			}
+			if opts.HostAPIs, err = readHostAPIs(hostAPI); err != nil {
+				return err
+			}
 			if trustRoot != "" {
 				if opts.TrustRoot, err = os.ReadFile(trustRoot); err != nil {
 					return fmt.Errorf("--trust-root: %w", err)
@@ -102,6 +105,11 @@ needs no network; older ones are removed. --history prints the history
 					how = "pinned"
 				}
 				fmt.Fprintf(w, "installed %s@%s (%s, %s) → %s\n", p.ID, p.Version, p.Digest, how, p.Package)
+				if p.Result != nil {
+					for _, warn := range p.Result.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", warn)
+					}
+				}
 			}
 			for _, p := range res.Refreshed {
 				fmt.Fprintf(w, "refreshed the bundle of %s@%s, installed earlier\n", p.ID, p.Version)
@@ -128,6 +136,7 @@ needs no network; older ones are removed. --history prints the history
 	f := c.Flags()
 	f.StringVar(&dir, "dir", "plugins", "the install folder")
 	f.StringVar(&policy, "policy", "", `the host's policy file: {"allow": ["kv:*", ...]}, or an AI-SWA file {"plugins": {"ID": {"permissions": [...]}}} listing the only plugins that load`)
+	f.StringVar(&hostAPI, "host-api", "", "the marketplace's published host API versions (`gatehouse hostapi list -o json`): warn about plugins relying on a deprecated host API, and refuse them after its sunset when the policy's hostApi.refuseAfterSunset says so")
 	f.StringVar(&trustRoot, "trust-root", "", "the marketplace's trust root, obtained out of band (default: the folder's, or fetched on first use)")
 	f.BoolVar(&update, "update", false, "resolve versions again instead of keeping gatehouse.lock's pins")
 	f.IntVar(&keep, "keep", install.DefaultKeep, "how many earlier versions of each plugin to keep in --dir for `gatehouse rollback`")

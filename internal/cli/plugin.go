@@ -21,7 +21,7 @@ import (
 
 func pluginCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "plugin", Long: "Author commands: scaffold a plugin, build, pack, inspect, sign and submit it, follow its status and appeal a rejection."}
-	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginTestCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSignCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g), pluginKillCmd(g))
+	c.AddCommand(pluginInitCmd(g), pluginBuildCmd(g), pluginTestCmd(g), pluginPackCmd(g), pluginInspectCmd(g), pluginSignCmd(g), pluginSubmitCmd(g), pluginStatusCmd(g), appealCmd(g), pluginKillCmd(g), pluginCheckUpgradeCmd(g))
 	c.Short = "Author commands: " + subcommandNames(c)
 	return c
 }

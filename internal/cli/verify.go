@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"gatehouse.dev/gatehouse/hostapi"
+
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +19,8 @@ import (
 // verifyFlags are the flags of every command that verifies a package before
 // using it (verify, run).
 type verifyFlags struct {
-	bundle, state, policy, trustRoot, revocations, logURL string
-	maxAge                                                time.Duration
+	bundle, state, policy, trustRoot, revocations, logURL, hostAPI string
+	maxAge                                                         time.Duration
 	// prover is the marketplace's log, when --refresh found it.
 	prover verify.Prover
 }
@@ -31,6 +33,7 @@ func (v *verifyFlags) register(c *cobra.Command) {
 	f.StringVar(&v.trustRoot, "trust-root", "", "the marketplace's trust root (default: trust-root.json beside PACKAGE)")
 	f.StringVar(&v.revocations, "revocations", "", "the signed revocation list (default: revocations.json beside PACKAGE)")
 	positiveDuration(f, &v.maxAge, "max-age", 0, 0, "refuse a revocation list older than this (default: the trust root's maximum age; it can only be shortened)")
+	f.StringVar(&v.hostAPI, "host-api", "", "the marketplace's published host API versions (`gatehouse hostapi list -o json`): warn about plugins that use what a version deprecates or its replacement lacks, and refuse them after the sunset when the policy's hostApi.refuseAfterSunset says so")
 	f.StringVar(&v.logURL, "log", "", "the log's URL (e.g. https://plugins.example.com/log): fetch consistency proofs from its tiles when the bundle's checkpoint is newer than the state's; without it such a bundle is refused")
 }
 
@@ -64,6 +67,9 @@ func (v *verifyFlags) check() (c install.Check, note string, err error) {
 		if c.Policy, err = verify.ParsePolicy(data); err != nil {
 			return c, "", fmt.Errorf("--policy %s: %w", v.policy, err)
 		}
+	}
+	if c.HostAPIs, err = readHostAPIs(v.hostAPI); err != nil {
+		return c, "", err
 	}
 	if v.logURL != "" {
 		fetch, err := install.NewLogFetcher(v.logURL, nil)
@@ -123,6 +129,25 @@ func printVerified(w io.Writer, res *verify.Result, policyNote string) {
 	} else {
 		line(verify.CheckPolicy, "granted: %s", stringsJoin(c.Permissions))
 	}
+	for _, warn := range res.Warnings {
+		fmt.Fprintf(w, "  warn  %-22s %s\n", verify.CheckHostAPI, warn)
+	}
+}
+
+// readHostAPIs reads a --host-api file; "" reads none.
+func readHostAPIs(path string) ([]hostapi.Published, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := readLimited(path, hostapi.MaxPublishedBytes)
+	if err != nil {
+		return nil, fmt.Errorf("--host-api: %w", err)
+	}
+	pubs, err := hostapi.ParsePublished(data)
+	if err != nil {
+		return nil, fmt.Errorf("--host-api %s: %w", path, err)
+	}
+	return pubs, nil
 }
 
 func verifyCmd(g *globals) *cobra.Command {

@@ -89,3 +89,61 @@ type HealthVote struct {
 	Reports   int64     // how many failing reports (or confirmations) it cast
 	Reason    string    // the latest report's verdict, or the steward's reason
 }
+
+// HostAPIVersion is a published host API version (issue 19 item 6): its
+// functions and capabilities, and the deprecation of an older version it
+// announces. Published once, never changed.
+type HostAPIVersion struct {
+	Version string // SemVer
+	// Spec is the version's capabilities file as normalized JSON (a
+	// hostapi.Spec).
+	Spec []byte
+	// Deprecates is the older version this one replaces ("" for none);
+	// Sunset is the date hosts may stop offering it (zero for none), and
+	// MigrationURL where authors read how to move.
+	Deprecates   string
+	Sunset       time.Time
+	MigrationURL string
+	PublishedBy  string
+	PublishedAt  time.Time
+}
+
+// Confirmation results of a compatibility row.
+const (
+	CompatUnconfirmed = ""             // only the imports were read so far
+	CompatPassed      = "passed"       // loaded, and every scenario passed
+	CompatFailed      = "failed"       // did not load, or a scenario failed
+	CompatNoScenarios = "no-scenarios" // loaded; the package has none to run
+)
+
+// HostAPICompat is one cell of the compatibility matrix: how a plugin
+// version fares under a host API version.
+type HostAPICompat struct {
+	VersionID     string
+	HostAPI       string
+	PluginID      string
+	PluginVersion string
+	Status        string // hostapi.Compatible, Deprecated or Broken
+	Usages        []byte // JSON []hostapi.Usage
+	Confirmed     string // one of the Compat* constants
+	Detail        string // what the confirmation run found
+	CheckedAt     time.Time
+}
+
+// CompatQuery selects matrix cells; empty fields match everything.
+type CompatQuery struct {
+	HostAPI   string
+	PluginID  string
+	Namespace string
+	VersionID string
+	Limit     int
+}
+
+// HostAPINotice is a sunset notice sent to the authors of a plugin.
+type HostAPINotice struct {
+	PluginID  string
+	HostAPI   string // the version that sunsets
+	Threshold int    // days before the sunset: 90, 30 or 7
+	Sunset    time.Time
+	SentAt    time.Time
+}

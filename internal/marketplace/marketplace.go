@@ -23,6 +23,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/hostcompat"
 	"gatehouse.dev/gatehouse/internal/incident"
 	"gatehouse.dev/gatehouse/internal/intake"
 	"gatehouse.dev/gatehouse/internal/obs"
@@ -185,6 +186,10 @@ type Marketplace struct {
 	// Revalidate re-earns certificates; Health takes hosts' reports.
 	Revalidate *revalidate.Scheduler
 	Health     *health.Monitor
+	// HostAPI publishes host API versions and keeps the compatibility
+	// matrix, the deprecation calendar and the sunset notices.
+	HostAPI      *hostcompat.Service
+	hostAPICache string
 	// Webhooks delivers events to subscribers; Incidents runs incidents
 	// and their hunting rules.
 	Webhooks  *webhook.Service
@@ -342,6 +347,12 @@ func (m *Marketplace) Close() error {
 	closeLock(m.dataLock)
 	if m.behaviourCache != "" {
 		err = errors.Join(err, os.RemoveAll(m.behaviourCache))
+	}
+	if m.HostAPI != nil {
+		err = errors.Join(err, m.HostAPI.Close(context.Background()))
+	}
+	if m.hostAPICache != "" {
+		err = errors.Join(err, os.RemoveAll(m.hostAPICache))
 	}
 	return err
 }

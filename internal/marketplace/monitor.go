@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/health"
+	"gatehouse.dev/gatehouse/internal/hostcompat"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
@@ -36,6 +38,25 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return fmt.Errorf("setting up revalidation: %w", err)
 	}
 	m.Revalidate = sched
+	// Host API versions: publishing queues revalidation, and revalidation
+	// confirms the matrix, so each is handed the other. Its compilation
+	// cache is named like the behaviour analyzer's, so a killed process's
+	// is swept at the next start.
+	cache, err := os.MkdirTemp("", behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return fmt.Errorf("setting up host API checks: %w", err)
+	}
+	hc, err := hostcompat.New(hostcompat.Config{
+		Store: m.Store, Packages: m.Intake, Revalidate: sched, Manifest: m.Intake.Manifest,
+		CacheDir: cache, Log: m.cfg.Log,
+	})
+	if err != nil {
+		os.RemoveAll(cache)
+		return fmt.Errorf("setting up host API checks: %w", err)
+	}
+	m.HostAPI, m.hostAPICache = hc, cache
+	sched.SetHostAPI(hc)
+	p.app.HostAPI = hc
 	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Suspender: m.Trust, Now: time.Now, Log: m.cfg.Log}
 	p.app.Revalidate, p.app.Health = sched, m.Health
 	return nil
@@ -43,6 +64,11 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 
 // runMonitor runs revalidation until ctx ends.
 func (m *Marketplace) runMonitor(ctx context.Context) {
+	if m.HostAPI != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); m.HostAPI.Work(ctx) }()
+		defer func() { <-done }()
+	}
 	if m.Revalidate != nil {
 		m.Revalidate.Work(ctx)
 	}

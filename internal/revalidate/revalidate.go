@@ -149,7 +149,20 @@ type Config struct {
 	// Every is how often the elected worker looks for due revalidations
 	// (a River periodic job); a minute when zero.
 	Every time.Duration
+	// HostAPI, when set, checks each revalidated version against every
+	// published host API version (hostcompat.Service). It is set after
+	// New with SetHostAPI, as that service queues revalidations itself.
+	HostAPI HostAPIChecker
 }
+
+// HostAPIChecker confirms a version's compatibility with the published
+// host API versions from its fresh vetting input (hostcompat.Service).
+type HostAPIChecker interface {
+	CheckVersion(ctx context.Context, v domain.Version, in *vet.Input) error
+}
+
+// SetHostAPI sets the host API checker revalidation runs (before Work).
+func (s *Scheduler) SetHostAPI(c HostAPIChecker) { s.cfg.HostAPI = c }
 
 // Scheduler schedules and runs revalidations.
 type Scheduler struct {
@@ -351,6 +364,9 @@ const (
 	TriggerOwnerChange    Trigger = "owner-change"
 	TriggerKeyRemoved     Trigger = "key-removed"
 	TriggerKeyCompromised Trigger = "key-compromised"
+	// TriggerHostAPIChange: a host API version was published (issue 19
+	// item 6); the run also confirms the version's matrix cells.
+	TriggerHostAPIChange Trigger = "host-api-change"
 )
 
 // EnqueueVersions queues a revalidation of each version for trigger, and
@@ -549,6 +565,14 @@ func (s *Scheduler) check(ctx context.Context, v domain.Version, r domain.Revali
 	rv, err := s.cfg.Vetter.Revet(ctx, v.ID, args.Actor, "revalidation: "+args.Why)
 	if err != nil {
 		return fmt.Errorf("re-running the analyzers: %w", err)
+	}
+	if s.cfg.HostAPI != nil {
+		// The matrix is information for authors and hosts, not a verdict
+		// on the version: a host API it does not fit never suspends it, and
+		// a check that cannot run leaves the cells as they were.
+		if err := s.cfg.HostAPI.CheckVersion(ctx, v, rv.Input); err != nil {
+			s.cfg.Log.Warn("checking the version against the published host API versions", "version", v.ID, "err", err)
+		}
 	}
 	prev := s.previousManifest(ctx, v)
 	var manifestNow *manifest.Manifest

@@ -92,6 +92,7 @@ func (s *Server) routeTable() []Route {
 	}
 	rs = append(rs, s.trustRoutes()...)
 	rs = append(rs, s.monitorRoutes()...)
+	rs = append(rs, s.hostAPIRoutes()...)
 	rs = append(rs, s.notifyRoutes()...)
 	rs = append(rs, s.insightRoutes()...)
 	rs = append(rs, s.releaseRoutes()...)

@@ -53,6 +53,7 @@ type Store interface {
 	Insight
 	Leases
 	Releases
+	HostAPIs
 
 	// Ping reports whether the database answers (readiness probes).
 	Ping(ctx context.Context) error

@@ -155,6 +155,8 @@ func New(cfg Config) (*Handler, error) {
 		{Method: "GET", Path: "/dashboard", Access: auditors, handler: h.dashboard},
 		{Method: "GET", Path: "/audit", Access: auditors, API: "GET /api/v1/audit/verify", handler: h.audit},
 		{Method: "GET", Path: "/audit/export", Access: auditors, API: "GET /api/v1/audit/events", handler: h.auditExport},
+		{Method: "GET", Path: "/host-api", Access: signedIn, API: "GET /api/v1/host-api/matrix", handler: h.hostAPIMatrix},
+		{Method: "GET", Path: "/host-api/calendar", Access: anyone, API: "GET /api/v1/host-api/calendar", handler: h.hostAPICalendar},
 		{Method: "GET", Path: "/policy", Access: signedIn, API: "GET /api/v1/policy", handler: h.policy},
 		{Method: "POST", Path: "/policy/dry-run", Access: stewards, API: "POST /api/v1/policy/dry-run", handler: h.policyDryRun},
 	}
@@ -301,7 +303,7 @@ func (h *Handler) nav(c *call) []navItem {
 	if c.p.Allowed(auditors.Roles...) {
 		items = append(items, navItem{"Dashboard", "/dashboard"}, navItem{"Audit", "/audit"})
 	}
-	return append(items, navItem{"Policy", "/policy"})
+	return append(items, navItem{"Host API", "/host-api"}, navItem{"Policy", "/policy"})
 }
 
 var notices = map[string]string{

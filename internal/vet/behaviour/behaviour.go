@@ -32,6 +32,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/internal/plugindeps"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
@@ -91,6 +92,10 @@ type Options struct {
 	// those workflows unrun, and Detail says so (`gatehouse vet` has no
 	// marketplace; the server always sets it).
 	Dependencies plugindeps.Catalog
+	// HostAPI, when set, is the host API version the sandbox offers (only
+	// its functions are linked), so the scenarios run as they would on a
+	// host running that version; nil offers this build's (vetting).
+	HostAPI *hostapi.Spec
 }
 
 // Analyzer is the behaviour analyzer. It is safe for concurrent use.
@@ -126,6 +131,7 @@ func New(opts Options) (*Analyzer, error) {
 	rt, err := sandbox.NewRuntime(sandbox.Config{
 		CacheDir:   cache,
 		MaxTimeout: callTimeout,
+		HostAPI:    opts.HostAPI,
 		// Each scenario run's store comes with its context (scenario.KV):
 		// runs, and analyses of two versions at once, never share keys.
 		KV: scenario.KV{},
