@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/api"
+	"gatehouse.dev/gatehouse/client"
 	"gatehouse.dev/gatehouse/internal/sbom"
 	"gatehouse.dev/gatehouse/internal/sbom/sbomtest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -94,6 +96,10 @@ func TestSBOMsServedForCertifiedVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "/api/v1/plugins/acme/hello/versions/1.0.0/sbom/"
+	anon, err := client.New(e.http.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := os.Getenv("GATEHOUSE_SBOM_OUT")
 	for _, f := range sbom.Formats {
 		resp, doc := e.do("GET", base+f, "", nil) // anyone may read it
@@ -121,6 +127,10 @@ func TestSBOMsServedForCertifiedVersions(t *testing.T) {
 			if !strings.Contains(string(doc), `"`+file+`"`) && !strings.Contains(string(doc), `"./`+file+`"`) {
 				t.Errorf("%s: the file %s is not listed", f, file)
 			}
+		}
+		// Hosts fetch it with the Go client.
+		if got, err := anon.SBOM(context.Background(), "acme/hello", "1.0.0", f); err != nil || !bytes.Equal(got, doc) {
+			t.Errorf("%s: client.SBOM = %d bytes, %v", f, len(got), err)
 		}
 		// The same bytes every time; the digest is the entity tag.
 		if resp, again := e.do("GET", base+f, "", nil); !bytes.Equal(again, doc) || resp.Header.Get("ETag") != `"`+ref.Digest+`"` {
@@ -151,6 +161,9 @@ func TestSBOMsServedForCertifiedVersions(t *testing.T) {
 		if resp.StatusCode != 404 || !strings.Contains(string(b), tc.code) {
 			t.Errorf("GET %s as %s: %d %s; want 404 %s", tc.path, orNone(tc.token), resp.StatusCode, b, tc.code)
 		}
+	}
+	if _, err := anon.SBOM(context.Background(), "acme/draft", "1.0.0", "spdx"); !isStatus(err, 404) {
+		t.Errorf("client.SBOM of an unreleased version: %v, want 404", err)
 	}
 	if out != "" {
 		fmt.Fprintf(os.Stderr, "wrote the SBOMs of acme/hello@1.0.0 to %s\n", out)
