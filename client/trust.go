@@ -66,6 +66,25 @@ func (c *Client) send(req *http.Request, out any, okStatus ...int) (int, error) 
 
 // get fetches a path of the server (not only under the API) as bytes.
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	return c.getLimit(ctx, path, MaxTrustDocument)
+}
+
+// MaxSBOM bounds an SBOM read from the server.
+const MaxSBOM = 32 << 20
+
+// SBOM fetches the marketplace's SBOM of a certified version, format
+// "cyclonedx" (CycloneDX 1.6 JSON) or "spdx" (SPDX 2.3 JSON). Check it
+// against the version's certificate: its SHA-256 is the digest the
+// certificate lists for that format (trust.Certificate.SBOM).
+func (c *Client) SBOM(ctx context.Context, pluginID, version, format string) ([]byte, error) {
+	ns, name, ok := strings.Cut(pluginID, "/")
+	if !ok {
+		return nil, fmt.Errorf("plugin id %q must have the form namespace/name", pluginID)
+	}
+	return c.getLimit(ctx, fmt.Sprintf("%s/plugins/%s/%s/versions/%s/sbom/%s", api.BasePath, url.PathEscape(ns), url.PathEscape(name), url.PathEscape(version), url.PathEscape(format)), MaxSBOM)
+}
+
+func (c *Client) getLimit(ctx context.Context, path string, max int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
 	if err != nil {
 		return nil, err
@@ -78,12 +97,12 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxTrustDocument+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(max)+1))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	if len(b) > MaxTrustDocument {
-		return nil, fmt.Errorf("GET %s: the answer is over %d bytes", path, MaxTrustDocument)
+	if len(b) > max {
+		return nil, fmt.Errorf("GET %s: the answer is over %d bytes", path, max)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var ae api.Error

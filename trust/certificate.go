@@ -32,6 +32,52 @@ type Certificate struct {
 	// Publisher is the publisher's signature kept beside the certificate
 	// (dual signing).
 	Publisher PublisherRef
+	// SBOMs are the SBOMs the marketplace emitted for the package, which
+	// it serves beside the certificate; empty in certificates issued
+	// before it emitted any.
+	SBOMs []SBOMRef
+}
+
+// SBOMRef names an SBOM of the certified package by the digest of its
+// bytes, so that a document fetched from anywhere can be checked against
+// the certificate.
+type SBOMRef struct {
+	Format    string `json:"format"`    // "cyclonedx" or "spdx"
+	MediaType string `json:"mediaType"` // of the document
+	Digest    string `json:"digest"`    // "sha256:HEX" of the document's bytes
+}
+
+// maxSBOMRefs bounds the SBOMs one certificate lists.
+const maxSBOMRefs = 8
+
+func checkSBOMRefs(refs []SBOMRef) error {
+	if len(refs) > maxSBOMRefs {
+		return fmt.Errorf("%w: %d SBOMs; at most %d", ErrMalformed, len(refs), maxSBOMRefs)
+	}
+	for i, r := range refs {
+		if r.Format == "" || r.MediaType == "" {
+			return fmt.Errorf("%w: SBOM %d needs a format and a media type", ErrMalformed, i+1)
+		}
+		if _, err := digestHex(r.Digest); err != nil {
+			return fmt.Errorf("SBOM %d (%s): %w", i+1, r.Format, err)
+		}
+		for _, o := range refs[:i] {
+			if o.Format == r.Format {
+				return fmt.Errorf("%w: two %s SBOMs", ErrMalformed, r.Format)
+			}
+		}
+	}
+	return nil
+}
+
+// SBOM returns the reference to the certificate's SBOM of format.
+func (c *Certificate) SBOM(format string) (SBOMRef, bool) {
+	for _, r := range c.SBOMs {
+		if r.Format == format {
+			return r, true
+		}
+	}
+	return SBOMRef{}, false
 }
 
 // PublisherRef binds a certificate to the publisher signature the
@@ -60,6 +106,8 @@ type CertificateInput struct {
 	Lifetime time.Duration
 	// PublisherSignature is the publisher's envelope over Digest.
 	PublisherSignature *dsse.Envelope
+	// SBOMs are the marketplace's SBOMs of the package.
+	SBOMs []SBOMRef
 }
 
 // certificatePredicate is the JSON form of the predicate.
@@ -77,6 +125,7 @@ type certificatePredicate struct {
 	IssuedAt              time.Time    `json:"issuedAt"`
 	ExpiresAt             time.Time    `json:"expiresAt"`
 	Publisher             PublisherRef `json:"publisher"`
+	SBOMs                 []SBOMRef    `json:"sboms,omitempty"`
 }
 
 // maxCertificateLifetime bounds a certificate's validity: a certificate that
@@ -109,6 +158,10 @@ func IssueCertificate(ctx context.Context, s Signer, in CertificateInput) (*dsse
 	p.IssuedAt = in.IssuedAt.UTC().Truncate(time.Second)
 	p.ExpiresAt = p.IssuedAt.Add(in.Lifetime)
 	p.Publisher = PublisherRef{KeyID: in.PublisherSignature.Signatures[0].KeyID, Envelope: envDigest}
+	if err := checkSBOMRefs(in.SBOMs); err != nil {
+		return nil, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
+	}
+	p.SBOMs = in.SBOMs
 	payload, err := newStatement(in.Digest, in.PluginID, in.Version, PredicateCertificate, p)
 	if err != nil {
 		return nil, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
@@ -159,6 +212,9 @@ func parseCertificate(payload []byte) (*Certificate, error) {
 	if st.Subject[0].Name != SubjectName(p.Plugin.ID, p.Plugin.Version) {
 		return nil, fmt.Errorf("certificate: %w: subject %q disagrees with the predicate's plugin %s", ErrMalformed, st.Subject[0].Name, SubjectName(p.Plugin.ID, p.Plugin.Version))
 	}
+	if err := checkSBOMRefs(p.SBOMs); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
 	if !p.ExpiresAt.After(p.IssuedAt) {
 		return nil, fmt.Errorf("certificate: %w: it expires (%s) before it is issued (%s)", ErrMalformed, p.ExpiresAt.Format(time.RFC3339), p.IssuedAt.Format(time.RFC3339))
 	}
@@ -175,6 +231,7 @@ func parseCertificate(payload []byte) (*Certificate, error) {
 		IssuedAt:      p.IssuedAt,
 		ExpiresAt:     p.ExpiresAt,
 		Publisher:     p.Publisher,
+		SBOMs:         p.SBOMs,
 	}, nil
 }
 

@@ -191,6 +191,51 @@ func TestCertificate(t *testing.T) {
 	}
 }
 
+// TestCertificateSBOMs: a certificate lists the marketplace's SBOMs by
+// digest, signed with the rest; a certificate without them (issued before
+// they existed) reads as before, and malformed references are refused.
+func TestCertificateSBOMs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, _ := GenerateKey(Ed25519)
+	p, _ := GenerateKey(Ed25519)
+	ring, _ := NewKeyring(Key{PublicKey: m.PublicKey()})
+	pubEnv, _ := SignPackageAt(ctx, p, digest, "acme/hello", "1.0.0", t0)
+	in := CertificateInput{PluginID: "acme/hello", Version: "1.0.0", Digest: digest, IssuedAt: t0, Lifetime: time.Hour, PublisherSignature: pubEnv,
+		SBOMs: []SBOMRef{{Format: "cyclonedx", MediaType: "application/vnd.cyclonedx+json; version=1.6", Digest: digest}, {Format: "spdx", MediaType: "application/spdx+json", Digest: digest}}}
+	env, err := IssueCertificate(ctx, m, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := VerifyCertificate(env, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := c.SBOM("spdx"); !ok || r.Digest != digest || len(c.SBOMs) != 2 {
+		t.Errorf("SBOMs = %+v", c.SBOMs)
+	}
+	payload, _ := env.DecodeB64Payload()
+	if !strings.Contains(string(payload), `"sboms":[{"format":"cyclonedx"`) {
+		t.Errorf("the signed statement does not list the SBOMs: %s", payload)
+	}
+	in.SBOMs = nil
+	env, _ = IssueCertificate(ctx, m, in)
+	payload, _ = env.DecodeB64Payload()
+	if c, _, err := VerifyCertificate(env, ring); err != nil || len(c.SBOMs) != 0 || strings.Contains(string(payload), "sboms") {
+		t.Errorf("a certificate without SBOMs: %+v, %v, %s", c, err, payload)
+	}
+	for name, refs := range map[string][]SBOMRef{
+		"bad digest": {{Format: "spdx", MediaType: "application/spdx+json", Digest: "sha256:ZZ"}},
+		"no format":  {{MediaType: "application/spdx+json", Digest: digest}},
+		"twice":      {{Format: "spdx", MediaType: "a/b", Digest: digest}, {Format: "spdx", MediaType: "a/b", Digest: digest}},
+	} {
+		in.SBOMs = refs
+		if _, err := IssueCertificate(ctx, m, in); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
 func TestRevocationList(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -11,6 +12,8 @@ import (
 	"gatehouse.dev/gatehouse/internal/badge"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/sbom"
 	"gatehouse.dev/gatehouse/verify"
 )
 
@@ -106,6 +109,30 @@ func (a *App) Provenance(ctx context.Context, caller domain.Principal, v domain.
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil, &Error{Kind: KindNotFound, Code: "no_provenance", Err: err,
 			Msg: fmt.Sprintf("%s@%s has no marketplace provenance statement: the marketplace states provenance only for a module it rebuilt byte for byte", v.PluginID, v.Version)}
+	}
+	return b, err
+}
+
+// SBOM is the marketplace's SBOM of v in format (sbom.FormatCycloneDX or
+// sbom.FormatSPDX), whose digest v's certificates list: readable by
+// whoever may read v's certificate bundle.
+func (a *App) SBOM(ctx context.Context, caller domain.Principal, v domain.Version, format string) (domain.SBOM, error) {
+	if err := a.trustOn(); err != nil {
+		return domain.SBOM{}, err
+	}
+	if err := a.published(ctx, caller, v); err != nil {
+		return domain.SBOM{}, err
+	}
+	if sbom.MediaType(format) == "" {
+		return domain.SBOM{}, Refuse(KindNotFound, "no_such_format", fmt.Sprintf("there is no SBOM format %q; ask for %s", format, strings.Join(sbom.Formats, " or ")))
+	}
+	b, err := a.cfg.Trust.SBOM(ctx, v.ID, format)
+	if errors.Is(err, domain.ErrNotFound) {
+		msg := fmt.Sprintf("%s@%s has no SBOM yet: the marketplace makes them when it certifies a version, and for a version certified before it made them, at its next renewal (revalidation)", v.PluginID, v.Version)
+		if !domain.Published(v.State) && v.State != lifecycle.Certified {
+			msg = fmt.Sprintf("%s@%s has no SBOM: it is %s, and the marketplace makes SBOMs when it certifies a version", v.PluginID, v.Version, v.State)
+		}
+		return domain.SBOM{}, &Error{Kind: KindNotFound, Code: "no_sbom", Msg: msg, Err: err}
 	}
 	return b, err
 }

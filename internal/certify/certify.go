@@ -72,6 +72,7 @@ type Certificates interface {
 	ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]int64, error)
 	LatestCertificate(ctx context.Context, versionID string) (domain.CertificateRecord, error)
 	ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error)
+	SBOMs(ctx context.Context, versionID string) ([]domain.SBOM, error)
 	LatestRevocationList(ctx context.Context) (domain.RevocationListRecord, error)
 	ListRevocations(ctx context.Context) ([]domain.Revocation, error)
 }
@@ -124,6 +125,10 @@ type Config struct {
 	// RevocationMaxAge is announced in the trust root; zero means
 	// DefaultRevocationMaxAge.
 	RevocationMaxAge time.Duration
+	// Packages reads a version's package, to emit its SBOMs; nil means
+	// certificates list none (tests of other parts only: the marketplace
+	// always sets it).
+	Packages PackageLoader
 	// FirstEnvironment, when set, is where a newly certified version is
 	// released (issue 18), in the transaction that certifies it.
 	FirstEnvironment string
@@ -168,6 +173,7 @@ type Service struct {
 	maxAge      time.Duration
 	root        TrustRoot
 	firstEnv    string
+	packages    PackageLoader
 
 	pubMu sync.Mutex // one publisher at a time
 	revMu sync.Mutex // revocation lists are numbered one after the other
@@ -229,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder, readOnly: cfg.ReadOnlyLog, logVerifier: verifier,
-		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment,
+		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment, packages: cfg.Packages,
 		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
 	}
 	if err := s.openLog(ctx); err != nil {
@@ -385,6 +391,11 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 	}
 	in.PublisherSignature = pubEnv
 	in.IssuedAt = s.now().UTC().Truncate(time.Second)
+	refs, fresh, err := s.sboms(ctx, v, in.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
+	in.SBOMs = refs
 	env, err := trust.IssueCertificate(ctx, s.signer, in)
 	if err != nil {
 		return nil, fmt.Errorf("signing the certificate of %s@%s: %w", v.PluginID, v.Version, err)
@@ -412,12 +423,14 @@ func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kin
 	}
 	audits := []audit.Event{auditEvent(now, actor, action, v.ID, reason, map[string]any{
 		"document": ev.Document, "keyId": s.signer.KeyID(), "expiresAt": cert.ExpiresAt, "checks": cert.Checks, "permissions": cert.Permissions,
+		"sboms": sbomDigests(refs, fresh),
 	})}
 	c := store.TrustChange{
 		VersionID:   v.ID,
 		Certificate: &domain.CertificateRecord{Kind: string(kind), Envelope: envJSON, KeyID: s.signer.KeyID(), IssuedAt: cert.IssuedAt, ExpiresAt: cert.ExpiresAt},
 		Entries:     [][]byte{entry},
 		Provenance:  statement,
+		SBOMs:       fresh,
 	}
 	if from != lifecycle.Certified {
 		c.From, c.To, c.Reason = from, lifecycle.Certified, reason

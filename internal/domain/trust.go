@@ -61,6 +61,17 @@ type CertificateRecord struct {
 	EventSeq int64
 }
 
+// SBOM is an SBOM the marketplace emitted for a version (issue 22): made
+// once, at the first certification that lists it, and kept, since the
+// certificates list its digest.
+type SBOM struct {
+	VersionID string
+	Format    string // "cyclonedx" or "spdx"
+	Digest    string // "sha256:HEX" of Document
+	Document  []byte
+	CreatedAt time.Time
+}
+
 // TrustEvent is an entry of the transparency log's outbox.
 type TrustEvent struct {
 	Seq       int64

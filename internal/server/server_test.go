@@ -68,7 +68,7 @@ func newEnv(t *testing.T) *env {
 	}
 	in.Triager = rv
 	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
-	svc, logDir := newTrust(t, st)
+	svc, logDir := newTrust(t, st, in)
 	rv.Certifier = svc
 	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), TransparencyLog: tlog.DirStorage(logDir)})
 	key, err := trust.GenerateKey(trust.Ed25519)
@@ -95,9 +95,9 @@ func newEnv(t *testing.T) *env {
 }
 
 // newTrust makes the marketplace and log keys, the log and the certifier.
-func newTrust(t *testing.T, st store.Store) (*certify.Service, string) {
+func newTrust(t *testing.T, st store.Store, packages certify.PackageLoader) (*certify.Service, string) {
 	t.Helper()
-	tr := certifytest.New(t, st, nil)
+	tr := certifytest.WithPackages(t, st, nil, packages)
 	return tr.Service, tr.LogDir
 }
 

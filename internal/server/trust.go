@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/badge"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/sbom"
 	"gatehouse.dev/gatehouse/tlog"
 )
 
@@ -43,6 +44,7 @@ func (s *Server) trustRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/revocations", Summary: "The current signed revocation list (a DSSE envelope).", Access: anyone, handler: s.revocations},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/bundle", Summary: "The certificate bundle of a version: publisher signature and key, certificate, inclusion proof against the current checkpoint.", Access: anyone.reading(PublishedVersion), handler: s.bundle},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/provenance", Summary: "The marketplace's signed SLSA provenance statement for a version it rebuilt reproducibly (a DSSE envelope).", Access: anyone.reading(PublishedVersion), handler: s.provenance},
+		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/sbom/{format}", Summary: "The marketplace's SBOM of a certified version, format cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON): the package's files and the Go modules compiled into its WebAssembly module. Its SHA-256 is listed in the version's certificate (sboms); the same bytes every time.", Access: anyone.reading(PublishedVersion), handler: s.sbom},
 		{Method: "GET", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "A namespace's publisher keys (retired ones included) and whether it requires signatures.", Access: anyone, handler: s.listKeys},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "Register a publisher key (the body: a PEM public key, Ed25519 or ECDSA P-256). An owner of the namespace or an admin; a namespace that does not exist is created, owned by the caller. Logged.", Access: namespaceOwners, Body: "application/x-pem-file", handler: s.addKey},
 		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused; every certified version it signed is queued for revalidation. Logged.", Access: namespaceOwners, handler: s.removeKey},
@@ -144,6 +146,39 @@ func (s *Server) provenance(w http.ResponseWriter, r *http.Request, p domain.Pri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+func (s *Server) sbom(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	v, ok := s.version(w, r)
+	if !ok {
+		return
+	}
+	b, err := s.app.SBOM(r.Context(), p, v, r.PathValue("format"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The document never changes (the certificate lists its digest), so
+	// its digest is its entity tag.
+	etag := `"` + b.Digest + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Content-Type", sbom.MediaType(b.Format))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", sbomFileName(v, b.Format)))
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	_, _ = w.Write(b.Document)
+}
+
+// sbomFileName is the conventional name of an SBOM file (dependencies
+// analyzers find *.cdx.json and *.spdx.json).
+func sbomFileName(v domain.Version, format string) string {
+	name := strings.ReplaceAll(v.PluginID, "/", "-") + "-" + v.Version
+	if format == "cyclonedx" {
+		return name + ".cdx.json"
+	}
+	return name + ".spdx.json"
 }
 
 func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p domain.Principal) {

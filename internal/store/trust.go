@@ -101,6 +101,10 @@ type Trust interface {
 	// statement for a version, or ErrNotFound.
 	ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error)
 
+	// SBOMs returns the SBOMs the marketplace emitted for a version, in
+	// order of format; none is an empty list.
+	SBOMs(ctx context.Context, versionID string) ([]domain.SBOM, error)
+
 	// LatestRevocationList returns the newest signed list, or ErrNotFound.
 	LatestRevocationList(ctx context.Context) (domain.RevocationListRecord, error)
 	// ListRevocations returns every revoked version, oldest first.
@@ -120,6 +124,12 @@ type TrustChange struct {
 	// Provenance is the marketplace's signed provenance statement (DSSE
 	// envelope JSON) for VersionID, kept when the version has none yet.
 	Provenance []byte
+	// SBOMs are the marketplace's SBOMs of VersionID, kept when the
+	// version has none of that format yet; one it has already must be the
+	// same document (ErrStateChanged otherwise: another process made its
+	// own meanwhile, and the certificate listing this one must not be
+	// stored).
+	SBOMs []domain.SBOM
 	// Revocation adds a version to the revoked set.
 	Revocation *domain.Revocation
 	// RevocationList must be numbered one above the latest list.

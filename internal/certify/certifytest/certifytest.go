@@ -34,6 +34,13 @@ type Trust struct {
 // log is kept in a temporary directory.
 func New(tb testing.TB, st certify.Records, now func() time.Time) *Trust {
 	tb.Helper()
+	return WithPackages(tb, st, now, nil)
+}
+
+// WithPackages is New with a package loader, so that certificates list
+// the SBOMs the certifier emits, as in the marketplace.
+func WithPackages(tb testing.TB, st certify.Records, now func() time.Time, packages certify.PackageLoader) *Trust {
+	tb.Helper()
 	signer, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
 		tb.Fatal(err)
@@ -44,7 +51,7 @@ func New(tb testing.TB, st certify.Records, now func() time.Time) *Trust {
 	}
 	dir := filepath.Join(tb.TempDir(), "log")
 	ls := tlog.DirStorage(dir)
-	svc, err := certify.New(context.Background(), certify.Config{Store: st, Signer: signer, LogSigner: logSigner, LogOrigin: Origin, LogStorage: ls, Now: now})
+	svc, err := certify.New(context.Background(), certify.Config{Store: st, Signer: signer, LogSigner: logSigner, LogOrigin: Origin, LogStorage: ls, Now: now, Packages: packages})
 	if err != nil {
 		tb.Fatal(err)
 	}

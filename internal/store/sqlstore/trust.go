@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -308,6 +310,11 @@ func (s *Store) ApplyTrustChange(ctx context.Context, c store.TrustChange) ([]in
 				return fmt.Errorf("%s: keeping the provenance statement of %s: %w", s.d.Name, c.VersionID, err)
 			}
 		}
+		for _, sb := range c.SBOMs {
+			if err := s.keepSBOM(ctx, tx, c.VersionID, sb, now); err != nil {
+				return err
+			}
+		}
 		if r := c.Revocation; r != nil {
 			if err := s.insert(ctx, tx, "the revocation of "+r.VersionID, "submission "+r.VersionID+" is revoked already",
 				`INSERT INTO revocations (version_id, digest, reason, revoked_at) VALUES (?, ?, ?, ?)`,
@@ -353,6 +360,55 @@ func (s *Store) LatestCertificate(ctx context.Context, versionID string) (domain
 func (s *Store) ProvenanceStatement(ctx context.Context, versionID string) ([]byte, error) {
 	return getOne(ctx, s, s.db, "reading the provenance statement of "+versionID, "submission "+versionID+" has no marketplace provenance statement", scanValue[[]byte],
 		`SELECT envelope FROM provenance_statements WHERE version_id = ?`, versionID)
+}
+
+// MaxSBOM bounds one stored SBOM: the size the marketplace's own SBOM
+// reader accepts. A package at its limits (10,000 files of 255-byte
+// paths) gives about 10 MiB of SPDX.
+const MaxSBOM = 32 << 20
+
+// keepSBOM stores a version's SBOM of one format, unless it has one; the
+// one it has must be the same document.
+func (s *Store) keepSBOM(ctx context.Context, tx *sql.Tx, versionID string, sb domain.SBOM, now time.Time) error {
+	if sb.VersionID != versionID || sb.Format == "" || len(sb.Document) == 0 || len(sb.Document) > MaxSBOM {
+		return fmt.Errorf("the %s SBOM of %s (for %s, %d bytes) must be of that version, name its format and be 1 to %d bytes", sb.Format, versionID, sb.VersionID, len(sb.Document), MaxSBOM)
+	}
+	if sb.Digest != documentDigest(sb.Document) {
+		return fmt.Errorf("the %s SBOM of %s does not match its digest %s", sb.Format, versionID, sb.Digest)
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO version_sboms (version_id, format, digest, document, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (version_id, format) DO NOTHING`),
+		versionID, sb.Format, sb.Digest, sb.Document, micros(now)); err != nil {
+		return fmt.Errorf("%s: keeping the %s SBOM of %s: %w", s.d.Name, sb.Format, versionID, err)
+	}
+	kept, err := getOne(ctx, s, tx, "reading the "+sb.Format+" SBOM of "+versionID, "the "+sb.Format+" SBOM of "+versionID, scanValue[string],
+		`SELECT digest FROM version_sboms WHERE version_id = ? AND format = ?`, versionID, sb.Format)
+	if err != nil {
+		return err
+	}
+	if kept != sb.Digest {
+		return fmt.Errorf("%s has a %s SBOM already (%s), not %s: %w", versionID, sb.Format, kept, sb.Digest, domain.ErrStateChanged)
+	}
+	return nil
+}
+
+func documentDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// SBOMs returns a version's SBOMs, in order of format.
+func (s *Store) SBOMs(ctx context.Context, versionID string) ([]domain.SBOM, error) {
+	out, err := listAll(ctx, s, "reading the SBOMs of "+versionID, "submission "+versionID+" has more SBOMs than formats", 16, func(sc scanner) (domain.SBOM, error) {
+		var b domain.SBOM
+		var created int64
+		err := sc.Scan(&b.VersionID, &b.Format, &b.Digest, &b.Document, &created)
+		b.CreatedAt = fromMicros(created)
+		return b, err
+	}, `SELECT version_id, format, digest, document, created_at FROM version_sboms WHERE version_id = ? ORDER BY format`, versionID)
+	if out == nil && err == nil {
+		out = []domain.SBOM{}
+	}
+	return out, err
 }
 
 // ---- Outbox ---------------------------------------------------------------

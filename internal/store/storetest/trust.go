@@ -3,8 +3,11 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -23,6 +26,7 @@ var trustTests = []suiteTest{
 	{"TrustChangeAtomic", testTrustChangeAtomic},
 	{"TrustOutbox", testTrustOutbox},
 	{"RevocationLists", testRevocationLists},
+	{"SBOMs", testSBOMs},
 }
 
 func testPublisherKeys(t *testing.T, s store.Store) {
@@ -293,6 +297,73 @@ func testTrustChangeAtomic(t *testing.T, s store.Store) {
 	}
 	if _, err := s.LatestCertificate(ctx, "sub2"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("no certificate: %v, want ErrNotFound", err)
+	}
+}
+
+// testSBOMs: a version's SBOMs are kept with the certificate that lists
+// them, once; a different document of a format it has already fails the
+// whole change (the certificate listing it is not stored), and a renewal
+// bringing the same document changes nothing.
+func testSBOMs(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	certified(t, s, "sb1")
+	sbom := func(format, doc string) domain.SBOM {
+		sum := sha256.Sum256([]byte(doc))
+		return domain.SBOM{VersionID: "sb1", Format: format, Digest: "sha256:" + hex.EncodeToString(sum[:]), Document: []byte(doc)}
+	}
+	if got, err := s.SBOMs(ctx, "sb1"); err != nil || len(got) != 0 {
+		t.Fatalf("SBOMs before any = %+v, %v; want none", got, err)
+	}
+	cdx, spdx := sbom("cyclonedx", `{"bomFormat":"CycloneDX"}`), sbom("spdx", `{"spdxVersion":"SPDX-2.3"}`)
+	change := store.TrustChange{
+		VersionID: "sb1", From: lifecycle.InReview, To: lifecycle.Certified, Reason: "approved",
+		Certificate: &domain.CertificateRecord{Kind: audit.CertificateIssued, Envelope: []byte(`{"cert":1}`), KeyID: "mk", IssuedAt: at(20), ExpiresAt: at(1000)},
+		Entries:     [][]byte{[]byte(`{"kind":"certificate.issued"}`)},
+		SBOMs:       []domain.SBOM{spdx, cdx},
+		Audit:       []audit.Event{event(audit.SubmissionTransition, "submission:sb1", 20), event(audit.CertificateIssued, "submission:sb1", 20)},
+	}
+	if _, err := s.ApplyTrustChange(ctx, change); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SBOMs(ctx, "sb1")
+	if err != nil || len(got) != 2 || got[0].Format != "cyclonedx" || got[0].Digest != cdx.Digest || !bytes.Equal(got[1].Document, spdx.Document) || got[1].VersionID != "sb1" || got[1].CreatedAt.IsZero() {
+		t.Fatalf("SBOMs = %+v, %v", got, err)
+	}
+	renewal := store.TrustChange{
+		VersionID:   "sb1",
+		Certificate: &domain.CertificateRecord{Kind: audit.CertificateRenewed, Envelope: []byte(`{"cert":2}`), KeyID: "mk", IssuedAt: at(30), ExpiresAt: at(1000)},
+		Entries:     [][]byte{[]byte(`{"kind":"certificate.renewed"}`)},
+		SBOMs:       []domain.SBOM{cdx},
+		Audit:       []audit.Event{event(audit.CertificateRenewed, "submission:sb1", 30)},
+	}
+	if _, err := s.ApplyTrustChange(ctx, renewal); err != nil {
+		t.Fatalf("a renewal with the same document: %v", err)
+	}
+	// Another process made another document meanwhile: nothing is stored.
+	renewal.Certificate.Envelope = []byte(`{"cert":3}`)
+	renewal.SBOMs = []domain.SBOM{sbom("cyclonedx", `{"bomFormat":"CycloneDX","other":1}`)}
+	if _, err := s.ApplyTrustChange(ctx, renewal); !errors.Is(err, domain.ErrStateChanged) {
+		t.Fatalf("another document of a kept format: %v, want ErrStateChanged", err)
+	}
+	if c, _ := s.LatestCertificate(ctx, "sb1"); c.Seq != 2 {
+		t.Errorf("the refused change stored certificate %d", c.Seq)
+	}
+	// A document that does not match its digest, or of another version,
+	// is refused.
+	bad := sbom("spdx", `{}`)
+	bad.Document = []byte(`{"x":1}`)
+	renewal.SBOMs = []domain.SBOM{bad}
+	if _, err := s.ApplyTrustChange(ctx, renewal); err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Errorf("a document not matching its digest: %v", err)
+	}
+	other := sbom("spdx", `{}`)
+	other.VersionID = "sb2"
+	renewal.SBOMs = []domain.SBOM{other}
+	if _, err := s.ApplyTrustChange(ctx, renewal); err == nil {
+		t.Error("another version's SBOM was kept")
+	}
+	if got, _ := s.SBOMs(ctx, "sb1"); len(got) != 2 || got[0].Digest != cdx.Digest {
+		t.Errorf("after the refusals: %+v", got)
 	}
 }
 
