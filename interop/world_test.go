@@ -84,12 +84,22 @@ func (g gatehouse) with(k, v string) gatehouse {
 }
 
 func (g gatehouse) run(args ...string) (string, error) {
+	out, code, err := g.runCode(args...)
+	if code != 0 {
+		return "", err
+	}
+	return out, nil
+}
+
+// runCode runs a command and returns its standard output and exit code;
+// err describes a non-zero exit.
+func (g gatehouse) runCode(args ...string) (string, int, error) {
 	var stdout, stderr bytes.Buffer
 	code := cli.Main(context.Background(), args, cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return g.env[k] }})
 	if code != 0 {
-		return "", fmt.Errorf("gatehouse %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+		return stdout.String(), code, fmt.Errorf("gatehouse %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}
-	return stdout.String(), nil
+	return stdout.String(), 0, nil
 }
 
 // get answers a GET as the caller (no token for anonymous) and fails on
