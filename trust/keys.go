@@ -98,8 +98,15 @@ func (k PublicKey) MarshalPEM() ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
+// KeyIDScheme names how key ids are made, as the trust root states it
+// ("keyIdScheme") for verifiers that bring their own DSSE code: such a
+// verifier checks only signatures whose keyid is its key's, and derives ids
+// its own way unless told (go-securesystemslib and Python's securesystemslib
+// hash their own JSON form of the key), so it must be given these ids.
+const KeyIDScheme = "hex(sha256(pkix-der)[:16])"
+
 // KeyID returns the id of an Ed25519 or ECDSA P-256 public key: the lowercase
-// hex of the first 16 bytes of the SHA-256 of its PKIX encoding.
+// hex of the first 16 bytes of the SHA-256 of its PKIX encoding (KeyIDScheme).
 func KeyID(pub crypto.PublicKey) (string, error) {
 	if _, err := algorithmOf(pub); err != nil {
 		return "", err

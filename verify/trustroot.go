@@ -47,6 +47,10 @@ type trustRootFile struct {
 	LogOrigin               string          `json:"logOrigin"`
 	LogKey                  string          `json:"logKey"`
 	RevocationMaxAgeSeconds int64           `json:"revocationMaxAgeSeconds"`
+	// KeyIDScheme documents how marketplaceKeys[].id is made
+	// (trust.KeyIDScheme); a root without it is from an older marketplace,
+	// whose ids were made the same way.
+	KeyIDScheme string `json:"keyIdScheme,omitempty"`
 }
 
 // ParseTrustRoot decodes a trust root file read from outside: at most
@@ -84,6 +88,9 @@ func ParseTrustRoot(data []byte) (*TrustRoot, error) {
 	if f.LogOrigin == "" || v.Name() != f.LogOrigin {
 		return nil, fmt.Errorf("the trust root's log key is named %q but the log origin is %q; they must be equal", v.Name(), f.LogOrigin)
 	}
+	if f.KeyIDScheme != "" && f.KeyIDScheme != trust.KeyIDScheme {
+		return nil, fmt.Errorf("the trust root's key ids are made as %q; this verifier knows only %q: update gatehouse", f.KeyIDScheme, trust.KeyIDScheme)
+	}
 	age := time.Duration(f.RevocationMaxAgeSeconds) * time.Second
 	if f.RevocationMaxAgeSeconds <= 0 || age > maxRevocationMaxAge {
 		return nil, fmt.Errorf("the trust root's revocation maximum age is %d seconds; it must be positive and at most %s", f.RevocationMaxAgeSeconds, maxRevocationMaxAge)
@@ -99,6 +106,6 @@ func (r *TrustRoot) Marshal() ([]byte, error) {
 	}
 	return json.MarshalIndent(trustRootFile{
 		MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: r.LogOrigin, LogKey: r.LogKey,
-		RevocationMaxAgeSeconds: int64(r.RevocationMaxAge / time.Second),
+		RevocationMaxAgeSeconds: int64(r.RevocationMaxAge / time.Second), KeyIDScheme: trust.KeyIDScheme,
 	}, "", "  ")
 }

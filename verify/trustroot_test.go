@@ -41,6 +41,14 @@ func TestTrustRoot(t *testing.T) {
 	if _, err := ParseTrustRoot([]byte(strings.Replace(string(data), "{", `{"futureField":1,`, 1))); err != nil {
 		t.Errorf("a field added by a newer marketplace: %v", err)
 	}
+	// The key id scheme is stated for outside verifiers; a root from
+	// before it was stated still parses.
+	if !strings.Contains(string(data), `"keyIdScheme": "`+trust.KeyIDScheme+`"`) {
+		t.Errorf("the trust root does not state its key id scheme:\n%s", data)
+	}
+	if _, err := ParseTrustRoot([]byte(strings.Replace(string(data), `"keyIdScheme"`, `"olderField"`, 1))); err != nil {
+		t.Errorf("a trust root without keyIdScheme: %v", err)
+	}
 	for name, edit := range map[string]func(string) string{
 		"another media type": func(s string) string { return strings.Replace(s, TrustRootMediaType, "application/json", 1) },
 		"origin and key differ": func(s string) string {
@@ -49,6 +57,9 @@ func TestTrustRoot(t *testing.T) {
 		"no maximum age":       func(s string) string { return strings.Replace(s, "172800", "0", 1) },
 		"a year's maximum age": func(s string) string { return strings.Replace(s, "172800", "31536000", 1) },
 		"trailing data":        func(s string) string { return s + "{}" },
+		"another key id scheme": func(s string) string {
+			return strings.Replace(s, trust.KeyIDScheme, "sha256(securesystemslib-json)", 1)
+		},
 		"no marketplace keys": func(s string) string {
 			return s[:strings.Index(s, `"marketplaceKeys"`)] + `"marketplaceKeys": null,` + s[strings.Index(s, `"logOrigin"`):]
 		},

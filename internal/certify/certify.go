@@ -156,6 +156,9 @@ type TrustRoot struct {
 	LogOrigin               string          `json:"logOrigin"`
 	LogKey                  string          `json:"logKey"`
 	RevocationMaxAgeSeconds int64           `json:"revocationMaxAgeSeconds"`
+	// KeyIDScheme says how the marketplace keys' ids are made
+	// (trust.KeyIDScheme), for verifiers that must be given them.
+	KeyIDScheme string `json:"keyIdScheme"`
 }
 
 // Service issues and changes certificates.
@@ -236,7 +239,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder, readOnly: cfg.ReadOnlyLog, logVerifier: verifier,
 		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment, packages: cfg.Packages,
-		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second)},
+		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second), KeyIDScheme: trust.KeyIDScheme},
 	}
 	if err := s.openLog(ctx); err != nil {
 		return nil, fmt.Errorf("certify: opening the transparency log: %w", err)

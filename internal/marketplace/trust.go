@@ -297,7 +297,7 @@ func ReadTrustRoot(data string) (certify.TrustRoot, error) {
 		return certify.TrustRoot{}, err
 	}
 	return certify.TrustRoot{MediaType: certify.TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: origin, LogKey: vkey,
-		RevocationMaxAgeSeconds: int64(certify.DefaultRevocationMaxAge / time.Second)}, nil
+		RevocationMaxAgeSeconds: int64(certify.DefaultRevocationMaxAge / time.Second), KeyIDScheme: trust.KeyIDScheme}, nil
 }
 
 // ObjectLog returns the transparency log kept as objects under log/ of a
