@@ -297,6 +297,9 @@ func Keyring(keys []domain.PublisherKey) (*trust.Keyring, error) {
 		return nil, err
 	}
 	for _, k := range keys {
+		if k.Algorithm == trust.AlgorithmSigstoreOIDC {
+			continue // a keyless identity, checked by VerifySignature
+		}
 		pub, err := trust.ParsePublicKeyPEM(k.PEM)
 		if err != nil {
 			return nil, fmt.Errorf("stored key %s of namespace %s: %w", k.ID, k.Namespace, err)
