@@ -149,7 +149,11 @@ func publisherRef(in CertificateInput) (PublisherRef, error) {
 		if err := json.Compact(&compact, in.PublisherBundle); err != nil {
 			return PublisherRef{}, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
 		}
-		ref := PublisherRef{KeyID: in.PublisherBundleSig.KeyID, Envelope: SigstoreBundleDigest(in.PublisherBundle), Format: FormatSigstoreBundle, SigstoreBundle: compact.Bytes()}
+		d, err := SigstoreBundleDigest(compact.Bytes())
+		if err != nil {
+			return PublisherRef{}, err
+		}
+		ref := PublisherRef{KeyID: in.PublisherBundleSig.KeyID, Envelope: d, Format: FormatSigstoreBundle, SigstoreBundle: compact.Bytes()}
 		if id := in.PublisherBundleSig.Identity; id != nil {
 			ref.Issuer, ref.Subject = id.Issuer, id.Subject
 		}

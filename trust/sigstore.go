@@ -2,25 +2,15 @@ package trust
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
-
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // A Sigstore bundle (what `cosign sign-blob --bundle` writes) is the other
@@ -63,38 +53,6 @@ func IsSigstoreBundle(data []byte) bool {
 	return strings.HasPrefix(probe.MediaType, sigstoreMediaTypePrefix)
 }
 
-// ParseSigstoreBundle decodes a Sigstore bundle read from outside: at most
-// MaxSigstoreBundleBytes, a supported bundle version (0.1 to 0.3), and a
-// message signature (what `cosign sign-blob` makes); a DSSE attestation
-// bundle is refused, as is anything without verification material.
-func ParseSigstoreBundle(data []byte) (*bundle.Bundle, error) {
-	if len(data) > MaxSigstoreBundleBytes {
-		return nil, fmt.Errorf("%w: Sigstore bundle is %d bytes; the limit is %d", ErrMalformed, len(data), MaxSigstoreBundleBytes)
-	}
-	pb := new(protobundle.Bundle)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(data, pb); err != nil {
-		return nil, fmt.Errorf("%w: Sigstore bundle: %v", ErrMalformed, err)
-	}
-	b, err := bundle.NewBundle(pb)
-	if err != nil {
-		return nil, fmt.Errorf("%w: Sigstore bundle: %v", ErrMalformed, err)
-	}
-	if b.GetMessageSignature() == nil {
-		return nil, fmt.Errorf("%w: the Sigstore bundle holds no message signature (a DSSE attestation is not a package signature): sign the package itself with `cosign sign-blob --bundle PACKAGE.sigstore.json PACKAGE`", ErrMalformed)
-	}
-	ms := b.GetMessageSignature()
-	if ms.GetMessageDigest() == nil || ms.GetMessageDigest().GetAlgorithm() != protocommon.HashAlgorithm_SHA2_256 || len(ms.GetMessageDigest().GetDigest()) != sha256.Size {
-		return nil, fmt.Errorf("%w: the Sigstore bundle's message digest is not a SHA-256", ErrMalformed)
-	}
-	if len(ms.GetSignature()) == 0 {
-		return nil, fmt.Errorf("%w: the Sigstore bundle's message signature is empty", ErrMalformed)
-	}
-	if _, err := b.VerificationContent(); err != nil {
-		return nil, fmt.Errorf("%w: Sigstore bundle: %v", ErrMalformed, err)
-	}
-	return b, nil
-}
-
 // SigstoreIdentity is a keyless signer: the OIDC issuer that vouched for
 // the signer and the subject (the certificate's SAN: an e-mail address or
 // a workload URI) Fulcio wrote into the certificate. Both must match
@@ -127,24 +85,8 @@ func (i SigstoreIdentity) Check() error {
 	return nil
 }
 
-// SigstoreTrust is what a Sigstore bundle is verified against: the keys
-// and identities the namespace accepts, and the trusted root (Fulcio CAs,
-// timestamp authorities, Rekor logs) keyless bundles chain to.
-type SigstoreTrust struct {
-	// Keys are the namespace's keys, windows included. Only ECDSA P-256
-	// keys can verify a message signature given the digest alone (cosign's
-	// default key type); an Ed25519 key never matches.
-	Keys *Keyring
-	// Identities are the keyless signers the namespace accepts.
-	Identities []SigstoreIdentity
-	// Root holds the Fulcio CAs, TSAs and Rekor logs keyless bundles are
-	// verified against (a trusted_root.json); nil refuses keyless bundles.
-	Root root.TrustedMaterial
-	// KeyTime is when the marketplace received the bundle: a keyed bundle
-	// carries no time the marketplace can trust offline, so the key must
-	// have been active then. Zero means now.
-	KeyTime time.Time
-}
+// MaxSigstoreTrustedRootBytes bounds a trusted_root.json.
+const MaxSigstoreTrustedRootBytes = 4 * MaxSigstoreBundleBytes
 
 // SigstoreSignature is a verified Sigstore bundle.
 type SigstoreSignature struct {
@@ -160,187 +102,16 @@ type SigstoreSignature struct {
 // Keyless reports whether the signature was made with a Fulcio certificate.
 func (s *SigstoreSignature) Keyless() bool { return s.Identity != nil }
 
-// VerifySigstoreBundle checks that b is a message signature over digest by
-// a key or identity in t, offline.
-//
-// Keyed bundles are verified with sigstore-go's "no observer timestamp"
-// policy (WithNoObserverTimestamps): the signature is checked with the
-// namespace's key, and the key must have been active at t.KeyTime (when
-// the marketplace received it). Log entries a keyed bundle may carry are
-// not needed and not checked.
-//
-// Keyless bundles are verified with an observer-timestamp policy: at
-// least one RFC 3161 timestamp from a TSA in the trusted root, or one
-// Rekor entry (with its inclusion proof) from a log in it, proves when the
-// signature was made; the Fulcio certificate must chain to a CA in the
-// trusted root and be valid at that time (short-lived certificates expire
-// after minutes, so the time is what makes them meaningful), and its
-// issuer and SAN must be one of t.Identities exactly. Signed certificate
-// timestamps are required when the trusted root lists CT logs.
-//
-// The error wraps ErrWrongDigest, ErrUnknownKey, ErrBadSignature,
-// ErrKeyNotActive, ErrExpired or ErrMalformed, with the details.
-func VerifySigstoreBundle(b *bundle.Bundle, digest string, t SigstoreTrust) (*SigstoreSignature, error) {
-	hexDigest, err := digestHex(digest)
-	if err != nil {
-		return nil, err
+// SigstoreBundleDigest returns "sha256:HEX" of a bundle's compact JSON
+// encoding (insignificant white space removed): what a certificate names
+// the publisher's bundle by, whichever way it was indented in transit.
+func SigstoreBundleDigest(data []byte) (string, error) {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		return "", fmt.Errorf("%w: Sigstore bundle is not JSON: %v", ErrMalformed, err)
 	}
-	want, _ := hex.DecodeString(hexDigest)
-	ms := b.GetMessageSignature()
-	if ms == nil || ms.GetMessageDigest() == nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w: no message signature", ErrMalformed)
-	}
-	if got := ms.GetMessageDigest().GetDigest(); !bytes.Equal(got, want) {
-		return nil, fmt.Errorf("Sigstore bundle: %w: it signs sha256:%s, the package is %s", ErrWrongDigest, hex.EncodeToString(got), digest)
-	}
-	vc, err := b.VerificationContent()
-	if err != nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w: %v", ErrMalformed, err)
-	}
-	artifact := verify.WithArtifactDigest("sha256", want)
-	if leaf := vc.Certificate(); leaf != nil {
-		return verifyKeyless(b, leaf, digest, artifact, t)
-	}
-	if vc.PublicKey() == nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w: no key or certificate", ErrMalformed)
-	}
-	return verifyKeyed(b, digest, artifact, t)
+	return "sha256:" + sha256Hex(compact.Bytes()), nil
 }
-
-func verifyKeyed(b *bundle.Bundle, digest string, artifact verify.ArtifactPolicyOption, t SigstoreTrust) (*SigstoreSignature, error) {
-	at := t.KeyTime
-	if at.IsZero() {
-		at = time.Now()
-	}
-	var candidates []Key
-	if t.Keys != nil {
-		for _, k := range t.Keys.Keys() {
-			if pub, ok := k.Key.(*ecdsa.PublicKey); ok && pub.Curve == elliptic.P256() {
-				candidates = append(candidates, k)
-			}
-		}
-	}
-	var lastErr error
-	for _, k := range candidates {
-		v, err := signature.LoadVerifier(k.Key.(*ecdsa.PublicKey), crypto.SHA256)
-		if err != nil {
-			return nil, fmt.Errorf("Sigstore bundle: loading key %s: %w", k.ID, err)
-		}
-		// The hint a bundle carries is unauthenticated, and cosign writes
-		// its own kind of hint; every candidate key is tried instead.
-		material := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
-			return root.NewExpiringKey(v, time.Time{}, time.Time{}), nil
-		})
-		sv, err := verify.NewVerifier(material, verify.WithNoObserverTimestamps())
-		if err != nil {
-			return nil, fmt.Errorf("Sigstore bundle: %w", err)
-		}
-		if _, err := sv.Verify(b, verify.NewPolicy(artifact, verify.WithKey())); err != nil {
-			lastErr = err
-			continue
-		}
-		if !k.ActiveAt(at) {
-			return nil, fmt.Errorf("Sigstore bundle: %w: key %s was not active at %s, when the bundle was received", ErrKeyNotActive, k.ID, at.UTC().Format(time.RFC3339))
-		}
-		return &SigstoreSignature{KeyID: k.ID, Digest: digest}, nil
-	}
-	if len(candidates) == 0 {
-		return nil, fmt.Errorf("Sigstore bundle: %w: the bundle is signed with a key, and none of the trusted keys is an ECDSA P-256 key (cosign's key type; an Ed25519 key cannot verify a signature over a digest)", ErrUnknownKey)
-	}
-	return nil, fmt.Errorf("Sigstore bundle: %w: the signature verifies with none of the %d trusted ECDSA P-256 key(s) (%v)", ErrUnknownKey, len(candidates), lastErr)
-}
-
-func verifyKeyless(b *bundle.Bundle, leaf *x509.Certificate, digest string, artifact verify.ArtifactPolicyOption, t SigstoreTrust) (*SigstoreSignature, error) {
-	summary, err := certificate.SummarizeCertificate(leaf)
-	if err != nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w: reading the certificate: %v", ErrMalformed, err)
-	}
-	got := SigstoreIdentity{Issuer: summary.Issuer, Subject: summary.SubjectAlternativeName}
-	if t.Root == nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w: the bundle is keyless (a certificate for %s), and no Sigstore trusted root is configured to check it against", ErrUnknownKey, got)
-	}
-	if len(t.Identities) > MaxSigstoreIdentities {
-		return nil, fmt.Errorf("Sigstore bundle: %d identities to try; at most %d are allowed", len(t.Identities), MaxSigstoreIdentities)
-	}
-	bound := false
-	for _, id := range t.Identities {
-		if id == got {
-			bound = true
-		}
-	}
-	if !bound {
-		return nil, fmt.Errorf("Sigstore bundle: %w: the certificate names %s, which is not a trusted identity", ErrUnknownKey, got)
-	}
-	ident, err := verify.NewShortCertificateIdentity(got.Issuer, "", got.Subject, "")
-	if err != nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w", err)
-	}
-	opts := []verify.VerifierOption{verify.WithObserverTimestamps(1)}
-	if entries, _ := b.TlogEntries(); len(entries) > 0 {
-		opts = append(opts, verify.WithTransparencyLog(1))
-	}
-	if len(t.Root.CTLogs()) > 0 {
-		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
-	}
-	sv, err := verify.NewVerifier(t.Root, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("Sigstore bundle: %w", err)
-	}
-	res, err := sv.Verify(b, verify.NewPolicy(artifact, verify.WithCertificateIdentity(ident)))
-	if err != nil {
-		if outsideValidity(sv, b, leaf) {
-			return nil, fmt.Errorf("Sigstore bundle: %w: the certificate for %s (valid %s to %s) was not valid when the signature was timestamped: %v", ErrExpired, got,
-				leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), err)
-		}
-		return nil, fmt.Errorf("Sigstore bundle: %w: the keyless signature by %s does not verify against the trusted root: %v", ErrBadSignature, got, err)
-	}
-	var signedAt time.Time
-	for _, ts := range res.VerifiedTimestamps {
-		if signedAt.IsZero() || ts.Timestamp.Before(signedAt) {
-			signedAt = ts.Timestamp
-		}
-	}
-	return &SigstoreSignature{KeyID: got.ID(), Identity: &got, Digest: digest, SignedAt: signedAt.UTC()}, nil
-}
-
-// outsideValidity reports whether the leaf certificate was outside its
-// validity window at every time the bundle's verified timestamps prove:
-// sigstore-go says only that the leaf does not verify, and an expired
-// short-lived certificate deserves its own answer.
-func outsideValidity(sv *verify.Verifier, b *bundle.Bundle, leaf *x509.Certificate) bool {
-	logTimes, err := sv.VerifyTransparencyLogInclusion(b)
-	if err != nil {
-		return false
-	}
-	times, err := sv.VerifyObserverTimestamps(b, logTimes)
-	if err != nil || len(times) == 0 {
-		return false
-	}
-	for _, ts := range times {
-		if !ts.Timestamp.Before(leaf.NotBefore) && !ts.Timestamp.After(leaf.NotAfter) {
-			return false
-		}
-	}
-	return true
-}
-
-// LoadSigstoreTrustedRoot parses a trusted_root.json (Sigstore's
-// TrustedRoot, as `cosign trusted-root create` or the public-good TUF
-// repository serve it), at most MaxSigstoreBundleBytes*4.
-func LoadSigstoreTrustedRoot(data []byte) (*root.TrustedRoot, error) {
-	if len(data) > 4*MaxSigstoreBundleBytes {
-		return nil, fmt.Errorf("%w: trusted root is %d bytes; the limit is %d", ErrMalformed, len(data), 4*MaxSigstoreBundleBytes)
-	}
-	tr, err := root.NewTrustedRootFromJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: Sigstore trusted root: %v", ErrMalformed, err)
-	}
-	return tr, nil
-}
-
-// SigstoreBundleDigest returns "sha256:HEX" of a bundle's bytes as
-// received: what a certificate names the publisher's bundle by.
-func SigstoreBundleDigest(data []byte) string { return "sha256:" + sha256Hex(data) }
 
 // AlgorithmSigstoreOIDC is the algorithm a namespace records for a keyless
 // identity bound the way a key is: its "key" is the identity itself
@@ -368,4 +139,149 @@ func ParseSigstoreIdentity(data []byte) (SigstoreIdentity, error) {
 	}
 	i := SigstoreIdentity{Issuer: v.Issuer, Subject: v.Subject}
 	return i, i.Check()
+}
+
+// hostBundle is the part of a Sigstore bundle (protobuf-specs' Bundle in
+// its JSON form) a host reads: bytes fields are base64, as protojson
+// writes them and encoding/json reads []byte.
+type hostBundle struct {
+	MediaType            string `json:"mediaType"`
+	VerificationMaterial struct {
+		PublicKey *struct {
+			Hint string `json:"hint"`
+		} `json:"publicKey"`
+		Certificate *struct {
+			RawBytes []byte `json:"rawBytes"`
+		} `json:"certificate"`
+		X509CertificateChain *struct {
+			Certificates []struct {
+				RawBytes []byte `json:"rawBytes"`
+			} `json:"certificates"`
+		} `json:"x509CertificateChain"`
+	} `json:"verificationMaterial"`
+	MessageSignature *struct {
+		MessageDigest struct {
+			Algorithm string `json:"algorithm"`
+			Digest    []byte `json:"digest"`
+		} `json:"messageDigest"`
+		Signature []byte `json:"signature"`
+	} `json:"messageSignature"`
+}
+
+// VerifyCertifiedSigstoreBundle is what a host checks of the Sigstore
+// bundle a certificate carries as evidence, offline, with the standard
+// library alone (a host importing package verify carries no Sigstore
+// client): the bundle's message signature is over digest, and verifies
+//   - with a key of keys (keyed; the key active at the certificate's
+//     issue time), or
+//   - with the key of the bundle's certificate, which names the identity
+//     the marketplace certified (keyless). The certificate's chain to
+//     Fulcio, its timestamps and the identity's binding to the namespace
+//     were checked by the marketplace against its trusted root; its
+//     signed certificate vouches for them, and the bundle it carries lets
+//     anyone check them again with cosign.
+func VerifyCertifiedSigstoreBundle(c *Certificate, digest string, keys *Keyring) (*SigstoreSignature, error) {
+	p := c.Publisher
+	if p.Format != FormatSigstoreBundle || len(p.SigstoreBundle) == 0 {
+		return nil, fmt.Errorf("Sigstore bundle: %w: the certificate carries no Sigstore bundle", ErrMalformed)
+	}
+	if d, err := SigstoreBundleDigest(p.SigstoreBundle); err != nil || d != p.Envelope {
+		return nil, fmt.Errorf("Sigstore bundle: %w: the certificate's bundle does not hash to the digest it names (%s)", ErrMalformed, p.Envelope)
+	}
+	hexDigest, err := digestHex(digest)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := hex.DecodeString(hexDigest)
+	var b hostBundle
+	if len(p.SigstoreBundle) > MaxSigstoreBundleBytes {
+		return nil, fmt.Errorf("Sigstore bundle: %w: %d bytes; the limit is %d", ErrMalformed, len(p.SigstoreBundle), MaxSigstoreBundleBytes)
+	}
+	if err := json.Unmarshal(p.SigstoreBundle, &b); err != nil || b.MessageSignature == nil || !strings.HasPrefix(b.MediaType, sigstoreMediaTypePrefix) {
+		return nil, fmt.Errorf("Sigstore bundle: %w: not a message-signature bundle (%v)", ErrMalformed, err)
+	}
+	ms := b.MessageSignature
+	if ms.MessageDigest.Algorithm != "SHA2_256" {
+		return nil, fmt.Errorf("Sigstore bundle: %w: message digest algorithm %q, want SHA2_256", ErrMalformed, ms.MessageDigest.Algorithm)
+	}
+	if !bytes.Equal(ms.MessageDigest.Digest, want) {
+		return nil, fmt.Errorf("Sigstore bundle: %w: it signs sha256:%s, the package is %s", ErrWrongDigest, hex.EncodeToString(ms.MessageDigest.Digest), digest)
+	}
+	vm := b.VerificationMaterial
+	var leafDER []byte
+	switch {
+	case vm.Certificate != nil:
+		leafDER = vm.Certificate.RawBytes
+	case vm.X509CertificateChain != nil && len(vm.X509CertificateChain.Certificates) > 0:
+		leafDER = vm.X509CertificateChain.Certificates[0].RawBytes
+	}
+	if leafDER == nil {
+		// Keyed: the signature is over the digest itself (ECDSA P-256
+		// with SHA-256 signs the digest; cosign's default key).
+		if keys == nil {
+			return nil, fmt.Errorf("Sigstore bundle: %w: keyed, and the host has no publisher key", ErrUnknownKey)
+		}
+		for _, k := range keys.Keys() {
+			pub, ok := k.Key.(*ecdsa.PublicKey)
+			if !ok || !ecdsa.VerifyASN1(pub, want, ms.Signature) {
+				continue
+			}
+			if !k.ActiveAt(c.IssuedAt) {
+				return nil, fmt.Errorf("Sigstore bundle: %w: key %s was not active at %s, when the certificate was issued", ErrKeyNotActive, k.ID, c.IssuedAt.Format(time.RFC3339))
+			}
+			return &SigstoreSignature{KeyID: k.ID, Digest: digest}, nil
+		}
+		return nil, fmt.Errorf("Sigstore bundle: %w: the signature verifies with none of the host's %d publisher key(s)", ErrUnknownKey, keys.Len())
+	}
+	leaf, err := x509.ParseCertificate(leafDER)
+	if err != nil {
+		return nil, fmt.Errorf("Sigstore bundle: %w: certificate: %v", ErrMalformed, err)
+	}
+	id, err := FulcioIdentity(leaf)
+	if err != nil {
+		return nil, err
+	}
+	if id.Issuer != p.Issuer || id.Subject != p.Subject {
+		return nil, fmt.Errorf("Sigstore bundle: %w: its certificate names %s, the marketplace certified %s", ErrUnknownKey, id, SigstoreIdentity{Issuer: p.Issuer, Subject: p.Subject})
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !ecdsa.VerifyASN1(pub, want, ms.Signature) {
+		return nil, fmt.Errorf("Sigstore bundle: %w: the signature does not verify with the certificate's key", ErrBadSignature)
+	}
+	return &SigstoreSignature{KeyID: id.ID(), Identity: &id, Digest: digest}, nil
+}
+
+// Fulcio's OIDC issuer extensions: v2 (a DER UTF8String) and the
+// deprecated v1 (the raw string).
+var (
+	oidFulcioIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+	oidFulcioIssuerV1 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+)
+
+// FulcioIdentity reads the identity a Fulcio certificate names: its OIDC
+// issuer extension and its one SAN (an e-mail address or a URI).
+func FulcioIdentity(leaf *x509.Certificate) (SigstoreIdentity, error) {
+	var id SigstoreIdentity
+	for _, e := range leaf.Extensions {
+		switch {
+		case e.Id.Equal(oidFulcioIssuerV2):
+			var s string
+			if _, err := asn1.UnmarshalWithParams(e.Value, &s, "utf8"); err != nil {
+				return id, fmt.Errorf("Sigstore bundle: %w: the certificate's issuer extension: %v", ErrMalformed, err)
+			}
+			id.Issuer = s
+		case e.Id.Equal(oidFulcioIssuerV1) && id.Issuer == "":
+			id.Issuer = string(e.Value)
+		}
+	}
+	switch {
+	case len(leaf.EmailAddresses) == 1 && len(leaf.URIs) == 0:
+		id.Subject = leaf.EmailAddresses[0]
+	case len(leaf.URIs) == 1 && len(leaf.EmailAddresses) == 0:
+		id.Subject = leaf.URIs[0].String()
+	}
+	if id.Issuer == "" || id.Subject == "" {
+		return id, fmt.Errorf("Sigstore bundle: %w: the certificate names no OIDC issuer, or not exactly one e-mail or URI subject", ErrMalformed)
+	}
+	return id, nil
 }

@@ -1,7 +1,6 @@
 package certify
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/sigstore"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -51,7 +51,7 @@ type SignatureCheck struct {
 // rest).
 func VerifySignature(raw []byte, digest string, c SignatureCheck) (*VerifiedSignature, error) {
 	if trust.IsSigstoreBundle(raw) {
-		b, err := trust.ParseSigstoreBundle(raw)
+		b, err := sigstore.Parse(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +59,7 @@ func VerifySignature(raw []byte, digest string, c SignatureCheck) (*VerifiedSign
 		if err != nil {
 			return nil, err
 		}
-		st := trust.SigstoreTrust{Keys: kr, Root: c.Root, KeyTime: c.ReceivedAt}
+		st := sigstore.Trust{Keys: kr, Root: c.Root, KeyTime: c.ReceivedAt}
 		windows := map[string]time.Time{}
 		for _, k := range c.Keys {
 			if k.Algorithm != trust.AlgorithmSigstoreOIDC {
@@ -72,7 +72,7 @@ func VerifySignature(raw []byte, digest string, c SignatureCheck) (*VerifiedSign
 			st.Identities = append(st.Identities, id)
 			windows[id.ID()] = k.RetiredAt
 		}
-		sig, err := trust.VerifySigstoreBundle(b, digest, st)
+		sig, err := sigstore.Verify(b, digest, st)
 		if err != nil {
 			return nil, err
 		}
@@ -107,10 +107,10 @@ func (v *VerifiedSignature) CheckSubject(pluginID, version string) error {
 	return fmt.Errorf("the publisher signature is for %s, but the manifest says %s: %w", trust.SubjectName(v.PluginID, v.Version), trust.SubjectName(pluginID, version), trust.ErrWrongSubject)
 }
 
-// signerOf names who made a signature without verifying it: the key ids a
+// SignerOf names who made a signature without verifying it: the key ids a
 // DSSE envelope names, or the key or identity a Sigstore bundle verifies
 // with among keys, windows ignored. It is for explaining a refusal.
-func signerOf(raw []byte, digest string, keys []domain.PublisherKey, r root.TrustedMaterial) []string {
+func SignerOf(raw []byte, digest string, keys []domain.PublisherKey, r root.TrustedMaterial) []string {
 	if !trust.IsSigstoreBundle(raw) {
 		env, err := trust.ParseEnvelope(raw)
 		if err != nil {
@@ -133,9 +133,3 @@ func signerOf(raw []byte, digest string, keys []domain.PublisherKey, r root.Trus
 	}
 	return []string{v.KeyID}
 }
-
-// SignerOf is signerOf for intake's messages.
-func SignerOf(raw []byte, digest string, keys []domain.PublisherKey, r root.TrustedMaterial) []string {
-	return signerOf(raw, digest, keys, r)
-}
-
