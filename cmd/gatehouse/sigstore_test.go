@@ -1,4 +1,4 @@
-package main
+package main_test
 
 import (
 	"crypto/ecdsa"
@@ -16,6 +16,7 @@ import (
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/client"
+	"gatehouse.dev/gatehouse/internal/sigstore"
 	"gatehouse.dev/gatehouse/internal/sigstoretest"
 	"gatehouse.dev/gatehouse/trust"
 )
@@ -165,7 +166,7 @@ func TestSigstoreBundleEndToEnd(t *testing.T) {
 	if cert.Publisher.Format != trust.FormatSigstoreBundle || cert.Publisher.KeyID != keyID || len(cert.Publisher.SigstoreBundle) == 0 {
 		t.Fatalf("the certificate's publisher evidence: %+v", cert.Publisher)
 	}
-	if _, err := trust.ParseSigstoreBundle(cert.Publisher.SigstoreBundle); err != nil {
+	if _, err := sigstore.Parse(cert.Publisher.SigstoreBundle); err != nil {
 		t.Fatalf("the bundle in the certificate: %v", err)
 	}
 
