@@ -88,6 +88,20 @@ func (a *App) AddPublisherKey(ctx context.Context, caller domain.Principal, ns s
 	return k, nil
 }
 
+// MayManageNamespace reports whether caller may add signers to ns (its
+// owners and admins; anyone who may publish there when it is unclaimed),
+// so that a transport refuses a stranger before reading the request.
+func (a *App) MayManageNamespace(ctx context.Context, caller domain.Principal, name string) error {
+	ns, err := a.cfg.Store.GetNamespace(ctx, name)
+	if errors.Is(err, domain.ErrNotFound) {
+		return Wrap(KindForbidden, caller.CanPublish(name, nil))
+	}
+	if err != nil {
+		return err
+	}
+	return Wrap(KindForbidden, caller.CanPublish(ns.Name, ns.Owners))
+}
+
 // AddPublisherIdentity binds a keyless Sigstore signer (an OIDC issuer and
 // the subject Fulcio writes into the certificate's SAN) to a namespace,
 // the way AddPublisherKey binds a key: the namespace then accepts keyless

@@ -209,6 +209,10 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p domain.Princip
 }
 
 func (s *Server) addIdentity(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	if err := s.app.MayManageNamespace(r.Context(), p, r.PathValue("namespace")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var req api.PublisherIdentity
 	if !decodeJSON(w, r, &req) {
 		return
