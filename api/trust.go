@@ -2,9 +2,10 @@ package api
 
 import "time"
 
-// SignatureHeader carries a submission's publisher signature: the DSSE
-// envelope JSON that `gatehouse plugin sign` writes, base64 (standard
-// alphabet) encoded.
+// SignatureHeader carries a submission's publisher signature, base64
+// (standard alphabet) encoded: the DSSE envelope JSON that `gatehouse
+// plugin sign` writes, or the Sigstore bundle JSON that `cosign sign-blob
+// --bundle` writes.
 const SignatureHeader = "Gatehouse-Signature"
 
 // TrustRootPath is where the marketplace serves its trust root.
@@ -12,10 +13,14 @@ const TrustRootPath = "/.well-known/gatehouse/trust-root.json"
 
 // PublisherKey is a public key registered for a namespace.
 type PublisherKey struct {
-	ID        string     `json:"id"`
-	Namespace string     `json:"namespace"`
-	Algorithm string     `json:"algorithm"`
-	PublicKey string     `json:"publicKey"` // PEM (PKIX)
+	ID        string `json:"id"`
+	Namespace string `json:"namespace"`
+	Algorithm string `json:"algorithm"`
+	PublicKey string `json:"publicKey"` // PEM (PKIX); empty for a keyless identity
+	// Issuer and Subject are set for a keyless Sigstore identity
+	// (algorithm "sigstore-oidc").
+	Issuer    string     `json:"issuer,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
 	AddedBy   string     `json:"addedBy"`
 	AddedAt   time.Time  `json:"addedAt"`
 	RetiredBy string     `json:"retiredBy,omitempty"`
@@ -25,6 +30,14 @@ type PublisherKey struct {
 	CompromisedBy     string     `json:"compromisedBy,omitempty"`
 	CompromisedAt     *time.Time `json:"compromisedAt,omitempty"`
 	CompromisedReason string     `json:"compromisedReason,omitempty"`
+}
+
+// PublisherIdentity binds a keyless Sigstore signer to a namespace: the
+// OIDC issuer and the subject (SAN) its Fulcio certificates name, both
+// matched exactly.
+type PublisherIdentity struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
 }
 
 // NamespaceKeys lists a namespace's keys and whether it requires

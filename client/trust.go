@@ -161,6 +161,17 @@ func (c *Client) AddNamespaceKey(ctx context.Context, namespace string, pem []by
 	return out, err
 }
 
+// AddNamespaceIdentity binds a keyless Sigstore signer to a namespace.
+func (c *Client) AddNamespaceIdentity(ctx context.Context, namespace string, id api.PublisherIdentity) (api.PublisherKey, error) {
+	var out api.PublisherKey
+	body, err := json.Marshal(id)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.do(ctx, "POST", api.BasePath+"/namespaces/"+url.PathEscape(namespace)+"/identities", bytes.NewReader(body), "application/json", &out, http.StatusCreated)
+	return out, err
+}
+
 // NamespaceKeys lists a namespace's keys.
 func (c *Client) NamespaceKeys(ctx context.Context, namespace string) (api.NamespaceKeys, error) {
 	var out api.NamespaceKeys

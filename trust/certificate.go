@@ -1,7 +1,9 @@
 package trust
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -83,10 +85,27 @@ func (c *Certificate) SBOM(format string) (SBOMRef, bool) {
 // PublisherRef binds a certificate to the publisher signature the
 // marketplace checked.
 type PublisherRef struct {
+	// KeyID is the publisher key's id, or a keyless identity's
+	// (SigstoreIdentity.ID).
 	KeyID string `json:"keyId"`
-	// Envelope is EnvelopeDigest of the publisher's DSSE envelope.
+	// Envelope is EnvelopeDigest of the publisher's DSSE envelope, or
+	// SigstoreBundleDigest of its Sigstore bundle.
 	Envelope string `json:"envelope"`
+	// Format is "" for a DSSE envelope and FormatSigstoreBundle for a
+	// Sigstore bundle.
+	Format string `json:"format,omitempty"`
+	// SigstoreBundle is the evidence for a Sigstore signature: the bundle
+	// itself, as the publisher sent it, so that anyone holding the
+	// certificate can verify it again with cosign or sigstore-go.
+	SigstoreBundle json.RawMessage `json:"sigstoreBundle,omitempty"`
+	// Issuer and Subject name a keyless signer.
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
+
+// FormatSigstoreBundle marks a publisher signature made as a Sigstore
+// bundle.
+const FormatSigstoreBundle = "sigstore-bundle"
 
 // CertificateInput is what IssueCertificate needs. The publisher signature
 // must already have been verified against the namespace's keys.
@@ -104,10 +123,14 @@ type CertificateInput struct {
 	// Lifetime is how long the certificate is valid (per risk tier, from
 	// policy).
 	Lifetime time.Duration
-	// PublisherSignature is the publisher's envelope over Digest.
+	// PublisherSignature is the publisher's envelope over Digest; or
 	PublisherSignature *dsse.Envelope
 	// SBOMs are the marketplace's SBOMs of the package.
 	SBOMs []SBOMRef
+	// PublisherBundle is the publisher's Sigstore bundle over Digest, as
+	// received, verified as PublisherBundleSig.
+	PublisherBundle    []byte
+	PublisherBundleSig *SigstoreSignature
 }
 
 // certificatePredicate is the JSON form of the predicate.
@@ -140,10 +163,7 @@ func IssueCertificate(ctx context.Context, s Signer, in CertificateInput) (*dsse
 	if in.Lifetime <= 0 || in.Lifetime > maxCertificateLifetime {
 		return nil, fmt.Errorf("trust: certificate for %s: lifetime %s is outside (0, %s]", SubjectName(in.PluginID, in.Version), in.Lifetime, maxCertificateLifetime)
 	}
-	if in.PublisherSignature == nil || len(in.PublisherSignature.Signatures) == 0 {
-		return nil, fmt.Errorf("trust: certificate for %s: the publisher signature is required (dual signing)", SubjectName(in.PluginID, in.Version))
-	}
-	envDigest, err := EnvelopeDigest(in.PublisherSignature)
+	pub, err := publisherRef(in)
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +177,49 @@ func IssueCertificate(ctx context.Context, s Signer, in CertificateInput) (*dsse
 	p.Reviewers = nonNil(in.Reviewers)
 	p.IssuedAt = in.IssuedAt.UTC().Truncate(time.Second)
 	p.ExpiresAt = p.IssuedAt.Add(in.Lifetime)
-	p.Publisher = PublisherRef{KeyID: in.PublisherSignature.Signatures[0].KeyID, Envelope: envDigest}
 	if err := checkSBOMRefs(in.SBOMs); err != nil {
 		return nil, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
 	}
 	p.SBOMs = in.SBOMs
+	p.Publisher = pub
 	payload, err := newStatement(in.Digest, in.PluginID, in.Version, PredicateCertificate, p)
 	if err != nil {
 		return nil, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
 	}
 	return SignEnvelope(ctx, s, PayloadTypeInToto, payload)
+}
+
+// publisherRef is what a certificate says about the publisher signature.
+func publisherRef(in CertificateInput) (PublisherRef, error) {
+	if len(in.PublisherBundle) > 0 {
+		if in.PublisherBundleSig == nil {
+			return PublisherRef{}, fmt.Errorf("trust: certificate for %s: the Sigstore bundle must be verified first", SubjectName(in.PluginID, in.Version))
+		}
+		if !json.Valid(in.PublisherBundle) {
+			return PublisherRef{}, fmt.Errorf("trust: certificate for %s: %w: the Sigstore bundle is not JSON", SubjectName(in.PluginID, in.Version), ErrMalformed)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, in.PublisherBundle); err != nil {
+			return PublisherRef{}, fmt.Errorf("trust: certificate for %s: %w", SubjectName(in.PluginID, in.Version), err)
+		}
+		d, err := SigstoreBundleDigest(compact.Bytes())
+		if err != nil {
+			return PublisherRef{}, err
+		}
+		ref := PublisherRef{KeyID: in.PublisherBundleSig.KeyID, Envelope: d, Format: FormatSigstoreBundle, SigstoreBundle: compact.Bytes()}
+		if id := in.PublisherBundleSig.Identity; id != nil {
+			ref.Issuer, ref.Subject = id.Issuer, id.Subject
+		}
+		return ref, nil
+	}
+	if in.PublisherSignature == nil || len(in.PublisherSignature.Signatures) == 0 {
+		return PublisherRef{}, fmt.Errorf("trust: certificate for %s: the publisher signature is required (dual signing)", SubjectName(in.PluginID, in.Version))
+	}
+	envDigest, err := EnvelopeDigest(in.PublisherSignature)
+	if err != nil {
+		return PublisherRef{}, err
+	}
+	return PublisherRef{KeyID: in.PublisherSignature.Signatures[0].KeyID, Envelope: envDigest}, nil
 }
 
 // VerifyCertificate checks the marketplace signature on a certificate

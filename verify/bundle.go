@@ -22,8 +22,9 @@ const MaxBundleBytes = 8 << 20
 type Bundle struct {
 	MediaType string `json:"mediaType"`
 	// PublisherSignature is the publisher's DSSE envelope over the package
-	// digest.
-	PublisherSignature *dsse.Envelope `json:"publisherSignature"`
+	// digest. It is absent when the publisher signed with a Sigstore
+	// bundle: the certificate carries that bundle as its evidence.
+	PublisherSignature *dsse.Envelope `json:"publisherSignature,omitempty"`
 	// PublisherKey is the publisher's public key (PEM), used when the host
 	// keeps no publisher keyring of its own; the certificate names its id.
 	PublisherKey string `json:"publisherKey,omitempty"`
@@ -68,8 +69,8 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if b.MediaType != BundleMediaType {
 		return nil, fmt.Errorf("verify: bundle media type is %q, want %q", b.MediaType, BundleMediaType)
 	}
-	if b.PublisherSignature == nil || b.Certificate == nil || len(b.Log.Entry) == 0 || b.Log.Checkpoint == "" {
-		return nil, fmt.Errorf("verify: bundle needs a publisher signature, a certificate, a log entry and a checkpoint")
+	if b.Certificate == nil || len(b.Log.Entry) == 0 || b.Log.Checkpoint == "" {
+		return nil, fmt.Errorf("verify: bundle needs a certificate, a log entry and a checkpoint (and a publisher signature unless the certificate carries a Sigstore bundle)")
 	}
 	if len(b.Log.Entry) > trust.MaxEventBytes {
 		return nil, fmt.Errorf("verify: bundle log entry is %d bytes; the limit is %d", len(b.Log.Entry), trust.MaxEventBytes)

@@ -181,8 +181,8 @@ type Result struct {
 // and returns an *Error naming the first check that failed.
 func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, error) {
 	fail := func(c Check, err error) (*Result, error) { return nil, &Error{Check: c, Err: err} }
-	if b == nil || b.Certificate == nil || b.PublisherSignature == nil {
-		return fail(CheckSetup, errors.New("no bundle, or a bundle without its signatures"))
+	if b == nil || b.Certificate == nil {
+		return fail(CheckSetup, errors.New("no bundle, or a bundle without its certificate"))
 	}
 	if opts.MarketplaceKeys.Len() == 0 || opts.LogVerifier == nil || opts.StateDir == "" || opts.Revocations == nil || opts.RevocationMaxAge <= 0 {
 		return fail(CheckSetup, errors.New("the marketplace keys, the log verifier key, a state folder, a revocation list and its maximum age are all required"))
@@ -224,18 +224,43 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 		return fail(CheckDigest, fmt.Errorf("%w: the package's bytes hash to %s, expected %s; the file is damaged or was altered", trust.ErrWrongDigest, digest, want))
 	}
 
-	// 2. The publisher signed these bytes.
+	// 2. The publisher signed these bytes: a DSSE envelope beside the
+	// certificate, or a Sigstore bundle inside it (its evidence).
 	pubKeys := opts.PublisherKeys
-	if pubKeys == nil {
+	if pubKeys == nil && b.PublisherKey != "" {
 		k, err := trust.ParsePublicKeyPEM([]byte(b.PublisherKey))
 		if err != nil {
 			return fail(CheckPublisherSignature, fmt.Errorf("the host keeps no publisher keyring and the bundle's publisher key is unusable: %w", err))
 		}
 		pubKeys, _ = trust.NewKeyring(trust.Key{PublicKey: k})
 	}
-	pubSig, err := trust.VerifyPackageSignature(b.PublisherSignature, digest, pubKeys)
+	claimed, err := trust.ParseCertificate(b.Certificate)
 	if err != nil {
-		return fail(CheckPublisherSignature, err)
+		return fail(CheckCertificateSignature, err)
+	}
+	sigstore := claimed.Publisher.Format == trust.FormatSigstoreBundle
+	var pubKeyID string
+	var pubSig *trust.PackageSignature
+	switch {
+	case sigstore:
+		// The bundle is read from the certificate; step 3 checks that the
+		// marketplace signed that certificate.
+		ss, err := trust.VerifyCertifiedSigstoreBundle(claimed, digest, pubKeys)
+		if err != nil {
+			return fail(CheckPublisherSignature, err)
+		}
+		pubKeyID = ss.KeyID
+	case b.PublisherSignature == nil:
+		return fail(CheckPublisherSignature, errors.New("the bundle has no publisher signature and its certificate carries no Sigstore bundle: fetch the bundle again from the marketplace"))
+	default:
+		if pubKeys == nil {
+			return fail(CheckPublisherSignature, errors.New("the host keeps no publisher keyring and the bundle carries no publisher key"))
+		}
+		pubSig, err = trust.VerifyPackageSignature(b.PublisherSignature, digest, pubKeys)
+		if err != nil {
+			return fail(CheckPublisherSignature, err)
+		}
+		pubKeyID = pubSig.KeyID
 	}
 
 	// 3. The marketplace certified them, naming that publisher signature.
@@ -243,21 +268,23 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	if err != nil {
 		return fail(CheckCertificateSignature, err)
 	}
-	envDigest, err := trust.EnvelopeDigest(b.PublisherSignature)
-	if err != nil {
-		return fail(CheckCertificateSignature, err)
-	}
-	if cert.Publisher.KeyID != pubSig.KeyID {
+	if cert.Publisher.KeyID != pubKeyID {
 		// The signature verifies with the key the bundle carries, but the
 		// marketplace certified a signature by another: this key is not the
 		// namespace's.
 		ns, _, _ := strings.Cut(cert.PluginID, "/")
 		return fail(CheckPublisherSignature, fmt.Errorf("publisher signature: key ID %s is not registered for namespace %s (%w; the marketplace certified a signature by key %s); a publisher registers its key with `gatehouse namespace key add` and the marketplace certifies what that key signed",
-			pubSig.KeyID, ns, trust.ErrUnknownKey, cert.Publisher.KeyID))
+			pubKeyID, ns, trust.ErrUnknownKey, cert.Publisher.KeyID))
 	}
-	if cert.Publisher.Envelope != envDigest {
-		return fail(CheckCertificateSignature, fmt.Errorf("%w: the certificate names publisher envelope %s; the package comes with envelope %s by the same key %s",
-			trust.ErrUnknownKey, cert.Publisher.Envelope, envDigest, pubSig.KeyID))
+	if !sigstore {
+		envDigest, err := trust.EnvelopeDigest(b.PublisherSignature)
+		if err != nil {
+			return fail(CheckCertificateSignature, err)
+		}
+		if cert.Publisher.Envelope != envDigest {
+			return fail(CheckCertificateSignature, fmt.Errorf("%w: the certificate names publisher envelope %s; the package comes with envelope %s by the same key %s",
+				trust.ErrUnknownKey, cert.Publisher.Envelope, envDigest, pubKeyID))
+		}
 	}
 
 	// 4. The certificate and the signature are about this plugin version.
@@ -268,7 +295,7 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	if err := cert.CheckSubject(digest, id, version); err != nil {
 		return fail(CheckSubject, err)
 	}
-	if pubSig.PluginID != id || pubSig.Version != version {
+	if pubSig != nil && (pubSig.PluginID != id || pubSig.Version != version) {
 		return fail(CheckSubject, fmt.Errorf("%w: the publisher signed %s, the manifest says %s", trust.ErrWrongSubject, trust.SubjectName(pubSig.PluginID, pubSig.Version), trust.SubjectName(id, version)))
 	}
 
@@ -336,7 +363,7 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	return &Result{
 		Warnings: warnings,
 		Digest: digest, PluginID: id, Version: version, Certificate: cert,
-		PublisherKeyID: pubSig.KeyID, MarketplaceKeyID: mkey.ID,
+		PublisherKeyID: pubKeyID, MarketplaceKeyID: mkey.ID,
 		LogIndex: b.Log.Index, Checkpoint: cp, RevocationList: rl.Number,
 	}, nil
 }

@@ -23,6 +23,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/health"
@@ -57,10 +59,13 @@ type Config struct {
 	VulnDB      *vulndb.Store
 	ShareVulnDB func(ctx context.Context, zip io.ReaderAt, size int64) error
 	Revalidate  *revalidate.Scheduler
-	Health      *health.Monitor
-	HostAPI     *hostcompat.Service
-	Webhooks    *webhook.Service
-	Incidents   *incident.Service
+	// SigstoreRoot verifies keyless Sigstore publisher bundles when a key
+	// change re-checks what they signed (nil: they no longer verify).
+	SigstoreRoot root.TrustedMaterial
+	Health       *health.Monitor
+	HostAPI      *hostcompat.Service
+	Webhooks     *webhook.Service
+	Incidents    *incident.Service
 	// Environments are the environments hosts enroll into, in promotion
 	// order; empty means domain.DefaultEnvironments. StatusFeedMaxAge is
 	// how old a status feed hosts accept (zero: DefaultStatusFeedMaxAge).

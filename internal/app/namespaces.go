@@ -88,6 +88,58 @@ func (a *App) AddPublisherKey(ctx context.Context, caller domain.Principal, ns s
 	return k, nil
 }
 
+// MayManageNamespace reports whether caller may add signers to ns (its
+// owners and admins; anyone who may publish there when it is unclaimed),
+// so that a transport refuses a stranger before reading the request.
+func (a *App) MayManageNamespace(ctx context.Context, caller domain.Principal, name string) error {
+	ns, err := a.cfg.Store.GetNamespace(ctx, name)
+	if errors.Is(err, domain.ErrNotFound) {
+		return Wrap(KindForbidden, caller.CanPublish(name, nil))
+	}
+	if err != nil {
+		return err
+	}
+	return Wrap(KindForbidden, caller.CanPublish(ns.Name, ns.Owners))
+}
+
+// AddPublisherIdentity binds a keyless Sigstore signer (an OIDC issuer and
+// the subject Fulcio writes into the certificate's SAN) to a namespace,
+// the way AddPublisherKey binds a key: the namespace then accepts keyless
+// bundles whose certificate names exactly that issuer and subject. It is
+// kept, retired and reported compromised as a key is (by its id,
+// trust.SigstoreIdentity.ID), and goes into the audit trail and the
+// transparency log.
+func (a *App) AddPublisherIdentity(ctx context.Context, caller domain.Principal, ns, issuer, subject string) (domain.PublisherKey, error) {
+	if err := a.trustOn(); err != nil {
+		return domain.PublisherKey{}, err
+	}
+	id := trust.SigstoreIdentity{Issuer: strings.TrimSpace(issuer), Subject: strings.TrimSpace(subject)}
+	if err := id.Check(); err != nil {
+		return domain.PublisherKey{}, &Error{Kind: KindInvalid, Code: "invalid_identity", Err: err,
+			Msg: "a keyless identity is the OIDC issuer your signing certificate names and its subject (SAN): " + err.Error()}
+	}
+	owned, err := a.ownNamespace(ctx, caller, ns, true)
+	if err != nil {
+		return domain.PublisherKey{}, err
+	}
+	now := a.cfg.Now().UTC()
+	entry, err := trust.MarshalEvent(trust.Event{Kind: trust.EventPublisherKeyAdded, Time: now, Subject: owned.Name, Detail: truncateDetail(id.ID() + ": keyless " + id.String())})
+	if err != nil {
+		return domain.PublisherKey{}, err
+	}
+	k := domain.PublisherKey{ID: id.ID(), Namespace: owned.Name, Algorithm: trust.AlgorithmSigstoreOIDC, PEM: trust.MarshalSigstoreIdentity(id), AddedBy: caller.Subject, AddedAt: now}
+	ev := audit.Event{Time: now, Actor: caller.Subject, Action: audit.PublisherKeyAdded, Subject: "namespace:" + owned.Name, Reason: "keyless identity " + id.ID() + ": " + id.String()}
+	err = a.cfg.Store.AddPublisherKey(ctx, k, entry, ev)
+	if errors.Is(err, domain.ErrConflict) {
+		return domain.PublisherKey{}, &Error{Kind: KindConflict, Code: "key_exists", Msg: fmt.Sprintf("namespace %s has identity %s already (id %s)", owned.Name, id, id.ID()), Err: err}
+	}
+	if err != nil {
+		return domain.PublisherKey{}, err
+	}
+	a.publish(ctx)
+	return k, nil
+}
+
 // SetSignatureRequirement makes a namespace require publisher signatures,
 // or not (admins only, with a reason for the trail).
 func (a *App) SetSignatureRequirement(ctx context.Context, caller domain.Principal, ns string, required bool, reason string) error {

@@ -181,13 +181,9 @@ func (a *App) CompromisePublisherKey(ctx context.Context, caller domain.Principa
 	if err != nil {
 		return Recheck{}, err
 	}
-	kr, err := certify.Keyring(trusted)
-	if err != nil {
-		return Recheck{}, err
-	}
 	out := Recheck{Namespace: owned.Name}
 	for _, sv := range covered {
-		if alsoSignedBy(sv, kr) {
+		if a.alsoSignedBy(sv, trusted) {
 			out.Queued = append(out.Queued, sv)
 		} else {
 			out.Suspended = append(out.Suspended, sv)
@@ -257,15 +253,11 @@ func (a *App) signedBy(ctx context.Context, ns, id string) ([]domain.SignedVersi
 }
 
 // alsoSignedBy reports whether sv's publisher signature verifies with a
-// key of kr (the namespace's keys but the compromised ones), within that
-// key's window.
-func alsoSignedBy(sv domain.SignedVersion, kr *trust.Keyring) bool {
-	env, err := trust.ParseEnvelope(sv.Signature.Envelope)
-	if err != nil {
-		return false
-	}
-	ps, err := trust.VerifyPackageSignature(env, sv.Digest, kr)
-	return err == nil && ps.PluginID == sv.PluginID && ps.Version == sv.Version
+// key or identity of keys (the namespace's but the compromised ones),
+// within its window.
+func (a *App) alsoSignedBy(sv domain.SignedVersion, keys []domain.PublisherKey) bool {
+	v, err := certify.VerifySignature(sv.Signature.Envelope, sv.Digest, certify.SignatureCheck{Keys: keys, Root: a.cfg.SigstoreRoot, ReceivedAt: sv.Signature.CreatedAt})
+	return err == nil && v.CheckSubject(sv.PluginID, sv.Version) == nil
 }
 
 // recheck queues revalidations of vs for trigger. Without a revalidation

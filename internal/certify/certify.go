@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -132,8 +133,12 @@ type Config struct {
 	// FirstEnvironment, when set, is where a newly certified version is
 	// released (issue 18), in the transaction that certifies it.
 	FirstEnvironment string
-	Now              func() time.Time
-	Logger           *slog.Logger
+	// SigstoreRoot is the Sigstore trusted root (Fulcio CAs, timestamp
+	// authorities, Rekor logs) keyless publisher bundles are verified
+	// against; nil refuses keyless bundles.
+	SigstoreRoot root.TrustedMaterial
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Decision is what approval decided about a version.
@@ -177,6 +182,8 @@ type Service struct {
 	root        TrustRoot
 	firstEnv    string
 	packages    PackageLoader
+	// sigstoreRoot verifies keyless Sigstore bundles (nil: none are).
+	sigstoreRoot root.TrustedMaterial
 
 	pubMu sync.Mutex // one publisher at a time
 	revMu sync.Mutex // revocation lists are numbered one after the other
@@ -238,7 +245,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		st: cfg.Store, signer: cfg.Signer, integ: integ, logStorage: cfg.LogStorage, holder: cfg.Holder, readOnly: cfg.ReadOnlyLog, logVerifier: verifier,
-		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment, packages: cfg.Packages,
+		now: cfg.Now, logger: cfg.Logger, maxAge: cfg.RevocationMaxAge, firstEnv: cfg.FirstEnvironment, packages: cfg.Packages, sigstoreRoot: cfg.SigstoreRoot,
 		root: TrustRoot{MediaType: TrustRootMediaType, MarketplaceKeys: keys, LogOrigin: cfg.LogOrigin, LogKey: vkey, RevocationMaxAgeSeconds: int64(cfg.RevocationMaxAge / time.Second), KeyIDScheme: trust.KeyIDScheme},
 	}
 	if err := s.openLog(ctx); err != nil {
@@ -262,19 +269,15 @@ func auditEvent(at time.Time, actor, action, versionID, reason string, data any)
 }
 
 // publisherSignature loads and re-verifies a version's publisher
-// signature against the namespace key that made it (retired keys verify
-// what they signed while current).
-func (s *Service) publisherSignature(ctx context.Context, v domain.Version) (*dsse.Envelope, domain.PublisherKey, error) {
+// signature against the namespace key or identity that made it (retired
+// ones verify what they signed while current).
+func (s *Service) publisherSignature(ctx context.Context, v domain.Version) (*VerifiedSignature, domain.PublisherKey, error) {
 	sig, err := s.st.GetSignature(ctx, v.ID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil, domain.PublisherKey{}, fmt.Errorf("%s@%s was submitted without a publisher signature, and a certificate needs one (dual signing): sign the package with `gatehouse plugin sign` and submit it as a new version: %w", v.PluginID, v.Version, ErrUnsigned)
 	}
 	if err != nil {
 		return nil, domain.PublisherKey{}, err
-	}
-	env, err := trust.ParseEnvelope(sig.Envelope)
-	if err != nil {
-		return nil, domain.PublisherKey{}, fmt.Errorf("the stored signature of %s@%s: %w", v.PluginID, v.Version, err)
 	}
 	ns, _, _ := strings.Cut(v.PluginID, "/")
 	pk, err := s.st.PublisherKey(ctx, ns, sig.KeyID)
@@ -284,18 +287,14 @@ func (s *Service) publisherSignature(ctx context.Context, v domain.Version) (*ds
 	if err != nil {
 		return nil, pk, err
 	}
-	kr, err := Keyring([]domain.PublisherKey{pk})
-	if err != nil {
-		return nil, pk, err
-	}
-	ps, err := trust.VerifyPackageSignature(env, v.Digest, kr)
+	vs, err := VerifySignature(sig.Envelope, v.Digest, SignatureCheck{Keys: []domain.PublisherKey{pk}, Root: s.sigstoreRoot, ReceivedAt: sig.CreatedAt})
 	if err != nil {
 		return nil, pk, fmt.Errorf("the publisher signature of %s@%s: %w (%w)", v.PluginID, v.Version, err, ErrUnsigned)
 	}
-	if ps.PluginID != v.PluginID || ps.Version != v.Version {
-		return nil, pk, fmt.Errorf("the publisher signature is for %s, not %s: %w", trust.SubjectName(ps.PluginID, ps.Version), trust.SubjectName(v.PluginID, v.Version), ErrUnsigned)
+	if err := vs.CheckSubject(v.PluginID, v.Version); err != nil {
+		return nil, pk, fmt.Errorf("%w (%w)", err, ErrUnsigned)
 	}
-	return env, pk, nil
+	return vs, pk, nil
 }
 
 // Keyring turns stored publisher keys into a keyring: a retired key's
@@ -306,6 +305,9 @@ func Keyring(keys []domain.PublisherKey) (*trust.Keyring, error) {
 		return nil, err
 	}
 	for _, k := range keys {
+		if k.Algorithm == trust.AlgorithmSigstoreOIDC {
+			continue // a keyless identity, checked by VerifySignature
+		}
 		pub, err := trust.ParsePublicKeyPEM(k.PEM)
 		if err != nil {
 			return nil, fmt.Errorf("stored key %s of namespace %s: %w", k.ID, k.Namespace, err)
@@ -388,11 +390,11 @@ func (s *Service) Renew(ctx context.Context, versionID, actor, reason string) (*
 
 // issue signs a certificate and records it with the move to certified.
 func (s *Service) issue(ctx context.Context, v domain.Version, actor string, kind trust.EventKind, from lifecycle.State, reason string, statement []byte, in trust.CertificateInput) (*trust.Certificate, error) {
-	pubEnv, _, err := s.publisherSignature(ctx, v)
+	pub, _, err := s.publisherSignature(ctx, v)
 	if err != nil {
 		return nil, err
 	}
-	in.PublisherSignature = pubEnv
+	pub.certificateInput(&in)
 	in.IssuedAt = s.now().UTC().Truncate(time.Second)
 	refs, fresh, err := s.sboms(ctx, v, in.IssuedAt)
 	if err != nil {
@@ -739,19 +741,27 @@ func (s *Service) Bundle(ctx context.Context, versionID string) (*verify.Bundle,
 	if err != nil {
 		return nil, err
 	}
-	pubEnv, err := trust.ParseEnvelope(sig.Envelope)
-	if err != nil {
-		return nil, err
-	}
 	ns, _, _ := strings.Cut(v.PluginID, "/")
 	pk, err := s.st.PublisherKey(ctx, ns, sig.KeyID)
 	if err != nil {
 		return nil, err
 	}
+	// A Sigstore bundle travels inside the certificate (its evidence);
+	// only a DSSE envelope travels beside it.
+	var pubEnv *dsse.Envelope
+	if !trust.IsSigstoreBundle(sig.Envelope) {
+		if pubEnv, err = trust.ParseEnvelope(sig.Envelope); err != nil {
+			return nil, err
+		}
+	}
+	pubKey := string(pk.PEM)
+	if pk.Algorithm == trust.AlgorithmSigstoreOIDC {
+		pubKey = "" // an identity, not a key: the certificate names it
+	}
 	return &verify.Bundle{
 		MediaType:          verify.BundleMediaType,
 		PublisherSignature: pubEnv,
-		PublisherKey:       string(pk.PEM),
+		PublisherKey:       pubKey,
 		Certificate:        certEnv,
 		Log:                verify.LogProof{Index: uint64(te.LogIndex), Entry: te.Entry, InclusionProof: proof, Checkpoint: string(note)},
 	}, nil

@@ -94,6 +94,7 @@ var examples = map[string]string{
 	"namespace":                    `  gatehouse namespace key add acme acme.key.pub`,
 	"namespace key":                `  gatehouse namespace key add acme acme.key.pub`,
 	"namespace key add":            `  gatehouse namespace key add acme acme.key.pub`,
+	"namespace identity":           `  gatehouse namespace identity add acme --issuer https://accounts.google.com --subject dev@acme.example`,
 	"namespace key list":           `  gatehouse namespace key list acme`,
 	"namespace key remove":         `  gatehouse namespace key remove acme 3f2a9c1d5e7b8a604c2e1f9d8b7a6c5e`,
 	"namespace require-signatures": `  gatehouse namespace require-signatures acme on --reason "policy since 2026"`,

@@ -168,7 +168,7 @@ func pluginSubmitCmd(g *globals) *cobra.Command {
 	var sigFile string
 	c := &cobra.Command{
 		Use:   "submit FILE",
-		Short: "Submit a package with its signature (FILE.sig, from `gatehouse plugin sign`); prints the submission id",
+		Short: "Submit a package with its signature (FILE.sig from `gatehouse plugin sign`, or FILE.sigstore.json from `cosign sign-blob --bundle`); prints the submission id",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := g.client()
@@ -195,7 +195,7 @@ func pluginSubmitCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&sigFile, "signature", "", "the signature file (default FILE.sig when it exists)")
+	c.Flags().StringVar(&sigFile, "signature", "", "the signature file: a DSSE envelope or a Sigstore bundle (default FILE.sig or FILE.sigstore.json, whichever exists)")
 	return c
 }
 

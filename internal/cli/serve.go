@@ -116,6 +116,7 @@ type marketOptions struct {
 	cfg           marketplace.Config
 	licensePolicy string
 	provPolicy    string
+	sigstoreRoot  string
 	drainDelay    string
 	publicCache   string
 	environments  string
@@ -135,6 +136,7 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.cfg.BlobsURL, "blobs", "GATEHOUSE_BLOBS", "", "blob store: file:///PATH (or a plain path) or s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; the folder blobs in the data folder when empty")
 	g.envString(f, &o.cfg.VetConfig, "vet-config", "GATEHOUSE_VET_CONFIG", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
 	g.envString(f, &o.licensePolicy, "licenses", "GATEHOUSE_LICENSES", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
+	g.envString(f, &o.sigstoreRoot, "sigstore-trusted-root", "GATEHOUSE_SIGSTORE_TRUSTED_ROOT", "", "a Sigstore trusted_root.json (Fulcio CAs, timestamp authorities, Rekor logs) that keyless cosign bundles are verified against, offline; keyless bundles are refused when empty (keyed ones verify with the namespace's keys)")
 	g.envString(f, &o.provPolicy, "provenance-policy", "GATEHOUSE_PROVENANCE_POLICY", "", `builders whose SLSA provenance is trusted (JSON): {"builders": [{"id": ..., "keyring": ...}]}; none when empty`)
 	g.envString(f, &o.cfg.KeyAlgorithm, "key-algorithm", "GATEHOUSE_KEY_ALGORITHM", "ed25519", "algorithm of the marketplace signing key made on first start: ed25519 or ecdsa-p256-sha256")
 	g.envString(f, &o.cfg.LogOrigin, "log-origin", "GATEHOUSE_LOG_ORIGIN", "", "name of a new transparency log, e.g. gatehouse.example.com/log; "+marketplace.DefaultLogOrigin+" when empty")
@@ -181,6 +183,7 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 			return fmt.Errorf("%s: %w", o.provPolicy, err)
 		}
 	}
+	cfg.SigstoreTrustedRoot = o.sigstoreRoot
 	if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
 		cfg.LegacySigningKey = []byte(k)
 	}

@@ -59,15 +59,32 @@ registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).`,
 	return c
 }
 
+// SigstoreBundleSuffix names a package's Sigstore bundle, as
+// `cosign sign-blob --bundle PACKAGE.sigstore.json PACKAGE` writes it.
+const SigstoreBundleSuffix = ".sigstore.json"
+
+// maxSignatureFile bounds a signature file read to send: the larger of a
+// DSSE envelope's and a Sigstore bundle's limits.
+const maxSignatureFile = trust.MaxEnvelopeBytes
+
 // readSignature returns the signature to send with a package: the file
-// given, or PACKAGE.sig when it exists, or nil.
+// given, or PACKAGE.sig, or PACKAGE.sigstore.json (whichever exists; both
+// is an error, as the choice would be a guess), or nil.
 func readSignature(pkg, given string) ([]byte, error) {
 	if given != "" {
-		return os.ReadFile(given)
+		return readBounded(given, maxSignatureFile)
 	}
-	b, err := os.ReadFile(pkg + SignatureSuffix)
-	if os.IsNotExist(err) {
+	var found []string
+	for _, name := range []string{pkg + SignatureSuffix, pkg + SigstoreBundleSuffix} {
+		if _, err := os.Stat(name); err == nil {
+			found = append(found, name)
+		}
+	}
+	switch len(found) {
+	case 0:
 		return nil, nil
+	case 1:
+		return readBounded(found[0], maxSignatureFile)
 	}
-	return b, err
+	return nil, fmt.Errorf("both %s and %s exist: name the signature to send with --signature FILE", found[0], found[1])
 }

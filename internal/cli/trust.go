@@ -272,7 +272,11 @@ func namespaceCmd(g *globals) *cobra.Command {
 					} else if k.RetiredAt != nil {
 						state = "retired " + k.RetiredAt.Format(time.RFC3339) + " by " + k.RetiredBy
 					}
-					fmt.Fprintf(tw, "  %s\t%s\tadded %s by %s\t%s\n", k.ID, k.Algorithm, k.AddedAt.Format(time.RFC3339), k.AddedBy, state)
+					alg := k.Algorithm
+					if k.Subject != "" {
+						alg += " " + k.Subject + " (" + k.Issuer + ")"
+					}
+					fmt.Fprintf(tw, "  %s\t%s\tadded %s by %s\t%s\n", k.ID, alg, k.AddedAt.Format(time.RFC3339), k.AddedBy, state)
 				}
 				return tw.Flush()
 			},
@@ -294,6 +298,41 @@ func namespaceCmd(g *globals) *cobra.Command {
 			},
 		},
 	)
+	var issuer, subject string
+	identity := &cobra.Command{Use: "identity", Short: "A namespace's keyless Sigstore signers (listed, removed and reported compromised with `namespace key`)"}
+	identityAdd := &cobra.Command{
+		Use:   "add NAMESPACE --issuer URL --subject SAN",
+		Short: "Bind a keyless Sigstore signer (OIDC issuer and certificate subject) to a namespace",
+		Long: `Bind a keyless signer to a namespace, the way ` + "`namespace key add`" + ` binds a key:
+the namespace then accepts Sigstore bundles from ` + "`cosign sign-blob --bundle`" + ` whose
+Fulcio certificate names exactly this OIDC issuer and subject (the SAN: an
+e-mail address, or a workload identity such as a GitHub Actions workflow URI),
+chained to a CA in the marketplace's --sigstore-trusted-root. The identity gets
+an id (oidc-...) that ` + "`namespace key list`, `remove` and `compromised`" + ` take.`,
+		Example: `  gatehouse namespace identity add acme --issuer https://github.com/login/oauth --subject dev@acme.example
+  gatehouse namespace identity add acme --issuer https://token.actions.githubusercontent.com \
+    --subject https://github.com/acme/hello/.github/workflows/release.yml@refs/heads/main`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if issuer == "" || subject == "" {
+				return fmt.Errorf("--issuer and --subject are required: the OIDC issuer and the subject (SAN) your signing certificates name (see them with `cosign verify-blob` or `openssl x509 -text` on the bundle's certificate)")
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			k, err := cl.AddNamespaceIdentity(cmd.Context(), args[0], api.PublisherIdentity{Issuer: issuer, Subject: subject})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Bound keyless identity %s (%s, issuer %s) to namespace %s\n", k.ID, k.Subject, k.Issuer, k.Namespace)
+			return nil
+		},
+	}
+	identityAdd.Flags().StringVar(&issuer, "issuer", "", "the OIDC issuer URL the Fulcio certificate names")
+	identityAdd.Flags().StringVar(&subject, "subject", "", "the certificate's subject (SAN): an e-mail address or URI, matched exactly")
+	identity.AddCommand(identityAdd)
+	c.AddCommand(identity)
 	var reason string
 	req := &cobra.Command{
 		Use:   "require-signatures NAMESPACE on|off --reason TEXT",

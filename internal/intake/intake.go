@@ -19,6 +19,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/ids"
@@ -94,8 +96,12 @@ type Service struct {
 	Blobs    store.Blobs
 	Limits   pkgfile.Limits
 	Manifest manifest.Options // legacy-form handling (PLUGIN_SIGNING_KEY)
-	Log      *slog.Logger
-	Now      func() time.Time
+	// SigstoreRoot is the Sigstore trusted root keyless publisher bundles
+	// are verified against; nil refuses keyless bundles (keyed ones verify
+	// with the namespace's keys).
+	SigstoreRoot root.TrustedMaterial
+	Log          *slog.Logger
+	Now          func() time.Time
 
 	// Analyzers returns the analyzers to run (read per run, so a newly
 	// imported vulnerability database is used at once); VetConfig says

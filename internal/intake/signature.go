@@ -13,6 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/sigstore"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
@@ -21,13 +22,16 @@ import (
 // signedBy is a verified publisher signature.
 type signedBy struct {
 	keyID    string
-	envelope []byte // as received, JSON
+	envelope []byte // as received: a DSSE envelope or a Sigstore bundle, JSON
+	sigstore bool
 }
 
 // checkSignature verifies the publisher signature sent with a submission
-// against the namespace's current keys. A namespace that requires
-// signatures (the default) refuses a submission without one; a signature
-// that is sent is always checked, whatever the namespace requires.
+// against the namespace's current keys and keyless identities. A namespace
+// that requires signatures (the default) refuses a submission without one;
+// a signature that is sent is always checked, whatever the namespace
+// requires. The signature is a DSSE envelope (`gatehouse plugin sign`) or
+// a Sigstore bundle (`cosign sign-blob --bundle`).
 func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Manifest, digest string, sig []byte) (*signedBy, error) {
 	required, err := s.Store.SignaturesRequired(ctx, ns)
 	if err != nil {
@@ -35,22 +39,27 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 	}
 	if len(sig) == 0 {
 		if required {
-			return nil, refuse(Unsigned, "namespace %s requires a publisher signature: sign the package with `gatehouse plugin sign PACKAGE --key KEY` and submit it (the CLI sends PACKAGE.sig; over HTTP, send the envelope base64-encoded in the Gatehouse-Signature header)", ns)
+			return nil, refuse(Unsigned, "namespace %s requires a publisher signature: sign the package with `gatehouse plugin sign PACKAGE --key KEY` (or `cosign sign-blob --bundle PACKAGE.sigstore.json PACKAGE`) and submit it (the CLI sends PACKAGE.sig or PACKAGE.sigstore.json; over HTTP, send the signature base64-encoded in the Gatehouse-Signature header)", ns)
 		}
 		return nil, nil
 	}
-	env, err := trust.ParseEnvelope(sig)
-	if err != nil {
-		return nil, refuse(Unsigned, "the publisher signature is not a DSSE envelope: %v", err)
+	isBundle := trust.IsSigstoreBundle(sig)
+	if isBundle {
+		if _, err := sigstore.Parse(sig); err != nil {
+			return nil, refuse(Unsigned, "the publisher signature is not a usable Sigstore bundle: %v", err)
+		}
+	} else if _, err := trust.ParseEnvelope(sig); err != nil {
+		return nil, refuse(Unsigned, "the publisher signature is neither a DSSE envelope nor a Sigstore bundle: %v", err)
 	}
 	keys, err := s.Store.ListPublisherKeys(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
+	signers := certify.SignerOf(sig, digest, keys, s.SigstoreRoot)
 	// Any signature by a key reported stolen refuses the submission, even
 	// beside a good one: whoever holds the key may be the one submitting,
 	// and the owners must hear why it is refused.
-	if msg := compromisedKey(ns, env, keys); msg != "" {
+	if msg := compromisedKey(ns, signers, keys); msg != "" {
 		return nil, refuse(Unsigned, "%s", msg)
 	}
 	var current []domain.PublisherKey
@@ -60,31 +69,33 @@ func (s *Service) checkSignature(ctx context.Context, ns string, m *manifest.Man
 		}
 	}
 	if len(current) == 0 {
-		return nil, refuse(Unsigned, "publisher signature: namespace %s has no registered publisher key: register your public key with `gatehouse namespace key add %s KEY.pub`", ns, ns)
+		return nil, refuse(Unsigned, "publisher signature: namespace %s has no registered publisher key or identity: register your public key with `gatehouse namespace key add %s KEY.pub` (or a keyless signer with `gatehouse namespace identity add %s --issuer URL --subject SAN`)", ns, ns, ns)
 	}
-	kr, err := certify.Keyring(current)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := trust.VerifyPackageSignature(env, digest, kr)
+	v, err := certify.VerifySignature(sig, digest, certify.SignatureCheck{Keys: current, Root: s.SigstoreRoot, ReceivedAt: s.Now()})
 	if err != nil {
 		if errors.Is(err, trust.ErrUnknownKey) {
-			return nil, refuse(Unsigned, "%s", unregisteredKey(ns, env, keys))
+			if msg := retiredKey(ns, signers, keys); msg != "" {
+				return nil, refuse(Unsigned, "%s", msg)
+			}
+			if isBundle {
+				return nil, refuse(Unsigned, "publisher signature: %v; register the key with `gatehouse namespace key add %s cosign.pub` (an ECDSA P-256 key, as `cosign generate-key-pair` makes), or the keyless signer with `gatehouse namespace identity add %s --issuer URL --subject SAN`", err, ns, ns)
+			}
+			return nil, refuse(Unsigned, "%s", unregisteredKey(ns, signers))
 		}
 		return nil, refuse(Unsigned, "the publisher signature does not verify: %v", err)
 	}
-	if ps.PluginID != m.ID || ps.Version != m.Version {
-		return nil, refuse(Unsigned, "the publisher signature is for %s, but the manifest says %s: %v", trust.SubjectName(ps.PluginID, ps.Version), trust.SubjectName(m.ID, m.Version), trust.ErrWrongSubject)
+	if err := v.CheckSubject(m.ID, m.Version); err != nil {
+		return nil, refuse(Unsigned, "%v", err)
 	}
-	return &signedBy{keyID: ps.KeyID, envelope: sig}, nil
+	return &signedBy{keyID: v.KeyID, envelope: sig, sigstore: isBundle}, nil
 }
 
-// compromisedKey names a signature of env by a key of ns reported stolen,
-// and what to do instead; "" when there is none.
-func compromisedKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) string {
-	for _, sig := range env.Signatures {
+// compromisedKey names a signer among ids that is a key of ns reported
+// stolen, and what to do instead; "" when there is none.
+func compromisedKey(ns string, ids []string, keys []domain.PublisherKey) string {
+	for _, id := range ids {
 		for _, k := range keys {
-			if k.ID == sig.KeyID && k.Compromised() {
+			if k.ID == id && k.Compromised() {
 				return fmt.Sprintf("publisher signature: key ID %s of namespace %s was reported compromised at %s (%s) and is trusted for nothing; sign with a current key only (`gatehouse namespace key list %s`) or register a new one with `gatehouse namespace key add %s KEY.pub`",
 					k.ID, ns, k.CompromisedAt.UTC().Format(time.RFC3339), k.CompromisedReason, ns, ns)
 			}
@@ -93,19 +104,23 @@ func compromisedKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) s
 	return ""
 }
 
-// unregisteredKey says which key signed a package the namespace ns does
-// not accept signatures by, and what to do about it.
-func unregisteredKey(ns string, env *dsse.Envelope, keys []domain.PublisherKey) string {
-	var ids []string
-	for _, sig := range env.Signatures {
+// retiredKey names a signer among ids that was retired from ns; "" when
+// there is none.
+func retiredKey(ns string, ids []string, keys []domain.PublisherKey) string {
+	for _, id := range ids {
 		for _, k := range keys {
-			if k.ID == sig.KeyID && !k.RetiredAt.IsZero() {
+			if k.ID == id && !k.RetiredAt.IsZero() {
 				return fmt.Sprintf("publisher signature: key ID %s was retired from namespace %s at %s and signs no new version; sign with a current key (`gatehouse namespace key list %s`) or register a new one with `gatehouse namespace key add %s KEY.pub`",
 					k.ID, ns, k.RetiredAt.UTC().Format(time.RFC3339), ns, ns)
 			}
 		}
-		ids = append(ids, sig.KeyID)
 	}
+	return ""
+}
+
+// unregisteredKey says which key signed a package the namespace ns does
+// not accept signatures by, and what to do about it.
+func unregisteredKey(ns string, ids []string) string {
 	return fmt.Sprintf("publisher signature: key ID %s is not registered for namespace %s; register it with `gatehouse namespace key add %s KEY.pub` (the public half of the key you signed with), or sign with a key the namespace has (`gatehouse namespace key list %s`)",
 		strings.Join(ids, ", "), ns, ns, ns)
 }
@@ -116,6 +131,9 @@ func (s *Service) keepSignature(ctx context.Context, p domain.Principal, v domai
 		return nil
 	}
 	ev := audit.Event{Time: s.Now(), Actor: p.Subject, Action: audit.SubmissionSignature, Subject: "submission:" + v.ID, Reason: "publisher signature by key " + sig.keyID}
+	if sig.sigstore {
+		ev.Reason = "publisher signature (Sigstore bundle) by " + sig.keyID
+	}
 	return s.Store.PutSignature(ctx, domain.Signature{VersionID: v.ID, KeyID: sig.keyID, Envelope: sig.envelope, CreatedAt: s.Now()}, ev)
 }
 

@@ -32,7 +32,7 @@ func TestSignatureRefusals(t *testing.T) {
 		"no signature":     {nil, "requires a publisher signature"},
 		"unregistered key": {sign(t, stranger, p), "publisher signature: key ID " + stranger.KeyID() + " is not registered for namespace acme; register it with `gatehouse namespace key add acme KEY.pub`"},
 		"other package":    {sign(t, publisherKey, other), "digest does not match"},
-		"not an envelope":  {[]byte("hello"), "not a DSSE envelope"},
+		"not an envelope":  {[]byte("hello"), "neither a DSSE envelope nor a Sigstore bundle"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := svc.SubmitSigned(ctx, publisher, bytes.NewReader(p), c.sig)

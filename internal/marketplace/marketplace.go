@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/certify"
@@ -32,6 +34,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/server"
+	"gatehouse.dev/gatehouse/internal/sigstore"
 	"gatehouse.dev/gatehouse/internal/store"
 	"gatehouse.dev/gatehouse/internal/store/blobfs"
 	"gatehouse.dev/gatehouse/internal/store/blobstore"
@@ -46,6 +49,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/webhook"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 // Role is what one process of a marketplace does. The embedded default
@@ -90,6 +94,11 @@ type Config struct {
 	BlobsURL string
 	// LegacySigningKey is PLUGIN_SIGNING_KEY, for seed-form manifests.
 	LegacySigningKey []byte
+	// SigstoreTrustedRoot is a Sigstore trusted_root.json (Fulcio CAs,
+	// timestamp authorities, Rekor logs) that keyless publisher bundles
+	// are verified against, offline; empty refuses keyless bundles (keyed
+	// ones verify with the namespace's keys either way).
+	SigstoreTrustedRoot string
 	// VetConfig is a file of check modes (which analyzers and rules are
 	// enabled, enforced, required); empty means every check enforced and
 	// required.
@@ -176,6 +185,8 @@ type Marketplace struct {
 	Server *server.Server
 	VulnDB *vulndb.Store
 	Review *review.Service
+	// sigstoreRoot verifies keyless Sigstore publisher bundles (nil: none).
+	sigstoreRoot root.TrustedMaterial
 	// Pipeline moves stored versions through vetting, triage and
 	// certification.
 	Pipeline *pipeline.Pipeline
@@ -283,7 +294,13 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, fmt.Errorf("opening the vulnerability database: %w", err)
 	}
 	mopts := manifest.Options{LegacyKey: cfg.LegacySigningKey}
+	sigRoot, err := loadSigstoreRoot(cfg.SigstoreTrustedRoot)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
+	in.SigstoreRoot = sigRoot
 	in.MaxConcurrentVets = cfg.MaxConcurrentVets
 	beh, behCache := newBehaviour(certifiedCatalog{st: st, blobs: blobs})
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
@@ -299,7 +316,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, err
 	}
 	in.VetConfig.Logger = cfg.Log
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != "", dataLock: lock}
+	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != "", dataLock: lock, sigstoreRoot: sigRoot}
 	rv, err := review.New(ctx, st, cfg.Log)
 	if err != nil {
 		set.close()
@@ -322,7 +339,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	})
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{
-		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments()},
+		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments(), SigstoreRoot: sigRoot},
 		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes},
 	}
 	// Each layer adds its services to the application layer's
@@ -556,4 +573,26 @@ func (m *Marketplace) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// loadSigstoreRoot reads the Sigstore trusted root file, if one is
+// configured; nil when none is.
+func loadSigstoreRoot(path string) (root.TrustedMaterial, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Sigstore trusted root: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, trust.MaxSigstoreTrustedRootBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Sigstore trusted root %s: %w", path, err)
+	}
+	tr, err := sigstore.LoadTrustedRoot(data)
+	if err != nil {
+		return nil, fmt.Errorf("the Sigstore trusted root %s (a trusted_root.json, as `cosign trusted-root create` writes): %w", path, err)
+	}
+	return tr, nil
 }

@@ -25,14 +25,15 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return nil
 	}
 	sched, err := revalidate.New(revalidate.Config{
-		Store:     m.Store,
-		Vetter:    m.Intake,
-		Certifier: m.Trust,
-		Policy:    m.Review.Engine,
-		VetConfig: m.Intake.VetConfig,
-		Manifest:  m.Intake.Manifest,
-		Log:       m.cfg.Log,
-		Every:     revalidateInterval,
+		Store:        m.Store,
+		Vetter:       m.Intake,
+		Certifier:    m.Trust,
+		Policy:       m.Review.Engine,
+		VetConfig:    m.Intake.VetConfig,
+		Manifest:     m.Intake.Manifest,
+		Log:          m.cfg.Log,
+		Every:        revalidateInterval,
+		SigstoreRoot: m.sigstoreRoot,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up revalidation: %w", err)

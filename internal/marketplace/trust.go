@@ -63,7 +63,7 @@ func (m *Marketplace) openTrust(ctx context.Context, p *parts) error {
 	}
 	svc, err := certify.New(ctx, certify.Config{
 		Store: m.Store, Signer: signer, Keyring: keyring, LogSigner: logSigner, LogOrigin: origin, LogStorage: storage, Logger: m.cfg.Log,
-		ReadOnlyLog: m.cfg.Role == RoleAPI, FirstEnvironment: m.cfg.environments().First(),
+		ReadOnlyLog: m.cfg.Role == RoleAPI, FirstEnvironment: m.cfg.environments().First(), SigstoreRoot: m.sigstoreRoot,
 		Packages: m.Intake, // to emit each certified version's SBOMs
 	})
 	if err != nil {

@@ -32,6 +32,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -146,6 +148,9 @@ type Config struct {
 	Manifest manifest.Options
 	Now      func() time.Time
 	Log      *slog.Logger
+	// SigstoreRoot verifies keyless Sigstore publisher bundles again (nil:
+	// they no longer verify).
+	SigstoreRoot root.TrustedMaterial
 	// Every is how often the elected worker looks for due revalidations
 	// (a River periodic job); a minute when zero.
 	Every time.Duration
@@ -661,14 +666,7 @@ func (s *Scheduler) checkSignature(ctx context.Context, v domain.Version) (*Prob
 		}
 		trusted = append(trusted, k)
 	}
-	kr, err := certify.Keyring(trusted)
-	if err != nil {
-		return nil, err
-	}
-	env, err := trust.ParseEnvelope(sig.Envelope)
-	if err == nil {
-		_, err = trust.VerifyPackageSignature(env, v.Digest, kr)
-	}
+	_, err = certify.VerifySignature(sig.Envelope, v.Digest, certify.SignatureCheck{Keys: trusted, Root: s.cfg.SigstoreRoot, ReceivedAt: sig.CreatedAt})
 	if err == nil {
 		return nil, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/sbom"
 	"gatehouse.dev/gatehouse/tlog"
+	"gatehouse.dev/gatehouse/trust"
 )
 
 // namespaceOwners change a namespace: its owners and admins.
@@ -47,6 +48,7 @@ func (s *Server) trustRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/sbom/{format}", Summary: "The marketplace's SBOM of a certified version, format cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON): the package's files and the Go modules compiled into its WebAssembly module. Its SHA-256 is listed in the version's certificate (sboms); the same bytes every time.", Access: anyone.reading(PublishedVersion), handler: s.sbom},
 		{Method: "GET", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "A namespace's publisher keys (retired ones included) and whether it requires signatures.", Access: anyone, handler: s.listKeys},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys", Summary: "Register a publisher key (the body: a PEM public key, Ed25519 or ECDSA P-256). An owner of the namespace or an admin; a namespace that does not exist is created, owned by the caller. Logged.", Access: namespaceOwners, Body: "application/x-pem-file", handler: s.addKey},
+		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/identities", Summary: "Bind a keyless Sigstore signer to a namespace ({issuer, subject}: the OIDC issuer and the SAN its Fulcio certificates name); keyless bundles by it are then accepted as publisher signatures. It is listed, retired and reported compromised with the keys, by its id. An owner of the namespace or an admin. Logged.", Access: namespaceOwners, Body: "application/json", handler: s.addIdentity},
 		{Method: "DELETE", Path: "/api/v1/namespaces/{namespace}/keys/{id}", Summary: "Retire a publisher key: what it signed stays verifiable, new submissions signed with it are refused; every certified version it signed is queued for revalidation. Logged.", Access: namespaceOwners, handler: s.removeKey},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/keys/{id}/compromised", Summary: "Report a publisher key stolen ({reason}): it is retired and trusted for nothing; the certified versions only it signed are suspended, those also signed by another key queued for revalidation (an api.Recheck). Logged.", Access: keyCompromise, Body: "application/json", handler: s.compromiseKey},
 		{Method: "POST", Path: "/api/v1/namespaces/{namespace}/transfer", Summary: "Give a namespace to a new owner ({to, reason}); its webhooks hear it, every certified version is queued for revalidation (an api.Recheck). Logged.", Access: admins, Body: "application/json", handler: s.transferNamespace},
@@ -198,6 +200,11 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request, p domain.Pr
 func keyJSON(k domain.PublisherKey) api.PublisherKey {
 	out := api.PublisherKey{ID: k.ID, Namespace: k.Namespace, Algorithm: k.Algorithm, PublicKey: string(k.PEM), AddedBy: k.AddedBy, AddedAt: k.AddedAt, RetiredBy: k.RetiredBy,
 		CompromisedBy: k.CompromisedBy, CompromisedReason: k.CompromisedReason}
+	if k.Algorithm == trust.AlgorithmSigstoreOIDC {
+		if id, err := trust.ParseSigstoreIdentity(k.PEM); err == nil {
+			out.PublicKey, out.Issuer, out.Subject = "", id.Issuer, id.Subject
+		}
+	}
 	if !k.RetiredAt.IsZero() {
 		t := k.RetiredAt
 		out.RetiredAt = &t
@@ -229,6 +236,23 @@ func (s *Server) addKey(w http.ResponseWriter, r *http.Request, p domain.Princip
 		return
 	}
 	k, err := s.app.AddPublisherKey(r.Context(), p, r.PathValue("namespace"), body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, keyJSON(k))
+}
+
+func (s *Server) addIdentity(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	if err := s.app.MayManageNamespace(r.Context(), p, r.PathValue("namespace")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req api.PublisherIdentity
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	k, err := s.app.AddPublisherIdentity(r.Context(), p, r.PathValue("namespace"), req.Issuer, req.Subject)
 	if err != nil {
 		s.fail(w, r, err)
 		return
