@@ -65,7 +65,7 @@ func readGoMod(dir string) (*goModInfo, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	info := &goModInfo{goVersion: v}
-	mf, err := modfile.ParseLax(p, data, nil)
+	mf, err := modfile.Parse(p, data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
