@@ -60,6 +60,12 @@ func readGoMod(dir string) (*goModInfo, error) {
 		}
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
+	return parseGoMod(p, data)
+}
+
+// parseGoMod decides from a go.mod's text (p names it in errors) how the
+// plugin builds.
+func parseGoMod(p string, data []byte) (*goModInfo, error) {
 	v, err := parseGoVersion(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
