@@ -50,13 +50,21 @@ var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
 // names (runtime.module, usually plugin.wasm) and returns that file's path.
 //
 // The plugin imports gatehouse.dev/gatehouse/pdk, which no module proxy
-// serves: Build writes the kit embedded in this binary to a cache folder and
-// runs the go command in workspace mode over the plugin and the kit, with
-// GOOS=wasip1 GOARCH=wasm -buildmode=c-shared (a WASI reactor, so the host
-// calls exports without running main). The build uses -trimpath and no VCS
-// stamping, so the same source and toolchain give the same bytes wherever
-// the folders are. The rest of the user's Go environment (GOPROXY,
-// GOFLAGS, caches) is kept, for plugins with dependencies of their own.
+// serves. A plugin scaffolded by this release carries the kit in
+// .gatehouse/kit, named by a replace directive in its go.mod (see KitDir):
+// Build refreshes that folder to the kit embedded in this binary, runs `go
+// mod vendor` (every third-party module, checked against go.sum, and the
+// kit land in vendor/, which `plugin pack` packs), and builds from vendor/
+// alone, as the marketplace's rebuild does. An older plugin whose go.mod
+// has no such replace builds as before: in a Go workspace over the plugin
+// and the kit written to a cache folder, with no other dependency.
+//
+// Either way it builds with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared (a
+// WASI reactor, so the host calls exports without running main), with
+// -trimpath and no VCS stamping, so the same source and toolchain give the
+// same bytes wherever the folders are. The rest of the user's Go
+// environment (GOPROXY, GOFLAGS but -mod, caches) is kept, for fetching
+// the plugin's dependencies.
 func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -66,16 +74,43 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	work, err := os.MkdirTemp("", "gatehouse-build-")
-	if err != nil {
-		return "", fmt.Errorf("building plugin: %w", err)
-	}
-	defer os.RemoveAll(work)
-	ws, err := PrepareWorkspace(dir, work, opts)
+	gm, err := readGoMod(dir)
 	if err != nil {
 		return "", err
 	}
-	goWork := ws.GoWork
+	goBin := opts.Go
+	if goBin == "" {
+		goBin = "go"
+	}
+	flags := workspaceGOFLAGS(os.Getenv("GOFLAGS"))
+	var env []string
+	if gm.carried {
+		kit := opts.Kit
+		if kit == nil {
+			kit = gatehouse.PDKSource
+		}
+		if err := syncKit(dir, kit); err != nil {
+			return "", err
+		}
+		env = append(os.Environ(), "GOWORK=off", "GOFLAGS="+flags)
+		if err := vendor(ctx, goBin, dir, env); err != nil {
+			return "", err
+		}
+		env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
+			"GOWORK=off", "GOFLAGS="+strings.TrimSpace(flags+" -mod=vendor"))
+	} else {
+		work, err := os.MkdirTemp("", "gatehouse-build-")
+		if err != nil {
+			return "", fmt.Errorf("building plugin: %w", err)
+		}
+		defer os.RemoveAll(work)
+		ws, err := PrepareWorkspace(dir, work, opts)
+		if err != nil {
+			return "", err
+		}
+		env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
+			"GOWORK="+ws.GoWork, "GOFLAGS="+flags)
+	}
 
 	out := filepath.Join(dir, filepath.FromSlash(module))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -93,19 +128,11 @@ func Build(ctx context.Context, dir string, opts BuildOptions) (string, error) {
 	defer os.RemoveAll(tmpDir)
 	tmpOut := filepath.Join(tmpDir, filepath.Base(out))
 
-	goBin := opts.Go
-	if goBin == "" {
-		goBin = "go"
-	}
 	cmd := exec.CommandContext(ctx, goBin, "build",
 		"-buildmode=c-shared", "-trimpath", "-buildvcs=false",
 		"-o", tmpOut, ".")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
-		"GOWORK="+goWork,
-		"GOFLAGS="+workspaceGOFLAGS(os.Getenv("GOFLAGS")),
-	)
+	cmd.Env = env
 	var output bytes.Buffer
 	cmd.Stdout = &limitedBuffer{buf: &output, max: maxBuildOutput}
 	cmd.Stderr = cmd.Stdout

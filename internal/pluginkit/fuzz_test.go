@@ -52,3 +52,30 @@ func FuzzValidateID(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseGoMod(f *testing.F) {
+	for _, seed := range []string{
+		"module plugins.local/acme/x\n\ngo 1.26\n\nrequire gatehouse.dev/gatehouse v0.0.0\n\nreplace gatehouse.dev/gatehouse => ./.gatehouse/kit\n",
+		"module x\ngo 1.26\nrequire (\n\tgolang.org/x/text v0.39.0\n)\n",
+		"module x\nreplace gatehouse.dev/gatehouse => /etc\n",
+		"module x\nreplace gatehouse.dev/gatehouse v0.0.0 => ./.gatehouse/kit\n",
+		"go 1.26\n",
+		"\xff",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, gomod []byte) {
+		info, err := parseGoMod("go.mod", gomod)
+		if err != nil {
+			return
+		}
+		// A plugin builds with third-party modules only with the kit
+		// carried, and then only from the kit's own folder.
+		if len(info.thirdParty) > 0 && !info.carried {
+			t.Fatalf("accepted third-party modules %v without the carried kit", info.thirdParty)
+		}
+		if !version.IsValid("go" + info.goVersion) {
+			t.Fatalf("accepted go version %q", info.goVersion)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"text/template"
 	"time"
 
+	gatehouse "gatehouse.dev/gatehouse"
 	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/manifest"
 )
@@ -34,6 +36,9 @@ type InitOptions struct {
 	Email string
 	// Year is the copyright year in the LICENSE. Zero means this year.
 	Year int
+	// Kit is the plugin kit source written to .gatehouse/kit. Nil means
+	// the kit embedded in this binary (gatehouse.PDKSource).
+	Kit fs.FS
 }
 
 //go:embed scaffold/*.tmpl
@@ -80,8 +85,10 @@ type scaffoldData struct {
 }
 
 // Init writes a new plugin with id into dir: a Go module with one export
-// (greet), its manifest, test scenarios, README, LICENSE (MIT) and
-// .gatehouseignore. The result builds as it is with Build. dir is created
+// (greet), its manifest, test scenarios, README, LICENSE (MIT),
+// .gatehouseignore, and the plugin kit in .gatehouse/kit (KitDir), which
+// its go.mod names with a replace directive so that the ordinary go command
+// resolves the kit offline. The result builds as it is with Build. dir is created
 // if it does not exist; Init refuses a folder that holds anything, so it
 // never overwrites an author's work.
 func Init(dir, id string, opts InitOptions) error {
@@ -169,7 +176,11 @@ func Init(dir, id string, opts InitOptions) error {
 			return err
 		}
 	}
-	return nil
+	kit := opts.Kit
+	if kit == nil {
+		kit = gatehouse.PDKSource
+	}
+	return syncKit(dir, kit)
 }
 
 // emptyDir creates dir if needed and checks that it holds nothing.

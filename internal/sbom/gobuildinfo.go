@@ -29,16 +29,28 @@ func FromGoBuildInfo(bi *debug.BuildInfo) []Component {
 }
 
 func goComponent(m *debug.Module) Component {
+	orig := m
 	for m.Replace != nil {
 		m = m.Replace
+	}
+	if localPath(m.Path) {
+		// A folder beside the main module (a plugin's carried kit,
+		// ./.gatehouse/kit) compiled under the module's own path: name
+		// that path, with no version to match.
+		return Component{Name: orig.Path, Version: "(devel)", Ecosystem: "Go"}
 	}
 	c := Component{Name: m.Path, Version: m.Version, Ecosystem: "Go"}
 	// A replacement by a local directory has no version: there is no
 	// release to name, and nothing to match.
-	if m.Version != "" && m.Version != "(devel)" && !strings.HasPrefix(m.Path, ".") && !strings.HasPrefix(m.Path, "/") {
+	if m.Version != "" && m.Version != "(devel)" {
 		c.PURL = "pkg:golang/" + m.Path + "@" + m.Version
 	}
 	return c
+}
+
+// localPath reports a replacement by a folder rather than a module.
+func localPath(p string) bool {
+	return strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/") || p == "." || p == ".."
 }
 
 // GoVersionToSemver turns a Go toolchain version ("go1.21.3", "go1.22",

@@ -189,7 +189,7 @@ func TestFromGoBuildInfo(t *testing.T) {
 		{Name: "example.com/plugin", Version: "(devel)", Ecosystem: "Go"},
 		{Name: "golang.org/x/text", Version: "v0.3.5", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/text@v0.3.5"},
 		{Name: "github.com/fork/mod", Version: "v1.0.1-0.20230101000000-abcdefabcdef", Ecosystem: "Go", PURL: "pkg:golang/github.com/fork/mod@v1.0.1-0.20230101000000-abcdefabcdef"},
-		{Name: "../mod", Ecosystem: "Go"},
+		{Name: "github.com/local/mod", Version: "(devel)", Ecosystem: "Go"},
 	}
 	if got := FromGoBuildInfo(bi); !slices.Equal(got, want) {
 		t.Errorf("FromGoBuildInfo:\n got %+v\nwant %+v", got, want)
@@ -242,4 +242,31 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGoBuildInfoLocalReplacement: a module replaced by a folder (a
+// plugin's carried kit) is listed under its module path, with nothing to
+// match; a module replaced by another module is listed as the replacement.
+func TestGoBuildInfoLocalReplacement(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "plugins.local/acme/dep", Version: "(devel)"}, Deps: []*debug.Module{
+		{Path: "gatehouse.dev/gatehouse", Version: "v0.0.0", Replace: &debug.Module{Path: "./.gatehouse/kit", Version: "(devel)"}},
+		{Path: "golang.org/x/text", Version: "v0.3.7"},
+		{Path: "example.org/a", Version: "v1.0.0", Replace: &debug.Module{Path: "example.org/fork", Version: "v1.0.1"}},
+	}}
+	got := FromGoBuildInfo(bi)
+	want := []Component{
+		{Name: "stdlib", Version: "1.26.8", Ecosystem: "Go"},
+		{Name: "plugins.local/acme/dep", Version: "(devel)", Ecosystem: "Go"},
+		{Name: "gatehouse.dev/gatehouse", Version: "(devel)", Ecosystem: "Go"},
+		{Name: "golang.org/x/text", Version: "v0.3.7", Ecosystem: "Go", PURL: "pkg:golang/golang.org/x/text@v0.3.7"},
+		{Name: "example.org/fork", Version: "v1.0.1", Ecosystem: "Go", PURL: "pkg:golang/example.org/fork@v1.0.1"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("component %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
 }

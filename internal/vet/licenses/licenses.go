@@ -31,7 +31,7 @@ import (
 const Name = "licenses"
 
 // Version changes whenever a rule changes.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Rule ids.
 const (
@@ -88,7 +88,23 @@ type Detail struct {
 	Declared    string     `json:"declared"`
 	DeclaredIDs []string   `json:"declaredIds"`
 	Files       []FileInfo `json:"files"`
+	// Dependencies are the licence files of the modules the package
+	// carries in vendor/ (`gatehouse plugin build` vendors every
+	// dependency with its licence files). A dependency's licence need not
+	// be the plugin's, so it is checked against the deny list only.
+	Dependencies []DependencyLicense `json:"dependencies,omitempty"`
 }
+
+// DependencyLicense is what was found in one vendored licence file.
+type DependencyLicense struct {
+	// Module is the folder under vendor/ that holds the file: the module
+	// path, or a package path inside the module.
+	Module string `json:"module"`
+	FileInfo
+}
+
+// vendorPrefix is where a package carries its dependencies' source.
+const vendorPrefix = "vendor/"
 
 // FileInfo is what was found in one file.
 type FileInfo struct {
@@ -133,6 +149,12 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		}
 		data, _ := in.Package.File(e.Path)
 		switch {
+		case strings.HasPrefix(e.Path, vendorPrefix):
+			if licenseFile(e.Path) {
+				dl, fs := a.dependencyLicense(e.Path, data)
+				d.Dependencies = append(d.Dependencies, dl)
+				rep.Findings = append(rep.Findings, fs...)
+			}
 		case licenseFile(e.Path):
 			sawLicenseFile = true
 			cov := licensecheck.Scan(data)
@@ -183,6 +205,38 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	}
 	rep.Findings = append(rep.Findings, a.policyFindings(declared, ids, detected, licenseLoc)...)
 	return rep, nil
+}
+
+// dependencyLicense identifies a vendored licence file and applies the
+// deny list to it.
+func (a *Analyzer) dependencyLicense(file string, data []byte) (DependencyLicense, []vet.Finding) {
+	module := strings.TrimPrefix(path.Dir(file), vendorPrefix)
+	cov := licensecheck.Scan(data)
+	dl := DependencyLicense{Module: module, FileInfo: FileInfo{File: file, Licenses: []string{}, Coverage: round1(cov.Percent)}}
+	var fs []vet.Finding
+	for _, m := range cov.Match {
+		if m.IsURL || slices.Contains(dl.Licenses, m.ID) {
+			continue
+		}
+		dl.Licenses = append(dl.Licenses, m.ID)
+		if containsFold(a.policy.Denied, m.ID) {
+			line, _ := vet.LineCol(data, m.Start)
+			fs = append(fs, vet.Finding{
+				RuleID: RuleDenied, Severity: vet.High, Location: vet.Location{File: file, Line: max(line, 1)},
+				Message:     fmt.Sprintf("the dependency %s is under %s, which the marketplace denies", module, m.ID),
+				Fingerprint: vet.Fingerprint(RuleDenied, "dependency", module, m.ID),
+				Properties:  map[string]any{"detected": m.ID, "dependency": module},
+			})
+		}
+	}
+	if len(dl.Licenses) == 0 {
+		fs = append(fs, vet.Finding{
+			RuleID: RuleUnrecognized, Severity: vet.Low, Location: vet.Location{File: file, Line: 1},
+			Message:     fmt.Sprintf("%s, the licence of the dependency %s, does not read as a known licence text, so it cannot be checked against the marketplace's policy", file, module),
+			Fingerprint: vet.Fingerprint(RuleUnrecognized, file),
+		})
+	}
+	return dl, fs
 }
 
 func mismatch(file string, line int, found, declared string) vet.Finding {

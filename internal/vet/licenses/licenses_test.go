@@ -98,3 +98,41 @@ func TestMismatchNamesBoth(t *testing.T) {
 		t.Errorf("detail %+v", d)
 	}
 }
+
+// TestVendoredDependencyLicenses: a dependency carried in vendor/ is under
+// its own licence, which is listed, never a mismatch with the plugin's,
+// and refused only by the deny list.
+func TestVendoredDependencyLicenses(t *testing.T) {
+	t.Parallel()
+	mit := read(t, "../testdata/plugins/clean/LICENSE")
+	apache := read(t, "../testdata/licenses/apache-2.0.txt")
+	files := map[string][]byte{
+		"LICENSE":                            mit,
+		"vendor/example.org/dep/LICENSE":     apache,
+		"vendor/example.org/dep/dep.go":      []byte("// SPDX-License-Identifier: Apache-2.0\n\npackage dep\n"),
+		"vendor/example.org/odd/LICENSE.txt": []byte("You may do as you please, says Bob.\n"),
+	}
+	rep, d := run(t, New(Policy{}), "MIT", files)
+	if got := rulesOf(rep.Findings); got != RuleUnrecognized+"@vendor/example.org/odd/LICENSE.txt" {
+		t.Errorf("findings %s; want only the unrecognised vendored licence", got)
+	}
+	if len(d.Dependencies) != 2 || d.Dependencies[0].Module != "example.org/dep" || strings.Join(d.Dependencies[0].Licenses, ",") != "Apache-2.0" {
+		t.Errorf("dependencies %+v; want example.org/dep under Apache-2.0 first", d.Dependencies)
+	}
+	for _, f := range d.Files {
+		if strings.HasPrefix(f.File, "vendor/") {
+			t.Errorf("a vendored file is counted as the plugin's own: %+v", f)
+		}
+	}
+
+	rep, _ = run(t, New(Policy{Denied: []string{"Apache-2.0"}}), "MIT", files)
+	var denied []vet.Finding
+	for _, f := range rep.Findings {
+		if f.RuleID == RuleDenied {
+			denied = append(denied, f)
+		}
+	}
+	if len(denied) != 1 || denied[0].Location.File != "vendor/example.org/dep/LICENSE" || !strings.Contains(denied[0].Message, "example.org/dep") {
+		t.Errorf("denied findings %+v; want one naming the dependency", denied)
+	}
+}

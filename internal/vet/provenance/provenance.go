@@ -17,12 +17,17 @@
 //     never downloaded: GOTOOLCHAIN=local);
 //   - the build must be -trimpath, without VCS stamping, with CGO_ENABLED=0
 //     for GOOS=wasip1 GOARCH=wasm, with no -gcflags or -asmflags;
-//   - the main module must be the package's go.mod, with no replace
-//     directive, and its only dependency the plugin kit
+//   - the main module must be the package's go.mod. When the package
+//     carries vendor/modules.txt (`gatehouse plugin build` vendors every
+//     dependency, the plugin kit included), the rebuild runs with
+//     -mod=vendor and no workspace, from the package alone; go.mod may then
+//     replace the kit only by its carried folder (./.gatehouse/kit), which
+//     vendor mode never reads. Without vendor/, go.mod may have no replace
+//     directive and the only dependency must be the plugin kit
 //     (gatehouse.dev/gatehouse), which the marketplace supplies through a
-//     Go workspace exactly as pluginkit.Build does for authors. The rebuild
-//     has no network (GOPROXY=off, an empty module cache), so any other
-//     dependency could not be fetched.
+//     Go workspace as pluginkit.Build does for older plugins. The rebuild
+//     has no network (GOPROXY=off, an empty module cache): a dependency is
+//     never fetched, so a third-party module can only come from vendor/.
 //
 // The build runs in a private temporary folder with a minimal environment
 // (GOENV=off, so the operator's go env file cannot add flags), a timeout,
@@ -54,7 +59,7 @@ import (
 const Name = prov.AnalyzerName
 
 // Version changes whenever the analyzer's rules or rebuild recipe change.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Rule ids.
 const (

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -413,4 +414,90 @@ func TestRunnerRecordsFindings(t *testing.T) {
 	if _, err := prov.ParseDetail(res[0].Detail); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// scaffold builds a fresh `gatehouse plugin init` scaffold (which carries
+// the kit and vendors it) and packs it, as an author would.
+func scaffold(t *testing.T) map[string][]byte {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds WebAssembly modules")
+	}
+	work := t.TempDir()
+	dir := filepath.Join(work, "hello")
+	if err := pluginkit.Init(dir, "acme/hello", pluginkit.InitOptions{Year: 2026}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pluginkit.Build(context.Background(), dir, pluginkit.BuildOptions{CacheDir: filepath.Join(work, "kit")}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, _, err := pkgfile.PackDir(dir, &buf); err != nil {
+		t.Fatal(err)
+	}
+	p, err := pkgfile.Read(&buf, pkgfile.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range p.Files {
+		files[e.Path], _ = p.File(e.Path)
+	}
+	return files
+}
+
+// TestVendoredScaffoldRebuilds: a scaffold packs its kit in vendor/ (the
+// carried .gatehouse/kit stays out), and the rebuild uses vendor/ alone;
+// a replace beyond the kit's, or a vendor/ that is not what was built,
+// is refused or not reproduced.
+func TestVendoredScaffoldRebuilds(t *testing.T) {
+	t.Parallel()
+	files := scaffold(t)
+	if _, ok := files["vendor/modules.txt"]; !ok {
+		t.Fatal("the packed scaffold has no vendor/modules.txt")
+	}
+	for p := range files {
+		if strings.HasPrefix(p, ".gatehouse/") {
+			t.Fatalf("the package carries %s; the carried kit is the author's tool's, vendor/ is the package's", p)
+		}
+	}
+	_, d := analyze(t, New(Options{}), files)
+	if r := d.Rebuild; !r.Attempted || !r.Reproducible {
+		t.Fatalf("the scaffold did not rebuild from vendor/: %+v", r)
+	}
+	var kit bool
+	for _, dep := range d.Rebuild.Dependencies {
+		kit = kit || (dep.Name == "gatehouse.dev/gatehouse@v0.0.0" && len(dep.SHA256) == 64)
+	}
+	if !kit {
+		t.Errorf("dependencies %+v; want the vendored kit with its digest", d.Rebuild.Dependencies)
+	}
+
+	t.Run("another replace", func(t *testing.T) {
+		t.Parallel()
+		f := cloneFiles(files)
+		f["go.mod"] = append(f["go.mod"], []byte("\nreplace example.org/x => /etc\n")...)
+		_, d := analyze(t, New(noGo(t)), f)
+		if d.Rebuild.Attempted || !strings.Contains(d.Rebuild.Reason, "replace directives other than") {
+			t.Errorf("rebuild %+v; want it refused for the replace", d.Rebuild)
+		}
+	})
+	t.Run("vendored kit edited", func(t *testing.T) {
+		t.Parallel()
+		f := cloneFiles(files)
+		p := "vendor/gatehouse.dev/gatehouse/pdk/pdk.go"
+		f[p] = append(f[p], []byte("\nvar Planted = 1\n")...)
+		rep, d := analyze(t, New(Options{}), f)
+		if d.Rebuild.Reproducible || !slices.Contains(ruleIDs(rep.Findings), RuleNotReproducible) {
+			t.Errorf("rebuild %+v, findings %v; want not reproducible", d.Rebuild, ruleIDs(rep.Findings))
+		}
+	})
+}
+
+func cloneFiles(files map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for k, v := range files {
+		out[k] = bytes.Clone(v)
+	}
+	return out
 }

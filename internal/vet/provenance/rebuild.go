@@ -98,6 +98,10 @@ type plan struct {
 	pkgDir      string // "." or a slash path inside the main module
 	flags       []string
 	recordedEnv []string // GOWASM, GOEXPERIMENT, GOFIPS140 as recorded
+	// vendored: the package carries vendor/modules.txt, so the rebuild
+	// runs with -mod=vendor and no workspace, from the package alone.
+	vendored bool
+	modules  []*debug.Module // the dependencies built from vendor/
 }
 
 var (
@@ -142,11 +146,23 @@ func planRebuild(in *vet.Input) (*plan, error) {
 			return p, notAttempted("the main package %s is not a folder of the main module", bi.Path)
 		}
 	}
+	_, p.vendored = in.Package.File(pluginkit.VendorDir + "/modules.txt")
 	for _, dep := range bi.Deps {
+		if p.vendored {
+			// Built from vendor/: the package carries every module's
+			// source, the plugin kit's included, and the go command
+			// checks vendor/modules.txt against go.mod before building.
+			// The kit may be the folder a scaffold's replace names.
+			if dep.Replace != nil && !(dep.Path == pluginkit.KitModule && dep.Replace.Path == pluginkit.KitReplace) {
+				return p, notAttempted("the module was built with %s replaced by %s; the marketplace rebuilds only from the package's vendor/ folder", dep.Path, dep.Replace.Path)
+			}
+			p.modules = append(p.modules, dep)
+			continue
+		}
 		if dep.Path == pluginkit.KitModule && dep.Version == "(devel)" && dep.Replace == nil {
 			continue
 		}
-		return p, notAttempted("the module depends on %s %s; the marketplace rebuilds without network, from the package's source and its own plugin kit (%s) only", dep.Path, dep.Version, pluginkit.KitModule)
+		return p, notAttempted("the module depends on %s %s, but the package has no vendor/modules.txt; the marketplace rebuilds without network, from the package's source (with its vendor/ folder, which `gatehouse plugin build` writes) and otherwise its own plugin kit (%s) only", dep.Path, dep.Version, pluginkit.KitModule)
 	}
 	if len(gomod) > maxGoModBytes {
 		return p, notAttempted("go.mod is over %d bytes", maxGoModBytes)
@@ -155,6 +171,11 @@ func planRebuild(in *vet.Input) (*plan, error) {
 	if err != nil {
 		return p, notAttempted("the package's go.mod cannot be parsed: %v", err)
 	}
+	replaced := slices.ContainsFunc(mf.Replace, func(r *modfile.Replace) bool {
+		// Only the carried kit, and only when vendor/ holds it: in
+		// vendor mode the go command reads no replaced folder.
+		return !p.vendored || r.Old.Path != pluginkit.KitModule || r.Old.Version != "" || r.New.Path != pluginkit.KitReplace || r.New.Version != ""
+	})
 	switch {
 	case mf.Module == nil || mf.Module.Mod.Path != bi.Main.Path:
 		declared := ""
@@ -162,10 +183,10 @@ func planRebuild(in *vet.Input) (*plan, error) {
 			declared = mf.Module.Mod.Path
 		}
 		return p, notAttempted("the package's go.mod declares module %q, but the module was built from %q", declared, bi.Main.Path)
-	case len(mf.Replace) > 0:
+	case replaced:
 		// A replace could point the build at folders of the marketplace's
-		// own machine; the kit needs none.
-		return p, notAttempted("the package's go.mod has replace directives; the marketplace supplies the plugin kit itself and rebuilds nothing else")
+		// own machine; the kit needs none but its own folder.
+		return p, notAttempted("the package's go.mod has replace directives other than `replace %s => %s` with a vendor/ folder; the marketplace supplies the plugin kit itself or takes it from vendor/, and rebuilds nothing else", pluginkit.KitModule, pluginkit.KitReplace)
 	}
 	if !slices.ContainsFunc(in.Package.Files, func(e pkgfile.Entry) bool {
 		return path.Dir(e.Path) == p.pkgDir && strings.HasSuffix(e.Path, ".go")
@@ -257,13 +278,24 @@ func (a *Analyzer) run(ctx context.Context, in *vet.Input, p *plan, d *prov.Rebu
 	if err != nil {
 		return notAttempted("%v", err)
 	}
-	ws, err := pluginkit.PrepareWorkspace(src, tmp, pluginkit.BuildOptions{CacheDir: filepath.Join(tmp, "kit")})
-	if err != nil {
-		return notAttempted("preparing the build workspace: %v", err)
-	}
-	d.Dependencies = []prov.Dependency{
-		{Name: "source", SHA256: srcDigest},
-		{Name: "plugin kit", URI: "pkg:golang/" + pluginkit.KitModule, SHA256: ws.KitDigest},
+	d.Dependencies = []prov.Dependency{{Name: "source", SHA256: srcDigest}}
+	gowork, goflags := "off", "-mod=vendor"
+	if p.vendored {
+		// The source digest covers vendor/; each module is named too, with
+		// the digest of its vendored files, for readers of the provenance.
+		for _, m := range p.modules {
+			d.Dependencies = append(d.Dependencies, prov.Dependency{
+				Name: m.Path + "@" + m.Version, URI: "pkg:golang/" + m.Path + "@" + m.Version,
+				SHA256: vendoredDigest(in, m.Path),
+			})
+		}
+	} else {
+		ws, err := pluginkit.PrepareWorkspace(src, tmp, pluginkit.BuildOptions{CacheDir: filepath.Join(tmp, "kit")})
+		if err != nil {
+			return notAttempted("preparing the build workspace: %v", err)
+		}
+		d.Dependencies = append(d.Dependencies, prov.Dependency{Name: "plugin kit", URI: "pkg:golang/" + pluginkit.KitModule, SHA256: ws.KitDigest})
+		gowork, goflags = ws.GoWork, ""
 	}
 	for _, dir := range []string{"out", "modcache"} {
 		if err := os.Mkdir(filepath.Join(tmp, dir), 0o700); err != nil {
@@ -278,7 +310,7 @@ func (a *Analyzer) run(ctx context.Context, in *vet.Input, p *plan, d *prov.Rebu
 	defer cancel()
 	cmd := exec.CommandContext(bctx, a.opts.Go, args...)
 	cmd.Dir = src
-	cmd.Env = append(a.isolatedEnv(tmp, gocache, ws.GoWork), p.recordedEnv...)
+	cmd.Env = append(a.isolatedEnv(tmp, gocache, gowork, goflags), p.recordedEnv...)
 	cmd.WaitDelay = 10 * time.Second
 	output := &limitedBuffer{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = output, output
@@ -320,9 +352,9 @@ var buildEnv = []string{"CGO_ENABLED=0", "GOARCH=wasm", "GOOS=wasip1", "GOPROXY=
 // isolatedEnv is the rebuild's whole environment: the marketplace's
 // toolchain and build cache, and nothing of the operator's Go settings
 // that could change the output or reach the network.
-func (a *Analyzer) isolatedEnv(tmp, gocache, gowork string) []string {
+func (a *Analyzer) isolatedEnv(tmp, gocache, gowork, goflags string) []string {
 	env := append(slices.Clone(buildEnv),
-		"GOENV=off", "GOFLAGS=",
+		"GOENV=off", "GOFLAGS="+goflags,
 		"GOSUMDB=off", "GONOSUMDB=", "GOPRIVATE=", "GOINSECURE=",
 		"GOWORK="+gowork,
 		"GOMODCACHE="+filepath.Join(tmp, "modcache"),
@@ -386,6 +418,21 @@ func writeSource(dir string, in *vet.Input, modulePath string) (string, error) {
 		fmt.Fprintf(h, "%s  %s\n", e.SHA256, e.Path)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil)), nil
+}
+
+// vendoredDigest is the digest of the files under vendor/MODULE/, over one
+// "sha256  path" line per file as writeSource's is. (A module nested in
+// another's folder is counted in both; the go command vendors each
+// package's files once, so this names exactly what was compiled.)
+func vendoredDigest(in *vet.Input, module string) string {
+	h := sha256.New()
+	prefix := pluginkit.VendorDir + "/" + module + "/"
+	for _, e := range in.Package.Files {
+		if strings.HasPrefix(e.Path, prefix) {
+			fmt.Fprintf(h, "%s  %s\n", e.SHA256, e.Path)
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
 func readBounded(p string, limit int64) ([]byte, error) {

@@ -10,7 +10,10 @@
 // plugin's own third-party modules need not be in the module cache: an
 // import that does not resolve leaves a type error, and the rules still run
 // over the partly typed package (gosec's AST rules need only the syntax
-// and whatever types resolved). The plugin kit's import,
+// and whatever types resolved). A package with vendor/modules.txt at its
+// root (`gatehouse plugin build` vendors every dependency, the kit too) is
+// loaded from the package alone with -mod=vendor, fully typed. Otherwise
+// the plugin kit's import,
 // gatehouse.dev/gatehouse/pdk, which no proxy serves, is resolved from the
 // copy embedded in this binary through a Go workspace, as pluginkit.Build
 // does, so a plugin that imports only the standard library and the kit is
@@ -63,7 +66,7 @@ const Name = "source"
 
 // Version changes whenever the analyzer's own logic changes; gosec's
 // version is in each result's Databases.
-const Version = "1.1.0"
+const Version = "1.2.0"
 
 const gosecModule = "github.com/securego/gosec/v2"
 
@@ -316,7 +319,14 @@ type srcFile struct {
 	data []byte
 }
 
-// collect picks the .go, go.mod and go.sum files, within the limits.
+// vendorModules is the go command's list of what vendor/ holds. With it
+// at the package root (`gatehouse plugin build` writes it), the source is
+// loaded from the package alone with -mod=vendor: the plugin's third-party
+// modules and its copy of the kit are then typed too.
+const vendorModules = "vendor/modules.txt"
+
+// collect picks the .go, go.mod and go.sum files and vendor/modules.txt,
+// within the limits.
 func collect(in *vet.Input) ([]srcFile, error) {
 	var (
 		out   []srcFile
@@ -324,7 +334,7 @@ func collect(in *vet.Input) ([]srcFile, error) {
 	)
 	for _, e := range in.Package.Files {
 		base := path.Base(e.Path)
-		if !strings.HasSuffix(base, ".go") && base != "go.mod" && base != "go.sum" {
+		if !strings.HasSuffix(base, ".go") && base != "go.mod" && base != "go.sum" && e.Path != vendorModules {
 			continue
 		}
 		if len(out) == maxGoFiles {
@@ -344,7 +354,7 @@ func collect(in *vet.Input) ([]srcFile, error) {
 // package paths, kit the plugin kit, and go.work joins them.
 type tree struct {
 	root, src, kit string
-	work           string            // the go.work file, or "" when the kit is not used
+	work           string            // the go.work file, or "" when the source builds from vendor/
 	files          map[string][]byte // absolute path → contents, the .go files written
 }
 
@@ -370,6 +380,9 @@ func writeTree(tmp string, files []srcFile) (*tree, error) {
 		case path.Base(f.path) == "go.mod":
 			modDirs = append(modDirs, path.Dir(f.path))
 		}
+	}
+	if slices.Contains(modDirs, ".") && slices.ContainsFunc(files, func(f srcFile) bool { return f.path == vendorModules }) {
+		return w, nil // built from vendor/ alone: no kit, no workspace
 	}
 	// Source without a go.mod at its root (a plugin kept inside a larger
 	// module) gets one of its own, which asks for the kit as plugins do.
@@ -432,13 +445,17 @@ func load(ctx context.Context, w *tree) ([]*packages.Package, error) {
 	if _, err := exec.LookPath("go"); err != nil {
 		return nil, errors.New("no go command on PATH")
 	}
+	gowork, goflags := w.work, ""
+	if w.work == "" {
+		gowork, goflags = "off", "-mod=vendor"
+	}
 	cfg := &packages.Config{
 		Context: ctx,
 		Mode:    gosec.LoadMode,
 		Dir:     w.src,
 		Env: append(os.Environ(),
 			"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
-			"GOENV=off", "GOFLAGS=", "GO111MODULE=on", "GOWORK="+w.work,
+			"GOENV=off", "GOFLAGS="+goflags, "GO111MODULE=on", "GOWORK="+gowork,
 			"GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
 			// An external driver would run instead of the go command.
 			"GOPACKAGESDRIVER=off",

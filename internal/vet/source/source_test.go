@@ -248,3 +248,30 @@ func TestThroughTheRunner(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestVendoredDependencyIsTyped: a package that carries its dependencies
+// in vendor/ (as `gatehouse plugin build` packs them) loads fully typed
+// from the package alone, offline, so the SSA analyzers run over code that
+// calls into a third-party module.
+func TestVendoredDependencyIsTyped(t *testing.T) {
+	t.Parallel()
+	gomod := "module plugins.local/acme/t\n\ngo 1.26\n\nrequire example.org/dep v1.0.0\n"
+	modules := "# example.org/dep v1.0.0\n## explicit; go 1.26\nexample.org/dep\n"
+	dep := "package dep\n\n// Big returns a number past int32.\nfunc Big() int { return 1 << 40 }\n"
+	main := "package main\n\nimport \"example.org/dep\"\n\nfunc narrow() int32 { return int32(dep.Big()) }\n\nfunc main() { _ = narrow() }\n"
+	pkg := plugintest.Package(t, map[string][]byte{
+		"manifest.json": []byte("{}"), "go.mod": []byte(gomod), "main.go": []byte(main),
+		"vendor/modules.txt": []byte(modules), "vendor/example.org/dep/dep.go": []byte(dep),
+	})
+	rep, err := New().Analyze(context.Background(), &vet.Input{Package: pkg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Detail.(*Detail)
+	if d.Loader != LoaderPackages || d.TypeErrors != 0 || !d.SSA {
+		t.Fatalf("detail %+v: want go/packages, no type errors, SSA", d)
+	}
+	if _, ok := find(rep.Findings, "source/G115", 5); !ok {
+		t.Errorf("no G115 for the narrowing of the dependency's int; findings: %s", summary(rep.Findings))
+	}
+}
