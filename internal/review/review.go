@@ -356,6 +356,14 @@ func (s *Service) ApproveFlows(ctx context.Context, p domain.Principal, id strin
 	if err != nil {
 		return "", err
 	}
+	if granted == nil {
+		granted = asked
+	}
+	for _, g := range granted {
+		if !slices.Contains(asked, g) {
+			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, domain.ErrInvalid)
+		}
+	}
 	flows, err := s.Flows(ctx, v)
 	if err != nil {
 		return "", err
@@ -375,14 +383,6 @@ func (s *Service) ApproveFlows(ctx context.Context, p domain.Principal, id strin
 			return "", fmt.Errorf("%q is not a data flow of %s@%s (%s): %w", r, v.PluginID, v.Version, known, domain.ErrInvalid)
 		}
 		decided[r] = false
-	}
-	if granted == nil {
-		granted = asked
-	}
-	for _, g := range granted {
-		if !slices.Contains(asked, g) {
-			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, domain.ErrInvalid)
-		}
 	}
 	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, Flows: decided, CreatedAt: s.Now()},
 		s.event(p.Subject, audit.ReviewApprove, id, note, map[string]any{"granted": granted, "flows": decided}))
@@ -430,7 +430,11 @@ func (s *Service) Flows(ctx context.Context, v domain.Version) ([]dataflow.Flow,
 	}
 	m, err := manifest.Parse(v.Manifest, manifest.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("reading the manifest of %s@%s for its data flows: %w", v.PluginID, v.Version, err)
+		// A manifest only the legacy form (with its signing key) reads
+		// has no v1 data section: there is no flow to decide, and the
+		// version is approved as a whole, as before flows existed.
+		s.Log.Warn("no data flows: the stored manifest does not parse", "submission", v.ID, "err", err)
+		return nil, nil
 	}
 	return dataflow.Declared(m, v.Manifest)
 }
