@@ -124,6 +124,10 @@ type DecisionRequest struct {
 	// Granted narrows the permissions an approval grants; omitted grants
 	// what the manifest asks for.
 	Granted []string `json:"granted,omitempty"`
+	// RefusedFlows names the data flows (their ids, "category>destination")
+	// an approval refuses; every other flow of the version is approved. A
+	// host grants no permission a refused flow rests on.
+	RefusedFlows []string `json:"refused_flows,omitempty"`
 	// Code is a rejection's reason code.
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

@@ -70,6 +70,25 @@ type DataHandling struct {
 	Purpose        string   `json:"purpose"`
 	Retention      string   `json:"retention"` // e.g. "none", "P30D" (ISO 8601 duration)
 	LeavesPlatform bool     `json:"leavesPlatform"`
+	// Flows declare, one by one, which category goes where, why, and for
+	// how long. Without them every category is taken to go to every
+	// destination the plugin may reach (the platform, and its net:
+	// origins when LeavesPlatform), for Purpose, kept for Retention.
+	Flows []DataFlow `json:"flows,omitempty"`
+}
+
+// Destination of a flow that stays with the host platform.
+const DestinationPlatform = "platform"
+
+// DataFlow is one declared flow of user data.
+type DataFlow struct {
+	Category string `json:"category"`
+	// Destination is "platform" or a network origin the plugin sends the
+	// data to (one of its net: permissions).
+	Destination string `json:"destination"`
+	// Purpose and Retention default to the data section's.
+	Purpose   string `json:"purpose,omitempty"`
+	Retention string `json:"retention,omitempty"`
 }
 
 // Dependency is another plugin this one needs, by SemVer range.

@@ -17,7 +17,8 @@ import (
 //
 // base carries the host's choices (grants, mounts, isolation, ...). The
 // grants are narrowed to what the marketplace certified: a permission the
-// manifest asks for but the certificate does not grant is never linked, and a
+// manifest asks for but the certificate does not grant (or that a data flow
+// the reviewers refused rests on) is never linked, and a
 // base grant outside the certificate is an error rather than silently dropped.
 //
 // Runtime.Load itself stays usable on unverified packages, because vetting
@@ -41,9 +42,17 @@ func VerifiedRequest(ctx context.Context, pkg []byte, b *verify.Bundle, opts ver
 	}
 	// Compare canonical forms: the certificate lists permissions as the
 	// marketplace wrote them.
+	// A permission a refused data flow rests on is withheld even if the
+	// certificate also lists it: reviewers refused what it would carry.
+	withheld := map[string]bool{}
+	for s := range res.Certificate.Withheld() {
+		if perm, err := manifest.ParsePermission(s); err == nil {
+			withheld[perm.String()] = true
+		}
+	}
 	certified := map[string]bool{}
 	for _, s := range res.Certificate.Permissions {
-		if perm, err := manifest.ParsePermission(s); err == nil {
+		if perm, err := manifest.ParsePermission(s); err == nil && !withheld[perm.String()] {
 			certified[perm.String()] = true
 		}
 	}

@@ -21,8 +21,13 @@ type Certificate struct {
 	Version     string   // SemVer
 	Digest      string   // "sha256:HEX" of the package bytes
 	Permissions []string // granted, in the manifest's grammar
-	RiskTier    string
-	Checks      []string // checks passed: the badges
+	// Flows are the data flows reviewers (or the policy, on auto-approval)
+	// approved; RefusedFlows those they refused. A host grants no
+	// permission a refused flow rests on, even one Permissions lists.
+	Flows        []Flow
+	RefusedFlows []Flow
+	RiskTier     string
+	Checks       []string // checks passed: the badges
 	// PolicyDigest identifies the policy that produced the verdict.
 	PolicyDigest string
 	// VulnDBVersion identifies the vulnerability database the package was
@@ -82,6 +87,33 @@ func (c *Certificate) SBOM(format string) (SBOMRef, bool) {
 	return SBOMRef{}, false
 }
 
+// Flow is a data flow as a certificate lists it: which category of user
+// data goes to which destination ("platform" or an origin), why, kept how
+// long, and the permissions it rests on.
+type Flow struct {
+	ID          string   `json:"id"`
+	Category    string   `json:"category"`
+	Destination string   `json:"destination"`
+	Purpose     string   `json:"purpose,omitempty"`
+	Retention   string   `json:"retention,omitempty"`
+	Permissions []string `json:"permissions"`
+}
+
+// maxFlows bounds the flows a certificate lists.
+const maxFlows = 1024
+
+// Withheld returns the permissions that refused flows rest on: a host
+// grants none of them.
+func (c *Certificate) Withheld() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range c.RefusedFlows {
+		for _, p := range f.Permissions {
+			out[p] = true
+		}
+	}
+	return out
+}
+
 // PublisherRef binds a certificate to the publisher signature the
 // marketplace checked.
 type PublisherRef struct {
@@ -114,6 +146,8 @@ type CertificateInput struct {
 	Version       string
 	Digest        string
 	Permissions   []string
+	Flows         []Flow // approved
+	RefusedFlows  []Flow
 	RiskTier      string
 	Checks        []string
 	PolicyDigest  string
@@ -140,6 +174,8 @@ type certificatePredicate struct {
 		Version string `json:"version"`
 	} `json:"plugin"`
 	Permissions           []string     `json:"permissions"`
+	Flows                 []Flow       `json:"flows,omitempty"`
+	RefusedFlows          []Flow       `json:"refusedFlows,omitempty"`
 	RiskTier              string       `json:"riskTier"`
 	Checks                []string     `json:"checks"`
 	PolicyDigest          string       `json:"policyDigest"`
@@ -170,6 +206,10 @@ func IssueCertificate(ctx context.Context, s Signer, in CertificateInput) (*dsse
 	var p certificatePredicate
 	p.Plugin.ID, p.Plugin.Version = in.PluginID, in.Version
 	p.Permissions = nonNil(in.Permissions)
+	if len(in.Flows)+len(in.RefusedFlows) > maxFlows {
+		return nil, fmt.Errorf("trust: certificate for %s: %d flows; the limit is %d", SubjectName(in.PluginID, in.Version), len(in.Flows)+len(in.RefusedFlows), maxFlows)
+	}
+	p.Flows, p.RefusedFlows = in.Flows, in.RefusedFlows
 	p.RiskTier = in.RiskTier
 	p.Checks = nonNil(in.Checks)
 	p.PolicyDigest = in.PolicyDigest
@@ -276,6 +316,8 @@ func parseCertificate(payload []byte) (*Certificate, error) {
 		Version:       p.Plugin.Version,
 		Digest:        digest,
 		Permissions:   p.Permissions,
+		Flows:         p.Flows,
+		RefusedFlows:  p.RefusedFlows,
 		RiskTier:      p.RiskTier,
 		Checks:        p.Checks,
 		PolicyDigest:  p.PolicyDigest,
@@ -315,7 +357,9 @@ func (c *Certificate) CheckValidAt(now time.Time) error {
 }
 
 // Grants reports whether the certificate grants permission p exactly.
-func (c *Certificate) Grants(p string) bool { return slices.Contains(c.Permissions, p) }
+func (c *Certificate) Grants(p string) bool {
+	return slices.Contains(c.Permissions, p) && !c.Withheld()[p]
+}
 
 func nonNil(s []string) []string {
 	if s == nil {

@@ -370,3 +370,40 @@ func TestPublicKeyPassedAsPrivateKey(t *testing.T) {
 		}
 	}
 }
+
+// TestCertificateFlows: the approved and refused flows survive signing and
+// verification, and the permissions of a refused flow are withheld.
+func TestCertificateFlows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, _ := GenerateKey(ECDSAP256)
+	p, _ := GenerateKey(Ed25519)
+	ring, _ := NewKeyring(Key{PublicKey: m.PublicKey()})
+	pubEnv, _ := SignPackageAt(ctx, p, digest, "acme/crm", "1.0.0", t0)
+	approved := Flow{ID: "contacts>https://crm.example.com", Category: "contacts", Destination: "https://crm.example.com", Purpose: "sync", Retention: "P30D",
+		Permissions: []string{"data:read:contacts", "net:https://crm.example.com"}}
+	refused := Flow{ID: "orders>https://shop.example.com", Category: "orders", Destination: "https://shop.example.com",
+		Permissions: []string{"data:read:orders", "net:https://shop.example.com"}}
+	env, err := IssueCertificate(ctx, m, CertificateInput{PluginID: "acme/crm", Version: "1.0.0", Digest: digest,
+		Permissions: approved.Permissions, Flows: []Flow{approved}, RefusedFlows: []Flow{refused},
+		RiskTier: "medium", IssuedAt: t0, Lifetime: time.Hour, PublisherSignature: pubEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := VerifyCertificate(env, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Flows) != 1 || c.Flows[0].ID != approved.ID || len(c.RefusedFlows) != 1 || c.RefusedFlows[0].ID != refused.ID {
+		t.Fatalf("flows %+v refused %+v", c.Flows, c.RefusedFlows)
+	}
+	w := c.Withheld()
+	if !w["data:read:orders"] || !w["net:https://shop.example.com"] || w["data:read:contacts"] {
+		t.Errorf("withheld %v", w)
+	}
+	many := make([]Flow, maxFlows+1)
+	if _, err := IssueCertificate(ctx, m, CertificateInput{PluginID: "acme/crm", Version: "1.0.0", Digest: digest, Flows: many,
+		IssuedAt: t0, Lifetime: time.Hour, PublisherSignature: pubEnv}); err == nil {
+		t.Error("a certificate with too many flows was issued")
+	}
+}

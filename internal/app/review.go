@@ -154,10 +154,16 @@ type Decision struct {
 	// Granted narrows the permissions an approval grants; nil grants what
 	// the manifest asks for.
 	Granted []string
+	// RefusedFlows are the data flows an approval refuses.
+	RefusedFlows []string
 	// Code is a rejection's reason code (review.RejectCodes).
 	Code    string
 	Message string
 }
+
+// MaxRefusedFlows bounds the flows one approval may refuse (a certificate
+// lists at most as many).
+const MaxRefusedFlows = 1024
 
 // Decided is what a decision did.
 type Decided struct {
@@ -199,7 +205,10 @@ func (a *App) Decide(ctx context.Context, caller domain.Principal, id string, d 
 			out.ClaimUntil = it.ClaimUntil
 		}
 	case "approve":
-		out.State, err = rv.Approve(ctx, caller, id, d.Granted, d.Message)
+		if len(d.RefusedFlows) > MaxRefusedFlows {
+			return Decided{}, Errorf(KindInvalid, "%d refused flows; a version has at most %d", len(d.RefusedFlows), MaxRefusedFlows)
+		}
+		out.State, err = rv.ApproveFlows(ctx, caller, id, d.Granted, d.RefusedFlows, d.Message)
 	case "reject":
 		err = rv.Reject(ctx, caller, id, d.Code, d.Message)
 		out.State = lifecycle.Rejected

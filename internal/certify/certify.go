@@ -143,7 +143,11 @@ type Config struct {
 
 // Decision is what approval decided about a version.
 type Decision struct {
-	Granted      []string // the permissions granted
+	Granted []string // the permissions granted
+	// Flows are the approved data flows, RefusedFlows the refused ones;
+	// Granted holds no permission a refused flow rests on.
+	Flows        []trust.Flow
+	RefusedFlows []trust.Flow
 	Tier         string
 	PolicyDigest string
 	Reviewers    []string // empty for auto-approval
@@ -349,7 +353,7 @@ func (s *Service) Certify(ctx context.Context, versionID, actor string, in Decis
 	}
 	return s.issue(ctx, v, actor, trust.EventCertificateIssued, in.From, reason, statement, trust.CertificateInput{
 		PluginID: v.PluginID, Version: v.Version, Digest: v.Digest,
-		Permissions: in.Granted, RiskTier: in.Tier, Checks: checks,
+		Permissions: in.Granted, Flows: in.Flows, RefusedFlows: in.RefusedFlows, RiskTier: in.Tier, Checks: checks,
 		PolicyDigest: in.PolicyDigest, VulnDBVersion: vulndbVersion, Reviewers: in.Reviewers,
 		Lifetime: in.Lifetime,
 	})
@@ -382,7 +386,7 @@ func (s *Service) Renew(ctx context.Context, versionID, actor, reason string) (*
 	}
 	return s.issue(ctx, v, actor, trust.EventCertificateRenewed, v.State, reason, nil, trust.CertificateInput{
 		PluginID: v.PluginID, Version: v.Version, Digest: v.Digest,
-		Permissions: prev.Permissions, RiskTier: prev.RiskTier, Checks: checks,
+		Permissions: prev.Permissions, Flows: prev.Flows, RefusedFlows: prev.RefusedFlows, RiskTier: prev.RiskTier, Checks: checks,
 		PolicyDigest: prev.PolicyDigest, VulnDBVersion: vulndbVersion, Reviewers: prev.Reviewers,
 		Lifetime: prev.ExpiresAt.Sub(prev.IssuedAt),
 	})

@@ -108,7 +108,7 @@ http://127.0.0.1:8080) with the token in GATEHOUSE_TOKEN.`,
 	g.envString(pf, &g.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	g.envString(pf, &g.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "text", "log format: text or json")
 
-	root.AddCommand(serveCmd(g), workerCmd(g), migrateCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g), releaseCmd(g))
+	root.AddCommand(serveCmd(g), workerCmd(g), migrateCmd(g), pluginCmd(g), tokenCmd(g), auditCmd(g), vetCmd(g), vulndbCmd(g), runCmd(g), reviewCmd(g), policyCmd(g), releaseCmd(g), privacyCmd(g))
 	root.AddCommand(trustCmds(g)...)   // internal/cli/trust.go: keys, namespace, verify, install, log
 	root.AddCommand(monitorCmds(g)...) // internal/cli/monitor.go: revalidate
 	root.AddCommand(notifyCmds(g)...)  // internal/cli/notify.go: incident, webhook

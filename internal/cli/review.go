@@ -124,6 +124,7 @@ func reviewCmd(g *globals) *cobra.Command {
 		action("claim", "Claim an item so nobody else decides it meanwhile", nil),
 		action("approve", "Approve (a high tier needs two different reviewers)", func(a *cobra.Command, r *api.DecisionRequest) {
 			a.Flags().StringSliceVar(&r.Granted, "grant", nil, "grant only these permissions (default: all the manifest asks for)")
+			a.Flags().StringArrayVar(&r.RefusedFlows, "refuse-flow", nil, "refuse this data flow, by its id CATEGORY>DESTINATION (repeatable; `gatehouse privacy report` lists them); every other flow is approved, and no permission a refused flow rests on is granted")
 			a.Flags().StringVarP(&r.Message, "message", "m", "", "a note for the thread")
 		}),
 		action("reject", "Reject with a reason code and a message the author reads", func(a *cobra.Command, r *api.DecisionRequest) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/install"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -20,7 +22,7 @@ import (
 func runCmd(g *globals) *cobra.Command {
 	var (
 		export, input, secretsDir string
-		grants, mounts            []string
+		grants, mounts, dataFiles []string
 		vf                        verifyFlags
 		skipVerify                bool
 	)
@@ -30,7 +32,9 @@ func runCmd(g *globals) *cobra.Command {
 		Long: `Run one export of a package in the sandbox with the manifest's permissions,
 or fewer with --grant (repeat it; each must be one the manifest asks for).
 A granted fs:read:/NAME mount needs --mount NAME=DIR. Secrets come from
-GATEHOUSE_SECRET_<NAME> variables, or files in --secrets DIR.
+GATEHOUSE_SECRET_<NAME> variables, or files in --secrets DIR. --data SCOPE=FILE
+answers the plugin's data_read of a granted data:read:SCOPE with the file's
+bytes (writes are refused), as a host's data source would.
 
 The package is verified first, as ` + "`gatehouse verify`" + ` does (the bundle,
 trust root and revocation list beside it, or the same flags), and refused
@@ -83,6 +87,11 @@ to standard error. A refused or failed call exits 1 and names its kind
 				return errors.New("--input is not valid JSON")
 			}
 			cfg := sandbox.Config{Logger: g.logger(), Secrets: sandbox.EnvSecrets{}}
+			if len(dataFiles) > 0 {
+				if cfg.Data, err = fileData(dataFiles); err != nil {
+					return err
+				}
+			}
 			if secretsDir != "" {
 				cfg.Secrets = sandbox.DirSecrets{Dir: secretsDir}
 			}
@@ -108,6 +117,7 @@ to standard error. A refused or failed call exits 1 and names its kind
 	f.StringVar(&input, "input", "{}", "the input: JSON, or @FILE")
 	f.StringArrayVar(&grants, "grant", nil, "grant only this permission (repeatable); default: all the manifest asks for")
 	f.StringArrayVar(&mounts, "mount", nil, "NAME=DIR: serve DIR read-only at /NAME (repeatable)")
+	f.StringArrayVar(&dataFiles, "data", nil, "SCOPE=FILE: answer data_read of SCOPE with FILE (repeatable; the permission must still be granted)")
 	f.StringVar(&secretsDir, "secrets", "", "read secrets from files in this folder instead of GATEHOUSE_SECRET_* variables")
 	f.BoolVar(&skipVerify, "insecure-skip-verify", false, "run the package without verifying it (local development only; prints a warning)")
 	vf.register(c)
@@ -158,4 +168,42 @@ func unverifiedRequest(path string, req sandbox.LoadRequest) (sandbox.LoadReques
 	}
 	req.Manifest, req.Module = m, module
 	return req, nil
+}
+
+// maxDataFile bounds a --data file: the sandbox bounds a data result like
+// a fetched body anyway.
+const maxDataFile = 16 << 20
+
+// fileData serves data scopes from files given as SCOPE=FILE. The sandbox
+// asks only for scopes the plugin was granted; the rest are never read.
+func fileData(specs []string) (sandbox.DataFunc, error) {
+	files := map[string][]byte{}
+	for _, s := range specs {
+		scope, file, ok := strings.Cut(s, "=")
+		if !ok || scope == "" || file == "" {
+			return nil, fmt.Errorf("--data %q: write SCOPE=FILE, e.g. contacts=./contacts.json", s)
+		}
+		fi, err := os.Stat(file)
+		if err != nil {
+			return nil, fmt.Errorf("--data %s: %w", scope, err)
+		}
+		if fi.Size() > maxDataFile {
+			return nil, fmt.Errorf("--data %s: %s is %d bytes; the limit is %d", scope, file, fi.Size(), maxDataFile)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--data %s: %w", scope, err)
+		}
+		files[scope] = b
+	}
+	return func(_ context.Context, _ sandbox.PluginRef, req hostapi.DataRequest, write bool) ([]byte, error) {
+		if write {
+			return nil, errors.New("this host serves data read-only")
+		}
+		b, ok := files[req.Scope]
+		if !ok {
+			return nil, sandbox.ErrNotFound
+		}
+		return b, nil
+	}, nil
 }

@@ -38,7 +38,17 @@ type Approval struct {
 	VersionID string
 	Reviewer  string
 	Granted   []string
+	// Flows is the reviewer's decision on each data flow of the version:
+	// true approved, false refused. A flow it does not name is approved
+	// (approvals from before flows were decided one by one name none).
+	Flows     map[string]bool
 	CreatedAt time.Time
+}
+
+// Refuses reports whether the approval refuses the flow id.
+func (a Approval) Refuses(id string) bool {
+	ok, named := a.Flows[id]
+	return named && !ok
 }
 
 // PolicyRecord is an applied policy.

@@ -17,7 +17,10 @@ type Input struct {
 	Plugin      Plugin       `json:"plugin"`
 	Permissions []Permission `json:"permissions"`
 	Data        Data         `json:"data"`
-	License     License      `json:"license"`
+	// Flows are the version's data flows, as the dataflow analyzer
+	// derived them: which category goes where, why and for how long.
+	Flows   []Flow  `json:"flows"`
+	License License `json:"license"`
 	// HostAPI is the manifest's SemVer range of host API versions.
 	HostAPI string `json:"host_api"`
 
@@ -90,6 +93,21 @@ type Data struct {
 	LeavesPlatform bool     `json:"leaves_platform"`
 }
 
+// Flow is one data flow (the dataflow analyzer's Flow) as policy reads it.
+type Flow struct {
+	ID          string `json:"id"` // "category>destination"
+	Category    string `json:"category"`
+	Destination string `json:"destination"` // "platform" or an origin
+	Purpose     string `json:"purpose"`
+	Retention   string `json:"retention"`
+	// RetentionDays is the retention in days (a year 365, a month 30), 0
+	// for none, -1 when it is missing or invalid.
+	RetentionDays int64 `json:"retention_days"`
+	// RetentionPointer is where the manifest sets the retention, for the
+	// message.
+	RetentionPointer string `json:"retention_pointer"`
+}
+
 // License is the manifest's SPDX expression and the ways to satisfy it.
 type License struct {
 	Expression string `json:"expression"`
@@ -131,8 +149,11 @@ type Diff struct {
 	PermissionsRemoved  []string `json:"permissions_removed"`
 	OriginsAdded        []string `json:"origins_added"`
 	DataCategoriesAdded []string `json:"data_categories_added"`
-	HostAPIChanged      bool     `json:"host_api_changed"`
-	PreviousHostAPI     string   `json:"previous_host_api"`
+	// FlowsAdded are the ids of data flows the last approved version did
+	// not have.
+	FlowsAdded      []string `json:"flows_added"`
+	HostAPIChanged  bool     `json:"host_api_changed"`
+	PreviousHostAPI string   `json:"previous_host_api"`
 	// ImportsAdded are host imports ("module.name") the new module has and
 	// the previous one did not.
 	ImportsAdded []string `json:"imports_added"`
@@ -250,6 +271,18 @@ func (in *Input) Validate() error {
 		str("permission scope", p.Scope)
 	}
 	strs("data.categories", in.Data.Categories)
+	list("flows", len(in.Flows), MaxListLen)
+	for _, f := range in.Flows {
+		if f.ID == "" || f.Category == "" || f.Destination == "" {
+			add("a flow needs an id, a category and a destination")
+		}
+		for _, s := range []string{f.ID, f.Category, f.Destination, f.Purpose, f.Retention, f.RetentionPointer} {
+			str("flow field", s)
+		}
+		if f.RetentionDays < -1 {
+			add("flow %q has retention_days %d; -1 (unknown) is the least", f.ID, f.RetentionDays)
+		}
+	}
 	str("license.expression", in.License.Expression)
 	list("license.choices", len(in.License.Choices), MaxListLen)
 	for _, c := range in.License.Choices {
@@ -281,6 +314,7 @@ func (in *Input) Validate() error {
 		strs("diff.permissions_removed", d.PermissionsRemoved)
 		strs("diff.origins_added", d.OriginsAdded)
 		strs("diff.data_categories_added", d.DataCategoriesAdded)
+		strs("diff.flows_added", d.FlowsAdded)
 		strs("diff.imports_added", d.ImportsAdded)
 		str("diff.previous_host_api", d.PreviousHostAPI)
 		if math.IsNaN(d.SizeChangePercent) || math.IsInf(d.SizeChangePercent, 0) {

@@ -85,8 +85,8 @@ func TestBaselineIsAutoApproved(t *testing.T) {
 	if d.Outcome() != AutoApproved || !d.AutoApproveAllowed || !d.WouldAutoApprove {
 		t.Fatalf("outcome %s (allowed %v); want auto_approved; explanation: %q", d.Outcome(), d.AutoApproveAllowed, d.Explanation)
 	}
-	if len(d.Gates) != 10 {
-		t.Errorf("the policy reported %d gates; want all 10, passed or not", len(d.Gates))
+	if len(d.Gates) != 11 {
+		t.Errorf("the policy reported %d gates; want all 11, passed or not", len(d.Gates))
 	}
 	for _, g := range d.Gates {
 		if !g.Passed || g.Reason == "" {

@@ -23,6 +23,17 @@ func (in *Input) value() ast.Value {
 			kv("categories", strs(in.Data.Categories)),
 			kv("leaves_platform", ast.BooleanTerm(in.Data.LeavesPlatform)),
 		))),
+		kv("flows", list(in.Flows, func(f Flow) *ast.Term {
+			return ast.NewTerm(obj(
+				kv("id", str(f.ID)),
+				kv("category", str(f.Category)),
+				kv("destination", str(f.Destination)),
+				kv("purpose", str(f.Purpose)),
+				kv("retention", str(f.Retention)),
+				kv("retention_days", ast.IntNumberTerm(int(f.RetentionDays))),
+				kv("retention_pointer", str(f.RetentionPointer)),
+			))
+		})),
 		kv("license", ast.NewTerm(obj(
 			kv("expression", str(in.License.Expression)),
 			kv("choices", list(in.License.Choices, strs)),
@@ -90,6 +101,7 @@ func diffTerm(d *Diff) *ast.Term {
 		kv("permissions_removed", strs(d.PermissionsRemoved)),
 		kv("origins_added", strs(d.OriginsAdded)),
 		kv("data_categories_added", strs(d.DataCategoriesAdded)),
+		kv("flows_added", strs(d.FlowsAdded)),
 		kv("host_api_changed", ast.BooleanTerm(d.HostAPIChanged)),
 		kv("previous_host_api", str(d.PreviousHostAPI)),
 		kv("imports_added", strs(d.ImportsAdded)),

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,7 +144,20 @@ func (w *world) callSigned(who, method, path string, body any, sig []byte) (int,
 func (w *world) submit(id, version string, perms ...string) api.Submission {
 	w.t.Helper()
 	ps, _ := json.Marshal(append([]string{"kv:read", "kv:write"}, perms...))
-	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Counter","description":"Counts things.","homepage":"https://acme.example.com","owners":[{"name":"Acme","email":"dev@acme.example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["increment","get"],"hostApi":"^1.0.0"},"permissions":%s,"support":{"email":"help@acme.example.com"}}`, id, version, ps)
+	// A plugin reaching user data declares it (the dataflow analyzer
+	// blocks one that does not).
+	var cats []string
+	for _, p := range perms {
+		if c, ok := strings.CutPrefix(p, "data:read:"); ok && !slices.Contains(cats, c) {
+			cats = append(cats, c)
+		}
+	}
+	data := ""
+	if len(cats) > 0 {
+		cs, _ := json.Marshal(cats)
+		data = fmt.Sprintf(`,"data":{"categories":%s,"purpose":"counts the caller's records","retention":"P30D","leavesPlatform":true}`, cs)
+	}
+	m := fmt.Sprintf(`{"manifestVersion":1,"id":%q,"version":%q,"name":"Counter","description":"Counts things.","homepage":"https://acme.example.com","owners":[{"name":"Acme","email":"dev@acme.example.com"}],"license":"MIT","runtime":{"module":"plugin.wasm","exports":["increment","get"],"hostApi":"^1.0.0"},"permissions":%s,"support":{"email":"help@acme.example.com"}%s}`, id, version, ps, data)
 	var buf bytes.Buffer
 	if _, err := pkgfile.Write(&buf, []pkgfile.File{{Path: "manifest.json", Data: []byte(m)}, {Path: "plugin.wasm", Data: w.module}, {Path: "LICENSE", Data: []byte(mitLicense)}, {Path: "README.md", Data: []byte("# Counter\n\nCounts things. Documentation: https://docs.acme.example.com/counter\n")}}); err != nil {
 		w.t.Fatal(err)

@@ -24,6 +24,8 @@ import (
 	"gatehouse.dev/gatehouse/internal/policy"
 	"gatehouse.dev/gatehouse/internal/triage"
 	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/dataflow"
+	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/trust"
 )
 
@@ -81,11 +83,18 @@ type Queue interface {
 	AppendAudit(ctx context.Context, ev audit.Event) error
 }
 
+// VetRuns reads the vetting runs, whose dataflow result holds a version's
+// data flows.
+type VetRuns interface {
+	LatestVetRun(ctx context.Context, versionID string) (domain.VetRun, error)
+}
+
 // Records is everything the Service stores; store.Store is one.
 type Records interface {
 	Versions
 	Triage
 	Queue
+	VetRuns
 }
 
 // Service runs triage and the review workflow.
@@ -327,9 +336,18 @@ func (s *Service) Claim(ctx context.Context, p domain.Principal, id string) (dom
 }
 
 // Approve records p's approval, granting the manifest's permissions or the
-// subset in granted. The version is certified once the tier's number of
-// distinct reviewers approved; until then it stays in review.
+// subset in granted, and approving every data flow. The version is
+// certified once the tier's number of distinct reviewers approved; until
+// then it stays in review.
 func (s *Service) Approve(ctx context.Context, p domain.Principal, id string, granted []string, note string) (lifecycle.State, error) {
+	return s.ApproveFlows(ctx, p, id, granted, nil, note)
+}
+
+// ApproveFlows is Approve with p's decision on each data flow: the flows
+// named in refused are refused, every other flow of the version approved.
+// A flow refused by any approver is refused in the certificate, and no
+// permission it rests on is granted.
+func (s *Service) ApproveFlows(ctx context.Context, p domain.Principal, id string, granted, refused []string, note string) (lifecycle.State, error) {
 	v, it, err := s.reviewable(ctx, p, id)
 	if err != nil {
 		return "", err
@@ -346,8 +364,28 @@ func (s *Service) Approve(ctx context.Context, p domain.Principal, id string, gr
 			return "", fmt.Errorf("permission %q is not one the manifest asks for; a reviewer may grant fewer, never more: %w", g, domain.ErrInvalid)
 		}
 	}
-	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, CreatedAt: s.Now()},
-		s.event(p.Subject, audit.ReviewApprove, id, note, map[string]any{"granted": granted}))
+	flows, err := s.Flows(ctx, v)
+	if err != nil {
+		return "", err
+	}
+	decided := make(map[string]bool, len(flows))
+	var ids []string
+	for _, f := range flows {
+		decided[f.ID] = true
+		ids = append(ids, f.ID)
+	}
+	for _, r := range refused {
+		if _, ok := decided[r]; !ok {
+			known := "it has none"
+			if len(ids) > 0 {
+				known = "its flows are " + strings.Join(ids, ", ")
+			}
+			return "", fmt.Errorf("%q is not a data flow of %s@%s (%s): %w", r, v.PluginID, v.Version, known, domain.ErrInvalid)
+		}
+		decided[r] = false
+	}
+	n, err := s.Store.AddApproval(ctx, domain.Approval{VersionID: id, Reviewer: p.Subject, Granted: granted, Flows: decided, CreatedAt: s.Now()},
+		s.event(p.Subject, audit.ReviewApprove, id, note, map[string]any{"granted": granted, "flows": decided}))
 	if errors.Is(err, domain.ErrConflict) {
 		return "", fmt.Errorf("%v: %w", err, domain.ErrInvalid)
 	}
@@ -367,22 +405,85 @@ func (s *Service) Approve(ctx context.Context, p domain.Principal, id string, gr
 	if err != nil {
 		return "", err
 	}
-	if err := s.certifyApproved(ctx, p.Subject, id, asked, it, approvals); err != nil {
+	if err := s.certifyApproved(ctx, p.Subject, v, asked, it, approvals); err != nil {
 		return "", err
 	}
 	return lifecycle.Certified, nil
 }
 
+// Flows returns the data flows of version v: the dataflow analyzer's from
+// its last vetting run, or, when that run has none, those its manifest
+// declares.
+func (s *Service) Flows(ctx context.Context, v domain.Version) ([]dataflow.Flow, error) {
+	run, err := s.Store.LatestVetRun(ctx, v.ID)
+	switch {
+	case err == nil:
+		var results []vet.Result
+		if err := json.Unmarshal(run.Results, &results); err != nil {
+			return nil, fmt.Errorf("reading vetting run %d of %s: %w", run.Run, v.ID, err)
+		}
+		if d, err := dataflow.FromResults(results); err == nil {
+			return d.Flows, nil
+		}
+	case !errors.Is(err, domain.ErrNotFound):
+		return nil, err
+	}
+	m, err := manifest.Parse(v.Manifest, manifest.Options{})
+	if err != nil {
+		// A manifest only the legacy form (with its signing key) reads
+		// has no v1 data section: there is no flow to decide, and the
+		// version is approved as a whole, as before flows existed.
+		s.Log.Warn("no data flows: the stored manifest does not parse", "submission", v.ID, "err", err)
+		return nil, nil
+	}
+	return dataflow.Declared(m, v.Manifest)
+}
+
+// CertFlow is a flow as the certificate lists it.
+func CertFlow(f dataflow.Flow) trust.Flow {
+	return trust.Flow{ID: f.ID, Category: f.Category, Destination: f.Destination, Purpose: f.Purpose, Retention: f.Retention, Permissions: slices.Clone(f.Permissions)}
+}
+
+// splitFlows divides flows into those every approval approved and those
+// one refused, and removes from granted every permission a refused flow
+// rests on.
+func splitFlows(flows []dataflow.Flow, approvals []domain.Approval, granted []string) (ok, refused []trust.Flow, final []string) {
+	withheld := map[string]bool{}
+	for _, f := range flows {
+		if slices.ContainsFunc(approvals, func(a domain.Approval) bool { return a.Refuses(f.ID) }) {
+			refused = append(refused, CertFlow(f))
+			for _, p := range f.Permissions {
+				withheld[p] = true
+			}
+			continue
+		}
+		ok = append(ok, CertFlow(f))
+	}
+	final = slices.DeleteFunc(slices.Clone(granted), func(g string) bool {
+		if p, err := manifest.ParsePermission(g); err == nil {
+			return withheld[p.String()]
+		}
+		return withheld[g]
+	})
+	return ok, refused, final
+}
+
 // certifyApproved certifies a version its reviewers approved, granting
 // what every approver granted of what the manifest asks.
-func (s *Service) certifyApproved(ctx context.Context, actor, id string, asked []string, it domain.ReviewItem, approvals []domain.Approval) error {
+func (s *Service) certifyApproved(ctx context.Context, actor string, v domain.Version, asked []string, it domain.ReviewItem, approvals []domain.Approval) error {
+	id := v.ID
 	var who []string
 	final := asked
 	for _, a := range approvals {
 		who = append(who, a.Reviewer)
 		final = slices.DeleteFunc(slices.Clone(final), func(g string) bool { return !slices.Contains(a.Granted, g) })
 	}
-	d := certify.Decision{Granted: final, Tier: it.Tier, Reviewers: who, Lifetime: fallbackLifetime, From: lifecycle.InReview}
+	flows, err := s.Flows(ctx, v)
+	if err != nil {
+		return err
+	}
+	ok, refused, final := splitFlows(flows, approvals, final)
+	d := certify.Decision{Granted: final, Flows: ok, RefusedFlows: refused, Tier: it.Tier, Reviewers: who, Lifetime: fallbackLifetime, From: lifecycle.InReview}
 	if vd, err := s.Store.LatestVerdict(ctx, id); err == nil {
 		var tv triage.Verdict
 		if err := json.Unmarshal(vd.Body, &tv); err != nil {
@@ -474,7 +575,7 @@ func (s *Service) CertifyStep(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		err = s.certifyApproved(ctx, "system", v.ID, asked, it, approvals)
+		err = s.certifyApproved(ctx, "system", v, asked, it, approvals)
 		if errors.Is(err, certify.ErrState) || errors.Is(err, domain.ErrStateChanged) {
 			return nil
 		}
@@ -490,8 +591,13 @@ func (s *Service) certifyAutoApproved(ctx context.Context, v domain.Version, ver
 	if err != nil {
 		return err
 	}
+	flows, err := s.Flows(ctx, v)
+	if err != nil {
+		return err
+	}
+	ok, _, _ := splitFlows(flows, nil, granted)
 	return s.certify(ctx, "system", v.ID, certify.Decision{
-		Granted: granted, Tier: string(verdict.Tier), PolicyDigest: verdict.PolicyDigest,
+		Granted: granted, Flows: ok, Tier: string(verdict.Tier), PolicyDigest: verdict.PolicyDigest,
 		Lifetime: verdict.CertificateLifetime(), From: lifecycle.AutoApproved,
 	})
 }

@@ -115,7 +115,7 @@ func (s *Server) reviewAction(w http.ResponseWriter, r *http.Request, p domain.P
 			return
 		}
 	}
-	d, err := s.app.Decide(r.Context(), p, id, app.Decision{Action: action, Granted: req.Granted, Code: req.Code, Message: req.Message})
+	d, err := s.app.Decide(r.Context(), p, id, app.Decision{Action: action, Granted: req.Granted, RefusedFlows: req.RefusedFlows, Code: req.Code, Message: req.Message})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -66,7 +66,7 @@ func (s *Server) routeTable() []Route {
 
 		{Method: "GET", Path: "/api/v1/reviews", Summary: "The review queue: earliest deadline first, then highest risk weight. ?limit=, ?offset=.", Access: reviewers, handler: s.listReviews},
 		{Method: "GET", Path: "/api/v1/reviews/{id}", Summary: "Everything a reviewer decides on: findings, the verdict factor by factor with the dry run, the changes since the last approved version in plain language, the thread.", Access: reviewers.reading(SubmissionRecord), handler: s.getReview},
-		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, message}), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers.reading(SubmissionRecord).separating().noting("403 also for the version's submitter, and while another reviewer holds the claim"), Body: "application/json", handler: s.reviewAction},
+		{Method: "POST", Path: "/api/v1/reviews/{id}/{action}", Summary: "claim, approve ({granted, refused_flows, message}: refused_flows names the data flows refused, by id), reject ({code, message}) or request-changes ({message}). Nobody reviews a plugin of a namespace they publish in; a high tier needs two different approvers.", Access: reviewers.reading(SubmissionRecord).separating().noting("403 also for the version's submitter, and while another reviewer holds the claim"), Body: "application/json", handler: s.reviewAction},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/comment", Summary: "Comment ({message}) in the plugin's review thread.", Access: signedIn.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
 		{Method: "POST", Path: "/api/v1/submissions/{id}/thread/appeal", Summary: "Appeal ({message}) a rejection: the plugin's publisher.", Access: publishers.reading(SubmissionRecord), Body: "application/json", handler: s.threadAction},
 		{Method: "GET", Path: "/api/v1/policy", Summary: "The active policy (digest and sources) and the history of applied policies.", Access: signedIn, handler: s.getPolicy},
@@ -96,6 +96,7 @@ func (s *Server) routeTable() []Route {
 	rs = append(rs, s.notifyRoutes()...)
 	rs = append(rs, s.insightRoutes()...)
 	rs = append(rs, s.releaseRoutes()...)
+	rs = append(rs, s.privacyRoutes()...)
 	return rs
 }
 

@@ -12,6 +12,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/policy"
 	prov "gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/dataflow"
 	"gatehouse.dev/gatehouse/internal/vet/diff"
 	"gatehouse.dev/gatehouse/manifest"
 )
@@ -72,6 +73,11 @@ func NewInput(f Facts) (policy.Input, error) {
 		in.License.Choices = choices
 	}
 	in.Findings, in.Checks = fromResults(f.Results, f.VetConfig)
+	flows, err := flowsOf(m, f.Results)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	in.Flows = toPolicyFlows(flows)
 	in.Provenance = provenanceOf(f.Results)
 	if f.Previous != nil {
 		in.Plugin.PreviousVersion = f.Previous.Version
@@ -79,10 +85,50 @@ func NewInput(f Facts) (policy.Input, error) {
 		if err != nil {
 			return policy.Input{}, err
 		}
+		prevFlows, err := dataflow.Declared(f.Previous, nil)
+		if err != nil {
+			return policy.Input{}, fmt.Errorf("the flows of the last approved version %s: %w", f.Previous.Version, err)
+		}
+		d.FlowsAdded = flowsAdded(prevFlows, flows)
 		in.Diff = d
 	}
 	in.Weight = Weigh(in)
 	return in, nil
+}
+
+// flowsOf returns the version's data flows: the dataflow analyzer's, or,
+// when it did not run, those the manifest alone declares (so a policy
+// never judges a version as having no flows because an analyzer failed).
+func flowsOf(m *manifest.Manifest, results []vet.Result) ([]dataflow.Flow, error) {
+	if d, err := dataflow.FromResults(results); err == nil {
+		return d.Flows, nil
+	}
+	flows, err := dataflow.Declared(m, nil)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the data flows of %s@%s: %w", m.ID, m.Version, err)
+	}
+	return flows, nil
+}
+
+func toPolicyFlows(fs []dataflow.Flow) []policy.Flow {
+	out := make([]policy.Flow, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, policy.Flow{ID: f.ID, Category: f.Category, Destination: f.Destination, Purpose: f.Purpose,
+			Retention: f.Retention, RetentionDays: f.RetentionDays, RetentionPointer: f.RetentionPointer})
+	}
+	return out
+}
+
+// flowsAdded returns the sorted ids of flows in cur that prev lacks.
+func flowsAdded(prev, cur []dataflow.Flow) []string {
+	ids := func(fs []dataflow.Flow) []string {
+		out := make([]string, len(fs))
+		for i, f := range fs {
+			out[i] = f.ID
+		}
+		return out
+	}
+	return added(ids(prev), ids(cur))
 }
 
 func toPolicyPerms(ps []manifest.Permission) []policy.Permission {

@@ -255,6 +255,7 @@ func TestNewInput(t *testing.T) {
 		PermissionsRemoved:  []string{"kv:read"},
 		OriginsAdded:        []string{"https://new.example.com"},
 		DataCategoriesAdded: []string{"calendar"},
+		FlowsAdded:          []string{"calendar>platform"},
 		HostAPIChanged:      true,
 		PreviousHostAPI:     "^1.0.0",
 		ImportsAdded:        []string{"gatehouse_v1.kv_set"},

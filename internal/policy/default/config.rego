@@ -45,6 +45,7 @@ allowed_data_categories := {
 	"analytics",
 	"calendar",
 	"contacts",
+	"credentials",
 	"documents",
 	"files",
 	"messages",
@@ -65,6 +66,36 @@ data_category_guidance := {
 	"payment_cards": "Card numbers never pass through plugins; hand payments to the platform's payment provider and declare \"orders\".",
 	"location": "Precise location is not available to plugins; use the coarse region in \"account\" data.",
 }
+
+# Data flows (issue 20). Each data category belongs to a class; the class
+# sets how long a plugin may keep the data at most, in days (a year counts
+# 365, a month 30). A category not listed here is held to be personal
+# data: unknown data gets the strictest ordinary treatment, not none.
+data_category_class := {
+	"account": "personal",
+	"calendar": "personal",
+	"contacts": "personal",
+	"documents": "personal",
+	"files": "personal",
+	"messages": "personal",
+	"orders": "personal",
+	"tasks": "personal",
+	"credentials": "credentials",
+	"analytics": "usage",
+	"usage": "usage",
+	"products": "business",
+}
+
+retention_max_days := {
+	"credentials": 30,
+	"personal": 400,
+	"usage": 730,
+	"business": 1825,
+}
+
+# Classes whose flows to an origin outside the platform must state a
+# purpose.
+purpose_required_classes := {"personal", "credentials"}
 
 # Licences the marketplace does not distribute, with the suggestion shown to
 # the author. A plugin is refused only when every way of satisfying its SPDX

@@ -56,6 +56,58 @@ deny contains violation(
 	not c in config.allowed_data_categories
 }
 
+# ---------------------------------------------------------------------------
+# Data flows: retention within the class's maximum, and a purpose for
+# personal data that leaves the platform.
+
+flows := object.get(input, "flows", [])
+
+category_class(c) := object.get(config.data_category_class, c, "personal")
+
+deny contains violation(
+	"retention-above-maximum",
+	sprintf("flow %s: the retention %s (manifest.json %s) is above the policy's maximum of P%dD for %s data (%s)", [f.id, f.retention, f.retention_pointer, max_days, class, f.category]),
+	sprintf("keep %s data at most P%dD, or declare the retention none", [f.category, max_days]),
+) if {
+	some f in flows
+	class := category_class(f.category)
+	max_days := config.retention_max_days[class]
+	f.retention_days > max_days
+}
+
+deny contains violation(
+	"retention-invalid",
+	sprintf("flow %s: the retention %q (manifest.json %s) is not none or an ISO 8601 duration the policy can judge", [f.id, f.retention, f.retention_pointer]),
+	"write none, or an ISO 8601 duration such as P30D",
+) if {
+	some f in flows
+	f.retention_days < 0
+	f.retention != ""
+}
+
+deny contains violation(
+	"retention-undeclared",
+	sprintf("flow %s: %s data is %s data, and the manifest declares no retention for it", [f.id, f.category, class]),
+	"declare data.retention (none, or an ISO 8601 duration such as P30D)",
+) if {
+	some f in flows
+	f.retention == ""
+	class := category_class(f.category)
+	class in config.purpose_required_classes
+}
+
+deny contains violation(
+	"purpose-undeclared",
+	sprintf("flow %s: %s data (%s) goes to %s, and the manifest declares no purpose for it", [f.id, f.category, class, f.destination]),
+	"declare why the data goes there: data.purpose, or a purpose on the flow in data.flows",
+) if {
+	some f in flows
+	f.destination != "platform"
+	class := category_class(f.category)
+	class in config.purpose_required_classes
+	trim_space(f.purpose) == ""
+}
+
 deny contains violation(
 	"forbidden-license",
 	sprintf("licence %q: every way to satisfy it needs a licence the marketplace does not distribute (%s)", [input.license.expression, concat(", ", sort(denied))]),
@@ -240,6 +292,18 @@ gate_no_new_data_category := {"name": "no_new_data_category", "passed": true, "r
 	not is_object(input.diff)
 } else := {"name": "no_new_data_category", "passed": false, "reason": sprintf("data categories added: %s", [concat(", ", sort(input.diff.data_categories_added))])}
 
+new_flows := input.diff.flows_added if {
+	is_object(input.diff)
+	is_array(input.diff.flows_added)
+} else := []
+
+gate_no_new_flow := {"name": "no_new_flow", "passed": true, "reason": "no data flow added since the last approved version"} if {
+	is_object(input.diff)
+	count(new_flows) == 0
+} else := {"name": "no_new_flow", "passed": false, "reason": no_diff_reason} if {
+	not is_object(input.diff)
+} else := {"name": "no_new_flow", "passed": false, "reason": sprintf("data flows added: %s", [concat(", ", sort(new_flows))])}
+
 gate_no_host_api_change := {"name": "no_host_api_change", "passed": true, "reason": "the host API range is unchanged"} if {
 	is_object(input.diff)
 	input.diff.host_api_changed == false
@@ -288,6 +352,7 @@ gates := [
 	gate_no_new_permission,
 	gate_no_new_origin,
 	gate_no_new_data_category,
+	gate_no_new_flow,
 	gate_no_host_api_change,
 	gate_publisher_in_good_standing,
 	gate_no_recent_ownership_change,
@@ -321,6 +386,9 @@ tier := "critical" if {
 	weight >= config.tier_thresholds.high
 } else := "medium" if {
 	weight >= config.tier_thresholds.medium
+} else := "medium" if {
+	# A new data flow is never low-risk, whatever the weight.
+	count(new_flows) > 0
 } else := "low" if {
 	is_number(weight)
 }

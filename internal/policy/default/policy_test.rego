@@ -10,6 +10,7 @@ base := {
 	"plugin": {"id": "acme/hello", "namespace": "acme", "version": "1.0.2", "first_version": false, "previous_version": "1.0.1"},
 	"permissions": [{"kind": "kv:read", "scope": ""}, {"kind": "net", "scope": "https://api.example.com"}],
 	"data": {"categories": ["contacts"], "leaves_platform": false},
+	"flows": [{"id": "contacts>platform", "category": "contacts", "destination": "platform", "purpose": "fill templates", "retention": "P30D", "retention_days": 30, "retention_pointer": "/data/retention"}],
 	"license": {"expression": "MIT", "choices": [["MIT"]]},
 	"host_api": "^1.0.0",
 	"findings": [],
@@ -18,7 +19,7 @@ base := {
 		{"analyzer": "diff", "status": "passed", "required": true, "enforced": true, "blocking": false},
 	],
 	"diff": {
-		"permissions_added": [], "permissions_removed": [], "origins_added": [], "data_categories_added": [],
+		"permissions_added": [], "permissions_removed": [], "origins_added": [], "data_categories_added": [], "flows_added": [],
 		"host_api_changed": false, "previous_host_api": "^1.0.0", "imports_added": [],
 		"size_change_percent": 2.5, "files_changed": 1,
 	},
@@ -44,7 +45,7 @@ test_baseline_auto_approves if {
 	count(d.deny) == 0
 	count(d.blocking_findings) == 0
 	every g in d.gates { g.passed }
-	count(d.gates) == 10
+	count(d.gates) == 11
 	d.tier == "low"
 }
 
@@ -401,4 +402,87 @@ test_steward_confirmation_needs_a_host_report if {
 test_steward_is_not_counted_as_a_host if {
 	q := gatehouse.health_quorum with input as {"votes": [host("h1", 0), host("h2", 0), {"voter": "h3", "kind": "steward", "age_seconds": 99999999}]}
 	not q.suspend
+}
+
+# --- data flows ----------------------------------------------------------------
+
+flow(category, destination, purpose, retention, days) := {"id": concat(">", [category, destination]), "category": category, "destination": destination, "purpose": purpose, "retention": retention, "retention_days": days, "retention_pointer": "/data/retention"}
+
+test_retention_maxima if {
+	# At the maximum passes; a day over is denied, naming the maximum.
+	cases := [
+		["contacts", "P400D", 400, false, "P400D"],
+		["contacts", "P401D", 401, true, "P400D"],
+		["contacts", "P9999D", 9999, true, "P400D"],
+		["credentials", "P30D", 30, false, "P30D"],
+		["credentials", "P31D", 31, true, "P30D"],
+		["analytics", "P2Y", 730, false, "P730D"],
+		["analytics", "P3Y", 1095, true, "P730D"],
+		["products", "P5Y", 1825, false, "P1825D"],
+		["unlisted_category", "P1Y6M", 545, true, "P400D"],
+		["contacts", "none", 0, false, "P400D"],
+	]
+	every c in cases {
+		d := gatehouse.decision with input as with_input({"flows": [flow(c[0], "platform", "x", c[1], c[2])]})
+		denied := [v | some v in d.deny; v.rule == "retention-above-maximum"]
+		(count(denied) > 0) == c[3]
+		every v in denied {
+			contains(v.message, sprintf("maximum of %s", [c[4]]))
+			contains(v.message, c[1])
+			contains(v.message, "/data/retention")
+		}
+	}
+}
+
+test_p9999d_refused_with_maximum if {
+	d := gatehouse.decision with input as with_input({"flows": [flow("contacts", "platform", "x", "P9999D", 9999)]})
+	some v in d.deny
+	v.rule == "retention-above-maximum"
+	contains(v.message, "P9999D")
+	contains(v.message, "the policy's maximum of P400D for personal data")
+	not d.auto_approve_allowed
+}
+
+test_invalid_or_missing_retention_denied if {
+	d := gatehouse.decision with input as with_input({"flows": [flow("contacts", "platform", "x", "forever", -1)]})
+	"retention-invalid" in rules(d)
+	d2 := gatehouse.decision with input as with_input({"flows": [flow("contacts", "platform", "x", "", -1)]})
+	"retention-undeclared" in rules(d2)
+	d3 := gatehouse.decision with input as with_input({"flows": [flow("products", "platform", "x", "", -1)]})
+	not "retention-undeclared" in rules(d3)
+}
+
+test_personal_data_to_an_origin_needs_a_purpose if {
+	d := gatehouse.decision with input as with_input({"flows": [flow("contacts", "https://crm.example.com", "", "P30D", 30)]})
+	some v in d.deny
+	v.rule == "purpose-undeclared"
+	contains(v.message, "https://crm.example.com")
+	# The same flow with a purpose, or kept on the platform, or of data
+	# that is not personal, passes.
+	d2 := gatehouse.decision with input as with_input({"flows": [flow("contacts", "https://crm.example.com", "sync the CRM", "P30D", 30)]})
+	not "purpose-undeclared" in rules(d2)
+	d3 := gatehouse.decision with input as with_input({"flows": [flow("contacts", "platform", "", "P30D", 30)]})
+	not "purpose-undeclared" in rules(d3)
+	d4 := gatehouse.decision with input as with_input({"flows": [flow("products", "https://shop.example.com", "", "P30D", 30)]})
+	not "purpose-undeclared" in rules(d4)
+}
+
+test_new_flow_is_never_auto_approved_nor_low_risk if {
+	d := gatehouse.decision with input as with_input({"diff": object.union(base.diff, {"flows_added": ["contacts>https://crm.example.com"]})})
+	g := gate(d, "no_new_flow")
+	not g.passed
+	contains(g.reason, "contacts>https://crm.example.com")
+	not d.auto_approve_allowed
+	not d.would_auto_approve
+	d.tier == "medium"
+}
+
+test_no_new_flow_gate_fails_without_a_diff if {
+	d := gatehouse.decision with input as with_input({"diff": null})
+	not gate(d, "no_new_flow").passed
+}
+
+test_input_without_flows_is_judged if {
+	d := gatehouse.decision with input as object.remove(base, {"flows"})
+	count(d.deny) == 0
 }

@@ -131,6 +131,13 @@ func (s *Store) AddApproval(ctx context.Context, a domain.Approval, ev audit.Eve
 	if err != nil {
 		return 0, err
 	}
+	if a.Flows == nil {
+		a.Flows = map[string]bool{}
+	}
+	flows, err := json.Marshal(a.Flows)
+	if err != nil {
+		return 0, err
+	}
 	a.CreatedAt = stamp(a.CreatedAt)
 	var n int
 	err = s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
@@ -141,8 +148,8 @@ func (s *Store) AddApproval(ctx context.Context, a domain.Approval, ev audit.Eve
 		if exists > 0 {
 			return fmt.Errorf("%s has already approved %s; a second approval must come from another reviewer: %w", a.Reviewer, a.VersionID, domain.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO review_approvals (version_id, reviewer, granted, created_at) VALUES (?, ?, ?, ?)`),
-			a.VersionID, a.Reviewer, string(granted), micros(a.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO review_approvals (version_id, reviewer, granted, flows, created_at) VALUES (?, ?, ?, ?, ?)`),
+			a.VersionID, a.Reviewer, string(granted), string(flows), micros(a.CreatedAt)); err != nil {
 			return fmt.Errorf("%s: recording approval: %w", s.d.Name, err)
 		}
 		return tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM review_approvals WHERE version_id = ?`), a.VersionID).Scan(&n)
@@ -154,17 +161,20 @@ func (s *Store) AddApproval(ctx context.Context, a domain.Approval, ev audit.Eve
 func (s *Store) ListApprovals(ctx context.Context, versionID string) ([]domain.Approval, error) {
 	return list(ctx, s, s.db, "listing approvals", func(sc scanner) (domain.Approval, error) {
 		var a domain.Approval
-		var granted string
+		var granted, flows string
 		var created int64
-		if err := sc.Scan(&a.VersionID, &a.Reviewer, &granted, &created); err != nil {
+		if err := sc.Scan(&a.VersionID, &a.Reviewer, &granted, &flows, &created); err != nil {
 			return a, err
 		}
 		if err := json.Unmarshal([]byte(granted), &a.Granted); err != nil {
 			return a, fmt.Errorf("approval of %s by %s: %w", a.VersionID, a.Reviewer, err)
 		}
+		if err := json.Unmarshal([]byte(flows), &a.Flows); err != nil {
+			return a, fmt.Errorf("flow decisions of the approval of %s by %s: %w", a.VersionID, a.Reviewer, err)
+		}
 		a.CreatedAt = fromMicros(created)
 		return a, nil
-	}, `SELECT version_id, reviewer, granted, created_at FROM review_approvals WHERE version_id = ? ORDER BY created_at, reviewer LIMIT ?`, versionID, MaxListRows)
+	}, `SELECT version_id, reviewer, granted, flows, created_at FROM review_approvals WHERE version_id = ? ORDER BY created_at, reviewer LIMIT ?`, versionID, MaxListRows)
 }
 
 // EscalateOverdue marks open items past their deadline, once each.

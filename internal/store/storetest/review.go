@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -73,12 +74,21 @@ func testReviewQueue(t *testing.T, s store.Store) {
 	if _, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "rita"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 17)); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("second approval by the same reviewer: %v", err)
 	}
-	if n, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi"}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
+	flows := map[string]bool{"contacts>platform": true, "orders>https://shop.example.com": false}
+	if n, err := s.AddApproval(ctx, domain.Approval{VersionID: "sub_soon_heavy", Reviewer: "ravi", Flows: flows}, event(audit.ReviewApprove, "submission:sub_soon_heavy", 18)); err != nil || n != 2 {
 		t.Fatalf("second approver = %d, %v", n, err)
 	}
 	as, _ := s.ListApprovals(ctx, "sub_soon_heavy")
 	if len(as) != 2 || fmt.Sprint(as[0].Granted) != "[kv:read]" {
 		t.Fatalf("approvals = %+v", as)
+	}
+	// Each reviewer's decision on each flow is kept; an approval that
+	// named none refuses none.
+	if len(as[0].Flows) != 0 || as[0].Refuses("orders>https://shop.example.com") {
+		t.Errorf("the first approval's flows = %v", as[0].Flows)
+	}
+	if !maps.Equal(as[1].Flows, flows) || !as[1].Refuses("orders>https://shop.example.com") || as[1].Refuses("contacts>platform") {
+		t.Errorf("the second approval's flows = %v, want %v", as[1].Flows, flows)
 	}
 
 	// Overdue items are escalated once.

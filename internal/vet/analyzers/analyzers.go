@@ -13,6 +13,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/behaviour"
 	"gatehouse.dev/gatehouse/internal/vet/capabilities"
+	"gatehouse.dev/gatehouse/internal/vet/dataflow"
 	"gatehouse.dev/gatehouse/internal/vet/dependencies"
 	"gatehouse.dev/gatehouse/internal/vet/diff"
 	"gatehouse.dev/gatehouse/internal/vet/licenses"
@@ -79,6 +80,7 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 	return []vet.Analyzer{
 		manifestcheck.New(opts.Manifest),
 		capabilities.New(),
+		dataflow.New(),
 		sec,
 		dependencies.New(opts.VulnDB),
 		licenses.New(opts.Licenses),
