@@ -307,13 +307,40 @@ func fnKVSet(ctx context.Context, st *callState, mod api.Module, stack []uint64)
 	if !ok {
 		return capResult{status: hostapi.StatusTooLarge, target: string(key)}
 	}
-	if err := st.p.rt.cfg.KV.Set(ctx, st.p.ref.ID, string(key), val); err != nil {
+	if err := st.p.kvSet(ctx, string(key), val); err != nil {
+		if errors.Is(err, errRetentionNone) || errors.Is(err, errKVUntagged) {
+			// The plugin's kit may not show it the message; the host's
+			// operator needs it either way.
+			st.p.log.LogAttrs(ctx, slog.LevelWarn, "plugin value not stored", slog.String("key", string(key)), slog.String("reason", err.Error()))
+			return failed(string(key), err)
+		}
 		if errors.Is(err, ErrKVFull) {
 			return failed(string(key), err)
 		}
 		return failed(string(key), errors.New("the key-value store failed"))
 	}
 	return capResult{target: string(key)}
+}
+
+// errKVUntagged refuses a kv_set the host's KV could not expire.
+var errKVUntagged = errors.New("this host's key-value store cannot expire values, and the plugin's manifest declares a data retention; the host must use a store that implements sandbox.TaggedKV")
+
+// kvSet stores a value, tagged with the manifest's data categories and
+// expiring at the end of its retention when the manifest declares one.
+func (p *Plugin) kvSet(ctx context.Context, key string, val []byte) error {
+	kv := p.rt.cfg.KV
+	if p.retention == nil {
+		return kv.Set(ctx, p.ref.ID, key, val)
+	}
+	if p.retention.none {
+		return errRetentionNone
+	}
+	tkv, ok := kv.(TaggedKV)
+	if !ok {
+		return errKVUntagged
+	}
+	tag := KVTag{Categories: p.manifest.Data.Categories, Expires: p.retention.after(p.rt.cfg.Now())}
+	return tkv.SetTagged(ctx, p.ref.ID, key, val, tag)
 }
 
 func fnKVDelete(ctx context.Context, st *callState, mod api.Module, stack []uint64) capResult {

@@ -41,6 +41,9 @@ type Plugin struct {
 	fetch   *fetcher
 	mounts  mounts
 	secrets map[string]bool
+	// retention is the manifest's data retention, which the values the
+	// plugin stores expire on; nil when it declares none.
+	retention *retention
 	// leases are the secrets held for the plugin's lifetime
 	// (SecretsPerPlugin); lifetime says which set secret_get uses.
 	leases   *leaseSet

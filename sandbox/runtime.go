@@ -279,6 +279,13 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if req.Data != nil {
 		p.data = req.Data
 	}
+	if d := m.Data; d != nil && d.Retention != "" && manifest.Grants(grants, hostapi.PermKVWrite) {
+		r, err := parseRetention(d.Retention)
+		if err != nil {
+			return nil, fail("data.retention: %v", err)
+		}
+		p.retention = &r
+	}
 	for _, g := range grants {
 		switch g.Kind {
 		case hostapi.PermSecret:
