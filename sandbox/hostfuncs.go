@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,9 @@ type callState struct {
 
 	stdout, stderr *capWriter
 	breach         *CallError
+
+	// leases are the secrets handed to this call (SecretsPerCall).
+	leases *leaseSet
 
 	// done is closed when the call's context ends (a sleeping guest
 	// wakes on it); wasiState is set when the call used a WASI function
@@ -157,7 +161,7 @@ func capability(name string, fn func(ctx context.Context, st *callState, mod api
 			st.abort(KindThrottled, fmt.Sprintf("the plugin made more than %d host calls in one call", st.p.limits.HostCalls))
 		}
 		r := fn(ctx, st, mod, stack)
-		target := r.target
+		target := string(st.redact([]byte(r.target)))
 		if len(target) > maxTargetBytes {
 			target = truncateUTF8(target, maxTargetBytes) + "…"
 		}
@@ -195,6 +199,23 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
+// redact replaces the secret values handed to this call, or held by its
+// plugin, in b: what a plugin logs, reports as its error, writes to stdout
+// or stderr, or names as a host call's target never carries them out.
+func (st *callState) redact(b []byte) []byte {
+	return st.p.leases.redact(st.leases.redact(b))
+}
+
+// scrub redacts the secrets from the call's captured stdout and stderr.
+func (st *callState) scrub() {
+	for _, w := range []*capWriter{st.stdout, st.stderr} {
+		if b := st.redact(w.buf.Bytes()); !bytes.Equal(b, w.buf.Bytes()) {
+			w.buf.Reset()
+			w.buf.Write(b)
+		}
+	}
+}
+
 func fnInputSize(_ context.Context, st *callState, _ api.Module, stack []uint64) {
 	stack[0] = api.EncodeI32(int32(len(st.input)))
 }
@@ -214,7 +235,7 @@ func fnOutputSet(_ context.Context, st *callState, mod api.Module, stack []uint6
 func fnErrorSet(_ context.Context, st *callState, mod api.Module, stack []uint64) {
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	n = min(n, maxErrorBytes)
-	st.errMsg = string(read(mod, ptr, n))
+	st.errMsg = string(st.redact(read(mod, ptr, n)))
 }
 
 func fnResultRead(_ context.Context, st *callState, mod api.Module, stack []uint64) {
@@ -236,7 +257,7 @@ func fnLog(ctx context.Context, st *callState, mod api.Module, stack []uint64) {
 	if truncated {
 		n = uint32(cfg.MaxLogLineBytes)
 	}
-	msg := string(read(mod, ptr, n))
+	msg := string(st.redact(read(mod, ptr, n)))
 	lvl := slog.LevelInfo
 	switch level {
 	case 0:
@@ -286,13 +307,40 @@ func fnKVSet(ctx context.Context, st *callState, mod api.Module, stack []uint64)
 	if !ok {
 		return capResult{status: hostapi.StatusTooLarge, target: string(key)}
 	}
-	if err := st.p.rt.cfg.KV.Set(ctx, st.p.ref.ID, string(key), val); err != nil {
+	if err := st.p.kvSet(ctx, string(key), val); err != nil {
+		if errors.Is(err, errRetentionNone) || errors.Is(err, errKVUntagged) {
+			// The plugin's kit may not show it the message; the host's
+			// operator needs it either way.
+			st.p.log.LogAttrs(ctx, slog.LevelWarn, "plugin value not stored", slog.String("key", string(key)), slog.String("reason", err.Error()))
+			return failed(string(key), err)
+		}
 		if errors.Is(err, ErrKVFull) {
 			return failed(string(key), err)
 		}
 		return failed(string(key), errors.New("the key-value store failed"))
 	}
 	return capResult{target: string(key)}
+}
+
+// errKVUntagged refuses a kv_set the host's KV could not expire.
+var errKVUntagged = errors.New("this host's key-value store cannot expire values, and the plugin's manifest declares a data retention; the host must use a store that implements sandbox.TaggedKV")
+
+// kvSet stores a value, tagged with the manifest's data categories and
+// expiring at the end of its retention when the manifest declares one.
+func (p *Plugin) kvSet(ctx context.Context, key string, val []byte) error {
+	kv := p.rt.cfg.KV
+	if p.retention == nil {
+		return kv.Set(ctx, p.ref.ID, key, val)
+	}
+	if p.retention.none {
+		return errRetentionNone
+	}
+	tkv, ok := kv.(TaggedKV)
+	if !ok {
+		return errKVUntagged
+	}
+	tag := KVTag{Categories: p.manifest.Data.Categories, Expires: p.retention.after(p.rt.cfg.Now())}
+	return tkv.SetTagged(ctx, p.ref.ID, key, val, tag)
 }
 
 func fnKVDelete(ctx context.Context, st *callState, mod api.Module, stack []uint64) capResult {
@@ -337,7 +385,11 @@ func fnSecretGet(ctx context.Context, st *callState, mod api.Module, stack []uin
 	if prov == nil {
 		return capResult{status: hostapi.StatusNotFound, target: name}
 	}
-	v, err := prov.Secret(ctx, st.p.ref, name)
+	set := st.leases
+	if st.p.lifetime == SecretsPerPlugin {
+		set = st.p.leases
+	}
+	sec, err := set.get(ctx, prov, st.p.ref, name, st.p.rt.cfg.Now(), st.p.log)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return capResult{status: hostapi.StatusNotFound, target: name}
@@ -347,7 +399,7 @@ func fnSecretGet(ctx context.Context, st *callState, mod api.Module, stack []uin
 		st.p.log.LogAttrs(ctx, slog.LevelError, "secret provider failed", slog.String("secret", name), slog.String("error", err.Error()))
 		return failed(name, errors.New("the secret provider failed"))
 	}
-	return capResult{target: name, result: v}
+	return capResult{target: name, result: sec.Value}
 }
 
 func fnData(write bool) func(ctx context.Context, st *callState, mod api.Module, stack []uint64) capResult {

@@ -41,9 +41,16 @@ type Plugin struct {
 	fetch   *fetcher
 	mounts  mounts
 	secrets map[string]bool
-	dataR   map[string]bool
-	dataW   map[string]bool
-	data    DataFunc
+	// retention is the manifest's data retention, which the values the
+	// plugin stores expire on; nil when it declares none.
+	retention *retention
+	// leases are the secrets held for the plugin's lifetime
+	// (SecretsPerPlugin); lifetime says which set secret_get uses.
+	leases   *leaseSet
+	lifetime SecretLifetime
+	dataR    map[string]bool
+	dataW    map[string]bool
+	data     DataFunc
 
 	sem     chan struct{}
 	bucket  *tokenBucket
@@ -245,13 +252,16 @@ var errAbort = errors.New("call aborted by the host")
 func (p *Plugin) begin(ctx context.Context, export string, input []byte, timeout time.Duration) (context.Context, *callState, func()) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	ctx, cancel := context.WithCancelCause(ctx)
-	st := &callState{p: p, export: export, input: input, cancel: cancel, done: ctx.Done()}
+	st := &callState{p: p, export: export, input: input, cancel: cancel, done: ctx.Done(), leases: &leaseSet{}}
 	st.stdout = &capWriter{max: p.limits.OutputBytes, name: "stdout", st: st}
 	st.stderr = &capWriter{max: p.limits.OutputBytes, name: "stderr", st: st}
 	ctx = context.WithValue(ctx, callStateKey{}, st)
 	return ctx, st, func() {
 		cancel(nil)
 		cancelTimeout()
+		// A call's leases end with it, whatever became of the call; the
+		// revocation must not depend on the call's own (ended) context.
+		st.leases.release(context.WithoutCancel(ctx), p.rt.cfg.Secrets, p.log)
 	}
 }
 
@@ -300,6 +310,7 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 			mod.Close(context.Background())
 		}
 	}
+	st.scrub()
 	res := Result{
 		Duration:    time.Since(start),
 		MemoryBytes: memBytes,
@@ -507,6 +518,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 func (p *Plugin) closeNow() {
 	p.wrt.Close(context.Background())
+	p.leases.release(context.Background(), p.rt.cfg.Secrets, p.log)
 	p.mounts.close()
 	p.fetch.close()
 	p.log.Info("plugin closed")

@@ -145,6 +145,9 @@ type LoadRequest struct {
 	// Isolation says what a call may see of the plugin's earlier calls;
 	// the default, IsolationCall, is nothing. See the package comment.
 	Isolation Isolation
+	// SecretLifetime is how long a secret the plugin asks for is leased
+	// to it: one call (the default) or the plugin version's lifetime.
+	SecretLifetime SecretLifetime
 }
 
 // Limits are the limits a plugin runs under: its manifest's asks, capped by
@@ -226,6 +229,9 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if req.Isolation != IsolationCall && req.Isolation != IsolationPlugin {
 		return nil, fail("unknown isolation %d", int(req.Isolation))
 	}
+	if req.SecretLifetime != SecretsPerCall && req.SecretLifetime != SecretsPerPlugin {
+		return nil, fail("unknown secret lifetime %d", int(req.SecretLifetime))
+	}
 	// The rewrite is deterministic, so the compilation cache (keyed by the
 	// bytes compiled) still hits on the next load of the same module.
 	prepared, reset, err := prepareModule(req.Module)
@@ -255,6 +261,8 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		exports:  exports,
 		mounts:   ms,
 		secrets:  map[string]bool{},
+		leases:   &leaseSet{},
+		lifetime: req.SecretLifetime,
 		dataR:    map[string]bool{},
 		dataW:    map[string]bool{},
 		data:     r.cfg.Data,
@@ -278,6 +286,13 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	}
 	if req.Data != nil {
 		p.data = req.Data
+	}
+	if d := m.Data; d != nil && d.Retention != "" && manifest.Grants(grants, hostapi.PermKVWrite) {
+		r, err := parseRetention(d.Retention)
+		if err != nil {
+			return nil, fail("data.retention: %v", err)
+		}
+		p.retention = &r
 	}
 	for _, g := range grants {
 		switch g.Kind {

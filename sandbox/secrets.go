@@ -8,14 +8,26 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"time"
 )
 
 // Secrets provides the secret_get host function. The sandbox has already
 // checked that name was granted to plugin. Return an error wrapping
 // ErrNotFound for a secret that is not configured. Implementations must
-// never log secret values.
+// never log secret values, nor put them in errors.
+//
+// A secret comes with its Lease. The sandbox hands a value to a plugin
+// only while its lease is live, for the call (or the plugin's lifetime,
+// SecretLifetime) it was leased for; a provider whose leases can be
+// renewed and revoked also implements Leases. EnvSecrets and DirSecrets
+// are static: their leases never end.
 type Secrets interface {
-	Secret(ctx context.Context, plugin PluginRef, name string) ([]byte, error)
+	Secret(ctx context.Context, plugin PluginRef, name string) (Secret, error)
+}
+
+// static is the lease of a static secret, issued now.
+func static(b []byte) Secret {
+	return Secret{Value: b, Lease: Lease{IssuedAt: time.Now()}}
 }
 
 // secretNameRE is the manifest grammar's secret name; providers check it
@@ -29,7 +41,12 @@ type EnvSecrets struct {
 	Lookup func(string) (string, bool)
 }
 
-func (e EnvSecrets) Secret(_ context.Context, _ PluginRef, name string) ([]byte, error) {
+func (e EnvSecrets) Secret(_ context.Context, _ PluginRef, name string) (Secret, error) {
+	b, err := e.secret(name)
+	return static(b), err
+}
+
+func (e EnvSecrets) secret(name string) ([]byte, error) {
 	if !secretNameRE.MatchString(name) {
 		return nil, fmt.Errorf("secret name %q is not valid", name)
 	}
@@ -53,7 +70,12 @@ type DirSecrets struct {
 // maxSecretBytes bounds a secret file.
 const maxSecretBytes = 64 << 10
 
-func (d DirSecrets) Secret(_ context.Context, _ PluginRef, name string) ([]byte, error) {
+func (d DirSecrets) Secret(_ context.Context, _ PluginRef, name string) (Secret, error) {
+	b, err := d.secret(name)
+	return static(b), err
+}
+
+func (d DirSecrets) secret(name string) ([]byte, error) {
 	if !secretNameRE.MatchString(name) {
 		return nil, fmt.Errorf("secret name %q is not valid", name)
 	}
