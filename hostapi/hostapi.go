@@ -100,7 +100,7 @@ type Function struct {
 
 // Permission kinds, as in manifest permissions "KIND:SCOPE".
 const (
-	PermNet       = "net"        // net:https://api.example.com
+	PermNet       = "net"        // net:ORIGIN, an https origin
 	PermFSRead    = "fs:read"    // fs:read:/templates
 	PermKVRead    = "kv:read"    // kv:read
 	PermKVWrite   = "kv:write"   // kv:write

@@ -406,7 +406,7 @@ func (s *Spec) Offers(f Function) bool {
 }
 
 // PermissionKind returns the kind of a permission as a manifest writes
-// it: "net" for net:https://api.example.com, "fs:read" for
+// it: "net" for net:ORIGIN, "fs:read" for
 // fs:read:/templates, "kv:read" for kv:read, "secret" for secret:TOKEN.
 func PermissionKind(perm string) string {
 	for _, k := range []string{PermFSRead, PermKVRead, PermKVWrite, PermDataRead, PermDataWrite} {

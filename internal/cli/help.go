@@ -128,6 +128,12 @@ var examples = map[string]string{
 	"plugin kill":      `  gatehouse plugin kill acme/hello --reason "exfiltrates contact data"`,
 	"log":              `  gatehouse log verify --since seen.checkpoint --update`,
 	"log verify":       `  gatehouse log verify --since seen.checkpoint --update`,
+	"privacy": `  gatehouse privacy report acme/hello@1.2.0
+  gatehouse privacy categories`,
+	"privacy report": `  gatehouse privacy report acme/hello@1.2.0                       # flows, decisions, retention, evidence
+  gatehouse privacy report acme/hello@1.2.0 -o markdown > pia.md  # for a privacy impact assessment`,
+	"privacy categories": `  gatehouse privacy categories            # which released plugins touch which data
+  gatehouse privacy categories -o json`,
 	"hostapi": `  gatehouse hostapi current > caps.json
   gatehouse hostapi publish 1.1.0 --capabilities caps.json --deprecates 1.0.0 --sunset 2027-06-30 --migration https://docs.example.com/1.1
   gatehouse hostapi matrix --plugin acme/hello`,
