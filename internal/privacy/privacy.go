@@ -348,7 +348,7 @@ func Markdown(r *api.PrivacyReport) []byte {
 				dec += " (" + strings.Join(f.DecidedBy, ", ") + ")"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", f.ID, cell(f.Category), cell(f.Destination), cell(orNone(f.Purpose, "not declared")),
-				cell(retention(f)), cell(dec), cell(strings.Join(f.Permissions, ", ")))
+				cell(RetentionText(f)), cell(dec), cell(strings.Join(f.Permissions, ", ")))
 		}
 		b.WriteString("\n### Evidence\n\n")
 		for _, f := range r.Flows {
@@ -393,7 +393,9 @@ func Markdown(r *api.PrivacyReport) []byte {
 	return b.Bytes()
 }
 
-func retention(f api.PrivacyFlow) string {
+// RetentionText says a flow's retention for a reader: the duration as
+// declared with its length in days, "not declared", or "(invalid)".
+func RetentionText(f api.PrivacyFlow) string {
 	switch {
 	case f.Retention == "":
 		return "not declared"

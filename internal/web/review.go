@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
@@ -80,6 +81,9 @@ type reviewData struct {
 	Thread      []domain.Message
 	RejectCodes []string
 	Decided     bool
+	// Flows are the version's data flows, each approved with the version
+	// unless the reviewer ticks it refused.
+	Flows []api.PrivacyFlow
 }
 
 func (h *Handler) reviewPage(w http.ResponseWriter, r *http.Request, c *call) {
@@ -120,6 +124,12 @@ func (h *Handler) reviewPage(w http.ResponseWriter, r *http.Request, c *call) {
 		d.Changes = []string{"This is the plugin's first approved version: everything it asks for is new."}
 	}
 	d.Permissions = permissionDiff(old, d.Manifest)
+	rep, err := h.app.PrivacyReport(r.Context(), c.p, id)
+	if err != nil {
+		h.failApp(w, r, c, err)
+		return
+	}
+	d.Flows = rep.Flows
 	h.render(w, r, c, http.StatusOK, "review.html", "Review "+v.PluginID+"@"+v.Version, d)
 }
 
@@ -198,6 +208,9 @@ func (h *Handler) reviewAction(w http.ResponseWriter, r *http.Request, c *call) 
 		if d.Granted == nil {
 			d.Granted = []string{}
 		}
+	}
+	if action == "approve" {
+		d.RefusedFlows = r.PostForm["refuse-flow"]
 	}
 	res, err := h.app.Decide(r.Context(), c.p, id, d)
 	if err != nil {

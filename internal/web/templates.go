@@ -10,6 +10,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
+	"gatehouse.dev/gatehouse/internal/privacy"
 )
 
 var funcs = template.FuncMap{
@@ -38,6 +39,8 @@ var funcs = template.FuncMap{
 		return "in " + s
 	},
 	"join": strings.Join,
+	// retention says a data flow's retention with its length in days.
+	"retention": privacy.RetentionText,
 	"state": func(s lifecycle.State) string {
 		return strings.ReplaceAll(string(s), "_", " ")
 	},

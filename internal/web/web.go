@@ -157,6 +157,8 @@ func New(cfg Config) (*Handler, error) {
 		{Method: "GET", Path: "/audit/export", Access: auditors, API: "GET /api/v1/audit/events", handler: h.auditExport},
 		{Method: "GET", Path: "/host-api", Access: signedIn, API: "GET /api/v1/host-api/matrix", handler: h.hostAPIMatrix},
 		{Method: "GET", Path: "/host-api/calendar", Access: anyone, API: "GET /api/v1/host-api/calendar", handler: h.hostAPICalendar},
+		{Method: "GET", Path: "/submissions/{id}/privacy", Access: signedIn, API: "GET /api/v1/submissions/{id}/privacy", handler: h.privacyReport},
+		{Method: "GET", Path: "/privacy", Access: overseers, API: "GET /api/v1/privacy/categories", handler: h.dataCategories},
 		{Method: "GET", Path: "/policy", Access: signedIn, API: "GET /api/v1/policy", handler: h.policy},
 		{Method: "POST", Path: "/policy/dry-run", Access: stewards, API: "POST /api/v1/policy/dry-run", handler: h.policyDryRun},
 	}
@@ -302,6 +304,9 @@ func (h *Handler) nav(c *call) []navItem {
 	}
 	if c.p.Allowed(auditors.Roles...) {
 		items = append(items, navItem{"Dashboard", "/dashboard"}, navItem{"Audit", "/audit"})
+	}
+	if c.p.Allowed(overseers.Roles...) {
+		items = append(items, navItem{"Data categories", "/privacy"})
 	}
 	return append(items, navItem{"Host API", "/host-api"}, navItem{"Policy", "/policy"})
 }
