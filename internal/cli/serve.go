@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
@@ -186,6 +187,20 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 	cfg.SigstoreTrustedRoot = o.sigstoreRoot
 	if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
 		cfg.LegacySigningKey = []byte(k)
+	}
+	// Tracing is off unless the standard OTEL_* variables turn it on.
+	tp, err := tracing.FromEnv(ctx, g.env.Getenv, "")
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if tp != nil {
+		defer func() {
+			if err := tp.Shutdown(ctx); err != nil {
+				cfg.Log.Warn("sending the last spans", "err", err)
+			}
+		}()
+		cfg.TracerProvider = tp
+		cfg.Log.Info("tracing on: exporting spans over OTLP/HTTP", "endpoint", tp.Endpoint)
 	}
 	// Listen before anything is created: a bad or busy address must not
 	// leave a new data folder behind.
