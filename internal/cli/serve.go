@@ -45,7 +45,11 @@ database, the blob store and the transparency log (docs/operations.md).
 
 --with-examples builds the example plugins in the given folder, packs them and
 submits them through the real submission path, so a new installation has a
-catalog and a review queue to look at.`,
+catalog and a review queue to look at.
+
+Tracing is off unless the standard OpenTelemetry variables turn it on:
+OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 exports spans over OTLP/HTTP
+(docs/operations.md, "Traces").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.Role = marketplace.Role(role)
@@ -98,7 +102,7 @@ revalidation, webhook deliveries, the transparency log and the schedules. Any
 number of workers and ` + "`gatehouse serve --role api`" + ` processes share one PostgreSQL
 database, blob store and log; each may be stopped or killed at any moment, and
 another picks up its work. A worker serves only /healthz, /readyz and /metrics
-on --addr.`,
+on --addr. OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on, as for serve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.Role = marketplace.RoleWorker

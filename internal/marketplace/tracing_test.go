@@ -28,7 +28,7 @@ import (
 // tracedMarket opens an embedded marketplace with tp (nil: tracing off),
 // serves it on loopback and returns it with an admin client and a
 // publisher key registered on acme.
-func tracedMarket(t *testing.T, tp trace.TracerProvider) (*marketplace.Marketplace, *client.Client, *trust.FileSigner) {
+func tracedMarket(t testing.TB, tp trace.TracerProvider) (*marketplace.Marketplace, *client.Client, *trust.FileSigner, string) {
 	t.Helper()
 	ctx := context.Background()
 	data := t.TempDir()
@@ -50,12 +50,12 @@ func tracedMarket(t *testing.T, tp trace.TracerProvider) (*marketplace.Marketpla
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, cl, certifytest.PublisherKey(t, m.Store, "acme", "admin")
+	return m, cl, certifytest.PublisherKey(t, m.Store, "acme", "admin"), admin
 }
 
 // submitHello submits a signed acme/hello@1.0.0 through the HTTP API and
 // runs the pipeline over it.
-func submitHello(t *testing.T, m *marketplace.Marketplace, cl *client.Client, key *trust.FileSigner) string {
+func submitHello(t testing.TB, m *marketplace.Marketplace, cl *client.Client, key *trust.FileSigner) string {
 	t.Helper()
 	ctx := context.Background()
 	var buf bytes.Buffer
@@ -97,7 +97,7 @@ func TestTracedSubmissionSpanTree(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := tracing.NewProvider(exp, true)
 	defer tp.Shutdown(context.Background())
-	m, cl, key := tracedMarket(t, tp)
+	m, cl, key, _ := tracedMarket(t, tp)
 	if _, ok := m.Store.(*tracing.Store); !ok {
 		t.Fatalf("with tracing on the store is a %T, not the traced decorator", m.Store)
 	}
@@ -252,7 +252,7 @@ func TestTracingOffRecordsNothing(t *testing.T) {
 	otel.SetTracerProvider(global)
 	defer otel.SetTracerProvider(prev)
 
-	m, cl, key := tracedMarket(t, nil)
+	m, cl, key, _ := tracedMarket(t, nil)
 	if _, ok := m.Store.(*tracing.Store); ok {
 		t.Fatal("with tracing off the store is still decorated")
 	}
