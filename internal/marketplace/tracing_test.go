@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -106,7 +108,15 @@ func TestTracedSubmissionSpanTree(t *testing.T) {
 	if _, err := cl.Submission(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	spans := exp.GetSpans().Snapshots()
+	// The server ends a request's span after the client has its answer:
+	// wait (bounded) for the read's span to be exported.
+	var spans []sdktrace.ReadOnlySpan
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		spans = exp.GetSpans().Snapshots()
+		if slices.ContainsFunc(spans, func(s sdktrace.ReadOnlySpan) bool { return s.Name() == "GET /api/v1/submissions/{id}" }) || time.Now().After(deadline) {
+			break
+		}
+	}
 
 	byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
@@ -260,6 +270,8 @@ func TestTracingOffRecordsNothing(t *testing.T) {
 	if _, err := cl.Submission(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
+	// Give a request's span, ended after its answer, time to arrive.
+	time.Sleep(200 * time.Millisecond)
 	if n := len(exp.GetSpans()); n != 0 {
 		t.Fatalf("tracing off exported %d spans: %v", n, exp.GetSpans())
 	}
