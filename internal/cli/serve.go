@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/trust"
@@ -44,7 +45,11 @@ database, the blob store and the transparency log (docs/operations.md).
 
 --with-examples builds the example plugins in the given folder, packs them and
 submits them through the real submission path, so a new installation has a
-catalog and a review queue to look at.`,
+catalog and a review queue to look at.
+
+Tracing is off unless the standard OpenTelemetry variables turn it on:
+OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 exports spans over OTLP/HTTP
+(docs/operations.md, "Traces").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.Role = marketplace.Role(role)
@@ -97,7 +102,7 @@ revalidation, webhook deliveries, the transparency log and the schedules. Any
 number of workers and ` + "`gatehouse serve --role api`" + ` processes share one PostgreSQL
 database, blob store and log; each may be stopped or killed at any moment, and
 another picks up its work. A worker serves only /healthz, /readyz and /metrics
-on --addr.`,
+on --addr. OTEL_EXPORTER_OTLP_ENDPOINT turns tracing on, as for serve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.cfg.Role = marketplace.RoleWorker
@@ -186,6 +191,20 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 	cfg.SigstoreTrustedRoot = o.sigstoreRoot
 	if k := g.env.Getenv("PLUGIN_SIGNING_KEY"); k != "" {
 		cfg.LegacySigningKey = []byte(k)
+	}
+	// Tracing is off unless the standard OTEL_* variables turn it on.
+	tp, err := tracing.FromEnv(ctx, g.env.Getenv, "")
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if tp != nil {
+		defer func() {
+			if err := tp.Shutdown(ctx); err != nil {
+				cfg.Log.Warn("sending the last spans", "err", err)
+			}
+		}()
+		cfg.TracerProvider = tp
+		cfg.Log.Info("tracing on: exporting spans over OTLP/HTTP", "endpoint", tp.Endpoint)
 	}
 	// Listen before anything is created: a bad or busy address must not
 	// leave a new data folder behind.

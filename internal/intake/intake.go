@@ -26,6 +26,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/ids"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -245,6 +246,8 @@ func (s *Service) SubmitSigned(ctx context.Context, p domain.Principal, r io.Rea
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
+	// From here on the request's spans name the new version.
+	ctx = tracing.WithVersion(ctx, v.ID)
 	// The signature is kept before the record that makes the version
 	// visible to the worker, so no version is ever vetted, and perhaps
 	// auto-approved, before its signature is there.

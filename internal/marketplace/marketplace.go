@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"go.opentelemetry.io/otel/trace"
 
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/app"
@@ -40,6 +41,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/store/blobstore"
 	"gatehouse.dev/gatehouse/internal/store/postgres"
 	"gatehouse.dev/gatehouse/internal/store/sqlite"
+	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/internal/vet/analyzers"
 	vethunt "gatehouse.dev/gatehouse/internal/vet/hunt"
 	"gatehouse.dev/gatehouse/internal/vet/licenses"
@@ -130,6 +132,10 @@ type Config struct {
 	// Environments are the environments hosts enroll into, in promotion
 	// order (issue 18); empty means dev, staging, prod.
 	Environments domain.Environments
+	// TracerProvider, when set, traces the HTTP requests, the pipeline's
+	// jobs, the analyzers and every store and blob call (package
+	// tracing); nil traces nothing and installs none of it.
+	TracerProvider trace.TracerProvider
 }
 
 // environments returns the configured environments or the defaults.
@@ -287,6 +293,15 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		st.Close()
 		return nil, fmt.Errorf("opening blob store: %w", err)
 	}
+	if tp := cfg.TracerProvider; tp != nil {
+		// The one place store calls are traced: every service below
+		// gets the decorated store.
+		system := "sqlite"
+		if cfg.DatabaseURL != "" {
+			system = "postgresql"
+		}
+		st, blobs = tracing.WrapStore(st, tp, system), tracing.WrapBlobs(blobs, tp)
+	}
 	cfg.Log.Info("blob store", "at", blobs.String())
 	vulns, err := vulndb.OpenStore(filepath.Join(cfg.Data, "vulndb"))
 	if err != nil {
@@ -316,7 +331,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		return nil, err
 	}
 	in.VetConfig.Logger = cfg.Log
-	m := &Marketplace{cfg: cfg, Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != "", dataLock: lock, sigstoreRoot: sigRoot}
+	m := &Marketplace{cfg: cfg, Metrics: obs.New(), Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, analyzers: set, behaviourCache: behCache, shared: cfg.DatabaseURL != "", dataLock: lock, sigstoreRoot: sigRoot}
 	rv, err := review.New(ctx, st, cfg.Log)
 	if err != nil {
 		set.close()
@@ -336,6 +351,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	set.sync()
 	m.Pipeline = pipeline.New(pipeline.Config{
 		Store: st, Vetting: in, Certifying: rv, Log: cfg.Log,
+		TracerProvider: cfg.TracerProvider, ObserveStep: m.Metrics.ObserveStage,
 	})
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{

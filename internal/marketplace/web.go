@@ -12,6 +12,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/app"
 	"gatehouse.dev/gatehouse/internal/obs"
+	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/internal/web"
 )
 
@@ -23,7 +24,6 @@ const maxCounted = 1000
 // request, API or page, goes through one middleware that gives it a
 // request id, counts it by route pattern and logs it once.
 func (m *Marketplace) openWeb(ctx context.Context, p *parts) error {
-	m.Metrics = obs.New()
 	log := slog.New(obs.LogHandler(m.cfg.Log.Handler()))
 	m.Intake.VetRunSaved = m.Metrics.ObserveVetRun
 	reg := m.Metrics.Registerer()
@@ -91,6 +91,12 @@ func (m *Marketplace) openWeb(ctx context.Context, p *parts) error {
 	p.server.Fallback = pages
 	p.server.Metrics = m.Metrics.Handler()
 	p.server.Middleware = func(h http.Handler) http.Handler { return m.Metrics.Middleware(h, log) }
+	if tp := m.cfg.TracerProvider; tp != nil {
+		// Tracing sits inside the metrics middleware, which reads the
+		// route the mux matched (tracing.Middleware says why).
+		traced := tracing.Middleware(tp)
+		p.server.Middleware = func(h http.Handler) http.Handler { return m.Metrics.Middleware(traced(h), log) }
+	}
 	p.server.Log = log
 	return nil
 }

@@ -7,6 +7,7 @@ package obs
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +30,7 @@ type Metrics struct {
 	analyzerDuration *prometheus.HistogramVec
 	analyzerResults  *prometheus.CounterVec
 	vetRuns          *prometheus.CounterVec
+	stageDuration    *prometheus.HistogramVec
 }
 
 // New returns Metrics on a fresh registry, with the Go runtime and process
@@ -63,11 +65,16 @@ func New() *Metrics {
 		Namespace: Namespace, Subsystem: "vet", Name: "runs_total",
 		Help: "Vetting runs recorded, by whether they blocked the version.",
 	}, []string{"blocked"})
+	m.stageDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "pipeline", Name: "stage_duration_seconds",
+		Help:    "Time each stage of the pipeline took over one version: stage vet, triage or certify (a job, analyzer empty), or stage analyzer with the analyzer's name.",
+		Buckets: []float64{.001, .005, .025, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	}, []string{"stage", "analyzer"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.httpInFlight,
-		m.analyzerDuration, m.analyzerResults, m.vetRuns,
+		m.analyzerDuration, m.analyzerResults, m.vetRuns, m.stageDuration,
 	)
 	return m
 }
@@ -95,6 +102,7 @@ func (m *Metrics) ObserveVetRun(results []vet.Result, blocked bool) {
 		m.analyzerResults.WithLabelValues(r.Analyzer, string(r.Status)).Inc()
 		if r.Status != vet.Skipped {
 			m.analyzerDuration.WithLabelValues(r.Analyzer).Observe(r.Duration.Seconds())
+			m.stageDuration.WithLabelValues("analyzer", r.Analyzer).Observe(r.Duration.Seconds())
 		}
 	}
 	b := "false"
@@ -102,4 +110,11 @@ func (m *Metrics) ObserveVetRun(results []vet.Result, blocked bool) {
 		b = "true"
 	}
 	m.vetRuns.WithLabelValues(b).Inc()
+}
+
+// ObserveStage records how long one pipeline step (vet, triage, certify)
+// took over one version, in the per-stage histogram beside the analyzers
+// (which ObserveVetRun records).
+func (m *Metrics) ObserveStage(step string, d time.Duration) {
+	m.stageDuration.WithLabelValues(step, "").Observe(d.Seconds())
 }

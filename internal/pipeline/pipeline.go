@@ -33,11 +33,16 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/internal/tracing"
 )
 
 // The steps, each a job kind keyed by version id.
@@ -180,16 +185,22 @@ type Config struct {
 	// Now is the clock of the pipeline and its job queue (nil: the real
 	// one).
 	Now func() time.Time
+	// TracerProvider traces each step's job (nil: no tracing).
+	TracerProvider trace.TracerProvider
+	// ObserveStep, when set, is told how long each step's work took
+	// (the per-stage latency histogram).
+	ObserveStep func(step string, d time.Duration)
 }
 
 // Pipeline runs the steps. Its methods are safe for concurrent use, and
 // any number of processes may run one over the same store.
 type Pipeline struct {
-	cfg   Config
-	kinds []string // the steps this pipeline runs
-	wake  chan struct{}
-	q     store.Queue
-	qerr  error // why the queue could not be opened
+	cfg    Config
+	tracer trace.Tracer
+	kinds  []string // the steps this pipeline runs
+	wake   chan struct{}
+	q      store.Queue
+	qerr   error // why the queue could not be opened
 
 	mu            sync.Mutex
 	lastReconcile time.Time
@@ -208,7 +219,10 @@ func New(cfg Config) *Pipeline {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Pipeline{cfg: cfg, kinds: kinds, wake: make(chan struct{}, 1)}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = noop.NewTracerProvider()
+	}
+	p := &Pipeline{cfg: cfg, tracer: cfg.TracerProvider.Tracer(tracing.Scope), kinds: kinds, wake: make(chan struct{}, 1)}
 	ws := []store.Worker{store.Work[vetJob](&stepWorker[vetJob]{p: p}), store.Work[triageJob](&stepWorker[triageJob]{p: p})}
 	if cfg.Certifying != nil {
 		ws = append(ws, store.Work[certifyJob](&stepWorker[certifyJob]{p: p}))
@@ -381,8 +395,20 @@ type stepWorker[T stepJob] struct {
 // attempt fails it gives up (fails closed) before River discards the job.
 func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	p := w.p
-	runErr := p.run(ctx, job.Kind, job.Args)
 	id := job.Args.version()
+	// Each job is the root of its own trace, and everything under it
+	// (analyzers, store calls) carries the version id.
+	ctx, span := p.tracer.Start(tracing.WithVersion(ctx, id), "pipeline."+job.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("gatehouse.job.kind", job.Kind), attribute.Int("gatehouse.job.attempt", job.Attempt), attribute.Int64("gatehouse.job.id", job.ID)))
+	defer span.End()
+	start := time.Now()
+	runErr := p.run(ctx, job.Kind, job.Args)
+	if p.cfg.ObserveStep != nil {
+		p.cfg.ObserveStep(job.Kind, time.Since(start))
+	}
+	if runErr != nil {
+		span.SetStatus(codes.Error, "step failed")
+	}
 	switch {
 	case runErr == nil:
 		p.advance(ctx, job.JobRow, id)

@@ -242,6 +242,8 @@ func (r *run) one(ctx context.Context, n *node) Result {
 		Started:  time.Now().UTC(),
 		Mode:     r.cfg.AnalyzerMode(n.name),
 	}
+	ctx, span := startSpan(ctx, n.name, res.Version)
+	defer func() { endSpan(span, &res) }()
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
