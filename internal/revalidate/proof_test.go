@@ -1059,3 +1059,36 @@ func TestRetryWithBackoff(t *testing.T) {
 		t.Fatalf("%d attempts, passed events %d; want the third attempt to renew", flaky.calls, len(w.events(v.ID, audit.RevalidationPassed)))
 	}
 }
+
+// TestPeriodicTickIsWorked guards the cadence in a running marketplace:
+// River's periodic tick, inserted by the elected leader, must land in the
+// revalidation queue the worker serves (a job naming no queue goes to
+// River's "default" queue, which nothing works, and a due revalidation
+// would then never run). Nothing here calls Tick or Wake: only River's
+// client, started by Work, can run the due revalidation.
+func TestPeriodicTickIsWorked(t *testing.T) {
+	w := newWorld(t)
+	w.importOSV("GO-2020-0001")
+	v := w.submit("0.9.0", "fixed")
+	// Schedule it without running anything, then let its cadence pass.
+	if err := w.sched.Tick(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := w.schedule(v.ID)
+	w.clock.Advance(r.NextAt.Sub(w.clock.Now()) + time.Hour)
+	if n := len(w.events(v.ID, audit.RevalidationPassed)); n != 0 {
+		t.Fatalf("%d revalidations before the worker started", n)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.sched.Work(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(time.Minute)
+	for len(w.events(v.ID, audit.RevalidationPassed)) == 0 {
+		if time.Now().After(deadline) {
+			jobs, _ := w.sched.PendingJobs(w.ctx, 10)
+			t.Fatalf("the due revalidation did not run within a minute of River's client starting; pending revalidation jobs: %d", len(jobs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

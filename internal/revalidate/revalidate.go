@@ -193,14 +193,12 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Every = time.Minute
 	}
 	s := &Scheduler{cfg: cfg, wake: make(chan struct{}, 1)}
-	tick := river.NewPeriodicJob(river.PeriodicInterval(cfg.Every), func() (river.JobArgs, *river.InsertOpts) {
-		return tickJob{}, nil
-	}, &river.PeriodicJobOpts{RunOnStart: true})
+	tick := store.Periodic{Every: cfg.Every, Args: func() river.JobArgs { return tickJob{} }, RunOnStart: true}
 	q, err := cfg.Store.JobQueue(store.QueueConfig{
 		Name:        Queue,
 		Workers:     []store.Worker{store.Work[revalidateJob](&worker{s: s}), store.Work[tickJob](&tickWorker{s: s})},
 		MaxWorkers:  workers,
-		Periodic:    []*river.PeriodicJob{tick},
+		Periodic:    []store.Periodic{tick},
 		RescueAfter: jobRescue,
 		Now:         clock,
 		Log:         cfg.Log,

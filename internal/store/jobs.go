@@ -35,8 +35,8 @@ type QueueConfig struct {
 	// MaxWorkers bounds the jobs one process works at once (Start).
 	MaxWorkers int
 	// Periodic jobs are inserted on their schedule by the elected leader
-	// alone, so they run once across all processes.
-	Periodic []*river.PeriodicJob
+	// alone, so they run once across all processes, into this queue.
+	Periodic []Periodic
 	// RescueAfter is how long a job may run before River's rescuer takes
 	// it for a dead worker's and runs it again: longer than any job.
 	RescueAfter time.Duration
@@ -44,6 +44,18 @@ type QueueConfig struct {
 	// milliseconds); nil is the real clock.
 	Now func() time.Time
 	Log *slog.Logger
+}
+
+// Periodic is a job inserted every Every into its queue. The queue names
+// the River queue, not the job: a job whose own InsertOpts named none
+// would go to River's "default" queue, which no Gatehouse worker serves,
+// and never run.
+type Periodic struct {
+	Every time.Duration
+	// Args makes the job's arguments at each period.
+	Args func() river.JobArgs
+	// RunOnStart inserts one as soon as the leader starts, too.
+	RunOnStart bool
 }
 
 // Queue is one service's job queue.

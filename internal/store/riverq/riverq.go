@@ -138,7 +138,9 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		}
 		n := max(q.cfg.MaxWorkers, 1, rc.Queues[q.cfg.Name].MaxWorkers)
 		rc.Queues[q.cfg.Name] = river.QueueConfig{MaxWorkers: n}
-		rc.PeriodicJobs = append(rc.PeriodicJobs, q.cfg.Periodic...)
+		for _, p := range q.cfg.Periodic {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, periodicJob(q.cfg.Name, p))
+		}
 		rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, q.cfg.RescueAfter)
 		if q.cfg.Now != nil && rc.Test.Time == nil {
 			rc.Test.Time = clock{q.cfg.Now}
@@ -157,6 +159,15 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		return nil, fmt.Errorf("starting River's client: %w", err)
 	}
 	return c, nil
+}
+
+// periodicJob is p as River's periodic job, inserted into queue whatever
+// the job's own InsertOpts say (River would put a job naming no queue in
+// its "default" queue, which no worker here serves).
+func periodicJob(queue string, p store.Periodic) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(p.Every), func() (river.JobArgs, *river.InsertOpts) {
+		return p.Args(), &river.InsertOpts{Queue: queue}
+	}, &river.PeriodicJobOpts{RunOnStart: p.RunOnStart})
 }
 
 // NextRetry is the retry policy of every queue's jobs: their worker's.
