@@ -63,6 +63,10 @@ type Queue interface {
 	// Insert adds a job; enqueued is false when River's unique options
 	// found one already active.
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (enqueued bool, err error)
+	// InsertUnique is Insert that also returns the job: the one added,
+	// or, when enqueued is false, the active one River's unique options
+	// kept (its state says whether it is already running).
+	InsertUnique(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (job *rivertype.JobRow, enqueued bool, err error)
 	// RunPending works, in this goroutine, every job of the queue that is
 	// due (scheduled and retried jobs whose time came included), and the
 	// jobs those queue, until none is due: how tests drive the queue

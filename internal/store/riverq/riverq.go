@@ -271,6 +271,13 @@ func (q *Queue[TTx]) NextRetry(job *rivertype.JobRow) time.Time {
 
 // Insert adds a job to the queue (the job's own InsertOpts name no queue).
 func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (bool, error) {
+	_, ok, err := q.InsertUnique(ctx, args, opts)
+	return ok, err
+}
+
+// InsertUnique adds a job to the queue and returns it, or the active
+// duplicate River kept.
+func (q *Queue[TTx]) InsertUnique(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, bool, error) {
 	o := river.InsertOpts{}
 	if opts != nil {
 		o = *opts
@@ -280,9 +287,9 @@ func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river
 	}
 	res, err := q.client.Insert(ctx, args, &o)
 	if err != nil {
-		return false, fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
+		return nil, false, fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
 	}
-	return !res.UniqueSkippedAsDuplicate, nil
+	return res.Job, !res.UniqueSkippedAsDuplicate, nil
 }
 
 // WorkerID names what works the queue's jobs in this process (the store's
@@ -390,7 +397,12 @@ func (q *Queue[TTx]) RunPending(ctx context.Context) error {
 func (q *Queue[TTx]) settle(ctx context.Context, exec riverdriver.Executor, job *rivertype.JobRow, runErr error) error {
 	now := q.now()
 	var p *riverdriver.JobSetStateIfRunningParams
+	var snooze *rivertype.JobSnoozeError
 	switch {
+	case errors.As(runErr, &snooze):
+		// As River's executor: a snoozed job waits, and the attempt it
+		// did not use is given back.
+		p = riverdriver.JobSetStateSnoozed(job.ID, now.Add(snooze.Duration), job.Attempt-1, nil)
 	case runErr == nil:
 		p = riverdriver.JobSetStateCompleted(job.ID, now, nil)
 	default:
