@@ -69,12 +69,17 @@ func (g gatehouse) refused(want []string, args ...string) {
 }
 
 // startMarketplace opens a marketplace in a temp data folder and serves it
-// on a loopback port until the test ends.
-func startMarketplace(t *testing.T) (base, adminToken string) {
+// on a loopback port until the test ends; opts change its configuration
+// (a provenance policy, webhooks to loopback receivers).
+func startMarketplace(t *testing.T, opts ...func(*marketplace.Config)) (base, adminToken string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	data := t.TempDir()
-	m, err := marketplace.Open(ctx, marketplace.Config{Data: data, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := marketplace.Config{Data: data, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := marketplace.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,9 +114,9 @@ type cast struct {
 
 // startCast starts a marketplace and makes a token for each role: a
 // publisher of acme, two reviewers (a high tier needs two) and a steward.
-func startCast(t *testing.T) cast {
+func startCast(t *testing.T, opts ...func(*marketplace.Config)) cast {
 	t.Helper()
-	base, adminToken := startMarketplace(t)
+	base, adminToken := startMarketplace(t, opts...)
 	c := cast{base: base, admin: gatehouse{t: t, env: map[string]string{"GATEHOUSE_SERVER": base, "GATEHOUSE_TOKEN": adminToken}}}
 	c.publisher = c.admin.with("GATEHOUSE_TOKEN", c.token("publisher", "dev@acme.example.com", "--namespace", "acme"))
 	c.reviewer = c.admin.with("GATEHOUSE_TOKEN", c.token("reviewer", "rev@gatehouse.example"))

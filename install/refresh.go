@@ -161,5 +161,35 @@ func refreshPlugin(ctx context.Context, src Source, root *verify.TrustRoot, rev 
 	opts := optionsFor(root, rev, stateDir, c)
 	opts.ExpectedDigest = e.Digest
 	s.Result, s.Err = verify.Verify(ctx, pkg, b, opts)
+	if s.Err == nil {
+		s.Err = suspended(ctx, src, e)
+	}
 	return s
+}
+
+// StateSource is a Source that also says what state a version is in now.
+// A suspended version keeps its certificate, so its bundle verifies and
+// the revocation list does not name it: Refresh asks, and refuses it.
+type StateSource interface {
+	VersionState(ctx context.Context, pluginID, version string) (state, reason string, err error)
+}
+
+// suspended refuses a version the marketplace says is suspended (a
+// steward's suspension, a failed revalidation, a compromised publisher
+// key). A host that keeps an environment's status feed learns this from
+// the signed feed; one that refreshes from the marketplace learns it here.
+// Not being able to ask is a failure too: the host asked to be told.
+func suspended(ctx context.Context, src Source, e LockEntry) error {
+	ss, ok := src.(StateSource)
+	if !ok {
+		return nil
+	}
+	state, reason, err := ss.VersionState(ctx, e.ID, e.Version)
+	if err != nil {
+		return &verify.Error{Check: verify.CheckStatus, Err: fmt.Errorf("asking the marketplace whether %s@%s is still certified: %w", e.ID, e.Version, err)}
+	}
+	if state == "suspended" {
+		return &verify.Error{Check: verify.CheckStatus, Err: fmt.Errorf("%w: the marketplace suspended %s@%s: %s", verify.ErrSuspended, e.ID, e.Version, reason)}
+	}
+	return nil
 }

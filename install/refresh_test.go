@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,38 @@ func TestRefreshRefusesATamperedList(t *testing.T) {
 	// Had list 99 been recorded, the genuine list 1 would now be refused.
 	if _, _, err := install.VerifyFile(context.Background(), files, hostCheck()); err != nil {
 		t.Fatalf("after the refused refresh: %v", err)
+	}
+}
+
+// TestRefreshRefusesASuspendedVersion guards a host that refreshes from
+// the marketplace without an environment's status feed: a suspended
+// version keeps a certificate that verifies and is on no revocation list,
+// so only the marketplace's word that it is suspended stops it.
+func TestRefreshRefusesASuspendedVersion(t *testing.T) {
+	t.Parallel()
+	m := installtest.New(t, t0)
+	a := m.Publish(installtest.Plugin{ID: "acme/a", Version: "1.0.0"})
+	m.Publish(installtest.Plugin{ID: "acme/b", Version: "1.0.0"})
+	dir := t.TempDir()
+	opts := options(t, m, dir)
+	mustInstall(t, "acme/a", opts)
+	mustInstall(t, "acme/b", opts)
+	m.Suspend(a, "publisher key k1 was reported compromised")
+
+	res, err := install.Refresh(context.Background(), opts.Source, folderFiles(dir), hostCheck())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]error{}
+	for _, p := range res.Plugins {
+		got[p.ID] = p.Err
+	}
+	var ve *verify.Error
+	if err := got["acme/a"]; !errors.Is(err, verify.ErrSuspended) || !errors.As(err, &ve) || ve.Check != verify.CheckStatus ||
+		!strings.Contains(err.Error(), "reported compromised") {
+		t.Errorf("acme/a: %v; want it refused as suspended, with the reason", err)
+	}
+	if err := got["acme/b"]; err != nil {
+		t.Errorf("acme/b, still certified: %v", err)
 	}
 }

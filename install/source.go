@@ -154,6 +154,35 @@ func (h *HTTP) Releases(ctx context.Context, pluginID string) ([]Release, error)
 	return out, nil
 }
 
+// VersionState implements StateSource from the public catalog: the
+// version's state ("certified", "suspended", ...) and the reason the
+// marketplace gives; "" when the catalog lists no such version.
+func (h *HTTP) VersionState(ctx context.Context, pluginID, version string) (state, reason string, err error) {
+	if err := validID(pluginID); err != nil {
+		return "", "", err
+	}
+	data, err := h.get(ctx, "/api/v1/plugins/"+pluginID, maxCatalogBytes)
+	if err != nil {
+		return "", "", err
+	}
+	var detail struct {
+		Versions []struct {
+			Version string `json:"version"`
+			State   string `json:"state"`
+			Reason  string `json:"reason"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal(data, &detail); err != nil {
+		return "", "", fmt.Errorf("the catalog entry of %s is not valid JSON: %w", pluginID, err)
+	}
+	for _, v := range detail.Versions {
+		if v.Version == version {
+			return v.State, v.Reason, nil
+		}
+	}
+	return "", "", nil
+}
+
 // Package implements Source.
 func (h *HTTP) Package(ctx context.Context, digest string, max int64) ([]byte, error) {
 	if !trust.ValidDigest(digest) {

@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -86,4 +87,50 @@ func splitSubjectName(s string) (id, version string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("%w: subject name %q is not \"namespace/name@version\"", ErrMalformed, s)
+}
+
+// CosignPackage adds s's signature to env, a publisher signature over
+// digest that another key made: the same statement, signed again, so the
+// version stays vouched for when one of its keys is later retired or
+// reported compromised. env is not changed; the co-signed envelope is
+// returned. It refuses an envelope over another digest, one s has signed
+// already, and one that would carry more than MaxSignatures signatures.
+// The signatures already in env are not verified (their keys' public
+// halves are the marketplace's to check).
+func CosignPackage(ctx context.Context, s Signer, env *dsse.Envelope, digest string) (*dsse.Envelope, error) {
+	if env == nil {
+		return nil, fmt.Errorf("%w: no envelope to co-sign", ErrMalformed)
+	}
+	if _, err := digestHex(digest); err != nil {
+		return nil, err
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return nil, fmt.Errorf("%w: envelope holds %q, want %q", ErrMalformed, env.PayloadType, PayloadTypeInToto)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not base64: %v", ErrMalformed, err)
+	}
+	var pred publishPredicate
+	st, err := parseStatement(payload, PredicatePublish, &pred)
+	if err != nil {
+		return nil, fmt.Errorf("co-signing: %w", err)
+	}
+	if got, _ := st.SubjectDigest(); got != digest {
+		return nil, fmt.Errorf("co-signing: %w: the signature signs %s, the package is %s", ErrWrongDigest, got, digest)
+	}
+	for _, sig := range env.Signatures {
+		if sig.KeyID == s.KeyID() {
+			return nil, fmt.Errorf("co-signing: key %s signed this package already", s.KeyID())
+		}
+	}
+	if len(env.Signatures) >= MaxSignatures {
+		return nil, fmt.Errorf("co-signing: the envelope carries %d signatures already; at most %d are accepted", len(env.Signatures), MaxSignatures)
+	}
+	one, err := SignEnvelope(ctx, s, PayloadTypeInToto, payload)
+	if err != nil {
+		return nil, err
+	}
+	out := &dsse.Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: append(slices.Clone(env.Signatures), one.Signatures...)}
+	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ita1 "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -114,6 +115,63 @@ func TestPackageSignature(t *testing.T) {
 	ring.Retire(pub.KeyID(), t0.Add(-time.Hour))
 	if _, err := VerifyPackageSignature(env, digest, ring); !errors.Is(err, ErrKeyNotActive) {
 		t.Errorf("retired key: %v", err)
+	}
+}
+
+// TestCosignedPackageVerifiesWithEitherKey guards co-signing: a second
+// key signs the same statement, and the envelope verifies with either key
+// alone (so retiring or losing one leaves the other's signature), while a
+// signature over another package, a second signature by the same key, and
+// a tampered payload are refused.
+func TestCosignedPackageVerifiesWithEitherKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	first, _ := GenerateKey(Ed25519)
+	second, _ := GenerateKey(ECDSAP256)
+	env, err := SignPackageAt(ctx, first, digest, "acme/hello", "1.0.0", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := CosignPackage(ctx, second, env, digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env.Signatures) != 1 || len(both.Signatures) != 2 || both.Payload != env.Payload {
+		t.Fatalf("co-signing changed the original or the statement: %d, %d signatures", len(env.Signatures), len(both.Signatures))
+	}
+	for _, s := range []*FileSigner{first, second} {
+		ring, _ := NewKeyring(Key{PublicKey: s.PublicKey()})
+		got, err := VerifyPackageSignature(both, digest, ring)
+		if err != nil || got.KeyID != s.KeyID() || !got.SignedAt.Equal(t0) {
+			t.Errorf("verified with key %s alone: %+v, %v", s.KeyID(), got, err)
+		}
+	}
+	other := "sha256:" + strings.Repeat("f", 64)
+	for _, tc := range []struct {
+		name   string
+		signer *FileSigner
+		env    func() *dsse.Envelope
+		digest string
+		want   string
+	}{
+		{"another package", second, func() *dsse.Envelope { return env }, other, "signs " + digest},
+		{"the same key twice", second, func() *dsse.Envelope { return both }, digest, "signed this package already"},
+		{"not base64", second, func() *dsse.Envelope { e := *env; e.Payload = "%%"; return &e }, digest, "not base64"},
+		{"another payload type", second, func() *dsse.Envelope { e := *env; e.PayloadType = "application/json"; return &e }, digest, "want"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := CosignPackage(ctx, tc.signer, tc.env(), tc.digest); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	full := &dsse.Envelope{PayloadType: env.PayloadType, Payload: env.Payload}
+	for range MaxSignatures {
+		s, _ := GenerateKey(Ed25519)
+		full.Signatures = append(full.Signatures, dsse.Signature{KeyID: s.KeyID(), Sig: "AA=="})
+	}
+	if _, err := CosignPackage(ctx, second, full, digest); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("a full envelope: %v", err)
 	}
 }
 

@@ -61,8 +61,10 @@ type Market struct {
 type Version struct {
 	ID, Version, Digest string
 	State               string
-	Package             []byte
-	Bundle              *verify.Bundle
+	// Reason is why it is in State, as the catalog says (a suspension's).
+	Reason  string
+	Package []byte
+	Bundle  *verify.Bundle
 }
 
 // New starts a marketplace; it is closed when the test ends.
@@ -303,13 +305,14 @@ func (m *Market) handler() http.Handler {
 			Version string `json:"version"`
 			Digest  string `json:"digest"`
 			State   string `json:"state"`
+			Reason  string `json:"reason,omitempty"`
 		}
 		out := struct {
 			ID       string `json:"id"`
 			Versions []ver  `json:"versions"`
 		}{ID: id, Versions: []ver{}}
 		for _, v := range vs {
-			out.Versions = append(out.Versions, ver{v.Version, v.Digest, v.State})
+			out.Versions = append(out.Versions, ver{v.Version, v.Digest, v.State, v.Reason})
 		}
 		m.mu.Unlock()
 		if len(vs) == 0 {
@@ -355,6 +358,14 @@ func (m *Market) handler() http.Handler {
 		w.Write(data)
 	})
 	return mux
+}
+
+// Suspend marks v suspended for reason in the catalog: its certificate
+// and bundle stay as they are, as the marketplace's do.
+func (m *Market) Suspend(v *Version, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v.State, v.Reason = "suspended", reason
 }
 
 // Versions returns the published versions of a plugin.

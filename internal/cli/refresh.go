@@ -87,6 +87,13 @@ func (v *verifyFlags) refreshFolder(cmd *cobra.Command, g *globals, path string)
 	if folder && len(failed) > 0 {
 		return chk, &exitError{code: 2, msg: fmt.Sprintf("%s no longer verifies; hosts must not load it", strings.Join(failed, ", "))}
 	}
+	// A package refused by the refresh (suspended, say) is refused even
+	// when its files alone still verify.
+	for _, p := range res.Plugins {
+		if !folder && p.Err != nil && filepath.Clean(p.Package) == filepath.Clean(path) {
+			return chk, &exitError{code: 2, msg: fmt.Sprintf("%s@%s no longer verifies; hosts must not load it: %v", p.ID, p.Version, p.Err)}
+		}
+	}
 	return chk, nil
 }
 

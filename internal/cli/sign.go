@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/internal/intake"
@@ -15,14 +16,22 @@ const SignatureSuffix = ".sig"
 
 func pluginSignCmd(g *globals) *cobra.Command {
 	var keyFile, out string
+	var add bool
 	c := &cobra.Command{
-		Use:   "sign PACKAGE --key FILE",
-		Short: "Sign a package as its publisher; writes PACKAGE.sig (a DSSE envelope over the package digest)",
+		Use:   "sign PACKAGE --key FILE [--add]",
+		Short: "Sign a package as its publisher; writes PACKAGE.sig (a DSSE envelope over the package digest); --add co-signs one",
 		Long: `Sign a package with your publisher key (made by ` + "`gatehouse keys generate`" + `).
 The signature is an in-toto statement whose subject is the package's digest
 and namespace/name@version, in a DSSE envelope. ` + "`gatehouse plugin submit PACKAGE`" + `
 sends PACKAGE.sig with the package; the namespace must have your public key
-registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).`,
+registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).
+
+With --add, your key co-signs the signature another of the namespace's keys
+made (PACKAGE.sig, or -o): the same statement, signed again. A version
+signed by two keys stays trusted when one of them is later reported
+compromised (` + "`gatehouse keys compromised`" + `): it is re-checked, not suspended.`,
+		Example: `  gatehouse plugin sign hello.gpkg --key release.key
+  gatehouse plugin sign hello.gpkg --key backup.key --add`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyFile == "" {
@@ -36,19 +45,35 @@ registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).`,
 			if err != nil {
 				return err
 			}
-			env, err := intake.Sign(cmd.Context(), signer, pkg)
-			if err != nil {
+			if out == "" {
+				out = args[0] + SignatureSuffix
+			}
+			var env *dsse.Envelope
+			if add {
+				prev, err := readBounded(out, trust.MaxEnvelopeBytes)
+				if err != nil {
+					return fmt.Errorf("--add co-signs an existing signature: %w (sign with the first key without --add)", err)
+				}
+				first, err := trust.ParseEnvelope(prev)
+				if err != nil {
+					return fmt.Errorf("%s: %w", out, err)
+				}
+				if env, err = intake.Cosign(cmd.Context(), signer, pkg, first); err != nil {
+					return fmt.Errorf("co-signing %s: %w", args[0], err)
+				}
+			} else if env, err = intake.Sign(cmd.Context(), signer, pkg); err != nil {
 				return fmt.Errorf("signing %s: %w", args[0], err)
 			}
 			b, err := trust.MarshalEnvelope(env)
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = args[0] + SignatureSuffix
-			}
 			if err := trust.WriteFileAtomic(out, b, 0o644); err != nil {
 				return err
+			}
+			if add {
+				fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s (co-signed by key %s; %d signatures)\n", out, signer.KeyID(), len(env.Signatures))
+				return nil
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s (key %s)\n", out, signer.KeyID())
 			return nil
@@ -56,6 +81,7 @@ registered (` + "`gatehouse namespace key add NAMESPACE KEY.pub`" + `).`,
 	}
 	c.Flags().StringVar(&keyFile, "key", "", "your private key file (PEM, mode 0600)")
 	c.Flags().StringVarP(&out, "output", "o", "", "where to write the signature (default PACKAGE.sig)")
+	c.Flags().BoolVar(&add, "add", false, "co-sign: add this key's signature to the existing signature file instead of replacing it")
 	return c
 }
 

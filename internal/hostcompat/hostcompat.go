@@ -140,14 +140,12 @@ func New(cfg Config) (*Service, error) {
 		}
 		s.cfg.CacheDir, s.ownCache = dir, dir
 	}
-	tick := river.NewPeriodicJob(river.PeriodicInterval(cfg.Every), func() (river.JobArgs, *river.InsertOpts) {
-		return noticeJob{}, nil
-	}, &river.PeriodicJobOpts{RunOnStart: true})
+	tick := store.Periodic{Every: cfg.Every, Args: func() river.JobArgs { return noticeJob{} }, RunOnStart: true}
 	q, err := cfg.Store.JobQueue(store.QueueConfig{
 		Name:        Queue,
 		Workers:     []store.Worker{store.Work[noticeJob](&noticeWorker{s: s})},
 		MaxWorkers:  1,
-		Periodic:    []*river.PeriodicJob{tick},
+		Periodic:    []store.Periodic{tick},
 		RescueAfter: 30 * time.Minute,
 		Now:         clock,
 		Log:         cfg.Log,

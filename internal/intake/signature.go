@@ -151,3 +151,14 @@ func Sign(ctx context.Context, signer trust.Signer, pkg []byte) (*dsse.Envelope,
 	}
 	return trust.SignPackage(ctx, signer, p.Digest, m.ID, m.Version)
 }
+
+// Cosign adds signer's signature to env, another key's publisher
+// signature over pkg (trust.CosignPackage): the package is read again so
+// a signature over other bytes is refused here, not at submission.
+func Cosign(ctx context.Context, signer trust.Signer, pkg []byte, env *dsse.Envelope) (*dsse.Envelope, error) {
+	p, err := pkgfile.Read(bytes.NewReader(pkg), pkgfile.DefaultLimits())
+	if err != nil {
+		return nil, fmt.Errorf("reading the package: %w", err)
+	}
+	return trust.CosignPackage(ctx, signer, env, p.Digest)
+}

@@ -1059,3 +1059,94 @@ func TestRetryWithBackoff(t *testing.T) {
 		t.Fatalf("%d attempts, passed events %d; want the third attempt to renew", flaky.calls, len(w.events(v.ID, audit.RevalidationPassed)))
 	}
 }
+
+// TestPeriodicTickIsWorked guards the cadence in a running marketplace:
+// River's periodic tick, inserted by the elected leader, must land in the
+// revalidation queue the worker serves (a job naming no queue goes to
+// River's "default" queue, which nothing works, and a due revalidation
+// would then never run). Nothing here calls Tick or Wake: only River's
+// client, started by Work, can run the due revalidation.
+func TestPeriodicTickIsWorked(t *testing.T) {
+	w := newWorld(t)
+	w.importOSV("GO-2020-0001")
+	v := w.submit("0.9.0", "fixed")
+	// Schedule it without running anything, then let its cadence pass.
+	if err := w.sched.Tick(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := w.schedule(v.ID)
+	w.clock.Advance(r.NextAt.Sub(w.clock.Now()) + time.Hour)
+	if n := len(w.events(v.ID, audit.RevalidationPassed)); n != 0 {
+		t.Fatalf("%d revalidations before the worker started", n)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.sched.Work(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(time.Minute)
+	for len(w.events(v.ID, audit.RevalidationPassed)) == 0 {
+		if time.Now().After(deadline) {
+			jobs, _ := w.sched.PendingJobs(w.ctx, 10)
+			t.Fatalf("the due revalidation did not run within a minute of River's client starting; pending revalidation jobs: %d", len(jobs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// blockingVetter holds the first revalidation in the analyzers until
+// released, as a long one would be.
+type blockingVetter struct {
+	revalidate.Vetter
+	started, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingVetter) Revet(ctx context.Context, id, actor, why string) (intake.Revetted, error) {
+	b.once.Do(func() {
+		close(b.started)
+		<-b.release
+	})
+	return b.Vetter.Revet(ctx, id, actor, why)
+}
+
+// TestChangeDuringRunningRevalidationIsRechecked guards a change made
+// while the version's revalidation is running (a key removed after the
+// running check read the keys): River's unique options count the running
+// job, so the change's re-check used to be dropped as a duplicate. It
+// must run after the running one, once however many changes arrive.
+func TestChangeDuringRunningRevalidationIsRechecked(t *testing.T) {
+	w := newWorld(t)
+	w.importOSV("GO-2020-0001")
+	v := w.submit("0.9.0", "fixed")
+	bv := &blockingVetter{Vetter: w.in, started: make(chan struct{}), release: make(chan struct{})}
+	sched, err := revalidate.New(revalidate.Config{Store: w.st, Vetter: bv, Certifier: w.certs, Policy: w.review.Engine, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := sched.Enqueue(w.ctx, v.ID, "sam", "scheduled"); !ok || err != nil {
+		t.Fatalf("Enqueue = %v, %v", ok, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sched.Tick(w.ctx) }()
+	<-bv.started
+	// Two changes while it runs: one follow-up is queued for both.
+	n, err := sched.EnqueueVersions(w.ctx, []string{v.ID}, "pia", revalidate.TriggerKeyRemoved, "publisher key k2 of namespace acme retired")
+	if err != nil || n != 1 {
+		t.Fatalf("EnqueueVersions during a running revalidation = %d, %v; want the follow-up queued", n, err)
+	}
+	if n, err := sched.EnqueueVersions(w.ctx, []string{v.ID}, "pia", revalidate.TriggerOwnerChange, "namespace acme transferred"); err != nil || n != 0 {
+		t.Fatalf("a second change queued %d, %v; want it to join the follow-up", n, err)
+	}
+	close(bv.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	passed := w.events(v.ID, audit.RevalidationPassed)
+	if len(passed) != 2 || !strings.Contains(passed[1].Reason, "key-removed") {
+		var reasons []string
+		for _, e := range passed {
+			reasons = append(reasons, e.Reason)
+		}
+		t.Fatalf("revalidations passed: %q; want the running one, then the key removal's", reasons)
+	}
+}

@@ -8,7 +8,8 @@
 // certified by then, the version is revoked.
 //
 // All of it runs as River jobs (riverqueue) in the store's database: one
-// job per version at a time (unique while queued or running), rescued by
+// job per version at a time (unique while queued or running; a change
+// made while one runs queues a follow-up that waits for it), rescued by
 // River when a worker dies mid-way, and retried with exponential backoff.
 // The cadence itself is a River periodic job, inserted by the elected
 // leader alone, so it runs once across all processes. Time comes from
@@ -193,14 +194,12 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Every = time.Minute
 	}
 	s := &Scheduler{cfg: cfg, wake: make(chan struct{}, 1)}
-	tick := river.NewPeriodicJob(river.PeriodicInterval(cfg.Every), func() (river.JobArgs, *river.InsertOpts) {
-		return tickJob{}, nil
-	}, &river.PeriodicJobOpts{RunOnStart: true})
+	tick := store.Periodic{Every: cfg.Every, Args: func() river.JobArgs { return tickJob{} }, RunOnStart: true}
 	q, err := cfg.Store.JobQueue(store.QueueConfig{
 		Name:        Queue,
 		Workers:     []store.Worker{store.Work[revalidateJob](&worker{s: s}), store.Work[tickJob](&tickWorker{s: s})},
 		MaxWorkers:  workers,
-		Periodic:    []*river.PeriodicJob{tick},
+		Periodic:    []store.Periodic{tick},
 		RescueAfter: jobRescue,
 		Now:         clock,
 		Log:         cfg.Log,
@@ -222,9 +221,15 @@ type jobArgs struct {
 }
 
 // revalidateJob is the River job of one version's revalidation, unique
-// per version while queued or running.
+// per version while queued or running. River counts a running job against
+// the unique key (its unique states must include running), so a change
+// made while a revalidation runs (which may have read the state before
+// it) would be dropped as a duplicate: After names the running job such
+// a change follows, making the follow-up a job of its own, one per
+// running job (further changes meanwhile join it).
 type revalidateJob struct {
 	Version string `json:"version" river:"unique"`
+	After   int64  `json:"after,omitempty" river:"unique"`
 	jobArgs
 }
 
@@ -259,8 +264,24 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[revalidateJob]) error {
+	// One revalidation of a version at a time: a follow-up waits for the
+	// older job it follows, which another worker may still be running.
+	running, err := w.s.q.List(ctx, []rivertype.JobState{rivertype.JobStateRunning}, 1000)
+	if err != nil {
+		return err
+	}
+	for _, r := range running {
+		var other revalidateJob
+		if r.ID < job.ID && r.Kind == JobKind && json.Unmarshal(r.EncodedArgs, &other) == nil && other.Version == job.Args.Version {
+			return river.JobSnooze(followUpWait)
+		}
+	}
 	return w.s.runJob(ctx, job)
 }
+
+// followUpWait is how long a follow-up revalidation waits before looking
+// again whether the one it follows has finished.
+const followUpWait = 5 * time.Second
 
 func (w *worker) NextRetry(job *river.Job[revalidateJob]) time.Time {
 	return w.s.cfg.Now().Add(retry.After(job.Attempt))
@@ -350,14 +371,29 @@ func (s *Scheduler) queueDue(ctx context.Context) error {
 }
 
 // Enqueue queues a revalidation of one version now; false when one is
-// already queued or running (it will see today's data too).
+// already queued and not yet started (it will see today's data too). When
+// one is running, a follow-up is queued to run after it.
 func (s *Scheduler) Enqueue(ctx context.Context, versionID, actor, why string) (bool, error) {
 	job := revalidateJob{Version: versionID, jobArgs: jobArgs{Actor: actor, Why: truncate(why, 1024)}}
-	ok, err := s.q.Insert(ctx, job, &river.InsertOpts{ScheduledAt: s.cfg.Now()})
+	ok, err := s.insert(ctx, job)
 	if err != nil {
 		return false, fmt.Errorf("queueing revalidation of %s: %w", versionID, err)
 	}
 	return ok, nil
+}
+
+// insert queues job, or, when a revalidation of the version is already
+// running (it may have read what the change alters before the change), a
+// follow-up that runs after it. A queued one that has not started will
+// see the change itself: false.
+func (s *Scheduler) insert(ctx context.Context, job revalidateJob) (bool, error) {
+	opts := &river.InsertOpts{ScheduledAt: s.cfg.Now()}
+	row, ok, err := s.q.InsertUnique(ctx, job, opts)
+	if err != nil || ok || row == nil || row.State != rivertype.JobStateRunning {
+		return ok, err
+	}
+	job.After = row.ID
+	return s.q.Insert(ctx, job, opts)
 }
 
 // Trigger names a change that queues re-checks of the versions it covers.
@@ -375,13 +411,15 @@ const (
 )
 
 // EnqueueVersions queues a revalidation of each version for trigger, and
-// returns how many were queued (a version already queued or running is
-// not queued twice; it will see the change too).
+// returns how many were queued (a version already queued is not queued
+// twice, as it will see the change too; one whose revalidation is running
+// gets a follow-up after it, since the running one may have read the
+// state before the change).
 func (s *Scheduler) EnqueueVersions(ctx context.Context, ids []string, actor string, trigger Trigger, why string) (int, error) {
 	n := 0
 	for _, id := range ids {
 		job := revalidateJob{Version: id, jobArgs: jobArgs{Actor: actor, Why: truncate(string(trigger)+": "+why, 1024), Trigger: trigger}}
-		ok, err := s.q.Insert(ctx, job, &river.InsertOpts{ScheduledAt: s.cfg.Now()})
+		ok, err := s.insert(ctx, job)
 		if err != nil {
 			return n, fmt.Errorf("queueing revalidation of %s (%s): %w", id, trigger, err)
 		}

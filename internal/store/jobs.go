@@ -35,8 +35,8 @@ type QueueConfig struct {
 	// MaxWorkers bounds the jobs one process works at once (Start).
 	MaxWorkers int
 	// Periodic jobs are inserted on their schedule by the elected leader
-	// alone, so they run once across all processes.
-	Periodic []*river.PeriodicJob
+	// alone, so they run once across all processes, into this queue.
+	Periodic []Periodic
 	// RescueAfter is how long a job may run before River's rescuer takes
 	// it for a dead worker's and runs it again: longer than any job.
 	RescueAfter time.Duration
@@ -46,11 +46,27 @@ type QueueConfig struct {
 	Log *slog.Logger
 }
 
+// Periodic is a job inserted every Every into its queue. The queue names
+// the River queue, not the job: a job whose own InsertOpts named none
+// would go to River's "default" queue, which no Gatehouse worker serves,
+// and never run.
+type Periodic struct {
+	Every time.Duration
+	// Args makes the job's arguments at each period.
+	Args func() river.JobArgs
+	// RunOnStart inserts one as soon as the leader starts, too.
+	RunOnStart bool
+}
+
 // Queue is one service's job queue.
 type Queue interface {
 	// Insert adds a job; enqueued is false when River's unique options
 	// found one already active.
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (enqueued bool, err error)
+	// InsertUnique is Insert that also returns the job: the one added,
+	// or, when enqueued is false, the active one River's unique options
+	// kept (its state says whether it is already running).
+	InsertUnique(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (job *rivertype.JobRow, enqueued bool, err error)
 	// RunPending works, in this goroutine, every job of the queue that is
 	// due (scheduled and retried jobs whose time came included), and the
 	// jobs those queue, until none is due: how tests drive the queue

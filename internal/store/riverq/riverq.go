@@ -138,7 +138,9 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		}
 		n := max(q.cfg.MaxWorkers, 1, rc.Queues[q.cfg.Name].MaxWorkers)
 		rc.Queues[q.cfg.Name] = river.QueueConfig{MaxWorkers: n}
-		rc.PeriodicJobs = append(rc.PeriodicJobs, q.cfg.Periodic...)
+		for _, p := range q.cfg.Periodic {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, periodicJob(q.cfg.Name, p))
+		}
 		rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, q.cfg.RescueAfter)
 		if q.cfg.Now != nil && rc.Test.Time == nil {
 			rc.Test.Time = clock{q.cfg.Now}
@@ -157,6 +159,15 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		return nil, fmt.Errorf("starting River's client: %w", err)
 	}
 	return c, nil
+}
+
+// periodicJob is p as River's periodic job, inserted into queue whatever
+// the job's own InsertOpts say (River would put a job naming no queue in
+// its "default" queue, which no worker here serves).
+func periodicJob(queue string, p store.Periodic) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(p.Every), func() (river.JobArgs, *river.InsertOpts) {
+		return p.Args(), &river.InsertOpts{Queue: queue}
+	}, &river.PeriodicJobOpts{RunOnStart: p.RunOnStart})
 }
 
 // NextRetry is the retry policy of every queue's jobs: their worker's.
@@ -260,6 +271,13 @@ func (q *Queue[TTx]) NextRetry(job *rivertype.JobRow) time.Time {
 
 // Insert adds a job to the queue (the job's own InsertOpts name no queue).
 func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (bool, error) {
+	_, ok, err := q.InsertUnique(ctx, args, opts)
+	return ok, err
+}
+
+// InsertUnique adds a job to the queue and returns it, or the active
+// duplicate River kept.
+func (q *Queue[TTx]) InsertUnique(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobRow, bool, error) {
 	o := river.InsertOpts{}
 	if opts != nil {
 		o = *opts
@@ -269,9 +287,9 @@ func (q *Queue[TTx]) Insert(ctx context.Context, args river.JobArgs, opts *river
 	}
 	res, err := q.client.Insert(ctx, args, &o)
 	if err != nil {
-		return false, fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
+		return nil, false, fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
 	}
-	return !res.UniqueSkippedAsDuplicate, nil
+	return res.Job, !res.UniqueSkippedAsDuplicate, nil
 }
 
 // WorkerID names what works the queue's jobs in this process (the store's
@@ -379,7 +397,12 @@ func (q *Queue[TTx]) RunPending(ctx context.Context) error {
 func (q *Queue[TTx]) settle(ctx context.Context, exec riverdriver.Executor, job *rivertype.JobRow, runErr error) error {
 	now := q.now()
 	var p *riverdriver.JobSetStateIfRunningParams
+	var snooze *rivertype.JobSnoozeError
 	switch {
+	case errors.As(runErr, &snooze):
+		// As River's executor: a snoozed job waits, and the attempt it
+		// did not use is given back.
+		p = riverdriver.JobSetStateSnoozed(job.ID, now.Add(snooze.Duration), job.Attempt-1, nil)
 	case runErr == nil:
 		p = riverdriver.JobSetStateCompleted(job.ID, now, nil)
 	default:
