@@ -362,7 +362,7 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 
 	return &Result{
 		Warnings: warnings,
-		Digest: digest, PluginID: id, Version: version, Certificate: cert,
+		Digest:   digest, PluginID: id, Version: version, Certificate: cert,
 		PublisherKeyID: pubKeyID, MarketplaceKeyID: mkey.ID,
 		LogIndex: b.Log.Index, Checkpoint: cp, RevocationList: rl.Number,
 	}, nil
