@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/audit"
 	"gatehouse.dev/gatehouse/internal/certify/certifytest"
 	"gatehouse.dev/gatehouse/internal/domain"
@@ -339,5 +340,35 @@ func TestRetiredKeyQueuesRecheck(t *testing.T) {
 	// A retired key's past signatures stay valid: nothing is suspended.
 	if v := w.state(t, byOld.ID); v.State != lifecycle.Certified {
 		t.Errorf("%s is %s, want certified", byOld.ID, v.State)
+	}
+}
+
+// TestTransferRevokesFormerOwnersScopedTokens: a token scoped to a
+// namespace acts in it whoever owns it, so a transfer revokes the scoped
+// tokens of everyone but the new owners: the former owner's scoped token
+// no longer authenticates, the new owner's still does.
+func TestTransferRevokesFormerOwnersScopedTokens(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	certifytest.PublisherKey(t, w.st, "acme", "pia")
+	_, piaSecret, err := w.app.CreateToken(ctx, admin, api.TokenRequest{Subject: "pia", Role: "publisher", Namespace: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ninaSecret, err := w.app.CreateToken(ctx, admin, api.TokenRequest{Subject: "nina", Role: "publisher", Namespace: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.Authenticate(ctx, piaSecret); err != nil {
+		t.Fatalf("before the transfer the owner's scoped token is refused: %v", err)
+	}
+	if _, err := w.app.TransferNamespace(ctx, admin, "acme", "nina", "pia left the company"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := w.app.Authenticate(ctx, piaSecret); err == nil {
+		t.Errorf("the former owner's token scoped to acme still authenticates as %+v after the transfer", p)
+	}
+	if _, err := w.app.Authenticate(ctx, ninaSecret); err != nil {
+		t.Errorf("the new owner's scoped token stopped working: %v", err)
 	}
 }

@@ -19,6 +19,11 @@ type Namespaces interface {
 	ListNamespaces(ctx context.Context) ([]domain.Namespace, error)
 	// TransferNamespace replaces a namespace's owners and queues the trust
 	// event of the change (entry) with its audit event, in one
-	// transaction. ErrNotFound when the namespace does not exist.
+	// transaction. In the same transaction it revokes every unrevoked
+	// token scoped to the namespace whose subject is not a new owner (a
+	// scoped token acts in its namespace whoever owns it, so a former
+	// owner's would outlive the transfer), and lists their ids in ev's
+	// data under "revokedTokens". ErrNotFound when the namespace does not
+	// exist.
 	TransferNamespace(ctx context.Context, name string, owners []string, at time.Time, entry []byte, ev audit.Event) error
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -409,7 +410,8 @@ func (s *Store) TransferNamespace(ctx context.Context, name string, owners []str
 	if len(owners) == 0 || at.IsZero() {
 		return fmt.Errorf("transferring namespace %s: the new owners and the time are required", name)
 	}
-	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
+	evs := []audit.Event{ev}
+	return s.writeAudited(ctx, evs, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE namespaces SET owners = ? WHERE name = ?`), ownersJSON(owners), name)
 		if err != nil {
 			return fmt.Errorf("%s: transferring namespace %s: %w", s.d.Name, name, err)
@@ -419,9 +421,57 @@ func (s *Store) TransferNamespace(ctx context.Context, name string, owners []str
 		} else if n == 0 {
 			return fmt.Errorf("namespace %s: %w", name, domain.ErrNotFound)
 		}
+		revoked, err := s.revokeScopedTokens(ctx, tx, name, owners, at)
+		if err != nil {
+			return err
+		}
+		if len(revoked) > 0 {
+			data := map[string]any{}
+			if len(ev.Data) > 0 {
+				if err := json.Unmarshal(ev.Data, &data); err != nil {
+					return fmt.Errorf("transferring namespace %s: the audit event's data is not a JSON object: %w", name, err)
+				}
+			}
+			data["revokedTokens"] = revoked
+			if evs[0].Data, err = json.Marshal(data); err != nil {
+				return err
+			}
+		}
 		_, err = s.queueEntries(ctx, tx, [][]byte{entry}, at)
 		return err
 	})
+}
+
+// revokeScopedTokens revokes, in tx, the unrevoked tokens scoped to
+// namespace ns whose subject is not one of owners, and returns their ids.
+func (s *Store) revokeScopedTokens(ctx context.Context, tx *sql.Tx, ns string, owners []string, at time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id, subject FROM tokens WHERE namespace = ? AND revoked_at = 0 ORDER BY id`), ns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: finding the tokens scoped to namespace %s: %w", s.d.Name, ns, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id, subject string
+		if err := rows.Scan(&id, &subject); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("%s: finding the tokens scoped to namespace %s: %w", s.d.Name, ns, err)
+		}
+		if !slices.Contains(owners, subject) {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: finding the tokens scoped to namespace %s: %w", s.d.Name, ns, err)
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`), micros(at), id); err != nil {
+			return nil, fmt.Errorf("%s: revoking token %s: %w", s.d.Name, id, err)
+		}
+	}
+	return ids, nil
 }
 
 // ListNamespaces returns every namespace by name.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,8 +166,34 @@ func testNamespaceTransfer(t *testing.T, s store.Store) {
 	if err := s.CreateNamespace(ctx, domain.Namespace{Name: "acme", Owners: []string{"alice", "bob"}, CreatedAt: at(0)}, event(audit.NamespaceClaim, "namespace:acme", 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TransferNamespace(ctx, "acme", []string{"nina"}, at(2), []byte(`{"kind":"namespace.owner-changed"}`), event(audit.NamespaceOwnerTransfer, "namespace:acme", 2)); err != nil {
+	// Tokens scoped to acme: the former owner's and a robot's lose it, the
+	// new owner's and another namespace's keep theirs.
+	for _, tok := range []domain.Token{
+		{ID: "t-alice", Subject: "alice", Role: domain.RolePublisher, Namespace: "acme"},
+		{ID: "t-ci", Subject: "ci-robot", Role: domain.RolePublisher, Namespace: "acme"},
+		{ID: "t-nina", Subject: "nina", Role: domain.RolePublisher, Namespace: "acme"},
+		{ID: "t-other", Subject: "alice", Role: domain.RolePublisher, Namespace: "other"},
+		{ID: "t-admin", Subject: "alice", Role: domain.RoleAdmin},
+	} {
+		tok.Hash, tok.CreatedAt, tok.ExpiresAt = hashOf(tok.ID), at(1), at(1000)
+		if err := s.CreateToken(ctx, tok, event(audit.TokenCreate, "token:"+tok.ID, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := event(audit.NamespaceOwnerTransfer, "namespace:acme", 2)
+	ev.Data = []byte(`{"to":["nina"]}`)
+	if err := s.TransferNamespace(ctx, "acme", []string{"nina"}, at(2), []byte(`{"kind":"namespace.owner-changed"}`), ev); err != nil {
 		t.Fatal(err)
+	}
+	toks, err := s.ListTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		want := tok.ID == "t-alice" || tok.ID == "t-ci"
+		if got := !tok.RevokedAt.IsZero(); got != want {
+			t.Errorf("token %s revoked = %v after the transfer, want %v", tok.ID, got, want)
+		}
 	}
 	ns, err := s.GetNamespace(ctx, "acme")
 	if err != nil || len(ns.Owners) != 1 || ns.Owners[0] != "nina" || !ns.CreatedAt.Equal(stored(at(0))) {
@@ -178,8 +205,16 @@ func testNamespaceTransfer(t *testing.T, s store.Store) {
 	if err := s.TransferNamespace(ctx, "acme", nil, at(3), []byte(`{"x":1}`), event(audit.NamespaceOwnerTransfer, "namespace:acme", 3)); err == nil {
 		t.Error("a transfer to nobody was stored")
 	}
-	if tr := trail(t, s, "namespace:acme"); len(tr) != 2 || tr[1].Action != audit.NamespaceOwnerTransfer {
-		t.Errorf("trail = %+v, want the claim and one transfer", tr)
+	tr := trail(t, s, "namespace:acme")
+	if len(tr) != 2 || tr[1].Action != audit.NamespaceOwnerTransfer {
+		t.Fatalf("trail = %+v, want the claim and one transfer", tr)
+	}
+	var data struct {
+		To            []string `json:"to"`
+		RevokedTokens []string `json:"revokedTokens"`
+	}
+	if err := json.Unmarshal(tr[1].Data, &data); err != nil || len(data.To) != 1 || strings.Join(data.RevokedTokens, ",") != "t-alice,t-ci" {
+		t.Errorf("transfer event data = %s (%v); want the caller's fields and revokedTokens [t-alice t-ci]", tr[1].Data, err)
 	}
 	if pending, _ := s.PendingTrustEvents(ctx, 10); len(pending) != 1 {
 		t.Errorf("%d pending trust events, want 1", len(pending))
