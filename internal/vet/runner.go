@@ -49,7 +49,7 @@ const MaxFindings = 1000
 //
 // An analyzer runs once every analyzer it requires has finished; analyzers
 // that do not depend on each other run in parallel, at most GOMAXPROCS at
-// a time. Each run is bounded by the analyzer's Timeout; a panic, a
+// a time, those that start the longest expected chain first (Estimator). Each run is bounded by the analyzer's Timeout; a panic, a
 // timeout or an error becomes an errored result and never stops the
 // others. An analyzer whose requirement errored or was skipped is skipped
 // with that reason; one that requires an unknown analyzer or sits on a
@@ -136,7 +136,8 @@ func (r *run) all(ctx context.Context, analyzers []Analyzer) []Result {
 		}
 	}
 
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	// As many at once as there are cores, the longest path first.
+	slots, paths := newGate(runtime.GOMAXPROCS(0)), longestPaths(order)
 	var wg sync.WaitGroup
 	for _, n := range order {
 		wg.Add(1)
@@ -154,14 +155,12 @@ func (r *run) all(ctx context.Context, analyzers []Analyzer) []Result {
 				n.result = res
 				return
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				n.result = r.preResult(n.name, n.a.Version(), Errored, "vetting was canceled before the analyzer started: "+ctx.Err().Error())
+			if err := slots.acquire(ctx, paths[n]); err != nil {
+				n.result = r.preResult(n.name, n.a.Version(), Errored, "vetting was canceled before the analyzer started: "+err.Error())
 				return
 			}
 			n.result = r.one(ctx, n)
-			<-sem
+			slots.release()
 		}()
 	}
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/vet"
 	"gatehouse.dev/gatehouse/internal/vet/resultcache"
@@ -63,6 +64,20 @@ func TestSecretsCacheKeepsFindings(t *testing.T) {
 		}
 		if hits != int64(len(pkg.Files)) {
 			t.Errorf("%s: the warm run hit %d of %d files", name, hits, len(pkg.Files))
+		}
+	}
+}
+
+// TestSlowAnalyzersGiveEstimates: the runner starts the longest path
+// first only if the slow analyzers say they are slow.
+func TestSlowAnalyzersGiveEstimates(t *testing.T) {
+	for _, a := range Default(DefaultOptions{Behaviour: NewBehaviour()}) {
+		switch a.Name() {
+		case "source", "provenance", "behaviour", secrets.Name:
+			e, ok := a.(vet.Estimator)
+			if !ok || e.ExpectedDuration() < 100*time.Millisecond {
+				t.Errorf("%s gives no estimate of its duration, so it may start behind quick analyzers", a.Name())
+			}
 		}
 	}
 }
