@@ -3,6 +3,9 @@ package vet
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -128,5 +131,60 @@ func TestGateWaiterCanceled(t *testing.T) {
 	g.release()
 	if g.free != 1 || len(g.waiters) != 0 {
 		t.Errorf("after the cancel and a release: %d free, %d waiting; want 1 and 0", g.free, len(g.waiters))
+	}
+}
+
+// started is an estimated analyzer that reports its start and waits to be
+// let go.
+type started struct {
+	estimated
+	starts chan<- string
+	finish <-chan struct{}
+}
+
+func (s started) Analyze(ctx context.Context, _ *Input) (*Report, error) {
+	s.starts <- s.name
+	select {
+	case <-s.finish:
+	case <-ctx.Done():
+	}
+	return &Report{}, nil
+}
+
+// TestRunStartsLongestFirst: with more analyzers ready than cores, the
+// first to start are those with the longest expected durations, whatever
+// order they were given in.
+func TestRunStartsLongestFirst(t *testing.T) {
+	slots := runtime.GOMAXPROCS(0)
+	n := slots + 3
+	starts := make(chan string, n)
+	finish := make(chan struct{})
+	var as []Analyzer
+	for i := range n { // given shortest first
+		as = append(as, started{
+			estimated: estimated{name: fmt.Sprintf("a%02d", i), expected: time.Duration(i+1) * time.Second},
+			starts:    starts, finish: finish,
+		})
+	}
+	done := make(chan []Result)
+	go func() { done <- Run(context.Background(), as, &Input{}, Config{}, nil) }()
+	var first []string
+	for range slots {
+		first = append(first, <-starts)
+	}
+	close(finish)
+	res := <-done
+	slices.Sort(first)
+	var want []string
+	for i := n - slots; i < n; i++ {
+		want = append(want, fmt.Sprintf("a%02d", i))
+	}
+	if !slices.Equal(first, want) {
+		t.Errorf("the first %d to start were %v, want the longest %v", slots, first, want)
+	}
+	for _, r := range res {
+		if r.Status != Passed {
+			t.Errorf("%s: %s %s", r.Analyzer, r.Status, r.Reason)
+		}
 	}
 }
