@@ -47,6 +47,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet/licenses"
 	"gatehouse.dev/gatehouse/internal/vet/manifestcheck"
 	vetprovenance "gatehouse.dev/gatehouse/internal/vet/provenance"
+	"gatehouse.dev/gatehouse/internal/vet/resultcache"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 	"gatehouse.dev/gatehouse/internal/webhook"
 	"gatehouse.dev/gatehouse/manifest"
@@ -323,6 +324,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		Licenses:   cfg.Licenses,
 		Provenance: vetprovenance.Options{Policy: cfg.Provenance},
 		Behaviour:  beh,
+		Caches:     analyzers.NewCaches(resultcache.DefaultLimits()),
 	}}
 	in.Analyzers = set.get
 	if in.VetConfig, err = loadVetConfig(cfg.VetConfig, set.get()); err != nil {

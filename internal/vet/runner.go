@@ -49,8 +49,8 @@ const MaxFindings = 1000
 //
 // An analyzer runs once every analyzer it requires has finished; analyzers
 // that do not depend on each other run in parallel, at most GOMAXPROCS at
-// a time. Each run is bounded by the analyzer's Timeout; a panic, a
-// timeout or an error becomes an errored result and never stops the
+// a time, those that start the longest expected chain first (Estimator).
+// Each run is bounded by the analyzer's Timeout; a panic, a timeout or an error becomes an errored result and never stops the
 // others. An analyzer whose requirement errored or was skipped is skipped
 // with that reason; one that requires an unknown analyzer or sits on a
 // dependency cycle is errored, naming it.
@@ -136,9 +136,23 @@ func (r *run) all(ctx context.Context, analyzers []Analyzer) []Result {
 		}
 	}
 
-	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	// As many at once as there are cores, the longest path first. The
+	// analyzers that wait for nothing take their slots here, in that
+	// order, so the first wave does not depend on which goroutine the
+	// scheduler runs first; the rest queue at the gate as they become
+	// ready. A node's requirements have longer paths, so they are
+	// launched before it.
+	slots, paths := newGate(runtime.GOMAXPROCS(0)), longestPaths(order)
+	launch := slices.Clone(order)
+	slices.SortStableFunc(launch, func(a, b *node) int { return cmp.Compare(paths[b], paths[a]) })
 	var wg sync.WaitGroup
-	for _, n := range order {
+	for _, n := range launch {
+		var held bool
+		var early error
+		if n.pre == nil && len(n.deps) == 0 {
+			early = slots.acquire(ctx, paths[n])
+			held = early == nil
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -154,14 +168,16 @@ func (r *run) all(ctx context.Context, analyzers []Analyzer) []Result {
 				n.result = res
 				return
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				n.result = r.preResult(n.name, n.a.Version(), Errored, "vetting was canceled before the analyzer started: "+ctx.Err().Error())
+			err := early
+			if !held && err == nil {
+				err = slots.acquire(ctx, paths[n])
+			}
+			if err != nil {
+				n.result = r.preResult(n.name, n.a.Version(), Errored, "vetting was canceled before the analyzer started: "+err.Error())
 				return
 			}
 			n.result = r.one(ctx, n)
-			<-sem
+			slots.release()
 		}()
 	}
 	wg.Wait()

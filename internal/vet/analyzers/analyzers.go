@@ -19,6 +19,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/vet/licenses"
 	"gatehouse.dev/gatehouse/internal/vet/manifestcheck"
 	"gatehouse.dev/gatehouse/internal/vet/provenance"
+	"gatehouse.dev/gatehouse/internal/vet/resultcache"
 	"gatehouse.dev/gatehouse/internal/vet/secrets"
 	"gatehouse.dev/gatehouse/internal/vet/source"
 	"gatehouse.dev/gatehouse/internal/vulndb"
@@ -47,6 +48,22 @@ type DefaultOptions struct {
 	// a sandbox runtime, so a long-lived caller creates it once and passes
 	// it to every Default call.
 	Behaviour vet.Analyzer
+	// Caches hold per-file results across runs, so vetting an update
+	// re-scans only the files it changed; nil caches nothing. A
+	// long-lived caller makes them once (NewCaches) and passes them to
+	// every Default call, so they outlive a vulnerability database swap.
+	Caches *Caches
+}
+
+// Caches are the per-file result caches of the analyzers whose findings
+// are per file. Each is bounded and safe for concurrent use.
+type Caches struct {
+	Secrets *secrets.Cache
+}
+
+// NewCaches returns empty caches, each bounded by lim.
+func NewCaches(lim resultcache.Limits) *Caches {
+	return &Caches{Secrets: secrets.NewCache(lim)}
 }
 
 // NewBehaviour returns the behaviour analyzer, or a stand-in that errors
@@ -71,6 +88,9 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		// silently disappearing.
 		sec = broken{name: secrets.Name, err: err}
 	} else {
+		if opts.Caches != nil {
+			s.WithCache(opts.Caches.Secrets)
+		}
 		sec = s
 	}
 	beh := opts.Behaviour

@@ -166,6 +166,10 @@ func (*Analyzer) Version() string          { return Version }
 func (*Analyzer) Requires() []string       { return nil }
 func (a *Analyzer) Timeout() time.Duration { return a.timeout }
 
+// ExpectedDuration implements vet.Estimator: the scenarios run the
+// plugin in the sandbox, 1.0–2.3 s (issue 21).
+func (*Analyzer) ExpectedDuration() time.Duration { return 1500 * time.Millisecond }
+
 // Rules lists the analyzer's rules.
 func (*Analyzer) Rules() []vet.Rule {
 	return []vet.Rule{

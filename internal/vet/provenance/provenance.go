@@ -116,6 +116,10 @@ func (*Analyzer) Name() string       { return Name }
 func (*Analyzer) Version() string    { return Version }
 func (*Analyzer) Requires() []string { return nil }
 
+// ExpectedDuration implements vet.Estimator: the reproducible rebuild is
+// a go build, 1.0–1.9 s with a warm build cache (issue 21).
+func (*Analyzer) ExpectedDuration() time.Duration { return 1500 * time.Millisecond }
+
 // Timeout leaves room for waiting on another rebuild and for the rebuild
 // itself.
 func (a *Analyzer) Timeout() time.Duration { return 2*a.opts.BuildTimeout + 30*time.Second }

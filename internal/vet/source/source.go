@@ -152,6 +152,10 @@ func (*Analyzer) Name() string       { return Name }
 func (*Analyzer) Version() string    { return Version }
 func (*Analyzer) Requires() []string { return nil }
 
+// ExpectedDuration implements vet.Estimator: gosec type-checks every Go
+// package, 0.5–1.3 s for a plugin on a 2-core machine (docs/benchmarks.md).
+func (*Analyzer) ExpectedDuration() time.Duration { return time.Second }
+
 // Timeout is generous: the first load on a machine compiles the standard
 // library's export data for wasip1 (later loads hit the Go build cache).
 func (*Analyzer) Timeout() time.Duration { return time.Minute }
