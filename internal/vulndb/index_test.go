@@ -166,7 +166,10 @@ func FuzzDecodeIndex(f *testing.F) {
 		if err := got.d.check(); err != nil {
 			t.Fatalf("decoded an index that fails its check: %v", err)
 		}
-		for _, k := range got.AffectedPackages() {
+		for i, k := range got.AffectedPackages() {
+			if i == 20 { // enough to touch decoded ranges; keeps execs fast
+				break
+			}
 			eco, name, _ := strings.Cut(k, "/")
 			for _, v := range []string{"v0.0.1", "v1.0.0", "1", "v99.0.0"} {
 				got.Match(sbom.Component{Ecosystem: eco, Name: name, Version: v})

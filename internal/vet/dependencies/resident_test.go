@@ -222,3 +222,34 @@ func BenchmarkOSVScannerOffline(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatchResident is the matching alone: the plugin's components
+// (listed once, as vetting's Detail records them) against the resident
+// database, without parsing the module.
+func BenchmarkMatchResident(b *testing.B) {
+	store, err := vulndb.OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.ImportFile(needFullDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := New(db).Analyze(context.Background(), input(vulnPlugin(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	comps := rep.Detail.(Detail).Components
+	n := 0
+	for b.Loop() {
+		n = 0
+		for _, c := range comps {
+			n += len(store.DB().Match(c.Component))
+		}
+	}
+	if n == 0 {
+		b.Fatal("no matches")
+	}
+	b.ReportMetric(float64(len(comps)), "components/op")
+	b.ReportMetric(float64(n), "matches/op")
+}
