@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ func vetCmd(g *globals) *cobra.Command {
 	var (
 		out                               *output
 		vulnPath, configPath, licensePath string
+		vulnCache                         string
 	)
 	c := &cobra.Command{
 		Use:   "vet PACKAGE_OR_DIR",
@@ -33,7 +35,12 @@ package file or a plugin folder (packed in memory first), with no server.
 Exits 1 when an enforced check fails or a required check cannot run.
 
 --vulndb takes an OSV all.zip (or a database written by a server) to match
-known vulnerabilities; without it the dependencies check is skipped.`,
+known vulnerabilities; without it the dependencies check is skipped. The
+first run with an all.zip keeps a prepared index of it in the cache
+directory (--vulndb-cache; by default $XDG_CACHE_HOME/gatehouse/vulndb, or
+~/.cache/gatehouse/vulndb), so
+later runs with the same file start in milliseconds; the index is checked
+against the file's SHA-256 on every run and rebuilt when it does not match.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pkg, err := loadPackage(args[0])
@@ -42,7 +49,7 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 			}
 			opts := analyzers.DefaultOptions{}
 			if vulnPath != "" {
-				if opts.VulnDB, err = vulndb.Load(vulnPath); err != nil {
+				if opts.VulnDB, err = loadVulnDB(g, vulnPath, vulnCache, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}
@@ -113,9 +120,35 @@ known vulnerabilities; without it the dependencies check is skipped.`,
 	out = addOutput(c, "text", "json", "sarif")
 	out.deprecatedFormat(c)
 	f.StringVar(&vulnPath, "vulndb", "", "OSV all.zip or imported database to match vulnerabilities against")
+	f.StringVar(&vulnCache, "vulndb-cache", "", `directory for prepared vulnerability indexes (default $XDG_CACHE_HOME/gatehouse/vulndb); "off" imports the all.zip on every run`)
 	f.StringVar(&configPath, "config", "", "check modes (JSON): which analyzers and rules are enabled, enforced, required")
 	f.StringVar(&licensePath, "licenses", "", `licence policy (JSON): {"allowed": [...], "denied": [...]}`)
 	return c
+}
+
+// loadVulnDB reads the --vulndb file through the prepared-index cache,
+// unless the cache is off or there is no cache directory.
+func loadVulnDB(g *globals, path, cacheDir string, stderr io.Writer) (*vulndb.DB, error) {
+	if cacheDir == "off" {
+		return vulndb.Load(path)
+	}
+	if cacheDir == "" {
+		base := g.env.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			if home := g.env.Getenv("HOME"); home != "" {
+				base = filepath.Join(home, ".cache")
+			}
+		}
+		if base == "" || !filepath.IsAbs(base) {
+			// No usable cache directory: correct, only slower.
+			return vulndb.Load(path)
+		}
+		cacheDir = filepath.Join(base, "gatehouse", "vulndb")
+	}
+	db, _, err := vulndb.Cache{Dir: cacheDir}.Load(path, func(msg string) {
+		fmt.Fprintln(stderr, "warning:", msg)
+	})
+	return db, err
 }
 
 // loadPackage reads a package file, or packs a plugin folder in memory.

@@ -1,0 +1,255 @@
+package dependencies
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vulndb"
+)
+
+// fullGoZip is the whole Go vulnerability database, kept beside the
+// checkout (shared/data/README.md).
+const fullGoZip = "../../../../shared/data/osv-go-all.zip"
+
+func needFullDB(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("GATEHOUSE_BENCH_OSV_ZIP"); p != "" {
+		return p
+	}
+	if _, err := os.Stat(fullGoZip); err != nil {
+		tb.Skipf("the whole Go database (%s) is absent", fullGoZip)
+	}
+	return fullGoZip
+}
+
+func reportJSON(tb testing.TB, rep *vet.Report) string {
+	tb.Helper()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestResidentDatabaseSwap: the server's analyzer reads the store's
+// active database at the start of each run. Runs going on while imports
+// swap the database each see one whole database, and report exactly
+// what a fresh load of that database reports, so no result outlives the
+// database it came from; a run after an import sees the new one.
+func TestResidentDatabaseSwap(t *testing.T) {
+	full := needFullDB(t)
+	wasm := vulnPlugin(t)
+	in := input(wasm)
+	want := map[string]string{} // database version -> report
+	for _, p := range []string{goZip, full} {
+		db, err := vulndb.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := New(db).Analyze(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[db.Version().String()] = reportJSON(t, rep)
+	}
+	if len(want) != 2 {
+		t.Fatalf("the two databases have one version: %v", want)
+	}
+	store, err := vulndb.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.ImportFile(goZip); err != nil {
+		t.Fatal(err)
+	}
+	a := NewDynamic(store.DB)
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan string, 100)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rep, err := a.Analyze(context.Background(), in)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				got := reportJSON(t, rep)
+				if w, ok := want[rep.Databases["osv"]]; !ok || got != w {
+					errs <- "a run during imports reported " + got
+					return
+				}
+			}
+		}()
+	}
+	for _, p := range []string{full, goZip, full} {
+		if _, err := store.ImportFile(p); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := a.Analyze(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := reportJSON(t, rep); got != want[store.DB().Version().String()] {
+			t.Errorf("the run after importing %s reports %s", p, got)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// The benchmarks below are the vulnerability check of one real plugin
+// (testdata/vulnplugin, 2.9 MB, golang.org/x/text v0.3.5 and the Go
+// standard library) against the whole Go database, four ways:
+//
+//	Resident:  the server: the database is in memory; per op, one plugin.
+//	Reload:    the old CLI path: import the all.zip, then match.
+//	FirstRun:  the CLI with an empty cache: import, write the index, match.
+//	SecondRun: the CLI with the index kept: read the index, match.
+//
+// OSVScanner is the peer: osv-scanner's offline run on the same plugin's
+// go.mod, when GATEHOUSE_BENCH_OSV_SCANNER names its binary.
+
+func BenchmarkPluginResident(b *testing.B) {
+	store, err := vulndb.OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.ImportFile(needFullDB(b)); err != nil {
+		b.Fatal(err)
+	}
+	in := input(vulnPlugin(b))
+	a := NewDynamic(store.DB)
+	for b.Loop() {
+		if rep, err := a.Analyze(context.Background(), in); err != nil || len(rep.Findings) == 0 {
+			b.Fatal(err, "no findings")
+		}
+	}
+}
+
+func benchCLI(b *testing.B, load func() *vulndb.DB) {
+	in := input(vulnPlugin(b))
+	for b.Loop() {
+		if rep, err := New(load()).Analyze(context.Background(), in); err != nil || len(rep.Findings) == 0 {
+			b.Fatal(err, "no findings")
+		}
+	}
+}
+
+func BenchmarkPluginReload(b *testing.B) {
+	p := needFullDB(b)
+	benchCLI(b, func() *vulndb.DB {
+		db, err := vulndb.Load(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return db
+	})
+}
+
+func BenchmarkPluginFirstRun(b *testing.B) {
+	p := needFullDB(b)
+	dir := b.TempDir()
+	benchCLI(b, func() *vulndb.DB {
+		b.StopTimer()
+		os.RemoveAll(dir)
+		b.StartTimer()
+		db, outcome, err := vulndb.Cache{Dir: dir}.Load(p, nil)
+		if err != nil || outcome != vulndb.Prepared {
+			b.Fatal(outcome, err)
+		}
+		return db
+	})
+}
+
+func BenchmarkPluginSecondRun(b *testing.B) {
+	p := needFullDB(b)
+	c := vulndb.Cache{Dir: b.TempDir()}
+	if _, _, err := c.Load(p, nil); err != nil {
+		b.Fatal(err)
+	}
+	benchCLI(b, func() *vulndb.DB {
+		db, outcome, err := c.Load(p, nil)
+		if err != nil || outcome != vulndb.FromIndex {
+			b.Fatal(outcome, err)
+		}
+		return db
+	})
+}
+
+// BenchmarkOSVScannerOffline runs the peer as a user would, once per op,
+// against the same all.zip laid out as its local database directory.
+func BenchmarkOSVScannerOffline(b *testing.B) {
+	bin := os.Getenv("GATEHOUSE_BENCH_OSV_SCANNER")
+	if bin == "" {
+		b.Skip("GATEHOUSE_BENCH_OSV_SCANNER does not name an osv-scanner binary")
+	}
+	p := needFullDB(b)
+	dbDir := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(dbDir, "osv-scanner", "Go"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dbDir, "osv-scanner", "Go", "all.zip"), raw, 0o644)
+	gomod, _ := filepath.Abs(filepath.Join("testdata", "vulnplugin", "go.mod"))
+	for b.Loop() {
+		cmd := exec.Command(bin, "scan", "source", "--offline-vulnerabilities", "--local-db-path", dbDir, "--format", "json", "-L", gomod)
+		out, err := cmd.Output()
+		// osv-scanner exits 1 when it finds vulnerabilities, as it must here.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			b.Fatalf("osv-scanner: %v\n%s", err, out)
+		}
+	}
+}
+
+// BenchmarkMatchResident is the matching alone: the plugin's components
+// (listed once, as vetting's Detail records them) against the resident
+// database, without parsing the module.
+func BenchmarkMatchResident(b *testing.B) {
+	store, err := vulndb.OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.ImportFile(needFullDB(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := New(db).Analyze(context.Background(), input(vulnPlugin(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	comps := rep.Detail.(Detail).Components
+	n := 0
+	for b.Loop() {
+		n = 0
+		for _, c := range comps {
+			n += len(store.DB().Match(c.Component))
+		}
+	}
+	if n == 0 {
+		b.Fatal("no matches")
+	}
+	b.ReportMetric(float64(len(comps)), "components/op")
+	b.ReportMetric(float64(n), "matches/op")
+}
