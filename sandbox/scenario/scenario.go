@@ -115,42 +115,57 @@ type Expect struct {
 
 // Parse reads a scenario file: one scenario or an array of them.
 func Parse(data []byte) ([]Scenario, error) {
+	return parseList[Scenario](data, "scenario", MaxScenarios)
+}
+
+// named is a scenario or a workflow: a file holds one, or a list of them
+// with distinct names.
+type named interface {
+	label() string
+	validate() error
+}
+
+func (s Scenario) label() string { return s.Name }
+
+// parseList reads one T or a JSON list of them (at most max, named kind
+// in errors), each valid and named once.
+func parseList[T named](data []byte, kind string, max int) ([]T, error) {
 	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("the scenario file is %d bytes; the limit is %d", len(data), MaxFileBytes)
+		return nil, fmt.Errorf("the %s file is %d bytes; the limit is %d", kind, len(data), MaxFileBytes)
 	}
 	trimmed := bytes.TrimSpace(data)
-	var list []Scenario
+	var list []T
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	var err error
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		err = dec.Decode(&list)
 	} else {
-		var one Scenario
+		var one T
 		err = dec.Decode(&one)
-		list = []Scenario{one}
+		list = []T{one}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading scenarios: %w", err)
+		return nil, fmt.Errorf("reading %ss: %w", kind, err)
 	}
 	if dec.More() {
-		return nil, errors.New("reading scenarios: unexpected data after the JSON value")
+		return nil, fmt.Errorf("reading %ss: unexpected data after the JSON value", kind)
 	}
 	if len(list) == 0 {
-		return nil, errors.New("the file holds no scenario")
+		return nil, fmt.Errorf("the file holds no %s", kind)
 	}
-	if len(list) > MaxScenarios {
-		return nil, fmt.Errorf("the file holds %d scenarios; the limit is %d", len(list), MaxScenarios)
+	if len(list) > max {
+		return nil, fmt.Errorf("the file holds %d %ss; the limit is %d", len(list), kind, max)
 	}
 	seen := map[string]bool{}
-	for i, s := range list {
-		if err := s.validate(); err != nil {
-			return nil, fmt.Errorf("scenario %d (%q): %w", i+1, s.Name, err)
+	for i, x := range list {
+		if err := x.validate(); err != nil {
+			return nil, fmt.Errorf("%s %d (%q): %w", kind, i+1, x.label(), err)
 		}
-		if seen[s.Name] {
-			return nil, fmt.Errorf("scenario %q is named twice", s.Name)
+		if seen[x.label()] {
+			return nil, fmt.Errorf("%s %q is named twice", kind, x.label())
 		}
-		seen[s.Name] = true
+		seen[x.label()] = true
 	}
 	return list, nil
 }

@@ -82,45 +82,10 @@ var pluginIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,38}/[a-z][a-z0-9-]{0
 
 // ParseWorkflows reads a workflow file: one workflow or an array of them.
 func ParseWorkflows(data []byte) ([]Workflow, error) {
-	if len(data) > MaxFileBytes {
-		return nil, fmt.Errorf("the workflow file is %d bytes; the limit is %d", len(data), MaxFileBytes)
-	}
-	trimmed := bytes.TrimSpace(data)
-	var list []Workflow
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	var err error
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		err = dec.Decode(&list)
-	} else {
-		var one Workflow
-		err = dec.Decode(&one)
-		list = []Workflow{one}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading workflows: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("reading workflows: unexpected data after the JSON value")
-	}
-	if len(list) == 0 {
-		return nil, errors.New("the file holds no workflow")
-	}
-	if len(list) > MaxWorkflows {
-		return nil, fmt.Errorf("the file holds %d workflows; the limit is %d", len(list), MaxWorkflows)
-	}
-	seen := map[string]bool{}
-	for i, w := range list {
-		if err := w.validate(); err != nil {
-			return nil, fmt.Errorf("workflow %d (%q): %w", i+1, w.Name, err)
-		}
-		if seen[w.Name] {
-			return nil, fmt.Errorf("workflow %q is named twice", w.Name)
-		}
-		seen[w.Name] = true
-	}
-	return list, nil
+	return parseList[Workflow](data, "workflow", MaxWorkflows)
 }
+
+func (w Workflow) label() string { return w.Name }
 
 func (w Workflow) validate() error {
 	switch {
