@@ -26,6 +26,15 @@ type Event struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	PrevHash string          `json:"prevHash"`
 	Hash     string          `json:"hash"`
+
+	// Salt, when set, makes the chain cover commitments to Actor and
+	// Subject (see Commit) instead of the plain values, so that
+	// Pseudonymise can later replace them without breaking the chain.
+	// Nil for an event sealed the original way (hash version 1).
+	Salt []byte `json:"salt,omitempty"`
+	// Pseudonymised is true once Actor and Subject hold their
+	// commitments ("pseudonym:HEX") and the salt is gone.
+	Pseudonymised bool `json:"pseudonymised,omitempty"`
 }
 
 // GenesisHash is the PrevHash of the first event.
@@ -36,6 +45,9 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // with nanoseconds, so a round trip through any database gives the same
 // bytes as long as it keeps the instant.
 func ComputeHash(e Event) string {
+	if e.Salt != nil || e.Pseudonymised {
+		return computeHashV2(e)
+	}
 	c := struct {
 		Seq      int64           `json:"seq"`
 		Time     string          `json:"time"`
