@@ -27,14 +27,19 @@ type Event struct {
 	PrevHash string          `json:"prevHash"`
 	Hash     string          `json:"hash"`
 
-	// Salt, when set, makes the chain cover commitments to Actor and
-	// Subject (see Commit) instead of the plain values, so that
+	// HashVersion 2 makes the chain cover commitments to Actor and
+	// Subject (see Commit and Seal) instead of the plain values, so that
 	// Pseudonymise can later replace them without breaking the chain.
-	// Nil for an event sealed the original way (hash version 1).
-	Salt []byte `json:"salt,omitempty"`
-	// Pseudonymised is true once Actor and Subject hold their
-	// commitments ("pseudonym:HEX") and the salt is gone.
-	Pseudonymised bool `json:"pseudonymised,omitempty"`
+	// 0 is the original hash (version 1), which every event before
+	// pseudonymisation existed has.
+	HashVersion int `json:"hashVersion,omitempty"`
+	// ActorSalt and SubjectSalt key the commitments of a version 2
+	// event; each is dropped when its field is pseudonymised. One salt per
+	// field, so that a subject kept in clear (a submission id) does not
+	// keep the salt that would let a guess be tested against the actor's
+	// pseudonym.
+	ActorSalt   []byte `json:"actorSalt,omitempty"`
+	SubjectSalt []byte `json:"subjectSalt,omitempty"`
 }
 
 // GenesisHash is the PrevHash of the first event.
@@ -45,7 +50,7 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // with nanoseconds, so a round trip through any database gives the same
 // bytes as long as it keeps the instant.
 func ComputeHash(e Event) string {
-	if e.Salt != nil || e.Pseudonymised {
+	if e.HashVersion == 2 {
 		return computeHashV2(e)
 	}
 	c := struct {

@@ -13,31 +13,35 @@ import (
 )
 
 // Pseudonymisation keeps the chain verifiable after personal data leaves
-// it. An event sealed with a salt (hash version 2) is hashed over
-// commitments to its Actor and Subject, HMAC-SHA256 keyed by a random
-// per-event salt, not over the values. Pseudonymise replaces the values
-// by their commitments and forgets the salt: the hash still holds, and
-// without the 32 random bytes of the salt nobody can test a guess (an
-// email address, a token id) against the commitment. Events sealed before
-// (version 1, Salt nil) hash the plain values and cannot be pseudonymised
-// without breaking the chain; see docs/decisions.md.
+// it. An event sealed by Seal (hash version 2) is hashed over commitments
+// to its Actor and Subject, HMAC-SHA256 keyed by a random salt per field
+// and event, not over the values. Pseudonymise replaces a value by its
+// commitment and forgets that field's salt: the hash still holds, and
+// without the 32 random bytes nobody can test a guess (an email address, a
+// token id) against the pseudonym. Events sealed before (version 1) hash
+// the plain values and cannot be pseudonymised without breaking the chain;
+// see docs/decisions.md.
 
-// SaltSize is the length of an event's salt.
+// SaltSize is the length of a field's salt.
 const SaltSize = 32
 
 // PseudonymPrefix starts a pseudonymised Actor or Subject.
 const PseudonymPrefix = "pseudonym:"
 
-// ErrNotPseudonymisable is returned for an event sealed without a salt.
-var ErrNotPseudonymisable = errors.New("audit: the event was sealed without a salt (hash version 1), so its actor and subject are hashed as they are and cannot be replaced without breaking the chain")
+// ErrNotPseudonymisable is returned for an event sealed without salts.
+var ErrNotPseudonymisable = errors.New("audit: the event was sealed with hash version 1, which covers its actor and subject as they are, so they cannot be replaced without breaking the chain")
 
-// NewSalt returns a fresh random salt for an event about to be linked.
-func NewSalt() ([]byte, error) {
-	b := make([]byte, SaltSize)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("audit: reading a salt: %w", err)
+// Seal makes e a version 2 event with fresh salts; call it before Link.
+func Seal(e *Event) error {
+	a, s := make([]byte, SaltSize), make([]byte, SaltSize)
+	if _, err := rand.Read(a); err != nil {
+		return fmt.Errorf("audit: reading a salt: %w", err)
 	}
-	return b, nil
+	if _, err := rand.Read(s); err != nil {
+		return fmt.Errorf("audit: reading a salt: %w", err)
+	}
+	e.HashVersion, e.ActorSalt, e.SubjectSalt = 2, a, s
+	return nil
 }
 
 // Commit is the commitment to one field's value under salt. The field
@@ -51,13 +55,16 @@ func Commit(salt []byte, field, value string) string {
 }
 
 // commitment is what the version 2 hash covers for a field: the
-// commitment computed from the salt, or the one a pseudonymised event
-// already holds.
-func commitment(e Event, field, value string) string {
-	if e.Pseudonymised {
-		return strings.TrimPrefix(value, PseudonymPrefix)
+// commitment computed from its salt, or, once the salt is gone, the one
+// the field holds (anything else cannot match, and verification breaks).
+func commitment(salt []byte, field, value string) string {
+	if salt == nil {
+		if c, ok := strings.CutPrefix(value, PseudonymPrefix); ok {
+			return c
+		}
+		return "unsalted:" + value
 	}
-	return Commit(e.Salt, field, value)
+	return Commit(salt, field, value)
 }
 
 func computeHashV2(e Event) string {
@@ -73,8 +80,8 @@ func computeHashV2(e Event) string {
 		Reason   string          `json:"reason"`
 		Data     json.RawMessage `json:"data"`
 		PrevHash string          `json:"prevHash"`
-	}{2, e.Seq, e.Time.UTC().Format(time.RFC3339Nano), commitment(e, "actor", e.Actor), e.Action,
-		commitment(e, "subject", e.Subject), e.OldState, e.NewState, e.Reason, compact(e.Data), e.PrevHash}
+	}{2, e.Seq, e.Time.UTC().Format(time.RFC3339Nano), commitment(e.ActorSalt, "actor", e.Actor), e.Action,
+		commitment(e.SubjectSalt, "subject", e.Subject), e.OldState, e.NewState, e.Reason, compact(e.Data), e.PrevHash}
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(fmt.Sprintf("audit: encoding event: %v", err))
@@ -83,24 +90,34 @@ func computeHashV2(e Event) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Pseudonymise returns e with Actor and Subject replaced by their
-// commitments and the salt dropped; its Hash still verifies. An event
-// already pseudonymised comes back unchanged, so a purge run twice
+// Pseudonymise returns e with its Actor, and its Subject when subject is
+// true (a subject that names a person: an account, a token), replaced by
+// their commitments and those salts dropped; its Hash still verifies. A
+// field already pseudonymised stays as it is, so a purge run twice
 // changes nothing.
-func Pseudonymise(e Event) (Event, error) {
-	if e.Pseudonymised {
-		return e, nil
-	}
-	if e.Salt == nil {
+func Pseudonymise(e Event, subject bool) (Event, error) {
+	if e.HashVersion != 2 {
 		return e, ErrNotPseudonymisable
 	}
-	if len(e.Salt) != SaltSize {
-		return e, fmt.Errorf("audit: event %d has a salt of %d bytes, not %d", e.Seq, len(e.Salt), SaltSize)
-	}
 	out := e
-	out.Actor = PseudonymPrefix + Commit(e.Salt, "actor", e.Actor)
-	out.Subject = PseudonymPrefix + Commit(e.Salt, "subject", e.Subject)
-	out.Salt = nil
-	out.Pseudonymised = true
+	pseudo := func(salt *[]byte, field string, value *string) error {
+		if *salt == nil {
+			return nil
+		}
+		if len(*salt) != SaltSize {
+			return fmt.Errorf("audit: event %d has a %s salt of %d bytes, not %d", e.Seq, field, len(*salt), SaltSize)
+		}
+		*value = PseudonymPrefix + Commit(*salt, field, *value)
+		*salt = nil
+		return nil
+	}
+	if err := pseudo(&out.ActorSalt, "actor", &out.Actor); err != nil {
+		return e, err
+	}
+	if subject {
+		if err := pseudo(&out.SubjectSalt, "subject", &out.Subject); err != nil {
+			return e, err
+		}
+	}
 	return out, nil
 }

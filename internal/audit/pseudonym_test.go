@@ -24,12 +24,11 @@ func saltedChain(t *testing.T, n int) []Event {
 	var out []Event
 	var prev *Event
 	for i := 0; i < n; i++ {
-		salt, err := NewSalt()
-		if err != nil {
+		e := Event{Time: time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC), Actor: "token:alice@example.com", Action: "token.use",
+			Subject: "account:alice@example.com"}
+		if err := Seal(&e); err != nil {
 			t.Fatal(err)
 		}
-		e := Event{Time: time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC), Actor: "token:alice@example.com", Action: "token.use",
-			Subject: "account:alice@example.com", Salt: salt}
 		Link(&e, prev)
 		out = append(out, e)
 		prev = &out[len(out)-1]
@@ -52,11 +51,11 @@ func TestPseudonymisedChainStillVerifies(t *testing.T) {
 	head := events[len(events)-1].Hash
 	// The three oldest are past retention; the two newest stay as they are.
 	for i := 0; i < 3; i++ {
-		p, err := Pseudonymise(events[i])
+		p, err := Pseudonymise(events[i], true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(p.Actor+p.Subject, "alice") || p.Salt != nil || !strings.HasPrefix(p.Subject, PseudonymPrefix) {
+		if strings.Contains(p.Actor+p.Subject, "alice") || p.ActorSalt != nil || p.SubjectSalt != nil || !strings.HasPrefix(p.Subject, PseudonymPrefix) {
 			t.Fatalf("event %d still identifies its subject: %+v", p.Seq, p)
 		}
 		events[i] = p
@@ -68,7 +67,7 @@ func TestPseudonymisedChainStillVerifies(t *testing.T) {
 		t.Fatal("the recent events or the head changed")
 	}
 	// Twice changes nothing.
-	again, err := Pseudonymise(events[0])
+	again, err := Pseudonymise(events[0], true)
 	if err != nil || again.Subject != events[0].Subject || again.Hash != events[0].Hash {
 		t.Fatalf("a second pseudonymisation changed the event: %+v, %v", again, err)
 	}
@@ -85,11 +84,11 @@ func TestTamperedPseudonymBreaksTheChain(t *testing.T) {
 	}{
 		{"pseudonym swapped", func(e *Event) { e.Subject = PseudonymPrefix + strings.Repeat("0", 64) }},
 		{"plain subject put back", func(e *Event) { e.Subject = "account:mallory@example.com" }},
-		{"flag dropped", func(e *Event) { e.Pseudonymised = false }},
+		{"version dropped", func(e *Event) { e.HashVersion = 0 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			events := saltedChain(t, 3)
-			p, err := Pseudonymise(events[1])
+			p, err := Pseudonymise(events[1], true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,11 +113,32 @@ func TestSaltedEventEditedBreaksTheChain(t *testing.T) {
 func TestVersion1EventsAreNotPseudonymised(t *testing.T) {
 	e := Event{Time: time.Now(), Actor: "token:a", Action: "x", Subject: "account:a"}
 	Link(&e, nil)
-	if _, err := Pseudonymise(e); !errors.Is(err, ErrNotPseudonymisable) {
+	if _, err := Pseudonymise(e, true); !errors.Is(err, ErrNotPseudonymisable) {
 		t.Fatalf("err = %v", err)
 	}
-	e.Salt = []byte("short")
-	if _, err := Pseudonymise(e); err == nil || !strings.Contains(err.Error(), "salt of 5 bytes") {
+	e.HashVersion, e.ActorSalt = 2, []byte("short")
+	if _, err := Pseudonymise(e, true); err == nil || !strings.Contains(err.Error(), "actor salt of 5 bytes") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A subject that names no person (a submission) stays in clear, and the
+// actor's pseudonym stays unguessable: its salt is gone, the subject's is
+// its own.
+func TestActorOnlyPseudonymKeepsSubject(t *testing.T) {
+	events := saltedChain(t, 2)
+	events[0].Subject = "submission:01J"
+	Link(&events[0], nil)
+	Link(&events[1], &events[0])
+	p, err := Pseudonymise(events[0], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "submission:01J" || p.ActorSalt != nil || p.SubjectSalt == nil || strings.Contains(p.Actor, "alice") {
+		t.Fatalf("%+v", p)
+	}
+	events[0] = p
+	if err := verifyAll(events); err != nil {
+		t.Fatal(err)
 	}
 }
