@@ -121,3 +121,10 @@ func Pseudonymise(e Event, subject bool) (Event, error) {
 	}
 	return out, nil
 }
+
+// PersonalSubject reports whether an event's subject names a person (a
+// token, whose id leads to its holder) rather than a thing (a submission,
+// a namespace), so that retention pseudonymises it.
+func PersonalSubject(subject string) bool {
+	return strings.HasPrefix(subject, "token:")
+}
