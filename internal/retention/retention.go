@@ -151,3 +151,17 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeJob]) error {
 	_, err := w.s.Purge(ctx)
 	return err
 }
+
+// Work runs the purge's queue until ctx ends.
+func (s *Service) Work(ctx context.Context) {
+	if err := s.q.Start(ctx); err != nil {
+		s.cfg.Log.Error("starting the retention job queue", "err", err)
+		return
+	}
+	<-ctx.Done()
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.q.Stop(stop); err != nil {
+		s.cfg.Log.Warn("stopping the retention job queue", "err", err)
+	}
+}
