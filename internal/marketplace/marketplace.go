@@ -200,10 +200,10 @@ type Marketplace struct {
 	Health     *health.Monitor
 	// HostAPI publishes host API versions and keeps the compatibility
 	// matrix, the deprecation calendar and the sunset notices.
-	HostAPI      *hostcompat.Service
+	HostAPI *hostcompat.Service
 	// Retention purges personal data past its retention (the audit
 	// trail's actors and token subjects).
-	Retention *retention.Service
+	Retention    *retention.Service
 	hostAPICache string
 	// Webhooks delivers events to subscribers; Incidents runs incidents
 	// and their hunting rules.
