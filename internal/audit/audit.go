@@ -26,6 +26,20 @@ type Event struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	PrevHash string          `json:"prevHash"`
 	Hash     string          `json:"hash"`
+
+	// HashVersion 2 makes the chain cover commitments to Actor and
+	// Subject (see Commit and Seal) instead of the plain values, so that
+	// Pseudonymise can later replace them without breaking the chain.
+	// 0 is the original hash (version 1), which every event before
+	// pseudonymisation existed has.
+	HashVersion int `json:"hashVersion,omitempty"`
+	// ActorSalt and SubjectSalt key the commitments of a version 2
+	// event; each is dropped when its field is pseudonymised. One salt per
+	// field, so that a subject kept in clear (a submission id) does not
+	// keep the salt that would let a guess be tested against the actor's
+	// pseudonym.
+	ActorSalt   []byte `json:"actorSalt,omitempty"`
+	SubjectSalt []byte `json:"subjectSalt,omitempty"`
 }
 
 // GenesisHash is the PrevHash of the first event.
@@ -36,6 +50,9 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // with nanoseconds, so a round trip through any database gives the same
 // bytes as long as it keeps the instant.
 func ComputeHash(e Event) string {
+	if e.HashVersion == 2 {
+		return computeHashV2(e)
+	}
 	c := struct {
 		Seq      int64           `json:"seq"`
 		Time     string          `json:"time"`

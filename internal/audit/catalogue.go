@@ -71,6 +71,9 @@ const (
 	HealthConfirmed        = "health.confirmed"
 	HealthQuorum           = "health.quorum"
 
+	// Retention of personal data.
+	AuditPseudonymise = "audit.pseudonymise"
+
 	// Incidents and hunting.
 	IncidentOpened        = "incident.opened"
 	IncidentVersionsAdded = "incident.versions_added"
@@ -276,6 +279,10 @@ var catalogue = []Entry{
 		"Versions were added to an incident, by name or by a hunting rule's match (`source` says which).",
 		"the steward (incident)", "`incident:ID`",
 		[]string{"source", "plugins", "versions"}},
+	{AuditPseudonymise,
+		"The retention purge replaced the actors, and the subjects naming a person, of events older than the retention by their commitments (the chain still verifies). Reason says the cut-off.",
+		"system", "`audit`",
+		[]string{"before", "pseudonymised", "sealedBefore"}},
 	{IncidentNote,
 		"A note was added to the incident's timeline. Reason is the note.",
 		"the steward (incident)", "`incident:ID`",

@@ -24,6 +24,7 @@ func runCmd(g *globals) *cobra.Command {
 		export, input, secretsDir string
 		grants, mounts, dataFiles []string
 		vf                        verifyFlags
+		vault                     vaultFlags
 		skipVerify                bool
 	)
 	c := &cobra.Command{
@@ -32,7 +33,10 @@ func runCmd(g *globals) *cobra.Command {
 		Long: `Run one export of a package in the sandbox with the manifest's permissions,
 or fewer with --grant (repeat it; each must be one the manifest asks for).
 A granted fs:read:/NAME mount needs --mount NAME=DIR. Secrets come from
-GATEHOUSE_SECRET_<NAME> variables, or files in --secrets DIR. --data SCOPE=FILE
+GATEHOUSE_SECRET_<NAME> variables, files in --secrets DIR, or HashiCorp
+Vault with --vault-secrets FILE (address from --vault-addr or $VAULT_ADDR,
+token from $VAULT_TOKEN or AppRole from $VAULT_ROLE_ID and $VAULT_SECRET_ID;
+leased secrets are revoked when the call ends). --data SCOPE=FILE
 answers the plugin's data_read of a granted data:read:SCOPE with the file's
 bytes (writes are refused), as a host's data source would.
 
@@ -49,6 +53,19 @@ to standard error. A refused or failed call exits 1 and names its kind
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if export == "" {
 				return errors.New("--call EXPORT is required: name the export to call")
+			}
+			// Vault is checked first: a host that cannot reach it fails
+			// before any work, with the setting to fix.
+			var vp sandbox.Secrets
+			if vault.enabled() {
+				if secretsDir != "" {
+					return errors.New("--secrets and --vault-secrets both name where secrets come from: use one")
+				}
+				p, err := vault.provider(cmd.Context(), g)
+				if err != nil {
+					return err
+				}
+				vp = p
 			}
 			req := sandbox.LoadRequest{Mounts: map[string]string{}}
 			if len(grants) > 0 {
@@ -95,6 +112,9 @@ to standard error. A refused or failed call exits 1 and names its kind
 			if secretsDir != "" {
 				cfg.Secrets = sandbox.DirSecrets{Dir: secretsDir}
 			}
+			if vp != nil {
+				cfg.Secrets = vp
+			}
 			if dir, err := os.UserCacheDir(); err == nil {
 				cfg.CacheDir = filepath.Join(dir, "gatehouse", "compiled")
 			}
@@ -121,6 +141,7 @@ to standard error. A refused or failed call exits 1 and names its kind
 	f.StringVar(&secretsDir, "secrets", "", "read secrets from files in this folder instead of GATEHOUSE_SECRET_* variables")
 	f.BoolVar(&skipVerify, "insecure-skip-verify", false, "run the package without verifying it (local development only; prints a warning)")
 	vf.register(c)
+	vault.register(g, c)
 	return c
 }
 

@@ -32,6 +32,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/obs"
 	"gatehouse.dev/gatehouse/internal/pipeline"
 	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/internal/retention"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/review"
 	"gatehouse.dev/gatehouse/internal/server"
@@ -206,7 +207,10 @@ type Marketplace struct {
 	Health     *health.Monitor
 	// HostAPI publishes host API versions and keeps the compatibility
 	// matrix, the deprecation calendar and the sunset notices.
-	HostAPI      *hostcompat.Service
+	HostAPI *hostcompat.Service
+	// Retention purges personal data past its retention (the audit
+	// trail's actors and token subjects).
+	Retention    *retention.Service
 	hostAPICache string
 	// Webhooks delivers events to subscribers; Incidents runs incidents
 	// and their hunting rules.

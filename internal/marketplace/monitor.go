@@ -9,6 +9,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/health"
 	"gatehouse.dev/gatehouse/internal/hostcompat"
+	"gatehouse.dev/gatehouse/internal/retention"
 	"gatehouse.dev/gatehouse/internal/revalidate"
 	"gatehouse.dev/gatehouse/internal/vulndb"
 )
@@ -56,6 +57,11 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return fmt.Errorf("setting up host API checks: %w", err)
 	}
 	m.HostAPI, m.hostAPICache = hc, cache
+	ret, err := retention.New(retention.Config{Store: m.Store, Log: m.cfg.Log})
+	if err != nil {
+		return fmt.Errorf("setting up the retention purge: %w", err)
+	}
+	m.Retention = ret
 	sched.SetHostAPI(hc)
 	p.app.HostAPI = hc
 	m.Health = &health.Monitor{Store: m.Store, Policy: m.Review.Engine, Suspender: m.Trust, Now: time.Now, Log: m.cfg.Log}
@@ -68,6 +74,11 @@ func (m *Marketplace) runMonitor(ctx context.Context) {
 	if m.HostAPI != nil {
 		done := make(chan struct{})
 		go func() { defer close(done); m.HostAPI.Work(ctx) }()
+		defer func() { <-done }()
+	}
+	if m.Retention != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); m.Retention.Work(ctx) }()
 		defer func() { <-done }()
 	}
 	if m.Revalidate != nil {

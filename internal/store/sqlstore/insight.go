@@ -336,7 +336,7 @@ func (s *Store) SearchAudit(ctx context.Context, f domain.AuditFilter) ([]audit.
 	if f.BeforeSeq > 0 {
 		add(`seq < ?`, f.BeforeSeq)
 	}
-	q := `SELECT seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash FROM audit_events`
+	q := `SELECT ` + auditCols + ` FROM audit_events`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}

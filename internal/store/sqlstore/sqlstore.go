@@ -224,12 +224,20 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event)
 		if err := checkEvent(&e); err != nil {
 			return err
 		}
+		// Every new event is sealed with salts (hash version 2), so that
+		// retention can later pseudonymise its actor and subject without
+		// breaking the chain.
+		if e.HashVersion == 0 {
+			if err := audit.Seal(&e); err != nil {
+				return err
+			}
+		}
 		audit.Link(&e, prev)
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit_events
-			(seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.Seq, micros(e.Time), e.Actor, e.Action, e.Subject, e.OldState, e.NewState, e.Reason,
-			nonEmpty(e.Data), e.PrevHash, e.Hash); err != nil {
+			nonEmpty(e.Data), e.PrevHash, e.Hash, e.HashVersion, nonEmpty(e.ActorSalt), nonEmpty(e.SubjectSalt)); err != nil {
 			return fmt.Errorf("%s: appending audit event %d (%s): %w", s.d.Name, e.Seq, e.Action, err)
 		}
 		prev = &e
@@ -275,18 +283,27 @@ func (s *Store) ScanAudit(ctx context.Context, q domain.AuditQuery, fn func(audi
 }
 
 func (s *Store) auditPage(ctx context.Context, subject string, after int64, n int) ([]audit.Event, error) {
-	const cols = `SELECT seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash FROM audit_events`
+	const cols = `SELECT ` + auditCols + ` FROM audit_events`
 	if subject != "" {
 		return list(ctx, s, s.db, "reading the audit trail", scanEvent, cols+` WHERE subject = ? AND seq > ? ORDER BY seq LIMIT ?`, subject, after, n)
 	}
 	return list(ctx, s, s.db, "reading the audit trail", scanEvent, cols+` WHERE seq > ? ORDER BY seq LIMIT ?`, after, n)
 }
 
+// auditCols are the columns scanEvent reads.
+const auditCols = `seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt`
+
 func scanEvent(sc scanner) (audit.Event, error) {
 	var e audit.Event
 	var t int64
 	var data []byte
-	err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash)
+	err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash, &e.HashVersion, &e.ActorSalt, &e.SubjectSalt)
+	if len(e.ActorSalt) == 0 {
+		e.ActorSalt = nil
+	}
+	if len(e.SubjectSalt) == 0 {
+		e.SubjectSalt = nil
+	}
 	e.Time = fromMicros(t)
 	if len(data) > 0 {
 		e.Data = json.RawMessage(data)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CatalogReader", testCatalogReader},
 		{"CatalogGeneration", testCatalogGeneration},
 		{"AuditScan", testAuditScan},
+		{"AuditPseudonymise", testAuditPseudonymise},
 		{"ConcurrentCreateVersion", testConcurrentCreateVersion},
 		{"TamperEdit", testTamperEdit},
 		{"TamperDelete", testTamperDelete},
@@ -570,6 +572,59 @@ func testAuditScan(t *testing.T, s store.Store) {
 		t.Error("an audit event without an actor was accepted")
 	}
 	mustVerify(t, s, 7)
+}
+
+// testAuditPseudonymise is retention's purge of the trail (issue 20 item
+// 4): old actors and token subjects become pseudonyms, the chain still
+// verifies, recent events and non-personal subjects are untouched, the
+// purge is itself an event, and a second run changes nothing.
+func testAuditPseudonymise(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, subj := range []string{"token:tok-alice", "submission:01J", "token:tok-bob", "token:tok-carol"} {
+		ev := event(audit.IncidentNote, subj, i)
+		ev.Actor = fmt.Sprintf("person%d@example.com", i)
+		if err := s.AppendAudit(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	purge := audit.Event{Time: at(100), Actor: "system", Action: audit.AuditPseudonymise, Subject: "audit", Reason: "retention P90D"}
+	// Events 1-3 are older than the cut-off, event 4 is not.
+	changed, old, err := s.PseudonymiseAudit(ctx, at(3), 100, purge)
+	if err != nil || changed != 3 || old != 0 {
+		t.Fatalf("PseudonymiseAudit = %d, %d, %v; want 3 changed", changed, old, err)
+	}
+	evs := trail(t, s, "")
+	if len(evs) != 5 {
+		t.Fatalf("%d events, want 4 and the purge's", len(evs))
+	}
+	for _, e := range evs[:3] {
+		if strings.Contains(e.Actor, "example.com") || !strings.HasPrefix(e.Actor, audit.PseudonymPrefix) {
+			t.Errorf("event %d keeps its actor %q", e.Seq, e.Actor)
+		}
+	}
+	if !strings.HasPrefix(evs[0].Subject, audit.PseudonymPrefix) || !strings.HasPrefix(evs[2].Subject, audit.PseudonymPrefix) {
+		t.Errorf("token subjects kept: %q, %q", evs[0].Subject, evs[2].Subject)
+	}
+	if evs[1].Subject != "submission:01J" {
+		t.Errorf("a submission subject was pseudonymised: %q", evs[1].Subject)
+	}
+	if evs[3].Actor != "person3@example.com" || evs[3].Subject != "token:tok-carol" {
+		t.Errorf("a recent event changed: %+v", evs[3])
+	}
+	if p := evs[4]; p.Action != audit.AuditPseudonymise || !strings.Contains(string(p.Data), `"pseudonymised":3`) {
+		t.Errorf("the purge's event = %+v", p)
+	}
+	mustVerify(t, s, 5)
+	changed, _, err = s.PseudonymiseAudit(ctx, at(3), 100, purge)
+	if err != nil || changed != 0 {
+		t.Fatalf("second run = %d, %v; want nothing changed", changed, err)
+	}
+	if again := trail(t, s, ""); !reflect.DeepEqual(again, evs) {
+		t.Error("a second purge changed the trail")
+	}
+	if _, _, err := s.PseudonymiseAudit(ctx, at(3), 0, purge); err == nil {
+		t.Error("a limit of 0 was accepted")
+	}
 }
 
 // testConcurrentCreateVersion is the 200-submissions aim of issue 2: no

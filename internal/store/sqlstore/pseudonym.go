@@ -1,0 +1,67 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gatehouse.dev/gatehouse/internal/audit"
+)
+
+// maxPseudonymiseBatch bounds one purge transaction.
+const maxPseudonymiseBatch = 10000
+
+// PseudonymiseAudit implements store.AuditTrail.
+func (s *Store) PseudonymiseAudit(ctx context.Context, before time.Time, limit int, ev audit.Event) (changed, sealedBefore int, err error) {
+	if limit <= 0 || limit > maxPseudonymiseBatch {
+		return 0, 0, fmt.Errorf("pseudonymise: limit %d is outside 1..%d", limit, maxPseudonymiseBatch)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		changed, sealedBefore = 0, 0
+		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT count(*) FROM audit_events WHERE time < ? AND hash_version = 0`), micros(before)).Scan(&sealedBefore); err != nil {
+			return fmt.Errorf("%s: counting version 1 audit events: %w", s.d.Name, err)
+		}
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+auditCols+` FROM audit_events
+			WHERE time < ? AND hash_version = 2 AND (actor_salt IS NOT NULL OR (subject_salt IS NOT NULL AND subject LIKE 'token:%'))
+			ORDER BY seq LIMIT ?`), micros(before), limit)
+		if err != nil {
+			return fmt.Errorf("%s: reading audit events to pseudonymise: %w", s.d.Name, err)
+		}
+		var evs []audit.Event
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: reading audit events to pseudonymise: %w", s.d.Name, err)
+			}
+			evs = append(evs, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: reading audit events to pseudonymise: %w", s.d.Name, err)
+		}
+		for _, e := range evs {
+			p, err := audit.Pseudonymise(e, audit.PersonalSubject(e.Subject))
+			if err != nil {
+				return err
+			}
+			if audit.ComputeHash(p) != e.Hash {
+				return fmt.Errorf("pseudonymise: event %d would no longer verify; left as it is", e.Seq)
+			}
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE audit_events SET actor = ?, subject = ?, actor_salt = ?, subject_salt = ? WHERE seq = ?`),
+				p.Actor, p.Subject, nonEmpty(p.ActorSalt), nonEmpty(p.SubjectSalt), e.Seq); err != nil {
+				return fmt.Errorf("%s: pseudonymising audit event %d: %w", s.d.Name, e.Seq, err)
+			}
+			changed++
+		}
+		if changed == 0 {
+			return nil
+		}
+		data, _ := json.Marshal(map[string]any{"before": before.UTC().Format(time.RFC3339), "pseudonymised": changed, "sealedBefore": sealedBefore})
+		ev.Data = data
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+	return changed, sealedBefore, err
+}
