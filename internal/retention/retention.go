@@ -76,14 +76,14 @@ func New(cfg Config) (*Service, error) {
 		cfg.Every = 24 * time.Hour
 	}
 	s := &Service{cfg: cfg}
-	tick := river.NewPeriodicJob(river.PeriodicInterval(cfg.Every), func() (river.JobArgs, *river.InsertOpts) {
-		return purgeJob{}, nil
-	}, &river.PeriodicJobOpts{RunOnStart: true})
+	// store.Periodic inserts each tick into this queue (a bare River
+	// periodic job would go to the default queue, which nothing works).
+	tick := store.Periodic{Every: cfg.Every, Args: func() river.JobArgs { return purgeJob{} }, RunOnStart: true}
 	q, err := cfg.Store.JobQueue(store.QueueConfig{
 		Name:        Queue,
 		Workers:     []store.Worker{store.Work[purgeJob](&purgeWorker{s: s})},
 		MaxWorkers:  1,
-		Periodic:    []*river.PeriodicJob{tick},
+		Periodic:    []store.Periodic{tick},
 		RescueAfter: 30 * time.Minute,
 		Now:         clock,
 		Log:         cfg.Log,
