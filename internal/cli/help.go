@@ -63,7 +63,8 @@ var examples = map[string]string{
 	"vulndb":        `  gatehouse vulndb import osv-go-all.zip`,
 	"vulndb import": `  gatehouse vulndb import osv-go-all.zip`,
 	"run": `  gatehouse run host/acme__hello@0.1.0.gpkg --call greet --input '{"name":"Ada"}'
-  gatehouse run hello.gpkg --insecure-skip-verify --call greet --input @input.json`,
+  gatehouse run hello.gpkg --insecure-skip-verify --call greet --input @input.json
+  VAULT_TOKEN=... gatehouse run host/acme__mailer@1.0.0.gpkg --vault-addr https://vault.internal:8200 --vault-secrets vault-secrets.json --call send --input @mail.json`,
 
 	"review": `  gatehouse review list
   gatehouse review approve acme/hello@0.1.0`,

@@ -221,3 +221,41 @@ func (f *Server) Revoked() int {
 	}
 	return n
 }
+
+// Logins reports how many AppRole logins succeeded.
+func (f *Server) Logins() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins
+}
+
+// Reads reports how many dynamic credentials were issued.
+func (f *Server) Reads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+// LiveLeases lists the ids of the leases neither revoked nor expired.
+func (f *Server) LiveLeases() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for id, l := range f.leases {
+		if !l.revoked && l.expires.After(f.now) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Credentials lists every dynamic credential issued, live or not.
+func (f *Server) Credentials() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, l := range f.leases {
+		out = append(out, l.cred)
+	}
+	return out
+}

@@ -17,31 +17,32 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse.dev/gatehouse/internal/vaulttest"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/sandbox"
 )
 
 const rootToken = "hvs.root-token-for-tests"
 
-// vaultEnv is a fake Vault (see vaultapi_test.go: NOT a real Vault) and
+// vaultEnv is a fake Vault (internal/vaulttest: NOT a real Vault) and
 // the service its dynamic credentials sign in to.
 type vaultEnv struct {
-	fv      *fakeVault
+	fv      *vaulttest.Server
 	vault   *httptest.Server
 	service *httptest.Server
 }
 
 func newVaultEnv(t *testing.T) *vaultEnv {
 	t.Helper()
-	e := &vaultEnv{fv: newFakeVault(rootToken)}
-	e.fv.kv["secret/acme/leased"] = map[string]any{"api_key": "kv-value-0123456789", "n": 7}
+	e := &vaultEnv{fv: vaulttest.New(rootToken)}
+	e.fv.PutKV("secret", "acme/leased", map[string]any{"api_key": "kv-value-0123456789", "n": 7})
 	e.vault = httptest.NewServer(e.fv)
 	t.Cleanup(e.vault.Close)
 	// The service accepts a credential only while Vault's lease on it is
 	// live, as a database does once Vault drops the user it made.
 	e.service = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !e.fv.credentialLive(cred) {
+		if !ok || !e.fv.CredentialLive(cred) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -140,16 +141,16 @@ func TestProviderRenewsUpToMaxTTLAndRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fv.advance(50 * time.Minute)
+	e.fv.Advance(50 * time.Minute)
 	l, err := p.Renew(ctx, s.Lease, time.Hour)
 	if err != nil || l.TTL != time.Hour || !l.Expires().Equal(e.fv.Now().Add(time.Hour)) {
 		t.Fatalf("renew: %+v %v", l, err)
 	}
-	e.fv.advance(50 * time.Minute)
+	e.fv.Advance(50 * time.Minute)
 	if l, err = p.Renew(ctx, l, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	e.fv.advance(50 * time.Minute) // 2h30 after issue; the role's max TTL is 3h
+	e.fv.Advance(50 * time.Minute) // 2h30 after issue; the role's max TTL is 3h
 	l, err = p.Renew(ctx, l, time.Hour)
 	if err != nil || l.TTL != 30*time.Minute {
 		t.Fatalf("renew near the max TTL: %+v %v, want 30m left", l, err)
@@ -157,7 +158,7 @@ func TestProviderRenewsUpToMaxTTLAndRevokes(t *testing.T) {
 	if err := p.Revoke(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if e.fv.credentialLive(string(s.Value)) {
+	if e.fv.CredentialLive(string(s.Value)) {
 		t.Fatal("the credential still works after its lease was revoked")
 	}
 	if _, err := p.Renew(ctx, l, time.Hour); err == nil {
@@ -167,7 +168,7 @@ func TestProviderRenewsUpToMaxTTLAndRevokes(t *testing.T) {
 
 func TestAppRoleLoginAndRelogin(t *testing.T) {
 	e := newVaultEnv(t)
-	e.fv.approle.roleID, e.fv.approle.secretID = "role-1", "secret-id-1"
+	e.fv.SetAppRole("role-1", "secret-id-1")
 	p := e.provider(t, func(c *Config) {
 		c.Token = ""
 		c.AppRole = &AppRole{RoleID: "role-1", SecretID: "secret-id-1"}
@@ -179,16 +180,16 @@ func TestAppRoleLoginAndRelogin(t *testing.T) {
 	if _, err := p.Secret(ctx, ref, "API_KEY"); err != nil {
 		t.Fatal(err)
 	}
-	if e.fv.logins != 1 {
-		t.Fatalf("logins = %d, want 1", e.fv.logins)
+	if e.fv.Logins() != 1 {
+		t.Fatalf("logins = %d, want 1", e.fv.Logins())
 	}
 	// The login token lives 20 minutes; past it, the provider logs in again.
-	e.fv.advance(25 * time.Minute)
+	e.fv.Advance(25 * time.Minute)
 	if _, err := p.Secret(ctx, ref, "API_KEY"); err != nil {
 		t.Fatal(err)
 	}
-	if e.fv.logins != 2 {
-		t.Fatalf("logins = %d, want a second login after the token expired", e.fv.logins)
+	if e.fv.Logins() != 2 {
+		t.Fatalf("logins = %d, want a second login after the token expired", e.fv.Logins())
 	}
 
 	bad := e.provider(t, func(c *Config) {
@@ -328,27 +329,27 @@ func TestPluginLeaseEndsAndIsRenewedAndRevoked(t *testing.T) {
 	}
 	step("first use", "use", 200)
 	step("reusing the kept secret within its lease", "reuse", 200)
-	if r.fv.reads != 1 {
-		t.Fatalf("Vault issued %d credentials, want 1 shared by the plugin's calls", r.fv.reads)
+	if r.fv.Reads() != 1 {
+		t.Fatalf("Vault issued %d credentials, want 1 shared by the plugin's calls", r.fv.Reads())
 	}
 
 	// The lease ends: the value the plugin kept no longer works, and the
 	// host hands out a new one rather than the ended one.
-	r.fv.advance(61 * time.Minute)
+	r.fv.Advance(61 * time.Minute)
 	step("reusing the kept secret after its lease ended", "reuse", 401)
 	step("asking again after the lease ended", "use", 200)
-	if r.fv.reads != 2 {
-		t.Fatalf("Vault issued %d credentials, want a second after the first lease ended", r.fv.reads)
+	if r.fv.Reads() != 2 {
+		t.Fatalf("Vault issued %d credentials, want a second after the first lease ended", r.fv.Reads())
 	}
 
 	// Two thirds into the lease the host renews it instead of replacing
 	// it, so the kept value outlives its first hour.
-	r.fv.advance(45 * time.Minute)
+	r.fv.Advance(45 * time.Minute)
 	step("asking past two thirds of the lease", "use", 200)
-	if r.fv.reads != 2 {
-		t.Fatalf("Vault issued %d credentials, want the lease renewed, not replaced", r.fv.reads)
+	if r.fv.Reads() != 2 {
+		t.Fatalf("Vault issued %d credentials, want the lease renewed, not replaced", r.fv.Reads())
 	}
-	r.fv.advance(30 * time.Minute) // 75 minutes after issue
+	r.fv.Advance(30 * time.Minute) // 75 minutes after issue
 	step("reusing the renewed secret past its first hour", "reuse", 200)
 
 	// Revocation: the kept value stops working at once.
@@ -357,16 +358,14 @@ func TestPluginLeaseEndsAndIsRenewedAndRevoked(t *testing.T) {
 	}
 	step("reusing the kept secret after revocation", "reuse", 401)
 	step("asking again after revocation", "use", 200)
-	if r.fv.reads != 3 {
-		t.Fatalf("Vault issued %d credentials, want a third after revocation", r.fv.reads)
+	if r.fv.Reads() != 3 {
+		t.Fatalf("Vault issued %d credentials, want a third after revocation", r.fv.Reads())
 	}
 
 	// Closing the plugin revokes what it holds.
 	r.p.Close(context.Background())
-	for id, l := range r.fv.leases {
-		if !l.revoked && l.expires.After(r.fv.Now()) {
-			t.Errorf("lease %s is still live after the plugin closed", id)
-		}
+	for _, id := range r.fv.LiveLeases() {
+		t.Errorf("lease %s is still live after the plugin closed", id)
 	}
 }
 
@@ -383,8 +382,8 @@ func TestPerCallLeaseIsRevokedWhenTheCallReturns(t *testing.T) {
 	if got := r.call(t, "use"); got != 200 {
 		t.Fatalf("use again: %d", got)
 	}
-	if r.fv.reads != 2 {
-		t.Fatalf("Vault issued %d credentials, want one per call", r.fv.reads)
+	if r.fv.Reads() != 2 {
+		t.Fatalf("Vault issued %d credentials, want one per call", r.fv.Reads())
 	}
 }
 
@@ -399,8 +398,8 @@ func TestSecretValueNeverInLogsOrErrors(t *testing.T) {
 		t.Fatal("leak succeeded; it reports an error")
 	}
 	var secret string
-	for _, l := range r.fv.leases {
-		secret = l.cred
+	for _, c := range r.fv.Credentials() {
+		secret = c
 	}
 	if secret == "" {
 		t.Fatal("no credential was issued")
@@ -441,7 +440,7 @@ func TestSecretValueNeverInLogsOrErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.fv.advance(2 * time.Hour)
+	r.fv.Advance(2 * time.Hour)
 	_, err = p.Renew(context.Background(), got.Lease, time.Hour)
 	if err == nil || strings.Contains(err.Error(), string(got.Value)) {
 		t.Fatalf("renewing an ended lease: %v", err)
