@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse.dev/gatehouse/install"
 	"gatehouse.dev/gatehouse/internal/cli"
@@ -76,6 +77,11 @@ func startMarketplace(t *testing.T, opts ...func(*marketplace.Config)) (base, ad
 	ctx, cancel := context.WithCancel(context.Background())
 	data := t.TempDir()
 	cfg := marketplace.Config{Data: data, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if raceEnabled {
+		// Compiling modules for the behaviour scenarios is several times
+		// slower under the race detector; a timeout would block a version.
+		cfg.BehaviourTimeout = 8 * time.Minute
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

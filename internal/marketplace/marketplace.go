@@ -131,6 +131,12 @@ type Config struct {
 	// intake.DefaultMaxConcurrentVets.
 	MaxConcurrentUploads int
 	MaxConcurrentVets    int
+	// BehaviourTimeout bounds one behaviour analysis (compiling the
+	// module and its dependencies, every scenario twice, the workflows);
+	// zero is the analyzer's default of 2 minutes. Tests built with the
+	// race detector raise it: wazero's compiler runs several times slower
+	// there, and a timeout blocks the version.
+	BehaviourTimeout time.Duration
 	// Environments are the environments hosts enroll into, in promotion
 	// order (issue 18); empty means dev, staging, prod.
 	Environments domain.Environments
@@ -322,7 +328,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	in := intake.New(st, blobs, pkgfile.DefaultLimits(), mopts, cfg.Log)
 	in.SigstoreRoot = sigRoot
 	in.MaxConcurrentVets = cfg.MaxConcurrentVets
-	beh, behCache := newBehaviour(certifiedCatalog{st: st, blobs: blobs})
+	beh, behCache := newBehaviour(certifiedCatalog{st: st, blobs: blobs}, cfg.BehaviourTimeout)
 	set := &analyzerSet{vulns: vulns, hunt: vethunt.New(st), opts: analyzers.DefaultOptions{
 		Manifest:   manifestcheck.Options{Catalog: catalog{st}, Manifest: mopts},
 		Licenses:   cfg.Licenses,

@@ -45,13 +45,14 @@ var runTempPrefixes = []string{behaviourRunPrefix, "gatehouse-source-", "gatehou
 // newBehaviour returns the behaviour analyzer with a compilation cache
 // named after this process, removed by Close; a leftover of a killed
 // process is removed by sweepTemp at the next start. deps are the
-// certified versions the integration workflows run against.
-func newBehaviour(deps plugindeps.Catalog) (vet.Analyzer, string) {
+// certified versions the integration workflows run against; timeout
+// bounds one analysis (zero: the analyzer's default).
+func newBehaviour(deps plugindeps.Catalog, timeout time.Duration) (vet.Analyzer, string) {
 	dir, err := os.MkdirTemp("", behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return analyzers.NewBehaviour(), ""
 	}
-	b, err := behaviour.New(behaviour.Options{CacheDir: dir, Dependencies: deps})
+	b, err := behaviour.New(behaviour.Options{CacheDir: dir, Dependencies: deps, Timeout: timeout})
 	if err != nil {
 		os.RemoveAll(dir)
 		return analyzers.NewBehaviour(), "" // the stand-in that errors, saying why

@@ -80,7 +80,7 @@ func New(policy Policy) *Analyzer {
 func (*Analyzer) Name() string           { return Name }
 func (*Analyzer) Version() string        { return Version }
 func (*Analyzer) Requires() []string     { return nil }
-func (*Analyzer) Timeout() time.Duration { return 30 * time.Second }
+func (*Analyzer) Timeout() time.Duration { return 2 * time.Minute } // classifying vendored licence files under load
 func (*Analyzer) Rules() []vet.Rule      { return slices.Clone(rules) }
 
 // Detail is the analyzer's Detail.
