@@ -73,6 +73,7 @@ const (
 
 	// Retention of personal data.
 	AuditPseudonymise = "audit.pseudonymise"
+	TokenPurge        = "token.purge"
 
 	// Incidents and hunting.
 	IncidentOpened        = "incident.opened"
@@ -283,6 +284,10 @@ var catalogue = []Entry{
 		"The retention purge replaced the actors, and the subjects naming a person, of events older than the retention by their commitments (the chain still verifies). Reason says the cut-off.",
 		"system", "`audit`",
 		[]string{"before", "pseudonymised", "sealedBefore"}},
+	{TokenPurge,
+		"The retention purge deleted the tokens that expired or were revoked before the cut-off, with their subjects (the people they were issued to); an expired or revoked token authenticates nothing, so nothing else changes. Reason says the cut-off; the ids are not recorded, as the trail names a token only until its own events are pseudonymised.",
+		"system", "`tokens`",
+		[]string{"before", "deleted"}},
 	{IncidentNote,
 		"A note was added to the incident's timeline. Reason is the note.",
 		"the steward (incident)", "`incident:ID`",

@@ -223,6 +223,39 @@ func TestServeRefusesBadAddressBeforeCreatingData(t *testing.T) {
 	}
 }
 
+// TestPersonalDataRetentionRefusesBadValues: serve and worker refuse a
+// retention that is not a number of days within 30d..3650d, from the flag
+// or its variable, naming the flag and the range, before creating data.
+func TestPersonalDataRetentionRefusesBadValues(t *testing.T) {
+	for _, cmd := range []string{"serve", "worker"} {
+		for _, tc := range []struct{ value, want string }{
+			{"29d", "outside 30d..3650d"},
+			{"3651d", "outside 30d..3650d"},
+			{"400", "not a number of days"},
+			{"9600h", "not a number of days"},
+			{"-400d", "not a number of days"},
+			{"forever", "not a number of days"},
+		} {
+			for _, viaEnv := range []bool{false, true} {
+				data := filepath.Join(t.TempDir(), "gatehouse-data")
+				args, env := []string{cmd, "--addr", "127.0.0.1:0", "--data", data}, map[string]string{}
+				if viaEnv {
+					env["GATEHOUSE_PERSONAL_DATA_RETENTION"] = tc.value
+				} else {
+					args = append(args, "--personal-data-retention", tc.value)
+				}
+				code, _, stderr := runCLI(t, env, args...)
+				if code == 0 || !strings.Contains(stderr, "--personal-data-retention") || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "between 30 and 3650") {
+					t.Errorf("%s %q (env %v): exit %d, stderr %q; want a refusal naming the flag, %q and the range", cmd, tc.value, viaEnv, code, stderr, tc.want)
+				}
+				if _, err := os.Stat(data); !os.IsNotExist(err) {
+					t.Errorf("%s %q: the data folder was created (stat: %v)", cmd, tc.value, err)
+				}
+			}
+		}
+	}
+}
+
 func TestErrorsSayWhatToDoNext(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/marketplace"
 	"gatehouse.dev/gatehouse/internal/pluginkit"
 	"gatehouse.dev/gatehouse/internal/provenance"
+	"gatehouse.dev/gatehouse/internal/retention"
 	"gatehouse.dev/gatehouse/internal/tracing"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
@@ -125,6 +126,7 @@ type marketOptions struct {
 	drainDelay    string
 	publicCache   string
 	environments  string
+	retention     string
 }
 
 // maxPublicCacheMiB bounds --public-cache.
@@ -149,6 +151,7 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.environments, "environments", "GATEHOUSE_ENVIRONMENTS", "dev,staging,prod", "the environments hosts enroll into, in promotion order; a certified version is released into the first")
 	g.envString(f, &o.publicCache, "public-cache", "GATEHOUSE_PUBLIC_CACHE", "64", "MiB of memory for answers to anonymous catalog and package requests, served again until the catalog changes; 0 keeps none")
 	g.envString(f, &o.drainDelay, "drain-delay", "GATEHOUSE_DRAIN_DELAY", "0s", "on SIGTERM, fail /readyz for this long before refusing new requests, so a load balancer stops sending first (e.g. 5s behind one; at most 1m)")
+	g.envString(f, &o.retention, "personal-data-retention", "GATEHOUSE_PERSONAL_DATA_RETENTION", "400d", "how long the marketplace keeps its own personal data, in days from 30d to 3650d: audit actors and token subjects are pseudonymised, and expired or revoked tokens deleted, once older (docs/operations.md, \"Retention\")")
 }
 
 // run opens the marketplace, lets started report it, and serves until the
@@ -162,6 +165,9 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 		return fmt.Errorf("--drain-delay %q: give a duration from 0s to %s, such as 5s", o.drainDelay, maxDrainDelay)
 	}
 	cfg.DrainDelay = d
+	if cfg.PersonalDataRetention, err = retention.ParseDays(o.retention); err != nil {
+		return fmt.Errorf("--personal-data-retention: %w", err)
+	}
 	if cfg.Environments, err = domain.ParseEnvironments(o.environments); err != nil {
 		return fmt.Errorf("--environments %q: %w", o.environments, err)
 	}

@@ -144,6 +144,11 @@ type Config struct {
 	// jobs, the analyzers and every store and blob call (package
 	// tracing); nil traces nothing and installs none of it.
 	TracerProvider trace.TracerProvider
+	// PersonalDataRetention is how long the marketplace keeps its own
+	// personal data: audit actors and token subjects in clear, and the
+	// rows of tokens that expired or were revoked (package retention);
+	// zero means retention.DefaultRetention.
+	PersonalDataRetention time.Duration
 }
 
 // environments returns the configured environments or the defaults.

@@ -57,7 +57,7 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return fmt.Errorf("setting up host API checks: %w", err)
 	}
 	m.HostAPI, m.hostAPICache = hc, cache
-	ret, err := retention.New(retention.Config{Store: m.Store, Log: m.cfg.Log})
+	ret, err := retention.New(retention.Config{Store: m.Store, Retention: m.cfg.PersonalDataRetention, Log: m.cfg.Log})
 	if err != nil {
 		return fmt.Errorf("setting up the retention purge: %w", err)
 	}

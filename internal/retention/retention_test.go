@@ -40,12 +40,23 @@ func TestPurgeJobPseudonymisesOldSubjects(t *testing.T) {
 	if err := st.AppendAudit(ctx, old); err != nil {
 		t.Fatal(err)
 	}
+	// Alice's token was revoked long ago; Bob's is live.
+	for _, tok := range []domain.Token{
+		{ID: "tok-1", Subject: "alice@example.com", RevokedAt: c.Now()},
+		{ID: "tok-2", Subject: "bob@example.com"},
+	} {
+		tok.Role, tok.Hash, tok.CreatedAt, tok.ExpiresAt = domain.RoleAuditor, make([]byte, 32), c.Now(), c.Now().Add(365*24*time.Hour)
+		tok.Hash[0] = tok.ID[4]
+		if err := st.CreateToken(ctx, tok, audit.Event{Time: c.Now(), Actor: "admin", Action: audit.TokenCreate, Subject: "token:" + tok.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.add(60 * 24 * time.Hour)
 	recent := audit.Event{Time: c.Now(), Actor: "bob@example.com", Action: audit.IncidentNote, Subject: "token:tok-2"}
 	if err := st.AppendAudit(ctx, recent); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Store: st, AuditSubjects: 30 * 24 * time.Hour, Now: c.Now})
+	s, err := New(Config{Store: st, Retention: 30 * 24 * time.Hour, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +73,27 @@ func TestPurgeJobPseudonymisesOldSubjects(t *testing.T) {
 	if err != nil || rep.Break != nil {
 		t.Fatalf("the trail does not verify after the purge: %v %v", err, rep.Break)
 	}
-	if len(evs) != 3 || strings.Contains(evs[0].Actor+evs[0].Subject, "alice") || strings.Contains(evs[0].Subject, "tok-1") {
-		t.Fatalf("old event not pseudonymised: %+v", evs)
+	// old, two token creations, recent, the token purge, the pseudonymisation.
+	if len(evs) != 6 {
+		t.Fatalf("%d events, want 6: %+v", len(evs), evs)
 	}
-	if evs[1].Actor != "bob@example.com" || evs[1].Subject != "token:tok-2" {
-		t.Fatalf("recent event changed: %+v", evs[1])
+	for _, e := range evs[:3] {
+		if strings.Contains(e.Actor+e.Subject, "alice") || strings.Contains(e.Actor+e.Subject, "tok-") || e.Actor == "admin" {
+			t.Errorf("old event %d not pseudonymised: %q %q", e.Seq, e.Actor, e.Subject)
+		}
 	}
-	if evs[2].Action != audit.AuditPseudonymise {
-		t.Fatalf("no purge event: %+v", evs[2])
+	if evs[3].Actor != "bob@example.com" || evs[3].Subject != "token:tok-2" {
+		t.Fatalf("recent event changed: %+v", evs[3])
+	}
+	if evs[4].Action != audit.TokenPurge || !strings.Contains(string(evs[4].Data), `"deleted":1`) || evs[5].Action != audit.AuditPseudonymise {
+		t.Fatalf("purge events = %+v, %+v", evs[4], evs[5])
+	}
+	toks, err := st.ListTokens(ctx)
+	if err != nil || len(toks) != 1 || toks[0].ID != "tok-2" || toks[0].Subject != "bob@example.com" {
+		t.Fatalf("tokens after the purge = %+v, %v; want Bob's live token alone", toks, err)
 	}
 	res, err := s.Purge(ctx)
-	if err != nil || res.Pseudonymised != 0 {
+	if err != nil || res.Pseudonymised != 0 || res.TokensDeleted != 0 {
 		t.Fatalf("second purge = %+v, %v; want nothing", res, err)
 	}
 }
@@ -84,8 +105,59 @@ func TestRetentionOutsideLimitsRefused(t *testing.T) {
 	}
 	defer st.Close()
 	for _, d := range []time.Duration{time.Hour, 11 * 365 * 24 * time.Hour, -time.Hour} {
-		if _, err := New(Config{Store: st, AuditSubjects: d}); err == nil || !strings.Contains(err.Error(), "between 30 and 3650") {
+		if _, err := New(Config{Store: st, Retention: d}); err == nil || !strings.Contains(err.Error(), "between 30 and 3650") {
 			t.Errorf("%s: err = %v", d, err)
 		}
 	}
+}
+
+func TestParseDays(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  string
+	}{
+		{"400d", 400 * 24 * time.Hour, ""},
+		{"30d", MinRetention, ""},
+		{"3650d", MaxRetention, ""},
+		{"29d", 0, "outside 30d..3650d"},
+		{"3651d", 0, "outside 30d..3650d"},
+		{"0d", 0, "outside 30d..3650d"},
+		{"-400d", 0, "not a number of days"},
+		{"+400d", 0, "not a number of days"},
+		{"400", 0, "not a number of days"},
+		{"9600h", 0, "not a number of days"},
+		{"d", 0, "not a number of days"},
+		{"", 0, "not a number of days"},
+		{"99999999999999999999d", 0, "not a number of days"},
+		{"1e3d", 0, "not a number of days"},
+	} {
+		got, err := ParseDays(tc.in)
+		if tc.err == "" {
+			if err != nil || got != tc.want {
+				t.Errorf("ParseDays(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "such as 400d") {
+			t.Errorf("ParseDays(%q) error = %v; want one saying %q and the fix", tc.in, err, tc.err)
+		}
+	}
+}
+
+// FuzzParseDays: whatever an operator writes, an accepted retention is
+// within the limits and a whole number of days.
+func FuzzParseDays(f *testing.F) {
+	for _, s := range []string{"400d", "30d", "3650d", "29d", "-1d", "1e9d", "d", "00400d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDays(s)
+		if err != nil {
+			return
+		}
+		if d < MinRetention || d > MaxRetention || d%(24*time.Hour) != 0 {
+			t.Fatalf("ParseDays(%q) = %s, outside the limits", s, d)
+		}
+	})
 }

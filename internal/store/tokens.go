@@ -24,4 +24,11 @@ type Tokens interface {
 	// RevokeToken marks a token revoked at at; ErrNotFound for an unknown
 	// id.
 	RevokeToken(ctx context.Context, id string, at time.Time, ev audit.Event) error
+	// PurgeTokens deletes at most limit tokens that expired, or were
+	// revoked, before before (retention of their subjects, who are
+	// people), and records ev with the count in the same transaction.
+	// Nothing references a token's row: the trail names it as `token:ID`,
+	// which its own purge pseudonymises. A run that finds nothing deletes
+	// and records nothing.
+	PurgeTokens(ctx context.Context, before time.Time, limit int, ev audit.Event) (deleted int, err error)
 }

@@ -773,6 +773,14 @@ func (s *Store) ProvenanceStatement(ctx context.Context, a1 string) ([]byte, err
 	return r0, r1
 }
 
+// PseudonymiseAudit traces the call as the span "store.PseudonymiseAudit".
+func (s *Store) PseudonymiseAudit(ctx context.Context, a1 time.Time, a2 int, a3 audit.Event) (int, int, error) {
+	ctx, span := s.start(ctx, "store.PseudonymiseAudit")
+	r0, r1, r2 := s.Store.PseudonymiseAudit(ctx, a1, a2, a3)
+	end(span, r2)
+	return r0, r1, r2
+}
+
 // PublishHostAPI traces the call as the span "store.PublishHostAPI".
 func (s *Store) PublishHostAPI(ctx context.Context, a1 domain.HostAPIVersion, a2 audit.Event) error {
 	ctx, span := s.start(ctx, "store.PublishHostAPI")
@@ -785,6 +793,14 @@ func (s *Store) PublishHostAPI(ctx context.Context, a1 domain.HostAPIVersion, a2
 func (s *Store) PublisherKey(ctx context.Context, a1 string, a2 string) (domain.PublisherKey, error) {
 	ctx, span := s.start(ctx, "store.PublisherKey")
 	r0, r1 := s.Store.PublisherKey(ctx, a1, a2)
+	end(span, r1)
+	return r0, r1
+}
+
+// PurgeTokens traces the call as the span "store.PurgeTokens".
+func (s *Store) PurgeTokens(ctx context.Context, a1 time.Time, a2 int, a3 audit.Event) (int, error) {
+	ctx, span := s.start(ctx, "store.PurgeTokens")
+	r0, r1 := s.Store.PurgeTokens(ctx, a1, a2, a3)
 	end(span, r1)
 	return r0, r1
 }

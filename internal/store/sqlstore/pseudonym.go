@@ -65,3 +65,50 @@ func (s *Store) PseudonymiseAudit(ctx context.Context, before time.Time, limit i
 	})
 	return changed, sealedBefore, err
 }
+
+// PurgeTokens implements store.Tokens.
+func (s *Store) PurgeTokens(ctx context.Context, before time.Time, limit int, ev audit.Event) (deleted int, err error) {
+	if limit <= 0 || limit > maxPseudonymiseBatch {
+		return 0, fmt.Errorf("purging tokens: limit %d is outside 1..%d", limit, maxPseudonymiseBatch)
+	}
+	if before.IsZero() {
+		return 0, fmt.Errorf("purging tokens: the cut-off is not set")
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		deleted = 0
+		cut := micros(before)
+		// A zero expires_at or revoked_at is "never", not 1970.
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id FROM tokens
+			WHERE (expires_at > 0 AND expires_at < ?) OR (revoked_at > 0 AND revoked_at < ?)
+			ORDER BY id LIMIT ?`), cut, cut, limit)
+		if err != nil {
+			return fmt.Errorf("%s: finding tokens past their retention: %w", s.d.Name, err)
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("%s: finding tokens past their retention: %w", s.d.Name, err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: finding tokens past their retention: %w", s.d.Name, err)
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM tokens WHERE id = ?`), id); err != nil {
+				return fmt.Errorf("%s: deleting token %s: %w", s.d.Name, id, err)
+			}
+			deleted++
+		}
+		if deleted == 0 {
+			return nil
+		}
+		data, _ := json.Marshal(map[string]any{"before": before.UTC().Format(time.RFC3339), "deleted": deleted})
+		ev.Data = data
+		return s.appendEvents(ctx, tx, []audit.Event{ev})
+	})
+	return deleted, err
+}

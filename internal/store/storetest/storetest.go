@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CatalogGeneration", testCatalogGeneration},
 		{"AuditScan", testAuditScan},
 		{"AuditPseudonymise", testAuditPseudonymise},
+		{"PurgeTokens", testPurgeTokens},
 		{"ConcurrentCreateVersion", testConcurrentCreateVersion},
 		{"TamperEdit", testTamperEdit},
 		{"TamperDelete", testTamperDelete},
@@ -623,6 +624,62 @@ func testAuditPseudonymise(t *testing.T, s store.Store) {
 		t.Error("a second purge changed the trail")
 	}
 	if _, _, err := s.PseudonymiseAudit(ctx, at(3), 0, purge); err == nil {
+		t.Error("a limit of 0 was accepted")
+	}
+}
+
+// testPurgeTokens is retention's purge of the tokens table (issue 20 item
+// 4): tokens expired or revoked before the cut-off are deleted with their
+// subjects, live ones and ones that ended after it stay, the purge is an
+// event, the chain verifies, and a second run changes nothing.
+func testPurgeTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	toks := []domain.Token{
+		{ID: "expired-old", Subject: "alice@example.com", ExpiresAt: at(5)},
+		{ID: "revoked-old", Subject: "bob@example.com", ExpiresAt: at(500), RevokedAt: at(6)},
+		{ID: "expired-recent", Subject: "carol@example.com", ExpiresAt: at(20)},
+		{ID: "revoked-recent", Subject: "dave@example.com", ExpiresAt: at(500), RevokedAt: at(21)},
+		{ID: "live", Subject: "erin@example.com", ExpiresAt: at(500)},
+	}
+	for i, tok := range toks {
+		tok.Role, tok.Hash, tok.CreatedAt = domain.RoleAuditor, hashOf(tok.ID), at(i)
+		if err := s.CreateToken(ctx, tok, event(audit.TokenCreate, "token:"+tok.ID, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	purge := audit.Event{Time: at(100), Actor: "system", Action: audit.TokenPurge, Subject: "tokens", Reason: "retention"}
+	n, err := s.PurgeTokens(ctx, at(10), 100, purge)
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeTokens = %d, %v; want 2 deleted", n, err)
+	}
+	list, err := s.ListTokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, tok := range list {
+		ids = append(ids, tok.ID)
+	}
+	if want := []string{"expired-recent", "revoked-recent", "live"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("tokens after the purge = %v, want %v", ids, want)
+	}
+	if _, err := s.TokenByHash(ctx, hashOf("revoked-old")); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("a purged token is still found by its secret: %v", err)
+	}
+	evs := trail(t, s, "tokens")
+	if len(evs) != 1 || evs[0].Action != audit.TokenPurge || !strings.Contains(string(evs[0].Data), `"deleted":2`) {
+		t.Errorf("the purge's event = %+v", evs)
+	}
+	mustVerify(t, s, int64(len(toks))+1)
+	if n, err := s.PurgeTokens(ctx, at(10), 100, purge); err != nil || n != 0 {
+		t.Errorf("second purge = %d, %v; want nothing", n, err)
+	}
+	mustVerify(t, s, int64(len(toks))+1)
+	// The limit bounds one transaction; the rest waits for the next run.
+	if n, err := s.PurgeTokens(ctx, at(30), 1, purge); err != nil || n != 1 {
+		t.Errorf("PurgeTokens(limit 1) = %d, %v; want 1", n, err)
+	}
+	if _, err := s.PurgeTokens(ctx, at(30), 0, purge); err == nil {
 		t.Error("a limit of 0 was accepted")
 	}
 }
