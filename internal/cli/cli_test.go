@@ -456,7 +456,10 @@ func TestScaffoldPassesVetWithNoFindings(t *testing.T) {
 	}
 	code, out, stderr := runCLI(t, nil, "vet", dir, "-o", "json")
 	if code != 0 {
-		t.Fatalf("vet: exit %d: %s", code, stderr)
+		if len(out) > 4000 {
+			out = out[:4000] + "…"
+		}
+		t.Fatalf("vet: exit %d: %s\n%s", code, stderr, out)
 	}
 	var rep struct {
 		Results []struct {
