@@ -153,9 +153,9 @@ type noticeJob struct{}
 func (noticeJob) Kind() string { return NoticeKind }
 
 func (noticeJob) InsertOpts() river.InsertOpts {
-	// The queue is named here too: the periodic job is inserted by River
-	// with these options alone, and would otherwise wait in "default",
-	// where nothing works it, holding the unique slot.
+	// The queue is named here too, for inserts other than the periodic
+	// tick (which store.Periodic puts in this queue): in "default"
+	// nothing would work it, and it would hold the unique slot.
 	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: store.ActiveStates}}
 }
 

@@ -196,8 +196,8 @@ type purgeJob struct{}
 func (purgeJob) Kind() string { return PurgeKind }
 
 func (purgeJob) InsertOpts() river.InsertOpts {
-	// The queue is named here too: River inserts the periodic job with
-	// these options alone.
+	// The queue is named here too, for inserts other than the periodic
+	// tick (which store.Periodic puts in this queue).
 	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: store.ActiveStates}}
 }
 

@@ -299,14 +299,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		data, _ := in.Package.File(file)
 		list, err := scenario.Parse(data)
 		if err != nil {
-			r.add(vet.Finding{
-				RuleID:      RuleScenarioError,
-				Severity:    vet.Medium,
-				Message:     fmt.Sprintf("%s: the scenarios cannot be read: %s", file, clip(err.Error())),
-				Location:    vet.Location{File: file},
-				Fingerprint: vet.Fingerprint(RuleScenarioError, file),
-				Remediation: remScenario,
-			})
+			r.add(unreadable(file, "scenarios", err))
 			continue
 		}
 		for _, s := range list {
@@ -624,14 +617,7 @@ func (a *Analyzer) workflows(ctx context.Context, in *vet.Input, self sandbox.Lo
 		data, _ := in.Package.File(file)
 		ws, err := scenario.ParseWorkflows(data)
 		if err != nil {
-			r.add(vet.Finding{
-				RuleID:      RuleScenarioError,
-				Severity:    vet.Medium,
-				Message:     fmt.Sprintf("%s: the workflows cannot be read: %s", file, clip(err.Error())),
-				Location:    vet.Location{File: file},
-				Fingerprint: vet.Fingerprint(RuleScenarioError, file),
-				Remediation: remScenario,
-			})
+			r.add(unreadable(file, "workflows", err))
 			continue
 		}
 		for _, w := range ws {
@@ -737,4 +723,17 @@ func (a *Analyzer) workflows(ctx context.Context, in *vet.Input, self sandbox.Lo
 		d.Workflows = append(d.Workflows, run)
 	}
 	return nil
+}
+
+// unreadable is the finding for a scenario or workflow file (what) that
+// does not parse.
+func unreadable(file, what string, err error) vet.Finding {
+	return vet.Finding{
+		RuleID:      RuleScenarioError,
+		Severity:    vet.Medium,
+		Message:     fmt.Sprintf("%s: the %s cannot be read: %s", file, what, clip(err.Error())),
+		Location:    vet.Location{File: file},
+		Fingerprint: vet.Fingerprint(RuleScenarioError, file),
+		Remediation: remScenario,
+	}
 }
