@@ -204,23 +204,76 @@ func BenchmarkOSVScannerOffline(b *testing.B) {
 	}
 	p := needFullDB(b)
 	dbDir := b.TempDir()
-	if err := os.MkdirAll(filepath.Join(dbDir, "osv-scanner", "Go"), 0o755); err != nil {
-		b.Fatal(err)
-	}
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		b.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dbDir, "osv-scanner", "Go", "all.zip"), raw, 0o644)
+	// osv-scanner before v2.5 reads DIR/osv-scanner/Go/all.zip; from v2.5
+	// (matching through osv-scalibr) DIR/osv-scalibr/Go/all.zip.
+	for _, sub := range []string{"osv-scanner", "osv-scalibr"} {
+		if err := os.MkdirAll(filepath.Join(dbDir, sub, "Go"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dbDir, sub, "Go", "all.zip"), raw, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 	gomod, _ := filepath.Abs(filepath.Join("testdata", "vulnplugin", "go.mod"))
+	// Offline, from the same all.zip, without call analysis (govulncheck),
+	// which Gatehouse does not do either.
+	args := []string{"scan", "source", "--offline-vulnerabilities", "--no-call-analysis=go",
+		"--local-db-path", dbDir, "--format", "json", "-L", gomod}
+	var out []byte
 	for b.Loop() {
-		cmd := exec.Command(bin, "scan", "source", "--offline-vulnerabilities", "--local-db-path", dbDir, "--format", "json", "-L", gomod)
-		out, err := cmd.Output()
+		out, err = exec.Command(bin, args...).Output()
 		// osv-scanner exits 1 when it finds vulnerabilities, as it must here.
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 			b.Fatalf("osv-scanner: %v\n%s", err, out)
 		}
 	}
+	// Gatehouse must find at least every advisory osv-scanner found.
+	var peer struct {
+		Results []struct {
+			Packages []struct {
+				Vulnerabilities []struct {
+					ID string `json:"id"`
+				} `json:"vulnerabilities"`
+			} `json:"packages"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out, &peer); err != nil {
+		b.Fatalf("osv-scanner's JSON: %v", err)
+	}
+	db, err := vulndb.Load(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := New(db).Analyze(context.Background(), input(vulnPlugin(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, f := range rep.Findings {
+		if id, ok := f.Properties["advisory"].(string); ok {
+			ours[id] = true
+		}
+	}
+	found := 0
+	for _, r := range peer.Results {
+		for _, pkg := range r.Packages {
+			for _, v := range pkg.Vulnerabilities {
+				found++
+				if !ours[v.ID] {
+					b.Errorf("osv-scanner found %s; Gatehouse did not", v.ID)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		b.Fatal("osv-scanner found no advisory in a plugin that has some: its database was not read")
+	}
+	b.ReportMetric(float64(found), "peer-advisories")
+	b.ReportMetric(float64(len(ours)), "gatehouse-advisories")
 }
 
 // BenchmarkMatchResident is the matching alone: the plugin's components
