@@ -127,7 +127,7 @@ type Config struct {
 	WebhooksAllowPrivate bool
 	// MaxConcurrentUploads bounds the package uploads taken at once (the
 	// excess is answered 429 with Retry-After); MaxConcurrentVets bounds
-	// the vetting runs. Zero means DefaultMaxConcurrentUploads and
+	// the vetting runs. Zero means server.DefaultMaxConcurrentUploads and
 	// intake.DefaultMaxConcurrentVets.
 	MaxConcurrentUploads int
 	MaxConcurrentVets    int
@@ -373,7 +373,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	in.Submitted = m.Pipeline.Wake
 	p := &parts{
 		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments(), SigstoreRoot: sigRoot},
-		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes},
+		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
 	}
 	// Each layer adds its services to the application layer's
 	// configuration and its handlers to the server's.
@@ -498,7 +498,7 @@ func (m *Marketplace) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
-	var handler http.Handler = limitUploads(m.Server, m.cfg.MaxConcurrentUploads)
+	var handler http.Handler = m.Server
 	if m.cfg.Role == RoleWorker {
 		handler = opsOnly(m.Server)
 	}

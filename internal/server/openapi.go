@@ -104,6 +104,8 @@ func (s *Server) OpenAPI() map[string]any {
 			if rt.Path == "/api/v1/submissions" {
 				op["responses"].(map[string]any)["202"] = map[string]any{"description": "Accepted: processing continues in the background; poll the statusUrl."}
 				op["responses"].(map[string]any)["200"] = map[string]any{"description": "The same bytes were submitted before: the existing submission."}
+				op["responses"].(map[string]any)["408"] = problem("The package did not arrive within the upload timeout (code upload_timeout); nothing was kept.")
+				op["responses"].(map[string]any)["429"] = problem("The process is taking its limit of uploads already (code too_many_uploads); retry after Retry-After seconds.")
 				delete(op["responses"].(map[string]any), "201")
 			}
 		case "DELETE":

@@ -153,12 +153,26 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p domain.Princip
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, p domain.Principal) {
+	release, ok := s.takeUpload(w)
+	if !ok {
+		return
+	}
+	defer release()
+	if err := s.boundUpload(w); err != nil {
+		s.internal(w, r, fmt.Errorf("setting the upload's deadline: %w", err))
+		return
+	}
 	sig, err := signature(r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_signature", err.Error())
 		return
 	}
 	v, created, err := s.app.Submit(r.Context(), p, r.Body, sig)
+	if uploadTooSlow(err) {
+		writeError(w, http.StatusRequestTimeout, "upload_timeout",
+			fmt.Sprintf("the package did not arrive within %s; upload it again over a faster connection (nothing was kept)", s.uploadTimeout()))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -49,6 +49,13 @@ type Config struct {
 	// catalog and package requests are kept in (publicCache); 0 is
 	// DefaultPublicCacheBytes, and a negative value keeps none.
 	PublicCacheBytes int64
+	// MaxConcurrentUploads bounds the package uploads this process takes
+	// at once; the excess is answered 429 with Retry-After. Zero is
+	// DefaultMaxConcurrentUploads.
+	MaxConcurrentUploads int
+	// UploadTimeout bounds how long one upload's body may take to
+	// arrive; zero is DefaultUploadTimeout.
+	UploadTimeout time.Duration
 }
 
 // Server serves the API.
@@ -63,6 +70,8 @@ type Server struct {
 	cache *publicCache
 	// draining fails the readiness probe once shutdown has begun.
 	draining atomic.Bool
+	// uploads holds one token per upload in progress (takeUpload).
+	uploads chan struct{}
 }
 
 // Access says who may call a route. The guard enforces all of it before
@@ -137,7 +146,11 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, app: cfg.App, mux: http.NewServeMux()}
+	maxUploads := cfg.MaxConcurrentUploads
+	if maxUploads <= 0 {
+		maxUploads = DefaultMaxConcurrentUploads
+	}
+	s := &Server{cfg: cfg, app: cfg.App, mux: http.NewServeMux(), uploads: make(chan struct{}, maxUploads)}
 	if cfg.App != nil && cfg.PublicCacheBytes >= 0 {
 		size := cfg.PublicCacheBytes
 		if size == 0 {

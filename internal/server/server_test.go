@@ -48,7 +48,7 @@ type env struct {
 	key *trust.FileSigner
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*server.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -70,7 +70,11 @@ func newEnv(t *testing.T) *env {
 	pipe := pipeline.New(pipeline.Config{Store: st, Vetting: in, Certifying: rv})
 	svc, logDir := newTrust(t, st, in)
 	rv.Certifier = svc
-	srv := server.New(server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), TransparencyLog: tlog.DirStorage(logDir)})
+	cfg := server.Config{App: app.New(app.Config{Store: st, Blobs: blobs, Intake: in, Review: rv, Trust: svc}), TransparencyLog: tlog.DirStorage(logDir)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := server.New(cfg)
 	key, err := trust.GenerateKey(trust.Ed25519)
 	if err != nil {
 		t.Fatal(err)
