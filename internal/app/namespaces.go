@@ -15,13 +15,26 @@ import (
 // Namespaces: who owns the first part of a plugin id, the publisher keys
 // that sign for it, and whether it requires signatures.
 
-// ListNamespaces lists every namespace and its owners (any signed-in
-// caller but a host).
+// ListNamespaces lists namespaces and their owners: every one to the
+// overseers, the ones a publisher may publish to (owned, or its token's
+// scope) to a publisher; a host may not list them.
 func (a *App) ListNamespaces(ctx context.Context, caller domain.Principal) ([]domain.Namespace, error) {
 	if err := signedIn(caller, "list namespaces"); err != nil {
 		return nil, err
 	}
-	return a.cfg.Store.ListNamespaces(ctx)
+	all, err := a.cfg.Store.ListNamespaces(ctx)
+	if err != nil || caller.Role != domain.RolePublisher {
+		return all, err
+	}
+	// A publisher sees the namespaces it may publish to, not every other
+	// publisher's owners.
+	mine := all[:0]
+	for _, n := range all {
+		if caller.CanPublish(n.Name, n.Owners) == nil {
+			mine = append(mine, n)
+		}
+	}
+	return mine, nil
 }
 
 // NamespaceKeys is a namespace's publisher keys (retired ones included)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/audit"
@@ -22,23 +23,34 @@ func pemKey(t *testing.T) []byte {
 	return b
 }
 
+// TestListNamespaces: overseers list every namespace and its owners; a
+// publisher lists only the namespaces it may publish to, so the list does
+// not hand every publisher the others' owners (people's subjects).
 func TestListNamespaces(t *testing.T) {
 	w := newWorld(t)
+	scoped := domain.Principal{TokenID: "t-ci", Subject: "ci-bot", Role: domain.RolePublisher, Namespace: "acme"}
 	for _, tc := range []struct {
 		name   string
 		caller domain.Principal
 		kind   Kind
+		want   []string
 	}{
-		{"reviewer", reviewer, ok},
-		{"publisher", otto, ok},
-		{"host", host, KindForbidden},
-		{"anonymous", anonymous, KindUnauthenticated},
+		{"reviewer", reviewer, ok, []string{"acme"}},
+		{"owner", pia, ok, []string{"acme"}},
+		{"token scoped to the namespace", scoped, ok, []string{"acme"}},
+		{"publisher elsewhere", otto, ok, nil},
+		{"host", host, KindForbidden, nil},
+		{"anonymous", anonymous, KindUnauthenticated, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nss, err := w.app.ListNamespaces(context.Background(), tc.caller)
 			wantKind(t, err, tc.kind, "")
-			if err == nil && (len(nss) != 1 || nss[0].Name != "acme") {
-				t.Errorf("namespaces = %+v", nss)
+			var got []string
+			for _, n := range nss {
+				got = append(got, n.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("namespaces = %v, want %v", got, tc.want)
 			}
 		})
 	}
