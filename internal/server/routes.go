@@ -78,7 +78,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}", Summary: "One version, with its files and manifest.", Access: signedIn.reading(ReleasedVersion), handler: s.getPluginVersion},
 		{Method: "GET", Path: "/api/v1/plugins/{namespace}/{name}/versions/{version}/manifest", Summary: "One version's manifest (v1 JSON).", Access: signedIn.reading(ReleasedVersion), handler: s.getManifest},
 		{Method: "GET", Path: "/api/v1/packages/{digest}", Summary: "Download a package by digest (sha256:HEX); its bytes are checked against the digest as they are served.", Access: anyone.reading(ReleasedVersion), cached: true, handler: s.download},
-		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners: all of them for reviewers, stewards, auditors and administrators; for a publisher, the ones it may publish to (it owns them, or its token is scoped to one).", Access: signedIn, handler: s.listNamespaces},
+		{Method: "GET", Path: "/api/v1/namespaces", Summary: "List namespaces and their owners.", Access: Access{Note: "a publisher lists only the namespaces it may publish to (it owns them, or its token is scoped to one); the other roles list all"}, handler: s.listNamespaces},
 
 		{Method: "POST", Path: "/api/v1/tokens", Summary: "Create a token; its secret is in this answer only.", Access: admins, Body: "application/json", handler: s.createToken},
 		{Method: "GET", Path: "/api/v1/tokens", Summary: "List tokens (never their secrets).", Access: admins, handler: s.listTokens},
