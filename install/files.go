@@ -235,3 +235,21 @@ func readLimited(path string, max int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// heldFolder marks, in a context, the install folder whose lock the call
+// tree holds already: Sync installs and rolls back under its own lock.
+type heldFolder struct{}
+
+// lockFolder takes dir's lock (verify.LockFolder) unless ctx says the
+// caller holds it, and returns the context to pass on.
+func lockFolder(ctx context.Context, dir string) (context.Context, func(), error) {
+	dir = filepath.Clean(dir)
+	if held, _ := ctx.Value(heldFolder{}).(string); held == dir {
+		return ctx, func() {}, nil
+	}
+	unlock, err := verify.LockFolder(ctx, dir)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, heldFolder{}, dir), unlock, nil
+}

@@ -14,8 +14,6 @@
 package install
 
 import (
-	"gatehouse.dev/gatehouse/hostapi"
-
 	"bytes"
 	"context"
 	"errors"
@@ -31,6 +29,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"gatehouse.dev/gatehouse/hostapi"
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/pkgfile"
 	"gatehouse.dev/gatehouse/tlog"
@@ -250,6 +249,17 @@ func InstallAll(ctx context.Context, reqs []Request, opts Options) (*Result, err
 		}
 		pending = append(pending, requirement{id: req.ID, rng: req.Range, c: c})
 	}
+	// The folder's files are read, decided on and written back under its
+	// lock, so an install and a rollback or sync at once cannot lose one
+	// another's change.
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the install folder: %w", err)
+	}
+	ctx, unlock, err := lockFolder(ctx, opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	r := &resolver{ctx: ctx, opts: opts, lim: opts.Limits.withDefaults(), keep: keep, cands: map[string]*candidate{}, releases: map[string][]release{}}
 	if err := r.setup(); err != nil {
 		return nil, err

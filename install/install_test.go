@@ -3,9 +3,12 @@ package install_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,10 +179,15 @@ func TestInstallRefuses(t *testing.T) {
 			if c.check != "" && (!errors.As(err, &ve) || ve.Check != c.check) {
 				t.Fatalf("err = %v, want the %s check to fail", err, c.check)
 			}
-			// Nothing is written when an install fails.
-			// (The state folder may remember the log's checkpoint: that
-			// is what the host learnt, not an installed file.)
-			if names, _ := filepath.Glob(filepath.Join(dir, "*")); len(names) > 0 && !(len(names) == 1 && filepath.Base(names[0]) == install.StateDir) {
+			// Nothing is written when an install fails. (The state
+			// folder may remember the log's checkpoint: that is what the
+			// host learnt, not an installed file; and the folder's empty
+			// lock file stays, as a lock file must.)
+			names, _ := filepath.Glob(filepath.Join(dir, "*"))
+			names = slices.DeleteFunc(names, func(n string) bool {
+				return filepath.Base(n) == install.StateDir || filepath.Base(n) == verify.FolderLockFile
+			})
+			if len(names) > 0 {
 				t.Errorf("a failed install wrote %v", names)
 			}
 		})
@@ -356,5 +364,47 @@ func TestInstallAllResolvesRequestsTogether(t *testing.T) {
 	}
 	if _, err := install.InstallAll(ctx, nil, options(t, m, t.TempDir())); err == nil {
 		t.Error("an empty request list was accepted")
+	}
+}
+
+// TestConcurrentInstallsKeepEveryPlugin guards an install folder against
+// two commands at once: each reads the lock file, adds its plugin and
+// writes it back, and without the folder's lock the one writing last
+// dropped the other's plugin from the lock file and the history.
+func TestConcurrentInstallsKeepEveryPlugin(t *testing.T) {
+	t.Parallel()
+	m := installtest.New(t, t0)
+	const n = 6
+	for i := range n {
+		m.Publish(installtest.Plugin{ID: fmt.Sprintf("acme/p%d", i), Version: "1.0.0"})
+	}
+	dir := t.TempDir()
+	mustInstall(t, "acme/p0@^1", options(t, m, dir)) // the trust root is pinned first
+	var wg sync.WaitGroup
+	for i := 1; i < n; i++ {
+		wg.Go(func() {
+			r := install.Request{ID: fmt.Sprintf("acme/p%d", i), Range: "^1"}
+			if _, err := install.Install(context.Background(), r, options(t, m, dir)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	lock, err := install.ReadLock(filepath.Join(dir, install.LockFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := install.ReadHistory(filepath.Join(dir, install.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("acme/p%d", i)
+		if !slices.ContainsFunc(lock.Plugins, func(e install.LockEntry) bool { return e.ID == id }) {
+			t.Errorf("%s was installed but the lock file lost it: %+v", id, lock.Plugins)
+		}
+		if len(h.For(id)) == 0 {
+			t.Errorf("%s was installed but the history lost it", id)
+		}
 	}
 }

@@ -127,6 +127,12 @@ func rollback(ctx context.Context, pluginID string, opts RollbackOptions, write 
 		now = opts.Check.Now
 	}
 
+	ctx, unlock, err := lockFolder(ctx, dir)
+	if err == nil {
+		defer unlock()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	lock, err := ReadLock(filepath.Join(dir, LockFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s has no %s: nothing is installed there (install with `gatehouse install %s --dir %s`)", dir, LockFile, pluginID, dir)

@@ -86,6 +86,12 @@ func Sync(ctx context.Context, o SyncOptions) (*Synced, error) {
 	if o.Check.StatusMaxAge <= 0 {
 		o.Check.StatusMaxAge = DefaultStatusMaxAge
 	}
+	ctx, unlock, err := lockFolder(ctx, o.Dir)
+	if err == nil {
+		defer unlock()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
 	data, err := readLimited(filepath.Join(o.Dir, TrustRootFile), verify.MaxTrustRootBytes)
 	if err != nil {
 		return nil, fmt.Errorf("sync: reading the pinned trust root: %w (install a plugin first, or put the marketplace's trust root in %s)", err, filepath.Join(o.Dir, TrustRootFile))

@@ -78,6 +78,11 @@ func Observe(ctx context.Context, checkpoint []byte, opts Options) (*Observed, e
 	if now == nil {
 		now = timeNow
 	}
+	unlock, err := lockState(ctx, opts.StateDir)
+	if err != nil {
+		return fail(CheckSetup, err)
+	}
+	defer unlock()
 	st, err := loadState(opts.StateDir)
 	if err != nil {
 		return fail(CheckSetup, err)

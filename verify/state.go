@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,18 @@ type state struct {
 	// StatusSequences is the highest status feed sequence accepted per
 	// environment (issue 18), so an older feed cannot be replayed.
 	StatusSequences map[string]uint64 `json:"statusSequences,omitempty"`
+}
+
+// lockState takes the state folder's lock, creating the folder, so that
+// one verification's read, checks and write of the state are not
+// interleaved with another's on the same folder: the one writing last
+// would put back an older checkpoint or list number than the other
+// accepted, and a replay of those would pass again.
+func lockState(ctx context.Context, dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state folder: %w", err)
+	}
+	return LockFolder(ctx, dir)
 }
 
 func loadState(dir string) (state, error) {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -27,6 +28,20 @@ var (
 // refuses a version because a newer feed suspends it must not accept an
 // older feed replayed afterwards.
 func ObserveStatusFeed(env *dsse.Envelope, opts Options) (*trust.StatusFeed, error) {
+	if opts.StatusMaxAge <= 0 || opts.StateDir == "" || opts.MarketplaceKeys.Len() == 0 {
+		return nil, errors.New("the status feed needs the marketplace keys, a state folder and a positive maximum age (fail closed)")
+	}
+	unlock, err := lockState(context.Background(), opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return observeStatusFeed(env, opts)
+}
+
+// observeStatusFeed is ObserveStatusFeed with the state folder's lock
+// already held (Verify holds it for its whole run).
+func observeStatusFeed(env *dsse.Envelope, opts Options) (*trust.StatusFeed, error) {
 	if opts.StatusMaxAge <= 0 || opts.StateDir == "" || opts.MarketplaceKeys.Len() == 0 {
 		return nil, errors.New("the status feed needs the marketplace keys, a state folder and a positive maximum age (fail closed)")
 	}

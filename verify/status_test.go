@@ -3,7 +3,10 @@ package verify
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,5 +79,46 @@ func TestStatusFeedIsObeyed(t *testing.T) {
 	o.StatusMaxAge = 0
 	if _, err := Verify(ctx, pkg, b, o); err == nil || !errors.As(err, new(*Error)) {
 		t.Errorf("a feed without a maximum age: %v; want a refusal (fail closed)", err)
+	}
+}
+
+// TestConcurrentVerificationsKeepTheNewestState guards the host's state
+// folder against two verifications at once: each reads the state, checks
+// and writes it back, and without the folder's lock the one writing last
+// put back the older feed sequence the other had moved past, so the older
+// feed could be replayed afterwards. Here many feeds are observed at once;
+// the newest must be what the folder remembers.
+func TestConcurrentVerificationsKeepTheNewestState(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	now := t0.Add(24 * time.Hour)
+	state := t.TempDir()
+	const n = 24
+	feeds := make([]*dsse.Envelope, n+1)
+	for i := 1; i <= n; i++ {
+		feeds[i] = w.statusFeed(t, "prod", uint64(i), now.Add(-time.Minute), trust.StatusFeed{})
+	}
+	for round := range 5 {
+		dir := filepath.Join(state, strconv.Itoa(round))
+		var wg sync.WaitGroup
+		for i := 1; i <= n; i++ {
+			wg.Go(func() {
+				o := w.options(dir, now)
+				o.StatusMaxAge, o.Environment = time.Hour, "prod"
+				// An older feed than one already seen is refused; that is
+				// the point, not a failure.
+				if _, err := ObserveStatusFeed(feeds[i], o); err != nil && !errors.Is(err, trust.ErrFeedRollback) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		st, err := loadState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.StatusSequences["prod"]; got != n {
+			t.Fatalf("round %d: the state folder remembers feed %d after feeds 1..%d were observed; feed %d..%d could be replayed", round, got, n, got+1, n-1)
+		}
 	}
 }

@@ -200,6 +200,11 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 	// bundle's checkpoint and the revocation list if they are genuine and
 	// newer, so that refusing this package cannot leave an older list or
 	// checkpoint acceptable afterwards.
+	unlock, err := lockState(ctx, opts.StateDir)
+	if err != nil {
+		return fail(CheckSetup, err)
+	}
+	defer unlock()
 	st, err := loadState(opts.StateDir)
 	if err != nil {
 		return fail(CheckSetup, err)
@@ -338,7 +343,7 @@ func Verify(ctx context.Context, pkg []byte, b *Bundle, opts Options) (*Result, 
 
 	// 10b. The environment's status feed does not suspend, revoke or kill it.
 	if opts.Status != nil {
-		f, err := ObserveStatusFeed(opts.Status, opts)
+		f, err := observeStatusFeed(opts.Status, opts)
 		if err != nil {
 			return fail(CheckStatusFeed, err)
 		}
