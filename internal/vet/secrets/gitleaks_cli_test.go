@@ -287,6 +287,13 @@ func BenchmarkBesideGitleaksCLI(b *testing.B) {
 		b.Fatalf("building the gitleaks CLI: %v\n%s", err, out)
 	}
 
+	// GATEHOUSE_BENCH_SECRETS_GOMEMLIMIT gives both measured processes
+	// the Go runtime's soft memory limit (GOMEMLIMIT), which both honour.
+	var memLimit []string
+	if v := os.Getenv("GATEHOUSE_BENCH_SECRETS_GOMEMLIMIT"); v != "" {
+		memLimit = []string{"GOMEMLIMIT=" + v}
+		b.Logf("both processes run with GOMEMLIMIT=%s", v)
+	}
 	var glSec, ghSec, glCPU, ghCPU, ghProcCPU, decodedShare float64
 	var glPeak, ghPeak, ghLoaded int64
 	var ghLive uint64
@@ -295,7 +302,7 @@ func BenchmarkBesideGitleaksCLI(b *testing.B) {
 		report := filepath.Join(tmp, "gitleaks.json")
 		gl := exec.Command(gitleaks, "dir", "--no-banner", "--log-level", "error", "--exit-code", "0",
 			"--report-format", "json", "--report-path", report, corpus)
-		gl.Env = withoutGitleaksConfig(os.Environ())
+		gl.Env = append(withoutGitleaksConfig(os.Environ()), memLimit...)
 		var glOut bytes.Buffer
 		gl.Stdout, gl.Stderr = &glOut, &glOut
 		glUse, err := runLaunched(b, gl)
@@ -308,7 +315,7 @@ func BenchmarkBesideGitleaksCLI(b *testing.B) {
 		glFound := readGitleaksReport(b, report, corpus)
 
 		gh := exec.Command(os.Args[0], "-test.run=^$")
-		gh.Env = append(os.Environ(), benchChildEnv+"="+pkgPath)
+		gh.Env = append(append(os.Environ(), benchChildEnv+"="+pkgPath), memLimit...)
 		var stdout, stderr bytes.Buffer
 		gh.Stdout, gh.Stderr = &stdout, &stderr
 		ghUse, err := runLaunched(b, gh)
