@@ -374,6 +374,9 @@ func (bl *blocks) read(r io.Reader, name string, size int64) ([]byte, error) {
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
+	if data == nil {
+		data = []byte{} // an empty file, before any block: File gives []byte{} as readAll did
+	}
 	bl.cur = bl.cur[:end]
 	bl.names = append(bl.names, name)
 	bl.used += size
