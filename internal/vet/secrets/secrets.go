@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
@@ -135,8 +137,8 @@ func newWithRules(rules string) (*Analyzer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: compiling the gitleaks default rules: %w", err)
 	}
-	a := &Analyzer{cfg: cfg, version: rulesetVersion(), plain: detect.NewDetector(cfg), decoding: detect.NewDetector(cfg)}
-	a.decoding.MaxDecodeDepth = maxDecodeDepth
+	a := &Analyzer{cfg: cfg, version: rulesetVersion(), plain: detect.NewDetector(cfg)}
+	a.decoding = decodingCopy(a.plain, maxDecodeDepth)
 	a.rulesDigest = rulesDigest(a.version, rules, maxDecodeDepth)
 	a.logicVersion = Version
 	for _, id := range cfg.OrderedRules {
@@ -150,6 +152,21 @@ func newWithRules(rules string) (*Analyzer, error) {
 		})
 	}
 	return a, nil
+}
+
+// decodingCopy returns a detector that is d but decodes to depth. It is a
+// shallow copy, so the two share d's index of the rules' keywords: a trie
+// of 2 KiB per state, 2.2 MiB for the default rules, which NewDetector
+// would build again. Sharing is safe because DetectContext only reads the
+// index (gitleaks shares one detector among its scanning goroutines). The
+// copy is made by reflection because Detector holds an atomic counter,
+// which go vet forbids copying by assignment; d is new, so the counter is
+// zero and nothing else touches it, and the Analyzer never reads it.
+func decodingCopy(d *detect.Detector, depth int) *detect.Detector {
+	c := new(detect.Detector)
+	reflect.ValueOf(c).Elem().Set(reflect.ValueOf(d).Elem())
+	c.MaxDecodeDepth = depth
+	return c
 }
 
 // RuleID is the vet rule id of a gitleaks rule.
@@ -303,9 +320,21 @@ func (s *fileScan) detect(ctx context.Context, raw, file string) []report.Findin
 	return findings
 }
 
+// add keeps f. Its secret is a substring of the fragment, which asString
+// made of the package's bytes: it is copied, so a hit kept (in the cache)
+// does not keep the package's memory, nor a batch's, alive.
 func (s *fileScan) add(f report.Finding, loc vet.Location) {
-	s.hits = append(s.hits, hit{rule: f.RuleID, desc: f.Description, secret: f.Secret, loc: loc, encodings: encodings(f)})
+	s.hits = append(s.hits, hit{rule: f.RuleID, desc: f.Description, secret: strings.Clone(f.Secret), loc: loc, encodings: encodings(f)})
 }
+
+// asString returns b as a string without copying it. gitleaks takes a
+// fragment as a string, and copying every byte of a package into one
+// costs as many bytes of garbage as the package has. It is safe because
+// b is not modified while the string is in use: a package's files are
+// immutable (pkgfile.Package.File), and a batch's buffer is not written
+// once it is scanned. Only the secrets of findings outlive the scan, and
+// add copies them.
+func asString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // scan scans the file at path, or returns its scan from the cache. A scan
 // cut short by ctx is neither returned (ok is false) nor cached.
@@ -375,8 +404,11 @@ func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 	for start := 0; start < len(data) && ctx.Err() == nil; {
 		end := start + textCut(data[start:])
 		chunk := data[start:end]
-		starts := lineStarts(chunk)
-		for _, f := range s.detect(ctx, string(chunk), file) {
+		var starts []int
+		for _, f := range s.detect(ctx, asString(chunk), file) {
+			if starts == nil {
+				starts = lineStarts(chunk)
+			}
 			loc := vet.Location{File: file}
 			if off, _, ok := locate(chunk, starts, f); ok {
 				loc.Line, loc.Column = vet.LineCol(data, start+off)
@@ -525,8 +557,11 @@ func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withP
 	if withPath {
 		path = file
 	}
-	lines := lineStarts(buf)
-	for _, f := range s.detect(ctx, string(buf), path) {
+	var lines []int
+	for _, f := range s.detect(ctx, asString(buf), path) {
+		if lines == nil {
+			lines = lineStarts(buf)
+		}
 		loc := vet.Location{File: file}
 		if off, n, ok := locate(buf, lines, f); ok {
 			i, found := slices.BinarySearch(starts, off)
