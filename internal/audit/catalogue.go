@@ -421,6 +421,7 @@ var personal = map[string]Personal{
 	TokenCreate:                   {Data: []string{"subject"}},
 	WebhookCreate:                 {Data: []string{"url"}}, // a receiver's host can be a person's domain
 	WebhookDisable:                {Reason: true},
+	WebhookDeliveryDead:           {Reason: true}, // the last error quotes the receiver's URL
 	ReleaseChanged:                {Reason: true},
 	ReleaseApproved:               {Reason: true},
 	PluginKilled:                  {Reason: true},

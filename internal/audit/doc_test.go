@@ -59,8 +59,12 @@ func personalCell(e Entry) string {
 	if p.Reason {
 		parts = append(parts, "reason")
 	}
-	if len(p.Data) > 0 {
-		parts = append(parts, "data (when `"+strings.Join(p.Data, "`, `")+"` is set)")
+	switch len(p.Data) {
+	case 0:
+	case 1:
+		parts = append(parts, "data (when `"+p.Data[0]+"` is set)")
+	default:
+		parts = append(parts, "data (when one of `"+strings.Join(p.Data, "`, `")+"` is set)")
 	}
 	return strings.Join(parts, ", ")
 }
