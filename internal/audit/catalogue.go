@@ -427,6 +427,48 @@ var personal = map[string]Personal{
 	PluginKilled:                  {Reason: true},
 }
 
+// namesNobodyElse are the actions checked and found to name people only
+// in Actor and a `token:` Subject: their reasons are generated and their
+// data holds no one's name. With personal, it covers the catalogue
+// (TestEveryActionCheckedForPeople), so a new action is classified when
+// it is declared.
+var namesNobodyElse = []string{
+	SubmissionCreate,
+	SubmissionResume,
+	TriageVerdict,
+	ReviewOpen,
+	ReviewClaim,
+	ReviewMessage,
+	VulnDBImport,
+	RevocationListPublished,
+	TrustEvent,
+	NamespaceClaim,
+	PublisherKeyRemoved,
+	PolicyApply,
+	RevalidationErrored,
+	RevalidationSuperseded,
+	HostAPIOffered,
+	HostAPIIncompatible,
+	HostAPIPublished,
+	HostAPISunsetNotice,
+	AuditPseudonymise,
+	TokenPurge,
+	RecordsPurge,
+	PersonalDataRetentionSet,
+	IncidentVersionsAdded,
+	IncidentHunted,
+	IncidentContain,
+	IncidentContained,
+	IncidentRemediated,
+	IncidentClosed,
+	HuntRuleDisable,
+	TokenRevoke,
+	WebSignin,
+	WebSigninRefused,
+	StatusFeedPublished,
+	WebhookDeliveryReplay,
+}
+
 // Personal is what an action's events may say about people beyond Actor
 // and Subject.
 type Personal struct {

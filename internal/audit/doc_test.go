@@ -108,3 +108,22 @@ func TestAuditCatalogueDoc(t *testing.T) {
 		t.Errorf("%s differs from the catalogue; run go test ./internal/audit -run TestAuditCatalogueDoc -update", path)
 	}
 }
+
+// TestEveryActionCheckedForPeople: every action is either declared in
+// personal or listed as naming nobody beyond its actor and subject, never
+// both, so a new action cannot enter the trail unchecked.
+func TestEveryActionCheckedForPeople(t *testing.T) {
+	for _, e := range Catalogue() {
+		_, p := personal[e.Action]
+		n := slices.Contains(namesNobodyElse, e.Action)
+		switch {
+		case !p && !n:
+			t.Errorf("%s is neither in personal nor in namesNobodyElse (catalogue.go): check whether its reason or data can name a person and list it in one", e.Action)
+		case p && n:
+			t.Errorf("%s is in both personal and namesNobodyElse", e.Action)
+		}
+	}
+	if len(namesNobodyElse)+len(personal) != len(Catalogue()) {
+		t.Errorf("%d + %d classified actions, %d in the catalogue: one is listed twice or is not an action", len(namesNobodyElse), len(personal), len(Catalogue()))
+	}
+}
