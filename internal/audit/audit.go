@@ -40,6 +40,12 @@ type Event struct {
 	// pseudonym.
 	ActorSalt   []byte `json:"actorSalt,omitempty"`
 	SubjectSalt []byte `json:"subjectSalt,omitempty"`
+	// ReasonSalt and DataSalt key the commitments of a version 3 event's
+	// Reason and Data, the fields where people are named in passing (a
+	// token's holder, the hosts of a health quorum, a steward's note);
+	// see PersonalFields.
+	ReasonSalt []byte `json:"reasonSalt,omitempty"`
+	DataSalt   []byte `json:"dataSalt,omitempty"`
 }
 
 // GenesisHash is the PrevHash of the first event.
@@ -50,8 +56,8 @@ const GenesisHash = "00000000000000000000000000000000000000000000000000000000000
 // with nanoseconds, so a round trip through any database gives the same
 // bytes as long as it keeps the instant.
 func ComputeHash(e Event) string {
-	if e.HashVersion == 2 {
-		return computeHashV2(e)
+	if e.HashVersion == 2 || e.HashVersion == 3 {
+		return computeHashSalted(e)
 	}
 	c := struct {
 		Seq      int64           `json:"seq"`

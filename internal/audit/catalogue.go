@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The actions: every value Event.Action takes. The strings are what the
@@ -72,8 +74,10 @@ const (
 	HealthQuorum           = "health.quorum"
 
 	// Retention of personal data.
-	AuditPseudonymise = "audit.pseudonymise"
-	TokenPurge        = "token.purge"
+	AuditPseudonymise        = "audit.pseudonymise"
+	TokenPurge               = "token.purge"
+	RecordsPurge             = "records.purge"
+	PersonalDataRetentionSet = "personal-data-retention.set"
 
 	// Incidents and hunting.
 	IncidentOpened        = "incident.opened"
@@ -216,7 +220,7 @@ var catalogue = []Entry{
 	{NamespaceOwnerTransfer,
 		"An admin transferred a namespace to new owners, who hear of it through the namespace's webhooks; every certified version of the namespace is queued for revalidation. Reason is the admin's.",
 		"the admin (app)", "`namespace:NS`",
-		[]string{"from", "to", "recheck"}},
+		[]string{"from", "to", "recheck", "revokedTokens"}},
 
 	{PolicyApply,
 		"An admin replaced the active review policy. Reason names the digest it replaces.",
@@ -288,6 +292,13 @@ var catalogue = []Entry{
 		"The retention purge deleted the tokens that expired or were revoked before the cut-off, with their subjects (the people they were issued to); an expired or revoked token authenticates nothing, so nothing else changes. Reason says the cut-off; the ids are not recorded, as the trail names a token only until its own events are pseudonymised.",
 		"system", "`tokens`",
 		[]string{"before", "deleted"}},
+	{RecordsPurge,
+		"The retention purge deleted rows that name people and serve nothing any more: field health reports received, and health votes last cast, before the cut-off; webhook deliveries delivered or given up before it (with their attempts); webhooks disabled before it, with their deliveries. Reason says the cut-off.",
+		"system", "`records`",
+		[]string{"before", "healthReports", "healthVotes", "deliveries", "webhooks"}},
+	{PersonalDataRetentionSet,
+		"The personal data retention of the installation was recorded (by the first process to start on the database) or changed (by a process started with `--change-personal-data-retention`); every process purges with it. OldState and NewState are the retention before (empty the first time) and after, in days (`400d`); Reason says which process.",
+		"`system`", "`setting:personal-data-retention`", nil},
 	{IncidentNote,
 		"A note was added to the incident's timeline. Reason is the note.",
 		"the steward (incident)", "`incident:ID`",
@@ -369,6 +380,147 @@ var catalogue = []Entry{
 		"A webhook delivery was given up after its last attempt and kept as a dead letter. Reason gives the last error.",
 		"`system` (webhook)", "`webhook:ID`",
 		[]string{"delivery", "event", "type", "attempts"}},
+}
+
+// personal declares, per action, where an event names people besides
+// its Actor and a `token:` Subject: a Reason written by a person or
+// naming one, and the Data keys that name a person or hold a person's
+// text. Retention pseudonymises those fields (PersonalFields). Every
+// action of the catalogue was checked, the ones absent here name people
+// only in Actor and Subject; docs/audit-events.md lists the result for
+// each. A new action that names a person in Reason or Data is declared
+// here, or its names outlive the retention.
+var personal = map[string]Personal{
+	SubmissionSignature:           {Reason: true}, // a keyless identity is an email address
+	SubmissionVet:                 {Data: []string{"why"}},
+	SubmissionTransition:          {Reason: true},
+	ReviewApprove:                 {Reason: true},
+	ReviewEscalate:                {Data: []string{"claimedBy"}},
+	FindingTruePositive:           {Reason: true},
+	FindingFalsePositive:          {Reason: true},
+	CertificateIssued:             {Reason: true}, // "approved by" the reviewers
+	CertificateRenewed:            {Reason: true},
+	VersionSuspended:              {Reason: true},
+	VersionRevoked:                {Reason: true},
+	NamespaceSignatureRequirement: {Reason: true},
+	PublisherKeyAdded:             {Reason: true}, // a keyless identity is an email address
+	PublisherKeyCompromised:       {Reason: true},
+	NamespaceOwnerTransfer:        {Reason: true, Data: []string{"from", "to", "revokedTokens"}},
+	AutoApprovalOn:                {Reason: true},
+	AutoApprovalOff:               {Reason: true},
+	RevalidationPassed:            {Reason: true},
+	RevalidationFailed:            {Reason: true, Data: []string{"why"}},
+	RevalidationReviewed:          {Reason: true},
+	HealthAlert:                   {Reason: true, Data: []string{"host", "hosts"}},
+	HealthConfirmed:               {Reason: true, Data: []string{"hosts"}},
+	HealthQuorum:                  {Reason: true, Data: []string{"hosts", "stewards", "reason"}},
+	IncidentOpened:                {Reason: true, Data: []string{"title"}},
+	IncidentNote:                  {Reason: true},
+	IncidentNotice:                {Reason: true, Data: []string{"title", "message"}},
+	IncidentRuleAdded:             {Reason: true},
+	TokenCreate:                   {Data: []string{"subject"}},
+	WebhookCreate:                 {Data: []string{"url"}}, // a receiver's host can be a person's domain
+	WebhookDisable:                {Reason: true},
+	WebhookDeliveryDead:           {Reason: true}, // the last error quotes the receiver's URL
+	ReleaseChanged:                {Reason: true},
+	ReleaseApproved:               {Reason: true},
+	PluginKilled:                  {Reason: true},
+}
+
+// namesNobodyElse are the actions checked and found to name people only
+// in Actor and a `token:` Subject: their reasons are generated and their
+// data holds no one's name. With personal, it covers the catalogue
+// (TestEveryActionCheckedForPeople), so a new action is classified when
+// it is declared.
+var namesNobodyElse = []string{
+	SubmissionCreate,
+	SubmissionResume,
+	TriageVerdict,
+	ReviewOpen,
+	ReviewClaim,
+	ReviewMessage,
+	VulnDBImport,
+	RevocationListPublished,
+	TrustEvent,
+	NamespaceClaim,
+	PublisherKeyRemoved,
+	PolicyApply,
+	RevalidationErrored,
+	RevalidationSuperseded,
+	HostAPIOffered,
+	HostAPIIncompatible,
+	HostAPIPublished,
+	HostAPISunsetNotice,
+	AuditPseudonymise,
+	TokenPurge,
+	RecordsPurge,
+	PersonalDataRetentionSet,
+	IncidentVersionsAdded,
+	IncidentHunted,
+	IncidentContain,
+	IncidentContained,
+	IncidentRemediated,
+	IncidentClosed,
+	HuntRuleDisable,
+	TokenRevoke,
+	WebSignin,
+	WebSigninRefused,
+	StatusFeedPublished,
+	WebhookDeliveryReplay,
+}
+
+// Personal is what an action's events may say about people beyond Actor
+// and Subject.
+type Personal struct {
+	Reason bool     // Reason is a person's text, or names people
+	Data   []string // keys of Data that name people or hold a person's text
+}
+
+// PersonalFields says which fields of e retention pseudonymises besides
+// its Actor: a `token:` Subject; the Reason when the action declares it
+// personal or it contains the actor in clear; the whole Data when one of
+// the action's personal keys is set, or it contains the actor in clear.
+// The containment checks catch a name the declarations missed; they
+// cannot catch a third person's name in undeclared free text.
+func PersonalFields(e Event) Fields {
+	p := personal[e.Action]
+	f := Fields{Subject: PersonalSubject(e.Subject), Reason: p.Reason}
+	named := func(s string) bool {
+		return e.Actor != "system" && len(e.Actor) >= 3 && !strings.HasPrefix(e.Actor, PseudonymPrefix) && strings.Contains(s, e.Actor)
+	}
+	if e.Reason != "" && named(e.Reason) {
+		f.Reason = true
+	}
+	if len(e.Data) > 0 {
+		if named(string(e.Data)) {
+			f.Data = true
+		}
+		var m map[string]json.RawMessage
+		if len(p.Data) > 0 && json.Unmarshal(e.Data, &m) == nil {
+			for _, k := range p.Data {
+				if v, ok := m[k]; ok && !emptyJSON(v) {
+					f.Data = true
+				}
+			}
+		}
+	}
+	return f
+}
+
+func emptyJSON(v json.RawMessage) bool {
+	switch strings.TrimSpace(string(v)) {
+	case "", "null", `""`, "[]", "{}":
+		return true
+	}
+	return false
+}
+
+// PersonalOf returns what the action declares about people beyond Actor
+// and Subject.
+func PersonalOf(action string) Personal {
+	p := personal[action]
+	p.Data = slices.Clone(p.Data)
+	return p
 }
 
 // Catalogue returns every declared action, in the order the documentation

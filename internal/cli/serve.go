@@ -68,7 +68,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 exports spans over OTLP/HTTP
 				if _, err := os.Stat(adminFile); err == nil {
 					fmt.Fprintf(out, "Use it from another shell:\n  export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(cat %s)\n", base, adminFile)
 				} else {
-					fmt.Fprintf(out, "The database has an admin token already (made by the first process to serve it); use that one.\n")
+					fmt.Fprintf(out, "This database had its first admin token made already (in the data folder of the process that first served it), so none is made here: an admin makes more with `gatehouse token create --role admin` (docs/operations.md, \"Admin access\").\n")
 				}
 				fmt.Fprintf(out, "Web pages: %s/ (sign in with a token); trust root: %s/.well-known/gatehouse/trust-root.json\n", base, base)
 				if examples != "" {
@@ -151,7 +151,8 @@ func (o *marketOptions) flags(g *globals, c *cobra.Command, addr string) {
 	g.envString(f, &o.environments, "environments", "GATEHOUSE_ENVIRONMENTS", "dev,staging,prod", "the environments hosts enroll into, in promotion order; a certified version is released into the first")
 	g.envString(f, &o.publicCache, "public-cache", "GATEHOUSE_PUBLIC_CACHE", "64", "MiB of memory for answers to anonymous catalog and package requests, served again until the catalog changes; 0 keeps none")
 	g.envString(f, &o.drainDelay, "drain-delay", "GATEHOUSE_DRAIN_DELAY", "0s", "on SIGTERM, fail /readyz for this long before refusing new requests, so a load balancer stops sending first (e.g. 5s behind one; at most 1m)")
-	g.envString(f, &o.retention, "personal-data-retention", "GATEHOUSE_PERSONAL_DATA_RETENTION", "400d", "how long the marketplace keeps its own personal data, in days from 30d to 3650d: audit actors and token subjects are pseudonymised, and expired or revoked tokens deleted, once older (docs/operations.md, \"Retention\")")
+	g.envString(f, &o.retention, "personal-data-retention", "GATEHOUSE_PERSONAL_DATA_RETENTION", "", "how long the marketplace keeps its own personal data, in days from 30d to 3650d: older audit actors and the reasons and data naming people are pseudonymised, and ended tokens, old health reports and sent webhook deliveries deleted (docs/operations.md, \"Retention\"); the database records it on first start (400d when not given), and a process given another value refuses to start")
+	g.envBool(f, &o.cfg.ChangePersonalDataRetention, "change-personal-data-retention", "GATEHOUSE_CHANGE_PERSONAL_DATA_RETENTION", "with --personal-data-retention, change the retention the database records (an audit event) instead of refusing to start; the other processes purge on it from their next run")
 }
 
 // run opens the marketplace, lets started report it, and serves until the
@@ -165,8 +166,10 @@ func (o *marketOptions) run(cmd *cobra.Command, g *globals, started func(context
 		return fmt.Errorf("--drain-delay %q: give a duration from 0s to %s, such as 5s", o.drainDelay, maxDrainDelay)
 	}
 	cfg.DrainDelay = d
-	if cfg.PersonalDataRetention, err = retention.ParseDays(o.retention); err != nil {
-		return fmt.Errorf("--personal-data-retention: %w", err)
+	if o.retention != "" {
+		if cfg.PersonalDataRetention, err = retention.ParseDays(o.retention); err != nil {
+			return fmt.Errorf("--personal-data-retention: %w", err)
+		}
 	}
 	if cfg.Environments, err = domain.ParseEnvironments(o.environments); err != nil {
 		return fmt.Errorf("--environments %q: %w", o.environments, err)

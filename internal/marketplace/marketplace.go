@@ -145,10 +145,12 @@ type Config struct {
 	// tracing); nil traces nothing and installs none of it.
 	TracerProvider trace.TracerProvider
 	// PersonalDataRetention is how long the marketplace keeps its own
-	// personal data: audit actors and token subjects in clear, and the
-	// rows of tokens that expired or were revoked (package retention);
-	// zero means retention.DefaultRetention.
-	PersonalDataRetention time.Duration
+	// personal data (package retention); zero when not given, which
+	// adopts the database's (retention.DefaultRetention on a new one). A
+	// value the database does not record refuses to start unless
+	// ChangePersonalDataRetention is set (retention.Adopt).
+	PersonalDataRetention       time.Duration
+	ChangePersonalDataRetention bool
 }
 
 // environments returns the configured environments or the defaults.
@@ -407,10 +409,16 @@ func (m *Marketplace) Close() error {
 	return err
 }
 
-// EnsureAdminToken creates the first admin token when the data folder has
-// none, writes it to admin.token (mode 0600) and returns its path. It
-// returns "" when the file exists already, or when the marketplace shares
-// its database with other processes and an admin token exists there.
+// EnsureAdminToken creates the installation's first admin token, writes
+// it to admin.token (mode 0600) in the data folder and returns its path.
+// It returns "" when the file exists already, or when the database has
+// had its first admin token: whatever became of that token (revoked,
+// expired, deleted by the retention purge) and whichever data folder
+// holds it, a start never mints another admin, so that deleting
+// admin.token and restarting, or starting a process on an empty data
+// folder, gives nobody admin access (the database records the bootstrap,
+// store.SettingAdminBootstrapped). Admins make further admin tokens with
+// `gatehouse token create`.
 func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
 	path := filepath.Join(m.cfg.Data, AdminTokenFile)
 	if _, err := os.Stat(path); err == nil {
@@ -418,18 +426,10 @@ func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	if m.shared {
-		// Other processes share this database, each with its own data
-		// folder: the first one made the admin token, and one is enough.
-		toks, err := m.Store.ListTokens(ctx)
-		if err != nil {
-			return "", err
-		}
-		for _, t := range toks {
-			if t.Role == domain.RoleAdmin && t.RevokedAt.IsZero() {
-				return "", nil
-			}
-		}
+	if _, _, err := m.Store.Setting(ctx, store.SettingAdminBootstrapped); err == nil {
+		return "", nil
+	} else if !errors.Is(err, domain.ErrNotFound) {
+		return "", err
 	}
 	now := time.Now()
 	t, secret, err := server.NewToken(now, api.TokenRequest{Subject: "admin", Role: "admin"})
@@ -454,9 +454,17 @@ func (m *Marketplace) EnsureAdminToken(ctx context.Context) (string, error) {
 	if err := f.Close(); err != nil {
 		return "", err
 	}
-	if err := m.Store.CreateToken(ctx, t, server.TokenEvent(t, "system", now)); err != nil {
+	ev := server.TokenEvent(t, "system", now)
+	ev.Reason = "the installation's first admin token, made at start-up"
+	created, err := m.Store.BootstrapAdmin(ctx, t, ev)
+	if err != nil || !created {
+		// Not created: another process sharing the database made the
+		// first admin token meanwhile.
 		os.Remove(path + ".tmp")
-		return "", fmt.Errorf("recording admin token: %w", err)
+		if err != nil {
+			return "", fmt.Errorf("recording admin token: %w", err)
+		}
+		return "", nil
 	}
 	if err := os.Rename(path+".tmp", path); err != nil {
 		return "", err

@@ -57,7 +57,13 @@ func (m *Marketplace) openMonitor(ctx context.Context, p *parts) error {
 		return fmt.Errorf("setting up host API checks: %w", err)
 	}
 	m.HostAPI, m.hostAPICache = hc, cache
-	ret, err := retention.New(retention.Config{Store: m.Store, Retention: m.cfg.PersonalDataRetention, Log: m.cfg.Log})
+	// Every process, whatever its role, settles the retention with the
+	// database, so that one started with another value refuses to start.
+	keep, err := retention.Adopt(ctx, m.Store, m.cfg.PersonalDataRetention, m.cfg.ChangePersonalDataRetention, time.Now())
+	if err != nil {
+		return fmt.Errorf("the personal data retention: %w", err)
+	}
+	ret, err := retention.New(retention.Config{Store: m.Store, Retention: keep, Log: m.cfg.Log})
 	if err != nil {
 		return fmt.Errorf("setting up the retention purge: %w", err)
 	}

@@ -1,10 +1,15 @@
 // Package retention purges the marketplace's own personal data once its
-// retention ends: the audit trail's actors and token subjects,
-// pseudonymised in place (audit.Pseudonymise) so that the chain still
-// verifies, and the tokens that expired or were revoked before the
-// cut-off, deleted with the subjects they were issued to. Every purge that
-// changes anything is itself an audit event. The job runs on its own River
-// queue, one worker, periodically.
+// retention ends: the audit trail's actors, token subjects and the
+// reasons and data that name people, pseudonymised in place
+// (audit.Pseudonymise) so that the chain still verifies; the tokens that
+// expired or were revoked before the cut-off, deleted with the subjects
+// they were issued to; old field health reports and votes, sent webhook
+// deliveries and disabled webhooks, deleted. Every purge that changes
+// anything is itself an audit event. The job runs on its own River queue,
+// one worker, periodically.
+//
+// The retention is the installation's, recorded in the database (Adopt):
+// every process sharing it purges on the same one.
 package retention
 
 import (
@@ -19,6 +24,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"gatehouse.dev/gatehouse/internal/audit"
+	"gatehouse.dev/gatehouse/internal/domain"
 	"gatehouse.dev/gatehouse/internal/store"
 )
 
@@ -43,9 +49,9 @@ const (
 // Config configures a Service.
 type Config struct {
 	Store store.Store
-	// Retention is how long an audit event keeps its actor and token
-	// subject in clear, and a token its row once it expired or was
-	// revoked (default DefaultRetention).
+	// Retention is used when the database records none (a store that
+	// was never Adopted); each run otherwise purges on the database's
+	// (default DefaultRetention).
 	Retention time.Duration
 	// Every is how often the purge runs (default 24h).
 	Every time.Duration
@@ -114,6 +120,8 @@ type Result struct {
 	// TokensDeleted counts the tokens that expired or were revoked before
 	// the cut-off, deleted with their subjects.
 	TokensDeleted int
+	// Records counts the other rows deleted (store.Purged).
+	Records store.Purged
 }
 
 // Purge deletes the tokens that ended before the retention's cut-off and
@@ -123,8 +131,12 @@ type Result struct {
 // naming the deleted tokens are pseudonymised in the same run.
 func (s *Service) Purge(ctx context.Context) (Result, error) {
 	now := s.cfg.Now()
-	res := Result{Before: now.Add(-s.cfg.Retention)}
-	cut := res.Before.UTC().Format(time.RFC3339) + " (retention " + days(s.cfg.Retention) + ")"
+	keep, err := s.retention(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Before: now.Add(-keep)}
+	cut := res.Before.UTC().Format(time.RFC3339) + " (retention " + days(keep) + ")"
 	for {
 		ev := audit.Event{Time: now, Actor: "system", Action: audit.TokenPurge, Subject: "tokens",
 			Reason: "tokens expired or revoked before " + cut}
@@ -134,6 +146,21 @@ func (s *Service) Purge(ctx context.Context) (Result, error) {
 		}
 		res.TokensDeleted += n
 		if n < Batch {
+			break
+		}
+	}
+	for {
+		ev := audit.Event{Time: now, Actor: "system", Action: audit.RecordsPurge, Subject: "records",
+			Reason: "health reports, webhook deliveries and disabled webhooks older than " + cut}
+		p, err := s.cfg.Store.PurgeRecords(ctx, res.Before, Batch, ev)
+		if err != nil {
+			return res, fmt.Errorf("retention: purging health reports and webhooks: %w", err)
+		}
+		res.Records.HealthReports += p.HealthReports
+		res.Records.HealthVotes += p.HealthVotes
+		res.Records.Deliveries += p.Deliveries
+		res.Records.Webhooks += p.Webhooks
+		if p.HealthReports < Batch && p.HealthVotes < Batch && p.Deliveries < Batch && p.Webhooks < Batch {
 			break
 		}
 	}
@@ -150,10 +177,99 @@ func (s *Service) Purge(ctx context.Context) (Result, error) {
 			break
 		}
 	}
-	if res.Pseudonymised > 0 || res.SealedBefore > 0 || res.TokensDeleted > 0 {
-		s.cfg.Log.Info("retention purge", "before", res.Before, "tokens_deleted", res.TokensDeleted, "pseudonymised", res.Pseudonymised, "sealed_before_salts", res.SealedBefore)
+	if res.Pseudonymised > 0 || res.SealedBefore > 0 || res.TokensDeleted > 0 || res.Records.Total() > 0 {
+		s.cfg.Log.Info("retention purge", "before", res.Before, "tokens_deleted", res.TokensDeleted, "pseudonymised", res.Pseudonymised,
+			"sealed_before_salts", res.SealedBefore, "health_reports_deleted", res.Records.HealthReports, "health_votes_deleted", res.Records.HealthVotes,
+			"deliveries_deleted", res.Records.Deliveries, "webhooks_deleted", res.Records.Webhooks)
 	}
 	return res, nil
+}
+
+// retention is the database's retention, or the configured one when the
+// database records none.
+func (s *Service) retention(ctx context.Context) (time.Duration, error) {
+	v, _, err := s.cfg.Store.Setting(ctx, store.SettingPersonalDataRetention)
+	if errors.Is(err, domain.ErrNotFound) {
+		return s.cfg.Retention, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("retention: reading the database's retention: %w", err)
+	}
+	d, err := ParseDays(v)
+	if err != nil {
+		return 0, fmt.Errorf("retention: the database records the retention %q, which is not valid: %w", v, err)
+	}
+	return d, nil
+}
+
+// Adopt settles the retention of a process that starts on a database
+// (every process sharing it must purge on the same retention, or the one
+// with the shortest decides for all). given is the process's
+// --personal-data-retention, zero when it was not given.
+//
+//   - The database records none (its first start): given, or
+//     DefaultRetention, is recorded with a personal-data-retention.set
+//     event.
+//   - It records one and given is zero or the same: that one.
+//   - It records another: an error naming both values and the fix,
+//     unless change is set (--change-personal-data-retention): then given
+//     replaces it, with its event, and the other processes purge on it
+//     from their next run.
+func Adopt(ctx context.Context, st store.Settings, given time.Duration, change bool, now time.Time) (time.Duration, error) {
+	if given != 0 {
+		if err := CheckRetention(given); err != nil {
+			return 0, err
+		}
+	}
+	if change && given == 0 {
+		return 0, errors.New("--change-personal-data-retention needs --personal-data-retention with the new value, such as 400d")
+	}
+	// Two tries: a process that started at the same moment may record
+	// the first value between the read and the write.
+	for try := 0; ; try++ {
+		v, at, err := st.Setting(ctx, store.SettingPersonalDataRetention)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			want := given
+			if want == 0 {
+				want = DefaultRetention
+			}
+			err := st.SetSetting(ctx, store.SettingPersonalDataRetention, "", days(want), now, setEvent(now, "", days(want), "recorded by the first process to start on this database"))
+			if errors.Is(err, domain.ErrStateChanged) && try == 0 {
+				continue
+			}
+			if err != nil {
+				return 0, fmt.Errorf("recording the personal data retention: %w", err)
+			}
+			return want, nil
+		case err != nil:
+			return 0, fmt.Errorf("reading the personal data retention: %w", err)
+		}
+		cur, err := ParseDays(v)
+		if err != nil {
+			return 0, fmt.Errorf("the database records the personal data retention %q, which is not valid: %w", v, err)
+		}
+		if given == 0 || given == cur {
+			return cur, nil
+		}
+		if !change {
+			return 0, fmt.Errorf("--personal-data-retention %s differs from the %s this database keeps personal data for (set %s), and every process sharing a database purges on the same retention: start this process with --personal-data-retention %s or without the flag, or, to change the installation's retention, add --change-personal-data-retention (recorded in the audit trail; the other processes follow at their next purge)",
+				days(given), v, at.UTC().Format(time.RFC3339), v)
+		}
+		err = st.SetSetting(ctx, store.SettingPersonalDataRetention, v, days(given), now, setEvent(now, v, days(given), "changed by a process started with --change-personal-data-retention"))
+		if errors.Is(err, domain.ErrStateChanged) && try == 0 {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("changing the personal data retention from %s to %s: %w", v, days(given), err)
+		}
+		return given, nil
+	}
+}
+
+func setEvent(now time.Time, from, to, why string) audit.Event {
+	return audit.Event{Time: now, Actor: "system", Action: audit.PersonalDataRetentionSet, Subject: "setting:" + store.SettingPersonalDataRetention,
+		OldState: from, NewState: to, Reason: why}
 }
 
 // CheckRetention reports whether d is within MinRetention..MaxRetention.

@@ -161,3 +161,65 @@ func FuzzParseDays(f *testing.F) {
 		}
 	})
 }
+
+// TestAdopt: every process sharing a database purges on the retention
+// the database records.
+func TestAdopt(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		first  time.Duration // the first process's flag; -1: no first process
+		given  time.Duration
+		change bool
+		want   time.Duration
+		err    []string
+	}{
+		{"first start, no flag", -1, 0, false, DefaultRetention, nil},
+		{"first start, a flag", -1, 90 * day, false, 90 * day, nil},
+		{"same value", 90 * day, 90 * day, false, 90 * day, nil},
+		{"no flag adopts the database's", 90 * day, 0, false, 90 * day, nil},
+		{"another value refused", 90 * day, 30 * day, false, 0, []string{"--personal-data-retention 30d", "the 90d this database", "--personal-data-retention 90d or without the flag", "--change-personal-data-retention"}},
+		{"another value changes it", 90 * day, 30 * day, true, 30 * day, nil},
+		{"change without a value", 90 * day, 0, true, 0, []string{"needs --personal-data-retention"}},
+		{"out of range", -1, day, false, 0, []string{"between 30 and 3650"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if tc.first >= 0 {
+				if _, err := Adopt(ctx, st, tc.first, false, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Adopt(ctx, st, tc.given, tc.change, now)
+			if tc.err != nil {
+				if err == nil {
+					t.Fatalf("Adopt = %s; want a refusal", got)
+				}
+				for _, want := range tc.err {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Adopt = %s, %v; want %s", got, err, tc.want)
+			}
+			// The purge runs on the database's, whatever its own setting.
+			s, err := New(Config{Store: st, Retention: MaxRetention, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Purge(ctx)
+			if err != nil || !res.Before.Equal(now.Add(-tc.want)) {
+				t.Fatalf("purge cut-off = %s, %v; want %s", res.Before, err, now.Add(-tc.want))
+			}
+		})
+	}
+}

@@ -54,6 +54,8 @@ type Store interface {
 	Leases
 	Releases
 	HostAPIs
+	Settings
+	Retention
 
 	// Ping reports whether the database answers (readiness probes).
 	Ping(ctx context.Context) error

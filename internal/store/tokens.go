@@ -31,4 +31,10 @@ type Tokens interface {
 	// which its own purge pseudonymises. A run that finds nothing deletes
 	// and records nothing.
 	PurgeTokens(ctx context.Context, before time.Time, limit int, ev audit.Event) (deleted int, err error)
+	// BootstrapAdmin stores t, the installation's first admin token, and
+	// records SettingAdminBootstrapped and ev in the same transaction,
+	// unless SettingAdminBootstrapped is set already: then it stores
+	// nothing and returns false. A database that ever had its first admin
+	// never gets another this way, whatever became of that token.
+	BootstrapAdmin(ctx context.Context, t domain.Token, ev audit.Event) (created bool, err error)
 }

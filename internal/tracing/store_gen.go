@@ -125,6 +125,14 @@ func (s *Store) AutoApprovalOff(ctx context.Context, a1 string) (bool, bool, err
 	return r0, r1, r2
 }
 
+// BootstrapAdmin traces the call as the span "store.BootstrapAdmin".
+func (s *Store) BootstrapAdmin(ctx context.Context, a1 domain.Token, a2 audit.Event) (bool, error) {
+	ctx, span := s.start(ctx, "store.BootstrapAdmin")
+	r0, r1 := s.Store.BootstrapAdmin(ctx, a1, a2)
+	end(span, r1)
+	return r0, r1
+}
+
 // CatalogEntries traces the call as the span "store.CatalogEntries".
 func (s *Store) CatalogEntries(ctx context.Context, a1 domain.CatalogQuery) ([]domain.CatalogEntry, error) {
 	ctx, span := s.start(ctx, "store.CatalogEntries")
@@ -797,6 +805,14 @@ func (s *Store) PublisherKey(ctx context.Context, a1 string, a2 string) (domain.
 	return r0, r1
 }
 
+// PurgeRecords traces the call as the span "store.PurgeRecords".
+func (s *Store) PurgeRecords(ctx context.Context, a1 time.Time, a2 int, a3 audit.Event) (store.Purged, error) {
+	ctx, span := s.start(ctx, "store.PurgeRecords")
+	r0, r1 := s.Store.PurgeRecords(ctx, a1, a2, a3)
+	end(span, r1)
+	return r0, r1
+}
+
 // PurgeTokens traces the call as the span "store.PurgeTokens".
 func (s *Store) PurgeTokens(ctx context.Context, a1 time.Time, a2 int, a3 audit.Event) (int, error) {
 	ctx, span := s.start(ctx, "store.PurgeTokens")
@@ -989,12 +1005,28 @@ func (s *Store) SetAutoApprovalOff(ctx context.Context, a1 string, a2 bool, a3 s
 	return r0
 }
 
+// SetSetting traces the call as the span "store.SetSetting".
+func (s *Store) SetSetting(ctx context.Context, a1 string, a2 string, a3 string, a4 time.Time, a5 audit.Event) error {
+	ctx, span := s.start(ctx, "store.SetSetting")
+	r0 := s.Store.SetSetting(ctx, a1, a2, a3, a4, a5)
+	end(span, r0)
+	return r0
+}
+
 // SetSignaturesRequired traces the call as the span "store.SetSignaturesRequired".
 func (s *Store) SetSignaturesRequired(ctx context.Context, a1 string, a2 bool, a3 audit.Event) error {
 	ctx, span := s.start(ctx, "store.SetSignaturesRequired")
 	r0 := s.Store.SetSignaturesRequired(ctx, a1, a2, a3)
 	end(span, r0)
 	return r0
+}
+
+// Setting traces the call as the span "store.Setting".
+func (s *Store) Setting(ctx context.Context, a1 string) (string, time.Time, error) {
+	ctx, span := s.start(ctx, "store.Setting")
+	r0, r1, r2 := s.Store.Setting(ctx, a1)
+	end(span, r2)
+	return r0, r1, r2
 }
 
 // SignaturesRequired traces the call as the span "store.SignaturesRequired".

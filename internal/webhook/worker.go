@@ -110,7 +110,12 @@ func (s *Service) fanoutOnce(ctx context.Context) (int, error) {
 				continue
 			}
 			if payload == nil {
-				if payload, err = json.Marshal(Payload{Type: e.Action, Timestamp: e.Time, Data: e}); err != nil {
+				// The salts stay in the trail (data minimisation): a receiver
+				// needs none to read the event, and a salt is what keeps the
+				// pseudonym the retention purge writes unguessable.
+				sent := e
+				sent.ActorSalt, sent.SubjectSalt, sent.ReasonSalt, sent.DataSalt = nil, nil, nil, nil
+				if payload, err = json.Marshal(Payload{Type: e.Action, Timestamp: e.Time, Data: sent}); err != nil {
 					return 0, fmt.Errorf("encoding event %d: %w", e.Seq, err)
 				}
 			}

@@ -24,7 +24,7 @@ func (s *Store) PseudonymiseAudit(ctx context.Context, before time.Time, limit i
 			return fmt.Errorf("%s: counting version 1 audit events: %w", s.d.Name, err)
 		}
 		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+auditCols+` FROM audit_events
-			WHERE time < ? AND hash_version = 2 AND (actor_salt IS NOT NULL OR (subject_salt IS NOT NULL AND subject LIKE 'token:%'))
+			WHERE time < ? AND hash_version IN (2, 3) AND (actor_salt IS NOT NULL OR (subject_salt IS NOT NULL AND subject LIKE 'token:%'))
 			ORDER BY seq LIMIT ?`), micros(before), limit)
 		if err != nil {
 			return fmt.Errorf("%s: reading audit events to pseudonymise: %w", s.d.Name, err)
@@ -43,15 +43,19 @@ func (s *Store) PseudonymiseAudit(ctx context.Context, before time.Time, limit i
 			return fmt.Errorf("%s: reading audit events to pseudonymise: %w", s.d.Name, err)
 		}
 		for _, e := range evs {
-			p, err := audit.Pseudonymise(e, audit.PersonalSubject(e.Subject))
+			// The actor always; the subject, reason and data when they
+			// name a person (declared per action in the catalogue).
+			p, err := audit.Pseudonymise(e, audit.PersonalFields(e))
 			if err != nil {
 				return err
 			}
 			if audit.ComputeHash(p) != e.Hash {
 				return fmt.Errorf("pseudonymise: event %d would no longer verify; left as it is", e.Seq)
 			}
-			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE audit_events SET actor = ?, subject = ?, actor_salt = ?, subject_salt = ? WHERE seq = ?`),
-				p.Actor, p.Subject, nonEmpty(p.ActorSalt), nonEmpty(p.SubjectSalt), e.Seq); err != nil {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE audit_events SET actor = ?, subject = ?, reason = ?, data = ?,
+				actor_salt = ?, subject_salt = ?, reason_salt = ?, data_salt = ? WHERE seq = ?`),
+				p.Actor, p.Subject, p.Reason, nonEmpty(p.Data), nonEmpty(p.ActorSalt), nonEmpty(p.SubjectSalt),
+				nonEmpty(p.ReasonSalt), nonEmpty(p.DataSalt), e.Seq); err != nil {
 				return fmt.Errorf("%s: pseudonymising audit event %d: %w", s.d.Name, e.Seq, err)
 			}
 			changed++

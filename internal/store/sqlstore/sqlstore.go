@@ -224,9 +224,9 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event)
 		if err := checkEvent(&e); err != nil {
 			return err
 		}
-		// Every new event is sealed with salts (hash version 2), so that
-		// retention can later pseudonymise its actor and subject without
-		// breaking the chain.
+		// Every new event is sealed with salts (hash version 3), so that
+		// retention can later pseudonymise its actor, subject, reason and
+		// data without breaking the chain.
 		if e.HashVersion == 0 {
 			if err := audit.Seal(&e); err != nil {
 				return err
@@ -234,10 +234,11 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs []audit.Event)
 		}
 		audit.Link(&e, prev)
 		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO audit_events
-			(seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt, reason_salt, data_salt)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.Seq, micros(e.Time), e.Actor, e.Action, e.Subject, e.OldState, e.NewState, e.Reason,
-			nonEmpty(e.Data), e.PrevHash, e.Hash, e.HashVersion, nonEmpty(e.ActorSalt), nonEmpty(e.SubjectSalt)); err != nil {
+			nonEmpty(e.Data), e.PrevHash, e.Hash, e.HashVersion, nonEmpty(e.ActorSalt), nonEmpty(e.SubjectSalt),
+			nonEmpty(e.ReasonSalt), nonEmpty(e.DataSalt)); err != nil {
 			return fmt.Errorf("%s: appending audit event %d (%s): %w", s.d.Name, e.Seq, e.Action, err)
 		}
 		prev = &e
@@ -291,18 +292,17 @@ func (s *Store) auditPage(ctx context.Context, subject string, after int64, n in
 }
 
 // auditCols are the columns scanEvent reads.
-const auditCols = `seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt`
+const auditCols = `seq, time, actor, action, subject, old_state, new_state, reason, data, prev_hash, hash, hash_version, actor_salt, subject_salt, reason_salt, data_salt`
 
 func scanEvent(sc scanner) (audit.Event, error) {
 	var e audit.Event
 	var t int64
 	var data []byte
-	err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash, &e.HashVersion, &e.ActorSalt, &e.SubjectSalt)
-	if len(e.ActorSalt) == 0 {
-		e.ActorSalt = nil
-	}
-	if len(e.SubjectSalt) == 0 {
-		e.SubjectSalt = nil
+	err := sc.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.Subject, &e.OldState, &e.NewState, &e.Reason, &data, &e.PrevHash, &e.Hash, &e.HashVersion, &e.ActorSalt, &e.SubjectSalt, &e.ReasonSalt, &e.DataSalt)
+	for _, salt := range []*[]byte{&e.ActorSalt, &e.SubjectSalt, &e.ReasonSalt, &e.DataSalt} {
+		if len(*salt) == 0 {
+			*salt = nil
+		}
 	}
 	e.Time = fromMicros(t)
 	if len(data) > 0 {
@@ -344,11 +344,23 @@ func (s *Store) CreateToken(ctx context.Context, t domain.Token, ev audit.Event)
 	case len(t.Hash) != 32:
 		return fmt.Errorf("token %s hash is %d bytes; want the 32 bytes of a SHA-256", t.ID, len(t.Hash))
 	}
-	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error {
-		return s.insert(ctx, tx, "token "+t.ID, "token "+t.ID+" (or one with the same secret) exists",
-			`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt), t.Environment)
-	})
+	return s.writeAudited(ctx, []audit.Event{ev}, func(tx *sql.Tx) error { return s.insertToken(ctx, tx, t) })
+}
+
+func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, t domain.Token) error {
+	switch {
+	case t.ID == "":
+		return errors.New("token has no id")
+	case t.Subject == "":
+		return fmt.Errorf("token %s has no subject", t.ID)
+	case !validRole(t.Role):
+		return fmt.Errorf("token %s has unknown role %q", t.ID, t.Role)
+	case len(t.Hash) != 32:
+		return fmt.Errorf("token %s hash is %d bytes; want the 32 bytes of a SHA-256", t.ID, len(t.Hash))
+	}
+	return s.insert(ctx, tx, "token "+t.ID, "token "+t.ID+" (or one with the same secret) exists",
+		`INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Subject, string(t.Role), t.Namespace, t.Hash, micros(t.CreatedAt), micros(t.ExpiresAt), micros(t.RevokedAt), t.Environment)
 }
 
 // TokenByHash finds a token by the SHA-256 of its secret (an indexed

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, insightTests...)
 	tests = append(tests, releaseTests...)
 	tests = append(tests, hostAPITests...)
+	tests = append(tests, retentionTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
