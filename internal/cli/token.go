@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os/user"
 	"text/tabwriter"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"gatehouse.dev/gatehouse/api"
 	"gatehouse.dev/gatehouse/internal/auth"
 	"gatehouse.dev/gatehouse/internal/domain"
+	"gatehouse.dev/gatehouse/internal/marketplace"
 )
 
 func tokenCmd(g *globals) *cobra.Command {
@@ -99,7 +101,7 @@ func tokenCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(create, list, revoke)
+	c.AddCommand(create, list, revoke, recoverAdminCmd(g))
 	return c
 }
 
@@ -108,4 +110,52 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// recoverAdminCmd is the break-glass: an admin token made straight in the
+// database when every admin token is lost (marketplace.RecoverAdmin).
+func recoverAdminCmd(g *globals) *cobra.Command {
+	var (
+		r   marketplace.Recovery
+		ttl time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "recover-admin --reason TEXT [--data DIR | --database URL]",
+		Short: "Break-glass: make an admin token straight in the database when every admin token is lost",
+		Long: `Make an admin token straight in the marketplace's database, for when no
+admin token is left (expired, revoked or purged): a start-up makes the
+first admin token only once per database, so nothing else would.
+
+It needs what a repair by hand would (the data folder, or the PostgreSQL
+database's credentials), but it records a token.create event in the audit
+chain naming the operator (--operator, default the system user) and the
+reason, and the token expires within 7 days (--ttl, default 24h): use it
+to make lasting admin tokens with ` + "`gatehouse token create`" + `, then revoke
+it. The secret is printed once, on standard output.`,
+		Example: `  gatehouse token recover-admin --data ./gatehouse-data --reason "INC-1234: the last admin token expired"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if r.Operator == "" {
+				if u, err := user.Current(); err == nil {
+					r.Operator = u.Username
+				}
+			}
+			r.TTL = ttl
+			t, err := marketplace.RecoverAdmin(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Created break-glass admin token %s (expires %s), recorded in the audit trail. Make lasting admin tokens with it, then revoke it (gatehouse token revoke %s). The secret below is shown only now:\n", t.TokenID, t.ExpiresAt.Format(time.RFC3339), t.TokenID)
+			fmt.Fprintln(cmd.OutOrStdout(), t.Secret)
+			return nil
+		},
+	}
+	f := c.Flags()
+	g.envString(f, &r.Data, "data", "GATEHOUSE_DATA", "./gatehouse-data", "the embedded installation's data folder")
+	g.envString(f, &r.DatabaseURL, "database", "GATEHOUSE_DATABASE", "", "the PostgreSQL database instead, postgres://…")
+	f.StringVar(&r.Reason, "reason", "", "why, e.g. the incident ticket (required; goes into the audit trail)")
+	f.StringVar(&r.Operator, "operator", "", "who runs the recovery (default the system user)")
+	positiveDuration(f, &ttl, "ttl", 24*time.Hour, marketplace.MaxRecoveryTTL, "the token's lifetime (at most 168h)")
+	_ = c.MarkFlagRequired("reason")
+	return c
 }
