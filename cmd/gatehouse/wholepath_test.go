@@ -534,7 +534,7 @@ func (w *wpState) compare(b *testing.B, sub api.Submission, dir, gitleaksReport 
 		var res struct {
 			Results []struct {
 				Packages []struct {
-					Package struct{ Name, Version string }
+					Package         struct{ Name, Version string }
 					Vulnerabilities []struct {
 						ID      string
 						Aliases []string
