@@ -184,7 +184,6 @@ func setupWholePath(b *testing.B) *wpState {
 		"\"gatehouse.dev/gatehouse/pdk\"\n\t\"golang.org/x/text/cases\"\n\t\"golang.org/x/text/language\"\n")
 	wpEdit(b, filepath.Join(w.dir, "main.go"), `"Hello, " + name + "!"`, `"Hello, " + cases.Title(language.Und).String(name) + "!"`)
 	wpEdit(b, filepath.Join(w.dir, "main.go"), `"name is %d characters long, the limit is %d"`, `"name is %d characters long, the limit is %d (build 1.0.0)"`)
-	wpEdit(b, filepath.Join(w.dir, "tests", "greet.json"), `"Hello, Ada!"`, `"Hello, Ada!"`) // still so with title case
 	w.goCmd(b, "mod", "tidy")
 	os.MkdirAll(filepath.Join(w.dir, "config"), 0o755)
 	if err := os.WriteFile(filepath.Join(w.dir, "config", "sample.env"), []byte("# The settings the plugin's tests use.\nGITHUB_TOKEN="+wpToken+"\n"), 0o644); err != nil {
