@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -135,7 +136,14 @@ type Service struct {
 	// the worker's next poll. It must not block.
 	Submitted func()
 
+	// PackageCacheBytes bounds the packages LoadPackage keeps in memory
+	// (by their files' sizes); DefaultPackageCacheBytes when not
+	// positive. Set it before use.
+	PackageCacheBytes int64
+
 	vets, reads slots
+	pkgsOnce    sync.Once
+	pkgs        *packageCache
 }
 
 // New returns a Service with its defaults filled in.

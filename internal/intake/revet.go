@@ -33,7 +33,10 @@ func (s *Service) Revet(ctx context.Context, id, actor, why string) (Revetted, e
 		return Revetted{}, err
 	}
 	defer release()
-	pkg, err := s.LoadPackage(ctx, v.Digest)
+	// Revalidation reads the package from the blob store itself, never
+	// a copy kept in memory: it is also what checks, on its cadence, that
+	// the stored bytes still have their digest.
+	pkg, err := s.readPackage(ctx, v.Digest)
 	if err != nil {
 		return Revetted{}, err
 	}

@@ -191,8 +191,19 @@ func (s *Service) previousApproved(ctx context.Context, pluginID, version string
 	return &vet.Previous{Version: best.Version, Package: pkg, Manifest: in.Manifest, Module: in.Module}, nil
 }
 
-// LoadPackage reads a stored package, checking its digest.
+// LoadPackage reads a stored package, checking its digest. The packages
+// read last are kept in memory (packageCache): the result is shared and
+// must not be modified.
 func (s *Service) LoadPackage(ctx context.Context, digest string) (*pkgfile.Package, error) {
+	if pkg, ok := s.packageCache().get(digest); ok {
+		return pkg, nil
+	}
+	return s.readPackage(ctx, digest)
+}
+
+// readPackage reads a stored package from the blob store whether or not
+// it is kept in memory, checking its digest, and keeps it.
+func (s *Service) readPackage(ctx context.Context, digest string) (*pkgfile.Package, error) {
 	rc, _, err := s.Blobs.Open(ctx, digest)
 	if err != nil {
 		return nil, fmt.Errorf("opening package %s: %w", digest, err)
@@ -207,5 +218,24 @@ func (s *Service) LoadPackage(ctx context.Context, digest string) (*pkgfile.Pack
 	if err != nil {
 		return nil, fmt.Errorf("reading package %s: %w", digest, err)
 	}
+	if pkg.Digest != digest {
+		// VerifyingReader checked the bytes; this would be a blob store
+		// that served another package under the name.
+		return nil, fmt.Errorf("reading package %s: its bytes have digest %s", digest, pkg.Digest)
+	}
+	s.packageCache().put(pkg)
 	return pkg, nil
+}
+
+// packageCache returns the Service's cache of packages, made on first use
+// with PackageCacheBytes (DefaultPackageCacheBytes when not positive).
+func (s *Service) packageCache() *packageCache {
+	s.pkgsOnce.Do(func() {
+		n := s.PackageCacheBytes
+		if n <= 0 {
+			n = DefaultPackageCacheBytes
+		}
+		s.pkgs = newPackageCache(n)
+	})
+	return s.pkgs
 }

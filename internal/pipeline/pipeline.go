@@ -399,7 +399,10 @@ func (w *stepWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	// Each job is the root of its own trace, and everything under it
 	// (analyzers, store calls) carries the version id.
 	ctx, span := p.tracer.Start(tracing.WithVersion(ctx, id), "pipeline."+job.Kind, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attribute.String("gatehouse.job.kind", job.Kind), attribute.Int("gatehouse.job.attempt", job.Attempt), attribute.Int64("gatehouse.job.id", job.ID)))
+		trace.WithAttributes(attribute.String("gatehouse.job.kind", job.Kind), attribute.Int("gatehouse.job.attempt", job.Attempt), attribute.Int64("gatehouse.job.id", job.ID),
+			// How long the job waited in the queue since it was queued:
+			// the hand-off between steps, which no span covers.
+			attribute.Int64("gatehouse.job.queue_wait_ms", max(0, p.cfg.Now().Sub(job.CreatedAt).Milliseconds()))))
 	defer span.End()
 	start := time.Now()
 	runErr := p.run(ctx, job.Kind, job.Args)

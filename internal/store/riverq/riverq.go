@@ -122,6 +122,7 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		FetchCooldown:     10 * time.Millisecond,
 		FetchPollInterval: 500 * time.Millisecond,
 	}
+	now := time.Now
 	var log *slog.Logger
 	added := map[string]bool{}
 	for _, q := range r.queues {
@@ -144,6 +145,7 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 		rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, q.cfg.RescueAfter)
 		if q.cfg.Now != nil && rc.Test.Time == nil {
 			rc.Test.Time = clock{q.cfg.Now}
+			now = q.cfg.Now
 		}
 		if log == nil {
 			log = q.cfg.Log
@@ -152,6 +154,7 @@ func (r *Runner[TTx]) build() (*river.Client[TTx], error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	rc.Hooks = []rivertype.Hook{dueNow{now}}
 	// River logs every leadership change and maintenance run at info.
 	rc.Logger = slog.New(levelHandler{log.Handler(), slog.LevelWarn})
 	c, err := river.NewClient(r.driver, rc)
@@ -204,6 +207,28 @@ type Queue[TTx any] struct {
 
 var _ store.Queue = (*Queue[any])(nil)
 
+// dueNow makes a job inserted with a scheduled time that has already come
+// available at once, keeping that time. River inserts every job given a
+// ScheduledAt as scheduled, whenever that is, and only its scheduler, on
+// the elected leader every 5 seconds, makes scheduled jobs available; the
+// pipeline queues each next step with the time of the step before (so the
+// version keeps its place: River fetches by scheduled time), and so each
+// step waited for the scheduler, 2.5 s on average. An available job whose
+// scheduled time has passed is exactly what the scheduler would have made
+// of it, only sooner; jobs scheduled for later are left to it.
+type dueNow struct{ now func() time.Time }
+
+func (dueNow) IsHook() bool { return true }
+
+func (d dueNow) InsertBegin(_ context.Context, p *rivertype.JobInsertParams) error {
+	if p.State == rivertype.JobStateScheduled && p.ScheduledAt != nil && !p.ScheduledAt.After(d.now()) {
+		p.State = rivertype.JobStateAvailable
+	}
+	return nil
+}
+
+var _ rivertype.HookInsertBegin = dueNow{}
+
 // clock stubs River's time with the queue's clock.
 type clock struct{ now func() time.Time }
 
@@ -235,6 +260,7 @@ func New[TTx any](r *Runner[TTx], cfg store.QueueConfig) (*Queue[TTx], error) {
 	if cfg.Now != nil {
 		rc.Test.Time = clock{cfg.Now}
 	}
+	rc.Hooks = []rivertype.Hook{dueNow{q.now}}
 	c, err := river.NewClient(r.driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("opening River's client for the %s queue: %w", cfg.Name, err)
@@ -285,11 +311,28 @@ func (q *Queue[TTx]) InsertUnique(ctx context.Context, args river.JobArgs, opts 
 	if o.Queue == "" {
 		o.Queue = q.cfg.Name
 	}
-	res, err := q.client.Insert(ctx, args, &o)
+	res, err := q.inserter().Insert(ctx, args, &o)
 	if err != nil {
 		return nil, false, fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
 	}
 	return res.Job, !res.UniqueSkippedAsDuplicate, nil
+}
+
+// inserter is the client to insert through: the store's working client
+// while it runs, else the queue's own. Both write the same row through the
+// same driver; the working one also wakes its own fetcher for the job's
+// queue at once. On SQLite River has no LISTEN/NOTIFY, so a job inserted
+// through a client that works nothing waits for the next fetch poll
+// (FetchPollInterval) even when this very process is idle and would run
+// it: every step of the pipeline paid that wait, up to half a second each.
+func (q *Queue[TTx]) inserter() *river.Client[TTx] {
+	r := q.runner
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running > 0 && r.client != nil {
+		return r.client
+	}
+	return q.client
 }
 
 // WorkerID names what works the queue's jobs in this process (the store's

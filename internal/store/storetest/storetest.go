@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TamperReorder", testTamperReorder},
 		{"Jobs", testJobs},
 		{"JobsClient", testJobsClient},
+		{"JobsDueNow", testJobsDueNow},
 		{"ConcurrentJobs", testConcurrentJobs},
 		{"VetRuns", testVetRuns},
 		{"Suppressions", testSuppressions},

@@ -203,6 +203,43 @@ func testConcurrentJobs(t *testing.T, s store.Store) {
 	}
 }
 
+// testJobsDueNow: a job queued with a scheduled time that has come is
+// available at once, keeping that time (River fetches by it, so a step
+// keeps its version's place in the queue); one scheduled for later waits.
+// River itself would insert both as scheduled and leave the first to its
+// scheduler, which runs every few seconds on the leader only: each
+// pipeline step used to wait for it.
+func testJobsDueNow(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	w := &jobWorker{}
+	q, _ := testQueue(t, s, "due", w)
+	past := w.now().Add(-time.Minute)
+	job, ok, err := q.InsertUnique(ctx, jobArgs{Key: "due"}, &river.InsertOpts{ScheduledAt: past})
+	if err != nil || !ok {
+		t.Fatalf("queueing a due job: %v, %v", ok, err)
+	}
+	// River keeps times to the millisecond on SQLite, the microsecond on
+	// PostgreSQL.
+	if job.State != rivertype.JobStateAvailable || job.ScheduledAt.Sub(past).Abs() >= time.Millisecond {
+		t.Errorf("a job due a minute ago was queued %s at %s; want available at %s", job.State, job.ScheduledAt, past)
+	}
+	later, ok, err := q.InsertUnique(ctx, jobArgs{Key: "later"}, &river.InsertOpts{ScheduledAt: w.now().Add(time.Hour)})
+	if err != nil || !ok {
+		t.Fatalf("queueing a later job: %v, %v", ok, err)
+	}
+	if later.State != rivertype.JobStateScheduled {
+		t.Errorf("a job due in an hour was queued %s; want scheduled", later.State)
+	}
+	// Unique while active, whatever state it was queued in.
+	if _, ok, err := q.InsertUnique(ctx, jobArgs{Key: "due"}, &river.InsertOpts{ScheduledAt: past}); err != nil || ok {
+		t.Errorf("a second due job of the same key: queued %v, %v", ok, err)
+	}
+	avail, err := q.List(ctx, states(rivertype.JobStateAvailable), 10)
+	if err != nil || len(avail) != 1 || avail[0].ID != job.ID {
+		t.Errorf("available jobs: %d, %v; want the due one", len(avail), err)
+	}
+}
+
 // testJobsClient has River's own client work the jobs in the
 // background, as a worker process does.
 func testJobsClient(t *testing.T, s store.Store) {
