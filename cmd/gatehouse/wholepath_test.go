@@ -65,7 +65,7 @@ var wpToken = "ghp_" + "Q8vT3kLm9Zx2Rw7Yp4Nb6Hc1Jd5Gf0Ks8Ua3E"
 //
 // Beside it, on each update's files: gitleaks (built from the module
 // Gatehouse requires), osv-scanner (/work/tools/osv-scanner, or
-// GATEHOUSE_OSV_SCANNER; skipped, saying so, when absent) and a licence
+// GATEHOUSE_BENCH_OSV_SCANNER; skipped, saying so, when absent) and a licence
 // scan with github.com/google/licensecheck (testdata/licensescan), run one
 // after the other. The benchmark fails if Gatehouse's results miss a
 // secret, an advisory or a licence the pipeline found.
@@ -247,7 +247,7 @@ func setupWholePath(b *testing.B) *wpState {
 			b.Fatalf("building %s: %v\n%s", pkgPath, err, o)
 		}
 	}
-	w.osvScanner = os.Getenv("GATEHOUSE_OSV_SCANNER")
+	w.osvScanner = os.Getenv("GATEHOUSE_BENCH_OSV_SCANNER")
 	if w.osvScanner == "" {
 		w.osvScanner = "/work/tools/osv-scanner"
 	}
