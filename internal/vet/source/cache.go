@@ -286,7 +286,9 @@ func filesByDir(src []srcFile) map[string][]fileSum {
 
 // digester writes length-prefixed fields, so no two sequences of fields
 // share a digest.
-type digester struct{ h interface{ Write([]byte) (int, error) } }
+type digester struct {
+	h interface{ Write([]byte) (int, error) }
+}
 
 func (d digester) field(b []byte) {
 	var n [8]byte
