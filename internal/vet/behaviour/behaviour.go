@@ -102,6 +102,7 @@ type Options struct {
 	// and again compiled only when a run hit a limit or the module did
 	// not load (Detail.Engine says so): speed decides a time limit, so
 	// only the engine that runs the plugin in production may report one.
+	// A binary built with the race detector runs compiled only (race.go).
 	CompiledOnly bool
 }
 
@@ -154,7 +155,7 @@ func New(opts Options) (*Analyzer, error) {
 		Registerer: opts.Registerer,
 	}
 	rt, err := sandbox.NewRuntime(cfg)
-	if err == nil && !opts.CompiledOnly {
+	if err == nil && !opts.CompiledOnly && !raceBuild {
 		cfg.Interpreter = true
 		// The compiled runtime registers the metrics; the same names
 		// cannot be registered twice.

@@ -101,6 +101,9 @@ func TestDeniedCall(t *testing.T) {
 // findings on the interpreter (the default first pass) as on the
 // compiler alone.
 func TestInterpreterObservesWhatTheCompilerDoes(t *testing.T) {
+	if raceBuild {
+		t.Skip("a race build runs scenarios compiled only (race.go)")
+	}
 	fast := newAnalyzer(t)
 	compiled, err := New(Options{CacheDir: t.TempDir(), CompiledOnly: true})
 	if err != nil {
@@ -173,7 +176,7 @@ func TestLimitBreach(t *testing.T) {
 			}
 			// A limit depends on the engine's speed: only the compiled
 			// runs, as production runs the plugin, may report one.
-			if d := rep.Detail.(*Detail); !strings.HasPrefix(d.Engine, EngineCompiler+" (run again compiled") {
+			if d := rep.Detail.(*Detail); !raceBuild && !strings.HasPrefix(d.Engine, EngineCompiler+" (run again compiled") {
 				t.Errorf("engine %q: a limit found on the interpreter was not confirmed compiled", d.Engine)
 			}
 			for _, f := range fs {
