@@ -17,6 +17,12 @@ type Config struct {
 	// CacheDir holds compiled modules, keyed by the module's digest, so a
 	// restart does not recompile. Empty keeps the cache in memory only.
 	CacheDir string
+	// Interpreter runs modules on wazero's interpreter instead of its
+	// optimizing compiler: a module new to the runtime is ready in about
+	// a sixth of the CPU time its compile takes, and runs several times
+	// slower. It suits short runs of a module seen once, as vetting's
+	// scenarios are (docs/decisions.md); CacheDir is not used with it.
+	Interpreter bool
 	// HostAPIVersion is the host API version offered to plugins, checked
 	// against each manifest's runtime.hostApi range. Default HostAPI's
 	// version, or hostapi.Version.

@@ -60,10 +60,13 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +88,10 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	metrics *metrics
 	closed  atomic.Bool
+	// prepared remembers prepareModule's output for the last modules
+	// loaded: loading one module many times (vetting loads it once per
+	// scenario run) then rewrites it once.
+	prepared preparedMemo
 }
 
 // NewRuntime returns a Runtime. With cfg.CacheDir set, compiled modules are
@@ -99,7 +106,7 @@ func NewRuntime(cfg Config) (*Runtime, error) {
 		return nil, fmt.Errorf("host API %s names the import module %s; this sandbox implements %s only", cfg.HostAPI.Version, cfg.HostAPI.Module, hostapi.Module)
 	}
 	var cache wazero.CompilationCache
-	if cfg.CacheDir != "" {
+	if cfg.CacheDir != "" && !cfg.Interpreter {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("opening the compilation cache in %s: %w", cfg.CacheDir, err)
@@ -217,7 +224,11 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	}()
 
 	pages := uint32(limits.MemoryBytes / 65536)
-	wrt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+	rc := wazero.NewRuntimeConfig()
+	if r.cfg.Interpreter {
+		rc = wazero.NewRuntimeConfigInterpreter()
+	}
+	wrt := wazero.NewRuntimeWithConfig(ctx, rc.
 		WithCompilationCache(r.cache).
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(pages))
@@ -234,7 +245,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	}
 	// The rewrite is deterministic, so the compilation cache (keyed by the
 	// bytes compiled) still hits on the next load of the same module.
-	prepared, reset, err := prepareModule(req.Module)
+	prepared, reset, err := r.prepared.prepare(req.Module)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
@@ -535,3 +546,45 @@ const levelWarn = slog.LevelWarn
 func attrPlugin(id string) slog.Attr { return slog.String("plugin", id) }
 func attrVersion(v string) slog.Attr { return slog.String("version", v) }
 func attrErr(err error) slog.Attr    { return slog.String("error", err.Error()) }
+
+// preparedMemo holds prepareModule's output for the few modules loaded
+// last, by the SHA-256 of their bytes. prepareModule is deterministic, so
+// a held result is what preparing the bytes again would give.
+type preparedMemo struct {
+	mu      sync.Mutex
+	entries []preparedEntry // most recently used last
+}
+
+type preparedEntry struct {
+	sum      [sha256.Size]byte
+	prepared []byte
+	reset    resetInfo
+}
+
+// maxPrepared bounds the memo: a module is at most a few tens of MiB, and
+// a runtime loads one module many times in a row, not many in turn.
+const maxPrepared = 4
+
+func (m *preparedMemo) prepare(mod []byte) ([]byte, resetInfo, error) {
+	sum := sha256.Sum256(mod)
+	m.mu.Lock()
+	for i, e := range m.entries {
+		if e.sum == sum {
+			m.entries = append(slices.Delete(m.entries, i, i+1), e)
+			m.mu.Unlock()
+			return e.prepared, e.reset, nil
+		}
+	}
+	m.mu.Unlock()
+	prepared, reset, err := prepareModule(mod)
+	if err != nil {
+		return nil, resetInfo{}, err
+	}
+	m.mu.Lock()
+	if len(m.entries) == maxPrepared {
+		m.entries = slices.Delete(m.entries, 0, 1)
+	}
+	m.entries = append(m.entries, preparedEntry{sum, prepared, reset})
+	m.mu.Unlock()
+	return prepared, reset, nil
+}

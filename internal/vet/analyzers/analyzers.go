@@ -55,15 +55,18 @@ type DefaultOptions struct {
 	Caches *Caches
 }
 
-// Caches are the per-file result caches of the analyzers whose findings
-// are per file. Each is bounded and safe for concurrent use.
+// Caches are the result caches of the analyzers whose findings are per
+// part of a package: the secrets analyzer's per file, the source
+// analyzer's per Go package (keyed by the package and every package of
+// the plugin it imports). Each is bounded and safe for concurrent use.
 type Caches struct {
 	Secrets *secrets.Cache
+	Source  *source.Cache
 }
 
 // NewCaches returns empty caches, each bounded by lim.
 func NewCaches(lim resultcache.Limits) *Caches {
-	return &Caches{Secrets: secrets.NewCache(lim)}
+	return &Caches{Secrets: secrets.NewCache(lim), Source: source.NewCache(lim)}
 }
 
 // NewBehaviour returns the behaviour analyzer, or a stand-in that errors
@@ -93,6 +96,10 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		}
 		sec = s
 	}
+	src := source.New()
+	if opts.Caches != nil {
+		src.WithCache(opts.Caches.Source)
+	}
 	beh := opts.Behaviour
 	if beh == nil {
 		beh = NewBehaviour()
@@ -104,7 +111,7 @@ func Default(opts DefaultOptions) []vet.Analyzer {
 		sec,
 		dependencies.New(opts.VulnDB),
 		licenses.New(opts.Licenses),
-		source.New(),
+		src,
 		diff.New(),
 		beh,
 		provenance.New(opts.Provenance),

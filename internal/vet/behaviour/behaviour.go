@@ -96,11 +96,23 @@ type Options struct {
 	// its functions are linked), so the scenarios run as they would on a
 	// host running that version; nil offers this build's (vetting).
 	HostAPI *hostapi.Spec
+	// CompiledOnly runs the scenarios on wazero's compiler alone. By
+	// default they run first on its interpreter, which has a new module
+	// ready in a fraction of the compile's CPU time (docs/decisions.md),
+	// and again compiled only when a run hit a limit or the module did
+	// not load (Detail.Engine says so): speed decides a time limit, so
+	// only the engine that runs the plugin in production may report one.
+	// A binary built with the race detector runs compiled only (race.go).
+	CompiledOnly bool
 }
 
 // Analyzer is the behaviour analyzer. It is safe for concurrent use.
 type Analyzer struct {
-	rt       *sandbox.Runtime
+	rt *sandbox.Runtime
+	// fast is the interpreter's runtime, nil with Options.CompiledOnly.
+	// Both runtimes live as long as the analyzer, so every version vetted
+	// reuses them.
+	fast     *sandbox.Runtime
 	deps     plugindeps.Catalog
 	ownCache string // removed on Close
 	timeout  time.Duration
@@ -128,7 +140,7 @@ func New(opts Options) (*Analyzer, error) {
 	if callTimeout <= 0 {
 		callTimeout = 10 * time.Second
 	}
-	rt, err := sandbox.NewRuntime(sandbox.Config{
+	cfg := sandbox.Config{
 		CacheDir:   cache,
 		MaxTimeout: callTimeout,
 		HostAPI:    opts.HostAPI,
@@ -141,7 +153,18 @@ func New(opts Options) (*Analyzer, error) {
 		Breaker:    sandbox.BreakerConfig{Disabled: true},
 		Logger:     logger,
 		Registerer: opts.Registerer,
-	})
+	}
+	rt, err := sandbox.NewRuntime(cfg)
+	if err == nil && !opts.CompiledOnly && !raceBuild {
+		cfg.Interpreter = true
+		// The compiled runtime registers the metrics; the same names
+		// cannot be registered twice.
+		cfg.Registerer = nil
+		a.fast, err = sandbox.NewRuntime(cfg)
+		if err != nil {
+			rt.Close(context.Background())
+		}
+	}
 	if err != nil {
 		if a.ownCache != "" {
 			os.RemoveAll(a.ownCache)
@@ -155,6 +178,9 @@ func New(opts Options) (*Analyzer, error) {
 // Close releases the sandbox runtime and a temporary compilation cache.
 func (a *Analyzer) Close(ctx context.Context) error {
 	err := a.rt.Close(ctx)
+	if a.fast != nil {
+		err = errors.Join(err, a.fast.Close(ctx))
+	}
 	if a.ownCache != "" {
 		err = errors.Join(err, os.RemoveAll(a.ownCache))
 	}
@@ -217,6 +243,10 @@ type Detail struct {
 	Workflows     []WorkflowRun `json:"workflows,omitempty"`
 	Dependencies  []string      `json:"dependencies,omitempty"`
 	WorkflowCheck string        `json:"workflowCheck,omitempty"`
+	// Engine is the wazero engine whose runs these are: EngineInterpreter,
+	// or EngineCompiler (with why, when the interpreter's runs were set
+	// aside). Durations are the engine's.
+	Engine string `json:"engine"`
 }
 
 // WorkflowRun is one workflow's outcome, as Detail lists it.
@@ -251,15 +281,46 @@ type Run struct {
 	Unfaked []string `json:"unfaked,omitempty"`
 }
 
+// Engines, as Detail reports them.
+const (
+	EngineInterpreter = "interpreter"
+	EngineCompiler    = "compiler"
+)
+
 // Analyze implements vet.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, error) {
+	if a.fast == nil {
+		rep, _, err := a.analyze(ctx, in, a.rt)
+		if rep != nil {
+			rep.Detail.(*Detail).Engine = EngineCompiler
+		}
+		return rep, err
+	}
+	rep, again, err := a.analyze(ctx, in, a.fast)
+	if err != nil || again == "" {
+		if rep != nil {
+			rep.Detail.(*Detail).Engine = EngineInterpreter
+		}
+		return rep, err
+	}
+	rep, _, err = a.analyze(ctx, in, a.rt)
+	if rep != nil {
+		rep.Detail.(*Detail).Engine = EngineCompiler + " (run again compiled: on the interpreter " + again + ")"
+	}
+	return rep, err
+}
+
+// analyze runs the scenarios and workflows on rt. again, when not empty,
+// says why the result may depend on the engine's speed: a run hit a
+// limit, or the module did not load.
+func (a *Analyzer) analyze(ctx context.Context, in *vet.Input, rt *sandbox.Runtime) (rep *vet.Report, again string, err error) {
 	switch {
 	case in.Package == nil:
-		return nil, errors.New("no package to analyse")
+		return nil, "", errors.New("no package to analyse")
 	case in.Manifest == nil:
-		return nil, fmt.Errorf("%w: the manifest did not parse, so the plugin cannot be loaded (the manifest analyzer says why)", vet.ErrSkipped)
+		return nil, "", fmt.Errorf("%w: the manifest did not parse, so the plugin cannot be loaded (the manifest analyzer says why)", vet.ErrSkipped)
 	case in.Module == nil:
-		return nil, fmt.Errorf("%w: the package holds no module %s to run", vet.ErrSkipped, in.Manifest.Runtime.Module)
+		return nil, "", fmt.Errorf("%w: the package holds no module %s to run", vet.ErrSkipped, in.Manifest.Runtime.Module)
 	}
 	var files []string
 	for _, e := range in.Package.Files {
@@ -269,25 +330,25 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	}
 	wfiles, err := plugindeps.WorkflowFiles(in.Package)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(files) == 0 && len(wfiles) == 0 {
-		return nil, fmt.Errorf("%w: the package has no test scenarios (tests/*.json) or workflows (tests/workflows/*.json)", vet.ErrSkipped)
+		return nil, "", fmt.Errorf("%w: the package has no test scenarios (tests/*.json) or workflows (tests/workflows/*.json)", vet.ErrSkipped)
 	}
 	if len(files) > maxScenarioFiles {
-		return nil, fmt.Errorf("the package has %d scenario files; the limit is %d", len(files), maxScenarioFiles)
+		return nil, "", fmt.Errorf("the package has %d scenario files; the limit is %d", len(files), maxScenarioFiles)
 	}
 
 	tmp, err := os.MkdirTemp("", "gatehouse-behaviour-")
 	if err != nil {
-		return nil, fmt.Errorf("creating a folder for the mounts: %w", err)
+		return nil, "", fmt.Errorf("creating a folder for the mounts: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	d := &Detail{Files: files, Scenarios: []Run{}, WorkflowFiles: wfiles}
 	req := sandbox.LoadRequest{Manifest: in.Manifest, Module: in.Module}
 	req.Mounts, d.Mounts, err = mounts(tmp, in)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// The scenario runner replaces this with its fakes for every load;
 	// refusing here as well means no path ever leads to the network.
@@ -304,7 +365,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		}
 		for _, s := range list {
 			if total++; total > maxScenarios {
-				return nil, fmt.Errorf("the package has more than %d scenarios; the limit is %d", maxScenarios, maxScenarios)
+				return nil, "", fmt.Errorf("the package has more than %d scenarios; the limit is %d", maxScenarios, maxScenarios)
 			}
 			loc := vet.Location{File: file}
 			if q, err := json.Marshal(s.Name); err == nil {
@@ -312,9 +373,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 					loc.Line, loc.Column = vet.LineCol(data, i)
 				}
 			}
-			run, loadErr := a.run(ctx, req, s)
+			run, loadErr := a.run(ctx, rt, req, s)
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			run.File = file
 			if loadErr != nil {
@@ -327,7 +388,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 					Fingerprint: vet.Fingerprint(RuleScenarioError, in.Manifest.Runtime.Module, "load"),
 					Remediation: remScenario,
 				})
-				return r.finish(d), nil
+				return r.finish(d), "the module did not load", nil
 			}
 			r.scenario(s, run, loc)
 			d.Scenarios = append(d.Scenarios, run.Run)
@@ -338,10 +399,30 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 			}
 		}
 	}
-	if err := a.workflows(ctx, in, req, tmp, wfiles, r, d); err != nil {
-		return nil, err
+	if err := a.workflows(ctx, rt, in, req, tmp, wfiles, r, d); err != nil {
+		return nil, "", err
 	}
-	return r.finish(d), nil
+	return r.finish(d), d.limitHit(), nil
+}
+
+// limitHit says which run, if any, the sandbox stopped at a limit or
+// could not set up: the outcomes an engine's speed can change.
+func (d *Detail) limitHit() string {
+	engineBound := func(kind string) bool {
+		k := sandbox.ErrorKind(kind)
+		return limitKinds[k] != "" || setupKinds[k]
+	}
+	for _, r := range d.Scenarios {
+		if engineBound(r.ErrorKind) {
+			return fmt.Sprintf("scenario %q ended with %s", r.Name, r.ErrorKind)
+		}
+	}
+	for _, w := range d.Workflows {
+		if engineBound(w.ErrorKind) {
+			return fmt.Sprintf("workflow %q ended with %s", w.Name, w.ErrorKind)
+		}
+	}
+	return ""
 }
 
 // outcome is a scenario's Run plus what the findings need.
@@ -356,8 +437,8 @@ type outcome struct {
 
 // run runs one scenario; the runner gives each run the store the scenario
 // starts from.
-func (a *Analyzer) run(ctx context.Context, req sandbox.LoadRequest, s scenario.Scenario) (outcome, error) {
-	results, err := scenario.Run(ctx, a.rt, req, []scenario.Scenario{s})
+func (a *Analyzer) run(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, s scenario.Scenario) (outcome, error) {
+	results, err := scenario.Run(ctx, rt, req, []scenario.Scenario{s})
 	if err != nil || len(results) != 1 {
 		if err == nil {
 			err = errors.New("the scenario runner returned no result")
@@ -606,7 +687,7 @@ func clip(s string) string {
 // versions of the dependencies it declares, resolved as install would.
 // A version whose dependencies cannot be resolved fails closed with a
 // finding; its workflows do not run.
-func (a *Analyzer) workflows(ctx context.Context, in *vet.Input, self sandbox.LoadRequest, tmp string, files []string, r *report, d *Detail) error {
+func (a *Analyzer) workflows(ctx context.Context, rt *sandbox.Runtime, in *vet.Input, self sandbox.LoadRequest, tmp string, files []string, r *report, d *Detail) error {
 	type parsed struct {
 		file string
 		w    scenario.Workflow
@@ -688,7 +769,7 @@ func (a *Analyzer) workflows(ctx context.Context, in *vet.Input, self sandbox.Lo
 			d.Workflows = append(d.Workflows, WorkflowRun{File: p.file, Name: p.w.Name, Steps: []string{}, Problem: clip(err.Error())})
 			continue
 		}
-		res, err := scenario.RunWorkflow(ctx, a.rt, plugins, p.w)
+		res, err := scenario.RunWorkflow(ctx, rt, plugins, p.w)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,6 +96,58 @@ func TestDeniedCall(t *testing.T) {
 	}
 }
 
+// TestInterpreterObservesWhatTheCompilerDoes: each example's scenarios
+// and the probe's denied call give the same outcomes, host calls and
+// findings on the interpreter (the default first pass) as on the
+// compiler alone.
+func TestInterpreterObservesWhatTheCompilerDoes(t *testing.T) {
+	if raceBuild {
+		t.Skip("a race build runs scenarios compiled only (race.go)")
+	}
+	fast := newAnalyzer(t)
+	compiled, err := New(Options{CacheDir: t.TempDir(), CompiledOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { compiled.Close(context.Background()) })
+	inputs := map[string]*vet.Input{
+		"denied": probePackage(t, "", map[string]string{"denied.json": `[{"name": "fetches from an origin it was not granted", "export": "fetch",
+		  "input": {"url": "https://evil.example/steal"},
+		  "fetch": [{"request": {"url": "https://evil.example/steal"}, "response": {"body": "never served"}}],
+		  "expect": {"output": {"status": 200, "body": "never served"}}}]`}),
+	}
+	for _, name := range []string{"counter", "notifier", "templater"} {
+		inputs[name] = examplePackage(t, name, nil)
+	}
+	observed := func(a *Analyzer, in *vet.Input) (string, string) {
+		rep, d := analyze(t, a, in)
+		runs := slices.Clone(d.Scenarios)
+		for i := range runs {
+			runs[i].Duration = 0 // the engines' speeds differ; nothing else may
+		}
+		js, err := json.Marshal(struct {
+			F []vet.Finding
+			R []Run
+		}{rep.Findings, runs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(js), d.Engine
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			got, engine := observed(fast, in)
+			want, _ := observed(compiled, in)
+			if engine != EngineInterpreter {
+				t.Errorf("engine %q, want the interpreter", engine)
+			}
+			if got != want {
+				t.Errorf("the interpreter observed\n%s\nthe compiler\n%s", got, want)
+			}
+		})
+	}
+}
+
 // TestLimitBreach reports each limit a scenario breaks. Each limit is
 // proven alone so that a slow machine cannot turn one into the other: an
 // endless loop reaches its 1 s limit at any speed, and the scenario that
@@ -120,6 +173,11 @@ func TestLimitBreach(t *testing.T) {
 			fs := byRule(rep.Findings, RuleLimitBreach)
 			if len(fs) == 0 {
 				t.Fatalf("no limit breach; findings: %s", messages(rep.Findings))
+			}
+			// A limit depends on the engine's speed: only the compiled
+			// runs, as production runs the plugin, may report one.
+			if d := rep.Detail.(*Detail); !raceBuild && !strings.HasPrefix(d.Engine, EngineCompiler+" (run again compiled") {
+				t.Errorf("engine %q: a limit found on the interpreter was not confirmed compiled", d.Engine)
 			}
 			for _, f := range fs {
 				if f.Severity != vet.High {

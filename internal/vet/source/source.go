@@ -92,19 +92,47 @@ const (
 type Analyzer struct {
 	version string
 	rules   []vet.Rule
+	// logicVersion is Version, held here so a test can show that a
+	// result cached by another version is not reused.
+	logicVersion string
+	// rulesDigest names the gosec rule set and configuration.
+	rulesDigest string
+	// cache holds each Go package's result across runs; nil analyses
+	// every package.
+	cache *Cache
+	// excluded are gosec rules left out beyond secretRules (tests only).
+	excluded []string
+	// toolchain names the go command that loads the source, for the
+	// cache's keys (goVersionMemo.get; a test replaces it).
+	toolchain func(context.Context) (string, error)
+	goVersion goVersionMemo
 }
 
 // New returns the source analyzer.
 func New() *Analyzer {
-	a := &Analyzer{version: gosecVersion()}
-	for id, d := range gosecRules().Rules {
+	a := &Analyzer{version: gosecVersion(), logicVersion: Version}
+	for id, d := range gosecRules(nil).Rules {
 		a.rules = append(a.rules, rule(id, d.Description))
 	}
-	for id, d := range analyzers.Generate(false).Analyzers {
+	for id, d := range gosecAnalyzers(nil).Analyzers {
 		a.rules = append(a.rules, rule(id, d.Description))
 	}
 	slices.SortFunc(a.rules, func(x, y vet.Rule) int { return strings.Compare(x.ID, y.ID) })
+	a.rulesDigest = rulesDigest(a.version, nil)
 	return a
+}
+
+// withoutRules returns a copy of a that leaves the given gosec rules out:
+// a changed rule set, for the tests of the cache.
+func (a *Analyzer) withoutRules(gosecIDs ...string) *Analyzer {
+	b := &Analyzer{version: a.version, logicVersion: a.logicVersion, cache: a.cache, excluded: gosecIDs}
+	for _, r := range a.rules {
+		if !slices.Contains(gosecIDs, r.Name) {
+			b.rules = append(b.rules, r)
+		}
+	}
+	b.rulesDigest = rulesDigest(b.version, gosecIDs)
+	return b
 }
 
 func rule(id, desc string) vet.Rule {
@@ -126,9 +154,14 @@ func rule(id, desc string) vet.Rule {
 // internal/vet/secrets, which scans the same source files and the module too.
 var secretRules = []string{"G101"}
 
-// gosecRules returns gosec's AST rules without secretRules.
-func gosecRules() rules.RuleList {
-	return rules.Generate(false, rules.NewRuleFilter(true, secretRules...))
+// gosecRules returns gosec's AST rules without secretRules and excluded.
+func gosecRules(excluded []string) rules.RuleList {
+	return rules.Generate(false, rules.NewRuleFilter(true, slices.Concat(secretRules, excluded)...))
+}
+
+// gosecAnalyzers returns gosec's SSA analyzers without excluded.
+func gosecAnalyzers(excluded []string) *analyzers.AnalyzerList {
+	return analyzers.Generate(false, analyzers.NewAnalyzerFilter(true, excluded...))
 }
 
 // RuleID is the vet rule id of a gosec rule ("G401" → "source/G401").
@@ -210,7 +243,19 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	}
 
 	d := &Detail{Packages: []string{}}
-	pkgs, loadErr := load(ctx, w)
+	if a.cache != nil {
+		issues, ok, err := a.analyzeCached(ctx, w, src, d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return a.report(w, issues, d)
+		}
+		// The plan failed (the go command could not list the source):
+		// analyse as with no cache, which says why in Detail.
+		d = &Detail{Packages: []string{}}
+	}
+	pkgs, loadErr := load(ctx, w, "./...")
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -229,10 +274,15 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		return nil, errors.New("no Go file of the package could be parsed")
 	}
 
-	issues := w.check(ctx, pkgs, d)
+	issues := w.check(ctx, pkgs, d, a.excluded)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return a.report(w, issues, d)
+}
+
+// report is the analyzer's report of issues found over the tree.
+func (a *Analyzer) report(w *tree, issues []*issue.Issue, d *Detail) (*vet.Report, error) {
 	if len(d.Packages) == 0 {
 		return nil, fmt.Errorf("gosec could not analyse any package of the source: %s", d.Note)
 	}
@@ -246,37 +296,122 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 
 // check runs gosec's rules, and its SSA analyzers where the types are
 // complete, over each package made of the plugin's files, and fills in d.
-// A panic inside gosec (its rules meet ill-typed code here, which its
-// command-line use rarely shows them) stops that package only; Detail
-// names it.
-func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail) []*issue.Issue {
-	g := gosec.NewAnalyzer(gosecConfig(), false, false, false, 1, log.New(io.Discard, "", 0))
-	g.LoadRules(gosecRules().RulesInfo())
-	g.LoadAnalyzers(analyzers.Generate(false).AnalyzersInfo())
-	analysed := map[string]bool{}
+func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail, excluded []string) []*issue.Issue {
+	var results []*pkgResult
 	for _, p := range pkgs {
 		if ctx.Err() != nil || !w.owns(p) {
 			continue
 		}
-		withSSA := d.Loader == LoaderPackages && !p.IllTyped && len(p.Errors) == 0
-		if err := checkOne(g, p, withSSA); err != nil {
-			d.addNote(fmt.Sprintf("gosec stopped on package %s: %v", p.PkgPath, err))
-			continue
-		}
-		d.Packages = append(d.Packages, p.PkgPath)
-		d.SSA = d.SSA || withSSA
+		results = append(results, w.checkPackage(p, d.Loader, excluded))
+	}
+	return w.assemble(results, d)
+}
+
+// pkgResult is what gosec found in one package, with file names relative
+// to the source root, so that it can be cached and assembled with the
+// results of other packages (see assemble).
+type pkgResult struct {
+	pkgPath string
+	// note says gosec stopped on the package: it is not listed as
+	// analysed, but what gosec found before it stopped is kept.
+	note string
+	// files are the package's compiled files.
+	files            []string
+	ssa              bool
+	typeErrors       int
+	typeErrorSamples []string
+	numFiles         int
+	numLines         int
+	issues           []cachedIssue
+}
+
+// cachedIssue is the part of a gosec issue that findings reads.
+type cachedIssue struct {
+	file, line, col, ruleID, what string
+	severity, confidence          issue.Score
+}
+
+// size is about what r holds, for the cache's byte bound.
+func (r *pkgResult) size() int64 {
+	n := 200 + len(r.pkgPath) + len(r.note)
+	for _, f := range r.files {
+		n += len(f) + 16
+	}
+	for _, s := range r.typeErrorSamples {
+		n += len(s) + 16
+	}
+	for _, is := range r.issues {
+		n += 120 + len(is.file) + len(is.line) + len(is.col) + len(is.ruleID) + len(is.what)
+	}
+	return int64(n)
+}
+
+// checkPackage runs gosec over one package with an analyzer of its own,
+// so that its result does not depend on the other packages checked. A
+// panic inside gosec (its rules meet ill-typed code here, which its
+// command-line use rarely shows them) stops that package only; the
+// result's note names it.
+func (w *tree) checkPackage(p *packages.Package, loader string, excluded []string) *pkgResult {
+	r := &pkgResult{pkgPath: p.PkgPath}
+	g := gosec.NewAnalyzer(gosecConfig(), false, false, false, 1, log.New(io.Discard, "", 0))
+	g.LoadRules(gosecRules(excluded).RulesInfo())
+	g.LoadAnalyzers(gosecAnalyzers(excluded).AnalyzersInfo())
+	withSSA := loader == LoaderPackages && !p.IllTyped && len(p.Errors) == 0
+	if err := checkOne(g, p, withSSA); err != nil {
+		r.note = fmt.Sprintf("gosec stopped on package %s: %v", p.PkgPath, err)
+	} else {
+		r.ssa = withSSA
 		for _, f := range p.CompiledGoFiles {
-			analysed[f] = true
+			r.files = append(r.files, w.rel(f))
 		}
 		for _, e := range p.Errors {
-			d.TypeErrors++
-			if len(d.TypeErrorSamples) < maxTypeErrors {
-				d.TypeErrorSamples = append(d.TypeErrorSamples, w.trim(e.Error()))
+			r.typeErrors++
+			if len(r.typeErrorSamples) < maxTypeErrors {
+				r.typeErrorSamples = append(r.typeErrorSamples, w.trim(e.Error()))
 			}
 		}
 	}
 	issues, metrics, _ := g.Report()
-	d.Files, d.Lines = metrics.NumFiles, metrics.NumLines
+	r.numFiles, r.numLines = metrics.NumFiles, metrics.NumLines
+	for _, is := range issues {
+		r.issues = append(r.issues, cachedIssue{
+			file: w.rel(is.File), line: is.Line, col: is.Col, ruleID: is.RuleID, what: is.What,
+			severity: is.Severity, confidence: is.Confidence,
+		})
+	}
+	return r
+}
+
+// assemble fills in d from the packages' results, in the order given, and
+// returns their issues at the tree's paths.
+func (w *tree) assemble(results []*pkgResult, d *Detail) []*issue.Issue {
+	analysed := map[string]bool{}
+	var issues []*issue.Issue
+	for _, r := range results {
+		if r.note != "" {
+			d.addNote(r.note)
+		} else {
+			d.Packages = append(d.Packages, r.pkgPath)
+		}
+		d.SSA = d.SSA || r.ssa
+		for _, f := range r.files {
+			analysed[w.abs(f)] = true
+		}
+		d.TypeErrors += r.typeErrors
+		for _, s := range r.typeErrorSamples {
+			if len(d.TypeErrorSamples) < maxTypeErrors {
+				d.TypeErrorSamples = append(d.TypeErrorSamples, s)
+			}
+		}
+		d.Files += r.numFiles
+		d.Lines += r.numLines
+		for _, is := range r.issues {
+			issues = append(issues, &issue.Issue{
+				File: w.abs(is.file), Line: is.line, Col: is.col, RuleID: is.ruleID, What: is.what,
+				Severity: is.severity, Confidence: is.confidence,
+			})
+		}
+	}
 	slices.Sort(d.Packages)
 	for f := range w.files {
 		if !analysed[f] && len(d.NotAnalysed) < maxListed {
@@ -285,6 +420,25 @@ func (w *tree) check(ctx context.Context, pkgs []*packages.Package, d *Detail) [
 	}
 	slices.Sort(d.NotAnalysed)
 	return issues
+}
+
+// rel is an absolute path under the source root as a slash-separated
+// path relative to it; a path elsewhere (the kit, the build cache) is
+// kept as it is.
+func (w *tree) rel(p string) string {
+	r, err := filepath.Rel(w.src, p)
+	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.ToSlash(r)
+}
+
+// abs undoes rel.
+func (w *tree) abs(r string) string {
+	if filepath.IsAbs(r) {
+		return r
+	}
+	return filepath.Join(w.src, filepath.FromSlash(r))
 }
 
 func (d *Detail) addNote(s string) {
@@ -445,30 +599,40 @@ func writeKit(dir string) error {
 // and GOFLAGS (which could name a -toolexec or -mod=vendor), and builds
 // for the plugin's platform with cgo off, so no C compiler ever runs on
 // a plugin's source.
-func load(ctx context.Context, w *tree) ([]*packages.Package, error) {
-	if _, err := exec.LookPath("go"); err != nil {
-		return nil, errors.New("no go command on PATH")
-	}
+func load(ctx context.Context, w *tree, patterns ...string) ([]*packages.Package, error) {
+	return loadMode(ctx, w, gosec.LoadMode, patterns...)
+}
+
+// loadEnv is the go command's environment for loading the source; see
+// load. It is part of every cache key.
+func loadEnv(w *tree) []string {
 	gowork, goflags := w.work, ""
 	if w.work == "" {
 		gowork, goflags = "off", "-mod=vendor"
 	}
+	return []string{
+		"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
+		"GOENV=off", "GOFLAGS=" + goflags, "GO111MODULE=on", "GOWORK=" + gowork,
+		"GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
+		// An external driver would run instead of the go command.
+		"GOPACKAGESDRIVER=off",
+	}
+}
+
+func loadMode(ctx context.Context, w *tree, mode packages.LoadMode, patterns ...string) ([]*packages.Package, error) {
+	if _, err := exec.LookPath("go"); err != nil {
+		return nil, errors.New("no go command on PATH")
+	}
 	cfg := &packages.Config{
 		Context: ctx,
-		Mode:    gosec.LoadMode,
+		Mode:    mode,
 		Dir:     w.src,
-		Env: append(os.Environ(),
-			"GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0",
-			"GOENV=off", "GOFLAGS="+goflags, "GO111MODULE=on", "GOWORK="+gowork,
-			"GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local",
-			// An external driver would run instead of the go command.
-			"GOPACKAGESDRIVER=off",
-		),
+		Env:     append(os.Environ(), loadEnv(w)...),
 		// -trimpath keeps the temporary folder out of the build cache's
 		// keys, so the kit's export data is reused across runs.
 		BuildFlags: []string{"-trimpath"},
 	}
-	pkgs, err := packages.Load(cfg, "./...")
+	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, err
 	}
