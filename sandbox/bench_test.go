@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -79,12 +80,36 @@ func benchModes(b *testing.B, export string, input []byte) {
 				}
 			}
 			b.ResetTimer()
-			for b.Loop() {
+			loopCPU(b, func() {
 				if _, err := p.Call(ctx, export, input); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
+	}
+}
+
+// loopCPU runs f in b.Loop on one locked thread and reports, besides the
+// wall time, the thread's CPU time per call (cpu-ns/op): on a machine
+// shared with other work, wall time grows with the load and CPU time
+// much less. Work a call hands to other goroutines (timers, wazero's
+// close-on-context-done watcher) is not in it.
+func loopCPU(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock, ok := currentThreadClock()
+	var start time.Duration
+	if ok {
+		start, _ = clock.now()
+	}
+	n := 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	if ok && n > 0 {
+		end, _ := clock.now()
+		b.ReportMetric(float64(end-start)/float64(n), "cpu-ns/op")
 	}
 }
 
@@ -94,6 +119,37 @@ func BenchmarkCallNoop(b *testing.B) { benchModes(b, "noop", nil) }
 // BenchmarkCallTransform1KB is a full Call of the 1 KB JSON transform in
 // each mode.
 func BenchmarkCallTransform1KB(b *testing.B) { benchModes(b, "transform", transformInput()) }
+
+// BenchmarkStopMechanism is the 1 KB transform and the empty export on a
+// warm instance (no reset, so the guest's own speed shows) under each way
+// of stopping a guest at its deadline: the rewrite's interrupt checks
+// (the default), wazero's WithCloseOnContextDone (the previous default,
+// a call out to Go at every loop head), and nothing at all (the floor: a
+// runaway guest could not be stopped).
+func BenchmarkStopMechanism(b *testing.B) {
+	mechanisms := []struct {
+		name string
+		m    stopMechanism
+	}{{"checks", stopChecks}, {"close-on-done", stopCloseOnDone}, {"none", stopNothing}}
+	in := transformInput()
+	for _, export := range []string{"transform", "noop"} {
+		for _, mech := range mechanisms {
+			b.Run(export+"/"+mech.name, func(b *testing.B) {
+				p := benchPlugin(b, IsolationPlugin, func(c *Config) { c.stopWith = mech.m })
+				ctx := context.Background()
+				if _, err := p.Call(ctx, export, in); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				loopCPU(b, func() {
+					if _, err := p.Call(ctx, export, in); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		}
+	}
+}
 
 // BenchmarkReset is the reset alone: copying the snapshot back into a
 // pooled instance's memory and setting its globals.

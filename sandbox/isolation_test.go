@@ -198,14 +198,14 @@ func TestWASIDescriptorChangeDiscards(t *testing.T) {
 func TestPrepareModule(t *testing.T) {
 	// Reserved export names are refused.
 	bad := wasmModuleExporting(globalExportPrefix + "0")
-	if _, _, err := prepareModule(bad); err == nil || !strings.Contains(err.Error(), globalExportPrefix) {
+	if _, _, err := prepareModule(bad, true); err == nil || !strings.Contains(err.Error(), globalExportPrefix) {
 		t.Errorf("a module exporting the reserved prefix: err = %v", err)
 	}
 
 	// A Go module: every mutable global exported, reset possible, and
 	// the result still compiles and exports what it did.
 	goMod := buildPlugin(t, "isolation")
-	out, info, err := prepareModule(goMod)
+	out, info, err := prepareModule(goMod, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestPrepareModule(t *testing.T) {
 			t.Errorf("the rewritten module lost the export %s", name)
 		}
 	}
-	again, _, _ := prepareModule(goMod)
+	again, _, _ := prepareModule(goMod, true)
 	if !bytes.Equal(out, again) {
 		t.Error("the rewrite is not deterministic, so the compilation cache would miss")
 	}
@@ -322,7 +322,7 @@ func withMutableGlobal(t testing.TB, mod []byte) []byte {
 
 func TestPrepareModuleExportsMutableGlobals(t *testing.T) {
 	mod := withMutableGlobal(t, wasmModule())
-	out, info, err := prepareModule(mod)
+	out, info, err := prepareModule(mod, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func FuzzPrepareModule(f *testing.F) {
 	f.Add(withMutableGlobal(f, wasmModule()))
 	f.Add(withMutableGlobal(f, sockAcceptModule(1)))
 	f.Fuzz(func(t *testing.T, mod []byte) {
-		out, info, err := prepareModule(mod)
+		out, info, err := prepareModule(mod, true)
 		if err != nil {
 			return
 		}

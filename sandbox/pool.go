@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -44,6 +45,7 @@ func (i Isolation) String() string {
 // and sleep reach through.
 type instance struct {
 	mod     api.Module
+	intr    *interrupter // nil without the rewrite's interrupt checks
 	mem     api.Memory // nil for a module without memory
 	globals []api.MutableGlobal
 	cur     *callState
@@ -135,16 +137,15 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 	clone := snap != nil && snap.cloneable
 	ictx := ctx
 	if clone {
-		cfg = cfg.WithStartFunctions()
 		// Allocate the memory at the snapshot's size up front, so that
 		// growing it to that size does not copy it.
 		ictx = experimental.WithMemoryAllocator(ctx, presized(len(snap.memory)))
 	}
-	mod, err := p.wrt.InstantiateModule(ictx, p.compiled, cfg)
+	mod, intr, err := p.instantiate(ictx, st, cfg, !clone)
 	if err != nil {
 		return nil, err
 	}
-	inst.mod = mod
+	inst.mod, inst.intr = mod, intr
 	if mem := mod.Memory(); mem != nil && memorySize(mod) > 0 {
 		inst.mem = mem
 	}
@@ -168,6 +169,42 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		}
 	}
 	return inst, nil
+}
+
+// instantiate makes an instance of the module under cfg, running
+// _initialize if init, under st's call. With the rewrite's interrupt
+// checks, wazero runs no start function: _initialize is called here with
+// the interrupter armed, so a runaway initialisation stops at the
+// deadline like a runaway call.
+func (p *Plugin) instantiate(ctx context.Context, st *callState, cfg wazero.ModuleConfig, init bool) (api.Module, *interrupter, error) {
+	if !p.interrupt {
+		if !init {
+			cfg = cfg.WithStartFunctions()
+		}
+		mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+		return mod, nil, err
+	}
+	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg.WithStartFunctions())
+	if err != nil {
+		return nil, nil, err
+	}
+	intr := newInterrupter(mod)
+	if intr == nil {
+		mod.Close(context.Background())
+		return nil, nil, setupError{fmt.Errorf("the module lacks the sandbox's interrupt globals")}
+	}
+	if fn := mod.ExportedFunction("_initialize"); init && fn != nil {
+		disarm := intr.arm(ctx)
+		_, err := fn.Call(ctx)
+		if disarm() {
+			st.stopped = true
+		}
+		if err != nil {
+			mod.Close(context.Background())
+			return nil, nil, err
+		}
+	}
+	return mod, intr, nil
 }
 
 // takeSnapshot records inst's state; the pool's first instance, right

@@ -216,16 +216,6 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		}
 	}()
 
-	pages := uint32(limits.MemoryBytes / 65536)
-	wrt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithCompilationCache(r.cache).
-		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(pages))
-	defer func() {
-		if err != nil {
-			wrt.Close(context.Background())
-		}
-	}()
 	if req.Isolation != IsolationCall && req.Isolation != IsolationPlugin {
 		return nil, fail("unknown isolation %d", int(req.Isolation))
 	}
@@ -234,10 +224,23 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	}
 	// The rewrite is deterministic, so the compilation cache (keyed by the
 	// bytes compiled) still hits on the next load of the same module.
-	prepared, reset, err := prepareModule(req.Module)
+	prepared, reset, err := prepareModule(req.Module, r.cfg.stopWith == stopChecks)
 	if err != nil {
 		return nil, fail("%v", err)
 	}
+	// A module with the rewrite's interrupt checks is stopped by them, and
+	// compiled without wazero's call out to Go at every loop head (see
+	// interrupt.go); any other keeps wazero's.
+	pages := uint32(limits.MemoryBytes / 65536)
+	wrt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCompilationCache(r.cache).
+		WithCloseOnContextDone(!reset.interrupt && r.cfg.stopWith != stopNothing).
+		WithMemoryLimitPages(pages))
+	defer func() {
+		if err != nil {
+			wrt.Close(context.Background())
+		}
+	}()
 	compiled, err := wrt.CompileModule(ctx, prepared)
 	if err != nil {
 		return nil, fail("the module is not valid WebAssembly or does not fit the %d MiB memory cap: %v", limits.MemoryBytes>>20, err)
@@ -272,6 +275,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		log:      r.cfg.Logger.With(attrPlugin(m.ID), attrVersion(m.Version)),
 
 		isolation: req.Isolation,
+		interrupt: reset.interrupt,
 	}
 	if req.Isolation == IsolationPlugin || reset.unsafe == "" {
 		p.pool = &pool{
