@@ -202,3 +202,28 @@ func (p *Plugin) inflightCalls() int {
 	defer p.mu.Unlock()
 	return p.inflight
 }
+
+// TestRunawayGuestsDoNotStallTheProcess: with more runaway guests than
+// cores, so that every thread the scheduler has is in guest code, the
+// collector still completes a cycle (it must stop the world, which a guest
+// that never left its machine code would block) and every call still
+// ends at its deadline.
+func TestRunawayGuestsDoNotStallTheProcess(t *testing.T) {
+	env := newEnv(t, nil)
+	p := hostile(t, env, "loop", []string{"run"}, &manifest.Limits{TimeoutMillis: 500})
+	n := runtime.GOMAXPROCS(0) + 1
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := p.Call(context.Background(), "run", nil)
+			errs <- err
+		}()
+	}
+	for p.inflightCalls() < n {
+		runtime.Gosched()
+	}
+	runtime.GC()
+	for range n {
+		wantKind(t, <-errs, KindTimeout)
+	}
+}

@@ -23,7 +23,7 @@ const secret = "s3cr3t-7f1c-do-not-carry"
 func loadIsolation(t *testing.T, iso Isolation, version string) (*testEnv, *Plugin) {
 	t.Helper()
 	env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
-	m := testManifest("acme/isolation", []string{"remember", "recall"})
+	m := testManifest("acme/isolation", []string{"remember", "recall", "grow"})
 	m.Version = version
 	p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "isolation"), Isolation: iso})
 	return env, p
@@ -251,6 +251,96 @@ func TestPrepareModule(t *testing.T) {
 	if why := stateOutsideMemory(plain); why != "" {
 		t.Errorf("a function returning a constant was judged not resettable: %s", why)
 	}
+}
+
+// TestResetRestoresEveryWrittenPage: whatever pages of an instance's
+// memory were written (the last page, the first, a few scattered, all of
+// them), a reset puts back exactly the snapshot, and the next call sees
+// the state after initialisation. The writes are made from the host, so
+// they can land anywhere; on Linux the reset under test is the
+// copy-on-write one, which restores only the pages it finds written.
+func TestResetRestoresEveryWrittenPage(t *testing.T) {
+	page := 65536
+	cases := []struct {
+		name  string
+		pages func(n int) []int // wasm pages (of n) to write into
+		at    func(size int) int
+	}{
+		{"last byte of the last page", func(n int) []int { return []int{n - 1} }, func(int) int { return 65535 }},
+		{"first byte", func(int) []int { return []int{0} }, func(int) int { return 0 }},
+		{"a few scattered", func(n int) []int { return []int{1, n / 3, n / 2, n - 2} }, func(int) int { return 4097 }},
+		{"every page", func(n int) []int {
+			all := make([]int, n)
+			for i := range all {
+				all[i] = i
+			}
+			return all
+		}, func(int) int { return 12345 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, p := loadIsolation(t, IsolationCall, "1.0.0")
+			if got := recall(t, p); got != initial {
+				t.Fatalf("first recall = %s", got)
+			}
+			inst := pooled(t, p)
+			snap := p.pool.snap.Load()
+			if copyOnWrite && (inst.mapped == nil || snap.image == nil) {
+				t.Fatal("on Linux the pooled instance should be a copy-on-write mapping of the snapshot's image")
+			}
+			// Twice: the second round starts from pages the first left
+			// as the instance's own.
+			for round := range 2 {
+				n := int(inst.mem.Size()) / page
+				for _, pg := range c.pages(n) {
+					if !inst.mem.Write(uint32(pg*page+c.at(page)), []byte(secret)[:min(len(secret), page-c.at(page))]) {
+						t.Fatalf("cannot write page %d", pg)
+					}
+				}
+				if !inst.resetTo(snap) {
+					t.Fatal("reset refused")
+				}
+				if mem := memoryOf(t, inst); !bytes.Equal(mem, snap.memory) {
+					i := 0
+					for i < len(mem) && mem[i] == snap.memory[i] {
+						i++
+					}
+					t.Fatalf("round %d: memory differs from the snapshot at byte %d (page %d)", round, i, i/page)
+				}
+			}
+			p.pool.free <- inst
+			if got := recall(t, p); got != initial {
+				t.Fatalf("recall after the reset = %s, want %s", got, initial)
+			}
+		})
+	}
+}
+
+// TestIsolationCallAfterMemoryGrew: a call that grows the memory (here
+// storing the secret all over a 16 MiB buffer) leaves an instance that
+// cannot be reset (memory does not shrink); it is discarded and the next
+// call sees nothing of it.
+func TestIsolationCallAfterMemoryGrew(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	if got := recall(t, p); got != initial {
+		t.Fatalf("first recall = %s", got)
+	}
+	snap := p.pool.snap.Load()
+	res, err := p.Call(context.Background(), "grow", []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MemoryBytes <= uint64(len(snap.memory)) {
+		t.Fatalf("memory after grow is %d bytes, not more than the snapshot's %d; the test would prove nothing", res.MemoryBytes, len(snap.memory))
+	}
+	if got := recall(t, p); got != initial {
+		t.Fatalf("recall after grow = %s, want %s", got, initial)
+	}
+	inst := pooled(t, p)
+	if mem := memoryOf(t, inst); len(mem) != len(snap.memory) || bytes.Contains(mem, []byte(secret)) {
+		t.Fatalf("the pooled instance has %d bytes of memory (snapshot %d) or holds the secret", len(mem), len(snap.memory))
+	}
+	p.pool.free <- inst
 }
 
 // TestNewInstanceFromSnapshot: once a pool has its snapshot, a new

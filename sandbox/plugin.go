@@ -538,6 +538,13 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 func (p *Plugin) closeNow() {
 	p.wrt.Close(context.Background())
+	if p.pool != nil {
+		// The instances' mappings are gone with the runtime; the image
+		// is no longer needed.
+		if s := p.pool.snap.Load(); s != nil {
+			s.image.close()
+		}
+	}
 	p.leases.release(context.Background(), p.rt.cfg.Secrets, p.log)
 	p.mounts.close()
 	p.fetch.close()

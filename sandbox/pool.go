@@ -44,8 +44,11 @@ func (i Isolation) String() string {
 // at a time; cur is that call's state, which the instance's stdout, stderr
 // and sleep reach through.
 type instance struct {
-	mod     api.Module
-	intr    *interrupter // nil without the rewrite's interrupt checks
+	mod  api.Module
+	intr *interrupter // nil without the rewrite's interrupt checks
+	// mapped is the instance's memory when it is a mapping that can be
+	// reset page by page (see memimage_linux.go); nil otherwise.
+	mapped  *mappedMemory
 	mem     api.Memory // nil for a module without memory
 	globals []api.MutableGlobal
 	cur     *callState
@@ -93,6 +96,9 @@ func (w instanceOut) Write(b []byte) (int, error) {
 type snapshot struct {
 	memory  []byte
 	globals []uint64
+	// image is memory as a copy-on-write image, nil where there is none
+	// (see memimage_linux.go); memory is kept as well, for copying.
+	image *memImage
 	// cloneable is whether a new instance can start from the snapshot
 	// instead of running _initialize: true unless the initialisation
 	// changed WASI descriptors (opened a file, say), which a copy of
@@ -136,7 +142,18 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 	snap := p.pool.snap.Load()
 	clone := snap != nil && snap.cloneable
 	ictx := ctx
-	if clone {
+	var mapped *mappedAllocator
+	switch {
+	case copyOnWrite && p.pool.snapshots && (snap == nil || snap.image != nil):
+		// A mapping: of the snapshot's image (its pages are the
+		// snapshot's until written), or anonymous for the first
+		// instance, which the image is mapped over once it exists.
+		mapped = &mappedAllocator{}
+		if clone {
+			mapped.img = snap.image
+		}
+		ictx = experimental.WithMemoryAllocator(ctx, mapped)
+	case clone:
 		// Allocate the memory at the snapshot's size up front, so that
 		// growing it to that size does not copy it.
 		ictx = experimental.WithMemoryAllocator(ctx, presized(len(snap.memory)))
@@ -146,6 +163,9 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 		return nil, err
 	}
 	inst.mod, inst.intr = mod, intr
+	if mapped != nil {
+		inst.mapped = mapped.made
+	}
 	if mem := mod.Memory(); mem != nil && memorySize(mod) > 0 {
 		inst.mem = mem
 	}
@@ -214,6 +234,9 @@ func (pl *pool) takeSnapshot(inst *instance, cloneable bool) *snapshot {
 	if inst.mem != nil {
 		b, _ := inst.mem.Read(0, inst.mem.Size())
 		s.memory = bytes.Clone(b)
+		if inst.mapped != nil {
+			s.image = newMemImage(s.memory)
+		}
 	}
 	for i, g := range inst.globals {
 		s.globals[i] = g.Get()
@@ -229,11 +252,15 @@ func (inst *instance) resetTo(s *snapshot) bool {
 		if inst.mem.Size() != uint32(len(s.memory)) {
 			return false
 		}
-		b, ok := inst.mem.Read(0, uint32(len(s.memory)))
-		if !ok {
-			return false
+		// Only the pages the instance wrote, where the kernel says
+		// which (see memimage_linux.go); everything otherwise.
+		if inst.mapped == nil || s.image == nil || !s.image.resetPages(inst.mapped, s.memory) {
+			b, ok := inst.mem.Read(0, uint32(len(s.memory)))
+			if !ok {
+				return false
+			}
+			copy(b, s.memory)
 		}
-		copy(b, s.memory)
 	} else if len(s.memory) != 0 {
 		return false
 	}
@@ -370,7 +397,14 @@ func (p *Plugin) initInstance(ctx context.Context, st *callState) (*instance, er
 		return nil, err
 	}
 	if pl.snapshots && pl.snap.Load() == nil {
-		pl.snap.CompareAndSwap(nil, pl.takeSnapshot(inst, !initWASI))
+		s := pl.takeSnapshot(inst, !initWASI)
+		switch {
+		case !pl.snap.CompareAndSwap(nil, s):
+			s.image.close()
+		case s.image != nil && !s.image.mapOver(inst.mapped):
+			// This instance keeps its anonymous memory and is reset
+			// by copying; later ones map the image.
+		}
 	}
 	return inst, nil
 }
