@@ -31,9 +31,10 @@ type resetInfo struct {
 }
 
 // prepareModule returns the module the sandbox compiles: its data segments
-// coalesced (see coalesceData), its tables bounded (see boundTables) and
+// coalesced (see coalesceData), its tables bounded (see boundTables),
 // every mutable global exported under a reserved name, so that the host
-// can read and restore it. The rewrite is
+// can read and restore it, and, with interrupts, the checks that let the
+// host stop a running guest (see interrupt.go). The rewrite is
 // deterministic, so the compilation cache still hits on the next load.
 //
 // A module that already exports a name under the reserved prefix is
