@@ -94,6 +94,10 @@ type Config struct {
 	// stopWith chooses how a call's deadline stops the guest; only the
 	// benchmarks that compare the mechanisms change it (see interrupt.go).
 	stopWith stopMechanism
+	// copyReset makes pooled instances reset by copying the whole
+	// snapshot even where the copy-on-write reset works; only the
+	// benchmarks that compare the two set it.
+	copyReset bool
 }
 
 // stopMechanism is how the sandbox stops a guest whose call has ended.

@@ -23,7 +23,7 @@ const secret = "s3cr3t-7f1c-do-not-carry"
 func loadIsolation(t *testing.T, iso Isolation, version string) (*testEnv, *Plugin) {
 	t.Helper()
 	env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
-	m := testManifest("acme/isolation", []string{"remember", "recall", "grow"})
+	m := testManifest("acme/isolation", []string{"remember", "recall", "grow", "zeroed"})
 	m.Version = version
 	p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "isolation"), Isolation: iso})
 	return env, p
@@ -345,6 +345,27 @@ func TestIsolationCallAfterMemoryGrew(t *testing.T) {
 		t.Fatalf("the pooled instance has %d bytes of memory (snapshot %d) or holds the secret", len(mem), len(snap.memory))
 	}
 	p.pool.free <- inst
+}
+
+// TestGrownMemoryNeverReachesANewInstance: memory a call grew into and
+// wrote is never what a later instance finds when it grows its own (on
+// Linux the memories of closed instances are kept for new ones, and one
+// that grew must not be). Go's runtime trusts new memory to be zero, so
+// a leak would show in the guest's own fresh allocation.
+func TestGrownMemoryNeverReachesANewInstance(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	for round := range 3 {
+		if _, err := p.Call(context.Background(), "grow", []byte(secret)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Call(context.Background(), "zeroed", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Output) != "zero" {
+			t.Fatalf("round %d: a new instance's grown memory held an earlier call's bytes (%s)", round, res.Output)
+		}
+	}
 }
 
 // TestNewInstanceFromSnapshot: once a pool has its snapshot, a new

@@ -144,7 +144,7 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 	ictx := ctx
 	var mapped *mappedAllocator
 	switch {
-	case copyOnWrite && p.pool.snapshots && (snap == nil || snap.image != nil):
+	case copyOnWrite && !p.rt.cfg.copyReset && p.pool.snapshots && (snap == nil || snap.image != nil):
 		// A mapping: of the snapshot's image (its pages are the
 		// snapshot's until written), or anonymous for the first
 		// instance, which the image is mapped over once it exists.

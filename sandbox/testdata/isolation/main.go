@@ -8,6 +8,8 @@
 //   - recall: outputs {"global":...,"heap":...}, what the two hold now.
 //   - grow: stores the input in the global and all over a new 16 MiB
 //     buffer, growing the memory.
+//   - zeroed: grows the memory by a new 16 MiB buffer and says whether it
+//     reads as zeros.
 //
 // Under per-call isolation recall must see the values they had after
 // initialisation, whatever an earlier remember stored.
@@ -66,6 +68,22 @@ func grow() int32 {
 		copy(big[i:], in)
 	}
 	global = string(in)
+	return 0
+}
+
+// zeroed allocates a new 16 MiB buffer, growing the memory, and outputs
+// "zero" if all of it reads as zeros (as new memory must) or "dirty".
+//
+//go:wasmexport zeroed
+func zeroed() int32 {
+	b := make([]byte, 16<<20)
+	for _, c := range b {
+		if c != 0 {
+			pdk.Output([]byte("dirty"))
+			return 0
+		}
+	}
+	pdk.Output([]byte("zero"))
 	return 0
 }
 
