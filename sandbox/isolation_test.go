@@ -348,10 +348,10 @@ func TestIsolationCallAfterMemoryGrew(t *testing.T) {
 }
 
 // TestGrownMemoryNeverReachesANewInstance: memory a call grew into and
-// wrote is never what a later instance finds when it grows its own (on
-// Linux the memories of closed instances are kept for new ones, and one
-// that grew must not be). Go's runtime trusts new memory to be zero, so
-// a leak would show in the guest's own fresh allocation.
+// wrote is never what a later instance finds when it grows its own (a
+// memory reused across instances would have to be cleared past the
+// snapshot first). Go's runtime trusts new memory to be zero, so a leak
+// would show in the guest's own fresh allocation.
 func TestGrownMemoryNeverReachesANewInstance(t *testing.T) {
 	_, p := loadIsolation(t, IsolationCall, "1.0.0")
 	for round := range 3 {

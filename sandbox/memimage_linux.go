@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,19 +36,7 @@ type memImage struct {
 	fd      int
 	size    int
 	pagemap *os.File
-
-	// spare holds the memories of closed instances, kept mapped for the
-	// next new instance: a fresh mapping's first touch of each page costs
-	// a page fault (tens of µs each on a virtual machine whose host backs
-	// memory lazily), a kept one's does not. A kept memory never grew past
-	// the image, and a new instance resets it before any call runs.
-	mu     sync.Mutex
-	spare  []*mappedMemory
-	closed bool
 }
-
-// maxSpare bounds the memories an image keeps for new instances.
-const maxSpare = 8
 
 var pageSize = os.Getpagesize()
 
@@ -90,38 +77,8 @@ func (img *memImage) close() {
 	if img == nil {
 		return
 	}
-	img.mu.Lock()
-	spare := img.spare
-	img.spare, img.closed = nil, true
-	img.mu.Unlock()
-	for _, m := range spare {
-		m.unmap()
-	}
 	unix.Close(img.fd)
 	img.pagemap.Close()
-}
-
-// takeSpare returns a kept memory, or nil.
-func (img *memImage) takeSpare() *mappedMemory {
-	img.mu.Lock()
-	defer img.mu.Unlock()
-	if n := len(img.spare); n > 0 {
-		m := img.spare[n-1]
-		img.spare = img.spare[:n-1]
-		return m
-	}
-	return nil
-}
-
-// keep takes m back for a later instance; false if it will not.
-func (img *memImage) keep(m *mappedMemory) bool {
-	img.mu.Lock()
-	defer img.mu.Unlock()
-	if img.closed || len(img.spare) >= maxSpare {
-		return false
-	}
-	img.spare = append(img.spare, m)
-	return true
 }
 
 // mapOver replaces the first img.size bytes of m with a private mapping
@@ -202,15 +159,6 @@ type mappedAllocator struct {
 }
 
 func (a *mappedAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	if a.img != nil {
-		if m := a.img.takeSpare(); m != nil && uint64(len(m.region)) >= max {
-			m.high = 0
-			a.made = m
-			return m
-		} else if m != nil {
-			m.unmap()
-		}
-	}
 	m, err := newMappedMemory(max)
 	if err == nil && a.img != nil && !a.img.mapOver(m) {
 		m.Free()
@@ -231,7 +179,6 @@ type mappedMemory struct {
 	image   *memImage // the image mapped at its start, if any
 	entries []byte    // pagemap buffer, kept between resets
 	own     []int32   // the pages a reset found m owns, kept likewise
-	high    uint64    // the largest size the memory reached
 }
 
 func newMappedMemory(max uint64) (*mappedMemory, error) {
@@ -250,22 +197,10 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 	if size > uint64(len(m.region)) {
 		return nil
 	}
-	m.high = max(m.high, size)
 	return m.region[:size]
 }
 
-// Free keeps the memory for the image's next instance when it never grew
-// past the image (past it, pages would hold what the instance wrote there,
-// and a later instance growing its memory must find zeros), and unmaps it
-// otherwise.
 func (m *mappedMemory) Free() {
-	if m.image != nil && m.high <= uint64(m.image.size) && m.image.keep(m) {
-		return
-	}
-	m.unmap()
-}
-
-func (m *mappedMemory) unmap() {
 	if m.region != nil {
 		unix.Munmap(m.region)
 		m.region = nil
