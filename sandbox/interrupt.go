@@ -119,6 +119,15 @@ func instrumentCode(code []byte, countdown, stop uint32) ([]byte, bool) {
 		for len(fn.p) > 0 && fn.err == nil {
 			before := fn.p
 			op := before[0]
+			if op == 0x23 || op == 0x24 {
+				// A module that names a global it does not have would
+				// reach the countdown or the flag once they exist (and
+				// could keep the countdown from ever running out); it
+				// is invalid, and is left for wazero to refuse.
+				if idx, n := binary.Uvarint(before[1:]); n <= 0 || idx >= uint64(countdown) {
+					return nil, false
+				}
+			}
 			if _, unknown := instruction(fn); unknown {
 				return nil, false
 			}

@@ -108,6 +108,27 @@ func TestInterruptChecksKeepResults(t *testing.T) {
 	}
 }
 
+// TestGuestCannotReachTheInterruptGlobals: a module whose code sets a
+// global it does not declare (the index the countdown would get) is not
+// instrumented, so it cannot hold the countdown off, and it does not load.
+func TestGuestCannotReachTheInterruptGlobals(t *testing.T) {
+	// run: loop { countdown := 1000; br 0 } written as global.set 0 in a
+	// module that declares no global.
+	run := []byte{0x00, 0x03, 0x40, 0x41, 0xe8, 0x07, 0x24, 0x00, 0x0c, 0x00, 0x0b, 0x41, 0x00, 0x0b}
+	mod := codeModule([][]byte{functype(nil, []byte{0x7f})}, nil, []byte{0}, [][]byte{run}, map[string]uint32{"run": 0})
+	_, info, err := prepareModule(mod, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.interrupt {
+		t.Fatal("the rewrite instrumented a module that sets the global the countdown would become")
+	}
+	env := newEnv(t, nil)
+	if _, err := env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/countdown", []string{"run"}), Module: mod}); KindOf(err) != KindLoadFailed {
+		t.Fatalf("load = %v, want a load failure", err)
+	}
+}
+
 // TestGoPluginsUseInterruptChecks: Go plugins get the cheap checks, not
 // wazero's close-on-context-done, and the benchmark's floor (no way to
 // stop a guest) is never what a plugin gets by default.
