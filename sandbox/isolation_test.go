@@ -459,12 +459,15 @@ func TestPrepareModuleExportsMutableGlobals(t *testing.T) {
 
 // FuzzPrepareModule: the load-time rewrite never panics, and a module
 // wazero accepts stays one it accepts, with every added export naming a
-// mutable global.
+// mutable global, and the interrupt checks' globals exported when it
+// added the checks.
 func FuzzPrepareModule(f *testing.F) {
 	f.Add(wasmModule())
 	f.Add(sockAcceptModule(2))
 	f.Add(withMutableGlobal(f, wasmModule()))
 	f.Add(withMutableGlobal(f, sockAcceptModule(1)))
+	f.Add(sumModule())
+	f.Add(fibModule())
 	f.Fuzz(func(t *testing.T, mod []byte) {
 		out, info, err := prepareModule(mod, true)
 		if err != nil {
@@ -479,7 +482,7 @@ func FuzzPrepareModule(f *testing.F) {
 		if _, err := rt.CompileModule(ctx, out); err != nil {
 			t.Fatalf("the original compiles, the rewrite does not: %v", err)
 		}
-		if len(info.globals) == 0 {
+		if len(info.globals) == 0 && !info.interrupt {
 			return
 		}
 		secs, err := splitSections(out)
@@ -499,6 +502,9 @@ func FuzzPrepareModule(f *testing.F) {
 			if !exported[name] {
 				t.Fatalf("the rewrite did not export %s", name)
 			}
+		}
+		if info.interrupt && (!exported[countdownExport] || !exported[stopExport]) {
+			t.Fatal("the rewrite added the interrupt checks without exporting their globals")
 		}
 	})
 }
