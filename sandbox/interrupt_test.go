@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -246,5 +247,21 @@ func TestRunawayGuestsDoNotStallTheProcess(t *testing.T) {
 	runtime.GC()
 	for range n {
 		wantKind(t, <-errs, KindTimeout)
+	}
+}
+
+// TestLoadRefusesFunctionTypePastTypes: a module declaring a function of
+// type 48 with two types (and a call to it) made wazero's validator panic,
+// which would have taken the host down at Load; it is refused first
+// (found by FuzzPrepareModule).
+func TestLoadRefusesFunctionTypePastTypes(t *testing.T) {
+	mod := []byte("\x00asm\x01\x00\x00\x00\x01\n\x02`\x00\x01\x7f`\x01\x7f\x01\x7f\x03\x03\x02\x000\x05\x03\x01\x000\a\a\x01\x03000\x00\x00\n)\x02\n\x00A0\x00\x10\x01000\v\x1c\x0000000000000000000000000000\v")
+	if _, _, err := prepareModule(mod, true); err == nil || !strings.Contains(err.Error(), "type index") {
+		t.Fatalf("prepareModule = %v, want the type index refused", err)
+	}
+	env := newEnv(t, nil)
+	_, err := env.rt.Load(context.Background(), LoadRequest{Manifest: testManifest("evil/types", []string{"000"}), Module: mod})
+	if KindOf(err) != KindLoadFailed {
+		t.Fatalf("load = %v, want a load failure", err)
 	}
 }

@@ -312,7 +312,64 @@ func checkCounts(secs []wasmSection) error {
 			}
 		}
 	}
-	return checkVectors(secs)
+	if err := checkVectors(secs); err != nil {
+		return err
+	}
+	return checkTypeIndices(secs)
+}
+
+// checkTypeIndices refuses a function, imported or defined, whose type
+// index is past the type section: wazero v1.12.0's validator indexes the
+// type section with it unchecked when it meets a call to that function,
+// and panicked (found by FuzzPrepareModule).
+func checkTypeIndices(secs []wasmSection) error {
+	var types uint64
+	for _, s := range secs {
+		if s.id == 1 {
+			r := &reader{p: s.body}
+			types = r.count()
+		}
+	}
+	bad := fmt.Errorf("the module is not valid WebAssembly: a function's type index is past its %d types", types)
+	for _, s := range secs {
+		r := &reader{p: s.body}
+		switch s.id {
+		case 2:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				r.name()
+				r.name()
+				switch r.byte() {
+				case 0x00: // function
+					if r.uleb() >= types && r.err == nil {
+						return bad
+					}
+				case 0x01: // table
+					r.valType()
+					r.limits()
+				case 0x02: // memory
+					r.limits()
+				case 0x03: // global
+					r.valType()
+					r.byte()
+				case 0x04: // tag
+					r.byte()
+					r.uleb()
+				default:
+					r.fail()
+				}
+			}
+		case 3:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				if r.uleb() >= types && r.err == nil {
+					return bad
+				}
+			}
+		}
+		if r.err != nil {
+			return fmt.Errorf("the module is not valid WebAssembly: section %d cannot be read", s.id)
+		}
+	}
+	return nil
 }
 
 // maxLocals bounds the locals one function may declare. wazero allocates
