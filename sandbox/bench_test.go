@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -48,22 +49,26 @@ func benchPlugin(b *testing.B, iso Isolation, mutate func(*Config)) *Plugin {
 
 // modes are the ways a call can get its instance: fresh (instantiated
 // for the call, _initialize included, and closed after), reset (pooled,
-// reset to the post-initialisation snapshot; IsolationCall's default) and
-// warm (pooled, not reset; IsolationPlugin).
+// reset to the post-initialisation snapshot; IsolationCall's default: on
+// Linux only the pages the call wrote), reset-copy (the same, copying
+// the whole snapshot back, as before the copy-on-write reset and as on
+// other systems) and warm (pooled, not reset; IsolationPlugin).
 var modes = []struct {
 	name  string
 	iso   Isolation
 	fresh bool
+	copy  bool
 }{
-	{"fresh", IsolationCall, true},
-	{"reset", IsolationCall, false},
-	{"warm", IsolationPlugin, false},
+	{"fresh", IsolationCall, true, false},
+	{"reset", IsolationCall, false, false},
+	{"reset-copy", IsolationCall, false, true},
+	{"warm", IsolationPlugin, false, false},
 }
 
 func benchModes(b *testing.B, export string, input []byte) {
 	for _, m := range modes {
 		b.Run(m.name, func(b *testing.B) {
-			p := benchPlugin(b, m.iso, nil)
+			p := benchPlugin(b, m.iso, func(c *Config) { c.copyReset = m.copy })
 			if m.fresh {
 				p.pool = nil
 			}
@@ -79,12 +84,36 @@ func benchModes(b *testing.B, export string, input []byte) {
 				}
 			}
 			b.ResetTimer()
-			for b.Loop() {
+			loopCPU(b, func() {
 				if _, err := p.Call(ctx, export, input); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
+	}
+}
+
+// loopCPU runs f in b.Loop on one locked thread and reports, besides the
+// wall time, the thread's CPU time per call (cpu-ns/op): on a machine
+// shared with other work, wall time grows with the load and CPU time
+// much less. Work a call hands to other goroutines (timers, wazero's
+// close-on-context-done watcher) is not in it.
+func loopCPU(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock, ok := currentThreadClock()
+	var start time.Duration
+	if ok {
+		start, _ = clock.now()
+	}
+	n := 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	if ok && n > 0 {
+		end, _ := clock.now()
+		b.ReportMetric(float64(end-start)/float64(n), "cpu-ns/op")
 	}
 }
 
@@ -95,23 +124,73 @@ func BenchmarkCallNoop(b *testing.B) { benchModes(b, "noop", nil) }
 // each mode.
 func BenchmarkCallTransform1KB(b *testing.B) { benchModes(b, "transform", transformInput()) }
 
-// BenchmarkReset is the reset alone: copying the snapshot back into a
-// pooled instance's memory and setting its globals.
-func BenchmarkReset(b *testing.B) {
-	p := benchPlugin(b, IsolationCall, nil)
-	if _, err := p.Call(context.Background(), "noop", nil); err != nil {
-		b.Fatal(err)
-	}
-	inst := <-p.pool.free
-	snap := p.pool.snap.Load()
-	b.ReportMetric(float64(len(snap.memory)), "snapshot-bytes")
-	b.ReportMetric(float64(len(snap.globals)), "globals")
-	b.SetBytes(int64(len(snap.memory)))
-	b.ResetTimer()
-	for b.Loop() {
-		if !inst.resetTo(snap) {
-			b.Fatal("reset refused")
+// BenchmarkStopMechanism is the 1 KB transform and the empty export on a
+// warm instance (no reset, so the guest's own speed shows) under each way
+// of stopping a guest at its deadline: the rewrite's interrupt checks
+// (the default), wazero's WithCloseOnContextDone (the previous default,
+// a call out to Go at every loop head), and nothing at all (the floor: a
+// runaway guest could not be stopped).
+func BenchmarkStopMechanism(b *testing.B) {
+	mechanisms := []struct {
+		name string
+		m    stopMechanism
+	}{{"checks", stopChecks}, {"close-on-done", stopCloseOnDone}, {"none", stopNothing}}
+	in := transformInput()
+	for _, export := range []string{"transform", "noop"} {
+		for _, mech := range mechanisms {
+			b.Run(export+"/"+mech.name, func(b *testing.B) {
+				p := benchPlugin(b, IsolationPlugin, func(c *Config) { c.stopWith = mech.m })
+				ctx := context.Background()
+				if _, err := p.Call(ctx, export, in); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				loopCPU(b, func() {
+					if _, err := p.Call(ctx, export, in); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
 		}
+	}
+}
+
+// BenchmarkReset is the reset alone, after an empty call wrote what it
+// writes (the export is called on the instance directly, untimed work
+// being impossible to exclude at this scale, so subtract
+// BenchmarkExportCallWarm): pages puts back only the pages written (the
+// default on Linux), copy the whole snapshot.
+func BenchmarkReset(b *testing.B) {
+	for _, copyAll := range []bool{false, true} {
+		name := "pages"
+		if copyAll {
+			name = "copy"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := benchPlugin(b, IsolationCall, func(c *Config) { c.copyReset = copyAll })
+			ctx := context.Background()
+			if _, err := p.Call(ctx, "noop", nil); err != nil {
+				b.Fatal(err)
+			}
+			inst := <-p.pool.free
+			snap := p.pool.snap.Load()
+			if !copyAll && copyOnWrite && inst.mapped == nil {
+				b.Fatal("the instance is not a copy-on-write mapping")
+			}
+			b.ReportMetric(float64(len(snap.memory)), "snapshot-bytes")
+			fn := inst.function("noop")
+			st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
+			ctx = context.WithValue(ctx, callStateKey{}, st)
+			b.ResetTimer()
+			loopCPU(b, func() {
+				if _, err := fn.Call(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if !inst.resetTo(snap) {
+					b.Fatal("reset refused")
+				}
+			})
+		})
 	}
 }
 
@@ -130,11 +209,11 @@ func BenchmarkExportCallWarm(b *testing.B) {
 	defer mod.Close(ctx)
 	fn := mod.ExportedFunction("noop")
 	b.ResetTimer()
-	for b.Loop() {
+	loopCPU(b, func() {
 		if _, err := fn.Call(ctx); err != nil {
 			b.Fatal(err)
 		}
-	}
+	})
 }
 
 // BenchmarkInstantiateCached instantiates (and closes) the compiled module,
@@ -155,24 +234,33 @@ func BenchmarkInstantiateCached(b *testing.B) {
 
 // BenchmarkNewPooledInstance makes (and closes) a new pooled instance
 // once the pool has its snapshot: instantiation from the compiled cache
-// without _initialize, then the snapshot's memory and globals.
+// without _initialize, then the snapshot's memory and globals: mapped
+// from the copy-on-write image (Linux's default), or copied.
 func BenchmarkNewPooledInstance(b *testing.B) {
-	p := benchPlugin(b, IsolationCall, nil)
-	if _, err := p.Call(context.Background(), "noop", nil); err != nil {
-		b.Fatal(err)
-	}
-	if s := p.pool.snap.Load(); s == nil || !s.cloneable {
-		b.Fatal("the pool has no snapshot to start instances from")
-	}
-	st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
-	ctx := context.WithValue(context.Background(), callStateKey{}, st)
-	b.ResetTimer()
-	for b.Loop() {
-		inst, err := p.newInstance(ctx, st)
-		if err != nil {
-			b.Fatal(err)
+	for _, copyAll := range []bool{false, true} {
+		name := "mapped"
+		if copyAll {
+			name = "copy"
 		}
-		inst.mod.Close(ctx)
+		b.Run(name, func(b *testing.B) {
+			p := benchPlugin(b, IsolationCall, func(c *Config) { c.copyReset = copyAll })
+			if _, err := p.Call(context.Background(), "noop", nil); err != nil {
+				b.Fatal(err)
+			}
+			if s := p.pool.snap.Load(); s == nil || !s.cloneable {
+				b.Fatal("the pool has no snapshot to start instances from")
+			}
+			st := &callState{p: p, stdout: &capWriter{max: 1 << 20}, stderr: &capWriter{max: 1 << 20}}
+			ctx := context.WithValue(context.Background(), callStateKey{}, st)
+			b.ResetTimer()
+			loopCPU(b, func() {
+				inst, err := p.newInstance(ctx, st)
+				if err != nil {
+					b.Fatal(err)
+				}
+				inst.mod.Close(ctx)
+			})
+		})
 	}
 }
 

@@ -96,7 +96,29 @@ type Config struct {
 	// Now is the clock of the rate limiter and the circuit breaker
 	// (default time.Now); tests replace it.
 	Now func() time.Time
+
+	// stopWith chooses how a call's deadline stops the guest; only the
+	// benchmarks that compare the mechanisms change it (see interrupt.go).
+	stopWith stopMechanism
+	// copyReset makes pooled instances reset by copying the whole
+	// snapshot even where the copy-on-write reset works; only the
+	// benchmarks that compare the two set it.
+	copyReset bool
 }
+
+// stopMechanism is how the sandbox stops a guest whose call has ended.
+type stopMechanism int
+
+const (
+	// stopChecks: the rewrite's interrupt checks, falling back to
+	// wazero's close-on-context-done for a module it cannot instrument.
+	stopChecks stopMechanism = iota
+	// stopCloseOnDone: wazero's WithCloseOnContextDone for every module.
+	stopCloseOnDone
+	// stopNothing: no way to stop a running guest; the floor the
+	// benchmarks compare against, never used to serve.
+	stopNothing
+)
 
 // PluginRef names a loaded plugin version for callbacks.
 type PluginRef struct {

@@ -45,6 +45,9 @@ type callState struct {
 	// that changes the instance's descriptors (see wasiState).
 	done      <-chan struct{}
 	wasiState bool
+	// stopped is set when the interrupt checks stopped the guest because
+	// the context ended (see interrupt.go).
+	stopped bool
 }
 
 type callStateKey struct{}

@@ -66,15 +66,18 @@ func hostile(t *testing.T, env *testEnv, name string, exports []string, limits *
 
 func TestHostileInfiniteLoop(t *testing.T) {
 	env := newEnv(t, nil)
-	p := hostile(t, env, "loop", []string{"run", "sleep"}, &manifest.Limits{TimeoutMillis: 200})
+	p := hostile(t, env, "loop", []string{"run", "sleep", "hostloop"}, &manifest.Limits{TimeoutMillis: 200})
 	_, err := p.Call(context.Background(), "run", nil)
+	wantKind(t, err, KindTimeout)
+	// A loop that does nothing but call host functions is stopped too.
+	_, err = p.Call(context.Background(), "hostloop", nil)
 	wantKind(t, err, KindTimeout)
 	// Asleep in the host, the guest is woken and stopped at the deadline
 	// too (else this call would take an hour).
 	_, err = p.Call(context.Background(), "sleep", nil)
 	wantKind(t, err, KindTimeout)
-	if got := env.calls(t, p, string(KindTimeout)); got != 2 {
-		t.Errorf("timeout calls metric = %v, want 2", got)
+	if got := env.calls(t, p, string(KindTimeout)); got != 3 {
+		t.Errorf("timeout calls metric = %v, want 3", got)
 	}
 	// The same plugin can be called again: a timed-out instance is thrown
 	// away and the next call gets another.

@@ -23,7 +23,7 @@ const secret = "s3cr3t-7f1c-do-not-carry"
 func loadIsolation(t *testing.T, iso Isolation, version string) (*testEnv, *Plugin) {
 	t.Helper()
 	env := newEnv(t, func(c *Config) { c.MaxConcurrent = 1 })
-	m := testManifest("acme/isolation", []string{"remember", "recall"})
+	m := testManifest("acme/isolation", []string{"remember", "recall", "grow", "zeroed"})
 	m.Version = version
 	p := env.load(t, LoadRequest{Manifest: m, Module: buildPlugin(t, "isolation"), Isolation: iso})
 	return env, p
@@ -198,14 +198,14 @@ func TestWASIDescriptorChangeDiscards(t *testing.T) {
 func TestPrepareModule(t *testing.T) {
 	// Reserved export names are refused.
 	bad := wasmModuleExporting(globalExportPrefix + "0")
-	if _, _, err := prepareModule(bad); err == nil || !strings.Contains(err.Error(), globalExportPrefix) {
+	if _, _, err := prepareModule(bad, true); err == nil || !strings.Contains(err.Error(), globalExportPrefix) {
 		t.Errorf("a module exporting the reserved prefix: err = %v", err)
 	}
 
 	// A Go module: every mutable global exported, reset possible, and
 	// the result still compiles and exports what it did.
 	goMod := buildPlugin(t, "isolation")
-	out, info, err := prepareModule(goMod)
+	out, info, err := prepareModule(goMod, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestPrepareModule(t *testing.T) {
 			t.Errorf("the rewritten module lost the export %s", name)
 		}
 	}
-	again, _, _ := prepareModule(goMod)
+	again, _, _ := prepareModule(goMod, true)
 	if !bytes.Equal(out, again) {
 		t.Error("the rewrite is not deterministic, so the compilation cache would miss")
 	}
@@ -250,6 +250,121 @@ func TestPrepareModule(t *testing.T) {
 	plain := []byte{0x01, 0x04, 0x00, 0x41, 0x00, 0x0b}
 	if why := stateOutsideMemory(plain); why != "" {
 		t.Errorf("a function returning a constant was judged not resettable: %s", why)
+	}
+}
+
+// TestResetRestoresEveryWrittenPage: whatever pages of an instance's
+// memory were written (the last page, the first, a few scattered, all of
+// them), a reset puts back exactly the snapshot, and the next call sees
+// the state after initialisation. The writes are made from the host, so
+// they can land anywhere; on Linux the reset under test is the
+// copy-on-write one, which restores only the pages it finds written.
+func TestResetRestoresEveryWrittenPage(t *testing.T) {
+	const page = 65536
+	every := func(stride int) func(int) []int {
+		return func(size int) []int {
+			var at []int
+			for off := stride / 3; off+len(secret) <= size; off += stride {
+				at = append(at, off)
+			}
+			return at
+		}
+	}
+	cases := []struct {
+		name string
+		at   func(size int) []int // byte offsets to write the secret at
+	}{
+		{"last bytes of the last page", func(size int) []int { return []int{size - len(secret)} }},
+		{"first byte", func(int) []int { return []int{0} }},
+		{"a few scattered", func(size int) []int { return []int{page + 1, size / 3, size / 2, size - page - 7} }},
+		// Many pages: past the share at which the copy-on-write reset
+		// gives all pages back at once instead of copying each.
+		{"every wasm page", every(page)},
+		{"every 4 KiB page", every(4096)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, p := loadIsolation(t, IsolationCall, "1.0.0")
+			if got := recall(t, p); got != initial {
+				t.Fatalf("first recall = %s", got)
+			}
+			inst := pooled(t, p)
+			snap := p.pool.snap.Load()
+			if copyOnWrite && (inst.mapped == nil || snap.image == nil) {
+				t.Fatal("on Linux the pooled instance should be a copy-on-write mapping of the snapshot's image")
+			}
+			// Twice: the second round starts from pages the first left
+			// as the instance's own.
+			for round := range 2 {
+				for _, off := range c.at(int(inst.mem.Size())) {
+					if !inst.mem.Write(uint32(off), []byte(secret)) {
+						t.Fatalf("cannot write at %d", off)
+					}
+				}
+				if !inst.resetTo(snap) {
+					t.Fatal("reset refused")
+				}
+				if mem := memoryOf(t, inst); !bytes.Equal(mem, snap.memory) {
+					i := 0
+					for i < len(mem) && mem[i] == snap.memory[i] {
+						i++
+					}
+					t.Fatalf("round %d: memory differs from the snapshot at byte %d", round, i)
+				}
+			}
+			p.pool.free <- inst
+			if got := recall(t, p); got != initial {
+				t.Fatalf("recall after the reset = %s, want %s", got, initial)
+			}
+		})
+	}
+}
+
+// TestIsolationCallAfterMemoryGrew: a call that grows the memory (here
+// storing the secret all over a 16 MiB buffer) leaves an instance that
+// cannot be reset (memory does not shrink); it is discarded and the next
+// call sees nothing of it.
+func TestIsolationCallAfterMemoryGrew(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	if got := recall(t, p); got != initial {
+		t.Fatalf("first recall = %s", got)
+	}
+	snap := p.pool.snap.Load()
+	res, err := p.Call(context.Background(), "grow", []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MemoryBytes <= uint64(len(snap.memory)) {
+		t.Fatalf("memory after grow is %d bytes, not more than the snapshot's %d; the test would prove nothing", res.MemoryBytes, len(snap.memory))
+	}
+	if got := recall(t, p); got != initial {
+		t.Fatalf("recall after grow = %s, want %s", got, initial)
+	}
+	inst := pooled(t, p)
+	if mem := memoryOf(t, inst); len(mem) != len(snap.memory) || bytes.Contains(mem, []byte(secret)) {
+		t.Fatalf("the pooled instance has %d bytes of memory (snapshot %d) or holds the secret", len(mem), len(snap.memory))
+	}
+	p.pool.free <- inst
+}
+
+// TestGrownMemoryNeverReachesANewInstance: memory a call grew into and
+// wrote is never what a later instance finds when it grows its own (a
+// memory reused across instances would have to be cleared past the
+// snapshot first). Go's runtime trusts new memory to be zero, so a leak
+// would show in the guest's own fresh allocation.
+func TestGrownMemoryNeverReachesANewInstance(t *testing.T) {
+	_, p := loadIsolation(t, IsolationCall, "1.0.0")
+	for round := range 3 {
+		if _, err := p.Call(context.Background(), "grow", []byte(secret)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Call(context.Background(), "zeroed", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(res.Output) != "zero" {
+			t.Fatalf("round %d: a new instance's grown memory held an earlier call's bytes (%s)", round, res.Output)
+		}
 	}
 }
 
@@ -322,7 +437,7 @@ func withMutableGlobal(t testing.TB, mod []byte) []byte {
 
 func TestPrepareModuleExportsMutableGlobals(t *testing.T) {
 	mod := withMutableGlobal(t, wasmModule())
-	out, info, err := prepareModule(mod)
+	out, info, err := prepareModule(mod, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,14 +459,17 @@ func TestPrepareModuleExportsMutableGlobals(t *testing.T) {
 
 // FuzzPrepareModule: the load-time rewrite never panics, and a module
 // wazero accepts stays one it accepts, with every added export naming a
-// mutable global.
+// mutable global, and the interrupt checks' globals exported when it
+// added the checks.
 func FuzzPrepareModule(f *testing.F) {
 	f.Add(wasmModule())
 	f.Add(sockAcceptModule(2))
 	f.Add(withMutableGlobal(f, wasmModule()))
 	f.Add(withMutableGlobal(f, sockAcceptModule(1)))
+	f.Add(sumModule())
+	f.Add(fibModule())
 	f.Fuzz(func(t *testing.T, mod []byte) {
-		out, info, err := prepareModule(mod)
+		out, info, err := prepareModule(mod, true)
 		if err != nil {
 			return
 		}
@@ -364,7 +482,7 @@ func FuzzPrepareModule(f *testing.F) {
 		if _, err := rt.CompileModule(ctx, out); err != nil {
 			t.Fatalf("the original compiles, the rewrite does not: %v", err)
 		}
-		if len(info.globals) == 0 {
+		if len(info.globals) == 0 && !info.interrupt {
 			return
 		}
 		secs, err := splitSections(out)
@@ -384,6 +502,9 @@ func FuzzPrepareModule(f *testing.F) {
 			if !exported[name] {
 				t.Fatalf("the rewrite did not export %s", name)
 			}
+		}
+		if info.interrupt && (!exported[countdownExport] || !exported[stopExport]) {
+			t.Fatal("the rewrite added the interrupt checks without exporting their globals")
 		}
 	})
 }

@@ -35,6 +35,10 @@ type Plugin struct {
 	modCfg    wazero.ModuleConfig
 	exports   map[string]bool
 	isolation Isolation
+	// interrupt is whether the module carries the rewrite's interrupt
+	// checks, which stop its calls (see interrupt.go); otherwise wazero's
+	// close-on-context-done does.
+	interrupt bool
 	// pool holds live instances; nil means a fresh instance per call.
 	pool *pool
 
@@ -275,6 +279,7 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 	var (
 		mod  api.Module
 		inst *instance
+		intr *interrupter
 		err  error
 	)
 	if p.pool != nil {
@@ -288,16 +293,23 @@ func (p *Plugin) run(ctx context.Context, export string, input []byte) (Result, 
 			// asleep in poll_oneoff would outlive its deadline; this one
 			// wakes when the call's context ends.
 			WithNanosleep(func(ns int64) { sleep(time.Duration(ns), st.done) })
-		mod, err = p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+		mod, intr, err = p.instantiate(ctx, st, cfg, true)
 	}
 	var status uint64
 	var memBytes uint64
 	if err == nil {
 		var results []uint64
+		fn := mod.ExportedFunction(export)
 		if inst != nil {
-			results, err = inst.function(export).Call(ctx)
-		} else {
-			results, err = mod.ExportedFunction(export).Call(ctx)
+			fn, intr = inst.function(export), inst.intr
+		}
+		var disarm func() bool
+		if intr != nil {
+			disarm = intr.arm(ctx)
+		}
+		results, err = fn.Call(ctx)
+		if disarm != nil && disarm() {
+			st.stopped = true
 		}
 		if err == nil && len(results) == 1 {
 			status = results[0]
@@ -361,6 +373,14 @@ func (p *Plugin) classifyErr(ctx context.Context, export string, err error, st *
 	what, while := "the call", ""
 	if initialising {
 		what, while = "the plugin's initialisation", " while initialising"
+	}
+	if st.stopped {
+		// The interrupt checks stopped the guest because the call's
+		// context ended (see interrupt.go).
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return p.callErr(export, KindTimeout, fmt.Sprintf("%s ran longer than its %s limit and was stopped", what, p.limits.Timeout), err)
+		}
+		return p.callErr(export, KindCanceled, "the caller canceled "+what+"; the plugin was stopped", err)
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
@@ -518,6 +538,13 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 func (p *Plugin) closeNow() {
 	p.wrt.Close(context.Background())
+	if p.pool != nil {
+		// The instances' mappings are gone with the runtime; the image
+		// is no longer needed.
+		if s := p.pool.snap.Load(); s != nil {
+			s.image.close()
+		}
+	}
 	p.leases.release(context.Background(), p.rt.cfg.Secrets, p.log)
 	p.mounts.close()
 	p.fetch.close()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -43,7 +44,11 @@ func (i Isolation) String() string {
 // at a time; cur is that call's state, which the instance's stdout, stderr
 // and sleep reach through.
 type instance struct {
-	mod     api.Module
+	mod  api.Module
+	intr *interrupter // nil without the rewrite's interrupt checks
+	// mapped is the instance's memory when it is a mapping that can be
+	// reset page by page (see memimage_linux.go); nil otherwise.
+	mapped  *mappedMemory
 	mem     api.Memory // nil for a module without memory
 	globals []api.MutableGlobal
 	cur     *callState
@@ -91,6 +96,9 @@ func (w instanceOut) Write(b []byte) (int, error) {
 type snapshot struct {
 	memory  []byte
 	globals []uint64
+	// image is memory as a copy-on-write image, nil where there is none
+	// (see memimage_linux.go); memory is kept as well, for copying.
+	image *memImage
 	// cloneable is whether a new instance can start from the snapshot
 	// instead of running _initialize: true unless the initialisation
 	// changed WASI descriptors (opened a file, say), which a copy of
@@ -134,17 +142,30 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 	snap := p.pool.snap.Load()
 	clone := snap != nil && snap.cloneable
 	ictx := ctx
-	if clone {
-		cfg = cfg.WithStartFunctions()
+	var mapped *mappedAllocator
+	switch {
+	case copyOnWrite && !p.rt.cfg.copyReset && p.pool.snapshots && (snap == nil || snap.image != nil):
+		// A mapping: of the snapshot's image (its pages are the
+		// snapshot's until written), or anonymous for the first
+		// instance, which the image is mapped over once it exists.
+		mapped = &mappedAllocator{}
+		if clone {
+			mapped.img = snap.image
+		}
+		ictx = experimental.WithMemoryAllocator(ctx, mapped)
+	case clone:
 		// Allocate the memory at the snapshot's size up front, so that
 		// growing it to that size does not copy it.
 		ictx = experimental.WithMemoryAllocator(ctx, presized(len(snap.memory)))
 	}
-	mod, err := p.wrt.InstantiateModule(ictx, p.compiled, cfg)
+	mod, intr, err := p.instantiate(ictx, st, cfg, !clone)
 	if err != nil {
 		return nil, err
 	}
-	inst.mod = mod
+	inst.mod, inst.intr = mod, intr
+	if mapped != nil {
+		inst.mapped = mapped.made
+	}
 	if mem := mod.Memory(); mem != nil && memorySize(mod) > 0 {
 		inst.mem = mem
 	}
@@ -170,6 +191,42 @@ func (p *Plugin) newInstance(ctx context.Context, st *callState) (*instance, err
 	return inst, nil
 }
 
+// instantiate makes an instance of the module under cfg, running
+// _initialize if init, under st's call. With the rewrite's interrupt
+// checks, wazero runs no start function: _initialize is called here with
+// the interrupter armed, so a runaway initialisation stops at the
+// deadline like a runaway call.
+func (p *Plugin) instantiate(ctx context.Context, st *callState, cfg wazero.ModuleConfig, init bool) (api.Module, *interrupter, error) {
+	if !p.interrupt {
+		if !init {
+			cfg = cfg.WithStartFunctions()
+		}
+		mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg)
+		return mod, nil, err
+	}
+	mod, err := p.wrt.InstantiateModule(ctx, p.compiled, cfg.WithStartFunctions())
+	if err != nil {
+		return nil, nil, err
+	}
+	intr := newInterrupter(mod)
+	if intr == nil {
+		mod.Close(context.Background())
+		return nil, nil, setupError{fmt.Errorf("the module lacks the sandbox's interrupt globals")}
+	}
+	if fn := mod.ExportedFunction("_initialize"); init && fn != nil {
+		disarm := intr.arm(ctx)
+		_, err := fn.Call(ctx)
+		if disarm() {
+			st.stopped = true
+		}
+		if err != nil {
+			mod.Close(context.Background())
+			return nil, nil, err
+		}
+	}
+	return mod, intr, nil
+}
+
 // takeSnapshot records inst's state; the pool's first instance, right
 // after its initialisation, is the snapshot every later call starts from.
 func (pl *pool) takeSnapshot(inst *instance, cloneable bool) *snapshot {
@@ -177,6 +234,9 @@ func (pl *pool) takeSnapshot(inst *instance, cloneable bool) *snapshot {
 	if inst.mem != nil {
 		b, _ := inst.mem.Read(0, inst.mem.Size())
 		s.memory = bytes.Clone(b)
+		if inst.mapped != nil {
+			s.image = newMemImage(s.memory)
+		}
 	}
 	for i, g := range inst.globals {
 		s.globals[i] = g.Get()
@@ -192,11 +252,15 @@ func (inst *instance) resetTo(s *snapshot) bool {
 		if inst.mem.Size() != uint32(len(s.memory)) {
 			return false
 		}
-		b, ok := inst.mem.Read(0, uint32(len(s.memory)))
-		if !ok {
-			return false
+		// Only the pages the instance wrote, where the kernel says
+		// which (see memimage_linux.go); everything otherwise.
+		if inst.mapped == nil || s.image == nil || !s.image.resetPages(inst.mapped, s.memory) {
+			b, ok := inst.mem.Read(0, uint32(len(s.memory)))
+			if !ok {
+				return false
+			}
+			copy(b, s.memory)
 		}
-		copy(b, s.memory)
 	} else if len(s.memory) != 0 {
 		return false
 	}
@@ -333,7 +397,14 @@ func (p *Plugin) initInstance(ctx context.Context, st *callState) (*instance, er
 		return nil, err
 	}
 	if pl.snapshots && pl.snap.Load() == nil {
-		pl.snap.CompareAndSwap(nil, pl.takeSnapshot(inst, !initWASI))
+		s := pl.takeSnapshot(inst, !initWASI)
+		switch {
+		case !pl.snap.CompareAndSwap(nil, s):
+			s.image.close()
+		case s.image != nil && !s.image.mapOver(inst.mapped):
+			// This instance keeps its anonymous memory and is reset
+			// by copying; later ones map the image.
+		}
 	}
 	return inst, nil
 }

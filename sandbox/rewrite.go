@@ -24,12 +24,17 @@ type resetInfo struct {
 	// a construct this reader does not know. Such a module gets a fresh
 	// instance per call instead.
 	unsafe string
+	// interrupt is whether the rewrite added the interrupt checks (see
+	// interrupt.go); without them the plugin's runtime falls back to
+	// wazero's WithCloseOnContextDone.
+	interrupt bool
 }
 
 // prepareModule returns the module the sandbox compiles: its data segments
-// coalesced (see coalesceData), its tables bounded (see boundTables) and
+// coalesced (see coalesceData), its tables bounded (see boundTables),
 // every mutable global exported under a reserved name, so that the host
-// can read and restore it. The rewrite is
+// can read and restore it, and, with interrupts, the checks that let the
+// host stop a running guest (see interrupt.go). The rewrite is
 // deterministic, so the compilation cache still hits on the next load.
 //
 // A module that already exports a name under the reserved prefix is
@@ -37,7 +42,7 @@ type resetInfo struct {
 // sections claim more entries than they have bytes (see checkCounts). One
 // whose insides this reader cannot follow is returned with only its data
 // coalesced and reset marked unsafe.
-func prepareModule(mod []byte) ([]byte, resetInfo, error) {
+func prepareModule(mod []byte, interrupts bool) ([]byte, resetInfo, error) {
 	mod = coalesceData(mod)
 	secs, err := splitSections(mod)
 	if err != nil {
@@ -95,40 +100,125 @@ func prepareModule(mod []byte) ([]byte, resetInfo, error) {
 			}
 		}
 	}
-	if len(mutable) == 0 {
-		return mod, info, nil
-	}
 	var extra []byte
+	exports := 0
+	export := func(name string, idx uint32) {
+		extra = append(extra, wasmString(name)...)
+		extra = append(extra, 0x03) // global
+		extra = binary.AppendUvarint(extra, uint64(idx))
+		exports++
+	}
 	for k, idx := range mutable {
 		name := globalExportPrefix + strconv.Itoa(k)
 		info.globals = append(info.globals, name)
-		extra = append(extra, wasmString(name)...)
-		extra = append(extra, 0x03) // global
-		extra = binary.AppendUvarint(extra, uint64(importedGlobals+idx))
+		export(name, importedGlobals+idx)
+	}
+	// The interrupt checks (see interrupt.go): two globals after the
+	// module's own, so no index the module uses moves.
+	if secs2, ok := instrumentInterrupts(secs, importedGlobals); interrupts && ok {
+		secs = secs2
+		info.interrupt = true
+		defined := importedGlobals + definedGlobals(secs) - 2
+		export(countdownExport, defined)
+		export(stopExport, defined+1)
+	}
+	if exports == 0 {
+		return joinSections(mod[:8], secs), info, nil
+	}
+	exportIdx = -1
+	for i, s := range secs {
+		if s.id == 7 {
+			exportIdx = i
+		}
 	}
 	var body []byte
 	if exportIdx >= 0 {
 		old := secs[exportIdx].body
 		count, k := binary.Uvarint(old)
-		body = binary.AppendUvarint(body, count+uint64(len(mutable)))
+		body = binary.AppendUvarint(body, count+uint64(exports))
 		body = append(body, old[k:]...)
 	} else {
-		body = binary.AppendUvarint(body, uint64(len(mutable)))
+		body = binary.AppendUvarint(body, uint64(exports))
 		// The export section goes after the global section and before
 		// start, element, data count, code and data.
-		exportIdx = len(secs)
-		for i, s := range secs {
-			if s.id == 8 || s.id == 9 || s.id == 10 || s.id == 11 || s.id == 12 {
-				exportIdx = i
-				break
-			}
-		}
+		exportIdx = insertAt(secs, 8, 9, 10, 11, 12)
 		secs = append(secs[:exportIdx], append([]wasmSection{{id: 7}}, secs[exportIdx:]...)...)
 	}
 	body = append(body, extra...)
 	secs[exportIdx].body = body
 
 	return joinSections(mod[:8], secs), info, nil
+}
+
+// insertAt returns where a new section goes: before the first section
+// whose id is one of after, or at the end.
+func insertAt(secs []wasmSection, after ...byte) int {
+	for i, s := range secs {
+		if bytes.IndexByte(after, s.id) >= 0 {
+			return i
+		}
+	}
+	return len(secs)
+}
+
+// definedGlobals returns how many globals the global section defines.
+func definedGlobals(secs []wasmSection) uint32 {
+	for _, s := range secs {
+		if s.id == 6 {
+			r := &reader{p: s.body}
+			return uint32(r.count())
+		}
+	}
+	return 0
+}
+
+// instrumentInterrupts adds the countdown and stop globals and the checks
+// that read them (see interrupt.go). It returns false, and the sections
+// unchanged, for a module without a memory of its own or with code the
+// reader does not know.
+func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSection, bool) {
+	codeIdx, memOK := -1, false
+	for i, s := range secs {
+		switch s.id {
+		case 5:
+			memOK = hasOwnMemory(s.body)
+		case 10:
+			codeIdx = i
+		}
+	}
+	if !memOK || codeIdx < 0 {
+		return secs, false
+	}
+	defined := definedGlobals(secs)
+	countdown, stop := importedGlobals+defined, importedGlobals+defined+1
+	code, ok := instrumentCode(secs[codeIdx].body, countdown, stop)
+	if !ok {
+		return secs, false
+	}
+	out := append([]wasmSection(nil), secs...)
+	out[codeIdx].body = code
+	// i32, mutable, i32.const interruptInterval / 0.
+	globals := []byte{0x7f, 0x01, 0x41}
+	globals = appendSleb32(globals, interruptInterval)
+	globals = append(globals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
+	gi := -1
+	for i, s := range out {
+		if s.id == 6 {
+			gi = i
+		}
+	}
+	if gi >= 0 {
+		old := out[gi].body
+		count, k := binary.Uvarint(old)
+		body := binary.AppendUvarint(nil, count+2)
+		body = append(body, old[k:]...)
+		out[gi].body = append(body, globals...)
+	} else {
+		gi = insertAt(out, 7, 8, 9, 10, 11, 12)
+		body := append(binary.AppendUvarint(nil, 2), globals...)
+		out = append(out[:gi], append([]wasmSection{{id: 6, body: body}}, out[gi:]...)...)
+	}
+	return out, true
 }
 
 // joinSections writes a module: the header and the sections in order.
@@ -222,7 +312,64 @@ func checkCounts(secs []wasmSection) error {
 			}
 		}
 	}
-	return checkVectors(secs)
+	if err := checkVectors(secs); err != nil {
+		return err
+	}
+	return checkTypeIndices(secs)
+}
+
+// checkTypeIndices refuses a function, imported or defined, whose type
+// index is past the type section: wazero v1.12.0's validator indexes the
+// type section with it unchecked when it meets a call to that function,
+// and panicked (found by FuzzPrepareModule).
+func checkTypeIndices(secs []wasmSection) error {
+	var types uint64
+	for _, s := range secs {
+		if s.id == 1 {
+			r := &reader{p: s.body}
+			types = r.count()
+		}
+	}
+	bad := fmt.Errorf("the module is not valid WebAssembly: a function's type index is past its %d types", types)
+	for _, s := range secs {
+		r := &reader{p: s.body}
+		switch s.id {
+		case 2:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				r.name()
+				r.name()
+				switch r.byte() {
+				case 0x00: // function
+					if r.uleb() >= types && r.err == nil {
+						return bad
+					}
+				case 0x01: // table
+					r.valType()
+					r.limits()
+				case 0x02: // memory
+					r.limits()
+				case 0x03: // global
+					r.valType()
+					r.byte()
+				case 0x04: // tag
+					r.byte()
+					r.uleb()
+				default:
+					r.fail()
+				}
+			}
+		case 3:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				if r.uleb() >= types && r.err == nil {
+					return bad
+				}
+			}
+		}
+		if r.err != nil {
+			return fmt.Errorf("the module is not valid WebAssembly: section %d cannot be read", s.id)
+		}
+	}
+	return nil
 }
 
 // maxLocals bounds the locals one function may declare. wazero allocates
@@ -627,7 +774,7 @@ func stateOutsideMemory(code []byte) string {
 			fn.byte()
 		}
 		for len(fn.p) > 0 && fn.err == nil {
-			if why := instruction(fn); why != "" {
+			if why, _ := instruction(fn); why != "" {
 				return why
 			}
 		}
@@ -643,8 +790,8 @@ func stateOutsideMemory(code []byte) string {
 
 // instruction reads one instruction and its immediates; it returns a
 // reason if the instruction keeps state outside memory and globals, or is
-// one this reader does not know.
-func instruction(r *reader) string {
+// one this reader does not know (then unknown is true too).
+func instruction(r *reader) (why string, unknown bool) {
 	op := r.byte()
 	switch {
 	case op == 0x00, op == 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
@@ -670,7 +817,7 @@ func instruction(r *reader) string {
 	case op >= 0x20 && op <= 0x25: // locals, globals, table.get
 		r.uleb()
 	case op == 0x26:
-		return "the module changes a table (table.set)"
+		return "the module changes a table (table.set)", false
 	case op >= 0x28 && op <= 0x3e: // loads and stores: memarg
 		if align := r.uleb(); align&0x40 != 0 {
 			r.uleb() // memory index
@@ -702,14 +849,14 @@ func instruction(r *reader) string {
 		case sub == 16: // table.size
 			r.uleb()
 		case sub == 8 || sub == 9:
-			return "the module uses passive data segments (memory.init, data.drop)"
+			return "the module uses passive data segments (memory.init, data.drop)", false
 		case sub >= 12 && sub <= 17:
-			return "the module changes a table or drops an element segment"
+			return "the module changes a table or drops an element segment", false
 		default:
-			return fmt.Sprintf("the module uses the instruction 0xfc %d, which the sandbox does not know", sub)
+			return fmt.Sprintf("the module uses the instruction 0xfc %d, which the sandbox does not know", sub), true
 		}
 	default:
-		return fmt.Sprintf("the module uses the instruction 0x%x, which the sandbox does not know", op)
+		return fmt.Sprintf("the module uses the instruction 0x%x, which the sandbox does not know", op), true
 	}
-	return ""
+	return "", false
 }

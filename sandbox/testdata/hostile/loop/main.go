@@ -21,4 +21,15 @@ func run() int32 {
 	}
 }
 
+// hostloop spins calling only host functions (WASI clock_time_get).
+//
+//go:wasmexport hostloop
+func hostloop() int32 {
+	var last time.Time
+	for {
+		last = time.Now()
+		_ = last
+	}
+}
+
 func main() {}
