@@ -69,7 +69,7 @@ func interruptCheck(countdown, stop uint32) []byte {
 	b = append(b, getC...)
 	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
 	b = append(b, 0x41)
-	b = appendSleb32(b, interruptInterval)
+	b = appendSLEB32(b, int64(interruptInterval))
 	b = append(b, setC...)
 	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
 	b = append(b, 0x23)
@@ -77,17 +77,6 @@ func interruptCheck(countdown, stop uint32) []byte {
 	b = append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 	b = append(b, 0x0b)                   // end
 	return b
-}
-
-func appendSleb32(b []byte, v int32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
 }
 
 // instrumentCode returns the code section with interruptCheck inserted

@@ -199,7 +199,7 @@ func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSec
 	out[codeIdx].body = code
 	// i32, mutable, i32.const interruptInterval / 0.
 	globals := []byte{0x7f, 0x01, 0x41}
-	globals = appendSleb32(globals, interruptInterval)
+	globals = appendSLEB32(globals, int64(interruptInterval))
 	globals = append(globals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b)
 	gi := -1
 	for i, s := range out {
