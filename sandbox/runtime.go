@@ -256,7 +256,12 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 	if r.cfg.Interpreter {
 		rc = wazero.NewRuntimeConfigInterpreter()
 	}
+	// No DWARF: wazero would only use it to add source lines to trap
+	// stack traces, the interrupt rewrite shifts the code it points into,
+	// and its reader refuses a valid module that ends in an empty custom
+	// section.
 	wrt := wazero.NewRuntimeWithConfig(ctx, rc.
+		WithDebugInfoEnabled(false).
 		WithCompilationCache(r.cache).
 		WithCloseOnContextDone(!reset.interrupt && r.cfg.stopWith != stopNothing).
 		WithMemoryLimitPages(pages))
