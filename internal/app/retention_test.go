@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +45,7 @@ func TestRetentionPurgeLeavesNoNameFromTheRealEvents(t *testing.T) {
 	if !ok {
 		t.Fatal("the SQLite store offers no raw access")
 	}
-	before := dump(t, raw)
+	before := storetest.DumpAudit(t, raw)
 	for _, p := range people {
 		if !strings.Contains(before, p) {
 			t.Fatalf("the trail does not name %s before the purge; the test would prove nothing", p)
@@ -64,7 +63,7 @@ func TestRetentionPurgeLeavesNoNameFromTheRealEvents(t *testing.T) {
 	if err != nil || res.Pseudonymised == 0 {
 		t.Fatalf("purge = %+v, %v", res, err)
 	}
-	after := dump(t, raw)
+	after := storetest.DumpAudit(t, raw)
 	for _, p := range people {
 		if strings.Contains(after, p) {
 			t.Errorf("%s is still in the audit table after the purge", p)
@@ -74,34 +73,4 @@ func TestRetentionPurgeLeavesNoNameFromTheRealEvents(t *testing.T) {
 	if err != nil || rep.Break != nil {
 		t.Fatalf("the trail does not verify after the purge: %v %v", err, rep.Break)
 	}
-}
-
-// dump is every column of every audit event as text.
-func dump(t *testing.T, raw storetest.RawDB) string {
-	t.Helper()
-	rows, err := raw.DB().QueryContext(context.Background(), `SELECT * FROM audit_events ORDER BY seq`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var b strings.Builder
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range vals {
-			if bs, ok := v.([]byte); ok {
-				v = string(bs)
-			}
-			fmt.Fprintf(&b, "%q\t", fmt.Sprint(v))
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -23,9 +23,9 @@ var retentionTests = []suiteTest{
 	{"PurgeRecords", testPurgeRecords},
 }
 
-// dumpAudit is every column of every audit event as text, the way an
+// DumpAudit is every column of every audit event as text, the way an
 // operator who dumps the table sees it.
-func dumpAudit(t *testing.T, raw RawDB) string {
+func DumpAudit(t *testing.T, raw RawDB) string {
 	t.Helper()
 	rows, err := raw.DB().QueryContext(context.Background(), `SELECT * FROM audit_events ORDER BY seq`)
 	if err != nil {
@@ -98,7 +98,7 @@ func testAuditPersonalDataPurged(t *testing.T, s store.Store) {
 	if err := s.AppendAudit(ctx, recent); err != nil {
 		t.Fatal(err)
 	}
-	before := dumpAudit(t, raw)
+	before := DumpAudit(t, raw)
 	for _, p := range people {
 		if !strings.Contains(before, p) {
 			t.Fatalf("the seeded trail does not name %s; the test would prove nothing", p)
@@ -113,7 +113,7 @@ func testAuditPersonalDataPurged(t *testing.T, s store.Store) {
 	// Every row but the recent one and the purge's: no name is left.
 	all := trail(t, s, "")
 	var old strings.Builder
-	rows := strings.Split(strings.TrimSuffix(dumpAudit(t, raw), "\n"), "\n")
+	rows := strings.Split(strings.TrimSuffix(DumpAudit(t, raw), "\n"), "\n")
 	if len(rows) != len(all) {
 		t.Fatalf("%d rows dumped, %d events", len(rows), len(all))
 	}
