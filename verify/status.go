@@ -28,8 +28,8 @@ var (
 // refuses a version because a newer feed suspends it must not accept an
 // older feed replayed afterwards.
 func ObserveStatusFeed(env *dsse.Envelope, opts Options) (*trust.StatusFeed, error) {
-	if opts.StatusMaxAge <= 0 || opts.StateDir == "" || opts.MarketplaceKeys.Len() == 0 {
-		return nil, errors.New("the status feed needs the marketplace keys, a state folder and a positive maximum age (fail closed)")
+	if err := statusOptionsErr(opts); err != nil {
+		return nil, err
 	}
 	unlock, err := lockState(context.Background(), opts.StateDir)
 	if err != nil {
@@ -42,8 +42,8 @@ func ObserveStatusFeed(env *dsse.Envelope, opts Options) (*trust.StatusFeed, err
 // observeStatusFeed is ObserveStatusFeed with the state folder's lock
 // already held (Verify holds it for its whole run).
 func observeStatusFeed(env *dsse.Envelope, opts Options) (*trust.StatusFeed, error) {
-	if opts.StatusMaxAge <= 0 || opts.StateDir == "" || opts.MarketplaceKeys.Len() == 0 {
-		return nil, errors.New("the status feed needs the marketplace keys, a state folder and a positive maximum age (fail closed)")
+	if err := statusOptionsErr(opts); err != nil {
+		return nil, err
 	}
 	now := timeNow
 	if opts.Now != nil {
@@ -92,6 +92,15 @@ func Obeys(f *trust.StatusFeed, pluginID, version, digest string) error {
 	}
 	if s, ok := f.Suspension(digest); ok {
 		return fmt.Errorf("%w: %s (status feed %s/%d): %s", ErrSuspended, name, f.Environment, f.Sequence, s.Reason)
+	}
+	return nil
+}
+
+// statusOptionsErr refuses options a status feed cannot be checked with
+// (fail closed).
+func statusOptionsErr(opts Options) error {
+	if opts.StatusMaxAge <= 0 || opts.StateDir == "" || opts.MarketplaceKeys.Len() == 0 {
+		return errors.New("the status feed needs the marketplace keys, a state folder and a positive maximum age (fail closed)")
 	}
 	return nil
 }
