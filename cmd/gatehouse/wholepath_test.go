@@ -445,6 +445,7 @@ func (w *wpState) peer(b *testing.B, p signedPkg, id string) time.Duration {
 	if out, err := gl.CombinedOutput(); err != nil {
 		b.Fatalf("gitleaks: %v\n%s", err, out)
 	}
+	glTook := time.Since(start)
 	var osvJSON []byte
 	if w.osvScanner != "" {
 		osv := exec.Command(w.osvScanner, "scan", "source", "--offline-vulnerabilities", "--download-offline-databases=false",
@@ -457,11 +458,14 @@ func (w *wpState) peer(b *testing.B, p signedPkg, id string) time.Duration {
 		}
 		osvJSON, _ = os.ReadFile(osvOut)
 	}
+	osvTook := time.Since(start) - glTook
 	lic, err := exec.Command(w.licscan, dir).Output()
 	if err != nil {
 		b.Fatalf("licensescan: %v", err)
 	}
 	took := time.Since(start)
+	b.Logf("%s: the pipeline took %d ms: gitleaks %d, osv-scanner %d, licensecheck %d", p.version,
+		took.Milliseconds(), glTook.Milliseconds(), osvTook.Milliseconds(), (took - glTook - osvTook).Milliseconds())
 
 	sub, err := w.publisher.Submission(context.Background(), id)
 	if err != nil || sub.Vetting == nil {

@@ -2,10 +2,8 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"runtime/metrics"
 	"slices"
 	"sync"
@@ -102,7 +100,7 @@ func LoadTest(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest,
 	if err != nil {
 		return LoadReport{}, err
 	}
-	r.HTTPTransport = perCall{}
+	r.HTTPTransport = contextFakes{}
 	r.Data = fakeData(s.Data)
 	p, err := rt.Load(ctx, r)
 	if err != nil {
@@ -202,7 +200,7 @@ func loadCall(ctx context.Context, p *sandbox.Plugin, s Scenario) (kind string, 
 		}
 	}
 	fakes := &fakeTransport{fakes: s.Fetch, used: make([]bool, len(s.Fetch))}
-	callCtx := context.WithValue(WithStore(ctx, store), fakesKey{}, fakes)
+	callCtx := withFakes(WithStore(ctx, store), fakes, nil)
 	start := time.Now()
 	res, cerr := p.Call(callCtx, s.Export, s.Input)
 	d = time.Since(start)
@@ -221,24 +219,6 @@ func loadCall(ctx context.Context, p *sandbox.Plugin, s Scenario) (kind string, 
 		return "", d, res.MemoryBytes, fmt.Errorf("scenario %q: %w", s.Name, cerr) // an unknown export
 	}
 	return KindBadOutput, d, res.MemoryBytes, nil
-}
-
-type fakesKey struct{}
-
-// perCall answers each fetch with the fakes of the call it belongs to,
-// found in the request's context (the sandbox makes the request with the
-// call's context).
-type perCall struct{}
-
-func (perCall) RoundTrip(req *http.Request) (*http.Response, error) {
-	f, ok := req.Context().Value(fakesKey{}).(*fakeTransport)
-	if !ok {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, errors.New("a load run never reaches the network; this fetch belongs to no call")
-	}
-	return f.RoundTrip(req)
 }
 
 // heapSampler keeps the largest Go heap seen.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gatehouse.dev/gatehouse/manifest"
 	"gatehouse.dev/gatehouse/sandbox"
 )
@@ -115,16 +117,28 @@ func TestRunCaps(t *testing.T) {
 	}
 }
 
+// TestRunFlagsNondeterminism: an output that depends on the clock, or on
+// what the plugin drew at random when it started, differs between a
+// scenario's two runs; the two runs come from two initialisations even
+// though the runner loads the plugin only twice for all scenarios.
 func TestRunFlagsNondeterminism(t *testing.T) {
 	m := &manifest.Manifest{ManifestVersion: 1, ID: "acme/echo", Version: "1.0.0",
-		Runtime: manifest.Runtime{Exports: []string{"nonce", "echo"}, HostAPI: "^1"}}
+		Runtime: manifest.Runtime{Exports: []string{"nonce", "echo", "seed"}, HostAPI: "^1"}}
 	scenarios, err := Parse([]byte(`[
 		{"name": "clock", "export": "nonce", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}},
-		{"name": "echo", "export": "echo", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}}]`))
+		{"name": "echo", "export": "echo", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}},
+		{"name": "seeded at start", "export": "seed", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}},
+		{"name": "seeded at start, again", "export": "seed", "input": {"message": "x"}, "expect": {"output": {"message": "x"}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := Run(context.Background(), newRuntime(t), sandbox.LoadRequest{Manifest: m, Module: build(t, "echo")}, scenarios)
+	reg := prometheus.NewRegistry()
+	rt, err := sandbox.NewRuntime(sandbox.Config{CacheDir: t.TempDir(), KV: KV{}, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	results, err := Run(context.Background(), rt, sandbox.LoadRequest{Manifest: m, Module: build(t, "echo")}, scenarios)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +148,38 @@ func TestRunFlagsNondeterminism(t *testing.T) {
 	if results[1].Nondeterministic || !results[1].Passed {
 		t.Errorf("a deterministic echo was flagged: %+v", results[1])
 	}
+	for _, r := range results[2:] {
+		if !r.Nondeterministic {
+			t.Errorf("%s: an output drawn at random at start-up was not flagged: %+v", r.Name, r)
+		}
+	}
+	// Four scenarios, eight runs, two loads (see Runner).
+	if n := okLoads(t, reg); n != 2 {
+		t.Errorf("the plugin was loaded %v times for 4 scenarios; want 2", n)
+	}
+}
+
+// okLoads returns the sandbox's count of successful plugin loads.
+func okLoads(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_plugin_loads_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == sandbox.ResultOK {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
 
 func TestParseRefuses(t *testing.T) {

@@ -356,6 +356,8 @@ func (a *Analyzer) analyze(ctx context.Context, in *vet.Input, rt *sandbox.Runti
 
 	r := &report{}
 	total := 0
+	runner := scenario.NewRunner(rt, req, "")
+	defer runner.Close()
 	for _, file := range files {
 		data, _ := in.Package.File(file)
 		list, err := scenario.Parse(data)
@@ -373,7 +375,7 @@ func (a *Analyzer) analyze(ctx context.Context, in *vet.Input, rt *sandbox.Runti
 					loc.Line, loc.Column = vet.LineCol(data, i)
 				}
 			}
-			run, loadErr := a.run(ctx, rt, req, s)
+			run, loadErr := a.run(ctx, runner, s)
 			if err := ctx.Err(); err != nil {
 				return nil, "", err
 			}
@@ -437,18 +439,14 @@ type outcome struct {
 
 // run runs one scenario; the runner gives each run the store the scenario
 // starts from.
-func (a *Analyzer) run(ctx context.Context, rt *sandbox.Runtime, req sandbox.LoadRequest, s scenario.Scenario) (outcome, error) {
-	results, err := scenario.Run(ctx, rt, req, []scenario.Scenario{s})
-	if err != nil || len(results) != 1 {
-		if err == nil {
-			err = errors.New("the scenario runner returned no result")
-		}
+func (a *Analyzer) run(ctx context.Context, runner *scenario.Runner, s scenario.Scenario) (outcome, error) {
+	res, err := runner.Run(ctx, s)
+	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{}, ctx.Err()
 		}
 		return outcome{}, err
 	}
-	res := results[0]
 	o := outcome{
 		Run: Run{
 			Name:          s.Name,

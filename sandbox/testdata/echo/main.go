@@ -6,6 +6,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"gatehouse.dev/gatehouse/pdk"
@@ -70,6 +71,17 @@ func leak() int32 {
 func nonce() int32 {
 	return pdk.Handle(func(in echoIO) (echoIO, error) {
 		return echoIO{Message: fmt.Sprint(time.Now().UnixNano())}, nil
+	})
+}
+
+// seed returns a number the Go runtime drew at random when the plugin
+// started: the same on every call from one initialisation's state, and
+// different after another initialisation.
+//
+//go:wasmexport seed
+func seed() int32 {
+	return pdk.Handle(func(in echoIO) (echoIO, error) {
+		return echoIO{Message: fmt.Sprint(rand.Uint64())}, nil
 	})
 }
 
