@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -141,6 +142,48 @@ func TestIsolationPluginPersists(t *testing.T) {
 	_, p2 := loadIsolation(t, IsolationPlugin, "1.0.1")
 	if got := recall(t, p2); got != initial {
 		t.Fatalf("recall in another version = %s, want %s", got, initial)
+	}
+}
+
+// TestForkSharesNoState: a fork runs the same module but nothing of its
+// parent's state crosses to it, even under IsolationPlugin where a
+// plugin's own memory persists; it keeps working once the parent is
+// closed, and calls on either fail once each is closed.
+func TestForkSharesNoState(t *testing.T) {
+	_, p := loadIsolation(t, IsolationPlugin, "1.0.0")
+	if _, err := p.Call(context.Background(), "remember", []byte(secret)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	if got := recall(t, f); got != initial {
+		t.Fatalf("recall in the fork = %s, want %s", got, initial)
+	}
+	if _, err := f.Call(context.Background(), "remember", []byte(secret+"f")); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"global":"` + secret + `","heap":"` + secret + `"}`
+	if got := recall(t, p); got != want {
+		t.Fatalf("recall in the parent after the fork's call = %s, want %s", got, want)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Fork(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Fork of a closed plugin: %v, want ErrClosed", err)
+	}
+	wantF := `{"global":"` + secret + `f","heap":"` + secret + `f"}`
+	if got := recall(t, f); got != wantF {
+		t.Fatalf("recall in the fork after its parent closed = %s, want %s", got, wantF)
+	}
+	if err := f.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Call(context.Background(), "recall", nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("a call on a closed fork: %v, want ErrClosed", err)
 	}
 }
 

@@ -30,8 +30,11 @@ type Plugin struct {
 	limits   Limits
 	log      *slog.Logger
 
-	wrt       wazero.Runtime
-	compiled  wazero.CompiledModule
+	wrt      wazero.Runtime
+	compiled wazero.CompiledModule
+	// loaded counts the Plugins sharing wrt, the mounts and the fetcher
+	// (see Fork); the last one closed releases them.
+	loaded    *loadRefs
 	modCfg    wazero.ModuleConfig
 	exports   map[string]bool
 	isolation Isolation
@@ -537,17 +540,93 @@ func (p *Plugin) Close(ctx context.Context) error {
 }
 
 func (p *Plugin) closeNow() {
-	p.wrt.Close(context.Background())
 	if p.pool != nil {
-		// The instances' mappings are gone with the runtime; the image
-		// is no longer needed.
+		// No call is in flight, so every live instance is idle in the
+		// pool. They are closed here, not with the wazero runtime, which
+		// a fork may still be using; then their mappings are gone and
+		// the image is no longer needed.
+		for done := false; !done; {
+			select {
+			case inst := <-p.pool.free:
+				inst.mod.Close(context.Background())
+			default:
+				done = true
+			}
+		}
 		if s := p.pool.snap.Load(); s != nil {
 			s.image.close()
 		}
 	}
+	if p.loaded.release() {
+		p.wrt.Close(context.Background())
+		p.mounts.close()
+		p.fetch.close()
+	}
 	p.leases.release(context.Background(), p.rt.cfg.Secrets, p.log)
-	p.mounts.close()
-	p.fetch.close()
 	p.log.Info("plugin closed")
 	close(p.drained)
+}
+
+// loadRefs counts the Plugins that share one load's wazero runtime,
+// compiled module, mounts and fetcher.
+type loadRefs struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// hold adds a Plugin; it fails once the last one has released the load.
+func (l *loadRefs) hold() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refs == 0 {
+		return false
+	}
+	l.refs++
+	return true
+}
+
+// release drops a Plugin and reports whether it was the last.
+func (l *loadRefs) release() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refs--
+	return l.refs == 0
+}
+
+// Fork returns another Plugin of p's version, loaded as p was (same
+// module, grants, mounts, network leg and data source) but sharing none
+// of its state: its instances and snapshot, and so its initialisation,
+// are its own, as are its concurrency slots, rate limit, circuit breaker
+// and secret leases. It is what Load with p's request would return,
+// without decoding, validating and compiling the module again: the
+// scenario runner compares two initialisations of one version this way.
+// Each must be closed; what they share is released with the last. Fork
+// fails with ErrClosed once p is closed or unloaded.
+func (p *Plugin) Fork() (*Plugin, error) {
+	if !p.acquire() {
+		return nil, ErrClosed
+	}
+	defer p.release()
+	if !p.loaded.hold() {
+		return nil, ErrClosed
+	}
+	f := &Plugin{
+		rt: p.rt, ref: p.ref, manifest: p.manifest, grants: p.grants, limits: p.limits, log: p.log,
+		wrt: p.wrt, compiled: p.compiled, loaded: p.loaded, modCfg: p.modCfg, exports: p.exports,
+		isolation: p.isolation, interrupt: p.interrupt,
+		fetch: p.fetch, mounts: p.mounts, secrets: p.secrets, retention: p.retention,
+		leases: &leaseSet{}, lifetime: p.lifetime,
+		dataR: p.dataR, dataW: p.dataW, data: p.data,
+		sem:     make(chan struct{}, p.limits.MaxConcurrent),
+		bucket:  newTokenBucket(p.rt.cfg.RatePerSecond, p.rt.cfg.RateBurst, p.rt.cfg.Now),
+		drained: make(chan struct{}),
+	}
+	if pl := p.pool; pl != nil {
+		f.pool = &pool{free: make(chan *instance, cap(pl.free)), globals: pl.globals, snapshots: pl.snapshots, reset: pl.reset}
+	}
+	f.breaker = newBreaker(p.rt.cfg.Breaker, p.rt.cfg.Now, func(s BreakerState) {
+		p.rt.metrics.breaker.WithLabelValues(f.ref.ID, f.ref.Version).Set(float64(s))
+		f.log.Warn("plugin circuit breaker changed state", "state", s.String())
+	})
+	return f, nil
 }

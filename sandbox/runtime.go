@@ -290,6 +290,7 @@ func (r *Runtime) Load(ctx context.Context, req LoadRequest) (p *Plugin, err err
 		limits:   limits,
 		wrt:      wrt,
 		compiled: compiled,
+		loaded:   &loadRefs{refs: 1},
 		exports:  exports,
 		mounts:   ms,
 		secrets:  map[string]bool{},

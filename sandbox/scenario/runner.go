@@ -15,15 +15,15 @@ import (
 // Loading a plugin (decoding, validating and compiling its module) and
 // initialising it (for a Go plugin, its runtime's start-up and package
 // init functions) cost far more than a scenario's call, and a scenario
-// runs twice. So a Runner loads the plugin twice in all, not twice per
-// scenario: the first run of every scenario calls one load, the second
-// run the other. Each load is initialised once, and each call starts from
-// that state, restored by the sandbox's per-call isolation as on a host
-// (see package sandbox), so a run sees exactly what a run on a plugin
-// loaded for it alone would see. The two runs of a scenario still come
-// from two initialisations, so state a plugin draws at random when it
-// starts (a seed, a map's iteration order) still differs between them and
-// is reported as nondeterminism.
+// runs twice. So a Runner loads the plugin once and forks it
+// (sandbox.Plugin.Fork), not twice per scenario: the first run of every
+// scenario calls the load, the second run the fork. Each is initialised
+// once, and each call starts from that state, restored by the sandbox's
+// per-call isolation as on a host (see package sandbox), so a run sees
+// exactly what a run on a plugin loaded for it alone would see. The two
+// runs of a scenario still come from two initialisations, so state a
+// plugin draws at random when it starts (a seed, a map's iteration order)
+// still differs between them and is reported as nondeterminism.
 //
 // What a scenario brings (its fakes, data and store) reaches the shared
 // loads through the call's context. An initialisation cannot be given it,
@@ -39,7 +39,8 @@ type Runner struct {
 	sh    *shared // nil when they cannot be used
 }
 
-// shared are the two loads of the plugin every scenario's runs use.
+// shared are the load and the fork of the plugin every scenario's runs
+// use.
 type shared struct {
 	plugins [2]*sandbox.Plugin
 }
@@ -80,10 +81,10 @@ func (rn *Runner) Close() {
 	}
 }
 
-// shared loads and initialises the plugin twice, the first time it is
-// asked; it returns nil when the loads cannot stand in for a load per run
-// (see Runner). A plugin that does not load is the error, as it would be
-// for any run.
+// shared loads, forks and initialises the plugin, the first time it is
+// asked; it returns nil when they cannot stand in for a load per run (see
+// Runner). A plugin that does not load is the error, as it would be for
+// any run.
 func (rn *Runner) shared(ctx context.Context, s Scenario) (*shared, error) {
 	if rn.tried {
 		return rn.sh, nil
@@ -92,17 +93,17 @@ func (rn *Runner) shared(ctx context.Context, s Scenario) (*shared, error) {
 	req := rn.req
 	req.HTTPTransport = contextFakes{}
 	req.Data = contextData
-	sh := &shared{}
-	for i := range sh.plugins {
-		p, err := rn.rt.Load(ctx, req)
-		if err != nil {
-			for _, q := range sh.plugins[:i] {
-				q.Close(context.Background())
-			}
-			return nil, fmt.Errorf("scenario %q: %w", s.Name, err)
-		}
-		sh.plugins[i] = p
+	p, err := rn.rt.Load(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %q: %w", s.Name, err)
 	}
+	// The fork shares the load's compiled module, not its state.
+	f, err := p.Fork()
+	if err != nil {
+		p.Close(context.Background())
+		return nil, fmt.Errorf("scenario %q: %w", s.Name, err)
+	}
+	sh := &shared{plugins: [2]*sandbox.Plugin{p, f}}
 	// The initialisation runs with an empty store, no fakes and no data:
 	// a host call it makes would have had the scenario's, so one made
 	// here sends every run back to loads of its own.
