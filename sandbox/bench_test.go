@@ -333,3 +333,33 @@ func BenchmarkCallsParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrepareModule is the load-time rewrite of a Go plugin's module
+// (data coalesced, tables bounded, globals exported, interrupt checks
+// inserted), which every new module pays once per runtime; "scan-only"
+// is the floor of a pass that only reads every instruction.
+func BenchmarkPrepareModule(b *testing.B) {
+	mod := buildPlugin(b, "bench")
+	b.Run("rewrite", func(b *testing.B) {
+		b.SetBytes(int64(len(mod)))
+		for b.Loop() {
+			if _, _, err := prepareModule(mod, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("scan-only", func(b *testing.B) {
+		secs, err := splitSections(mod)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(mod)))
+		for b.Loop() {
+			for _, s := range secs {
+				if s.id == 10 {
+					stateOutsideMemory(s.body)
+				}
+			}
+		}
+	})
+}

@@ -83,17 +83,19 @@ func interruptCheck(countdown, stop uint32) []byte {
 // at the start of every function body and after every loop's block type,
 // or false if a body holds an instruction the reader does not know. The
 // check leaves the operand stack as it found it and closes its own
-// blocks, so branch depths and loop parameters are unchanged.
-func instrumentCode(code []byte, countdown, stop uint32) ([]byte, bool) {
+// blocks, so branch depths and loop parameters are unchanged. It reads
+// every instruction, so it also returns what stateOutsideMemory would say
+// of the code, saving the load a second pass.
+func instrumentCode(code []byte, countdown, stop uint32) (out []byte, why string, ok bool) {
 	check := interruptCheck(countdown, stop)
 	r := &reader{p: code}
 	n := r.count()
-	out := binary.AppendUvarint(make([]byte, 0, len(code)+len(code)/4), n)
+	out = binary.AppendUvarint(make([]byte, 0, len(code)+len(code)/4), n)
 	var body bytes.Buffer
 	for ; n > 0 && r.err == nil; n-- {
 		size := r.uleb()
 		if size > uint64(len(r.p)) {
-			return nil, false
+			return nil, "", false
 		}
 		fn := &reader{p: r.p[:size]}
 		r.skip(size)
@@ -105,36 +107,44 @@ func instrumentCode(code []byte, countdown, stop uint32) ([]byte, bool) {
 		body.Reset()
 		body.Write(start[:len(start)-len(fn.p)])
 		body.Write(check)
+		// Instructions are copied in runs, up to each loop's block
+		// type, where a check goes.
+		run := fn.p
 		for len(fn.p) > 0 && fn.err == nil {
-			before := fn.p
-			op := before[0]
+			op := fn.p[0]
 			if op == 0x23 || op == 0x24 {
 				// A module that names a global it does not have would
 				// reach the countdown or the flag once they exist (and
 				// could keep the countdown from ever running out); it
 				// is invalid, and is left for wazero to refuse.
-				if idx, n := binary.Uvarint(before[1:]); n <= 0 || idx >= uint64(countdown) {
-					return nil, false
+				if idx, n := binary.Uvarint(fn.p[1:]); n <= 0 || idx >= uint64(countdown) {
+					return nil, "", false
 				}
 			}
-			if _, unknown := instruction(fn); unknown {
-				return nil, false
+			w, unknown := instruction(fn)
+			if unknown {
+				return nil, "", false
 			}
-			body.Write(before[:len(before)-len(fn.p)])
+			if why == "" {
+				why = w
+			}
 			if op == 0x03 { // loop
+				body.Write(run[:len(run)-len(fn.p)])
 				body.Write(check)
+				run = fn.p
 			}
 		}
 		if fn.err != nil {
-			return nil, false
+			return nil, "", false
 		}
+		body.Write(run[:len(run)-len(fn.p)])
 		out = binary.AppendUvarint(out, uint64(body.Len()))
 		out = append(out, body.Bytes()...)
 	}
 	if r.err != nil || len(r.p) != 0 {
-		return nil, false
+		return nil, "", false
 	}
-	return out, true
+	return out, why, true
 }
 
 // hasOwnMemory reports whether a memory section declares a memory.

@@ -516,6 +516,12 @@ func FuzzPrepareModule(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// With the checks, the instrumenting pass says whether state
+		// lives outside memory; without, a pass of its own does. They
+		// must agree.
+		if _, plain, err := prepareModule(mod, false); err != nil || plain.unsafe != info.unsafe {
+			t.Fatalf("with interrupt checks the reset is unsafe because %q; without, %q (%v)", info.unsafe, plain.unsafe, err)
+		}
 		ctx := context.Background()
 		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
 		defer rt.Close(ctx)

@@ -68,6 +68,7 @@ func prepareModule(mod []byte, interrupts bool) ([]byte, resetInfo, error) {
 		mutable         []uint32
 		exportIdx       = -1
 		info            resetInfo
+		code            []byte
 	)
 	for i, s := range secs {
 		switch s.id {
@@ -95,9 +96,7 @@ func prepareModule(mod []byte, interrupts bool) ([]byte, resetInfo, error) {
 				}
 			}
 		case 10:
-			if why := stateOutsideMemory(s.body); why != "" {
-				info.unsafe = why
-			}
+			code = s.body
 		}
 	}
 	var extra []byte
@@ -115,12 +114,19 @@ func prepareModule(mod []byte, interrupts bool) ([]byte, resetInfo, error) {
 	}
 	// The interrupt checks (see interrupt.go): two globals after the
 	// module's own, so no index the module uses moves.
-	if secs2, ok := instrumentInterrupts(secs, importedGlobals); interrupts && ok {
-		secs = secs2
-		info.interrupt = true
-		defined := importedGlobals + definedGlobals(secs) - 2
-		export(countdownExport, defined)
-		export(stopExport, defined+1)
+	// Instrumenting reads every instruction, and says what
+	// stateOutsideMemory would; otherwise that is a pass of its own.
+	if interrupts {
+		if secs2, why, ok := instrumentInterrupts(secs, importedGlobals); ok {
+			secs = secs2
+			info.interrupt, info.unsafe = true, why
+			defined := importedGlobals + definedGlobals(secs) - 2
+			export(countdownExport, defined)
+			export(stopExport, defined+1)
+		}
+	}
+	if !info.interrupt && code != nil {
+		info.unsafe = stateOutsideMemory(code)
 	}
 	if exports == 0 {
 		return joinSections(mod[:8], secs), info, nil
@@ -176,7 +182,7 @@ func definedGlobals(secs []wasmSection) uint32 {
 // that read them (see interrupt.go). It returns false, and the sections
 // unchanged, for a module without a memory of its own or with code the
 // reader does not know.
-func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSection, bool) {
+func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSection, string, bool) {
 	codeIdx, memOK := -1, false
 	for i, s := range secs {
 		switch s.id {
@@ -187,13 +193,13 @@ func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSec
 		}
 	}
 	if !memOK || codeIdx < 0 {
-		return secs, false
+		return secs, "", false
 	}
 	defined := definedGlobals(secs)
 	countdown, stop := importedGlobals+defined, importedGlobals+defined+1
-	code, ok := instrumentCode(secs[codeIdx].body, countdown, stop)
+	code, why, ok := instrumentCode(secs[codeIdx].body, countdown, stop)
 	if !ok {
-		return secs, false
+		return secs, "", false
 	}
 	out := append([]wasmSection(nil), secs...)
 	out[codeIdx].body = code
@@ -218,7 +224,7 @@ func instrumentInterrupts(secs []wasmSection, importedGlobals uint32) ([]wasmSec
 		body := append(binary.AppendUvarint(nil, 2), globals...)
 		out = append(out[:gi], append([]wasmSection{{id: 6, body: body}}, out[gi:]...)...)
 	}
-	return out, true
+	return out, why, true
 }
 
 // joinSections writes a module: the header and the sections in order.
