@@ -500,19 +500,22 @@ type piece struct {
 // keywords occurs in it, so small fragments keep the expensive rules on
 // the few places that mention "key" or "token"; joining tiny pieces keeps
 // the fixed cost per fragment (a pass over every rule) from dominating in
-// a Go module's thousands of small data segments.
+// a binary file's thousands of short runs. (A module's runs are scanned
+// one by one instead, skipping those gitleaks would not look at: see
+// moduleData.)
 const batchBytes = 4 << 10
 
-// binary scans bytes that are not text (data segments, an image) as text:
+// binary scans bytes that are not text (an image, a module that does not
+// parse) as text:
 // every byte that is not printable ASCII becomes a line break, so each run
 // of printable bytes is a line and rules anchored on word or line
 // boundaries still work. Pieces are never split, so a multi-line secret
 // (a PEM private key) stays whole. The mapping is byte for byte, so a
 // match's position gives its file offset.
 //
-// Module data is scanned without a file path: gitleaks' path allowlists
-// and path-only rules are about files (lock files, key files), and the
-// path check costs more than the scan of a small segment.
+// A module that does not parse is scanned without a file path, as
+// moduleData scans module data: gitleaks' path allowlists and path-only
+// rules are about files (lock files, key files).
 func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
 	for len(pieces) > 0 && ctx.Err() == nil {
 		n, size := 0, 0
@@ -537,9 +540,11 @@ func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, with
 //
 // Most runs hold no rule keyword and nothing the decoder could decode;
 // gitleaks would run no rule on such a run (live), so it is passed over
-// without calling gitleaks, which costs about as much per fragment as a
-// Go module's average run, and without a cache entry.
+// without a call to gitleaks, whose fixed cost per fragment (a pass over
+// every rule) is that of scanning a short run, and without a cache entry.
 func (s *fileScan) moduleData(ctx context.Context, file string, runs []piece) {
+	// raw holds one run's fragment at a time. Nothing gitleaks returns
+	// refers to it once add has copied the secrets, so it is reused.
 	var raw, lower []byte
 	for _, p := range runs {
 		if ctx.Err() != nil {
@@ -551,17 +556,15 @@ func (s *fileScan) moduleData(ctx context.Context, file string, runs []piece) {
 		}
 		var key resultcache.Key
 		sc, ok := scanned{}, false
-		if runs := s.a.cache.runCache(); runs != nil {
+		if rc := s.a.cache.runCache(); rc != nil {
+			// No path: a run's findings do not depend on the module's.
 			key = resultcache.Key{
 				Analyzer: Name, AnalyzerVersion: s.a.logicVersion, RulesDigest: s.a.rulesDigest,
 				Part: "module-run", Content: sha256.Sum256(raw),
 			}
-			sc, ok = runs.Get(key)
+			sc, ok = rc.Get(key)
 		}
 		if !ok {
-			// raw is scanned while it is not written; nothing gitleaks
-			// returns refers to it once add has copied the secrets, so the
-			// buffer is reused for the next run.
 			sc = s.a.scanRun(ctx, raw)
 			if ctx.Err() != nil {
 				return

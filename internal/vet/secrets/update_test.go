@@ -44,11 +44,18 @@ func updateModule(t testing.TB, banner string) []byte {
 // moduleInput is a package of a manifest and mod as its runtime module.
 func moduleInput(t testing.TB, mod []byte) *vet.Input {
 	t.Helper()
-	m, err := manifest.Parse([]byte(man), manifest.Options{})
+	return moduleInputAt(t, "plugin.wasm", mod)
+}
+
+// moduleInputAt is moduleInput with the module at path.
+func moduleInputAt(t testing.TB, path string, mod []byte) *vet.Input {
+	t.Helper()
+	mf := strings.Replace(man, `"plugin.wasm"`, `"`+path+`"`, 1)
+	m, err := manifest.Parse([]byte(mf), manifest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"manifest.json": []byte(man), "plugin.wasm": mod}
+	files := map[string][]byte{"manifest.json": []byte(mf), path: mod}
 	return &vet.Input{Package: plugintest.Package(t, files), Manifest: m, Module: mod}
 }
 
@@ -349,7 +356,9 @@ func FuzzLiveMissesNothing(f *testing.F) {
 // string constant (bannerLonger for bannerBase, so every later offset
 // moves): "full" without a cache, as a first vetting does; "incremental"
 // after the previous version was scanned into a fresh cache (that scan is
-// not timed); "unchanged" the same module again, a whole-module hit. The
+// not timed); "all-runs-cached" the new module with every run in the
+// cache but not the module whole; "unchanged" the same module again, a
+// whole-module hit. The
 // package is the manifest and the module. "joined-runs" is the 1.1.0 way
 // of scanning the module's data (runs joined into fragments of about
 // batchBytes), without parsing the module, for comparison.
@@ -386,6 +395,20 @@ func BenchmarkModuleUpdate(b *testing.B) {
 			scanned += a.cache.RunStats().Misses - before.Misses
 		}
 		b.ReportMetric(float64(scanned)/float64(b.N), "runs-scanned/op")
+	})
+	b.Run("all-runs-cached", func(b *testing.B) {
+		// The new module under another path: not found whole, every run
+		// found; what an incremental scan costs besides the changed runs.
+		a.cache = NewCache(resultcache.Limits{})
+		run(b, newIn)
+		moved := moduleInputAt(b, "renamed.wasm", newMod)
+		b.SetBytes(int64(len(newMod)))
+		for b.Loop() {
+			b.StopTimer()
+			a.cache.files = resultcache.New[scanned](resultcache.Limits{})
+			b.StartTimer()
+			run(b, moved)
+		}
 	})
 	b.Run("unchanged", func(b *testing.B) {
 		a.cache = NewCache(resultcache.Limits{})
