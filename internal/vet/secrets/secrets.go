@@ -15,6 +15,7 @@ package secrets
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"time"
 	"unsafe"
 
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -43,7 +45,11 @@ const Name = "secrets"
 
 // Version changes whenever the analyzer's own logic changes; the rule
 // set's version is in each result's Databases.
-const Version = "1.1.0"
+//
+// 1.2.0: a module's data is scanned one printable run at a time (each
+// run's findings its own, whatever lies beside it), and runs are cached
+// one by one.
+const Version = "1.2.0"
 
 // maxDecodeDepth is how many rounds of decoding gitleaks applies to what
 // it scans, each round decoding what the last one produced (base64 of hex
@@ -79,18 +85,61 @@ type Analyzer struct {
 	logicVersion string
 	// cache holds each file's scan across runs; nil scans every file.
 	cache *Cache
+	// keywords finds the rules' keywords (lowercased, as gitleaks
+	// matches them) in a module's printable run; with everyRun, it
+	// decides which runs gitleaks must see (see live).
+	keywords *ahocorasick.Trie
+	// everyRun is set when some rule runs on every fragment, whatever
+	// its keywords: then every run is live.
+	everyRun bool
 }
 
 // Cache holds the scan of each file, so a file an update did not change
-// is not scanned again. Make one with NewCache and share it among the
-// Analyzers of one process (WithCache).
-type Cache = resultcache.Cache[scanned]
+// is not scanned again, and the scan of each printable run of a module's
+// data, so a module an update changed is scanned again only where its
+// data changed. Make one with NewCache and share it among the Analyzers
+// of one process (WithCache). A nil *Cache caches nothing.
+type Cache struct {
+	files *resultcache.Cache[scanned]
+	// runs holds the findings of a module's printable runs, each keyed
+	// by the run's bytes alone: a run's findings do not depend on where
+	// it is, in which module or beside what (see moduleData), so they
+	// are shared by every version and every plugin holding the run, such
+	// as the Go runtime's strings.
+	runs *resultcache.Cache[scanned]
+}
 
-// NewCache returns an empty cache bounded by lim.
-func NewCache(lim resultcache.Limits) *Cache { return resultcache.New[scanned](lim) }
+// NewCache returns an empty cache. Its files and its runs are each bounded
+// by lim, so it holds at most twice lim.
+func NewCache(lim resultcache.Limits) *Cache {
+	return &Cache{files: resultcache.New[scanned](lim), runs: resultcache.New[scanned](lim)}
+}
 
-// scanned is what scanning one file found. A cached one is shared by
-// every run that reuses it: nothing may modify it.
+// Stats counts the lookups of whole files (a module counts as one file)
+// and what the cache holds of them.
+func (c *Cache) Stats() resultcache.Stats { return c.fileCache().Stats() }
+
+// RunStats counts the lookups of a module's printable runs, made when a
+// module is not found whole, and what the cache holds of them.
+func (c *Cache) RunStats() resultcache.Stats { return c.runCache().Stats() }
+
+func (c *Cache) fileCache() *resultcache.Cache[scanned] {
+	if c == nil {
+		return nil
+	}
+	return c.files
+}
+
+func (c *Cache) runCache() *resultcache.Cache[scanned] {
+	if c == nil {
+		return nil
+	}
+	return c.runs
+}
+
+// scanned is what scanning one file, or one printable run of a module,
+// found. A cached one is shared by every run that reuses it: nothing may
+// modify it.
 type scanned struct {
 	hits     []hit
 	segments int
@@ -141,8 +190,19 @@ func newWithRules(rules string) (*Analyzer, error) {
 	a.decoding = decodingCopy(a.plain, maxDecodeDepth)
 	a.rulesDigest = rulesDigest(a.version, rules, maxDecodeDepth)
 	a.logicVersion = Version
+	var keywords []string
 	for _, id := range cfg.OrderedRules {
 		r := cfg.Rules[id]
+		// gitleaks runs a rule without keywords on every fragment: its
+		// regular expression, or, for a rule of paths alone, its path
+		// test, which module data (scanned without a path) passes if the
+		// path expression matches the empty path.
+		if len(r.Keywords) == 0 && (r.Regex != nil || r.Path != nil && r.Path.MatchString("")) {
+			a.everyRun = true
+		}
+		for _, k := range r.Keywords {
+			keywords = append(keywords, strings.ToLower(k))
+		}
 		a.rules = append(a.rules, vet.Rule{
 			ID:          RuleID(r.RuleID),
 			Name:        r.RuleID,
@@ -151,6 +211,7 @@ func newWithRules(rules string) (*Analyzer, error) {
 			Remediation: remediation,
 		})
 	}
+	a.keywords = ahocorasick.NewTrieBuilder().AddStrings(keywords).Build()
 	return a, nil
 }
 
@@ -290,6 +351,9 @@ type hit struct {
 	// ("base64", "hex", "percent", "unicode"); it is empty for a secret
 	// written as it is.
 	encodings []string
+	// located says loc.Offset was found, for a run's hit held relative
+	// to the run: one not found stays at offset 0 when moved to the file.
+	located bool
 }
 
 // fileScan scans one file.
@@ -352,7 +416,7 @@ func (a *Analyzer) scan(ctx context.Context, in *vet.Input, path, modPath string
 			Analyzer: Name, AnalyzerVersion: a.logicVersion, RulesDigest: a.rulesDigest,
 			Part: role + path, Content: sha256.Sum256(data),
 		}
-		if sc, ok := a.cache.Get(key); ok {
+		if sc, ok := a.cache.fileCache().Get(key); ok {
 			return sc, true
 		}
 	}
@@ -362,7 +426,7 @@ func (a *Analyzer) scan(ctx context.Context, in *vet.Input, path, modPath string
 		return scanned{}, false
 	}
 	sc = scanned{hits: fs.hits, segments: segs, decoded: fs.decoded}
-	a.cache.Put(key, sc, sc.size())
+	a.cache.fileCache().Put(key, sc, sc.size())
 	return sc, true
 }
 
@@ -381,11 +445,11 @@ func (s *fileScan) scanFile(ctx context.Context, in *vet.Input, path, modPath st
 			s.binary(ctx, path, appendRuns(nil, piece{data, 0}), false)
 			return 0
 		}
-		var segs []piece
+		var runs []piece
 		for _, seg := range mod.Data {
-			segs = appendRuns(segs, piece{seg.Data, seg.Offset})
+			runs = appendRuns(runs, piece{seg.Data, seg.Offset})
 		}
-		s.binary(ctx, path, segs, false)
+		s.moduleData(ctx, path, runs)
 		return len(mod.Data)
 	case vet.IsText(data):
 		s.text(ctx, path, data)
@@ -404,6 +468,7 @@ func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 	for start := 0; start < len(data) && ctx.Err() == nil; {
 		end := start + textCut(data[start:])
 		chunk := data[start:end]
+		first := len(s.hits)
 		var starts []int
 		for _, f := range s.detect(ctx, asString(chunk), file) {
 			if starts == nil {
@@ -418,6 +483,7 @@ func (s *fileScan) text(ctx context.Context, file string, data []byte) {
 			}
 			s.add(f, loc)
 		}
+		sortHits(s.hits[first:])
 		start = end
 	}
 }
@@ -434,19 +500,22 @@ type piece struct {
 // keywords occurs in it, so small fragments keep the expensive rules on
 // the few places that mention "key" or "token"; joining tiny pieces keeps
 // the fixed cost per fragment (a pass over every rule) from dominating in
-// a Go module's thousands of small data segments.
+// a binary file's thousands of short runs. (A module's runs are scanned
+// one by one instead, skipping those gitleaks would not look at: see
+// moduleData.)
 const batchBytes = 4 << 10
 
-// binary scans bytes that are not text (data segments, an image) as text:
+// binary scans bytes that are not text (an image, a module that does not
+// parse) as text:
 // every byte that is not printable ASCII becomes a line break, so each run
 // of printable bytes is a line and rules anchored on word or line
 // boundaries still work. Pieces are never split, so a multi-line secret
 // (a PEM private key) stays whole. The mapping is byte for byte, so a
 // match's position gives its file offset.
 //
-// Module data is scanned without a file path: gitleaks' path allowlists
-// and path-only rules are about files (lock files, key files), and the
-// path check costs more than the scan of a small segment.
+// A module that does not parse is scanned without a file path, as
+// moduleData scans module data: gitleaks' path allowlists and path-only
+// rules are about files (lock files, key files).
 func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, withPath bool) {
 	for len(pieces) > 0 && ctx.Err() == nil {
 		n, size := 0, 0
@@ -457,6 +526,144 @@ func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, with
 		s.batch(ctx, file, pieces[:n], withPath)
 		pieces = pieces[n:]
 	}
+}
+
+// moduleData scans the printable runs of a module's data segments. Each
+// run is its own gitleaks fragment, as if it were alone in the module, so
+// its findings depend on its bytes alone: never on the runs beside it,
+// nor on how runs are grouped. (Runs joined into one fragment, as binary
+// does, let a rule's match or its keyword prefilter reach from one run
+// into the next, so which runs share a fragment could change findings.)
+// That makes each run's scan cacheable by its bytes: an update that
+// changes one string re-scans the runs that changed and takes the rest,
+// moved to their new offsets, from the cache.
+//
+// Most runs hold no rule keyword and nothing the decoder could decode;
+// gitleaks would run no rule on such a run (live), so it is passed over
+// without a call to gitleaks, whose fixed cost per fragment (a pass over
+// every rule) is that of scanning a short run, and without a cache entry.
+func (s *fileScan) moduleData(ctx context.Context, file string, runs []piece) {
+	// raw holds one run's fragment at a time. Nothing gitleaks returns
+	// refers to it once add has copied the secrets, so it is reused.
+	var raw, lower []byte
+	for _, p := range runs {
+		if ctx.Err() != nil {
+			return
+		}
+		raw = appendFragment(raw[:0], p.data)
+		if !s.a.live(raw, &lower) {
+			continue
+		}
+		var key resultcache.Key
+		sc, ok := scanned{}, false
+		if rc := s.a.cache.runCache(); rc != nil {
+			// No path: a run's findings do not depend on the module's.
+			key = resultcache.Key{
+				Analyzer: Name, AnalyzerVersion: s.a.logicVersion, RulesDigest: s.a.rulesDigest,
+				Part: "module-run", Content: sha256.Sum256(raw),
+			}
+			sc, ok = rc.Get(key)
+		}
+		if !ok {
+			sc = s.a.scanRun(ctx, raw)
+			if ctx.Err() != nil {
+				return
+			}
+			s.a.cache.runCache().Put(key, sc, sc.size())
+		}
+		s.decoded += sc.decoded
+		for _, h := range sc.hits {
+			h.loc.File = file
+			if h.located {
+				h.loc.Offset += p.base
+			}
+			s.hits = append(s.hits, h)
+		}
+	}
+}
+
+// appendFragment appends to dst what gitleaks is given for a run of
+// binary data: the run with every other control byte as a line break
+// (as batch does), then a line break.
+func appendFragment(dst, data []byte) []byte {
+	for _, c := range data {
+		if c < 0x20 && c != '\t' || c > 0x7e {
+			c = '\n'
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '\n')
+}
+
+// live reports whether gitleaks could find anything in the fragment raw
+// (lower is a buffer for its lowercase form). gitleaks runs a rule on a
+// fragment only if one of the rule's keywords occurs in the fragment
+// lowercased, or if it has none (everyRun); it decodes only when there
+// is something to decode, which mayDecode never misses. With neither, it
+// runs no rule and finds nothing, so skipping it changes no finding.
+func (a *Analyzer) live(raw []byte, lower *[]byte) bool {
+	if a.everyRun || mayDecode(asString(raw)) {
+		return true
+	}
+	l := (*lower)[:0]
+	for _, c := range raw {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		l = append(l, c)
+	}
+	*lower = l
+	return a.keywords.MatchFirst(l) != nil
+}
+
+// scanRun scans one run's fragment raw; the hits' offsets are relative to
+// the run and their file is empty, for moduleData to fill in.
+func (a *Analyzer) scanRun(ctx context.Context, raw []byte) scanned {
+	s := &fileScan{a: a}
+	var lines []int
+	for _, f := range s.detect(ctx, asString(raw), "") {
+		if lines == nil {
+			lines = lineStarts(raw)
+		}
+		var loc vet.Location
+		off, n, ok := locate(raw, lines, f)
+		if ok {
+			loc.Offset, loc.Length = int64(off), int64(n)
+		}
+		s.add(f, loc)
+		s.hits[len(s.hits)-1].located = ok
+	}
+	sortHits(s.hits)
+	return scanned{hits: s.hits, decoded: s.decoded}
+}
+
+// sortHits puts the hits of one fragment in the order of their places in
+// it. gitleaks gives a fragment's findings in the order it tries its rules,
+// which is a map's, so without this two scans of the same bytes could
+// list their findings in another order, and a run's cached hits in
+// another order than a scan without the cache.
+func sortHits(hits []hit) {
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(a.loc.Line, b.loc.Line); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.loc.Column, b.loc.Column); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.loc.Offset, b.loc.Offset); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.loc.Length, b.loc.Length); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.rule, b.rule); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.secret, b.secret); c != 0 {
+			return c
+		}
+		return slices.Compare(a.encodings, b.encodings)
+	})
 }
 
 // Bounds of what gitleaks is given at once. Its cost grows with the lines
@@ -557,6 +764,8 @@ func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withP
 	if withPath {
 		path = file
 	}
+	first := len(s.hits)
+	defer func() { sortHits(s.hits[first:]) }()
 	var lines []int
 	for _, f := range s.detect(ctx, asString(buf), path) {
 		if lines == nil {

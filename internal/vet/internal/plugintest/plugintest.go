@@ -6,10 +6,12 @@ package plugintest
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -47,15 +49,29 @@ func ModuleRoot(t testing.TB) string {
 // returns the module's bytes. Each plugin is built once per test binary.
 func Build(t testing.TB, name string) []byte {
 	t.Helper()
+	return BuildEdited(t, name, "", "")
+}
+
+// BuildEdited is Build with the first old in the plugin's main.go
+// replaced by new, as an author's update edits one line: the tree is not
+// written, the edit reaches the compiler as a go build -overlay. An empty
+// old builds the plugin as it is. Each plugin and edit is built once per
+// test binary.
+func BuildEdited(t testing.TB, name, old, new string) []byte {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds WebAssembly modules")
 	}
+	id := name
+	if old != "" {
+		id = fmt.Sprintf("%s with %q for %q", name, new, old)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if b, ok := built[name]; ok {
+	if b, ok := built[id]; ok {
 		return b
 	}
-	if err, ok := errs[name]; ok {
+	if err, ok := errs[id]; ok {
 		t.Fatal(err)
 	}
 	root := ModuleRoot(t)
@@ -66,20 +82,52 @@ func Build(t testing.TB, name string) []byte {
 		}
 		outDir = d // left for the OS to clean: it outlives any one test
 	}
-	out := filepath.Join(outDir, name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./internal/vet/testdata/plugins/"+name)
+	out := filepath.Join(outDir, fmt.Sprintf("%s-%d.wasm", name, len(built)))
+	args := []string{"build", "-buildmode=c-shared", "-trimpath", "-o", out}
+	if old != "" {
+		overlay, err := editOverlay(filepath.Join(root, "internal", "vet", "testdata", "plugins", name, "main.go"), strings.TrimSuffix(out, ".wasm"), old, new)
+		if err != nil {
+			errs[id] = err
+			t.Fatal(err)
+		}
+		args = append(args, "-overlay="+overlay)
+	}
+	cmd := exec.Command("go", append(args, "./internal/vet/testdata/plugins/"+name)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		errs[name] = fmt.Errorf("building plugin %s: %v\n%s", name, err, msg)
-		t.Fatal(errs[name])
+		errs[id] = fmt.Errorf("building plugin %s: %v\n%s", id, err, msg)
+		t.Fatal(errs[id])
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	built[name] = b
+	built[id] = b
 	return b
+}
+
+// editOverlay writes src with old replaced by new as prefix.go, and a go
+// build overlay that puts it in place of src as prefix.json, whose path it
+// returns.
+func editOverlay(src, prefix, old, new string) (string, error) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		return "", fmt.Errorf("plugintest: %s does not hold %q", src, old)
+	}
+	edited := prefix + ".go"
+	if err := os.WriteFile(edited, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		return "", err
+	}
+	js, err := json.Marshal(map[string]map[string]string{"Replace": {src: edited}})
+	if err != nil {
+		return "", err
+	}
+	overlay := prefix + ".json"
+	return overlay, os.WriteFile(overlay, js, 0o644)
 }
 
 // Source returns the text of internal/vet/testdata/plugins/NAME/FILE.
