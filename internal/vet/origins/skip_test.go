@@ -113,3 +113,41 @@ func FuzzScanSameAsEveryByte(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkScan: Scan beside the every-byte loop it replaced, in one run,
+// on the Go source of the vet packages (comments citing URLs, many '/'
+// and ':') and on a word list (no candidate byte at all), as a plugin's
+// text files are.
+func BenchmarkScan(b *testing.B) {
+	var source []byte
+	files, _ := filepath.Glob("../*/*.go")
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil {
+			source = append(source, data...)
+		}
+	}
+	r := rand.New(rand.NewPCG(21, 2))
+	var words []byte
+	for len(words) < 1<<20 {
+		for range 3 + r.IntN(8) {
+			words = append(words, byte('a'+r.IntN(26)))
+		}
+		words = append(words, '\n')
+	}
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"source", source}, {"words", words}} {
+		for _, s := range []struct {
+			name string
+			scan func([]byte) []Hit
+		}{{"skip", Scan}, {"everybyte", scanEveryByte}} {
+			b.Run(in.name+"/"+s.name, func(b *testing.B) {
+				b.SetBytes(int64(len(in.data)))
+				for b.Loop() {
+					s.scan(in.data)
+				}
+			})
+		}
+	}
+}
