@@ -12,13 +12,16 @@ import (
 // limits, enough for a version's pipeline steps and its update's.
 const DefaultPackageCacheBytes = 64 << 20
 
-// packageCache keeps the packages LoadPackage read last, by digest, so
-// that the steps of one version's pipeline (vetting, triage, the SBOMs of
-// its certificate) and the vetting of its next update (which reads it as
-// the previous version) read and check each package once, not once per
-// step. A package is immutable and named by the digest of its bytes, which
-// LoadPackage checked when it read them; what is kept is those checked
-// bytes, so a blob changed at rest afterwards is not read back. Callers
+// packageCache keeps the packages LoadPackage read last, and those
+// SubmitSigned just recorded, by digest, so that the steps of one
+// version's pipeline (vetting, triage, the SBOMs of its certificate) and
+// the vetting of its next update (which reads it as the previous version)
+// read and check each package once, not once per step; a version
+// submitted to the process that vets it is not read back from the blob
+// store at all. A package is immutable and named by the digest of its
+// bytes, which LoadPackage or SubmitSigned checked when it read them; what
+// is kept is those checked bytes, so a blob changed at rest afterwards is
+// not read back. Callers
 // share the cached *pkgfile.Package, whose files must not be modified
 // (pkgfile.Package.File says so). Safe for concurrent use.
 type packageCache struct {

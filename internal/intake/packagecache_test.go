@@ -1,16 +1,22 @@
 package intake_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"gatehouse.dev/gatehouse/internal/intake"
+	"gatehouse.dev/gatehouse/internal/lifecycle"
 	"gatehouse.dev/gatehouse/internal/store"
+	"gatehouse.dev/gatehouse/manifest"
+	"gatehouse.dev/gatehouse/pkgfile"
 )
 
 // countingBlobs counts the packages read from the blob store.
@@ -31,20 +37,24 @@ func (c *countingBlobs) Open(ctx context.Context, digest string) (io.ReadCloser,
 // were read, while a package read again after it was dropped is checked
 // again, so a blob changed at rest is refused.
 func TestLoadPackageKeepsRecentPackages(t *testing.T) {
-	svc, st, blobs := newService(t)
-	counted := &countingBlobs{Blobs: svc.Blobs}
-	svc.Blobs = counted
-	svc.PackageCacheBytes = 5 << 20 / 2 // two of the packages below, not three
+	intakeSvc, st, blobs := newService(t)
 	register(t, st, "cache", publisherKey)
 	ctx := context.Background()
 	var digests []string
 	for _, v := range []string{"1.0.0", "1.0.1", "1.0.2"} {
-		ver, _, err := submit(t, svc, makePackage(t, "cache/p", v, 1<<20))
+		ver, _, err := submit(t, intakeSvc, makePackage(t, "cache/p", v, 1<<20))
 		if err != nil {
 			t.Fatal(err)
 		}
 		digests = append(digests, ver.Digest)
 	}
+	// The packages are loaded by a worker process that did not take the
+	// submissions (the one that did keeps what it recorded:
+	// TestSubmissionKeepsItsPackage).
+	svc := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{}, nil)
+	counted := &countingBlobs{Blobs: blobs}
+	svc.Blobs = counted
+	svc.PackageCacheBytes = 5 << 20 / 2 // two of the packages below, not three
 	load := func(i int) {
 		t.Helper()
 		pkg, err := svc.LoadPackage(ctx, digests[i])
@@ -106,5 +116,69 @@ func TestLoadPackageKeepsRecentPackages(t *testing.T) {
 	load(2) // drops 0
 	if _, err := svc.LoadPackage(ctx, digests[0]); err == nil {
 		t.Fatal("a package changed at rest was served after it left the cache")
+	}
+}
+
+// TestSubmissionKeepsItsPackage: the package a submission read and checked
+// is kept once its blob and record are stored, so vetting it in the same
+// process reads nothing from the blob store; what vetting gets is what
+// reading the stored blob gives (digest, files, bytes). A refused
+// submission keeps nothing: its digest is not served.
+func TestSubmissionKeepsItsPackage(t *testing.T) {
+	svc, st, blobs := newService(t)
+	counted := &countingBlobs{Blobs: blobs}
+	svc.Blobs = counted
+	register(t, st, "kept", publisherKey)
+	ctx := context.Background()
+
+	v, created, err := submit(t, svc, makePackage(t, "kept/p", "1.0.0", 1<<20))
+	if err != nil || !created {
+		t.Fatalf("submitting: created=%v, %v", created, err)
+	}
+	if err := newPipeline(svc, st).RunPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.GetVersion(ctx, v.ID); got.State != lifecycle.InReview {
+		t.Fatalf("the version is %s after vetting, want in_review", got.State)
+	}
+	if n := counted.opens.Load(); n != 0 {
+		t.Errorf("vetting the version just submitted read its package from the blob store %d time(s), want 0", n)
+	}
+
+	kept, err := svc.LoadPackage(ctx, v.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := intake.New(st, blobs, pkgfile.DefaultLimits(), manifest.Options{}, nil)
+	stored, err := fresh.LoadPackage(ctx, v.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.Digest != stored.Digest || kept.Size != stored.Size || !slices.Equal(kept.Files, stored.Files) {
+		t.Fatalf("the kept package (%s, %d bytes, %d files) differs from the stored one (%s, %d bytes, %d files)",
+			kept.Digest, kept.Size, len(kept.Files), stored.Digest, stored.Size, len(stored.Files))
+	}
+	for _, f := range stored.Files {
+		a, _ := kept.File(f.Path)
+		b, _ := stored.File(f.Path)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the kept bytes differ from the stored ones", f.Path)
+		}
+	}
+	if !bytes.Equal(kept.Manifest(), stored.Manifest()) {
+		t.Error("the kept manifest differs from the stored one")
+	}
+
+	// Refused: unsigned, in a namespace that requires signatures.
+	refused := makePackage(t, "kept/p", "1.0.1", 1<<20)
+	if _, _, err := svc.Submit(ctx, publisher, bytes.NewReader(refused)); err == nil {
+		t.Fatal("an unsigned package was accepted")
+	}
+	p, err := pkgfile.Read(bytes.NewReader(refused), pkgfile.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.LoadPackage(ctx, p.Digest); err == nil {
+		t.Error("the package of a refused submission was served")
 	}
 }

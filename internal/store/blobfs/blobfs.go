@@ -33,6 +33,9 @@ const prefix = "sha256:"
 // FS is a store.BlobStore on a local directory.
 type FS struct {
 	dir string
+	// syncFile flushes a staged file to disk: (*os.File).Sync, or a
+	// test's stand-in that holds it back or fails.
+	syncFile func(*os.File) error
 }
 
 var _ store.BlobStore = (*FS)(nil)
@@ -55,7 +58,7 @@ func New(dir string) (*FS, error) {
 	if err := syncDir(filepath.Join(dir, "sha256")); err != nil {
 		return nil, fmt.Errorf("creating blob directory: %w", err)
 	}
-	return &FS{dir: dir}, nil
+	return &FS{dir: dir, syncFile: (*os.File).Sync}, nil
 }
 
 func (f *FS) path(hexDigest string) string {
@@ -63,7 +66,10 @@ func (f *FS) path(hexDigest string) string {
 }
 
 // Stage copies r into dir/tmp while hashing it, refusing more than max
-// bytes, and fsyncs the file. Errors from r are returned wrapped, so a
+// bytes, and starts flushing the file to disk (fsync) in the background:
+// the caller reads the staged bytes (Path) meanwhile, and Commit waits for
+// the flush before the rename that makes the blob visible, so the blob is
+// durable whenever it is there. Errors from r are returned wrapped, so a
 // caller's own limit error still matches with errors.Is.
 func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, error) {
 	if max <= 0 {
@@ -84,13 +90,20 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 	if err != nil {
 		return fail(err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fail(fmt.Errorf("staging a blob: flushing to disk: %w", err))
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(fmt.Errorf("staging a blob: %w", err))
-	}
 	st.hex, st.size = hex.EncodeToString(h.Sum(nil)), n
+	// The flush of a few MB takes milliseconds of waiting on the disk,
+	// which the caller spends reading the bytes it staged instead.
+	st.flushed = make(chan error, 1)
+	go func() {
+		err := f.syncFile(tmp)
+		if err != nil {
+			err = fmt.Errorf("flushing to disk: %w", err)
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		st.flushed <- err
+	}()
 	return st, nil
 }
 
@@ -98,11 +111,24 @@ func (f *FS) Stage(ctx context.Context, r io.Reader, max int64) (store.Staged, e
 var ErrTooLarge = store.ErrTooLarge
 
 type staged struct {
-	fs        *FS
-	tmp       string
-	hex       string
-	size      int64
+	fs   *FS
+	tmp  string
+	hex  string
+	size int64
+	// flushed receives the outcome of the staged file's fsync and close,
+	// once; flush keeps it.
+	flushed   chan error
+	flushErr  error
+	waited    bool
 	committed bool
+}
+
+// flush waits for the staged file's fsync and close to finish.
+func (s *staged) flush() error {
+	if !s.waited {
+		s.flushErr, s.waited = <-s.flushed, true
+	}
+	return s.flushErr
 }
 
 func (s *staged) Digest() string { return prefix + s.hex }
@@ -118,6 +144,9 @@ func (s *staged) Commit(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := s.flush(); err != nil {
+		return fmt.Errorf("storing blob %s: %w", s.Digest(), err)
 	}
 	final := s.fs.path(s.hex)
 	dir := filepath.Dir(final)
@@ -155,6 +184,7 @@ func (s *staged) Abort() error {
 		return nil
 	}
 	s.committed = true // so a second Abort is a no-op as well
+	s.flush()          // its outcome no longer matters; the file is closed after it
 	if err := os.Remove(s.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing staged blob: %w", err)
 	}

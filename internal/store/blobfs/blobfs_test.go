@@ -240,3 +240,63 @@ func BenchmarkStageCommit(b *testing.B) {
 		})
 	}
 }
+
+// TestCommitWaitsForTheStagedFlush guards the background flush of a staged
+// file: the staged bytes can be read while their fsync runs, Commit does
+// not make the blob visible until the fsync returned, and a failed fsync
+// fails Commit, leaving no blob, and Abort removes the staged file.
+func TestCommitWaitsForTheStagedFlush(t *testing.T) {
+	f, dir := newFS(t)
+	ctx := context.Background()
+	release := make(chan error)
+	f.syncFile = func(file *os.File) error {
+		if err := <-release; err != nil {
+			return err
+		}
+		return file.Sync()
+	}
+	data := []byte("the bytes of a package")
+	st, err := f.Stage(ctx, bytes.NewReader(data), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(st.Path()); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("reading the staged bytes during their flush: %q, %v", got, err)
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- st.Commit(ctx) }()
+	select {
+	case err := <-committed:
+		t.Fatalf("Commit returned (%v) before the staged file was flushed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if ok, _ := f.Exists(ctx, st.Digest()); ok {
+		t.Fatal("the blob is visible before its bytes were flushed")
+	}
+	release <- nil
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := f.Exists(ctx, st.Digest()); !ok {
+		t.Fatal("the committed blob is not there")
+	}
+
+	other := []byte("other bytes, whose flush fails")
+	st, err = f.Stage(ctx, bytes.NewReader(other), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release <- errors.New("an I/O error")
+	if err := st.Commit(ctx); err == nil || !strings.Contains(err.Error(), "an I/O error") {
+		t.Fatalf("Commit after a failed flush: %v, want the flush's error", err)
+	}
+	if ok, _ := f.Exists(ctx, st.Digest()); ok {
+		t.Error("a blob whose flush failed was made visible")
+	}
+	if err := st.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(tmp) != 0 {
+		t.Errorf("Abort left %d files in tmp", len(tmp))
+	}
+}

@@ -24,6 +24,7 @@
 package diff
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -218,8 +219,8 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	curOrigins, firstSeen := originSet(in.Package.Files, in.Package.File, modPath, in.Module, curMod)
-	oldOrigins, _ := originSet(prev.Package.Files, prev.Package.File, prevModPath, prevModBytes, oldMod)
+	curOrigins, firstSeen, scans := originSet(in.Package.Files, in.Package.File, modPath, curMod, nil)
+	oldOrigins, _, _ := originSet(prev.Package.Files, prev.Package.File, prevModPath, oldMod, scans)
 	d.Origins = compare(oldOrigins, curOrigins)
 	for _, o := range d.Origins.Added {
 		rep.Findings = append(rep.Findings, vet.Finding{
@@ -323,22 +324,45 @@ func exportSet(m *wasmfile.Module) []string {
 // files (but not the manifest or licence texts), with where each was first
 // seen. It looks where the capabilities analyzer looks, with the same
 // scanner, so the two agree on what an origin is.
-func originSet(files []pkgEntry, file func(string) ([]byte, bool), modPath string, modBytes []byte, mod *wasmfile.Module) ([]string, map[string]vet.Location) {
+//
+// An update shares most of its bytes with the version before it (every
+// unchanged file, most of the module's data segments), and the scanner's
+// hits depend on the bytes alone: given prior, what a first call scanned,
+// a file or data segment with the same bytes as there (compared in full)
+// takes its hits from there instead of being scanned again. What it
+// returns is the same as without prior.
+func originSet(files []pkgEntry, file func(string) ([]byte, bool), modPath string, mod *wasmfile.Module, prior *scanned) ([]string, map[string]vet.Location, *scanned) {
 	seen := map[string]vet.Location{}
 	var list []string
-	add := func(h origins.Hit, loc vet.Location) {
+	sc := &scanned{files: map[string]scannedFile{}, segHits: map[int][]origins.Hit{}}
+	// first reports whether the hit names an origin not seen before, which
+	// the caller then places (a location is worked out only for those).
+	first := func(h origins.Hit) bool {
 		if origins.Wellknown(h.Host) {
-			return
+			return false
 		}
-		if _, ok := seen[h.Origin]; !ok {
-			seen[h.Origin] = loc
-			list = append(list, h.Origin)
+		if _, ok := seen[h.Origin]; ok {
+			return false
 		}
+		list = append(list, h.Origin)
+		return true
 	}
 	if mod != nil {
-		for _, seg := range mod.Data {
-			for _, h := range origins.Scan(seg.Data) {
-				add(h, vet.Location{File: modPath, Offset: seg.Offset + int64(h.Offset)})
+		sc.segments = mod.Data
+		for i, seg := range mod.Data {
+			var hits []origins.Hit
+			if prior != nil && i < len(prior.segments) && bytes.Equal(prior.segments[i].Data, seg.Data) {
+				hits = prior.segHits[i]
+			} else {
+				hits = origins.Scan(seg.Data)
+			}
+			if len(hits) > 0 {
+				sc.segHits[i] = hits
+			}
+			for _, h := range hits {
+				if first(h) {
+					seen[h.Origin] = vet.Location{File: modPath, Offset: seg.Offset + int64(h.Offset)}
+				}
 			}
 		}
 	}
@@ -347,15 +371,51 @@ func originSet(files []pkgEntry, file func(string) ([]byte, bool), modPath strin
 			continue
 		}
 		data, _ := file(e.Path)
-		if !vet.IsText(data) {
+		var s scannedFile
+		if p, ok := prior.file(e.Path); ok && bytes.Equal(p.data, data) {
+			s = p
+		} else {
+			s = scannedFile{data: data, text: vet.IsText(data)}
+			if s.text {
+				s.hits = origins.Scan(data)
+			}
+		}
+		sc.files[e.Path] = s
+		if !s.text {
 			continue
 		}
-		for _, h := range origins.Scan(data) {
-			line, col := vet.LineCol(data, h.Offset)
-			add(h, vet.Location{File: e.Path, Line: line, Column: col})
+		for _, h := range s.hits {
+			if first(h) {
+				line, col := vet.LineCol(data, h.Offset)
+				seen[h.Origin] = vet.Location{File: e.Path, Line: line, Column: col}
+			}
 		}
 	}
-	return list, seen
+	return list, seen, sc
+}
+
+// scanned is what one originSet call scanned: each file's bytes, whether
+// they are text and the scanner's hits in them, by path; the module's data
+// segments and the hits in those that have any, by index (a module holds
+// tens of thousands of small segments, few with an origin).
+type scanned struct {
+	files    map[string]scannedFile
+	segments []wasmfile.DataSegment
+	segHits  map[int][]origins.Hit
+}
+
+type scannedFile struct {
+	data []byte
+	text bool
+	hits []origins.Hit
+}
+
+func (sc *scanned) file(path string) (scannedFile, bool) {
+	if sc == nil {
+		return scannedFile{}, false
+	}
+	s, ok := sc.files[path]
+	return s, ok
 }
 
 func compareFiles(old, cur []pkgEntry) FileChange {

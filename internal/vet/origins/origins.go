@@ -33,6 +33,7 @@
 package origins
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"path"
@@ -72,7 +73,13 @@ var schemes = []string{"https", "http", "wss", "ws", "ftp"}
 // Scan returns the origins in data, in order of offset.
 func Scan(data []byte) []Hit {
 	var hits []Hit
+	next := newCandidates()
 	for i := 0; i < len(data) && len(hits) < MaxHits; i++ {
+		// Only ':', '/' and '@' can start a match: go straight to the
+		// next one (most bytes are none of them).
+		if i = next.from(data, i); i == len(data) {
+			break
+		}
 		switch data[i] {
 		case ':':
 			// "scheme://": look back for the scheme.
@@ -120,6 +127,36 @@ func Scan(data []byte) []Hit {
 		}
 	}
 	return hits
+}
+
+// candidates finds the bytes where a match can start (':', '/', '@') with
+// bytes.IndexByte, which looks at many bytes at a time, keeping the next
+// position of each so that the data is searched once for each of them.
+type candidates struct {
+	// pos holds the next position of each of candidateBytes found so far
+	// (len(data) when there is none left); -1 before the first search.
+	pos [3]int
+}
+
+var candidateBytes = [3]byte{':', '/', '@'}
+
+func newCandidates() candidates { return candidates{pos: [3]int{-1, -1, -1}} }
+
+// from returns the first position at or after i holding a candidate byte,
+// or len(data).
+func (c *candidates) from(data []byte, i int) int {
+	first := len(data)
+	for k, b := range candidateBytes {
+		if c.pos[k] < i {
+			if n := bytes.IndexByte(data[i:], b); n >= 0 {
+				c.pos[k] = i + n
+			} else {
+				c.pos[k] = len(data)
+			}
+		}
+		first = min(first, c.pos[k])
+	}
+	return first
 }
 
 // schemeBefore returns the network scheme that ends at colon (data[colon]
