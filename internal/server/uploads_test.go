@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 
 // slowUpload starts an upload of p as token whose body stops after its
 // first bytes until release is closed; it returns the answer's status
-// and error code once the server answers.
+// and error code once the server answers. The request asks to continue
+// (Expect: 100-continue) and waits for the server's go-ahead before it
+// sends a byte, so an upload the server refuses without reading (429)
+// is answered at once instead of the server waiting for its body.
 func (e *env) slowUpload(token string, p []byte, release <-chan struct{}) <-chan [2]string {
 	e.t.Helper()
 	env, err := intake.Sign(context.Background(), e.key, p)
@@ -37,9 +41,12 @@ func (e *env) slowUpload(token string, p []byte, release <-chan struct{}) <-chan
 	req, _ := http.NewRequest("POST", e.http.URL+"/api/v1/submissions", pr)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set(api.SignatureHeader, base64.StdEncoding.EncodeToString(sig))
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 	done := make(chan [2]string, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		defer client.CloseIdleConnections()
+		resp, err := client.Do(req)
 		if err != nil {
 			done <- [2]string{"error", err.Error()}
 			return
@@ -60,10 +67,26 @@ func TestUploadSlotsAreTakenAfterAuthentication(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.MaxConcurrentUploads = 1 })
 	e.register(e.tokens["publisher"], "acme")
 	release := make(chan struct{})
-	first := e.slowUpload(e.tokens["publisher"], pkg(t, "acme/slow", "1.0.0", "a"), release)
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	// A failure below must not leave the slow upload holding the server
+	// open for the cleanup to wait on.
+	defer free()
+	slow := pkg(t, "acme/slow", "1.0.0", "a")
+	first := e.slowUpload(e.tokens["publisher"], slow, release)
 	// Wait until the first upload holds the slot: a second one is refused.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case got := <-first:
+			if got[0] != "429 Too Many Requests" {
+				t.Fatalf("the slow upload ended before it was let go on: %v", got)
+			}
+			// A probe below held the slot when the slow upload came:
+			// it starts again.
+			first = e.slowUpload(e.tokens["publisher"], slow, release)
+		default:
+		}
 		resp, b := e.submit(e.tokens["publisher"], pkg(t, "acme/other", "1.0.0", "b"))
 		if resp.StatusCode == http.StatusTooManyRequests {
 			if resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "too_many_uploads") {
@@ -82,11 +105,12 @@ func TestUploadSlotsAreTakenAfterAuthentication(t *testing.T) {
 			t.Errorf("an anonymous upload (token %q) while the slots are full: %d %s, want 401", tok, resp.StatusCode, b)
 		}
 	}
-	close(release)
+	free()
 	if got := <-first; got[0] != "202 Accepted" {
 		t.Fatalf("the slow upload, once finished: %v", got)
 	}
-	if resp, b := e.submit(e.tokens["publisher"], pkg(t, "acme/other", "1.0.0", "b")); resp.StatusCode != http.StatusAccepted {
+	// A package not sent before (a probe above may have been accepted).
+	if resp, b := e.submit(e.tokens["publisher"], pkg(t, "acme/after", "1.0.0", "c")); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("an upload after the slot was freed: %d %s", resp.StatusCode, b)
 	}
 }
