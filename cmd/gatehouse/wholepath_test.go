@@ -709,6 +709,22 @@ func (w *wpState) breakdown(b *testing.B, id string, start, seen time.Time) map[
 		prevEnd = s.end
 	}
 	st["5 certified → seen by poll"] = seen.Sub(prevEnd)
+	// When each analyzer ran inside the vet step, which shows what waited
+	// for a core: start → end, in ms from the step's start.
+	if vet, ok := find("pipeline.vet"); ok {
+		var runs []span
+		for _, s := range spans {
+			if s.analyzer != "" {
+				runs = append(runs, s)
+			}
+		}
+		sort.Slice(runs, func(i, j int) bool { return runs[i].start.Before(runs[j].start) })
+		var tl []string
+		for _, s := range runs {
+			tl = append(tl, fmt.Sprintf("%s %d→%d", s.analyzer, s.start.Sub(vet.start).Milliseconds(), s.end.Sub(vet.start).Milliseconds()))
+		}
+		b.Logf("%s: vet timeline (ms): %s", id, strings.Join(tl, ", "))
+	}
 	for _, s := range spans {
 		if s.analyzer != "" {
 			st["3 analyzer "+s.analyzer] = s.dur()
