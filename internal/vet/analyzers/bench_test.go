@@ -206,7 +206,7 @@ func BenchmarkVetUpdate(b *testing.B) {
 // and packed as an author would. Each iteration vets a new version whose
 // main.go differs from the last in one error message, so the module's
 // bytes differ too: gosec, the reproducible rebuild (a go build with the
-// toolchain's build cache) and the 16 behaviour scenarios all run. Building
+// toolchain's build cache) and the 6 behaviour scenarios all run. Building
 // and packing each version is not timed.
 //
 // mode=baseline has no result caches and runs the scenarios compiled

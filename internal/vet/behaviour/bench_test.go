@@ -38,7 +38,7 @@ func BenchmarkAnalyzeExample(b *testing.B) {
 	}
 }
 
-// BenchmarkAnalyzeUpdate runs the counter example's 16 scenarios (each
+// BenchmarkAnalyzeUpdate runs the counter example's 6 scenarios (each
 // run twice) on a new version each iteration, as vetting an update does:
 // the module's bytes differ from every earlier version's (a custom
 // section names the version, so the code is the same size and the
