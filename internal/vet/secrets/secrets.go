@@ -582,9 +582,9 @@ func (s *fileScan) moduleData(ctx context.Context, file string, runs []piece) {
 	}
 }
 
-// appendFragment appends to dst what gitleaks is given for a run of
-// binary data: the run with every other control byte as a line break
-// (as batch does), then a line break.
+// appendFragment appends to dst what gitleaks is given for a piece of
+// binary data: the piece with every control byte other than a tab as a
+// line break, then a line break.
 func appendFragment(dst, data []byte) []byte {
 	for _, c := range data {
 		if c < 0x20 && c != '\t' || c > 0x7e {
@@ -752,13 +752,7 @@ func (s *fileScan) batch(ctx context.Context, file string, pieces []piece, withP
 	starts := make([]int, len(pieces)) // where each piece starts in buf
 	for i, p := range pieces {
 		starts[i] = len(buf)
-		for _, c := range p.data {
-			if c < 0x20 && c != '\t' || c > 0x7e {
-				c = '\n'
-			}
-			buf = append(buf, c)
-		}
-		buf = append(buf, '\n')
+		buf = appendFragment(buf, p.data)
 	}
 	path := ""
 	if withPath {
