@@ -112,8 +112,11 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 	s := k.sum()
 	c.mu.Lock()
 	el, ok := c.byKey[s]
+	var v V
 	if ok {
 		c.lru.MoveToFront(el)
+		// Read under the lock: Put replaces an entry's value in place.
+		v = el.Value.(*entry[V]).val
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -121,7 +124,7 @@ func (c *Cache[V]) Get(k Key) (V, bool) {
 		return zero, false
 	}
 	c.hits.Add(1)
-	return el.Value.(*entry[V]).val, true
+	return v, true
 }
 
 // Put holds v under k; size is what v costs in bytes, as near as the
