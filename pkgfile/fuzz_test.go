@@ -96,6 +96,26 @@ func FuzzNameRules(f *testing.F) {
 // must have.
 func checkRead(t *testing.T, data []byte) {
 	p, err := Read(bytes.NewReader(data), fuzzLimits)
+	// The same input with every file but the first held out of memory
+	// reads the same: the same refusal, or the same files.
+	spillLim := fuzzLimits
+	spillLim.MaxMemoryBytes = 1
+	sp, serr := Read(bytes.NewReader(data), spillLim)
+	if (err == nil) != (serr == nil) || (err != nil && err.Error() != serr.Error()) {
+		t.Fatalf("held in memory: %v; held out of memory: %v", err, serr)
+	}
+	if err == nil {
+		if !slices.Equal(p.Files, sp.Files) || p.Digest != sp.Digest {
+			t.Fatalf("held out of memory the package reads as %v, want %v", sp.Files, p.Files)
+		}
+		for _, e := range p.Files {
+			a, _ := p.File(e.Path)
+			b, ok := sp.File(e.Path)
+			if !ok || !bytes.Equal(a, b) {
+				t.Fatalf("%q reads differently held out of memory", e.Path)
+			}
+		}
+	}
 	if err != nil {
 		var re *RefusalError
 		if !errors.As(err, &re) {

@@ -2,7 +2,8 @@ package pkgfile
 
 import "fmt"
 
-// Limits bound what Read accepts. Every field must be positive.
+// Limits bound what Read accepts and what it holds. Every field must be
+// positive, but MaxMemoryBytes may be 0.
 type Limits struct {
 	// MaxPackageBytes bounds the compressed package, as read.
 	MaxPackageBytes int64
@@ -18,6 +19,11 @@ type Limits struct {
 	MaxPathLen int
 	// MaxDepth bounds the number of slash-separated components of a path.
 	MaxDepth int
+	// MaxMemoryBytes bounds the file contents a Package holds in memory.
+	// A file that would take the total past it is written to a temporary
+	// file instead (see Read) and read back on each File call. 0 holds
+	// every file in memory.
+	MaxMemoryBytes int64
 }
 
 // DefaultLimits returns the limits the marketplace applies to uploads.
@@ -29,6 +35,14 @@ type Limits struct {
 // allows vendored source while keeping per-entry bookkeeping small; 255 bytes
 // is the common file-name limit of file systems and keeps paths printable;
 // depth 16 is deeper than any sane source tree and stops path-building games.
+//
+// 8 MiB held in memory keeps a typical plugin (a module of a few MiB and its
+// text files) whole, so reading its files costs nothing, while a package of
+// vendored source or a large debug module costs a vetting process 8 MiB,
+// not up to the 256 MiB it unpacks to: a worker vets two versions at once,
+// each beside its previous version, and the garbage collector lets the heap
+// grow to twice what is held, so what it holds per package counts eight
+// times. (Without the bound a worker could need 4 GiB for packages alone.)
 func DefaultLimits() Limits {
 	return Limits{
 		MaxPackageBytes: 100 << 20,
@@ -37,6 +51,7 @@ func DefaultLimits() Limits {
 		MaxFiles:        10_000,
 		MaxPathLen:      255,
 		MaxDepth:        16,
+		MaxMemoryBytes:  8 << 20,
 	}
 }
 
@@ -54,6 +69,8 @@ func (l Limits) validate() error {
 		return fmt.Errorf("pkgfile: invalid limits: MaxPathLen must be positive, got %d", l.MaxPathLen)
 	case l.MaxDepth <= 0:
 		return fmt.Errorf("pkgfile: invalid limits: MaxDepth must be positive, got %d", l.MaxDepth)
+	case l.MaxMemoryBytes < 0:
+		return fmt.Errorf("pkgfile: invalid limits: MaxMemoryBytes must be 0 (hold every file in memory) or positive, got %d", l.MaxMemoryBytes)
 	}
 	return nil
 }

@@ -32,21 +32,32 @@ type Package struct {
 	// Files lists the files sorted by path, without SHA256SUMS.
 	Files []Entry
 
-	data map[string][]byte
+	data    map[string][]byte // the files held in memory
+	spilled map[string]span   // the files held in spill (Limits.MaxMemoryBytes)
+	spill   *spillFile
 }
 
-// File returns the contents of the file at path. The slice is shared with the
-// Package and must not be modified. Small files are stored end to end in
-// blocks of a few MiB, so a slice kept after the Package is dropped keeps
-// its whole block in memory: copy what outlives the Package.
+// File returns the contents of the file at path. The slice must not be
+// modified. A file held in memory is shared with the Package; small files
+// are stored end to end in blocks of a few MiB, so a slice kept after the
+// Package is dropped keeps its whole block in memory: copy what outlives
+// the Package. A file past Limits.MaxMemoryBytes is read back from the
+// package's temporary file into a new slice on every call; File panics if
+// that read fails (see readSpilled).
 func (p *Package) File(path string) ([]byte, bool) {
-	b, ok := p.data[path]
-	return b, ok
+	if b, ok := p.data[path]; ok {
+		return b, true
+	}
+	if at, ok := p.spilled[path]; ok {
+		return p.readSpilled(path, at), true
+	}
+	return nil, false
 }
 
 // Manifest returns the raw manifest.json, which every package holds.
 func (p *Package) Manifest() []byte {
-	return p.data[ManifestPath]
+	b, _ := p.File(ManifestPath)
+	return b
 }
 
 // ReadFile opens and reads the package at path; see Read.
@@ -77,9 +88,14 @@ func ReadFile(path string, lim Limits) (*Package, error) {
 // *RefusalError when the package breaks a rule, and another error when r
 // itself fails. The digest covers exactly the bytes read from r.
 //
-// Read holds every file in memory; lim.MaxTotalBytes bounds that memory.
-// Files are held in little more than their bytes (1.5% more on packages of
-// source files; see blocks), without the compressed form.
+// Read holds the files in memory up to lim.MaxMemoryBytes, in little more
+// than their bytes (1.5% more on packages of source files; see blocks),
+// without the compressed form. A file that does not fit in what is left of
+// that bound goes to one temporary file per package, in os.TempDir,
+// removed from its folder at once where the system allows it and closed
+// when the Package is garbage-collected (see spill.go). With
+// MaxMemoryBytes 0 every file is held in memory, and lim.MaxTotalBytes
+// bounds that memory.
 func Read(r io.Reader, lim Limits) (*Package, error) {
 	if err := lim.validate(); err != nil {
 		return nil, err
@@ -104,9 +120,23 @@ type reader struct {
 	br     *bufio.Reader
 	stream *streamReader
 	blocks blocks
+	held   int64      // bytes of files held in memory
+	spill  *spillFile // until attached to the Package
 }
 
 func (rd *reader) read() (*Package, error) {
+	p, err := rd.readPackage()
+	if err != nil {
+		if rd.spill != nil {
+			rd.spill.close() // a refused package leaves nothing behind
+		}
+		return nil, err
+	}
+	rd.attach(p)
+	return p, nil
+}
+
+func (rd *reader) readPackage() (*Package, error) {
 	magic, err := rd.br.Peek(2)
 	if err != nil {
 		switch {
@@ -198,11 +228,26 @@ func (rd *reader) readTar(p *Package) error {
 		}
 		prev = name
 
-		data, err := rd.readData(tr, hdr)
-		if err != nil {
-			return err
+		var (
+			data    []byte
+			head    []byte // the first bytes, for the nested archive check
+			sum     [sha256.Size]byte
+			at      span
+			spilled = count > 1 && rd.spills(hdr.Size)
+		)
+		if spilled {
+			// The header's size only places the file: spillData
+			// enforces the limits on the bytes it copies.
+			if at, sum, head, err = rd.spillData(tr, hdr); err != nil {
+				return err
+			}
+		} else {
+			if data, err = rd.readData(tr, hdr); err != nil {
+				return err
+			}
+			at.n, head = int64(len(data)), data
 		}
-		dataEnd = rd.stream.n + blockPadding(int64(len(data)))
+		dataEnd = rd.stream.n + blockPadding(at.n)
 
 		if count == 1 {
 			var r *RefusalError
@@ -211,11 +256,13 @@ func (rd *reader) readTar(p *Package) error {
 			}
 			continue
 		}
-		if kind := nestedArchive(data); kind != "" {
+		if kind := nestedArchive(head); kind != "" {
 			return refuse(name, RuleNestedArchive, "the file is a %s archive; nested archives are refused because they can hide a decompression bomb", kind)
 		}
-		sum := sha256.Sum256(data)
-		e := Entry{Path: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		if !spilled {
+			sum = sha256.Sum256(data)
+		}
+		e := Entry{Path: name, Size: at.n, SHA256: hex.EncodeToString(sum[:])}
 		want, ok := sums[name]
 		if !ok {
 			return refuse(name, RuleChecksumsUnlisted, "the file is not listed in SHA256SUMS")
@@ -225,7 +272,15 @@ func (rd *reader) readTar(p *Package) error {
 		}
 		delete(sums, name)
 		p.Files = append(p.Files, e)
-		p.data[name] = data
+		if spilled {
+			if p.spilled == nil {
+				p.spilled = make(map[string]span)
+			}
+			p.spilled[name] = at
+		} else {
+			p.data[name] = data
+			rd.held += at.n
+		}
 	}
 	if count == 0 && rd.stream.n == 2*blockSize {
 		return refuse(SumsPath, RuleChecksumsMissing, "the package holds no files")
@@ -239,7 +294,8 @@ func (rd *reader) readTar(p *Package) error {
 	if len(sums) > 0 {
 		return refuse(slices.Min(slices.Collect(maps.Keys(sums))), RuleChecksumsMissingFile, "SHA256SUMS lists the file but the package does not hold it")
 	}
-	if _, ok := p.data[ManifestPath]; !ok {
+	_, held := p.data[ManifestPath]
+	if _, spilled := p.spilled[ManifestPath]; !held && !spilled {
 		return refuse(ManifestPath, RuleManifestMissing, "every package must hold manifest.json at its root")
 	}
 	return nil
@@ -278,7 +334,9 @@ func checkFormat(hdr *tar.Header) *RefusalError {
 	if hdr.Format != tar.FormatUSTAR && hdr.Format != tar.FormatPAX {
 		return refuse(name, RuleTarFormat, "the header is in %v format; packages use USTAR and PAX headers only", hdr.Format)
 	}
-	for key := range hdr.PAXRecords {
+	// Sorted, so that the same package is always refused with the same
+	// message.
+	for _, key := range slices.Sorted(maps.Keys(hdr.PAXRecords)) {
 		if key != "path" {
 			return refuse(name, RulePAXRecord, "the header has the PAX record %q; only \"path\" is allowed", key)
 		}
@@ -295,18 +353,11 @@ func checkFormat(hdr *tar.Header) *RefusalError {
 // actually read. The header's size only lets it refuse sooner.
 func (rd *reader) readData(tr *tar.Reader, hdr *tar.Header) ([]byte, error) {
 	name := hdr.Name
-	max := rd.lim.MaxFileBytes
-	if name == SumsPath {
-		max = min(max, maxSumsBytes(rd.lim))
-	}
-	if hdr.Size > max {
-		return nil, refuse(name, RuleFileSize, "the file is %d bytes; the limit is %d", hdr.Size, max)
-	}
-	if left := rd.stream.max - rd.stream.n; hdr.Size > left {
-		return nil, refuse(name, RuleTotalSize, "the file is %d bytes, more than the %d bytes left of the %d-byte limit on the uncompressed package", hdr.Size, left, rd.stream.max)
+	max, err := rd.checkSize(hdr)
+	if err != nil {
+		return nil, err
 	}
 	var data []byte
-	var err error
 	if name != SumsPath && hdr.Size <= maxPackedBytes {
 		data, err = rd.blocks.read(tr, name, hdr.Size)
 	} else {
@@ -319,6 +370,23 @@ func (rd *reader) readData(tr *tar.Reader, hdr *tar.Header) ([]byte, error) {
 		return nil, refuse(name, RuleFileSize, "the file is larger than the limit of %d bytes", max)
 	}
 	return data, nil
+}
+
+// checkSize refuses an entry whose header's size is over a limit already,
+// and returns the most bytes it may hold.
+func (rd *reader) checkSize(hdr *tar.Header) (int64, error) {
+	name := hdr.Name
+	max := rd.lim.MaxFileBytes
+	if name == SumsPath {
+		max = min(max, maxSumsBytes(rd.lim))
+	}
+	if hdr.Size > max {
+		return 0, refuse(name, RuleFileSize, "the file is %d bytes; the limit is %d", hdr.Size, max)
+	}
+	if left := rd.stream.max - rd.stream.n; hdr.Size > left {
+		return 0, refuse(name, RuleTotalSize, "the file is %d bytes, more than the %d bytes left of the %d-byte limit on the uncompressed package", hdr.Size, left, rd.stream.max)
+	}
+	return max, nil
 }
 
 // A package's small files are stored end to end in shared blocks rather

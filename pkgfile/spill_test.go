@@ -1,0 +1,227 @@
+package pkgfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sourcePackage writes a package of about size bytes of source-like files
+// (one large one among them, a module's size) and returns it with its files.
+func sourcePackage(t testing.TB, size int) ([]byte, []File) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	files := []File{{ManifestPath, testManifest}}
+	var n int
+	for i := 0; n < size; i++ {
+		m := 1 + rng.IntN(32<<10)
+		if i == 7 {
+			m = 3 << 20
+		}
+		data := make([]byte, m)
+		for j := range data {
+			data[j] = 'a' + byte(rng.IntN(26))
+		}
+		files = append(files, File{fmt.Sprintf("src/%03d/f%d.go", i/40, i), data})
+		n += m
+	}
+	var buf bytes.Buffer
+	if _, err := Write(&buf, files); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), files
+}
+
+// TestReadHoldsAtMostMaxMemoryBytes: past Limits.MaxMemoryBytes a
+// package's files are held in a temporary file, not the heap, and read
+// back exactly as written; the temporary file is never left in its folder.
+func TestReadHoldsAtMostMaxMemoryBytes(t *testing.T) {
+	pkg, files := sourcePackage(t, 16<<20)
+	for _, tc := range []struct {
+		name string
+		max  int64
+	}{
+		{"everything in memory", 0},
+		{"4 MiB in memory", 4 << 20},
+		{"nothing past the first byte", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			lim := DefaultLimits()
+			lim.MaxMemoryBytes = tc.max
+			before := heapLive()
+			p, err := Read(bytes.NewReader(pkg), lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := int64(heapLive()) - int64(before)
+			// The index (paths, digests, the map) is about 250 bytes a file.
+			bound := int64(len(files)) * 256
+			if tc.max > 0 {
+				bound += tc.max + tc.max/50
+			} else {
+				bound += 17 << 20
+			}
+			t.Logf("%d files, %d bytes compressed: %d bytes held in the heap", len(files), len(pkg), held)
+			if held > bound {
+				t.Errorf("with MaxMemoryBytes %d a package of %d files holds %d bytes of heap; want at most %d", tc.max, len(files), held, bound)
+			}
+			if left, _ := os.ReadDir(tmp); runtime.GOOS != "windows" && len(left) != 0 {
+				t.Errorf("the temporary file is left in TMPDIR: %v", left)
+			}
+			if len(p.Files) != len(files) {
+				t.Fatalf("%d files read, %d written", len(p.Files), len(files))
+			}
+			for _, f := range files {
+				for range 2 { // a second read of a held-out file reads it again
+					b, ok := p.File(f.Path)
+					if !ok || !bytes.Equal(b, f.Data) {
+						t.Fatalf("%s reads back as %d bytes (found %v), want its %d bytes", f.Path, len(b), ok, len(f.Data))
+					}
+				}
+			}
+			if !bytes.Equal(p.Manifest(), testManifest) {
+				t.Errorf("Manifest() = %q", p.Manifest())
+			}
+			runtime.KeepAlive(p)
+			runtime.KeepAlive(files)
+		})
+	}
+}
+
+// TestHeldOutFileIsACopy: a held-out file is read into a slice of its
+// own each time, so a caller that writes to one (which it must not) does
+// not change what the next caller reads.
+func TestHeldOutFileIsACopy(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxMemoryBytes = 1
+	p, err := Read(bytes.NewReader(validPackage(t, File{"a.txt", []byte("first")})), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := p.File("a.txt")
+	copy(a, "XXXXX")
+	if b, _ := p.File("a.txt"); string(b) != "first" {
+		t.Errorf("a.txt reads %q after a caller wrote to its copy", b)
+	}
+}
+
+// openFiles counts this process's open file descriptors (Linux).
+func openFiles(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here:", err)
+	}
+	return len(fds)
+}
+
+// TestRefusedPackageLeavesNoTemporaryFile: a package refused after some
+// of its files went to the temporary file closes it before Read returns.
+func TestRefusedPackageLeavesNoTemporaryFile(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	// y.txt's bytes do not match its SHA256SUMS line: refused after x.txt
+	// was held out.
+	raw := rawBaseListing([]File{{"x.txt", big}, {"y.txt", []byte("listed")}},
+		rawFile("x.txt", big), rawFile("y.txt", []byte("actual")))
+	lim := DefaultLimits()
+	lim.MaxMemoryBytes = 1
+	before := openFiles(t)
+	_, err := Read(bytes.NewReader(gz(t, raw)), lim)
+	var re *RefusalError
+	if !errors.As(err, &re) || re.Rule != RuleChecksumMismatch {
+		t.Fatalf("Read = %v; want the checksum mismatch", err)
+	}
+	if after := openFiles(t); after != before {
+		t.Errorf("%d files open after the refusal, %d before: the temporary file was not closed", after, before)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+}
+
+// TestHeldOutFilesGoWithThePackage: the temporary file is closed once
+// the Package is garbage-collected, so a worker that reads packages all
+// day does not run out of file descriptors or disk.
+func TestHeldOutFilesGoWithThePackage(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxMemoryBytes = 1
+	pkg := validPackage(t, File{"a.txt", []byte("held out")})
+	before := openFiles(t)
+	for range 20 {
+		p, err := Read(bytes.NewReader(pkg), lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := p.File("a.txt"); string(b) != "held out" {
+			t.Fatalf("a.txt = %q", b)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC() // cleanups run after the collection that finds the Package gone
+		after := openFiles(t)
+		if after <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d files open, %d before reading 20 packages: their temporary files were not closed", after, before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTemporaryFolderErrorNamesTheFix: when the temporary file cannot be
+// created, Read says where it tried and how to fix it, and it is not a
+// refusal: the package may be fine.
+func TestTemporaryFolderErrorNamesTheFix(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	lim := DefaultLimits()
+	lim.MaxMemoryBytes = 1
+	_, err := Read(bytes.NewReader(validPackage(t, File{"a.txt", []byte("x")})), lim)
+	var re *RefusalError
+	if err == nil || errors.As(err, &re) {
+		t.Fatalf("Read = %v; want an error that is not a refusal", err)
+	}
+	for _, want := range []string{"temporary file", "TMPDIR", "MaxMemoryBytes"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// TestHeldOutFilesHaveTheirDigests: Files lists the same sizes and
+// SHA-256s whether a file is held in memory or not.
+func TestHeldOutFilesHaveTheirDigests(t *testing.T) {
+	pkg, files := sourcePackage(t, 1<<20)
+	lim := DefaultLimits()
+	lim.MaxMemoryBytes = 256 << 10
+	p, err := Read(bytes.NewReader(pkg), lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]Entry, 0, len(files))
+	for _, f := range files {
+		s := sha256.Sum256(f.Data)
+		want = append(want, Entry{Path: f.Path, Size: int64(len(f.Data)), SHA256: hex.EncodeToString(s[:])})
+	}
+	slices.SortFunc(want, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	if !slices.Equal(p.Files, want) {
+		t.Errorf("Files differ from what was written")
+	}
+	if len(p.spilled) == 0 || len(p.data) == 0 {
+		t.Errorf("%d files held in memory, %d out of it; want some of each", len(p.data), len(p.spilled))
+	}
+}
