@@ -29,7 +29,6 @@ import (
 	"time"
 	"unsafe"
 
-	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -88,7 +87,7 @@ type Analyzer struct {
 	// keywords finds the rules' keywords (lowercased, as gitleaks
 	// matches them) in a module's printable run; with everyRun, it
 	// decides which runs gitleaks must see (see live).
-	keywords *ahocorasick.Trie
+	keywords *keywordIndex
 	// everyRun is set when some rule runs on every fragment, whatever
 	// its keywords: then every run is live.
 	everyRun bool
@@ -211,7 +210,7 @@ func newWithRules(rules string) (*Analyzer, error) {
 			Remediation: remediation,
 		})
 	}
-	a.keywords = ahocorasick.NewTrieBuilder().AddStrings(keywords).Build()
+	a.keywords = newKeywordIndex(keywords)
 	return a, nil
 }
 
@@ -613,7 +612,7 @@ func (a *Analyzer) live(raw []byte, lower *[]byte) bool {
 		l = append(l, c)
 	}
 	*lower = l
-	return a.keywords.MatchFirst(l) != nil
+	return a.keywords.in(l)
 }
 
 // scanRun scans one run's fragment raw; the hits' offsets are relative to
