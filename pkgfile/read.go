@@ -33,7 +33,7 @@ type Package struct {
 	Files []Entry
 
 	data    map[string][]byte // the files held in memory
-	spilled map[string]span   // the files held in spill (Limits.MaxMemoryBytes)
+	spilled map[string]*span  // the files held out of memory, in spill (Limits.MaxMemoryBytes)
 	spill   *spillFile
 }
 
@@ -42,8 +42,8 @@ type Package struct {
 // are stored end to end in blocks of a few MiB, so a slice kept after the
 // Package is dropped keeps its whole block in memory: copy what outlives
 // the Package. A file past Limits.MaxMemoryBytes is read back from the
-// package's temporary file into a new slice on every call; File panics if
-// that read fails (see readSpilled).
+// package's temporary file into the heap, once for as long as some caller
+// holds the slice; File panics if that read fails (see readSpilled).
 func (p *Package) File(path string) ([]byte, bool) {
 	if b, ok := p.data[path]; ok {
 		return b, true
@@ -232,7 +232,7 @@ func (rd *reader) readTar(p *Package) error {
 			data    []byte
 			head    []byte // the first bytes, for the nested archive check
 			sum     [sha256.Size]byte
-			at      span
+			at      = &span{}
 			spilled = count > 1 && rd.spills(hdr.Size)
 		)
 		if spilled {
@@ -274,7 +274,7 @@ func (rd *reader) readTar(p *Package) error {
 		p.Files = append(p.Files, e)
 		if spilled {
 			if p.spilled == nil {
-				p.spilled = make(map[string]span)
+				p.spilled = make(map[string]*span)
 			}
 			p.spilled[name] = at
 		} else {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
+	"unsafe"
+	"weak"
 )
 
 // A package's files beyond Limits.MaxMemoryBytes are held in one
@@ -17,12 +20,20 @@ import (
 // file goes when the Package does. Its pages live in the system's page
 // cache, which the kernel can write back and reclaim, not in the process.
 //
-// File reads a held-out file back into a new slice each time: a mapping
-// of the file would save the copy but turn a slice kept past the Package
-// into a use after free.
+// File reads a held-out file back into a slice of the heap: a mapping of
+// the file would save the copy but turn a slice kept past the Package
+// into a use after free. While any caller still holds that slice, File
+// hands out the same one (a weak pointer remembers it), so analyzers
+// reading a large file at once share one copy instead of one each; once
+// none holds it, the collector frees it and the next File reads it again.
 
-// span is where a held-out file's bytes are in the temporary file.
-type span struct{ off, n int64 }
+// span is where a held-out file's bytes are in the temporary file, and
+// the copy read back last, while someone holds it.
+type span struct {
+	off, n int64
+	mu     sync.Mutex
+	last   weak.Pointer[byte] // the first byte of the last copy
+}
 
 // spillFile is a package's temporary file.
 type spillFile struct {
@@ -61,21 +72,21 @@ func (rd *reader) spills(size int64) bool {
 // with the size limits readData enforces, and returns where they are,
 // their SHA-256 and their first bytes (for the nested archive check).
 // Memory stays one copy buffer however large the file.
-func (rd *reader) spillData(tr *tar.Reader, hdr *tar.Header) (span, [sha256.Size]byte, []byte, error) {
+func (rd *reader) spillData(tr *tar.Reader, hdr *tar.Header) (*span, [sha256.Size]byte, []byte, error) {
 	var sum [sha256.Size]byte
 	name := hdr.Name
 	max, err := rd.checkSize(hdr)
 	if err != nil {
-		return span{}, sum, nil, err
+		return nil, sum, nil, err
 	}
 	if rd.spill == nil {
 		if rd.spill, err = newSpillFile(); err != nil {
-			return span{}, sum, nil, rd.spillErr(name, err)
+			return nil, sum, nil, rd.spillErr(name, err)
 		}
 		rd.spill.scratch = make([]byte, 256<<10)
 	}
 	s := rd.spill
-	at := span{off: s.size}
+	at := &span{off: s.size}
 	h := sha256.New()
 	var head []byte
 	r := io.LimitReader(tr, max+1)
@@ -88,7 +99,7 @@ func (rd *reader) spillData(tr *tar.Reader, hdr *tar.Header) (span, [sha256.Size
 			}
 			h.Write(chunk)
 			if _, err := s.f.Write(chunk); err != nil {
-				return span{}, sum, nil, rd.spillErr(name, err)
+				return nil, sum, nil, rd.spillErr(name, err)
 			}
 			at.n += int64(n)
 			s.size += int64(n)
@@ -97,11 +108,11 @@ func (rd *reader) spillData(tr *tar.Reader, hdr *tar.Header) (span, [sha256.Size
 			break
 		}
 		if rerr != nil {
-			return span{}, sum, nil, rd.failf(name, rerr, "reading the file")
+			return nil, sum, nil, rd.failf(name, rerr, "reading the file")
 		}
 	}
 	if at.n > max {
-		return span{}, sum, nil, refuse(name, RuleFileSize, "the file is larger than the limit of %d bytes", max)
+		return nil, sum, nil, refuse(name, RuleFileSize, "the file is larger than the limit of %d bytes", max)
 	}
 	h.Sum(sum[:0])
 	return at, sum, head, nil
@@ -128,8 +139,14 @@ func (rd *reader) attach(p *Package) {
 	runtime.AddCleanup(p, (*spillFile).close, p.spill)
 }
 
-// readSpilled reads a held-out file back.
-func (p *Package) readSpilled(path string, at span) []byte {
+// readSpilled reads a held-out file back, or returns the copy read last
+// if a caller still holds it.
+func (p *Package) readSpilled(path string, at *span) []byte {
+	at.mu.Lock()
+	defer at.mu.Unlock()
+	if first := at.last.Value(); first != nil {
+		return unsafe.Slice(first, at.n)
+	}
 	b := make([]byte, at.n)
 	if _, err := p.spill.f.ReadAt(b, at.off); err != nil {
 		// The file is the process's own, open and unlinked: a failed
@@ -139,5 +156,6 @@ func (p *Package) readSpilled(path string, at span) []byte {
 		// run recovers the panic into an error result).
 		panic(fmt.Sprintf("pkgfile: reading %s back from the package's temporary file: %v", path, err))
 	}
+	at.last = weak.Make(&b[0]) // never empty: an empty file is always held in memory
 	return b
 }
