@@ -2,7 +2,6 @@ package pkgfile
 
 import (
 	"bytes"
-	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -24,39 +23,30 @@ func heapLive() uint64 {
 // of source-like sizes, which the allocator would round up by about a
 // tenth one allocation each, are held in little more than their bytes.
 func TestReadHoldsFilesInTheirSize(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	files := []File{{ManifestPath, testManifest}}
-	var size int
-	for i := 0; size < 16<<20; i++ {
-		n := 1 + rng.IntN(32<<10) // source files
+	pkg, files := sourcePackage(t, 16<<20, func(rng *rand.Rand, i int) int {
 		switch i % 200 {
 		case 0:
-			n = 300<<10 + rng.IntN(2<<20) // a generated table, a module
+			return 300<<10 + rng.IntN(2<<20) // a generated table, a module
 		case 1:
-			n = 4097 // just past a size class
+			return 4097 // just past a size class
 		}
-		data := make([]byte, n)
-		for j := range data {
-			data[j] = 'a' + byte(rng.IntN(26))
-		}
-		files = append(files, File{fmt.Sprintf("src/%03d/f%d.go", i/40, i), data})
-		size += n
-	}
-	var buf bytes.Buffer
-	if _, err := Write(&buf, files); err != nil {
-		t.Fatal(err)
+		return 1 + rng.IntN(32<<10) // source files
+	})
+	var size int
+	for _, f := range files[1:] {
+		size += len(f.Data)
 	}
 	lim := DefaultLimits()
 	lim.MaxMemoryBytes = 0 // every file in memory: how they are held is the point
 	before := heapLive()
-	p, err := Read(bytes.NewReader(buf.Bytes()), lim)
+	p, err := Read(bytes.NewReader(pkg), lim)
 	if err != nil {
 		t.Fatal(err)
 	}
 	held := heapLive() - before
 	runtime.KeepAlive(p)
 	runtime.KeepAlive(files) // counted in before, so must not be freed since
-	runtime.KeepAlive(buf.Bytes())
+	runtime.KeepAlive(pkg)
 	// The index (paths, digests, the map) is about 200 bytes a file.
 	bound := uint64(size) + uint64(size)/50 + uint64(len(files))*256
 	t.Logf("%d files, %d bytes: held %d bytes (%.3f×)", len(files), size, held, float64(held)/float64(size))

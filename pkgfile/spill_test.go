@@ -18,24 +18,19 @@ import (
 	"unsafe"
 )
 
-// sourcePackage writes a package of about size bytes of source-like files
-// (one large one among them, a module's size) and returns it with its files.
-func sourcePackage(t testing.TB, size int) ([]byte, []File) {
+// sourcePackage writes a package of about total bytes of source-like
+// files, file i of sizeOf(i) bytes, and returns it with its files.
+func sourcePackage(t testing.TB, total int, sizeOf func(rng *rand.Rand, i int) int) ([]byte, []File) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(3, 4))
+	rng := rand.New(rand.NewPCG(1, 2))
 	files := []File{{ManifestPath, testManifest}}
-	var n int
-	for i := 0; n < size; i++ {
-		m := 1 + rng.IntN(32<<10)
-		if i == 7 {
-			m = 3 << 20
-		}
-		data := make([]byte, m)
+	for i, n := 0, 0; n < total; i++ {
+		data := make([]byte, sizeOf(rng, i))
 		for j := range data {
 			data[j] = 'a' + byte(rng.IntN(26))
 		}
 		files = append(files, File{fmt.Sprintf("src/%03d/f%d.go", i/40, i), data})
-		n += m
+		n += len(data)
 	}
 	var buf bytes.Buffer
 	if _, err := Write(&buf, files); err != nil {
@@ -44,11 +39,20 @@ func sourcePackage(t testing.TB, size int) ([]byte, []File) {
 	return buf.Bytes(), files
 }
 
+// withAModule is source files of up to 32 KiB and one of 3 MiB, a
+// module's size.
+func withAModule(rng *rand.Rand, i int) int {
+	if i == 7 {
+		return 3 << 20
+	}
+	return 1 + rng.IntN(32<<10)
+}
+
 // TestReadHoldsAtMostMaxMemoryBytes: past Limits.MaxMemoryBytes a
 // package's files are held in a temporary file, not the heap, and read
 // back exactly as written; the temporary file is never left in its folder.
 func TestReadHoldsAtMostMaxMemoryBytes(t *testing.T) {
-	pkg, files := sourcePackage(t, 16<<20)
+	pkg, files := sourcePackage(t, 16<<20, withAModule)
 	for _, tc := range []struct {
 		name string
 		max  int64
@@ -222,7 +226,7 @@ func TestTemporaryFolderErrorNamesTheFix(t *testing.T) {
 // TestHeldOutFilesHaveTheirDigests: Files lists the same sizes and
 // SHA-256s whether a file is held in memory or not.
 func TestHeldOutFilesHaveTheirDigests(t *testing.T) {
-	pkg, files := sourcePackage(t, 1<<20)
+	pkg, files := sourcePackage(t, 1<<20, withAModule)
 	lim := DefaultLimits()
 	lim.MaxMemoryBytes = 256 << 10
 	p, err := Read(bytes.NewReader(pkg), lim)
