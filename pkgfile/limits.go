@@ -21,8 +21,8 @@ type Limits struct {
 	MaxDepth int
 	// MaxMemoryBytes bounds the file contents a Package holds in memory.
 	// A file that would take the total past it is written to a temporary
-	// file instead (see Read) and read back on each File call. 0 holds
-	// every file in memory.
+	// file instead (see Read) and read back by File, one copy for the
+	// callers holding it at once. 0 holds every file in memory.
 	MaxMemoryBytes int64
 }
 
@@ -42,7 +42,7 @@ type Limits struct {
 // not up to the 256 MiB it unpacks to: a worker vets two versions at once,
 // each beside its previous version, and the garbage collector lets the heap
 // grow to twice what is held, so what it holds per package counts eight
-// times. (Without the bound a worker could need 4 GiB for packages alone.)
+// times. (Without the bound a worker could need 2 GiB for packages alone.)
 func DefaultLimits() Limits {
 	return Limits{
 		MaxPackageBytes: 100 << 20,
