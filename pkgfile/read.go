@@ -232,7 +232,8 @@ func (rd *reader) readTar(p *Package) error {
 			data    []byte
 			head    []byte // the first bytes, for the nested archive check
 			sum     [sha256.Size]byte
-			at      = &span{}
+			size    int64
+			at      *span // where a held-out file is
 			spilled = count > 1 && rd.spills(hdr.Size)
 		)
 		if spilled {
@@ -241,13 +242,14 @@ func (rd *reader) readTar(p *Package) error {
 			if at, sum, head, err = rd.spillData(tr, hdr); err != nil {
 				return err
 			}
+			size = at.n
 		} else {
 			if data, err = rd.readData(tr, hdr); err != nil {
 				return err
 			}
-			at.n, head = int64(len(data)), data
+			size, head = int64(len(data)), data
 		}
-		dataEnd = rd.stream.n + blockPadding(at.n)
+		dataEnd = rd.stream.n + blockPadding(size)
 
 		if count == 1 {
 			var r *RefusalError
@@ -262,7 +264,7 @@ func (rd *reader) readTar(p *Package) error {
 		if !spilled {
 			sum = sha256.Sum256(data)
 		}
-		e := Entry{Path: name, Size: at.n, SHA256: hex.EncodeToString(sum[:])}
+		e := Entry{Path: name, Size: size, SHA256: hex.EncodeToString(sum[:])}
 		want, ok := sums[name]
 		if !ok {
 			return refuse(name, RuleChecksumsUnlisted, "the file is not listed in SHA256SUMS")
@@ -279,7 +281,7 @@ func (rd *reader) readTar(p *Package) error {
 			p.spilled[name] = at
 		} else {
 			p.data[name] = data
-			rd.held += at.n
+			rd.held += size
 		}
 	}
 	if count == 0 && rd.stream.n == 2*blockSize {
