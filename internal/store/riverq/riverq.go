@@ -320,11 +320,12 @@ func (q *Queue[TTx]) InsertUnique(ctx context.Context, args river.JobArgs, opts 
 
 // inserter is the client to insert through: the store's working client
 // while it runs, else the queue's own. Both write the same row through the
-// same driver; the working one also wakes its own fetcher for the job's
-// queue at once. On SQLite River has no LISTEN/NOTIFY, so a job inserted
-// through a client that works nothing waits for the next fetch poll
-// (FetchPollInterval) even when this very process is idle and would run
-// it: every step of the pipeline paid that wait, up to half a second each.
+// same driver. On PostgreSQL the insert's NOTIFY wakes every process's
+// fetcher; on SQLite, whose driver the store gives River without a
+// listener (sqlite.localDriver), only the working client wakes its own
+// fetcher at once, so a job inserted through a client that works nothing
+// would wait for the next fetch poll (FetchPollInterval) even when this
+// very process is idle and would run it.
 func (q *Queue[TTx]) inserter() *river.Client[TTx] {
 	r := q.runner
 	r.mu.Lock()

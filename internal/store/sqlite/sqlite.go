@@ -66,7 +66,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("opening SQLite database %s for the job queue: %w", path, err)
 	}
 	jobsDB.SetMaxOpenConns(1)
-	jobs := riversqlite.New(jobsDB)
+	jobs := localDriver{riversqlite.New(jobsDB)}
 	runner := riverq.NewRunner(jobs) // one River client for every queue
 	fail := func(err error) (*sqlstore.Store, error) {
 		db.Close()
@@ -145,3 +145,21 @@ var catalogTriggers = func() string {
 	}
 	return b.String()
 }()
+
+// localDriver is River's SQLite driver without its listener. riversqlite
+// emulates LISTEN/NOTIFY by polling a table every 50 ms, and River wakes
+// the producer of a job inserted by its own process at once only when the
+// driver has no listener; so each step of the pipeline waited 0–50 ms for
+// that poll before it started (three hand-offs an update, about a tenth
+// of the whole path). One process serves a SQLite database (it holds the
+// data folder's lock), and it inserts its jobs through its own running
+// client (riverq), which now wakes its producer at insert; a job another
+// process inserts (a CLI command on the same folder) is found by the
+// producer's own poll (riverq's FetchPollInterval, half a second). River
+// would also send queue pauses and job cancellations as notifications;
+// without them it applies them in the process that makes them, and
+// Gatehouse uses neither. TestJobsWakeTheirOwnProducer holds this.
+type localDriver struct{ *riversqlite.Driver }
+
+func (localDriver) SupportsListener() bool     { return false }
+func (localDriver) SupportsListenNotify() bool { return false }
