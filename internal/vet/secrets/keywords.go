@@ -1,7 +1,5 @@
 package secrets
 
-import "bytes"
-
 // keywordIndex answers one question of a module's printable run before
 // gitleaks sees it: does any rule's keyword occur in it (see live)?
 //
@@ -49,27 +47,51 @@ func newKeywordIndex(keywords []string) *keywordIndex {
 	return k
 }
 
-// in reports whether any keyword occurs in text.
+// in reports whether any keyword occurs in text with its ASCII letters
+// lowercased (the keywords are lowercase), as gitleaks matches them, so
+// the caller makes no lowercase copy of text.
 func (k *keywordIndex) in(text []byte) bool {
 	if k.any {
 		return true
 	}
-	for i, c := range text {
+	for i := range text {
+		c := lowerASCII(text[i])
 		if k.single[c] {
 			return true
 		}
 		if i+1 == len(text) {
 			break
 		}
-		g := k.byPrefix[uint16(c)<<8|uint16(text[i+1])]
+		g := k.byPrefix[uint16(c)<<8|uint16(lowerASCII(text[i+1]))]
 		if g == 0 {
 			continue
 		}
 		for _, w := range k.groups[g-1] {
-			if bytes.HasPrefix(text[i:], w) {
+			if hasLowerPrefix(text[i:], w) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasLowerPrefix reports whether text, its ASCII letters lowercased,
+// starts with w.
+func hasLowerPrefix(text, w []byte) bool {
+	if len(text) < len(w) {
+		return false
+	}
+	for j, c := range w {
+		if lowerASCII(text[j]) != c {
+			return false
+		}
+	}
+	return true
 }

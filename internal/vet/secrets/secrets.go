@@ -544,13 +544,13 @@ func (s *fileScan) binary(ctx context.Context, file string, pieces []piece, with
 func (s *fileScan) moduleData(ctx context.Context, file string, runs []piece) {
 	// raw holds one run's fragment at a time. Nothing gitleaks returns
 	// refers to it once add has copied the secrets, so it is reused.
-	var raw, lower []byte
+	var raw []byte
 	for _, p := range runs {
 		if ctx.Err() != nil {
 			return
 		}
 		raw = appendFragment(raw[:0], p.data)
-		if !s.a.live(raw, &lower) {
+		if !s.a.live(raw) {
 			continue
 		}
 		var key resultcache.Key
@@ -594,25 +594,15 @@ func appendFragment(dst, data []byte) []byte {
 	return append(dst, '\n')
 }
 
-// live reports whether gitleaks could find anything in the fragment raw
-// (lower is a buffer for its lowercase form). gitleaks runs a rule on a
-// fragment only if one of the rule's keywords occurs in the fragment
-// lowercased, or if it has none (everyRun); it decodes only when there
-// is something to decode, which mayDecode never misses. With neither, it
-// runs no rule and finds nothing, so skipping it changes no finding.
-func (a *Analyzer) live(raw []byte, lower *[]byte) bool {
-	if a.everyRun || mayDecode(asString(raw)) {
-		return true
-	}
-	l := (*lower)[:0]
-	for _, c := range raw {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		l = append(l, c)
-	}
-	*lower = l
-	return a.keywords.in(l)
+// live reports whether gitleaks could find anything in the fragment raw.
+// gitleaks runs a rule on a fragment only if one of the rule's keywords
+// occurs in the fragment lowercased (the index folds case as it reads;
+// a fragment is printable ASCII), or if it has none (everyRun); it
+// decodes only when there is something to decode, which mayDecode never
+// misses. With neither, it runs no rule and finds nothing, so skipping it
+// changes no finding.
+func (a *Analyzer) live(raw []byte) bool {
+	return a.everyRun || mayDecode(asString(raw)) || a.keywords.in(raw)
 }
 
 // scanRun scans one run's fragment raw; the hits' offsets are relative to
