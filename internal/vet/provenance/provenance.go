@@ -94,8 +94,9 @@ type Options struct {
 // Analyzer is the provenance analyzer. It is safe for concurrent use; it
 // runs one rebuild at a time, since a build already uses every core.
 type Analyzer struct {
-	opts Options
-	sem  chan struct{}
+	opts  Options
+	sem   chan struct{}
+	goEnv toolchainMemo
 }
 
 // New returns the provenance analyzer.

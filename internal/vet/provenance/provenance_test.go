@@ -501,3 +501,47 @@ func cloneFiles(files map[string][]byte) map[string][]byte {
 	}
 	return out
 }
+
+// TestToolchainAskedOnceUntilItChanges: the go command is asked its
+// version and build cache once, not on every rebuild, and again once the
+// binary is replaced. The "go command" here is a script standing in for
+// it, which counts how often it runs (the real one cannot be swapped).
+func TestToolchainAskedOnceUntilItChanges(t *testing.T) {
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	goCmd := filepath.Join(dir, "go")
+	script := func(version string) []byte {
+		return []byte("#!/bin/sh\necho x >> " + calls + "\necho " + version + "\necho " + filepath.Join(dir, "cache") + "\n")
+	}
+	if err := os.WriteFile(goCmd, script("go1.26.0"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a := New(Options{Go: goCmd})
+	asked := func() int {
+		b, _ := os.ReadFile(calls)
+		return bytes.Count(b, []byte("x"))
+	}
+	for range 3 {
+		v, _, err := a.toolchain(context.Background())
+		if err != nil || v != "go1.26.0" {
+			t.Fatalf("toolchain: %q, %v", v, err)
+		}
+	}
+	if n := asked(); n != 1 {
+		t.Errorf("the go command was asked %d times for three rebuilds, want once", n)
+	}
+	// A new toolchain in its place (another size, another time).
+	if err := os.WriteFile(goCmd, script("go1.26.10"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(goCmd, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := a.toolchain(context.Background()); err != nil || v != "go1.26.10" {
+		t.Errorf("after the toolchain changed: %q, %v; want go1.26.10", v, err)
+	}
+	if n := asked(); n != 2 {
+		t.Errorf("the go command was asked %d times, want twice", n)
+	}
+}
