@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/securego/gosec/v2"
 	"github.com/securego/gosec/v2/issue"
@@ -48,13 +49,23 @@ import (
 // clause, imports) and its //go: directives, with the same settings. An
 // update that changes code but no import therefore does not list the
 // packages again.
+//
+// Last, what type-checking each package needs from outside its folder (its
+// imports' export data; see imports) is kept, keyed by everything but the
+// package's own files: an update that changes a package but nothing it
+// imports has that package type-checked here, with no go command run.
 type Cache struct {
-	pkgs   *resultcache.Cache[*pkgResult]
-	graphs *resultcache.Cache[*graph]
+	pkgs    *resultcache.Cache[*pkgResult]
+	graphs  *resultcache.Cache[*graph]
+	imports *resultcache.Cache[*imports]
+	// typed counts the packages type-checked from imports held, without
+	// the go command (for the tests).
+	typed atomic.Int64
 }
 
 // NewCache returns an empty cache bounded by lim; the package graphs it
-// holds are bounded by an eighth of lim besides.
+// holds are bounded by an eighth of lim besides, and the imports' export
+// data by half of it (a plugin's imports hold about a megabyte).
 func NewCache(lim resultcache.Limits) *Cache {
 	def := resultcache.DefaultLimits()
 	if lim.MaxEntries <= 0 {
@@ -64,8 +75,9 @@ func NewCache(lim resultcache.Limits) *Cache {
 		lim.MaxBytes = def.MaxBytes
 	}
 	return &Cache{
-		pkgs:   resultcache.New[*pkgResult](lim),
-		graphs: resultcache.New[*graph](resultcache.Limits{MaxEntries: max(lim.MaxEntries/8, 1), MaxBytes: max(lim.MaxBytes/8, 1)}),
+		pkgs:    resultcache.New[*pkgResult](lim),
+		graphs:  resultcache.New[*graph](resultcache.Limits{MaxEntries: max(lim.MaxEntries/8, 1), MaxBytes: max(lim.MaxBytes/8, 1)}),
+		imports: resultcache.New[*imports](resultcache.Limits{MaxEntries: max(lim.MaxEntries/8, 1), MaxBytes: max(lim.MaxBytes/2, 1)}),
 	}
 }
 
@@ -179,9 +191,27 @@ func (a *Analyzer) analyzeCached(ctx context.Context, w *tree, src []srcFile, d 
 		}
 	}
 	d.Loader = LoaderPackages
-	if len(dirty) > 0 {
-		patterns := make([]string, len(dirty))
-		for j, i := range dirty {
+	// A dirty package whose imports are unchanged is type-checked here
+	// from the export data held; the rest are loaded by the go command.
+	importKeys := make([]resultcache.Key, len(g.roots))
+	var listed []int
+	for _, i := range dirty {
+		r := g.roots[i]
+		importKeys[i] = key("imports:"+r.dir, importsDigest(gk.Content, r, byDir))
+		if m, ok := a.cache.imports.Get(importKeys[i]); ok {
+			// A package with errors goes to the go command, whose
+			// compile error is part of what the report quotes.
+			if p, err := w.typeCheck(r, m); err == nil && !p.IllTyped {
+				a.cache.typed.Add(1)
+				results[i] = w.checkPackage(p, LoaderPackages, a.excluded)
+				continue
+			}
+		}
+		listed = append(listed, i)
+	}
+	if len(listed) > 0 {
+		patterns := make([]string, len(listed))
+		for j, i := range listed {
 			patterns[j] = "./" + g.roots[i].dir // "./." is the root folder
 		}
 		pkgs, err := load(ctx, w, patterns...)
@@ -195,19 +225,22 @@ func (a *Analyzer) analyzeCached(ctx context.Context, w *tree, src []srcFile, d 
 		for _, p := range pkgs {
 			byID[p.ID] = p
 		}
-		for _, i := range dirty {
+		for _, i := range listed {
 			p := byID[g.roots[i].id]
 			if p == nil || !w.owns(p) {
 				return nil, false, nil
 			}
 			results[i] = w.checkPackage(p, LoaderPackages, a.excluded)
+			if m, ok := w.importsOf(p); ok {
+				a.cache.imports.Put(importKeys[i], m, m.size())
+			}
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, false, err
-		}
-		for _, i := range dirty {
-			a.cache.pkgs.Put(keys[i], results[i], results[i].size())
-		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	for _, i := range dirty {
+		a.cache.pkgs.Put(keys[i], results[i], results[i].size())
 	}
 	return w.assemble(slices.DeleteFunc(results, func(r *pkgResult) bool { return r == nil }), d), true, nil
 }

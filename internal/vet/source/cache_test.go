@@ -60,7 +60,9 @@ func result(t *testing.T, a *Analyzer, in *vet.Input) string {
 // TestCacheKeepsFindings vets a plugin of 18 packages, then updates of it,
 // with a cache warmed by the first version and with none: the findings
 // and detail are the same, and the cached run analyses only the changed
-// package and the packages that import it.
+// package and the packages that import it. A package whose imports did
+// not change is type-checked from the export data the cache holds, with
+// no go command run: that must change nothing either.
 func TestCacheKeepsFindings(t *testing.T) {
 	t.Parallel()
 	base := graphFiles(t)
@@ -68,6 +70,7 @@ func TestCacheKeepsFindings(t *testing.T) {
 		name     string
 		change   map[string][]byte
 		analysed int // packages analysed again
+		typed    int // of those, type-checked from the imports held
 		relisted bool
 	}{
 		{
@@ -75,10 +78,24 @@ func TestCacheKeepsFindings(t *testing.T) {
 			name:     "code change in a package others import",
 			change:   map[string][]byte{"lib/image/color/color.go": append(slices.Clone(base["lib/image/color/color.go"]), "\nfunc gray(y uint8) Gray { return Gray{y} }\n"...)},
 			analysed: 4,
+			typed:    1, // image/color itself; the others import it
 		},
 		{
 			name:     "code change in package main",
 			change:   map[string][]byte{"main.go": append(slices.Clone(base["main.go"]), "\n// A comment an update added.\n"...)},
+			analysed: 1,
+			typed:    1,
+		},
+		{
+			// A package with a type or syntax error is loaded by the go
+			// command after all: the report quotes its compile error.
+			name:     "type error in package main",
+			change:   map[string][]byte{"main.go": append(slices.Clone(base["main.go"]), "\nvar _ int = \"not a number\"\n"...)},
+			analysed: 1,
+		},
+		{
+			name:     "syntax error in package main",
+			change:   map[string][]byte{"main.go": append(slices.Clone(base["main.go"]), "\nfunc broken( {\n"...)},
 			analysed: 1,
 		},
 		{
@@ -111,9 +128,9 @@ func Sum(b []byte) [16]byte { return md5.Sum(b) }
 			files := maps.Clone(base)
 			maps.Copy(files, tt.change)
 			in := inputOf(t, files)
-			before, graphsBefore := c.Stats(), c.GraphStats()
+			before, graphsBefore, typedBefore := c.Stats(), c.GraphStats(), c.typed.Load()
 			got := result(t, cached, in)
-			after, graphsAfter := c.Stats(), c.GraphStats()
+			after, graphsAfter, typedAfter := c.Stats(), c.GraphStats(), c.typed.Load()
 			if want := result(t, New(), in); got != want {
 				t.Errorf("with the cache:\n%s\nwith none:\n%s", got, want)
 			}
@@ -122,6 +139,9 @@ func Sum(b []byte) [16]byte { return md5.Sum(b) }
 			}
 			if n := after.Hits - before.Hits; n != int64(18-tt.analysed) {
 				t.Errorf("%d packages from the cache, want %d", n, 18-tt.analysed)
+			}
+			if n := typedAfter - typedBefore; n != int64(tt.typed) {
+				t.Errorf("%d packages type-checked from the imports held, want %d", n, tt.typed)
 			}
 			if relisted := graphsAfter.Misses > graphsBefore.Misses; relisted != tt.relisted {
 				t.Errorf("package graph listed again: %v, want %v", relisted, tt.relisted)
