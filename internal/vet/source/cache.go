@@ -161,6 +161,9 @@ func (a *Analyzer) analyzeCached(ctx context.Context, w *tree, src []srcFile, d 
 	gk := key("graph", graphDigest(settings, src))
 	g, hit := a.cache.graphs.Get(gk)
 	if !hit {
+		if err := w.write(); err != nil {
+			return nil, false, err
+		}
 		pkgs, err := loadMode(ctx, w, graphMode, "./...")
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, false, cerr
@@ -213,6 +216,9 @@ func (a *Analyzer) analyzeCached(ctx context.Context, w *tree, src []srcFile, d 
 		patterns := make([]string, len(listed))
 		for j, i := range listed {
 			patterns[j] = "./" + g.roots[i].dir // "./." is the root folder
+		}
+		if err := w.write(); err != nil {
+			return nil, false, err
 		}
 		pkgs, err := load(ctx, w, patterns...)
 		if cerr := ctx.Err(); cerr != nil {
@@ -418,9 +424,7 @@ func (w *tree) settingsDigest(src []srcFile) [sha256.Size]byte {
 		}
 	}
 	if w.work != "" {
-		if b, err := os.ReadFile(w.work); err == nil {
-			d.field(b)
-		}
+		d.field(w.workData)
 		kit := kitDigest()
 		d.field(kit[:])
 	}

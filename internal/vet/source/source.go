@@ -237,10 +237,7 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		return nil, fmt.Errorf("creating a folder for the source: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	w, err := writeTree(tmp, src)
-	if err != nil {
-		return nil, err
-	}
+	w := newTree(tmp, src)
 
 	d := &Detail{Packages: []string{}}
 	if a.cache != nil {
@@ -254,6 +251,9 @@ func (a *Analyzer) Analyze(ctx context.Context, in *vet.Input) (*vet.Report, err
 		// The plan failed (the go command could not list the source):
 		// analyse as with no cache, which says why in Detail.
 		d = &Detail{Packages: []string{}}
+	}
+	if err := w.write(); err != nil {
+		return nil, err
 	}
 	pkgs, loadErr := load(ctx, w, "./...")
 	if err := ctx.Err(); err != nil {
@@ -508,52 +508,50 @@ func collect(in *vet.Input) ([]srcFile, error) {
 	return out, nil
 }
 
-// tree is the source written out: src holds the package's files at their
-// package paths, kit the plugin kit, and go.work joins them.
+// tree is the source as the go command would see it: src holds the
+// package's files at their package paths, kit the plugin kit, and go.work
+// joins them. Nothing is on disk until write: an update whose packages
+// are all typed from the cache (see imports) needs no go command, and so
+// no files.
 type tree struct {
 	root, src, kit string
 	work           string            // the go.work file, or "" when the source builds from vendor/
-	files          map[string][]byte // absolute path → contents, the .go files written
+	workData       []byte            // go.work's contents
+	files          map[string][]byte // absolute path → contents, the .go files
+	out            []srcFile         // every file write puts under src
+	kitNeeded      bool
+	written        bool
 }
 
-func writeTree(tmp string, files []srcFile) (*tree, error) {
+// newTree plans the tree under tmp, which must exist and be empty.
+func newTree(tmp string, files []srcFile) *tree {
 	w := &tree{
 		root:  tmp,
 		src:   filepath.Join(tmp, "src"),
 		kit:   filepath.Join(tmp, "kit"),
 		files: make(map[string][]byte),
+		out:   files,
 	}
 	var modDirs []string
 	for _, f := range files {
-		p := filepath.Join(w.src, filepath.FromSlash(f.path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return nil, fmt.Errorf("writing the source: %w", err)
-		}
-		if err := os.WriteFile(p, f.data, 0o600); err != nil {
-			return nil, fmt.Errorf("writing the source: %w", err)
-		}
 		switch {
 		case strings.HasSuffix(f.path, ".go"):
-			w.files[p] = f.data
+			w.files[filepath.Join(w.src, filepath.FromSlash(f.path))] = f.data
 		case path.Base(f.path) == "go.mod":
 			modDirs = append(modDirs, path.Dir(f.path))
 		}
 	}
 	if slices.Contains(modDirs, ".") && slices.ContainsFunc(files, func(f srcFile) bool { return f.path == vendorModules }) {
-		return w, nil // built from vendor/ alone: no kit, no workspace
+		return w // built from vendor/ alone: no kit, no workspace
 	}
 	// Source without a go.mod at its root (a plugin kept inside a larger
 	// module) gets one of its own, which asks for the kit as plugins do.
 	if !slices.Contains(modDirs, ".") {
 		gomod := "module plugin.local/vetted\n\ngo 1.26\n\nrequire gatehouse.dev/gatehouse v0.0.0\n"
-		if err := os.WriteFile(filepath.Join(w.src, "go.mod"), []byte(gomod), 0o600); err != nil {
-			return nil, fmt.Errorf("writing the source: %w", err)
-		}
+		w.out = append(slices.Clone(w.out), srcFile{"go.mod", []byte(gomod)})
 		modDirs = append(modDirs, ".")
 	}
-	if err := writeKit(w.kit); err != nil {
-		return nil, err
-	}
+	w.kitNeeded = true
 	var work strings.Builder
 	work.WriteString("go 1.26\n\nuse (\n\t./kit\n")
 	slices.Sort(modDirs)
@@ -562,10 +560,36 @@ func writeTree(tmp string, files []srcFile) (*tree, error) {
 	}
 	work.WriteString(")\n")
 	w.work = filepath.Join(tmp, "go.work")
-	if err := os.WriteFile(w.work, []byte(work.String()), 0o600); err != nil {
-		return nil, fmt.Errorf("writing the source: %w", err)
+	w.workData = []byte(work.String())
+	return w
+}
+
+// write puts the tree on disk for the go command, once.
+func (w *tree) write() error {
+	if w.written {
+		return nil
 	}
-	return w, nil
+	for _, f := range w.out {
+		p := filepath.Join(w.src, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return fmt.Errorf("writing the source: %w", err)
+		}
+		if err := os.WriteFile(p, f.data, 0o600); err != nil {
+			return fmt.Errorf("writing the source: %w", err)
+		}
+	}
+	if w.kitNeeded {
+		if err := writeKit(w.kit); err != nil {
+			return err
+		}
+	}
+	if w.work != "" {
+		if err := os.WriteFile(w.work, w.workData, 0o600); err != nil {
+			return fmt.Errorf("writing the source: %w", err)
+		}
+	}
+	w.written = true
+	return nil
 }
 
 // writeKit writes the plugin kit embedded in this binary (pdk and
