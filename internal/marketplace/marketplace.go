@@ -236,6 +236,9 @@ type Marketplace struct {
 	// whose compilation cache is behaviourCache (removed by Close).
 	analyzers      *analyzerSet
 	behaviourCache string
+	// publicCache is the folder of the server's public cache (removed by
+	// Close).
+	publicCache string
 	// AdminTokenPath is set when this start created the admin token.
 	AdminTokenPath string
 	shared         bool // the store may be shared with other processes
@@ -373,9 +376,12 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 		TracerProvider: cfg.TracerProvider, ObserveStep: m.Metrics.ObserveStage,
 	})
 	in.Submitted = m.Pipeline.Wake
+	if cfg.PublicCacheBytes >= 0 {
+		m.publicCache = newPublicCacheDir()
+	}
 	p := &parts{
 		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments(), SigstoreRoot: sigRoot},
-		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
+		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes, PublicCacheDir: m.publicCache, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
 	}
 	// Each layer adds its services to the application layer's
 	// configuration and its handlers to the server's.
@@ -384,6 +390,9 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 			m.closeTrust()
 			set.close()
 			st.Close()
+			if m.publicCache != "" {
+				os.RemoveAll(m.publicCache)
+			}
 			return nil, err
 		}
 	}
@@ -399,6 +408,9 @@ func (m *Marketplace) Close() error {
 	closeLock(m.dataLock)
 	if m.behaviourCache != "" {
 		err = errors.Join(err, os.RemoveAll(m.behaviourCache))
+	}
+	if m.publicCache != "" {
+		err = errors.Join(err, os.RemoveAll(m.publicCache))
 	}
 	if m.HostAPI != nil {
 		err = errors.Join(err, m.HostAPI.Close(context.Background()))

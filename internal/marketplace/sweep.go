@@ -26,6 +26,9 @@ import (
 // no longer than one analysis.
 const (
 	behaviourCachePrefix = "gatehouse-behaviour-cache-"
+	// publicCachePrefix names the folder, also after the process id, in
+	// which the server's public cache keeps large answers (packages).
+	publicCachePrefix = "gatehouse-public-cache-"
 	behaviourRunPrefix   = "gatehouse-behaviour-"
 	// staleRunDir is the age after which a per-run folder, or a cache
 	// folder that does not name its process, is a leftover: far beyond the
@@ -40,7 +43,23 @@ const (
 // uploads make in the temporary folder and remove when done: Go source
 // checks, reproducible rebuilds, vulnerability database uploads. They are
 // removed once older than staleRunDir.
-var runTempPrefixes = []string{behaviourRunPrefix, "gatehouse-source-", "gatehouse-rebuild-", "gatehouse-osv-"}
+var runTempPrefixes = []string{behaviourRunPrefix, publicCachePrefix, "gatehouse-source-", "gatehouse-rebuild-", "gatehouse-osv-"}
+
+// pidTempPrefixes name the folders that last as long as their process,
+// which names itself after the prefix: one of a dead process is removed
+// at the next start, whatever its age.
+var pidTempPrefixes = []string{behaviourCachePrefix, publicCachePrefix}
+
+// newPublicCacheDir returns a folder for the server's public cache,
+// named after this process and removed by Close (or, if the process is
+// killed, by sweepTemp at the next start); "" keeps the cache in memory.
+func newPublicCacheDir() string {
+	dir, err := os.MkdirTemp("", publicCachePrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return ""
+	}
+	return dir
+}
 
 // newBehaviour returns the behaviour analyzer with a compilation cache
 // named after this process, removed by Close; a leftover of a killed
@@ -85,10 +104,12 @@ func sweepTemp(dir string, now time.Time) (removed int, err error) {
 			continue
 		}
 		stale := now.Sub(info.ModTime()) > staleRunDir
-		if rest, ok := strings.CutPrefix(name, behaviourCachePrefix); ok {
-			if pid, _, ok := strings.Cut(rest, "-"); ok {
-				if n, err := strconv.Atoi(pid); err == nil && n > 0 {
-					stale = n != os.Getpid() && !processAlive(n)
+		for _, prefix := range pidTempPrefixes {
+			if rest, ok := strings.CutPrefix(name, prefix); ok {
+				if pid, _, ok := strings.Cut(rest, "-"); ok {
+					if n, err := strconv.Atoi(pid); err == nil && n > 0 {
+						stale = n != os.Getpid() && !processAlive(n)
+					}
 				}
 			}
 		}

@@ -10,8 +10,9 @@ import (
 )
 
 // TestSweepRemovesBehaviourFoldersOfDeadProcesses: the behaviour
-// analyzer's compilation cache of a killed server is removed at the next
-// start; a live process's cache and a young per-run folder are kept.
+// analyzer's compilation cache and the public cache's folder of a killed
+// server are removed at the next start; a live process's caches and a
+// young per-run folder are kept.
 func TestSweepRemovesBehaviourFoldersOfDeadProcesses(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -37,9 +38,11 @@ func TestSweepRemovesBehaviourFoldersOfDeadProcesses(t *testing.T) {
 		mk(behaviourRunPrefix+"789", 48*time.Hour),
 		mk("gatehouse-source-1", 48*time.Hour),
 		mk("gatehouse-rebuild-1", 48*time.Hour),
+		mk(publicCachePrefix+strconv.Itoa(dead)+"-123", 0), // the public cache's packages
 	}
 	kept := []string{
 		mk(behaviourCachePrefix+strconv.Itoa(os.Getppid())+"-123", 48*time.Hour),
+		mk(publicCachePrefix+strconv.Itoa(os.Getpid())+"-123", 48*time.Hour),
 		mk(behaviourCachePrefix+strconv.Itoa(os.Getpid())+"-123", 48*time.Hour),
 		mk(behaviourRunPrefix+"young", 0),
 		mk("gatehouse-source-young", 0),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -140,3 +141,12 @@ func (w *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer
 // (flushing, deadlines).
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom passes a body on to the writer beneath, so that a file a
+// handler sends reaches the connection's sendfile, and counts it.
+func (w *recorder) ReadFrom(src io.Reader) (int64, error) {
+	w.wroteHeader = true
+	n, err := io.Copy(w.ResponseWriter, src)
+	w.bytes += n
+	return n, err
+}

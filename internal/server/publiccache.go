@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,10 @@ const (
 	publicCacheEntries = 4096
 	// gzipMin: smaller JSON answers are not worth compressing.
 	gzipMin = 1 << 10
+	// fileMin: a body this large or larger that is not JSON (a package)
+	// is kept in a file of the cache's folder, when it has one, and sent
+	// from there by the kernel (sendfile), not copied out of the heap.
+	fileMin = 64 << 10
 )
 
 // publicCache keeps the answers anonymous callers get from the public
@@ -42,11 +47,20 @@ const (
 // Answers are served with http.ServeContent: an ETag (the handler's, or
 // a hash of the body) answers If-None-Match with 304, Range with 206,
 // and JSON goes gzip-compressed to those that accept it.
+//
+// A large answer that is not JSON (a package's bytes) is kept in a file
+// of dir, when the cache has one, and each request opens it and sends it
+// with http.ServeContent, which hands an *os.File to the connection's
+// sendfile: the bytes go from the page cache to the socket without a
+// copy through this process, as a static file server sends them. Files
+// count against maxBytes as kept bodies do.
 type publicCache struct {
 	// state is the catalog's state now (app.App.CatalogState).
 	state    func(context.Context) (app.CatalogState, error)
 	maxBytes int64
 	now      func() time.Time
+	// dir holds the files of large answers; "" keeps them in memory.
+	dir string
 
 	mu      sync.Mutex
 	lru     *list.List // of *cachedAnswer, most recently used first
@@ -70,12 +84,21 @@ type cachedAnswer struct {
 	header http.Header
 	body   []byte
 	gz     []byte // the body gzip-compressed, for JSON of gzipMin bytes or more
+	// file holds the body instead, when it is one of the cache's files
+	// (body is then nil); size is its length.
+	file string
+	size int64
 }
 
-func (c *cachedAnswer) bytes() int64 { return int64(len(c.body) + len(c.gz) + len(c.key) + 512) }
+func (c *cachedAnswer) bytes() int64 {
+	return int64(len(c.body)+len(c.gz)+len(c.key)+512) + c.size
+}
 
-func newPublicCache(state func(context.Context) (app.CatalogState, error), maxBytes int64, now func() time.Time) *publicCache {
-	return &publicCache{state: state, maxBytes: maxBytes, now: now, lru: list.New(), entries: map[string]*list.Element{}, making: map[string]*making{}}
+// newPublicCache returns a cache of maxBytes that keeps large bodies in
+// files of dir ("" keeps them in memory). dir must be private to the
+// process: its files are served as they are.
+func newPublicCache(state func(context.Context) (app.CatalogState, error), maxBytes int64, dir string, now func() time.Time) *publicCache {
+	return &publicCache{state: state, maxBytes: maxBytes, dir: dir, now: now, lru: list.New(), entries: map[string]*list.Element{}, making: map[string]*making{}}
 }
 
 // cacheable reports whether r may be answered from the cache: a GET or
@@ -103,9 +126,18 @@ func (c *publicCache) serve(w http.ResponseWriter, r *http.Request, route http.H
 		return
 	}
 	key := r.URL.Path + "?" + r.URL.RawQuery
-	for {
+	for tries := 0; ; tries++ {
+		if tries == 3 {
+			// The answer's file keeps vanishing (something else removes
+			// files from the cache's folder): answer afresh.
+			route.ServeHTTP(w, r)
+			return
+		}
 		if ans := c.lookup(key, st); ans != nil {
-			ans.write(w, r)
+			if !ans.write(w, r) {
+				c.drop(ans) // its file is gone: make it again
+				continue
+			}
 			return
 		}
 		c.mu.Lock()
@@ -117,7 +149,10 @@ func (c *publicCache) serve(w http.ResponseWriter, r *http.Request, route http.H
 				return
 			}
 			if m.ans != nil && m.ans.state == st {
-				m.ans.write(w, r)
+				if !m.ans.write(w, r) {
+					c.drop(m.ans)
+					continue
+				}
 				return
 			}
 			continue // made under another state, or not cacheable: look again
@@ -196,8 +231,16 @@ func (c *publicCache) make(w http.ResponseWriter, r *http.Request, key string, s
 		// nothing changed) before using it: it changes at any time.
 		ans.header.Set("Cache-Control", "public, no-cache")
 	}
+	body := ans.body
+	if c.dir != "" && ans.gz == nil && len(body) >= fileMin && ans.bytes() <= c.maxBytes/4 {
+		// Later requests are answered from the file; this one from the
+		// bytes in hand. Without a file, the bytes stay.
+		if name, err := c.writeFile(body); err == nil {
+			ans.file, ans.size, ans.body = name, int64(len(body)), nil
+		}
+	}
 	c.keep(ans)
-	ans.write(w, r)
+	ans.writeBody(w, r, body)
 	return ans
 }
 
@@ -206,6 +249,9 @@ func (c *publicCache) make(w http.ResponseWriter, r *http.Request, key string, s
 // not kept.
 func (c *publicCache) keep(ans *cachedAnswer) {
 	if ans.bytes() > c.maxBytes/4 {
+		if ans.file != "" {
+			_ = os.Remove(ans.file)
+		}
 		return
 	}
 	c.mu.Lock()
@@ -224,26 +270,84 @@ func (c *publicCache) remove(el *list.Element) {
 	ans := c.lru.Remove(el).(*cachedAnswer)
 	delete(c.entries, ans.key)
 	c.size -= ans.bytes()
+	if ans.file != "" {
+		// A request sending it has it open, and finishes.
+		_ = os.Remove(ans.file)
+	}
 }
 
-// write answers r from a kept answer.
-func (ans *cachedAnswer) write(w http.ResponseWriter, r *http.Request) {
+// drop forgets ans if it is still kept.
+func (c *publicCache) drop(ans *cachedAnswer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[ans.key]; ok && el.Value.(*cachedAnswer) == ans {
+		c.remove(el)
+	}
+}
+
+// writeFile puts body in a new file of the cache's folder, readable by
+// this process's user alone, and returns its name.
+func (c *publicCache) writeFile(body []byte) (string, error) {
+	f, err := os.CreateTemp(c.dir, "answer-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// write answers r from a kept answer. It returns false, having written
+// nothing, when the answer's file is gone.
+func (ans *cachedAnswer) write(w http.ResponseWriter, r *http.Request) bool {
+	if ans.file == "" {
+		ans.writeBody(w, r, ans.body)
+		return true
+	}
+	f, err := os.Open(ans.file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	ans.setHeader(w, r)
+	// An *os.File: the connection sends it with sendfile (the writers in
+	// between pass io.ReaderFrom on).
+	http.ServeContent(w, r, "", time.Time{}, f)
+	return true
+}
+
+// writeBody answers r with body, the answer's bytes.
+func (ans *cachedAnswer) writeBody(w http.ResponseWriter, r *http.Request, body []byte) {
+	if ans.setHeader(w, r) {
+		body = ans.gz
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// setHeader copies the answer's header to w, and reports whether the
+// gzip-compressed body is the one to send.
+func (ans *cachedAnswer) setHeader(w http.ResponseWriter, r *http.Request) (gz bool) {
 	h := w.Header()
 	for k, v := range ans.header {
 		// A copy: the kept header is shared by every request it answers.
 		h[k] = append([]string(nil), v...)
 	}
-	body := ans.body
 	if ans.gz != nil {
 		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r) {
-			body = ans.gz
 			h.Set("Content-Encoding", "gzip")
 			// Another representation, another tag.
 			h.Set("ETag", strings.TrimSuffix(ans.header.Get("ETag"), `"`)+`-gzip"`)
+			return true
 		}
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	return false
 }
 
 // acceptsGzip reports whether r's Accept-Encoding admits gzip.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -49,6 +50,11 @@ type Config struct {
 	// catalog and package requests are kept in (publicCache); 0 is
 	// DefaultPublicCacheBytes, and a negative value keeps none.
 	PublicCacheBytes int64
+	// PublicCacheDir is a folder private to this process in which the
+	// public cache keeps the bytes of large answers (packages), sent from
+	// there by the kernel; "" keeps them in memory. The server removes
+	// nothing from it but the files it made.
+	PublicCacheDir string
 	// MaxConcurrentUploads bounds the package uploads this process takes
 	// at once; the excess is answered 429 with Retry-After. Zero is
 	// DefaultMaxConcurrentUploads.
@@ -156,7 +162,7 @@ func New(cfg Config) *Server {
 		if size == 0 {
 			size = DefaultPublicCacheBytes
 		}
-		s.cache = newPublicCache(cfg.App.CatalogState, size, cfg.Now)
+		s.cache = newPublicCache(cfg.App.CatalogState, size, cfg.PublicCacheDir, cfg.Now)
 	}
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -205,6 +211,12 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom passes a body on to the writer beneath, so that a file a
+// handler sends reaches the connection's sendfile.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	return io.Copy(w.ResponseWriter, src)
+}
 
 // guard authenticates and authorises before the handler runs.
 func (s *Server) guard(rt Route) http.Handler {

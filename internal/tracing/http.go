@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"io"
 	"net/http"
 	"strings"
 
@@ -114,3 +115,10 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom passes a body on to the writer beneath, so that a file a
+// handler sends reaches the connection's sendfile.
+func (w *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	w.wroteHeader = true
+	return io.Copy(w.ResponseWriter, src)
+}
