@@ -28,8 +28,8 @@ const (
 	behaviourCachePrefix = "gatehouse-behaviour-cache-"
 	// publicCachePrefix names the folder, also after the process id, in
 	// which the server's public cache keeps large answers (packages).
-	publicCachePrefix = "gatehouse-public-cache-"
-	behaviourRunPrefix   = "gatehouse-behaviour-"
+	publicCachePrefix  = "gatehouse-public-cache-"
+	behaviourRunPrefix = "gatehouse-behaviour-"
 	// staleRunDir is the age after which a per-run folder, or a cache
 	// folder that does not name its process, is a leftover: far beyond the
 	// analyzer's timeout.
