@@ -74,7 +74,7 @@ func (m *imports) size() int64 {
 }
 
 // importsDigest covers what decides the go command's listing of r and the
-// export data of everything r imports: the graph's digest and the files
+// types of everything r imports: the graph's digest and the files
 // of the plugin's packages r depends on, not r's own files.
 func importsDigest(graph [sha256.Size]byte, r graphRoot, byDir map[string][]fileSum) [sha256.Size]byte {
 	h := sha256.New()
@@ -96,7 +96,8 @@ func importsDigest(graph [sha256.Size]byte, r graphRoot, byDir map[string][]file
 // importsOf records what the go command loaded for p, for type-checking
 // p again without it. ok is false when p's load had a problem the type
 // checker alone would not reproduce (a listing error, an import that did
-// not resolve or has errors of its own, export data that cannot be read):
+// not resolve, is incomplete or has errors of its own, types that cannot
+// be encoded):
 // such a package is always loaded by the go command.
 func (w *tree) importsOf(p *packages.Package) (m *imports, ok bool) {
 	for _, e := range p.Errors {
@@ -144,7 +145,7 @@ func (w *tree) importsOf(p *packages.Package) (m *imports, ok bool) {
 }
 
 // typeCheck parses r's files from the tree and type-checks them against
-// the export data m holds, as go/packages would after the go command
+// the imports' types m holds, as go/packages would after the go command
 // listed them: the same parser mode, type checker settings and errors.
 func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 	fset := token.NewFileSet()
