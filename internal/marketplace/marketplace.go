@@ -381,7 +381,7 @@ func Open(ctx context.Context, cfg Config) (*Marketplace, error) {
 	}
 	p := &parts{
 		app:    app.Config{Store: st, Blobs: blobs, Intake: in, VulnDB: vulns, ShareVulnDB: m.shareVulnDB, Review: rv, Pipeline: m.Pipeline, Environments: cfg.environments(), SigstoreRoot: sigRoot},
-		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes, PublicCacheDir: m.publicCache, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
+		server: server.Config{Log: cfg.Log, PublicCacheBytes: cfg.PublicCacheBytes, PublicCacheDir: m.publicCache, PublicURL: cfg.PublicURL, MaxConcurrentUploads: cfg.MaxConcurrentUploads},
 	}
 	// Each layer adds its services to the application layer's
 	// configuration and its handlers to the server's.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -159,10 +160,18 @@ func (s *Server) hostAPICalendar(w http.ResponseWriter, r *http.Request, p domai
 // hostRE is what a Host header must look like to name the feed's UIDs.
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,253}$`)
 
-// CalendarDomain is the right-hand side of the feed's UIDs: the host the
-// request named, without its port, or "gatehouse.invalid".
-func CalendarDomain(r *http.Request) string {
+// calendarDomain is the right-hand side of the feed's UIDs: the host of
+// the marketplace's public address when it is configured, so that a
+// subscriber's calendar keeps one event per sunset whatever name it
+// reached the server by; otherwise the host the request named, without
+// its port; "gatehouse.invalid" when neither is a host name.
+func (s *Server) calendarDomain(r *http.Request) string {
 	h := r.Host
+	if s.cfg.PublicURL != "" {
+		if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Host != "" {
+			h = u.Host
+		}
+	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
@@ -182,7 +191,7 @@ func (s *Server) hostAPICalendarICS(w http.ResponseWriter, r *http.Request, _ do
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
 	w.Header().Set("Content-Disposition", `inline; filename="host-api-sunsets.ics"`)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(hostcompat.ICS(entries, s.cfg.Now(), CalendarDomain(r), ""))
+	_, _ = w.Write(hostcompat.ICS(entries, s.cfg.Now(), s.calendarDomain(r), ""))
 }
 
 func (s *Server) hostAPINotices(w http.ResponseWriter, r *http.Request, p domain.Principal) {

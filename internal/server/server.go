@@ -50,6 +50,10 @@ type Config struct {
 	// catalog and package requests are kept in (publicCache); 0 is
 	// DefaultPublicCacheBytes, and a negative value keeps none.
 	PublicCacheBytes int64
+	// PublicURL is the address users reach the marketplace at
+	// (--public-url); it names the host-API calendar's event ids. ""
+	// takes the request's host.
+	PublicURL string
 	// PublicCacheDir is a folder private to this process in which the
 	// public cache keeps the bytes of large answers (packages), sent from
 	// there by the kernel; "" keeps them in memory. The server removes
