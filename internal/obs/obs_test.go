@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -208,32 +207,3 @@ func TestSnapshotCachesAndReportsFailures(t *testing.T) {
 	}
 }
 
-// readFromWriter is a ResponseWriter whose ReadFrom is the connection's
-// (sendfile); it notes being used.
-type readFromWriter struct {
-	*httptest.ResponseRecorder
-	used bool
-}
-
-func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
-	w.used = true
-	return io.Copy(w.ResponseRecorder, src)
-}
-
-// TestRecorderPassesReadFromOn: a body copied through the metrics'
-// writer reaches the connection's ReadFrom (sendfile), and is counted.
-func TestRecorderPassesReadFromOn(t *testing.T) {
-	inner := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
-	rec := &recorder{ResponseWriter: inner}
-	var w http.ResponseWriter = rec
-	n, err := io.Copy(w, io.LimitReader(strings.NewReader("package bytes"), 7))
-	if err != nil || n != 7 || inner.Body.String() != "package" {
-		t.Fatalf("copied %d, %v: %q", n, err, inner.Body.String())
-	}
-	if !inner.used {
-		t.Error("the copy did not reach the connection's ReadFrom")
-	}
-	if rec.bytes != 7 {
-		t.Errorf("counted %d bytes, want 7", rec.bytes)
-	}
-}
