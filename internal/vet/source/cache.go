@@ -340,11 +340,17 @@ func (d digester) field(b []byte) {
 // packageDigest covers every file of r's folder and of the folders of the
 // plugin's packages it depends on, with the tree's settings.
 func packageDigest(settings [sha256.Size]byte, r graphRoot, byDir map[string][]fileSum) [sha256.Size]byte {
+	return foldersDigest(settings, r.id, slices.Concat([]string{r.dir}, r.deps), byDir)
+}
+
+// foldersDigest covers base, the package id and every file of the folders
+// dirs.
+func foldersDigest(base [sha256.Size]byte, id string, dirs []string, byDir map[string][]fileSum) [sha256.Size]byte {
 	h := sha256.New()
 	d := digester{h}
-	d.field(settings[:])
-	d.field([]byte(r.id))
-	for _, dir := range slices.Concat([]string{r.dir}, r.deps) {
+	d.field(base[:])
+	d.field([]byte(id))
+	for _, dir := range dirs {
 		d.field([]byte("dir " + dir))
 		for _, f := range byDir[dir] {
 			d.field([]byte(f.path))

@@ -77,20 +77,7 @@ func (m *imports) size() int64 {
 // types of everything r imports: the graph's digest and the files
 // of the plugin's packages r depends on, not r's own files.
 func importsDigest(graph [sha256.Size]byte, r graphRoot, byDir map[string][]fileSum) [sha256.Size]byte {
-	h := sha256.New()
-	d := digester{h}
-	d.field(graph[:])
-	d.field([]byte(r.id))
-	for _, dir := range r.deps {
-		d.field([]byte("dir " + dir))
-		for _, f := range byDir[dir] {
-			d.field([]byte(f.path))
-			d.field(f.sum[:])
-		}
-	}
-	var out [sha256.Size]byte
-	h.Sum(out[:0])
-	return out
+	return foldersDigest(graph, r.id, r.deps, byDir)
 }
 
 // importsOf records what the go command loaded for p, for type-checking
