@@ -28,7 +28,7 @@ import (
 // (docs/benchmarks.md).
 //
 // The types are held as gcexportdata writes them (the indexed format,
-// types only, each package's blob self-contained): a tenth or less of the
+// types only, each package's blob self-contained): about a hundredth of the
 // compiler's export data, which also carries the bodies of inlinable
 // functions. gosec needs only types of its imports (its SSA builds them
 // from types, without bodies).
