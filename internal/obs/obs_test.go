@@ -206,4 +206,3 @@ func TestSnapshotCachesAndReportsFailures(t *testing.T) {
 		t.Errorf("after a failed read the last good figure and read_ok 0 should show:\n%s", out)
 	}
 }
-
