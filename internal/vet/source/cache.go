@@ -205,7 +205,7 @@ func (a *Analyzer) analyzeCached(ctx context.Context, w *tree, src []srcFile, d 
 		if m, ok := a.cache.imports.Get(importKeys[i]); ok {
 			// A package with errors goes to the go command, whose
 			// compile error is part of what the report quotes.
-			if p, err := w.typeCheck(r, m); err == nil && !p.IllTyped {
+			if p, err := w.typeCheck(r, m); err == nil {
 				a.cache.typed.Add(1)
 				results[i] = w.checkPackage(p, LoaderPackages, a.excluded)
 				continue

@@ -3,16 +3,13 @@ package source
 import (
 	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
-	"go/scanner"
 	"go/token"
 	"go/types"
 	"maps"
 	"slices"
-	"strings"
 
 	"golang.org/x/tools/go/gcexportdata"
 	"golang.org/x/tools/go/packages"
@@ -133,7 +130,10 @@ func (w *tree) importsOf(p *packages.Package) (m *imports, ok bool) {
 
 // typeCheck parses r's files from the tree and type-checks them against
 // the imports' types m holds, as go/packages would after the go command
-// listed them: the same parser mode, type checker settings and errors.
+// listed them: the same parser mode, sizes, language version and
+// importer. It fails on the first syntax or type error: such a package
+// goes to the go command, whose compile error is part of what the report
+// quotes, so the errors themselves are not kept here.
 func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 	fset := token.NewFileSet()
 	abs := func(list []string) []string {
@@ -155,21 +155,6 @@ func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 	if m.goVersion != "" {
 		p.Module = &packages.Module{GoVersion: m.goVersion}
 	}
-	appendError := func(err error) {
-		var se scanner.ErrorList
-		var te types.Error
-		switch {
-		case errors.As(err, &se):
-			for _, e := range se {
-				p.Errors = append(p.Errors, packages.Error{Pos: e.Pos.String(), Msg: e.Msg, Kind: packages.ParseError})
-			}
-		case errors.As(err, &te):
-			p.TypeErrors = append(p.TypeErrors, te)
-			p.Errors = append(p.Errors, packages.Error{Pos: te.Fset.Position(te.Pos).String(), Msg: te.Msg, Kind: packages.TypeError})
-		default:
-			p.Errors = append(p.Errors, packages.Error{Pos: "-", Msg: err.Error(), Kind: packages.UnknownError})
-		}
-	}
 	for _, name := range p.CompiledGoFiles {
 		src, ok := w.files[name]
 		if !ok {
@@ -177,11 +162,9 @@ func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 		}
 		f, err := parser.ParseFile(fset, name, src, parser.AllErrors|parser.ParseComments)
 		if err != nil {
-			appendError(err)
+			return nil, err
 		}
-		if f != nil {
-			p.Syntax = append(p.Syntax, f)
-		}
+		p.Syntax = append(p.Syntax, f)
 	}
 
 	// One map of packages for every import, as gcexportdata asks, so that
@@ -210,6 +193,7 @@ func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 		FileVersions: make(map[*ast.File]string),
 	}
 	tc := &types.Config{
+		// No Error handler: the check stops at the first error.
 		Importer: importerFunc(func(path string) (*types.Package, error) {
 			if path == "unsafe" {
 				return types.Unsafe, nil
@@ -219,21 +203,14 @@ func (w *tree) typeCheck(r graphRoot, m *imports) (*packages.Package, error) {
 			}
 			return nil, fmt.Errorf("no metadata for %s", path)
 		}),
-		Error: appendError,
 		Sizes: p.TypesSizes,
 	}
 	if m.goVersion != "" {
 		tc.GoVersion = "go" + m.goVersion
 	}
-	typErr := types.NewChecker(tc, fset, p.Types, p.TypesInfo).Files(p.Syntax)
-	if typErr != nil && len(p.Errors) == 0 {
-		if msg := typErr.Error(); len(p.Syntax) > 0 && strings.HasPrefix(msg, "package requires newer Go version") {
-			appendError(types.Error{Fset: fset, Pos: p.Syntax[0].Package, Msg: msg})
-		} else {
-			appendError(typErr)
-		}
+	if err := types.NewChecker(tc, fset, p.Types, p.TypesInfo).Files(p.Syntax); err != nil {
+		return nil, err
 	}
-	p.IllTyped = len(p.Errors) > 0
 	return p, nil
 }
 
