@@ -53,6 +53,7 @@ import (
 
 	prov "gatehouse.dev/gatehouse/internal/provenance"
 	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/internal/goenv"
 )
 
 // Name is the analyzer's name.
@@ -96,7 +97,7 @@ type Options struct {
 type Analyzer struct {
 	opts  Options
 	sem   chan struct{}
-	goEnv toolchainMemo
+	goEnv goenv.Memo
 }
 
 // New returns the provenance analyzer.

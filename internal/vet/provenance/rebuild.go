@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -372,85 +371,20 @@ func (a *Analyzer) isolatedEnv(tmp, gocache, gowork, goflags string) []string {
 }
 
 // toolchain asks the go command for its version and build cache, once
-// for as long as the go command and what decides its build cache stay
-// the same (see toolchainMemo).
+// for as long as the go command and its settings stay the same
+// (goenv.Memo).
 func (a *Analyzer) toolchain(ctx context.Context) (version, gocache string, err error) {
-	id, idErr := toolchainID(a.opts.Go)
-	if idErr == nil {
-		a.goEnv.mu.Lock()
-		defer a.goEnv.mu.Unlock()
-		if a.goEnv.id == id {
-			return a.goEnv.version, a.goEnv.gocache, nil
-		}
-	}
-	version, gocache, err = a.askToolchain(ctx)
-	if err == nil && idErr == nil {
-		a.goEnv.id, a.goEnv.version, a.goEnv.gocache = id, version, gocache
-	}
-	return version, gocache, err
-}
-
-// toolchainMemo is what the go command last said of its version and
-// build cache, and under which identity. Asking costs a go command (tens
-// of milliseconds of CPU on every update's rebuild); the identity costs
-// two stats, and it changes when the toolchain is replaced or its
-// settings are, so a new toolchain is noticed on the next rebuild.
-type toolchainMemo struct {
-	mu                   sync.Mutex
-	id, version, gocache string
-}
-
-// toolchainID identifies the go command and what decides its answer: the
-// binary's path, size and modification time, the variables `go env`
-// reads GOCACHE and GOROOT from, and the go env file's size and
-// modification time (`go env -w GOCACHE=...` writes it).
-func toolchainID(goCmd string) (string, error) {
-	bin, err := exec.LookPath(goCmd)
+	vals, _, err := a.goEnv.Get(ctx, a.opts.Go, append(os.Environ(), "GOTOOLCHAIN=local"), "GOVERSION", "GOCACHE")
 	if err != nil {
-		return "", err
-	}
-	fi, err := os.Stat(bin)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s size %d modified %d", bin, fi.Size(), fi.ModTime().UnixNano())
-	for _, k := range []string{"GOROOT", "GOCACHE", "GOENV", "HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "LOCALAPPDATA", "APPDATA"} {
-		fmt.Fprintf(&b, " %s=%q", k, os.Getenv(k))
-	}
-	envFile := os.Getenv("GOENV")
-	if envFile == "" {
-		if dir, err := os.UserConfigDir(); err == nil {
-			envFile = filepath.Join(dir, "go", "env")
-		}
-	}
-	if envFile != "" && envFile != "off" {
-		if fi, err := os.Stat(envFile); err == nil {
-			fmt.Fprintf(&b, " env file size %d modified %d", fi.Size(), fi.ModTime().UnixNano())
-		}
-	}
-	return b.String(), nil
-}
-
-// askToolchain runs `go env GOVERSION GOCACHE`.
-func (a *Analyzer) askToolchain(ctx context.Context) (version, gocache string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, a.opts.Go, "env", "GOVERSION", "GOCACHE")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	out := &limitedBuffer{max: maxOutput}
-	cmd.Stdout = out
-	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return "", "", errors.New("this marketplace has no Go toolchain to rebuild with")
 		}
 		return "", "", fmt.Errorf("asking the Go toolchain for its version: %v", err)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 || lines[0] == "" || lines[1] == "" || lines[1] == "off" {
-		return "", "", fmt.Errorf("the Go toolchain reports no version or no build cache (%q)", out.String())
+	if vals[0] == "" || vals[1] == "" || vals[1] == "off" {
+		return "", "", fmt.Errorf("the Go toolchain reports no version or no build cache (%q)", vals)
 	}
-	return strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]), nil
+	return vals[0], vals[1], nil
 }
 
 // writeSource writes every file of the package except the module (and the

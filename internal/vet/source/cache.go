@@ -479,44 +479,18 @@ func rulesDigest(version string, excluded []string) string {
 	return fmt.Sprintf("gosec %s rules sha256:%x", version, h.Sum(nil))
 }
 
-// toolchainID names the go command that loads the source.
+// toolchainID names the go command that loads the source: its version,
+// GOROOT and identity (goenv.Memo asks it once per identity).
 func (a *Analyzer) toolchainID(ctx context.Context) (string, error) {
 	if a.toolchain != nil {
 		return a.toolchain(ctx)
 	}
-	return a.goVersion.get(ctx)
-}
-
-// goVersionMemo remembers the go command's version by its binary's
-// identity (path, size, modification time, GOROOT), so that a new
-// toolchain installed while the process runs is noticed at the cost of a
-// stat per run.
-type goVersionMemo struct {
-	mu      sync.Mutex
-	id, out string
-}
-
-func (m *goVersionMemo) get(ctx context.Context) (string, error) {
-	bin, err := exec.LookPath("go")
-	if err != nil {
+	vals, id, err := a.goEnv.Get(ctx, "go", append(os.Environ(), "GOTOOLCHAIN=local", "GOENV=off"), "GOVERSION", "GOROOT")
+	if errors.Is(err, exec.ErrNotFound) {
 		return "", errors.New("no go command on PATH")
 	}
-	fi, err := os.Stat(bin)
-	if err != nil {
-		return "", err
-	}
-	id := fmt.Sprintf("%s size %d modified %d GOROOT=%s", bin, fi.Size(), fi.ModTime().UnixNano(), os.Getenv("GOROOT"))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.id == id {
-		return m.out, nil
-	}
-	cmd := exec.CommandContext(ctx, bin, "env", "GOVERSION", "GOROOT")
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOENV=off")
-	b, err := cmd.Output()
 	if err != nil {
 		return "", fmt.Errorf("asking the go command its version: %w", err)
 	}
-	m.id, m.out = id, strings.Join(strings.Fields(string(b)), " ")+" ("+id+")"
-	return m.out, nil
+	return strings.Join(vals, " ") + " (" + id + ")", nil
 }

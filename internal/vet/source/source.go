@@ -58,6 +58,7 @@ import (
 
 	"gatehouse.dev/gatehouse"
 	"gatehouse.dev/gatehouse/internal/vet"
+	"gatehouse.dev/gatehouse/internal/vet/internal/goenv"
 	"gatehouse.dev/gatehouse/internal/vet/secrets"
 )
 
@@ -103,9 +104,9 @@ type Analyzer struct {
 	// excluded are gosec rules left out beyond secretRules (tests only).
 	excluded []string
 	// toolchain names the go command that loads the source, for the
-	// cache's keys (goVersionMemo.get; a test replaces it).
+	// cache's keys (toolchainID; a test replaces it).
 	toolchain func(context.Context) (string, error)
-	goVersion goVersionMemo
+	goEnv     goenv.Memo
 }
 
 // New returns the source analyzer.
