@@ -1,6 +1,7 @@
 package dependencies
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"os"
@@ -37,13 +38,48 @@ func reportJSON(tb testing.TB, rep *vet.Report) string {
 	return string(b)
 }
 
+// otherDB is a second database for TestResidentDatabaseSwap: the whole Go
+// database when it is beside the checkout, else the subset in testdata
+// without GO-2022-1059, one of the advisories the plugin matches, so that
+// the two databases report differently about it either way.
+func otherDB(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(fullGoZip); err == nil {
+		return fullGoZip
+	}
+	zr, err := zip.OpenReader(goZip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	out := filepath.Join(t.TempDir(), "go-subset-without-GO-2022-1059.zip")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	for _, e := range zr.File {
+		if e.Name == "GO-2022-1059.json" {
+			continue
+		}
+		if err := zw.Copy(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestResidentDatabaseSwap: the server's analyzer reads the store's
 // active database at the start of each run. Runs going on while imports
 // swap the database each see one whole database, and report exactly
 // what a fresh load of that database reports, so no result outlives the
 // database it came from; a run after an import sees the new one.
 func TestResidentDatabaseSwap(t *testing.T) {
-	full := needFullDB(t)
+	full := otherDB(t)
 	wasm := vulnPlugin(t)
 	in := input(wasm)
 	want := map[string]string{} // database version -> report
